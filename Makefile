@@ -1,0 +1,153 @@
+# lienwatch - GNU Makefile
+#
+#   make            build daemon, CLI, tools and the core library
+#   make deps       install the Debian packages needed to build and test
+#   make check      deps + build + every test (unit, integration, ASan/UBSan,
+#                   valgrind, short fuzz runs)
+#   make demo       deps + build + a local demo on a private broker
+#   make bench      deps + build + benchmark table
+#   make asan       build with AddressSanitizer + UBSan into build/asan
+#   make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60)
+#   make install / uninstall   honour PREFIX, SYSCONFDIR, DESTDIR
+#
+# Variables: CC, BUILD (output dir), SANITIZER (e.g. address,undefined),
+# WERROR (default 1), V=1 for verbose commands.
+
+CC      ?= cc
+BUILD   ?= build
+WERROR  ?= 1
+PREFIX  ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+PKGS := libmosquitto sqlite3 jansson inih libgps libcurl libsystemd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIB_LIBS   := $(shell pkg-config --libs sqlite3 jansson inih 2>/dev/null) -lm
+DAEMON_LIBS := $(shell pkg-config --libs libmosquitto libcurl libsystemd 2>/dev/null) -lev
+GPS_LIBS   := $(shell pkg-config --libs libgps 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wvla -Wno-format-nonliteral
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=c17 -D_GNU_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) \
+        -DLW_VERSION='"$(VERSION)"' -MMD -MP
+ifneq ($(SANITIZER),)
+override CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=$(SANITIZER)
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRC    := $(wildcard lib/*.c)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIBLW      := $(BUILD)/lib/liblienwatch.a
+DAEMON_SRC := $(wildcard daemon/*.c)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_SRC    := $(wildcard cli/*.c)
+CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+# each directory tools/<name>/ builds build/bin/<name>
+TOOLS      := $(notdir $(patsubst %/,%,$(wildcard tools/*/)))
+TOOL_BINS  := $(TOOLS:%=$(BUILD)/bin/%)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+BINS := $(BUILD)/bin/lienwatchd $(BUILD)/bin/lienwatch $(TOOL_BINS)
+
+.PHONY: all deps check test unit integration asan asan-check valgrind fuzz \
+        fuzz-build bench demo clean install uninstall lint format-check
+all: $(BINS) $(UNIT_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC  $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBLW): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)$(AR) rcs $@ $^
+
+$(BUILD)/bin/lienwatchd: $(DAEMON_OBJ) $(LIBLW)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBLW) $(LIB_LIBS) $(DAEMON_LIBS)
+
+$(BUILD)/bin/lienwatch: $(CLI_OBJ) $(LIBLW)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBLW) $(LIB_LIBS)
+
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tools/%/*.c)) $(LIBLW)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBLW) $(LIB_LIBS) $(DAEMON_LIBS) $(GPS_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBLW)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBLW) $(LIB_LIBS) $(CMOCKA_LIBS)
+
+deps:
+	@tools/deps.sh
+
+unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(BUILD)
+
+integration: $(BINS)
+	@tests/run-integration.sh $(BUILD)
+
+test: unit integration
+
+# The full suite as CI runs it: plain build, then the same suite under
+# ASan+UBSan, valgrind on the unit tests and the daemon, short fuzz runs.
+check: deps
+	@tests/check.sh
+
+asan:
+	$(MAKE) BUILD=build/asan SANITIZER=address,undefined CFLAGS="-O1 -g"
+
+valgrind: $(UNIT_BINS) $(BINS)
+	@LW_VALGRIND=1 tests/run-unit.sh $(BUILD)
+
+FUZZ_SECONDS ?= 60
+fuzz-build:
+	@tests/fuzz/build.sh
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: deps all
+	@tools/bench.sh $(BUILD)
+
+demo: deps all
+	@tools/demo.sh $(BUILD)
+
+lint:
+	clang-tidy $(LIB_SRC) $(DAEMON_SRC) $(CLI_SRC) -- -std=c17 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude lib daemon cli tools
+
+format-check:
+	clang-format --dry-run --Werror $(LIB_SRC) $(DAEMON_SRC) $(CLI_SRC)
+
+install: all
+	@tools/install.sh install "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)" "$(BUILD)"
+
+uninstall:
+	@tools/install.sh uninstall "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)" "$(BUILD)"
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,26 @@
+#!/bin/bash
+# Runs every tests/integration/test_*.sh against binaries in BUILD/bin.
+# A test exits 0 (pass), 77 (skipped, it says why) or anything else (fail).
+# ONLY=pattern runs the matching tests only.
+set -u
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export BUILD LW_DATA_DIR=${LW_DATA_DIR:-$ROOT/../shared/data}
+pass=0 fail=0 skipped=0 failed=""
+for t in "$ROOT"/tests/integration/test_*.sh; do
+    name=$(basename "$t" .sh)
+    case "$name" in *${ONLY:-}*) ;; *) continue ;; esac
+    start=$(date +%s)
+    bash "$t" > "/tmp/lw-$name.log" 2>&1
+    rc=$?
+    secs=$(( $(date +%s) - start ))
+    case $rc in
+    0) pass=$((pass + 1)); echo "  ok    $name (${secs}s)" ;;
+    77) skipped=$((skipped + 1)); echo "  skip  $name: $(grep SKIP "/tmp/lw-$name.log" | tail -1)" ;;
+    *) fail=$((fail + 1)); failed="$failed $name"
+       echo "  FAIL  $name (rc $rc, ${secs}s); last lines of its log:"
+       tail -n 30 "/tmp/lw-$name.log" | sed 's/^/        /' ;;
+    esac
+done
+echo "integration ($BUILD): $pass passed, $fail failed, $skipped skipped"
+[ "$fail" -eq 0 ]
