@@ -33,6 +33,14 @@ struct lw_store; /* opaque */
 
 /* lw_store_open flags */
 #define LW_STORE_RDONLY 0x1 /* open read-only; no migration, no writes */
+/*
+ * Writable, but neither creates the file nor applies migrations: for short
+ * side writes (the CLI's audit record) next to a running daemon. The file
+ * must exist (LW_ERR_NOTFOUND) and carry a schema of version 1 up to
+ * LW_STORE_SCHEMA_VERSION (LW_ERR_SCHEMA); a file this user may not write is
+ * LW_ERR_IO. Ignored together with LW_STORE_RDONLY.
+ */
+#define LW_STORE_NOMIGRATE 0x2
 
 /* Schema version this build writes (see lib/store.c migrations). */
 #define LW_STORE_SCHEMA_VERSION 1
@@ -134,7 +142,27 @@ enum lw_err lw_store_audit(struct lw_store *s, int64_t at_ms, const char *who,
                            const char *action, const char *device,
                            const char *reason);
 
-/* Schema version of the open database (0 if unversioned). */
+/* One audit record, as lw_store_audit_list reports it. */
+struct lw_audit_entry {
+    int64_t id;         /* insertion order, increasing */
+    int64_t at_ms;      /* when (UTC ms, the caller's clock) */
+    const char *who;    /* person or program */
+    const char *action; /* "locate", "history", ... */
+    const char *device; /* device concerned, NULL when none */
+    const char *reason; /* stated reason, NULL when none given */
+};
+
+/* Strings in *a are valid only during the callback. */
+typedef int (*lw_audit_cb)(void *ctx, const struct lw_audit_entry *a);
+
+/*
+ * Calls cb for every audit record (of device only, unless device is NULL),
+ * oldest first. Works on read-only handles too.
+ */
+enum lw_err lw_store_audit_list(struct lw_store *s, const char *device,
+                                lw_audit_cb cb, void *ctx);
+
+/* Schema version of the open database (0 if unversioned; -1 on error). */
 int lw_store_schema_version(struct lw_store *s);
 
 #endif

@@ -1,0 +1,1143 @@
+/*
+ * store.c - the SQLite store behind include/lienwatch/store.h.
+ *
+ * Schema (migration 1; see migrations[] below for the exact SQL):
+ *   schema_version  one row per applied migration; the version is max(version)
+ *   devices         id, first/last heard (our clock), fix_count (kept in step
+ *                   with fixes by put_fix and prune)
+ *   fixes           history, PRIMARY KEY (device, fix_time_ms), WITHOUT ROWID:
+ *                   the key is the uniqueness rule and the history index
+ *   last_fix        a copy of each device's newest fix (by fix time), so the
+ *                   last-known position survives any pruning of history
+ *   counters        name -> value, e.g. "received", "rejected.not_json"
+ *   audit           who looked up which device, when, why
+ * Units as in fix.h: WGS-84 degrees, m/s, metres, UTC milliseconds. Unknown
+ * optional values are SQL NULL (NAN, battery -1 and trigger 0 in C).
+ *
+ * Every statement is prepared once per handle, on first use, and kept in
+ * s->stmts; after each use it is reset and its bindings cleared, so no
+ * statement stays active between calls (a reader's snapshot ends with the
+ * call) and close can finalize them all.
+ *
+ * Pure core: no clock, no logging, no globals. Failures return an enum lw_err
+ * and leave a sentence in s->errmsg (lw_store_errmsg).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "lienwatch/store.h"
+
+/* How long a statement waits for another connection's lock, ms. */
+#define BUSY_TIMEOUT_MS 5000
+/* Room for one error sentence of this handle. */
+#define ERRMSG_LEN 512
+/* Mode of a database file we create: borrowers' locations are private. */
+#define DB_FILE_MODE 0600
+/*
+ * Writer tuning, from a 200,000-fix run over 10,000 devices in batches of
+ * 1,000 (every batch touches ~1,000 random history pages): SQLite's default
+ * 2 MiB page cache re-reads pages from the WAL and a checkpoint every 1,000
+ * pages runs after nearly every commit; 32 MiB and 8,192 pages (~32 MiB of
+ * WAL) took the rate from ~46,000 to ~70,000 fixes/s. Negative cache_size
+ * is in KiB.
+ */
+#define WRITER_CACHE_KIB 32768
+#define WRITER_WAL_CHECKPOINT_PAGES 8192
+
+/*
+ * Numbered migrations: migrations[i] takes the schema from version i to i+1.
+ * Append only; never edit an entry that has shipped. Later issues add
+ * vehicles, accounts, geofences, alerts and the mail outbox here.
+ */
+static const char *const migrations[] = {
+    /* 1: devices, fix history, last-known fix, counters, audit trail */
+    "CREATE TABLE devices ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  first_heard_ms INTEGER NOT NULL,"
+    "  last_heard_ms INTEGER NOT NULL,"
+    "  fix_count INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE fixes ("
+    "  device TEXT NOT NULL REFERENCES devices(id),"
+    "  fix_time_ms INTEGER NOT NULL,"
+    "  recv_time_ms INTEGER NOT NULL,"
+    "  lat_deg REAL NOT NULL,"
+    "  lon_deg REAL NOT NULL,"
+    "  speed_mps REAL,"
+    "  course_deg REAL,"
+    "  accuracy_m REAL,"
+    "  alt_m REAL,"
+    "  battery_pct INTEGER,"
+    "  trigger_code TEXT,"
+    "  PRIMARY KEY (device, fix_time_ms)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE last_fix ("
+    "  device TEXT NOT NULL PRIMARY KEY REFERENCES devices(id),"
+    "  fix_time_ms INTEGER NOT NULL,"
+    "  recv_time_ms INTEGER NOT NULL,"
+    "  lat_deg REAL NOT NULL,"
+    "  lon_deg REAL NOT NULL,"
+    "  speed_mps REAL,"
+    "  course_deg REAL,"
+    "  accuracy_m REAL,"
+    "  alt_m REAL,"
+    "  battery_pct INTEGER,"
+    "  trigger_code TEXT"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE counters ("
+    "  name TEXT NOT NULL PRIMARY KEY,"
+    "  value INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    /* no foreign key on device: the trail outlives devices and also records
+     * lookups of ids that never existed */
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at_ms INTEGER NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  device TEXT,"
+    "  reason TEXT"
+    ");"
+    "CREATE INDEX audit_by_device ON audit(device, id);",
+};
+
+#define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
+_Static_assert(MIGRATION_COUNT == LW_STORE_SCHEMA_VERSION,
+               "LW_STORE_SCHEMA_VERSION must equal the number of migrations");
+
+/* Columns of a fix row, in the order row_to_fix reads them. */
+#define FIX_COLS                                                               \
+    "device, fix_time_ms, recv_time_ms, lat_deg, lon_deg, speed_mps, "         \
+    "course_deg, accuracy_m, alt_m, battery_pct, trigger_code"
+
+/* Cached statements; the SQL of each is in stmt_sql[]. */
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_DEV_REGISTER,
+    ST_FIX_INSERT,
+    ST_DEV_FIXED,
+    ST_LAST_UPSERT,
+    ST_HEARD,
+    ST_COUNTER_ADD,
+    ST_DEV_GET,
+    ST_LAST_GET,
+    ST_HISTORY,
+    ST_DEVICES,
+    ST_COUNTERS,
+    ST_PRUNE_COUNT,
+    ST_PRUNE_DELETE,
+    ST_AUDIT_ADD,
+    ST_AUDIT_LIST,
+    ST_AUDIT_LIST_DEV,
+    ST_COUNT_
+};
+
+static const char *const stmt_sql[ST_COUNT_] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    /* registers a device on its first message; no change when known */
+    [ST_DEV_REGISTER] = "INSERT INTO devices (id, first_heard_ms, "
+                        "last_heard_ms) VALUES (?1, ?2, ?2) "
+                        "ON CONFLICT (id) DO NOTHING",
+    /* DO NOTHING resolves the (device, fix_time_ms) conflict only; unlike
+     * INSERT OR IGNORE it still fails on any other constraint, so a broken
+     * row can never pass for a duplicate */
+    [ST_FIX_INSERT] = "INSERT INTO fixes (" FIX_COLS ") VALUES "
+                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                      "ON CONFLICT (device, fix_time_ms) DO NOTHING",
+    /* min/max: our clock may step back; the window only ever widens */
+    [ST_DEV_FIXED] = "UPDATE devices SET "
+                     "first_heard_ms = min(first_heard_ms, ?2), "
+                     "last_heard_ms = max(last_heard_ms, ?2), "
+                     "fix_count = fix_count + 1 WHERE id = ?1",
+    /* replaces the last-known fix only with a newer one: changes() == 0
+     * means the fix was late */
+    [ST_LAST_UPSERT] =
+        "INSERT INTO last_fix (" FIX_COLS ") VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+        "ON CONFLICT (device) DO UPDATE SET "
+        "fix_time_ms = excluded.fix_time_ms, "
+        "recv_time_ms = excluded.recv_time_ms, "
+        "lat_deg = excluded.lat_deg, lon_deg = excluded.lon_deg, "
+        "speed_mps = excluded.speed_mps, course_deg = excluded.course_deg, "
+        "accuracy_m = excluded.accuracy_m, alt_m = excluded.alt_m, "
+        "battery_pct = excluded.battery_pct, "
+        "trigger_code = excluded.trigger_code "
+        "WHERE excluded.fix_time_ms > last_fix.fix_time_ms",
+    [ST_HEARD] = "INSERT INTO devices (id, first_heard_ms, last_heard_ms) "
+                 "VALUES (?1, ?2, ?2) ON CONFLICT (id) DO UPDATE SET "
+                 "first_heard_ms = min(first_heard_ms, excluded.first_heard_ms), "
+                 "last_heard_ms = max(last_heard_ms, excluded.last_heard_ms)",
+    [ST_COUNTER_ADD] = "INSERT INTO counters (name, value) VALUES (?1, ?2) "
+                       "ON CONFLICT (name) DO UPDATE SET "
+                       "value = value + excluded.value",
+    [ST_DEV_GET] = "SELECT d.id, d.first_heard_ms, d.last_heard_ms, "
+                   "l.fix_time_ms, d.fix_count FROM devices d "
+                   "LEFT JOIN last_fix l ON l.device = d.id WHERE d.id = ?1",
+    [ST_LAST_GET] = "SELECT " FIX_COLS " FROM last_fix WHERE device = ?1",
+    [ST_HISTORY] = "SELECT " FIX_COLS " FROM fixes WHERE device = ?1 "
+                   "AND fix_time_ms BETWEEN ?2 AND ?3 ORDER BY fix_time_ms",
+    [ST_DEVICES] = "SELECT d.id, d.first_heard_ms, d.last_heard_ms, "
+                   "l.fix_time_ms, d.fix_count FROM devices d "
+                   "LEFT JOIN last_fix l ON l.device = d.id ORDER BY d.id",
+    [ST_COUNTERS] = "SELECT name, value FROM counters ORDER BY name",
+    /* prune: what is older than ?1 and not a device's last-known fix. The
+     * count runs per device over the primary key before the delete, keeping
+     * devices.fix_count exact. */
+    [ST_PRUNE_COUNT] =
+        "UPDATE devices SET fix_count = fix_count - ("
+        "SELECT count(*) FROM fixes f WHERE f.device = devices.id "
+        "AND f.fix_time_ms < ?1 AND f.fix_time_ms IS NOT "
+        "(SELECT l.fix_time_ms FROM last_fix l WHERE l.device = devices.id)) "
+        "WHERE EXISTS (SELECT 1 FROM fixes f WHERE f.device = devices.id "
+        "AND f.fix_time_ms < ?1)",
+    [ST_PRUNE_DELETE] =
+        "DELETE FROM fixes WHERE fix_time_ms < ?1 AND fix_time_ms IS NOT "
+        "(SELECT l.fix_time_ms FROM last_fix l WHERE l.device = fixes.device)",
+    [ST_AUDIT_ADD] = "INSERT INTO audit (at_ms, who, action, device, reason) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_AUDIT_LIST] = "SELECT id, at_ms, who, action, device, reason "
+                      "FROM audit ORDER BY id",
+    [ST_AUDIT_LIST_DEV] = "SELECT id, at_ms, who, action, device, reason "
+                          "FROM audit WHERE device = ?1 ORDER BY id",
+};
+
+struct lw_store {
+    sqlite3 *db;                    /* the connection */
+    bool rdonly;                    /* opened with LW_STORE_RDONLY */
+    sqlite3_stmt *stmts[ST_COUNT_]; /* prepared on first use, NULL before */
+    char errmsg[ERRMSG_LEN];        /* last failure of this handle */
+};
+
+/* Records a failure sentence in s->errmsg. */
+__attribute__((format(printf, 2, 3))) static void
+set_errmsg(struct lw_store *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+    va_end(ap);
+}
+
+/* Maps a SQLite result code to the lienwatch error enum. */
+static enum lw_err map_rc(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return LW_OK;
+    case SQLITE_NOMEM:
+        return LW_ERR_NOMEM;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return LW_ERR_BUSY;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        return LW_ERR_IO;
+    default:
+        return LW_ERR_DB;
+    }
+}
+
+/* Records SQLite's message for a failed 'what' and returns the mapped code. */
+static enum lw_err db_fail(struct lw_store *s, int rc, const char *what)
+{
+    set_errmsg(s, "%s: %s", what, sqlite3_errmsg(s->db));
+    return map_rc(rc);
+}
+
+/* The cached statement id, prepared on first use; NULL (errmsg set) on
+ * failure. A statement still stepping (a callback re-entering the same
+ * query) is refused rather than reset under its caller. */
+static sqlite3_stmt *stmt(struct lw_store *s, enum stmt_id id,
+                          enum lw_err *e)
+{
+    int rc;
+
+    if (!s->stmts[id]) {
+        rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
+                                SQLITE_PREPARE_PERSISTENT, &s->stmts[id],
+                                NULL);
+        if (rc != SQLITE_OK) {
+            *e = db_fail(s, rc, "preparing a statement");
+            s->stmts[id] = NULL;
+            return NULL;
+        }
+    } else if (sqlite3_stmt_busy(s->stmts[id])) {
+        set_errmsg(s, "store function re-entered from its own callback");
+        *e = LW_ERR_INVAL;
+        return NULL;
+    }
+    return s->stmts[id];
+}
+
+/* Ends one use of a cached statement. */
+static void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Binds an optional double: NAN is NULL. */
+static int bind_opt_double(sqlite3_stmt *st, int i, double v)
+{
+    return lw_has(v) ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+/* Reads an optional double: NULL is NAN. */
+static double col_opt_double(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL
+               ? NAN
+               : sqlite3_column_double(st, i);
+}
+
+/* Copies a text column into dst (dstlen bytes incl. NUL), truncating. */
+static void col_text(sqlite3_stmt *st, int i, char *dst, size_t dstlen)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    snprintf(dst, dstlen, "%s", t ? (const char *)t : "");
+}
+
+/* Binds the 11 FIX_COLS of f as parameters 1..11. */
+static int bind_fix(sqlite3_stmt *st, const struct lw_fix *f)
+{
+    char trig[2] = {f->trigger, '\0'};
+    int rc = sqlite3_bind_text(st, 1, f->device, -1, SQLITE_STATIC);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, f->fix_time_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 3, f->recv_time_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_double(st, 4, f->lat_deg);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_double(st, 5, f->lon_deg);
+    if (rc == SQLITE_OK)
+        rc = bind_opt_double(st, 6, f->speed_mps);
+    if (rc == SQLITE_OK)
+        rc = bind_opt_double(st, 7, f->course_deg);
+    if (rc == SQLITE_OK)
+        rc = bind_opt_double(st, 8, f->accuracy_m);
+    if (rc == SQLITE_OK)
+        rc = bind_opt_double(st, 9, f->alt_m);
+    if (rc == SQLITE_OK)
+        rc = f->battery_pct < 0 ? sqlite3_bind_null(st, 10)
+                                : sqlite3_bind_int(st, 10, f->battery_pct);
+    if (rc == SQLITE_OK)
+        rc = f->trigger ? sqlite3_bind_text(st, 11, trig, 1, SQLITE_TRANSIENT)
+                        : sqlite3_bind_null(st, 11);
+    return rc;
+}
+
+/* Fills *f from a row of FIX_COLS. */
+static void row_to_fix(sqlite3_stmt *st, struct lw_fix *f)
+{
+    const unsigned char *trig;
+
+    lw_fix_init(f);
+    col_text(st, 0, f->device, sizeof(f->device));
+    f->fix_time_ms = sqlite3_column_int64(st, 1);
+    f->recv_time_ms = sqlite3_column_int64(st, 2);
+    f->lat_deg = sqlite3_column_double(st, 3);
+    f->lon_deg = sqlite3_column_double(st, 4);
+    f->speed_mps = col_opt_double(st, 5);
+    f->course_deg = col_opt_double(st, 6);
+    f->accuracy_m = col_opt_double(st, 7);
+    f->alt_m = col_opt_double(st, 8);
+    if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+        f->battery_pct = sqlite3_column_int(st, 9);
+    trig = sqlite3_column_text(st, 10);
+    f->trigger = trig ? (char)trig[0] : 0;
+}
+
+/* Fills *d from a devices row (id, first, last heard, last fix, count). */
+static void row_to_device(sqlite3_stmt *st, struct lw_device_info *d)
+{
+    *d = (struct lw_device_info){0};
+    col_text(st, 0, d->device, sizeof(d->device));
+    d->first_heard_ms = sqlite3_column_int64(st, 1);
+    d->last_heard_ms = sqlite3_column_int64(st, 2);
+    d->last_fix_ms = sqlite3_column_int64(st, 3); /* NULL reads as 0 */
+    d->fixes = sqlite3_column_int64(st, 4);
+}
+
+/* True when id is a device id the store accepts. */
+static bool device_ok(const char *id)
+{
+    size_t n;
+
+    if (!id)
+        return false;
+    n = strnlen(id, LW_DEVICE_MAX + 1);
+    return n > 0 && n <= LW_DEVICE_MAX;
+}
+
+/* Argument check shared by the public entry points. */
+static enum lw_err check_handle(const struct lw_store *s)
+{
+    return s && s->db ? LW_OK : LW_ERR_INVAL;
+}
+
+/* Argument check of the writing entry points. */
+static enum lw_err check_writable(struct lw_store *s)
+{
+    if (check_handle(s) != LW_OK)
+        return LW_ERR_INVAL;
+    if (s->rdonly) {
+        set_errmsg(s, "the store was opened read-only");
+        return LW_ERR_INVAL;
+    }
+    return LW_OK;
+}
+
+/* Runs one statement without parameters or rows (pragmas, DDL). */
+static enum lw_err exec(struct lw_store *s, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? LW_OK : db_fail(s, rc, what);
+}
+
+/* Reads the schema version into *v (0 when there is no schema_version). */
+static enum lw_err read_version(struct lw_store *s, int *v)
+{
+    static const char sql[] =
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM sqlite_master WHERE "
+        "type = 'table' AND name = 'schema_version') THEN 1 ELSE 0 END";
+    static const char max_sql[] =
+        "SELECT coalesce(max(version), 0) FROM schema_version";
+    sqlite3_stmt *st = NULL;
+    enum lw_err e = LW_OK;
+    int rc;
+
+    *v = 0;
+    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW &&
+        sqlite3_column_int(st, 0) == 1) {
+        sqlite3_finalize(st);
+        st = NULL;
+        rc = sqlite3_prepare_v2(s->db, max_sql, -1, &st, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            sqlite3_int64 ver = sqlite3_column_int64(st, 0);
+
+            *v = ver > INT_MAX ? INT_MAX : (int)ver;
+            rc = SQLITE_OK;
+        }
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        e = db_fail(s, rc, "reading the schema version");
+    sqlite3_finalize(st);
+    return e;
+}
+
+/* Applies every migration after the current version, in one transaction. */
+static enum lw_err migrate(struct lw_store *s, const char *path)
+{
+    char sql[64];
+    enum lw_err e;
+    int v;
+
+    e = exec(s, "BEGIN IMMEDIATE", "starting the migration");
+    if (e)
+        return e;
+    e = exec(s,
+             "CREATE TABLE IF NOT EXISTS schema_version "
+             "(version INTEGER NOT NULL PRIMARY KEY)",
+             "creating schema_version");
+    if (e)
+        goto out_rollback;
+    e = read_version(s, &v);
+    if (e)
+        goto out_rollback;
+    if (v > LW_STORE_SCHEMA_VERSION) {
+        set_errmsg(s,
+                   "database %s has schema version %d; this program "
+                   "knows up to %d: upgrade lienwatch",
+                   path, v, LW_STORE_SCHEMA_VERSION);
+        e = LW_ERR_SCHEMA;
+        goto out_rollback;
+    }
+    for (; v < MIGRATION_COUNT; v++) {
+        e = exec(s, migrations[v], "applying a schema migration");
+        if (e) {
+            /* keep SQLite's words, say which step */
+            char why[ERRMSG_LEN];
+
+            snprintf(why, sizeof(why), "%s", s->errmsg);
+            set_errmsg(s, "migration %d of %s: %s", v + 1, path, why);
+            goto out_rollback;
+        }
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO schema_version (version) VALUES (%d)", v + 1);
+        e = exec(s, sql, "recording the schema version");
+        if (e)
+            goto out_rollback;
+    }
+    e = exec(s, "COMMIT", "committing the migration");
+    if (e)
+        goto out_rollback;
+    return LW_OK;
+
+out_rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return e;
+}
+
+/*
+ * Creates path with DB_FILE_MODE when it does not exist yet, so SQLite (which
+ * would use 0644 & ~umask) opens our private file; SQLite gives its -wal and
+ * -shm files the database file's mode. An existing file is left as it is.
+ */
+static enum lw_err create_private(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, DB_FILE_MODE);
+
+    if (fd >= 0) {
+        close(fd);
+        return LW_OK;
+    }
+    if (errno == EEXIST)
+        return LW_OK;
+    lw_seterr(err, errlen, "cannot create database %s: %s", path,
+              strerror(errno));
+    return LW_ERR_IO;
+}
+
+/* True for names SQLite treats as in-memory or temporary databases. */
+static bool is_memory(const char *path)
+{
+    return path[0] == '\0' || strcmp(path, ":memory:") == 0;
+}
+
+enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
+                          char *err, size_t errlen)
+{
+    struct lw_store *s = NULL;
+    bool rdonly = flags & LW_STORE_RDONLY;
+    bool nomigrate = !rdonly && (flags & LW_STORE_NOMIGRATE);
+    bool memory;
+    struct stat sb;
+    enum lw_err e;
+    int oflags, rc, v;
+
+    if (out)
+        *out = NULL;
+    if (!out || !path ||
+        (flags & ~(LW_STORE_RDONLY | LW_STORE_NOMIGRATE)) != 0) {
+        lw_seterr(err, errlen, "lw_store_open: invalid argument");
+        return LW_ERR_INVAL;
+    }
+    memory = is_memory(path);
+    if (!memory && (rdonly || nomigrate) && stat(path, &sb) != 0) {
+        if (errno == ENOENT) {
+            lw_seterr(err, errlen, "database %s not found", path);
+            return LW_ERR_NOTFOUND;
+        }
+        lw_seterr(err, errlen, "cannot access database %s: %s", path,
+                  strerror(errno));
+        return LW_ERR_IO;
+    }
+    if (!memory && !rdonly && !nomigrate) {
+        e = create_private(path, err, errlen);
+        if (e)
+            return e;
+    }
+
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        lw_seterr(err, errlen, "out of memory opening %s", path);
+        return LW_ERR_NOMEM;
+    }
+    s->rdonly = rdonly;
+    /* one handle, one thread: SQLite's per-connection mutex is not needed */
+    oflags = SQLITE_OPEN_NOMUTEX |
+             (rdonly ? SQLITE_OPEN_READONLY
+                     : SQLITE_OPEN_READWRITE |
+                           (nomigrate ? 0 : SQLITE_OPEN_CREATE));
+    rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
+    if (rc != SQLITE_OK) {
+        lw_seterr(err, errlen, "cannot open database %s: %s", path,
+                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        e = map_rc(rc);
+        goto out_close;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* SQLite falls back to read-only when it may not write the file */
+    if (!rdonly && sqlite3_db_readonly(s->db, "main") == 1) {
+        lw_seterr(err, errlen,
+                  "database %s is not writable by this user (permission "
+                  "denied)",
+                  path);
+        e = LW_ERR_IO;
+        goto out_close;
+    }
+
+    if (!rdonly) {
+        char pragmas[256];
+
+        /* journal_mode is persistent in the file; the others are per
+         * connection. WAL: readers never block the writer. NORMAL: a
+         * power cut may lose the last commits, never corrupt. */
+        if (nomigrate) {
+            /* a side writer never checkpoints: one small insert must not
+             * pay for the daemon's WAL */
+            snprintf(pragmas, sizeof(pragmas),
+                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                     "PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0");
+        } else {
+            snprintf(pragmas, sizeof(pragmas),
+                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                     "PRAGMA foreign_keys = ON; PRAGMA cache_size = -%d; "
+                     "PRAGMA wal_autocheckpoint = %d",
+                     WRITER_CACHE_KIB, WRITER_WAL_CHECKPOINT_PAGES);
+        }
+        e = exec(s, pragmas, "setting pragmas");
+        if (e)
+            goto out_detail;
+    }
+    if (!rdonly && !nomigrate) {
+        e = migrate(s, path);
+        if (e)
+            goto out_detail;
+        goto out_ok;
+    }
+
+    /* read-only or no-migrate: the schema must already be there */
+    e = read_version(s, &v);
+    if (e)
+        goto out_detail;
+    if (v > LW_STORE_SCHEMA_VERSION) {
+        set_errmsg(s,
+                   "database %s has schema version %d; this program knows "
+                   "up to %d: upgrade lienwatch",
+                   path, v, LW_STORE_SCHEMA_VERSION);
+        e = LW_ERR_SCHEMA;
+        goto out_detail;
+    }
+    if (v < 1) {
+        set_errmsg(s,
+                   "database %s has no lienwatch schema yet (create it with "
+                   "'lienwatch init-db' or by starting lienwatchd)",
+                   path);
+        e = LW_ERR_SCHEMA;
+        goto out_detail;
+    }
+out_ok:
+    *out = s;
+    return LW_OK;
+
+out_detail:
+    if (strstr(s->errmsg, path))
+        lw_seterr(err, errlen, "%s", s->errmsg);
+    else
+        lw_seterr(err, errlen, "database %s: %s", path, s->errmsg);
+out_close:
+    lw_store_close(s);
+    return e;
+}
+
+void lw_store_close(struct lw_store *s)
+{
+    int i;
+
+    if (!s)
+        return;
+    for (i = 0; i < ST_COUNT_; i++)
+        sqlite3_finalize(s->stmts[i]);
+    if (s->db) {
+        /* closing rolls back an open transaction; the statements are
+         * finalized, so close_v2 frees everything now */
+        sqlite3_close_v2(s->db);
+    }
+    free(s);
+}
+
+const char *lw_store_errmsg(const struct lw_store *s)
+{
+    if (!s)
+        return "no store handle";
+    if (s->errmsg[0])
+        return s->errmsg;
+    return s->db ? sqlite3_errmsg(s->db) : "not open";
+}
+
+/* Steps a cached statement that returns no rows, then ends its use. */
+static enum lw_err run(struct lw_store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    enum lw_err e = LW_OK;
+
+    if (rc != SQLITE_DONE)
+        e = db_fail(s, rc, what);
+    done(st);
+    return e;
+}
+
+/* Runs one of the parameterless transaction statements. */
+static enum lw_err txn(struct lw_store *s, enum stmt_id id, const char *what)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+
+    if (check_handle(s))
+        return LW_ERR_INVAL;
+    st = stmt(s, id, &e);
+    return st ? run(s, st, what) : e;
+}
+
+enum lw_err lw_store_begin(struct lw_store *s)
+{
+    return txn(s, ST_BEGIN, "BEGIN");
+}
+
+enum lw_err lw_store_commit(struct lw_store *s)
+{
+    return txn(s, ST_COMMIT, "COMMIT");
+}
+
+enum lw_err lw_store_rollback(struct lw_store *s)
+{
+    return txn(s, ST_ROLLBACK, "ROLLBACK");
+}
+
+bool lw_store_in_txn(const struct lw_store *s)
+{
+    return s && s->db && !sqlite3_get_autocommit(s->db);
+}
+
+/* Binds (text ?1, int64 ?2) and runs a cached no-row statement. */
+static enum lw_err run_text_int(struct lw_store *s, enum stmt_id id,
+                                const char *text, int64_t n, const char *what,
+                                int *changes)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int rc;
+
+    st = stmt(s, id, &e);
+    if (!st)
+        return e;
+    rc = sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, n);
+    if (rc != SQLITE_OK) {
+        done(st);
+        return db_fail(s, rc, what);
+    }
+    e = run(s, st, what);
+    if (changes)
+        *changes = e ? 0 : sqlite3_changes(s->db);
+    return e;
+}
+
+/* Binds f and runs a cached no-row statement, giving sqlite3_changes. */
+static enum lw_err run_fix(struct lw_store *s, enum stmt_id id,
+                           const struct lw_fix *f, const char *what,
+                           int *changes)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int rc;
+
+    st = stmt(s, id, &e);
+    if (!st)
+        return e;
+    rc = bind_fix(st, f);
+    if (rc != SQLITE_OK) {
+        done(st);
+        return db_fail(s, rc, what);
+    }
+    e = run(s, st, what);
+    *changes = e ? 0 : sqlite3_changes(s->db);
+    return e;
+}
+
+/* Checks a fix before it reaches the database. */
+static enum lw_err check_fix(struct lw_store *s, const struct lw_fix *f)
+{
+    if (!f || !device_ok(f->device)) {
+        set_errmsg(s, "fix without a valid device id");
+        return LW_ERR_INVAL;
+    }
+    if (!isfinite(f->lat_deg) || !isfinite(f->lon_deg) ||
+        fabs(f->lat_deg) > 90.0 || fabs(f->lon_deg) > 180.0) {
+        set_errmsg(s, "fix of %s: position out of range", f->device);
+        return LW_ERR_INVAL;
+    }
+    if (f->battery_pct < -1 || f->battery_pct > 100) {
+        set_errmsg(s, "fix of %s: battery %d%% out of range", f->device,
+                   f->battery_pct);
+        return LW_ERR_INVAL;
+    }
+    return LW_OK;
+}
+
+/*
+ * The hot path: four cached statements, no allocation. Order matters for
+ * the foreign keys (device first) and for "a duplicate changes nothing" (the
+ * device's heard times and count move only once the fix is known new).
+ */
+enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
+                             enum lw_put_result *res)
+{
+    enum lw_err e;
+    int changes = 0;
+
+    e = check_writable(s);
+    if (e)
+        return e;
+    e = check_fix(s, f);
+    if (e)
+        return e;
+    e = run_text_int(s, ST_DEV_REGISTER, f->device, f->recv_time_ms,
+                     "registering a device", NULL);
+    if (e)
+        return e;
+    e = run_fix(s, ST_FIX_INSERT, f, "storing a fix", &changes);
+    if (e)
+        return e;
+    if (changes == 0) {
+        if (res)
+            *res = LW_PUT_DUPLICATE;
+        return LW_OK;
+    }
+    e = run_text_int(s, ST_DEV_FIXED, f->device, f->recv_time_ms,
+                     "updating a device", NULL);
+    if (e)
+        return e;
+    e = run_fix(s, ST_LAST_UPSERT, f, "updating the last-known fix",
+                &changes);
+    if (e)
+        return e;
+    if (res)
+        *res = changes ? LW_PUT_NEWEST : LW_PUT_LATE;
+    return LW_OK;
+}
+
+enum lw_err lw_store_heard(struct lw_store *s, const char *device,
+                           int64_t recv_ms)
+{
+    enum lw_err e = check_writable(s);
+
+    if (e)
+        return e;
+    if (!device_ok(device)) {
+        set_errmsg(s, "invalid device id");
+        return LW_ERR_INVAL;
+    }
+    return run_text_int(s, ST_HEARD, device, recv_ms, "recording heard",
+                        NULL);
+}
+
+enum lw_err lw_store_counter_add(struct lw_store *s, const char *name,
+                                 int64_t delta)
+{
+    enum lw_err e = check_writable(s);
+
+    if (e)
+        return e;
+    if (!name || !name[0]) {
+        set_errmsg(s, "counter without a name");
+        return LW_ERR_INVAL;
+    }
+    return run_text_int(s, ST_COUNTER_ADD, name, delta, "adding to a counter",
+                        NULL);
+}
+
+/* Steps a one-row query bound to device (?1): ROW, NOTFOUND or error. */
+static enum lw_err query_device_row(struct lw_store *s, sqlite3_stmt *st,
+                                    const char *device, const char *what)
+{
+    int rc = sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+
+    if (rc != SQLITE_OK)
+        return db_fail(s, rc, what);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return LW_OK;
+    if (rc == SQLITE_DONE) {
+        set_errmsg(s, "%s: no such device '%s'", what, device);
+        return LW_ERR_NOTFOUND;
+    }
+    return db_fail(s, rc, what);
+}
+
+enum lw_err lw_store_device_get(struct lw_store *s, const char *device,
+                                struct lw_device_info *out)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+
+    if (check_handle(s) || !device || !out)
+        return LW_ERR_INVAL;
+    st = stmt(s, ST_DEV_GET, &e);
+    if (!st)
+        return e;
+    e = query_device_row(s, st, device, "reading a device");
+    if (e == LW_OK)
+        row_to_device(st, out);
+    done(st);
+    return e;
+}
+
+enum lw_err lw_store_last_fix(struct lw_store *s, const char *device,
+                              struct lw_fix *out)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+
+    if (check_handle(s) || !device || !out)
+        return LW_ERR_INVAL;
+    st = stmt(s, ST_LAST_GET, &e);
+    if (!st)
+        return e;
+    e = query_device_row(s, st, device, "reading the last-known fix");
+    if (e == LW_OK)
+        row_to_fix(st, out);
+    done(st);
+    return e;
+}
+
+enum lw_err lw_store_history(struct lw_store *s, const char *device,
+                             int64_t from_ms, int64_t to_ms, lw_fix_cb cb,
+                             void *ctx)
+{
+    struct lw_fix f;
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int rc;
+
+    if (check_handle(s) || !device || !cb)
+        return LW_ERR_INVAL;
+    st = stmt(s, ST_HISTORY, &e);
+    if (!st)
+        return e;
+    rc = sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, from_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 3, to_ms);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row_to_fix(st, &f);
+        if (cb(ctx, &f) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+        rc = SQLITE_OK;
+    }
+    e = rc == SQLITE_DONE ? LW_OK : db_fail(s, rc, "reading history");
+    done(st);
+    return e;
+}
+
+enum lw_err lw_store_devices(struct lw_store *s, lw_device_cb cb, void *ctx)
+{
+    struct lw_device_info d;
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int rc;
+
+    if (check_handle(s) || !cb)
+        return LW_ERR_INVAL;
+    st = stmt(s, ST_DEVICES, &e);
+    if (!st)
+        return e;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row_to_device(st, &d);
+        if (cb(ctx, &d) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    e = rc == SQLITE_DONE ? LW_OK : db_fail(s, rc, "listing devices");
+    done(st);
+    return e;
+}
+
+enum lw_err lw_store_counters(struct lw_store *s, lw_counter_cb cb, void *ctx)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int rc;
+
+    if (check_handle(s) || !cb)
+        return LW_ERR_INVAL;
+    st = stmt(s, ST_COUNTERS, &e);
+    if (!st)
+        return e;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *name = sqlite3_column_text(st, 0);
+
+        if (cb(ctx, name ? (const char *)name : "",
+               sqlite3_column_int64(st, 1)) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    e = rc == SQLITE_DONE ? LW_OK : db_fail(s, rc, "reading counters");
+    done(st);
+    return e;
+}
+
+/*
+ * Retention. The last-known fix lives in last_fix (a copy), so deleting
+ * history could never lose it; the history row of the last-known fix is kept
+ * as well, so a device's history always ends at its last-known position.
+ * Both statements run under one savepoint: inside the caller's transaction
+ * or as a transaction of their own.
+ */
+enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
+                           int64_t *deleted)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int rc;
+
+    if (deleted)
+        *deleted = 0;
+    e = check_writable(s);
+    if (e)
+        return e;
+    e = exec(s, "SAVEPOINT lw_prune", "starting prune");
+    if (e)
+        return e;
+    st = stmt(s, ST_PRUNE_COUNT, &e);
+    if (!st)
+        goto out_rollback;
+    rc = sqlite3_bind_int64(st, 1, before_ms);
+    e = rc == SQLITE_OK ? run(s, st, "pruning (counting)")
+                        : db_fail(s, rc, "pruning (counting)");
+    if (rc != SQLITE_OK)
+        done(st);
+    if (e)
+        goto out_rollback;
+    st = stmt(s, ST_PRUNE_DELETE, &e);
+    if (!st)
+        goto out_rollback;
+    rc = sqlite3_bind_int64(st, 1, before_ms);
+    e = rc == SQLITE_OK ? run(s, st, "pruning") : db_fail(s, rc, "pruning");
+    if (rc != SQLITE_OK)
+        done(st);
+    if (e)
+        goto out_rollback;
+    if (deleted)
+        *deleted = sqlite3_changes64(s->db);
+    e = exec(s, "RELEASE lw_prune", "finishing prune");
+    if (e)
+        goto out_rollback;
+    return LW_OK;
+
+out_rollback:
+    sqlite3_exec(s->db, "ROLLBACK TO lw_prune; RELEASE lw_prune", NULL, NULL,
+                 NULL);
+    if (deleted)
+        *deleted = 0;
+    return e;
+}
+
+/* Binds text or NULL. */
+static int bind_opt_text(sqlite3_stmt *st, int i, const char *t)
+{
+    return t ? sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC)
+             : sqlite3_bind_null(st, i);
+}
+
+enum lw_err lw_store_audit(struct lw_store *s, int64_t at_ms, const char *who,
+                           const char *action, const char *device,
+                           const char *reason)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int rc;
+
+    e = check_writable(s);
+    if (e)
+        return e;
+    if (!who || !who[0] || !action || !action[0]) {
+        set_errmsg(s, "audit record without who or action");
+        return LW_ERR_INVAL;
+    }
+    st = stmt(s, ST_AUDIT_ADD, &e);
+    if (!st)
+        return e;
+    rc = sqlite3_bind_int64(st, 1, at_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, who, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = bind_opt_text(st, 4, device);
+    if (rc == SQLITE_OK)
+        rc = bind_opt_text(st, 5, reason);
+    if (rc != SQLITE_OK) {
+        done(st);
+        return db_fail(s, rc, "recording an audit entry");
+    }
+    return run(s, st, "recording an audit entry");
+}
+
+enum lw_err lw_store_audit_list(struct lw_store *s, const char *device,
+                                lw_audit_cb cb, void *ctx)
+{
+    struct lw_audit_entry a;
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int rc = SQLITE_OK;
+
+    if (check_handle(s) || !cb)
+        return LW_ERR_INVAL;
+    st = stmt(s, device ? ST_AUDIT_LIST_DEV : ST_AUDIT_LIST, &e);
+    if (!st)
+        return e;
+    if (device)
+        rc = sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *who = sqlite3_column_text(st, 2);
+        const unsigned char *action = sqlite3_column_text(st, 3);
+
+        a.id = sqlite3_column_int64(st, 0);
+        a.at_ms = sqlite3_column_int64(st, 1);
+        a.who = who ? (const char *)who : "";
+        a.action = action ? (const char *)action : "";
+        a.device = (const char *)sqlite3_column_text(st, 4);
+        a.reason = (const char *)sqlite3_column_text(st, 5);
+        if (cb(ctx, &a) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+        rc = SQLITE_OK;
+    }
+    e = rc == SQLITE_DONE ? LW_OK : db_fail(s, rc, "reading the audit trail");
+    done(st);
+    return e;
+}
+
+int lw_store_schema_version(struct lw_store *s)
+{
+    int v;
+
+    if (check_handle(s))
+        return -1;
+    return read_version(s, &v) == LW_OK ? v : -1;
+}

@@ -1,0 +1,933 @@
+/*
+ * test_store.c - cmocka tests of lib/store.c on ":memory:" and on temp files.
+ *
+ * Covers the invariants of store.h (idempotency, fix-time order, last-known
+ * never backwards, heard vs fix), NULL/NAN round trips, hostile ids, the
+ * read-only handle beside an open write transaction, migrations, prune,
+ * the audit trail, the private file mode and the failure paths of open.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "lienwatch/store.h"
+
+/* 2026-11-23T00:00:00Z, a plausible base time for fixes. */
+#define T0 INT64_C(1795392000000)
+#define SEC INT64_C(1000)
+
+/* A temp directory per test that needs files, removed afterwards. */
+struct tmp {
+    char dir[256];  /* the directory */
+    char path[300]; /* dir/lw.db */
+};
+
+static void tmp_make(struct tmp *t)
+{
+    const char *base = getenv("TMPDIR");
+
+    snprintf(t->dir, sizeof(t->dir), "%s/lw-store-XXXXXX",
+             base && base[0] ? base : "/tmp");
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(t->path, sizeof(t->path), "%s/lw.db", t->dir);
+}
+
+static void tmp_remove(struct tmp *t)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    char p[400];
+    size_t i;
+
+    for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", t->path, suffixes[i]);
+        unlink(p);
+    }
+    rmdir(t->dir);
+}
+
+static struct lw_store *open_ok(const char *path, int flags)
+{
+    struct lw_store *s = NULL;
+    char err[512] = "";
+    enum lw_err e = lw_store_open(&s, path, flags, err, sizeof(err));
+
+    if (e != LW_OK)
+        fail_msg("open %s: %s (%s)", path, lw_strerror(e), err);
+    return s;
+}
+
+static struct lw_fix mkfix(const char *dev, int64_t t_ms, double lat,
+                           double lon)
+{
+    struct lw_fix f;
+
+    lw_fix_init(&f);
+    snprintf(f.device, sizeof(f.device), "%s", dev);
+    f.fix_time_ms = t_ms;
+    f.recv_time_ms = t_ms + 2 * SEC;
+    f.lat_deg = lat;
+    f.lon_deg = lon;
+    return f;
+}
+
+static enum lw_put_result put(struct lw_store *s, const struct lw_fix *f)
+{
+    enum lw_put_result r = 0;
+
+    assert_int_equal(lw_store_put_fix(s, f, &r), LW_OK);
+    return r;
+}
+
+/* History collector. */
+struct hist {
+    int n;                /* fixes seen */
+    int64_t times[64];    /* their fix times */
+    struct lw_fix last;   /* the last one */
+    int stop_after;       /* stop early after this many (0 = never) */
+};
+
+static int hist_cb(void *ctx, const struct lw_fix *f)
+{
+    struct hist *h = ctx;
+
+    if (h->n < (int)(sizeof(h->times) / sizeof(h->times[0])))
+        h->times[h->n] = f->fix_time_ms;
+    h->n++;
+    h->last = *f;
+    return h->stop_after && h->n >= h->stop_after;
+}
+
+static struct hist history(struct lw_store *s, const char *dev, int64_t from,
+                           int64_t to)
+{
+    struct hist h = {0};
+
+    assert_int_equal(lw_store_history(s, dev, from, to, hist_cb, &h), LW_OK);
+    return h;
+}
+
+static void test_open_memory(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+
+    (void)state;
+    assert_int_equal(lw_store_schema_version(s), LW_STORE_SCHEMA_VERSION);
+    assert_false(lw_store_in_txn(s));
+    lw_store_close(s);
+}
+
+static void test_bad_arguments(void **state)
+{
+    struct lw_store *s = NULL;
+    struct lw_fix f = mkfix("a", T0, 1, 1);
+    struct lw_device_info d;
+    char err[128] = "";
+
+    (void)state;
+    lw_store_close(NULL);
+    assert_non_null(lw_store_errmsg(NULL));
+    assert_int_equal(lw_store_open(NULL, ":memory:", 0, err, sizeof(err)),
+                     LW_ERR_INVAL);
+    assert_int_equal(lw_store_open(&s, NULL, 0, NULL, 0), LW_ERR_INVAL);
+    assert_null(s);
+    assert_int_equal(lw_store_open(&s, ":memory:", 0x100, NULL, 0),
+                     LW_ERR_INVAL);
+    assert_int_equal(lw_store_put_fix(NULL, &f, NULL), LW_ERR_INVAL);
+    assert_int_equal(lw_store_begin(NULL), LW_ERR_INVAL);
+    assert_int_equal(lw_store_commit(NULL), LW_ERR_INVAL);
+    assert_false(lw_store_in_txn(NULL));
+    assert_int_equal(lw_store_heard(NULL, "a", T0), LW_ERR_INVAL);
+    assert_int_equal(lw_store_counter_add(NULL, "x", 1), LW_ERR_INVAL);
+    assert_int_equal(lw_store_schema_version(NULL), -1);
+
+    s = open_ok(":memory:", 0);
+    assert_int_equal(lw_store_put_fix(s, NULL, NULL), LW_ERR_INVAL);
+    assert_int_equal(lw_store_heard(s, "", T0), LW_ERR_INVAL);
+    assert_int_equal(lw_store_heard(s, NULL, T0), LW_ERR_INVAL);
+    assert_int_equal(lw_store_counter_add(s, "", 1), LW_ERR_INVAL);
+    assert_int_equal(lw_store_device_get(s, NULL, &d), LW_ERR_INVAL);
+    assert_int_equal(lw_store_history(s, "a", 0, 1, NULL, NULL),
+                     LW_ERR_INVAL);
+    assert_int_equal(lw_store_audit(s, T0, "", "locate", "a", NULL),
+                     LW_ERR_INVAL);
+    lw_store_close(s);
+}
+
+static void test_invalid_fix(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_fix f;
+    char longid[LW_DEVICE_MAX + 2];
+
+    (void)state;
+    f = mkfix("a", T0, 91.0, 0.5);
+    assert_int_equal(lw_store_put_fix(s, &f, NULL), LW_ERR_INVAL);
+    assert_non_null(strstr(lw_store_errmsg(s), "out of range"));
+    f = mkfix("a", T0, NAN, 0.5);
+    assert_int_equal(lw_store_put_fix(s, &f, NULL), LW_ERR_INVAL);
+    f = mkfix("a", T0, 10.0, INFINITY);
+    assert_int_equal(lw_store_put_fix(s, &f, NULL), LW_ERR_INVAL);
+    f = mkfix("", T0, 10.0, 10.0);
+    assert_int_equal(lw_store_put_fix(s, &f, NULL), LW_ERR_INVAL);
+    f = mkfix("a", T0, 10.0, 10.0);
+    f.battery_pct = 101;
+    assert_int_equal(lw_store_put_fix(s, &f, NULL), LW_ERR_INVAL);
+    /* an unterminated device field is refused, not overread */
+    memset(longid, 'x', sizeof(longid));
+    memcpy(f.device, longid, sizeof(f.device));
+    f.battery_pct = -1;
+    assert_int_equal(lw_store_put_fix(s, &f, NULL), LW_ERR_INVAL);
+    longid[LW_DEVICE_MAX + 1] = '\0';
+    assert_int_equal(lw_store_heard(s, longid, T0), LW_ERR_INVAL);
+    lw_store_close(s);
+}
+
+static void test_idempotent(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_fix f = mkfix("alice/phone", T0, 48.85837, 2.294481);
+    struct lw_fix again;
+    struct lw_device_info d;
+    struct hist h;
+
+    (void)state;
+    assert_int_equal(put(s, &f), LW_PUT_NEWEST);
+    again = f;
+    again.recv_time_ms += 60 * SEC; /* a QoS 1 redelivery, later */
+    again.lat_deg = 10.0;           /* even with other content */
+    assert_int_equal(put(s, &again), LW_PUT_DUPLICATE);
+    assert_int_equal(put(s, &f), LW_PUT_DUPLICATE);
+
+    h = history(s, "alice/phone", INT64_MIN, INT64_MAX);
+    assert_int_equal(h.n, 1);
+    assert_true(h.last.lat_deg == 48.85837);
+    assert_int_equal(lw_store_device_get(s, "alice/phone", &d), LW_OK);
+    assert_int_equal(d.fixes, 1);
+    /* a duplicate changes nothing, last heard included */
+    assert_int_equal(d.last_heard_ms, f.recv_time_ms);
+    assert_int_equal(d.first_heard_ms, f.recv_time_ms);
+    assert_int_equal(d.last_fix_ms, T0);
+    lw_store_close(s);
+}
+
+static void test_history_order_and_bounds(void **state)
+{
+    /* a fixed shuffle of 0..15 */
+    static const int order[] = {7, 3, 12, 0, 15, 9, 1, 14,
+                                5, 10, 2, 13, 8, 4, 11, 6};
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_fix f;
+    struct hist h;
+    size_t i;
+    int n_newest = 0;
+
+    (void)state;
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_true(lw_store_in_txn(s));
+    for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        f = mkfix("veh-1", T0 + order[i] * SEC, 50.0 + order[i] * 0.001, 8.0);
+        n_newest += put(s, &f) == LW_PUT_NEWEST;
+    }
+    /* a neighbour's fixes must not leak into veh-1's history */
+    f = mkfix("veh-0", T0 + 5 * SEC, 1.0, 1.0);
+    put(s, &f);
+    f = mkfix("veh-10", T0 + 5 * SEC, 1.0, 1.0);
+    put(s, &f);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    assert_false(lw_store_in_txn(s));
+    /* 7, 12, 15 each raised the last-known fix */
+    assert_int_equal(n_newest, 3);
+
+    h = history(s, "veh-1", INT64_MIN, INT64_MAX);
+    assert_int_equal(h.n, 16);
+    for (i = 0; i < 16; i++)
+        assert_int_equal(h.times[i], T0 + (int64_t)i * SEC);
+
+    /* inclusive bounds */
+    h = history(s, "veh-1", T0 + 3 * SEC, T0 + 6 * SEC);
+    assert_int_equal(h.n, 4);
+    assert_int_equal(h.times[0], T0 + 3 * SEC);
+    assert_int_equal(h.times[3], T0 + 6 * SEC);
+    h = history(s, "veh-1", T0 + 100 * SEC, INT64_MAX);
+    assert_int_equal(h.n, 0);
+    h = history(s, "nobody", INT64_MIN, INT64_MAX);
+    assert_int_equal(h.n, 0);
+
+    /* the callback may stop early */
+    h = (struct hist){.stop_after = 2};
+    assert_int_equal(
+        lw_store_history(s, "veh-1", INT64_MIN, INT64_MAX, hist_cb, &h),
+        LW_OK);
+    assert_int_equal(h.n, 2);
+    lw_store_close(s);
+}
+
+static void test_late_fix_never_moves_last(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_fix newer = mkfix("d", T0 + 600 * SEC, 40.0, -3.0);
+    struct lw_fix late = mkfix("d", T0, 41.0, -4.0);
+    struct lw_fix last;
+    struct lw_device_info d;
+
+    (void)state;
+    assert_int_equal(put(s, &newer), LW_PUT_NEWEST);
+    late.recv_time_ms = newer.recv_time_ms + 30 * SEC; /* uploaded later */
+    assert_int_equal(put(s, &late), LW_PUT_LATE);
+
+    assert_int_equal(lw_store_last_fix(s, "d", &last), LW_OK);
+    assert_int_equal(last.fix_time_ms, newer.fix_time_ms);
+    assert_true(last.lat_deg == 40.0);
+    assert_int_equal(history(s, "d", INT64_MIN, INT64_MAX).n, 2);
+    assert_int_equal(lw_store_device_get(s, "d", &d), LW_OK);
+    assert_int_equal(d.last_fix_ms, newer.fix_time_ms);
+    /* the late upload was still heard */
+    assert_int_equal(d.last_heard_ms, late.recv_time_ms);
+    assert_int_equal(d.fixes, 2);
+    lw_store_close(s);
+}
+
+static void test_heard_vs_fix(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_fix f = mkfix("t/1", T0, 10.0, 20.0);
+    struct lw_fix last;
+    struct lw_device_info d;
+
+    (void)state;
+    /* heard before any fix: registered, no last fix */
+    assert_int_equal(lw_store_heard(s, "t/1", T0 - 60 * SEC), LW_OK);
+    assert_int_equal(lw_store_device_get(s, "t/1", &d), LW_OK);
+    assert_int_equal(d.first_heard_ms, T0 - 60 * SEC);
+    assert_int_equal(d.last_fix_ms, 0);
+    assert_int_equal(d.fixes, 0);
+    assert_int_equal(lw_store_last_fix(s, "t/1", &last), LW_ERR_NOTFOUND);
+
+    assert_int_equal(put(s, &f), LW_PUT_NEWEST);
+    /* alive without position, an hour later */
+    assert_int_equal(lw_store_heard(s, "t/1", T0 + 3600 * SEC), LW_OK);
+    /* an older heard never moves last heard back */
+    assert_int_equal(lw_store_heard(s, "t/1", T0), LW_OK);
+    assert_int_equal(lw_store_device_get(s, "t/1", &d), LW_OK);
+    assert_int_equal(d.last_heard_ms, T0 + 3600 * SEC);
+    assert_int_equal(d.first_heard_ms, T0 - 60 * SEC);
+    assert_int_equal(d.last_fix_ms, T0);
+    assert_int_equal(lw_store_last_fix(s, "t/1", &last), LW_OK);
+    assert_int_equal(last.fix_time_ms, T0);
+
+    assert_int_equal(lw_store_device_get(s, "never", &d), LW_ERR_NOTFOUND);
+    lw_store_close(s);
+}
+
+static void test_optional_round_trip(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_fix bare = mkfix("opt", T0, -33.8688, 151.2093);
+    struct lw_fix full = mkfix("opt", T0 + SEC, -33.8689, 151.2094);
+    struct lw_fix got;
+
+    (void)state;
+    full.speed_mps = 13.5;
+    full.course_deg = 359.5;
+    full.accuracy_m = 4.25;
+    full.alt_m = -12.0;
+    full.battery_pct = 0;
+    full.trigger = 'u';
+    put(s, &bare);
+    assert_int_equal(lw_store_last_fix(s, "opt", &got), LW_OK);
+    assert_true(isnan(got.speed_mps));
+    assert_true(isnan(got.course_deg));
+    assert_true(isnan(got.accuracy_m));
+    assert_true(isnan(got.alt_m));
+    assert_int_equal(got.battery_pct, -1);
+    assert_int_equal(got.trigger, 0);
+    assert_int_equal(got.recv_time_ms, bare.recv_time_ms);
+
+    put(s, &full);
+    assert_int_equal(lw_store_last_fix(s, "opt", &got), LW_OK);
+    assert_true(got.speed_mps == 13.5);
+    assert_true(got.course_deg == 359.5);
+    assert_true(got.accuracy_m == 4.25);
+    assert_true(got.alt_m == -12.0);
+    assert_int_equal(got.battery_pct, 0);
+    assert_int_equal(got.trigger, 'u');
+    assert_true(got.lat_deg == -33.8689 && got.lon_deg == 151.2094);
+    assert_string_equal(got.device, "opt");
+
+    /* and from history, in order: the bare one first */
+    assert_int_equal(history(s, "opt", INT64_MIN, T0).n, 1);
+    assert_true(isnan(history(s, "opt", INT64_MIN, T0).last.speed_mps));
+    lw_store_close(s);
+}
+
+static void test_hostile_device_id(void **state)
+{
+    static const char evil[] = "x'); DROP TABLE fixes;--";
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_fix f = mkfix(evil, T0, 1.5, 2.5);
+    struct lw_fix got;
+    struct lw_device_info d;
+
+    (void)state;
+    assert_int_equal(put(s, &f), LW_PUT_NEWEST);
+    assert_int_equal(lw_store_last_fix(s, evil, &got), LW_OK);
+    assert_string_equal(got.device, evil);
+    assert_int_equal(lw_store_device_get(s, evil, &d), LW_OK);
+    assert_string_equal(d.device, evil);
+    assert_int_equal(history(s, evil, INT64_MIN, INT64_MAX).n, 1);
+    assert_int_equal(lw_store_audit(s, T0, evil, evil, evil, evil), LW_OK);
+    /* the fixes table is still there */
+    f = mkfix("other", T0, 1.0, 1.0);
+    assert_int_equal(put(s, &f), LW_PUT_NEWEST);
+    lw_store_close(s);
+}
+
+/* Counter collector. */
+struct ctrs {
+    int n;              /* counters seen */
+    char names[8][32];  /* in order */
+    int64_t values[8];  /* their values */
+};
+
+static int ctr_cb(void *ctx, const char *name, int64_t value)
+{
+    struct ctrs *c = ctx;
+
+    if (c->n < 8) {
+        snprintf(c->names[c->n], sizeof(c->names[0]), "%s", name);
+        c->values[c->n] = value;
+    }
+    c->n++;
+    return 0;
+}
+
+static void test_counters(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct ctrs c = {0};
+
+    (void)state;
+    assert_int_equal(lw_store_counter_add(s, "stored", 5), LW_OK);
+    assert_int_equal(lw_store_counter_add(s, "received", 7), LW_OK);
+    assert_int_equal(lw_store_counter_add(s, "rejected.not_json", 1), LW_OK);
+    assert_int_equal(lw_store_counter_add(s, "stored", 3), LW_OK);
+    assert_int_equal(lw_store_counter_add(s, "received", 0), LW_OK);
+    assert_int_equal(lw_store_counters(s, ctr_cb, &c), LW_OK);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.names[0], "received");
+    assert_int_equal(c.values[0], 7);
+    assert_string_equal(c.names[1], "rejected.not_json");
+    assert_int_equal(c.values[1], 1);
+    assert_string_equal(c.names[2], "stored");
+    assert_int_equal(c.values[2], 8);
+    lw_store_close(s);
+}
+
+/* Device collector. */
+struct devs {
+    int n;                         /* devices seen */
+    struct lw_device_info d[8];    /* in order */
+};
+
+static int dev_cb(void *ctx, const struct lw_device_info *d)
+{
+    struct devs *v = ctx;
+
+    if (v->n < 8)
+        v->d[v->n] = *d;
+    v->n++;
+    return 0;
+}
+
+static void test_devices(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_fix f;
+    struct devs v = {0};
+    int i;
+
+    (void)state;
+    for (i = 0; i < 3; i++) {
+        f = mkfix("b", T0 + i * SEC, 1, 1);
+        put(s, &f);
+    }
+    f = mkfix("a", T0, 1, 1);
+    put(s, &f);
+    assert_int_equal(lw_store_heard(s, "c", T0), LW_OK);
+    assert_int_equal(lw_store_devices(s, dev_cb, &v), LW_OK);
+    assert_int_equal(v.n, 3);
+    assert_string_equal(v.d[0].device, "a");
+    assert_int_equal(v.d[0].fixes, 1);
+    assert_string_equal(v.d[1].device, "b");
+    assert_int_equal(v.d[1].fixes, 3);
+    assert_int_equal(v.d[1].last_fix_ms, T0 + 2 * SEC);
+    assert_int_equal(v.d[1].first_heard_ms, T0 + 2 * SEC);
+    assert_int_equal(v.d[1].last_heard_ms, T0 + 4 * SEC);
+    assert_string_equal(v.d[2].device, "c");
+    assert_int_equal(v.d[2].fixes, 0);
+    assert_int_equal(v.d[2].last_fix_ms, 0);
+    lw_store_close(s);
+}
+
+static void test_rollback_and_close_in_txn(void **state)
+{
+    struct tmp t;
+    struct lw_store *s;
+    struct lw_fix f = mkfix("r", T0, 1, 1);
+    struct lw_device_info d;
+
+    (void)state;
+    tmp_make(&t);
+    s = open_ok(t.path, 0);
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    put(s, &f);
+    assert_int_equal(lw_store_rollback(s), LW_OK);
+    assert_int_equal(lw_store_device_get(s, "r", &d), LW_ERR_NOTFOUND);
+    /* closing with a transaction open rolls it back */
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    put(s, &f);
+    lw_store_close(s);
+    s = open_ok(t.path, LW_STORE_RDONLY);
+    assert_int_equal(lw_store_device_get(s, "r", &d), LW_ERR_NOTFOUND);
+    lw_store_close(s);
+    tmp_remove(&t);
+}
+
+static void test_reader_beside_writer(void **state)
+{
+    struct tmp t;
+    struct lw_store *w, *r;
+    struct lw_fix f = mkfix("v", T0, 1, 1);
+    struct lw_fix got;
+    struct ctrs c = {0};
+
+    (void)state;
+    tmp_make(&t);
+    w = open_ok(t.path, 0);
+    put(w, &f);
+    assert_int_equal(lw_store_counter_add(w, "stored", 1), LW_OK);
+    /* the writer holds a write transaction with uncommitted data */
+    assert_int_equal(lw_store_begin(w), LW_OK);
+    f = mkfix("v", T0 + SEC, 2, 2);
+    put(w, &f);
+
+    r = open_ok(t.path, LW_STORE_RDONLY);
+    assert_int_equal(lw_store_schema_version(r), LW_STORE_SCHEMA_VERSION);
+    assert_int_equal(lw_store_last_fix(r, "v", &got), LW_OK);
+    assert_int_equal(got.fix_time_ms, T0); /* committed data only */
+    assert_int_equal(history(r, "v", INT64_MIN, INT64_MAX).n, 1);
+    assert_int_equal(lw_store_counters(r, ctr_cb, &c), LW_OK);
+    assert_int_equal(c.n, 1);
+
+    /* a reader cannot write */
+    assert_int_equal(lw_store_put_fix(r, &f, NULL), LW_ERR_INVAL);
+    assert_non_null(strstr(lw_store_errmsg(r), "read-only"));
+    assert_int_equal(lw_store_heard(r, "v", T0), LW_ERR_INVAL);
+    assert_int_equal(lw_store_counter_add(r, "x", 1), LW_ERR_INVAL);
+    assert_int_equal(lw_store_audit(r, T0, "me", "locate", "v", NULL),
+                     LW_ERR_INVAL);
+    assert_int_equal(lw_store_prune(r, T0, NULL), LW_ERR_INVAL);
+
+    assert_int_equal(lw_store_commit(w), LW_OK);
+    assert_int_equal(lw_store_last_fix(r, "v", &got), LW_OK);
+    assert_int_equal(got.fix_time_ms, T0 + SEC); /* a new snapshot per call */
+    lw_store_close(r);
+    lw_store_close(w);
+    tmp_remove(&t);
+}
+
+static int count_rows(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void exec_sql(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void test_migration_idempotent(void **state)
+{
+    struct tmp t;
+    struct lw_store *s;
+    struct lw_fix f = mkfix("m", T0, 1, 1);
+    int i;
+
+    (void)state;
+    tmp_make(&t);
+    for (i = 0; i < 3; i++) {
+        s = open_ok(t.path, 0);
+        assert_int_equal(lw_store_schema_version(s), LW_STORE_SCHEMA_VERSION);
+        assert_int_equal(lw_store_put_fix(s, &f, NULL), LW_OK);
+        lw_store_close(s);
+    }
+    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM schema_version"),
+                     LW_STORE_SCHEMA_VERSION);
+    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM fixes"), 1);
+    lw_store_close(NULL);
+    tmp_remove(&t);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    struct tmp t;
+    struct lw_store *s = NULL;
+    char err[512] = "";
+    char sql[128];
+    int flags[] = {0, LW_STORE_RDONLY, LW_STORE_NOMIGRATE};
+    size_t i;
+
+    (void)state;
+    tmp_make(&t);
+    s = open_ok(t.path, 0);
+    lw_store_close(s);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO schema_version (version) VALUES (%d)",
+             LW_STORE_SCHEMA_VERSION + 1);
+    exec_sql(t.path, sql);
+    for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        s = NULL;
+        err[0] = '\0';
+        assert_int_equal(lw_store_open(&s, t.path, flags[i], err, sizeof(err)),
+                         LW_ERR_SCHEMA);
+        assert_null(s);
+        assert_non_null(strstr(err, t.path));
+        assert_non_null(strstr(err, "schema version"));
+    }
+    tmp_remove(&t);
+}
+
+static void test_unversioned_refused_readonly(void **state)
+{
+    struct tmp t;
+    struct lw_store *s = NULL;
+    char err[512] = "";
+
+    (void)state;
+    tmp_make(&t);
+    exec_sql(t.path, "CREATE TABLE something_else (x)");
+    assert_int_equal(
+        lw_store_open(&s, t.path, LW_STORE_RDONLY, err, sizeof(err)),
+        LW_ERR_SCHEMA);
+    assert_non_null(strstr(err, "init-db"));
+    /* a writer migrates it */
+    s = open_ok(t.path, 0);
+    assert_int_equal(lw_store_schema_version(s), LW_STORE_SCHEMA_VERSION);
+    lw_store_close(s);
+    tmp_remove(&t);
+}
+
+static void test_prune_keeps_last_fix(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_fix f, got;
+    struct lw_device_info d;
+    struct hist h;
+    int64_t deleted = -1;
+    int i;
+
+    (void)state;
+    for (i = 0; i < 5; i++) {
+        f = mkfix("p", T0 + i * SEC, 1, 1 + i);
+        put(s, &f);
+    }
+    /* a late fix older than everything */
+    f = mkfix("p", T0 - 100 * SEC, 1, 1);
+    assert_int_equal(put(s, &f), LW_PUT_LATE);
+    f = mkfix("q", T0 + 10 * SEC, 1, 1); /* newer than the cut: kept */
+    put(s, &f);
+
+    assert_int_equal(lw_store_prune(s, T0 + 3 * SEC, &deleted), LW_OK);
+    assert_int_equal(deleted, 4); /* the late one and 0..2 s */
+    h = history(s, "p", INT64_MIN, INT64_MAX);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(lw_store_device_get(s, "p", &d), LW_OK);
+    assert_int_equal(d.fixes, 2);
+
+    /* everything: the last-known fix of each device stays, in both tables */
+    assert_int_equal(lw_store_prune(s, INT64_MAX, &deleted), LW_OK);
+    assert_int_equal(deleted, 1);
+    h = history(s, "p", INT64_MIN, INT64_MAX);
+    assert_int_equal(h.n, 1);
+    assert_int_equal(h.times[0], T0 + 4 * SEC);
+    assert_int_equal(lw_store_last_fix(s, "p", &got), LW_OK);
+    assert_int_equal(got.fix_time_ms, T0 + 4 * SEC);
+    assert_int_equal(lw_store_device_get(s, "p", &d), LW_OK);
+    assert_int_equal(d.fixes, 1);
+    assert_int_equal(lw_store_device_get(s, "q", &d), LW_OK);
+    assert_int_equal(d.fixes, 1);
+
+    /* inside a caller's transaction too */
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_prune(s, INT64_MAX, &deleted), LW_OK);
+    assert_int_equal(deleted, 0);
+    assert_true(lw_store_in_txn(s));
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    lw_store_close(s);
+}
+
+/* Audit collector. */
+struct audits {
+    int n;              /* records seen */
+    char who[4][32];    /* who of each */
+    char device[4][48]; /* device of each, "(null)" when NULL */
+    char reason[4][48]; /* reason of each, "(null)" when NULL */
+    int64_t at[4];      /* at_ms of each */
+};
+
+static int audit_cb(void *ctx, const struct lw_audit_entry *a)
+{
+    struct audits *v = ctx;
+
+    if (v->n < 4) {
+        snprintf(v->who[v->n], sizeof(v->who[0]), "%s", a->who);
+        snprintf(v->device[v->n], sizeof(v->device[0]), "%s",
+                 a->device ? a->device : "(null)");
+        snprintf(v->reason[v->n], sizeof(v->reason[0]), "%s",
+                 a->reason ? a->reason : "(null)");
+        v->at[v->n] = a->at_ms;
+    }
+    v->n++;
+    return 0;
+}
+
+static void test_audit(void **state)
+{
+    struct tmp t;
+    struct lw_store *w, *side, *r;
+    struct audits v = {0};
+
+    (void)state;
+    tmp_make(&t);
+    w = open_ok(t.path, 0);
+    assert_int_equal(lw_store_audit(w, T0, "ann", "locate", "car-1",
+                                    "repossession order 17"),
+                     LW_OK);
+    /* a side handle (the CLI's) writes next to the open writer */
+    side = open_ok(t.path, LW_STORE_NOMIGRATE);
+    assert_int_equal(lw_store_schema_version(side), LW_STORE_SCHEMA_VERSION);
+    assert_int_equal(lw_store_audit(side, T0 + SEC, "bob", "history", "car-2",
+                                    NULL),
+                     LW_OK);
+    lw_store_close(side);
+    assert_int_equal(lw_store_audit(w, T0 + 2 * SEC, "ann", "devices", NULL,
+                                    NULL),
+                     LW_OK);
+
+    r = open_ok(t.path, LW_STORE_RDONLY);
+    assert_int_equal(lw_store_audit_list(r, NULL, audit_cb, &v), LW_OK);
+    assert_int_equal(v.n, 3);
+    assert_string_equal(v.who[0], "ann");
+    assert_string_equal(v.reason[0], "repossession order 17");
+    assert_string_equal(v.who[1], "bob");
+    assert_string_equal(v.reason[1], "(null)");
+    assert_string_equal(v.device[2], "(null)");
+    assert_int_equal(v.at[1], T0 + SEC);
+    v = (struct audits){0};
+    assert_int_equal(lw_store_audit_list(r, "car-2", audit_cb, &v), LW_OK);
+    assert_int_equal(v.n, 1);
+    assert_string_equal(v.who[0], "bob");
+    lw_store_close(r);
+    lw_store_close(w);
+    tmp_remove(&t);
+}
+
+static void test_file_mode_private(void **state)
+{
+    struct tmp t;
+    struct lw_store *s;
+    struct lw_fix f = mkfix("m", T0, 1, 1);
+    struct stat sb;
+    char wal[400];
+    mode_t old = umask(022);
+
+    (void)state;
+    tmp_make(&t);
+    s = open_ok(t.path, 0);
+    assert_int_equal(stat(t.path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    put(s, &f);
+    snprintf(wal, sizeof(wal), "%s-wal", t.path);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    lw_store_close(s);
+    umask(old);
+    tmp_remove(&t);
+}
+
+static void test_open_failures(void **state)
+{
+    struct tmp t;
+    struct lw_store *s = NULL;
+    char err[512] = "";
+    char path[400];
+    FILE *fp;
+
+    (void)state;
+    tmp_make(&t);
+    /* read-only or no-migrate open of a missing file */
+    assert_int_equal(
+        lw_store_open(&s, t.path, LW_STORE_RDONLY, err, sizeof(err)),
+        LW_ERR_NOTFOUND);
+    assert_null(s);
+    assert_non_null(strstr(err, t.path));
+    assert_non_null(strstr(err, "not found"));
+    assert_int_equal(
+        lw_store_open(&s, t.path, LW_STORE_NOMIGRATE, err, sizeof(err)),
+        LW_ERR_NOTFOUND);
+    assert_int_equal(access(t.path, F_OK), -1); /* and nothing created */
+
+    /* a writer in a directory that does not exist */
+    snprintf(path, sizeof(path), "%s/no/such/dir/lw.db", t.dir);
+    err[0] = '\0';
+    assert_int_equal(lw_store_open(&s, path, 0, err, sizeof(err)), LW_ERR_IO);
+    assert_null(s);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, strerror(ENOENT)));
+    /* the detail buffer is optional */
+    assert_int_equal(lw_store_open(&s, path, 0, NULL, 0), LW_ERR_IO);
+
+    /* a file that is not a database */
+    fp = fopen(t.path, "w");
+    assert_non_null(fp);
+    fputs("this is not an SQLite database, just text that is long enough "
+          "to fill the header of one and then some more bytes of it\n",
+          fp);
+    fclose(fp);
+    err[0] = '\0';
+    assert_int_equal(lw_store_open(&s, t.path, 0, err, sizeof(err)),
+                     LW_ERR_DB);
+    assert_null(s);
+    assert_non_null(strstr(err, t.path));
+    err[0] = '\0';
+    assert_int_equal(
+        lw_store_open(&s, t.path, LW_STORE_RDONLY, err, sizeof(err)),
+        LW_ERR_DB);
+    assert_non_null(strstr(err, "not a database"));
+    unlink(t.path);
+
+    /* a database this user may not write (meaningless for root) */
+    if (geteuid() != 0) {
+        s = open_ok(t.path, 0);
+        lw_store_close(s);
+        assert_int_equal(chmod(t.path, 0400), 0);
+        err[0] = '\0';
+        assert_int_equal(
+            lw_store_open(&s, t.path, LW_STORE_NOMIGRATE, err, sizeof(err)),
+            LW_ERR_IO);
+        assert_non_null(strstr(err, "not writable"));
+        s = open_ok(t.path, LW_STORE_RDONLY);
+        lw_store_close(s);
+    }
+    tmp_remove(&t);
+}
+
+/* Re-entering the running query from its callback is refused cleanly. */
+static int reenter_cb(void *ctx, const struct lw_fix *f)
+{
+    struct lw_store *s = ctx;
+    struct hist h = {0};
+
+    assert_int_equal(lw_store_history(s, f->device, INT64_MIN, INT64_MAX,
+                                      hist_cb, &h),
+                     LW_ERR_INVAL);
+    return 0;
+}
+
+static void test_reentry_refused(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_fix f = mkfix("z", T0, 1, 1);
+
+    (void)state;
+    put(s, &f);
+    assert_int_equal(
+        lw_store_history(s, "z", INT64_MIN, INT64_MAX, reenter_cb, s), LW_OK);
+    lw_store_close(s);
+}
+
+/* A large batch, as the daemon writes it: every fix accounted for. */
+static void test_batch(void **state)
+{
+    enum { N = 20000, DEVICES = 100 };
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_fix f;
+    struct lw_device_info d;
+    int i, newest = 0, dup = 0;
+    char dev[16];
+
+    (void)state;
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    for (i = 0; i < N; i++) {
+        enum lw_put_result r;
+
+        snprintf(dev, sizeof(dev), "dev%03d", i % DEVICES);
+        f = mkfix(dev, T0 + (i / DEVICES) * SEC, 45.0 + i * 1e-6, 7.0);
+        f.speed_mps = 10.0;
+        r = put(s, &f);
+        newest += r == LW_PUT_NEWEST;
+        if (i % 10 == 0)
+            dup += put(s, &f) == LW_PUT_DUPLICATE;
+    }
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    assert_int_equal(newest, N);
+    assert_int_equal(dup, N / 10);
+    assert_int_equal(lw_store_device_get(s, "dev042", &d), LW_OK);
+    assert_int_equal(d.fixes, N / DEVICES);
+    lw_store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_memory),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_invalid_fix),
+        cmocka_unit_test(test_idempotent),
+        cmocka_unit_test(test_history_order_and_bounds),
+        cmocka_unit_test(test_late_fix_never_moves_last),
+        cmocka_unit_test(test_heard_vs_fix),
+        cmocka_unit_test(test_optional_round_trip),
+        cmocka_unit_test(test_hostile_device_id),
+        cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_rollback_and_close_in_txn),
+        cmocka_unit_test(test_reader_beside_writer),
+        cmocka_unit_test(test_migration_idempotent),
+        cmocka_unit_test(test_newer_schema_refused),
+        cmocka_unit_test(test_unversioned_refused_readonly),
+        cmocka_unit_test(test_prune_keeps_last_fix),
+        cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_file_mode_private),
+        cmocka_unit_test(test_open_failures),
+        cmocka_unit_test(test_reentry_refused),
+        cmocka_unit_test(test_batch),
+    };
+
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
