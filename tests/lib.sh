@@ -102,11 +102,12 @@ stop_pid() {
 }
 
 # Runs a command under valgrind when LW_VALGRIND=1 (used for the daemon).
+# It execs, so "lw_wrap prog & pid=$!" gives the program's own PID.
 lw_wrap() {
     if [ "${LW_VALGRIND:-0}" = 1 ]; then
-        valgrind -q --error-exitcode=99 --leak-check=full \
+        exec valgrind -q --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect "$@"
     else
-        "$@"
+        exec "$@"
     fi
 }

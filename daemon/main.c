@@ -1,0 +1,755 @@
+/*
+ * main.c - lienwatchd: options, configuration, signals, systemd, and the
+ * wiring of the core (store, ingest) to the libev loop and MQTT.
+ *
+ * One thread, one libev loop. Watchers, all embedded in struct daemon:
+ *   - the MQTT link's socket watchers and timers (mqtt.c);
+ *   - flush_timer: commits the pending batch commit_interval_ms after the
+ *     first record arrived (or at once when the batch is full);
+ *   - retry_timer: retries a failed commit while reading is paused;
+ *   - status_timer: every 10 s, counters to the retained daemon topic and
+ *     systemd's STATUS=;
+ *   - watchdog_timer: WATCHDOG=1 at half of WATCHDOG_USEC;
+ *   - prune_timer: retention, hourly;
+ *   - SIGINT/SIGTERM (commit, disconnect, exit 0) and SIGHUP (reload).
+ * Signal handling is libev's: the handlers run in the loop, not in signal
+ * context.
+ */
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <mosquitto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lienwatch/config.h"
+#include "lienwatch/ingest.h"
+#include "lienwatch/store.h"
+#include "lienwatch/timeutil.h"
+#include "log.h"
+#include "mqtt.h"
+
+#ifndef LW_VERSION
+#define LW_VERSION "0.0.0"
+#endif
+
+/* Seconds between status publications (daemon topic, systemd STATUS=). */
+#define STATUS_INTERVAL_S 10.0
+/* Seconds between retention passes. */
+#define PRUNE_INTERVAL_S 3600.0
+/* Seconds between retries of a failed commit. */
+#define RETRY_INTERVAL_S 1.0
+/* Rejection log lines: at most one per reason per this many ms. */
+#define REJECT_LOG_INTERVAL_MS 10000
+/* Time allowed to send the final state and DISCONNECT at shutdown. */
+#define SHUTDOWN_FLUSH_MS 2000
+/* Commit attempts at shutdown before giving up (and saying so). */
+#define SHUTDOWN_COMMIT_TRIES 5
+/* Most --set options kept for re-application on SIGHUP. */
+#define MAX_OVERRIDES 64
+
+/* A command-line override, re-applied after each configuration load. */
+struct override {
+    char section[32];  /* "" when the key alone was given */
+    char key[64];      /* setting name */
+    const char *value; /* borrowed from argv */
+};
+
+struct daemon {
+    struct ev_loop *loop;        /* the default loop */
+    struct lw_config cfg;        /* the running configuration */
+    const char *config_path;     /* -c FILE, or NULL */
+    struct override overrides[MAX_OVERRIDES]; /* command-line settings */
+    int noverrides;              /* used entries */
+    struct lw_store *store;      /* the database (writer) */
+    struct lw_ingest *ingest;    /* decoding and batching */
+    struct mqtt_link link;       /* broker connection */
+    char daemon_topic[LW_CONFIG_STR_MAX + 16]; /* <prefix>/daemon */
+    ev_timer flush_timer;        /* commit the pending batch */
+    ev_timer retry_timer;        /* retry a failed commit */
+    ev_timer status_timer;       /* counters out */
+    ev_timer watchdog_timer;     /* systemd watchdog */
+    ev_timer prune_timer;        /* retention */
+    ev_signal sigint_w, sigterm_w, sighup_w; /* signals */
+    struct log_limit reject_limit[LW_REJ_COUNT]; /* per-reason log limits */
+    struct log_limit store_limit; /* commit failure log limit */
+    bool commit_failing;         /* reading paused until a commit works */
+    bool link_ok;                /* mqtt_link_init succeeded */
+    int64_t started_ms;          /* start time, for uptime */
+    int64_t max_commit_wait_ms;  /* longest a fix waited for its commit */
+    int64_t batch_first_ms;      /* receive time of the oldest pending */
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "Usage: lienwatchd [OPTION]...\n"
+        "Watch the GPS trackers of financed vehicles: subscribe to their "
+        "position\n"
+        "reports over MQTT, keep every vehicle's last-known location and "
+        "history in\n"
+        "SQLite, and tell the lender when an overdue account's vehicle "
+        "leaves where\n"
+        "it belongs or goes silent.\n"
+        "\n"
+        "Runs in the foreground and logs to standard error. Configuration "
+        "comes from\n"
+        "built-in defaults, then the file given with -c, then the options "
+        "below\n"
+        "(later wins). Every setting is described in lienwatchd.conf(5); "
+        "print them\n"
+        "all with --dump-config.\n"
+        "\n"
+        "Options:\n"
+        "  -c, --config FILE      read settings from the INI file FILE\n"
+        "      --db PATH          SQLite database (store.db; default\n"
+        "                         /var/lib/lienwatch/lienwatch.db)\n"
+        "      --mqtt-host HOST   broker host (mqtt.host; default "
+        "127.0.0.1)\n"
+        "      --mqtt-port PORT   broker port (mqtt.port; default 1883)\n"
+        "      --set SECTION.KEY=VALUE\n"
+        "                         set any configuration key, e.g.\n"
+        "                         --set store.commit_interval_ms=0; "
+        "repeatable\n"
+        "      --check-config     load and validate the configuration, "
+        "print the\n"
+        "                         result and exit (0 valid, 1 invalid)\n"
+        "      --dump-config      print an example configuration file: "
+        "every key\n"
+        "                         with its default and what it does\n"
+        "  -v, --verbose          log more (repeat for debug)\n"
+        "  -q, --quiet            log errors and warnings only\n"
+        "  -h, --help             show this help and exit\n"
+        "  -V, --version          show the version and exit\n"
+        "\n"
+        "Signals:\n"
+        "  SIGTERM, SIGINT  commit everything received, publish 'offline', "
+        "disconnect,\n"
+        "                   exit 0\n"
+        "  SIGHUP           re-read the configuration file; an invalid file "
+        "is\n"
+        "                   reported and the running configuration kept\n"
+        "\n"
+        "Durability: the broker keeps a persistent session for the fixed "
+        "client id,\n"
+        "so messages published while the daemon is down are delivered when "
+        "it\n"
+        "returns. libmosquitto acknowledges a QoS 1 message before the "
+        "daemon sees\n"
+        "it; fixes are committed within store.commit_interval_ms (default 50 "
+        "ms), the\n"
+        "window a crash (not a clean stop) can lose. Set it to 0 to commit "
+        "each fix.\n"
+        "\n"
+        "Exit status: 0 after a clean stop, 1 on a startup error (bad "
+        "configuration,\n"
+        "database cannot be opened), 2 on bad command-line usage.\n"
+        "\n"
+        "Examples:\n"
+        "  lienwatchd -c /etc/lienwatch/lienwatchd.conf\n"
+        "  lienwatchd --db ./lw.db --mqtt-port 1884 -v\n"
+        "  lienwatchd --dump-config > lienwatchd.conf\n"
+        "\n"
+        "See also: lienwatch(1), lienwatchd.conf(5), lw-gpsbridge(8).\n");
+}
+
+/* Records --set SECTION.KEY=VALUE (or KEY=VALUE) for (re)application. */
+static int add_override(struct daemon *d, const char *section,
+                        const char *key, const char *value)
+{
+    struct override *o;
+
+    if (d->noverrides >= MAX_OVERRIDES) {
+        fprintf(stderr, "lienwatchd: too many --set options\n");
+        return -1;
+    }
+    o = &d->overrides[d->noverrides++];
+    snprintf(o->section, sizeof(o->section), "%s", section ? section : "");
+    snprintf(o->key, sizeof(o->key), "%s", key);
+    o->value = value;
+    return 0;
+}
+
+static int parse_set(struct daemon *d, char *arg)
+{
+    char *eq = strchr(arg, '=');
+    char *dot;
+
+    if (!eq) {
+        fprintf(stderr, "lienwatchd: --set '%s': expected SECTION.KEY=VALUE\n",
+                arg);
+        return -1;
+    }
+    *eq = '\0';
+    dot = strchr(arg, '.');
+    if (dot) {
+        *dot = '\0';
+        return add_override(d, arg, dot + 1, eq + 1);
+    }
+    return add_override(d, NULL, arg, eq + 1);
+}
+
+/*
+ * Builds a configuration: defaults, the file, the overrides. Returns 0, or
+ * -1 with the reason in err (file:line: what).
+ */
+static int load_config(const struct daemon *d, struct lw_config *c, char *err,
+                       size_t errlen)
+{
+    char why[300];
+
+    lw_config_defaults(c);
+    if (d->config_path &&
+        lw_config_load(c, d->config_path, err, errlen) != LW_OK)
+        return -1;
+    for (int i = 0; i < d->noverrides; i++) {
+        const struct override *o = &d->overrides[i];
+        if (lw_config_set(c, o->section[0] ? o->section : NULL, o->key,
+                          o->value, why, sizeof(why)) != LW_OK) {
+            snprintf(err, errlen, "command line: %s", why);
+            return -1;
+        }
+    }
+    if (lw_config_validate(c, why, sizeof(why)) != LW_OK) {
+        snprintf(err, errlen, "%s: %s",
+                 d->config_path ? d->config_path : "configuration", why);
+        return -1;
+    }
+    return 0;
+}
+
+static void apply_log_level(const struct lw_config *c, int verbosity)
+{
+    log_set_level(c->log_level + verbosity);
+}
+
+static void set_ingest_limits(struct daemon *d)
+{
+    struct lw_decode_opts o;
+
+    lw_decode_opts_init(&o);
+    o.max_payload = (size_t)d->cfg.max_payload_bytes;
+    o.future_tolerance_ms = d->cfg.future_tolerance_ms;
+    lw_ingest_set_limits(d->ingest, d->cfg.commit_max_fixes, &o);
+}
+
+/* ---- committing ------------------------------------------------------ */
+
+static void flush(struct daemon *d)
+{
+    char err[300];
+    uint64_t suppressed;
+    int64_t oldest = d->batch_first_ms;
+
+    ev_timer_stop(d->loop, &d->flush_timer);
+    if (!lw_ingest_dirty(d->ingest))
+        return;
+    if (lw_ingest_flush(d->ingest, err, sizeof(err)) != LW_OK) {
+        if (log_limit_allow(&d->store_limit, now_ms(), REJECT_LOG_INTERVAL_MS,
+                            &suppressed))
+            log_err("store: %s; %zu fixes kept in memory, reading paused "
+                    "until a commit succeeds (%llu similar errors "
+                    "suppressed)",
+                    err, lw_ingest_pending(d->ingest),
+                    (unsigned long long)suppressed);
+        if (!d->commit_failing) {
+            d->commit_failing = true;
+            mqtt_link_pause(&d->link, true);
+            ev_timer_start(d->loop, &d->retry_timer);
+        }
+        return;
+    }
+    if (oldest) {
+        int64_t waited = now_ms() - oldest;
+        if (waited > d->max_commit_wait_ms)
+            d->max_commit_wait_ms = waited;
+    }
+    d->batch_first_ms = 0;
+    if (d->commit_failing) {
+        d->commit_failing = false;
+        ev_timer_stop(d->loop, &d->retry_timer);
+        mqtt_link_pause(&d->link, false);
+        log_info("store: commits work again; reading resumed");
+    }
+}
+
+static void flush_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    flush(w->data);
+}
+
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct daemon *d = w->data;
+
+    (void)loop;
+    (void)revents;
+    flush(d);
+    if (d->commit_failing)
+        ev_timer_again(d->loop, &d->retry_timer);
+}
+
+/* ---- MQTT callbacks ---------------------------------------------------- */
+
+static void log_reject(struct daemon *d, const char *topic,
+                       const struct lw_ingest_result *r, int64_t t)
+{
+    uint64_t suppressed;
+
+    if (!log_limit_allow(&d->reject_limit[r->reject], t,
+                         REJECT_LOG_INTERVAL_MS, &suppressed))
+        return;
+    log_warn("rejected message on '%.200s' (%s): %s%s", topic,
+             lw_reject_name(r->reject), r->detail,
+             suppressed ? "" : "");
+    if (suppressed)
+        log_warn("  ... and %llu more '%s' rejections in the last %d s",
+                 (unsigned long long)suppressed, lw_reject_name(r->reject),
+                 REJECT_LOG_INTERVAL_MS / 1000);
+}
+
+static void on_message(void *ctx, const char *topic, const void *payload,
+                       size_t len)
+{
+    struct daemon *d = ctx;
+    struct lw_ingest_result r;
+    int64_t t = (int64_t)(ev_now(d->loop) * 1000.0);
+
+    lw_ingest_message(d->ingest, topic, payload, len, t, &r);
+    if (r.reject != LW_REJ_NONE) {
+        log_reject(d, topic, &r, t);
+    } else if (r.kind == LW_MSG_ACCOUNT) {
+        log_info("account %s: %d days past due (%s)", r.account.account,
+                 r.account.days_past_due, r.account.status);
+    }
+    if (!d->batch_first_ms && lw_ingest_pending(d->ingest))
+        d->batch_first_ms = t;
+    if (d->commit_failing)
+        return; /* the retry timer flushes */
+    if (r.flush_now || d->cfg.commit_interval_ms == 0) {
+        flush(d);
+    } else if (!ev_is_active(&d->flush_timer) && lw_ingest_dirty(d->ingest)) {
+        ev_timer_set(&d->flush_timer,
+                     (double)d->cfg.commit_interval_ms / 1000.0, 0.);
+        ev_timer_start(d->loop, &d->flush_timer);
+    }
+}
+
+/* JSON of the daemon's state and counters; caller frees. */
+static char *status_json(struct daemon *d, const char *state)
+{
+    char tbuf[LW_TIME_BUFLEN];
+    json_t *o = json_object();
+    json_t *rej = json_object();
+    char *s;
+
+    json_object_set_new(o, "state", json_string(state));
+    json_object_set_new(o, "version", json_string(LW_VERSION));
+    json_object_set_new(o, "pid", json_integer(getpid()));
+    json_object_set_new(
+        o, "started_at",
+        json_string(lw_time_format(d->started_ms, tbuf, sizeof(tbuf))));
+    json_object_set_new(o, "at",
+                        json_string(lw_time_format(now_ms(), tbuf,
+                                                   sizeof(tbuf))));
+    json_object_set_new(
+        o, "received",
+        json_integer((json_int_t)lw_ingest_counter(d->ingest,
+                                                   LW_CNT_RECEIVED)));
+    json_object_set_new(
+        o, "stored",
+        json_integer((json_int_t)lw_ingest_counter(d->ingest, LW_CNT_STORED)));
+    json_object_set_new(o, "duplicates",
+                        json_integer((json_int_t)lw_ingest_counter(
+                            d->ingest, LW_CNT_DUPLICATES)));
+    json_object_set_new(
+        o, "late",
+        json_integer((json_int_t)lw_ingest_counter(d->ingest, LW_CNT_LATE)));
+    for (int i = 1; i < LW_REJ_COUNT; i++) {
+        uint64_t n = lw_ingest_rejected(d->ingest, i);
+        if (n)
+            json_object_set_new(rej, lw_reject_name(i),
+                                json_integer((json_int_t)n));
+    }
+    json_object_set_new(o, "rejected", rej);
+    json_object_set_new(o, "pending",
+                        json_integer((json_int_t)lw_ingest_pending(d->ingest)));
+    json_object_set_new(o, "max_commit_wait_ms",
+                        json_integer(d->max_commit_wait_ms));
+    s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static void publish_status(struct daemon *d)
+{
+    char *s = status_json(d, "online");
+
+    if (!s)
+        return;
+    if (d->link.connected)
+        mqtt_link_publish(&d->link, d->daemon_topic, s, strlen(s), 1, true,
+                          NULL);
+    free(s);
+}
+
+static void on_connected(void *ctx)
+{
+    publish_status(ctx);
+}
+
+/* ---- timers and signals ------------------------------------------------ */
+
+static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct daemon *d = w->data;
+
+    (void)loop;
+    (void)revents;
+    publish_status(d);
+    sd_notifyf(0,
+               "STATUS=%s; received %llu, stored %llu, duplicates %llu, "
+               "rejected %llu",
+               d->link.connected ? "connected" : "broker unreachable",
+               (unsigned long long)lw_ingest_counter(d->ingest,
+                                                     LW_CNT_RECEIVED),
+               (unsigned long long)lw_ingest_counter(d->ingest, LW_CNT_STORED),
+               (unsigned long long)lw_ingest_counter(d->ingest,
+                                                     LW_CNT_DUPLICATES),
+               (unsigned long long)lw_ingest_counter(d->ingest,
+                                                     LW_CNT_REJECTED));
+}
+
+static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    sd_notify(0, "WATCHDOG=1");
+}
+
+static void prune_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct daemon *d = w->data;
+    int64_t deleted = 0;
+
+    (void)loop;
+    (void)revents;
+    if (d->cfg.retention_ms <= 0)
+        return;
+    flush(d);
+    if (d->commit_failing)
+        return;
+    if (lw_store_prune(d->store, now_ms() - d->cfg.retention_ms, &deleted) !=
+        LW_OK)
+        log_err("store: retention pass failed: %s",
+                lw_store_errmsg(d->store));
+    else if (deleted)
+        log_info("store: retention deleted %lld fixes older than %lld days",
+                 (long long)deleted,
+                 (long long)(d->cfg.retention_ms / 86400000));
+}
+
+static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)revents;
+    log_info("received %s: stopping", strsignal(w->signum));
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* Names settings that only take effect at a restart when they changed. */
+static void warn_restart_needed(const struct lw_config *old,
+                                const struct lw_config *new_)
+{
+    if (strcmp(old->db_path, new_->db_path) != 0)
+        log_warn("config: store.db changed; takes effect at restart");
+    if (strcmp(old->mqtt_host, new_->mqtt_host) != 0 ||
+        old->mqtt_port != new_->mqtt_port ||
+        strcmp(old->mqtt_client_id, new_->mqtt_client_id) != 0 ||
+        strcmp(old->mqtt_username, new_->mqtt_username) != 0 ||
+        strcmp(old->mqtt_cafile, new_->mqtt_cafile) != 0 ||
+        strcmp(old->topic_owntracks, new_->topic_owntracks) != 0 ||
+        strcmp(old->topic_fix, new_->topic_fix) != 0 ||
+        strcmp(old->topic_account, new_->topic_account) != 0)
+        log_warn("config: [mqtt] settings changed; they take effect at "
+                 "restart");
+}
+
+static int verbosity; /* -v/-q count, process-wide like the log level */
+
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct daemon *d = w->data;
+    struct lw_config c;
+    char err[400];
+
+    (void)loop;
+    (void)revents;
+    if (!d->config_path) {
+        log_info("SIGHUP: no configuration file (-c) to re-read");
+        return;
+    }
+    if (load_config(d, &c, err, sizeof(err)) != 0) {
+        log_err("SIGHUP: %s; keeping the running configuration", err);
+        return;
+    }
+    warn_restart_needed(&d->cfg, &c);
+    d->cfg = c;
+    apply_log_level(&d->cfg, verbosity);
+    set_ingest_limits(d);
+    log_info("SIGHUP: configuration re-read from %s", d->config_path);
+}
+
+/* ---- start and stop ---------------------------------------------------- */
+
+static int start(struct daemon *d)
+{
+    char err[400];
+    struct lw_ingest_opts io = {0};
+    struct mqtt_handlers h = {.on_message = on_message,
+                              .on_connected = on_connected};
+
+    if (lw_store_open(&d->store, d->cfg.db_path, 0, err, sizeof(err)) !=
+        LW_OK) {
+        log_err("cannot open database %s: %s", d->cfg.db_path, err);
+        return -1;
+    }
+    log_info("store: %s open (schema %d)", d->cfg.db_path,
+             lw_store_schema_version(d->store));
+    io.topic_owntracks = d->cfg.topic_owntracks;
+    io.topic_fix = d->cfg.topic_fix;
+    io.topic_account = d->cfg.topic_account;
+    io.batch_max = d->cfg.commit_max_fixes;
+    lw_decode_opts_init(&io.decode);
+    if (lw_ingest_new(&d->ingest, d->store, &io, err, sizeof(err)) != LW_OK) {
+        log_err("%s", err);
+        return -1;
+    }
+    set_ingest_limits(d);
+
+    snprintf(d->daemon_topic, sizeof(d->daemon_topic), "%s/daemon",
+             d->cfg.topic_prefix);
+    if (mqtt_link_init(&d->link, d->loop, &d->cfg, d->daemon_topic,
+                       "{\"state\":\"offline\"}", &h, d) != 0)
+        return -1;
+    d->link_ok = true;
+    const char *subs[] = {d->cfg.topic_owntracks, d->cfg.topic_fix,
+                          d->cfg.topic_account};
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        if (subs[i][0] && mqtt_link_subscribe(&d->link, subs[i]) != 0) {
+            log_err("config: bad subscription pattern '%s'", subs[i]);
+            return -1;
+        }
+    }
+
+    ev_init(&d->flush_timer, flush_cb);
+    ev_timer_init(&d->retry_timer, retry_cb, RETRY_INTERVAL_S,
+                  RETRY_INTERVAL_S);
+    ev_timer_init(&d->status_timer, status_cb, STATUS_INTERVAL_S,
+                  STATUS_INTERVAL_S);
+    ev_timer_init(&d->prune_timer, prune_cb, PRUNE_INTERVAL_S,
+                  PRUNE_INTERVAL_S);
+    d->flush_timer.data = d->retry_timer.data = d->status_timer.data = d;
+    d->prune_timer.data = d;
+    ev_timer_start(d->loop, &d->status_timer);
+    ev_timer_start(d->loop, &d->prune_timer);
+
+    uint64_t wd_usec = 0;
+    if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+        double every = (double)wd_usec / 2e6;
+        ev_timer_init(&d->watchdog_timer, watchdog_cb, every, every);
+        ev_timer_start(d->loop, &d->watchdog_timer);
+        log_info("systemd watchdog: pinging every %.1f s", every);
+    } else {
+        ev_timer_init(&d->watchdog_timer, watchdog_cb, 1., 0.);
+    }
+
+    ev_signal_init(&d->sigint_w, stop_cb, SIGINT);
+    ev_signal_init(&d->sigterm_w, stop_cb, SIGTERM);
+    ev_signal_init(&d->sighup_w, hup_cb, SIGHUP);
+    d->sighup_w.data = d;
+    ev_signal_start(d->loop, &d->sigint_w);
+    ev_signal_start(d->loop, &d->sigterm_w);
+    ev_signal_start(d->loop, &d->sighup_w);
+
+    mqtt_link_start(&d->link);
+    sd_notify(0, "READY=1\nSTATUS=started");
+    log_info("lienwatchd %s started (pid %d); commit interval %lld ms, "
+             "batch %d",
+             LW_VERSION, (int)getpid(), (long long)d->cfg.commit_interval_ms,
+             d->cfg.commit_max_fixes);
+    return 0;
+}
+
+static void stop(struct daemon *d)
+{
+    char *final = NULL;
+
+    sd_notify(0, "STOPPING=1");
+    if (d->ingest) {
+        /* commit what was received; retry briefly if the disk is busy */
+        for (int i = 0; i < SHUTDOWN_COMMIT_TRIES && lw_ingest_dirty(d->ingest);
+             i++) {
+            d->commit_failing = false;
+            flush(d);
+            if (lw_ingest_dirty(d->ingest))
+                ev_sleep(RETRY_INTERVAL_S);
+        }
+        if (lw_ingest_pending(d->ingest))
+            log_err("store: %zu received fixes could not be committed at "
+                    "shutdown and are lost",
+                    lw_ingest_pending(d->ingest));
+        final = status_json(d, "offline");
+        log_info("stopped: received %llu, stored %llu, duplicates %llu, "
+                 "rejected %llu; longest commit wait %lld ms",
+                 (unsigned long long)lw_ingest_counter(d->ingest,
+                                                       LW_CNT_RECEIVED),
+                 (unsigned long long)lw_ingest_counter(d->ingest,
+                                                       LW_CNT_STORED),
+                 (unsigned long long)lw_ingest_counter(d->ingest,
+                                                       LW_CNT_DUPLICATES),
+                 (unsigned long long)lw_ingest_counter(d->ingest,
+                                                       LW_CNT_REJECTED),
+                 (long long)d->max_commit_wait_ms);
+    }
+    if (d->link_ok)
+        mqtt_link_shutdown(&d->link, d->daemon_topic,
+                           final ? final : "{\"state\":\"offline\"}",
+                           SHUTDOWN_FLUSH_MS);
+    free(final);
+    mqtt_link_release(&d->link);
+    lw_ingest_free(d->ingest);
+    lw_store_close(d->store);
+    if (d->loop) {
+        ev_timer_stop(d->loop, &d->flush_timer);
+        ev_timer_stop(d->loop, &d->retry_timer);
+        ev_timer_stop(d->loop, &d->status_timer);
+        ev_timer_stop(d->loop, &d->watchdog_timer);
+        ev_timer_stop(d->loop, &d->prune_timer);
+        ev_signal_stop(d->loop, &d->sigint_w);
+        ev_signal_stop(d->loop, &d->sigterm_w);
+        ev_signal_stop(d->loop, &d->sighup_w);
+    }
+}
+
+enum {
+    OPT_DB = 256,
+    OPT_MQTT_HOST,
+    OPT_MQTT_PORT,
+    OPT_SET,
+    OPT_CHECK,
+    OPT_DUMP,
+};
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"db", required_argument, NULL, OPT_DB},
+        {"mqtt-host", required_argument, NULL, OPT_MQTT_HOST},
+        {"mqtt-port", required_argument, NULL, OPT_MQTT_PORT},
+        {"set", required_argument, NULL, OPT_SET},
+        {"check-config", no_argument, NULL, OPT_CHECK},
+        {"dump-config", no_argument, NULL, OPT_DUMP},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    static struct daemon d; /* large; keep it off the stack */
+    char err[400];
+    bool check_only = false;
+    int opt, rc = 1;
+
+    while ((opt = getopt_long(argc, argv, "c:vqhV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            d.config_path = optarg;
+            break;
+        case OPT_DB:
+            if (add_override(&d, "store", "db", optarg) != 0)
+                return 2;
+            break;
+        case OPT_MQTT_HOST:
+            if (add_override(&d, "mqtt", "host", optarg) != 0)
+                return 2;
+            break;
+        case OPT_MQTT_PORT:
+            if (add_override(&d, "mqtt", "port", optarg) != 0)
+                return 2;
+            break;
+        case OPT_SET:
+            if (parse_set(&d, optarg) != 0)
+                return 2;
+            break;
+        case OPT_CHECK:
+            check_only = true;
+            break;
+        case OPT_DUMP:
+            lw_config_dump(stdout);
+            return 0;
+        case 'v':
+            verbosity++;
+            break;
+        case 'q':
+            verbosity--;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("lienwatchd %s\n", LW_VERSION);
+            return 0;
+        default:
+            fprintf(stderr, "Try 'lienwatchd --help' for more information.\n");
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr,
+                "lienwatchd: unexpected argument '%s'\n"
+                "Try 'lienwatchd --help' for more information.\n",
+                argv[optind]);
+        return 2;
+    }
+    if (load_config(&d, &d.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lienwatchd: %s\n", err);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: configuration is valid\n",
+               d.config_path ? d.config_path : "(defaults)");
+        return 0;
+    }
+    apply_log_level(&d.cfg, verbosity);
+    signal(SIGPIPE, SIG_IGN);
+    mosquitto_lib_init();
+    d.loop = EV_DEFAULT;
+    d.started_ms = now_ms();
+    if (start(&d) == 0) {
+        ev_run(d.loop, 0);
+        rc = 0;
+    }
+    stop(&d);
+    mosquitto_lib_cleanup();
+    ev_loop_destroy(d.loop);
+    return rc;
+}

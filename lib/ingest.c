@@ -1,0 +1,390 @@
+/*
+ * ingest.c - see ingest.h.
+ *
+ * Records wait in a growable array until lw_ingest_flush. Counter changes
+ * are kept as deltas beside totals; a flush writes the deltas in the same
+ * transaction as the records, so the persisted counters always agree with
+ * the persisted fixes. When a commit fails, both records and deltas stay.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lienwatch/ingest.h"
+
+/* Message types without a position that get their own counter; any other
+ * type is counted as "ignored.other" so a hostile payload cannot create
+ * unbounded counter names. */
+static const char *const known_types[] = {
+    "lwt",    "transition", "waypoint", "waypoints",     "card",
+    "status", "steps",      "cmd",      "beacon",        "configuration",
+    "encrypted", "request", "dump",     "tpv_nofix",     "sky",
+    "gst",    "att",        "version",  "devices",       "device",
+    "watch",  "toff",       "pps",      "error",         "imu",
+    "other",
+};
+#define NTYPES (sizeof(known_types) / sizeof(known_types[0]))
+#define TYPE_OTHER (NTYPES - 1)
+
+/* Initial capacity of the pending array. */
+#define PENDING_INITIAL 256
+
+static const char *const fixed_names[LW_CNT_COUNT_] = {
+    [LW_CNT_RECEIVED] = "received",     [LW_CNT_STORED] = "stored",
+    [LW_CNT_DUPLICATES] = "duplicates", [LW_CNT_LATE] = "late",
+    [LW_CNT_HEARD] = "heard",           [LW_CNT_ACCOUNTS] = "accounts",
+    [LW_CNT_REJECTED] = NULL, /* derived: sum of rejected.* */
+};
+
+struct record {
+    bool heard_only;  /* no position: only marks the device as heard */
+    struct lw_fix fix; /* the fix (device and recv_time_ms when heard_only) */
+};
+
+struct counters {
+    uint64_t fixed[LW_CNT_COUNT_];  /* by enum lw_counter */
+    uint64_t rejected[LW_REJ_COUNT]; /* by enum lw_reject */
+    uint64_t ignored[NTYPES];       /* by index in known_types */
+};
+
+struct lw_ingest {
+    struct lw_store *store;                          /* borrowed */
+    char topic_owntracks[LW_INGEST_PATTERN_MAX + 1]; /* "" = off */
+    char topic_fix[LW_INGEST_PATTERN_MAX + 1];       /* "" = off */
+    char topic_account[LW_INGEST_PATTERN_MAX + 1];   /* "" = off */
+    int batch_max;                                   /* flush advice */
+    struct lw_decode_opts decode;                    /* decoder limits */
+    struct record *pending; /* records awaiting commit */
+    size_t npending;        /* used entries */
+    size_t cap;             /* allocated entries */
+    struct counters total;  /* since creation, committed or not */
+    struct counters delta;  /* not yet persisted */
+    bool dirty;             /* delta has something */
+    lw_ingest_stored_cb stored_cb; /* after-commit callback */
+    void *stored_ctx;              /* its context */
+};
+
+enum lw_err lw_ingest_new(struct lw_ingest **out, struct lw_store *store,
+                          const struct lw_ingest_opts *opts, char *err,
+                          size_t errlen)
+{
+    struct lw_ingest *in;
+
+    if (!out || !store || !opts) {
+        lw_seterr(err, errlen, "lw_ingest_new: missing argument");
+        return LW_ERR_INVAL;
+    }
+    const char *pats[] = {opts->topic_owntracks, opts->topic_fix,
+                          opts->topic_account};
+    for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
+        if (pats[i] && strlen(pats[i]) > LW_INGEST_PATTERN_MAX) {
+            lw_seterr(err, errlen, "topic pattern too long: %.40s...",
+                      pats[i]);
+            return LW_ERR_INVAL;
+        }
+    }
+    in = calloc(1, sizeof(*in));
+    if (!in)
+        goto out_nomem;
+    in->pending = malloc(PENDING_INITIAL * sizeof(*in->pending));
+    if (!in->pending)
+        goto out_free_in;
+    in->cap = PENDING_INITIAL;
+    in->store = store;
+    snprintf(in->topic_owntracks, sizeof(in->topic_owntracks), "%s",
+             opts->topic_owntracks ? opts->topic_owntracks : "");
+    snprintf(in->topic_fix, sizeof(in->topic_fix), "%s",
+             opts->topic_fix ? opts->topic_fix : "");
+    snprintf(in->topic_account, sizeof(in->topic_account), "%s",
+             opts->topic_account ? opts->topic_account : "");
+    lw_ingest_set_limits(in, opts->batch_max, &opts->decode);
+    *out = in;
+    return LW_OK;
+
+out_free_in:
+    free(in);
+out_nomem:
+    lw_seterr(err, errlen, "out of memory");
+    return LW_ERR_NOMEM;
+}
+
+void lw_ingest_free(struct lw_ingest *in)
+{
+    if (!in)
+        return;
+    free(in->pending);
+    free(in);
+}
+
+void lw_ingest_set_limits(struct lw_ingest *in, int batch_max,
+                          const struct lw_decode_opts *decode)
+{
+    in->batch_max = batch_max > 0 ? batch_max : 1;
+    if (decode)
+        in->decode = *decode;
+    else
+        lw_decode_opts_init(&in->decode);
+}
+
+void lw_ingest_set_stored_cb(struct lw_ingest *in, lw_ingest_stored_cb cb,
+                             void *ctx)
+{
+    in->stored_cb = cb;
+    in->stored_ctx = ctx;
+}
+
+static void count_fixed(struct lw_ingest *in, enum lw_counter c, uint64_t n)
+{
+    in->total.fixed[c] += n;
+    in->delta.fixed[c] += n;
+    in->dirty = true;
+}
+
+/* Index of a message type in known_types (case-insensitive). */
+static size_t type_index(const char *type)
+{
+    char low[24];
+    size_t i;
+
+    for (i = 0; type[i] && i < sizeof(low) - 1; i++)
+        low[i] = (char)tolower((unsigned char)type[i]);
+    low[i] = '\0';
+    if (strcmp(low, "tpv") == 0) /* a TPV without a fix */
+        snprintf(low, sizeof(low), "tpv_nofix");
+    for (i = 0; i < NTYPES; i++) {
+        if (strcmp(low, known_types[i]) == 0)
+            return i;
+    }
+    return TYPE_OTHER;
+}
+
+/* Appends a record; false when memory ran out (the caller counts it). */
+static bool push(struct lw_ingest *in, const struct lw_fix *f, bool heard)
+{
+    if (in->npending == in->cap) {
+        size_t ncap = in->cap * 2;
+        struct record *n = realloc(in->pending, ncap * sizeof(*n));
+        if (!n)
+            return false;
+        in->pending = n;
+        in->cap = ncap;
+    }
+    in->pending[in->npending].heard_only = heard;
+    in->pending[in->npending].fix = *f;
+    in->npending++;
+    return true;
+}
+
+static void reject(struct lw_ingest *in, struct lw_ingest_result *res,
+                   enum lw_reject why)
+{
+    res->reject = why;
+    in->total.rejected[why]++;
+    in->delta.rejected[why]++;
+    in->total.fixed[LW_CNT_REJECTED]++;
+    in->dirty = true;
+}
+
+void lw_ingest_message(struct lw_ingest *in, const char *topic,
+                       const void *payload, size_t len, int64_t now_ms,
+                       struct lw_ingest_result *res)
+{
+    enum lw_source src;
+    struct lw_decoded d;
+    enum lw_reject why;
+    char id[LW_DEVICE_MAX + 1];
+
+    memset(res, 0, sizeof(*res));
+    count_fixed(in, LW_CNT_RECEIVED, 1);
+    if (in->topic_owntracks[0] &&
+        lw_topic_match(in->topic_owntracks, topic, id, sizeof(id))) {
+        src = LW_SRC_OWNTRACKS;
+    } else if (in->topic_fix[0] &&
+               lw_topic_match(in->topic_fix, topic, id, sizeof(id))) {
+        src = LW_SRC_TPV;
+    } else if (in->topic_account[0] &&
+               lw_topic_match(in->topic_account, topic, id, sizeof(id))) {
+        src = LW_SRC_ACCOUNT;
+    } else {
+        snprintf(res->detail, sizeof(res->detail),
+                 "topic '%.80s' matches no subscription pattern (or its id "
+                 "is longer than %d)",
+                 topic, LW_DEVICE_MAX);
+        reject(in, res, LW_REJ_UNKNOWN_TOPIC);
+        goto out;
+    }
+    snprintf(res->device, sizeof(res->device), "%s", id);
+    why = lw_decode(src, id, payload, len, now_ms, &in->decode, &d,
+                    res->detail, sizeof(res->detail));
+    if (why != LW_REJ_NONE) {
+        reject(in, res, why);
+        goto out;
+    }
+    res->kind = d.kind;
+    switch (d.kind) {
+    case LW_MSG_FIX:
+        if (!push(in, &d.fix, false)) {
+            snprintf(res->detail, sizeof(res->detail),
+                     "out of memory queueing the fix");
+            reject(in, res, LW_REJ_TOO_LARGE);
+        }
+        break;
+    case LW_MSG_ALIVE: {
+        struct lw_fix f;
+        size_t t = type_index(d.type);
+        lw_fix_init(&f);
+        snprintf(f.device, sizeof(f.device), "%s", id);
+        f.recv_time_ms = now_ms;
+        in->total.ignored[t]++;
+        in->delta.ignored[t]++;
+        count_fixed(in, LW_CNT_HEARD, 1);
+        (void)push(in, &f, true); /* losing a heard mark is harmless */
+        break;
+    }
+    case LW_MSG_ACCOUNT:
+        res->account = d.account;
+        count_fixed(in, LW_CNT_ACCOUNTS, 1);
+        break;
+    }
+out:
+    res->flush_now = in->npending >= (size_t)in->batch_max;
+}
+
+/* Writes every non-zero delta; the caller holds the transaction. */
+static enum lw_err write_counters(struct lw_ingest *in,
+                                  const struct counters *d)
+{
+    char name[64];
+    enum lw_err e;
+
+    for (int i = 0; i < LW_CNT_COUNT_; i++) {
+        if (!d->fixed[i] || !fixed_names[i])
+            continue;
+        e = lw_store_counter_add(in->store, fixed_names[i],
+                                 (int64_t)d->fixed[i]);
+        if (e != LW_OK)
+            return e;
+    }
+    for (int i = 1; i < LW_REJ_COUNT; i++) {
+        if (!d->rejected[i])
+            continue;
+        snprintf(name, sizeof(name), "rejected.%s", lw_reject_name(i));
+        e = lw_store_counter_add(in->store, name, (int64_t)d->rejected[i]);
+        if (e != LW_OK)
+            return e;
+    }
+    for (size_t i = 0; i < NTYPES; i++) {
+        if (!d->ignored[i])
+            continue;
+        snprintf(name, sizeof(name), "ignored.%s", known_types[i]);
+        e = lw_store_counter_add(in->store, name, (int64_t)d->ignored[i]);
+        if (e != LW_OK)
+            return e;
+    }
+    return LW_OK;
+}
+
+enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
+{
+    struct counters d;
+    enum lw_put_result *results = NULL;
+    uint64_t stored = 0, dups = 0, late = 0;
+    enum lw_err e;
+
+    if (in->npending == 0 && !in->dirty)
+        return LW_OK;
+    if (in->stored_cb && in->npending) {
+        results = malloc(in->npending * sizeof(*results));
+        if (!results) {
+            lw_seterr(err, errlen, "out of memory");
+            return LW_ERR_NOMEM;
+        }
+    }
+    e = lw_store_begin(in->store);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "cannot begin transaction: %s",
+                  lw_store_errmsg(in->store));
+        goto out_free;
+    }
+    for (size_t i = 0; i < in->npending; i++) {
+        const struct record *r = &in->pending[i];
+        enum lw_put_result pr = LW_PUT_DUPLICATE;
+        if (r->heard_only) {
+            e = lw_store_heard(in->store, r->fix.device, r->fix.recv_time_ms);
+        } else {
+            e = lw_store_put_fix(in->store, &r->fix, &pr);
+            stored += pr != LW_PUT_DUPLICATE;
+            dups += pr == LW_PUT_DUPLICATE;
+            late += pr == LW_PUT_LATE;
+        }
+        if (e != LW_OK) {
+            lw_seterr(err, errlen, "cannot store a fix of '%s': %s",
+                      r->fix.device, lw_store_errmsg(in->store));
+            goto out_rollback;
+        }
+        if (results)
+            results[i] = r->heard_only ? 0 : pr;
+    }
+    d = in->delta;
+    d.fixed[LW_CNT_STORED] += stored;
+    d.fixed[LW_CNT_DUPLICATES] += dups;
+    d.fixed[LW_CNT_LATE] += late;
+    e = write_counters(in, &d);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "cannot update counters: %s",
+                  lw_store_errmsg(in->store));
+        goto out_rollback;
+    }
+    e = lw_store_commit(in->store);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "commit failed: %s",
+                  lw_store_errmsg(in->store));
+        goto out_rollback;
+    }
+    in->total.fixed[LW_CNT_STORED] += stored;
+    in->total.fixed[LW_CNT_DUPLICATES] += dups;
+    in->total.fixed[LW_CNT_LATE] += late;
+    memset(&in->delta, 0, sizeof(in->delta));
+    in->dirty = false;
+    if (results) {
+        for (size_t i = 0; i < in->npending; i++) {
+            if (!in->pending[i].heard_only)
+                in->stored_cb(in->stored_ctx, &in->pending[i].fix,
+                              results[i]);
+        }
+    }
+    in->npending = 0;
+    free(results);
+    return LW_OK;
+
+out_rollback:
+    (void)lw_store_rollback(in->store);
+out_free:
+    free(results);
+    return e;
+}
+
+size_t lw_ingest_pending(const struct lw_ingest *in)
+{
+    return in->npending;
+}
+
+bool lw_ingest_dirty(const struct lw_ingest *in)
+{
+    return in->dirty || in->npending > 0;
+}
+
+uint64_t lw_ingest_counter(const struct lw_ingest *in, enum lw_counter c)
+{
+    if ((int)c < 0 || c >= LW_CNT_COUNT_)
+        return 0;
+    return in->total.fixed[c];
+}
+
+uint64_t lw_ingest_rejected(const struct lw_ingest *in, enum lw_reject r)
+{
+    if ((int)r < 0 || r >= LW_REJ_COUNT)
+        return 0;
+    return in->total.rejected[r];
+}
