@@ -98,9 +98,9 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 
     y -= m <= 2;
     era = floor_div(y, YEARS_PER_ERA);
-    yoe = y - era * YEARS_PER_ERA;                             /* [0, 399] */
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;     /* [0, 365] */
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;               /* [0, 146096] */
+    yoe = y - era * YEARS_PER_ERA;                         /* [0, 399] */
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
     return era * DAYS_PER_ERA + doe - DAYS_0000_03_01_TO_EPOCH;
 }
 
@@ -111,10 +111,10 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 
     z += DAYS_0000_03_01_TO_EPOCH;
     era = floor_div(z, DAYS_PER_ERA);
-    doe = z - era * DAYS_PER_ERA;                                  /* [0, 146096] */
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;   /* [0, 399] */
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                 /* [0, 365] */
-    mp = (5 * doy + 2) / 153;                                      /* [0, 11] */
+    doe = z - era * DAYS_PER_ERA; /* [0, 146096] */
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
     *d = (int)(doy - (153 * mp + 2) / 5 + 1);
     *m = (int)(mp < 10 ? mp + 3 : mp - 9);
     *y = era * YEARS_PER_ERA + yoe + (*m <= 2);
@@ -227,8 +227,8 @@ enum lw_err lw_time_parse(const char *s, int64_t *out_ms)
     }
 
     days = days_from_civil(year, month, day);
-    secs = days * S_PER_DAY + hour * S_PER_HOUR + minute * S_PER_MIN +
-           second - offset_s;
+    secs = days * S_PER_DAY + hour * S_PER_HOUR + minute * S_PER_MIN + second -
+           offset_s;
     *out_ms = secs * MS_PER_S + frac_ms;
     return LW_OK;
 }
@@ -348,8 +348,8 @@ char *lw_duration_format(int64_t ms, char *buf, size_t buflen)
         rest %= (uint64_t)units[i].ms;
         if (q == 0 || used >= buflen)
             continue; /* nothing of this unit, or already truncated */
-        n = snprintf(buf + used, buflen - used, "%llu%s",
-                     (unsigned long long)q, units[i].suffix);
+        n = snprintf(buf + used, buflen - used, "%llu%s", (unsigned long long)q,
+                     units[i].suffix);
         if (n < 0)
             break;
         used += (size_t)n;

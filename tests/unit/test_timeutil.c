@@ -15,7 +15,7 @@
 
 #include "lienwatch/timeutil.h"
 
-#define MS(s) ((int64_t)(s) * 1000)
+#define MS(s) ((int64_t)(s)*1000)
 
 /* Asserts that s parses to want_ms. */
 static void expect_time(const char *s, int64_t want_ms)
@@ -25,8 +25,8 @@ static void expect_time(const char *s, int64_t want_ms)
     if (lw_time_parse(s, &got) != LW_OK)
         fail_msg("lw_time_parse(\"%s\") failed", s);
     if (got != want_ms)
-        fail_msg("lw_time_parse(\"%s\") = %lld, want %lld", s,
-                 (long long)got, (long long)want_ms);
+        fail_msg("lw_time_parse(\"%s\") = %lld, want %lld", s, (long long)got,
+                 (long long)want_ms);
 }
 
 /* Asserts that s is rejected and *out_ms is left alone. */
@@ -144,7 +144,8 @@ static void test_parse_invalid(void **state)
         "2026-11-23T16",
         "2026-11-2",
         "now",
-        "\xef\xbc\x92\xef\xbc\x90\xef\xbc\x92\xef\xbc\x96-11-23", /* fullwidth */
+        "\xef\xbc\x92\xef\xbc\x90\xef\xbc\x92\xef\xbc\x96-11-23", /* fullwidth
+                                                                   */
     };
     int64_t ms;
 
@@ -262,13 +263,30 @@ static void test_duration_parse(void **state)
 static void test_duration_invalid(void **state)
 {
     static const char *const bad[] = {
-        "",       "-5",    "+5",    "5x",     "s",      "5 m",    " 5",
-        "5 ",     "5.5s",  "1h2d",  "1h1h",   "1m1ms1s", "2d3",   "m5",
-        "5mm",    "5S",    "5M",    "1e3",    "0x10",   "5sec",
-        "9223372036854775808",          /* beyond int64 as a number */
-        "9223372036854776s",            /* fits as seconds, not as ms */
-        "106751991168d",                /* days overflow */
-        "106751991167d86400s",          /* the sum overflows */
+        "",
+        "-5",
+        "+5",
+        "5x",
+        "s",
+        "5 m",
+        " 5",
+        "5 ",
+        "5.5s",
+        "1h2d",
+        "1h1h",
+        "1m1ms1s",
+        "2d3",
+        "m5",
+        "5mm",
+        "5S",
+        "5M",
+        "1e3",
+        "0x10",
+        "5sec",
+        "9223372036854775808", /* beyond int64 as a number */
+        "9223372036854776s",   /* fits as seconds, not as ms */
+        "106751991168d",       /* days overflow */
+        "106751991167d86400s", /* the sum overflows */
         "99999999999999999999999999999d",
     };
     int64_t ms = 42;
