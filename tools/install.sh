@@ -1,0 +1,252 @@
+#!/bin/sh
+# tools/install.sh - install or uninstall lienwatch (called by make).
+#
+#   tools/install.sh install|uninstall DESTDIR PREFIX SYSCONFDIR BUILD
+#
+# Installs, below DESTDIR (empty for a real install):
+#   BUILD/bin/lienwatchd, lw-gpsbridge (when built)  PREFIX/sbin/
+#   BUILD/bin/lienwatch                              PREFIX/bin/
+#   systemd/*.service (ExecStart/ExecReload paths    PREFIX/lib/systemd/system/
+#     and /etc/lienwatch rewritten for PREFIX and
+#     SYSCONFDIR; the bridge's unit only when built)
+#   systemd/<name>.sysusers.conf                     PREFIX/lib/sysusers.d/<name>.conf
+#   docs/man/*.[158]                                 PREFIX/share/man/man[158]/
+#   docs/deploy.md, docs/mosquitto/*, and the        PREFIX/share/doc/lienwatch/
+#     example config (lienwatchd.conf.example)         (mosquitto/ kept as a subdirectory)
+#   the example config, `lienwatchd --dump-config`   SYSCONFDIR/lienwatch/lienwatchd.conf
+#     (mode 0640; group lienwatch on a real install as root; an existing file
+#     is never overwritten)
+#
+# On a real install as root it also creates the system user (systemd-sysusers)
+# and runs "systemctl daemon-reload" when systemd is running.
+#
+# Uninstall removes exactly those files. It keeps the configuration when it
+# differs from the example (it was edited), the password files next to it,
+# the database in /var/lib/lienwatch and the system user: they are the
+# operator's, not the package's. With DESTDIR it also removes the
+# directories it leaves empty inside DESTDIR.
+set -eu
+
+usage() {
+    echo "usage: $0 install|uninstall DESTDIR PREFIX SYSCONFDIR BUILD" >&2
+    exit 2
+}
+[ $# -eq 5 ] || usage
+ACTION=$1 D=$2 PREFIX=$3 SYSCONFDIR=$4 BUILD=$5
+case $ACTION in install | uninstall) ;; *) usage ;; esac
+case $PREFIX in /*) ;; *) echo "install.sh: PREFIX must be absolute: $PREFIX" >&2; exit 2 ;; esac
+case $SYSCONFDIR in /*) ;; *) echo "install.sh: SYSCONFDIR must be absolute: $SYSCONFDIR" >&2; exit 2 ;; esac
+# Trailing slashes would only make the messages ugly.
+PREFIX=${PREFIX%/} SYSCONFDIR=${SYSCONFDIR%/} D=${D%/}
+[ -n "$PREFIX" ] || PREFIX=/usr
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+SBINDIR=$PREFIX/sbin
+BINDIR=$PREFIX/bin
+UNITDIR=$PREFIX/lib/systemd/system
+SYSUSERSDIR=$PREFIX/lib/sysusers.d
+MANDIR=$PREFIX/share/man
+DOCDIR=$PREFIX/share/doc/lienwatch
+CONFDIR=$SYSCONFDIR/lienwatch
+CONF=$CONFDIR/lienwatchd.conf
+
+say() { echo "  $*"; }
+
+# Daemon-side binaries go to sbin, the CLI to bin. Prints "name dir" for
+# each binary this tree installs (the bridge only when it was built).
+binaries() {
+    echo "lienwatchd $SBINDIR"
+    echo "lienwatch $BINDIR"
+    if [ "$ACTION" = uninstall ] || [ -x "$BUILD/bin/lw-gpsbridge" ]; then
+        echo "lw-gpsbridge $SBINDIR"
+    fi
+}
+
+# Units shipped in systemd/; a unit whose daemon is not built is skipped.
+units() {
+    for u in systemd/*.service; do
+        [ -e "$u" ] || continue
+        n=$(basename "$u" .service)
+        if [ "$ACTION" = install ] && [ "$n" != lienwatchd ] &&
+            [ ! -x "$BUILD/bin/$n" ]; then
+            continue
+        fi
+        echo "$u"
+    done
+}
+
+manpages() {
+    for m in docs/man/*.[158]; do
+        [ -e "$m" ] && echo "$m"
+    done
+    return 0
+}
+
+docs() {
+    for f in docs/deploy.md docs/mosquitto/*; do
+        [ -f "$f" ] && echo "$f"
+    done
+    return 0
+}
+
+# Rewrites the paths of our binaries on Exec lines to PREFIX, and
+# /etc/lienwatch to SYSCONFDIR/lienwatch.
+rewrite_unit() {
+    sed -E \
+        -e "/^Exec/s#(^[A-Za-z]+=[-@:+!]*|[[:space:]])(/[^[:space:]]*)?/s?bin/(lienwatchd|lw-gpsbridge)([[:space:]]|\$)#\\1$SBINDIR/\\3\\4#g" \
+        -e "s#/etc/lienwatch([/[:space:]]|\$)#$CONFDIR\\1#g" "$1"
+}
+
+# The example configuration as the daemon prints it.
+example_config() {
+    for d in "$D$SBINDIR/lienwatchd" "$BUILD/bin/lienwatchd"; do
+        if [ -x "$d" ] && "$d" --dump-config 2>/dev/null; then
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Removes DESTDIR-internal directories left empty, from $1 upwards.
+prune_dirs() {
+    [ -n "$D" ] || return 0
+    dir=$1
+    while [ "$dir" != "$D" ] && [ "${dir#"$D"/}" != "$dir" ]; do
+        rmdir "$dir" 2>/dev/null || break
+        dir=$(dirname "$dir")
+    done
+}
+
+remove() {
+    if [ -e "$1" ] || [ -L "$1" ]; then
+        rm -f "$1"
+        say "removed $1"
+        prune_dirs "$(dirname "$1")"
+    fi
+}
+
+do_install() {
+    tmp=$(mktemp)
+    trap 'rm -f "$tmp"' EXIT
+
+    [ -x "$BUILD/bin/lienwatchd" ] ||
+        { echo "install.sh: $BUILD/bin/lienwatchd not built (run make)" >&2; exit 1; }
+    [ -x "$BUILD/bin/lienwatch" ] ||
+        { echo "install.sh: $BUILD/bin/lienwatch not built (run make)" >&2; exit 1; }
+
+    binaries | while read -r name dir; do
+        install -d -m 0755 "$D$dir"
+        install -m 0755 "$BUILD/bin/$name" "$D$dir/$name"
+        say "$D$dir/$name"
+    done
+
+    install -d -m 0755 "$D$UNITDIR"
+    for u in $(units); do
+        rewrite_unit "$u" > "$tmp"
+        install -m 0644 "$tmp" "$D$UNITDIR/$(basename "$u")"
+        say "$D$UNITDIR/$(basename "$u")"
+    done
+    for s in systemd/*.sysusers.conf; do
+        [ -e "$s" ] || continue
+        install -d -m 0755 "$D$SYSUSERSDIR"
+        install -m 0644 "$s" "$D$SYSUSERSDIR/$(basename "$s" .sysusers.conf).conf"
+        say "$D$SYSUSERSDIR/$(basename "$s" .sysusers.conf).conf"
+    done
+
+    for m in $(manpages); do
+        sec=${m##*.}
+        install -d -m 0755 "$D$MANDIR/man$sec"
+        install -m 0644 "$m" "$D$MANDIR/man$sec/$(basename "$m")"
+        say "$D$MANDIR/man$sec/$(basename "$m")"
+    done
+
+    install -d -m 0755 "$D$DOCDIR"
+    for f in $(docs); do
+        install -d -m 0755 "$D$DOCDIR/$(dirname "${f#docs/}")"
+        install -m 0644 "$f" "$D$DOCDIR/${f#docs/}"
+        say "$D$DOCDIR/${f#docs/}"
+    done
+
+    example_config > "$tmp" ||
+        { echo "install.sh: lienwatchd --dump-config failed" >&2; exit 1; }
+    install -m 0644 "$tmp" "$D$DOCDIR/lienwatchd.conf.example"
+    say "$D$DOCDIR/lienwatchd.conf.example"
+
+    if [ -z "$D" ] && [ "$(id -u)" -eq 0 ] && command -v systemd-sysusers >/dev/null; then
+        for s in systemd/*.sysusers.conf; do
+            [ -e "$s" ] || continue
+            systemd-sysusers "$SYSUSERSDIR/$(basename "$s" .sysusers.conf).conf"
+        done
+    fi
+
+    install -d -m 0755 "$D$CONFDIR"
+    if [ -e "$D$CONF" ]; then
+        say "kept existing $D$CONF (the current example is $D$DOCDIR/lienwatchd.conf.example)"
+    else
+        install -m 0640 "$tmp" "$D$CONF"
+        # The daemon runs as lienwatch and reads its config through the group.
+        if [ -z "$D" ] && [ "$(id -u)" -eq 0 ] && getent group lienwatch >/dev/null; then
+            chgrp lienwatch "$D$CONF"
+        fi
+        say "$D$CONF"
+    fi
+
+    if [ -z "$D" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+        systemctl daemon-reload || true
+        say "next: edit $CONF, then: systemctl enable --now lienwatchd"
+    fi
+}
+
+do_uninstall() {
+    tmp=$(mktemp)
+    trap 'rm -f "$tmp"' EXIT
+
+    # Decide about the config before the daemon that prints the example goes.
+    keep_conf=0
+    if [ -e "$D$CONF" ]; then
+        if example_config > "$tmp" && cmp -s "$tmp" "$D$CONF"; then
+            keep_conf=0
+        else
+            keep_conf=1
+        fi
+    fi
+
+    binaries | while read -r name dir; do
+        remove "$D$dir/$name"
+    done
+    for u in systemd/*.service; do
+        [ -e "$u" ] || continue
+        remove "$D$UNITDIR/$(basename "$u")"
+    done
+    for s in systemd/*.sysusers.conf; do
+        [ -e "$s" ] || continue
+        remove "$D$SYSUSERSDIR/$(basename "$s" .sysusers.conf).conf"
+    done
+    for m in $(manpages); do
+        remove "$D$MANDIR/man${m##*.}/$(basename "$m")"
+    done
+    for f in $(docs); do
+        remove "$D$DOCDIR/${f#docs/}"
+    done
+    remove "$D$DOCDIR/lienwatchd.conf.example"
+    rmdir "$D$DOCDIR/mosquitto" 2>/dev/null || true
+    rmdir "$D$DOCDIR" 2>/dev/null || true
+
+    if [ "$keep_conf" = 1 ]; then
+        say "kept $D$CONF: it differs from the example (edited); remove it by hand if unwanted"
+    else
+        remove "$D$CONF"
+    fi
+    rmdir "$D$CONFDIR" 2>/dev/null && prune_dirs "$(dirname "$D$CONFDIR")" || true
+
+    if [ -z "$D" ]; then
+        say "not removed: /var/lib/lienwatch (the database) and the system user lienwatch"
+        if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+            systemctl daemon-reload || true
+        fi
+    fi
+}
+
+if [ "$ACTION" = install ]; then do_install; else do_uninstall; fi
