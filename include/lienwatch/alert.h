@@ -1,0 +1,194 @@
+/*
+ * alert.h - the alert state machine: pure, time passed in.
+ *
+ * The engine keeps, per vehicle (device), what it needs to decide when an
+ * alert is due: watched or not, last heard, newest processed fix, the side
+ * of each fence it is on (confirmed and pending), offline state. It never
+ * reads a clock, never does I/O: the daemon feeds it events with now_ms and
+ * receives alerts through a callback, then stores, publishes and mails them.
+ *
+ * Rules (see README "Alerts"):
+ *   - geofence_exit (keep-in) / geofence_enter (keep-out): the vehicle's
+ *     side of a fence changes only when confirm_fixes consecutive fixes are
+ *     on the new side AND each is farther from the fence line than
+ *     max(fix accuracy, fence_margin_m). A fix within that distance of the
+ *     line is ambiguous: it neither confirms nor counts, and it breaks the
+ *     run. The "good" side (inside keep-in, outside keep-out) is assumed
+ *     until the contrary is confirmed; a confirmed move to the bad side
+ *     raises one alert; only a confirmed return re-arms the fence.
+ *   - dwell: confirmed inside a keep-out fence with max_dwell_ms > 0 for
+ *     longer than that: one alert per stay.
+ *   - offline: no message of any kind for longer than the vehicle's
+ *     allowance, measured on the daemon's clock from the last message (or
+ *     from registration when never heard). Carries the last fix before the
+ *     silence. One per silence.
+ *   - back_online: the first message after an offline alert, with the gap
+ *     and, when the message is a fix, the distance from the last fix before.
+ *   - power_cut / tow / low_battery: OwnTracks trigger 'e' / '!' / '9'; one
+ *     per run (re-armed by a fix with another trigger).
+ *   - Alerts are raised only while the vehicle is watched (its account is at
+ *     least watch_days_past_due days past due). State is tracked for every
+ *     vehicle regardless, so when a vehicle becomes watched while already on
+ *     the bad side of a fence or silent, that is raised once at that moment.
+ *   - Late fixes (older than the newest processed fix of the device) never
+ *     change state. A run of confirm_fixes late fixes on the bad side of a
+ *     fence the vehicle is (now) on the good side of reveals a past
+ *     excursion: reported once per fence with late = true.
+ *   - Duplicates must not be fed in (the store tells them apart).
+ *
+ * Ownership: strings passed in are copied; the struct lw_alert handed to the
+ * callback is valid during the call only.
+ */
+#ifndef LIENWATCH_ALERT_H
+#define LIENWATCH_ALERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lienwatch/decode.h"
+#include "lienwatch/err.h"
+#include "lienwatch/fence.h"
+#include "lienwatch/fix.h"
+
+enum lw_alert_kind {
+    LW_ALERT_GEOFENCE_EXIT = 1, /* "geofence_exit" */
+    LW_ALERT_GEOFENCE_ENTER,    /* "geofence_enter" */
+    LW_ALERT_DWELL,             /* "dwell" */
+    LW_ALERT_OFFLINE,           /* "offline" */
+    LW_ALERT_BACK_ONLINE,       /* "back_online" */
+    LW_ALERT_POWER_CUT,         /* "power_cut" */
+    LW_ALERT_TOW,               /* "tow" */
+    LW_ALERT_LOW_BATTERY,       /* "low_battery" */
+    LW_ALERT_KIND_COUNT_        /* not a kind */
+};
+
+/* Stable snake_case name ("geofence_exit", ...); "unknown" otherwise. */
+const char *lw_alert_kind_name(enum lw_alert_kind k);
+/* Parses a name; LW_ERR_INVAL when unknown. */
+enum lw_err lw_alert_kind_parse(const char *s, enum lw_alert_kind *out);
+
+/* Longest fence name carried in an alert, without the NUL. */
+#define LW_ALERT_FENCE_MAX 128
+
+/* One alert transition, as raised by the engine. */
+struct lw_alert {
+    enum lw_alert_kind kind;          /* what happened */
+    char device[LW_DEVICE_MAX + 1];   /* the vehicle's device */
+    char fence[LW_ALERT_FENCE_MAX + 1]; /* fence name, "" when none */
+    int64_t fence_tag;                /* the fence's user tag, 0 when none */
+    int64_t raised_ms;                /* now_ms of the event that raised it */
+    bool has_fix;                     /* fix below is meaningful */
+    struct lw_fix fix;                /* the fix that caused it; for offline
+                                         the last fix before the silence */
+    bool late;                        /* revealed by a late fix */
+    int64_t age_ms;                   /* late: raised_ms - fix time */
+    int64_t gap_ms;                   /* offline/back_online: silence so far */
+    double moved_m;                   /* back_online: distance moved while
+                                         silent; NAN when unknown */
+};
+
+/* Engine settings (from [alerts]). */
+struct lw_alert_cfg {
+    int confirm_fixes;          /* >= 1 */
+    double fence_margin_m;      /* >= 0 */
+    int64_t offline_after_ms;   /* default allowance, > 0 */
+    int watch_days_past_due;    /* watched at or over this */
+};
+
+/* What the engine needs to know of a registered vehicle. */
+struct lw_vehicle_reg {
+    char account[LW_ACCOUNT_MAX + 1]; /* "" when none: never watched */
+    int64_t offline_after_ms;         /* 0 = the default allowance */
+    int64_t registered_ms;            /* offline clock start if never heard */
+};
+
+/* Receives each alert raised; ctx is the one given to lw_engine_new. */
+typedef void (*lw_alert_cb)(void *ctx, const struct lw_alert *a);
+
+struct lw_engine; /* opaque */
+
+/* Creates an engine; *out owned by the caller (lw_engine_free). */
+enum lw_err lw_engine_new(struct lw_engine **out,
+                          const struct lw_alert_cfg *cfg, lw_alert_cb cb,
+                          void *ctx);
+void lw_engine_free(struct lw_engine *e);
+
+/* Replaces the settings (e.g. after SIGHUP); state is kept. */
+void lw_engine_set_cfg(struct lw_engine *e, const struct lw_alert_cfg *cfg);
+
+/*
+ * Uses fences (borrowed: must stay valid until replaced or the engine is
+ * freed) for geofence rules. Fence state of vehicles is keyed by each
+ * fence's user tag (lw_fence_set_tag), so it survives a reload that
+ * keeps tags. links says which fences apply to whom: a fence with no link
+ * applies to every vehicle. Passing NULL removes all fences.
+ */
+struct lw_fence_link {
+    int64_t fence_tag;                /* which fence */
+    char device[LW_DEVICE_MAX + 1];   /* "" or a device */
+    char account[LW_ACCOUNT_MAX + 1]; /* "" or an account */
+};
+enum lw_err lw_engine_set_fences(struct lw_engine *e,
+                                 const struct lw_fenceset *fences,
+                                 const struct lw_fence_link *links,
+                                 size_t nlinks, const int64_t *max_dwell_ms);
+/* max_dwell_ms[i] is fence id i's dwell limit (0 = none); may be NULL. */
+
+/*
+ * Registers or updates a vehicle (a device with its account). Devices never
+ * registered are tracked too, but without an account they are never watched.
+ */
+enum lw_err lw_engine_set_vehicle(struct lw_engine *e, const char *device,
+                                  const struct lw_vehicle_reg *reg,
+                                  int64_t now_ms);
+
+/* Forgets a vehicle's registration (its state stays, unwatched). */
+void lw_engine_unset_vehicle(struct lw_engine *e, const char *device,
+                             int64_t now_ms);
+
+/*
+ * Sets an account's days past due. Vehicles that become watched get the
+ * alerts their current state deserves (bad side of a fence, silent).
+ */
+enum lw_err lw_engine_set_account(struct lw_engine *e, const char *account,
+                                  int days_past_due, int64_t now_ms);
+
+/* A message without a position from device at now_ms (alive). */
+enum lw_err lw_engine_heard(struct lw_engine *e, const char *device,
+                            int64_t now_ms);
+
+/*
+ * A stored (not duplicate) fix; late says it is older than the device's
+ * newest (LW_PUT_LATE). Also counts as heard at f->recv_time_ms.
+ */
+enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
+                          bool late, int64_t now_ms);
+
+/*
+ * Raises what is due at now_ms (offline, dwell) for one device, or for all
+ * when device is NULL. Returns the earliest future deadline of that device
+ * (or of all), INT64_MAX when none: the daemon arms its timer there.
+ */
+int64_t lw_engine_tick(struct lw_engine *e, const char *device,
+                       int64_t now_ms);
+
+/* The next deadline of one device (offline, dwell), INT64_MAX if none. */
+int64_t lw_engine_deadline(const struct lw_engine *e, const char *device);
+
+/* Whether device is watched now. */
+bool lw_engine_watched(const struct lw_engine *e, const char *device);
+
+/*
+ * Restores a device's state at start-up from the database: last heard, the
+ * newest fix, and whether an offline alert is open. Call before events.
+ */
+enum lw_err lw_engine_restore(struct lw_engine *e, const char *device,
+                              int64_t last_heard_ms,
+                              const struct lw_fix *newest,
+                              bool offline_open);
+
+/* Number of devices tracked. */
+size_t lw_engine_devices(const struct lw_engine *e);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * registry.h - vehicles, accounts, geofences and alerts in the store.
+ *
+ * These tables come with schema migration 2 (lib/store.c). They are written
+ * by the CLI (operations staff: vehicle/account/geofence commands, alert
+ * acknowledgement) and by the daemon (account status from MQTT, alerts it
+ * raises), and read by both. Implemented in lib/registry.c on the store's
+ * SQLite handle.
+ *
+ * Change detection: every registry write (vehicles, accounts, geofences,
+ * links) bumps the value "registry_version" of table meta, every alert
+ * lifecycle change (ack, close) bumps "alerts_version", in the same
+ * transaction (lw_registry_version reads them). The daemon polls lw_store_data_version() (PRAGMA
+ * data_version: changes when another connection commits) every second and,
+ * when it moved, compares these two versions to decide what to reload.
+ *
+ * Strings passed in are borrowed; structs passed to callbacks are valid
+ * during the call only. Times are ms since the epoch (UTC).
+ */
+#ifndef LIENWATCH_REGISTRY_H
+#define LIENWATCH_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lienwatch/alert.h"
+#include "lienwatch/decode.h"
+#include "lienwatch/err.h"
+#include "lienwatch/fence.h"
+#include "lienwatch/fix.h"
+#include "lienwatch/store.h"
+
+/* Longest VIN / plate / description, without the NUL. */
+#define LW_VIN_MAX 32
+#define LW_PLATE_MAX 32
+#define LW_DESCRIPTION_MAX 256
+/* Longest geofence name, without the NUL (same as in alerts). */
+#define LW_FENCE_NAME_MAX LW_ALERT_FENCE_MAX
+
+struct lw_vehicle {
+    char device[LW_DEVICE_MAX + 1];          /* key */
+    char vin[LW_VIN_MAX + 1];                /* "" when unknown */
+    char plate[LW_PLATE_MAX + 1];            /* "" when unknown */
+    char description[LW_DESCRIPTION_MAX + 1]; /* make, model, colour (UTF-8) */
+    char account[LW_ACCOUNT_MAX + 1];        /* "" when none */
+    int64_t offline_after_ms;                /* 0 = daemon default */
+    int64_t registered_ms;                   /* first registration */
+    int64_t updated_ms;                      /* last change */
+};
+
+struct lw_account {
+    char account[LW_ACCOUNT_MAX + 1]; /* key */
+    int days_past_due;                /* >= 0 */
+    char status[LW_STATUS_MAX + 1];   /* free text, may be "" */
+    int64_t updated_ms;               /* last change */
+    char source[16];                  /* "cli", "import", "mqtt" */
+};
+
+struct lw_geofence {
+    int64_t id;                        /* database id (the fence's tag) */
+    char name[LW_FENCE_NAME_MAX + 1];  /* unique */
+    enum lw_fence_kind kind;           /* keep_in / keep_out */
+    int64_t max_dwell_ms;              /* keep_out dwell limit, 0 = none */
+    double min_lat, min_lon, max_lat, max_lon; /* bounding box */
+    char link_device[LW_DEVICE_MAX + 1];  /* "" or the one device */
+    char link_account[LW_ACCOUNT_MAX + 1]; /* "" or the one account */
+    const char *geojson;               /* the fence's GeoJSON (callbacks) */
+};
+
+/* Lifecycle of a stored alert. */
+enum lw_alert_state {
+    LW_ALERT_OPEN = 1,     /* "open" */
+    LW_ALERT_ACKNOWLEDGED, /* "acknowledged" */
+    LW_ALERT_CLOSED,       /* "closed" */
+};
+const char *lw_alert_state_name(enum lw_alert_state s);
+
+/* A stored alert with its lifecycle. */
+struct lw_alert_row {
+    int64_t id;                 /* database id */
+    struct lw_alert a;          /* what the engine raised */
+    enum lw_alert_state state;  /* lifecycle */
+    char ack_by[64];            /* who acknowledged, "" */
+    char ack_note[256];         /* their note, "" */
+    int64_t ack_ms;             /* when, 0 */
+    int64_t closed_ms;          /* when closed, 0 */
+    bool published;            /* acknowledged by the broker */
+};
+
+/* ---- vehicles ---------------------------------------------------------- */
+
+/*
+ * Creates or updates the vehicle of v->device. Fields given as "" (strings)
+ * or < 0 (offline_after_ms) in v keep their stored value on an update;
+ * registered_ms is set on creation (now_ms). Bumps registry_version.
+ */
+enum lw_err lw_registry_vehicle_set(struct lw_store *s,
+                                    const struct lw_vehicle *v,
+                                    int64_t now_ms);
+enum lw_err lw_registry_vehicle_get(struct lw_store *s, const char *device,
+                                    struct lw_vehicle *out);
+typedef int (*lw_vehicle_cb)(void *ctx, const struct lw_vehicle *v);
+enum lw_err lw_registry_vehicles(struct lw_store *s, lw_vehicle_cb cb,
+                                 void *ctx);
+
+/* ---- accounts ---------------------------------------------------------- */
+
+/* Creates or updates an account. Bumps registry_version. */
+enum lw_err lw_registry_account_set(struct lw_store *s,
+                                    const struct lw_account *a);
+enum lw_err lw_registry_account_get(struct lw_store *s, const char *account,
+                                    struct lw_account *out);
+typedef int (*lw_account_cb)(void *ctx, const struct lw_account *a);
+enum lw_err lw_registry_accounts(struct lw_store *s, lw_account_cb cb,
+                                 void *ctx);
+
+/* ---- geofences --------------------------------------------------------- */
+
+/*
+ * Adds a fence (g->geojson is one Feature or geometry, validated by the
+ * caller with lw_fenceset_add_geojson). *id gets its database id. A fence
+ * with the same name is replaced. Bumps registry_version; keeps the R*Tree
+ * index (geofence_rtree) in step.
+ */
+enum lw_err lw_registry_fence_add(struct lw_store *s,
+                                  const struct lw_geofence *g, int64_t now_ms,
+                                  int64_t *id);
+/* Removes a fence by name; LW_ERR_NOTFOUND when absent. */
+enum lw_err lw_registry_fence_remove(struct lw_store *s, const char *name);
+typedef int (*lw_geofence_cb)(void *ctx, const struct lw_geofence *g);
+/* Every fence, by name. */
+enum lw_err lw_registry_fences(struct lw_store *s, lw_geofence_cb cb,
+                               void *ctx);
+/* Fences whose bounding box holds (lat, lon), through the R*Tree. */
+enum lw_err lw_registry_fences_at(struct lw_store *s, double lat_deg,
+                                  double lon_deg, lw_geofence_cb cb,
+                                  void *ctx);
+
+/* ---- alerts ------------------------------------------------------------ */
+
+/* Stores a raised alert (state open, unpublished); *id gets its id. */
+enum lw_err lw_registry_alert_add(struct lw_store *s, const struct lw_alert *a,
+                                  int64_t *id);
+/* Marks an alert as acknowledged by the broker. */
+enum lw_err lw_registry_alert_published(struct lw_store *s, int64_t id);
+/*
+ * Acknowledges (by, note) or closes an alert. LW_ERR_NOTFOUND for an
+ * unknown id, LW_ERR_INVAL for a closed one. Bumps alerts_version.
+ */
+enum lw_err lw_registry_alert_ack(struct lw_store *s, int64_t id,
+                                  const char *by, const char *note,
+                                  int64_t now_ms);
+enum lw_err lw_registry_alert_close(struct lw_store *s, int64_t id,
+                                    int64_t now_ms);
+enum lw_err lw_registry_alert_get(struct lw_store *s, int64_t id,
+                                  struct lw_alert_row *out);
+
+/* Filter for lw_registry_alerts. */
+struct lw_alert_filter {
+    const char *device;   /* NULL = any */
+    bool open_only;       /* open or acknowledged, not closed */
+    bool unpublished_only; /* not yet acknowledged by the broker */
+    int64_t changed_since_ms; /* ack/close/open at or after; 0 = any */
+};
+typedef int (*lw_alert_row_cb)(void *ctx, const struct lw_alert_row *r);
+/* Alerts matching f (NULL = all), oldest first. */
+enum lw_err lw_registry_alerts(struct lw_store *s,
+                               const struct lw_alert_filter *f,
+                               lw_alert_row_cb cb, void *ctx);
+
+/* ---- change detection -------------------------------------------------- */
+
+/* PRAGMA data_version of this connection. */
+enum lw_err lw_store_data_version(struct lw_store *s, int64_t *out);
+
+/* Reads meta "registry_version" and "alerts_version" (0 when unset). */
+enum lw_err lw_registry_version(struct lw_store *s, int64_t *registry,
+                                int64_t *alerts);
+
+#endif
