@@ -27,6 +27,9 @@ need_data() {
 # Kills every PID registered with lw_track, then removes $T unless KEEP=1.
 lw_cleanup() {
     local p
+    # only the test's own shell cleans up, never a subshell that inherited
+    # the trap (a background job whose exec failed, for instance)
+    [ "$BASHPID" = "$LW_MAIN_PID" ] || return 0
     for p in $LW_PIDS; do
         kill "$p" 2>/dev/null || true
     done
@@ -40,6 +43,7 @@ lw_cleanup() {
 
 lw_setup() {
     T=$(mktemp -d "${TMPDIR:-/tmp}/lw-test.XXXXXX")
+    LW_MAIN_PID=$BASHPID
     trap lw_cleanup EXIT
     trap 'exit 130' INT TERM
 }
