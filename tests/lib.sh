@@ -96,6 +96,16 @@ CONF
     wait_for 10 port_open "$port" || fail "mosquitto did not start on $port (see $dir/mosquitto.log)"
 }
 
+# stop_checked PID WHAT: SIGTERM, wait, and fail unless it exited 0 (under
+# valgrind, 99 means memory errors or leaks).
+stop_checked() {
+    local rc=0
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" || rc=$?
+    lw_untrack "$1"
+    [ "$rc" -eq 0 ] || fail "$2 exited $rc after SIGTERM"
+}
+
 # stop_pid PID: SIGTERM and wait until gone.
 stop_pid() {
     kill "$1" 2>/dev/null || true
