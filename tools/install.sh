@@ -11,8 +11,9 @@
 #     SYSCONFDIR; the bridge's unit only when built)
 #   systemd/<name>.sysusers.conf                     PREFIX/lib/sysusers.d/<name>.conf
 #   docs/man/*.[158]                                 PREFIX/share/man/man[158]/
-#   docs/deploy.md, docs/mosquitto/*, and the        PREFIX/share/doc/lienwatch/
-#     example config (lienwatchd.conf.example)         (mosquitto/ kept as a subdirectory)
+#   docs/deploy.md, docs/mosquitto/*,                PREFIX/share/doc/lienwatch/
+#     docs/*.example and the example config            (mosquitto/ kept as a
+#     (lienwatchd.conf.example)                        subdirectory)
 #   the example config, `lienwatchd --dump-config`   SYSCONFDIR/lienwatch/lienwatchd.conf
 #     (mode 0640; group lienwatch on a real install as root; an existing file
 #     is never overwritten)
@@ -85,7 +86,7 @@ manpages() {
 }
 
 docs() {
-    for f in docs/deploy.md docs/mosquitto/*; do
+    for f in docs/deploy.md docs/mosquitto/* docs/*.example; do
         [ -f "$f" ] && echo "$f"
     done
     return 0
