@@ -10,7 +10,12 @@
 #ifndef LIENWATCH_CLI_H
 #define LIENWATCH_CLI_H
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
 
 #include "lienwatch/store.h"
 
@@ -32,5 +37,103 @@ struct cli {
  * the database is missing or unreadable.
  */
 struct lw_store *cli_store(struct cli *c, const char *cmd);
+
+/* ---- added with the commands (cli/cli.c, cli/main.c) ---- */
+
+/* Where the database is when neither --db nor $LIENWATCH_DB says. */
+#define CLI_DEFAULT_DB "/var/lib/lienwatch/lienwatch.db"
+
+/* One command: each cli/cmd_<name>.c defines one, cli/main.c lists them. */
+struct cli_command {
+    const char *name;     /* as typed: "locate" */
+    int (*run)(struct cli *c, int argc, char **argv); /* see top of file */
+    const char *synopsis; /* arguments after the name, for usage lines */
+    const char *summary;  /* one line for 'lienwatch --help' */
+    const char *help;     /* DESCRIPTION, OPTIONS, EXIT STATUS, EXAMPLES */
+};
+
+extern const struct cli_command cli_cmd_locate;
+extern const struct cli_command cli_cmd_history;
+extern const struct cli_command cli_cmd_devices;
+extern const struct cli_command cli_cmd_stats;
+extern const struct cli_command cli_cmd_audit;
+extern const struct cli_command cli_cmd_init_db;
+
+/* The command named name, or NULL (cli/main.c). */
+const struct cli_command *cli_command_find(const char *name);
+
+/* Prints cmd's manual page (NAME, SYNOPSIS, then cmd->help) to f. */
+void cli_print_help(const struct cli_command *cmd, FILE *f);
+
+/*
+ * Options every command accepts besides its own; put CLI_COMMON_OPTIONS in
+ * the command's struct option table and "h" in its short options, and hand
+ * every getopt_long result the command does not know to cli_common_opt.
+ */
+#define CLI_OPT_DB 0x100 /* --db PATH */
+#define CLI_OPT_AS 0x101 /* --as NAME */
+#define CLI_COMMON_OPTIONS                                                     \
+    {"db", required_argument, NULL, CLI_OPT_DB},                               \
+        {"as", required_argument, NULL, CLI_OPT_AS},                           \
+        {"help", no_argument, NULL, 'h'}
+
+/* cli_common_opt's "handled, go on parsing". */
+#define CLI_CONTINUE (-1)
+
+/* Prepares getopt_long for a command's argv (GNU reset, own messages). */
+void cli_getopt_reset(void);
+
+/*
+ * Handles --db, --as, -h/--help and getopt_long's error returns ('?', ':';
+ * optstrings start with ':'). Returns CLI_CONTINUE when parsing goes on, or
+ * the exit code to return now: CLI_EXIT_OK after printing help, otherwise
+ * CLI_EXIT_USAGE after a usage message. cmd may be NULL (global options).
+ */
+int cli_common_opt(struct cli *c, const struct cli_command *cmd, int opt,
+                   char **argv);
+
+/* Prints "lienwatch CMD: MESSAGE", the usage line and a pointer to the help
+ * to stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints "lienwatch CMD: MESSAGE" to stderr; returns code. */
+int cli_error(const char *cmd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Records in the audit trail that c->who ran action on device (reason may be
+ * NULL), through a second, short-lived writable handle (LW_STORE_NOMIGRATE).
+ * When that fails (a read-only database for this user, ...) it prints a
+ * warning to stderr and returns false; the caller answers anyway.
+ */
+bool cli_audit(struct cli *c, const char *action, const char *device,
+               const char *reason);
+
+/* ISO 8601 UTC of ms into buf (LW_TIME_BUFLEN bytes); "-" when ms is 0. */
+const char *cli_time(int64_t ms, char *buf);
+
+/* Human age of an event at ms, seen at now_ms: "3m12s ago", "just now",
+ * "5s in the future". buf holds CLI_AGE_BUFLEN bytes. */
+#define CLI_AGE_BUFLEN 48
+const char *cli_age(int64_t now_ms, int64_t ms, char *buf);
+
+/* v with at most 'decimals' decimals, trailing zeros removed ("12.5",
+ * "3"); "" for NAN. buf holds CLI_NUM_BUFLEN bytes. */
+#define CLI_NUM_BUFLEN 48
+const char *cli_num(double v, int decimals, char *buf);
+
+/* Flags for json_dumps/json_dumpf in every command: doubles with enough
+ * significant digits for millimetres at any longitude, never 17 noisy ones. */
+#define CLI_JSON_REAL JSON_REAL_PRECISION(12)
+
+/* JSON helpers: a time as ISO 8601 (null when ms is 0), a double (null when
+ * NAN). Return new references. */
+json_t *cli_json_time(int64_t ms);
+json_t *cli_json_real(double v);
+
+/* Dumps j (indented) and a newline to stdout; false on failure (message
+ * printed). Does not take the reference. */
+bool cli_json_print(const char *cmd, const json_t *j);
 
 #endif

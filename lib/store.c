@@ -529,6 +529,56 @@ static bool is_memory(const char *path)
     return path[0] == '\0' || strcmp(path, ":memory:") == 0;
 }
 
+/* True when the WAL file of path exists (a writer is or was connected). */
+static bool wal_exists(const char *path)
+{
+    char wal[PATH_MAX];
+    struct stat sb;
+
+    if (snprintf(wal, sizeof(wal), "%s-wal", path) >= (int)sizeof(wal))
+        return true; /* cannot tell: assume the careful answer */
+    return stat(wal, &sb) == 0 || errno != ENOENT;
+}
+
+/*
+ * A reader of a WAL database must create the -shm index when no connection
+ * has; in a directory it may not write (the daemon stopped, an agent's
+ * account) that fails with SQLITE_READONLY. With no -wal file there is no
+ * writer and nothing beyond the main file to read, so the file is reopened
+ * as immutable (no locks, no -shm). Returns LW_OK or the error of the reopen.
+ */
+static enum lw_err reopen_immutable(struct lw_store *s, const char *path)
+{
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._~-";
+    size_t n = strlen(path);
+    char *uri = malloc(n * 3 + sizeof("file:?immutable=1"));
+    char *p = uri;
+    int rc;
+
+    if (!uri)
+        return LW_ERR_NOMEM;
+    p += sprintf(p, "file:");
+    for (; *path; path++) {
+        if (strchr(safe, *path))
+            *p++ = *path;
+        else
+            p += sprintf(p, "%%%02X", (unsigned char)*path);
+    }
+    strcpy(p, "?immutable=1");
+    sqlite3_close_v2(s->db);
+    rc = sqlite3_open_v2(uri, &s->db,
+                         SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+                             SQLITE_OPEN_NOMUTEX,
+                         NULL);
+    free(uri);
+    if (rc != SQLITE_OK)
+        return s->db ? db_fail(s, rc, "reopening read-only") : map_rc(rc);
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    return LW_OK;
+}
+
 enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
                           char *err, size_t errlen)
 {
@@ -625,6 +675,13 @@ enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
 
     /* read-only or no-migrate: the schema must already be there */
     e = read_version(s, &v);
+    if (e && rdonly && !memory &&
+        (sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_READONLY &&
+        !wal_exists(path)) {
+        e = reopen_immutable(s, path);
+        if (e == LW_OK)
+            e = read_version(s, &v);
+    }
     if (e)
         goto out_detail;
     if (v > LW_STORE_SCHEMA_VERSION) {

@@ -843,6 +843,14 @@ static void test_open_failures(void **state)
         assert_non_null(strstr(err, "not writable"));
         s = open_ok(t.path, LW_STORE_RDONLY);
         lw_store_close(s);
+        /* no writer, and a directory where the reader cannot create the
+         * WAL index: still readable */
+        assert_int_equal(chmod(t.dir, 0500), 0);
+        s = open_ok(t.path, LW_STORE_RDONLY);
+        assert_int_equal(lw_store_schema_version(s), LW_STORE_SCHEMA_VERSION);
+        lw_store_close(s);
+        assert_int_equal(chmod(t.dir, 0700), 0);
+        assert_int_equal(chmod(t.path, 0600), 0);
     }
     tmp_remove(&t);
 }

@@ -1,0 +1,168 @@
+/*
+ * cmd_devices.c - 'lienwatch devices': every device the daemon has heard of.
+ *
+ * The text table is written in two passes over the devices (the first only
+ * measures the id column), the JSON array is streamed element by element:
+ * neither holds a national fleet in memory.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "lienwatch/timeutil.h"
+
+/* The id column is at least as wide as its heading, at most this wide. */
+#define ID_WIDTH_MAX 40
+
+static const char help[] =
+    "DESCRIPTION\n"
+    "    Lists every device (tracker) in the database, ordered by id, with\n"
+    "    when it was first and last heard (any message, our clock), the time\n"
+    "    of its last-known fix (the device's clock) and its age, and how many\n"
+    "    fixes its history holds. A device that was heard but never sent a\n"
+    "    valid position shows '-' as its last fix.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --json\n"
+    "        Print one JSON array of objects: device, first_heard,\n"
+    "        last_heard, last_fix (ISO 8601 UTC, null when none),\n"
+    "        last_fix_age_s (null when none) and fixes.\n"
+    "    --db PATH, --as NAME\n"
+    "        As the global options.\n"
+    "    -h, --help\n"
+    "        Print this help.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success (also with no devices); 1 database missing or unreadable;\n"
+    "    2 bad options.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    lienwatch devices\n"
+    "    lienwatch devices --json | jq -r '.[] | select(.last_fix_age_s > "
+    "21600) | .device'\n";
+
+static int cmd_devices(struct cli *c, int argc, char **argv);
+
+const struct cli_command cli_cmd_devices = {
+    .name = "devices",
+    .run = cmd_devices,
+    .synopsis = "[--json]",
+    .summary = "every device with first/last heard, last fix and fix count",
+    .help = help,
+};
+
+/* State of one listing. */
+struct listing {
+    const struct cli *c; /* for the clock */
+    int id_width;        /* width of the id column */
+    int64_t n;           /* devices written */
+    bool failed;         /* output or memory failure */
+};
+
+static int measure(void *ctx, const struct lw_device_info *d)
+{
+    struct listing *l = ctx;
+    int w = (int)strlen(d->device);
+
+    if (w > l->id_width)
+        l->id_width = w > ID_WIDTH_MAX ? ID_WIDTH_MAX : w;
+    return 0;
+}
+
+static int print_row(void *ctx, const struct lw_device_info *d)
+{
+    struct listing *l = ctx;
+    char first[LW_TIME_BUFLEN], last[LW_TIME_BUFLEN], fix[LW_TIME_BUFLEN];
+    char age[CLI_AGE_BUFLEN];
+
+    printf("%-*s  %-24s  %-24s  %-24s  %-18s  %lld\n", l->id_width, d->device,
+           cli_time(d->first_heard_ms, first), cli_time(d->last_heard_ms, last),
+           cli_time(d->last_fix_ms, fix),
+           d->last_fix_ms ? cli_age(l->c->now_ms, d->last_fix_ms, age) : "-",
+           (long long)d->fixes);
+    l->n++;
+    if (ferror(stdout))
+        l->failed = true;
+    return l->failed;
+}
+
+static int print_json(void *ctx, const struct lw_device_info *d)
+{
+    struct listing *l = ctx;
+    json_t *j;
+    char *text = NULL;
+
+    j = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I}", "device", d->device,
+                  "first_heard", cli_json_time(d->first_heard_ms),
+                  "last_heard", cli_json_time(d->last_heard_ms), "last_fix",
+                  cli_json_time(d->last_fix_ms), "last_fix_age_s",
+                  d->last_fix_ms ? json_integer((l->c->now_ms -
+                                                 d->last_fix_ms) /
+                                                1000)
+                                 : json_null(),
+                  "fixes", (json_int_t)d->fixes);
+    if (j)
+        text = json_dumps(j, CLI_JSON_REAL);
+    if (!text || printf("%s  %s", l->n ? ",\n" : "[\n", text) < 0 ||
+        ferror(stdout))
+        l->failed = true;
+    free(text);
+    json_decref(j);
+    l->n++;
+    return l->failed;
+}
+
+static int cmd_devices(struct cli *c, int argc, char **argv)
+{
+    enum { OPT_JSON = 0x200 };
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    const struct cli_command *me = &cli_cmd_devices;
+    struct listing l = {.c = c, .id_width = (int)strlen("DEVICE")};
+    struct lw_store *s;
+    bool json = false;
+    enum lw_err e;
+    int opt, rc;
+
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (opt == OPT_JSON) {
+            json = true;
+            continue;
+        }
+        rc = cli_common_opt(c, me, opt, argv);
+        if (rc != CLI_CONTINUE)
+            return rc;
+    }
+    if (optind != argc)
+        return cli_usage_error(me, "unexpected argument '%s'", argv[optind]);
+    s = cli_store(c, me->name);
+    if (!s)
+        return CLI_EXIT_FAIL;
+
+    if (json) {
+        e = lw_store_devices(s, print_json, &l);
+        if (e == LW_OK && !l.failed)
+            printf(l.n ? "\n]\n" : "[]\n");
+    } else {
+        e = lw_store_devices(s, measure, &l);
+        if (e == LW_OK) {
+            printf("%-*s  %-24s  %-24s  %-24s  %-18s  %s\n", l.id_width,
+                   "DEVICE", "FIRST HEARD", "LAST HEARD", "LAST FIX",
+                   "FIX AGE", "FIXES");
+            e = lw_store_devices(s, print_row, &l);
+        }
+    }
+    if (e != LW_OK)
+        return cli_error(me->name, CLI_EXIT_FAIL, "%s", lw_store_errmsg(s));
+    if (l.failed)
+        return cli_error(me->name, CLI_EXIT_FAIL, "cannot write the output");
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,218 @@
+/*
+ * main.c - lienwatch, the command-line tool for field agents and operations.
+ *
+ * Parses the global options (up to the command name), reads the clock once,
+ * works out who is asking (for the audit trail) and runs one command from
+ * the table below. Every command opens the database read-only; locate and
+ * history also append one audit record through a short-lived writable handle.
+ */
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifndef LW_VERSION
+#define LW_VERSION "unknown"
+#endif
+
+/* Longest login name kept for the audit trail, without the NUL. */
+#define WHO_MAX 64
+
+static const struct cli_command *const commands[] = {
+    &cli_cmd_locate, &cli_cmd_history, &cli_cmd_devices,
+    &cli_cmd_stats,  &cli_cmd_audit,   &cli_cmd_init_db,
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char tool_help_head[] =
+    "NAME\n"
+    "    lienwatch - find financed vehicles in the lienwatch database\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    lienwatch [--db PATH] [--as NAME] COMMAND [OPTIONS] [ARGS]\n"
+    "    lienwatch help [COMMAND]\n"
+    "    lienwatch --help | --version\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    lienwatch answers questions from the database that lienwatchd fills\n"
+    "    with the reports of GPS trackers in financed vehicles: where is a\n"
+    "    vehicle now, where has it been, which trackers are reporting, and\n"
+    "    what the daemon has received. It opens the database read-only and\n"
+    "    never holds up the daemon.\n"
+    "\n"
+    "    Borrowers' locations are personal data: every locate and history\n"
+    "    lookup is recorded in the audit trail (who, which device, when and\n"
+    "    the stated --reason). When the database is not writable for you the\n"
+    "    lookup is still answered and a warning says it was not recorded.\n"
+    "\n"
+    "COMMANDS\n";
+
+static const char tool_help_tail[] =
+    "    help [COMMAND]    this text, or the manual of COMMAND\n"
+    "\n"
+    "    'lienwatch help COMMAND' or 'lienwatch COMMAND --help' shows the\n"
+    "    manual of one command.\n"
+    "\n"
+    "GLOBAL OPTIONS\n"
+    "    --db PATH\n"
+    "        The database file. Default: $LIENWATCH_DB when set, otherwise\n"
+    "        " CLI_DEFAULT_DB ". Also accepted after the command.\n"
+    "    --as NAME\n"
+    "        Who is asking, for the audit trail. Default: your login name.\n"
+    "        Also accepted after the command.\n"
+    "    -h, --help\n"
+    "        Print this help and exit.\n"
+    "    -V, --version\n"
+    "        Print the version and exit.\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    LIENWATCH_DB    database file used when --db is not given\n"
+    "    USER            who is asking, when the login name cannot be found\n"
+    "\n"
+    "FILES\n"
+    "    " CLI_DEFAULT_DB "\n"
+    "        the database written by lienwatchd (mode 0600)\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0   success\n"
+    "    1   runtime failure: database missing, unreadable or broken\n"
+    "    2   bad command, options or arguments\n"
+    "    3   no such device (or no position for it yet)\n"
+    "\n"
+    "EXAMPLES\n"
+    "    lienwatch devices\n"
+    "    lienwatch locate alice/phone --reason 'repossession order 2291'\n"
+    "    lienwatch history alice/phone --from 2026-11-01 --format gpx "
+    "> track.gpx\n"
+    "    lienwatch --db ./test.db stats --json\n";
+
+const struct cli_command *cli_command_find(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i]->name, name) == 0)
+            return commands[i];
+    return NULL;
+}
+
+void cli_print_help(const struct cli_command *cmd, FILE *f)
+{
+    fprintf(f,
+            "NAME\n    lienwatch %s - %s\n\n"
+            "SYNOPSIS\n    lienwatch [--db PATH] [--as NAME] %s %s\n\n%s",
+            cmd->name, cmd->summary, cmd->name, cmd->synopsis, cmd->help);
+}
+
+static void print_tool_help(FILE *f)
+{
+    size_t i;
+
+    fputs(tool_help_head, f);
+    for (i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "    %-17s %s\n", commands[i]->name, commands[i]->summary);
+    fputs(tool_help_tail, f);
+}
+
+/* 'lienwatch help [COMMAND]'. */
+static int run_help(int argc, char **argv)
+{
+    const struct cli_command *cmd;
+
+    if (argc < 2) {
+        print_tool_help(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (argc > 2)
+        return cli_usage_error(NULL, "help takes one command name");
+    cmd = cli_command_find(argv[1]);
+    if (!cmd)
+        return cli_usage_error(NULL, "no command '%s'", argv[1]);
+    cli_print_help(cmd, stdout);
+    return CLI_EXIT_OK;
+}
+
+/* The login name of the real user, else $USER, else "uid N". */
+static void default_who(char *buf, size_t len)
+{
+    const struct passwd *pw = getpwuid(getuid());
+    const char *env = getenv("USER");
+
+    if (pw && pw->pw_name && pw->pw_name[0])
+        snprintf(buf, len, "%s", pw->pw_name);
+    else if (env && env[0])
+        snprintf(buf, len, "%s", env);
+    else
+        snprintf(buf, len, "uid %lu", (unsigned long)getuid());
+}
+
+static int64_t wall_clock_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Flushes stdout and reports a failed write (full disk, closed pipe...). */
+static int finish_output(int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        perror("lienwatch: error writing output");
+        return rc == CLI_EXIT_OK ? CLI_EXIT_FAIL : rc;
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"version", no_argument, NULL, 'V'},
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    struct cli c = {0};
+    const struct cli_command *cmd;
+    const char *env = getenv("LIENWATCH_DB");
+    char who[WHO_MAX + 1];
+    int opt, rc;
+
+    default_who(who, sizeof(who));
+    c.who = who;
+    c.db_path = env && env[0] ? env : CLI_DEFAULT_DB;
+    c.now_ms = wall_clock_ms();
+
+    /* '+': stop at the command name; its options are its own */
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'V':
+            printf("lienwatch %s\n", LW_VERSION);
+            return finish_output(CLI_EXIT_OK);
+        case 'h':
+            print_tool_help(stdout);
+            return finish_output(CLI_EXIT_OK);
+        default:
+            rc = cli_common_opt(&c, NULL, opt, argv);
+            if (rc != CLI_CONTINUE)
+                return rc;
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error(NULL, "no command given");
+    if (strcmp(argv[optind], "help") == 0)
+        return finish_output(run_help(argc - optind, argv + optind));
+    cmd = cli_command_find(argv[optind]);
+    if (!cmd)
+        return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
+
+    rc = cmd->run(&c, argc - optind, argv + optind);
+    lw_store_close(c.store);
+    return finish_output(rc);
+}
