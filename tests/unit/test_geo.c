@@ -21,7 +21,7 @@
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Random near-collinear orientation cases checked against integer maths. */
-#define ORIENT_CASES 200000
+#define ORIENT_CASES 100000
 
 /* Orientation cases: coordinates in [1, 180) are integers times 2^-52. */
 #define ORIENT_SHIFT 52
@@ -398,7 +398,7 @@ static void test_distance_against_sampling(void **state)
                                             {-8.70, 41.10}};
     const struct lw_geo_ring r = RING(quad);
     const struct lw_geo_polygon p = make_poly(&r, 1);
-    const int samples = 20000;
+    const int samples = 4000;
     uint64_t s = 42;
 
     (void)state;
@@ -419,9 +419,9 @@ static void test_distance_against_sampling(void **state)
                 best = fmin(best, lw_geo_distance_m(lat, lon, qlat, qlon));
             }
         }
-        /* Sampling overestimates by at most half a sample step (~1 m). */
+        /* Sampling overestimates by at most half a sample step (~2 m). */
         assert_true(d <= best + 0.01);
-        assert_true(d >= best * 0.995 - 1.0);
+        assert_true(d >= best * 0.995 - 2.5);
     }
 }
 
@@ -467,9 +467,9 @@ static void test_circle_bbox_holds_circle(void **state)
         double ang = cs[i].radius_m / LW_GEO_EARTH_RADIUS_M;
         double phi = cs[i].lat_deg * M_PI / 180.0;
 
-        for (int k = 0; k < 3600; k++) {
-            /* Destination point at bearing k/10 degrees (spherical). */
-            double brg = k * M_PI / 1800.0;
+        for (int k = 0; k < 720; k++) {
+            /* Destination point at bearing k/2 degrees (spherical). */
+            double brg = k * M_PI / 360.0;
             double lat2 = asin(sin(phi) * cos(ang) +
                                cos(phi) * sin(ang) * cos(brg));
             double lon2 = cs[i].lon_deg * M_PI / 180.0 +

@@ -205,7 +205,9 @@ static int run_stdin(const struct lw_fenceset *set)
             status = 1;
             break;
         }
-        qsort(h.ids, h.n, sizeof *h.ids, cmp_id);
+        /* ids is still NULL before the first hit: qsort forbids NULL. */
+        if (h.n > 1)
+            qsort(h.ids, h.n, sizeof *h.ids, cmp_id);
         arr = json_array();
         for (size_t i = 0; arr && i < h.n; i++) {
             const char *name = lw_fence_get_name(set, h.ids[i]);
