@@ -78,6 +78,11 @@ static const struct setting settings[] = {
      "disable."},
     {"mqtt", "topic_prefix", T_STR, OFF(topic_prefix), "lienwatch/v1", 0, 0,
      "Prefix of the topics the daemon publishes (state, alert, daemon)."},
+    {"mqtt", "state_interval", T_DURATION, OFF(state_interval_ms), "10s", 0,
+     3600e3,
+     "A device's retained state topic is republished at most this often "
+     "for new fixes; alert changes publish it at once. 0 publishes every "
+     "change."},
     {"mqtt", "reconnect_min", T_DURATION, OFF(reconnect_min_ms), "1s", 100,
      3600e3, "First delay before reconnecting to the broker."},
     {"mqtt", "reconnect_max", T_DURATION, OFF(reconnect_max_ms), "30s", 100,

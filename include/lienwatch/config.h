@@ -38,6 +38,7 @@ struct lw_config {
     char topic_fix[LW_CONFIG_STR_MAX + 1];      /* gpsd TPV pattern */
     char topic_account[LW_CONFIG_STR_MAX + 1];  /* account status pattern */
     char topic_prefix[LW_CONFIG_STR_MAX + 1];   /* our output prefix */
+    int64_t state_interval_ms;                  /* state topic throttle */
     int64_t reconnect_min_ms;                   /* first reconnect delay */
     int64_t reconnect_max_ms;                   /* reconnect back-off cap */
     /* [store] */
