@@ -36,6 +36,28 @@
  *     excursion: reported once per fence with late = true.
  *   - Duplicates must not be fed in (the store tells them apart).
  *
+ * Details settled by lib/alert.c (all within the rules above):
+ *   - A fix whose distance to a fence line cannot be computed counts as
+ *     ambiguous. Accuracy NAN or negative counts as 0 (the margin rules).
+ *   - A dwell starts at the fix time of the first fix of the run that
+ *     confirmed the entry and is compared with now_ms.
+ *   - Alerts raised for a state rather than a fix (becoming watched, dwell,
+ *     offline) carry the newest processed fix; has_fix is false if none.
+ *   - When a vehicle stops being watched, what was raised is forgotten: if
+ *     it is watched again while still on the bad side or silent, that is
+ *     raised again, once. back_online follows only an offline alert raised
+ *     in the current watch period (or restored as open).
+ *   - Late fixes: they count as heard (and so end a silence, with
+ *     back_online carrying the late fix, late = true and moved_m NAN), but
+ *     their triggers raise nothing. A late excursion, once reported for a
+ *     fence, is not reported again for late fixes up to the device's newest
+ *     fix time at that moment (the same backlog); later ones may report a
+ *     new excursion.
+ *   - A message received at now_ms after a silence whose deadline passed
+ *     (the tick not yet run) raises offline first, then back_online.
+ *   - Alerts of power_cut / tow / low_battery are events, not states:
+ *     becoming watched does not raise them retroactively.
+ *
  * Ownership: strings passed in are copied; the struct lw_alert handed to the
  * callback is valid during the call only.
  */
@@ -103,7 +125,10 @@ struct lw_vehicle_reg {
     int64_t registered_ms;            /* offline clock start if never heard */
 };
 
-/* Receives each alert raised; ctx is the one given to lw_engine_new. */
+/*
+ * Receives each alert raised; ctx is the one given to lw_engine_new. It runs
+ * inside the engine call that raised it and must not call the engine.
+ */
 typedef void (*lw_alert_cb)(void *ctx, const struct lw_alert *a);
 
 struct lw_engine; /* opaque */
@@ -114,7 +139,14 @@ enum lw_err lw_engine_new(struct lw_engine **out,
                           void *ctx);
 void lw_engine_free(struct lw_engine *e);
 
-/* Replaces the settings (e.g. after SIGHUP); state is kept. */
+/*
+ * Replaces the settings (e.g. after SIGHUP); state is kept. Invalid settings
+ * (those lw_engine_new rejects) are ignored: the old ones stay. Vehicles
+ * that become watched through a new threshold get their alerts at the next
+ * lw_engine_tick (their deadline reads INT64_MIN until then), because this
+ * call has no now_ms; those no longer watched stop at once. Pending runs
+ * longer than a new confirm_fixes confirm at their next fix.
+ */
 void lw_engine_set_cfg(struct lw_engine *e, const struct lw_alert_cfg *cfg);
 
 /*
@@ -133,7 +165,13 @@ enum lw_err lw_engine_set_fences(struct lw_engine *e,
                                  const struct lw_fenceset *fences,
                                  const struct lw_fence_link *links,
                                  size_t nlinks, const int64_t *max_dwell_ms);
-/* max_dwell_ms[i] is fence id i's dwell limit (0 = none); may be NULL. */
+/* max_dwell_ms[i] is fence id i's dwell limit (0 = none); may be NULL.
+ * Every fence's tag must be unique in the set (the state key). Links to a
+ * tag not in the set are ignored. Returns LW_OK; LW_ERR_INVAL for NULL e,
+ * links NULL with nlinks > 0, duplicate tags, a negative dwell limit, or a
+ * link naming neither device nor account; LW_ERR_NOMEM. On error the
+ * previous fences stay in use. States of fences gone, changed kind or no
+ * longer applicable to a vehicle are dropped (good side assumed). */
 
 /*
  * Registers or updates a vehicle (a device with its account). Devices never
@@ -160,7 +198,11 @@ enum lw_err lw_engine_heard(struct lw_engine *e, const char *device,
 
 /*
  * A stored (not duplicate) fix; late says it is older than the device's
- * newest (LW_PUT_LATE). Also counts as heard at f->recv_time_ms.
+ * newest (LW_PUT_LATE). Also counts as heard at f->recv_time_ms (now_ms
+ * when that is not set). A fix older than the newest processed one is
+ * treated as late even if late is false. Returns LW_OK; LW_ERR_INVAL (NULL
+ * or bad device id); LW_ERR_RANGE (invalid position); LW_ERR_NOMEM (some
+ * fence state for this fix may then be missing).
  */
 enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
                           bool late, int64_t now_ms);
@@ -169,11 +211,14 @@ enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
  * Raises what is due at now_ms (offline, dwell) for one device, or for all
  * when device is NULL. Returns the earliest future deadline of that device
  * (or of all), INT64_MAX when none: the daemon arms its timer there.
+ * Only watched devices have deadlines; with device NULL the cost is
+ * O(k log n) for k devices due (a heap), so calling it often is cheap.
  */
 int64_t lw_engine_tick(struct lw_engine *e, const char *device,
                        int64_t now_ms);
 
-/* The next deadline of one device (offline, dwell), INT64_MAX if none. */
+/* The next deadline of one device (offline, dwell), INT64_MAX if none,
+ * INT64_MIN when a settings change made it watched and a tick is due. */
 int64_t lw_engine_deadline(const struct lw_engine *e, const char *device);
 
 /* Whether device is watched now. */
@@ -181,7 +226,15 @@ bool lw_engine_watched(const struct lw_engine *e, const char *device);
 
 /*
  * Restores a device's state at start-up from the database: last heard, the
- * newest fix, and whether an offline alert is open. Call before events.
+ * newest fix, and whether an offline alert is open. Call before events,
+ * including lw_engine_set_vehicle / lw_engine_set_account for that device:
+ * becoming watched checks the silence, and without the restored last heard
+ * it would measure from registration. last_heard_ms <= 0 means never heard;
+ * newest may be NULL (newest->device is not used). Fence sides are not
+ * restored: the good side is assumed, so a vehicle that was on the bad side
+ * before a restart is confirmed and alerted again (a known limitation).
+ * Returns LW_OK, LW_ERR_INVAL, LW_ERR_RANGE (newest's position invalid) or
+ * LW_ERR_NOMEM.
  */
 enum lw_err lw_engine_restore(struct lw_engine *e, const char *device,
                               int64_t last_heard_ms,
