@@ -172,7 +172,7 @@ wait_for 10 grep -q '^ready$' "$T/d.out" || fail "D: lw-baresub did not subscrib
     fail "D: lw-sim failed"
 wait "$BPID" || fail "D: lw-baresub failed: $(cat "$T/d.err")"
 lw_untrack "$BPID"
-grep -q '^received=2000 seconds=[0-9.]* rate=[0-9]* first_ms=[0-9]* last_ms=[0-9]*$' "$T/d.out" ||
+grep -q '^received=2000 seconds=[0-9.]* rate=[0-9]* first_ms=[0-9]* last_ms=[0-9]* cpu_s=[0-9.]* maxrss_kib=[0-9]*$' "$T/d.out" ||
     fail "D: unexpected lw-baresub output: $(cat "$T/d.out")"
 say "D ok: $(tail -1 "$T/d.out")"
 

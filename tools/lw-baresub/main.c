@@ -10,10 +10,11 @@
  * Output: "ready" on stdout once the subscription is acknowledged (a
  * script starts publishing after that), then at exit one human line on
  * stderr and one key=value line on stdout:
- *   received=N seconds=S rate=R first_ms=T last_ms=T
+ *   received=N seconds=S rate=R first_ms=T last_ms=T cpu_s=C maxrss_kib=K
  * seconds runs from the first message received to the last; first_ms and
  * last_ms are wall-clock (Unix ms) so that a script can measure from its
- * own start instead. Exit status: 0 when --count messages arrived (or, with
+ * own start instead; cpu_s and maxrss_kib are this process's CPU time and
+ * peak resident size, for the benchmark table. Exit status: 0 when --count messages arrived (or, with
  * no --count, on SIGINT/SIGTERM or --timeout), 1 on a broker problem or a
  * --count not reached in time, 2 for bad options.
  */
@@ -28,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +55,7 @@
 /* SUBACK return code for a refused subscription (MQTT 3.1.1 and 5). */
 #define SUBACK_FAILURE 0x80
 #define MS_PER_S 1000
+#define US_PER_S 1e6
 #define NS_PER_MS 1000000
 #define EXIT_USAGE 2
 
@@ -98,6 +101,13 @@ static int64_t clock_ms(clockid_t id)
     return (int64_t)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
 }
 
+/* User plus system CPU time in ru, seconds. */
+static double cpu_seconds(const struct rusage *ru)
+{
+    return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) +
+           (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / US_PER_S;
+}
+
 /* Prints --help to f. */
 static void usage(FILE *f)
 {
@@ -118,8 +128,9 @@ static void usage(FILE *f)
 "  -h, --help         this help\n"
 "\n"
 "Prints \"ready\" on stdout once subscribed, and at exit:\n"
-"  received=N seconds=S rate=R first_ms=T last_ms=T\n"
-"(seconds from the first message to the last; T in Unix milliseconds).\n"
+"  received=N seconds=S rate=R first_ms=T last_ms=T cpu_s=C maxrss_kib=K\n"
+"(seconds from the first message to the last; T in Unix milliseconds;\n"
+"C this process's CPU seconds; K its peak resident size).\n"
 "Exit status: 0 done, 1 --count not reached or broker problem, 2 usage.\n",
             DEFAULT_PORT, DEFAULT_QOS, DEFAULT_TIMEOUT_S);
 }
@@ -349,6 +360,7 @@ int main(int argc, char **argv)
     };
     struct sigaction sa = {.sa_handler = on_signal};
     int64_t start, deadline, last_misc = 0;
+    struct rusage ru;
     double secs, rate;
     int rc, exit_code = EXIT_FAILURE;
 
@@ -417,9 +429,11 @@ int main(int argc, char **argv)
                 PROG ": received %" PRIu64 " messages in %.3f s"
                      " (%.0f msgs/s)\n",
                 b.received, secs, rate);
+    getrusage(RUSAGE_SELF, &ru);
     printf("received=%" PRIu64 " seconds=%.3f rate=%.0f first_ms=%" PRId64
-           " last_ms=%" PRId64 "\n",
-           b.received, secs, rate, b.first_wall_ms, b.last_wall_ms);
+           " last_ms=%" PRId64 " cpu_s=%.3f maxrss_kib=%ld\n",
+           b.received, secs, rate, b.first_wall_ms, b.last_wall_ms,
+           cpu_seconds(&ru), ru.ru_maxrss);
     fflush(stdout);
 
     if (b.connected) {
