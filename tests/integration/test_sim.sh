@@ -10,13 +10,15 @@
 #   C. the default start puts the last report at about now; --rate paces;
 #   D. lw-baresub counts what lw-sim publishes;
 #   E. --help, bad options.
-# Needs no shared data.
+# Needs no shared data. LW_VALGRIND=1 runs both tools under valgrind.
 source "$(dirname "$0")/../lib.sh"
 lw_setup
 PORT=$(free_port)
 start_mosquitto "$PORT"
-SIM="$BIN/lw-sim"
-[ -x "$SIM" ] || fail "no $SIM (build first)"
+[ -x "$BIN/lw-sim" ] || fail "no $BIN/lw-sim (build first)"
+# under LW_VALGRIND=1 both tools run in valgrind (errors exit 99)
+sim() { (lw_wrap "$BIN/lw-sim" "$@"); }
+baresub() { (lw_wrap "$BIN/lw-baresub" "$@"); }
 
 # collect NAME PREFIX: registers a persistent QoS 1 session that queues what
 # is published under PREFIX, so nothing can be missed by starting late.
@@ -33,7 +35,7 @@ fetch() {
 # ---- A: one run with everything mixed in
 START=$(( $(date +%s) - 86400 ))
 register a fleet/a
-"$SIM" --port "$PORT" --topic-prefix fleet/a -n 6 -c 600 --rate 0 --seed 11 \
+sim --port "$PORT" --topic-prefix fleet/a -n 6 -c 600 --rate 0 --seed 11 \
     --start "$START" --bad-ratio 0.1 --duplicates 0.05 --shuffle 8 \
     > "$T/a.out" 2> "$T/a.err" || fail "A: lw-sim failed: $(cat "$T/a.err")"
 grep -q '^published=600 acked=600 ' "$T/a.out" || fail "A: not all acknowledged: $(cat "$T/a.out")"
@@ -118,7 +120,7 @@ say "A ok: counts, topics, JSON, plausible values, bad kinds"
 # ---- B: deterministic for a seed
 run_b() { # NAME SEED
     register "$1" "det/$1"
-    "$SIM" --port "$PORT" --topic-prefix "det/$1" -n 5 -c 300 --rate 0 \
+    sim --port "$PORT" --topic-prefix "det/$1" -n 5 -c 300 --rate 0 \
         --seed "$2" --start "$START" --bad-ratio 0.05 --duplicates 0.05 \
         --shuffle 4 -q > /dev/null || fail "B: lw-sim $1 failed"
     fetch "$1" "det/$1" 300
@@ -147,7 +149,7 @@ say "B ok: deterministic for a seed"
 # ---- C: default start ends at about now; --rate paces
 register c fleet/c
 t0=$(date +%s%N)
-"$SIM" --port "$PORT" --topic-prefix fleet/c -n 3 -c 60 --rate 200 --step 20 -q \
+sim --port "$PORT" --topic-prefix fleet/c -n 3 -c 60 --rate 200 --step 20 -q \
     > /dev/null || fail "C: lw-sim failed"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$ms" -ge 250 ] || fail "C: 60 messages at 200/s took only $ms ms"
@@ -163,12 +165,12 @@ EOF
 say "C ok: default start and rate (60 messages in $ms ms)"
 
 # ---- D: lw-baresub counts lw-sim's messages
-"$BIN/lw-baresub" --port "$PORT" --topic 'fleet/d/#' --client-id t-d \
+baresub --port "$PORT" --topic 'fleet/d/#' --client-id t-d \
     --count 2000 --timeout 30 > "$T/d.out" 2> "$T/d.err" &
 BPID=$!
 lw_track "$BPID"
 wait_for 10 grep -q '^ready$' "$T/d.out" || fail "D: lw-baresub did not subscribe: $(cat "$T/d.err")"
-"$SIM" --port "$PORT" --topic-prefix fleet/d -n 50 -c 2000 --rate 0 -q > /dev/null ||
+sim --port "$PORT" --topic-prefix fleet/d -n 50 -c 2000 --rate 0 -q > /dev/null ||
     fail "D: lw-sim failed"
 wait "$BPID" || fail "D: lw-baresub failed: $(cat "$T/d.err")"
 lw_untrack "$BPID"
@@ -177,10 +179,10 @@ grep -q '^received=2000 seconds=[0-9.]* rate=[0-9]* first_ms=[0-9]* last_ms=[0-9
 say "D ok: $(tail -1 "$T/d.out")"
 
 # ---- E: usage
-"$SIM" --help | grep -q -- '--bad-ratio' || fail "E: --help"
-"$BIN/lw-baresub" --help | grep -q -- '--count' || fail "E: lw-baresub --help"
-rc=0; "$SIM" --rate -1 2> /dev/null || rc=$?
+sim --help | grep -q -- '--bad-ratio' || fail "E: --help"
+baresub --help | grep -q -- '--count' || fail "E: lw-baresub --help"
+rc=0; sim --rate -1 2> /dev/null || rc=$?
 [ "$rc" = 2 ] || fail "E: bad --rate gave $rc, want 2"
-rc=0; "$SIM" --port "$(free_port)" -c 1 --timeout 1 -q 2> /dev/null || rc=$?
+rc=0; sim --port "$(free_port)" -c 1 --timeout 1 -q 2> /dev/null || rc=$?
 [ "$rc" = 1 ] || fail "E: no broker gave $rc, want 1"
 say "E ok: usage and errors"
