@@ -15,6 +15,10 @@ lw_setup
 [ -x "$BIN/lienwatchd" ] || fail "$BIN/lienwatchd not built"
 [ -x "$BIN/lienwatch" ] || fail "$BIN/lienwatch not built (make install needs it)"
 SLOW=1; [ "${LW_VALGRIND:-0}" = 1 ] && SLOW=6
+# The broker has confirmed all three subscriptions (the daemon logs
+# "subscribed to" when it sends SUBSCRIBE; a message published before the
+# SUBACK may find no subscription yet). Needs -v (libmosquitto's debug log).
+subacked() { [ "$(grep -c 'received SUBACK' "$1")" -ge 3 ]; }
 
 D="$T/root"
 INSTALL="$ROOT/tools/install.sh"
@@ -105,7 +109,7 @@ grep -qx "db = $T/state/lienwatch.db" "$CONF" && grep -qx "port = $PORT" "$CONF"
 lw_wrap "$D/usr/sbin/lienwatchd" -c "$CONF" -v >"$T/daemon.log" 2>&1 &
 DPID=$!
 lw_track "$DPID"
-wait_for $((10 * SLOW)) grep -q "subscribed to" "$T/daemon.log" ||
+wait_for $((10 * SLOW)) subacked "$T/daemon.log" ||
     fail "installed daemon did not subscribe: $(tail -5 "$T/daemon.log")"
 TST=$(date +%s)
 mosquitto_pub -p "$PORT" -q 1 -t owntracks/alice/phone \
