@@ -14,8 +14,9 @@
  * seconds runs from the first message received to the last; first_ms and
  * last_ms are wall-clock (Unix ms) so that a script can measure from its
  * own start instead; cpu_s and maxrss_kib are this process's CPU time and
- * peak resident size, for the benchmark table. Exit status: 0 when --count messages arrived (or, with
- * no --count, on SIGINT/SIGTERM or --timeout), 1 on a broker problem or a
+ * peak resident size, for the benchmark table. Exit status: 0 when --count
+ * messages arrived (or, with no --count, on SIGINT/SIGTERM or --timeout), 1 on
+ * a broker problem or a
  * --count not reached in time, 2 for bad options.
  */
 #include <errno.h>
@@ -61,26 +62,26 @@
 
 /* Options and state. */
 struct baresub {
-    const char *host;      /* broker */
+    const char *host; /* broker */
     int port;
-    const char *topic;     /* subscription pattern */
-    int qos;               /* subscription QoS */
-    const char *client_id; /* fixed id: the session persists */
-    bool clean;            /* --clean-session */
-    uint64_t count;        /* stop after this many; 0 = no limit */
-    double timeout_s;      /* stop after this long */
-    bool quiet;            /* -q */
+    const char *topic;      /* subscription pattern */
+    int qos;                /* subscription QoS */
+    const char *client_id;  /* fixed id: the session persists */
+    bool clean;             /* --clean-session */
+    uint64_t count;         /* stop after this many; 0 = no limit */
+    double timeout_s;       /* stop after this long */
+    bool quiet;             /* -q */
     struct mosquitto *mosq; /* the client */
-    uint64_t received;     /* messages seen */
-    uint64_t events;       /* callbacks run: progress of a read */
-    int64_t first_mono_ms; /* first message, monotonic */
-    int64_t last_mono_ms;  /* last message, monotonic */
-    int64_t first_wall_ms; /* the same on the wall clock */
+    uint64_t received;      /* messages seen */
+    uint64_t events;        /* callbacks run: progress of a read */
+    int64_t first_mono_ms;  /* first message, monotonic */
+    int64_t last_mono_ms;   /* last message, monotonic */
+    int64_t first_wall_ms;  /* the same on the wall clock */
     int64_t last_wall_ms;
-    bool connected;        /* CONNACK accepted, not lost since */
-    bool subscribed;       /* SUBACK seen */
-    bool lost;             /* connection lost unexpectedly */
-    int connack_rc;        /* last CONNACK code, -1 none yet */
+    bool connected;  /* CONNACK accepted, not lost since */
+    bool subscribed; /* SUBACK seen */
+    bool lost;       /* connection lost unexpectedly */
+    int connack_rc;  /* last CONNACK code, -1 none yet */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -108,36 +109,42 @@ static double cpu_seconds(const struct rusage *ru)
            (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / US_PER_S;
 }
 
+/* clang-format off: the help text is laid out as it prints */
 /* Prints --help to f. */
 static void usage(FILE *f)
 {
-    fprintf(f,
-"Usage: " PROG " [OPTION]...\n"
-"Count MQTT messages as fast as they arrive: the benchmark's upper limit.\n"
-"\n"
-"  --host HOST        broker address (default " DEFAULT_HOST ")\n"
-"  --port PORT        broker port (default %d)\n"
-"  --topic PATTERN    subscription (default " DEFAULT_TOPIC ")\n"
-"  --qos N            subscription QoS 0, 1 or 2 (default %d)\n"
-"  --client-id ID     MQTT client id (default " DEFAULT_CLIENT_ID "); the\n"
-"                     session is persistent (clean session off)\n"
-"  --clean-session    start a clean session instead\n"
-"  -c, --count N      exit once N messages arrived\n"
-"  --timeout S        give up after S seconds (default %.0f)\n"
-"  -q, --quiet        no human summary on stderr\n"
-"  -h, --help         this help\n"
-"\n"
-"Prints \"ready\" on stdout once subscribed, and at exit:\n"
-"  received=N seconds=S rate=R first_ms=T last_ms=T cpu_s=C maxrss_kib=K\n"
-"(seconds from the first message to the last; T in Unix milliseconds;\n"
-"C this process's CPU seconds; K its peak resident size).\n"
-"Exit status: 0 done, 1 --count not reached or broker problem, 2 usage.\n",
-            DEFAULT_PORT, DEFAULT_QOS, DEFAULT_TIMEOUT_S);
+    fprintf(
+        f,
+        "Usage: " PROG " [OPTION]...\n"
+        "Count MQTT messages as fast as they arrive: the benchmark's upper "
+        "limit.\n"
+        "\n"
+        "  --host HOST        broker address (default " DEFAULT_HOST ")\n"
+        "  --port PORT        broker port (default %d)\n"
+        "  --topic PATTERN    subscription (default " DEFAULT_TOPIC ")\n"
+        "  --qos N            subscription QoS 0, 1 or 2 (default %d)\n"
+        "  --client-id ID     MQTT client id (default " DEFAULT_CLIENT_ID
+        "); the\n"
+        "                     session is persistent (clean session off)\n"
+        "  --clean-session    start a clean session instead\n"
+        "  -c, --count N      exit once N messages arrived\n"
+        "  --timeout S        give up after S seconds (default %.0f)\n"
+        "  -q, --quiet        no human summary on stderr\n"
+        "  -h, --help         this help\n"
+        "\n"
+        "Prints \"ready\" on stdout once subscribed, and at exit:\n"
+        "  received=N seconds=S rate=R first_ms=T last_ms=T cpu_s=C "
+        "maxrss_kib=K\n"
+        "(seconds from the first message to the last; T in Unix milliseconds;\n"
+        "C this process's CPU seconds; K its peak resident size).\n"
+        "Exit status: 0 done, 1 --count not reached or broker problem, 2 "
+        "usage.\n",
+        DEFAULT_PORT, DEFAULT_QOS, DEFAULT_TIMEOUT_S);
 }
+/* clang-format on */
 
 /* Parses a whole unsigned integer in [min, max]. */
-static bool parse_u64(const char *s, uint64_t min, uint64_t max,
-                      uint64_t *out)
+static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
     unsigned long long v;
@@ -387,7 +394,8 @@ int main(int argc, char **argv)
     rc = mosquitto_connect(b.mosq, b.host, b.port, MQTT_KEEPALIVE_S);
     if (rc != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, PROG ": cannot connect to %s:%d: %s\n", b.host, b.port,
-                rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+                rc == MOSQ_ERR_ERRNO ? strerror(errno)
+                                     : mosquitto_strerror(rc));
         goto out_destroy;
     }
 

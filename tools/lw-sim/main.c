@@ -82,6 +82,16 @@
 #define VEHICLES_MAX 10000000u
 #define SHUFFLE_MAX 100000
 #define TOPIC_MAX 256
+/* Longest "/carNNNNNNNN" a vehicle adds to the prefix. */
+#define DEVICE_SUFFIX_MAX 16
+#define SECONDS_MAX 1e9
+#define RATE_MAX 1e9
+#define RADIUS_MIN_KM 0.001
+#define RADIUS_MAX_KM 1000.0
+#define LAT_MAX_DEG 90.0
+#define LON_MAX_DEG 180.0
+/* Room for "LAT,LON" in --centre. */
+#define CENTRE_ARG_MAX 64
 #define DEVICE_DIGITS_FMT "%s/car%05" PRIu32
 /* OwnTracks tracker ids are two characters: base 36 digits. */
 #define TID_BASE 36
@@ -101,6 +111,9 @@
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 2000
 #define CONNECT_WAIT_MS 10000
+/* Accuracy stated in bad payloads: they are about their defect, not this. */
+#define PEEK_ACC_M 10.0
+#define KMH_PER_MPS 3.6
 #define MS_PER_S 1000
 #define US_PER_S 1e6
 #define NS_PER_MS 1000000
@@ -110,34 +123,34 @@
 
 /* Options, after parsing. */
 struct opts {
-    const char *host;       /* broker */
+    const char *host; /* broker */
     int port;
-    uint32_t vehicles;      /* fleet size */
-    double rate;            /* messages/s in total; 0 = flat out */
-    uint64_t count;         /* publishes in total; 0 = no limit */
-    double duration_s;      /* stop after this long; 0 = no limit */
-    int qos;                /* 0, 1 or 2 */
-    uint64_t seed;          /* --seed */
-    const char *prefix;     /* topic prefix */
-    const char *client_id;  /* NULL: lw-sim-<pid> */
-    double bad_ratio;       /* share of bad payloads */
-    double dup_ratio;       /* share of re-sent good payloads */
-    size_t shuffle;         /* block size for out-of-order publishing */
-    int64_t start_s;        /* first fix time (before per-vehicle offset) */
-    bool start_set;         /* --start given */
-    int step_s;             /* simulated seconds between a vehicle's reports */
-    struct sim_area area;   /* where the fleet lives */
-    size_t max_inflight;    /* our cap on unacknowledged messages */
-    double timeout_s;       /* wait for PUBACKs / broker at most this long */
-    bool quiet;             /* -q */
+    uint32_t vehicles;     /* fleet size */
+    double rate;           /* messages/s in total; 0 = flat out */
+    uint64_t count;        /* publishes in total; 0 = no limit */
+    double duration_s;     /* stop after this long; 0 = no limit */
+    int qos;               /* 0, 1 or 2 */
+    uint64_t seed;         /* --seed */
+    const char *prefix;    /* topic prefix */
+    const char *client_id; /* NULL: lw-sim-<pid> */
+    double bad_ratio;      /* share of bad payloads */
+    double dup_ratio;      /* share of re-sent good payloads */
+    size_t shuffle;        /* block size for out-of-order publishing */
+    int64_t start_s;       /* first fix time (before per-vehicle offset) */
+    bool start_set;        /* --start given */
+    int step_s;            /* simulated seconds between a vehicle's reports */
+    struct sim_area area;  /* where the fleet lives */
+    size_t max_inflight;   /* our cap on unacknowledged messages */
+    double timeout_s;      /* wait for PUBACKs / broker at most this long */
+    bool quiet;            /* -q */
 };
 
 /* One message ready to publish. */
 struct out_msg {
-    char topic[TOPIC_MAX];          /* full topic */
-    char *big;                      /* heap payload (oversize), else NULL */
-    int len;                        /* payload length */
-    char small[SIM_PAYLOAD_MAX];    /* payload when it fits */
+    char topic[TOPIC_MAX];       /* full topic */
+    char *big;                   /* heap payload (oversize), else NULL */
+    int len;                     /* payload length */
+    char small[SIM_PAYLOAD_MAX]; /* payload when it fits */
 };
 
 /* What the next generated message will be (drawn once, kept on waits). */
@@ -150,35 +163,35 @@ enum pending {
 
 /* The whole simulator. */
 struct sim {
-    struct opts o;               /* options */
-    struct mosquitto *mosq;      /* the MQTT client */
-    struct sim_vehicle *veh;     /* o.vehicles vehicles */
-    struct sim_rng rng;          /* decisions: bad, dup, shuffle */
-    uint32_t next_vehicle;       /* whose turn it is */
-    enum pending pend;           /* kind of the next message, if drawn */
-    enum sim_bad pend_bad;       /* PEND_BAD: which kind */
-    uint32_t pend_vehicle;       /* PEND_BAD: on whose topic */
-    size_t pend_dup;             /* PEND_DUP: which ring entry */
-    struct out_msg *win;         /* the current block (shuffle) */
-    size_t win_cap;              /* block size, >= 1 */
-    size_t win_len;              /* messages in the block */
-    size_t win_pos;              /* next to publish */
-    bool win_ready;              /* block complete and shuffled */
-    struct out_msg *ring;        /* recent good messages, DUP_RING */
-    size_t ring_len;             /* entries filled */
-    size_t ring_next;            /* next slot to overwrite */
-    uint64_t generated;          /* messages made */
-    uint64_t good;               /* of which good reports */
-    uint64_t bad[SIM_BAD_COUNT_];/* of which bad, per kind */
-    uint64_t dups;               /* of which duplicates */
-    uint64_t published;          /* accepted by mosquitto_publish */
-    uint64_t acked;              /* on_publish (PUBACK for QoS 1) */
-    bool gen_done;               /* no more messages will be made */
-    bool connected;              /* CONNACK accepted, not lost since */
-    bool ever_connected;         /* first CONNACK seen */
-    bool throttled_note;         /* said once that we wait for the clock */
-    int connack_rc;              /* last CONNACK code, -1 none yet */
-    uint64_t events;             /* callbacks run: progress of a read */
+    struct opts o;                /* options */
+    struct mosquitto *mosq;       /* the MQTT client */
+    struct sim_vehicle *veh;      /* o.vehicles vehicles */
+    struct sim_rng rng;           /* decisions: bad, dup, shuffle */
+    uint32_t next_vehicle;        /* whose turn it is */
+    enum pending pend;            /* kind of the next message, if drawn */
+    enum sim_bad pend_bad;        /* PEND_BAD: which kind */
+    uint32_t pend_vehicle;        /* PEND_BAD: on whose topic */
+    size_t pend_dup;              /* PEND_DUP: which ring entry */
+    struct out_msg *win;          /* the current block (shuffle) */
+    size_t win_cap;               /* block size, >= 1 */
+    size_t win_len;               /* messages in the block */
+    size_t win_pos;               /* next to publish */
+    bool win_ready;               /* block complete and shuffled */
+    struct out_msg *ring;         /* recent good messages, DUP_RING */
+    size_t ring_len;              /* entries filled */
+    size_t ring_next;             /* next slot to overwrite */
+    uint64_t generated;           /* messages made */
+    uint64_t good;                /* of which good reports */
+    uint64_t bad[SIM_BAD_COUNT_]; /* of which bad, per kind */
+    uint64_t dups;                /* of which duplicates */
+    uint64_t published;           /* accepted by mosquitto_publish */
+    uint64_t acked;               /* on_publish (PUBACK for QoS 1) */
+    bool gen_done;                /* no more messages will be made */
+    bool connected;               /* CONNACK accepted, not lost since */
+    bool ever_connected;          /* first CONNACK seen */
+    bool throttled_note;          /* said once that we wait for the clock */
+    int connack_rc;               /* last CONNACK code, -1 none yet */
+    uint64_t events;              /* callbacks run: progress of a read */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -200,69 +213,91 @@ static int64_t clock_ms(clockid_t id)
     return (int64_t)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
 }
 
+/* clang-format off: the help text is laid out as it prints */
 /* Prints --help to f. */
 static void usage(FILE *f)
 {
-    fprintf(f,
-"Usage: " PROG " [OPTION]...\n"
-"Publish simulated vehicles' positions as OwnTracks JSON over MQTT.\n"
-"\n"
-"Each vehicle has a home near --centre, parks for random periods, and\n"
-"drives to destinations at 30-110 km/h along zig-zag routes. Reports go to\n"
-"PREFIX/carNNNNN (OwnTracks _type \"location\": lat, lon, tst, acc, vel km/h,\n"
-"cog, batt, tid, t) to the vehicles in turn. Same --seed (and --start), same\n"
-"messages.\n"
-"\n"
-"Connection:\n"
-"  --host HOST          broker address (default " DEFAULT_HOST ")\n"
-"  --port PORT          broker port (default %d)\n"
-"  --client-id ID       MQTT client id (default lw-sim-PID)\n"
-"  --qos N              0, 1 or 2 (default %d)\n"
-"  --topic-prefix P     topics are P/carNNNNN (default " DEFAULT_PREFIX ")\n"
-"  --max-inflight N     at most N messages awaiting PUBACK (default %d)\n"
-"  --timeout S          wait at most S seconds for the last PUBACKs or for a\n"
-"                       lost broker to come back (default %.0f)\n"
-"Load:\n"
-"  -n, --vehicles N     number of vehicles (default %d)\n"
-"  -r, --rate R         messages per second in total, 0 = as fast as possible\n"
-"                       (default %.0f)\n"
-"  -c, --count N        stop after N messages (good + bad + duplicates)\n"
-"  -d, --duration S     stop after S seconds\n"
-"                       (with neither, run until SIGINT/SIGTERM)\n"
-"Simulation:\n"
-"  --seed N             random seed (default %d)\n"
-"  --start T            fix time of the first reports: Unix seconds or ISO\n"
-"                       8601 (default: so that the last report is about now)\n"
-"  --step S             simulated seconds between two reports of a vehicle\n"
-"                       (default %d); reports never run more than %d s ahead\n"
-"                       of the wall clock: the simulator waits instead\n"
-"  --centre LAT,LON     centre of the fleet's homes (default %.2f,%.2f)\n"
-"  --radius KM          homes within KM of the centre (default %.0f)\n"
-"Robustness testing:\n"
-"  --bad-ratio R        share of deliberately bad payloads (0..1): not JSON,\n"
-"                       truncated JSON, string lat, lat 91, 0/0, tst 1 h in\n"
-"                       the future, 70 KiB oversize\n"
-"  --duplicates R       share of re-sent recent good payloads (0..1)\n"
-"  --shuffle W          publish in random order within blocks of W messages\n"
-"Output:\n"
-"  -q, --quiet          no progress notes and no human summary on stderr\n"
-"  -h, --help           this help\n"
-"  --version            print the version\n"
-"\n"
-"At exit: \"sent N good, M bad (kind=n, ...), D duplicates\" and the\n"
-"published/acknowledged counts on stderr, and one line on stdout:\n"
-"  published=N acked=N good=N bad=N duplicates=N seconds=S rate=R cpu_s=C\n"
-"Exit status: 0 all acknowledged, 1 not all acknowledged or no broker,\n"
-"2 bad options.\n",
-            DEFAULT_PORT, DEFAULT_QOS, DEFAULT_MAX_INFLIGHT, DEFAULT_TIMEOUT_S,
-            DEFAULT_VEHICLES, DEFAULT_RATE, DEFAULT_SEED, DEFAULT_STEP_S,
-            FUTURE_SLACK_S, DEFAULT_CENTRE_LAT_DEG, DEFAULT_CENTRE_LON_DEG,
-            DEFAULT_RADIUS_KM);
+    fprintf(
+        f,
+        "Usage: " PROG " [OPTION]...\n"
+        "Publish simulated vehicles' positions as OwnTracks JSON over MQTT.\n"
+        "\n"
+        "Each vehicle has a home near --centre, parks for random periods, and\n"
+        "drives to destinations at 30-110 km/h along zig-zag routes. Reports "
+        "go to\n"
+        "PREFIX/carNNNNN (OwnTracks _type \"location\": lat, lon, tst, acc, "
+        "vel km/h,\n"
+        "cog, batt, tid, t) to the vehicles in turn. Same --seed (and "
+        "--start), same\n"
+        "messages.\n"
+        "\n"
+        "Connection:\n"
+        "  --host HOST          broker address (default " DEFAULT_HOST ")\n"
+        "  --port PORT          broker port (default %d)\n"
+        "  --client-id ID       MQTT client id (default lw-sim-PID)\n"
+        "  --qos N              0, 1 or 2 (default %d)\n"
+        "  --topic-prefix P     topics are P/carNNNNN (default " DEFAULT_PREFIX
+        ")\n"
+        "  --max-inflight N     at most N messages awaiting PUBACK (default "
+        "%d)\n"
+        "  --timeout S          wait at most S seconds for the last PUBACKs or "
+        "for a\n"
+        "                       lost broker to come back (default %.0f)\n"
+        "Load:\n"
+        "  -n, --vehicles N     number of vehicles (default %d)\n"
+        "  -r, --rate R         messages per second in total, 0 = as fast as "
+        "possible\n"
+        "                       (default %.0f)\n"
+        "  -c, --count N        stop after N messages (good + bad + "
+        "duplicates)\n"
+        "  -d, --duration S     stop after S seconds\n"
+        "                       (with neither, run until SIGINT/SIGTERM)\n"
+        "Simulation:\n"
+        "  --seed N             random seed (default %d)\n"
+        "  --start T            fix time of the first reports: Unix seconds or "
+        "ISO\n"
+        "                       8601 (default: so that the last report is "
+        "about now)\n"
+        "  --step S             simulated seconds between two reports of a "
+        "vehicle\n"
+        "                       (default %d); reports never run more than %d s "
+        "ahead\n"
+        "                       of the wall clock: the simulator waits "
+        "instead\n"
+        "  --centre LAT,LON     centre of the fleet's homes (default "
+        "%.2f,%.2f)\n"
+        "  --radius KM          homes within KM of the centre (default %.0f)\n"
+        "Robustness testing:\n"
+        "  --bad-ratio R        share of deliberately bad payloads (0..1): not "
+        "JSON,\n"
+        "                       truncated JSON, string lat, lat 91, 0/0, tst 1 "
+        "h in\n"
+        "                       the future, 70 KiB oversize\n"
+        "  --duplicates R       share of re-sent recent good payloads (0..1)\n"
+        "  --shuffle W          publish in random order within blocks of W "
+        "messages\n"
+        "Output:\n"
+        "  -q, --quiet          no progress notes and no human summary on "
+        "stderr\n"
+        "  -h, --help           this help\n"
+        "  --version            print the version\n"
+        "\n"
+        "At exit: \"sent N good, M bad (kind=n, ...), D duplicates\" and the\n"
+        "published/acknowledged counts on stderr, and one line on stdout:\n"
+        "  published=N acked=N good=N bad=N duplicates=N seconds=S rate=R "
+        "cpu_s=C\n"
+        "Exit status: 0 all acknowledged, 1 not all acknowledged or no "
+        "broker,\n"
+        "2 bad options.\n",
+        DEFAULT_PORT, DEFAULT_QOS, DEFAULT_MAX_INFLIGHT, DEFAULT_TIMEOUT_S,
+        DEFAULT_VEHICLES, DEFAULT_RATE, DEFAULT_SEED, DEFAULT_STEP_S,
+        FUTURE_SLACK_S, DEFAULT_CENTRE_LAT_DEG, DEFAULT_CENTRE_LON_DEG,
+        DEFAULT_RADIUS_KM);
 }
+/* clang-format on */
 
 /* Parses a whole unsigned integer in [min, max]; false if it is not one. */
-static bool parse_u64(const char *s, uint64_t min, uint64_t max,
-                      uint64_t *out)
+static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
     unsigned long long v;
@@ -285,8 +320,7 @@ static bool parse_double(const char *s, double min, double max, double *out)
 
     errno = 0;
     v = strtod(s, &end);
-    if (errno || end == s || *end != '\0' || !isfinite(v) || v < min ||
-        v > max)
+    if (errno || end == s || *end != '\0' || !isfinite(v) || v < min || v > max)
         return false;
     *out = v;
     return true;
@@ -311,7 +345,7 @@ static bool parse_start(const char *s, int64_t *out_s)
 /* Parses --centre LAT,LON. */
 static bool parse_centre(const char *s, struct sim_area *a)
 {
-    char buf[64];
+    char buf[CENTRE_ARG_MAX];
     char *comma;
 
     if (strlen(s) >= sizeof buf)
@@ -321,8 +355,9 @@ static bool parse_centre(const char *s, struct sim_area *a)
     if (!comma)
         return false;
     *comma = '\0';
-    return parse_double(buf, -90, 90, &a->centre_lat_deg) &&
-           parse_double(comma + 1, -180, 180, &a->centre_lon_deg);
+    return parse_double(buf, -LAT_MAX_DEG, LAT_MAX_DEG, &a->centre_lat_deg) &&
+           parse_double(comma + 1, -LON_MAX_DEG, LON_MAX_DEG,
+                        &a->centre_lon_deg);
 }
 
 /* Long-only options. */
@@ -419,7 +454,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         case OPT_PREFIX:
             /* Room for "/carNNNNNNNN"; no wildcards in a publish topic. */
-            if (strlen(optarg) + 16 >= TOPIC_MAX || strpbrk(optarg, "+#"))
+            if (strlen(optarg) + DEVICE_SUFFIX_MAX >= TOPIC_MAX ||
+                strpbrk(optarg, "+#"))
                 bad = "--topic-prefix is too long or has a wildcard";
             o->prefix = optarg;
             break;
@@ -429,7 +465,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->max_inflight = (size_t)u;
             break;
         case OPT_TIMEOUT:
-            if (!parse_double(optarg, 0, 1e6, &o->timeout_s))
+            if (!parse_double(optarg, 0, SECONDS_MAX, &o->timeout_s))
                 bad = "--timeout wants seconds >= 0";
             break;
         case 'n':
@@ -438,7 +474,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->vehicles = (uint32_t)u;
             break;
         case 'r':
-            if (!parse_double(optarg, 0, 1e9, &o->rate))
+            if (!parse_double(optarg, 0, RATE_MAX, &o->rate))
                 bad = "--rate wants messages/s >= 0";
             break;
         case 'c':
@@ -446,7 +482,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 bad = "--count wants a positive integer";
             break;
         case 'd':
-            if (!parse_double(optarg, 0, 1e9, &d) || d <= 0)
+            if (!parse_double(optarg, 0, SECONDS_MAX, &d) || d <= 0)
                 bad = "--duration wants seconds > 0";
             o->duration_s = d;
             break;
@@ -469,7 +505,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 bad = "--centre wants LAT,LON in degrees";
             break;
         case OPT_RADIUS:
-            if (!parse_double(optarg, 0.001, 1000, &d))
+            if (!parse_double(optarg, RADIUS_MIN_KM, RADIUS_MAX_KM, &d))
                 bad = "--radius wants 0.001..1000 km";
             o->area.radius_m = d * KM;
             break;
@@ -546,15 +582,11 @@ static void make_tid(uint32_t index, char tid[3])
  */
 static void peek_report(const struct sim_vehicle *v, struct sim_report *r)
 {
-    /* Typical values: bad payloads are about their defect, not these. */
-    static const double peek_acc_m = 10.0;
-    static const double kmh_per_mps = 3.6;
-
     *r = (struct sim_report){
         .lat_deg = v->lat_deg,
         .lon_deg = v->lon_deg,
-        .acc_m = peek_acc_m,
-        .vel_kmh = v->speed_mps * kmh_per_mps,
+        .acc_m = PEEK_ACC_M,
+        .vel_kmh = v->speed_mps * KMH_PER_MPS,
         .cog_deg = v->heading_deg,
         .batt_pct = (int)lround(v->batt_pct),
         .trigger = 't',
@@ -611,8 +643,8 @@ static enum gen_result generate(struct sim *s, struct out_msg *m,
                                 s->pend_bad, &r, tid, wall_ms / MS_PER_S,
                                 &s->rng);
         } else {
-            n = sim_payload_bad(m->small, sizeof m->small, s->pend_bad, &r,
-                                tid, wall_ms / MS_PER_S, &s->rng);
+            n = sim_payload_bad(m->small, sizeof m->small, s->pend_bad, &r, tid,
+                                wall_ms / MS_PER_S, &s->rng);
         }
         if (n < 0) {
             /* Cannot happen with the buffer sizes above; stay defensive. */
@@ -834,8 +866,8 @@ static bool reconnect(struct sim *s, int64_t *last_misc_ms)
             return true;
         }
         poll(NULL, 0, backoff);
-        backoff = backoff * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS
-                                                 : backoff * 2;
+        backoff =
+            backoff * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : backoff * 2;
     }
     return false;
 }
@@ -904,8 +936,8 @@ static bool run(struct sim *s, int64_t *t0_ms, int64_t *t_end_ms)
                     (uint64_t)((double)(now - *t0_ms) * s->o.rate / MS_PER_S) +
                     1;
                 if (s->published >= allowed) {
-                    double next_ms = (double)s->published * MS_PER_S /
-                                     s->o.rate;
+                    double next_ms =
+                        (double)s->published * MS_PER_S / s->o.rate;
                     timeout = (int64_t)ceil(next_ms) - (now - *t0_ms);
                     break;
                 }
@@ -921,8 +953,9 @@ static bool run(struct sim *s, int64_t *t0_ms, int64_t *t_end_ms)
                 if (!s->gen_done) {
                     timeout = wait;
                     if (!s->throttled_note && !s->o.quiet) {
-                        fprintf(stderr, PROG ": reports reached the wall "
-                                        "clock; continuing in real time\n");
+                        fprintf(stderr,
+                                PROG ": reports reached the wall "
+                                     "clock; continuing in real time\n");
                         s->throttled_note = true;
                     }
                 }
@@ -953,8 +986,7 @@ static bool run(struct sim *s, int64_t *t0_ms, int64_t *t_end_ms)
                 return !failed;
             }
             if (!drain_deadline)
-                drain_deadline =
-                    now + (int64_t)(s->o.timeout_s * MS_PER_S);
+                drain_deadline = now + (int64_t)(s->o.timeout_s * MS_PER_S);
             if (now >= drain_deadline) {
                 fprintf(stderr,
                         PROG ": gave up waiting for %" PRIu64
@@ -1060,9 +1092,9 @@ int main(int argc, char **argv)
 
     rc = mosquitto_connect(s.mosq, s.o.host, s.o.port, MQTT_KEEPALIVE_S);
     if (rc != MOSQ_ERR_SUCCESS) {
-        fprintf(stderr, PROG ": cannot connect to %s:%d: %s\n", s.o.host,
-                s.o.port,
-                rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        fprintf(
+            stderr, PROG ": cannot connect to %s:%d: %s\n", s.o.host, s.o.port,
+            rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
         goto out_destroy;
     }
     if (!wait_connack(&s, clock_ms(CLOCK_MONOTONIC) + CONNECT_WAIT_MS,

@@ -22,12 +22,9 @@
 #define BYTE_VALUES 256
 
 static const char *const bad_names[SIM_BAD_COUNT_] = {
-    [SIM_BAD_NOT_JSON] = "not_json",
-    [SIM_BAD_TRUNCATED] = "truncated",
-    [SIM_BAD_STRING_LAT] = "string_lat",
-    [SIM_BAD_LAT_RANGE] = "lat_range",
-    [SIM_BAD_ZERO] = "zero_zero",
-    [SIM_BAD_FUTURE] = "future",
+    [SIM_BAD_NOT_JSON] = "not_json",     [SIM_BAD_TRUNCATED] = "truncated",
+    [SIM_BAD_STRING_LAT] = "string_lat", [SIM_BAD_LAT_RANGE] = "lat_range",
+    [SIM_BAD_ZERO] = "zero_zero",        [SIM_BAD_FUTURE] = "future",
     [SIM_BAD_OVERSIZE] = "oversize",
 };
 
@@ -81,13 +78,13 @@ int sim_payload_good(char *buf, size_t buflen, const struct sim_report *r,
     char lat[32];
 
     snprintf(lat, sizeof lat, "%.6f", r->lat_deg);
-    return format_location(buf, buflen, lat, r->lon_deg, (long long)r->tst_s,
-                           r, tid, 0);
+    return format_location(buf, buflen, lat, r->lon_deg, (long long)r->tst_s, r,
+                           tid, 0);
 }
 
 int sim_payload_bad(char *buf, size_t buflen, enum sim_bad kind,
-                    const struct sim_report *r, const char *tid,
-                    int64_t now_s, struct sim_rng *rng)
+                    const struct sim_report *r, const char *tid, int64_t now_s,
+                    struct sim_rng *rng)
 {
     char lat[32];
     int n;
@@ -125,8 +122,8 @@ int sim_payload_bad(char *buf, size_t buflen, enum sim_bad kind,
         return format_location(buf, buflen, lat, r->lon_deg,
                                (long long)r->tst_s, r, tid, 0);
     case SIM_BAD_ZERO:
-        return format_location(buf, buflen, "0.0", 0.0, (long long)r->tst_s,
-                               r, tid, 0);
+        return format_location(buf, buflen, "0.0", 0.0, (long long)r->tst_s, r,
+                               tid, 0);
     case SIM_BAD_FUTURE:
         return format_location(buf, buflen, lat, r->lon_deg,
                                (long long)(now_s + FUTURE_AHEAD_S), r, tid, 0);

@@ -76,43 +76,43 @@ enum sim_phase {
  * them fit in a few tens of megabytes.
  */
 struct sim_vehicle {
-    struct sim_rng rng;     /* this vehicle's own random stream */
-    double home_lat_deg;    /* where it parks overnight */
+    struct sim_rng rng;  /* this vehicle's own random stream */
+    double home_lat_deg; /* where it parks overnight */
     double home_lon_deg;
-    double lat_deg;         /* true position (reports add GPS noise) */
+    double lat_deg; /* true position (reports add GPS noise) */
     double lon_deg;
-    double dest_lat_deg;    /* end of the current trip */
+    double dest_lat_deg; /* end of the current trip */
     double dest_lon_deg;
-    double wp_lat_deg;      /* end of the current leg */
+    double wp_lat_deg; /* end of the current leg */
     double wp_lon_deg;
-    double trip_m;          /* current trip, as the crow flies */
-    double leg_left_m;      /* distance still to drive on this leg */
-    double leg_dlat_deg_m;  /* latitude change per metre along the leg */
-    double leg_dlon_deg_m;  /* longitude change per metre along the leg */
-    double leg_speed_mps;   /* cruising speed chosen for the current leg */
-    double speed_mps;       /* current speed */
-    double heading_deg;     /* current course, clockwise from north */
-    double park_left_s;     /* parked: time until the next trip */
-    double hold_left_s;     /* driving: time left waiting at a junction */
-    double batt_pct;        /* tracker battery, 0..100 */
-    int64_t clock_s;        /* fix time of this vehicle's next report */
-    int legs_left;          /* legs of the trip still to drive, >= 1 */
-    int legs_total;         /* legs of the whole trip */
-    enum sim_phase phase;   /* parked or driving */
-    bool at_home;           /* parked at home (longer stays) */
-    bool leg_urban;         /* current leg is a town street (junctions) */
+    double trip_m;         /* current trip, as the crow flies */
+    double leg_left_m;     /* distance still to drive on this leg */
+    double leg_dlat_deg_m; /* latitude change per metre along the leg */
+    double leg_dlon_deg_m; /* longitude change per metre along the leg */
+    double leg_speed_mps;  /* cruising speed chosen for the current leg */
+    double speed_mps;      /* current speed */
+    double heading_deg;    /* current course, clockwise from north */
+    double park_left_s;    /* parked: time until the next trip */
+    double hold_left_s;    /* driving: time left waiting at a junction */
+    double batt_pct;       /* tracker battery, 0..100 */
+    int64_t clock_s;       /* fix time of this vehicle's next report */
+    int legs_left;         /* legs of the trip still to drive, >= 1 */
+    int legs_total;        /* legs of the whole trip */
+    enum sim_phase phase;  /* parked or driving */
+    bool at_home;          /* parked at home (longer stays) */
+    bool leg_urban;        /* current leg is a town street (junctions) */
 };
 
 /* One report as a tracker would send it. */
 struct sim_report {
-    double lat_deg;  /* position with GPS noise */
+    double lat_deg; /* position with GPS noise */
     double lon_deg;
-    double acc_m;    /* stated horizontal accuracy */
-    double vel_kmh;  /* speed, km/h as OwnTracks has it */
-    double cog_deg;  /* course over ground [0, 360) */
-    int batt_pct;    /* battery percentage */
-    char trigger;    /* OwnTracks "t": 't' timer, 'u' user request */
-    int64_t tst_s;   /* fix time, seconds since the epoch */
+    double acc_m;   /* stated horizontal accuracy */
+    double vel_kmh; /* speed, km/h as OwnTracks has it */
+    double cog_deg; /* course over ground [0, 360) */
+    int batt_pct;   /* battery percentage */
+    char trigger;   /* OwnTracks "t": 't' timer, 'u' user request */
+    int64_t tst_s;  /* fix time, seconds since the epoch */
 };
 
 /*
@@ -175,7 +175,7 @@ int sim_payload_good(char *buf, size_t buflen, const struct sim_report *r,
  * length, which is -1 if buflen is too small.
  */
 int sim_payload_bad(char *buf, size_t buflen, enum sim_bad kind,
-                    const struct sim_report *r, const char *tid,
-                    int64_t now_s, struct sim_rng *rng);
+                    const struct sim_report *r, const char *tid, int64_t now_s,
+                    struct sim_rng *rng);
 
 #endif

@@ -181,8 +181,7 @@ static void start_leg(struct sim_vehicle *v)
         brg = bearing_deg(v->lat_deg, v->lon_deg, v->dest_lat_deg,
                           v->dest_lon_deg);
         side = sim_rng_range(&v->rng, -LEG_SIDE_FRAC, LEG_SIDE_FRAC) * len_m;
-        offset(&v->wp_lat_deg, &v->wp_lon_deg, brg + FULL_CIRCLE_DEG / 4,
-               side);
+        offset(&v->wp_lat_deg, &v->wp_lon_deg, brg + FULL_CIRCLE_DEG / 4, side);
     }
 
     v->leg_urban = first || last;
@@ -203,8 +202,8 @@ static void start_leg(struct sim_vehicle *v)
     len_m = hypot(north_m, east_m);
     v->leg_left_m = len_m;
     if (len_m > 0) {
-        v->heading_deg = bearing_deg(v->lat_deg, v->lon_deg, v->wp_lat_deg,
-                                     v->wp_lon_deg);
+        v->heading_deg =
+            bearing_deg(v->lat_deg, v->lon_deg, v->wp_lat_deg, v->wp_lon_deg);
         v->leg_dlat_deg_m = (v->wp_lat_deg - v->lat_deg) / len_m;
         v->leg_dlon_deg_m = (v->wp_lon_deg - v->lon_deg) / len_m;
     } else {
@@ -379,18 +378,16 @@ void sim_vehicle_report(struct sim_vehicle *v, const struct sim_area *area,
                         int step_s, struct sim_report *out)
 {
     bool driving = v->phase == SIM_DRIVING && v->speed_mps > 0;
-    double acc_m = driving
-                       ? sim_rng_range(&v->rng, ACC_DRIVING_MIN_M,
-                                       ACC_DRIVING_MAX_M)
-                       : sim_rng_range(&v->rng, ACC_PARKED_MIN_M,
-                                       ACC_PARKED_MAX_M);
+    double acc_m =
+        driving ? sim_rng_range(&v->rng, ACC_DRIVING_MIN_M, ACC_DRIVING_MAX_M)
+                : sim_rng_range(&v->rng, ACC_PARKED_MIN_M, ACC_PARKED_MAX_M);
     double sigma_m = acc_m * NOISE_SIGMA_PER_ACC;
     double cog = v->heading_deg;
 
-    out->lat_deg = v->lat_deg + sigma_m * sim_rng_gauss(&v->rng) /
-                                    m_per_deg_lat();
-    out->lon_deg = v->lon_deg + sigma_m * sim_rng_gauss(&v->rng) /
-                                    m_per_deg_lon(v->lat_deg);
+    out->lat_deg =
+        v->lat_deg + sigma_m * sim_rng_gauss(&v->rng) / m_per_deg_lat();
+    out->lon_deg = v->lon_deg +
+                   sigma_m * sim_rng_gauss(&v->rng) / m_per_deg_lon(v->lat_deg);
     if (driving)
         cog += COG_NOISE_DEG * sim_rng_gauss(&v->rng);
     cog = fmod(cog, FULL_CIRCLE_DEG);
