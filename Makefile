@@ -88,8 +88,12 @@ $(BUILD)/bin/lienwatch: $(CLI_OBJ) $(LIBLW)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBLW) $(LIB_LIBS)
 
+# objects of tools/<name>/*.c; a function, so that the '%' of patsubst is
+# not taken for the pattern rule's stem under secondary expansion
+tool_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/$(1)/*.c))
+
 .SECONDEXPANSION:
-$(BUILD)/bin/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tools/%/*.c)) $(LIBLW)
+$(BUILD)/bin/%: $$(call tool_objs,$$*) $(LIBLW)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBLW) $(LIB_LIBS) $(DAEMON_LIBS) $(GPS_LIBS)

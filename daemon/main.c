@@ -51,6 +51,9 @@
 #define SHUTDOWN_FLUSH_MS 2000
 /* Commit attempts at shutdown before giving up (and saying so). */
 #define SHUTDOWN_COMMIT_TRIES 5
+/* Exit status for an invalid configuration (sysexits EX_CONFIG), so the
+ * unit can refuse to restart on it (RestartPreventExitStatus=78). */
+#define EXIT_CONFIG 78
 /* Most --set options kept for re-application on SIGHUP. */
 #define MAX_OVERRIDES 64
 
@@ -156,9 +159,10 @@ static void usage(FILE *f)
         "window a crash (not a clean stop) can lose. Set it to 0 to commit "
         "each fix.\n"
         "\n"
-        "Exit status: 0 after a clean stop, 1 on a startup error (bad "
-        "configuration,\n"
-        "database cannot be opened), 2 on bad command-line usage.\n"
+        "Exit status: 0 after a clean stop, 1 on a startup error (database "
+        "cannot be\n"
+        "opened, ...), 2 on bad command-line usage, 78 on an invalid "
+        "configuration.\n"
         "\n"
         "Examples:\n"
         "  lienwatchd -c /etc/lienwatch/lienwatchd.conf\n"
@@ -732,7 +736,7 @@ int main(int argc, char **argv)
     }
     if (load_config(&d, &d.cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "lienwatchd: %s\n", err);
-        return 1;
+        return EXIT_CONFIG;
     }
     if (check_only) {
         printf("%s: configuration is valid\n",

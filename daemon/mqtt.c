@@ -82,6 +82,14 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
                      mosquitto_strerror(rc));
         }
     }
+    else if (rc != 0 && strstr(l->last_error, "certificate verify failed"))
+        log_err("mqtt: TLS: the certificate of %s:%d is not trusted by CA "
+                "file '%s' (or it is expired)",
+                l->host, l->port, l->cafile);
+    else if (rc != 0 && strstr(l->last_error, "host name verification"))
+        log_err("mqtt: TLS: the certificate of %s:%d is not for host name "
+                "'%s'",
+                l->host, l->port, l->host);
     l->connected = false;
     schedule_reconnect(l);
 }
@@ -103,16 +111,39 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     l->backoff_ms = l->backoff_min_ms;
     l->last_error[0] = '\0';
     log_info("mqtt: connected to %s:%d", l->host, l->port);
+    l->subscribed = 0;
     for (int i = 0; i < l->nsubs; i++) {
-        int src = mosquitto_subscribe(mosq, NULL, l->subs[i], l->qos);
+        int src = mosquitto_subscribe(mosq, &l->sub_mids[i], l->subs[i],
+                                      l->qos);
         if (src != MOSQ_ERR_SUCCESS)
             log_err("mqtt: cannot subscribe to '%s': %s", l->subs[i],
                     mosquitto_strerror(src));
-        else
-            log_info("mqtt: subscribed to %s (QoS %d)", l->subs[i], l->qos);
     }
     if (l->h.on_connected)
         l->h.on_connected(l->ctx);
+}
+
+/* SUBACK: say what the broker granted; a refusal (0x80) is an error the
+ * operator must fix (ACLs), not something to retry. */
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid,
+                         int qos_count, const int *granted)
+{
+    struct mqtt_link *l = obj;
+
+    (void)mosq;
+    for (int i = 0; i < l->nsubs; i++) {
+        if (l->sub_mids[i] != mid)
+            continue;
+        if (qos_count < 1 || granted[0] > 2)
+            log_err("mqtt: the broker refused the subscription to %s "
+                    "(check its ACLs)",
+                    l->subs[i]);
+        else
+            log_info("mqtt: subscribed to %s (QoS %d granted)", l->subs[i],
+                     granted[0]);
+        if (++l->subscribed == l->nsubs && l->h.on_subscribed)
+            l->h.on_subscribed(l->ctx);
+    }
 }
 
 static void on_message(struct mosquitto *mosq, void *obj,
@@ -228,8 +259,9 @@ static void reconnect_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /*
- * Reads the first line of path into buf. Returns 0 or -1 (logged). Refuses
- * files other users may read: a password must not be world-readable.
+ * Reads the first line of path into buf. Returns 0, 1 when the line is
+ * empty (no password), or -1 (logged). Warns about files every user may
+ * read: a password should not be.
  */
 static int read_secret(const char *path, char *buf, size_t buflen)
 {
@@ -252,6 +284,12 @@ static int read_secret(const char *path, char *buf, size_t buflen)
     }
     fclose(f);
     buf[strcspn(buf, "\r\n")] = '\0';
+    if (buf[0] == '\0') {
+        log_warn("mqtt: password file %s has an empty first line: "
+                 "connecting without a password",
+                 path);
+        return 1;
+    }
     return 0;
 }
 
@@ -274,6 +312,8 @@ int mqtt_link_init(struct mqtt_link *l, struct ev_loop *loop,
     l->qos = cfg->mqtt_qos;
     l->backoff_min_ms = l->backoff_ms = cfg->reconnect_min_ms;
     l->backoff_max_ms = cfg->reconnect_max_ms;
+    snprintf(l->cafile, sizeof(l->cafile), "%s",
+             cfg->mqtt_cafile[0] ? cfg->mqtt_cafile : cfg->mqtt_capath);
     ev_io_init(&l->io_read, io_read_cb, -1, EV_READ);
     ev_io_init(&l->io_write, io_write_cb, -1, EV_WRITE);
     ev_timer_init(&l->misc_timer, misc_cb, MISC_INTERVAL_S, MISC_INTERVAL_S);
@@ -294,23 +334,26 @@ int mqtt_link_init(struct mqtt_link *l, struct ev_loop *loop,
     mosquitto_connect_callback_set(l->mosq, on_connect);
     mosquitto_disconnect_callback_set(l->mosq, on_disconnect);
     mosquitto_message_callback_set(l->mosq, on_message);
+    mosquitto_subscribe_callback_set(l->mosq, on_subscribe);
     mosquitto_publish_callback_set(l->mosq, on_publish);
     mosquitto_log_callback_set(l->mosq, on_log);
 
     if (cfg->mqtt_username[0]) {
         if (cfg->mqtt_password_file[0]) {
-            if (read_secret(cfg->mqtt_password_file, password,
-                            sizeof(password)) != 0)
+            rc = read_secret(cfg->mqtt_password_file, password,
+                             sizeof(password));
+            if (rc < 0)
                 return -1;
-            pw = password;
+            pw = rc == 0 ? password : NULL;
         } else if (getenv("CREDENTIALS_DIRECTORY")) {
             char path[LW_CONFIG_STR_MAX + 64];
             snprintf(path, sizeof(path), "%s/mqtt-password",
                      getenv("CREDENTIALS_DIRECTORY"));
             if (access(path, R_OK) == 0) {
-                if (read_secret(path, password, sizeof(password)) != 0)
+                rc = read_secret(path, password, sizeof(password));
+                if (rc < 0)
                     return -1;
-                pw = password;
+                pw = rc == 0 ? password : NULL;
             }
         }
         rc = mosquitto_username_pw_set(l->mosq, cfg->mqtt_username, pw);

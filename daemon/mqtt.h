@@ -30,6 +30,8 @@ struct mqtt_handlers {
                        size_t len);
     /* The broker accepted the connection (subscriptions already sent). */
     void (*on_connected)(void *ctx);
+    /* The broker acknowledged every subscription of this connection. */
+    void (*on_subscribed)(void *ctx);
     /* A QoS > 0 message we published was acknowledged (mid from publish). */
     void (*on_published)(void *ctx, int mid);
 };
@@ -49,6 +51,9 @@ struct mqtt_link {
     int qos;                   /* subscription QoS */
     char subs[MQTT_MAX_SUBS][LW_CONFIG_STR_MAX + 1]; /* patterns */
     int nsubs;                 /* used entries of subs */
+    int sub_mids[MQTT_MAX_SUBS]; /* SUBSCRIBE message id per pattern */
+    int subscribed;            /* SUBACKs received on this connection */
+    char cafile[LW_CONFIG_STR_MAX + 1]; /* for error messages */
     int64_t backoff_ms;        /* current reconnect delay */
     int64_t backoff_min_ms;    /* first delay */
     int64_t backoff_max_ms;    /* cap */

@@ -27,7 +27,7 @@ start_daemon() {
     lw_track "$DPID"
     # ready when the broker shows our subscription took: the db exists
     wait_for $((10 * SLOW)) test -s "$T/$1.db" || fail "daemon $1 did not start: $(tail -5 "$T/$1.log")"
-    wait_for $((10 * SLOW)) grep -q "subscribed to lienwatch/v1/account" "$T/$1.log" ||
+    wait_for $((10 * SLOW)) grep -q "subscribed to lienwatch/v1/account/+ (QoS 1 granted)" "$T/$1.log" ||
         fail "daemon $1 did not subscribe: $(tail -5 "$T/$1.log")"
 }
 
