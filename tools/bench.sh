@@ -65,6 +65,11 @@ end_session() {
 }
 # cpu_ticks PID: utime + stime of a live process, in clock ticks
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# secs_since TICKS PID: CPU seconds PID used since it had used TICKS
+secs_since() {
+    awk -v a="$1" -v b="$(cpu_ticks "$2")" -v t="$CLK_TCK" \
+        'BEGIN {printf "%.2f", (b - a) / t}'
+}
 # vm KEY PID: a /proc/PID/status size (VmRSS, VmHWM) in KiB
 vm() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$2/status"; }
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -77,19 +82,21 @@ sim() {
 }
 
 # ---- the limit: bare subscriber
-# run_limit RUN: sets LIMIT_SECS LIMIT_CPU LIMIT_RSS_KIB SIM_CPU
+# run_limit RUN: sets LIMIT_SECS LIMIT_CPU LIMIT_RSS_KIB SIM_CPU BROKER_CPU
 run_limit() {
-    local out="$T/limit$1.out" line t0 last
+    local out="$T/limit$1.out" line t0 last b0
     "$BIN/lw-baresub" --port "$PORT" --topic "owntracks/+/+" \
         --client-id lw-bench-sub --count "$M" --timeout "$SCENARIO_TIMEOUT_S" \
         -q >"$out" 2>"$T/limit$1.err" &
     local pid=$!
     lw_track "$pid"
     wait_for 10 grep -q '^ready$' "$out" || fail "lw-baresub did not subscribe: $(cat "$T/limit$1.err")"
+    b0=$(cpu_ticks "$MOSQ_PID")
     t0=$(now_ms)
     line=$(sim "$VEHICLES" "$M" owntracks/bench)
     SIM_CPU=$(kv cpu_s "$line")
     wait "$pid" || fail "lw-baresub got $(tail -1 "$out")"
+    BROKER_CPU=$(secs_since "$b0" "$MOSQ_PID")
     lw_untrack "$pid"
     end_session lw-bench-sub
     line=$(tail -1 "$out")
@@ -100,10 +107,16 @@ run_limit() {
 }
 
 # ---- lienwatchd
-# start_daemon NAME [--set ...]: fresh database $T/NAME.db; sets DPID
+# start_daemon NAME [--set ...]: fresh database $T/NAME.db; sets DPID.
+# The daemon's persistent session (client id lienwatchd, clean session off,
+# owntracks/+/+ at QoS 1) is created first, as it exists in a deployment:
+# the broker queues from that moment, so no message can slip past before
+# the daemon's own SUBACK (it logs "subscribed to" when it sends SUBSCRIBE).
 start_daemon() {
     local name=$1
     shift
+    mosquitto_sub -p "$PORT" -i lienwatchd -c -q 1 -t 'owntracks/+/+' -E ||
+        fail "could not create the daemon's session"
     "$BIN/lienwatchd" --db "$T/$name.db" --mqtt-host 127.0.0.1 \
         --mqtt-port "$PORT" "$@" >"$T/$name.log" 2>&1 &
     DPID=$!
@@ -146,9 +159,9 @@ check_db() {
 }
 
 # run_daemon NAME MESSAGES VEHICLES [--set ...]: one ingest run; sets D_SECS
-# D_CPU D_HWM_KIB D_RSS0_KIB D_RSS1_KIB
+# D_CPU D_HWM_KIB D_RSS0_KIB D_RSS1_KIB SIM_CPU BROKER_CPU
 run_daemon() {
-    local name=$1 m=$2 n=$3 t0 t1 c0 c1 poller
+    local name=$1 m=$2 n=$3 t0 t1 c0 c1 b0 poller line
     shift 3
     start_daemon "$name" "$@"
     sleep 0.5
@@ -156,11 +169,14 @@ run_daemon() {
     c0=$(cpu_ticks "$DPID")
     wait_stored "$T/$name.db" "$m" >"$T/$name.done" &
     poller=$!
+    b0=$(cpu_ticks "$MOSQ_PID")
     t0=$(now_ms)
-    sim "$n" "$m" "owntracks/$name" >/dev/null
+    line=$(sim "$n" "$m" "owntracks/$name")
+    SIM_CPU=$(kv cpu_s "$line")
     wait "$poller" || fail "$name: fixes not stored in time"
     t1=$(cat "$T/$name.done")
     c1=$(cpu_ticks "$DPID")
+    BROKER_CPU=$(secs_since "$b0" "$MOSQ_PID")
     D_HWM_KIB=$(vm VmHWM "$DPID")
     D_RSS1_KIB=$(vm VmRSS "$DPID")
     stop_pid "$DPID"
@@ -182,23 +198,23 @@ note "bench: $M messages from $VEHICLES simulated vehicles, $RUNS runs of the li
 for r in $(seq "$RUNS"); do
     run_limit "$r"
     note "  run $r: bare subscriber $(rate "$M" "$LIMIT_SECS") msgs/s ($LIMIT_SECS s; lw-sim used $SIM_CPU s CPU)"
-    echo "$LIMIT_SECS $LIMIT_CPU $LIMIT_RSS_KIB" >>"$T/limit.runs"
+    echo "$LIMIT_SECS $LIMIT_CPU $LIMIT_RSS_KIB $BROKER_CPU $SIM_CPU" >>"$T/limit.runs"
     run_daemon "batch$r" "$M" "$VEHICLES"
     note "  run $r: lienwatchd batched $(rate "$M" "$D_SECS") fixes/s stored ($D_SECS s)"
-    echo "$D_SECS $D_CPU $D_HWM_KIB" >>"$T/batch.runs"
+    echo "$D_SECS $D_CPU $D_HWM_KIB $BROKER_CPU $SIM_CPU" >>"$T/batch.runs"
 done
 # the median run by duration, with its own CPU and RSS
 pick_median() { sort -g "$1" | sed -n "$(( ($(wc -l <"$1") + 1) / 2 ))p"; }
-read -r L_SECS L_CPU L_KIB <<<"$(pick_median "$T/limit.runs")"
-read -r B_SECS B_CPU B_KIB <<<"$(pick_median "$T/batch.runs")"
+read -r L_SECS L_CPU L_KIB L_BCPU L_SCPU <<<"$(pick_median "$T/limit.runs")"
+read -r B_SECS B_CPU B_KIB B_BCPU B_SCPU <<<"$(pick_median "$T/batch.runs")"
 
 note "  commit per fix: $CPF_M messages"
 run_daemon cpf "$CPF_M" "$VEHICLES" --set store.commit_interval_ms=0
-C_SECS=$D_SECS C_CPU=$D_CPU C_KIB=$D_HWM_KIB
+C_SECS=$D_SECS C_CPU=$D_CPU C_KIB=$D_HWM_KIB C_BCPU=$BROKER_CPU C_SCPU=$SIM_CPU
 
 note "  $BIG vehicles, one message each"
 run_daemon big "$BIG" "$BIG"
-G_SECS=$D_SECS G_CPU=$D_CPU G_KIB=$D_HWM_KIB
+G_SECS=$D_SECS G_CPU=$D_CPU G_KIB=$D_HWM_KIB G_BCPU=$BROKER_CPU G_SCPU=$SIM_CPU
 PER_VEHICLE=$(awk -v a="$D_RSS0_KIB" -v b="$D_RSS1_KIB" -v n="$BIG" \
     'BEGIN {printf "%.0f", (b - a) * 1024 / n}')
 
@@ -213,12 +229,13 @@ echo "lienwatch ingest benchmark - $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); $(mosquitto -h 2>/dev/null | head -1 | sed 's/ is an MQTT.*//')"
 echo "QoS 1, $VEHICLES vehicles, median of $RUNS runs for the first two rows; rates from first publish to last received / last committed fix"
 echo
-echo "| scenario | messages | seconds | msgs/s | x limit | consumer CPU s | peak RSS MiB |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
-echo "| bare QoS 1 subscriber (limit) | $M | $L_SECS | $L_RATE | 1.00 | $L_CPU | $(mib "$L_KIB") |"
-echo "| lienwatchd, batched commits (default) | $M | $B_SECS | $B_RATE | $B_RATIO | $B_CPU | $(mib "$B_KIB") |"
-echo "| lienwatchd, commit per fix | $CPF_M | $C_SECS | $C_RATE | $(ratio "$C_RATE" "$L_RATE") | $C_CPU | $(mib "$C_KIB") |"
-echo "| lienwatchd, $BIG vehicles x 1 fix | $BIG | $G_SECS | $G_RATE | $(ratio "$G_RATE" "$L_RATE") | $G_CPU | $(mib "$G_KIB") |"
+echo "| scenario | messages | seconds | msgs/s | x limit | daemon CPU s | peak RSS MiB | broker CPU s | lw-sim CPU s |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| bare QoS 1 subscriber (limit) | $M | $L_SECS | $L_RATE | 1.00 | ($L_CPU) | ($(mib "$L_KIB")) | $L_BCPU | $L_SCPU |"
+echo "| lienwatchd, batched commits (default) | $M | $B_SECS | $B_RATE | $B_RATIO | $B_CPU | $(mib "$B_KIB") | $B_BCPU | $B_SCPU |"
+echo "| lienwatchd, commit per fix | $CPF_M | $C_SECS | $C_RATE | $(ratio "$C_RATE" "$L_RATE") | $C_CPU | $(mib "$C_KIB") | $C_BCPU | $C_SCPU |"
+echo "| lienwatchd, $BIG vehicles x 1 fix | $BIG | $G_SECS | $G_RATE | $(ratio "$G_RATE" "$L_RATE") | $G_CPU | $(mib "$G_KIB") | $G_BCPU | $G_SCPU |"
+echo "(in brackets: the bare subscriber's own CPU and peak RSS)"
 echo
 echo "runs (msgs/s): limit $(while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$T/limit.runs")| batched $(while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$T/batch.runs")"
 echo "RSS per vehicle at $BIG vehicles: $PER_VEHICLE bytes (daemon RSS $(mib "$D_RSS0_KIB") MiB idle -> $(mib "$D_RSS1_KIB") MiB after one fix from each)"

@@ -48,6 +48,12 @@ start_mosquitto "$PORT"
 echo "    persistent sessions on, queues sized so that nothing is dropped"
 
 step "2/5 Starting lienwatchd on a fresh database"
+# Its persistent session (client id lienwatchd, clean session off, QoS 1)
+# is registered first, as it exists in a deployment: from then on the
+# broker keeps every report for it, even one sent before the daemon's own
+# subscription is confirmed.
+mosquitto_sub -p "$PORT" -i lienwatchd -c -q 1 -t 'owntracks/+/+' -E ||
+    fail "could not register the daemon's MQTT session"
 echo "    lienwatchd --db $DB --mqtt-port $PORT"
 "$BIN/lienwatchd" --db "$DB" --mqtt-host 127.0.0.1 --mqtt-port "$PORT" \
     >"$T/lienwatchd.log" 2>&1 &
