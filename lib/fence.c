@@ -63,18 +63,18 @@
 
 /* One fence. */
 struct fence {
-    char *name;                  /* owned, NUL-terminated */
-    enum lw_fence_kind kind;     /* keep_in / keep_out */
-    int64_t tag;                 /* caller's tag, 0 until set */
-    bool is_circle;              /* circle (else polygons) */
-    bool multi;                  /* loaded as a MultiPolygon (for output) */
-    struct lw_geo_circle circle; /* the circle, when is_circle */
-    struct lw_geo_bbox bbox;     /* box of the whole fence */
+    char *name;                   /* owned, NUL-terminated */
+    enum lw_fence_kind kind;      /* keep_in / keep_out */
+    int64_t tag;                  /* caller's tag, 0 until set */
+    bool is_circle;               /* circle (else polygons) */
+    bool multi;                   /* loaded as a MultiPolygon (for output) */
+    struct lw_geo_circle circle;  /* the circle, when is_circle */
+    struct lw_geo_bbox bbox;      /* box of the whole fence */
     struct lw_geo_polygon *polys; /* owned, npolys views; NULL for a circle */
-    size_t npolys;               /* number of polygons; 0 for a circle */
-    struct lw_geo_ring *rings;   /* owned; every ring of every polygon */
-    struct lw_geo_pt *pts;       /* owned; every vertex of every ring */
-    size_t first_part;           /* this fence's first entry in set->parts */
+    size_t npolys;                /* number of polygons; 0 for a circle */
+    struct lw_geo_ring *rings;    /* owned; every ring of every polygon */
+    struct lw_geo_pt *pts;        /* owned; every vertex of every ring */
+    size_t first_part;            /* this fence's first entry in set->parts */
 };
 
 /* One index entry: a polygon of a fence, or a circle. */
@@ -93,9 +93,10 @@ struct part {
 struct rtree {
     struct lw_geo_bbox *boxes; /* owned, all nodes' boxes */
     size_t *refs;              /* owned, per node: part index or first child */
-    size_t level_end[RTREE_MAX_LEVELS]; /* one past each level's last node */
-    size_t nlevels;            /* 0 for an empty tree */
-    size_t nparts;             /* parts covered: set->parts[0 .. nparts) */
+    /* one past the last node of each level, leaves (level 0) first */
+    size_t level_end[RTREE_MAX_LEVELS];
+    size_t nlevels; /* 0 for an empty tree */
+    size_t nparts;  /* parts covered: set->parts[0 .. nparts) */
 };
 
 struct lw_fenceset {
@@ -276,9 +277,8 @@ static enum lw_err commit_fences(struct lw_fenceset *set, struct fence *tmp,
 static char *make_name(const json_t *props, const struct parse_ctx *pc)
 {
     char buf[NUM_NAME_MAX];
-    const json_t *v = json_is_object(props)
-                          ? json_object_get(props, pc->name_prop)
-                          : NULL;
+    const json_t *v =
+        json_is_object(props) ? json_object_get(props, pc->name_prop) : NULL;
 
     if (json_is_string(v) && json_string_length(v) > 0)
         return strdup(json_string_value(v));
@@ -309,20 +309,18 @@ static enum lw_err parse_position(const json_t *pos, struct lw_geo_pt *out,
     jlon = json_array_get(pos, 0);
     jlat = json_array_get(pos, 1);
     if (!json_is_number(jlon) || !json_is_number(jlat))
-        return fail(pc, LW_ERR_INVAL, "%s: coordinates must be numbers",
-                    where);
+        return fail(pc, LW_ERR_INVAL, "%s: coordinates must be numbers", where);
     lon = json_number_value(jlon);
     lat = json_number_value(jlat);
     /* jansson refuses NaN and infinities; kept as a defence in depth. */
     if (!isfinite(lon) || !isfinite(lat))
-        return fail(pc, LW_ERR_RANGE, "%s: coordinates must be finite",
-                    where);
+        return fail(pc, LW_ERR_RANGE, "%s: coordinates must be finite", where);
     if (fabs(lon) > LW_GEO_LON_MAX_DEG)
         return fail(pc, LW_ERR_RANGE,
                     "%s: longitude %.17g is outside [-180, 180]", where, lon);
     if (fabs(lat) > LW_GEO_LAT_MAX_DEG)
-        return fail(pc, LW_ERR_RANGE,
-                    "%s: latitude %.17g is outside [-90, 90]", where, lat);
+        return fail(pc, LW_ERR_RANGE, "%s: latitude %.17g is outside [-90, 90]",
+                    where, lat);
     out->lon_deg = lon;
     out->lat_deg = lat;
     return LW_OK;
@@ -357,8 +355,7 @@ static enum lw_err count_polygons(const json_t *const *polys, size_t npolys,
 
             if (!json_is_array(ring))
                 return fail(pc, LW_ERR_INVAL,
-                            "%s ring %zu: not an array of positions", where,
-                            r);
+                            "%s ring %zu: not an array of positions", where, r);
             if (json_array_size(ring) < RING_MIN_POSITIONS)
                 return fail(pc, LW_ERR_INVAL,
                             "%s ring %zu: %zu positions, a ring needs at "
@@ -402,16 +399,15 @@ static enum lw_err fill_polygons(const json_t *const *polys, size_t npolys,
                 else
                     snprintf(where, sizeof where, "ring %zu position %zu", r,
                              k);
-                rc = parse_position(json_array_get(ring, k), &pts[k], pc,
-                                    where);
+                rc =
+                    parse_position(json_array_get(ring, k), &pts[k], pc, where);
                 if (rc != LW_OK)
                     return rc;
             }
             if (pts[0].lon_deg != pts[n - 1].lon_deg ||
                 pts[0].lat_deg != pts[n - 1].lat_deg) {
                 if (multi)
-                    snprintf(where, sizeof where, "polygon %zu ring %zu", p,
-                             r);
+                    snprintf(where, sizeof where, "polygon %zu ring %zu", p, r);
                 else
                     snprintf(where, sizeof where, "ring %zu", r);
                 return fail(pc, LW_ERR_INVAL,
@@ -424,7 +420,8 @@ static enum lw_err fill_polygons(const json_t *const *polys, size_t npolys,
             pi += n;
         }
         poly->bbox = lw_geo_bbox_of(poly->rings[0].pts, poly->rings[0].n);
-        f->bbox = p == 0 ? poly->bbox : lw_geo_bbox_union(&f->bbox, &poly->bbox);
+        f->bbox =
+            p == 0 ? poly->bbox : lw_geo_bbox_union(&f->bbox, &poly->bbox);
     }
     return LW_OK;
 }
@@ -441,7 +438,8 @@ static enum lw_err parse_polygons(const json_t *coords, bool multi,
     enum lw_err rc;
 
     if (!json_is_array(coords) || json_array_size(coords) == 0)
-        return fail(pc, LW_ERR_INVAL, "%s coordinates must be a non-empty array",
+        return fail(pc, LW_ERR_INVAL,
+                    "%s coordinates must be a non-empty array",
                     multi ? "MultiPolygon" : "Polygon");
     npolys = multi ? json_array_size(coords) : 1;
     polys = calloc(npolys, sizeof *polys);
@@ -573,8 +571,8 @@ enum lw_err lw_fenceset_add_geojson(struct lw_fenceset *set,
     }
     root = json_loadb(json_text, len, 0, &jerr);
     if (!root) {
-        lw_seterr(err, errlen, "line %d column %d: %s", jerr.line,
-                  jerr.column, jerr.text);
+        lw_seterr(err, errlen, "line %d column %d: %s", jerr.line, jerr.column,
+                  jerr.text);
         return LW_ERR_INVAL;
     }
     type = json_string_value(json_object_get(root, "type"));
@@ -613,8 +611,8 @@ enum lw_err lw_fenceset_add_geojson(struct lw_fenceset *set,
     for (size_t i = 0; i < n; i++) {
         pc.feature = i;
         if (features)
-            rc = parse_feature(json_array_get(features, i), true, kind,
-                               &tmp[i], &pc);
+            rc = parse_feature(json_array_get(features, i), true, kind, &tmp[i],
+                               &pc);
         else
             rc = parse_feature(root, strcmp(type, "Feature") == 0, kind,
                                &tmp[i], &pc);
@@ -654,8 +652,10 @@ enum lw_err lw_fenceset_add_circle(struct lw_fenceset *set, const char *name,
         return LW_ERR_INVAL;
     }
     if (!lw_geo_valid(lat_deg, lon_deg)) {
-        lw_seterr(err, errlen, "circle centre %.17g %.17g is not a valid "
-                  "latitude/longitude", lat_deg, lon_deg);
+        lw_seterr(err, errlen,
+                  "circle centre %.17g %.17g is not a valid "
+                  "latitude/longitude",
+                  lat_deg, lon_deg);
         return LW_ERR_RANGE;
     }
     if (!isfinite(radius_m) || radius_m <= 0.0) {
@@ -757,8 +757,8 @@ enum lw_err lw_fenceset_build_index(struct lw_fenceset *set)
     }
     /* Count every level's nodes to allocate once. */
     total = 0;
-    for (level_n = n;; level_n = (level_n + RTREE_NODE_SIZE - 1) /
-                                 RTREE_NODE_SIZE) {
+    for (level_n = n;;
+         level_n = (level_n + RTREE_NODE_SIZE - 1) / RTREE_NODE_SIZE) {
         total += level_n;
         if (level_n == 1)
             break;
@@ -775,7 +775,6 @@ enum lw_err lw_fenceset_build_index(struct lw_fenceset *set)
         pack_centre(&work[i]);
     }
     level_n = n;
-    level_start = 0;
     pos = 0;
     for (;;) {
         str_sort(work, level_n);
@@ -834,9 +833,8 @@ static bool part_contains(const struct lw_fenceset *set, const struct part *pt,
  * fence does (that one reports instead), so each fence is reported once.
  * Returns cb's result, or 0.
  */
-static int visit_part(const struct lw_fenceset *set, size_t pi,
-                      double lat_deg, double lon_deg, lw_fence_cb cb,
-                      void *ctx)
+static int visit_part(const struct lw_fenceset *set, size_t pi, double lat_deg,
+                      double lon_deg, lw_fence_cb cb, void *ctx)
 {
     const struct part *pt = &set->parts[pi];
     const struct fence *f = &set->fences[pt->fence];
@@ -924,8 +922,8 @@ static const struct fence *get_fence(const struct lw_fenceset *set, size_t id)
     return &set->fences[id];
 }
 
-bool lw_fence_contains(const struct lw_fenceset *set, size_t id,
-                       double lat_deg, double lon_deg)
+bool lw_fence_contains(const struct lw_fenceset *set, size_t id, double lat_deg,
+                       double lon_deg)
 {
     const struct fence *f = get_fence(set, id);
 

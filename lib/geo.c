@@ -38,7 +38,7 @@
  */
 #define ORIENT_ERRBOUND ((3.0 + 16.0 * UNIT_ROUNDOFF) * UNIT_ROUNDOFF)
 
-/* Dekker's splitter 2^ceil(53/2) + 1: splits a double into two 26-bit halves. */
+/* Dekker's splitter 2^ceil(53/2) + 1: splits a double into 26-bit halves. */
 #define DEKKER_SPLITTER 134217729.0
 
 /* Terms of the exact orientation determinant: 2 products x 4 x 2 parts. */
@@ -302,7 +302,8 @@ enum lw_geo_where lw_geo_polygons_locate(const struct lw_geo_polygon *polys,
     enum lw_geo_where best = LW_GEO_OUTSIDE;
 
     for (size_t i = 0; i < n; i++) {
-        enum lw_geo_where w = lw_geo_polygon_locate(&polys[i], lat_deg, lon_deg);
+        enum lw_geo_where w =
+            lw_geo_polygon_locate(&polys[i], lat_deg, lon_deg);
 
         if (w == LW_GEO_INSIDE)
             return w;

@@ -81,7 +81,7 @@ const char *lw_fence_kind_name(enum lw_fence_kind kind);
  */
 enum lw_err lw_fence_kind_parse(const char *s, enum lw_fence_kind *out);
 
-/* A new empty set, owned by the caller (lw_fenceset_free); NULL if no memory. */
+/* A new empty set, owned by the caller (lw_fenceset_free); NULL if no RAM. */
 struct lw_fenceset *lw_fenceset_new(void);
 
 /* Frees the set, its fences, names and index. NULL is a no-op. */
@@ -146,8 +146,8 @@ enum lw_err lw_fenceset_which(const struct lw_fenceset *set, double lat_deg,
  * direct test for a vehicle linked to a known fence: no index involved.
  * False for an unknown id or invalid coordinates.
  */
-bool lw_fence_contains(const struct lw_fenceset *set, size_t id,
-                       double lat_deg, double lon_deg);
+bool lw_fence_contains(const struct lw_fenceset *set, size_t id, double lat_deg,
+                       double lon_deg);
 
 /*
  * Distance in metres from (lat_deg, lon_deg) to the boundary of fence id,

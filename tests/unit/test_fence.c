@@ -172,12 +172,9 @@ static void test_load_and_which(void **state)
     assert_false(lw_fence_contains(set, 2, 5, 5));
     assert_false(lw_fence_contains(set, 7, 3, 3));
     assert_false(lw_fence_contains(set, 2, 91, 3));
-    assert_int_equal(lw_fenceset_which(set, 91, 0, collect, &h),
-                     LW_ERR_RANGE);
-    assert_int_equal(lw_fenceset_which(set, NAN, 0, collect, &h),
-                     LW_ERR_RANGE);
-    assert_int_equal(lw_fenceset_which(NULL, 0, 0, collect, &h),
-                     LW_ERR_INVAL);
+    assert_int_equal(lw_fenceset_which(set, 91, 0, collect, &h), LW_ERR_RANGE);
+    assert_int_equal(lw_fenceset_which(set, NAN, 0, collect, &h), LW_ERR_RANGE);
+    assert_int_equal(lw_fenceset_which(NULL, 0, 0, collect, &h), LW_ERR_INVAL);
     assert_int_equal(lw_fenceset_which(set, 0, 0, NULL, NULL), LW_ERR_INVAL);
     lw_fenceset_free(set);
 }
@@ -263,9 +260,8 @@ static void test_circles(void **state)
                                             LW_FENCE_KEEP_IN, NULL, err,
                                             sizeof err),
                      LW_ERR_RANGE);
-    assert_int_equal(lw_fenceset_add_circle(set, "x", 0, 0, 0,
-                                            LW_FENCE_KEEP_IN, NULL, err,
-                                            sizeof err),
+    assert_int_equal(lw_fenceset_add_circle(set, "x", 0, 0, 0, LW_FENCE_KEEP_IN,
+                                            NULL, err, sizeof err),
                      LW_ERR_RANGE);
     assert_int_equal(lw_fenceset_add_circle(set, "x", 0, 0, NAN,
                                             LW_FENCE_KEEP_IN, NULL, NULL, 0),
@@ -319,8 +315,7 @@ static void test_distance_and_tags(void **state)
     assert_true(isnan(lw_fence_distance_m(set, 1, 45.01, 10.5)));
     assert_true(isnan(lw_fence_distance_m(set, 0, 95, 10.5)));
     assert_int_equal(lw_fence_get_tag(set, 0), 0);
-    assert_int_equal(lw_fence_set_tag(set, 0, INT64_C(-1234567890123)),
-                     LW_OK);
+    assert_int_equal(lw_fence_set_tag(set, 0, INT64_C(-1234567890123)), LW_OK);
     assert_true(lw_fence_get_tag(set, 0) == INT64_C(-1234567890123));
     assert_int_equal(lw_fence_set_tag(set, 1, 5), LW_ERR_NOTFOUND);
     assert_int_equal(lw_fence_set_tag(NULL, 0, 5), LW_ERR_INVAL);
@@ -336,8 +331,8 @@ static void test_bad_geojson(void **state)
     load_bad("{\"type\":\"Topology\"}", LW_ERR_INVAL, "not supported");
     load_bad("{\"type\":\"FeatureCollection\"}", LW_ERR_INVAL,
              "no \"features\" array");
-    load_bad("{\"type\":\"FeatureCollection\",\"features\":[1]}",
-             LW_ERR_INVAL, "feature 0: not a GeoJSON Feature");
+    load_bad("{\"type\":\"FeatureCollection\",\"features\":[1]}", LW_ERR_INVAL,
+             "feature 0: not a GeoJSON Feature");
     load_bad("{\"type\":\"FeatureCollection\",\"features\":["
              "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Polygon\","
              "\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]}},"
@@ -412,11 +407,10 @@ static void test_all_or_nothing(void **state)
     assert_non_null(strstr(err, "feature 1: polygon ring 0: 3 positions"));
     assert_int_equal(lw_fenceset_count(set), 3);
     assert_int_equal(which(set, 5.5, 5.2).n, 0);
-    assert_int_equal(lw_fenceset_add_geojson(set, three_fences,
-                                             strlen(three_fences),
-                                             (enum lw_fence_kind)0, NULL, err,
-                                             sizeof err),
-                     LW_ERR_INVAL);
+    assert_int_equal(
+        lw_fenceset_add_geojson(set, three_fences, strlen(three_fences),
+                                (enum lw_fence_kind)0, NULL, err, sizeof err),
+        LW_ERR_INVAL);
     assert_int_equal(lw_fenceset_add_geojson(NULL, three_fences, 3,
                                              LW_FENCE_KEEP_IN, NULL, NULL, 0),
                      LW_ERR_INVAL);
@@ -453,8 +447,7 @@ static void test_geojson_round_trip(void **state)
 
         assert_int_equal(lw_fence_to_geojson(a, id, &text), LW_OK);
         load_ok(b, text, LW_FENCE_KEEP_OUT, NULL);
-        assert_string_equal(lw_fence_get_name(b, id),
-                            lw_fence_get_name(a, id));
+        assert_string_equal(lw_fence_get_name(b, id), lw_fence_get_name(a, id));
         assert_int_equal(lw_fence_is_circle(b, id), lw_fence_is_circle(a, id));
         assert_int_equal(lw_fence_to_geojson(b, id, &again), LW_OK);
         assert_string_equal(text, again);
@@ -531,10 +524,9 @@ static void test_index_matches_scan(void **state)
 
         snprintf(name, sizeof name, "f%d", i);
         if (i % 2) {
-            assert_int_equal(lw_fenceset_add_circle(set, name, lat, lon,
-                                                    rnd_range(&s, 1e3, 5e5),
-                                                    LW_FENCE_KEEP_IN, NULL,
-                                                    NULL, 0),
+            assert_int_equal(lw_fenceset_add_circle(
+                                 set, name, lat, lon, rnd_range(&s, 1e3, 5e5),
+                                 LW_FENCE_KEEP_IN, NULL, NULL, 0),
                              LW_OK);
         } else {
             char text[512];
@@ -593,7 +585,8 @@ static struct lw_fenceset *load_real(const char *rel, const char *name_prop)
 
     if (!data_path(path, sizeof path, rel)) {
         print_message("SKIP: %s not found (set LW_DATA_DIR to the shared "
-                      "data directory)\n", path);
+                      "data directory)\n",
+                      path);
         skip();
     }
     f = fopen(path, "rb");

@@ -116,8 +116,8 @@ static void test_orient_simple(void **state)
 static int orient_int(int64_t ax, int64_t ay, int64_t bx, int64_t by,
                       int64_t cx, int64_t cy)
 {
-    __int128 det = (__int128)(ax - cx) * (by - cy) -
-                   (__int128)(ay - cy) * (bx - cx);
+    __int128 det =
+        (__int128)(ax - cx) * (by - cy) - (__int128)(ay - cy) * (bx - cx);
 
     return det > 0 ? 1 : (det < 0 ? -1 : 0);
 }
@@ -331,11 +331,8 @@ static void test_antimeridian_split(void **state)
     assert_true(fabs(d - lw_geo_distance_m(-15, -169.9, -15, -170)) < 0.01);
     /* Shifting: a point at 179.95 outside a fence whose edge is at -179.95. */
     {
-        static const struct lw_geo_pt e2[] = {{-179.95, 0},
-                                              {-170, 0},
-                                              {-170, 1},
-                                              {-179.95, 1},
-                                              {-179.95, 0}};
+        static const struct lw_geo_pt e2[] = {
+            {-179.95, 0}, {-170, 0}, {-170, 1}, {-179.95, 1}, {-179.95, 0}};
         const struct lw_geo_ring r2 = RING(e2);
         const struct lw_geo_polygon p2 = make_poly(&r2, 1);
 
@@ -470,8 +467,8 @@ static void test_circle_bbox_holds_circle(void **state)
         for (int k = 0; k < 720; k++) {
             /* Destination point at bearing k/2 degrees (spherical). */
             double brg = k * M_PI / 360.0;
-            double lat2 = asin(sin(phi) * cos(ang) +
-                               cos(phi) * sin(ang) * cos(brg));
+            double lat2 =
+                asin(sin(phi) * cos(ang) + cos(phi) * sin(ang) * cos(brg));
             double lon2 = cs[i].lon_deg * M_PI / 180.0 +
                           atan2(sin(brg) * sin(ang) * cos(phi),
                                 cos(ang) - sin(phi) * sin(lat2));

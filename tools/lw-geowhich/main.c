@@ -195,8 +195,10 @@ static int run_stdin(const struct lw_fenceset *set)
         h.n = 0;
         if (!parse_point(line, &lat, &lon) ||
             lw_fenceset_which(set, lat, lon, collect, &h) != LW_OK) {
-            fprintf(stderr, "lw-geowhich: stdin line %ld: expected \"lat "
-                            "lon\" in degrees\n", lineno);
+            fprintf(stderr,
+                    "lw-geowhich: stdin line %ld: expected \"lat "
+                    "lon\" in degrees\n",
+                    lineno);
             puts("null");
             continue;
         }
@@ -299,9 +301,9 @@ static int run_bench(const struct lw_fenceset *set, const struct opts *o,
            "%.4f..%.4f\n"
            "lookups %zu  hits %zu  seconds %.3f  lookups/s %.0f  "
            "us/lookup %.3f\n",
-           lw_fenceset_count(set), o->no_index ? "off" : "on",
-           build_s * 1e3, box.min_lat_deg, box.max_lat_deg, box.min_lon_deg,
-           box.max_lon_deg, n, hits, secs, secs > 0 ? (double)n / secs : 0.0,
+           lw_fenceset_count(set), o->no_index ? "off" : "on", build_s * 1e3,
+           box.min_lat_deg, box.max_lat_deg, box.min_lon_deg, box.max_lon_deg,
+           n, hits, secs, secs > 0 ? (double)n / secs : 0.0,
            n ? secs * 1e6 / (double)n : 0.0);
     return 0;
 }
