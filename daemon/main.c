@@ -34,6 +34,7 @@
 #include "lienwatch/timeutil.h"
 #include "log.h"
 #include "mqtt.h"
+#include "watch.h"
 
 #ifndef LW_VERSION
 #define LW_VERSION "0.0.0"
@@ -73,6 +74,8 @@ struct daemon {
     struct lw_store *store;      /* the database (writer) */
     struct lw_ingest *ingest;    /* decoding and batching */
     struct mqtt_link link;       /* broker connection */
+    struct watch watch;          /* alerts, state topics */
+    bool watch_ok;               /* watch_init succeeded */
     char daemon_topic[LW_CONFIG_STR_MAX + 16]; /* <prefix>/daemon */
     ev_timer flush_timer;        /* commit the pending batch */
     ev_timer retry_timer;        /* retry a failed commit */
@@ -342,6 +345,9 @@ static void on_message(void *ctx, const char *topic, const void *payload,
     } else if (r.kind == LW_MSG_ACCOUNT) {
         log_info("account %s: %d days past due (%s)", r.account.account,
                  r.account.days_past_due, r.account.status);
+        watch_account(&d->watch, &r.account, t);
+    } else if (r.kind == LW_MSG_ALIVE) {
+        watch_heard(&d->watch, r.device, t);
     }
     if (!d->batch_first_ms && lw_ingest_pending(d->ingest))
         d->batch_first_ms = t;
@@ -397,7 +403,7 @@ static char *status_json(struct daemon *d, const char *state)
                         json_integer((json_int_t)lw_ingest_pending(d->ingest)));
     json_object_set_new(o, "max_commit_wait_ms",
                         json_integer(d->max_commit_wait_ms));
-    s = json_dumps(o, JSON_COMPACT);
+    s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
     json_decref(o);
     return s;
 }
@@ -416,7 +422,27 @@ static void publish_status(struct daemon *d)
 
 static void on_connected(void *ctx)
 {
-    publish_status(ctx);
+    struct daemon *d = ctx;
+
+    publish_status(d);
+    watch_connected(&d->watch);
+}
+
+static void on_published(void *ctx, int mid)
+{
+    struct daemon *d = ctx;
+
+    watch_published(&d->watch, mid);
+}
+
+/* After a batch commit: each stored fix goes to the alert engine. */
+static void on_stored(void *ctx, const struct lw_fix *f, enum lw_put_result r)
+{
+    struct daemon *d = ctx;
+
+    if (r == LW_PUT_DUPLICATE)
+        return;
+    watch_fix(&d->watch, f, r == LW_PUT_LATE, now_ms());
 }
 
 /* ---- timers and signals ------------------------------------------------ */
@@ -518,6 +544,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     d->cfg = c;
     apply_log_level(&d->cfg, verbosity);
     set_ingest_limits(d);
+    watch_reconfigure(&d->watch);
     log_info("SIGHUP: configuration re-read from %s", d->config_path);
 }
 
@@ -528,7 +555,8 @@ static int start(struct daemon *d)
     char err[400];
     struct lw_ingest_opts io = {0};
     struct mqtt_handlers h = {.on_message = on_message,
-                              .on_connected = on_connected};
+                              .on_connected = on_connected,
+                              .on_published = on_published};
 
     if (lw_store_open(&d->store, d->cfg.db_path, 0, err, sizeof(err)) !=
         LW_OK) {
@@ -547,6 +575,7 @@ static int start(struct daemon *d)
         return -1;
     }
     set_ingest_limits(d);
+    lw_ingest_set_stored_cb(d->ingest, on_stored, d);
 
     snprintf(d->daemon_topic, sizeof(d->daemon_topic), "%s/daemon",
              d->cfg.topic_prefix);
@@ -562,6 +591,10 @@ static int start(struct daemon *d)
             return -1;
         }
     }
+
+    if (watch_init(&d->watch, d->loop, d->store, &d->link, &d->cfg) != 0)
+        return -1;
+    d->watch_ok = true;
 
     ev_init(&d->flush_timer, flush_cb);
     ev_timer_init(&d->retry_timer, retry_cb, RETRY_INTERVAL_S,
@@ -638,6 +671,8 @@ static void stop(struct daemon *d)
                            final ? final : "{\"state\":\"offline\"}",
                            SHUTDOWN_FLUSH_MS);
     free(final);
+    if (d->watch_ok)
+        watch_release(&d->watch);
     mqtt_link_release(&d->link);
     lw_ingest_free(d->ingest);
     lw_store_close(d->store);

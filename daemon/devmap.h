@@ -1,0 +1,53 @@
+/*
+ * devmap.h - the daemon's per-device cache for the state topic: the newest
+ * fix, last heard, when the state was last published, and the parts of the
+ * state that come from the database (vehicle, account, open alerts), kept
+ * as a JSON object until something invalidates it.
+ *
+ * Open addressing with linear probing on a power-of-two table of pointers
+ * (an empty slot costs 8 bytes, an entry about 100 plus its id); entries are
+ * never removed (devices are few compared to fixes, and a device that
+ * reported once is kept in the database too).
+ */
+#ifndef LW_DAEMON_DEVMAP_H
+#define LW_DAEMON_DEVMAP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lienwatch/fix.h"
+
+struct dstate {
+    char *device;         /* owned copy of the id */
+    bool has_fix;         /* the fix fields below are set */
+    double lat_deg, lon_deg; /* newest fix by fix time */
+    double speed_mps, course_deg, accuracy_m; /* of that fix; NAN unknown */
+    int64_t fix_time_ms;  /* its fix time */
+    int64_t recv_time_ms; /* when it arrived */
+    int64_t last_heard_ms; /* latest message, our clock */
+    int64_t last_pub_ms;  /* state last published, 0 never */
+    bool dirty;           /* state changed since last publication */
+    bool urgent;          /* publish without waiting for the interval */
+    json_t *extras;       /* vehicle/account/alerts part; NULL = rebuild */
+};
+
+struct devmap {
+    struct dstate **slots; /* table of owned entries; NULL = empty */
+    size_t cap;           /* power of two */
+    size_t count;         /* used slots */
+};
+
+/* Finds device's entry, creating it when create is true; NULL when absent
+ * (or out of memory). Pointers stay valid until the next creation. */
+struct dstate *devmap_get(struct devmap *m, const char *device, bool create);
+
+/* Calls fn for every entry. */
+void devmap_each(struct devmap *m, void (*fn)(void *ctx, struct dstate *d),
+                 void *ctx);
+
+/* Frees every entry and the table. */
+void devmap_release(struct devmap *m);
+
+#endif
