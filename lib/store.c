@@ -36,6 +36,7 @@
 #include <sqlite3.h>
 
 #include "lienwatch/store.h"
+#include "store_priv.h"
 
 /* How long a statement waits for another connection's lock, ms. */
 #define BUSY_TIMEOUT_MS 5000
@@ -109,6 +110,8 @@ static const char *const migrations[] = {
     "  reason TEXT"
     ");"
     "CREATE INDEX audit_by_device ON audit(device, id);",
+    /* 2: meta, accounts, vehicles, geofences (+ R*Tree), alerts: registry.c */
+    lw_registry_migration_2,
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -119,6 +122,28 @@ _Static_assert(MIGRATION_COUNT == LW_STORE_SCHEMA_VERSION,
 #define FIX_COLS                                                               \
     "device, fix_time_ms, recv_time_ms, lat_deg, lon_deg, speed_mps, "         \
     "course_deg, accuracy_m, alt_m, battery_pct, trigger_code"
+
+/* Index of each FIX_COLS column in a result row; its parameter is one more
+ * (?1 .. ?11 in the INSERTs below). */
+enum fix_col {
+    COL_DEVICE,
+    COL_FIX_TIME,
+    COL_RECV_TIME,
+    COL_LAT,
+    COL_LON,
+    COL_SPEED,
+    COL_COURSE,
+    COL_ACCURACY,
+    COL_ALT,
+    COL_BATTERY,
+    COL_TRIGGER,
+};
+#define PARAM(col) ((col) + 1)
+
+/* Limits checked before a fix reaches the database. */
+#define LAT_MAX_DEG 90.0
+#define LON_MAX_DEG 180.0
+#define BATTERY_MAX_PCT 100
 
 /* Cached statements; the SQL of each is in stmt_sql[]. */
 enum stmt_id {
@@ -177,10 +202,11 @@ static const char *const stmt_sql[ST_COUNT_] = {
         "battery_pct = excluded.battery_pct, "
         "trigger_code = excluded.trigger_code "
         "WHERE excluded.fix_time_ms > last_fix.fix_time_ms",
-    [ST_HEARD] = "INSERT INTO devices (id, first_heard_ms, last_heard_ms) "
-                 "VALUES (?1, ?2, ?2) ON CONFLICT (id) DO UPDATE SET "
-                 "first_heard_ms = min(first_heard_ms, excluded.first_heard_ms), "
-                 "last_heard_ms = max(last_heard_ms, excluded.last_heard_ms)",
+    [ST_HEARD] =
+        "INSERT INTO devices (id, first_heard_ms, last_heard_ms) "
+        "VALUES (?1, ?2, ?2) ON CONFLICT (id) DO UPDATE SET "
+        "first_heard_ms = min(first_heard_ms, excluded.first_heard_ms), "
+        "last_heard_ms = max(last_heard_ms, excluded.last_heard_ms)",
     [ST_COUNTER_ADD] = "INSERT INTO counters (name, value) VALUES (?1, ?2) "
                        "ON CONFLICT (name) DO UPDATE SET "
                        "value = value + excluded.value",
@@ -194,9 +220,10 @@ static const char *const stmt_sql[ST_COUNT_] = {
                    "l.fix_time_ms, d.fix_count FROM devices d "
                    "LEFT JOIN last_fix l ON l.device = d.id ORDER BY d.id",
     [ST_COUNTERS] = "SELECT name, value FROM counters ORDER BY name",
-    /* prune: what is older than ?1 and not a device's last-known fix. The
-     * count runs per device over the primary key before the delete, keeping
-     * devices.fix_count exact. */
+    /* prune: what is older than ?1 and not a device's last-known fix. Both
+     * statements go device by device over the primary key (the IN list makes
+     * the delete a range search per device, not a scan of all history); the
+     * count runs first, keeping devices.fix_count exact. */
     [ST_PRUNE_COUNT] =
         "UPDATE devices SET fix_count = fix_count - ("
         "SELECT count(*) FROM fixes f WHERE f.device = devices.id "
@@ -205,7 +232,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
         "WHERE EXISTS (SELECT 1 FROM fixes f WHERE f.device = devices.id "
         "AND f.fix_time_ms < ?1)",
     [ST_PRUNE_DELETE] =
-        "DELETE FROM fixes WHERE fix_time_ms < ?1 AND fix_time_ms IS NOT "
+        "DELETE FROM fixes WHERE device IN (SELECT id FROM devices) "
+        "AND fix_time_ms < ?1 AND fix_time_ms IS NOT "
         "(SELECT l.fix_time_ms FROM last_fix l WHERE l.device = fixes.device)",
     [ST_AUDIT_ADD] = "INSERT INTO audit (at_ms, who, action, device, reason) "
                      "VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -267,18 +295,22 @@ static enum lw_err db_fail(struct lw_store *s, int rc, const char *what)
 /* The cached statement id, prepared on first use; NULL (errmsg set) on
  * failure. A statement still stepping (a callback re-entering the same
  * query) is refused rather than reset under its caller. */
-static sqlite3_stmt *stmt(struct lw_store *s, enum stmt_id id,
-                          enum lw_err *e)
+static sqlite3_stmt *stmt(struct lw_store *s, enum stmt_id id, enum lw_err *e)
 {
     int rc;
 
+    *e = LW_OK;
     if (!s->stmts[id]) {
         rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
-                                SQLITE_PREPARE_PERSISTENT, &s->stmts[id],
-                                NULL);
+                                SQLITE_PREPARE_PERSISTENT, &s->stmts[id], NULL);
         if (rc != SQLITE_OK) {
             *e = db_fail(s, rc, "preparing a statement");
             s->stmts[id] = NULL;
+            return NULL;
+        }
+        if (!s->stmts[id]) { /* only for SQL without a statement */
+            set_errmsg(s, "statement %d is empty", (int)id);
+            *e = LW_ERR_DB;
             return NULL;
         }
     } else if (sqlite3_stmt_busy(s->stmts[id])) {
@@ -322,30 +354,33 @@ static void col_text(sqlite3_stmt *st, int i, char *dst, size_t dstlen)
 static int bind_fix(sqlite3_stmt *st, const struct lw_fix *f)
 {
     char trig[2] = {f->trigger, '\0'};
-    int rc = sqlite3_bind_text(st, 1, f->device, -1, SQLITE_STATIC);
+    int rc =
+        sqlite3_bind_text(st, PARAM(COL_DEVICE), f->device, -1, SQLITE_STATIC);
 
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 2, f->fix_time_ms);
+        rc = sqlite3_bind_int64(st, PARAM(COL_FIX_TIME), f->fix_time_ms);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 3, f->recv_time_ms);
+        rc = sqlite3_bind_int64(st, PARAM(COL_RECV_TIME), f->recv_time_ms);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_double(st, 4, f->lat_deg);
+        rc = sqlite3_bind_double(st, PARAM(COL_LAT), f->lat_deg);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_double(st, 5, f->lon_deg);
+        rc = sqlite3_bind_double(st, PARAM(COL_LON), f->lon_deg);
     if (rc == SQLITE_OK)
-        rc = bind_opt_double(st, 6, f->speed_mps);
+        rc = bind_opt_double(st, PARAM(COL_SPEED), f->speed_mps);
     if (rc == SQLITE_OK)
-        rc = bind_opt_double(st, 7, f->course_deg);
+        rc = bind_opt_double(st, PARAM(COL_COURSE), f->course_deg);
     if (rc == SQLITE_OK)
-        rc = bind_opt_double(st, 8, f->accuracy_m);
+        rc = bind_opt_double(st, PARAM(COL_ACCURACY), f->accuracy_m);
     if (rc == SQLITE_OK)
-        rc = bind_opt_double(st, 9, f->alt_m);
+        rc = bind_opt_double(st, PARAM(COL_ALT), f->alt_m);
     if (rc == SQLITE_OK)
-        rc = f->battery_pct < 0 ? sqlite3_bind_null(st, 10)
-                                : sqlite3_bind_int(st, 10, f->battery_pct);
+        rc = f->battery_pct < 0
+                 ? sqlite3_bind_null(st, PARAM(COL_BATTERY))
+                 : sqlite3_bind_int(st, PARAM(COL_BATTERY), f->battery_pct);
     if (rc == SQLITE_OK)
-        rc = f->trigger ? sqlite3_bind_text(st, 11, trig, 1, SQLITE_TRANSIENT)
-                        : sqlite3_bind_null(st, 11);
+        rc = f->trigger ? sqlite3_bind_text(st, PARAM(COL_TRIGGER), trig, 1,
+                                            SQLITE_TRANSIENT)
+                        : sqlite3_bind_null(st, PARAM(COL_TRIGGER));
     return rc;
 }
 
@@ -355,18 +390,18 @@ static void row_to_fix(sqlite3_stmt *st, struct lw_fix *f)
     const unsigned char *trig;
 
     lw_fix_init(f);
-    col_text(st, 0, f->device, sizeof(f->device));
-    f->fix_time_ms = sqlite3_column_int64(st, 1);
-    f->recv_time_ms = sqlite3_column_int64(st, 2);
-    f->lat_deg = sqlite3_column_double(st, 3);
-    f->lon_deg = sqlite3_column_double(st, 4);
-    f->speed_mps = col_opt_double(st, 5);
-    f->course_deg = col_opt_double(st, 6);
-    f->accuracy_m = col_opt_double(st, 7);
-    f->alt_m = col_opt_double(st, 8);
-    if (sqlite3_column_type(st, 9) != SQLITE_NULL)
-        f->battery_pct = sqlite3_column_int(st, 9);
-    trig = sqlite3_column_text(st, 10);
+    col_text(st, COL_DEVICE, f->device, sizeof(f->device));
+    f->fix_time_ms = sqlite3_column_int64(st, COL_FIX_TIME);
+    f->recv_time_ms = sqlite3_column_int64(st, COL_RECV_TIME);
+    f->lat_deg = sqlite3_column_double(st, COL_LAT);
+    f->lon_deg = sqlite3_column_double(st, COL_LON);
+    f->speed_mps = col_opt_double(st, COL_SPEED);
+    f->course_deg = col_opt_double(st, COL_COURSE);
+    f->accuracy_m = col_opt_double(st, COL_ACCURACY);
+    f->alt_m = col_opt_double(st, COL_ALT);
+    if (sqlite3_column_type(st, COL_BATTERY) != SQLITE_NULL)
+        f->battery_pct = sqlite3_column_int(st, COL_BATTERY);
+    trig = sqlite3_column_text(st, COL_TRIGGER);
     f->trigger = trig ? (char)trig[0] : 0;
 }
 
@@ -567,10 +602,9 @@ static enum lw_err reopen_immutable(struct lw_store *s, const char *path)
     }
     strcpy(p, "?immutable=1");
     sqlite3_close_v2(s->db);
-    rc = sqlite3_open_v2(uri, &s->db,
-                         SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
-                             SQLITE_OPEN_NOMUTEX,
-                         NULL);
+    rc = sqlite3_open_v2(
+        uri, &s->db,
+        SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
     free(uri);
     if (rc != SQLITE_OK)
         return s->db ? db_fail(s, rc, "reopening read-only") : map_rc(rc);
@@ -620,10 +654,10 @@ enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
     }
     s->rdonly = rdonly;
     /* one handle, one thread: SQLite's per-connection mutex is not needed */
-    oflags = SQLITE_OPEN_NOMUTEX |
-             (rdonly ? SQLITE_OPEN_READONLY
-                     : SQLITE_OPEN_READWRITE |
-                           (nomigrate ? 0 : SQLITE_OPEN_CREATE));
+    oflags =
+        SQLITE_OPEN_NOMUTEX |
+        (rdonly ? SQLITE_OPEN_READONLY
+                : SQLITE_OPEN_READWRITE | (nomigrate ? 0 : SQLITE_OPEN_CREATE));
     rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
     if (rc != SQLITE_OK) {
         lw_seterr(err, errlen, "cannot open database %s: %s", path,
@@ -838,11 +872,11 @@ static enum lw_err check_fix(struct lw_store *s, const struct lw_fix *f)
         return LW_ERR_INVAL;
     }
     if (!isfinite(f->lat_deg) || !isfinite(f->lon_deg) ||
-        fabs(f->lat_deg) > 90.0 || fabs(f->lon_deg) > 180.0) {
+        fabs(f->lat_deg) > LAT_MAX_DEG || fabs(f->lon_deg) > LON_MAX_DEG) {
         set_errmsg(s, "fix of %s: position out of range", f->device);
         return LW_ERR_INVAL;
     }
-    if (f->battery_pct < -1 || f->battery_pct > 100) {
+    if (f->battery_pct < -1 || f->battery_pct > BATTERY_MAX_PCT) {
         set_errmsg(s, "fix of %s: battery %d%% out of range", f->device,
                    f->battery_pct);
         return LW_ERR_INVAL;
@@ -883,8 +917,7 @@ enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
                      "updating a device", NULL);
     if (e)
         return e;
-    e = run_fix(s, ST_LAST_UPSERT, f, "updating the last-known fix",
-                &changes);
+    e = run_fix(s, ST_LAST_UPSERT, f, "updating the last-known fix", &changes);
     if (e)
         return e;
     if (res)
@@ -903,8 +936,7 @@ enum lw_err lw_store_heard(struct lw_store *s, const char *device,
         set_errmsg(s, "invalid device id");
         return LW_ERR_INVAL;
     }
-    return run_text_int(s, ST_HEARD, device, recv_ms, "recording heard",
-                        NULL);
+    return run_text_int(s, ST_HEARD, device, recv_ms, "recording heard", NULL);
 }
 
 enum lw_err lw_store_counter_add(struct lw_store *s, const char *name,
@@ -1197,4 +1229,20 @@ int lw_store_schema_version(struct lw_store *s)
     if (check_handle(s))
         return -1;
     return read_version(s, &v) == LW_OK ? v : -1;
+}
+
+sqlite3 *lw_store_sqlite(struct lw_store *s)
+{
+    return s ? s->db : NULL;
+}
+
+void lw_store_seterr(struct lw_store *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!s)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+    va_end(ap);
 }
