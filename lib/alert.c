@@ -515,8 +515,8 @@ static enum lw_err fidx_alloc(struct fidx *x, size_t n)
     x->scratch = calloc(n + 1, sizeof(*x->scratch));
     x->tag_keys = calloc(slots, sizeof(*x->tag_keys));
     x->tag_ids = calloc(slots, sizeof(*x->tag_ids));
-    if (!x->meta || !x->global_in || !x->stamp || !x->scratch ||
-        !x->tag_keys || !x->tag_ids)
+    if (!x->meta || !x->global_in || !x->stamp || !x->scratch || !x->tag_keys ||
+        !x->tag_ids)
         return LW_ERR_NOMEM;
     if (ht_init(&x->dev_links, offsetof(struct linkl, id)) != LW_OK ||
         ht_init(&x->acct_links, offsetof(struct linkl, id)) != LW_OK)
@@ -528,10 +528,9 @@ static enum lw_err fidx_alloc(struct fidx *x, size_t n)
  * Builds the index of set with its links and dwell limits (see
  * lw_engine_set_fences). *out owned by the caller (fidx_free).
  */
-static enum lw_err fidx_build(struct fidx **out,
-                              const struct lw_fenceset *set,
-                              const struct lw_fence_link *links,
-                              size_t nlinks, const int64_t *max_dwell_ms)
+static enum lw_err fidx_build(struct fidx **out, const struct lw_fenceset *set,
+                              const struct lw_fence_link *links, size_t nlinks,
+                              const int64_t *max_dwell_ms)
 {
     struct fidx *x = calloc(1, sizeof(*x));
     size_t n = lw_fenceset_count(set);
@@ -889,10 +888,10 @@ static void set_newest(struct dev *d, const struct lw_fix *f)
         .course_deg = f->course_deg,
         .accuracy_m = f->accuracy_m,
         .alt_m = f->alt_m,
-        .battery_pct = (int16_t)(f->battery_pct < INT16_MIN ||
-                                         f->battery_pct > INT16_MAX
-                                     ? -1
-                                     : f->battery_pct),
+        .battery_pct =
+            (int16_t)(f->battery_pct < INT16_MIN || f->battery_pct > INT16_MAX
+                          ? -1
+                          : f->battery_pct),
         .trigger = f->trigger,
     };
     d->flags |= DEV_HAS_NEWEST;
@@ -1003,9 +1002,9 @@ static void refresh_watch(struct lw_engine *e, struct dev *d, int64_t now_ms)
     if (w == !!(d->flags & DEV_WATCHED))
         return;
     if (!w) {
-        d->flags &= (uint16_t)~(DEV_WATCHED | DEV_OFFLINE_DONE);
+        d->flags &= (uint16_t) ~(DEV_WATCHED | DEV_OFFLINE_DONE);
         for (uint32_t i = 0; i < d->nfs; i++)
-            d->fs[i].flags &= (uint8_t)~(FS_ALERTED | FS_DWELL_DONE);
+            d->fs[i].flags &= (uint8_t) ~(FS_ALERTED | FS_DWELL_DONE);
         return;
     }
     d->flags |= DEV_WATCHED;
@@ -1050,9 +1049,9 @@ static void heard(struct lw_engine *e, struct dev *d, int64_t heard_ms,
             /* A late fix is older than the last one before the silence:
              * the distance between them says nothing about the gap. */
             if (f && !late && (d->flags & DEV_HAS_NEWEST))
-                a.moved_m = lw_geo_distance_m(d->newest.lat_deg,
-                                              d->newest.lon_deg, f->lat_deg,
-                                              f->lon_deg);
+                a.moved_m =
+                    lw_geo_distance_m(d->newest.lat_deg, d->newest.lon_deg,
+                                      f->lat_deg, f->lon_deg);
             if (f && late) {
                 a.late = true;
                 a.age_ms = now_ms - f->fix_time_ms;
@@ -1126,7 +1125,7 @@ static enum lw_err eval_live(struct lw_engine *e, struct dev *d, size_t id,
         if (s->run >= e->cfg.confirm_fixes) {
             s->run = 0;
             s->flags |= FS_BAD;
-            s->flags &= (uint8_t)~(FS_ALERTED | FS_DWELL_DONE);
+            s->flags &= (uint8_t) ~(FS_ALERTED | FS_DWELL_DONE);
             if (d->flags & DEV_WATCHED) {
                 struct lw_alert a;
 
@@ -1141,7 +1140,7 @@ static enum lw_err eval_live(struct lw_engine *e, struct dev *d, size_t id,
         if (++s->run >= e->cfg.confirm_fixes) {
             /* Confirmed return: re-armed, the stay is over. */
             s->run = 0;
-            s->flags &= (uint8_t)~(FS_BAD | FS_ALERTED | FS_DWELL_DONE);
+            s->flags &= (uint8_t) ~(FS_BAD | FS_ALERTED | FS_DWELL_DONE);
         }
     } else {
         s->run = 0;
@@ -1190,8 +1189,8 @@ static enum lw_err eval_late(struct lw_engine *e, struct dev *d, size_t id,
         return LW_OK;
     s->late_run = 0;
     s->flags |= FS_LATE_DONE;
-    s->horizon_ms = (d->flags & DEV_HAS_NEWEST) ? d->newest.fix_time_ms
-                                                : f->fix_time_ms;
+    s->horizon_ms =
+        (d->flags & DEV_HAS_NEWEST) ? d->newest.fix_time_ms : f->fix_time_ms;
     if (d->flags & DEV_WATCHED) {
         struct lw_alert a;
 
@@ -1244,9 +1243,9 @@ static void eval_once(struct lw_engine *e, struct dev *d, size_t id,
 }
 
 /* Evaluates the keep_in fences of list ids[0..n) against f. */
-static void eval_keep_in(struct lw_engine *e, struct dev *d,
-                         const size_t *ids, size_t n, const struct lw_fix *f,
-                         int64_t now_ms, eval_fn fn, enum lw_err *rc)
+static void eval_keep_in(struct lw_engine *e, struct dev *d, const size_t *ids,
+                         size_t n, const struct lw_fix *f, int64_t now_ms,
+                         eval_fn fn, enum lw_err *rc)
 {
     for (size_t i = 0; i < n; i++) {
         size_t id = ids[i];
@@ -1255,8 +1254,8 @@ static void eval_keep_in(struct lw_engine *e, struct dev *d,
             e->fx->stamp[id] == e->fx->gen)
             continue;
         eval_once(e, d, id,
-                  lw_fence_contains(e->fx->set, id, f->lat_deg, f->lon_deg),
-                  f, now_ms, fn, rc);
+                  lw_fence_contains(e->fx->set, id, f->lat_deg, f->lon_deg), f,
+                  now_ms, fn, rc);
     }
 }
 
@@ -1315,8 +1314,8 @@ static enum lw_err eval_fences(struct lw_engine *e, struct dev *d,
 }
 
 /* Trigger alerts of a live fix: one per run of the same trigger. */
-static void triggers(struct lw_engine *e, struct dev *d,
-                     const struct lw_fix *f, int64_t now_ms)
+static void triggers(struct lw_engine *e, struct dev *d, const struct lw_fix *f,
+                     int64_t now_ms)
 {
     static const struct {
         char trigger;            /* OwnTracks 't' */
@@ -1445,8 +1444,7 @@ enum lw_err lw_engine_set_fences(struct lw_engine *e,
     if (!e || (nlinks > 0 && !links))
         return LW_ERR_INVAL;
     if (fences) {
-        enum lw_err rc =
-            fidx_build(&x, fences, links, nlinks, max_dwell_ms);
+        enum lw_err rc = fidx_build(&x, fences, links, nlinks, max_dwell_ms);
 
         if (rc != LW_OK)
             return rc;
@@ -1599,8 +1597,7 @@ enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
         return LW_ERR_NOMEM;
     /* Defensive: a fix older than the newest is late whatever we are told,
      * or it would move the last-known position backwards. */
-    if ((d->flags & DEV_HAS_NEWEST) &&
-        f->fix_time_ms < d->newest.fix_time_ms)
+    if ((d->flags & DEV_HAS_NEWEST) && f->fix_time_ms < d->newest.fix_time_ms)
         late = true;
     /* As in lw_engine_heard: what was due before this message first. */
     settle(e, d, now_ms);
@@ -1619,8 +1616,7 @@ enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
     return rc;
 }
 
-int64_t lw_engine_tick(struct lw_engine *e, const char *device,
-                       int64_t now_ms)
+int64_t lw_engine_tick(struct lw_engine *e, const char *device, int64_t now_ms)
 {
     struct dev *d;
 
@@ -1641,6 +1637,10 @@ int64_t lw_engine_tick(struct lw_engine *e, const char *device,
         d = e->heap[0];
         settle(e, d, now_ms);
         reschedule(e, d);
+        /* Defensive: a device still due after settling would spin here
+         * forever; stop instead (the impossible, kept checked). */
+        if (e->heap_n > 0 && e->heap[0] == d && d->deadline_ms <= now_ms)
+            break;
     }
     return e->heap_n > 0 ? e->heap[0]->deadline_ms : INT64_MAX;
 }
@@ -1667,8 +1667,7 @@ bool lw_engine_watched(const struct lw_engine *e, const char *device)
 
 enum lw_err lw_engine_restore(struct lw_engine *e, const char *device,
                               int64_t last_heard_ms,
-                              const struct lw_fix *newest,
-                              bool offline_open)
+                              const struct lw_fix *newest, bool offline_open)
 {
     struct dev *d;
 

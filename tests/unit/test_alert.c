@@ -57,6 +57,13 @@
 #define WATCH_DPD 1
 #define OVERDUE_DPD 30
 
+/* A small LCG for repeatable jitter (Numerical Recipes constants): the
+ * top 16 bits give 0..LCG_RANGE-1. */
+#define LCG_A UINT32_C(1664525)
+#define LCG_C UINT32_C(1013904223)
+#define LCG_SHIFT 16
+#define LCG_RANGE 65536.0
+
 /* Alerts a test can record. */
 #define MAX_ALERTS 64
 /* Fleet size of the scale test. */
@@ -68,8 +75,8 @@
 
 /* What a test works with. */
 struct t {
-    struct lw_fenceset *set; /* home (id 0), port (id 1), maybe more */
-    struct lw_engine *e;     /* the engine under test */
+    struct lw_fenceset *set;       /* home (id 0), port (id 1), maybe more */
+    struct lw_engine *e;           /* the engine under test */
     struct lw_alert a[MAX_ALERTS]; /* alerts raised, in order */
     size_t n;                      /* alerts in a */
     bool count_only;               /* scale test: count, do not keep */
@@ -105,9 +112,9 @@ static double east(double lat, double lon, double d_m)
 #define HOME_NORTH (HOME_LAT + HOME_HALF_DEG)
 
 /* Adds a square keep_in/out fence of half size half_deg; returns its id. */
-static size_t add_square(struct lw_fenceset *set, const char *name,
-                         double lat, double lon, double half_deg,
-                         enum lw_fence_kind kind, int64_t tag)
+static size_t add_square(struct lw_fenceset *set, const char *name, double lat,
+                         double lon, double half_deg, enum lw_fence_kind kind,
+                         int64_t tag)
 {
     char js[GEOJSON_MAX];
     char err[128];
@@ -122,8 +129,8 @@ static size_t add_square(struct lw_fenceset *set, const char *name,
         lon - half_deg, lat - half_deg);
 
     assert_true(len > 0 && (size_t)len < sizeof(js));
-    assert_int_equal(lw_fenceset_add_geojson(set, js, (size_t)len, kind,
-                                             NULL, err, sizeof(err)),
+    assert_int_equal(lw_fenceset_add_geojson(set, js, (size_t)len, kind, NULL,
+                                             err, sizeof(err)),
                      LW_OK);
     assert_int_equal(lw_fence_set_tag(set, id, tag), LW_OK);
     return id;
@@ -189,10 +196,9 @@ static int setup(void **state)
     assert_non_null(t->set);
     add_square(t->set, "home", HOME_LAT, HOME_LON, HOME_HALF_DEG,
                LW_FENCE_KEEP_IN, HOME_TAG);
-    assert_int_equal(lw_fenceset_add_circle(t->set, "port", PORT_LAT,
-                                            PORT_LON, PORT_RADIUS_M,
-                                            LW_FENCE_KEEP_OUT, &id, err,
-                                            sizeof(err)),
+    assert_int_equal(lw_fenceset_add_circle(t->set, "port", PORT_LAT, PORT_LON,
+                                            PORT_RADIUS_M, LW_FENCE_KEEP_OUT,
+                                            &id, err, sizeof(err)),
                      LW_OK);
     assert_int_equal(lw_fence_set_tag(t->set, id, PORT_TAG), LW_OK);
     t->dwell[id] = PORT_DWELL_MS;
@@ -241,6 +247,16 @@ static void test_jitter_on_fence_line(void **state)
         now += STEP;
         fix_at(t, "v1", lat, HOME_LON, now);
         assert_int_equal(lw_engine_tick(t->e, NULL, now), now + OFFLINE_MS);
+    }
+    /* Noisier: a walk within 45 m of the line, often outside several fixes
+     * in a row, each closer to the line than the 50 m margin. */
+    for (uint32_t i = 0, r = 1; i < 100; i++) {
+        double off_m;
+
+        r = r * LCG_A + LCG_C;
+        off_m = (double)(r >> LCG_SHIFT) / LCG_RANGE * 90.0 - 45.0;
+        now += STEP;
+        fix_at(t, "v1", north(HOME_NORTH, off_m), HOME_LON, now);
     }
     assert_int_equal(t->n, 0);
 }
@@ -376,15 +392,13 @@ static void test_late_fixes(void **state)
     for (int i = 0; i < 4; i++) {
         f = mkfix("v1", out, HOME_LON, T0 + 30 * MIN + i * STEP, 10.0);
         f.recv_time_ms = now + (i + 1) * SEC;
-        assert_int_equal(lw_engine_fix(t->e, &f, true, f.recv_time_ms),
-                         LW_OK);
+        assert_int_equal(lw_engine_fix(t->e, &f, true, f.recv_time_ms), LW_OK);
         assert_int_equal(t->n, i >= 1 ? 1 : 0);
     }
     expect(t, 0, LW_ALERT_GEOFENCE_EXIT, "home");
     assert_true(t->a[0].late);
     assert_int_equal(t->a[0].fix.fix_time_ms, T0 + 30 * MIN + STEP);
-    assert_int_equal(t->a[0].age_ms,
-                     now + 2 * SEC - (T0 + 30 * MIN + STEP));
+    assert_int_equal(t->a[0].age_ms, now + 2 * SEC - (T0 + 30 * MIN + STEP));
     /* The state did not move: one live fix outside does not confirm, and
      * a live fix inside is no return to report; two live outside do. */
     now += MIN;
@@ -417,8 +431,7 @@ static void test_late_fix_keeps_newest(void **state)
     f.recv_time_ms = now + HOUR;
     /* Told "not late" by mistake: older than the newest, treated late. */
     assert_int_equal(lw_engine_fix(t->e, &f, false, now + HOUR), LW_OK);
-    assert_int_equal(lw_engine_deadline(t->e, "v1"),
-                     now + HOUR + OFFLINE_MS);
+    assert_int_equal(lw_engine_deadline(t->e, "v1"), now + HOUR + OFFLINE_MS);
     lw_engine_tick(t->e, NULL, now + HOUR + OFFLINE_MS);
     assert_int_equal(t->n, 1);
     expect(t, 0, LW_ALERT_OFFLINE, NULL);
@@ -444,8 +457,7 @@ static void test_offline_and_back_online(void **state)
     assert_int_equal(lw_engine_tick(t->e, "v1", last + OFFLINE_MS - 1),
                      last + OFFLINE_MS);
     assert_int_equal(t->n, 0);
-    assert_int_equal(lw_engine_tick(t->e, NULL, last + OFFLINE_MS),
-                     INT64_MAX);
+    assert_int_equal(lw_engine_tick(t->e, NULL, last + OFFLINE_MS), INT64_MAX);
     assert_int_equal(t->n, 1);
     expect(t, 0, LW_ALERT_OFFLINE, NULL);
     assert_true(t->a[0].has_fix);
@@ -621,8 +633,7 @@ static void test_restore(void **state)
     struct lw_engine *e2;
 
     assert_int_equal(lw_engine_new(&e2, &cfg, on_alert, t), LW_OK);
-    assert_int_equal(lw_engine_restore(e2, "v9", T0 - HOUR, &f, true),
-                     LW_OK);
+    assert_int_equal(lw_engine_restore(e2, "v9", T0 - HOUR, &f, true), LW_OK);
     assert_int_equal(lw_engine_set_account(e2, "acc9", 5, T0), LW_OK);
     {
         struct lw_vehicle_reg r = {.account = "acc9",
@@ -642,8 +653,7 @@ static void test_restore(void **state)
     /* Restored without an open alert: offline due from last heard. */
     assert_int_equal(lw_engine_restore(e2, "v8", T0, NULL, false), LW_OK);
     assert_int_equal(lw_engine_deadline(e2, "v8"), INT64_MAX);
-    assert_int_equal(lw_engine_restore(e2, "", T0, NULL, false),
-                     LW_ERR_INVAL);
+    assert_int_equal(lw_engine_restore(e2, "", T0, NULL, false), LW_ERR_INVAL);
     lw_engine_free(e2);
 }
 
@@ -655,7 +665,7 @@ static void test_triggers(void **state)
     struct t *t = *state;
     const char seq[] = "eeepe!!9\0009e";
     static const enum lw_alert_kind want[] = {
-        LW_ALERT_POWER_CUT, LW_ALERT_POWER_CUT, LW_ALERT_TOW,
+        LW_ALERT_POWER_CUT,   LW_ALERT_POWER_CUT,   LW_ALERT_TOW,
         LW_ALERT_LOW_BATTERY, LW_ALERT_LOW_BATTERY, LW_ALERT_POWER_CUT};
     int64_t now = T0;
 
@@ -675,20 +685,22 @@ static void test_triggers(void **state)
 /* ---- fence links ------------------------------------------------------ */
 
 /* A fence linked to device A does not apply to B; one linked to an account
- * applies to its vehicles only. */
+ * applies to its vehicles only; one linked twice to a vehicle (by device
+ * and by account) still counts each fix once. */
 static void test_links(void **state)
 {
     struct t *t = *state;
     double lat = HOME_LAT - 0.3, lon = HOME_LON; /* outside home too */
-    struct lw_fence_link links[2] = {{.fence_tag = 201, .device = "vA"},
-                                     {.fence_tag = 202, .account = "accB"}};
+    struct lw_fence_link links[3] = {{.fence_tag = 201, .device = "vA"},
+                                     {.fence_tag = 202, .account = "accB"},
+                                     {.fence_tag = 201, .account = "acc1"}};
 
     /* Two keep_in squares far south of home, each linked to someone. */
     add_square(t->set, "yard-A", lat, lon, HOME_HALF_DEG, LW_FENCE_KEEP_IN,
                201);
     add_square(t->set, "yard-B", lat, lon, HOME_HALF_DEG, LW_FENCE_KEEP_IN,
                202);
-    install(t, links, 2);
+    install(t, links, 3);
     assert_int_equal(lw_engine_set_account(t->e, "accB", 10, T0), LW_OK);
     reg(t, "vA", "acc1", 0, T0);
     reg(t, "vB", "accB", 0, T0);
@@ -702,23 +714,67 @@ static void test_links(void **state)
     assert_int_equal(t->n, 3);
     for (size_t i = 0; i < 3; i++)
         expect(t, i, LW_ALERT_GEOFENCE_EXIT, "home");
-    /* Back home: each leaves its own yard; vC has none. */
+    /* Back home: each leaves its yard (vC through acc1); one fix is not
+     * enough, though vA has yard-A twice. */
     t->n = 0;
     for (int i = 3; i <= 4; i++) {
         fix_at(t, "vA", HOME_LAT, HOME_LON, T0 + i * STEP);
         fix_at(t, "vB", HOME_LAT, HOME_LON, T0 + i * STEP);
         fix_at(t, "vC", HOME_LAT, HOME_LON, T0 + i * STEP);
+        if (i == 3)
+            assert_int_equal(t->n, 0);
     }
-    assert_int_equal(t->n, 2);
+    assert_int_equal(t->n, 3);
     expect(t, 0, LW_ALERT_GEOFENCE_EXIT, "yard-A");
     assert_string_equal(t->a[0].device, "vA");
     expect(t, 1, LW_ALERT_GEOFENCE_EXIT, "yard-B");
     assert_string_equal(t->a[1].device, "vB");
+    expect(t, 2, LW_ALERT_GEOFENCE_EXIT, "yard-A");
+    assert_string_equal(t->a[2].device, "vC");
     /* Moving vB to another account drops its yard-B state: re-linking it
      * later starts from the good side, nothing stale is raised. */
     reg(t, "vB", "acc1", 0, T0 + HOUR);
     reg(t, "vB", "accB", 0, T0 + HOUR);
-    assert_int_equal(t->n, 2);
+    assert_int_equal(t->n, 3);
+}
+
+/* A keep_out fence linked to an account: its vehicles alone are alerted
+ * and timed; a vehicle moved to another account loses the fence, its stay
+ * and the dwell deadline with it. */
+static void test_links_keep_out(void **state)
+{
+    struct t *t = *state;
+    double lat = HOME_LAT - 0.3, lon = HOME_LON;
+    struct lw_fence_link link = {.fence_tag = 301, .account = "accB"};
+    size_t id;
+
+    assert_int_equal(lw_fenceset_add_circle(t->set, "depot", lat, lon,
+                                            PORT_RADIUS_M, LW_FENCE_KEEP_OUT,
+                                            &id, NULL, 0),
+                     LW_OK);
+    assert_int_equal(lw_fence_set_tag(t->set, id, 301), LW_OK);
+    t->dwell[id] = PORT_DWELL_MS;
+    install(t, &link, 1);
+    assert_int_equal(lw_engine_set_account(t->e, "accB", 10, T0), LW_OK);
+    reg(t, "vB", "accB", 0, T0);
+    fix_at(t, "v1", lat, lon, T0 + STEP);
+    fix_at(t, "vB", lat, lon, T0 + STEP);
+    fix_at(t, "v1", lat, lon, T0 + 2 * STEP);
+    fix_at(t, "vB", lat, lon, T0 + 2 * STEP);
+    /* Both left home; only vB entered the depot (keep_out fences are
+     * evaluated first). */
+    assert_int_equal(t->n, 3);
+    expect(t, 0, LW_ALERT_GEOFENCE_EXIT, "home");
+    assert_string_equal(t->a[0].device, "v1");
+    expect(t, 1, LW_ALERT_GEOFENCE_ENTER, "depot");
+    assert_string_equal(t->a[1].device, "vB");
+    expect(t, 2, LW_ALERT_GEOFENCE_EXIT, "home");
+    assert_int_equal(lw_engine_deadline(t->e, "vB"), T0 + STEP + PORT_DWELL_MS);
+    reg(t, "vB", "acc1", 0, T0 + MIN);
+    assert_int_equal(lw_engine_deadline(t->e, "vB"),
+                     T0 + 2 * STEP + OFFLINE_MS);
+    lw_engine_tick(t->e, NULL, T0 + HOUR);
+    assert_int_equal(t->n, 3);
 }
 
 /* Fence reloads: state survives when tags are kept; duplicate tags and bad
@@ -864,19 +920,16 @@ static void test_fleet(void **state)
         snprintf(acct, sizeof(acct), "L%06d", i);
         snprintf(r.account, sizeof(r.account), "%s", acct);
         assert_int_equal(
-            lw_engine_set_account(t->e, acct, i % 10 == 0 ? 40 : 0, T0),
-            LW_OK);
+            lw_engine_set_account(t->e, acct, i % 10 == 0 ? 40 : 0, T0), LW_OK);
         assert_int_equal(lw_engine_set_vehicle(t->e, dev, &r, T0), LW_OK);
         f = mkfix(dev, north(HOME_LAT, (double)(i % 1000)),
-                  east(HOME_LAT, HOME_LON, (double)(i % 700)), T0 + SEC,
-                  8.0);
+                  east(HOME_LAT, HOME_LON, (double)(i % 700)), T0 + SEC, 8.0);
         assert_int_equal(lw_engine_fix(t->e, &f, false, T0 + SEC), LW_OK);
     }
     after = heap_in_use();
     assert_int_equal(lw_engine_devices(t->e), FLEET + 1);
     assert_int_equal(t->n, 0);
-    assert_int_equal(lw_engine_tick(t->e, NULL, T0 + 2 * SEC),
-                     T0 + OFFLINE_MS);
+    assert_int_equal(lw_engine_tick(t->e, NULL, T0 + 2 * SEC), T0 + OFFLINE_MS);
     assert_int_equal(lw_engine_tick(t->e, NULL, T0 + SEC + OFFLINE_MS),
                      INT64_MAX);
     /* v1 (never heard) and the overdue tenth of the fleet. */
@@ -919,6 +972,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_triggers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_links, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_links_keep_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_fences, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cfg_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_edges, setup, teardown),
