@@ -77,7 +77,8 @@ echo "    ... and a tracker with broken firmware sends $BAD bad payloads:"
     fail "lw-sim failed: $(cat "$T/bad.err")"
 sed -n 's/^lw-sim: sent/    sent/p' "$T/bad.err"
 # the daemon commits within 50 ms; the counters are current within a second
-wait_for 10 test "$(counter received)" -ge $((MESSAGES + BAD)) ||
+received_all() { [ "$(counter received)" -ge $((MESSAGES + BAD)) ]; }
+wait_for 10 received_all ||
     fail "lienwatchd received only $(counter received) of $((MESSAGES + BAD)) messages"
 
 step "4/5 What a field agent sees (every command runs with --db $DB)"
