@@ -425,8 +425,8 @@ static int load_account(void *ctx, const struct lw_account *a)
     return 0;
 }
 
-/* (Re)reads fences, vehicles and accounts into the engine. 0 or -1. */
-static int load_registry(struct watch *w)
+/* (Re)reads the fences into the engine. 0 or -1. */
+static int load_fences(struct watch *w)
 {
     struct fence_load fl = {.w = w, .set = lw_fenceset_new()};
     int rc = -1;
@@ -448,22 +448,37 @@ static int load_registry(struct watch *w)
     w->fences = fl.set;
     fl.set = NULL;
     w->nfences = lw_fenceset_count(w->fences);
-    w->nvehicles = 0;
-    if (lw_registry_vehicles(w->store, load_vehicle, w) != LW_OK ||
-        lw_registry_accounts(w->store, load_account, w) != LW_OK) {
-        log_err("registry: cannot read vehicles/accounts: %s",
-                lw_store_errmsg(w->store));
-        goto out_free;
-    }
-    lw_registry_version(w->store, &w->registry_version, &w->alerts_version);
-    log_info("registry: %zu geofences (%zu not loadable), %zu vehicles",
-             w->nfences, fl.bad, w->nvehicles);
+    if (fl.bad)
+        log_err("registry: %zu geofences could not be loaded", fl.bad);
     rc = 0;
 out_free:
     lw_fenceset_free(fl.set);
     free(fl.links);
     free(fl.dwell);
     return rc;
+}
+
+/* (Re)reads vehicles, then accounts (which may raise alerts). 0 or -1. */
+static int load_vehicles_accounts(struct watch *w)
+{
+    w->nvehicles = 0;
+    if (lw_registry_vehicles(w->store, load_vehicle, w) != LW_OK ||
+        lw_registry_accounts(w->store, load_account, w) != LW_OK) {
+        log_err("registry: cannot read vehicles/accounts: %s",
+                lw_store_errmsg(w->store));
+        return -1;
+    }
+    lw_registry_version(w->store, &w->registry_version, &w->alerts_version);
+    log_info("registry: %zu geofences, %zu vehicles", w->nfences,
+             w->nvehicles);
+    return 0;
+}
+
+static int load_registry(struct watch *w)
+{
+    if (load_fences(w) != 0)
+        return -1;
+    return load_vehicles_accounts(w);
 }
 
 /* Republish states of devices whose alerts changed outside the daemon. */
@@ -517,12 +532,28 @@ struct restore_ctx {
     struct devmap offline;   /* devices with an open offline alert */
 };
 
-static int note_offline(void *ctx, const struct lw_alert_row *r)
+/* Open alerts that describe a lasting condition are restored into the
+ * engine, so a restart does not raise them again. */
+static int note_open(void *ctx, const struct lw_alert_row *r)
 {
     struct restore_ctx *rc = ctx;
 
     if (r->a.kind == LW_ALERT_OFFLINE)
         devmap_get(&rc->offline, r->a.device, true);
+    return 0;
+}
+
+static int restore_fence_state(void *ctx, const struct lw_alert_row *r)
+{
+    struct watch *w = ctx;
+    bool dwell = r->a.kind == LW_ALERT_DWELL;
+
+    if (r->a.kind != LW_ALERT_GEOFENCE_EXIT &&
+        r->a.kind != LW_ALERT_GEOFENCE_ENTER && !dwell)
+        return 0;
+    /* a fence removed since then is simply not restored */
+    lw_engine_restore_fence(w->engine, r->a.device, r->a.fence_tag,
+                            r->a.has_fix ? r->a.fix.fix_time_ms : 0, dwell);
     return 0;
 }
 
@@ -579,20 +610,23 @@ int watch_init(struct watch *w, struct ev_loop *loop, struct lw_store *store,
         return -1;
     }
     lw_store_data_version(store, &w->data_version);
-    /* fences and vehicles first, then what each device last did, then the
-     * accounts: a vehicle watched at start that went silent while we were
-     * down gets its offline alert now, unless one is already open */
-    if (load_registry(w) != 0)
+    /* fences first, then what each device last did and which conditions
+     * already have open alerts, then vehicles and accounts: a vehicle
+     * watched at start that went silent while we were down gets its offline
+     * alert now, unless one is already open */
+    if (load_fences(w) != 0)
         return -1;
-    if (lw_registry_alerts(store, &open, note_offline, &rc) != LW_OK ||
-        lw_store_devices(store, restore_device, &rc) != LW_OK) {
+    if (lw_registry_alerts(store, &open, note_open, &rc) != LW_OK ||
+        lw_store_devices(store, restore_device, &rc) != LW_OK ||
+        lw_registry_alerts(store, &open, restore_fence_state, w) != LW_OK) {
         log_err("alert: cannot restore device state: %s",
                 lw_store_errmsg(store));
         devmap_release(&rc.offline);
         return -1;
     }
     devmap_release(&rc.offline);
-    lw_registry_accounts(store, load_account, w);
+    if (load_vehicles_accounts(w) != 0)
+        return -1;
     process_raised(w);
     arm_deadline(w, lw_engine_tick(w->engine, NULL, now));
     process_raised(w);

@@ -1692,6 +1692,38 @@ enum lw_err lw_engine_restore(struct lw_engine *e, const char *device,
     return LW_OK;
 }
 
+enum lw_err lw_engine_restore_fence(struct lw_engine *e, const char *device,
+                                    int64_t fence_tag, int64_t since_ms,
+                                    bool dwell_done)
+{
+    struct dev *d;
+    struct fstate *s;
+    size_t id;
+
+    if (!e || !id_ok(device, LW_DEVICE_MAX))
+        return LW_ERR_INVAL;
+    id = e->fx ? tag_lookup(e->fx, fence_tag) : NO_FENCE;
+    if (id == NO_FENCE)
+        return LW_ERR_NOTFOUND;
+    d = dev_get(e, device);
+    if (!d)
+        return LW_ERR_NOMEM;
+    s = fs_find(d, fence_tag);
+    if (!s)
+        s = fs_add(d, fence_tag, e->fx->meta[id].kind);
+    if (!s)
+        return LW_ERR_NOMEM;
+    s->run = 0;
+    s->since_ms = since_ms;
+    s->flags |= FS_BAD | FS_ALERTED;
+    if (dwell_done)
+        s->flags |= FS_DWELL_DONE;
+    /* links may not apply (any more): the usual rule drops the state */
+    prune_dev(e, d);
+    reschedule(e, d);
+    return LW_OK;
+}
+
 size_t lw_engine_devices(const struct lw_engine *e)
 {
     return e ? e->devs.n : 0;

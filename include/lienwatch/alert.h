@@ -241,6 +241,18 @@ enum lw_err lw_engine_restore(struct lw_engine *e, const char *device,
                               const struct lw_fix *newest,
                               bool offline_open);
 
+/*
+ * Restores, at start-up, that device is confirmed on the bad side of the
+ * fence tagged fence_tag since since_ms (fix time) and that its exit/enter
+ * alert was raised (an open alert in the database), so a restart does not
+ * raise it again; dwell_done says its dwell alert was raised too. Call after
+ * lw_engine_set_fences and before lw_engine_set_account.
+ * LW_ERR_NOTFOUND when no loaded fence has that tag.
+ */
+enum lw_err lw_engine_restore_fence(struct lw_engine *e, const char *device,
+                                    int64_t fence_tag, int64_t since_ms,
+                                    bool dwell_done);
+
 /* Number of devices tracked. */
 size_t lw_engine_devices(const struct lw_engine *e);
 

@@ -657,6 +657,48 @@ static void test_restore(void **state)
     lw_engine_free(e2);
 }
 
+/* An open geofence alert restored at start-up: the vehicle still outside
+ * raises nothing new; a confirmed return re-arms as usual. */
+static void test_restore_fence(void **state)
+{
+    struct t *t = *state;
+    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD};
+    struct lw_vehicle_reg r = {.account = "acc1", .registered_ms = T0};
+    double out = north(HOME_NORTH, 500.0);
+    struct lw_engine *e2;
+    struct lw_fix f;
+    int64_t now = T0 + HOUR;
+
+    assert_int_equal(lw_engine_new(&e2, &cfg, on_alert, t), LW_OK);
+    assert_int_equal(lw_engine_set_fences(e2, t->set, NULL, 0, t->dwell),
+                     LW_OK);
+    f = mkfix("v1", out, HOME_LON, T0, 10.0);
+    assert_int_equal(lw_engine_restore(e2, "v1", T0, &f, false), LW_OK);
+    assert_int_equal(lw_engine_restore_fence(e2, "v1", HOME_TAG, T0, false),
+                     LW_OK);
+    assert_int_equal(lw_engine_restore_fence(e2, "v1", 999, T0, false),
+                     LW_ERR_NOTFOUND);
+    assert_int_equal(lw_engine_set_vehicle(e2, "v1", &r, now), LW_OK);
+    assert_int_equal(lw_engine_set_account(e2, "acc1", OVERDUE_DPD, now),
+                     LW_OK);
+    for (int i = 0; i < 5; i++) {
+        f = mkfix("v1", out, HOME_LON, now += STEP, 10.0);
+        assert_int_equal(lw_engine_fix(e2, &f, false, now), LW_OK);
+    }
+    assert_int_equal(t->n, 0);
+    for (int i = 0; i < 2; i++) {
+        f = mkfix("v1", HOME_LAT, HOME_LON, now += STEP, 10.0);
+        assert_int_equal(lw_engine_fix(e2, &f, false, now), LW_OK);
+    }
+    for (int i = 0; i < 2; i++) {
+        f = mkfix("v1", out, HOME_LON, now += STEP, 10.0);
+        assert_int_equal(lw_engine_fix(e2, &f, false, now), LW_OK);
+    }
+    assert_int_equal(t->n, 1);
+    expect(t, 0, LW_ALERT_GEOFENCE_EXIT, "home");
+    lw_engine_free(e2);
+}
+
 /* ---- triggers --------------------------------------------------------- */
 
 /* power_cut / tow / low_battery: one per run of the same trigger. */
@@ -970,6 +1012,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watched_by_registration, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_fence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_triggers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_links, setup, teardown),
         cmocka_unit_test_setup_teardown(test_links_keep_out, setup, teardown),
