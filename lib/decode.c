@@ -21,9 +21,10 @@
  *     half-accepting a batch would make the counters lie.
  *   - Duplicate keys ({"lat": 1, "lat": 2}) are not_json: two readers of the
  *     same message must not disagree on where the vehicle is.
- *   - A number jansson cannot hold (1e400 overflows a double, 1e20 written as
- *     an integer overflows int64) is not_finite: JSON has no NaN or Infinity
- *     tokens (those are not_json), so this is how a non-finite value arrives.
+ *   - A number jansson cannot hold (1e400 overflows a double; an integer
+ *     such as 99999999999999999999 overflows int64) is not_finite: JSON has
+ *     no NaN or Infinity tokens (those are not_json), so this is how a
+ *     non-finite value arrives.
  *   - Optional fields: absent or JSON null means unknown. Present with the
  *     wrong JSON type (a string "acc", a number "t") rejects the message as
  *     wrong_type, the same as for a required field: a producer that gets
@@ -34,7 +35,7 @@
  *     is out_of_range. Speed over SPEED_MAX_MPS, accuracy over ACCURACY_MAX_M
  *     and |altitude| over ALT_ABS_MAX_M are out_of_range.
  *   - batt: an integer 0..100 is kept; any other number (-1, 150, 99.5) is
- *     unknown; a non-number is wrong_type. t: a one-character printable
+ *     unknown; a non-number is wrong_type. t: a one-character visible
  *     ASCII string is the trigger; any other string is ignored.
  *     created_at and every field not listed in decode.h are ignored.
  *   - tst may be an integer or a real (fractional seconds kept to the ms).
@@ -288,6 +289,8 @@ static bool is_clean_text(const unsigned char *s, size_t n)
 /* "a string", "an integer", ...: how a JSON value reads in "lat is ...". */
 static const char *json_kind(const json_t *v)
 {
+    if (!v)
+        return "absent";
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return "an object";
@@ -601,7 +604,7 @@ static enum lw_reject owntracks_optional(const struct ctx *c, json_t *obj,
 
     if ((r = get_string(c, obj, "t", false, &t, &t_len)) != LW_REJ_NONE)
         return r;
-    if (t && t_len == 1 && is_printable_ascii((unsigned char)t[0]))
+    if (t && t_len == 1 && t[0] > ' ' && t[0] <= '~')
         f->trigger = t[0];
     return LW_REJ_NONE;
 }
@@ -699,7 +702,7 @@ static enum lw_reject decode_tpv(const struct ctx *c, json_t *root,
     if (r != LW_REJ_NONE)
         return r;
     copy_printable(quoted, sizeof(quoted), time_s, time_len);
-    if (strlen(time_s) != time_len ||
+    if (!time_s || strlen(time_s) != time_len ||
         lw_time_parse(time_s, &out->fix.fix_time_ms) != LW_OK)
         return rejectf(c, LW_REJ_WRONG_TYPE,
                        "time \"%s\" is not an ISO 8601 date-time", quoted);
@@ -803,8 +806,7 @@ static enum lw_reject parse_object(const struct ctx *c, const void *payload,
                        "expected");
     if (!json_is_object(*root))
         return rejectf(c, LW_REJ_NOT_JSON,
-                       "top-level JSON %s; an object "
-                       "expected",
+                       "top-level JSON %s; an object expected",
                        json_kind(*root));
     return LW_REJ_NONE;
 }
@@ -815,7 +817,7 @@ enum lw_reject lw_decode(enum lw_source src, const char *id,
                          struct lw_decoded *out, char *err, size_t errlen)
 {
     struct lw_decode_opts defaults;
-    struct lw_decoded scratch;
+    struct lw_decoded scratch = {0};
     struct lw_decoded *d = out ? out : &scratch;
     struct ctx c = {opts, now_ms, err, errlen};
     json_t *root = NULL;

@@ -240,10 +240,20 @@ char *lw_time_format(int64_t ms, char *buf, size_t buflen)
 
     if (!buf || buflen == 0)
         return buf;
-    secs = floor_div(ms, MS_PER_S);
-    frac = (int)(ms - secs * MS_PER_S);
-    days = floor_div(secs, S_PER_DAY);
-    sod = secs - days * S_PER_DAY;
+    /* floor division by remainders: "ms - secs * 1000" would overflow for
+     * INT64_MIN */
+    secs = ms / MS_PER_S;
+    frac = (int)(ms % MS_PER_S);
+    if (frac < 0) {
+        frac += MS_PER_S;
+        secs--;
+    }
+    days = secs / S_PER_DAY;
+    sod = secs % S_PER_DAY;
+    if (sod < 0) {
+        sod += S_PER_DAY;
+        days--;
+    }
     civil_from_days(days, &year, &month, &day);
     if (frac)
         snprintf(buf, buflen, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
