@@ -29,8 +29,7 @@ struct lw_store *cli_store(struct cli *c, const char *cmd)
 
     if (c->store)
         return c->store;
-    e = lw_store_open(&c->store, c->db_path, LW_STORE_RDONLY, err,
-                      sizeof(err));
+    e = lw_store_open(&c->store, c->db_path, LW_STORE_RDONLY, err, sizeof(err));
     if (e == LW_ERR_NOTFOUND) {
         fprintf(stderr,
                 "lienwatch: database %s not found (is lienwatchd running? "
@@ -115,8 +114,8 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "lienwatch%s%s: ", cmd ? " " : "", cmd ? cmd->name : "");
     va_start(ap, fmt);
+    fprintf(stderr, "lienwatch%s%s: ", cmd ? " " : "", cmd ? cmd->name : "");
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     if (cmd)
@@ -135,8 +134,8 @@ int cli_error(const char *cmd, int code, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "lienwatch%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     va_start(ap, fmt);
+    fprintf(stderr, "lienwatch%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);

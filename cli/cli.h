@@ -26,10 +26,10 @@
 #define CLI_EXIT_NOTFOUND 3 /* unknown device, alert, fence ... */
 
 struct cli {
-    const char *db_path;   /* --db, or the default */
+    const char *db_path;    /* --db, or the default */
     struct lw_store *store; /* opened lazily by cli_store() */
-    int64_t now_ms;        /* the clock, read once at start */
-    const char *who;       /* --as NAME or $USER, for the audit trail */
+    int64_t now_ms;         /* the clock, read once at start */
+    const char *who;        /* --as NAME or $USER, for the audit trail */
 };
 
 /*
@@ -40,16 +40,20 @@ struct lw_store *cli_store(struct cli *c, const char *cmd);
 
 /* ---- added with the commands (cli/cli.c, cli/main.c) ---- */
 
+/* Milliseconds per second, for ages in seconds. */
+#define CLI_MS_PER_S INT64_C(1000)
+
 /* Where the database is when neither --db nor $LIENWATCH_DB says. */
 #define CLI_DEFAULT_DB "/var/lib/lienwatch/lienwatch.db"
 
 /* One command: each cli/cmd_<name>.c defines one, cli/main.c lists them. */
 struct cli_command {
     const char *name;     /* as typed: "locate" */
-    int (*run)(struct cli *c, int argc, char **argv); /* see top of file */
     const char *synopsis; /* arguments after the name, for usage lines */
     const char *summary;  /* one line for 'lienwatch --help' */
     const char *help;     /* DESCRIPTION, OPTIONS, EXIT STATUS, EXAMPLES */
+    /* the command itself (cmd_<name>, see the top of this file) */
+    int (*run)(struct cli *c, int argc, char **argv);
 };
 
 extern const struct cli_command cli_cmd_locate;
@@ -72,10 +76,12 @@ void cli_print_help(const struct cli_command *cmd, FILE *f);
  */
 #define CLI_OPT_DB 0x100 /* --db PATH */
 #define CLI_OPT_AS 0x101 /* --as NAME */
+/* clang-format off */
 #define CLI_COMMON_OPTIONS                                                     \
     {"db", required_argument, NULL, CLI_OPT_DB},                               \
-        {"as", required_argument, NULL, CLI_OPT_AS},                           \
-        {"help", no_argument, NULL, 'h'}
+    {"as", required_argument, NULL, CLI_OPT_AS},                               \
+    {"help", no_argument, NULL, 'h'}
+/* clang-format on */
 
 /* cli_common_opt's "handled, go on parsing". */
 #define CLI_CONTINUE (-1)

@@ -96,15 +96,15 @@ static int print_json(void *ctx, const struct lw_device_info *d)
     json_t *j;
     char *text = NULL;
 
-    j = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I}", "device", d->device,
-                  "first_heard", cli_json_time(d->first_heard_ms),
-                  "last_heard", cli_json_time(d->last_heard_ms), "last_fix",
-                  cli_json_time(d->last_fix_ms), "last_fix_age_s",
-                  d->last_fix_ms ? json_integer((l->c->now_ms -
-                                                 d->last_fix_ms) /
-                                                1000)
-                                 : json_null(),
-                  "fixes", (json_int_t)d->fixes);
+    j = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:I}", "device", d->device, "first_heard",
+        cli_json_time(d->first_heard_ms), "last_heard",
+        cli_json_time(d->last_heard_ms), "last_fix",
+        cli_json_time(d->last_fix_ms), "last_fix_age_s",
+        d->last_fix_ms
+            ? json_integer((l->c->now_ms - d->last_fix_ms) / CLI_MS_PER_S)
+            : json_null(),
+        "fixes", (json_int_t)d->fixes);
     if (j)
         text = json_dumps(j, CLI_JSON_REAL);
     if (!text || printf("%s  %s", l->n ? ",\n" : "[\n", text) < 0 ||
@@ -155,8 +155,8 @@ static int cmd_devices(struct cli *c, int argc, char **argv)
         e = lw_store_devices(s, measure, &l);
         if (e == LW_OK) {
             printf("%-*s  %-24s  %-24s  %-24s  %-18s  %s\n", l.id_width,
-                   "DEVICE", "FIRST HEARD", "LAST HEARD", "LAST FIX",
-                   "FIX AGE", "FIXES");
+                   "DEVICE", "FIRST HEARD", "LAST HEARD", "LAST FIX", "FIX AGE",
+                   "FIXES");
             e = lw_store_devices(s, print_row, &l);
         }
     }

@@ -55,7 +55,8 @@ static const char help[] =
     "            unknown).\n"
     "        geojson: a FeatureCollection with one LineString (properties\n"
     "            device, from, to, fixes) and one Point per fix (properties\n"
-    "            fix_time, speed_mps, course_deg, accuracy_m), for geojson.io,\n"
+    "            fix_time, speed_mps, course_deg, accuracy_m), for "
+    "geojson.io,\n"
     "            QGIS, Leaflet...\n"
     "        gpx: GPX 1.1, one track with one segment, for GPS apps and\n"
     "            Google Earth.\n"
@@ -91,14 +92,14 @@ enum format { FMT_CSV, FMT_JSON, FMT_GEOJSON, FMT_GPX };
 
 /* State of one output run, handed to the history callback. */
 struct out {
-    enum format fmt;     /* what to write */
-    const char *device;  /* the device asked for */
-    int64_t n;           /* fixes written so far */
-    int64_t first_ms;    /* fix time of the first fix written */
-    int64_t last_ms;     /* fix time of the last fix written */
-    json_t *line;        /* GeoJSON: the LineString's coordinates */
-    json_t *points;      /* GeoJSON: the Point features */
-    bool failed;         /* output or memory failure: stop */
+    enum format fmt;    /* what to write */
+    const char *device; /* the device asked for */
+    int64_t n;          /* fixes written so far */
+    int64_t first_ms;   /* fix time of the first fix written */
+    int64_t last_ms;    /* fix time of the last fix written */
+    json_t *line;       /* GeoJSON: the LineString's coordinates */
+    json_t *points;     /* GeoJSON: the Point features */
+    bool failed;        /* output or memory failure: stop */
 };
 
 /* Writes s escaped for XML text and attribute values; characters XML 1.0
@@ -126,7 +127,7 @@ static void xml_escape(FILE *f, const char *s)
             break;
         default:
             fputc(ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r' ? '?'
-                                                                       : ch,
+                                                                      : ch,
                   f);
         }
     }
@@ -184,15 +185,14 @@ static bool write_gpx(const struct lw_fix *f)
 
 static bool add_geojson(struct out *o, const struct lw_fix *f)
 {
-    json_t *pos = json_pack("[o, o]", json_real(f->lon_deg),
-                            json_real(f->lat_deg));
+    json_t *pos =
+        json_pack("[o, o]", json_real(f->lon_deg), json_real(f->lat_deg));
     json_t *pt = json_pack(
         "{s:s, s:{s:s, s:[o, o]}, s:{s:o, s:o, s:o, s:o}}", "type", "Feature",
         "geometry", "type", "Point", "coordinates", json_real(f->lon_deg),
         json_real(f->lat_deg), "properties", "fix_time",
-        cli_json_time(f->fix_time_ms), "speed_mps",
-        cli_json_real(f->speed_mps), "course_deg",
-        cli_json_real(f->course_deg), "accuracy_m",
+        cli_json_time(f->fix_time_ms), "speed_mps", cli_json_real(f->speed_mps),
+        "course_deg", cli_json_real(f->course_deg), "accuracy_m",
         cli_json_real(f->accuracy_m));
 
     if (!pos || !pt) {
@@ -267,12 +267,12 @@ static bool geojson_write(struct out *o)
     if (!features)
         goto out;
     if (o->n >= 2) {
-        json_t *line = json_pack(
-            "{s:s, s:{s:s, s:O}, s:{s:s, s:o, s:o, s:I}}", "type", "Feature",
-            "geometry", "type", "LineString", "coordinates", o->line,
-            "properties", "device", o->device, "from",
-            cli_json_time(o->first_ms), "to", cli_json_time(o->last_ms),
-            "fixes", (json_int_t)o->n);
+        json_t *line =
+            json_pack("{s:s, s:{s:s, s:O}, s:{s:s, s:o, s:o, s:I}}", "type",
+                      "Feature", "geometry", "type", "LineString",
+                      "coordinates", o->line, "properties", "device", o->device,
+                      "from", cli_json_time(o->first_ms), "to",
+                      cli_json_time(o->last_ms), "fixes", (json_int_t)o->n);
 
         if (!line || json_array_append_new(features, line) != 0)
             goto out;
@@ -304,7 +304,8 @@ static bool parse_bound(const struct cli *c, const char *s, bool upper,
         return true;
     }
     /* a duration back from now, with an explicit unit */
-    if (n > 1 && strchr("smhd", s[n - 1]) && lw_duration_parse(s, &d) == LW_OK) {
+    if (n > 1 && strchr("smhd", s[n - 1]) &&
+        lw_duration_parse(s, &d) == LW_OK) {
         *out = c->now_ms - d;
         return true;
     }
@@ -343,8 +344,7 @@ static int cmd_history(struct cli *c, int argc, char **argv)
         switch (opt) {
         case OPT_FROM:
             if (!parse_bound(c, optarg, false, &from))
-                return cli_usage_error(me, "--from '%s' is not a time",
-                                       optarg);
+                return cli_usage_error(me, "--from '%s' is not a time", optarg);
             break;
         case OPT_TO:
             if (!parse_bound(c, optarg, true, &to))

@@ -22,6 +22,7 @@
 #define KMH_PER_MPS 3.6
 /* Points of the compass in 'course': N, NNE, ... 16 of 22.5 degrees. */
 #define COMPASS_POINTS 16
+#define DEG_PER_TURN 360.0
 
 static const char help[] =
     "DESCRIPTION\n"
@@ -77,8 +78,9 @@ static const char *compass(double deg)
     static const char *const names[COMPASS_POINTS] = {
         "N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE",
         "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW"};
-    double sector = 360.0 / COMPASS_POINTS;
-    int i = (int)floor(fmod(fmod(deg, 360.0) + 360.0 + sector / 2, 360.0) /
+    double sector = DEG_PER_TURN / COMPASS_POINTS;
+    int i = (int)floor(fmod(fmod(deg, DEG_PER_TURN) + DEG_PER_TURN + sector / 2,
+                            DEG_PER_TURN) /
                        sector);
 
     return names[i % COMPASS_POINTS];
@@ -113,7 +115,8 @@ static json_t *age_json(int64_t now_ms, int64_t ms)
 
     if (ms == 0)
         return json_null();
-    return json_integer(d >= 0 ? d / 1000 : -((-d + 999) / 1000));
+    return json_integer(d >= 0 ? d / CLI_MS_PER_S
+                               : -((-d + CLI_MS_PER_S - 1) / CLI_MS_PER_S));
 }
 
 static int print_json(const struct cli *c, const struct lw_fix *f,
@@ -123,23 +126,22 @@ static int print_json(const struct cli *c, const struct lw_fix *f,
     json_t *o;
     bool ok;
 
-    o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-                  "s:o, s:o, s:o, s:s, s:s}",
-                  "device", f->device, "lat", json_real(f->lat_deg), "lon",
-                  json_real(f->lon_deg), "fix_time",
-                  cli_json_time(f->fix_time_ms), "received_time",
-                  cli_json_time(f->recv_time_ms), "age_s",
-                  age_json(c->now_ms, f->fix_time_ms), "last_heard",
-                  cli_json_time(d->last_heard_ms), "last_heard_age_s",
-                  age_json(c->now_ms, d->last_heard_ms), "speed_mps",
-                  cli_json_real(f->speed_mps), "speed_kmh",
-                  cli_json_real(f->speed_mps * KMH_PER_MPS), "course_deg",
-                  cli_json_real(f->course_deg), "accuracy_m",
-                  cli_json_real(f->accuracy_m), "alt_m",
-                  cli_json_real(f->alt_m), "battery_pct",
-                  f->battery_pct >= 0 ? json_integer(f->battery_pct)
-                                      : json_null(),
-                  "osm_url", url, "geo_uri", geo);
+    o = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+        "s:o, s:o, s:o, s:s, s:s}",
+        "device", f->device, "lat", json_real(f->lat_deg), "lon",
+        json_real(f->lon_deg), "fix_time", cli_json_time(f->fix_time_ms),
+        "received_time", cli_json_time(f->recv_time_ms), "age_s",
+        age_json(c->now_ms, f->fix_time_ms), "last_heard",
+        cli_json_time(d->last_heard_ms), "last_heard_age_s",
+        age_json(c->now_ms, d->last_heard_ms), "speed_mps",
+        cli_json_real(f->speed_mps), "speed_kmh",
+        cli_json_real(f->speed_mps * KMH_PER_MPS), "course_deg",
+        cli_json_real(f->course_deg), "accuracy_m",
+        cli_json_real(f->accuracy_m), "alt_m", cli_json_real(f->alt_m),
+        "battery_pct",
+        f->battery_pct >= 0 ? json_integer(f->battery_pct) : json_null(),
+        "osm_url", url, "geo_uri", geo);
     if (!o)
         return cli_error("locate", CLI_EXIT_FAIL,
                          "cannot build JSON (out of memory, or text that is "

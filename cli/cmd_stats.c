@@ -70,8 +70,7 @@ static int add_to(json_t *root, const char *name, int64_t value)
     const char *dot = strchr(name, '.');
     char prefix[128];
 
-    if (dot && dot != name && dot[1] &&
-        (size_t)(dot - name) < sizeof(prefix)) {
+    if (dot && dot != name && dot[1] && (size_t)(dot - name) < sizeof(prefix)) {
         snprintf(prefix, sizeof(prefix), "%.*s", (int)(dot - name), name);
         group = json_object_get(root, prefix);
         if (!group) {
@@ -105,13 +104,15 @@ static void measure(const json_t *root, int *name_w, int *val_w)
     const char *k, *k2;
     json_t *v, *v2;
 
-    json_object_foreach((json_t *)root, k, v) {
+    json_object_foreach((json_t *)root, k, v)
+    {
         int64_t sum = 0;
 
         if ((int)strlen(k) > *name_w)
             *name_w = (int)strlen(k);
         if (json_is_object(v)) {
-            json_object_foreach(v, k2, v2) {
+            json_object_foreach(v, k2, v2)
+            {
                 if ((int)strlen(k2) + MEMBER_INDENT > *name_w)
                     *name_w = (int)strlen(k2) + MEMBER_INDENT;
                 snprintf(num, sizeof(num), "%lld",
@@ -137,7 +138,8 @@ static void print_text(const json_t *root)
     json_t *v, *v2;
 
     measure(root, &name_w, &val_w);
-    json_object_foreach((json_t *)root, k, v) {
+    json_object_foreach((json_t *)root, k, v)
+    {
         int64_t sum = 0;
 
         if (!json_is_object(v)) {
@@ -145,12 +147,14 @@ static void print_text(const json_t *root)
                    (long long)json_integer_value(v));
             continue;
         }
-        json_object_foreach(v, k2, v2) {
+        json_object_foreach(v, k2, v2)
+        {
             if (strcmp(k2, "total") != 0)
                 sum += json_integer_value(v2);
         }
         printf("%-*s  %*lld\n", name_w, k, val_w, (long long)sum);
-        json_object_foreach(v, k2, v2) {
+        json_object_foreach(v, k2, v2)
+        {
             printf("%*s%-*s  %*lld\n", MEMBER_INDENT, "",
                    name_w - MEMBER_INDENT, k2, val_w,
                    (long long)json_integer_value(v2));
@@ -190,9 +194,9 @@ static int cmd_stats(struct cli *c, int argc, char **argv)
         return CLI_EXIT_FAIL;
 
     /* the keys scripts rely on, first and always present */
-    col.root = json_pack("{s:I, s:I, s:I, s:{}}", "received", (json_int_t)0,
-                         "stored", (json_int_t)0, "duplicates",
-                         (json_int_t)0, "rejected");
+    col.root =
+        json_pack("{s:I, s:I, s:I, s:{}}", "received", (json_int_t)0, "stored",
+                  (json_int_t)0, "duplicates", (json_int_t)0, "rejected");
     if (!col.root)
         return cli_error(me->name, CLI_EXIT_FAIL, "out of memory");
     e = lw_store_counters(s, add_counter, &col);

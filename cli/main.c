@@ -20,6 +20,8 @@
 #define LW_VERSION "unknown"
 #endif
 
+#define NS_PER_MS 1000000
+
 /* Longest login name kept for the audit trail, without the NUL. */
 #define WHO_MAX 64
 
@@ -157,7 +159,7 @@ static int64_t wall_clock_ms(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * CLI_MS_PER_S + ts.tv_nsec / NS_PER_MS;
 }
 
 /* Flushes stdout and reports a failed write (full disk, closed pipe...). */

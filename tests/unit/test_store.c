@@ -90,10 +90,10 @@ static enum lw_put_result put(struct lw_store *s, const struct lw_fix *f)
 
 /* History collector. */
 struct hist {
-    int n;                /* fixes seen */
-    int64_t times[64];    /* their fix times */
-    struct lw_fix last;   /* the last one */
-    int stop_after;       /* stop early after this many (0 = never) */
+    int n;              /* fixes seen */
+    int64_t times[64];  /* their fix times */
+    struct lw_fix last; /* the last one */
+    int stop_after;     /* stop early after this many (0 = never) */
 };
 
 static int hist_cb(void *ctx, const struct lw_fix *f)
@@ -156,8 +156,7 @@ static void test_bad_arguments(void **state)
     assert_int_equal(lw_store_heard(s, NULL, T0), LW_ERR_INVAL);
     assert_int_equal(lw_store_counter_add(s, "", 1), LW_ERR_INVAL);
     assert_int_equal(lw_store_device_get(s, NULL, &d), LW_ERR_INVAL);
-    assert_int_equal(lw_store_history(s, "a", 0, 1, NULL, NULL),
-                     LW_ERR_INVAL);
+    assert_int_equal(lw_store_history(s, "a", 0, 1, NULL, NULL), LW_ERR_INVAL);
     assert_int_equal(lw_store_audit(s, T0, "", "locate", "a", NULL),
                      LW_ERR_INVAL);
     lw_store_close(s);
@@ -223,8 +222,8 @@ static void test_idempotent(void **state)
 static void test_history_order_and_bounds(void **state)
 {
     /* a fixed shuffle of 0..15 */
-    static const int order[] = {7, 3, 12, 0, 15, 9, 1, 14,
-                                5, 10, 2, 13, 8, 4, 11, 6};
+    static const int order[] = {7, 3,  12, 0,  15, 9, 1,  14,
+                                5, 10, 2,  13, 8,  4, 11, 6};
     struct lw_store *s = open_ok(":memory:", 0);
     struct lw_fix f;
     struct hist h;
@@ -266,8 +265,7 @@ static void test_history_order_and_bounds(void **state)
     /* the callback may stop early */
     h = (struct hist){.stop_after = 2};
     assert_int_equal(
-        lw_store_history(s, "veh-1", INT64_MIN, INT64_MAX, hist_cb, &h),
-        LW_OK);
+        lw_store_history(s, "veh-1", INT64_MIN, INT64_MAX, hist_cb, &h), LW_OK);
     assert_int_equal(h.n, 2);
     lw_store_close(s);
 }
@@ -394,9 +392,9 @@ static void test_hostile_device_id(void **state)
 
 /* Counter collector. */
 struct ctrs {
-    int n;              /* counters seen */
-    char names[8][32];  /* in order */
-    int64_t values[8];  /* their values */
+    int n;             /* counters seen */
+    char names[8][32]; /* in order */
+    int64_t values[8]; /* their values */
 };
 
 static int ctr_cb(void *ctx, const char *name, int64_t value)
@@ -435,8 +433,8 @@ static void test_counters(void **state)
 
 /* Device collector. */
 struct devs {
-    int n;                         /* devices seen */
-    struct lw_device_info d[8];    /* in order */
+    int n;                      /* devices seen */
+    struct lw_device_info d[8]; /* in order */
 };
 
 static int dev_cb(void *ctx, const struct lw_device_info *d)
@@ -731,13 +729,11 @@ static void test_audit(void **state)
     /* a side handle (the CLI's) writes next to the open writer */
     side = open_ok(t.path, LW_STORE_NOMIGRATE);
     assert_int_equal(lw_store_schema_version(side), LW_STORE_SCHEMA_VERSION);
-    assert_int_equal(lw_store_audit(side, T0 + SEC, "bob", "history", "car-2",
-                                    NULL),
-                     LW_OK);
+    assert_int_equal(
+        lw_store_audit(side, T0 + SEC, "bob", "history", "car-2", NULL), LW_OK);
     lw_store_close(side);
-    assert_int_equal(lw_store_audit(w, T0 + 2 * SEC, "ann", "devices", NULL,
-                                    NULL),
-                     LW_OK);
+    assert_int_equal(
+        lw_store_audit(w, T0 + 2 * SEC, "ann", "devices", NULL, NULL), LW_OK);
 
     r = open_ok(t.path, LW_STORE_RDONLY);
     assert_int_equal(lw_store_audit_list(r, NULL, audit_cb, &v), LW_OK);
@@ -820,8 +816,7 @@ static void test_open_failures(void **state)
           fp);
     fclose(fp);
     err[0] = '\0';
-    assert_int_equal(lw_store_open(&s, t.path, 0, err, sizeof(err)),
-                     LW_ERR_DB);
+    assert_int_equal(lw_store_open(&s, t.path, 0, err, sizeof(err)), LW_ERR_DB);
     assert_null(s);
     assert_non_null(strstr(err, t.path));
     err[0] = '\0';
@@ -861,9 +856,9 @@ static int reenter_cb(void *ctx, const struct lw_fix *f)
     struct lw_store *s = ctx;
     struct hist h = {0};
 
-    assert_int_equal(lw_store_history(s, f->device, INT64_MIN, INT64_MAX,
-                                      hist_cb, &h),
-                     LW_ERR_INVAL);
+    assert_int_equal(
+        lw_store_history(s, f->device, INT64_MIN, INT64_MAX, hist_cb, &h),
+        LW_ERR_INVAL);
     return 0;
 }
 
