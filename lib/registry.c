@@ -3,7 +3,8 @@
  * the store's SQLite connection.
  *
  * Schema migration 2 (lw_registry_migration_2, applied by lw_store_open):
- *   meta            key -> integer: registry_version, alerts_version
+ *   meta            key -> integer: registry_version, alerts_version,
+ *                   fence_id_seq (highest geofence id ever given)
  *   accounts        the loan: days past due, status, where it came from
  *   vehicles        device -> VIN, plate, description, account, allowance
  *   geofences       name, kind, GeoJSON feature, dwell limit, one optional
@@ -137,15 +138,31 @@ static enum lw_err run(struct lw_store *s, sqlite3_stmt *st, const char *what)
     enum lw_err e = LW_OK;
 
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        lw_store_seterr(s, "%s: %s", what,
-                        sqlite3_errmsg(lw_store_sqlite(s)));
-        e = (rc & 0xff) == SQLITE_BUSY ? LW_ERR_BUSY
+        lw_store_seterr(s, "%s: %s", what, sqlite3_errmsg(lw_store_sqlite(s)));
+        e = (rc & 0xff) == SQLITE_BUSY       ? LW_ERR_BUSY
             : (rc & 0xff) == SQLITE_READONLY ? LW_ERR_IO
                                              : LW_ERR_DB;
     }
     sqlite3_finalize(st);
     return e;
 }
+
+/*
+ * Records the failure rc of a statement being stepped (a listing that broke
+ * off), finalizes it and returns the error. Never steps it again: after an
+ * error sqlite3_step resets the statement and would start the query over,
+ * turning the failure into a silent restart.
+ */
+static enum lw_err step_fail(struct lw_store *s, sqlite3_stmt *st, int rc,
+                             const char *what)
+{
+    lw_store_seterr(s, "%s: %s", what, sqlite3_errmsg(lw_store_sqlite(s)));
+    sqlite3_finalize(st);
+    return (rc & 0xff) == SQLITE_BUSY ? LW_ERR_BUSY : LW_ERR_DB;
+}
+
+/* True when the fixed-size field f (size bytes) holds a NUL: a string. */
+#define TERMINATED(f) (memchr((f), '\0', sizeof(f)) != NULL)
 
 static void text_col(sqlite3_stmt *st, int col, char *buf, size_t len)
 {
@@ -211,7 +228,7 @@ static enum lw_err write_and_bump(struct lw_store *s, sqlite3_stmt *st,
 /* ---- vehicles ------------------------------------------------------------ */
 
 #define VEHICLE_COLS                                                           \
-    "device, vin, plate, description, account, offline_after_ms, "            \
+    "device, vin, plate, description, account, offline_after_ms, "             \
     "registered_ms, updated_ms"
 
 static void row_to_vehicle(sqlite3_stmt *st, struct lw_vehicle *v)
@@ -228,25 +245,26 @@ static void row_to_vehicle(sqlite3_stmt *st, struct lw_vehicle *v)
 }
 
 enum lw_err lw_registry_vehicle_set(struct lw_store *s,
-                                    const struct lw_vehicle *v,
-                                    int64_t now_ms)
+                                    const struct lw_vehicle *v, int64_t now_ms)
 {
     sqlite3_stmt *st;
 
-    if (!s || !v || !v->device[0])
+    if (!s || !v || !TERMINATED(v->device) || !v->device[0] ||
+        !TERMINATED(v->vin) || !TERMINATED(v->plate) ||
+        !TERMINATED(v->description) || !TERMINATED(v->account))
         return LW_ERR_INVAL;
     /* "" and < 0 mean "keep": only given fields change on an update */
-    st = prep(s,
-              "INSERT INTO vehicles(" VEHICLE_COLS ") VALUES "
-              "(?1, ?2, ?3, ?4, ?5, max(?6, 0), ?7, ?7) "
-              "ON CONFLICT(device) DO UPDATE SET "
-              " vin = CASE WHEN ?2 = '' THEN vin ELSE ?2 END,"
-              " plate = CASE WHEN ?3 = '' THEN plate ELSE ?3 END,"
-              " description = CASE WHEN ?4 = '' THEN description ELSE ?4 END,"
-              " account = CASE WHEN ?5 = '' THEN account ELSE ?5 END,"
-              " offline_after_ms = CASE WHEN ?6 < 0 THEN offline_after_ms "
-              "   ELSE ?6 END,"
-              " updated_ms = ?7");
+    st =
+        prep(s, "INSERT INTO vehicles(" VEHICLE_COLS ") VALUES "
+                "(?1, ?2, ?3, ?4, ?5, max(?6, 0), ?7, ?7) "
+                "ON CONFLICT(device) DO UPDATE SET "
+                " vin = CASE WHEN ?2 = '' THEN vin ELSE ?2 END,"
+                " plate = CASE WHEN ?3 = '' THEN plate ELSE ?3 END,"
+                " description = CASE WHEN ?4 = '' THEN description ELSE ?4 END,"
+                " account = CASE WHEN ?5 = '' THEN account ELSE ?5 END,"
+                " offline_after_ms = CASE WHEN ?6 < 0 THEN offline_after_ms "
+                "   ELSE ?6 END,"
+                " updated_ms = ?7");
     if (!st)
         return LW_ERR_DB;
     sqlite3_bind_text(st, 1, v->device, -1, SQLITE_STATIC);
@@ -256,8 +274,7 @@ enum lw_err lw_registry_vehicle_set(struct lw_store *s,
     sqlite3_bind_text(st, 5, v->account, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, v->offline_after_ms);
     sqlite3_bind_int64(st, 7, now_ms);
-    return write_and_bump(s, st, "storing a vehicle", "registry_version",
-                          NULL);
+    return write_and_bump(s, st, "storing a vehicle", "registry_version", NULL);
 }
 
 enum lw_err lw_registry_vehicle_get(struct lw_store *s, const char *device,
@@ -306,7 +323,7 @@ enum lw_err lw_registry_vehicles(struct lw_store *s, lw_vehicle_cb cb,
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return run(s, st, "listing vehicles");
+        return step_fail(s, st, rc, "listing vehicles");
     sqlite3_finalize(st);
     return LW_OK;
 }
@@ -329,7 +346,9 @@ enum lw_err lw_registry_account_set(struct lw_store *s,
     sqlite3_stmt *st;
     int changes = 0;
 
-    if (!s || !a || !a->account[0] || a->days_past_due < 0)
+    if (!s || !a || !TERMINATED(a->account) || !a->account[0] ||
+        a->days_past_due < 0 || !TERMINATED(a->status) ||
+        !TERMINATED(a->source))
         return LW_ERR_INVAL;
     /* an unchanged retained message (re-sent on every reconnection) must
      * not count as a registry change */
@@ -397,7 +416,7 @@ enum lw_err lw_registry_accounts(struct lw_store *s, lw_account_cb cb,
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return run(s, st, "listing accounts");
+        return step_fail(s, st, rc, "listing accounts");
     sqlite3_finalize(st);
     return LW_OK;
 }
@@ -433,6 +452,16 @@ static int fence_row(sqlite3_stmt *st, lw_geofence_cb cb, void *ctx)
     return cb(ctx, &g);
 }
 
+/* True when the box is finite, inside WGS-84 ranges and not inverted. */
+static bool box_ok(const struct lw_geofence *g)
+{
+    return isfinite(g->min_lat) && isfinite(g->max_lat) &&
+           isfinite(g->min_lon) && isfinite(g->max_lon) &&
+           g->min_lat >= -90.0 && g->max_lat <= 90.0 && g->min_lon >= -180.0 &&
+           g->max_lon <= 180.0 && g->min_lat <= g->max_lat &&
+           g->min_lon <= g->max_lon;
+}
+
 enum lw_err lw_registry_fence_add(struct lw_store *s,
                                   const struct lw_geofence *g, int64_t now_ms,
                                   int64_t *id)
@@ -440,35 +469,35 @@ enum lw_err lw_registry_fence_add(struct lw_store *s,
     sqlite3_stmt *st;
     bool own;
     enum lw_err e;
-    int64_t newid;
+    int64_t newid = 0;
+    int rc;
 
-    if (!s || !g || !g->name[0] || !g->geojson ||
+    if (!s || !g || !TERMINATED(g->name) || !g->name[0] || !g->geojson ||
+        !TERMINATED(g->link_device) || !TERMINATED(g->link_account) ||
         (g->kind != LW_FENCE_KEEP_IN && g->kind != LW_FENCE_KEEP_OUT))
         return LW_ERR_INVAL;
+    if (!box_ok(g)) {
+        lw_store_seterr(s, "geofence '%s': invalid bounding box", g->name);
+        return LW_ERR_RANGE;
+    }
     own = !lw_store_in_txn(s);
     if (own && (e = lw_store_begin(s)) != LW_OK)
         return e;
-    /* replacing a fence of the same name: drop the old one and its box */
-    st = prep(s, "DELETE FROM geofence_rtree WHERE id IN "
-                 "(SELECT id FROM geofences WHERE name = ?1)");
-    if (!st) {
-        e = LW_ERR_DB;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
-    if ((e = run(s, st, "replacing a geofence")) != LW_OK)
-        goto out;
-    st = prep(s, "DELETE FROM geofences WHERE name = ?1");
-    if (!st) {
-        e = LW_ERR_DB;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
-    if ((e = run(s, st, "replacing a geofence")) != LW_OK)
-        goto out;
-    st = prep(s, "INSERT INTO geofences(name, kind, geojson, max_dwell_ms, "
-                 "link_device, link_account, created_ms) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    /* A fence of the same name is replaced in place: it keeps its id, the
+     * tag under which the daemon keeps each vehicle's state for it and which
+     * its open alerts carry, so re-importing an unchanged file changes
+     * nothing and a changed one is re-evaluated, not raised afresh. */
+    /* A new fence never gets the id of a removed one (whose open alerts
+     * still carry it as their fence_tag): ids come from meta fence_id_seq,
+     * the highest id ever given, not from max(id) + 1. */
+    st = prep(s, "INSERT INTO geofences(id, name, kind, geojson, "
+                 "max_dwell_ms, link_device, link_account, created_ms) "
+                 "VALUES (max(coalesce((SELECT value FROM meta WHERE key = "
+                 "'fence_id_seq'), 0), coalesce((SELECT max(id) FROM "
+                 "geofences), 0)) + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                 "ON CONFLICT(name) DO UPDATE SET kind = ?2, geojson = ?3, "
+                 "max_dwell_ms = ?4, link_device = ?5, link_account = ?6 "
+                 "RETURNING id");
     if (!st) {
         e = LW_ERR_DB;
         goto out;
@@ -480,11 +509,26 @@ enum lw_err lw_registry_fence_add(struct lw_store *s,
     sqlite3_bind_text(st, 5, g->link_device, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, g->link_account, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, now_ms);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        e = step_fail(s, st, rc, "storing a geofence");
+        goto out;
+    }
+    newid = sqlite3_column_int64(st, 0);
     if ((e = run(s, st, "storing a geofence")) != LW_OK)
         goto out;
-    newid = sqlite3_last_insert_rowid(lw_store_sqlite(s));
-    st = prep(s, "INSERT INTO geofence_rtree(id, min_lat, max_lat, min_lon, "
-                 "max_lon) VALUES (?1, ?2, ?3, ?4, ?5)");
+    st = prep(s, "INSERT INTO meta(key, value) VALUES ('fence_id_seq', ?1) "
+                 "ON CONFLICT(key) DO UPDATE SET value = max(value, ?1)");
+    if (!st) {
+        e = LW_ERR_DB;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, newid);
+    if ((e = run(s, st, "numbering a geofence")) != LW_OK)
+        goto out;
+    /* an R*Tree row is replaced by its id */
+    st = prep(s, "INSERT OR REPLACE INTO geofence_rtree(id, min_lat, max_lat, "
+                 "min_lon, max_lon) VALUES (?1, ?2, ?3, ?4, ?5)");
     if (!st) {
         e = LW_ERR_DB;
         goto out;
@@ -565,13 +609,12 @@ static enum lw_err fence_query(struct lw_store *s, sqlite3_stmt *st,
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return run(s, st, "listing geofences");
+        return step_fail(s, st, rc, "listing geofences");
     sqlite3_finalize(st);
     return LW_OK;
 }
 
-enum lw_err lw_registry_fences(struct lw_store *s, lw_geofence_cb cb,
-                               void *ctx)
+enum lw_err lw_registry_fences(struct lw_store *s, lw_geofence_cb cb, void *ctx)
 {
     sqlite3_stmt *st;
 
@@ -585,8 +628,7 @@ enum lw_err lw_registry_fences(struct lw_store *s, lw_geofence_cb cb,
 }
 
 enum lw_err lw_registry_fences_at(struct lw_store *s, double lat_deg,
-                                  double lon_deg, lw_geofence_cb cb,
-                                  void *ctx)
+                                  double lon_deg, lw_geofence_cb cb, void *ctx)
 {
     sqlite3_stmt *st;
 
@@ -656,7 +698,9 @@ enum lw_err lw_registry_alert_add(struct lw_store *s, const struct lw_alert *a,
     sqlite3_stmt *st;
     enum lw_err e;
 
-    if (!s || !a || !a->device[0])
+    if (!s || !a || !TERMINATED(a->device) || !a->device[0] ||
+        !TERMINATED(a->fence) ||
+        strcmp(lw_alert_kind_name(a->kind), "unknown") == 0)
         return LW_ERR_INVAL;
     st = prep(s, "INSERT INTO alerts(kind, device, geofence, fence_tag, "
                  "raised_ms, has_fix, fix_time_ms, recv_time_ms, lat_deg, "
@@ -703,20 +747,29 @@ enum lw_err lw_registry_alert_published(struct lw_store *s, int64_t id)
     return run(s, st, "marking an alert published");
 }
 
-/* Changes the lifecycle of alert id; LW_ERR_NOTFOUND / LW_ERR_INVAL. */
-static enum lw_err alert_lifecycle(struct lw_store *s, int64_t id,
-                                   bool close, const char *by,
-                                   const char *note, int64_t now_ms)
+/*
+ * Changes the lifecycle of alert id; LW_ERR_NOTFOUND / LW_ERR_INVAL. The
+ * state is read inside the write transaction (BEGIN IMMEDIATE), so an alert
+ * closed by another connection in between cannot be acknowledged.
+ */
+static enum lw_err alert_lifecycle(struct lw_store *s, int64_t id, bool close,
+                                   const char *by, const char *note,
+                                   int64_t now_ms)
 {
     struct lw_alert_row r;
     sqlite3_stmt *st;
-    enum lw_err e = lw_registry_alert_get(s, id, &r);
+    bool own = !lw_store_in_txn(s);
+    enum lw_err e;
 
-    if (e != LW_OK)
+    if (own && (e = lw_store_begin(s)) != LW_OK)
         return e;
+    e = lw_registry_alert_get(s, id, &r);
+    if (e != LW_OK)
+        goto out;
     if (r.state == LW_ALERT_CLOSED) {
         lw_store_seterr(s, "alert %lld is already closed", (long long)id);
-        return LW_ERR_INVAL;
+        e = LW_ERR_INVAL;
+        goto out;
     }
     if (close)
         st = prep(s, "UPDATE alerts SET state = 'closed', closed_ms = ?2, "
@@ -725,17 +778,27 @@ static enum lw_err alert_lifecycle(struct lw_store *s, int64_t id,
         st = prep(s, "UPDATE alerts SET state = 'acknowledged', ack_by = ?3, "
                      "ack_note = ?4, ack_ms = ?2, changed_ms = ?2 "
                      "WHERE id = ?1");
-    if (!st)
-        return LW_ERR_DB;
+    if (!st) {
+        e = LW_ERR_DB;
+        goto out;
+    }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now_ms);
     if (!close) {
         sqlite3_bind_text(st, 3, by ? by : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, note ? note : "", -1, SQLITE_STATIC);
     }
-    return write_and_bump(s, st, close ? "closing an alert"
-                                       : "acknowledging an alert",
-                          "alerts_version", NULL);
+    e = run(s, st, close ? "closing an alert" : "acknowledging an alert");
+    if (e == LW_OK)
+        e = bump(s, "alerts_version");
+out:
+    if (own) {
+        if (e == LW_OK)
+            e = lw_store_commit(s);
+        else
+            lw_store_rollback(s);
+    }
+    return e;
 }
 
 enum lw_err lw_registry_alert_ack(struct lw_store *s, int64_t id,
@@ -815,7 +878,7 @@ enum lw_err lw_registry_alerts(struct lw_store *s,
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return run(s, st, "listing alerts");
+        return step_fail(s, st, rc, "listing alerts");
     sqlite3_finalize(st);
     return LW_OK;
 }
@@ -857,10 +920,14 @@ enum lw_err lw_registry_version(struct lw_store *s, int64_t *registry,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *k = (const char *)sqlite3_column_text(st, 0);
         int64_t v = sqlite3_column_int64(st, 1);
-        if (k && strcmp(k, "registry_version") == 0 && registry)
-            *registry = v;
-        else if (k && alerts)
+        if (!k)
+            continue;
+        if (strcmp(k, "registry_version") == 0) {
+            if (registry)
+                *registry = v;
+        } else if (alerts) {
             *alerts = v;
+        }
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? LW_OK : LW_ERR_DB;

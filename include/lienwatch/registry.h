@@ -118,9 +118,13 @@ enum lw_err lw_registry_accounts(struct lw_store *s, lw_account_cb cb,
 
 /*
  * Adds a fence (g->geojson is one Feature or geometry, validated by the
- * caller with lw_fenceset_add_geojson). *id gets its database id. A fence
- * with the same name is replaced. Bumps registry_version; keeps the R*Tree
- * index (geofence_rtree) in step.
+ * caller with lw_fenceset_add_geojson). *id (may be NULL) gets its database
+ * id. A fence with the same name is replaced in place and keeps its id (the
+ * daemon's tag for it, carried by its alerts). Bumps registry_version; keeps
+ * the R*Tree index (geofence_rtree) in step. Returns LW_OK; LW_ERR_INVAL for
+ * NULL or empty arguments, unterminated strings or a bad kind; LW_ERR_RANGE
+ * for a bounding box that is not finite, outside WGS-84 or inverted; a
+ * database error otherwise. Joins the caller's transaction when one is open.
  */
 enum lw_err lw_registry_fence_add(struct lw_store *s,
                                   const struct lw_geofence *g, int64_t now_ms,
@@ -128,7 +132,11 @@ enum lw_err lw_registry_fence_add(struct lw_store *s,
 /* Removes a fence by name; LW_ERR_NOTFOUND when absent. */
 enum lw_err lw_registry_fence_remove(struct lw_store *s, const char *name);
 typedef int (*lw_geofence_cb)(void *ctx, const struct lw_geofence *g);
-/* Every fence, by name. */
+/*
+ * Every fence, by name. The bounding boxes reported (here and by
+ * lw_registry_fences_at) are the R*Tree's: 32-bit floats rounded outwards,
+ * so they hold the box stored, within ~1e-5 degrees.
+ */
 enum lw_err lw_registry_fences(struct lw_store *s, lw_geofence_cb cb,
                                void *ctx);
 /* Fences whose bounding box holds (lat, lon), through the R*Tree. */
