@@ -324,4 +324,75 @@ lw_untrack "$DP"
 [ "$rc" = 0 ] || fail "D: exit $rc on SIGTERM"
 wait_for 5 grep -q '^STOPPING=1' "$T/notify.log" || fail "D: no STOPPING=1"
 say "D ok: notify, SIGHUP, spool lock, SIGTERM"
+
+# ---- E: TLS and a password, against a broker that wants both
+if ! command -v openssl >/dev/null || ! command -v mosquitto_passwd >/dev/null; then
+    say "E skipped: openssl or mosquitto_passwd not installed"
+    say "ok"
+    exit 0
+fi
+mkdir -p "$T/tls"
+(
+    cd "$T/tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
+        -subj "/CN=lienwatch test CA" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+        -subj "/CN=localhost" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > ext.cnf
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+        -out server.crt -days 2 -extfile ext.cnf 2>/dev/null
+    printf 'truck:s3cret\n' > passwd
+    mosquitto_passwd -U passwd
+    printf 's3cret\n' > pw
+    printf 'wrong\n' > badpw
+    chmod 600 pw badpw
+) || fail "E: could not make test certificates"
+TPORT=$(free_port)
+# (the later allow_anonymous overrides the one start_mosquitto writes)
+start_mosquitto "$TPORT" "cafile $T/tls/ca.crt
+certfile $T/tls/server.crt
+keyfile $T/tls/server.key
+allow_anonymous false
+password_file $T/tls/passwd"
+mosquitto_sub -h localhost -p "$TPORT" --cafile "$T/tls/ca.crt" -u truck -P s3cret -q 1 \
+    -t 'lienwatch/v1/fix/tls' > "$T/tls.sub" 2>&1 &
+lw_track $!
+# three fixes waiting in a spool made by the bridge itself
+"$GB" --device tls --gpsd "127.0.0.1:$DEAD" --mqtt-host 127.0.0.1 --mqtt-port "$DEAD" \
+    --spool "$T/tls.spool" > "$T/tls0.log" 2>&1 &
+P0=$!
+wait_for 5 test -s "$T/tls.spool" || fail "E: no spool created"
+stop_pid "$P0"
+head -3 "$T/live.sub" | cut -d" " -f2- | while read -r payload; do
+    sqlite3 "$T/tls.spool" "INSERT INTO spool (topic, payload, fix_time_ms, taken_ms)
+        VALUES ('lienwatch/v1/fix/tls', '$payload', 0, 0)"
+done
+# tls_bridge NAME ARGS...: runs 3 s against the TLS broker
+tls_bridge() {
+    local name=$1
+    shift
+    "$GB" --device tls --gpsd "127.0.0.1:$DEAD" --mqtt-host localhost \
+        --mqtt-port "$TPORT" --spool "$T/tls.spool" "$@" > "$T/$name.log" 2>&1 &
+    local p=$!
+    lw_track "$p"
+    sleep 3
+    stop_pid "$p"
+}
+tls_bridge tls-badca --mqtt-cafile /etc/ssl/certs/ca-certificates.crt \
+    --mqtt-username truck --mqtt-password-file "$T/tls/pw"
+grep -q "cannot connect (A TLS error occurred" "$T/tls-badca.log" || fail "E: unknown CA not reported"
+tls_bridge tls-badpw --mqtt-cafile "$T/tls/ca.crt" --mqtt-username truck \
+    --mqtt-password-file "$T/tls/badpw"
+grep -q "connection refused: .*not authori" "$T/tls-badpw.log" || fail "E: refused password not reported"
+[ "$(sqlite3 "$T/tls.spool" 'SELECT count(*) FROM spool')" = 3 ] || fail "E: fixes left the spool unacknowledged"
+chmod 644 "$T/tls/pw"
+tls_bridge tls-ok --mqtt-cafile "$T/tls/ca.crt" --mqtt-username truck \
+    --mqtt-password-file "$T/tls/pw"
+grep -q "readable by group or others" "$T/tls-ok.log" || fail "E: a world-readable password file is not warned about"
+grep -q "mqtt localhost:$TPORT: connected" "$T/tls-ok.log" || fail "E: no TLS connection: $(tail -3 "$T/tls-ok.log")"
+[ "$(sqlite3 "$T/tls.spool" 'SELECT count(*) FROM spool')" = 0 ] || fail "E: spool not drained over TLS"
+sub_has_3() { [ "$(wc -l < "$T/tls.sub")" -ge 3 ]; }
+wait_for 5 sub_has_3 || fail "E: $(wc -l < "$T/tls.sub") of 3 arrived over TLS"
+head -3 "$T/live.sub" | cut -d' ' -f2- | diff - "$T/tls.sub" >&2 || fail "E: TLS delivery differs"
+say "E ok: TLS with a private CA and a password file; bad CA and bad password logged, nothing lost"
 say "ok"

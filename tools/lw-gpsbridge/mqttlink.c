@@ -83,6 +83,10 @@ static const char *rc_text(int rc, int saved_errno, char *buf, size_t len)
 {
     if (rc == MOSQ_ERR_ERRNO)
         snprintf(buf, len, "%s", strerror(saved_errno));
+    else if (rc == MOSQ_ERR_TLS)
+        snprintf(buf, len, "%s: is the broker's certificate signed by a CA "
+                 "in mqtt_cafile/mqtt_capath, for this host name?",
+                 mosquitto_strerror(rc));
     else
         snprintf(buf, len, "%s", mosquitto_strerror(rc));
     return buf;
@@ -127,7 +131,7 @@ static void end_session(struct gb_mqttlink *m, const char *why)
  * write watcher in step. */
 static void after_call(struct gb_mqttlink *m, int rc, int saved_errno)
 {
-    char buf[128];
+    char buf[256];
 
     if (!m->mosq)
         return;
@@ -362,7 +366,7 @@ fail:
 
 static void try_connect(struct gb_mqttlink *m)
 {
-    char buf[128];
+    char buf[256];
     int rc, keepalive_s = (int)(m->cfg->mqtt_keepalive_ms / 1000);
 
     m->mosq = new_handle(m);
