@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "lienwatch/config.h"
+#include "lienwatch/mime.h"
 #include "lienwatch/timeutil.h"
 
 enum setting_type {
@@ -122,6 +123,65 @@ static const struct setting settings[] = {
      100000,
      "A fix confirms a crossing only when farther from the fence line than "
      "max(its accuracy, this)."},
+
+    {"smtp", "url", T_STR, OFF(smtp_url), "", 0, 0,
+     "Mail server for alert e-mail: smtp://host:port (STARTTLS, see "
+     "starttls) or smtps://host:port (TLS from the start). Empty: no mail."},
+    {"smtp", "starttls", T_STR, OFF(smtp_starttls), "required", 0, 0,
+     "For smtp:// URLs: 'required' refuses to send without STARTTLS; 'no' "
+     "sends in clear, for a relay on the same machine only."},
+    {"smtp", "cafile", T_STR, OFF(smtp_cafile), "", 0, 0,
+     "CA certificates (PEM) that verify the mail server; empty for the "
+     "system's. The certificate and host name are always verified."},
+    {"smtp", "from", T_STR, OFF(smtp_from), "", 0, 0,
+     "Sender, 'lienwatch <alerts@example.com>' or an address; its domain "
+     "ends every Message-ID. Required with url."},
+    {"smtp", "to", T_STR, OFF(smtp_to), "", 0, 0,
+     "Recipients of every alert mail, comma-separated. Required with url."},
+    {"smtp", "username", T_STR, OFF(smtp_username), "", 0, 0,
+     "User name for SMTP AUTH; empty: no AUTH."},
+    {"smtp", "password_file", T_STR, OFF(smtp_password_file), "", 0, 0,
+     "File whose first line is the SMTP password. When empty, the systemd "
+     "credential 'smtp-password' is used if present."},
+    {"smtp", "timeout_s", T_INT, OFF(smtp_timeout_s), "60", 1, 3600,
+     "Seconds allowed for connecting, for each server reply and for one "
+     "mail as a whole."},
+    {"smtp", "digest_threshold", T_INT, OFF(smtp_digest_threshold), "20", 1,
+     1000000,
+     "Storm: when more than this many alerts of one kind were raised within "
+     "digest_window_s, the further ones go into a digest mail."},
+    {"smtp", "digest_window_s", T_INT, OFF(smtp_digest_window_s), "300", 1,
+     86400, "Storm window in seconds (see digest_threshold)."},
+    {"smtp", "digest_delay_s", T_INT, OFF(smtp_digest_delay_s), "60", 0,
+     86400,
+     "A digest goes out at most this many seconds after its first alert, "
+     "and at most once per this many seconds while the storm lasts."},
+    {"smtp", "retry_initial_s", T_INT, OFF(smtp_retry_initial_s), "5", 1,
+     86400,
+     "First retry delay after a temporary failure (4xx reply, connection "
+     "problem); doubled at each further failure."},
+    {"smtp", "retry_max_s", T_INT, OFF(smtp_retry_max_s), "600", 1, 604800,
+     "Longest retry delay."},
+    {"smtp", "max_age", T_DURATION, OFF(smtp_max_age_ms), "2d", 60e3,
+     365 * MS_DAY,
+     "Mail not delivered this long after its alert is failed and reported "
+     "(log, delivery_failed on MQTT)."},
+    {"smtp", "route_geofence_exit", T_STR, OFF(smtp_route_geofence_exit), "",
+     0, 0, "More recipients of geofence_exit alerts, comma-separated."},
+    {"smtp", "route_geofence_enter", T_STR, OFF(smtp_route_geofence_enter),
+     "", 0, 0, "More recipients of geofence_enter alerts."},
+    {"smtp", "route_dwell", T_STR, OFF(smtp_route_dwell), "", 0, 0,
+     "More recipients of dwell alerts."},
+    {"smtp", "route_offline", T_STR, OFF(smtp_route_offline), "", 0, 0,
+     "More recipients of offline alerts."},
+    {"smtp", "route_back_online", T_STR, OFF(smtp_route_back_online), "", 0,
+     0, "More recipients of back_online alerts."},
+    {"smtp", "route_power_cut", T_STR, OFF(smtp_route_power_cut), "", 0, 0,
+     "More recipients of power_cut alerts."},
+    {"smtp", "route_tow", T_STR, OFF(smtp_route_tow), "", 0, 0,
+     "More recipients of tow alerts."},
+    {"smtp", "route_low_battery", T_STR, OFF(smtp_route_low_battery), "", 0,
+     0, "More recipients of low_battery alerts."},
 
     {"log", "level", T_LOGLEVEL, OFF(log_level), "info", 0, 3,
      "Least severe messages logged: error, warning, info or debug."},
@@ -342,6 +402,93 @@ enum lw_err lw_config_load(struct lw_config *c, const char *path, char *err,
     return LW_ERR_CONFIG;
 }
 
+/* Checks a comma-separated list of mailboxes; at least one when needed. */
+static enum lw_err check_addresses(const char *key, const char *list,
+                                   bool needed, char *err, size_t errlen)
+{
+    char item[LW_CONFIG_STR_MAX + 1], addr[LW_MIME_ADDR_MAX + 1];
+    const char *p = list;
+    int n = 0;
+
+    while (lw_mime_list_next(&p, item, sizeof(item))) {
+        if (lw_mime_addr_spec(item, addr, sizeof(addr)) != LW_OK) {
+            lw_seterr(err, errlen, "smtp.%s: '%s' is not an e-mail address",
+                      key, item);
+            return LW_ERR_CONFIG;
+        }
+        n++;
+    }
+    if (needed && n == 0) {
+        lw_seterr(err, errlen, "smtp.%s must name at least one address "
+                               "when smtp.url is set",
+                  key);
+        return LW_ERR_CONFIG;
+    }
+    return LW_OK;
+}
+
+/* The [smtp] rules: a mail URL needs a sender and recipients. */
+static enum lw_err validate_smtp(const struct lw_config *c, char *err,
+                                 size_t errlen)
+{
+    const struct {
+        const char *key;   /* route_<kind> */
+        const char *value; /* its list */
+    } routes[] = {
+        {"route_geofence_exit", c->smtp_route_geofence_exit},
+        {"route_geofence_enter", c->smtp_route_geofence_enter},
+        {"route_dwell", c->smtp_route_dwell},
+        {"route_offline", c->smtp_route_offline},
+        {"route_back_online", c->smtp_route_back_online},
+        {"route_power_cut", c->smtp_route_power_cut},
+        {"route_tow", c->smtp_route_tow},
+        {"route_low_battery", c->smtp_route_low_battery},
+    };
+    char addr[LW_MIME_ADDR_MAX + 1];
+    enum lw_err e;
+
+    if (strcmp(c->smtp_starttls, "required") != 0 &&
+        strcmp(c->smtp_starttls, "no") != 0) {
+        lw_seterr(err, errlen, "smtp.starttls: '%s' is not 'required' or 'no'",
+                  c->smtp_starttls);
+        return LW_ERR_CONFIG;
+    }
+    if (c->smtp_password_file[0] && !c->smtp_username[0]) {
+        lw_seterr(err, errlen, "smtp.password_file needs smtp.username");
+        return LW_ERR_CONFIG;
+    }
+    if (c->smtp_retry_initial_s > c->smtp_retry_max_s) {
+        lw_seterr(err, errlen,
+                  "smtp.retry_initial_s is larger than smtp.retry_max_s");
+        return LW_ERR_CONFIG;
+    }
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        e = check_addresses(routes[i].key, routes[i].value, false, err,
+                            errlen);
+        if (e != LW_OK)
+            return e;
+    }
+    e = check_addresses("to", c->smtp_to, c->smtp_url[0] != '\0', err,
+                        errlen);
+    if (e != LW_OK || !c->smtp_url[0])
+        return e;
+    if (strncasecmp(c->smtp_url, "smtp://", strlen("smtp://")) != 0 &&
+        strncasecmp(c->smtp_url, "smtps://", strlen("smtps://")) != 0) {
+        lw_seterr(err, errlen,
+                  "smtp.url: '%s' does not start with smtp:// or smtps://",
+                  c->smtp_url);
+        return LW_ERR_CONFIG;
+    }
+    if (lw_mime_addr_spec(c->smtp_from, addr, sizeof(addr)) != LW_OK) {
+        lw_seterr(err, errlen,
+                  "smtp.from: '%s' is not an e-mail address (needed when "
+                  "smtp.url is set)",
+                  c->smtp_from);
+        return LW_ERR_CONFIG;
+    }
+    return LW_OK;
+}
+
 enum lw_err lw_config_validate(const struct lw_config *c, char *err,
                                size_t errlen)
 {
@@ -385,7 +532,7 @@ enum lw_err lw_config_validate(const struct lw_config *c, char *err,
         lw_seterr(err, errlen, "store.db must not be empty");
         return LW_ERR_CONFIG;
     }
-    return LW_OK;
+    return validate_smtp(c, err, errlen);
 }
 
 /* Writes text as '#'-comment lines wrapped at about 76 columns. */

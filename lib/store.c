@@ -112,6 +112,8 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_by_device ON audit(device, id);",
     /* 2: meta, accounts, vehicles, geofences (+ R*Tree), alerts: registry.c */
     lw_registry_migration_2,
+    /* 3: mail outbox, alerts held for storm digests: outbox.c */
+    lw_outbox_migration_3,
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

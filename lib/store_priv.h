@@ -20,4 +20,7 @@ void lw_store_seterr(struct lw_store *s, const char *fmt, ...)
 /* Schema migration 2 (registry.c): vehicles, accounts, geofences, alerts. */
 extern const char lw_registry_migration_2[];
 
+/* Schema migration 3 (outbox.c): the mail outbox, held alerts. */
+extern const char lw_outbox_migration_3[];
+
 #endif

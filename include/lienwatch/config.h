@@ -54,6 +54,30 @@ struct lw_config {
     int64_t offline_after_ms;                   /* default silence allowance */
     int confirm_fixes;                          /* fixes to confirm a crossing */
     double fence_margin_m;                      /* minimum distance from edge */
+    /* [smtp] (alert e-mail; lib/outbox.c, daemon/mail.c) */
+    char smtp_url[LW_CONFIG_STR_MAX + 1];       /* smtp(s)://; "" = off */
+    char smtp_starttls[LW_CONFIG_STR_MAX + 1];  /* "required" or "no" */
+    char smtp_cafile[LW_CONFIG_STR_MAX + 1];    /* CA file; "" = system CAs */
+    char smtp_from[LW_CONFIG_STR_MAX + 1];      /* From: mailbox */
+    char smtp_to[LW_CONFIG_STR_MAX + 1];        /* every alert, a list */
+    char smtp_username[LW_CONFIG_STR_MAX + 1];  /* "" = no AUTH */
+    char smtp_password_file[LW_CONFIG_STR_MAX + 1]; /* file holding password */
+    int smtp_timeout_s;                         /* per connection and reply */
+    int smtp_digest_threshold;                  /* storm: more than this ... */
+    int smtp_digest_window_s;                   /* ... within this window */
+    int smtp_digest_delay_s;                    /* digest at most this late */
+    int smtp_retry_initial_s;                   /* first retry delay */
+    int smtp_retry_max_s;                       /* back-off cap */
+    int64_t smtp_max_age_ms;                    /* pending longer: failed */
+    /* more recipients of one alert kind each, comma-separated */
+    char smtp_route_geofence_exit[LW_CONFIG_STR_MAX + 1]; /* geofence_exit */
+    char smtp_route_geofence_enter[LW_CONFIG_STR_MAX + 1]; /* geofence_enter */
+    char smtp_route_dwell[LW_CONFIG_STR_MAX + 1]; /* dwell */
+    char smtp_route_offline[LW_CONFIG_STR_MAX + 1]; /* offline */
+    char smtp_route_back_online[LW_CONFIG_STR_MAX + 1]; /* back_online */
+    char smtp_route_power_cut[LW_CONFIG_STR_MAX + 1]; /* power_cut */
+    char smtp_route_tow[LW_CONFIG_STR_MAX + 1]; /* tow */
+    char smtp_route_low_battery[LW_CONFIG_STR_MAX + 1]; /* low_battery */
     /* [log] */
     int log_level;                              /* 0 err .. 3 debug */
 };

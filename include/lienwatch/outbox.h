@@ -1,0 +1,258 @@
+/*
+ * outbox.h - alert e-mail: the durable outbox table, the messages and the
+ * storm digests. Pure core: time comes in as now_ms, no network, no logging;
+ * the daemon (daemon/mail.c) does the sending and the clock.
+ *
+ * The outbox (schema migration 3, lib/outbox.c):
+ *   - outbox       one row per mail and recipient: the complete RFC 5322
+ *                  message, its state (pending, sent, failed), attempts,
+ *                  next try, last error. A mail to three recipients is three
+ *                  rows with the same Message-ID, so a refusal for one
+ *                  recipient neither blocks nor repeats the others.
+ *   - outbox_held  alerts held back for a storm digest, with the time the
+ *                  digest of their kind is due.
+ * lw_outbox_enqueue runs in the caller's transaction (the one that stores
+ * the alert), so an alert is never committed without its mail.
+ *
+ * Storms: when more than smtp.digest_threshold alerts of one kind were
+ * raised within smtp.digest_window_s (counted in the alerts table,
+ * including the new one), the new alert is held instead of mailed. The
+ * digest of a kind is due smtp.digest_delay_s after its oldest held alert:
+ * at most that long after the threshold was crossed, and (since a digest
+ * takes every held alert of its kind) at most once per delay while the
+ * storm lasts. Every alert is in exactly one mail: its own or a digest. A
+ * digest lists at most LW_OUTBOX_DIGEST_MAX alerts; more make several.
+ *
+ * Message-ID: "<alert-ID.INSTANCE@DOMAIN>" for an alert and
+ * "<digest-FIRSTID.INSTANCE@DOMAIN>" for a digest, where DOMAIN is the
+ * domain of smtp.from and INSTANCE a random tag the migration stores in
+ * meta 'mail_instance': stable for an alert (a re-send after a crash
+ * carries the same id, so mail systems can drop the copy), yet never equal
+ * to a mail of another database whose alert ids start at 1 again.
+ *
+ * Back-off: attempt n failed temporarily (4xx, connection) -> next try
+ * smtp.retry_initial_s * 2^(n-1), at most smtp.retry_max_s, never later
+ * than created + smtp.max_age; a row pending at that age fails.
+ *
+ * Strings passed in are borrowed. Rows handed to callbacks are valid
+ * during the call only. Times are UTC ms since the epoch.
+ */
+#ifndef LIENWATCH_OUTBOX_H
+#define LIENWATCH_OUTBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lienwatch/alert.h"
+#include "lienwatch/config.h"
+#include "lienwatch/err.h"
+#include "lienwatch/registry.h"
+#include "lienwatch/store.h"
+
+/* Most alerts listed in one digest mail. */
+#define LW_OUTBOX_DIGEST_MAX 1000
+/* Longest kind name stored ("geofence_enter", "digest" ...), with NUL. */
+#define LW_OUTBOX_KIND_LEN 32
+
+enum lw_outbox_state {
+    LW_OUTBOX_PENDING = 1, /* "pending": waiting for its next try */
+    LW_OUTBOX_SENT,        /* "sent": the server accepted it */
+    LW_OUTBOX_FAILED,      /* "failed": refused (5xx) or too old; kept */
+};
+
+/* "pending", "sent", "failed"; "unknown" otherwise. */
+const char *lw_outbox_state_name(enum lw_outbox_state s);
+/* Parses a state name; LW_ERR_INVAL when unknown. */
+enum lw_err lw_outbox_state_parse(const char *s, enum lw_outbox_state *out);
+
+/* One outbox row (one mail to one recipient). */
+struct lw_outbox_row {
+    int64_t id;                     /* database id */
+    bool digest;                    /* a storm digest */
+    int64_t alert_id;               /* the alert; a digest's first alert */
+    const char *alert_ids;          /* digest: "12,13,..."; "" otherwise */
+    int nalerts;                    /* alerts in the mail (1 or more) */
+    char kind[LW_OUTBOX_KIND_LEN];  /* the alert kind */
+    const char *device;             /* the alert's device; "" for a digest */
+    const char *recipient;          /* addr-spec */
+    const char *message_id;         /* "<...>" */
+    const char *subject;            /* UTF-8, as shown to people */
+    const char *message;            /* the RFC 5322 message, CRLF lines */
+    enum lw_outbox_state state;     /* pending, sent, failed */
+    int attempts;                   /* tries so far */
+    int64_t next_try_ms;            /* pending: not before */
+    const char *last_error;         /* "" when none */
+    int64_t created_ms;             /* enqueued */
+    int64_t sent_ms;                /* accepted by the server; 0 */
+    int64_t failed_ms;              /* marked failed; 0 */
+    bool notified;                  /* failed: delivery_failed published */
+};
+
+typedef int (*lw_outbox_cb)(void *ctx, const struct lw_outbox_row *r);
+
+/* An alert held for a digest. */
+struct lw_outbox_held {
+    int64_t alert_id;                /* the alert */
+    char kind[LW_OUTBOX_KIND_LEN];   /* its kind */
+    char device[LW_DEVICE_MAX + 1];  /* its device */
+    int64_t held_ms;                 /* when it was held */
+    int64_t due_ms;                  /* when its kind's digest is due */
+};
+
+typedef int (*lw_outbox_held_cb)(void *ctx, const struct lw_outbox_held *h);
+
+/* ---- composing (pure) --------------------------------------------------- */
+
+/* What a message needs besides its content. */
+struct lw_mail_env {
+    const char *from;     /* From: as configured, "Name <addr>" or addr */
+    const char *to;       /* To: addr-specs, comma-separated */
+    const char *instance; /* the database's tag for Message-IDs */
+    int64_t now_ms;       /* Date: */
+};
+
+/* A composed message; each string owned (lw_mail_release). */
+struct lw_mail {
+    char *message_id; /* "<alert-42.tag@example.com>" */
+    char *subject;    /* UTF-8, unencoded */
+    char *message;    /* RFC 5322, CRLF lines */
+};
+void lw_mail_release(struct lw_mail *m);
+
+/*
+ * Composes the mail of one alert: headers (Date, From, To, Subject with RFC
+ * 2047 when not ASCII, Message-ID from alert_id, MIME UTF-8 text/plain
+ * quoted-printable) and a text saying what happened and what to do: kind,
+ * time, vehicle (device, plate, VIN, description), account and days past
+ * due, the fix (time, age, accuracy, OpenStreetMap link, geo: URI; for
+ * offline the last fix before the silence), for offline/back_online the gap
+ * and distance moved. v and acct may be NULL (unknown). Returns LW_OK,
+ * LW_ERR_INVAL (bad from address or arguments) or LW_ERR_NOMEM; on failure
+ * *out is empty.
+ */
+enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
+                                  int64_t alert_id, const struct lw_alert *a,
+                                  const struct lw_vehicle *v,
+                                  const struct lw_account *acct,
+                                  struct lw_mail *out);
+
+/* One alert of a digest; v and acct may be NULL. */
+struct lw_digest_item {
+    int64_t alert_id;               /* its id */
+    const struct lw_alert *a;       /* the alert */
+    const struct lw_vehicle *v;     /* its vehicle, or NULL */
+    const struct lw_account *acct;  /* its account, or NULL */
+};
+
+/*
+ * Composes a storm digest of n >= 1 alerts of one kind (items[0] gives the
+ * Message-ID): it says a shared cause is likely and lists every alert with
+ * its device, vehicle, account and position link in the text/plain part.
+ * threshold and window_ms are the settings that made the storm (for the
+ * text). Returns as lw_mail_compose_alert.
+ */
+enum lw_err lw_mail_compose_digest(const struct lw_mail_env *env,
+                                   enum lw_alert_kind kind,
+                                   const struct lw_digest_item *items,
+                                   size_t n, int threshold, int64_t window_ms,
+                                   struct lw_mail *out);
+
+/*
+ * Recipients of mail about kind: smtp.to, then smtp.route_<kind>, as
+ * addr-specs without repeats, comma-separated, into a new string (caller
+ * frees). NULL when out of memory or when an address is invalid
+ * (lw_config_validate prevents that) - *e says which (may be NULL).
+ */
+char *lw_outbox_recipients(const struct lw_config *c, enum lw_alert_kind kind,
+                           enum lw_err *e);
+
+/*
+ * Delay before the try after attempts failed tries (attempts >= 1):
+ * retry_initial_s * 2^(attempts-1), capped at retry_max_s.
+ */
+int64_t lw_outbox_backoff_ms(const struct lw_config *c, int attempts);
+
+/* True when a pending row is older than smtp.max_age at now_ms. */
+bool lw_outbox_expired(const struct lw_config *c, const struct lw_outbox_row *r,
+                       int64_t now_ms);
+
+/* ---- the table ------------------------------------------------------------ */
+
+/*
+ * Mails alert a (stored under alert_id) when c->smtp_url is set: held for
+ * the digest when its kind storms (see above), otherwise composed and
+ * queued, one row per recipient, due at now_ms. Reads the alert's vehicle
+ * and account from the registry. Runs in the caller's transaction when
+ * there is one (a savepoint either way: all rows or none). *held (may be
+ * NULL) says whether it was held. Returns LW_OK (also when mail is off),
+ * LW_ERR_INVAL, LW_ERR_CONFIG (no valid recipient), LW_ERR_NOMEM or a
+ * store error.
+ */
+enum lw_err lw_outbox_enqueue(struct lw_store *s, const struct lw_config *c,
+                              int64_t alert_id, const struct lw_alert *a,
+                              int64_t now_ms, bool *held);
+
+/*
+ * Turns the held alerts of every kind whose digest is due at now_ms into
+ * digest mails (queued like single ones), in one savepoint. *made (may be
+ * NULL) gets the number of digests, *next_ms (may be NULL) the next due
+ * time of a digest, INT64_MAX when none is held.
+ */
+enum lw_err lw_outbox_digest_run(struct lw_store *s, const struct lw_config *c,
+                                 int64_t now_ms, int *made, int64_t *next_ms);
+
+/* Earliest next_try_ms of the pending rows, INT64_MAX when none. */
+enum lw_err lw_outbox_next_due(struct lw_store *s, int64_t *next_ms);
+
+/* Pending rows due at now_ms (next_try_ms <= now_ms), oldest due first, at
+ * most limit of them (limit <= 0: all). */
+enum lw_err lw_outbox_due(struct lw_store *s, int64_t now_ms, int limit,
+                          lw_outbox_cb cb, void *ctx);
+
+/* Reads one row into *out via cb semantics: cb is called once. */
+enum lw_err lw_outbox_get(struct lw_store *s, int64_t id, lw_outbox_cb cb,
+                          void *ctx);
+
+/* Which rows lw_outbox_list reports. */
+struct lw_outbox_filter {
+    int state;              /* an enum lw_outbox_state, 0 = any */
+    bool unnotified_failed; /* failed rows whose failure is unpublished */
+    int limit;              /* newest this many, oldest first; 0 = all */
+};
+
+/* Rows matching f (NULL = all), oldest first. Works read-only. */
+enum lw_err lw_outbox_list(struct lw_store *s, const struct lw_outbox_filter *f,
+                           lw_outbox_cb cb, void *ctx);
+
+/* Held alerts, oldest first. Works read-only. */
+enum lw_err lw_outbox_held_list(struct lw_store *s, lw_outbox_held_cb cb,
+                                void *ctx);
+
+/* The row was accepted by the server at now_ms: sent. */
+enum lw_err lw_outbox_mark_sent(struct lw_store *s, int64_t id,
+                                int64_t now_ms);
+
+/*
+ * A try failed temporarily at now_ms with error: attempts + 1 and the next
+ * try after lw_outbox_backoff_ms, but never after the row's maximum age; a
+ * row already that old is failed instead. *state (may be NULL) says which,
+ * *next_try_ms (may be NULL) when.
+ */
+enum lw_err lw_outbox_mark_retry(struct lw_store *s, const struct lw_config *c,
+                                 int64_t id, int64_t now_ms, const char *error,
+                                 enum lw_outbox_state *state,
+                                 int64_t *next_try_ms);
+
+/* Failed for good at now_ms (5xx, too old): attempts + count_attempt. */
+enum lw_err lw_outbox_mark_failed(struct lw_store *s, int64_t id,
+                                  int64_t now_ms, bool count_attempt,
+                                  const char *error);
+
+/* The delivery_failed event of a failed row was published. */
+enum lw_err lw_outbox_mark_notified(struct lw_store *s, int64_t id);
+
+/* Counts rows by state (any may be NULL) and held alerts. */
+enum lw_err lw_outbox_counts(struct lw_store *s, int64_t *pending,
+                             int64_t *sent, int64_t *failed, int64_t *held);
+
+#endif
