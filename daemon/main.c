@@ -34,6 +34,7 @@
 #include "lienwatch/timeutil.h"
 #include "log.h"
 #include "mqtt.h"
+#include "mail.h"
 #include "watch.h"
 
 #ifndef LW_VERSION
@@ -76,6 +77,8 @@ struct daemon {
     struct mqtt_link link;       /* broker connection */
     struct watch watch;          /* alerts, state topics */
     bool watch_ok;               /* watch_init succeeded */
+    struct mail mail;            /* alert e-mail outbox dispatcher */
+    bool mail_ok;                /* mail_init succeeded */
     char daemon_topic[LW_CONFIG_STR_MAX + 16]; /* <prefix>/daemon */
     ev_timer flush_timer;        /* commit the pending batch */
     ev_timer retry_timer;        /* retry a failed commit */
@@ -433,6 +436,8 @@ static void on_published(void *ctx, int mid)
     struct daemon *d = ctx;
 
     watch_published(&d->watch, mid);
+    if (d->mail_ok)
+        mail_published(&d->mail, mid);
 }
 
 /* After a batch commit: each stored fix goes to the alert engine. */
@@ -545,6 +550,8 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     apply_log_level(&d->cfg, verbosity);
     set_ingest_limits(d);
     watch_reconfigure(&d->watch);
+    if (d->mail_ok)
+        mail_reconfigure(&d->mail);
     log_info("SIGHUP: configuration re-read from %s", d->config_path);
 }
 
@@ -595,6 +602,9 @@ static int start(struct daemon *d)
     if (watch_init(&d->watch, d->loop, d->store, &d->link, &d->cfg) != 0)
         return -1;
     d->watch_ok = true;
+    if (mail_init(&d->mail, d->loop, d->store, &d->link, &d->cfg) != 0)
+        return -1;
+    d->mail_ok = true;
 
     ev_init(&d->flush_timer, flush_cb);
     ev_timer_init(&d->retry_timer, retry_cb, RETRY_INTERVAL_S,
@@ -671,6 +681,8 @@ static void stop(struct daemon *d)
                            final ? final : "{\"state\":\"offline\"}",
                            SHUTDOWN_FLUSH_MS);
     free(final);
+    if (d->mail_ok)
+        mail_release(&d->mail);
     if (d->watch_ok)
         watch_release(&d->watch);
     mqtt_link_release(&d->link);

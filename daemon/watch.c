@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lienwatch/alertjson.h"
+#include "lienwatch/outbox.h"
 #include "lienwatch/timeutil.h"
 #include "log.h"
 #include "watch.h"
@@ -266,8 +267,11 @@ static void process_raised(struct watch *w)
         return;
     }
     for (size_t i = 0; i < n; i++) {
+        /* the mail goes in the same transaction as its alert */
         if (lw_registry_alert_add(w->store, &w->raised[i], &ids[i]) !=
-            LW_OK) {
+                LW_OK ||
+            lw_outbox_enqueue(w->store, w->cfg, ids[i], &w->raised[i],
+                              w->raised[i].raised_ms, NULL) != LW_OK) {
             log_err("alert: cannot store %s of %s: %s",
                     lw_alert_kind_name(w->raised[i].kind),
                     w->raised[i].device, lw_store_errmsg(w->store));

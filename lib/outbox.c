@@ -289,6 +289,25 @@ static enum lw_err from_domain(const char *from, char *out, size_t len)
     return LW_OK;
 }
 
+/* "To: a@x, b@y\r\n" from the comma-separated addr-specs. */
+static char *to_header(const char *list)
+{
+    struct lw_sb b = {0};
+    char *v, *h;
+
+    for (const char *p = list; *p; p++) {
+        lw_sb_putc(&b, *p);
+        if (*p == ',')
+            lw_sb_putc(&b, ' ');
+    }
+    v = lw_sb_take(&b);
+    if (!v)
+        return NULL;
+    h = lw_mime_header("To", v);
+    free(v);
+    return h;
+}
+
 /* Headers common to single and digest mails, then the QP body. */
 static enum lw_err finish_message(const struct lw_mail_env *env,
                                   const char *subject, const char *msgid,
@@ -309,7 +328,7 @@ static enum lw_err finish_message(const struct lw_mail_env *env,
     lw_sb_puts(&b, h ? h : "");
     b.oom |= !h;
     free(h);
-    h = lw_mime_header("To", env->to);
+    h = to_header(env->to);
     lw_sb_puts(&b, h ? h : "");
     b.oom |= !h;
     free(h);

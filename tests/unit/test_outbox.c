@@ -505,7 +505,7 @@ static void test_compose_alert(void **state)
     assert_true(get_header(m.message, "From", h, sizeof(h)));
     assert_string_equal(h, "Lienwatch 警报 <alerts@lender.example>");
     assert_true(get_header(m.message, "To", h, sizeof(h)));
-    assert_string_equal(h, "ops@lender.example,night@lender.example");
+    assert_string_equal(h, "ops@lender.example, night@lender.example");
     assert_true(get_header(m.message, "Subject", h, sizeof(h)));
     assert_string_equal(h, m.subject);
     assert_non_null(strstr(h, "geofence_exit"));

@@ -1,0 +1,797 @@
+/*
+ * mail.c - see mail.h. libcurl multi "socket" API on libev, after the
+ * pattern of libcurl's hiperfifo example: CURLMOPT_SOCKETFUNCTION starts and
+ * stops an ev_io per socket, CURLMOPT_TIMERFUNCTION arms one ev_timer, and
+ * both watchers call curl_multi_socket_action; finished transfers are read
+ * with curl_multi_info_read.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lienwatch/mime.h"
+#include "lienwatch/outbox.h"
+#include "lienwatch/timeutil.h"
+#include "log.h"
+#include "mail.h"
+
+/* Seconds between ticks (new mail is seen within this). */
+#define TICK_S 1.0
+/* Longest topic we build. */
+#define TOPIC_MAX (LW_CONFIG_STR_MAX + 16)
+/* Expired rows failed per tick at most (the rest on the next). */
+#define EXPIRE_BURST 100
+/* Failure events published per tick at most. */
+#define NOTIFY_BURST 100
+/* Room for one error sentence. */
+#define ERR_LEN (CURL_ERROR_SIZE + 256 + 16)
+/* SMTP reply classes. */
+#define SMTP_TEMP_MIN 400
+#define SMTP_PERM_MIN 500
+#define SMTP_PERM_END 600
+/* "421 Service not available, closing transmission channel". */
+#define SMTP_SERVICE_CLOSING 421
+
+/* One socket libcurl asked us to watch. */
+struct mail_sock {
+    ev_io io;               /* the watcher */
+    struct mail *m;         /* owner */
+    struct mail_sock *next; /* list of m->socks */
+};
+
+/* The send in flight. */
+struct mail_xfer {
+    CURL *easy;                           /* the transfer */
+    struct curl_slist *rcpt;              /* "<recipient>" */
+    char *data;                           /* the message (owned) */
+    size_t len, off;                      /* its length, bytes read */
+    int64_t id;                           /* outbox row */
+    int64_t alert_id;                     /* its (first) alert */
+    bool digest;                          /* a digest */
+    int nalerts;                          /* alerts in it */
+    int attempts;                         /* tries before this one */
+    char kind[LW_OUTBOX_KIND_LEN];        /* alert kind */
+    char device[LW_DEVICE_MAX + 1];       /* "" for a digest */
+    char recipient[LW_MIME_ADDR_MAX + 1]; /* the one recipient */
+    char message_id[256];                 /* for the log */
+    char errbuf[CURL_ERROR_SIZE];         /* libcurl's detail */
+    char reply[256];                      /* the server's last refusal */
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "alert #42 offline of alice/car" or "digest of 280 offline alerts". */
+static void describe(const struct mail_xfer *x, char *buf, size_t len)
+{
+    if (x->digest)
+        snprintf(buf, len, "digest of %d %s alerts (first #%" PRId64 ")",
+                 x->nalerts, x->kind, x->alert_id);
+    else
+        snprintf(buf, len, "alert #%" PRId64 " %s of %s", x->alert_id,
+                 x->kind, x->device);
+}
+
+/* ---- credentials ---------------------------------------------------------- */
+
+/* First line of path into buf: 0, 1 (empty line) or -1 (logged). */
+static int read_secret(const char *path, char *buf, size_t buflen)
+{
+    struct stat st;
+    FILE *f = fopen(path, "r");
+
+    if (!f) {
+        log_err("mail: cannot open password file %s: %s", path,
+                strerror(errno));
+        return -1;
+    }
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH))
+        log_warn("mail: password file %s is readable by every user; "
+                 "chmod o-r it",
+                 path);
+    if (!fgets(buf, (int)buflen, f)) {
+        log_err("mail: password file %s is empty", path);
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return buf[0] ? 0 : 1;
+}
+
+/* Reads the settings that need the file system; sets m->ready. */
+static void load_credentials(struct mail *m)
+{
+    const struct lw_config *c = m->cfg;
+    const char *creds = getenv("CREDENTIALS_DIRECTORY");
+
+    memset(m->password, 0, sizeof(m->password));
+    m->ready = false;
+    if (!c->smtp_url[0])
+        return;
+    if (c->smtp_username[0]) {
+        if (c->smtp_password_file[0]) {
+            if (read_secret(c->smtp_password_file, m->password,
+                            sizeof(m->password)) < 0)
+                goto out_not_ready;
+        } else if (creds) {
+            char path[LW_CONFIG_STR_MAX + 64];
+            snprintf(path, sizeof(path), "%s/smtp-password", creds);
+            if (access(path, R_OK) == 0 &&
+                read_secret(path, m->password, sizeof(m->password)) < 0)
+                goto out_not_ready;
+        }
+        if (!m->password[0]) {
+            log_err("mail: smtp.username is set but there is no password "
+                    "(smtp.password_file or the credential smtp-password)");
+            goto out_not_ready;
+        }
+    }
+    m->ready = true;
+    return;
+out_not_ready:
+    log_err("mail: not sending until the configuration is fixed (SIGHUP); "
+            "alert mail stays queued");
+}
+
+/* ---- libcurl on libev ---------------------------------------------------- */
+
+static void check_done(struct mail *m);
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct mail_sock *ms = w->data;
+    struct mail *m = ms->m;
+    int fd = w->fd, running = 0;
+    int action = (revents & EV_READ ? CURL_CSELECT_IN : 0) |
+                 (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
+
+    (void)loop;
+    /* ms may be freed by sock_cb inside this call: do not touch it after */
+    curl_multi_socket_action(m->multi, fd, action, &running);
+    check_done(m);
+}
+
+static void curl_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct mail *m = w->data;
+    int running = 0;
+
+    (void)loop;
+    (void)revents;
+    curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(m);
+}
+
+static void sock_unlink(struct mail *m, struct mail_sock *ms)
+{
+    for (struct mail_sock **p = &m->socks; *p; p = &(*p)->next) {
+        if (*p == ms) {
+            *p = ms->next;
+            return;
+        }
+    }
+}
+
+/* CURLMOPT_SOCKETFUNCTION: watch s for what libcurl wants. */
+static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+                   void *sockp)
+{
+    struct mail *m = userp;
+    struct mail_sock *ms = sockp;
+    int events;
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (ms) {
+            ev_io_stop(m->loop, &ms->io);
+            sock_unlink(m, ms);
+            free(ms);
+        }
+        return 0;
+    }
+    if (!ms) {
+        ms = calloc(1, sizeof(*ms));
+        if (!ms) {
+            log_err("mail: out of memory watching a socket");
+            return -1;
+        }
+        ms->m = m;
+        ev_init(&ms->io, io_cb);
+        ms->io.data = ms;
+        ms->next = m->socks;
+        m->socks = ms;
+        curl_multi_assign(m->multi, s, ms);
+    }
+    events = (what & CURL_POLL_IN ? EV_READ : 0) |
+             (what & CURL_POLL_OUT ? EV_WRITE : 0);
+    ev_io_stop(m->loop, &ms->io);
+    ev_io_set(&ms->io, s, events);
+    ev_io_start(m->loop, &ms->io);
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: one timer, re-armed; -1 stops it. */
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct mail *m = userp;
+
+    (void)multi;
+    ev_timer_stop(m->loop, &m->curl_timer);
+    if (timeout_ms >= 0) {
+        /* 0 means "now": run from the loop, not from inside libcurl */
+        ev_timer_set(&m->curl_timer, (double)timeout_ms / 1000.0, 0.);
+        ev_timer_start(m->loop, &m->curl_timer);
+    }
+    return 0;
+}
+
+/* Keeps the server's last refusal (4xx, 5xx: its text explains it) and
+ * logs the conversation at debug level: replies and libcurl's notes, never
+ * what we send (AUTH carries the password). */
+static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
+                    void *userp)
+{
+    struct mail_xfer *x = userp;
+
+    (void)easy;
+    if (type != CURLINFO_TEXT && type != CURLINFO_HEADER_IN)
+        return 0;
+    while (size > 0 && (data[size - 1] == '\n' || data[size - 1] == '\r'))
+        size--;
+    if (type == CURLINFO_HEADER_IN && size > 0 &&
+        (data[0] == '4' || data[0] == '5'))
+        snprintf(x->reply, sizeof(x->reply), "%.*s", (int)size, data);
+    log_debug("mail: curl %s %.*s", type == CURLINFO_TEXT ? "*" : "<",
+              (int)size, data);
+    return 0;
+}
+
+static size_t read_cb(char *buf, size_t size, size_t nitems, void *userp)
+{
+    struct mail_xfer *x = userp;
+    size_t room = size * nitems, n = x->len - x->off;
+
+    if (n > room)
+        n = room;
+    memcpy(buf, x->data + x->off, n);
+    x->off += n;
+    return n;
+}
+
+static void xfer_free(struct mail_xfer *x)
+{
+    if (!x)
+        return;
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->rcpt);
+    free(x->data);
+    free(x);
+}
+
+/* ---- events on MQTT ---------------------------------------------------------- */
+
+/* Publishes the delivery_failed event of row r; remembers its mid. */
+static void publish_failure(struct mail *m, const struct lw_outbox_row *r)
+{
+    char topic[TOPIC_MAX], tbuf[LW_TIME_BUFLEN];
+    json_t *o, *ids;
+    char *s;
+    int mid = 0;
+
+    for (size_t i = 0; i < m->nnotes; i++)
+        if (m->notes[i].outbox_id == r->id)
+            return; /* already on its way */
+    o = json_object();
+    ids = json_array();
+    if (!o || !ids) {
+        json_decref(o);
+        json_decref(ids);
+        return;
+    }
+    if (r->digest) {
+        for (const char *p = r->alert_ids; *p;) {
+            json_array_append_new(ids, json_integer(strtoll(p, NULL, 10)));
+            p = strchr(p, ',');
+            if (!p)
+                break;
+            p++;
+        }
+    } else {
+        json_array_append_new(ids, json_integer(r->alert_id));
+    }
+    json_object_set_new(o, "kind", json_string("delivery_failed"));
+    json_object_set_new(o, "outbox_id", json_integer(r->id));
+    json_object_set_new(o, "message_id", json_string(r->message_id));
+    json_object_set_new(o, "recipient", json_string(r->recipient));
+    json_object_set_new(o, "alert_kind", json_string(r->kind));
+    json_object_set_new(o, "digest", json_boolean(r->digest));
+    json_object_set_new(o, "alert_ids", ids);
+    json_object_set_new(o, "device",
+                        r->device[0] ? json_string(r->device) : json_null());
+    json_object_set_new(o, "subject", json_string(r->subject));
+    json_object_set_new(o, "attempts", json_integer(r->attempts));
+    json_object_set_new(o, "error", json_string(r->last_error));
+    json_object_set_new(o, "created_at",
+                        json_string(lw_time_format(r->created_ms, tbuf,
+                                                   sizeof(tbuf))));
+    json_object_set_new(o, "failed_at",
+                        json_string(lw_time_format(r->failed_ms, tbuf,
+                                                   sizeof(tbuf))));
+    s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s)
+        return;
+    snprintf(topic, sizeof(topic), "%s/mail", m->cfg->topic_prefix);
+    if (mqtt_link_publish(m->link, topic, s, strlen(s), 1, false, &mid) ==
+        0) {
+        if (m->nnotes == m->capnotes) {
+            size_t ncap = m->capnotes ? m->capnotes * 2 : 16;
+            struct mail_note *n = realloc(m->notes, ncap * sizeof(*n));
+            if (n) {
+                m->notes = n;
+                m->capnotes = ncap;
+            }
+        }
+        if (m->nnotes < m->capnotes)
+            m->notes[m->nnotes++] = (struct mail_note){mid, r->id};
+    }
+    free(s);
+}
+
+static int notify_one(void *ctx, const struct lw_outbox_row *r)
+{
+    publish_failure(ctx, r);
+    return 0;
+}
+
+/* Publishes the events of failed rows the broker has not acknowledged. */
+static void notify_failures(struct mail *m)
+{
+    struct lw_outbox_filter f = {.unnotified_failed = true,
+                                 .limit = NOTIFY_BURST};
+
+    if (!m->link || !m->link->connected)
+        return;
+    if (m->notes_connects != m->link->connects) {
+        /* message ids of an old connection mean nothing now */
+        m->nnotes = 0;
+        m->notes_connects = m->link->connects;
+    }
+    if (lw_outbox_list(m->store, &f, notify_one, m) != LW_OK)
+        log_err("mail: cannot read failed mail: %s",
+                lw_store_errmsg(m->store));
+}
+
+void mail_published(struct mail *m, int mid)
+{
+    for (size_t i = 0; i < m->nnotes; i++) {
+        if (m->notes[i].mid != mid)
+            continue;
+        if (lw_outbox_mark_notified(m->store, m->notes[i].outbox_id) !=
+            LW_OK)
+            log_warn("mail: cannot mark failure %" PRId64 " as published: %s",
+                     m->notes[i].outbox_id, lw_store_errmsg(m->store));
+        m->notes[i] = m->notes[--m->nnotes];
+        return;
+    }
+}
+
+/* Logs the final failure of row id and publishes its event. */
+static int report_failed(void *ctx, const struct lw_outbox_row *r)
+{
+    struct mail *m = ctx;
+
+    m->failed++;
+    log_err("mail: FAILED for good: %s to %s, %s%s #%" PRId64 " (%s), after "
+            "%d attempt%s: %s; kept as failed in the outbox, "
+            "delivery_failed published on %s/mail",
+            r->message_id, r->recipient, r->digest ? "digest of " : "alert",
+            r->digest ? r->kind : "", r->alert_id,
+            r->device[0] ? r->device : r->kind, r->attempts,
+            r->attempts == 1 ? "" : "s", r->last_error, m->cfg->topic_prefix);
+    publish_failure(m, r);
+    return 0;
+}
+
+static void failed_now(struct mail *m, int64_t id)
+{
+    if (lw_outbox_get(m->store, id, report_failed, m) != LW_OK)
+        log_err("mail: cannot read failed mail %" PRId64 ": %s", id,
+                lw_store_errmsg(m->store));
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static void dispatch(struct mail *m);
+
+/* The delay before the next connection after n failures in a row. */
+static int64_t server_backoff_ms(const struct mail *m)
+{
+    return lw_outbox_backoff_ms(m->cfg, m->conn_failures);
+}
+
+/* A send ended with res: update the row, log, go on. */
+static void finish(struct mail *m, CURLcode res)
+{
+    struct mail_xfer *x = m->xfer;
+    int64_t now = wall_ms();
+    long code = 0;
+    char what[LW_DEVICE_MAX + 128], err[ERR_LEN], when[LW_TIME_BUFLEN];
+    enum lw_outbox_state st = LW_OUTBOX_PENDING;
+    int64_t next = 0;
+    bool permanent, conn_level;
+    enum lw_err e;
+
+    m->xfer = NULL;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_multi_remove_handle(m->multi, x->easy);
+    describe(x, what, sizeof(what));
+    if (res == CURLE_OK) {
+        m->conn_failures = 0;
+        m->server_retry_ms = 0;
+        m->sent++;
+        e = lw_outbox_mark_sent(m->store, x->id, now);
+        if (e != LW_OK)
+            log_err("mail: %s sent to %s but not marked (%s): it will be "
+                    "sent again, with the same Message-ID",
+                    what, x->recipient, lw_store_errmsg(m->store));
+        log_info("mail: sent %s to %s (%s)", what, x->recipient,
+                 x->message_id);
+        goto out;
+    }
+    /* libcurl's sentence, and the server's own words when it answered */
+    if (x->reply[0])
+        snprintf(err, sizeof(err), "%s (%s)", x->reply,
+                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
+    else
+        snprintf(err, sizeof(err), "%s",
+                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
+    /* a 5xx to our mail or recipient is final; a refused login is our
+     * configuration (fixed with SIGHUP), so it is retried like a dead
+     * server rather than failing every mail */
+    permanent = res != CURLE_LOGIN_DENIED && code >= SMTP_PERM_MIN &&
+                code < SMTP_PERM_END;
+    /* no answer, a refused login or 421 (service closing): the server as
+     * a whole is unusable for now, so do not try the next row at once */
+    conn_level = !permanent &&
+                 (res == CURLE_LOGIN_DENIED || code < SMTP_TEMP_MIN ||
+                  code >= SMTP_PERM_END || code == SMTP_SERVICE_CLOSING);
+    if (permanent) {
+        e = lw_outbox_mark_failed(m->store, x->id, now, true, err);
+        if (e == LW_OK)
+            failed_now(m, x->id);
+        else
+            log_err("mail: %s to %s refused (%s) but not marked: %s", what,
+                    x->recipient, err, lw_store_errmsg(m->store));
+        goto out;
+    }
+    e = lw_outbox_mark_retry(m->store, m->cfg, x->id, now, err, &st, &next);
+    if (e != LW_OK) {
+        log_err("mail: %s to %s failed (%s) and cannot be rescheduled: %s",
+                what, x->recipient, err, lw_store_errmsg(m->store));
+    } else if (st == LW_OUTBOX_FAILED) {
+        failed_now(m, x->id);
+    } else {
+        m->retried++;
+        log_warn("mail: %s to %s not sent (attempt %d): %s; next try at %s",
+                 what, x->recipient, x->attempts + 1, err,
+                 lw_time_format(next, when, sizeof(when)));
+    }
+    if (conn_level) {
+        m->conn_failures++;
+        m->server_retry_ms = now + server_backoff_ms(m);
+        if (res == CURLE_USE_SSL_FAILED)
+            log_err("mail: %s does not offer STARTTLS; smtp.starttls = "
+                    "required refuses to send in clear (set 'no' only for a "
+                    "relay on this machine)",
+                    m->cfg->smtp_url);
+        else if (res == CURLE_PEER_FAILED_VERIFICATION)
+            log_err("mail: the certificate of %s is not trusted%s%s or is not "
+                    "for that host name",
+                    m->cfg->smtp_url,
+                    m->cfg->smtp_cafile[0] ? " by CA file " : "",
+                    m->cfg->smtp_cafile);
+        else if (res == CURLE_LOGIN_DENIED)
+            log_err("mail: %s refused the login of '%s': check "
+                    "smtp.username and the password",
+                    m->cfg->smtp_url, m->cfg->smtp_username);
+    }
+out:
+    xfer_free(x);
+}
+
+static void check_done(struct mail *m)
+{
+    CURLMsg *msg;
+    int left = 0;
+
+    while ((msg = curl_multi_info_read(m->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        if (m->xfer && msg->easy_handle == m->xfer->easy)
+            finish(m, msg->data.result);
+    }
+    if (!m->xfer)
+        dispatch(m);
+}
+
+/* Starts sending x; false (x freed, logged) on a setup failure. */
+static bool start_xfer(struct mail *m, struct mail_xfer *x)
+{
+    const struct lw_config *c = m->cfg;
+    char from[LW_MIME_ADDR_MAX + 3], rcpt[LW_MIME_ADDR_MAX + 3];
+    char addr[LW_MIME_ADDR_MAX + 1];
+    CURL *e;
+    CURLMcode mc;
+
+    if (lw_mime_addr_spec(c->smtp_from, addr, sizeof(addr)) != LW_OK) {
+        log_err("mail: smtp.from '%s' is not an address", c->smtp_from);
+        xfer_free(x);
+        return false;
+    }
+    snprintf(from, sizeof(from), "<%s>", addr);
+    snprintf(rcpt, sizeof(rcpt), "<%s>", x->recipient);
+    x->rcpt = curl_slist_append(NULL, rcpt);
+    x->easy = e = curl_easy_init();
+    if (!x->rcpt || !e) {
+        log_err("mail: out of memory starting a send");
+        xfer_free(x);
+        return false;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, c->smtp_url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+#else
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS,
+                     (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
+#endif
+    curl_easy_setopt(e, CURLOPT_USE_SSL,
+                     (long)(strcmp(c->smtp_starttls, "no") == 0
+                                ? CURLUSESSL_NONE
+                                : CURLUSESSL_ALL));
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (c->smtp_cafile[0])
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->smtp_cafile);
+    if (c->smtp_username[0]) {
+        curl_easy_setopt(e, CURLOPT_USERNAME, c->smtp_username);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, m->password);
+    }
+    curl_easy_setopt(e, CURLOPT_MAIL_FROM, from);
+    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, x->rcpt);
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(e, CURLOPT_READDATA, x);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->len);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)c->smtp_timeout_s);
+    curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+                     (long)c->smtp_timeout_s);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)c->smtp_timeout_s);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
+    curl_easy_setopt(e, CURLOPT_DEBUGDATA, x);
+    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    m->xfer = x;
+    mc = curl_multi_add_handle(m->multi, e);
+    if (mc != CURLM_OK) {
+        log_err("mail: cannot start a send: %s", curl_multi_strerror(mc));
+        m->xfer = NULL;
+        xfer_free(x);
+        return false;
+    }
+    return true;
+}
+
+/* Copies a due row into a new transfer (ctx: struct mail_xfer **). */
+static int take_row(void *ctx, const struct lw_outbox_row *r)
+{
+    struct mail_xfer **out = ctx;
+    struct mail_xfer *x = calloc(1, sizeof(*x));
+
+    if (x)
+        x->data = strdup(r->message);
+    if (!x || !x->data) {
+        free(x);
+        return 1;
+    }
+    x->len = strlen(x->data);
+    x->id = r->id;
+    x->alert_id = r->alert_id;
+    x->digest = r->digest;
+    x->nalerts = r->nalerts;
+    x->attempts = r->attempts;
+    snprintf(x->kind, sizeof(x->kind), "%s", r->kind);
+    snprintf(x->device, sizeof(x->device), "%s", r->device);
+    snprintf(x->recipient, sizeof(x->recipient), "%s", r->recipient);
+    snprintf(x->message_id, sizeof(x->message_id), "%s", r->message_id);
+    *out = x;
+    return 1;
+}
+
+/* cb: is the due row too old? (ctx: struct mail *, sets expired_id) */
+struct due_check {
+    struct mail *m;     /* the dispatcher */
+    int64_t now;        /* the time */
+    int64_t id;         /* the row */
+    bool expired;       /* older than max_age */
+};
+
+static int check_age(void *ctx, const struct lw_outbox_row *r)
+{
+    struct due_check *dc = ctx;
+
+    dc->id = r->id;
+    dc->expired = lw_outbox_expired(dc->m->cfg, r, dc->now);
+    return 1;
+}
+
+/* Digests, expired rows, and the next send when none is in flight. */
+static void dispatch(struct mail *m)
+{
+    int64_t now = wall_ms();
+    int made = 0;
+
+    if (!m->ready || m->xfer || !m->cfg->smtp_url[0])
+        return;
+    if (lw_outbox_digest_run(m->store, m->cfg, now, &made, NULL) != LW_OK)
+        log_err("mail: cannot make storm digests: %s",
+                lw_store_errmsg(m->store));
+    else if (made)
+        log_warn("mail: alert storm: %d digest%s queued", made,
+                 made == 1 ? "" : "s");
+    if (now < m->server_retry_ms)
+        return;
+    for (int i = 0; i < EXPIRE_BURST; i++) {
+        struct due_check dc = {m, now, 0, false};
+        struct mail_xfer *x = NULL;
+
+        if (lw_outbox_due(m->store, now, 1, check_age, &dc) != LW_OK) {
+            log_err("mail: cannot read the outbox: %s",
+                    lw_store_errmsg(m->store));
+            return;
+        }
+        if (!dc.id)
+            return; /* nothing due */
+        if (dc.expired) {
+            char err[ERR_LEN], dbuf[48];
+            snprintf(err, sizeof(err), "not delivered within max_age (%s)",
+                     lw_duration_format(m->cfg->smtp_max_age_ms, dbuf,
+                                        sizeof(dbuf)));
+            if (lw_outbox_mark_failed(m->store, dc.id, now, false, err) ==
+                LW_OK)
+                failed_now(m, dc.id);
+            continue;
+        }
+        if (lw_outbox_get(m->store, dc.id, take_row, &x) != LW_OK || !x) {
+            log_err("mail: cannot read mail %" PRId64 ": %s", dc.id,
+                    x ? lw_store_errmsg(m->store) : "out of memory");
+            return;
+        }
+        start_xfer(m, x);
+        return;
+    }
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct mail *m = w->data;
+
+    (void)loop;
+    (void)revents;
+    dispatch(m);
+    notify_failures(m);
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+int mail_init(struct mail *m, struct ev_loop *loop, struct lw_store *store,
+              struct mqtt_link *link, const struct lw_config *cfg)
+{
+    int64_t pending = 0, failed = 0, held = 0;
+    CURLcode rc;
+
+    memset(m, 0, sizeof(*m));
+    m->loop = loop;
+    m->store = store;
+    m->link = link;
+    m->cfg = cfg;
+    ev_timer_init(&m->tick_timer, tick_cb, TICK_S, TICK_S);
+    ev_init(&m->curl_timer, curl_timer_cb);
+    m->tick_timer.data = m->curl_timer.data = m;
+    rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK) {
+        log_err("mail: cannot initialise libcurl: %s",
+                curl_easy_strerror(rc));
+        return -1;
+    }
+    m->curl_ok = true;
+    m->multi = curl_multi_init();
+    if (!m->multi) {
+        log_err("mail: cannot initialise libcurl's multi interface");
+        curl_global_cleanup();
+        m->curl_ok = false;
+        return -1;
+    }
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
+    load_credentials(m);
+    ev_timer_start(loop, &m->tick_timer);
+    lw_outbox_counts(store, &pending, NULL, &failed, &held);
+    if (cfg->smtp_url[0])
+        log_info("mail: alert e-mail through %s (STARTTLS %s) to %s; "
+                 "outbox: %" PRId64 " pending, %" PRId64 " failed, %" PRId64
+                 " alerts held for a digest",
+                 cfg->smtp_url, cfg->smtp_starttls, cfg->smtp_to, pending,
+                 failed, held);
+    else if (pending || held)
+        log_warn("mail: smtp.url is empty: %" PRId64 " queued mails and %"
+                 PRId64 " held alerts wait until it is set",
+                 pending, held);
+    return 0;
+}
+
+void mail_release(struct mail *m)
+{
+    if (m->loop) {
+        ev_timer_stop(m->loop, &m->tick_timer);
+        ev_timer_stop(m->loop, &m->curl_timer);
+    }
+    if (m->xfer) {
+        char what[LW_DEVICE_MAX + 128];
+        describe(m->xfer, what, sizeof(what));
+        log_info("mail: send of %s to %s abandoned at shutdown; it stays "
+                 "pending and goes out after the restart (%s)",
+                 what, m->xfer->recipient, m->xfer->message_id);
+        curl_multi_remove_handle(m->multi, m->xfer->easy);
+        xfer_free(m->xfer);
+        m->xfer = NULL;
+    }
+    if (m->multi)
+        curl_multi_cleanup(m->multi);
+    m->multi = NULL;
+    while (m->socks) {
+        struct mail_sock *ms = m->socks;
+        m->socks = ms->next;
+        ev_io_stop(m->loop, &ms->io);
+        free(ms);
+    }
+    if (m->curl_ok)
+        curl_global_cleanup();
+    m->curl_ok = false;
+    free(m->notes);
+    m->notes = NULL;
+    m->nnotes = m->capnotes = 0;
+    memset(m->password, 0, sizeof(m->password));
+    if (m->sent || m->retried || m->failed)
+        log_info("mail: sent %" PRIu64 ", retries %" PRIu64 ", failed %" PRIu64
+                 " since start",
+                 m->sent, m->retried, m->failed);
+}
+
+void mail_reconfigure(struct mail *m)
+{
+    bool was = m->ready;
+
+    load_credentials(m);
+    m->conn_failures = 0;
+    m->server_retry_ms = 0; /* a fixed configuration is tried at once */
+    if (m->ready && !was)
+        log_info("mail: sending through %s", m->cfg->smtp_url);
+}
