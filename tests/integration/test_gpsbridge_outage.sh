@@ -15,7 +15,8 @@
 #   D. a bounded spool (--spool-max) with the broker down: the oldest fixes
 #      are dropped, counted (in the spool and in the log), the newest kept
 #      and delivered in order later; the bridge started before gpsd is up
-#      connects when it comes; SIGTERM exits 0. The bridge runs under
+#      connects when it comes, and again when gpsd is restarted; a receiver
+#      without a fix is logged; SIGTERM exits 0. The bridge runs under
 #      valgrind here when it is installed (not for an ASan build).
 source "$(dirname "$0")/../lib.sh"
 need_data
@@ -265,7 +266,8 @@ if command -v valgrind >/dev/null && ! nm "$GB" 2>/dev/null | grep -q __asan_ini
 fi
 stop_pid "$MOSQ_PID"
 GPORT=$(free_port)
-start_bridge d outage-d --spool "$T/d.spool" --spool-max 25 --gpsd-timeout 5
+# gpsd_timeout 2 s: the 3 s of padding are a receiver without a fix
+start_bridge d outage-d --spool "$T/d.spool" --spool-max 25 --gpsd-timeout 2
 D_PID=$BR_PID
 wait_for $((10 * SLOW)) grep -q "gpsd .*: cannot connect" "$T/d.log" || fail "D: no gpsd failure logged"
 # the padding (3 s) covers the bridge's first retries (1 s, then 2 s later)
@@ -274,14 +276,23 @@ GPORT_FORCE=$GPORT start_gpsfake "$T/d.nmea" 0.01
 wait "$GF_PID" 2>/dev/null || true
 lw_untrack "$GF_PID"
 wait_for $((10 * SLOW)) grep -q "connection closed by gpsd" "$T/d.log" || fail "D: gpsd's end not logged"
+# gpsd comes back on the same port: the bridge reconnects and carries on
+GPORT_FORCE=$GPORT start_gpsfake "$T/d.nmea" 0.01
+wait "$GF_PID" 2>/dev/null || true
+lw_untrack "$GF_PID"
+closed_twice() { [ "$(grep -c "connection closed by gpsd" "$T/d.log")" -ge 2 ]; }
+wait_for $((10 * SLOW)) closed_twice || fail "D: the second gpsd's end not logged"
 stop_bridge_ok "$D_PID" d
+grep -q "gpsd .*: connected after [0-9]* failed attempt" "$T/d.log" || fail "D: late gpsd not connected"
+grep -q "gpsd .*: connected again after [0-9]* failed attempt" "$T/d.log" || fail "D: gpsd restart not followed"
+grep -q "gpsd: no valid fix for [0-9]* s" "$T/d.log" || fail "D: a receiver without a fix not logged"
+grep -q "gpsd: valid fix again after" "$T/d.log" || fail "D: the fix coming back not logged"
 kept=$(sed -n 's/.*stats: [0-9]* valid fixes, \([0-9]*\) kept.*/\1/p' "$T/d.log" | tail -1)
 dropped=$(sqlite3 "$T/d.spool" "SELECT value FROM meta WHERE key='dropped'")
 [ "$(spool_count "$T/d.spool")" = 25 ] || fail "D: spool holds $(spool_count "$T/d.spool"), not 25"
-[ -n "$kept" ] && [ "$kept" -gt 25 ] || fail "D: only ${kept:-?} fixes taken"
+[ -n "$kept" ] && [ "$kept" -gt 67 ] || fail "D: only ${kept:-?} fixes taken from two gpsd runs"
 [ "$dropped" = $((kept - 25)) ] || fail "D: $dropped dropped counted, expected $((kept - 25))"
 grep -q "spool full (25 fixes): dropped" "$T/d.log" || fail "D: dropping not logged"
-grep -q "gpsd .*: connected again" "$T/d.log" || fail "D: late gpsd not connected"
 sqlite3 "$T/d.spool" 'SELECT payload FROM spool ORDER BY id' > "$T/d.spooled"
 say "D: $kept fixes taken, 25 kept, $dropped oldest dropped"
 start_mosquitto "$MPORT"

@@ -46,6 +46,7 @@ struct gb_gpslink {
     void *ctx;                     /* for cb */
     struct gps_data_t gd;          /* libgps state; valid while open */
     bool open;                     /* gd is connected */
+    bool ever_connected;           /* for "connected again" */
     ev_io io;                      /* readable gpsd socket */
     ev_timer retry;                /* next connection attempt */
     int64_t backoff_ms;            /* delay before the next attempt */
@@ -234,12 +235,20 @@ static void try_connect(struct gb_gpslink *g)
         lost(g, "cannot make the socket non-blocking");
         return;
     }
-    gb_log(GB_NOTICE, "gpsd %s:%s: connected%s", g->cfg->gpsd_host,
-           g->cfg->gpsd_port, g->failures ? " again" : "");
+    if (g->failures)
+        gb_log(GB_NOTICE, "gpsd %s:%s: connected%s after %d failed attempt%s",
+               g->cfg->gpsd_host, g->cfg->gpsd_port,
+               g->ever_connected ? " again" : "", g->failures,
+               g->failures == 1 ? "" : "s");
+    else
+        gb_log(GB_NOTICE, "gpsd %s:%s: connected%s", g->cfg->gpsd_host,
+               g->cfg->gpsd_port, g->ever_connected ? " again" : "");
+    g->ever_connected = true;
     g->failures = 0;
     g->backoff_ms = BACKOFF_MIN_MS;
-    g->last_data_mono = g->last_fix_mono = gb_mono_ms();
-    g->nofix_warned = false;
+    /* the no-fix clock keeps running across reconnections: it is about
+     * the receiver, not the connection */
+    g->last_data_mono = gb_mono_ms();
     ev_io_init(&g->io, on_readable, g->gd.gps_fd, EV_READ);
     g->io.data = g;
     ev_io_start(g->loop, &g->io);
@@ -265,6 +274,7 @@ struct gb_gpslink *gb_gpslink_new(struct ev_loop *loop,
     g->cb = cb;
     g->ctx = ctx;
     g->backoff_ms = BACKOFF_MIN_MS;
+    g->last_fix_mono = gb_mono_ms();
     ev_timer_init(&g->retry, on_retry, 0.0, 0.0);
     g->retry.data = g;
     try_connect(g);

@@ -343,7 +343,7 @@ static void log_stats(struct app *a, enum gb_level level)
            ", interval %" PRIu64 ", time-jump %" PRIu64 "), %" PRIu64
            " same-time, %" PRIu64 " skipped; %" PRIu64
            " acknowledged; spool %" PRId64 " waiting, %" PRId64
-           " dropped in all",
+           " dropped in all, %" PRIu64 " lost to write errors",
            a->fixes_valid,
            a->verdicts[GB_SEND_FIRST] + a->verdicts[GB_SEND_START] +
                a->verdicts[GB_SEND_STOP] + a->verdicts[GB_SEND_TURN] +
@@ -354,7 +354,8 @@ static void log_stats(struct app *a, enum gb_level level)
            a->verdicts[GB_SKIP_SAME_TIME], a->verdicts[GB_SKIP],
            a->mqtt ? gb_mqttlink_acked(a->mqtt) : 0,
            a->spool ? gb_spool_count(a->spool) : 0,
-           a->spool ? gb_spool_dropped_total(a->spool) : 0);
+           a->spool ? gb_spool_dropped_total(a->spool) : 0,
+           a->spool_failures);
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
