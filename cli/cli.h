@@ -62,6 +62,10 @@ extern const struct cli_command cli_cmd_devices;
 extern const struct cli_command cli_cmd_stats;
 extern const struct cli_command cli_cmd_audit;
 extern const struct cli_command cli_cmd_init_db;
+extern const struct cli_command cli_cmd_vehicle;
+extern const struct cli_command cli_cmd_account;
+extern const struct cli_command cli_cmd_geofence;
+extern const struct cli_command cli_cmd_alerts;
 
 /* The command named name, or NULL (cli/main.c). */
 const struct cli_command *cli_command_find(const char *name);
@@ -141,5 +145,71 @@ json_t *cli_json_real(double v);
 /* Dumps j (indented) and a newline to stdout; false on failure (message
  * printed). Does not take the reference. */
 bool cli_json_print(const char *cmd, const json_t *j);
+
+/* ---- registry commands: vehicle, account, geofence, alerts
+ * (cli/cli_registry.c) ---- */
+
+/*
+ * cli_store, then checks that the database has the registry tables (schema
+ * version 2 or later). Prints an error and returns NULL otherwise.
+ */
+struct lw_store *cli_store_registry(struct cli *c, const char *cmd);
+
+/*
+ * Opens a second, writable handle on c->db_path (LW_STORE_NOMIGRATE: never
+ * creates or migrates, so it does not get in lienwatchd's way) for a change
+ * to the registry, and checks the schema as cli_store_registry does. The
+ * caller owns it (lw_store_close). Prints an error and returns NULL when the
+ * database is missing, not writable for this user, or too old.
+ */
+struct lw_store *cli_store_rw(struct cli *c, const char *cmd);
+
+/*
+ * Appends the audit record of a change on w (in the caller's transaction,
+ * so the record and the change commit together): c->who did action
+ * ("vehicle set", ...) on device (NULL when none); the printf-style detail
+ * says what changed and goes into the record's reason field.
+ */
+enum lw_err cli_audit_change(struct cli *c, struct lw_store *w,
+                             const char *action, const char *device,
+                             const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Prints the store's last error for e as "lienwatch CMD: ..."; returns
+ * CLI_EXIT_FAIL. s may be NULL. */
+int cli_db_error(const char *cmd, struct lw_store *s, enum lw_err e);
+
+/*
+ * True when s is valid UTF-8 without control characters and at most
+ * max_bytes long; otherwise why (whylen bytes) says what is wrong, as the
+ * end of a sentence ("is not valid UTF-8 (byte 3)").
+ */
+bool cli_text_ok(const char *s, size_t max_bytes, char *why, size_t whylen);
+
+/* Terminal columns s takes (East Asian wide characters count 2). */
+int cli_text_width(const char *s);
+
+/* Prints s to stdout, padded with spaces to width columns. */
+void cli_put_padded(const char *s, int width);
+
+/*
+ * A command's words split into options and operands, so that operands such
+ * as a latitude of -10.91 are not taken for options: argv (argc words,
+ * argv[0] the command's name) holds argv[0] and the option words (with the
+ * values of long options that take one) for getopt_long; pos (npos words)
+ * holds the operands in order, and every word after "--".
+ */
+struct cli_args {
+    int argc;    /* words in argv */
+    char **argv; /* argv[0], then the options, NULL-terminated */
+    int npos;    /* operands */
+    char **pos;  /* the operands */
+};
+
+/* Splits argv by opts (the command's getopt_long table); false when out of
+ * memory. The words are borrowed; free the arrays with cli_args_free. */
+bool cli_args_split(int argc, char **argv, const struct option *opts,
+                    struct cli_args *out);
+void cli_args_free(struct cli_args *a);
 
 #endif

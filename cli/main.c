@@ -26,8 +26,9 @@
 #define WHO_MAX 64
 
 static const struct cli_command *const commands[] = {
-    &cli_cmd_locate, &cli_cmd_history, &cli_cmd_devices,
-    &cli_cmd_stats,  &cli_cmd_audit,   &cli_cmd_init_db,
+    &cli_cmd_locate,   &cli_cmd_history, &cli_cmd_devices, &cli_cmd_stats,
+    &cli_cmd_audit,    &cli_cmd_init_db, &cli_cmd_vehicle, &cli_cmd_account,
+    &cli_cmd_geofence, &cli_cmd_alerts,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -47,6 +48,12 @@ static const char tool_help_head[] =
     "    vehicle now, where has it been, which trackers are reporting, and\n"
     "    what the daemon has received. It opens the database read-only and\n"
     "    never holds up the daemon.\n"
+    "\n"
+    "    Operations staff keep the registry with it: vehicles, loan accounts\n"
+    "    and how overdue they are, geofences, and the lifecycle of the alerts\n"
+    "    the daemon raises. Those changes are short write transactions,\n"
+    "    recorded in the audit trail, that a running lienwatchd picks up\n"
+    "    within about a second.\n"
     "\n"
     "    Borrowers' locations are personal data: every locate and history\n"
     "    lookup is recorded in the audit trail (who, which device, when and\n"
@@ -85,14 +92,16 @@ static const char tool_help_tail[] =
     "    0   success\n"
     "    1   runtime failure: database missing, unreadable or broken\n"
     "    2   bad command, options or arguments\n"
-    "    3   no such device (or no position for it yet)\n"
+    "    3   no such device (or no position for it yet), alert or geofence\n"
     "\n"
     "EXAMPLES\n"
     "    lienwatch devices\n"
     "    lienwatch locate alice/phone --reason 'repossession order 2291'\n"
     "    lienwatch history alice/phone --from 2026-11-01 --format gpx "
     "> track.gpx\n"
-    "    lienwatch --db ./test.db stats --json\n";
+    "    lienwatch --db ./test.db stats --json\n"
+    "    lienwatch account set ACC-1001 --days-past-due 45 --status overdue\n"
+    "    lienwatch alerts --open\n";
 
 const struct cli_command *cli_command_find(const char *name)
 {
@@ -131,7 +140,8 @@ static int run_help(int argc, char **argv)
         print_tool_help(stdout);
         return CLI_EXIT_OK;
     }
-    if (argc > 2)
+    /* 'help vehicle set': a subcommand's manual is its command's */
+    if (argc > 3 || (argc == 3 && !cli_command_find(argv[1])))
         return cli_usage_error(NULL, "help takes one command name");
     cmd = cli_command_find(argv[1]);
     if (!cmd)

@@ -1,0 +1,283 @@
+/*
+ * cli_registry.c - helpers of the commands that change the registry
+ * (vehicle, account, geofence, alerts): the writable handle, the schema
+ * check, the audit record of a change, text validation and display width,
+ * and an argument split that lets negative numbers through as operands.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* Room for lw_store_open's detail sentences. */
+#define ERRBUF 512
+/* Room for one audit detail sentence. */
+#define AUDIT_DETAIL_MAX 512
+
+/* The registry tables come with this schema version (lib/store.c). */
+#define REGISTRY_SCHEMA 2
+
+/* Says how to get a database with the registry; false when s lacks it. */
+static bool registry_ready(struct cli *c, struct lw_store *s, const char *cmd)
+{
+    int v = lw_store_schema_version(s);
+
+    if (v >= REGISTRY_SCHEMA)
+        return true;
+    if (v < 0)
+        cli_error(cmd, CLI_EXIT_FAIL, "%s: cannot read the schema version: %s",
+                  c->db_path, lw_store_errmsg(s));
+    else
+        cli_error(cmd, CLI_EXIT_FAIL,
+                  "%s has schema version %d, the registry needs version %d: "
+                  "upgrade it with 'lienwatch init-db --db %s' (or restart "
+                  "lienwatchd)",
+                  c->db_path, v, REGISTRY_SCHEMA, c->db_path);
+    return false;
+}
+
+struct lw_store *cli_store_registry(struct cli *c, const char *cmd)
+{
+    struct lw_store *s = cli_store(c, cmd);
+
+    return s && registry_ready(c, s, cmd) ? s : NULL;
+}
+
+struct lw_store *cli_store_rw(struct cli *c, const char *cmd)
+{
+    struct lw_store *w = NULL;
+    char err[ERRBUF] = "";
+    enum lw_err e;
+
+    e = lw_store_open(&w, c->db_path, LW_STORE_NOMIGRATE, err, sizeof(err));
+    if (e == LW_ERR_NOTFOUND) {
+        cli_error(cmd, CLI_EXIT_FAIL,
+                  "database %s not found (create it with 'lienwatch init-db' "
+                  "or start lienwatchd; use --db)",
+                  c->db_path);
+        return NULL;
+    }
+    if (e == LW_ERR_IO) {
+        cli_error(cmd, CLI_EXIT_FAIL,
+                  "cannot write %s: %s (changes need write access to the "
+                  "database: run as the lienwatch user or with --db)",
+                  c->db_path, err[0] ? err : lw_strerror(e));
+        return NULL;
+    }
+    if (e != LW_OK) {
+        cli_error(cmd, CLI_EXIT_FAIL, "%s", err[0] ? err : lw_strerror(e));
+        return NULL;
+    }
+    if (!registry_ready(c, w, cmd)) {
+        lw_store_close(w);
+        return NULL;
+    }
+    return w;
+}
+
+enum lw_err cli_audit_change(struct cli *c, struct lw_store *w,
+                             const char *action, const char *device,
+                             const char *fmt, ...)
+{
+    char detail[AUDIT_DETAIL_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    return lw_store_audit(w, c->now_ms, c->who, action, device, detail);
+}
+
+int cli_db_error(const char *cmd, struct lw_store *s, enum lw_err e)
+{
+    const char *msg = s ? lw_store_errmsg(s) : NULL;
+
+    if (e == LW_ERR_BUSY)
+        return cli_error(cmd, CLI_EXIT_FAIL,
+                         "the database stayed locked (is something holding a "
+                         "long write transaction?): %s",
+                         msg && msg[0] ? msg : lw_strerror(e));
+    return cli_error(cmd, CLI_EXIT_FAIL, "%s",
+                     msg && msg[0] ? msg : lw_strerror(e));
+}
+
+/* ---- text ---------------------------------------------------------------- */
+
+/*
+ * Decodes the UTF-8 sequence at s into *cp; returns its length, or 0 when it
+ * is not well-formed (overlong forms, surrogates and values past U+10FFFF
+ * included).
+ */
+static size_t utf8_next(const unsigned char *s, unsigned long *cp)
+{
+    size_t n, i;
+    unsigned long v, min;
+
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    if ((s[0] & 0xE0) == 0xC0) {
+        n = 2, v = s[0] & 0x1F, min = 0x80;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        n = 3, v = s[0] & 0x0F, min = 0x800;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        n = 4, v = s[0] & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+bool cli_text_ok(const char *s, size_t max_bytes, char *why, size_t whylen)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned long cp;
+    size_t n;
+
+    if (strlen(s) > max_bytes) {
+        snprintf(why, whylen, "is %zu bytes long, at most %zu are allowed",
+                 strlen(s), max_bytes);
+        return false;
+    }
+    while (*p) {
+        n = utf8_next(p, &cp);
+        if (n == 0) {
+            snprintf(why, whylen, "is not valid UTF-8 (byte %zu)",
+                     (size_t)(p - (const unsigned char *)s) + 1);
+            return false;
+        }
+        if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) {
+            snprintf(why, whylen, "contains a control character (byte %zu)",
+                     (size_t)(p - (const unsigned char *)s) + 1);
+            return false;
+        }
+        p += n;
+    }
+    return true;
+}
+
+/* Columns taken by code point cp on a terminal: 0, 1 or 2 (East Asian wide
+ * and fullwidth forms, emoji). An approximation of wcwidth() that needs no
+ * locale. */
+static int cp_width(unsigned long cp)
+{
+    if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) ||
+        (cp >= 0xFE00 && cp <= 0xFE0F))
+        return 0;
+    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0x303E) ||
+        (cp >= 0x3041 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
+        (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
+        (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) ||
+        (cp >= 0x1F300 && cp <= 0x1F64F) || (cp >= 0x1F900 && cp <= 0x1F9FF) ||
+        (cp >= 0x20000 && cp <= 0x3FFFD))
+        return 2;
+    return 1;
+}
+
+int cli_text_width(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned long cp;
+    size_t n;
+    int w = 0;
+
+    while (*p) {
+        n = utf8_next(p, &cp);
+        if (n == 0) { /* not UTF-8: one column per byte */
+            w++;
+            p++;
+            continue;
+        }
+        w += cp_width(cp);
+        p += n;
+    }
+    return w;
+}
+
+void cli_put_padded(const char *s, int width)
+{
+    int pad = width - cli_text_width(s);
+
+    fputs(s, stdout);
+    while (pad-- > 0)
+        fputc(' ', stdout);
+}
+
+/* ---- arguments ----------------------------------------------------------- */
+
+/* True for "-12", "-0.5", "-.5": a negative number, never an option here. */
+static bool negative_number(const char *a)
+{
+    return a[0] == '-' && (isdigit((unsigned char)a[1]) ||
+                           (a[1] == '.' && isdigit((unsigned char)a[2])));
+}
+
+/* True when a (an option word) is a long option of opts taking a value in
+ * the next word. */
+static bool takes_next(const char *a, const struct option *opts)
+{
+    size_t len;
+    const struct option *o;
+
+    if (strncmp(a, "--", 2) != 0 || strchr(a, '='))
+        return false;
+    len = strlen(a + 2);
+    for (o = opts; o->name; o++) {
+        /* getopt_long accepts unambiguous prefixes: so do we */
+        if (strncmp(o->name, a + 2, len) == 0 &&
+            o->has_arg == required_argument)
+            return true;
+    }
+    return false;
+}
+
+bool cli_args_split(int argc, char **argv, const struct option *opts,
+                    struct cli_args *out)
+{
+    int i;
+    bool rest = false;
+
+    memset(out, 0, sizeof(*out));
+    out->argv = calloc((size_t)argc + 1, sizeof(*out->argv));
+    out->pos = calloc((size_t)argc + 1, sizeof(*out->pos));
+    if (!out->argv || !out->pos) {
+        cli_args_free(out);
+        return false;
+    }
+    out->argv[out->argc++] = argv[0];
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (rest || a[0] != '-' || a[1] == '\0' || negative_number(a)) {
+            out->pos[out->npos++] = argv[i];
+        } else if (strcmp(a, "--") == 0) {
+            rest = true;
+        } else {
+            out->argv[out->argc++] = argv[i];
+            if (takes_next(a, opts) && i + 1 < argc)
+                out->argv[out->argc++] = argv[++i];
+        }
+    }
+    return true;
+}
+
+void cli_args_free(struct cli_args *a)
+{
+    free(a->argv);
+    free(a->pos);
+    a->argv = a->pos = NULL;
+    a->argc = a->npos = 0;
+}

@@ -1,0 +1,720 @@
+/*
+ * cmd_account.c - 'lienwatch account set|import|list': loan accounts and how
+ * many days past due they are, which decides whether their vehicles are
+ * watched.
+ *
+ * An import is all or nothing: the whole CSV file is checked first (every
+ * bad row reported with its line number), then written in one transaction
+ * with one audit record.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "lienwatch/registry.h"
+#include "lienwatch/timeutil.h"
+
+/* The one header an import file may have. */
+#define CSV_HEADER "account,days_past_due,status"
+/* Fields of an import row. */
+#define CSV_FIELDS 3
+/* Fields split from a row at most (more are counted, not kept). */
+#define CSV_SPLIT_MAX 8
+/* Bad rows reported one by one; the rest are counted. */
+#define REPORT_MAX 20
+/* A UTF-8 byte order mark, which spreadsheet exports put first. */
+#define UTF8_BOM "\xEF\xBB\xBF"
+/* Room for a validation message. */
+#define WHY_MAX 160
+/* Room for the status in an audit detail, quoted. */
+#define DETAIL_MAX 512
+/* Text columns are at least as wide as their heading, at most this wide. */
+#define COL_MAX 40
+
+static const char help[] =
+    "DESCRIPTION\n"
+    "    A loan account, as the loan servicing system knows it: how many days\n"
+    "    past due it is and a free-text status. The vehicles linked to an\n"
+    "    account ('lienwatch vehicle set DEVICE --account ACCOUNT') are\n"
+    "    watched while it is at or over lienwatchd's [alerts]\n"
+    "    watch_days_past_due (default 1). Loan servicing can also publish an\n"
+    "    account's status over MQTT; the latest value wins, whoever wrote it.\n"
+    "\n"
+    "    account set ACCOUNT --days-past-due N [--status TEXT]\n"
+    "        Creates or updates one account. Without --status the stored\n"
+    "        status is kept (empty for a new account).\n"
+    "    account import FILE.csv\n"
+    "        Creates or updates many accounts from a CSV file (RFC 4180:\n"
+    "        fields may be \"quoted\", with \"\" for a quote inside) whose\n"
+    "        first line is exactly\n"
+    "            " CSV_HEADER "\n"
+    "        then one account per line; blank lines are skipped, CRLF line\n"
+    "        ends and a UTF-8 byte order mark are accepted. The whole file is\n"
+    "        checked first: every bad row is reported as FILE:LINE: what is\n"
+    "        wrong (an empty or repeated account, days past due that are not\n"
+    "        a whole number >= 0, a field too long or not UTF-8, a wrong\n"
+    "        number of fields) and then nothing at all is imported. A good\n"
+    "        file is written in one transaction.\n"
+    "    account list\n"
+    "        Every account, ordered by id: days past due, status, when it\n"
+    "        last changed and who changed it last (cli, import or mqtt).\n"
+    "\n"
+    "    Every set and import is recorded in the audit trail; a running\n"
+    "    lienwatchd applies it within about a second. Setting the same\n"
+    "    values again changes nothing (and raises nothing).\n"
+    "\n"
+    "OPTIONS\n"
+    "    --days-past-due N\n"
+    "        Whole days the account is past due, 0 when current.\n"
+    "    --status TEXT\n"
+    "        Free text such as overdue or current, at most 32 bytes.\n"
+    "    --json\n"
+    "        (list) Print one JSON array of objects: account, days_past_due,\n"
+    "        status, updated (ISO 8601 UTC) and source.\n"
+    "    --db PATH, --as NAME\n"
+    "        As the global options; --as names who made the change in the\n"
+    "        audit trail.\n"
+    "    -h, --help\n"
+    "        Print this help.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success; 1 database missing, not writable or broken, or FILE\n"
+    "    unreadable; 2 bad options or arguments, or an import file with bad\n"
+    "    rows (nothing imported).\n"
+    "\n"
+    "EXAMPLES\n"
+    "    lienwatch account set ACC-1001 --days-past-due 45 --status overdue\n"
+    "    lienwatch account import accounts-2026-11-23.csv\n"
+    "    lienwatch account list --json | jq -r '.[] | select(.days_past_due "
+    ">= 30) | .account'\n";
+
+static int cmd_account(struct cli *c, int argc, char **argv);
+
+const struct cli_command cli_cmd_account = {
+    .name = "account",
+    .run = cmd_account,
+    .synopsis = "set ACCOUNT --days-past-due N [--status TEXT]\n"
+                "    lienwatch [--db PATH] [--as NAME] account import "
+                "FILE.csv\n"
+                "    lienwatch [--db PATH] [--as NAME] account list [--json]",
+    .summary = "set, import (CSV) or list loan accounts and days past due",
+    .help = help,
+};
+
+static const struct cli_command cmd_set = {
+    .name = "account set",
+    .synopsis = "ACCOUNT --days-past-due N [--status TEXT]",
+    .summary = "create or update an account",
+    .help = help,
+};
+static const struct cli_command cmd_import = {
+    .name = "account import",
+    .synopsis = "FILE.csv",
+    .summary = "import accounts from CSV",
+    .help = help,
+};
+static const struct cli_command cmd_list = {
+    .name = "account list",
+    .synopsis = "[--json]",
+    .summary = "every account",
+    .help = help,
+};
+
+/* Parses a whole number of days >= 0 (digits only); false otherwise. */
+static bool parse_days(const char *s, int *out)
+{
+    char *end;
+    long v;
+
+    if (!s[0] || strspn(s, "0123456789") != strlen(s))
+        return false;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < 0 || v > INT_MAX)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* Checks an account id; why gets the reason. */
+static bool account_ok(const char *a, char *why, size_t whylen)
+{
+    if (!a[0]) {
+        snprintf(why, whylen, "is empty");
+        return false;
+    }
+    return cli_text_ok(a, LW_ACCOUNT_MAX, why, whylen);
+}
+
+/* Writes one account on w (in the caller's transaction). *change gets 0
+ * (unchanged), 1 (new) or 2 (changed); *old the previous values. */
+static enum lw_err put_account(struct lw_store *w, const struct lw_account *a,
+                               int *change, struct lw_account *old)
+{
+    enum lw_err e = lw_registry_account_get(w, a->account, old);
+
+    if (e == LW_ERR_NOTFOUND)
+        *change = 1;
+    else if (e != LW_OK)
+        return e;
+    else
+        *change = old->days_past_due != a->days_past_due ||
+                          strcmp(old->status, a->status) != 0
+                      ? 2
+                      : 0;
+    return lw_registry_account_set(w, a);
+}
+
+static int run_set(struct cli *c, int argc, char **argv)
+{
+    enum { OPT_DAYS = 0x200, OPT_STATUS };
+    static const struct option opts[] = {
+        {"days-past-due", required_argument, NULL, OPT_DAYS},
+        {"status", required_argument, NULL, OPT_STATUS},
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    const struct cli_command *me = &cmd_set;
+    struct lw_account a, old;
+    struct lw_store *w;
+    const char *status = NULL;
+    char why[WHY_MAX];
+    bool have_days = false;
+    int opt, rc, change = 0;
+    enum lw_err e;
+
+    memset(&a, 0, sizeof(a));
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_DAYS:
+            if (!parse_days(optarg, &a.days_past_due))
+                return cli_usage_error(me,
+                                       "--days-past-due '%s' is not a whole "
+                                       "number >= 0",
+                                       optarg);
+            have_days = true;
+            break;
+        case OPT_STATUS:
+            if (!cli_text_ok(optarg, LW_STATUS_MAX, why, sizeof(why)))
+                return cli_usage_error(me, "--status %s", why);
+            status = optarg;
+            break;
+        default:
+            rc = cli_common_opt(c, me, opt, argv);
+            if (rc != CLI_CONTINUE)
+                return rc;
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error(me, "ACCOUNT missing");
+    if (optind + 1 < argc)
+        return cli_usage_error(me, "unexpected argument '%s'",
+                               argv[optind + 1]);
+    if (!account_ok(argv[optind], why, sizeof(why)))
+        return cli_usage_error(me, "ACCOUNT %s", why);
+    if (!have_days)
+        return cli_usage_error(me, "--days-past-due N is required");
+    snprintf(a.account, sizeof(a.account), "%s", argv[optind]);
+    a.updated_ms = c->now_ms;
+    snprintf(a.source, sizeof(a.source), "cli");
+
+    w = cli_store_rw(c, me->name);
+    if (!w)
+        return CLI_EXIT_FAIL;
+    e = lw_store_begin(w);
+    if (e == LW_OK && !status) {
+        /* keep the stored status */
+        e = lw_registry_account_get(w, a.account, &old);
+        if (e == LW_OK)
+            snprintf(a.status, sizeof(a.status), "%s", old.status);
+        else if (e == LW_ERR_NOTFOUND)
+            e = LW_OK;
+    } else if (status) {
+        snprintf(a.status, sizeof(a.status), "%s", status);
+    }
+    if (e == LW_OK)
+        e = put_account(w, &a, &change, &old);
+    if (e == LW_OK && change == 1)
+        e = cli_audit_change(c, w, "account set", NULL,
+                             "account %s: new, days_past_due %d, status '%s'",
+                             a.account, a.days_past_due, a.status);
+    else if (e == LW_OK && change == 2)
+        e = cli_audit_change(c, w, "account set", NULL,
+                             "account %s: days_past_due %d -> %d, status "
+                             "'%s' -> '%s'",
+                             a.account, old.days_past_due, a.days_past_due,
+                             old.status, a.status);
+    if (e == LW_OK)
+        e = lw_store_commit(w);
+    if (e != LW_OK) {
+        rc = cli_db_error(me->name, w, e);
+    } else {
+        rc = CLI_EXIT_OK;
+        if (change == 0)
+            printf("account %s unchanged: %d days past due, status '%s'\n",
+                   a.account, a.days_past_due, a.status);
+        else if (change == 1)
+            printf("account %s created: %d days past due, status '%s'\n",
+                   a.account, a.days_past_due, a.status);
+        else
+            printf("account %s updated: %d days past due (was %d), status "
+                   "'%s' (was '%s')\n",
+                   a.account, a.days_past_due, old.days_past_due, a.status,
+                   old.status);
+    }
+    if (lw_store_in_txn(w))
+        lw_store_rollback(w);
+    lw_store_close(w);
+    return rc;
+}
+
+/* ---- import -------------------------------------------------------------- */
+
+/*
+ * Splits the CSV line p in place into fields (RFC 4180 quoting, spaces
+ * around unquoted fields trimmed). Stores up to CSV_SPLIT_MAX field starts
+ * in f and returns the number of fields, or -1 with *err set.
+ */
+static int csv_split(char *p, char **f, const char **err)
+{
+    int n = 0;
+
+    for (;;) {
+        char *start, *end;
+
+        while (*p == ' ')
+            p++;
+        if (*p == '"') {
+            char *dst = ++p;
+
+            start = dst;
+            for (;;) {
+                if (*p == '\0') {
+                    *err = "a quoted field is not closed";
+                    return -1;
+                }
+                if (*p == '"' && p[1] == '"') {
+                    *dst++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    *dst++ = *p++;
+                }
+            }
+            end = dst;
+            while (*p == ' ')
+                p++;
+            if (*p != ',' && *p != '\0') {
+                *err = "text after the closing quote of a field";
+                return -1;
+            }
+        } else {
+            start = p;
+            while (*p && *p != ',' && *p != '"')
+                p++;
+            if (*p == '"') {
+                *err = "a quote inside an unquoted field";
+                return -1;
+            }
+            end = p;
+            while (end > start && end[-1] == ' ')
+                end--;
+        }
+        if (n < CSV_SPLIT_MAX)
+            f[n] = start;
+        n++;
+        if (*p == '\0') {
+            *end = '\0';
+            return n;
+        }
+        p++;         /* past the comma */
+        *end = '\0'; /* may be the comma itself */
+    }
+}
+
+/* One good row of an import. */
+struct row {
+    struct lw_account a; /* what to write */
+    long line;           /* where it came from */
+};
+
+/* An import being checked. */
+struct import {
+    const char *file; /* its name, for messages */
+    struct row *rows; /* good rows */
+    size_t n, cap;    /* used / allocated */
+    long bad;         /* bad rows */
+};
+
+/* Reports a bad row (the first REPORT_MAX of them). */
+static void bad_row(struct import *im, long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void bad_row(struct import *im, long line, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (im->bad++ >= REPORT_MAX)
+        return;
+    fprintf(stderr, "lienwatch account import: %s:%ld: ", im->file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* Checks one data line; appends it to im->rows when good. false: no RAM. */
+static bool check_row(struct import *im, char *text, long line)
+{
+    char *f[CSV_SPLIT_MAX];
+    const char *err = NULL;
+    char why[WHY_MAX];
+    struct row *r;
+    int n = csv_split(text, f, &err);
+
+    if (n < 0) {
+        bad_row(im, line, "%s", err);
+        return true;
+    }
+    if (n != CSV_FIELDS) {
+        bad_row(im, line, "%d field%s, expected %d (%s)", n, n == 1 ? "" : "s",
+                CSV_FIELDS, CSV_HEADER);
+        return true;
+    }
+    if (!account_ok(f[0], why, sizeof(why))) {
+        bad_row(im, line, "account %s", why);
+        return true;
+    }
+    if (im->n == im->cap) {
+        size_t ncap = im->cap ? im->cap * 2 : 256;
+        struct row *nr = realloc(im->rows, ncap * sizeof(*nr));
+
+        if (!nr)
+            return false;
+        im->rows = nr;
+        im->cap = ncap;
+    }
+    r = &im->rows[im->n];
+    memset(r, 0, sizeof(*r));
+    r->line = line;
+    if (!parse_days(f[1], &r->a.days_past_due)) {
+        bad_row(im, line,
+                "account %s: days_past_due '%s' is not a whole number >= 0",
+                f[0], f[1]);
+        return true;
+    }
+    if (!cli_text_ok(f[2], LW_STATUS_MAX, why, sizeof(why))) {
+        bad_row(im, line, "account %s: status %s", f[0], why);
+        return true;
+    }
+    snprintf(r->a.account, sizeof(r->a.account), "%s", f[0]);
+    snprintf(r->a.status, sizeof(r->a.status), "%s", f[2]);
+    snprintf(r->a.source, sizeof(r->a.source), "import");
+    im->n++;
+    return true;
+}
+
+static int row_cmp(const void *x, const void *y)
+{
+    const struct row *a = x, *b = y;
+    int c = strcmp(a->a.account, b->a.account);
+
+    if (c)
+        return c;
+    return a->line < b->line ? -1 : a->line > b->line;
+}
+
+static int line_cmp(const void *x, const void *y)
+{
+    const struct row *a = x, *b = y;
+
+    return a->line < b->line ? -1 : a->line > b->line;
+}
+
+/* Reports accounts given twice (an ambiguous file). */
+static void check_repeats(struct import *im)
+{
+    size_t i;
+
+    qsort(im->rows, im->n, sizeof(*im->rows), row_cmp);
+    for (i = 1; i < im->n; i++) {
+        if (strcmp(im->rows[i].a.account, im->rows[i - 1].a.account) == 0) {
+            bad_row(im, im->rows[i].line,
+                    "account %s repeats the one on line %ld",
+                    im->rows[i].a.account, im->rows[i - 1].line);
+        }
+    }
+    /* write in file order */
+    qsort(im->rows, im->n, sizeof(*im->rows), line_cmp);
+}
+
+/* Reads and checks the file into im. Exit code or CLI_CONTINUE. */
+static int read_csv(struct import *im, FILE *f)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long no = 0;
+    int rc = CLI_CONTINUE;
+
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        char *text = line;
+
+        no++;
+        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+            text[--len] = '\0';
+        if ((size_t)len != strlen(text)) {
+            bad_row(im, no, "a NUL byte in the line");
+            continue;
+        }
+        if (no == 1) {
+            if (strncmp(text, UTF8_BOM, strlen(UTF8_BOM)) == 0)
+                text += strlen(UTF8_BOM);
+            if (strcmp(text, CSV_HEADER) != 0) {
+                rc = cli_error(cmd_import.name, CLI_EXIT_USAGE,
+                               "%s:1: the first line must be exactly '%s'",
+                               im->file, CSV_HEADER);
+                break;
+            }
+            continue;
+        }
+        if (text[strspn(text, " \t")] == '\0')
+            continue; /* blank */
+        if (!check_row(im, text, no)) {
+            rc = cli_error(cmd_import.name, CLI_EXIT_FAIL, "out of memory");
+            break;
+        }
+    }
+    if (rc == CLI_CONTINUE && ferror(f))
+        rc = cli_error(cmd_import.name, CLI_EXIT_FAIL, "%s: %s", im->file,
+                       strerror(errno));
+    else if (rc == CLI_CONTINUE && no == 0)
+        rc = cli_error(cmd_import.name, CLI_EXIT_USAGE,
+                       "%s is empty: the first line must be '%s'", im->file,
+                       CSV_HEADER);
+    free(line);
+    return rc;
+}
+
+static int run_import(struct cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    const struct cli_command *me = &cmd_import;
+    struct import im = {0};
+    struct lw_store *w = NULL;
+    struct lw_account old;
+    size_t i, counts[3] = {0, 0, 0};
+    enum lw_err e;
+    int opt, rc, change;
+    FILE *f;
+
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        rc = cli_common_opt(c, me, opt, argv);
+        if (rc != CLI_CONTINUE)
+            return rc;
+    }
+    if (optind >= argc)
+        return cli_usage_error(me, "FILE missing");
+    if (optind + 1 < argc)
+        return cli_usage_error(me, "unexpected argument '%s'",
+                               argv[optind + 1]);
+    im.file = argv[optind];
+    f = strcmp(im.file, "-") == 0 ? stdin : fopen(im.file, "r");
+    if (!f)
+        return cli_error(me->name, CLI_EXIT_FAIL, "cannot open %s: %s", im.file,
+                         strerror(errno));
+    rc = read_csv(&im, f);
+    if (f != stdin)
+        fclose(f);
+    if (rc != CLI_CONTINUE)
+        goto out_free;
+    check_repeats(&im);
+    if (im.bad) {
+        if (im.bad > REPORT_MAX)
+            fprintf(stderr, "lienwatch account import: ... and %ld more\n",
+                    im.bad - REPORT_MAX);
+        rc = cli_error(me->name, CLI_EXIT_USAGE,
+                       "%s: %ld bad row%s; nothing imported", im.file, im.bad,
+                       im.bad == 1 ? "" : "s");
+        goto out_free;
+    }
+
+    w = cli_store_rw(c, me->name);
+    if (!w) {
+        rc = CLI_EXIT_FAIL;
+        goto out_free;
+    }
+    e = lw_store_begin(w);
+    for (i = 0; e == LW_OK && i < im.n; i++) {
+        im.rows[i].a.updated_ms = c->now_ms;
+        e = put_account(w, &im.rows[i].a, &change, &old);
+        if (e == LW_OK)
+            counts[change]++;
+    }
+    if (e == LW_OK)
+        e = cli_audit_change(c, w, "account import", NULL,
+                             "%s: %zu accounts, %zu new, %zu changed, %zu "
+                             "unchanged",
+                             im.file, im.n, counts[1], counts[2], counts[0]);
+    if (e == LW_OK)
+        e = lw_store_commit(w);
+    if (e != LW_OK) {
+        rc = cli_db_error(me->name, w, e);
+        fprintf(stderr, "lienwatch account import: nothing imported\n");
+    } else {
+        rc = CLI_EXIT_OK;
+        printf("imported %zu accounts from %s: %zu new, %zu changed, %zu "
+               "unchanged\n",
+               im.n, im.file, counts[1], counts[2], counts[0]);
+    }
+    if (lw_store_in_txn(w))
+        lw_store_rollback(w);
+    lw_store_close(w);
+out_free:
+    free(im.rows);
+    return rc;
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+/* State of one listing. */
+struct listing {
+    int w_acct, w_status; /* column widths */
+    int64_t n;            /* accounts written */
+    bool failed;          /* output or memory failure */
+};
+
+static int measure(void *ctx, const struct lw_account *a)
+{
+    struct listing *l = ctx;
+    int w = cli_text_width(a->account);
+
+    if (w > l->w_acct)
+        l->w_acct = w > COL_MAX ? COL_MAX : w;
+    w = cli_text_width(a->status);
+    if (w > l->w_status)
+        l->w_status = w > COL_MAX ? COL_MAX : w;
+    return 0;
+}
+
+static int print_row(void *ctx, const struct lw_account *a)
+{
+    struct listing *l = ctx;
+    char t[LW_TIME_BUFLEN];
+
+    cli_put_padded(a->account, l->w_acct);
+    printf("  %13d  ", a->days_past_due);
+    cli_put_padded(a->status[0] ? a->status : "-", l->w_status);
+    printf("  %-24s  %s\n", cli_time(a->updated_ms, t),
+           a->source[0] ? a->source : "-");
+    l->n++;
+    if (ferror(stdout))
+        l->failed = true;
+    return l->failed;
+}
+
+static int print_json(void *ctx, const struct lw_account *a)
+{
+    struct listing *l = ctx;
+    char *text = NULL;
+    json_t *j;
+
+    j = json_pack("{s:s, s:i, s:s, s:o, s:s}", "account", a->account,
+                  "days_past_due", a->days_past_due, "status", a->status,
+                  "updated", cli_json_time(a->updated_ms), "source", a->source);
+    if (j)
+        text = json_dumps(j, CLI_JSON_REAL);
+    if (!text || printf("%s  %s", l->n ? ",\n" : "[\n", text) < 0 ||
+        ferror(stdout))
+        l->failed = true;
+    free(text);
+    json_decref(j);
+    l->n++;
+    return l->failed;
+}
+
+static int run_list(struct cli *c, int argc, char **argv)
+{
+    enum { OPT_JSON = 0x200 };
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    const struct cli_command *me = &cmd_list;
+    struct listing l = {.w_acct = (int)strlen("ACCOUNT"),
+                        .w_status = (int)strlen("STATUS")};
+    struct lw_store *s;
+    bool json = false;
+    enum lw_err e;
+    int opt, rc;
+
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (opt == OPT_JSON) {
+            json = true;
+            continue;
+        }
+        rc = cli_common_opt(c, me, opt, argv);
+        if (rc != CLI_CONTINUE)
+            return rc;
+    }
+    if (optind != argc)
+        return cli_usage_error(me, "unexpected argument '%s'", argv[optind]);
+    s = cli_store_registry(c, me->name);
+    if (!s)
+        return CLI_EXIT_FAIL;
+    if (json) {
+        e = lw_registry_accounts(s, print_json, &l);
+        if (e == LW_OK && !l.failed)
+            printf(l.n ? "\n]\n" : "[]\n");
+    } else {
+        e = lw_registry_accounts(s, measure, &l);
+        if (e == LW_OK) {
+            cli_put_padded("ACCOUNT", l.w_acct);
+            printf("  %13s  ", "DAYS PAST DUE");
+            cli_put_padded("STATUS", l.w_status);
+            printf("  %-24s  %s\n", "UPDATED", "SOURCE");
+            e = lw_registry_accounts(s, print_row, &l);
+        }
+    }
+    if (e != LW_OK)
+        return cli_db_error(me->name, s, e);
+    if (l.failed)
+        return cli_error(me->name, CLI_EXIT_FAIL, "cannot write the output");
+    return CLI_EXIT_OK;
+}
+
+static int cmd_account(struct cli *c, int argc, char **argv)
+{
+    const struct cli_command *me = &cli_cmd_account;
+
+    if (argc < 2)
+        return cli_usage_error(me, "which one: set, import or list?");
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        cli_print_help(me, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "set") == 0)
+        return run_set(c, argc - 1, argv + 1);
+    if (strcmp(argv[1], "import") == 0)
+        return run_import(c, argc - 1, argv + 1);
+    if (strcmp(argv[1], "list") == 0)
+        return run_list(c, argc - 1, argv + 1);
+    return cli_usage_error(me, "unknown subcommand '%s' (set, import or list)",
+                           argv[1]);
+}
