@@ -66,6 +66,7 @@ extern const struct cli_command cli_cmd_vehicle;
 extern const struct cli_command cli_cmd_account;
 extern const struct cli_command cli_cmd_geofence;
 extern const struct cli_command cli_cmd_alerts;
+extern const struct cli_command cli_cmd_outbox;
 
 /* The command named name, or NULL (cli/main.c). */
 const struct cli_command *cli_command_find(const char *name);

@@ -337,6 +337,8 @@ static void publish_failure(struct mail *m, const struct lw_outbox_row *r)
     snprintf(topic, sizeof(topic), "%s/mail", m->cfg->topic_prefix);
     if (mqtt_link_publish(m->link, topic, s, strlen(s), 1, false, &mid) ==
         0) {
+        if (m->nnotes == 0)
+            m->notes_connects = m->link->connects;
         if (m->nnotes == m->capnotes) {
             size_t ncap = m->capnotes ? m->capnotes * 2 : 16;
             struct mail_note *n = realloc(m->notes, ncap * sizeof(*n));
