@@ -118,10 +118,10 @@ struct gb_policy {
     int64_t prev_time_ms;     /* time of the previous valid fix */
     double prev_lat_deg;      /* its position (for a derived speed) */
     double prev_lon_deg;
-    bool moving;              /* current motion state */
-    bool have_sent;           /* a fix has been sent */
-    int64_t sent_time_ms;     /* time of the last sent fix */
-    double sent_track_deg;    /* its course, NAN if unknown */
+    bool moving;           /* current motion state */
+    bool have_sent;        /* a fix has been sent */
+    int64_t sent_time_ms;  /* time of the last sent fix */
+    double sent_track_deg; /* its course, NAN if unknown */
 };
 
 /* Starts a policy with cfg (copied); no fix seen yet. */
@@ -185,9 +185,9 @@ enum lw_err gb_spool_push(struct gb_spool *s, const char *topic,
 
 /* One spooled fix, as returned by gb_spool_next. */
 struct gb_spooled {
-    int64_t id;                  /* row id, increasing */
-    int64_t fix_time_ms;         /* the fix's time */
-    char topic[GB_TOPIC_MAX];    /* MQTT topic */
+    int64_t id;                   /* row id, increasing */
+    int64_t fix_time_ms;          /* the fix's time */
+    char topic[GB_TOPIC_MAX];     /* MQTT topic */
     char payload[GB_PAYLOAD_MAX]; /* TPV JSON */
 };
 
@@ -214,31 +214,31 @@ int64_t gb_spool_oldest_fix_ms(struct gb_spool *s);
 /* ------------------------------------------------------------- settings */
 
 struct gb_settings {
-    char device[LW_DEVICE_MAX + 1];     /* device id: last topic level */
-    char gpsd_host[GB_STR_MAX];         /* gpsd host name or address */
-    char gpsd_port[16];                 /* gpsd port or service name */
-    int64_t gpsd_timeout_ms;            /* silence before reconnecting */
-    char mqtt_host[GB_STR_MAX];         /* broker host */
-    int mqtt_port;                      /* broker port */
-    char mqtt_client_id[GB_STR_MAX];    /* empty: "lw-gpsbridge-<device>" */
-    int64_t mqtt_keepalive_ms;          /* MQTT keep-alive */
-    char topic_prefix[GB_STR_MAX];      /* topic = prefix "/" device */
-    int max_inflight;                   /* QoS 1 messages awaiting PUBACK */
-    char mqtt_username[GB_STR_MAX];     /* empty: no authentication */
+    char device[LW_DEVICE_MAX + 1];       /* device id: last topic level */
+    char gpsd_host[GB_STR_MAX];           /* gpsd host name or address */
+    char gpsd_port[16];                   /* gpsd port or service name */
+    int64_t gpsd_timeout_ms;              /* silence before reconnecting */
+    char mqtt_host[GB_STR_MAX];           /* broker host */
+    int mqtt_port;                        /* broker port */
+    char mqtt_client_id[GB_STR_MAX];      /* empty: "lw-gpsbridge-<device>" */
+    int64_t mqtt_keepalive_ms;            /* MQTT keep-alive */
+    char topic_prefix[GB_STR_MAX];        /* topic = prefix "/" device */
+    int max_inflight;                     /* QoS 1 messages awaiting PUBACK */
+    char mqtt_username[GB_STR_MAX];       /* empty: no authentication */
     char mqtt_password_file[GB_PATH_MAX]; /* first line is the password */
-    char mqtt_cafile[GB_PATH_MAX];      /* TLS: CA bundle (enables TLS) */
-    char mqtt_capath[GB_PATH_MAX];      /* TLS: CA directory (enables TLS) */
-    char mqtt_certfile[GB_PATH_MAX];    /* TLS client certificate */
-    char mqtt_keyfile[GB_PATH_MAX];     /* TLS client key */
-    bool mqtt_tls_insecure;             /* skip the host name check */
-    char spool_path[GB_PATH_MAX];       /* SQLite spool file */
-    int64_t spool_max;                  /* bound on spooled fixes */
-    bool spool_sync_full;               /* synchronous=FULL, else NORMAL */
-    int64_t min_interval_ms;            /* policy, see struct gb_policy_cfg */
+    char mqtt_cafile[GB_PATH_MAX];        /* TLS: CA bundle (enables TLS) */
+    char mqtt_capath[GB_PATH_MAX];        /* TLS: CA directory (enables TLS) */
+    char mqtt_certfile[GB_PATH_MAX];      /* TLS client certificate */
+    char mqtt_keyfile[GB_PATH_MAX];       /* TLS client key */
+    bool mqtt_tls_insecure;               /* skip the host name check */
+    char spool_path[GB_PATH_MAX];         /* SQLite spool file */
+    int64_t spool_max;                    /* bound on spooled fixes */
+    bool spool_sync_full;                 /* synchronous=FULL, else NORMAL */
+    int64_t min_interval_ms;              /* policy, see struct gb_policy_cfg */
     int64_t parked_interval_ms;
     double turn_deg;
     double moving_mps;
-    enum gb_level log_level;            /* most verbose level logged */
+    enum gb_level log_level; /* most verbose level logged */
 };
 
 /* Fills s with every setting's default. */
@@ -254,8 +254,8 @@ enum lw_err gb_settings_set(struct gb_settings *s, const char *key,
 
 /* Reads a configuration file (inih syntax: "key = value", '#' or ';'
  * comments, no sections) into s. Stops at the first error. */
-enum lw_err gb_settings_load(struct gb_settings *s, const char *path,
-                             char *err, size_t errlen);
+enum lw_err gb_settings_load(struct gb_settings *s, const char *path, char *err,
+                             size_t errlen);
 
 /* Checks the combination (device given and valid, topic valid...). */
 enum lw_err gb_settings_check(const struct gb_settings *s, char *err,

@@ -206,8 +206,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
     n = recv(g->gd.gps_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0)
         lost(g, "connection closed by gpsd");
-    else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-             errno != EINTR)
+    else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         lost(g, strerror(errno));
 }
 
@@ -290,15 +289,18 @@ void gb_gpslink_tick(struct gb_gpslink *g)
     if (now - g->last_fix_mono >= g->cfg->gpsd_timeout_ms && !g->nofix_warned) {
         gb_log(GB_WARNING,
                "gpsd: no valid fix for %lld s (receiver without a fix, or "
-               "gone)", (long long)((now - g->last_fix_mono) / 1000));
+               "gone)",
+               (long long)((now - g->last_fix_mono) / 1000));
         g->nofix_warned = true;
     }
     if (now - g->last_data_mono >= g->cfg->gpsd_timeout_ms) {
         /* gpsd sends nothing while no receiver is attached; reconnecting
          * is cheap and also clears a half-open connection. */
         if (!g->silence_warned)
-            gb_log(GB_WARNING, "gpsd: nothing received for %lld s; "
-                   "reconnecting", (long long)((now - g->last_data_mono) / 1000));
+            gb_log(GB_WARNING,
+                   "gpsd: nothing received for %lld s; "
+                   "reconnecting",
+                   (long long)((now - g->last_data_mono) / 1000));
         else
             gb_log(GB_DEBUG, "gpsd: still silent; reconnecting");
         g->silence_warned = true;
@@ -308,7 +310,10 @@ void gb_gpslink_tick(struct gb_gpslink *g)
     }
 }
 
-bool gb_gpslink_connected(const struct gb_gpslink *g) { return g->open; }
+bool gb_gpslink_connected(const struct gb_gpslink *g)
+{
+    return g->open;
+}
 
 void gb_gpslink_free(struct gb_gpslink *g)
 {
@@ -320,8 +325,7 @@ void gb_gpslink_free(struct gb_gpslink *g)
         close_link(g);
     }
     gb_log(GB_INFO, "gpsd: %llu TPV reports, %llu valid fixes",
-           (unsigned long long)g->tpv_seen,
-           (unsigned long long)g->fixes_valid);
+           (unsigned long long)g->tpv_seen, (unsigned long long)g->fixes_valid);
     free(g);
 }
 

@@ -21,13 +21,19 @@ static enum gb_level max_level = GB_INFO;
 static int to_journal = -1; /* -1: not checked yet */
 
 static const char *const level_names[] = {
-    [GB_ERR] = "error",   [GB_WARNING] = "warning", [GB_NOTICE] = "notice",
-    [GB_INFO] = "info",   [GB_DEBUG] = "debug",
+    [GB_ERR] = "error", [GB_WARNING] = "warning", [GB_NOTICE] = "notice",
+    [GB_INFO] = "info", [GB_DEBUG] = "debug",
 };
 
-void gb_log_set_level(enum gb_level level) { max_level = level; }
+void gb_log_set_level(enum gb_level level)
+{
+    max_level = level;
+}
 
-enum gb_level gb_log_get_level(void) { return max_level; }
+enum gb_level gb_log_get_level(void)
+{
+    return max_level;
+}
 
 const char *gb_level_name(enum gb_level level)
 {

@@ -41,26 +41,26 @@
 #define TICK_S 1.0
 
 struct app {
-    struct gb_settings cfg;        /* effective settings */
-    const char *config_path;       /* -c FILE, or NULL */
-    int argc;                      /* kept for SIGHUP re-parsing */
+    struct gb_settings cfg;  /* effective settings */
+    const char *config_path; /* -c FILE, or NULL */
+    int argc;                /* kept for SIGHUP re-parsing */
     char **argv;
-    bool dry_run;                  /* --dry-run */
-    struct ev_loop *loop;          /* the default loop */
-    struct gb_policy policy;       /* reporting policy state */
-    struct gb_spool *spool;        /* NULL in dry-run */
-    struct gb_gpslink *gps;        /* NULL in dry-run */
-    struct gb_mqttlink *mqtt;      /* NULL in dry-run */
-    char topic[GB_TOPIC_MAX];      /* prefix/device */
+    bool dry_run;             /* --dry-run */
+    struct ev_loop *loop;     /* the default loop */
+    struct gb_policy policy;  /* reporting policy state */
+    struct gb_spool *spool;   /* NULL in dry-run */
+    struct gb_gpslink *gps;   /* NULL in dry-run */
+    struct gb_mqttlink *mqtt; /* NULL in dry-run */
+    char topic[GB_TOPIC_MAX]; /* prefix/device */
     ev_signal sig_term, sig_int, sig_hup;
-    ev_timer tick;                 /* 1 s housekeeping */
-    ev_timer watchdog;             /* WATCHDOG=1 to systemd */
-    uint64_t fixes_valid;          /* valid fixes from gpsd */
+    ev_timer tick;                            /* 1 s housekeeping */
+    ev_timer watchdog;                        /* WATCHDOG=1 to systemd */
+    uint64_t fixes_valid;                     /* valid fixes from gpsd */
     uint64_t verdicts[GB_SEND_TIME_JUMP + 1]; /* per policy verdict */
-    uint64_t spool_failures;       /* fixes lost: spool write failed */
-    int64_t dropped_since_log;     /* dropped, not yet logged */
-    int64_t drop_log_mono;         /* last "spool full" warning */
-    int64_t stats_mono;            /* last stats line */
+    uint64_t spool_failures;   /* fixes lost: spool write failed */
+    int64_t dropped_since_log; /* dropped, not yet logged */
+    int64_t drop_log_mono;     /* last "spool full" warning */
+    int64_t stats_mono;        /* last stats line */
 };
 
 /* Options without a short form; each maps to a setting key. */
@@ -102,6 +102,8 @@ static const struct optmap optmap[] = {
 #define OPT_DRY_RUN (OPT_BASE + 200)
 #define OPT_PRINT_CONFIG (OPT_BASE + 201)
 
+/* The help text is laid out as it prints. */
+/* clang-format off */
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -162,6 +164,7 @@ static void usage(FILE *f)
 "Exit status: 0 stopped by a signal or done, 1 runtime error, 2 bad usage.\n"
 "See lw-gpsbridge(8).\n");
 }
+/* clang-format on */
 
 /* Fills a getopt_long table from optmap plus the fixed options. */
 static void build_longopts(struct option *lo)
@@ -216,9 +219,10 @@ static int parse_args(struct app *a, struct gb_settings *s, bool first_pass,
         case 'V':
             if (first_pass) {
                 printf(GB_PROG " " LW_VERSION " (libgps API %d.%d, "
-                       "libmosquitto %d.%d.%d)\n", GPSD_API_MAJOR_VERSION,
-                       GPSD_API_MINOR_VERSION, LIBMOSQUITTO_MAJOR,
-                       LIBMOSQUITTO_MINOR, LIBMOSQUITTO_REVISION);
+                               "libmosquitto %d.%d.%d)\n",
+                       GPSD_API_MAJOR_VERSION, GPSD_API_MINOR_VERSION,
+                       LIBMOSQUITTO_MAJOR, LIBMOSQUITTO_MINOR,
+                       LIBMOSQUITTO_REVISION);
                 return 0;
             }
             continue;
@@ -312,9 +316,8 @@ static void on_fix(void *ctx, const struct gb_fix *fix)
         printf("%s %s\n", a->topic, payload);
         return;
     }
-    if (gb_spool_push(a->spool, a->topic, payload, fix->time_ms,
-                      gb_wall_ms(), NULL, &dropped, err,
-                      sizeof err) != LW_OK) {
+    if (gb_spool_push(a->spool, a->topic, payload, fix->time_ms, gb_wall_ms(),
+                      NULL, &dropped, err, sizeof err) != LW_OK) {
         a->spool_failures++;
         gb_log(GB_ERR, "%s: fix %s lost", err, when);
         return;
@@ -323,11 +326,13 @@ static void on_fix(void *ctx, const struct gb_fix *fix)
         int64_t now = gb_mono_ms();
 
         a->dropped_since_log += dropped;
-        if (a->drop_log_mono == 0 || now - a->drop_log_mono >= DROP_LOG_EVERY_MS) {
+        if (a->drop_log_mono == 0 ||
+            now - a->drop_log_mono >= DROP_LOG_EVERY_MS) {
             gb_log(GB_WARNING,
                    "spool full (%" PRId64 " fixes): dropped the %" PRId64
-                   " oldest; %" PRId64 " dropped in all", a->cfg.spool_max,
-                   a->dropped_since_log, gb_spool_dropped_total(a->spool));
+                   " oldest; %" PRId64 " dropped in all",
+                   a->cfg.spool_max, a->dropped_since_log,
+                   gb_spool_dropped_total(a->spool));
             a->dropped_since_log = 0;
             a->drop_log_mono = now;
         }
@@ -354,8 +359,7 @@ static void log_stats(struct app *a, enum gb_level level)
            a->verdicts[GB_SKIP_SAME_TIME], a->verdicts[GB_SKIP],
            a->mqtt ? gb_mqttlink_acked(a->mqtt) : 0,
            a->spool ? gb_spool_count(a->spool) : 0,
-           a->spool ? gb_spool_dropped_total(a->spool) : 0,
-           a->spool_failures);
+           a->spool ? gb_spool_dropped_total(a->spool) : 0, a->spool_failures);
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -367,7 +371,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     gb_gpslink_tick(a->gps);
     gb_mqttlink_tick(a->mqtt);
-    sd_notifyf(0, "STATUS=gpsd %s, broker %s; %" PRIu64 " fixes, %" PRIu64
+    sd_notifyf(0,
+               "STATUS=gpsd %s, broker %s; %" PRIu64 " fixes, %" PRIu64
                " acknowledged, %" PRId64 " waiting in the spool",
                gb_gpslink_connected(a->gps) ? "connected" : "down",
                gb_mqttlink_connected(a->mqtt) ? "connected" : "down",
@@ -408,8 +413,10 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     if (load_settings(a, &s, &print_config) >= 0) {
-        gb_log(GB_ERR, "SIGHUP: %s is not valid; keeping the current "
-               "settings", a->config_path);
+        gb_log(GB_ERR,
+               "SIGHUP: %s is not valid; keeping the current "
+               "settings",
+               a->config_path);
         return;
     }
     a->cfg.min_interval_ms = s.min_interval_ms;
@@ -420,8 +427,10 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
     gb_settings_policy(&a->cfg, &pc);
     gb_policy_set_cfg(&a->policy, &pc);
     gb_log_set_level(a->cfg.log_level);
-    gb_log(GB_NOTICE, "SIGHUP: re-read %s (policy and log level applied; "
-           "other changes need a restart)", a->config_path);
+    gb_log(GB_NOTICE,
+           "SIGHUP: re-read %s (policy and log level applied; "
+           "other changes need a restart)",
+           a->config_path);
 }
 
 static int run_dry(struct app *a)
@@ -449,11 +458,11 @@ static int run(struct app *a)
         return 1;
     }
     oldest = gb_spool_oldest_fix_ms(a->spool);
-    gb_log(GB_NOTICE, "%s %s: device %s, spool %s (%" PRId64
-           " fixes waiting%s%s)", GB_PROG, LW_VERSION, a->cfg.device,
-           a->cfg.spool_path, gb_spool_count(a->spool),
-           oldest == INT64_MIN ? "" : ", oldest ",
-           oldest == INT64_MIN ? "" : gb_time_format(oldest, when, sizeof when));
+    gb_log(
+        GB_NOTICE, "%s %s: device %s, spool %s (%" PRId64 " fixes waiting%s%s)",
+        GB_PROG, LW_VERSION, a->cfg.device, a->cfg.spool_path,
+        gb_spool_count(a->spool), oldest == INT64_MIN ? "" : ", oldest ",
+        oldest == INT64_MIN ? "" : gb_time_format(oldest, when, sizeof when));
     if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
         gb_log(GB_ERR, "mosquitto_lib_init failed");
         goto out_spool;

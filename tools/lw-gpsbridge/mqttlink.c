@@ -84,7 +84,8 @@ static const char *rc_text(int rc, int saved_errno, char *buf, size_t len)
     if (rc == MOSQ_ERR_ERRNO)
         snprintf(buf, len, "%s", strerror(saved_errno));
     else if (rc == MOSQ_ERR_TLS)
-        snprintf(buf, len, "%s: is the broker's certificate signed by a CA "
+        snprintf(buf, len,
+                 "%s: is the broker's certificate signed by a CA "
                  "in mqtt_cafile/mqtt_capath, for this host name?",
                  mosquitto_strerror(rc));
     else
@@ -118,8 +119,8 @@ static void end_session(struct gb_mqttlink *m, const char *why)
         m->failures = 1;
         m->backoff_ms = BACKOFF_MIN_MS;
     } else if (m->failures++ == 0) {
-        gb_log(GB_WARNING, "mqtt %s:%d: cannot connect (%s)",
-               m->cfg->mqtt_host, m->cfg->mqtt_port, why);
+        gb_log(GB_WARNING, "mqtt %s:%d: cannot connect (%s)", m->cfg->mqtt_host,
+               m->cfg->mqtt_port, why);
     } else {
         gb_log(GB_DEBUG, "mqtt %s:%d: cannot connect (%s)", m->cfg->mqtt_host,
                m->cfg->mqtt_port, why);
@@ -186,15 +187,15 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 
     (void)mosq;
     if (rc != 0) {
-        gb_log(GB_ERR, "mqtt %s:%d: connection refused: %s",
-               m->cfg->mqtt_host, m->cfg->mqtt_port,
-               mosquitto_connack_string(rc));
+        gb_log(GB_ERR, "mqtt %s:%d: connection refused: %s", m->cfg->mqtt_host,
+               m->cfg->mqtt_port, mosquitto_connack_string(rc));
         m->dead = true;
         return;
     }
-    gb_log(GB_NOTICE, "mqtt %s:%d: connected as %s; %" PRId64
-           " fixes in the spool", m->cfg->mqtt_host, m->cfg->mqtt_port,
-           m->client_id, gb_spool_count(m->spool));
+    gb_log(GB_NOTICE,
+           "mqtt %s:%d: connected as %s; %" PRId64 " fixes in the spool",
+           m->cfg->mqtt_host, m->cfg->mqtt_port, m->client_id,
+           gb_spool_count(m->spool));
     m->connected = true;
     m->failures = 0;
     m->backoff_ms = BACKOFF_MIN_MS;
@@ -248,8 +249,8 @@ static void pump(struct gb_mqttlink *m)
 
     while (m->connected && !m->dead && m->n_inflight < m->cfg->max_inflight) {
         want = m->cfg->max_inflight - m->n_inflight;
-        got = gb_spool_next(m->spool, m->cursor, m->batch, want, err,
-                            sizeof err);
+        got =
+            gb_spool_next(m->spool, m->cursor, m->batch, want, err, sizeof err);
         if (got < 0) {
             gb_log(GB_ERR, "%s", err);
             return;
@@ -309,8 +310,10 @@ static bool read_password(struct gb_mqttlink *m)
         return false;
     }
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077))
-        gb_log(GB_WARNING, "mqtt_password_file %s: readable by group or "
-               "others (chmod 600 it)", path);
+        gb_log(GB_WARNING,
+               "mqtt_password_file %s: readable by group or "
+               "others (chmod 600 it)",
+               path);
     if (!fgets(m->password, sizeof m->password, f))
         m->password[0] = '\0';
     fclose(f);
@@ -319,7 +322,10 @@ static bool read_password(struct gb_mqttlink *m)
     return true;
 }
 
-static const char *opt_or_null(const char *s) { return *s ? s : NULL; }
+static const char *opt_or_null(const char *s)
+{
+    return *s ? s : NULL;
+}
 
 /* Creates a handle with every option; NULL on failure (logged). */
 static struct mosquitto *new_handle(struct gb_mqttlink *m)
@@ -347,10 +353,9 @@ static struct mosquitto *new_handle(struct gb_mqttlink *m)
             goto fail;
     }
     if (*s->mqtt_cafile || *s->mqtt_capath) {
-        rc = mosquitto_tls_set(mosq, opt_or_null(s->mqtt_cafile),
-                               opt_or_null(s->mqtt_capath),
-                               opt_or_null(s->mqtt_certfile),
-                               opt_or_null(s->mqtt_keyfile), NULL);
+        rc = mosquitto_tls_set(
+            mosq, opt_or_null(s->mqtt_cafile), opt_or_null(s->mqtt_capath),
+            opt_or_null(s->mqtt_certfile), opt_or_null(s->mqtt_keyfile), NULL);
         if (rc != MOSQ_ERR_SUCCESS)
             goto fail;
         if (s->mqtt_tls_insecure)
@@ -465,8 +470,7 @@ void gb_mqttlink_tick(struct gb_mqttlink *m)
 
     if (!m->mosq)
         return;
-    if (!m->connected &&
-        gb_mono_ms() - m->connect_mono > CONNECT_TIMEOUT_MS) {
+    if (!m->connected && gb_mono_ms() - m->connect_mono > CONNECT_TIMEOUT_MS) {
         end_session(m, "no answer from the broker");
         return;
     }
@@ -480,7 +484,10 @@ bool gb_mqttlink_connected(const struct gb_mqttlink *m)
     return m->connected;
 }
 
-uint64_t gb_mqttlink_acked(const struct gb_mqttlink *m) { return m->acked; }
+uint64_t gb_mqttlink_acked(const struct gb_mqttlink *m)
+{
+    return m->acked;
+}
 
 void gb_mqttlink_free(struct gb_mqttlink *m)
 {

@@ -119,8 +119,8 @@ static enum gb_verdict decide(struct gb_policy *p, const struct gb_fix *f,
     if (p->moving && isfinite(f->track_deg) && isfinite(p->sent_track_deg) &&
         gb_angle_diff_deg(f->track_deg, p->sent_track_deg) > p->cfg.turn_deg)
         return GB_SEND_TURN;
-    if (since >= (p->moving ? p->cfg.min_interval_ms
-                            : p->cfg.parked_interval_ms))
+    if (since >=
+        (p->moving ? p->cfg.min_interval_ms : p->cfg.parked_interval_ms))
         return GB_SEND_INTERVAL;
     return GB_SKIP;
 }
@@ -174,9 +174,9 @@ char *gb_time_format(int64_t ms, char *buf, size_t len)
         snprintf(buf, len, "invalid");
         return buf;
     }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (int)frac);
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)frac);
     return buf;
 }
 

@@ -11,8 +11,8 @@
  * is seconds) and kept in milliseconds.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <ini.h>
+#include <inttypes.h>
 #include <math.h>
 #include <mosquitto.h>
 #include <stddef.h>
@@ -232,7 +232,8 @@ bad:
     case K_DURATION:
         lw_seterr(err, errlen,
                   "%s: bad duration '%s' (e.g. 5, 5s, 500ms, 2m, 1h; "
-                  "%g s to %g s)", key, value, t->min, t->max);
+                  "%g s to %g s)",
+                  key, value, t->min, t->max);
         break;
     case K_INT:
     case K_INT64:
@@ -245,15 +246,17 @@ bad:
         break;
     case K_LEVEL:
         lw_seterr(err, errlen,
-                  "%s: '%s' is not error, warning, notice, info or debug",
-                  key, value);
+                  "%s: '%s' is not error, warning, notice, info or debug", key,
+                  value);
         break;
     case K_SYNC:
         lw_seterr(err, errlen, "%s: '%s' is not full or normal", key, value);
         break;
     case K_GPSD:
-        lw_seterr(err, errlen, "%s: '%s' is not HOST[:PORT] ([ADDR]:PORT "
-                  "for IPv6)", key, value);
+        lw_seterr(err, errlen,
+                  "%s: '%s' is not HOST[:PORT] ([ADDR]:PORT "
+                  "for IPv6)",
+                  key, value);
         break;
     case K_STR:
         lw_seterr(err, errlen, "%s: value too long (at most %zu bytes)", key,
@@ -267,8 +270,8 @@ void gb_settings_defaults(struct gb_settings *s)
 {
     *s = (struct gb_settings){0};
     for (size_t i = 0; i < NSETTINGS; i++) {
-        enum lw_err rc = gb_settings_set(s, table[i].key, table[i].dflt, NULL,
-                                         0);
+        enum lw_err rc =
+            gb_settings_set(s, table[i].key, table[i].dflt, NULL, 0);
         (void)rc; /* the defaults are valid by construction */
     }
 }
@@ -305,8 +308,8 @@ static int on_ini(void *user, const char *section, const char *name,
     return 1;
 }
 
-enum lw_err gb_settings_load(struct gb_settings *s, const char *path,
-                             char *err, size_t errlen)
+enum lw_err gb_settings_load(struct gb_settings *s, const char *path, char *err,
+                             size_t errlen)
 {
     struct load_ctx c = {s, path, err, errlen, false};
     int rc = ini_parse(path, on_ini, &c);
@@ -346,14 +349,16 @@ enum lw_err gb_settings_check(const struct gb_settings *s, char *err,
     int n;
 
     if (!*s->device) {
-        lw_seterr(err, errlen, "no device id: give --device ID (or device = "
+        lw_seterr(err, errlen,
+                  "no device id: give --device ID (or device = "
                   "ID in the configuration file)");
         return LW_ERR_CONFIG;
     }
     if (!device_ok(s->device)) {
         lw_seterr(err, errlen,
                   "device '%s': 1 to %d printable characters without "
-                  "spaces, '/', '+' or '#'", s->device, LW_DEVICE_MAX);
+                  "spaces, '/', '+' or '#'",
+                  s->device, LW_DEVICE_MAX);
         return LW_ERR_CONFIG;
     }
     n = snprintf(topic, sizeof topic, "%s/%s", s->topic_prefix, s->device);

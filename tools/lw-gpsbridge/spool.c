@@ -35,17 +35,17 @@
 #define SPOOL_BUSY_MS 2000
 
 struct gb_spool {
-    sqlite3 *db;              /* the connection */
-    int lock_fd;              /* flock()ed "<path>.lock" */
-    int64_t max_rows;         /* bound, > 0 */
-    int64_t count;            /* rows in spool */
-    int64_t dropped_total;    /* fixes dropped because full, ever */
-    sqlite3_stmt *ins;        /* INSERT a fix */
-    sqlite3_stmt *del;        /* DELETE by id */
-    sqlite3_stmt *next;       /* SELECT id > ? ORDER BY id LIMIT ? */
-    sqlite3_stmt *drop;       /* DELETE the n oldest */
+    sqlite3 *db;               /* the connection */
+    int lock_fd;               /* flock()ed "<path>.lock" */
+    int64_t max_rows;          /* bound, > 0 */
+    int64_t count;             /* rows in spool */
+    int64_t dropped_total;     /* fixes dropped because full, ever */
+    sqlite3_stmt *ins;         /* INSERT a fix */
+    sqlite3_stmt *del;         /* DELETE by id */
+    sqlite3_stmt *next;        /* SELECT id > ? ORDER BY id LIMIT ? */
+    sqlite3_stmt *drop;        /* DELETE the n oldest */
     sqlite3_stmt *add_dropped; /* meta.dropped += n */
-    sqlite3_stmt *oldest;     /* fix time of the oldest row */
+    sqlite3_stmt *oldest;      /* fix time of the oldest row */
 };
 
 static const char schema[] =
@@ -53,8 +53,8 @@ static const char schema[] =
     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " topic TEXT NOT NULL,"
     " payload TEXT NOT NULL,"
-    " fix_time_ms INTEGER NOT NULL,"  /* receiver's time of the fix */
-    " taken_ms INTEGER NOT NULL);"    /* our clock when spooled */
+    " fix_time_ms INTEGER NOT NULL," /* receiver's time of the fix */
+    " taken_ms INTEGER NOT NULL);"   /* our clock when spooled */
     "CREATE TABLE IF NOT EXISTS meta ("
     " key TEXT PRIMARY KEY,"
     " value INTEGER NOT NULL);"
@@ -139,7 +139,8 @@ enum lw_err gb_spool_open(const char *path, int64_t max_rows, bool full_sync,
     if (version > SPOOL_VERSION) {
         lw_seterr(err, errlen,
                   "spool: %s has format %" PRId64 ", newer than this "
-                  "program (%d)", path, version, SPOOL_VERSION);
+                  "program (%d)",
+                  path, version, SPOOL_VERSION);
         rc = LW_ERR_SCHEMA;
         goto out_free;
     }
@@ -155,8 +156,8 @@ enum lw_err gb_spool_open(const char *path, int64_t max_rows, bool full_sync,
                            "INSERT INTO spool (topic, payload, fix_time_ms, "
                            "taken_ms) VALUES (?, ?, ?, ?)",
                            -1, &s->ins, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "DELETE FROM spool WHERE id = ?", -1,
-                           &s->del, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "DELETE FROM spool WHERE id = ?", -1, &s->del,
+                           NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "SELECT id, fix_time_ms, topic, payload FROM spool"
                            " WHERE id > ? ORDER BY id LIMIT ?",
@@ -301,7 +302,10 @@ enum lw_err gb_spool_remove(struct gb_spool *s, int64_t id, char *err,
     return LW_OK;
 }
 
-int64_t gb_spool_count(const struct gb_spool *s) { return s->count; }
+int64_t gb_spool_count(const struct gb_spool *s)
+{
+    return s->count;
+}
 
 int64_t gb_spool_dropped_total(const struct gb_spool *s)
 {
