@@ -245,22 +245,25 @@ expect_rc() {
 expect_rc 0 "--help" --help
 expect_rc 0 "--version" --version
 grep -q "lw-gpsbridge $(cat "$ROOT/VERSION")" "$T/out" || fail "C: --version does not print the version"
-expect_rc 2 "no device" --mqtt-host x
+expect_rc 78 "no device" --mqtt-host x
 expect_rc 2 "unknown option" --device x --no-such-option
-expect_rc 2 "bad duration" --device x --min-interval 5parsecs
-expect_rc 2 "negative interval" --device x --parked-interval -1
-expect_rc 2 "bad port" --device x --mqtt-port 70000
-expect_rc 2 "bad device" --device 'a/b'
-expect_rc 2 "bad sync mode" --device x --spool-sync sometimes
-expect_rc 2 "bare IPv6 gpsd" --device x --gpsd ::1
+expect_rc 78 "bad duration" --device x --min-interval 5parsecs
+expect_rc 78 "negative interval" --device x --parked-interval -1
+expect_rc 78 "bad port" --device x --mqtt-port 70000
+expect_rc 78 "bad device" --device 'a/b'
+expect_rc 78 "bad sync mode" --device x --spool-sync sometimes
+expect_rc 78 "bare IPv6 gpsd" --device x --gpsd ::1
 expect_rc 2 "stray argument" --device x extra
-expect_rc 2 "certfile without keyfile" --device x --mqtt-cafile /etc/hosts --mqtt-certfile /etc/hosts
-expect_rc 1 "missing config file" -c "$T/nope.conf" --device x
+expect_rc 2 "missing argument" --device
+expect_rc 1 "unreadable password file" --device x --mqtt-username u \
+    --mqtt-password-file "$T/no-such-file" --spool "$T/pw.spool"
+expect_rc 78 "certfile without keyfile" --device x --mqtt-cafile /etc/hosts --mqtt-certfile /etc/hosts
+expect_rc 78 "missing config file" -c "$T/nope.conf" --device x
 printf 'device = x\nno_such_key = 1\n' > "$T/bad.conf"
-expect_rc 1 "unknown key" -c "$T/bad.conf"
+expect_rc 78 "unknown key" -c "$T/bad.conf"
 grep -q "no_such_key" "$T/err" || fail "C: the unknown key is not named"
 printf '[bridge]\ndevice = x\n' > "$T/bad2.conf"
-expect_rc 1 "section" -c "$T/bad2.conf"
+expect_rc 78 "section" -c "$T/bad2.conf"
 "$GB" --help > "$T/help"
 for o in $(grep -oE -- '--[a-z][a-z-]+' "$T/help" | sort -u); do
     grep -q -- "$(sed 's/-/\\\\-/g' <<<"$o")" "$MAN" || fail "C: $o is not in the man page"

@@ -33,7 +33,9 @@
 #define LW_VERSION "0.0.0"
 #endif
 
-#define EXIT_USAGE 2
+/* Exit statuses besides 0 and 1 (sysexits.h values where one fits). */
+#define EXIT_USAGE 2   /* unknown option, missing argument */
+#define EXIT_CONFIG 78 /* invalid settings: file or values (EX_CONFIG) */
 /* Log counters this often at level info. */
 #define STATS_EVERY_MS (15 * 60 * 1000)
 /* At most one "spool full" warning per this long. */
@@ -161,7 +163,8 @@ static void usage(FILE *f)
 "\n"
 "Signals: SIGTERM or SIGINT stop it (exit 0, the spool is kept); SIGHUP\n"
 "re-reads the configuration file (policy and log level).\n"
-"Exit status: 0 stopped by a signal or done, 1 runtime error, 2 bad usage.\n"
+"Exit status: 0 stopped by a signal or done; 1 cannot start (spool, password\n"
+"file); 2 bad usage; 78 invalid configuration (file or values).\n"
 "See lw-gpsbridge(8).\n");
 }
 /* clang-format on */
@@ -258,7 +261,7 @@ static int parse_args(struct app *a, struct gb_settings *s, bool first_pass,
             continue;
         if (gb_settings_set(s, key, val, err, sizeof err) != LW_OK) {
             fprintf(stderr, GB_PROG ": %s\n", err);
-            return EXIT_USAGE;
+            return EXIT_CONFIG;
         }
     }
     if (optind < a->argc) {
@@ -280,7 +283,7 @@ static int load_settings(struct app *a, struct gb_settings *s,
     if (a->config_path &&
         gb_settings_load(s, a->config_path, err, sizeof err) != LW_OK) {
         fprintf(stderr, GB_PROG ": %s\n", err);
-        return 1;
+        return EXIT_CONFIG;
     }
     rc = parse_args(a, s, false, print_config);
     if (rc >= 0)
@@ -289,7 +292,7 @@ static int load_settings(struct app *a, struct gb_settings *s,
         return -1;
     if (gb_settings_check(s, err, sizeof err) != LW_OK) {
         fprintf(stderr, GB_PROG ": %s\n", err);
-        return EXIT_USAGE;
+        return EXIT_CONFIG;
     }
     return -1;
 }
