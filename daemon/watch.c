@@ -17,7 +17,20 @@
 /* Seconds between registry change checks (CLI changes reach us in < 2 s). */
 #define POLL_INTERVAL_S 1.0
 /* Seconds between sweeps of devices whose state waits for its interval. */
-#define STATE_SWEEP_S 1.0
+#define STATE_SWEEP_S 0.25
+/*
+ * Most state messages one sweep publishes (20,000/s at 4 sweeps/s): a burst
+ * of new devices (a restart, a fleet coming online) is spread over time
+ * instead of blocking the loop; the rest stay dirty for the next sweep.
+ */
+#define STATE_SWEEP_MAX 5000
+/*
+ * State messages are retained with QoS 0: the broker keeps the latest for
+ * dashboards, a lost one is superseded by the next, and QoS 1 would put
+ * every one of them in libmosquitto's in-flight list, which it walks on
+ * each PUBACK (quadratic at 100,000 devices). Alerts stay QoS 1.
+ */
+#define STATE_QOS 0
 /* Longest topic we build. */
 #define TOPIC_MAX (LW_CONFIG_STR_MAX + LW_DEVICE_MAX + 16)
 
@@ -178,7 +191,8 @@ static void publish_state(struct watch *w, struct dstate *d, int64_t now)
         return;
     snprintf(topic, sizeof(topic), "%s/state/%s", w->cfg->topic_prefix,
              d->device);
-    if (mqtt_link_publish(w->link, topic, s, strlen(s), 1, true, NULL) == 0) {
+    if (mqtt_link_publish(w->link, topic, s, strlen(s), STATE_QOS, true,
+                          NULL) == 0) {
         d->last_pub_ms = now;
         d->dirty = d->urgent = false;
     }
@@ -188,25 +202,37 @@ static void publish_state(struct watch *w, struct dstate *d, int64_t now)
 struct sweep_ctx {
     struct watch *w; /* the watch */
     int64_t now;     /* sweep time */
+    int budget;      /* publications left in this sweep */
 };
 
 static void sweep_one(void *ctx, struct dstate *d)
 {
     struct sweep_ctx *c = ctx;
 
-    if (!d->dirty)
+    if (!d->dirty || c->budget <= 0)
         return;
-    if (d->urgent || c->now - d->last_pub_ms >= c->w->cfg->state_interval_ms)
+    if (d->urgent || c->now - d->last_pub_ms >= c->w->cfg->state_interval_ms) {
         publish_state(c->w, d, c->now);
+        c->budget--;
+    }
 }
 
 static void state_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    struct sweep_ctx c = {t->data, wall_ms()};
+    struct sweep_ctx c = {t->data, wall_ms(), STATE_SWEEP_MAX};
+    struct devmap *m = &c.w->devices;
 
     (void)loop;
     (void)revents;
-    devmap_each(&c.w->devices, sweep_one, &c);
+    /* round robin from where the last sweep stopped, so no device starves
+     * while more than a sweep's budget are dirty */
+    for (size_t n = 0; n < m->cap && c.budget > 0; n++) {
+        size_t i = (c.w->sweep_pos + n) & (m->cap - 1);
+        if (m->slots[i])
+            sweep_one(&c, m->slots[i]);
+        if (c.budget == 0)
+            c.w->sweep_pos = i + 1;
+    }
 }
 
 /* ---- alerts out ---------------------------------------------------------- */
@@ -536,15 +562,31 @@ struct restore_ctx {
     struct devmap offline;   /* devices with an open offline alert */
 };
 
-/* Open alerts that describe a lasting condition are restored into the
- * engine, so a restart does not raise them again. */
-static int note_open(void *ctx, const struct lw_alert_row *r)
+/* A device whose latest offline/back_online alert is "offline" is still
+ * silent and alerted: restored so a restart does not raise it again. In the
+ * scratch map, urgent means "silent" and dirty "restored already". */
+static int note_silence(void *ctx, const struct lw_alert_row *r)
 {
     struct restore_ctx *rc = ctx;
+    struct dstate *o;
 
-    if (r->a.kind == LW_ALERT_OFFLINE)
-        devmap_get(&rc->offline, r->a.device, true);
+    if (r->a.kind != LW_ALERT_OFFLINE && r->a.kind != LW_ALERT_BACK_ONLINE)
+        return 0;
+    o = devmap_get(&rc->offline, r->a.device, true);
+    if (o)
+        o->urgent = r->a.kind == LW_ALERT_OFFLINE;
     return 0;
+}
+
+/* A registered vehicle never heard from can have an open offline alert too
+ * (measured from its registration): restore those the device table did not
+ * list, so the restart does not raise it again. */
+static void restore_silent(void *ctx, struct dstate *o)
+{
+    struct watch *w = ctx;
+
+    if (!o->dirty && o->urgent)
+        lw_engine_restore(w->engine, o->device, 0, NULL, true);
 }
 
 static int restore_fence_state(void *ctx, const struct lw_alert_row *r)
@@ -568,8 +610,12 @@ static int restore_device(void *ctx, const struct lw_device_info *di)
     struct lw_fix f;
     bool has = di->last_fix_ms &&
                lw_store_last_fix(w->store, di->device, &f) == LW_OK;
-    bool off = devmap_get(&rc->offline, di->device, false) != NULL;
+    struct dstate *o = devmap_get(&rc->offline, di->device, false);
+    bool off = o && o->urgent;
     struct dstate *d = dev(w, di->device);
+
+    if (o)
+        o->dirty = true; /* restored here; see restore_silent */
 
     lw_engine_restore(w->engine, di->device, di->last_heard_ms,
                       has ? &f : NULL, off);
@@ -620,7 +666,7 @@ int watch_init(struct watch *w, struct ev_loop *loop, struct lw_store *store,
      * alert now, unless one is already open */
     if (load_fences(w) != 0)
         return -1;
-    if (lw_registry_alerts(store, &open, note_open, &rc) != LW_OK ||
+    if (lw_registry_alerts(store, NULL, note_silence, &rc) != LW_OK ||
         lw_store_devices(store, restore_device, &rc) != LW_OK ||
         lw_registry_alerts(store, &open, restore_fence_state, w) != LW_OK) {
         log_err("alert: cannot restore device state: %s",
@@ -628,6 +674,7 @@ int watch_init(struct watch *w, struct ev_loop *loop, struct lw_store *store,
         devmap_release(&rc.offline);
         return -1;
     }
+    devmap_each(&rc.offline, restore_silent, w);
     devmap_release(&rc.offline);
     if (load_vehicles_accounts(w) != 0)
         return -1;

@@ -51,6 +51,7 @@ struct watch {
     ev_timer poll_timer;         /* registry change detection */
     ev_timer state_timer;        /* dirty states out */
     struct devmap devices;       /* per-device state cache */
+    size_t sweep_pos;            /* where the next state sweep starts */
     int64_t data_version;        /* last PRAGMA data_version seen */
     int64_t registry_version;    /* last registry version loaded */
     int64_t alerts_version;      /* last alerts version seen */

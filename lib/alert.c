@@ -1708,6 +1708,19 @@ enum lw_err lw_engine_restore_fence(struct lw_engine *e, const char *device,
     d = dev_get(e, device);
     if (!d)
         return LW_ERR_NOMEM;
+    if (d->flags & DEV_HAS_NEWEST) {
+        /* the alert may be old: if the newest fix is clearly back on the
+         * good side, the stay is over and the fence is armed again */
+        struct lw_fix f;
+        struct side sd;
+
+        newest_fix(d, &f);
+        sd = side_of(e, id,
+                     lw_fence_contains(e->fx->set, id, f.lat_deg, f.lon_deg),
+                     &f, true);
+        if (!sd.bad && sd.far)
+            return LW_OK;
+    }
     s = fs_find(d, fence_tag);
     if (!s)
         s = fs_add(d, fence_tag, e->fx->meta[id].kind);

@@ -116,22 +116,22 @@ static enum lw_alert_state parse_state(const char *s)
     return LW_ALERT_OPEN;
 }
 
-/* Prepares sql on s's connection; NULL (with the error recorded) on failure. */
+/*
+ * The statement for sql (a string literal: the cache is keyed by its
+ * address), prepared once per handle; NULL (with the error recorded) on
+ * failure. Every use ends with lw_store_release_stmt (through "done").
+ */
 static sqlite3_stmt *prep(struct lw_store *s, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
-    sqlite3 *db = lw_store_sqlite(s);
+    sqlite3_stmt *st = lw_store_prepare_cached(s, sql);
 
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    if (!st)
         lw_store_seterr(s, "preparing a registry statement: %s",
-                        sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return NULL;
-    }
+                        sqlite3_errmsg(lw_store_sqlite(s)));
     return st;
 }
 
-/* Runs st to completion (no rows expected), finalizes it. */
+/* Runs st to completion (no rows expected), then ends its use. */
 static enum lw_err run(struct lw_store *s, sqlite3_stmt *st, const char *what)
 {
     int rc = sqlite3_step(st);
@@ -143,7 +143,7 @@ static enum lw_err run(struct lw_store *s, sqlite3_stmt *st, const char *what)
             : (rc & 0xff) == SQLITE_READONLY ? LW_ERR_IO
                                              : LW_ERR_DB;
     }
-    sqlite3_finalize(st);
+    lw_store_release_stmt(s, st);
     return e;
 }
 
@@ -157,7 +157,7 @@ static enum lw_err step_fail(struct lw_store *s, sqlite3_stmt *st, int rc,
                              const char *what)
 {
     lw_store_seterr(s, "%s: %s", what, sqlite3_errmsg(lw_store_sqlite(s)));
-    sqlite3_finalize(st);
+    lw_store_release_stmt(s, st);
     return (rc & 0xff) == SQLITE_BUSY ? LW_ERR_BUSY : LW_ERR_DB;
 }
 
@@ -208,7 +208,7 @@ static enum lw_err write_and_bump(struct lw_store *s, sqlite3_stmt *st,
     enum lw_err e;
 
     if (own && (e = lw_store_begin(s)) != LW_OK) {
-        sqlite3_finalize(st);
+        lw_store_release_stmt(s, st);
         return e;
     }
     e = run(s, st, what);
@@ -301,7 +301,7 @@ enum lw_err lw_registry_vehicle_get(struct lw_store *s, const char *device,
                         sqlite3_errmsg(lw_store_sqlite(s)));
         e = LW_ERR_DB;
     }
-    sqlite3_finalize(st);
+    lw_store_release_stmt(s, st);
     return e;
 }
 
@@ -324,7 +324,7 @@ enum lw_err lw_registry_vehicles(struct lw_store *s, lw_vehicle_cb cb,
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return step_fail(s, st, rc, "listing vehicles");
-    sqlite3_finalize(st);
+    lw_store_release_stmt(s, st);
     return LW_OK;
 }
 
@@ -393,7 +393,7 @@ enum lw_err lw_registry_account_get(struct lw_store *s, const char *account,
                         sqlite3_errmsg(lw_store_sqlite(s)));
         e = LW_ERR_DB;
     }
-    sqlite3_finalize(st);
+    lw_store_release_stmt(s, st);
     return e;
 }
 
@@ -417,7 +417,7 @@ enum lw_err lw_registry_accounts(struct lw_store *s, lw_account_cb cb,
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return step_fail(s, st, rc, "listing accounts");
-    sqlite3_finalize(st);
+    lw_store_release_stmt(s, st);
     return LW_OK;
 }
 
@@ -610,7 +610,7 @@ static enum lw_err fence_query(struct lw_store *s, sqlite3_stmt *st,
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return step_fail(s, st, rc, "listing geofences");
-    sqlite3_finalize(st);
+    lw_store_release_stmt(s, st);
     return LW_OK;
 }
 
@@ -843,7 +843,7 @@ enum lw_err lw_registry_alert_get(struct lw_store *s, int64_t id,
                         sqlite3_errmsg(lw_store_sqlite(s)));
         e = LW_ERR_DB;
     }
-    sqlite3_finalize(st);
+    lw_store_release_stmt(s, st);
     return e;
 }
 
@@ -879,7 +879,7 @@ enum lw_err lw_registry_alerts(struct lw_store *s,
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return step_fail(s, st, rc, "listing alerts");
-    sqlite3_finalize(st);
+    lw_store_release_stmt(s, st);
     return LW_OK;
 }
 
@@ -897,7 +897,7 @@ enum lw_err lw_store_data_version(struct lw_store *s, int64_t *out)
         return LW_ERR_DB;
     rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
+    lw_store_release_stmt(s, st);
     return rc == SQLITE_ROW ? LW_OK : LW_ERR_DB;
 }
 
@@ -929,6 +929,6 @@ enum lw_err lw_registry_version(struct lw_store *s, int64_t *registry,
             *alerts = v;
         }
     }
-    sqlite3_finalize(st);
+    lw_store_release_stmt(s, st);
     return rc == SQLITE_DONE ? LW_OK : LW_ERR_DB;
 }

@@ -245,8 +245,18 @@ static const char *const stmt_sql[ST_COUNT_] = {
                           "FROM audit WHERE device = ?1 ORDER BY id",
 };
 
+/* Statements of other core modules cached per handle (store_priv.h). */
+#define EXT_STMT_MAX 64
+
+struct ext_stmt {
+    const char *sql;  /* the caller's string literal: the cache key */
+    sqlite3_stmt *st; /* its prepared statement */
+};
+
 struct lw_store {
     sqlite3 *db;                    /* the connection */
+    struct ext_stmt ext[EXT_STMT_MAX]; /* registry.c's statements */
+    int next;                       /* used entries of ext */
     bool rdonly;                    /* opened with LW_STORE_RDONLY */
     sqlite3_stmt *stmts[ST_COUNT_]; /* prepared on first use, NULL before */
     char errmsg[ERRMSG_LEN];        /* last failure of this handle */
@@ -758,6 +768,8 @@ void lw_store_close(struct lw_store *s)
         return;
     for (i = 0; i < ST_COUNT_; i++)
         sqlite3_finalize(s->stmts[i]);
+    for (i = 0; i < s->next; i++)
+        sqlite3_finalize(s->ext[i].st);
     if (s->db) {
         /* closing rolls back an open transaction; the statements are
          * finalized, so close_v2 frees everything now */
@@ -1247,4 +1259,43 @@ void lw_store_seterr(struct lw_store *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
     va_end(ap);
+}
+
+sqlite3_stmt *lw_store_prepare_cached(struct lw_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int i;
+
+    if (!s || !s->db || !sql)
+        return NULL;
+    for (i = 0; i < s->next; i++) {
+        if (s->ext[i].sql == sql) {
+            if (!sqlite3_stmt_busy(s->ext[i].st))
+                return s->ext[i].st;
+            break; /* in use by an outer caller: prepare a fresh one */
+        }
+    }
+    if (sqlite3_prepare_v3(s->db, sql, -1,
+                           i == s->next ? SQLITE_PREPARE_PERSISTENT : 0, &st,
+                           NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    if (i == s->next && s->next < EXT_STMT_MAX)
+        s->ext[s->next++] = (struct ext_stmt){sql, st};
+    return st;
+}
+
+void lw_store_release_stmt(struct lw_store *s, sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; s && i < s->next; i++) {
+        if (s->ext[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return;
+        }
+    }
+    sqlite3_finalize(st);
 }

@@ -245,7 +245,9 @@ enum lw_err lw_engine_restore(struct lw_engine *e, const char *device,
  * Restores, at start-up, that device is confirmed on the bad side of the
  * fence tagged fence_tag since since_ms (fix time) and that its exit/enter
  * alert was raised (an open alert in the database), so a restart does not
- * raise it again; dwell_done says its dwell alert was raised too. Call after
+ * raise it again; dwell_done says its dwell alert was raised too. When the
+ * device's newest fix (lw_engine_restore first) is clearly back on the good
+ * side, nothing is restored: that stay is over. Call after
  * lw_engine_set_fences and before lw_engine_set_account.
  * LW_ERR_NOTFOUND when no loaded fence has that tag.
  */
