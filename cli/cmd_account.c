@@ -446,6 +446,8 @@ static void check_repeats(struct import *im)
 {
     size_t i;
 
+    if (im->n < 2) /* qsort forbids a NULL array, even empty */
+        return;
     qsort(im->rows, im->n, sizeof(*im->rows), row_cmp);
     for (i = 1; i < im->n; i++) {
         if (strcmp(im->rows[i].a.account, im->rows[i - 1].a.account) == 0) {

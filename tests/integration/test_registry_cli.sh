@@ -159,6 +159,9 @@ err_has "$T/bad.csv:8: account ACC-1: days_past_due '-2'"
 err_has "6 bad rows; nothing imported"
 after=$(sqlite3 "$DB" "SELECT group_concat(id||'='||days_past_due||'/'||status, ';') FROM accounts")
 [ "$before" = "$after" ] || fail "B: a bad import changed accounts: $before -> $after"
+printf 'account,days_past_due,status\n' >"$T/empty.csv"   # header only
+lw 0 account import "$T/empty.csv"
+has "imported 0 accounts"
 printf 'acct,dpd,status\nA,1,x\n' >"$T/hdr.csv"
 lw 2 account import "$T/hdr.csv"
 err_has "the first line must be exactly 'account,days_past_due,status'"
