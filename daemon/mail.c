@@ -1,13 +1,14 @@
 /*
- * mail.c - see mail.h. libcurl multi "socket" API on libev, after the
- * pattern of libcurl's hiperfifo example: CURLMOPT_SOCKETFUNCTION starts and
- * stops an ev_io per socket, CURLMOPT_TIMERFUNCTION arms one ev_timer, and
- * both watchers call curl_multi_socket_action; finished transfers are read
- * with curl_multi_info_read.
+ * mail.c - see mail.h. The loop side (tick, dispatch, finish, events) and
+ * the worker side (perform) meet only in struct mail's todo/done slots
+ * under its mutex; the worker touches no database, logs nothing and reads
+ * no setting except through the job, which carries copies of them.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,17 +39,13 @@
 /* "421 Service not available, closing transmission channel". */
 #define SMTP_SERVICE_CLOSING 421
 
-/* One socket libcurl asked us to watch. */
-struct mail_sock {
-    ev_io io;               /* the watcher */
-    struct mail *m;         /* owner */
-    struct mail_sock *next; /* list of m->socks */
-};
+/* Room for the SMTP conversation kept for the debug log. */
+#define TRANSCRIPT_LEN 8192
 
-/* The send in flight. */
+/* One send. The loop fills the first part and hands it to the worker; the
+ * worker fills the second and hands it back. Never shared at once. */
 struct mail_xfer {
-    CURL *easy;                           /* the transfer */
-    struct curl_slist *rcpt;              /* "<recipient>" */
+    /* the mail (from the outbox row) */
     char *data;                           /* the message (owned) */
     size_t len, off;                      /* its length, bytes read */
     int64_t id;                           /* outbox row */
@@ -60,8 +57,24 @@ struct mail_xfer {
     char device[LW_DEVICE_MAX + 1];       /* "" for a digest */
     char recipient[LW_MIME_ADDR_MAX + 1]; /* the one recipient */
     char message_id[256];                 /* for the log */
+    /* the settings of this send (copies: SIGHUP may change them) */
+    char url[LW_CONFIG_STR_MAX + 1];      /* smtp:// or smtps:// */
+    char cafile[LW_CONFIG_STR_MAX + 1];   /* "" = system CAs */
+    char username[LW_CONFIG_STR_MAX + 1]; /* "" = no AUTH */
+    char password[MAIL_PASSWORD_MAX];     /* with username */
+    char from[LW_MIME_ADDR_MAX + 3];      /* "<addr>" */
+    bool starttls;                        /* CURLUSESSL_ALL */
+    long timeout_s;                       /* smtp.timeout_s */
+    bool debug;                           /* keep the conversation */
+    struct mail *m;                       /* for the abort flag */
+    /* what happened (worker) */
+    bool performed;                       /* the worker took it */
+    CURLcode res;                         /* libcurl's result */
+    long code;                            /* last SMTP reply code */
     char errbuf[CURL_ERROR_SIZE];         /* libcurl's detail */
     char reply[256];                      /* the server's last refusal */
+    char transcript[TRANSCRIPT_LEN];      /* debug: replies and notes */
+    size_t tlen;                          /* used of transcript */
 };
 
 static int64_t wall_ms(void)
@@ -145,105 +158,16 @@ out_not_ready:
             "alert mail stays queued");
 }
 
-/* ---- libcurl on libev ---------------------------------------------------- */
+/* ---- the worker (no database, no log, no struct mail but its flags) ---- */
 
-static void check_done(struct mail *m);
-
-static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    struct mail_sock *ms = w->data;
-    struct mail *m = ms->m;
-    int fd = w->fd, running = 0;
-    int action = (revents & EV_READ ? CURL_CSELECT_IN : 0) |
-                 (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
-
-    (void)loop;
-    /* ms may be freed by sock_cb inside this call: do not touch it after */
-    curl_multi_socket_action(m->multi, fd, action, &running);
-    check_done(m);
-}
-
-static void curl_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct mail *m = w->data;
-    int running = 0;
-
-    (void)loop;
-    (void)revents;
-    curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(m);
-}
-
-static void sock_unlink(struct mail *m, struct mail_sock *ms)
-{
-    for (struct mail_sock **p = &m->socks; *p; p = &(*p)->next) {
-        if (*p == ms) {
-            *p = ms->next;
-            return;
-        }
-    }
-}
-
-/* CURLMOPT_SOCKETFUNCTION: watch s for what libcurl wants. */
-static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp,
-                   void *sockp)
-{
-    struct mail *m = userp;
-    struct mail_sock *ms = sockp;
-    int events;
-
-    (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (ms) {
-            ev_io_stop(m->loop, &ms->io);
-            sock_unlink(m, ms);
-            free(ms);
-        }
-        return 0;
-    }
-    if (!ms) {
-        ms = calloc(1, sizeof(*ms));
-        if (!ms) {
-            log_err("mail: out of memory watching a socket");
-            return -1;
-        }
-        ms->m = m;
-        ev_init(&ms->io, io_cb);
-        ms->io.data = ms;
-        ms->next = m->socks;
-        m->socks = ms;
-        curl_multi_assign(m->multi, s, ms);
-    }
-    events = (what & CURL_POLL_IN ? EV_READ : 0) |
-             (what & CURL_POLL_OUT ? EV_WRITE : 0);
-    ev_io_stop(m->loop, &ms->io);
-    ev_io_set(&ms->io, s, events);
-    ev_io_start(m->loop, &ms->io);
-    return 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION: one timer, re-armed; -1 stops it. */
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    struct mail *m = userp;
-
-    (void)multi;
-    ev_timer_stop(m->loop, &m->curl_timer);
-    if (timeout_ms >= 0) {
-        /* 0 means "now": run from the loop, not from inside libcurl */
-        ev_timer_set(&m->curl_timer, (double)timeout_ms / 1000.0, 0.);
-        ev_timer_start(m->loop, &m->curl_timer);
-    }
-    return 0;
-}
-
-/* Keeps the server's last refusal (4xx, 5xx: its text explains it) and
- * logs the conversation at debug level: replies and libcurl's notes, never
- * what we send (AUTH carries the password). */
+/* Keeps the server's last refusal (4xx, 5xx: its text explains it) and, at
+ * debug level, the conversation: replies and libcurl's notes, never what
+ * we send (AUTH carries the password). */
 static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
                     void *userp)
 {
     struct mail_xfer *x = userp;
+    int n;
 
     (void)easy;
     if (type != CURLINFO_TEXT && type != CURLINFO_HEADER_IN)
@@ -253,8 +177,13 @@ static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
     if (type == CURLINFO_HEADER_IN && size > 0 &&
         (data[0] == '4' || data[0] == '5'))
         snprintf(x->reply, sizeof(x->reply), "%.*s", (int)size, data);
-    log_debug("mail: curl %s %.*s", type == CURLINFO_TEXT ? "*" : "<",
-              (int)size, data);
+    if (x->debug && x->tlen < sizeof(x->transcript)) {
+        n = snprintf(x->transcript + x->tlen, sizeof(x->transcript) - x->tlen,
+                     "%s%s %.*s", x->tlen ? "\n" : "",
+                     type == CURLINFO_TEXT ? "*" : "<", (int)size, data);
+        if (n > 0)
+            x->tlen += (size_t)n;
+    }
     return 0;
 }
 
@@ -270,14 +199,122 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *userp)
     return n;
 }
 
+/* Called by libcurl about once a second, also while it waits for a reply:
+ * non-zero aborts the transfer (the daemon is stopping). */
+static int progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    struct mail_xfer *x = userp;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(&x->m->abort) ? 1 : 0;
+}
+
+/* One SMTP transaction on handle e (reset first; its connection is kept). */
+static void perform(CURL *e, struct mail_xfer *x)
+{
+    char to[LW_MIME_ADDR_MAX + 3];
+    struct curl_slist *rcpt;
+
+    snprintf(to, sizeof(to), "<%s>", x->recipient);
+    rcpt = curl_slist_append(NULL, to);
+
+    curl_easy_reset(e);
+    if (!rcpt) {
+        x->res = CURLE_OUT_OF_MEMORY;
+        return;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, x->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+#else
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS,
+                     (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
+#endif
+    curl_easy_setopt(e, CURLOPT_USE_SSL,
+                     (long)(x->starttls ? CURLUSESSL_ALL : CURLUSESSL_NONE));
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (x->cafile[0])
+        curl_easy_setopt(e, CURLOPT_CAINFO, x->cafile);
+    if (x->username[0]) {
+        curl_easy_setopt(e, CURLOPT_USERNAME, x->username);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, x->password);
+    }
+    curl_easy_setopt(e, CURLOPT_MAIL_FROM, x->from);
+    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(e, CURLOPT_READDATA, x);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->len);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, x->timeout_s);
+    curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, x->timeout_s);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, x->timeout_s);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
+    curl_easy_setopt(e, CURLOPT_DEBUGDATA, x);
+    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    x->res = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &x->code);
+    /* x goes back to the loop: nothing of it may stay in the handle */
+    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, NULL);
+    curl_easy_setopt(e, CURLOPT_READDATA, NULL);
+    curl_easy_setopt(e, CURLOPT_DEBUGDATA, NULL);
+    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, NULL);
+    curl_easy_setopt(e, CURLOPT_VERBOSE, 0L);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, NULL);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(e, CURLOPT_PASSWORD, "");
+    curl_slist_free_all(rcpt);
+}
+
+/* The thread: waits for a job, performs it, hands it back, until stop. */
+static void *worker_main(void *arg)
+{
+    struct mail *m = arg;
+    CURL *e = curl_easy_init();
+
+    pthread_mutex_lock(&m->mu);
+    for (;;) {
+        struct mail_xfer *x;
+
+        while (!m->todo && !m->stop)
+            pthread_cond_wait(&m->cv, &m->mu);
+        if (m->stop)
+            break;
+        x = m->todo;
+        m->todo = NULL;
+        pthread_mutex_unlock(&m->mu);
+        x->performed = true;
+        if (e)
+            perform(e, x);
+        else
+            x->res = CURLE_FAILED_INIT;
+        pthread_mutex_lock(&m->mu);
+        m->done = x;
+        ev_async_send(m->loop, &m->done_async);
+    }
+    pthread_mutex_unlock(&m->mu);
+    /* closes the kept connection (QUIT; aborted at once when stopping) */
+    if (e)
+        curl_easy_cleanup(e);
+    return NULL;
+}
+
 static void xfer_free(struct mail_xfer *x)
 {
     if (!x)
         return;
-    if (x->easy)
-        curl_easy_cleanup(x->easy);
-    curl_slist_free_all(x->rcpt);
     free(x->data);
+    memset(x->password, 0, sizeof(x->password));
     free(x);
 }
 
@@ -419,29 +456,32 @@ static void failed_now(struct mail *m, int64_t id)
 
 static void dispatch(struct mail *m);
 
-/* The delay before the next connection after n failures in a row. */
-static int64_t server_backoff_ms(const struct mail *m)
+/* Logs what libcurl and the server said (debug level). */
+static void log_transcript(const struct mail_xfer *x)
 {
-    return lw_outbox_backoff_ms(m->cfg, m->conn_failures);
+    const char *p = x->transcript;
+
+    while (x->debug && *p) {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+        log_debug("mail: curl %.*s", n, p);
+        p += n + (nl ? 1 : 0);
+    }
 }
 
-/* A send ended with res: update the row, log, go on. */
-static void finish(struct mail *m, CURLcode res)
+/* A send ended: update the row, log, report. */
+static void finish(struct mail *m, struct mail_xfer *x)
 {
-    struct mail_xfer *x = m->xfer;
     int64_t now = wall_ms();
-    long code = 0;
     char what[LW_DEVICE_MAX + 128], err[ERR_LEN], when[LW_TIME_BUFLEN];
     enum lw_outbox_state st = LW_OUTBOX_PENDING;
     int64_t next = 0;
     bool permanent, conn_level;
     enum lw_err e;
 
-    m->xfer = NULL;
-    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
-    curl_multi_remove_handle(m->multi, x->easy);
+    log_transcript(x);
     describe(x, what, sizeof(what));
-    if (res == CURLE_OK) {
+    if (x->res == CURLE_OK) {
         m->conn_failures = 0;
         m->server_retry_ms = 0;
         m->sent++;
@@ -452,25 +492,26 @@ static void finish(struct mail *m, CURLcode res)
                     what, x->recipient, lw_store_errmsg(m->store));
         log_info("mail: sent %s to %s (%s)", what, x->recipient,
                  x->message_id);
-        goto out;
+        return;
     }
-    /* libcurl's sentence, and the server's own words when it answered */
+    /* the server's own words when it refused, and libcurl's sentence */
     if (x->reply[0])
         snprintf(err, sizeof(err), "%s (%s)", x->reply,
-                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
+                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->res));
     else
         snprintf(err, sizeof(err), "%s",
-                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
+                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->res));
     /* a 5xx to our mail or recipient is final; a refused login is our
      * configuration (fixed with SIGHUP), so it is retried like a dead
      * server rather than failing every mail */
-    permanent = res != CURLE_LOGIN_DENIED && code >= SMTP_PERM_MIN &&
-                code < SMTP_PERM_END;
+    permanent = x->res != CURLE_LOGIN_DENIED && x->code >= SMTP_PERM_MIN &&
+                x->code < SMTP_PERM_END;
     /* no answer, a refused login or 421 (service closing): the server as
      * a whole is unusable for now, so do not try the next row at once */
     conn_level = !permanent &&
-                 (res == CURLE_LOGIN_DENIED || code < SMTP_TEMP_MIN ||
-                  code >= SMTP_PERM_END || code == SMTP_SERVICE_CLOSING);
+                 (x->res == CURLE_LOGIN_DENIED || x->code < SMTP_TEMP_MIN ||
+                  x->code >= SMTP_PERM_END ||
+                  x->code == SMTP_SERVICE_CLOSING);
     if (permanent) {
         e = lw_outbox_mark_failed(m->store, x->id, now, true, err);
         if (e == LW_OK)
@@ -478,7 +519,7 @@ static void finish(struct mail *m, CURLcode res)
         else
             log_err("mail: %s to %s refused (%s) but not marked: %s", what,
                     x->recipient, err, lw_store_errmsg(m->store));
-        goto out;
+        return;
     }
     e = lw_outbox_mark_retry(m->store, m->cfg, x->id, now, err, &st, &next);
     if (e != LW_OK) {
@@ -492,114 +533,47 @@ static void finish(struct mail *m, CURLcode res)
                  what, x->recipient, x->attempts + 1, err,
                  lw_time_format(next, when, sizeof(when)));
     }
-    if (conn_level) {
-        m->conn_failures++;
-        m->server_retry_ms = now + server_backoff_ms(m);
-        if (res == CURLE_USE_SSL_FAILED)
-            log_err("mail: %s does not offer STARTTLS; smtp.starttls = "
-                    "required refuses to send in clear (set 'no' only for a "
-                    "relay on this machine)",
-                    m->cfg->smtp_url);
-        else if (res == CURLE_PEER_FAILED_VERIFICATION)
-            log_err("mail: the certificate of %s is not trusted%s%s or is not "
-                    "for that host name",
-                    m->cfg->smtp_url,
-                    m->cfg->smtp_cafile[0] ? " by CA file " : "",
-                    m->cfg->smtp_cafile);
-        else if (res == CURLE_LOGIN_DENIED)
-            log_err("mail: %s refused the login of '%s': check "
-                    "smtp.username and the password",
-                    m->cfg->smtp_url, m->cfg->smtp_username);
-    }
-out:
+    if (!conn_level)
+        return;
+    m->conn_failures++;
+    m->server_retry_ms = now + lw_outbox_backoff_ms(m->cfg, m->conn_failures);
+    if (x->res == CURLE_USE_SSL_FAILED)
+        log_err("mail: %s does not offer STARTTLS; smtp.starttls = required "
+                "refuses to send in clear (set 'no' only for a relay on "
+                "this machine)",
+                x->url);
+    else if (x->res == CURLE_PEER_FAILED_VERIFICATION)
+        log_err("mail: the certificate of %s is not trusted%s%s or is not "
+                "for that host name",
+                x->url, x->cafile[0] ? " by CA file " : "", x->cafile);
+    else if (x->res == CURLE_LOGIN_DENIED)
+        log_err("mail: %s refused the login of '%s': check smtp.username "
+                "and the password",
+                x->url, x->username);
+}
+
+/* ev_async: the worker handed a job back. */
+static void done_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct mail *m = w->data;
+    struct mail_xfer *x;
+
+    (void)loop;
+    (void)revents;
+    pthread_mutex_lock(&m->mu);
+    x = m->done;
+    m->done = NULL;
+    pthread_mutex_unlock(&m->mu);
+    if (!x)
+        return;
+    if (x == m->inflight)
+        m->inflight = NULL;
+    finish(m, x);
     xfer_free(x);
+    dispatch(m);
 }
 
-static void check_done(struct mail *m)
-{
-    CURLMsg *msg;
-    int left = 0;
-
-    while ((msg = curl_multi_info_read(m->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        if (m->xfer && msg->easy_handle == m->xfer->easy)
-            finish(m, msg->data.result);
-    }
-    if (!m->xfer)
-        dispatch(m);
-}
-
-/* Starts sending x; false (x freed, logged) on a setup failure. */
-static bool start_xfer(struct mail *m, struct mail_xfer *x)
-{
-    const struct lw_config *c = m->cfg;
-    char from[LW_MIME_ADDR_MAX + 3], rcpt[LW_MIME_ADDR_MAX + 3];
-    char addr[LW_MIME_ADDR_MAX + 1];
-    CURL *e;
-    CURLMcode mc;
-
-    if (lw_mime_addr_spec(c->smtp_from, addr, sizeof(addr)) != LW_OK) {
-        log_err("mail: smtp.from '%s' is not an address", c->smtp_from);
-        xfer_free(x);
-        return false;
-    }
-    snprintf(from, sizeof(from), "<%s>", addr);
-    snprintf(rcpt, sizeof(rcpt), "<%s>", x->recipient);
-    x->rcpt = curl_slist_append(NULL, rcpt);
-    x->easy = e = curl_easy_init();
-    if (!x->rcpt || !e) {
-        log_err("mail: out of memory starting a send");
-        xfer_free(x);
-        return false;
-    }
-    curl_easy_setopt(e, CURLOPT_URL, c->smtp_url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-#else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS,
-                     (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
-#endif
-    curl_easy_setopt(e, CURLOPT_USE_SSL,
-                     (long)(strcmp(c->smtp_starttls, "no") == 0
-                                ? CURLUSESSL_NONE
-                                : CURLUSESSL_ALL));
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (c->smtp_cafile[0])
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->smtp_cafile);
-    if (c->smtp_username[0]) {
-        curl_easy_setopt(e, CURLOPT_USERNAME, c->smtp_username);
-        curl_easy_setopt(e, CURLOPT_PASSWORD, m->password);
-    }
-    curl_easy_setopt(e, CURLOPT_MAIL_FROM, from);
-    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, x->rcpt);
-    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
-    curl_easy_setopt(e, CURLOPT_READDATA, x);
-    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->len);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)c->smtp_timeout_s);
-    curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT,
-                     (long)c->smtp_timeout_s);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)c->smtp_timeout_s);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
-    curl_easy_setopt(e, CURLOPT_DEBUGDATA, x);
-    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
-    m->xfer = x;
-    mc = curl_multi_add_handle(m->multi, e);
-    if (mc != CURLM_OK) {
-        log_err("mail: cannot start a send: %s", curl_multi_strerror(mc));
-        m->xfer = NULL;
-        xfer_free(x);
-        return false;
-    }
-    return true;
-}
-
-/* Copies a due row into a new transfer (ctx: struct mail_xfer **). */
+/* Copies a due row into a new job (ctx: struct mail_xfer **). */
 static int take_row(void *ctx, const struct lw_outbox_row *r)
 {
     struct mail_xfer **out = ctx;
@@ -625,7 +599,34 @@ static int take_row(void *ctx, const struct lw_outbox_row *r)
     return 1;
 }
 
-/* cb: is the due row too old? (ctx: struct mail *, sets expired_id) */
+/* Adds the settings of this send to x and hands it to the worker. */
+static void start_job(struct mail *m, struct mail_xfer *x)
+{
+    const struct lw_config *c = m->cfg;
+    char addr[LW_MIME_ADDR_MAX + 1];
+
+    if (lw_mime_addr_spec(c->smtp_from, addr, sizeof(addr)) != LW_OK) {
+        log_err("mail: smtp.from '%s' is not an address", c->smtp_from);
+        xfer_free(x);
+        return;
+    }
+    snprintf(x->from, sizeof(x->from), "<%s>", addr);
+    snprintf(x->url, sizeof(x->url), "%s", c->smtp_url);
+    snprintf(x->cafile, sizeof(x->cafile), "%s", c->smtp_cafile);
+    snprintf(x->username, sizeof(x->username), "%s", c->smtp_username);
+    memcpy(x->password, m->password, sizeof(x->password));
+    x->starttls = strcmp(c->smtp_starttls, "no") != 0;
+    x->timeout_s = c->smtp_timeout_s;
+    x->debug = log_get_level() >= LOG_DEBUG_;
+    x->m = m;
+    m->inflight = x;
+    pthread_mutex_lock(&m->mu);
+    m->todo = x;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* cb: is the due row too old? */
 struct due_check {
     struct mail *m;     /* the dispatcher */
     int64_t now;        /* the time */
@@ -648,7 +649,7 @@ static void dispatch(struct mail *m)
     int64_t now = wall_ms();
     int made = 0;
 
-    if (!m->ready || m->xfer || !m->cfg->smtp_url[0])
+    if (!m->ready || m->inflight || !m->worker_ok || !m->cfg->smtp_url[0])
         return;
     if (lw_outbox_digest_run(m->store, m->cfg, now, &made, NULL) != LW_OK)
         log_err("mail: cannot make storm digests: %s",
@@ -682,9 +683,10 @@ static void dispatch(struct mail *m)
         if (lw_outbox_get(m->store, dc.id, take_row, &x) != LW_OK || !x) {
             log_err("mail: cannot read mail %" PRId64 ": %s", dc.id,
                     x ? lw_store_errmsg(m->store) : "out of memory");
+            xfer_free(x);
             return;
         }
-        start_xfer(m, x);
+        start_job(m, x);
         return;
     }
 }
@@ -701,6 +703,31 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
+/* Starts the worker with every signal blocked: they are the loop's. */
+static int start_worker(struct mail *m)
+{
+    sigset_t all, old;
+    int rc;
+
+    if (pthread_mutex_init(&m->mu, NULL) != 0)
+        return -1;
+    if (pthread_cond_init(&m->cv, NULL) != 0) {
+        pthread_mutex_destroy(&m->mu);
+        return -1;
+    }
+    m->sync_ok = true;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&m->worker, NULL, worker_main, m);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        log_err("mail: cannot start the SMTP thread: %s", strerror(rc));
+        return -1;
+    }
+    m->worker_ok = true;
+    return 0;
+}
+
 int mail_init(struct mail *m, struct ev_loop *loop, struct lw_store *store,
               struct mqtt_link *link, const struct lw_config *cfg)
 {
@@ -712,9 +739,10 @@ int mail_init(struct mail *m, struct ev_loop *loop, struct lw_store *store,
     m->store = store;
     m->link = link;
     m->cfg = cfg;
+    atomic_init(&m->abort, false);
     ev_timer_init(&m->tick_timer, tick_cb, TICK_S, TICK_S);
-    ev_init(&m->curl_timer, curl_timer_cb);
-    m->tick_timer.data = m->curl_timer.data = m;
+    ev_async_init(&m->done_async, done_cb);
+    m->tick_timer.data = m->done_async.data = m;
     rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
         log_err("mail: cannot initialise libcurl: %s",
@@ -722,17 +750,11 @@ int mail_init(struct mail *m, struct ev_loop *loop, struct lw_store *store,
         return -1;
     }
     m->curl_ok = true;
-    m->multi = curl_multi_init();
-    if (!m->multi) {
-        log_err("mail: cannot initialise libcurl's multi interface");
-        curl_global_cleanup();
-        m->curl_ok = false;
+    ev_async_start(loop, &m->done_async);
+    if (start_worker(m) != 0) {
+        mail_release(m);
         return -1;
     }
-    curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
-    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
     load_credentials(m);
     ev_timer_start(loop, &m->tick_timer);
     lw_outbox_counts(store, &pending, NULL, &failed, &held);
@@ -751,28 +773,41 @@ int mail_init(struct mail *m, struct ev_loop *loop, struct lw_store *store,
 
 void mail_release(struct mail *m)
 {
+    struct mail_xfer *x = NULL;
+
     if (m->loop) {
         ev_timer_stop(m->loop, &m->tick_timer);
-        ev_timer_stop(m->loop, &m->curl_timer);
+        ev_async_stop(m->loop, &m->done_async);
     }
-    if (m->xfer) {
+    if (m->worker_ok) {
+        /* abort what is in flight (libcurl asks within a second) */
+        atomic_store(&m->abort, true);
+        pthread_mutex_lock(&m->mu);
+        m->stop = true;
+        pthread_cond_signal(&m->cv);
+        pthread_mutex_unlock(&m->mu);
+        pthread_join(m->worker, NULL);
+        m->worker_ok = false;
+        x = m->done ? m->done : m->todo; /* done, or never taken */
+        m->done = m->todo = NULL;
+    }
+    if (x) {
         char what[LW_DEVICE_MAX + 128];
-        describe(m->xfer, what, sizeof(what));
-        log_info("mail: send of %s to %s abandoned at shutdown; it stays "
-                 "pending and goes out after the restart (%s)",
-                 what, m->xfer->recipient, m->xfer->message_id);
-        curl_multi_remove_handle(m->multi, m->xfer->easy);
-        xfer_free(m->xfer);
-        m->xfer = NULL;
+        describe(x, what, sizeof(what));
+        if (x->performed && x->res == CURLE_OK) {
+            finish(m, x); /* accepted before the stop */
+        } else {
+            log_info("mail: send of %s to %s abandoned at shutdown; it "
+                     "stays pending and goes out after the restart (%s)",
+                     what, x->recipient, x->message_id);
+        }
+        xfer_free(x);
     }
-    if (m->multi)
-        curl_multi_cleanup(m->multi);
-    m->multi = NULL;
-    while (m->socks) {
-        struct mail_sock *ms = m->socks;
-        m->socks = ms->next;
-        ev_io_stop(m->loop, &ms->io);
-        free(ms);
+    m->inflight = NULL;
+    if (m->sync_ok) {
+        pthread_cond_destroy(&m->cv);
+        pthread_mutex_destroy(&m->mu);
+        m->sync_ok = false;
     }
     if (m->curl_ok)
         curl_global_cleanup();

@@ -47,7 +47,9 @@ class Handler:
             addr, _, n = spec.partition(":")
             self.reject4[addr.lower()] = int(n) if n else -1
         self.delay = args.delay_data
-        self.count = 0
+        # a restarted server goes on numbering in the same directory
+        self.count = len([f for f in os.listdir(self.dir)
+                          if f.endswith(".json")])
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         a = address.lower()
@@ -109,7 +111,7 @@ def main():
                   and auth_data.password.decode() == password)
             log("AUTH %s as %r: %s" % (mechanism, getattr(auth_data, "login", b""),
                                       "ok" if ok else "refused"))
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)
 
         kw.update(authenticator=authenticator, auth_required=True,
                   auth_require_tls=bool(args.tls))
