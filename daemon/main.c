@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <mosquitto.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -792,6 +793,9 @@ int main(int argc, char **argv)
     }
     apply_log_level(&d.cfg, verbosity);
     signal(SIGPIPE, SIG_IGN);
+    /* one thread: SQLite's global memory statistics would only add a
+     * mutex to every allocation */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     mosquitto_lib_init();
     d.loop = EV_DEFAULT;
     d.started_ms = now_ms();

@@ -134,7 +134,8 @@ static json_t *build_extras(struct watch *w, const char *device)
                                           : json_null());
     json_object_set_new(o, "days_past_due",
                         has_a ? json_integer(a.days_past_due) : json_null());
-    if (lw_registry_alerts(w->store, &f, collect_open, &ac) != LW_OK)
+    /* alerts are raised for registered vehicles only: no query otherwise */
+    if (has_v && lw_registry_alerts(w->store, &f, collect_open, &ac) != LW_OK)
         log_warn("state: cannot read open alerts of %s: %s", device,
                  lw_store_errmsg(w->store));
     json_object_set_new(o, "open_alerts", ac.arr);

@@ -915,11 +915,17 @@ enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
     e = check_fix(s, f);
     if (e)
         return e;
-    e = run_text_int(s, ST_DEV_REGISTER, f->device, f->recv_time_ms,
-                     "registering a device", NULL);
-    if (e)
-        return e;
+    /* the device is nearly always known: insert first, and register it
+     * only when the foreign key says it is new (a failed statement is
+     * undone by itself; the transaction goes on) */
     e = run_fix(s, ST_FIX_INSERT, f, "storing a fix", &changes);
+    if (e && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+        e = run_text_int(s, ST_DEV_REGISTER, f->device, f->recv_time_ms,
+                         "registering a device", NULL);
+        if (e)
+            return e;
+        e = run_fix(s, ST_FIX_INSERT, f, "storing a fix", &changes);
+    }
     if (e)
         return e;
     if (changes == 0) {
