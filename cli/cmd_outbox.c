@@ -247,8 +247,9 @@ static int cmd_outbox(struct cli *c, int argc, char **argv)
         case OPT_LIMIT:
             n = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || n < 1 || n > INT32_MAX)
-                return cli_usage_error(me, "--limit: '%s' is not a positive "
-                                           "whole number",
+                return cli_usage_error(me,
+                                       "--limit: '%s' is not a positive "
+                                       "whole number",
                                        optarg);
             f.limit = (int)n;
             continue;
@@ -282,13 +283,13 @@ static int cmd_outbox(struct cli *c, int argc, char **argv)
             e = lw_outbox_list(s, &f, json_row, &l);
         if (e == LW_OK && !l.failed)
             e = lw_outbox_held_list(s, json_held, &l);
-        root = json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I}}", "mail",
-                         l.mail, "held", l.held, "counts", "pending",
+        root = json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I}}", "mail", l.mail,
+                         "held", l.held, "counts", "pending",
                          (json_int_t)counts[0], "sent", (json_int_t)counts[1],
                          "failed", (json_int_t)counts[2], "held",
                          (json_int_t)counts[3]);
-        if (e == LW_OK && !l.failed && (!root || !cli_json_print(me->name,
-                                                                 root)))
+        if (e == LW_OK && !l.failed &&
+            (!root || !cli_json_print(me->name, root)))
             l.failed = true;
         json_decref(root);
     } else {

@@ -68,13 +68,13 @@ struct mail_xfer {
     bool debug;                           /* keep the conversation */
     struct mail *m;                       /* for the abort flag */
     /* what happened (worker) */
-    bool performed;                       /* the worker took it */
-    CURLcode res;                         /* libcurl's result */
-    long code;                            /* last SMTP reply code */
-    char errbuf[CURL_ERROR_SIZE];         /* libcurl's detail */
-    char reply[256];                      /* the server's last refusal */
-    char transcript[TRANSCRIPT_LEN];      /* debug: replies and notes */
-    size_t tlen;                          /* used of transcript */
+    bool performed;                  /* the worker took it */
+    CURLcode res;                    /* libcurl's result */
+    long code;                       /* last SMTP reply code */
+    char errbuf[CURL_ERROR_SIZE];    /* libcurl's detail */
+    char reply[256];                 /* the server's last refusal */
+    char transcript[TRANSCRIPT_LEN]; /* debug: replies and notes */
+    size_t tlen;                     /* used of transcript */
 };
 
 static int64_t wall_ms(void)
@@ -92,11 +92,12 @@ static void describe(const struct mail_xfer *x, char *buf, size_t len)
         snprintf(buf, len, "digest of %d %s alerts (first #%" PRId64 ")",
                  x->nalerts, x->kind, x->alert_id);
     else
-        snprintf(buf, len, "alert #%" PRId64 " %s of %s", x->alert_id,
-                 x->kind, x->device);
+        snprintf(buf, len, "alert #%" PRId64 " %s of %s", x->alert_id, x->kind,
+                 x->device);
 }
 
-/* ---- credentials ---------------------------------------------------------- */
+/* ---- credentials ----------------------------------------------------------
+ */
 
 /* First line of path into buf: 0, 1 (empty line) or -1 (logged). */
 static int read_secret(const char *path, char *buf, size_t buflen)
@@ -318,7 +319,8 @@ static void xfer_free(struct mail_xfer *x)
     free(x);
 }
 
-/* ---- events on MQTT ---------------------------------------------------------- */
+/* ---- events on MQTT
+ * ---------------------------------------------------------- */
 
 /* Publishes the delivery_failed event of row r; remembers its mid. */
 static void publish_failure(struct mail *m, const struct lw_outbox_row *r)
@@ -361,19 +363,18 @@ static void publish_failure(struct mail *m, const struct lw_outbox_row *r)
     json_object_set_new(o, "subject", json_string(r->subject));
     json_object_set_new(o, "attempts", json_integer(r->attempts));
     json_object_set_new(o, "error", json_string(r->last_error));
-    json_object_set_new(o, "created_at",
-                        json_string(lw_time_format(r->created_ms, tbuf,
-                                                   sizeof(tbuf))));
-    json_object_set_new(o, "failed_at",
-                        json_string(lw_time_format(r->failed_ms, tbuf,
-                                                   sizeof(tbuf))));
+    json_object_set_new(
+        o, "created_at",
+        json_string(lw_time_format(r->created_ms, tbuf, sizeof(tbuf))));
+    json_object_set_new(
+        o, "failed_at",
+        json_string(lw_time_format(r->failed_ms, tbuf, sizeof(tbuf))));
     s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!s)
         return;
     snprintf(topic, sizeof(topic), "%s/mail", m->cfg->topic_prefix);
-    if (mqtt_link_publish(m->link, topic, s, strlen(s), 1, false, &mid) ==
-        0) {
+    if (mqtt_link_publish(m->link, topic, s, strlen(s), 1, false, &mid) == 0) {
         if (m->nnotes == 0)
             m->notes_connects = m->link->connects;
         if (m->nnotes == m->capnotes) {
@@ -410,8 +411,7 @@ static void notify_failures(struct mail *m)
         m->notes_connects = m->link->connects;
     }
     if (lw_outbox_list(m->store, &f, notify_one, m) != LW_OK)
-        log_err("mail: cannot read failed mail: %s",
-                lw_store_errmsg(m->store));
+        log_err("mail: cannot read failed mail: %s", lw_store_errmsg(m->store));
 }
 
 void mail_published(struct mail *m, int mid)
@@ -419,8 +419,7 @@ void mail_published(struct mail *m, int mid)
     for (size_t i = 0; i < m->nnotes; i++) {
         if (m->notes[i].mid != mid)
             continue;
-        if (lw_outbox_mark_notified(m->store, m->notes[i].outbox_id) !=
-            LW_OK)
+        if (lw_outbox_mark_notified(m->store, m->notes[i].outbox_id) != LW_OK)
             log_warn("mail: cannot mark failure %" PRId64 " as published: %s",
                      m->notes[i].outbox_id, lw_store_errmsg(m->store));
         m->notes[i] = m->notes[--m->nnotes];
@@ -490,8 +489,7 @@ static void finish(struct mail *m, struct mail_xfer *x)
             log_err("mail: %s sent to %s but not marked (%s): it will be "
                     "sent again, with the same Message-ID",
                     what, x->recipient, lw_store_errmsg(m->store));
-        log_info("mail: sent %s to %s (%s)", what, x->recipient,
-                 x->message_id);
+        log_info("mail: sent %s to %s (%s)", what, x->recipient, x->message_id);
         return;
     }
     /* the server's own words when it refused, and libcurl's sentence */
@@ -510,8 +508,7 @@ static void finish(struct mail *m, struct mail_xfer *x)
      * a whole is unusable for now, so do not try the next row at once */
     conn_level = !permanent &&
                  (x->res == CURLE_LOGIN_DENIED || x->code < SMTP_TEMP_MIN ||
-                  x->code >= SMTP_PERM_END ||
-                  x->code == SMTP_SERVICE_CLOSING);
+                  x->code >= SMTP_PERM_END || x->code == SMTP_SERVICE_CLOSING);
     if (permanent) {
         e = lw_outbox_mark_failed(m->store, x->id, now, true, err);
         if (e == LW_OK)
@@ -628,10 +625,10 @@ static void start_job(struct mail *m, struct mail_xfer *x)
 
 /* cb: is the due row too old? */
 struct due_check {
-    struct mail *m;     /* the dispatcher */
-    int64_t now;        /* the time */
-    int64_t id;         /* the row */
-    bool expired;       /* older than max_age */
+    struct mail *m; /* the dispatcher */
+    int64_t now;    /* the time */
+    int64_t id;     /* the row */
+    bool expired;   /* older than max_age */
 };
 
 static int check_age(void *ctx, const struct lw_outbox_row *r)
@@ -745,8 +742,7 @@ int mail_init(struct mail *m, struct ev_loop *loop, struct lw_store *store,
     m->tick_timer.data = m->done_async.data = m;
     rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
-        log_err("mail: cannot initialise libcurl: %s",
-                curl_easy_strerror(rc));
+        log_err("mail: cannot initialise libcurl: %s", curl_easy_strerror(rc));
         return -1;
     }
     m->curl_ok = true;
@@ -765,8 +761,9 @@ int mail_init(struct mail *m, struct ev_loop *loop, struct lw_store *store,
                  cfg->smtp_url, cfg->smtp_starttls, cfg->smtp_to, pending,
                  failed, held);
     else if (pending || held)
-        log_warn("mail: smtp.url is empty: %" PRId64 " queued mails and %"
-                 PRId64 " held alerts wait until it is set",
+        log_warn("mail: smtp.url is empty: %" PRId64
+                 " queued mails and %" PRId64
+                 " held alerts wait until it is set",
                  pending, held);
     return 0;
 }

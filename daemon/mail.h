@@ -55,36 +55,36 @@ struct mail_xfer;
 
 /* A delivery_failed event awaiting its PUBACK. */
 struct mail_note {
-    int mid;            /* libmosquitto message id */
-    int64_t outbox_id;  /* the failed row */
+    int mid;           /* libmosquitto message id */
+    int64_t outbox_id; /* the failed row */
 };
 
 struct mail {
-    struct ev_loop *loop;          /* borrowed */
-    struct lw_store *store;        /* borrowed */
-    struct mqtt_link *link;        /* borrowed */
-    const struct lw_config *cfg;   /* borrowed; changes after SIGHUP */
-    bool curl_ok;                  /* curl_global_init succeeded */
-    ev_timer tick_timer;           /* 1 s: digests, due mail, events */
-    ev_async done_async;           /* the worker finished a job */
-    pthread_t worker;              /* the SMTP thread */
-    bool worker_ok;                /* it runs (join it) */
-    pthread_mutex_t mu;            /* guards todo, done, stop */
-    pthread_cond_t cv;             /* todo or stop changed */
-    bool sync_ok;                  /* mu and cv initialised */
-    struct mail_xfer *todo;        /* (mu) job for the worker, or NULL */
-    struct mail_xfer *done;        /* (mu) job finished, or NULL */
-    bool stop;                     /* (mu) the worker is to exit */
-    atomic_bool abort;             /* abort the transfer in progress */
-    struct mail_xfer *inflight;    /* loop: the job handed over, or NULL */
+    struct ev_loop *loop;             /* borrowed */
+    struct lw_store *store;           /* borrowed */
+    struct mqtt_link *link;           /* borrowed */
+    const struct lw_config *cfg;      /* borrowed; changes after SIGHUP */
+    bool curl_ok;                     /* curl_global_init succeeded */
+    ev_timer tick_timer;              /* 1 s: digests, due mail, events */
+    ev_async done_async;              /* the worker finished a job */
+    pthread_t worker;                 /* the SMTP thread */
+    bool worker_ok;                   /* it runs (join it) */
+    pthread_mutex_t mu;               /* guards todo, done, stop */
+    pthread_cond_t cv;                /* todo or stop changed */
+    bool sync_ok;                     /* mu and cv initialised */
+    struct mail_xfer *todo;           /* (mu) job for the worker, or NULL */
+    struct mail_xfer *done;           /* (mu) job finished, or NULL */
+    bool stop;                        /* (mu) the worker is to exit */
+    atomic_bool abort;                /* abort the transfer in progress */
+    struct mail_xfer *inflight;       /* loop: the job handed over, or NULL */
     char password[MAIL_PASSWORD_MAX]; /* SMTP password, "" when none */
-    bool ready;                    /* url set and credentials readable */
-    int64_t server_retry_ms;       /* no new connection before this */
-    int conn_failures;             /* consecutive connection failures */
-    struct mail_note *notes;       /* events awaiting PUBACK */
-    size_t nnotes, capnotes;       /* used / allocated */
-    uint64_t notes_connects;       /* link->connects when notes were sent */
-    uint64_t sent, retried, failed; /* since start */
+    bool ready;                       /* url set and credentials readable */
+    int64_t server_retry_ms;          /* no new connection before this */
+    int conn_failures;                /* consecutive connection failures */
+    struct mail_note *notes;          /* events awaiting PUBACK */
+    size_t nnotes, capnotes;          /* used / allocated */
+    uint64_t notes_connects;          /* link->connects when notes were sent */
+    uint64_t sent, retried, failed;   /* since start */
 };
 
 /*

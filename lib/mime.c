@@ -36,8 +36,8 @@ char *lw_mime_date(int64_t ms, char *buf, size_t len)
         return buf;
     }
     snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d +0000",
-             days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-             tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+             days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+             tm.tm_hour, tm.tm_min, tm.tm_sec);
     return buf;
 }
 
@@ -156,8 +156,7 @@ char *lw_mime_base64(const void *data, size_t n)
         lw_sb_putn(&b, q, 4);
     }
     if (n - i == 1) {
-        char q[4] = {b64chars[d[i] >> 2], b64chars[(d[i] & 3) << 4], '=',
-                     '='};
+        char q[4] = {b64chars[d[i] >> 2], b64chars[(d[i] & 3) << 4], '=', '='};
         lw_sb_putn(&b, q, 4);
     } else if (n - i == 2) {
         char q[4] = {b64chars[d[i] >> 2],

@@ -126,7 +126,8 @@ void lw_mail_release(struct lw_mail *m)
     m->message_id = m->subject = m->message = NULL;
 }
 
-/* ---- what each kind means --------------------------------------------------- */
+/* ---- what each kind means ---------------------------------------------------
+ */
 
 struct kind_text {
     const char *what;   /* "left the area it must stay in" */
@@ -185,7 +186,8 @@ static const struct kind_text *kind_text(enum lw_alert_kind k)
     return &kind_texts[k];
 }
 
-/* ---- text helpers --------------------------------------------------------- */
+/* ---- text helpers ---------------------------------------------------------
+ */
 
 /* "  Label:            value\n" */
 static void field(struct lw_sb *b, const char *label, const char *value)
@@ -272,9 +274,9 @@ static void put_fix(struct lw_sb *b, const struct lw_alert *a)
               lw_time_format(f->recv_time_ms, tbuf, sizeof(tbuf)));
     field(b, "OpenStreetMap:",
           lw_osm_url(f->lat_deg, f->lon_deg, link, sizeof(link)));
-    field(b, "geo: URI:",
-          lw_geo_uri(f->lat_deg, f->lon_deg, f->accuracy_m, link,
-                     sizeof(link)));
+    field(
+        b, "geo: URI:",
+        lw_geo_uri(f->lat_deg, f->lon_deg, f->accuracy_m, link, sizeof(link)));
 }
 
 /* Domain of the From address (for Message-IDs); LW_ERR_INVAL when bad. */
@@ -395,8 +397,8 @@ enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
     out->subject = lw_sb_take(&s);
 
     /* the story first */
-    lw_sb_printf(&b, "lienwatch alert #%" PRId64 ": %s\n\nVehicle ",
-                 alert_id, kind);
+    lw_sb_printf(&b, "lienwatch alert #%" PRId64 ": %s\n\nVehicle ", alert_id,
+                 kind);
     put_label(&b, a->device, v);
     lw_sb_printf(&b, " %s", kt->what);
     if (a->fence[0])
@@ -406,15 +408,17 @@ enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
 
     heading(&b, "What to do");
     lw_sb_printf(&b, "%s\n\n", kt->advice);
-    lw_sb_printf(&b, "  Where is it now:   lienwatch locate %s --reason "
-                     "'alert %" PRId64 "'\n",
+    lw_sb_printf(&b,
+                 "  Where is it now:   lienwatch locate %s --reason "
+                 "'alert %" PRId64 "'\n",
                  a->device, alert_id);
-    lw_sb_printf(&b, "  Where it has been: lienwatch history %s --reason "
-                     "'alert %" PRId64 "'\n",
+    lw_sb_printf(&b,
+                 "  Where it has been: lienwatch history %s --reason "
+                 "'alert %" PRId64 "'\n",
                  a->device, alert_id);
-    lw_sb_printf(&b, "  When handled:      lienwatch alerts ack %" PRId64
-                     " --by NAME\n",
-                 alert_id);
+    lw_sb_printf(
+        &b, "  When handled:      lienwatch alerts ack %" PRId64 " --by NAME\n",
+        alert_id);
 
     heading(&b, "Alert");
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, alert_id);
@@ -426,8 +430,9 @@ enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
     if (a->late) {
         struct lw_sb l = {0};
         char *t;
-        lw_sb_printf(&l, "yes: revealed by a fix %s old that arrived late "
-                         "(stored and forwarded)",
+        lw_sb_printf(&l,
+                     "yes: revealed by a fix %s old that arrived late "
+                     "(stored and forwarded)",
                      dur(a->age_ms, dbuf));
         t = lw_sb_take(&l);
         field(&b, "Late:", t ? t : "yes");
@@ -476,9 +481,10 @@ enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
             free(t);
         }
     }
-    lw_sb_printf(&b, "\n-- \nlienwatch. Every mail about alert %" PRId64
-                     " carries Message-ID %s;\na repeated copy (after a "
-                     "restart) is the same mail.\n",
+    lw_sb_printf(&b,
+                 "\n-- \nlienwatch. Every mail about alert %" PRId64
+                 " carries Message-ID %s;\na repeated copy (after a "
+                 "restart) is the same mail.\n",
                  alert_id, out->message_id ? out->message_id : "");
     body = lw_sb_take(&b);
     if (!body || !out->message_id || !out->subject) {
@@ -497,8 +503,8 @@ enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
 
 enum lw_err lw_mail_compose_digest(const struct lw_mail_env *env,
                                    enum lw_alert_kind kind,
-                                   const struct lw_digest_item *items,
-                                   size_t n, int threshold, int64_t window_ms,
+                                   const struct lw_digest_item *items, size_t n,
+                                   int threshold, int64_t window_ms,
                                    struct lw_mail *out)
 {
     const char *kname = lw_alert_kind_name(kind);
@@ -528,8 +534,9 @@ enum lw_err lw_mail_compose_digest(const struct lw_mail_env *env,
     lw_sb_printf(&m, "<digest-%" PRId64 ".%s@%s>", items[0].alert_id,
                  env->instance, domain);
     out->message_id = lw_sb_take(&m);
-    lw_sb_printf(&s, "[lienwatch] storm digest: %zu %s alert%s - shared cause "
-                     "likely",
+    lw_sb_printf(&s,
+                 "[lienwatch] storm digest: %zu %s alert%s - shared cause "
+                 "likely",
                  n, kname, n == 1 ? "" : "s");
     out->subject = lw_sb_take(&s);
 
@@ -581,12 +588,11 @@ enum lw_err lw_mail_compose_digest(const struct lw_mail_env *env,
             lw_sb_printf(&b, ", silent %s", dur(a->gap_ms, dbuf));
         lw_sb_putc(&b, '\n');
         if (a->has_fix) {
-            lw_sb_printf(&b, DIGEST_INDENT " %s at %s: %s\n",
-                         a->kind == LW_ALERT_OFFLINE ? "last fix" : "fix",
-                         lw_time_format(a->fix.fix_time_ms, tbuf,
-                                        sizeof(tbuf)),
-                         lw_osm_url(a->fix.lat_deg, a->fix.lon_deg, link,
-                                    sizeof(link)));
+            lw_sb_printf(
+                &b, DIGEST_INDENT " %s at %s: %s\n",
+                a->kind == LW_ALERT_OFFLINE ? "last fix" : "fix",
+                lw_time_format(a->fix.fix_time_ms, tbuf, sizeof(tbuf)),
+                lw_osm_url(a->fix.lat_deg, a->fix.lon_deg, link, sizeof(link)));
         } else {
             lw_sb_puts(&b, DIGEST_INDENT " no position known\n");
         }
@@ -608,7 +614,8 @@ enum lw_err lw_mail_compose_digest(const struct lw_mail_env *env,
     return e;
 }
 
-/* ---- settings --------------------------------------------------------------- */
+/* ---- settings ---------------------------------------------------------------
+ */
 
 /* smtp.route_<kind>, "" when none. */
 static const char *route_of(const struct lw_config *c, enum lw_alert_kind k)
@@ -711,7 +718,8 @@ bool lw_outbox_expired(const struct lw_config *c, const struct lw_outbox_row *r,
            now_ms - r->created_ms >= c->smtp_max_age_ms;
 }
 
-/* ---- SQL helpers ------------------------------------------------------------ */
+/* ---- SQL helpers ------------------------------------------------------------
+ */
 
 static sqlite3_stmt *prep(struct lw_store *s, const char *sql)
 {
@@ -912,8 +920,8 @@ static enum lw_err queue_single(struct lw_store *s, const struct lw_config *c,
     e = lw_mail_compose_alert(&env, alert_id, a, hv ? &v : NULL,
                               ha ? &acct : NULL, &m);
     if (e == LW_OK)
-        e = insert_mail(s, lw_alert_kind_name(a->kind), false, alert_id, "",
-                        1, a->device, rcpt, &m, now_ms);
+        e = insert_mail(s, lw_alert_kind_name(a->kind), false, alert_id, "", 1,
+                        a->device, rcpt, &m, now_ms);
     lw_mail_release(&m);
     free(rcpt);
     return e;
@@ -952,11 +960,11 @@ enum lw_err lw_outbox_enqueue(struct lw_store *s, const struct lw_config *c,
 
 /* Everything one digest needs, allocated together. */
 struct digest_batch {
-    struct lw_alert_row *rows;     /* the alerts */
-    struct lw_vehicle *veh;        /* their vehicles */
-    struct lw_account *acc;        /* their accounts */
-    struct lw_digest_item *items;  /* pointers into the above */
-    size_t n;                      /* used */
+    struct lw_alert_row *rows;    /* the alerts */
+    struct lw_vehicle *veh;       /* their vehicles */
+    struct lw_account *acc;       /* their accounts */
+    struct lw_digest_item *items; /* pointers into the above */
+    size_t n;                     /* used */
 };
 
 static void batch_free(struct digest_batch *d)
@@ -1021,9 +1029,8 @@ static enum lw_err batch_read(struct lw_store *s, const char *kind,
             lw_alert_kind_parse(kind, &r->a.kind);
         }
         lookup(s, r->a.device, &d->veh[i], &hv, &d->acc[i], &ha);
-        d->items[i] = (struct lw_digest_item){r->id, &r->a,
-                                              hv ? &d->veh[i] : NULL,
-                                              ha ? &d->acc[i] : NULL};
+        d->items[i] = (struct lw_digest_item){
+            r->id, &r->a, hv ? &d->veh[i] : NULL, ha ? &d->acc[i] : NULL};
     }
     return LW_OK;
 }
@@ -1051,11 +1058,9 @@ static enum lw_err batch_queue(struct lw_store *s, const struct lw_config *c,
     idlist = lw_sb_take(&ids);
     instance_tag(s, inst, sizeof(inst));
     env = (struct lw_mail_env){c->smtp_from, rcpt, inst, now_ms};
-    e = idlist ? lw_mail_compose_digest(&env, k, d->items, d->n,
-                                        c->smtp_digest_threshold,
-                                        (int64_t)c->smtp_digest_window_s *
-                                            MS_PER_S,
-                                        &m)
+    e = idlist ? lw_mail_compose_digest(
+                     &env, k, d->items, d->n, c->smtp_digest_threshold,
+                     (int64_t)c->smtp_digest_window_s * MS_PER_S, &m)
                : LW_ERR_NOMEM;
     if (e == LW_OK) {
         e = insert_mail(s, kind, true, d->rows[0].id, idlist, (int)d->n, "",
@@ -1148,7 +1153,8 @@ enum lw_err lw_outbox_digest_run(struct lw_store *s, const struct lw_config *c,
     return e;
 }
 
-/* ---- reading rows ------------------------------------------------------------ */
+/* ---- reading rows
+ * ------------------------------------------------------------ */
 
 #define OUTBOX_COLS                                                            \
     "id, digest, alert_id, alert_ids, nalerts, kind, device, recipient, "      \
@@ -1337,11 +1343,12 @@ enum lw_err lw_outbox_held_list(struct lw_store *s, lw_outbox_held_cb cb,
     return LW_OK;
 }
 
-/* ---- state changes -------------------------------------------------------- */
+/* ---- state changes --------------------------------------------------------
+ */
 
 /* Runs st (an UPDATE of one row by id) and says NOTFOUND when none matched. */
-static enum lw_err update_one(struct lw_store *s, sqlite3_stmt *st,
-                              int64_t id, const char *what)
+static enum lw_err update_one(struct lw_store *s, sqlite3_stmt *st, int64_t id,
+                              const char *what)
 {
     enum lw_err e = run(s, st, what);
 

@@ -67,36 +67,36 @@ enum lw_err lw_outbox_state_parse(const char *s, enum lw_outbox_state *out);
 
 /* One outbox row (one mail to one recipient). */
 struct lw_outbox_row {
-    int64_t id;                     /* database id */
-    bool digest;                    /* a storm digest */
-    int64_t alert_id;               /* the alert; a digest's first alert */
-    const char *alert_ids;          /* digest: "12,13,..."; "" otherwise */
-    int nalerts;                    /* alerts in the mail (1 or more) */
-    char kind[LW_OUTBOX_KIND_LEN];  /* the alert kind */
-    const char *device;             /* the alert's device; "" for a digest */
-    const char *recipient;          /* addr-spec */
-    const char *message_id;         /* "<...>" */
-    const char *subject;            /* UTF-8, as shown to people */
-    const char *message;            /* the RFC 5322 message, CRLF lines */
-    enum lw_outbox_state state;     /* pending, sent, failed */
-    int attempts;                   /* tries so far */
-    int64_t next_try_ms;            /* pending: not before */
-    const char *last_error;         /* "" when none */
-    int64_t created_ms;             /* enqueued */
-    int64_t sent_ms;                /* accepted by the server; 0 */
-    int64_t failed_ms;              /* marked failed; 0 */
-    bool notified;                  /* failed: delivery_failed published */
+    int64_t id;                    /* database id */
+    bool digest;                   /* a storm digest */
+    int64_t alert_id;              /* the alert; a digest's first alert */
+    const char *alert_ids;         /* digest: "12,13,..."; "" otherwise */
+    int nalerts;                   /* alerts in the mail (1 or more) */
+    char kind[LW_OUTBOX_KIND_LEN]; /* the alert kind */
+    const char *device;            /* the alert's device; "" for a digest */
+    const char *recipient;         /* addr-spec */
+    const char *message_id;        /* "<...>" */
+    const char *subject;           /* UTF-8, as shown to people */
+    const char *message;           /* the RFC 5322 message, CRLF lines */
+    enum lw_outbox_state state;    /* pending, sent, failed */
+    int attempts;                  /* tries so far */
+    int64_t next_try_ms;           /* pending: not before */
+    const char *last_error;        /* "" when none */
+    int64_t created_ms;            /* enqueued */
+    int64_t sent_ms;               /* accepted by the server; 0 */
+    int64_t failed_ms;             /* marked failed; 0 */
+    bool notified;                 /* failed: delivery_failed published */
 };
 
 typedef int (*lw_outbox_cb)(void *ctx, const struct lw_outbox_row *r);
 
 /* An alert held for a digest. */
 struct lw_outbox_held {
-    int64_t alert_id;                /* the alert */
-    char kind[LW_OUTBOX_KIND_LEN];   /* its kind */
-    char device[LW_DEVICE_MAX + 1];  /* its device */
-    int64_t held_ms;                 /* when it was held */
-    int64_t due_ms;                  /* when its kind's digest is due */
+    int64_t alert_id;               /* the alert */
+    char kind[LW_OUTBOX_KIND_LEN];  /* its kind */
+    char device[LW_DEVICE_MAX + 1]; /* its device */
+    int64_t held_ms;                /* when it was held */
+    int64_t due_ms;                 /* when its kind's digest is due */
 };
 
 typedef int (*lw_outbox_held_cb)(void *ctx, const struct lw_outbox_held *h);
@@ -138,10 +138,10 @@ enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
 
 /* One alert of a digest; v and acct may be NULL. */
 struct lw_digest_item {
-    int64_t alert_id;               /* its id */
-    const struct lw_alert *a;       /* the alert */
-    const struct lw_vehicle *v;     /* its vehicle, or NULL */
-    const struct lw_account *acct;  /* its account, or NULL */
+    int64_t alert_id;              /* its id */
+    const struct lw_alert *a;      /* the alert */
+    const struct lw_vehicle *v;    /* its vehicle, or NULL */
+    const struct lw_account *acct; /* its account, or NULL */
 };
 
 /*
@@ -153,8 +153,8 @@ struct lw_digest_item {
  */
 enum lw_err lw_mail_compose_digest(const struct lw_mail_env *env,
                                    enum lw_alert_kind kind,
-                                   const struct lw_digest_item *items,
-                                   size_t n, int threshold, int64_t window_ms,
+                                   const struct lw_digest_item *items, size_t n,
+                                   int threshold, int64_t window_ms,
                                    struct lw_mail *out);
 
 /*
@@ -176,7 +176,8 @@ int64_t lw_outbox_backoff_ms(const struct lw_config *c, int attempts);
 bool lw_outbox_expired(const struct lw_config *c, const struct lw_outbox_row *r,
                        int64_t now_ms);
 
-/* ---- the table ------------------------------------------------------------ */
+/* ---- the table ------------------------------------------------------------
+ */
 
 /*
  * Mails alert a (stored under alert_id) when c->smtp_url is set: held for
@@ -229,8 +230,7 @@ enum lw_err lw_outbox_held_list(struct lw_store *s, lw_outbox_held_cb cb,
                                 void *ctx);
 
 /* The row was accepted by the server at now_ms: sent. */
-enum lw_err lw_outbox_mark_sent(struct lw_store *s, int64_t id,
-                                int64_t now_ms);
+enum lw_err lw_outbox_mark_sent(struct lw_store *s, int64_t id, int64_t now_ms);
 
 /*
  * A try failed temporarily at now_ms with error: attempts + 1 and the next

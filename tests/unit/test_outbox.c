@@ -172,15 +172,15 @@ static char *body_of(const char *m)
     return out;
 }
 
-/* ---- fixtures ------------------------------------------------------------- */
+/* ---- fixtures -------------------------------------------------------------
+ */
 
 static struct lw_store *mem_store(void)
 {
     struct lw_store *s = NULL;
     char err[256];
 
-    assert_int_equal(lw_store_open(&s, ":memory:", 0, err, sizeof(err)),
-                     LW_OK);
+    assert_int_equal(lw_store_open(&s, ":memory:", 0, err, sizeof(err)), LW_OK);
     return s;
 }
 
@@ -189,8 +189,10 @@ static void cfg_mail(struct lw_config *c)
     lw_config_defaults(c);
     strcpy(c->smtp_url, "smtp://127.0.0.1:2525");
     strcpy(c->smtp_from, "Lienwatch 警报 <alerts@lender.example>");
-    strcpy(c->smtp_to, "ops@lender.example, \"Desk, Night\" <night@lender.example>");
-    strcpy(c->smtp_route_offline, "recovery@agency.example, OPS@lender.example");
+    strcpy(c->smtp_to,
+           "ops@lender.example, \"Desk, Night\" <night@lender.example>");
+    strcpy(c->smtp_route_offline,
+           "recovery@agency.example, OPS@lender.example");
 }
 
 static void add_vehicle(struct lw_store *s, const char *device,
@@ -251,8 +253,7 @@ static int64_t raise(struct lw_store *s, const struct lw_config *c,
 
     assert_int_equal(lw_store_begin(s), LW_OK);
     assert_int_equal(lw_registry_alert_add(s, a, &id), LW_OK);
-    assert_int_equal(lw_outbox_enqueue(s, c, id, a, a->raised_ms, held),
-                     LW_OK);
+    assert_int_equal(lw_outbox_enqueue(s, c, id, a, a->raised_ms, held), LW_OK);
     assert_int_equal(lw_store_commit(s), LW_OK);
     return id;
 }
@@ -308,7 +309,8 @@ static struct rows *rows_new(void)
     return rs;
 }
 
-/* ---- MIME pieces ----------------------------------------------------------- */
+/* ---- MIME pieces -----------------------------------------------------------
+ */
 
 static void test_date(void **state)
 {
@@ -317,9 +319,9 @@ static void test_date(void **state)
 
     assert_string_equal(lw_mime_date(T0, buf, sizeof(buf)),
                         "Mon, 23 Nov 2026 00:00:00 +0000");
-    assert_string_equal(lw_mime_date(T0 + 86400 * SEC * 5 + 3723 * SEC + 999,
-                                     buf, sizeof(buf)),
-                        "Sat, 28 Nov 2026 01:02:03 +0000");
+    assert_string_equal(
+        lw_mime_date(T0 + 86400 * SEC * 5 + 3723 * SEC + 999, buf, sizeof(buf)),
+        "Sat, 28 Nov 2026 01:02:03 +0000");
 }
 
 static void test_addresses(void **state)
@@ -331,9 +333,8 @@ static void test_addresses(void **state)
 
     assert_int_equal(lw_mime_addr_spec("ops@x.example", a, sizeof(a)), LW_OK);
     assert_string_equal(a, "ops@x.example");
-    assert_int_equal(lw_mime_addr_spec(" Ops Desk <ops@x.example> ", a,
-                                       sizeof(a)),
-                     LW_OK);
+    assert_int_equal(
+        lw_mime_addr_spec(" Ops Desk <ops@x.example> ", a, sizeof(a)), LW_OK);
     assert_string_equal(a, "ops@x.example");
     assert_int_equal(lw_mime_addr_spec("no-at-sign", a, sizeof(a)),
                      LW_ERR_INVAL);
@@ -469,14 +470,15 @@ static void test_quoted_printable(void **state)
     }
 }
 
-/* ---- composition ------------------------------------------------------------ */
+/* ---- composition ------------------------------------------------------------
+ */
 
 static void test_compose_alert(void **state)
 {
     struct lw_vehicle v = {0};
     struct lw_account acct = {0};
-    struct lw_alert a = make_alert(LW_ALERT_GEOFENCE_EXIT, "alice/car",
-                                   T0 + 3600 * SEC);
+    struct lw_alert a =
+        make_alert(LW_ALERT_GEOFENCE_EXIT, "alice/car", T0 + 3600 * SEC);
     struct lw_mail_env env = {"Lienwatch 警报 <alerts@lender.example>",
                               "ops@lender.example,night@lender.example",
                               "0badcafe", T0 + 3601 * SEC};
@@ -494,8 +496,7 @@ static void test_compose_alert(void **state)
     acct.days_past_due = 45;
     snprintf(acct.status, sizeof(acct.status), "overdue");
 
-    assert_int_equal(lw_mail_compose_alert(&env, 42, &a, &v, &acct, &m),
-                     LW_OK);
+    assert_int_equal(lw_mail_compose_alert(&env, 42, &a, &v, &acct, &m), LW_OK);
     check_lines(m.message);
     assert_string_equal(m.message_id, "<alert-42.0badcafe@lender.example>");
     assert_true(get_header(m.message, "Message-ID", h, sizeof(h)));
@@ -514,8 +515,8 @@ static void test_compose_alert(void **state)
     assert_string_equal(h, "1.0");
     assert_true(get_header(m.message, "Content-Type", h, sizeof(h)));
     assert_string_equal(h, "text/plain; charset=UTF-8");
-    assert_true(get_header(m.message, "Content-Transfer-Encoding", h,
-                           sizeof(h)));
+    assert_true(
+        get_header(m.message, "Content-Transfer-Encoding", h, sizeof(h)));
     assert_string_equal(h, "quoted-printable");
     assert_true(get_header(m.message, "Auto-Submitted", h, sizeof(h)));
 
@@ -548,8 +549,7 @@ static void test_compose_alert(void **state)
 
     /* unknown vehicle, no fix */
     a.has_fix = false;
-    assert_int_equal(lw_mail_compose_alert(&env, 7, &a, NULL, NULL, &m),
-                     LW_OK);
+    assert_int_equal(lw_mail_compose_alert(&env, 7, &a, NULL, NULL, &m), LW_OK);
     body = body_of(m.message);
     assert_non_null(strstr(body, "No position of this vehicle is known"));
     assert_non_null(strstr(body, "(unknown)"));
@@ -567,8 +567,7 @@ static void test_compose_offline_back_online(void **state)
 {
     struct lw_alert off = make_alert(LW_ALERT_OFFLINE, "bob/van", T0);
     struct lw_alert back = make_alert(LW_ALERT_BACK_ONLINE, "bob/van", T0);
-    struct lw_mail_env env = {"alerts@x.example", "ops@x.example", "1",
-                              T0};
+    struct lw_mail_env env = {"alerts@x.example", "ops@x.example", "1", T0};
     struct lw_mail m;
     char *body;
     (void)state;
@@ -594,7 +593,8 @@ static void test_compose_offline_back_online(void **state)
     lw_mail_release(&m);
 }
 
-/* ---- settings ------------------------------------------------------------- */
+/* ---- settings -------------------------------------------------------------
+ */
 
 static void test_recipients_and_backoff(void **state)
 {
@@ -671,7 +671,8 @@ static void test_config_rules(void **state)
     assert_int_equal(lw_config_validate(&c, err, sizeof(err)), LW_OK);
 }
 
-/* ---- the table -------------------------------------------------------------- */
+/* ---- the table --------------------------------------------------------------
+ */
 
 static void test_enqueue_off(void **state)
 {
@@ -747,8 +748,7 @@ static void test_enqueue_route_and_states(void **state)
 
     /* sent and failed */
     assert_int_equal(lw_outbox_due(s, T0 + 16 * SEC, 0, collect, rs), LW_OK);
-    assert_int_equal(lw_outbox_mark_sent(s, rs->id[0], T0 + 17 * SEC),
-                     LW_OK);
+    assert_int_equal(lw_outbox_mark_sent(s, rs->id[0], T0 + 17 * SEC), LW_OK);
     assert_int_equal(lw_outbox_mark_sent(s, rs->id[0], T0 + 17 * SEC),
                      LW_ERR_NOTFOUND);
     assert_int_equal(lw_outbox_mark_failed(s, rs->id[1], T0 + 17 * SEC, true,
@@ -837,7 +837,8 @@ static void test_instance_tags_differ(void **state)
     lw_store_close(s2);
 }
 
-/* ---- storms ----------------------------------------------------------------- */
+/* ---- storms -----------------------------------------------------------------
+ */
 
 /* True when alert id is in the comma-separated list. */
 static bool in_list(const char *list, int64_t id)
@@ -926,8 +927,8 @@ static void test_storm_digest(void **state)
 
     /* after the window, alerts are mailed one by one again */
     {
-        struct lw_alert a = make_alert(LW_ALERT_OFFLINE, "d/8",
-                                       T0 + 1000 * SEC);
+        struct lw_alert a =
+            make_alert(LW_ALERT_OFFLINE, "d/8", T0 + 1000 * SEC);
         ids[8] = raise(s, &c, &a, &was_held);
         assert_false(was_held);
     }
@@ -989,15 +990,13 @@ static void test_storm_large(void **state)
         snprintf(dev, sizeof(dev), "cell/%05d", i);
         a = make_alert(LW_ALERT_OFFLINE, dev, T0 + i);
         assert_int_equal(lw_registry_alert_add(s, &a, &id), LW_OK);
-        assert_int_equal(lw_outbox_enqueue(s, &c, id, &a, T0 + i, NULL),
-                         LW_OK);
+        assert_int_equal(lw_outbox_enqueue(s, &c, id, &a, T0 + i, NULL), LW_OK);
         if (i == 0)
             first = id;
         last = id;
     }
     assert_int_equal(lw_store_commit(s), LW_OK);
-    assert_int_equal(lw_outbox_digest_run(s, &c, T0 + 3600 * SEC, &made,
-                                          NULL),
+    assert_int_equal(lw_outbox_digest_run(s, &c, T0 + 3600 * SEC, &made, NULL),
                      LW_OK);
     assert_int_equal(made, 3);
     assert_int_equal(lw_outbox_list(s, NULL, collect, rs), LW_OK);
