@@ -31,7 +31,10 @@ stage "build (clang, ASan+UBSan)" build_asan
 stage "unit (ASan+UBSan)" tests/run-unit.sh build/asan
 stage "integration (ASan+UBSan)" tests/run-integration.sh build/asan
 stage "unit (valgrind)" env LW_VALGRIND=1 tests/run-unit.sh build
-stage "integration (valgrind)" env LW_VALGRIND=1 ONLY=${VALGRIND_ONLY:-ingest} tests/run-integration.sh build
+# the daemon-centred tests; the others exercise tools and scripts
+stage "integration (valgrind)" env LW_VALGRIND=1 \
+    ONLY="${VALGRIND_ONLY:-ingest|alerts|daemon_config|cli|notify}" \
+    tests/run-integration.sh build
 stage "fuzz (short)" make -s fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 echo "check: $stages_pass passed, $stages_fail failed"
 [ "$stages_fail" -eq 0 ]

@@ -67,6 +67,10 @@ wait_for() {
     return 1
 }
 
+# log_has_more FILE PATTERN N: true when PATTERN occurs more than N times
+# (for logs appended by several runs of a daemon: wait for the new line).
+log_has_more() { [ "$(grep -c -- "$2" "$1" 2>/dev/null || true)" -gt "$3" ]; }
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # start_mosquitto PORT [EXTRA_CONF_LINES]: private broker with persistence in

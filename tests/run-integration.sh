@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs every tests/integration/test_*.sh against binaries in BUILD/bin.
 # A test exits 0 (pass), 77 (skipped, it says why) or anything else (fail).
-# ONLY=pattern runs the matching tests only.
+# ONLY=REGEX runs the matching tests only (e.g. ONLY='ingest|alerts').
 set -u
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,7 +9,7 @@ export BUILD LW_DATA_DIR=${LW_DATA_DIR:-$ROOT/../shared/data}
 pass=0 fail=0 skipped=0 failed=""
 for t in "$ROOT"/tests/integration/test_*.sh; do
     name=$(basename "$t" .sh)
-    case "$name" in *${ONLY:-}*) ;; *) continue ;; esac
+    [[ $name =~ ${ONLY:-.} ]] || continue
     start=$(date +%s)
     bash "$t" > "/tmp/lw-$name.log" 2>&1
     rc=$?

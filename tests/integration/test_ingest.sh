@@ -19,7 +19,10 @@ CHECK="$PY $ROOT/tests/integration/check_store.py $BIN/lienwatch"
 SLOW=1; [ "${LW_VALGRIND:-0}" = 1 ] && SLOW=6
 
 # start_daemon NAME: lienwatchd on $T/NAME.db with client id NAME; DPID
+READY="subscribed to lienwatch/v1/account/+ (QoS 1 granted)"
 start_daemon() {
+    local before
+    before=$(grep -c -- "$READY" "$T/$1.log" 2>/dev/null || true)
     lw_wrap "$BIN/lienwatchd" --db "$T/$1.db" --mqtt-port "$PORT" \
         --set mqtt.client_id="lw-$1" --set mqtt.reconnect_max=2s -v \
         >>"$T/$1.log" 2>&1 &
@@ -27,7 +30,7 @@ start_daemon() {
     lw_track "$DPID"
     # ready when the broker shows our subscription took: the db exists
     wait_for $((10 * SLOW)) test -s "$T/$1.db" || fail "daemon $1 did not start: $(tail -5 "$T/$1.log")"
-    wait_for $((10 * SLOW)) grep -q "subscribed to lienwatch/v1/account/+ (QoS 1 granted)" "$T/$1.log" ||
+    wait_for $((10 * SLOW)) log_has_more "$T/$1.log" "$READY" "${before:-0}" ||
         fail "daemon $1 did not subscribe: $(tail -5 "$T/$1.log")"
 }
 
