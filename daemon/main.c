@@ -1,9 +1,16 @@
 /*
  * main.c - lienwatchd: options, configuration, signals, systemd, and the
- * wiring of the core (store, ingest) to the libev loop and MQTT.
+ * wiring of the core (store, ingest) to the libev loop and MQTT; alerts
+ * (watch.c) and alert e-mail (mail.c) hang off the same loop.
  *
- * One thread, one libev loop. Watchers, all embedded in struct daemon:
+ * One libev loop owns every decision and the database. Watchers, all
+ * embedded in struct daemon or its parts:
  *   - the MQTT link's socket watchers and timers (mqtt.c);
+ *   - the alert engine's single deadline timer, registry polling and the
+ *     state-topic sweep (watch.c);
+ *   - the mail outbox dispatcher (mail.c; the SMTP transfer itself runs in
+ *     one worker thread, because libcurl's SMTP blocks on some replies even
+ *     in its multi interface);
  *   - flush_timer: commits the pending batch commit_interval_ms after the
  *     first record arrived (or at once when the batch is full);
  *   - retry_timer: retries a failed commit while reading is paused;
