@@ -58,7 +58,7 @@ EOF
 start_gpsfake() {
     local gpsd_pid
     GPORT=${GPORT_FORCE:-$(free_port)}
-    gpsfake -n -1 -q -P "$GPORT" -c "$2" -W 1 "$1" > "$1.gpsfake" 2>&1 &
+    TMPDIR="$T" gpsfake -n -1 -q -P "$GPORT" -c "$2" -W 1 "$1" > "$1.gpsfake" 2>&1 &
     GF_PID=$!
     lw_track "$GF_PID"
     wait_for 10 port_open "$GPORT" || fail "gpsfake's gpsd did not listen on $GPORT"

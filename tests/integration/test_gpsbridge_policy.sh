@@ -189,7 +189,7 @@ open(sys.argv[2], "wb").write(("$%s*%02X\r\n" % (body, cs)).encode() * 1200 +
                               open(sys.argv[1], "rb").read())
 EOF
 GPORT=$(free_port)
-gpsfake -n -1 -q -P "$GPORT" -c 0.002 -W 1 "$T/live.nmea" > "$T/live.gpsfake" 2>&1 &
+TMPDIR="$T" gpsfake -n -1 -q -P "$GPORT" -c 0.002 -W 1 "$T/live.nmea" > "$T/live.gpsfake" 2>&1 &
 GF=$!
 lw_track "$GF"
 wait_for 10 port_open "$GPORT" || fail "B: gpsfake's gpsd did not start"

@@ -90,8 +90,8 @@ start_replay() {
     gpsdecode -j < "$log" > "$T/$dev.gpsdecode" 2>/dev/null || true
     port=$(free_port)
     # -n: gpsd reads the fake receiver at once; -1: the log once; -W 1: end
-    # one second after the log does.
-    gpsfake -n -1 -q -P "$port" -c "$cycle" -W 1 "$T/$dev.nmea" \
+    # one second after the log does. TMPDIR: gpsd's control socket goes in $T.
+    TMPDIR="$T" gpsfake -n -1 -q -P "$port" -c "$cycle" -W 1 "$T/$dev.nmea" \
         > "$T/$dev.gpsfake" 2>&1 &
     GF_PID[$dev]=$!
     lw_track "${GF_PID[$dev]}"
