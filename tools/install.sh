@@ -52,6 +52,10 @@ MANDIR=$PREFIX/share/man
 DOCDIR=$PREFIX/share/doc/lienwatch
 CONFDIR=$SYSCONFDIR/lienwatch
 CONF=$CONFDIR/lienwatchd.conf
+# lw-gpsbridge's unit reads this (world-readable: the bridge runs as a
+# dynamic user; its password comes through LoadCredential, not this file)
+BRIDGE_CONF=$CONFDIR/lw-gpsbridge.conf
+BRIDGE_EXAMPLE=tools/lw-gpsbridge/lw-gpsbridge.conf.example
 
 say() { echo "  $*"; }
 
@@ -194,6 +198,16 @@ do_install() {
         say "$D$CONF"
     fi
 
+    # the in-vehicle bridge's configuration, where its unit looks for it
+    if [ -x "$BUILD/bin/lw-gpsbridge" ]; then
+        if [ -e "$D$BRIDGE_CONF" ]; then
+            say "kept existing $D$BRIDGE_CONF"
+        else
+            install -m 0644 "$BRIDGE_EXAMPLE" "$D$BRIDGE_CONF"
+            say "$D$BRIDGE_CONF"
+        fi
+    fi
+
     if [ -z "$D" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
         systemctl daemon-reload || true
         say "next: edit $CONF, then: systemctl enable --now lienwatchd"
@@ -239,6 +253,13 @@ do_uninstall() {
         say "kept $D$CONF: it differs from the example (edited); remove it by hand if unwanted"
     else
         remove "$D$CONF"
+    fi
+    if [ -e "$D$BRIDGE_CONF" ]; then
+        if cmp -s "$BRIDGE_EXAMPLE" "$D$BRIDGE_CONF"; then
+            remove "$D$BRIDGE_CONF"
+        else
+            say "kept $D$BRIDGE_CONF: it differs from the example (edited)"
+        fi
     fi
     rmdir "$D$CONFDIR" 2>/dev/null && prune_dirs "$(dirname "$D$CONFDIR")" || true
 
