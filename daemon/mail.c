@@ -200,18 +200,19 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *userp)
     return n;
 }
 
-/* Called by libcurl about once a second, also while it waits for a reply:
- * non-zero aborts the transfer (the daemon is stopping). */
+/* Called by libcurl about once a second, also while it waits for a reply
+ * and for the reply to QUIT when it closes the connection: non-zero aborts
+ * (the daemon is stopping). userp is the struct mail. */
 static int progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow,
                        curl_off_t ultotal, curl_off_t ulnow)
 {
-    struct mail_xfer *x = userp;
+    struct mail *m = userp;
 
     (void)dltotal;
     (void)dlnow;
     (void)ultotal;
     (void)ulnow;
-    return atomic_load(&x->m->abort) ? 1 : 0;
+    return atomic_load(&m->abort) ? 1 : 0;
 }
 
 /* One SMTP transaction on handle e (reset first; its connection is kept). */
@@ -258,7 +259,7 @@ static void perform(CURL *e, struct mail_xfer *x)
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, progress_cb);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, x->m);
     curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
     curl_easy_setopt(e, CURLOPT_DEBUGDATA, x);
     curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
@@ -270,8 +271,8 @@ static void perform(CURL *e, struct mail_xfer *x)
     curl_easy_setopt(e, CURLOPT_DEBUGDATA, NULL);
     curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, NULL);
     curl_easy_setopt(e, CURLOPT_VERBOSE, 0L);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, NULL);
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
+    /* the progress callback stays: it also cuts the wait for QUIT short
+     * when the handle is cleaned up at a stop */
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(e, CURLOPT_PASSWORD, "");
     curl_slist_free_all(rcpt);
@@ -646,15 +647,27 @@ static void dispatch(struct mail *m)
     int64_t now = wall_ms();
     int made = 0;
 
-    if (!m->ready || m->inflight || !m->worker_ok || !m->cfg->smtp_url[0])
+    int64_t next_digest = INT64_MAX;
+
+    if (!m->ready || !m->worker_ok || !m->cfg->smtp_url[0])
         return;
-    if (lw_outbox_digest_run(m->store, m->cfg, now, &made, NULL) != LW_OK)
+    /* digests when they are due, whatever the worker is doing */
+    if (lw_outbox_digest_run(m->store, m->cfg, now, &made, &next_digest) !=
+        LW_OK)
         log_err("mail: cannot make storm digests: %s",
                 lw_store_errmsg(m->store));
     else if (made)
         log_warn("mail: alert storm: %d digest%s queued", made,
                  made == 1 ? "" : "s");
-    if (now < m->server_retry_ms)
+    ev_timer_stop(m->loop, &m->digest_timer);
+    if (next_digest != INT64_MAX) {
+        /* on time to the millisecond, not to the next tick */
+        ev_timer_set(
+            &m->digest_timer,
+            next_digest > now ? (double)(next_digest - now) / 1000.0 : 0., 0.);
+        ev_timer_start(m->loop, &m->digest_timer);
+    }
+    if (m->inflight || now < m->server_retry_ms)
         return;
     for (int i = 0; i < EXPIRE_BURST; i++) {
         struct due_check dc = {m, now, 0, false};
@@ -686,6 +699,13 @@ static void dispatch(struct mail *m)
         start_job(m, x);
         return;
     }
+}
+
+static void digest_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    dispatch(w->data);
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -739,7 +759,8 @@ int mail_init(struct mail *m, struct ev_loop *loop, struct lw_store *store,
     atomic_init(&m->abort, false);
     ev_timer_init(&m->tick_timer, tick_cb, TICK_S, TICK_S);
     ev_async_init(&m->done_async, done_cb);
-    m->tick_timer.data = m->done_async.data = m;
+    ev_init(&m->digest_timer, digest_cb);
+    m->tick_timer.data = m->done_async.data = m->digest_timer.data = m;
     rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
         log_err("mail: cannot initialise libcurl: %s", curl_easy_strerror(rc));
@@ -774,6 +795,7 @@ void mail_release(struct mail *m)
 
     if (m->loop) {
         ev_timer_stop(m->loop, &m->tick_timer);
+        ev_timer_stop(m->loop, &m->digest_timer);
         ev_async_stop(m->loop, &m->done_async);
     }
     if (m->worker_ok) {

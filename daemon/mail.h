@@ -66,6 +66,7 @@ struct mail {
     const struct lw_config *cfg;      /* borrowed; changes after SIGHUP */
     bool curl_ok;                     /* curl_global_init succeeded */
     ev_timer tick_timer;              /* 1 s: digests, due mail, events */
+    ev_timer digest_timer;            /* the next storm digest is due */
     ev_async done_async;              /* the worker finished a job */
     pthread_t worker;                 /* the SMTP thread */
     bool worker_ok;                   /* it runs (join it) */

@@ -284,6 +284,19 @@ assert set(seen) == alerts, "alerts in no mail: %s" % sorted(alerts - set(seen))
 twice = [i for i, s in seen.items() if len(s) > 1]
 assert not twice, "alerts in two mails: %s" % twice[:5]
 EOF
+# the digest is queued digest_delay_s (3 s) after the threshold was crossed
+$PY - "$T/d.alerts.json" "$T/d.mail.json" "$SLOW" <<'EOF' || fail "D: digest late"
+import datetime, json, sys
+def t(s):
+    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+opened = {a["id"]: t(a["opened_at"]) for a in json.load(open(sys.argv[1]))}
+for m in json.load(open(sys.argv[2])):
+    if m["digest"]:
+        first = min(opened[i] for i in m["alert_ids"])
+        late = t(m["created_at"]) - first
+        assert 2.9 <= late <= 3 + int(sys.argv[3]), "digest %.2f s after its first alert" % late
+        print("digest queued %.2f s after its first alert" % late)
+EOF
 ob d "[m['subject'] for m in o['mail'] if m['digest']][0]" | grep -q "storm digest: .* offline alerts - shared cause likely" ||
     fail "D: digest subject"
 grep -q "alert storm: 1 digest" "$DLOG" || fail "D: the digest is not logged"
