@@ -1096,6 +1096,7 @@ enum lw_err lw_outbox_digest_run(struct lw_store *s, const struct lw_config *c,
     enum lw_err e;
     int rc;
 
+    memset(kinds, 0, sizeof(kinds));
     if (made)
         *made = 0;
     if (next_ms)

@@ -61,24 +61,22 @@ void lw_sb_putc(struct lw_sb *b, char c)
 
 void lw_sb_printf(struct lw_sb *b, const char *fmt, ...)
 {
-    va_list ap;
+    va_list ap, aq;
     int n;
 
     if (b->oom)
         return;
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
+    va_copy(aq, ap);
+    n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    if (n < 0)
         b->oom = true;
-        return;
+    else if (reserve(b, (size_t)n)) {
+        vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+        b->len += (size_t)n;
     }
-    if (!reserve(b, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    b->len += (size_t)n;
 }
 
 char *lw_sb_take(struct lw_sb *b)
