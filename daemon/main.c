@@ -40,6 +40,7 @@
 #include "lienwatch/ingest.h"
 #include "lienwatch/store.h"
 #include "lienwatch/timeutil.h"
+#include "jsonarena.h"
 #include "log.h"
 #include "mqtt.h"
 #include "mail.h"
@@ -64,6 +65,9 @@
 /* Exit status for an invalid configuration (sysexits EX_CONFIG), so the
  * unit can refuse to restart on it (RestartPreventExitStatus=78). */
 #define EXIT_CONFIG 78
+/* Bump-allocator buffer for decoding one payload (jsonarena.h): an
+ * OwnTracks message needs about 2 KiB; larger ones fall back to malloc. */
+#define JSON_ARENA_BYTES (256 * 1024)
 /* Most --set options kept for re-application on SIGHUP. */
 #define MAX_OVERRIDES 64
 
@@ -350,7 +354,9 @@ static void on_message(void *ctx, const char *topic, const void *payload,
     struct lw_ingest_result r;
     int64_t t = (int64_t)(ev_now(d->loop) * 1000.0);
 
+    json_arena_begin();
     lw_ingest_message(d->ingest, topic, payload, len, t, &r);
+    json_arena_end();
     if (r.reject != LW_REJ_NONE) {
         log_reject(d, topic, &r, t);
     } else if (r.kind == LW_MSG_ACCOUNT) {
@@ -803,6 +809,8 @@ int main(int argc, char **argv)
     /* one thread: SQLite's global memory statistics would only add a
      * mutex to every allocation */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (json_arena_init(JSON_ARENA_BYTES) != 0)
+        log_warn("no memory for the JSON arena; decoding uses malloc");
     mosquitto_lib_init();
     d.loop = EV_DEFAULT;
     d.started_ms = now_ms();
@@ -813,5 +821,6 @@ int main(int argc, char **argv)
     stop(&d);
     mosquitto_lib_cleanup();
     ev_loop_destroy(d.loop);
+    json_arena_release();
     return rc;
 }

@@ -869,7 +869,7 @@ enum lw_reject lw_decode(enum lw_source src, const char *id,
         break;
     }
     if (r == LW_REJ_NONE && d->kind != LW_MSG_ACCOUNT) {
-        snprintf(d->fix.device, sizeof(d->fix.device), "%s", id);
+        lw_copy(d->fix.device, sizeof(d->fix.device), id);
         d->fix.recv_time_ms = now_ms;
     }
 

@@ -3,6 +3,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "lienwatch/err.h"
 #include "lienwatch/fix.h"
@@ -46,4 +47,16 @@ void lw_fix_init(struct lw_fix *f)
     f->accuracy_m = NAN;
     f->alt_m = NAN;
     f->battery_pct = -1;
+}
+
+char *lw_copy(char *dst, size_t dstlen, const char *src)
+{
+    size_t n;
+
+    if (!dst || dstlen == 0)
+        return dst;
+    n = src ? strnlen(src, dstlen - 1) : 0;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+    return dst;
 }

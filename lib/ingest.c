@@ -214,7 +214,7 @@ void lw_ingest_message(struct lw_ingest *in, const char *topic,
         reject(in, res, LW_REJ_UNKNOWN_TOPIC);
         goto out;
     }
-    snprintf(res->device, sizeof(res->device), "%s", id);
+    lw_copy(res->device, sizeof(res->device), id);
     why = lw_decode(src, id, payload, len, now_ms, &in->decode, &d,
                     res->detail, sizeof(res->detail));
     if (why != LW_REJ_NONE) {
@@ -234,7 +234,7 @@ void lw_ingest_message(struct lw_ingest *in, const char *topic,
         struct lw_fix f;
         size_t t = type_index(d.type);
         lw_fix_init(&f);
-        snprintf(f.device, sizeof(f.device), "%s", id);
+        lw_copy(f.device, sizeof(f.device), id);
         f.recv_time_ms = now_ms;
         in->total.ignored[t]++;
         in->delta.ignored[t]++;
