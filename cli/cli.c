@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -226,4 +227,62 @@ bool cli_json_print(const char *cmd, const json_t *j)
         return false;
     }
     return true;
+}
+
+bool cli_json_item(json_t *j, int64_t *n)
+{
+    char *text = j ? json_dumps(j, CLI_JSON_REAL) : NULL;
+    bool ok = text && printf("%s  %s", *n ? ",\n" : "[\n", text) >= 0 &&
+              !ferror(stdout);
+
+    free(text);
+    json_decref(j);
+    (*n)++;
+    return ok;
+}
+
+void cli_json_end(int64_t n)
+{
+    printf(n ? "\n]\n" : "[]\n");
+}
+
+int cli_row_done(int64_t *n, bool *failed)
+{
+    (*n)++;
+    if (ferror(stdout))
+        *failed = true;
+    return *failed;
+}
+
+int cli_output_status(const char *cmd, bool failed)
+{
+    if (failed)
+        return cli_error(cmd, CLI_EXIT_FAIL, "cannot write the output");
+    return CLI_EXIT_OK;
+}
+
+int cli_parse_json_only(struct cli *c, const struct cli_command *me, int argc,
+                        char **argv, bool *json)
+{
+    enum { OPT_JSON = 0x200 };
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    int opt, rc;
+
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (opt == OPT_JSON) {
+            *json = true;
+            continue;
+        }
+        rc = cli_common_opt(c, me, opt, argv);
+        if (rc != CLI_CONTINUE)
+            return rc;
+    }
+    if (optind != argc)
+        return cli_usage_error(me, "unexpected argument '%s'", argv[optind]);
+    return CLI_CONTINUE;
 }

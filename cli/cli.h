@@ -147,6 +147,40 @@ json_t *cli_json_real(double v);
  * printed). Does not take the reference. */
 bool cli_json_print(const char *cmd, const json_t *j);
 
+/*
+ * A JSON array streamed to stdout one compact object per row, so that a
+ * listing never holds all its rows in memory. cli_json_item prints j after
+ * "[\n  " when *n is 0 (the first item) or ",\n  " otherwise, adds one to
+ * *n and drops the reference to j (owned by the callee); a NULL j (out of
+ * memory) counts as a failure. Returns false when j is NULL or the output
+ * failed. cli_json_end closes an array of n items: "\n]\n", or "[]\n"
+ * when there were none.
+ */
+bool cli_json_item(json_t *j, int64_t *n);
+void cli_json_end(int64_t n);
+
+/*
+ * For a listing callback after it printed one text row: adds one to *n and
+ * sets *failed when stdout has an error. Returns *failed (non-zero stops the
+ * listing).
+ */
+int cli_row_done(int64_t *n, bool *failed);
+
+/* The end of a listing whose rows were written: CLI_EXIT_OK, or, when failed
+ * (output or memory failure), CLI_EXIT_FAIL after "cannot write the
+ * output". */
+int cli_output_status(const char *cmd, bool failed);
+
+/*
+ * Parses the options of a command that has --json as its only own option
+ * and takes no operands (getopt_long, CLI_COMMON_OPTIONS, short options
+ * ":h"); sets *json when it was given. Returns CLI_CONTINUE when the command
+ * goes on, otherwise the exit code to return now (help printed, or a usage
+ * error).
+ */
+int cli_parse_json_only(struct cli *c, const struct cli_command *me, int argc,
+                        char **argv, bool *json);
+
 /* ---- registry commands: vehicle, account, geofence, alerts
  * (cli/cli_registry.c) ---- */
 
@@ -179,6 +213,23 @@ enum lw_err cli_audit_change(struct cli *c, struct lw_store *w,
 /* Prints the store's last error for e as "lienwatch CMD: ..."; returns
  * CLI_EXIT_FAIL. s may be NULL. */
 int cli_db_error(const char *cmd, struct lw_store *s, enum lw_err e);
+
+/* One subcommand of a command with several ("vehicle set", ...). */
+struct cli_subcommand {
+    const char *name; /* as typed: "set" */
+    /* the subcommand, given argv from its own name on */
+    int (*run)(struct cli *c, int argc, char **argv);
+};
+
+/*
+ * Runs the subcommand of me named by argv[1] among subs (nsubs entries) with
+ * argc - 1, argv + 1. "-h"/"--help" there prints me's help (CLI_EXIT_OK);
+ * a missing or unknown name is a usage error that lists the names
+ * ("set, import or list"). Returns the exit code.
+ */
+int cli_dispatch(struct cli *c, const struct cli_command *me,
+                 const struct cli_subcommand *subs, size_t nsubs, int argc,
+                 char **argv);
 
 /*
  * True when s is valid UTF-8 without control characters and at most

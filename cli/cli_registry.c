@@ -105,6 +105,37 @@ int cli_db_error(const char *cmd, struct lw_store *s, enum lw_err e)
                      msg && msg[0] ? msg : lw_strerror(e));
 }
 
+/* Room for the list of a command's subcommand names. */
+#define SUBNAMES_MAX 256
+
+int cli_dispatch(struct cli *c, const struct cli_command *me,
+                 const struct cli_subcommand *subs, size_t nsubs, int argc,
+                 char **argv)
+{
+    char names[SUBNAMES_MAX] = "";
+    size_t i, len = 0;
+
+    for (i = 0; i < nsubs; i++) {
+        if (argc >= 2 && strcmp(argv[1], subs[i].name) == 0)
+            return subs[i].run(c, argc - 1, argv + 1);
+    }
+    if (argc >= 2 &&
+        (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        cli_print_help(me, stdout);
+        return CLI_EXIT_OK;
+    }
+    /* "set, import or list" */
+    for (i = 0; i < nsubs && len < sizeof(names); i++)
+        len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+                                i == 0           ? ""
+                                : i + 1 == nsubs ? " or "
+                                                 : ", ",
+                                subs[i].name);
+    if (argc < 2)
+        return cli_usage_error(me, "which one: %s?", names);
+    return cli_usage_error(me, "unknown subcommand '%s' (%s)", argv[1], names);
+}
+
 /* ---- text ---------------------------------------------------------------- */
 
 /*

@@ -623,67 +623,42 @@ static int print_row(void *ctx, const struct lw_account *a)
     cli_put_padded(a->status[0] ? a->status : "-", l->w_status);
     printf("  %-24s  %s\n", cli_time(a->updated_ms, t),
            a->source[0] ? a->source : "-");
-    l->n++;
-    if (ferror(stdout))
-        l->failed = true;
-    return l->failed;
+    return cli_row_done(&l->n, &l->failed);
 }
 
 static int print_json(void *ctx, const struct lw_account *a)
 {
     struct listing *l = ctx;
-    char *text = NULL;
     json_t *j;
 
     j = json_pack("{s:s, s:i, s:s, s:o, s:s}", "account", a->account,
                   "days_past_due", a->days_past_due, "status", a->status,
                   "updated", cli_json_time(a->updated_ms), "source", a->source);
-    if (j)
-        text = json_dumps(j, CLI_JSON_REAL);
-    if (!text || printf("%s  %s", l->n ? ",\n" : "[\n", text) < 0 ||
-        ferror(stdout))
+    if (!cli_json_item(j, &l->n))
         l->failed = true;
-    free(text);
-    json_decref(j);
-    l->n++;
     return l->failed;
 }
 
 static int run_list(struct cli *c, int argc, char **argv)
 {
-    enum { OPT_JSON = 0x200 };
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, OPT_JSON},
-        CLI_COMMON_OPTIONS,
-        {0},
-    };
     const struct cli_command *me = &cmd_list;
     struct listing l = {.w_acct = (int)strlen("ACCOUNT"),
                         .w_status = (int)strlen("STATUS")};
     struct lw_store *s;
     bool json = false;
     enum lw_err e;
-    int opt, rc;
+    int rc;
 
-    cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (opt == OPT_JSON) {
-            json = true;
-            continue;
-        }
-        rc = cli_common_opt(c, me, opt, argv);
-        if (rc != CLI_CONTINUE)
-            return rc;
-    }
-    if (optind != argc)
-        return cli_usage_error(me, "unexpected argument '%s'", argv[optind]);
+    rc = cli_parse_json_only(c, me, argc, argv, &json);
+    if (rc != CLI_CONTINUE)
+        return rc;
     s = cli_store_registry(c, me->name);
     if (!s)
         return CLI_EXIT_FAIL;
     if (json) {
         e = lw_registry_accounts(s, print_json, &l);
         if (e == LW_OK && !l.failed)
-            printf(l.n ? "\n]\n" : "[]\n");
+            cli_json_end(l.n);
     } else {
         e = lw_registry_accounts(s, measure, &l);
         if (e == LW_OK) {
@@ -696,27 +671,17 @@ static int run_list(struct cli *c, int argc, char **argv)
     }
     if (e != LW_OK)
         return cli_db_error(me->name, s, e);
-    if (l.failed)
-        return cli_error(me->name, CLI_EXIT_FAIL, "cannot write the output");
-    return CLI_EXIT_OK;
+    return cli_output_status(me->name, l.failed);
 }
 
 static int cmd_account(struct cli *c, int argc, char **argv)
 {
-    const struct cli_command *me = &cli_cmd_account;
+    static const struct cli_subcommand subs[] = {
+        {"set", run_set},
+        {"import", run_import},
+        {"list", run_list},
+    };
 
-    if (argc < 2)
-        return cli_usage_error(me, "which one: set, import or list?");
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        cli_print_help(me, stdout);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(argv[1], "set") == 0)
-        return run_set(c, argc - 1, argv + 1);
-    if (strcmp(argv[1], "import") == 0)
-        return run_import(c, argc - 1, argv + 1);
-    if (strcmp(argv[1], "list") == 0)
-        return run_list(c, argc - 1, argv + 1);
-    return cli_usage_error(me, "unknown subcommand '%s' (set, import or list)",
-                           argv[1]);
+    return cli_dispatch(c, &cli_cmd_account, subs,
+                        sizeof(subs) / sizeof(subs[0]), argc, argv);
 }

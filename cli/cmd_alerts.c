@@ -170,10 +170,7 @@ static int print_row(void *ctx, const struct lw_alert_row *r)
     cli_put_padded(r->a.fence[0] ? r->a.fence : "-", l->w_fence);
     printf("  %s%s\n", lw_alert_state_name(r->state),
            r->a.late ? " (late)" : "");
-    l->n++;
-    if (ferror(stdout))
-        l->failed = true;
-    return l->failed;
+    return cli_row_done(&l->n, &l->failed);
 }
 
 static int print_json(void *ctx, const struct lw_alert_row *r)
@@ -184,18 +181,11 @@ static int print_json(void *ctx, const struct lw_alert_row *r)
     bool has_v = vehicle_of(l, r->a.device, &v);
     bool has_a = has_v && v.account[0] &&
                  lw_registry_account_get(l->s, v.account, &a) == LW_OK;
-    char *text = NULL;
     json_t *j;
 
     j = lw_alert_to_json(r, has_v ? &v : NULL, has_a ? &a : NULL);
-    if (j)
-        text = json_dumps(j, CLI_JSON_REAL);
-    if (!text || printf("%s  %s", l->n ? ",\n" : "[\n", text) < 0 ||
-        ferror(stdout))
+    if (!cli_json_item(j, &l->n))
         l->failed = true;
-    free(text);
-    json_decref(j);
-    l->n++;
     return l->failed;
 }
 
@@ -256,7 +246,7 @@ static int run_list(struct cli *c, int argc, char **argv)
         cli_audit(c, "alerts", f.device, reason);
         e = lw_registry_alerts(l.s, &f, print_json, &l);
         if (e == LW_OK && !l.failed)
-            printf(l.n ? "\n]\n" : "[]\n");
+            cli_json_end(l.n);
     } else {
         e = lw_registry_alerts(l.s, &f, measure, &l);
         if (e == LW_OK) {
@@ -272,9 +262,7 @@ static int run_list(struct cli *c, int argc, char **argv)
     }
     if (e != LW_OK)
         return cli_db_error(me->name, l.s, e);
-    if (l.failed)
-        return cli_error(me->name, CLI_EXIT_FAIL, "cannot write the output");
-    return CLI_EXIT_OK;
+    return cli_output_status(me->name, l.failed);
 }
 
 /* ---- ack, close ---------------------------------------------------------- */

@@ -6,7 +6,6 @@
  */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -90,29 +89,19 @@ static int print_row(void *ctx, const struct lw_audit_entry *a)
     printf("%-24s  %-*s  %-*s  %-*s  %s\n", cli_time(a->at_ms, t), l->who_w,
            a->who, l->action_w, a->action, l->device_w,
            a->device ? a->device : "-", a->reason ? a->reason : "-");
-    l->n++;
-    if (ferror(stdout))
-        l->failed = true;
-    return l->failed;
+    return cli_row_done(&l->n, &l->failed);
 }
 
 static int print_json(void *ctx, const struct lw_audit_entry *a)
 {
     struct listing *l = ctx;
-    char *text = NULL;
     json_t *j;
 
     j = json_pack("{s:I, s:o, s:s, s:s, s:s?, s:s?}", "id", (json_int_t)a->id,
                   "time", cli_json_time(a->at_ms), "who", a->who, "action",
                   a->action, "device", a->device, "reason", a->reason);
-    if (j)
-        text = json_dumps(j, CLI_JSON_REAL);
-    if (!text || printf("%s  %s", l->n ? ",\n" : "[\n", text) < 0 ||
-        ferror(stdout))
+    if (!cli_json_item(j, &l->n))
         l->failed = true;
-    free(text);
-    json_decref(j);
-    l->n++;
     return l->failed;
 }
 
@@ -159,7 +148,7 @@ static int cmd_audit(struct cli *c, int argc, char **argv)
     if (json) {
         e = lw_store_audit_list(s, device, print_json, &l);
         if (e == LW_OK && !l.failed)
-            printf(l.n ? "\n]\n" : "[]\n");
+            cli_json_end(l.n);
     } else {
         e = lw_store_audit_list(s, device, measure, &l);
         if (e == LW_OK) {
@@ -170,7 +159,5 @@ static int cmd_audit(struct cli *c, int argc, char **argv)
     }
     if (e != LW_OK)
         return cli_error(me->name, CLI_EXIT_FAIL, "%s", lw_store_errmsg(s));
-    if (l.failed)
-        return cli_error(me->name, CLI_EXIT_FAIL, "cannot write the output");
-    return CLI_EXIT_OK;
+    return cli_output_status(me->name, l.failed);
 }

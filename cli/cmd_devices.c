@@ -5,9 +5,7 @@
  * measures the id column), the JSON array is streamed element by element:
  * neither holds a national fleet in memory.
  */
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -84,17 +82,13 @@ static int print_row(void *ctx, const struct lw_device_info *d)
            cli_time(d->last_fix_ms, fix),
            d->last_fix_ms ? cli_age(l->c->now_ms, d->last_fix_ms, age) : "-",
            (long long)d->fixes);
-    l->n++;
-    if (ferror(stdout))
-        l->failed = true;
-    return l->failed;
+    return cli_row_done(&l->n, &l->failed);
 }
 
 static int print_json(void *ctx, const struct lw_device_info *d)
 {
     struct listing *l = ctx;
     json_t *j;
-    char *text = NULL;
 
     j = json_pack(
         "{s:s, s:o, s:o, s:o, s:o, s:I}", "device", d->device, "first_heard",
@@ -105,44 +99,23 @@ static int print_json(void *ctx, const struct lw_device_info *d)
             ? json_integer((l->c->now_ms - d->last_fix_ms) / CLI_MS_PER_S)
             : json_null(),
         "fixes", (json_int_t)d->fixes);
-    if (j)
-        text = json_dumps(j, CLI_JSON_REAL);
-    if (!text || printf("%s  %s", l->n ? ",\n" : "[\n", text) < 0 ||
-        ferror(stdout))
+    if (!cli_json_item(j, &l->n))
         l->failed = true;
-    free(text);
-    json_decref(j);
-    l->n++;
     return l->failed;
 }
 
 static int cmd_devices(struct cli *c, int argc, char **argv)
 {
-    enum { OPT_JSON = 0x200 };
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, OPT_JSON},
-        CLI_COMMON_OPTIONS,
-        {0},
-    };
     const struct cli_command *me = &cli_cmd_devices;
     struct listing l = {.c = c, .id_width = (int)strlen("DEVICE")};
     struct lw_store *s;
     bool json = false;
     enum lw_err e;
-    int opt, rc;
+    int rc;
 
-    cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (opt == OPT_JSON) {
-            json = true;
-            continue;
-        }
-        rc = cli_common_opt(c, me, opt, argv);
-        if (rc != CLI_CONTINUE)
-            return rc;
-    }
-    if (optind != argc)
-        return cli_usage_error(me, "unexpected argument '%s'", argv[optind]);
+    rc = cli_parse_json_only(c, me, argc, argv, &json);
+    if (rc != CLI_CONTINUE)
+        return rc;
     s = cli_store(c, me->name);
     if (!s)
         return CLI_EXIT_FAIL;
@@ -150,7 +123,7 @@ static int cmd_devices(struct cli *c, int argc, char **argv)
     if (json) {
         e = lw_store_devices(s, print_json, &l);
         if (e == LW_OK && !l.failed)
-            printf(l.n ? "\n]\n" : "[]\n");
+            cli_json_end(l.n);
     } else {
         e = lw_store_devices(s, measure, &l);
         if (e == LW_OK) {
@@ -162,7 +135,5 @@ static int cmd_devices(struct cli *c, int argc, char **argv)
     }
     if (e != LW_OK)
         return cli_error(me->name, CLI_EXIT_FAIL, "%s", lw_store_errmsg(s));
-    if (l.failed)
-        return cli_error(me->name, CLI_EXIT_FAIL, "cannot write the output");
-    return CLI_EXIT_OK;
+    return cli_output_status(me->name, l.failed);
 }

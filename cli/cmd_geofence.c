@@ -868,10 +868,7 @@ static int print_row(void *ctx, const struct lw_geofence *g)
                : "-",
            cli_num(g->min_lon, 5, b[0]), cli_num(g->min_lat, 5, b[1]),
            cli_num(g->max_lon, 5, b[2]), cli_num(g->max_lat, 5, b[3]));
-    l->n++;
-    if (ferror(stdout))
-        l->failed = true;
-    return l->failed;
+    return cli_row_done(&l->n, &l->failed);
 }
 
 static json_t *str_or_null(const char *s)
@@ -884,7 +881,6 @@ static int print_json(void *ctx, const struct lw_geofence *g)
     struct listing *l = ctx;
     double r;
     const char *shape = shape_of(g->geojson, &r);
-    char *text = NULL;
     json_t *j;
 
     j = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:[f,f,f,f]}", "id",
@@ -895,14 +891,8 @@ static int print_json(void *ctx, const struct lw_geofence *g)
                   g->max_dwell_ms ? json_integer(g->max_dwell_ms / CLI_MS_PER_S)
                                   : json_null(),
                   "bbox", g->min_lon, g->min_lat, g->max_lon, g->max_lat);
-    if (j)
-        text = json_dumps(j, CLI_JSON_REAL);
-    if (!text || printf("%s  %s", l->n ? ",\n" : "[\n", text) < 0 ||
-        ferror(stdout))
+    if (!cli_json_item(j, &l->n))
         l->failed = true;
-    free(text);
-    json_decref(j);
-    l->n++;
     return l->failed;
 }
 
@@ -951,7 +941,7 @@ static int run_list(struct cli *c, int argc, char **argv)
     if (format == OPT_JSON) {
         e = lw_registry_fences(s, print_json, &l);
         if (e == LW_OK && !l.failed)
-            printf(l.n ? "\n]\n" : "[]\n");
+            cli_json_end(l.n);
     } else if (format == OPT_GEOJSON) {
         printf("{\"type\":\"FeatureCollection\",\"features\":[\n");
         e = lw_registry_fences(s, print_geojson, &l);
@@ -969,9 +959,7 @@ static int run_list(struct cli *c, int argc, char **argv)
     }
     if (e != LW_OK)
         return cli_db_error(me->name, s, e);
-    if (l.failed)
-        return cli_error(me->name, CLI_EXIT_FAIL, "cannot write the output");
-    return CLI_EXIT_OK;
+    return cli_output_status(me->name, l.failed);
 }
 
 /* ---- remove -------------------------------------------------------------- */
@@ -1370,28 +1358,11 @@ out_args:
 
 static int cmd_geofence(struct cli *c, int argc, char **argv)
 {
-    static const struct {
-        const char *name;                       /* as typed */
-        int (*run)(struct cli *, int, char **); /* the subcommand */
-    } subs[] = {
+    static const struct cli_subcommand subs[] = {
         {"import", run_import}, {"add-circle", run_circle}, {"list", run_list},
         {"remove", run_remove}, {"which", run_which},
     };
-    const struct cli_command *me = &cli_cmd_geofence;
-    size_t i;
 
-    if (argc < 2)
-        return cli_usage_error(
-            me, "which one: import, add-circle, list, remove or which?");
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        cli_print_help(me, stdout);
-        return CLI_EXIT_OK;
-    }
-    for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-        if (strcmp(argv[1], subs[i].name) == 0)
-            return subs[i].run(c, argc - 1, argv + 1);
-    return cli_usage_error(me,
-                           "unknown subcommand '%s' (import, add-circle, "
-                           "list, remove or which)",
-                           argv[1]);
+    return cli_dispatch(c, &cli_cmd_geofence, subs,
+                        sizeof(subs) / sizeof(subs[0]), argc, argv);
 }

@@ -125,10 +125,7 @@ static int print_row(void *ctx, const struct lw_outbox_row *r)
            RCPT_WIDTH, r->recipient, what);
     if (r->last_error[0])
         printf("        error: %s\n", r->last_error);
-    l->n++;
-    if (ferror(stdout))
-        l->failed = true;
-    return l->failed;
+    return cli_row_done(&l->n, &l->failed);
 }
 
 /* "12,13" as a JSON array of integers. */
@@ -307,7 +304,5 @@ static int cmd_outbox(struct cli *c, int argc, char **argv)
     }
     if (e != LW_OK)
         return cli_error(me->name, CLI_EXIT_FAIL, "%s", lw_store_errmsg(s));
-    if (l.failed)
-        return cli_error(me->name, CLI_EXIT_FAIL, "cannot write the output");
-    return CLI_EXIT_OK;
+    return cli_output_status(me->name, l.failed);
 }

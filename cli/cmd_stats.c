@@ -6,7 +6,6 @@
  * inside the object group. received, stored, duplicates and rejected are
  * always present, first, so scripts can rely on them.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -164,31 +163,16 @@ static void print_text(const json_t *root)
 
 static int cmd_stats(struct cli *c, int argc, char **argv)
 {
-    enum { OPT_JSON = 0x200 };
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, OPT_JSON},
-        CLI_COMMON_OPTIONS,
-        {0},
-    };
     const struct cli_command *me = &cli_cmd_stats;
     struct collect col = {0};
     struct lw_store *s;
     bool json = false;
     enum lw_err e;
-    int opt, rc;
+    int rc;
 
-    cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (opt == OPT_JSON) {
-            json = true;
-            continue;
-        }
-        rc = cli_common_opt(c, me, opt, argv);
-        if (rc != CLI_CONTINUE)
-            return rc;
-    }
-    if (optind != argc)
-        return cli_usage_error(me, "unexpected argument '%s'", argv[optind]);
+    rc = cli_parse_json_only(c, me, argc, argv, &json);
+    if (rc != CLI_CONTINUE)
+        return rc;
     s = cli_store(c, me->name);
     if (!s)
         return CLI_EXIT_FAIL;

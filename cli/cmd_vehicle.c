@@ -10,7 +10,6 @@
  */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -334,10 +333,7 @@ static int print_row(void *ctx, const struct lw_vehicle *v)
                : "default",
            cli_age(l->c->now_ms, heard, age),
            v->description[0] ? v->description : "-");
-    l->n++;
-    if (ferror(stdout))
-        l->failed = true;
-    return l->failed;
+    return cli_row_done(&l->n, &l->failed);
 }
 
 static json_t *str_or_null(const char *s)
@@ -351,7 +347,6 @@ static int print_json(void *ctx, const struct lw_vehicle *v)
     struct lw_account a;
     bool has_a = account_of(l, v, &a);
     int64_t heard, fix;
-    char *text = NULL;
     json_t *j;
 
     heard_of(l, v->device, &heard, &fix);
@@ -368,25 +363,13 @@ static int print_json(void *ctx, const struct lw_vehicle *v)
         "registered", cli_json_time(v->registered_ms), "updated",
         cli_json_time(v->updated_ms), "last_heard", cli_json_time(heard),
         "last_fix", cli_json_time(fix));
-    if (j)
-        text = json_dumps(j, CLI_JSON_REAL);
-    if (!text || printf("%s  %s", l->n ? ",\n" : "[\n", text) < 0 ||
-        ferror(stdout))
+    if (!cli_json_item(j, &l->n))
         l->failed = true;
-    free(text);
-    json_decref(j);
-    l->n++;
     return l->failed;
 }
 
 static int run_list(struct cli *c, int argc, char **argv)
 {
-    enum { OPT_JSON = 0x200 };
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, OPT_JSON},
-        CLI_COMMON_OPTIONS,
-        {0},
-    };
     const struct cli_command *me = &cmd_list;
     struct listing l = {
         .c = c,
@@ -397,27 +380,18 @@ static int run_list(struct cli *c, int argc, char **argv)
     };
     bool json = false;
     enum lw_err e;
-    int opt, rc;
+    int rc;
 
-    cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (opt == OPT_JSON) {
-            json = true;
-            continue;
-        }
-        rc = cli_common_opt(c, me, opt, argv);
-        if (rc != CLI_CONTINUE)
-            return rc;
-    }
-    if (optind != argc)
-        return cli_usage_error(me, "unexpected argument '%s'", argv[optind]);
+    rc = cli_parse_json_only(c, me, argc, argv, &json);
+    if (rc != CLI_CONTINUE)
+        return rc;
     l.s = cli_store_registry(c, me->name);
     if (!l.s)
         return CLI_EXIT_FAIL;
     if (json) {
         e = lw_registry_vehicles(l.s, print_json, &l);
         if (e == LW_OK && !l.failed)
-            printf(l.n ? "\n]\n" : "[]\n");
+            cli_json_end(l.n);
     } else {
         e = lw_registry_vehicles(l.s, measure, &l);
         if (e == LW_OK) {
@@ -435,25 +409,16 @@ static int run_list(struct cli *c, int argc, char **argv)
     }
     if (e != LW_OK)
         return cli_db_error(me->name, l.s, e);
-    if (l.failed)
-        return cli_error(me->name, CLI_EXIT_FAIL, "cannot write the output");
-    return CLI_EXIT_OK;
+    return cli_output_status(me->name, l.failed);
 }
 
 static int cmd_vehicle(struct cli *c, int argc, char **argv)
 {
-    const struct cli_command *me = &cli_cmd_vehicle;
+    static const struct cli_subcommand subs[] = {
+        {"set", run_set},
+        {"list", run_list},
+    };
 
-    if (argc < 2)
-        return cli_usage_error(me, "which one: set or list?");
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        cli_print_help(me, stdout);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(argv[1], "set") == 0)
-        return run_set(c, argc - 1, argv + 1);
-    if (strcmp(argv[1], "list") == 0)
-        return run_list(c, argc - 1, argv + 1);
-    return cli_usage_error(me, "unknown subcommand '%s' (set or list)",
-                           argv[1]);
+    return cli_dispatch(c, &cli_cmd_vehicle, subs,
+                        sizeof(subs) / sizeof(subs[0]), argc, argv);
 }
