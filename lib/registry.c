@@ -161,6 +161,63 @@ static enum lw_err step_fail(struct lw_store *s, sqlite3_stmt *st, int rc,
     return (rc & 0xff) == SQLITE_BUSY ? LW_ERR_BUSY : LW_ERR_DB;
 }
 
+/* Decodes the current row of a statement into row (the struct the statement
+ * selects: struct lw_vehicle for VEHICLE_COLS, ...). */
+typedef void (*row_decoder)(sqlite3_stmt *st, void *row);
+
+/*
+ * Runs st, a lookup by key (prepared and bound), and decodes its row into
+ * out with decode. Returns LW_OK, LW_ERR_NOTFOUND when there is no such row
+ * (no error recorded: the caller says what is missing, if it wants to), or
+ * LW_ERR_DB with "<what>: <SQLite's message>" recorded. Ends st's use.
+ */
+static enum lw_err get_row(struct lw_store *s, sqlite3_stmt *st,
+                           row_decoder decode, void *out, const char *what)
+{
+    int rc = sqlite3_step(st);
+    enum lw_err e;
+
+    if (rc == SQLITE_ROW) {
+        decode(st, out);
+        e = LW_OK;
+    } else if (rc == SQLITE_DONE) {
+        e = LW_ERR_NOTFOUND;
+    } else {
+        lw_store_seterr(s, "%s: %s", what, sqlite3_errmsg(lw_store_sqlite(s)));
+        e = LW_ERR_DB;
+    }
+    lw_store_release_stmt(s, st);
+    return e;
+}
+
+/*
+ * Hands the current row of a listing to its callback: decodes it into a
+ * value of the callback's type and returns the callback's result (non-zero
+ * stops the listing). cbp points to the typed callback (lw_vehicle_cb, ...).
+ */
+typedef int (*row_visitor)(sqlite3_stmt *st, const void *cbp, void *ctx);
+
+/*
+ * Runs st, a listing (prepared and bound), calling visit(st, cbp, ctx) for
+ * each row until it returns non-zero. Returns LW_OK, or the error of a
+ * listing that broke off (see step_fail; what names it). Ends st's use.
+ */
+static enum lw_err each_row(struct lw_store *s, sqlite3_stmt *st,
+                            row_visitor visit, const void *cbp, void *ctx,
+                            const char *what)
+{
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (visit(st, cbp, ctx))
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return step_fail(s, st, rc, what);
+    lw_store_release_stmt(s, st);
+    return LW_OK;
+}
+
 /* True when the fixed-size field f (size bytes) holds a NUL: a string. */
 #define TERMINATED(f) (memchr((f), '\0', sizeof(f)) != NULL)
 
@@ -231,8 +288,10 @@ static enum lw_err write_and_bump(struct lw_store *s, sqlite3_stmt *st,
     "device, vin, plate, description, account, offline_after_ms, "             \
     "registered_ms, updated_ms"
 
-static void row_to_vehicle(sqlite3_stmt *st, struct lw_vehicle *v)
+static void row_to_vehicle(sqlite3_stmt *st, void *row)
 {
+    struct lw_vehicle *v = row;
+
     memset(v, 0, sizeof(*v));
     text_col(st, 0, v->device, sizeof(v->device));
     text_col(st, 1, v->vin, sizeof(v->vin));
@@ -242,6 +301,15 @@ static void row_to_vehicle(sqlite3_stmt *st, struct lw_vehicle *v)
     v->offline_after_ms = sqlite3_column_int64(st, 5);
     v->registered_ms = sqlite3_column_int64(st, 6);
     v->updated_ms = sqlite3_column_int64(st, 7);
+}
+
+static int visit_vehicle(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    const lw_vehicle_cb *cb = cbp;
+    struct lw_vehicle v;
+
+    row_to_vehicle(st, &v);
+    return (*cb)(ctx, &v);
 }
 
 enum lw_err lw_registry_vehicle_set(struct lw_store *s,
@@ -281,8 +349,6 @@ enum lw_err lw_registry_vehicle_get(struct lw_store *s, const char *device,
                                     struct lw_vehicle *out)
 {
     sqlite3_stmt *st;
-    enum lw_err e;
-    int rc;
 
     if (!s || !device || !out)
         return LW_ERR_INVAL;
@@ -290,54 +356,43 @@ enum lw_err lw_registry_vehicle_get(struct lw_store *s, const char *device,
     if (!st)
         return LW_ERR_DB;
     sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        row_to_vehicle(st, out);
-        e = LW_OK;
-    } else if (rc == SQLITE_DONE) {
-        e = LW_ERR_NOTFOUND;
-    } else {
-        lw_store_seterr(s, "reading a vehicle: %s",
-                        sqlite3_errmsg(lw_store_sqlite(s)));
-        e = LW_ERR_DB;
-    }
-    lw_store_release_stmt(s, st);
-    return e;
+    return get_row(s, st, row_to_vehicle, out, "reading a vehicle");
 }
 
 enum lw_err lw_registry_vehicles(struct lw_store *s, lw_vehicle_cb cb,
                                  void *ctx)
 {
     sqlite3_stmt *st;
-    struct lw_vehicle v;
-    int rc;
 
     if (!s || !cb)
         return LW_ERR_INVAL;
     st = prep(s, "SELECT " VEHICLE_COLS " FROM vehicles ORDER BY device");
     if (!st)
         return LW_ERR_DB;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row_to_vehicle(st, &v);
-        if (cb(ctx, &v))
-            break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return step_fail(s, st, rc, "listing vehicles");
-    lw_store_release_stmt(s, st);
-    return LW_OK;
+    return each_row(s, st, visit_vehicle, &cb, ctx, "listing vehicles");
 }
 
 /* ---- accounts ------------------------------------------------------------ */
 
-static void row_to_account(sqlite3_stmt *st, struct lw_account *a)
+static void row_to_account(sqlite3_stmt *st, void *row)
 {
+    struct lw_account *a = row;
+
     memset(a, 0, sizeof(*a));
     text_col(st, 0, a->account, sizeof(a->account));
     a->days_past_due = sqlite3_column_int(st, 1);
     text_col(st, 2, a->status, sizeof(a->status));
     a->updated_ms = sqlite3_column_int64(st, 3);
     text_col(st, 4, a->source, sizeof(a->source));
+}
+
+static int visit_account(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    const lw_account_cb *cb = cbp;
+    struct lw_account a;
+
+    row_to_account(st, &a);
+    return (*cb)(ctx, &a);
 }
 
 enum lw_err lw_registry_account_set(struct lw_store *s,
@@ -372,8 +427,6 @@ enum lw_err lw_registry_account_get(struct lw_store *s, const char *account,
                                     struct lw_account *out)
 {
     sqlite3_stmt *st;
-    enum lw_err e;
-    int rc;
 
     if (!s || !account || !out)
         return LW_ERR_INVAL;
@@ -382,27 +435,13 @@ enum lw_err lw_registry_account_get(struct lw_store *s, const char *account,
     if (!st)
         return LW_ERR_DB;
     sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        row_to_account(st, out);
-        e = LW_OK;
-    } else if (rc == SQLITE_DONE) {
-        e = LW_ERR_NOTFOUND;
-    } else {
-        lw_store_seterr(s, "reading an account: %s",
-                        sqlite3_errmsg(lw_store_sqlite(s)));
-        e = LW_ERR_DB;
-    }
-    lw_store_release_stmt(s, st);
-    return e;
+    return get_row(s, st, row_to_account, out, "reading an account");
 }
 
 enum lw_err lw_registry_accounts(struct lw_store *s, lw_account_cb cb,
                                  void *ctx)
 {
     sqlite3_stmt *st;
-    struct lw_account a;
-    int rc;
 
     if (!s || !cb)
         return LW_ERR_INVAL;
@@ -410,15 +449,7 @@ enum lw_err lw_registry_accounts(struct lw_store *s, lw_account_cb cb,
                  "FROM accounts ORDER BY id");
     if (!st)
         return LW_ERR_DB;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row_to_account(st, &a);
-        if (cb(ctx, &a))
-            break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return step_fail(s, st, rc, "listing accounts");
-    lw_store_release_stmt(s, st);
-    return LW_OK;
+    return each_row(s, st, visit_account, &cb, ctx, "listing accounts");
 }
 
 /* ---- geofences ----------------------------------------------------------- */
@@ -427,9 +458,11 @@ enum lw_err lw_registry_accounts(struct lw_store *s, lw_account_cb cb,
     "g.id, g.name, g.kind, g.max_dwell_ms, r.min_lat, r.min_lon, r.max_lat, "  \
     "r.max_lon, g.link_device, g.link_account, g.geojson"
 
-/* Reads a fence row and calls cb; returns cb's result. */
-static int fence_row(sqlite3_stmt *st, lw_geofence_cb cb, void *ctx)
+/* Reads a fence row and calls the lw_geofence_cb at cbp; returns its
+ * result. */
+static int visit_fence(sqlite3_stmt *st, const void *cbp, void *ctx)
 {
+    const lw_geofence_cb *cb = cbp;
     struct lw_geofence g;
     char kind[16];
 
@@ -449,7 +482,7 @@ static int fence_row(sqlite3_stmt *st, lw_geofence_cb cb, void *ctx)
     g.geojson = (const char *)sqlite3_column_text(st, 10);
     if (!g.geojson)
         g.geojson = "";
-    return cb(ctx, &g);
+    return (*cb)(ctx, &g);
 }
 
 /* True when the box is finite, inside WGS-84 ranges and not inverted. */
@@ -599,21 +632,6 @@ out:
     return e;
 }
 
-static enum lw_err fence_query(struct lw_store *s, sqlite3_stmt *st,
-                               lw_geofence_cb cb, void *ctx)
-{
-    int rc;
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (fence_row(st, cb, ctx))
-            break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return step_fail(s, st, rc, "listing geofences");
-    lw_store_release_stmt(s, st);
-    return LW_OK;
-}
-
 enum lw_err lw_registry_fences(struct lw_store *s, lw_geofence_cb cb, void *ctx)
 {
     sqlite3_stmt *st;
@@ -624,7 +642,7 @@ enum lw_err lw_registry_fences(struct lw_store *s, lw_geofence_cb cb, void *ctx)
                  "JOIN geofence_rtree r ON r.id = g.id ORDER BY g.name");
     if (!st)
         return LW_ERR_DB;
-    return fence_query(s, st, cb, ctx);
+    return each_row(s, st, visit_fence, &cb, ctx, "listing geofences");
 }
 
 enum lw_err lw_registry_fences_at(struct lw_store *s, double lat_deg,
@@ -642,7 +660,7 @@ enum lw_err lw_registry_fences_at(struct lw_store *s, double lat_deg,
         return LW_ERR_DB;
     sqlite3_bind_double(st, 1, lat_deg);
     sqlite3_bind_double(st, 2, lon_deg);
-    return fence_query(s, st, cb, ctx);
+    return each_row(s, st, visit_fence, &cb, ctx, "listing geofences");
 }
 
 /* ---- alerts ------------------------------------------------------------- */
@@ -653,8 +671,9 @@ enum lw_err lw_registry_fences_at(struct lw_store *s, double lat_deg,
     "late, age_ms, gap_ms, moved_m, state, ack_by, ack_note, ack_ms, "         \
     "closed_ms, published"
 
-static void row_to_alert(sqlite3_stmt *st, struct lw_alert_row *r)
+static void row_to_alert(sqlite3_stmt *st, void *row)
 {
+    struct lw_alert_row *r = row;
     char buf[32];
     struct lw_alert *a = &r->a;
 
@@ -690,6 +709,15 @@ static void row_to_alert(sqlite3_stmt *st, struct lw_alert_row *r)
     r->ack_ms = sqlite3_column_int64(st, 21);
     r->closed_ms = sqlite3_column_int64(st, 22);
     r->published = sqlite3_column_int(st, 23) != 0;
+}
+
+static int visit_alert(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    const lw_alert_row_cb *cb = cbp;
+    struct lw_alert_row r;
+
+    row_to_alert(st, &r);
+    return (*cb)(ctx, &r);
 }
 
 enum lw_err lw_registry_alert_add(struct lw_store *s, const struct lw_alert *a,
@@ -823,7 +851,6 @@ enum lw_err lw_registry_alert_get(struct lw_store *s, int64_t id,
 {
     sqlite3_stmt *st;
     enum lw_err e;
-    int rc;
 
     if (!s || !out)
         return LW_ERR_INVAL;
@@ -831,19 +858,9 @@ enum lw_err lw_registry_alert_get(struct lw_store *s, int64_t id,
     if (!st)
         return LW_ERR_DB;
     sqlite3_bind_int64(st, 1, id);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        row_to_alert(st, out);
-        e = LW_OK;
-    } else if (rc == SQLITE_DONE) {
+    e = get_row(s, st, row_to_alert, out, "reading an alert");
+    if (e == LW_ERR_NOTFOUND)
         lw_store_seterr(s, "no alert %lld", (long long)id);
-        e = LW_ERR_NOTFOUND;
-    } else {
-        lw_store_seterr(s, "reading an alert: %s",
-                        sqlite3_errmsg(lw_store_sqlite(s)));
-        e = LW_ERR_DB;
-    }
-    lw_store_release_stmt(s, st);
     return e;
 }
 
@@ -852,9 +869,7 @@ enum lw_err lw_registry_alerts(struct lw_store *s,
                                lw_alert_row_cb cb, void *ctx)
 {
     static const struct lw_alert_filter all = {0};
-    struct lw_alert_row r;
     sqlite3_stmt *st;
-    int rc;
 
     if (!s || !cb)
         return LW_ERR_INVAL;
@@ -872,15 +887,7 @@ enum lw_err lw_registry_alerts(struct lw_store *s,
     sqlite3_bind_int(st, 2, f->open_only);
     sqlite3_bind_int(st, 3, f->unpublished_only);
     sqlite3_bind_int64(st, 4, f->changed_since_ms);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row_to_alert(st, &r);
-        if (cb(ctx, &r))
-            break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return step_fail(s, st, rc, "listing alerts");
-    lw_store_release_stmt(s, st);
-    return LW_OK;
+    return each_row(s, st, visit_alert, &cb, ctx, "listing alerts");
 }
 
 /* ---- change detection ---------------------------------------------------- */
