@@ -396,9 +396,14 @@ static int bind_fix(sqlite3_stmt *st, const struct lw_fix *f)
     return rc;
 }
 
-/* Fills *f from a row of FIX_COLS. */
-static void row_to_fix(sqlite3_stmt *st, struct lw_fix *f)
+/* Decodes the current row of a statement into row (the struct the statement
+ * selects: struct lw_fix for FIX_COLS, ...). */
+typedef void (*row_decoder)(sqlite3_stmt *st, void *row);
+
+/* Fills the struct lw_fix at row from a row of FIX_COLS. */
+static void row_to_fix(sqlite3_stmt *st, void *row)
 {
+    struct lw_fix *f = row;
     const unsigned char *trig;
 
     lw_fix_init(f);
@@ -417,9 +422,12 @@ static void row_to_fix(sqlite3_stmt *st, struct lw_fix *f)
     f->trigger = trig ? (char)trig[0] : 0;
 }
 
-/* Fills *d from a devices row (id, first, last heard, last fix, count). */
-static void row_to_device(sqlite3_stmt *st, struct lw_device_info *d)
+/* Fills the struct lw_device_info at row from a devices row (id, first,
+ * last heard, last fix, count). */
+static void row_to_device(sqlite3_stmt *st, void *row)
 {
+    struct lw_device_info *d = row;
+
     *d = (struct lw_device_info){0};
     col_text(st, 0, d->device, sizeof(d->device));
     d->first_heard_ms = sqlite3_column_int64(st, 1);
@@ -974,65 +982,117 @@ enum lw_err lw_store_counter_add(struct lw_store *s, const char *name,
                         NULL);
 }
 
-/* Steps a one-row query bound to device (?1): ROW, NOTFOUND or error. */
-static enum lw_err query_device_row(struct lw_store *s, sqlite3_stmt *st,
-                                    const char *device, const char *what)
+/*
+ * Runs the one-row query id bound to device (?1) and decodes its row into
+ * out. Returns LW_OK, LW_ERR_NOTFOUND ("<what>: no such device '<device>'"
+ * recorded) or the error (what names it); LW_ERR_INVAL for a bad handle or
+ * a NULL argument.
+ */
+static enum lw_err get_device_row(struct lw_store *s, enum stmt_id id,
+                                  const char *device, row_decoder decode,
+                                  void *out, const char *what)
 {
-    int rc = sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int rc;
 
-    if (rc != SQLITE_OK)
-        return db_fail(s, rc, what);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        return LW_OK;
-    if (rc == SQLITE_DONE) {
+    if (check_handle(s) || !device || !out)
+        return LW_ERR_INVAL;
+    st = stmt(s, id, &e);
+    if (!st)
+        return e;
+    rc = sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        decode(st, out);
+        e = LW_OK;
+    } else if (rc == SQLITE_DONE) {
         set_errmsg(s, "%s: no such device '%s'", what, device);
-        return LW_ERR_NOTFOUND;
+        e = LW_ERR_NOTFOUND;
+    } else {
+        e = db_fail(s, rc, what);
     }
-    return db_fail(s, rc, what);
+    done(st);
+    return e;
+}
+
+/*
+ * Hands the current row of a listing to its callback: decodes it into a
+ * value of the callback's type and returns the callback's result (non-zero
+ * stops the listing). cbp points to the typed callback (lw_fix_cb, ...).
+ */
+typedef int (*row_visitor)(sqlite3_stmt *st, const void *cbp, void *ctx);
+
+/*
+ * Runs the listing st, calling visit(st, cbp, ctx) for each row until it
+ * returns non-zero. rc is the result of binding st's parameters: anything
+ * but SQLITE_OK fails at once. Returns LW_OK or the error (what names it).
+ * Ends st's use.
+ */
+static enum lw_err each_row(struct lw_store *s, sqlite3_stmt *st, int rc,
+                            row_visitor visit, const void *cbp, void *ctx,
+                            const char *what)
+{
+    enum lw_err e;
+
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (visit(st, cbp, ctx) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+        rc = SQLITE_OK;
+    }
+    e = rc == SQLITE_DONE ? LW_OK : db_fail(s, rc, what);
+    done(st);
+    return e;
+}
+
+static int visit_fix(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    const lw_fix_cb *cb = cbp;
+    struct lw_fix f;
+
+    row_to_fix(st, &f);
+    return (*cb)(ctx, &f);
+}
+
+static int visit_device(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    const lw_device_cb *cb = cbp;
+    struct lw_device_info d;
+
+    row_to_device(st, &d);
+    return (*cb)(ctx, &d);
+}
+
+static int visit_counter(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    const lw_counter_cb *cb = cbp;
+    const unsigned char *name = sqlite3_column_text(st, 0);
+
+    return (*cb)(ctx, name ? (const char *)name : "",
+                 sqlite3_column_int64(st, 1));
 }
 
 enum lw_err lw_store_device_get(struct lw_store *s, const char *device,
                                 struct lw_device_info *out)
 {
-    sqlite3_stmt *st;
-    enum lw_err e;
-
-    if (check_handle(s) || !device || !out)
-        return LW_ERR_INVAL;
-    st = stmt(s, ST_DEV_GET, &e);
-    if (!st)
-        return e;
-    e = query_device_row(s, st, device, "reading a device");
-    if (e == LW_OK)
-        row_to_device(st, out);
-    done(st);
-    return e;
+    return get_device_row(s, ST_DEV_GET, device, row_to_device, out,
+                          "reading a device");
 }
 
 enum lw_err lw_store_last_fix(struct lw_store *s, const char *device,
                               struct lw_fix *out)
 {
-    sqlite3_stmt *st;
-    enum lw_err e;
-
-    if (check_handle(s) || !device || !out)
-        return LW_ERR_INVAL;
-    st = stmt(s, ST_LAST_GET, &e);
-    if (!st)
-        return e;
-    e = query_device_row(s, st, device, "reading the last-known fix");
-    if (e == LW_OK)
-        row_to_fix(st, out);
-    done(st);
-    return e;
+    return get_device_row(s, ST_LAST_GET, device, row_to_fix, out,
+                          "reading the last-known fix");
 }
 
 enum lw_err lw_store_history(struct lw_store *s, const char *device,
                              int64_t from_ms, int64_t to_ms, lw_fix_cb cb,
                              void *ctx)
 {
-    struct lw_fix f;
     sqlite3_stmt *st;
     enum lw_err e;
     int rc;
@@ -1047,66 +1107,35 @@ enum lw_err lw_store_history(struct lw_store *s, const char *device,
         rc = sqlite3_bind_int64(st, 2, from_ms);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 3, to_ms);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row_to_fix(st, &f);
-        if (cb(ctx, &f) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-        rc = SQLITE_OK;
-    }
-    e = rc == SQLITE_DONE ? LW_OK : db_fail(s, rc, "reading history");
-    done(st);
-    return e;
+    return each_row(s, st, rc, visit_fix, &cb, ctx, "reading history");
 }
 
 enum lw_err lw_store_devices(struct lw_store *s, lw_device_cb cb, void *ctx)
 {
-    struct lw_device_info d;
     sqlite3_stmt *st;
     enum lw_err e;
-    int rc;
 
     if (check_handle(s) || !cb)
         return LW_ERR_INVAL;
     st = stmt(s, ST_DEVICES, &e);
     if (!st)
         return e;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row_to_device(st, &d);
-        if (cb(ctx, &d) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    e = rc == SQLITE_DONE ? LW_OK : db_fail(s, rc, "listing devices");
-    done(st);
-    return e;
+    return each_row(s, st, SQLITE_OK, visit_device, &cb, ctx,
+                    "listing devices");
 }
 
 enum lw_err lw_store_counters(struct lw_store *s, lw_counter_cb cb, void *ctx)
 {
     sqlite3_stmt *st;
     enum lw_err e;
-    int rc;
 
     if (check_handle(s) || !cb)
         return LW_ERR_INVAL;
     st = stmt(s, ST_COUNTERS, &e);
     if (!st)
         return e;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *name = sqlite3_column_text(st, 0);
-
-        if (cb(ctx, name ? (const char *)name : "",
-               sqlite3_column_int64(st, 1)) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    e = rc == SQLITE_DONE ? LW_OK : db_fail(s, rc, "reading counters");
-    done(st);
-    return e;
+    return each_row(s, st, SQLITE_OK, visit_counter, &cb, ctx,
+                    "reading counters");
 }
 
 /*
