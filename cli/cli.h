@@ -88,6 +88,24 @@ void cli_print_help(const struct cli_command *cmd, FILE *f);
     {"help", no_argument, NULL, 'h'}
 /* clang-format on */
 
+/*
+ * The last entries of the OPTIONS section of a command's help (string
+ * literals to paste into it): the common options, for a command that only
+ * reads, and for one that changes the registry (--as goes into the audit
+ * trail).
+ */
+#define CLI_HELP_COMMON_OPTIONS                                                \
+    "    --db PATH, --as NAME\n"                                               \
+    "        As the global options.\n"                                         \
+    "    -h, --help\n"                                                         \
+    "        Print this help.\n"
+#define CLI_HELP_CHANGE_OPTIONS                                                \
+    "    --db PATH, --as NAME\n"                                               \
+    "        As the global options; --as names who made the change in the\n"   \
+    "        audit trail.\n"                                                   \
+    "    -h, --help\n"                                                         \
+    "        Print this help.\n"
+
 /* cli_common_opt's "handled, go on parsing". */
 #define CLI_CONTINUE (-1)
 

@@ -38,6 +38,8 @@
 /* Text columns are at least as wide as their heading, at most this wide. */
 #define COL_MAX 40
 
+/* the help text is laid out as it prints */
+/* clang-format off */
 static const char help[] =
     "DESCRIPTION\n"
     "    A loan account, as the loan servicing system knows it: how many days\n"
@@ -78,11 +80,7 @@ static const char help[] =
     "    --json\n"
     "        (list) Print one JSON array of objects: account, days_past_due,\n"
     "        status, updated (ISO 8601 UTC) and source.\n"
-    "    --db PATH, --as NAME\n"
-    "        As the global options; --as names who made the change in the\n"
-    "        audit trail.\n"
-    "    -h, --help\n"
-    "        Print this help.\n"
+    CLI_HELP_CHANGE_OPTIONS
     "\n"
     "EXIT STATUS\n"
     "    0 success; 1 database missing, not writable or broken, or FILE\n"
@@ -94,6 +92,7 @@ static const char help[] =
     "    lienwatch account import accounts-2026-11-23.csv\n"
     "    lienwatch account list --json | jq -r '.[] | select(.days_past_due "
     ">= 30) | .account'\n";
+/* clang-format on */
 
 static int cmd_account(struct cli *c, int argc, char **argv);
 

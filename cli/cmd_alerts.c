@@ -28,6 +28,8 @@
 #define ACK_BY_MAX (sizeof(((struct lw_alert_row *)0)->ack_by) - 1)
 #define ACK_NOTE_MAX (sizeof(((struct lw_alert_row *)0)->ack_note) - 1)
 
+/* the help text is laid out as it prints */
+/* clang-format off */
 static const char help[] =
     "DESCRIPTION\n"
     "    The alerts lienwatchd raised for watched (overdue) vehicles:\n"
@@ -70,11 +72,7 @@ static const char help[] =
     "        (ack; required) Who takes the alert on, at most 63 bytes.\n"
     "    --note TEXT\n"
     "        (ack) A note, at most 255 bytes.\n"
-    "    --db PATH, --as NAME\n"
-    "        As the global options; --as names who made the change in the\n"
-    "        audit trail.\n"
-    "    -h, --help\n"
-    "        Print this help.\n"
+    CLI_HELP_CHANGE_OPTIONS
     "\n"
     "EXIT STATUS\n"
     "    0 success (also when no alert matches); 1 database missing, not\n"
@@ -86,6 +84,7 @@ static const char help[] =
     "    lienwatch alerts --device alice/phone --json --reason 'order 2291'\n"
     "    lienwatch alerts ack 42 --by agent7 --note 'on my way'\n"
     "    lienwatch alerts close 42\n";
+/* clang-format on */
 
 static int cmd_alerts(struct cli *c, int argc, char **argv);
 

@@ -16,6 +16,8 @@
 /* Widest who / action / device column, in bytes. */
 #define COL_MAX 40
 
+/* the help text is laid out as it prints */
+/* clang-format off */
 static const char help[] =
     "DESCRIPTION\n"
     "    Lists the audit trail, oldest first: when (our clock, ISO 8601 UTC),\n"
@@ -33,10 +35,7 @@ static const char help[] =
     "    --json\n"
     "        Print one JSON array of objects: id, time, who, action, device,\n"
     "        reason (null when not given).\n"
-    "    --db PATH, --as NAME\n"
-    "        As the global options.\n"
-    "    -h, --help\n"
-    "        Print this help.\n"
+    CLI_HELP_COMMON_OPTIONS
     "\n"
     "EXIT STATUS\n"
     "    0 success (also with an empty trail); 1 database missing or\n"
@@ -45,6 +44,7 @@ static const char help[] =
     "EXAMPLES\n"
     "    lienwatch audit\n"
     "    lienwatch audit --device alice/phone --json\n";
+/* clang-format on */
 
 static int cmd_audit(struct cli *c, int argc, char **argv);
 

@@ -16,6 +16,8 @@
 /* The id column is at least as wide as its heading, at most this wide. */
 #define ID_WIDTH_MAX 40
 
+/* the help text is laid out as it prints */
+/* clang-format off */
 static const char help[] =
     "DESCRIPTION\n"
     "    Lists every device (tracker) in the database, ordered by id, with\n"
@@ -29,10 +31,7 @@ static const char help[] =
     "        Print one JSON array of objects: device, first_heard,\n"
     "        last_heard, last_fix (ISO 8601 UTC, null when none),\n"
     "        last_fix_age_s (null when none) and fixes.\n"
-    "    --db PATH, --as NAME\n"
-    "        As the global options.\n"
-    "    -h, --help\n"
-    "        Print this help.\n"
+    CLI_HELP_COMMON_OPTIONS
     "\n"
     "EXIT STATUS\n"
     "    0 success (also with no devices); 1 database missing or unreadable;\n"
@@ -42,6 +41,7 @@ static const char help[] =
     "    lienwatch devices\n"
     "    lienwatch devices --json | jq -r '.[] | select(.last_fix_age_s > "
     "21600) | .device'\n";
+/* clang-format on */
 
 static int cmd_devices(struct cli *c, int argc, char **argv);
 

@@ -36,6 +36,8 @@
 /* Size of the first read of a file; doubled as needed. */
 #define READ_CHUNK 65536
 
+/* the help text is laid out as it prints */
+/* clang-format off */
 static const char help[] =
     "DESCRIPTION\n"
     "    A geofence is an area on the map: keep_in fences are where a\n"
@@ -114,11 +116,7 @@ static const char help[] =
     "        (properties name and kind, radius_m for circles).\n"
     "    --stdin\n"
     "        (which) Read points from standard input.\n"
-    "    --db PATH, --as NAME\n"
-    "        As the global options; --as names who made the change in the\n"
-    "        audit trail.\n"
-    "    -h, --help\n"
-    "        Print this help.\n"
+    CLI_HELP_CHANGE_OPTIONS
     "\n"
     "    A negative LAT or LON is an operand, not an option: -10.91 -37.07\n"
     "    works as it is.\n"
@@ -140,6 +138,7 @@ static const char help[] =
     "    printf '%s\\n' '-10.91 -37.07' '52.52,13.40' | lienwatch geofence "
     "which --stdin\n"
     "    lienwatch geofence remove 'Santos port'\n";
+/* clang-format on */
 
 static int cmd_geofence(struct cli *c, int argc, char **argv);
 

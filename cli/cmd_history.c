@@ -32,6 +32,8 @@
 /* Length of a bare date "YYYY-MM-DD". */
 #define DATE_LEN 10
 
+/* the help text is laid out as it prints */
+/* clang-format off */
 static const char help[] =
     "DESCRIPTION\n"
     "    Prints the stored fixes of DEVICE in fix-time order (the device's\n"
@@ -62,10 +64,7 @@ static const char help[] =
     "            Google Earth.\n"
     "    -r, --reason TEXT\n"
     "        Why you look this vehicle up; stored in the audit trail.\n"
-    "    --db PATH, --as NAME\n"
-    "        As the global options.\n"
-    "    -h, --help\n"
-    "        Print this help.\n"
+    CLI_HELP_COMMON_OPTIONS
     "\n"
     "EXIT STATUS\n"
     "    0 success (also when no fix is in the range); 1 database missing or\n"
@@ -76,6 +75,7 @@ static const char help[] =
     "    lienwatch history alice/phone --from 2026-11-01 --to 2026-11-07 \\\n"
     "        --format gpx --reason 'order 2291' > alice.gpx\n"
     "    lienwatch history alice/phone --format geojson > alice.geojson\n";
+/* clang-format on */
 
 static int cmd_history(struct cli *c, int argc, char **argv);
 

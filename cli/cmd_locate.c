@@ -24,6 +24,8 @@
 #define COMPASS_POINTS 16
 #define DEG_PER_TURN 360.0
 
+/* the help text is laid out as it prints */
+/* clang-format off */
 static const char help[] =
     "DESCRIPTION\n"
     "    Shows the last-known position of DEVICE: the newest fix by the\n"
@@ -49,10 +51,7 @@ static const char help[] =
     "    -r, --reason TEXT\n"
     "        Why you look this vehicle up (case or order number); stored in\n"
     "        the audit trail.\n"
-    "    --db PATH, --as NAME\n"
-    "        As the global options.\n"
-    "    -h, --help\n"
-    "        Print this help.\n"
+    CLI_HELP_COMMON_OPTIONS
     "\n"
     "EXIT STATUS\n"
     "    0 found; 1 database missing or unreadable; 2 bad options;\n"
@@ -61,6 +60,7 @@ static const char help[] =
     "EXAMPLES\n"
     "    lienwatch locate alice/phone --reason 'order 2291'\n"
     "    lienwatch locate alice/phone --json | jq -r .osm_url\n";
+/* clang-format on */
 
 static int cmd_locate(struct cli *c, int argc, char **argv);
 

@@ -23,6 +23,8 @@
 /* Width of the recipient column (longer ones push the line). */
 #define RCPT_WIDTH 28
 
+/* the help text is laid out as it prints */
+/* clang-format off */
 static const char help[] =
     "DESCRIPTION\n"
     "    Lists the alert e-mail of the outbox that lienwatchd sends over "
@@ -55,10 +57,7 @@ static const char help[] =
     "        (alert_id, kind, device, held_at, digest_due_at); \"counts\"\n"
     "        (pending, sent, failed, held). Times are ISO 8601 UTC or "
     "null.\n"
-    "    --db PATH, --as NAME\n"
-    "        As the global options.\n"
-    "    -h, --help\n"
-    "        Print this help.\n"
+    CLI_HELP_COMMON_OPTIONS
     "\n"
     "EXIT STATUS\n"
     "    0 success (also with an empty outbox); 1 database missing, "
@@ -69,6 +68,7 @@ static const char help[] =
     "    lienwatch outbox\n"
     "    lienwatch outbox --state failed\n"
     "    lienwatch outbox --json | jq '.counts'\n";
+/* clang-format on */
 
 static int cmd_outbox(struct cli *c, int argc, char **argv);
 

@@ -16,6 +16,8 @@
 /* Indent of a group's members in the text table. */
 #define MEMBER_INDENT 2
 
+/* the help text is laid out as it prints */
+/* clang-format off */
 static const char help[] =
     "DESCRIPTION\n"
     "    Prints the counters lienwatchd keeps in the database (current within\n"
@@ -34,10 +36,7 @@ static const char help[] =
     "    --json\n"
     "        Print one JSON object: the counters as top-level keys, groups\n"
     "        (rejected, ignored, ...) as objects of key -> count.\n"
-    "    --db PATH, --as NAME\n"
-    "        As the global options.\n"
-    "    -h, --help\n"
-    "        Print this help.\n"
+    CLI_HELP_COMMON_OPTIONS
     "\n"
     "EXIT STATUS\n"
     "    0 success; 1 database missing or unreadable; 2 bad options.\n"
@@ -45,6 +44,7 @@ static const char help[] =
     "EXAMPLES\n"
     "    lienwatch stats\n"
     "    lienwatch stats --json | jq .rejected\n";
+/* clang-format on */
 
 static int cmd_stats(struct cli *c, int argc, char **argv);
 

@@ -27,6 +27,8 @@
 /* Room for a formatted duration. */
 #define DUR_BUFLEN 32
 
+/* the help text is laid out as it prints */
+/* clang-format off */
 static const char help[] =
     "DESCRIPTION\n"
     "    A vehicle is what a field agent looks for: its VIN, number plate\n"
@@ -73,11 +75,7 @@ static const char help[] =
     "        offline_after_s (null: the daemon's default), registered,\n"
     "        updated, last_heard and last_fix (ISO 8601 UTC, null when "
     "never).\n"
-    "    --db PATH, --as NAME\n"
-    "        As the global options; --as names who made the change in the\n"
-    "        audit trail.\n"
-    "    -h, --help\n"
-    "        Print this help.\n"
+    CLI_HELP_CHANGE_OPTIONS
     "\n"
     "EXIT STATUS\n"
     "    0 success; 1 database missing, not writable or broken; 2 bad\n"
@@ -91,6 +89,7 @@ static const char help[] =
     "    lienwatch vehicle list\n"
     "    lienwatch vehicle list --json | jq -r '.[] | select(.last_heard == "
     "null) | .device'\n";
+/* clang-format on */
 
 static int cmd_vehicle(struct cli *c, int argc, char **argv);
 
