@@ -337,6 +337,27 @@ static int change(struct cli *c, const struct cli_command *me, int64_t id,
     return rc;
 }
 
+/*
+ * Reads the one operand of ack and close, left at argv[optind] by
+ * getopt_long, as an alert id into *id. Returns CLI_CONTINUE, or
+ * CLI_EXIT_USAGE after a message.
+ */
+static int id_operand(const struct cli_command *me, int argc, char **argv,
+                      int64_t *id)
+{
+    if (optind >= argc)
+        return cli_usage_error(me, "ID missing");
+    if (optind + 1 < argc)
+        return cli_usage_error(me, "unexpected argument '%s'",
+                               argv[optind + 1]);
+    if (!parse_id(argv[optind], id))
+        return cli_usage_error(me,
+                               "ID '%s' is not an alert id (a number "
+                               "> 0, see lienwatch alerts)",
+                               argv[optind]);
+    return CLI_CONTINUE;
+}
+
 static int run_ack(struct cli *c, int argc, char **argv)
 {
     enum { OPT_BY = 0x200, OPT_NOTE };
@@ -373,16 +394,9 @@ static int run_ack(struct cli *c, int argc, char **argv)
                 return rc;
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(me, "ID missing");
-    if (optind + 1 < argc)
-        return cli_usage_error(me, "unexpected argument '%s'",
-                               argv[optind + 1]);
-    if (!parse_id(argv[optind], &id))
-        return cli_usage_error(me,
-                               "ID '%s' is not an alert id (a number "
-                               "> 0, see lienwatch alerts)",
-                               argv[optind]);
+    rc = id_operand(me, argc, argv, &id);
+    if (rc != CLI_CONTINUE)
+        return rc;
     if (!by)
         return cli_usage_error(me, "--by NAME is required: who takes the "
                                    "alert on?");
@@ -405,16 +419,9 @@ static int run_close(struct cli *c, int argc, char **argv)
         if (rc != CLI_CONTINUE)
             return rc;
     }
-    if (optind >= argc)
-        return cli_usage_error(me, "ID missing");
-    if (optind + 1 < argc)
-        return cli_usage_error(me, "unexpected argument '%s'",
-                               argv[optind + 1]);
-    if (!parse_id(argv[optind], &id))
-        return cli_usage_error(me,
-                               "ID '%s' is not an alert id (a number "
-                               "> 0, see lienwatch alerts)",
-                               argv[optind]);
+    rc = id_operand(me, argc, argv, &id);
+    if (rc != CLI_CONTINUE)
+        return rc;
     return change(c, me, id, NULL, NULL);
 }
 
