@@ -338,9 +338,8 @@ static void log_reject(struct daemon *d, const char *topic,
     if (!log_limit_allow(&d->reject_limit[r->reject], t,
                          REJECT_LOG_INTERVAL_MS, &suppressed))
         return;
-    log_warn("rejected message on '%.200s' (%s): %s%s", topic,
-             lw_reject_name(r->reject), r->detail,
-             suppressed ? "" : "");
+    log_warn("rejected message on '%.200s' (%s): %s", topic,
+             lw_reject_name(r->reject), r->detail);
     if (suppressed)
         log_warn("  ... and %llu more '%s' rejections in the last %d s",
                  (unsigned long long)suppressed, lw_reject_name(r->reject),
@@ -360,9 +359,9 @@ static void on_message(void *ctx, const char *topic, const void *payload,
     if (r.reject != LW_REJ_NONE) {
         log_reject(d, topic, &r, t);
     } else if (r.kind == LW_MSG_ACCOUNT) {
-        log_info("account %s: %d days past due (%s)", r.account.account,
-                 r.account.days_past_due, r.account.status);
-        watch_account(&d->watch, &r.account, t);
+        if (watch_account(&d->watch, &r.account, t))
+            log_info("account %s: %d days past due (%s)", r.account.account,
+                     r.account.days_past_due, r.account.status);
     } else if (r.kind == LW_MSG_ALIVE) {
         watch_heard(&d->watch, r.device, t);
     }

@@ -77,12 +77,22 @@ static struct dstate *dev(struct watch *w, const char *device)
     return devmap_get(&w->devices, device, true);
 }
 
-static void mark_dirty(struct watch *w, struct dstate *d, bool urgent)
+/* The state of d must be published again (urgent: at the next sweep,
+ * whatever its interval). */
+static void mark_dirty(struct dstate *d, bool urgent)
 {
-    (void)w;
     d->dirty = true;
     if (urgent)
         d->urgent = true;
+}
+
+/* What the database says of d (vehicle, account, open alerts) changed:
+ * rebuild that part of its state and publish it again. */
+static void invalidate(struct dstate *d, bool urgent)
+{
+    json_decref(d->extras);
+    d->extras = NULL;
+    mark_dirty(d, urgent);
 }
 
 struct alerts_ctx {
@@ -329,9 +339,7 @@ static void process_raised(struct watch *w)
                  a->has_fix ? "" : ", no fix known");
         publish_alert(w, &r);
         if (d) {
-            json_decref(d->extras);
-            d->extras = NULL;
-            mark_dirty(w, d, true);
+            invalidate(d, true);
             publish_state(w, d, a->raised_ms);
         }
     }
@@ -439,11 +447,8 @@ static int load_vehicle(void *ctx, const struct lw_vehicle *v)
     lw_engine_set_vehicle(w->engine, v->device, &reg, wall_ms());
     w->nvehicles++;
     struct dstate *d = dev(w, v->device);
-    if (d) {
-        json_decref(d->extras);
-        d->extras = NULL;
-        mark_dirty(w, d, false);
-    }
+    if (d)
+        invalidate(d, false);
     return 0;
 }
 
@@ -518,11 +523,8 @@ static int alert_changed(void *ctx, const struct lw_alert_row *r)
     struct watch *w = ctx;
     struct dstate *d = dev(w, r->a.device);
 
-    if (d) {
-        json_decref(d->extras);
-        d->extras = NULL;
-        mark_dirty(w, d, true);
-    }
+    if (d)
+        invalidate(d, true);
     return 0;
 }
 
@@ -565,7 +567,7 @@ struct restore_ctx {
 
 /* A device whose latest offline/back_online alert is "offline" is still
  * silent and alerted: restored so a restart does not raise it again. In the
- * scratch map, urgent means "silent" and dirty "restored already". */
+ * scratch map (alerts come oldest first) urgent means "silent". */
 static int note_silence(void *ctx, const struct lw_alert_row *r)
 {
     struct restore_ctx *rc = ctx;
@@ -579,15 +581,28 @@ static int note_silence(void *ctx, const struct lw_alert_row *r)
     return 0;
 }
 
-/* A registered vehicle never heard from can have an open offline alert too
- * (measured from its registration): restore those the device table did not
- * list, so the restart does not raise it again. */
+/* Every silent device, heard or not (a registered vehicle never heard from
+ * goes offline from its registration and is not in the device table); the
+ * device pass then adds what the heard ones last did. */
 static void restore_silent(void *ctx, struct dstate *o)
 {
     struct watch *w = ctx;
 
-    if (!o->dirty && o->urgent)
+    if (o->urgent)
         lw_engine_restore(w->engine, o->device, 0, NULL, true);
+}
+
+/* Keeps f as d's newest fix for the state topic. */
+static void set_fix(struct dstate *d, const struct lw_fix *f)
+{
+    d->has_fix = true;
+    d->lat_deg = f->lat_deg;
+    d->lon_deg = f->lon_deg;
+    d->speed_mps = f->speed_mps;
+    d->course_deg = f->course_deg;
+    d->accuracy_m = f->accuracy_m;
+    d->fix_time_ms = f->fix_time_ms;
+    d->recv_time_ms = f->recv_time_ms;
 }
 
 static int restore_fence_state(void *ctx, const struct lw_alert_row *r)
@@ -612,26 +627,14 @@ static int restore_device(void *ctx, const struct lw_device_info *di)
     bool has = di->last_fix_ms &&
                lw_store_last_fix(w->store, di->device, &f) == LW_OK;
     struct dstate *o = devmap_get(&rc->offline, di->device, false);
-    bool off = o && o->urgent;
     struct dstate *d = dev(w, di->device);
 
-    if (o)
-        o->dirty = true; /* restored here; see restore_silent */
-
     lw_engine_restore(w->engine, di->device, di->last_heard_ms,
-                      has ? &f : NULL, off);
+                      has ? &f : NULL, o && o->urgent);
     if (d) {
         d->last_heard_ms = di->last_heard_ms;
-        if (has) {
-            d->has_fix = true;
-            d->lat_deg = f.lat_deg;
-            d->lon_deg = f.lon_deg;
-            d->speed_mps = f.speed_mps;
-            d->course_deg = f.course_deg;
-            d->accuracy_m = f.accuracy_m;
-            d->fix_time_ms = f.fix_time_ms;
-            d->recv_time_ms = f.recv_time_ms;
-        }
+        if (has)
+            set_fix(d, &f);
     }
     return 0;
 }
@@ -667,15 +670,19 @@ int watch_init(struct watch *w, struct ev_loop *loop, struct lw_store *store,
      * alert now, unless one is already open */
     if (load_fences(w) != 0)
         return -1;
-    if (lw_registry_alerts(store, NULL, note_silence, &rc) != LW_OK ||
-        lw_store_devices(store, restore_device, &rc) != LW_OK ||
+    if (lw_registry_alerts(store, NULL, note_silence, &rc) != LW_OK) {
+        log_err("alert: cannot read past alerts: %s", lw_store_errmsg(store));
+        devmap_release(&rc.offline);
+        return -1;
+    }
+    devmap_each(&rc.offline, restore_silent, w);
+    if (lw_store_devices(store, restore_device, &rc) != LW_OK ||
         lw_registry_alerts(store, &open, restore_fence_state, w) != LW_OK) {
         log_err("alert: cannot restore device state: %s",
                 lw_store_errmsg(store));
         devmap_release(&rc.offline);
         return -1;
     }
-    devmap_each(&rc.offline, restore_silent, w);
     devmap_release(&rc.offline);
     if (load_vehicles_accounts(w) != 0)
         return -1;
@@ -727,15 +734,8 @@ void watch_fix(struct watch *w, const struct lw_fix *f, bool late,
         if (f->recv_time_ms > d->last_heard_ms)
             d->last_heard_ms = f->recv_time_ms;
         if (!late && (!d->has_fix || f->fix_time_ms > d->fix_time_ms)) {
-            d->has_fix = true;
-            d->lat_deg = f->lat_deg;
-            d->lon_deg = f->lon_deg;
-            d->speed_mps = f->speed_mps;
-            d->course_deg = f->course_deg;
-            d->accuracy_m = f->accuracy_m;
-            d->fix_time_ms = f->fix_time_ms;
-            d->recv_time_ms = f->recv_time_ms;
-            mark_dirty(w, d, false);
+            set_fix(d, f);
+            mark_dirty(d, false);
         }
     }
     lw_engine_fix(w->engine, f, late, now_ms);
@@ -748,21 +748,38 @@ void watch_heard(struct watch *w, const char *device, int64_t now_ms)
 
     if (d && now_ms > d->last_heard_ms) {
         d->last_heard_ms = now_ms;
-        mark_dirty(w, d, false);
+        mark_dirty(d, false);
     }
     lw_engine_heard(w->engine, device, now_ms);
     after_event(w, device);
 }
 
-void watch_account(struct watch *w, const struct lw_account_update *u,
+/* lw_vehicle_cb: the account of this vehicle changed. */
+static int account_vehicle(void *ctx, const struct lw_vehicle *v)
+{
+    struct watch *w = ctx;
+    struct dstate *d = devmap_get(&w->devices, v->device, false);
+
+    if (d)
+        invalidate(d, true);
+    return 0;
+}
+
+bool watch_account(struct watch *w, const struct lw_account_update *u,
                    int64_t now_ms)
 {
-    struct lw_account a = {0};
+    struct lw_account a = {0}, old;
     int64_t rv = 0, av = 0;
 
-    snprintf(a.account, sizeof(a.account), "%s", u->account);
-    snprintf(a.status, sizeof(a.status), "%s", u->status);
-    snprintf(a.source, sizeof(a.source), "mqtt");
+    /* loan servicing's messages are retained, so every reconnection brings
+     * all of them again: an unchanged one changes nothing */
+    if (lw_registry_account_get(w->store, u->account, &old) == LW_OK &&
+        old.days_past_due == u->days_past_due &&
+        strcmp(old.status, u->status) == 0)
+        return false;
+    lw_copy(a.account, sizeof(a.account), u->account);
+    lw_copy(a.status, sizeof(a.status), u->status);
+    lw_copy(a.source, sizeof(a.source), "mqtt");
     a.days_past_due = u->days_past_due;
     a.updated_ms = now_ms;
     if (lw_registry_account_set(w->store, &a) != LW_OK)
@@ -775,19 +792,12 @@ void watch_account(struct watch *w, const struct lw_account_update *u,
     process_raised(w);
     arm_deadline(w, lw_engine_tick(w->engine, NULL, now_ms));
     process_raised(w);
-    /* vehicles of this account change "watched" and days past due */
-    for (size_t i = 0; i < w->devices.cap; i++) {
-        struct dstate *d = w->devices.slots[i];
-        if (d && d->extras) {
-            json_t *acc = json_object_get(d->extras, "account");
-            if (json_is_string(acc) &&
-                strcmp(json_string_value(acc), u->account) == 0) {
-                json_decref(d->extras);
-                d->extras = NULL;
-                mark_dirty(w, d, true);
-            }
-        }
-    }
+    /* its vehicles change "watched" and days past due in their state */
+    if (lw_registry_account_vehicles(w->store, u->account, account_vehicle,
+                                     w) != LW_OK)
+        log_warn("account %s: cannot list its vehicles: %s", u->account,
+                 lw_store_errmsg(w->store));
+    return true;
 }
 
 /* ---- MQTT -------------------------------------------------------------------- */

@@ -78,7 +78,9 @@ void watch_reconfigure(struct watch *w);
 void watch_fix(struct watch *w, const struct lw_fix *f, bool late,
                int64_t now_ms);
 void watch_heard(struct watch *w, const char *device, int64_t now_ms);
-void watch_account(struct watch *w, const struct lw_account_update *u,
+/* An account status from MQTT; false when it changed nothing (retained
+ * messages come again on every reconnection). */
+bool watch_account(struct watch *w, const struct lw_account_update *u,
                    int64_t now_ms);
 
 /* MQTT link events. */

@@ -372,6 +372,22 @@ enum lw_err lw_registry_vehicles(struct lw_store *s, lw_vehicle_cb cb,
     return each_row(s, st, visit_vehicle, &cb, ctx, "listing vehicles");
 }
 
+enum lw_err lw_registry_account_vehicles(struct lw_store *s,
+                                         const char *account,
+                                         lw_vehicle_cb cb, void *ctx)
+{
+    sqlite3_stmt *st;
+
+    if (!s || !account || !cb)
+        return LW_ERR_INVAL;
+    st = prep(s, "SELECT " VEHICLE_COLS " FROM vehicles WHERE account = ?1 "
+                 "ORDER BY device");
+    if (!st)
+        return LW_ERR_DB;
+    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+    return each_row(s, st, visit_vehicle, &cb, ctx, "listing vehicles");
+}
+
 /* ---- accounts ------------------------------------------------------------ */
 
 static void row_to_account(sqlite3_stmt *st, void *row)

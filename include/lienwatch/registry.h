@@ -102,6 +102,10 @@ enum lw_err lw_registry_vehicle_get(struct lw_store *s, const char *device,
 typedef int (*lw_vehicle_cb)(void *ctx, const struct lw_vehicle *v);
 enum lw_err lw_registry_vehicles(struct lw_store *s, lw_vehicle_cb cb,
                                  void *ctx);
+/* The vehicles registered on account, by device (vehicles_by_account). */
+enum lw_err lw_registry_account_vehicles(struct lw_store *s,
+                                         const char *account,
+                                         lw_vehicle_cb cb, void *ctx);
 
 /* ---- accounts ---------------------------------------------------------- */
 

@@ -219,6 +219,36 @@ static void test_vehicle_list(void **state)
     lw_store_close(s);
 }
 
+/* Only the vehicles of the account asked for, by device. */
+static void test_account_vehicles(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    static const char *const devs[] = {"c/3", "a/1", "b/2", "d/4"};
+    static const char *const accts[] = {"L-1", "L-1", "L-2", ""};
+    struct names n = {0};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < 4; i++) {
+        struct lw_vehicle v = mkvehicle(devs[i]);
+        snprintf(v.account, sizeof(v.account), "%s", accts[i]);
+        assert_int_equal(lw_registry_vehicle_set(s, &v, T0), LW_OK);
+    }
+    assert_int_equal(
+        lw_registry_account_vehicles(s, "L-1", vehicle_name_cb, &n), LW_OK);
+    assert_int_equal(n.n, 2);
+    assert_string_equal(n.v[0], "a/1");
+    assert_string_equal(n.v[1], "c/3");
+    memset(&n, 0, sizeof(n));
+    assert_int_equal(
+        lw_registry_account_vehicles(s, "L-9", vehicle_name_cb, &n), LW_OK);
+    assert_int_equal(n.n, 0);
+    assert_int_equal(
+        lw_registry_account_vehicles(s, NULL, vehicle_name_cb, &n),
+        LW_ERR_INVAL);
+    lw_store_close(s);
+}
+
 /* Interrupts the store's connection on the first row. */
 static int interrupt_cb(void *ctx, const struct lw_vehicle *v)
 {
@@ -1076,6 +1106,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vehicle_set_get),
         cmocka_unit_test(test_vehicle_list),
+        cmocka_unit_test(test_account_vehicles),
         cmocka_unit_test(test_vehicle_bad_arguments),
         cmocka_unit_test(test_listing_failure),
         cmocka_unit_test(test_accounts),
