@@ -561,6 +561,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     warn_restart_needed(&d->cfg, &c);
     d->cfg = c;
     apply_log_level(&d->cfg, verbosity);
+    mqtt_link_log_level_changed(&d->link);
     set_ingest_limits(d);
     watch_reconfigure(&d->watch);
     if (d->mail_ok)

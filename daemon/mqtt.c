@@ -66,6 +66,39 @@ static void schedule_reconnect(struct mqtt_link *l)
         l->backoff_ms = l->backoff_max_ms;
 }
 
+/* libmosquitto's own log lines: TLS and socket errors show up here. */
+static void on_log(struct mosquitto *mosq, void *obj, int level,
+                   const char *str)
+{
+    struct mqtt_link *l = obj;
+
+    (void)mosq;
+    if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) {
+        snprintf(l->last_error, sizeof(l->last_error), "%s", str);
+        log_warn("mqtt: %s", str);
+    } else {
+        log_debug("mqtt: %s", str);
+    }
+}
+
+/*
+ * libmosquitto formats a line (vsnprintf into a fresh malloc) for every
+ * packet while a log callback is set: 5 % of the daemon's CPU at full ingest.
+ * So the callback is set only while it tells something: until connected (TLS
+ * and handshake errors come only through it) and at debug level. Connected,
+ * errors reach on_disconnect as a code. Called on (dis)connection and when
+ * the level changes (SIGHUP).
+ */
+static void set_log_callback(struct mqtt_link *l)
+{
+    bool want = !l->connected || log_get_level() >= LOG_DEBUG_;
+
+    if (want != l->log_callback) {
+        mosquitto_log_callback_set(l->mosq, want ? on_log : NULL);
+        l->log_callback = want;
+    }
+}
+
 /* Called by libmosquitto (from inside loop_read/write/misc) and by us. */
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
@@ -91,6 +124,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
                 "'%s'",
                 l->host, l->port, l->host);
     l->connected = false;
+    set_log_callback(l);
     schedule_reconnect(l);
 }
 
@@ -111,6 +145,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     l->backoff_ms = l->backoff_min_ms;
     l->last_error[0] = '\0';
     log_info("mqtt: connected to %s:%d", l->host, l->port);
+    set_log_callback(l);
     l->subscribed = 0;
     for (int i = 0; i < l->nsubs; i++) {
         int src = mosquitto_subscribe(mosq, &l->sub_mids[i], l->subs[i],
@@ -164,21 +199,6 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
     (void)mosq;
     if (l->h.on_published)
         l->h.on_published(l->ctx, mid);
-}
-
-/* libmosquitto's own log lines: TLS and socket errors show up here. */
-static void on_log(struct mosquitto *mosq, void *obj, int level,
-                   const char *str)
-{
-    struct mqtt_link *l = obj;
-
-    (void)mosq;
-    if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) {
-        snprintf(l->last_error, sizeof(l->last_error), "%s", str);
-        log_warn("mqtt: %s", str);
-    } else {
-        log_debug("mqtt: %s", str);
-    }
 }
 
 static void io_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -337,6 +357,7 @@ int mqtt_link_init(struct mqtt_link *l, struct ev_loop *loop,
     mosquitto_subscribe_callback_set(l->mosq, on_subscribe);
     mosquitto_publish_callback_set(l->mosq, on_publish);
     mosquitto_log_callback_set(l->mosq, on_log);
+    l->log_callback = true;
 
     if (cfg->mqtt_username[0]) {
         if (cfg->mqtt_password_file[0]) {
@@ -420,6 +441,12 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic,
                                retain);
     update_write_watcher(l);
     return rc;
+}
+
+void mqtt_link_log_level_changed(struct mqtt_link *l)
+{
+    if (l->mosq)
+        set_log_callback(l);
 }
 
 void mqtt_link_pause(struct mqtt_link *l, bool pause)

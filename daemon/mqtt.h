@@ -58,6 +58,7 @@ struct mqtt_link {
     int64_t backoff_min_ms;    /* first delay */
     int64_t backoff_max_ms;    /* cap */
     bool connected;            /* CONNACK received, not disconnected since */
+    bool log_callback;         /* on_log is set (see set_log_callback) */
     bool socket_watched;       /* io watchers hold the current socket */
     bool paused;               /* owner asked us to stop reading */
     bool stopping;             /* shutdown: do not reconnect */
@@ -90,6 +91,9 @@ void mqtt_link_start(struct mqtt_link *l);
 int mqtt_link_publish(struct mqtt_link *l, const char *topic,
                       const void *payload, size_t len, int qos, bool retain,
                       int *mid);
+
+/* Applies a new log level to libmosquitto's own lines (debug shows them). */
+void mqtt_link_log_level_changed(struct mqtt_link *l);
 
 /* Stops (true) or resumes (false) reading from the broker: back-pressure. */
 void mqtt_link_pause(struct mqtt_link *l, bool pause);

@@ -1,14 +1,19 @@
 /*
  * store.c - the SQLite store behind include/lienwatch/store.h.
  *
- * Schema (migration 1; see migrations[] below for the exact SQL):
+ * Schema (migrations 1 and 4; see migrations[] below for the exact SQL):
  *   schema_version  one row per applied migration; the version is max(version)
  *   devices         id, first/last heard (our clock), fix_count (kept in step
- *                   with fixes by put_fix and prune)
- *   fixes           history, PRIMARY KEY (device, fix_time_ms), WITHOUT ROWID:
+ *                   with the history by put_fix and prune), and a copy of the
+ *                   newest fix by fix time (last_*), so the last-known
+ *                   position survives any pruning of history
+ *   fix_history     history, PRIMARY KEY (device, fix_time_ms), WITHOUT ROWID:
  *                   the key is the uniqueness rule and the history index
- *   last_fix        a copy of each device's newest fix (by fix time), so the
- *                   last-known position survives any pruning of history
+ *   fix_inbox       the newest fixes in arrival order, unique on (device,
+ *                   fix_time_ms); moved into fix_history INBOX_MERGE_ROWS at a
+ *                   time (merge_inbox)
+ *   fixes           view: fix_history UNION ALL fix_inbox (all of history)
+ *   last_fix        view: the last-known fix of each device that has one
  *   counters        name -> value, e.g. "received", "rejected.not_json"
  *   audit           who looked up which device, when, why
  * Units as in fix.h: WGS-84 degrees, m/s, metres, UTC milliseconds. Unknown
@@ -54,6 +59,19 @@
  */
 #define WRITER_CACHE_KIB 32768
 #define WRITER_WAL_CHECKPOINT_PAGES 8192
+/* Fixes in fix_inbox that make a commit move them into history first. */
+#define INBOX_MERGE_ROWS 20000
+
+/* Columns of a fix row, in the order row_to_fix reads them. */
+#define FIX_COLS                                                               \
+    "device, fix_time_ms, recv_time_ms, lat_deg, lon_deg, speed_mps, "         \
+    "course_deg, accuracy_m, alt_m, battery_pct, trigger_code"
+/* The same columns of the last-known fix in a devices row (migration 4),
+ * without the device (the row's id). */
+#define LAST_COLS_NO_DEVICE                                                    \
+    "last_fix_time_ms, last_recv_time_ms, last_lat_deg, last_lon_deg, "        \
+    "last_speed_mps, last_course_deg, last_accuracy_m, last_alt_m, "           \
+    "last_battery_pct, last_trigger_code"
 
 /*
  * Numbered migrations: migrations[i] takes the schema from version i to i+1.
@@ -114,16 +132,56 @@ static const char *const migrations[] = {
     lw_registry_migration_2,
     /* 3: mail outbox, alerts held for storm digests: outbox.c */
     lw_outbox_migration_3,
+    /* 4: the write path in two statements per fix. The last-known fix moves
+     * into the devices row (one UPDATE for heard times, count and position),
+     * and new fixes go to fix_inbox, a small table in arrival order, moved
+     * into the device-ordered history in bulk (see merge_inbox). Views keep
+     * the names fixes and last_fix for every reader. */
+    "ALTER TABLE devices ADD COLUMN last_fix_time_ms INTEGER;"
+    "ALTER TABLE devices ADD COLUMN last_recv_time_ms INTEGER;"
+    "ALTER TABLE devices ADD COLUMN last_lat_deg REAL;"
+    "ALTER TABLE devices ADD COLUMN last_lon_deg REAL;"
+    "ALTER TABLE devices ADD COLUMN last_speed_mps REAL;"
+    "ALTER TABLE devices ADD COLUMN last_course_deg REAL;"
+    "ALTER TABLE devices ADD COLUMN last_accuracy_m REAL;"
+    "ALTER TABLE devices ADD COLUMN last_alt_m REAL;"
+    "ALTER TABLE devices ADD COLUMN last_battery_pct INTEGER;"
+    "ALTER TABLE devices ADD COLUMN last_trigger_code TEXT;"
+    "UPDATE devices SET (" LAST_COLS_NO_DEVICE ") = "
+    "(SELECT fix_time_ms, recv_time_ms, lat_deg, lon_deg, speed_mps, "
+    "course_deg, accuracy_m, alt_m, battery_pct, trigger_code "
+    "FROM last_fix l WHERE l.device = devices.id);"
+    "DROP TABLE last_fix;"
+    "CREATE VIEW last_fix AS SELECT id AS device, "
+    "last_fix_time_ms AS fix_time_ms, last_recv_time_ms AS recv_time_ms, "
+    "last_lat_deg AS lat_deg, last_lon_deg AS lon_deg, "
+    "last_speed_mps AS speed_mps, last_course_deg AS course_deg, "
+    "last_accuracy_m AS accuracy_m, last_alt_m AS alt_m, "
+    "last_battery_pct AS battery_pct, last_trigger_code AS trigger_code "
+    "FROM devices WHERE last_fix_time_ms IS NOT NULL;"
+    "ALTER TABLE fixes RENAME TO fix_history;"
+    "CREATE TABLE fix_inbox ("
+    "  device TEXT NOT NULL,"
+    "  fix_time_ms INTEGER NOT NULL,"
+    "  recv_time_ms INTEGER NOT NULL,"
+    "  lat_deg REAL NOT NULL,"
+    "  lon_deg REAL NOT NULL,"
+    "  speed_mps REAL,"
+    "  course_deg REAL,"
+    "  accuracy_m REAL,"
+    "  alt_m REAL,"
+    "  battery_pct INTEGER,"
+    "  trigger_code TEXT"
+    ");"
+    "CREATE UNIQUE INDEX fix_inbox_key ON fix_inbox(device, fix_time_ms);"
+    "CREATE VIEW fixes AS SELECT " FIX_COLS " FROM fix_history "
+    "UNION ALL SELECT " FIX_COLS " FROM fix_inbox;",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(MIGRATION_COUNT == LW_STORE_SCHEMA_VERSION,
                "LW_STORE_SCHEMA_VERSION must equal the number of migrations");
 
-/* Columns of a fix row, in the order row_to_fix reads them. */
-#define FIX_COLS                                                               \
-    "device, fix_time_ms, recv_time_ms, lat_deg, lon_deg, speed_mps, "         \
-    "course_deg, accuracy_m, alt_m, battery_pct, trigger_code"
 
 /* Index of each FIX_COLS column in a result row; its parameter is one more
  * (?1 .. ?11 in the INSERTs below). */
@@ -152,10 +210,15 @@ enum stmt_id {
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
-    ST_DEV_REGISTER,
-    ST_FIX_INSERT,
+    ST_DEV_REGISTER_FIX,
+    ST_INBOX_INSERT,
+    ST_DEV_NEWEST,
     ST_DEV_FIXED,
-    ST_LAST_UPSERT,
+    ST_HISTORY_HAS,
+    ST_INBOX_UNDO,
+    ST_MERGE_COPY,
+    ST_MERGE_CLEAR,
+    ST_INBOX_COUNT,
     ST_HEARD,
     ST_COUNTER_ADD,
     ST_DEV_GET,
@@ -171,39 +234,58 @@ enum stmt_id {
     ST_COUNT_
 };
 
+/* The columns of struct lw_device_info, in the order row_to_device reads. */
+#define DEVICE_COLS "id, first_heard_ms, last_heard_ms, last_fix_time_ms, fix_count"
+
 static const char *const stmt_sql[ST_COUNT_] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    /* registers a device on its first message; no change when known */
-    [ST_DEV_REGISTER] = "INSERT INTO devices (id, first_heard_ms, "
-                        "last_heard_ms) VALUES (?1, ?2, ?2) "
-                        "ON CONFLICT (id) DO NOTHING",
+    /* a device's first fix registers it, with that fix as its last-known */
+    [ST_DEV_REGISTER_FIX] =
+        "INSERT INTO devices (id, first_heard_ms, last_heard_ms, fix_count, "
+        LAST_COLS_NO_DEVICE ") VALUES "
+        "(?1, ?3, ?3, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     /* DO NOTHING resolves the (device, fix_time_ms) conflict only; unlike
      * INSERT OR IGNORE it still fails on any other constraint, so a broken
      * row can never pass for a duplicate */
-    [ST_FIX_INSERT] = "INSERT INTO fixes (" FIX_COLS ") VALUES "
-                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-                      "ON CONFLICT (device, fix_time_ms) DO NOTHING",
-    /* min/max: our clock may step back; the window only ever widens */
+    [ST_INBOX_INSERT] = "INSERT INTO fix_inbox (" FIX_COLS ") VALUES "
+                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                        "ON CONFLICT (device, fix_time_ms) DO NOTHING",
+    /* the common case in one statement: a known device's fix newer than its
+     * last-known one (so newer than all its history, never a duplicate)
+     * moves the heard window, the count and the last-known fix; changes()
+     * == 0 means an unknown device or a late fix. min/max: our clock may
+     * step back; the window only ever widens */
+    [ST_DEV_NEWEST] =
+        "UPDATE devices SET "
+        "first_heard_ms = min(first_heard_ms, ?3), "
+        "last_heard_ms = max(last_heard_ms, ?3), "
+        "fix_count = fix_count + 1, "
+        "last_fix_time_ms = ?2, last_recv_time_ms = ?3, "
+        "last_lat_deg = ?4, last_lon_deg = ?5, last_speed_mps = ?6, "
+        "last_course_deg = ?7, last_accuracy_m = ?8, last_alt_m = ?9, "
+        "last_battery_pct = ?10, last_trigger_code = ?11 "
+        "WHERE id = ?1 AND "
+        "(last_fix_time_ms IS NULL OR last_fix_time_ms < ?2)",
+    /* a late fix: heard window and count only */
     [ST_DEV_FIXED] = "UPDATE devices SET "
                      "first_heard_ms = min(first_heard_ms, ?2), "
                      "last_heard_ms = max(last_heard_ms, ?2), "
                      "fix_count = fix_count + 1 WHERE id = ?1",
-    /* replaces the last-known fix only with a newer one: changes() == 0
-     * means the fix was late */
-    [ST_LAST_UPSERT] =
-        "INSERT INTO last_fix (" FIX_COLS ") VALUES "
-        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-        "ON CONFLICT (device) DO UPDATE SET "
-        "fix_time_ms = excluded.fix_time_ms, "
-        "recv_time_ms = excluded.recv_time_ms, "
-        "lat_deg = excluded.lat_deg, lon_deg = excluded.lon_deg, "
-        "speed_mps = excluded.speed_mps, course_deg = excluded.course_deg, "
-        "accuracy_m = excluded.accuracy_m, alt_m = excluded.alt_m, "
-        "battery_pct = excluded.battery_pct, "
-        "trigger_code = excluded.trigger_code "
-        "WHERE excluded.fix_time_ms > last_fix.fix_time_ms",
+    [ST_HISTORY_HAS] = "SELECT 1 FROM fix_history "
+                       "WHERE device = ?1 AND fix_time_ms = ?2",
+    [ST_INBOX_UNDO] = "DELETE FROM fix_inbox WHERE device = ?1 AND rowid = ?2",
+    /* the inbox into the history in key order (each device's pages are
+     * written once per merge, not once per commit); DO NOTHING: put_fix
+     * never lets a duplicate into the inbox, and a merge must not fail on
+     * one all the same */
+    [ST_MERGE_COPY] = "INSERT INTO fix_history (" FIX_COLS ") SELECT "
+                      FIX_COLS " FROM fix_inbox WHERE true "
+                      "ORDER BY device, fix_time_ms "
+                      "ON CONFLICT (device, fix_time_ms) DO NOTHING",
+    [ST_MERGE_CLEAR] = "DELETE FROM fix_inbox",
+    [ST_INBOX_COUNT] = "SELECT count(*) FROM fix_inbox",
     [ST_HEARD] =
         "INSERT INTO devices (id, first_heard_ms, last_heard_ms) "
         "VALUES (?1, ?2, ?2) ON CONFLICT (id) DO UPDATE SET "
@@ -212,31 +294,31 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_COUNTER_ADD] = "INSERT INTO counters (name, value) VALUES (?1, ?2) "
                        "ON CONFLICT (name) DO UPDATE SET "
                        "value = value + excluded.value",
-    [ST_DEV_GET] = "SELECT d.id, d.first_heard_ms, d.last_heard_ms, "
-                   "l.fix_time_ms, d.fix_count FROM devices d "
-                   "LEFT JOIN last_fix l ON l.device = d.id WHERE d.id = ?1",
-    [ST_LAST_GET] = "SELECT " FIX_COLS " FROM last_fix WHERE device = ?1",
+    [ST_DEV_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
+    [ST_LAST_GET] = "SELECT id, " LAST_COLS_NO_DEVICE " FROM devices "
+                    "WHERE id = ?1 AND last_fix_time_ms IS NOT NULL",
+    /* the view: history and inbox */
     [ST_HISTORY] = "SELECT " FIX_COLS " FROM fixes WHERE device = ?1 "
                    "AND fix_time_ms BETWEEN ?2 AND ?3 ORDER BY fix_time_ms",
-    [ST_DEVICES] = "SELECT d.id, d.first_heard_ms, d.last_heard_ms, "
-                   "l.fix_time_ms, d.fix_count FROM devices d "
-                   "LEFT JOIN last_fix l ON l.device = d.id ORDER BY d.id",
+    [ST_DEVICES] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
     [ST_COUNTERS] = "SELECT name, value FROM counters ORDER BY name",
-    /* prune: what is older than ?1 and not a device's last-known fix. Both
-     * statements go device by device over the primary key (the IN list makes
-     * the delete a range search per device, not a scan of all history); the
-     * count runs first, keeping devices.fix_count exact. */
+    /* prune (after a merge: all of it is in fix_history): what is older
+     * than ?1 and not a device's last-known fix. Both statements go device
+     * by device over the primary key (the IN list makes the delete a range
+     * search per device, not a scan of all history); the count runs first,
+     * keeping devices.fix_count exact. */
     [ST_PRUNE_COUNT] =
         "UPDATE devices SET fix_count = fix_count - ("
-        "SELECT count(*) FROM fixes f WHERE f.device = devices.id "
+        "SELECT count(*) FROM fix_history f WHERE f.device = devices.id "
         "AND f.fix_time_ms < ?1 AND f.fix_time_ms IS NOT "
-        "(SELECT l.fix_time_ms FROM last_fix l WHERE l.device = devices.id)) "
-        "WHERE EXISTS (SELECT 1 FROM fixes f WHERE f.device = devices.id "
-        "AND f.fix_time_ms < ?1)",
+        "devices.last_fix_time_ms) "
+        "WHERE EXISTS (SELECT 1 FROM fix_history f "
+        "WHERE f.device = devices.id AND f.fix_time_ms < ?1)",
     [ST_PRUNE_DELETE] =
-        "DELETE FROM fixes WHERE device IN (SELECT id FROM devices) "
+        "DELETE FROM fix_history WHERE device IN (SELECT id FROM devices) "
         "AND fix_time_ms < ?1 AND fix_time_ms IS NOT "
-        "(SELECT l.fix_time_ms FROM last_fix l WHERE l.device = fixes.device)",
+        "(SELECT d.last_fix_time_ms FROM devices d "
+        "WHERE d.id = fix_history.device)",
     [ST_AUDIT_ADD] = "INSERT INTO audit (at_ms, who, action, device, reason) "
                      "VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_AUDIT_LIST] = "SELECT id, at_ms, who, action, device, reason "
@@ -258,6 +340,7 @@ struct lw_store {
     struct ext_stmt ext[EXT_STMT_MAX]; /* registry.c's statements */
     int next;                       /* used entries of ext */
     bool rdonly;                    /* opened with LW_STORE_RDONLY */
+    int64_t inbox_rows;             /* rows in fix_inbox, as far as known */
     sqlite3_stmt *stmts[ST_COUNT_]; /* prepared on first use, NULL before */
     char errmsg[ERRMSG_LEN];        /* last failure of this handle */
 };
@@ -505,6 +588,27 @@ static enum lw_err read_version(struct lw_store *s, int *v)
     return e;
 }
 
+/* Reads the number of rows in fix_inbox into s->inbox_rows. */
+static enum lw_err count_inbox(struct lw_store *s)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int rc;
+
+    st = stmt(s, ST_INBOX_COUNT, &e);
+    if (!st)
+        return e;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        s->inbox_rows = sqlite3_column_int64(st, 0);
+        e = LW_OK;
+    } else {
+        e = db_fail(s, rc, "counting the fix inbox");
+    }
+    done(st);
+    return e;
+}
+
 /* Applies every migration after the current version, in one transaction. */
 static enum lw_err migrate(struct lw_store *s, const char *path)
 {
@@ -722,6 +826,8 @@ enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
     }
     if (!rdonly && !nomigrate) {
         e = migrate(s, path);
+        if (!e)
+            e = count_inbox(s);
         if (e)
             goto out_detail;
         goto out_ok;
@@ -807,7 +913,7 @@ static enum lw_err run(struct lw_store *s, sqlite3_stmt *st, const char *what)
     return e;
 }
 
-/* Runs one of the parameterless transaction statements. */
+/* Runs one of the cached statements without parameters or rows. */
 static enum lw_err txn(struct lw_store *s, enum stmt_id id, const char *what)
 {
     sqlite3_stmt *st;
@@ -819,6 +925,26 @@ static enum lw_err txn(struct lw_store *s, enum stmt_id id, const char *what)
     return st ? run(s, st, what) : e;
 }
 
+/*
+ * Moves the inbox into fix_history, in the caller's transaction. One merge
+ * writes each device's history pages once for all its fixes since the last
+ * one; storing fixes there directly wrote them at every commit (one page per
+ * device per batch: ~4 KiB of WAL for each ~100-byte fix).
+ */
+static enum lw_err merge_inbox(struct lw_store *s)
+{
+    enum lw_err e;
+
+    e = txn(s, ST_MERGE_COPY, "moving fixes into history");
+    if (e)
+        return e;
+    e = txn(s, ST_MERGE_CLEAR, "emptying the fix inbox");
+    if (e)
+        return e;
+    s->inbox_rows = 0;
+    return LW_OK;
+}
+
 enum lw_err lw_store_begin(struct lw_store *s)
 {
     return txn(s, ST_BEGIN, "BEGIN");
@@ -826,12 +952,26 @@ enum lw_err lw_store_begin(struct lw_store *s)
 
 enum lw_err lw_store_commit(struct lw_store *s)
 {
+    enum lw_err e;
+
+    if (check_handle(s))
+        return LW_ERR_INVAL;
+    if (s->inbox_rows >= INBOX_MERGE_ROWS && lw_store_in_txn(s)) {
+        e = merge_inbox(s);
+        if (e)
+            return e;
+    }
     return txn(s, ST_COMMIT, "COMMIT");
 }
 
 enum lw_err lw_store_rollback(struct lw_store *s)
 {
-    return txn(s, ST_ROLLBACK, "ROLLBACK");
+    enum lw_err e = txn(s, ST_ROLLBACK, "ROLLBACK");
+
+    /* what the transaction put in the inbox is gone again */
+    if (e == LW_OK && !s->rdonly)
+        (void)count_inbox(s);
+    return e;
 }
 
 bool lw_store_in_txn(const struct lw_store *s)
@@ -907,15 +1047,46 @@ static enum lw_err check_fix(struct lw_store *s, const struct lw_fix *f)
 }
 
 /*
- * The hot path: four cached statements, no allocation. Order matters for
- * the foreign keys (device first) and for "a duplicate changes nothing" (the
- * device's heard times and count move only once the fix is known new).
+ * Whether fix_history holds (device, fix_time_ms) of f: *has true or false.
+ */
+static enum lw_err history_has(struct lw_store *s, const struct lw_fix *f,
+                               bool *has)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int rc;
+
+    st = stmt(s, ST_HISTORY_HAS, &e);
+    if (!st)
+        return e;
+    rc = sqlite3_bind_text(st, 1, f->device, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, f->fix_time_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    e = rc == SQLITE_ROW || rc == SQLITE_DONE
+            ? LW_OK
+            : db_fail(s, rc, "looking a fix up in history");
+    *has = rc == SQLITE_ROW;
+    done(st);
+    return e;
+}
+
+/*
+ * The hot path. A fix goes into the inbox first: its unique key catches a
+ * duplicate of a recent fix at once. A fix newer than its device's
+ * last-known one cannot be a duplicate of older history, so one UPDATE of
+ * the device row finishes the common case (two statements in all). Only a
+ * late fix, or the first of a device, looks into fix_history, where an older
+ * copy makes it a duplicate after all (the inbox row is taken back).
  */
 enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
                              enum lw_put_result *res)
 {
+    sqlite3_int64 rowid;
     enum lw_err e;
     int changes = 0;
+    bool dup;
 
     e = check_writable(s);
     if (e)
@@ -923,33 +1094,52 @@ enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
     e = check_fix(s, f);
     if (e)
         return e;
-    /* the device is nearly always known: insert first, and register it
-     * only when the foreign key says it is new (a failed statement is
-     * undone by itself; the transaction goes on) */
-    e = run_fix(s, ST_FIX_INSERT, f, "storing a fix", &changes);
-    if (e && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY) {
-        e = run_text_int(s, ST_DEV_REGISTER, f->device, f->recv_time_ms,
-                         "registering a device", NULL);
-        if (e)
-            return e;
-        e = run_fix(s, ST_FIX_INSERT, f, "storing a fix", &changes);
-    }
+    e = run_fix(s, ST_INBOX_INSERT, f, "storing a fix", &changes);
     if (e)
         return e;
-    if (changes == 0) {
+    if (changes == 0)
+        goto duplicate;
+    rowid = sqlite3_last_insert_rowid(s->db);
+    s->inbox_rows++;
+    e = run_fix(s, ST_DEV_NEWEST, f, "updating the last-known fix", &changes);
+    if (e)
+        return e;
+    if (changes) {
         if (res)
-            *res = LW_PUT_DUPLICATE;
+            *res = LW_PUT_NEWEST;
         return LW_OK;
     }
-    e = run_text_int(s, ST_DEV_FIXED, f->device, f->recv_time_ms,
-                     "updating a device", NULL);
+    /* late, or the device's first fix */
+    e = history_has(s, f, &dup);
     if (e)
         return e;
-    e = run_fix(s, ST_LAST_UPSERT, f, "updating the last-known fix", &changes);
+    if (dup) {
+        e = run_text_int(s, ST_INBOX_UNDO, f->device, rowid,
+                         "taking back a fix", NULL);
+        if (e)
+            return e;
+        s->inbox_rows--;
+        goto duplicate;
+    }
+    e = run_text_int(s, ST_DEV_FIXED, f->device, f->recv_time_ms,
+                     "updating a device", &changes);
+    if (e)
+        return e;
+    if (changes) {
+        if (res)
+            *res = LW_PUT_LATE;
+        return LW_OK;
+    }
+    e = run_fix(s, ST_DEV_REGISTER_FIX, f, "registering a device", &changes);
     if (e)
         return e;
     if (res)
-        *res = changes ? LW_PUT_NEWEST : LW_PUT_LATE;
+        *res = LW_PUT_NEWEST;
+    return LW_OK;
+
+duplicate:
+    if (res)
+        *res = LW_PUT_DUPLICATE;
     return LW_OK;
 }
 
@@ -1139,8 +1329,8 @@ enum lw_err lw_store_counters(struct lw_store *s, lw_counter_cb cb, void *ctx)
 }
 
 /*
- * Retention. The last-known fix lives in last_fix (a copy), so deleting
- * history could never lose it; the history row of the last-known fix is kept
+ * Retention, after a merge of the inbox. The last-known fix lives in the
+ * devices row (a copy), so deleting history could never lose it; the history row of the last-known fix is kept
  * as well, so a device's history always ends at its last-known position.
  * Both statements run under one savepoint: inside the caller's transaction
  * or as a transaction of their own.
@@ -1160,6 +1350,9 @@ enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
     e = exec(s, "SAVEPOINT lw_prune", "starting prune");
     if (e)
         return e;
+    e = merge_inbox(s);
+    if (e)
+        goto out_rollback;
     st = stmt(s, ST_PRUNE_COUNT, &e);
     if (!st)
         goto out_rollback;
@@ -1189,6 +1382,7 @@ enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
 out_rollback:
     sqlite3_exec(s->db, "ROLLBACK TO lw_prune; RELEASE lw_prune", NULL, NULL,
                  NULL);
+    (void)count_inbox(s); /* the merge may be undone */
     if (deleted)
         *deleted = 0;
     return e;

@@ -43,7 +43,7 @@ struct lw_store; /* opaque */
 #define LW_STORE_NOMIGRATE 0x2
 
 /* Schema version this build writes (see lib/store.c migrations). */
-#define LW_STORE_SCHEMA_VERSION 3
+#define LW_STORE_SCHEMA_VERSION 4
 
 /*
  * Opens (creating and migrating when writable) the database at path; ":memory:"

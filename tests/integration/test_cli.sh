@@ -55,18 +55,24 @@ OB="o'brien/van & <co>"
 OBQ="o''brien/van & <co>"
 # fixes of alice/phone in arrival order: -300, -120 (newest), -600, then -900
 # arriving last (a late store-and-forward upload)
+# (history in fix_history, the two that arrived last still in fix_inbox; the
+# last-known fix is a copy in the devices row)
 sqlite3 "$DB" <<SQL
-INSERT INTO devices VALUES ('alice/phone', $(ms 3600), $(ms 10), 4);
-INSERT INTO fixes VALUES ('alice/phone', $(ms 300), $(ms 298), 52.53, 13.41, 10.0, 180.0, 8.0, NULL, 77, 'u');
-INSERT INTO fixes VALUES ('alice/phone', $(ms 120), $(ms 118), 52.54, 13.42, 13.89, 270.5, 6.5, 41.0, 76, 'u');
-INSERT INTO fixes VALUES ('alice/phone', $(ms 600), $(ms 598), 52.52, 13.40, 5.0, 90.0, 10.0, NULL, NULL, NULL);
-INSERT INTO fixes VALUES ('alice/phone', $(ms 900), $(ms 10), 52.51, 13.39, NULL, NULL, NULL, NULL, NULL, NULL);
-INSERT INTO devices VALUES ('$OBQ', $(ms 7300), $(ms 3590), 2);
-INSERT INTO fixes VALUES ('$OBQ', $(ms 3600), $(ms 3590), -33.87, 151.21, 0.0, NULL, NULL, NULL, NULL, NULL);
-INSERT INTO fixes VALUES ('$OBQ', $(ms 7200), $(ms 7190), -33.8688, 151.2093, NULL, NULL, NULL, NULL, NULL, NULL);
-INSERT INTO devices VALUES ('carol/tracker', $(ms 86400), $(ms 60), 0);
-INSERT INTO last_fix SELECT * FROM fixes f WHERE fix_time_ms =
-    (SELECT max(fix_time_ms) FROM fixes g WHERE g.device = f.device);
+INSERT INTO devices (id, first_heard_ms, last_heard_ms, fix_count) VALUES ('alice/phone', $(ms 3600), $(ms 10), 4);
+INSERT INTO fix_history VALUES ('alice/phone', $(ms 300), $(ms 298), 52.53, 13.41, 10.0, 180.0, 8.0, NULL, 77, 'u');
+INSERT INTO fix_history VALUES ('alice/phone', $(ms 120), $(ms 118), 52.54, 13.42, 13.89, 270.5, 6.5, 41.0, 76, 'u');
+INSERT INTO fix_inbox VALUES ('alice/phone', $(ms 600), $(ms 598), 52.52, 13.40, 5.0, 90.0, 10.0, NULL, NULL, NULL);
+INSERT INTO fix_inbox VALUES ('alice/phone', $(ms 900), $(ms 10), 52.51, 13.39, NULL, NULL, NULL, NULL, NULL, NULL);
+INSERT INTO devices (id, first_heard_ms, last_heard_ms, fix_count) VALUES ('$OBQ', $(ms 7300), $(ms 3590), 2);
+INSERT INTO fix_history VALUES ('$OBQ', $(ms 3600), $(ms 3590), -33.87, 151.21, 0.0, NULL, NULL, NULL, NULL, NULL);
+INSERT INTO fix_history VALUES ('$OBQ', $(ms 7200), $(ms 7190), -33.8688, 151.2093, NULL, NULL, NULL, NULL, NULL, NULL);
+INSERT INTO devices (id, first_heard_ms, last_heard_ms, fix_count) VALUES ('carol/tracker', $(ms 86400), $(ms 60), 0);
+UPDATE devices SET (last_fix_time_ms, last_recv_time_ms, last_lat_deg,
+    last_lon_deg, last_speed_mps, last_course_deg, last_accuracy_m, last_alt_m,
+    last_battery_pct, last_trigger_code) = (SELECT fix_time_ms, recv_time_ms,
+    lat_deg, lon_deg, speed_mps, course_deg, accuracy_m, alt_m, battery_pct,
+    trigger_code FROM fixes f WHERE f.device = devices.id
+    ORDER BY fix_time_ms DESC LIMIT 1);
 INSERT INTO counters VALUES ('received', 12), ('stored', 6), ('duplicates', 2),
     ('rejected.not_json', 1), ('rejected.future', 2), ('ignored.lwt', 3), ('late', 1);
 SQL
@@ -209,7 +215,7 @@ $PY - "$DB" "$T/locked" <<'PY' &
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute("BEGIN IMMEDIATE")
-db.execute("INSERT INTO devices VALUES ('zed/new', 1, 1, 0)")
+db.execute("INSERT INTO devices (id, first_heard_ms, last_heard_ms) VALUES ('zed/new', 1, 1)")
 open(sys.argv[2], "w").close()
 time.sleep(3)
 db.execute("COMMIT")
