@@ -159,7 +159,25 @@ static const char *const migrations[] = {
     "last_accuracy_m AS accuracy_m, last_alt_m AS alt_m, "
     "last_battery_pct AS battery_pct, last_trigger_code AS trigger_code "
     "FROM devices WHERE last_fix_time_ms IS NOT NULL;"
-    "ALTER TABLE fixes RENAME TO fix_history;"
+    /* fix_history as fixes was, without the foreign key: put_fix writes a
+     * fix and its device row in one transaction, nothing deletes devices,
+     * and the check cost a lookup in devices for every fix moved */
+    "CREATE TABLE fix_history ("
+    "  device TEXT NOT NULL,"
+    "  fix_time_ms INTEGER NOT NULL,"
+    "  recv_time_ms INTEGER NOT NULL,"
+    "  lat_deg REAL NOT NULL,"
+    "  lon_deg REAL NOT NULL,"
+    "  speed_mps REAL,"
+    "  course_deg REAL,"
+    "  accuracy_m REAL,"
+    "  alt_m REAL,"
+    "  battery_pct INTEGER,"
+    "  trigger_code TEXT,"
+    "  PRIMARY KEY (device, fix_time_ms)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO fix_history SELECT * FROM fixes;"
+    "DROP TABLE fixes;"
     "CREATE TABLE fix_inbox ("
     "  device TEXT NOT NULL,"
     "  fix_time_ms INTEGER NOT NULL,"
@@ -445,10 +463,10 @@ static void col_text(sqlite3_stmt *st, int i, char *dst, size_t dstlen)
     snprintf(dst, dstlen, "%s", t ? (const char *)t : "");
 }
 
-/* Binds the 11 FIX_COLS of f as parameters 1..11. */
+/* Binds the 11 FIX_COLS of f as parameters 1..11. The text parameters
+ * point into f (SQLITE_STATIC): f must outlive the statement's use. */
 static int bind_fix(sqlite3_stmt *st, const struct lw_fix *f)
 {
-    char trig[2] = {f->trigger, '\0'};
     int rc =
         sqlite3_bind_text(st, PARAM(COL_DEVICE), f->device, -1, SQLITE_STATIC);
 
@@ -473,8 +491,8 @@ static int bind_fix(sqlite3_stmt *st, const struct lw_fix *f)
                  ? sqlite3_bind_null(st, PARAM(COL_BATTERY))
                  : sqlite3_bind_int(st, PARAM(COL_BATTERY), f->battery_pct);
     if (rc == SQLITE_OK)
-        rc = f->trigger ? sqlite3_bind_text(st, PARAM(COL_TRIGGER), trig, 1,
-                                            SQLITE_TRANSIENT)
+        rc = f->trigger ? sqlite3_bind_text(st, PARAM(COL_TRIGGER),
+                                            &f->trigger, 1, SQLITE_STATIC)
                         : sqlite3_bind_null(st, PARAM(COL_TRIGGER));
     return rc;
 }
@@ -857,6 +875,17 @@ enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
                    "database %s has no lienwatch schema yet (create it with "
                    "'lienwatch init-db' or by starting lienwatchd)",
                    path);
+        e = LW_ERR_SCHEMA;
+        goto out_detail;
+    }
+    /* the queries are those of the current schema (migration 4 moved the
+     * last-known fix): an older file must be upgraded by a writer first */
+    if (v < LW_STORE_SCHEMA_VERSION) {
+        set_errmsg(s,
+                   "database %s has schema version %d, older than this "
+                   "program's %d: start lienwatchd (or run 'lienwatch "
+                   "init-db') once to upgrade it",
+                   path, v, LW_STORE_SCHEMA_VERSION);
         e = LW_ERR_SCHEMA;
         goto out_detail;
     }

@@ -36,9 +36,11 @@ struct lw_store; /* opaque */
 /*
  * Writable, but neither creates the file nor applies migrations: for short
  * side writes (the CLI's audit record) next to a running daemon. The file
- * must exist (LW_ERR_NOTFOUND) and carry a schema of version 1 up to
- * LW_STORE_SCHEMA_VERSION (LW_ERR_SCHEMA); a file this user may not write is
- * LW_ERR_IO. Ignored together with LW_STORE_RDONLY.
+ * must exist (LW_ERR_NOTFOUND) and carry schema LW_STORE_SCHEMA_VERSION
+ * (LW_ERR_SCHEMA for any other: an older file is upgraded by a writer open,
+ * i.e. lienwatchd or 'lienwatch init-db'); a file this user may not write is
+ * LW_ERR_IO. Ignored together with LW_STORE_RDONLY, which has the same
+ * version rule.
  */
 #define LW_STORE_NOMIGRATE 0x2
 

@@ -4,9 +4,14 @@
  * Covers the invariants of store.h (idempotency, fix-time order, last-known
  * never backwards, heard vs fix), NULL/NAN round trips, hostile ids, the
  * read-only handle beside an open write transaction, migrations, prune,
- * the audit trail, the private file mode and the failure paths of open.
+ * the audit trail, the private file mode and the failure paths of open;
+ * the fix inbox of migration 4 and its merge into fix_history (shuffled
+ * batches across the merge threshold, duplicates and late fixes on both
+ * sides of it, rolled-back transactions), and the upgrade of a database left
+ * at schema version 3.
  */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +26,9 @@
 #include <sqlite3.h>
 
 #include "lienwatch/store.h"
+/* lw_registry_migration_2 and lw_outbox_migration_3, to build a database of
+ * schema version 3 the way lienwatch left it */
+#include "../../lib/store_priv.h"
 
 /* 2026-11-23T00:00:00Z, a plausible base time for fixes. */
 #define T0 INT64_C(1795392000000)
@@ -905,6 +913,811 @@ static void test_batch(void **state)
     lw_store_close(s);
 }
 
+/* Optional doubles are equal when both are unknown (NAN) or both the same. */
+static void assert_same_opt(double got, double want)
+{
+    if (isnan(want))
+        assert_true(isnan(got));
+    else
+        assert_true(got == want);
+}
+
+/* Every one of the 11 stored fields of got equals want. */
+static void assert_same_fix(const struct lw_fix *got, const struct lw_fix *want)
+{
+    assert_string_equal(got->device, want->device);
+    assert_int_equal(got->fix_time_ms, want->fix_time_ms);
+    assert_int_equal(got->recv_time_ms, want->recv_time_ms);
+    assert_true(got->lat_deg == want->lat_deg);
+    assert_true(got->lon_deg == want->lon_deg);
+    assert_same_opt(got->speed_mps, want->speed_mps);
+    assert_same_opt(got->course_deg, want->course_deg);
+    assert_same_opt(got->accuracy_m, want->accuracy_m);
+    assert_same_opt(got->alt_m, want->alt_m);
+    assert_int_equal(got->battery_pct, want->battery_pct);
+    assert_int_equal(got->trigger, want->trigger);
+}
+
+/*
+ * test_inbox_merge: MG_DEVICES devices, each with fix slots 0..MG_SLOTS-1
+ * (10 s apart) and a "late" fix half way between slot j and j + 1. Every
+ * fix's content is a function of (device, slot, late), so any fix read back
+ * can be checked field by field; a model (struct mg) says what must be
+ * stored and what each put must return.
+ */
+enum {
+    MG_DEVICES = 50,
+    MG_SLOTS = 800,          /* slots per device in all */
+    MG_FIRST = 500,          /* slots written before the rollbacks */
+    MG_SLOTS_PER_BATCH = 20, /* x MG_DEVICES = MG_BATCH fixes */
+    MG_BATCH = MG_SLOTS_PER_BATCH * MG_DEVICES,
+    MG_MERGE_ROWS = 20000, /* INBOX_MERGE_ROWS of lib/store.c */
+};
+
+struct mg {
+    const char *path;                            /* the database file */
+    unsigned char have[MG_DEVICES][MG_SLOTS][2]; /* [d][slot][late] stored */
+    int count[MG_DEVICES];                       /* fixes stored per device */
+    int last[MG_DEVICES]; /* newest stored: slot * 2 + late; -1 none */
+    int64_t first_heard[MG_DEVICES]; /* min recv time of stored fixes */
+    int64_t last_heard[MG_DEVICES];  /* max recv time of stored fixes */
+    int64_t total;                   /* fixes stored */
+    int64_t inbox;                   /* of which not yet merged */
+    int merges;                      /* commits that merged the inbox */
+    int n_newest, n_late, n_dup;     /* put results seen */
+    uint32_t rng;                    /* xorshift32 state */
+};
+
+static int64_t mg_time(int d, int j, int late)
+{
+    return T0 + (int64_t)j * 10 * SEC + late * 5 * SEC + d * 7;
+}
+
+static void mg_device(char *buf, size_t len, int d)
+{
+    snprintf(buf, len, "mg/%02d", d);
+}
+
+/* The fix of device d in slot j (late: the one 5 s after it). */
+static struct lw_fix mg_fix(int d, int j, int late)
+{
+    static const char trig[] = "pue!9c";
+    struct lw_fix f;
+    char dev[16];
+    int k = j * 2 + late;
+
+    mg_device(dev, sizeof(dev), d);
+    f = mkfix(dev, mg_time(d, j, late), 10.0 + d * 0.5 + k * 1e-4,
+              -20.0 - d * 0.25 - k * 1e-4);
+    /* a late fix is uploaded after everything else */
+    f.recv_time_ms = late ? T0 + 20000 * SEC + k * SEC
+                          : f.fix_time_ms + 2 * SEC + (k % 7) * SEC;
+    if (k % 3)
+        f.speed_mps = k * 0.25;
+    if (k % 4)
+        f.course_deg = k % 360;
+    if (k % 5)
+        f.accuracy_m = 3.0 + k % 11;
+    if (k % 6)
+        f.alt_m = 100.0 - k;
+    f.battery_pct = k % 8 ? k % 101 : -1;
+    f.trigger = k % 9 ? trig[k % 6] : 0;
+    return f;
+}
+
+static uint32_t mg_rand(struct mg *m)
+{
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 17;
+    m->rng ^= m->rng << 5;
+    return m->rng;
+}
+
+static void mg_shuffle(struct mg *m, int *v, int n)
+{
+    int i, j, x;
+
+    for (i = n - 1; i > 0; i--) {
+        j = (int)(mg_rand(m) % (uint32_t)(i + 1));
+        x = v[i];
+        v[i] = v[j];
+        v[j] = x;
+    }
+}
+
+/* Puts the fix (d, j, late) and checks the result the model expects. A
+ * fix already stored is sent again with other content and a later receive
+ * time (a redelivery): it must change nothing. */
+static void mg_put(struct lw_store *s, struct mg *m, int d, int j, int late)
+{
+    struct lw_fix f = mg_fix(d, j, late);
+    enum lw_put_result want;
+    int k = j * 2 + late;
+
+    if (m->have[d][j][late]) {
+        f.lat_deg += 1.0;
+        f.speed_mps = 99.0;
+        f.recv_time_ms = T0 + 40000 * SEC;
+        want = LW_PUT_DUPLICATE;
+        m->n_dup++;
+    } else {
+        if (m->last[d] < k) {
+            want = LW_PUT_NEWEST;
+            m->last[d] = k;
+            m->n_newest++;
+        } else {
+            want = LW_PUT_LATE;
+            m->n_late++;
+        }
+        if (m->count[d] == 0 || f.recv_time_ms < m->first_heard[d])
+            m->first_heard[d] = f.recv_time_ms;
+        if (m->count[d] == 0 || f.recv_time_ms > m->last_heard[d])
+            m->last_heard[d] = f.recv_time_ms;
+        m->have[d][j][late] = 1;
+        m->count[d]++;
+        m->total++;
+        m->inbox++;
+    }
+    assert_int_equal(put(s, &f), want);
+}
+
+/* Rows in fix_history and fix_inbox, read beside the writer. */
+static void mg_rows(const struct mg *m, int64_t *hist, int64_t *inbox)
+{
+    *hist = count_rows(m->path, "SELECT count(*) FROM fix_history");
+    *inbox = count_rows(m->path, "SELECT count(*) FROM fix_inbox");
+}
+
+/*
+ * Commits and checks where the fixes are: nothing lost or doubled between
+ * the two tables; no merge while the inbox holds fewer than MG_MERGE_ROWS,
+ * a merge (history >= MG_MERGE_ROWS, inbox below it) once it holds that many.
+ */
+static void mg_commit(struct lw_store *s, struct mg *m)
+{
+    int64_t hist, inbox;
+
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    assert_false(lw_store_in_txn(s));
+    mg_rows(m, &hist, &inbox);
+    assert_int_equal(hist + inbox, m->total);
+    if (m->inbox < MG_MERGE_ROWS) {
+        assert_int_equal(inbox, m->inbox);
+    } else {
+        assert_true(hist >= MG_MERGE_ROWS);
+        assert_true(inbox < MG_MERGE_ROWS);
+        m->inbox = inbox;
+        m->merges++;
+    }
+}
+
+/* One transaction putting the n fixes items[] (d * MG_SLOTS + slot). */
+static void mg_batch(struct lw_store *s, struct mg *m, const int *items, int n,
+                     int late)
+{
+    int i;
+
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    for (i = 0; i < n; i++)
+        mg_put(s, m, items[i] / MG_SLOTS, items[i] % MG_SLOTS, late);
+    mg_commit(s, m);
+}
+
+/* Batches of slots [from, to) of every device, shuffled within a batch. */
+static void mg_slots(struct lw_store *s, struct mg *m, int *items, int from,
+                     int to)
+{
+    int b, j, d, n;
+
+    for (b = from; b < to; b += MG_SLOTS_PER_BATCH) {
+        n = 0;
+        for (j = b; j < b + MG_SLOTS_PER_BATCH && j < to; j++)
+            for (d = 0; d < MG_DEVICES; d++)
+                items[n++] = d * MG_SLOTS + j;
+        mg_shuffle(m, items, n);
+        mg_batch(s, m, items, n, 0);
+    }
+}
+
+/* History checker: strictly in fix-time order, only fixes of the model,
+ * each with its own content. */
+struct mg_hist {
+    const struct mg *m; /* the model */
+    int d;              /* the device read */
+    int n;              /* fixes seen */
+    int64_t prev;       /* fix time of the previous one */
+};
+
+static int mg_hist_cb(void *ctx, const struct lw_fix *f)
+{
+    struct mg_hist *h = ctx;
+    int64_t off = f->fix_time_ms - T0;
+    struct lw_fix want;
+    int j, late;
+
+    if (h->n > 0)
+        assert_true(f->fix_time_ms > h->prev);
+    assert_true(off >= 0);
+    assert_int_equal(off % (5 * SEC), h->d * 7); /* this device's */
+    j = (int)(off / (10 * SEC));
+    late = (int)(off / (5 * SEC) % 2);
+    assert_true(j < MG_SLOTS);
+    assert_true(h->m->have[h->d][j][late]);
+    want = mg_fix(h->d, j, late);
+    assert_same_fix(f, &want);
+    h->prev = f->fix_time_ms;
+    h->n++;
+    return 0;
+}
+
+static int count_dev_cb(void *ctx, const struct lw_device_info *d)
+{
+    (void)d;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* Everything the store reports agrees with the model. */
+static void mg_check(struct lw_store *s, const struct mg *m)
+{
+    struct lw_device_info info;
+    struct lw_fix got, want;
+    struct mg_hist h;
+    char dev[16];
+    int d, ndev = 0;
+
+    for (d = 0; d < MG_DEVICES; d++) {
+        mg_device(dev, sizeof(dev), d);
+        assert_int_equal(lw_store_device_get(s, dev, &info), LW_OK);
+        assert_int_equal(info.fixes, m->count[d]);
+        assert_int_equal(info.last_fix_ms,
+                         mg_time(d, m->last[d] / 2, m->last[d] % 2));
+        assert_int_equal(info.first_heard_ms, m->first_heard[d]);
+        assert_int_equal(info.last_heard_ms, m->last_heard[d]);
+        assert_int_equal(lw_store_last_fix(s, dev, &got), LW_OK);
+        want = mg_fix(d, m->last[d] / 2, m->last[d] % 2);
+        assert_same_fix(&got, &want);
+        h = (struct mg_hist){.m = m, .d = d};
+        assert_int_equal(
+            lw_store_history(s, dev, INT64_MIN, INT64_MAX, mg_hist_cb, &h),
+            LW_OK);
+        assert_int_equal(h.n, m->count[d]); /* ordered + counted: complete */
+    }
+    assert_int_equal(lw_store_devices(s, count_dev_cb, &ndev), LW_OK);
+    assert_int_equal(ndev, MG_DEVICES);
+}
+
+/*
+ * The inbox of migration 4 and its merge into fix_history, on a file (read
+ * beside the writer with plain SQLite): shuffled batches across the merge
+ * threshold, duplicates and late fixes of merged and unmerged fixes, rolled
+ * back transactions (with and without a merge inside) and a second merge.
+ */
+static void test_inbox_merge(void **state)
+{
+    static const int late_slots[] = {3, 77, 150, 399, 400, 401, 450, 498};
+    enum { NLATE = sizeof(late_slots) / sizeof(late_slots[0]) };
+    struct mg *m = calloc(1, sizeof(*m));
+    struct mg *saved = malloc(sizeof(*saved));
+    int *items = malloc(MG_BATCH * sizeof(*items));
+    struct lw_device_info info;
+    struct lw_fix f;
+    struct hist h;
+    struct tmp t;
+    struct lw_store *s;
+    int64_t hist_rows, inbox_rows, deleted = -1;
+    int d, i, n;
+
+    (void)state;
+    assert_non_null(m);
+    assert_non_null(saved);
+    assert_non_null(items);
+    tmp_make(&t);
+    m->path = t.path;
+    m->rng = 0x9e3779b9u;
+    for (d = 0; d < MG_DEVICES; d++)
+        m->last[d] = -1;
+    s = open_ok(t.path, 0);
+
+    /* 25 batches: the 20th brings the inbox to MG_MERGE_ROWS and merges */
+    mg_slots(s, m, items, 0, MG_FIRST);
+    assert_int_equal(m->merges, 1);
+    assert_int_equal(m->total, MG_DEVICES * MG_FIRST);
+    assert_true(m->n_late > 0); /* the shuffle made some fixes late */
+    assert_int_equal(m->n_newest + m->n_late, m->total);
+    mg_check(s, m);
+
+    /* every fix again, in other shuffles: merged ones and inbox ones */
+    m->n_dup = 0;
+    mg_slots(s, m, items, 0, MG_FIRST);
+    assert_int_equal(m->n_dup, MG_DEVICES * MG_FIRST);
+    assert_int_equal(m->total, MG_DEVICES * MG_FIRST);
+    assert_int_equal(m->merges, 1);
+    mg_check(s, m);
+
+    /* late fixes after the merge, between merged fixes and between inbox
+     * fixes: stored in history only, the last-known fix stays */
+    m->n_late = 0;
+    for (n = 0, d = 0; d < MG_DEVICES; d++)
+        for (i = 0; i < NLATE; i++)
+            items[n++] = d * MG_SLOTS + late_slots[i];
+    mg_shuffle(m, items, n);
+    mg_batch(s, m, items, n, 1);
+    assert_int_equal(m->n_late, n);
+    for (d = 0; d < MG_DEVICES; d++)
+        assert_int_equal(m->last[d], (MG_FIRST - 1) * 2);
+    mg_check(s, m);
+    /* and again: duplicates of fixes in the inbox */
+    m->n_dup = 0;
+    mg_batch(s, m, items, n, 1);
+    assert_int_equal(m->n_dup, n);
+    mg_check(s, m);
+
+    /* a rolled-back transaction of newer, late, duplicate fixes and a new
+     * device leaves nothing behind */
+    memcpy(saved, m, sizeof(*m));
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    for (i = MG_FIRST; i < MG_FIRST + 12; i++)
+        for (d = 0; d < MG_DEVICES; d++)
+            mg_put(s, m, d, i, 0);
+    for (d = 0; d < MG_DEVICES; d++) {
+        mg_put(s, m, d, 11, 1);  /* late, among merged fixes */
+        mg_put(s, m, d, 5, 0);   /* duplicate of a merged fix */
+        mg_put(s, m, d, 450, 1); /* duplicate in the inbox */
+    }
+    f = mkfix("mg/rolled-back", T0, 1, 1);
+    assert_int_equal(put(s, &f), LW_PUT_NEWEST);
+    assert_int_equal(lw_store_rollback(s), LW_OK);
+    memcpy(m, saved, sizeof(*m));
+    assert_int_equal(lw_store_device_get(s, "mg/rolled-back", &info),
+                     LW_ERR_NOTFOUND);
+    mg_rows(m, &hist_rows, &inbox_rows);
+    assert_int_equal(inbox_rows, m->inbox);
+    assert_int_equal(hist_rows + inbox_rows, m->total);
+    mg_check(s, m);
+
+    /* a rolled-back transaction that merged (prune merges first) */
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    for (d = 0; d < MG_DEVICES; d++)
+        mg_put(s, m, d, MG_FIRST, 0);
+    assert_int_equal(lw_store_prune(s, INT64_MAX, &deleted), LW_OK);
+    assert_int_equal(deleted, saved->total); /* all but the last-known */
+    h = history(s, "mg/07", INT64_MIN, INT64_MAX);
+    assert_int_equal(h.n, 1);
+    assert_int_equal(h.times[0], mg_time(7, MG_FIRST, 0));
+    assert_int_equal(lw_store_rollback(s), LW_OK);
+    memcpy(m, saved, sizeof(*m));
+    mg_rows(m, &hist_rows, &inbox_rows);
+    assert_int_equal(inbox_rows, m->inbox);
+    assert_int_equal(hist_rows + inbox_rows, m->total);
+    mg_check(s, m);
+
+    /* later puts: the inbox count survived both rollbacks and, half way,
+     * a close and reopen, so the second merge comes when the inbox really
+     * holds MG_MERGE_ROWS (mg_commit) */
+    m->n_newest = m->n_late = 0;
+    mg_slots(s, m, items, MG_FIRST, MG_FIRST + 7 * MG_SLOTS_PER_BATCH);
+    assert_int_equal(m->merges, 1);
+    lw_store_close(s);
+    s = open_ok(t.path, 0);
+    mg_slots(s, m, items, MG_FIRST + 7 * MG_SLOTS_PER_BATCH, MG_SLOTS);
+    assert_int_equal(m->merges, 2);
+    assert_int_equal(m->n_newest + m->n_late,
+                     MG_DEVICES * (MG_SLOTS - MG_FIRST));
+    mg_check(s, m);
+    lw_store_close(s);
+
+    /* a reader, and a writer reopening */
+    s = open_ok(t.path, LW_STORE_RDONLY);
+    mg_check(s, m);
+    lw_store_close(s);
+    s = open_ok(t.path, 0);
+    mg_put(s, m, 3, 77, 1);           /* a duplicate of a merged late fix */
+    mg_put(s, m, 3, MG_SLOTS - 1, 0); /* one in the inbox */
+    mg_check(s, m);
+    lw_store_close(s);
+    mg_rows(m, &hist_rows, &inbox_rows);
+    assert_int_equal(inbox_rows, m->inbox);
+    assert_int_equal(hist_rows + inbox_rows, m->total);
+
+    free(items);
+    free(saved);
+    free(m);
+    tmp_remove(&t);
+}
+
+/* Migration 1 exactly as it shipped (lib/store.c, migrations[0]). */
+static const char v1_migration[] =
+    "CREATE TABLE devices ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  first_heard_ms INTEGER NOT NULL,"
+    "  last_heard_ms INTEGER NOT NULL,"
+    "  fix_count INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE fixes ("
+    "  device TEXT NOT NULL REFERENCES devices(id),"
+    "  fix_time_ms INTEGER NOT NULL,"
+    "  recv_time_ms INTEGER NOT NULL,"
+    "  lat_deg REAL NOT NULL,"
+    "  lon_deg REAL NOT NULL,"
+    "  speed_mps REAL,"
+    "  course_deg REAL,"
+    "  accuracy_m REAL,"
+    "  alt_m REAL,"
+    "  battery_pct INTEGER,"
+    "  trigger_code TEXT,"
+    "  PRIMARY KEY (device, fix_time_ms)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE last_fix ("
+    "  device TEXT NOT NULL PRIMARY KEY REFERENCES devices(id),"
+    "  fix_time_ms INTEGER NOT NULL,"
+    "  recv_time_ms INTEGER NOT NULL,"
+    "  lat_deg REAL NOT NULL,"
+    "  lon_deg REAL NOT NULL,"
+    "  speed_mps REAL,"
+    "  course_deg REAL,"
+    "  accuracy_m REAL,"
+    "  alt_m REAL,"
+    "  battery_pct INTEGER,"
+    "  trigger_code TEXT"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE counters ("
+    "  name TEXT NOT NULL PRIMARY KEY,"
+    "  value INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at_ms INTEGER NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  device TEXT,"
+    "  reason TEXT"
+    ");"
+    "CREATE INDEX audit_by_device ON audit(device, id);";
+
+static void v3_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+}
+
+static void v3_bind_opt(sqlite3_stmt *st, int i, double v)
+{
+    assert_int_equal(isnan(v) ? sqlite3_bind_null(st, i)
+                              : sqlite3_bind_double(st, i, v),
+                     SQLITE_OK);
+}
+
+/* A row of fixes or last_fix as lienwatch up to schema 3 wrote it: NULL
+ * for unknown values, the trigger as a one-letter text. */
+static void v3_fix(sqlite3 *db, const char *table, const struct lw_fix *f)
+{
+    char sql[256], trig[2] = {f->trigger, '\0'};
+    sqlite3_stmt *st = NULL;
+
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO %s (device, fix_time_ms, recv_time_ms, lat_deg, "
+             "lon_deg, speed_mps, course_deg, accuracy_m, alt_m, "
+             "battery_pct, trigger_code) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+             table);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_text(st, 1, f->device, -1, SQLITE_STATIC),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_int64(st, 2, f->fix_time_ms), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_int64(st, 3, f->recv_time_ms), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_double(st, 4, f->lat_deg), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_double(st, 5, f->lon_deg), SQLITE_OK);
+    v3_bind_opt(st, 6, f->speed_mps);
+    v3_bind_opt(st, 7, f->course_deg);
+    v3_bind_opt(st, 8, f->accuracy_m);
+    v3_bind_opt(st, 9, f->alt_m);
+    assert_int_equal(f->battery_pct < 0
+                         ? sqlite3_bind_null(st, 10)
+                         : sqlite3_bind_int(st, 10, f->battery_pct),
+                     SQLITE_OK);
+    assert_int_equal(f->trigger
+                         ? sqlite3_bind_text(st, 11, trig, 1, SQLITE_TRANSIENT)
+                         : sqlite3_bind_null(st, 11),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
+static void v3_device(sqlite3 *db, const char *id, int64_t first, int64_t last,
+                      int count)
+{
+    sqlite3_stmt *st = NULL;
+
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO devices (id, first_heard_ms, "
+                           "last_heard_ms, fix_count) VALUES (?, ?, ?, ?)",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_int64(st, 2, first), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_int64(st, 3, last), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_int(st, 4, count), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
+/* Full history collector (up to 8 fixes, every field). */
+struct fullhist {
+    int n;              /* fixes seen */
+    struct lw_fix f[8]; /* the first 8 */
+};
+
+static int fullhist_cb(void *ctx, const struct lw_fix *f)
+{
+    struct fullhist *h = ctx;
+
+    if (h->n < 8)
+        h->f[h->n] = *f;
+    h->n++;
+    return 0;
+}
+
+/* The history of dev is exactly want[0..n-1], in that order. */
+static void assert_history(struct lw_store *s, const char *dev,
+                           const struct lw_fix *const *want, int n)
+{
+    struct fullhist h = {0};
+    int i;
+
+    assert_int_equal(
+        lw_store_history(s, dev, INT64_MIN, INT64_MAX, fullhist_cb, &h), LW_OK);
+    assert_int_equal(h.n, n);
+    for (i = 0; i < n; i++)
+        assert_same_fix(&h.f[i], want[i]);
+}
+
+static void assert_device(struct lw_store *s, const char *dev, int64_t first,
+                          int64_t last, int64_t last_fix, int64_t fixes)
+{
+    struct lw_device_info d;
+
+    assert_int_equal(lw_store_device_get(s, dev, &d), LW_OK);
+    assert_string_equal(d.device, dev);
+    assert_int_equal(d.first_heard_ms, first);
+    assert_int_equal(d.last_heard_ms, last);
+    assert_int_equal(d.last_fix_ms, last_fix);
+    assert_int_equal(d.fixes, fixes);
+}
+
+/*
+ * A database left at schema version 3 by an older lienwatch (migrations 1-3
+ * as they shipped, rows as it wrote them) is upgraded by the writer's open:
+ * last-known fixes, history, counts and heard times come through unchanged,
+ * and put_fix then sees the old history (duplicates, late fixes).
+ */
+static void test_migration_3_to_4(void **state)
+{
+    struct tmp t;
+    sqlite3 *db = NULL;
+    struct lw_store *s;
+    struct lw_fix a0, a1, a2, b0, b1, blate, c0, a_new, b_late2, v_first;
+    struct lw_fix f, got;
+    struct devs v = {0};
+    struct ctrs c = {0};
+    int64_t deleted = -1;
+
+    (void)state;
+    tmp_make(&t);
+    /* car-1: three fixes in order, optional values in some */
+    a0 = mkfix("car-1", T0, 52.52, 13.405);
+    a0.speed_mps = 0.0;
+    a0.battery_pct = 0;
+    a1 = mkfix("car-1", T0 + 60 * SEC, 52.521, 13.406);
+    a1.speed_mps = 12.5;
+    a1.course_deg = 270.25;
+    a1.accuracy_m = 5.5;
+    a1.alt_m = -3.0;
+    a1.battery_pct = 87;
+    a1.trigger = 't';
+    a2 = mkfix("car-1", T0 + 120 * SEC, 52.522, 13.407);
+    a2.course_deg = 90.0;
+    a2.trigger = 'p';
+    /* car-2: the fix at +40 s came after the one at +70 s (late) */
+    b0 = mkfix("car-2", T0 + 10 * SEC, -33.86, 151.2);
+    b1 = mkfix("car-2", T0 + 70 * SEC, -33.87, 151.21);
+    b1.accuracy_m = 20.0;
+    b1.battery_pct = 100;
+    blate = mkfix("car-2", T0 + 40 * SEC, -33.865, 151.205);
+    blate.recv_time_ms = b1.recv_time_ms + 30 * SEC;
+    blate.alt_m = 12.0;
+    /* o'bike: one fix, nothing optional */
+    c0 = mkfix("o'bike", T0 + 5 * SEC, 0.0, -0.0001);
+
+    assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
+    v3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER NOT NULL PRIMARY KEY);"
+                "BEGIN");
+    v3_exec(db, v1_migration);
+    v3_exec(db, "INSERT INTO schema_version (version) VALUES (1)");
+    v3_exec(db, lw_registry_migration_2);
+    v3_exec(db, "INSERT INTO schema_version (version) VALUES (2)");
+    v3_exec(db, lw_outbox_migration_3);
+    v3_exec(db, "INSERT INTO schema_version (version) VALUES (3)");
+    v3_device(db, "car-1", a0.recv_time_ms - 300 * SEC,
+              a2.recv_time_ms + 600 * SEC, 3);
+    v3_device(db, "car-2", b0.recv_time_ms, blate.recv_time_ms, 3);
+    v3_device(db, "o'bike", c0.recv_time_ms, c0.recv_time_ms, 1);
+    v3_device(db, "van-3", T0 - 3600 * SEC, T0 + 30 * SEC, 0); /* no fix */
+    v3_fix(db, "fixes", &a0);
+    v3_fix(db, "fixes", &a1);
+    v3_fix(db, "fixes", &a2);
+    v3_fix(db, "fixes", &b0);
+    v3_fix(db, "fixes", &b1);
+    v3_fix(db, "fixes", &blate);
+    v3_fix(db, "fixes", &c0);
+    v3_fix(db, "last_fix", &a2);
+    v3_fix(db, "last_fix", &b1);
+    v3_fix(db, "last_fix", &c0);
+    v3_exec(db, "INSERT INTO counters (name, value) VALUES ('received', 42);"
+                "INSERT INTO audit (at_ms, who, action, device, reason) "
+                "VALUES (1795392000000, 'ann', 'locate', 'car-1', NULL);"
+                "COMMIT");
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    assert_int_equal(
+        count_rows(t.path, "SELECT max(version) FROM schema_version"), 3);
+
+    /* readers and side writers use the current queries: they refuse the
+     * old file (saying how to upgrade it) rather than fail on a column */
+    {
+        char err[256] = "";
+        int flags[] = {LW_STORE_RDONLY, LW_STORE_NOMIGRATE};
+
+        for (size_t i = 0; i < 2; i++) {
+            assert_int_equal(lw_store_open(&s, t.path, flags[i], err,
+                                           sizeof(err)),
+                             LW_ERR_SCHEMA);
+            assert_non_null(strstr(err, "schema version 3"));
+            assert_non_null(strstr(err, "start lienwatchd"));
+        }
+    }
+
+    s = open_ok(t.path, 0);
+    assert_int_equal(lw_store_schema_version(s), 4);
+    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM schema_version"),
+                     4);
+
+    /* the old last_fix rows, every field, NULLs as NAN / -1 / 0 */
+    assert_int_equal(lw_store_last_fix(s, "car-1", &got), LW_OK);
+    assert_same_fix(&got, &a2);
+    assert_int_equal(lw_store_last_fix(s, "car-2", &got), LW_OK);
+    assert_same_fix(&got, &b1);
+    assert_int_equal(lw_store_last_fix(s, "o'bike", &got), LW_OK);
+    assert_same_fix(&got, &c0);
+    assert_true(isnan(got.speed_mps) && isnan(got.alt_m));
+    assert_int_equal(got.battery_pct, -1);
+    assert_int_equal(got.trigger, 0);
+    assert_int_equal(lw_store_last_fix(s, "van-3", &got), LW_ERR_NOTFOUND);
+
+    /* the old history, in fix-time order */
+    assert_history(s, "car-1", (const struct lw_fix *const[]){&a0, &a1, &a2},
+                   3);
+    assert_history(s, "car-2", (const struct lw_fix *const[]){&b0, &blate, &b1},
+                   3);
+    assert_history(s, "o'bike", (const struct lw_fix *const[]){&c0}, 1);
+    assert_history(s, "van-3", NULL, 0);
+
+    /* devices: counts, heard times, last fix times */
+    assert_device(s, "car-1", a0.recv_time_ms - 300 * SEC,
+                  a2.recv_time_ms + 600 * SEC, a2.fix_time_ms, 3);
+    assert_device(s, "car-2", b0.recv_time_ms, blate.recv_time_ms,
+                  b1.fix_time_ms, 3);
+    assert_device(s, "o'bike", c0.recv_time_ms, c0.recv_time_ms, c0.fix_time_ms,
+                  1);
+    assert_device(s, "van-3", T0 - 3600 * SEC, T0 + 30 * SEC, 0, 0);
+    assert_int_equal(lw_store_devices(s, dev_cb, &v), LW_OK);
+    assert_int_equal(v.n, 4);
+    assert_string_equal(v.d[0].device, "car-1");
+    assert_int_equal(v.d[0].fixes, 3);
+    assert_int_equal(v.d[0].last_fix_ms, a2.fix_time_ms);
+    assert_string_equal(v.d[1].device, "car-2");
+    assert_int_equal(v.d[1].fixes, 3);
+    assert_int_equal(v.d[1].last_fix_ms, b1.fix_time_ms);
+    assert_string_equal(v.d[2].device, "o'bike");
+    assert_int_equal(v.d[2].last_fix_ms, c0.fix_time_ms);
+    assert_string_equal(v.d[3].device, "van-3");
+    assert_int_equal(v.d[3].fixes, 0);
+    assert_int_equal(v.d[3].last_fix_ms, 0);
+    assert_int_equal(lw_store_counters(s, ctr_cb, &c), LW_OK);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.values[0], 42);
+
+    /* the old fixes again are duplicates (even with other content), and
+     * change nothing */
+    f = a1;
+    f.lat_deg = 1.0;
+    f.recv_time_ms = T0 + 7200 * SEC;
+    assert_int_equal(put(s, &f), LW_PUT_DUPLICATE);
+    assert_int_equal(put(s, &a2), LW_PUT_DUPLICATE); /* the last-known */
+    assert_int_equal(put(s, &a0), LW_PUT_DUPLICATE);
+    assert_int_equal(put(s, &blate), LW_PUT_DUPLICATE);
+    assert_int_equal(put(s, &c0), LW_PUT_DUPLICATE);
+    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM fix_inbox"), 0);
+    assert_device(s, "car-1", a0.recv_time_ms - 300 * SEC,
+                  a2.recv_time_ms + 600 * SEC, a2.fix_time_ms, 3);
+    assert_history(s, "car-1", (const struct lw_fix *const[]){&a0, &a1, &a2},
+                   3);
+
+    /* a newer fix becomes the last-known, a new older one is late, the
+     * fixless device gets its first */
+    a_new = mkfix("car-1", T0 + 180 * SEC, 52.53, 13.41);
+    a_new.speed_mps = 3.25;
+    assert_int_equal(put(s, &a_new), LW_PUT_NEWEST);
+    assert_int_equal(lw_store_last_fix(s, "car-1", &got), LW_OK);
+    assert_same_fix(&got, &a_new);
+    b_late2 = mkfix("car-2", T0 + 50 * SEC, -33.866, 151.206);
+    b_late2.recv_time_ms = blate.recv_time_ms + 60 * SEC;
+    assert_int_equal(put(s, &b_late2), LW_PUT_LATE);
+    assert_int_equal(lw_store_last_fix(s, "car-2", &got), LW_OK);
+    assert_same_fix(&got, &b1);
+    v_first = mkfix("van-3", T0 + 20 * SEC, 48.1, 11.5);
+    assert_int_equal(put(s, &v_first), LW_PUT_NEWEST);
+    assert_int_equal(lw_store_last_fix(s, "van-3", &got), LW_OK);
+    assert_same_fix(&got, &v_first);
+    assert_int_equal(put(s, &a_new), LW_PUT_DUPLICATE);
+    assert_int_equal(put(s, &b_late2), LW_PUT_DUPLICATE);
+
+    assert_device(s, "car-1", a0.recv_time_ms - 300 * SEC,
+                  a2.recv_time_ms + 600 * SEC, a_new.fix_time_ms, 4);
+    assert_device(s, "car-2", b0.recv_time_ms, b_late2.recv_time_ms,
+                  b1.fix_time_ms, 4);
+    assert_device(s, "van-3", T0 - 3600 * SEC, T0 + 30 * SEC,
+                  v_first.fix_time_ms, 1);
+    assert_history(s, "car-1",
+                   (const struct lw_fix *const[]){&a0, &a1, &a2, &a_new}, 4);
+    assert_history(s, "car-2",
+                   (const struct lw_fix *const[]){&b0, &blate, &b_late2, &b1},
+                   4);
+    assert_history(s, "van-3", (const struct lw_fix *const[]){&v_first}, 1);
+
+    /* the old names still read as before: views over the new tables */
+    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM fix_history"), 7);
+    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM fix_inbox"), 3);
+    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM fixes"), 10);
+    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM last_fix"), 4);
+    assert_int_equal(
+        count_rows(t.path, "SELECT count(*) FROM sqlite_master WHERE "
+                           "type = 'view' AND name IN ('fixes', 'last_fix')"),
+        2);
+    lw_store_close(s);
+
+    /* a reader sees the same; a writer reopening migrates nothing more */
+    s = open_ok(t.path, LW_STORE_RDONLY);
+    assert_int_equal(lw_store_last_fix(s, "car-1", &got), LW_OK);
+    assert_same_fix(&got, &a_new);
+    assert_history(s, "car-2",
+                   (const struct lw_fix *const[]){&b0, &blate, &b_late2, &b1},
+                   4);
+    lw_store_close(s);
+    s = open_ok(t.path, 0);
+    assert_int_equal(lw_store_schema_version(s), 4);
+    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM schema_version"),
+                     4);
+    assert_int_equal(put(s, &b_late2), LW_PUT_DUPLICATE);
+    assert_int_equal(put(s, &b1), LW_PUT_DUPLICATE);
+
+    /* retention over old and new fixes keeps each last-known one */
+    assert_int_equal(lw_store_prune(s, INT64_MAX, &deleted), LW_OK);
+    assert_int_equal(deleted, 10 - 4);
+    assert_history(s, "car-1", (const struct lw_fix *const[]){&a_new}, 1);
+    assert_history(s, "car-2", (const struct lw_fix *const[]){&b1}, 1);
+    assert_history(s, "o'bike", (const struct lw_fix *const[]){&c0}, 1);
+    assert_history(s, "van-3", (const struct lw_fix *const[]){&v_first}, 1);
+    assert_device(s, "car-2", b0.recv_time_ms, b_late2.recv_time_ms,
+                  b1.fix_time_ms, 1);
+    lw_store_close(s);
+    tmp_remove(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +1743,8 @@ int main(void)
         cmocka_unit_test(test_open_failures),
         cmocka_unit_test(test_reentry_refused),
         cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_inbox_merge),
+        cmocka_unit_test(test_migration_3_to_4),
     };
 
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
