@@ -13,8 +13,9 @@
 #include "log.h"
 #include "mqtt.h"
 
-/* Packets handled per readable event before returning to the loop; the
- * watcher is level-triggered, so leftovers are read on the next iteration. */
+/* Most mosquitto_loop_read calls per readable event before returning to
+ * the loop; the watcher is level-triggered, so leftovers are read on the
+ * next iteration. */
 #define READ_BURST 1000
 /* Seconds between mosquitto_loop_misc calls (keepalive and retries). */
 #define MISC_INTERVAL_S 1.0
@@ -132,6 +133,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
     struct mqtt_link *l = obj;
 
+    l->rx_events++;
     if (rc != 0) {
         snprintf(l->last_error, sizeof(l->last_error),
                  "broker refused the connection: %s",
@@ -166,6 +168,7 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid,
     struct mqtt_link *l = obj;
 
     (void)mosq;
+    l->rx_events++;
     for (int i = 0; i < l->nsubs; i++) {
         if (l->sub_mids[i] != mid)
             continue;
@@ -187,6 +190,7 @@ static void on_message(struct mosquitto *mosq, void *obj,
     struct mqtt_link *l = obj;
 
     (void)mosq;
+    l->rx_events++;
     if (l->h.on_message)
         l->h.on_message(l->ctx, m->topic, m->payload,
                         m->payloadlen > 0 ? (size_t)m->payloadlen : 0);
@@ -197,6 +201,7 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
     struct mqtt_link *l = obj;
 
     (void)mosq;
+    l->rx_events++;
     if (l->h.on_published)
         l->h.on_published(l->ctx, mid);
 }
@@ -207,11 +212,23 @@ static void io_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 
     (void)loop;
     (void)revents;
-    int rc = mosquitto_loop_read(l->mosq, READ_BURST);
-    if (rc != MOSQ_ERR_SUCCESS && l->socket_watched) {
-        /* libmosquitto normally reports this through on_disconnect */
-        on_disconnect(l->mosq, l, rc);
-        return;
+    /* libmosquitto 2.0 reads one packet per call whatever max_packets says
+     * (it goes by its own queue lengths, 0 for a QoS 1 subscriber): read on
+     * while a call makes progress, instead of an epoll_wait and a loop
+     * iteration per message. A partial packet or an empty socket makes
+     * none. */
+    for (int i = 0; i < READ_BURST; i++) {
+        uint64_t before = l->rx_events;
+        int rc = mosquitto_loop_read(l->mosq, 1);
+
+        if (rc != MOSQ_ERR_SUCCESS) {
+            /* libmosquitto normally reports this through on_disconnect */
+            if (l->socket_watched)
+                on_disconnect(l->mosq, l, rc);
+            return;
+        }
+        if (l->rx_events == before || !l->socket_watched || l->paused)
+            break;
     }
     update_write_watcher(l);
 }

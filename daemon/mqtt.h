@@ -59,6 +59,7 @@ struct mqtt_link {
     int64_t backoff_max_ms;    /* cap */
     bool connected;            /* CONNACK received, not disconnected since */
     bool log_callback;         /* on_log is set (see set_log_callback) */
+    uint64_t rx_events;        /* callbacks run by incoming packets */
     bool socket_watched;       /* io watchers hold the current socket */
     bool paused;               /* owner asked us to stop reading */
     bool stopping;             /* shutdown: do not reconnect */

@@ -9,9 +9,9 @@
  *                   position survives any pruning of history
  *   fix_history     history, PRIMARY KEY (device, fix_time_ms), WITHOUT ROWID:
  *                   the key is the uniqueness rule and the history index
- *   fix_inbox       the newest fixes in arrival order, unique on (device,
- *                   fix_time_ms); moved into fix_history INBOX_MERGE_ROWS at a
- *                   time (merge_inbox)
+ *   fix_inbox       the newest fixes in arrival order, no index (their keys
+ *                   are in memory: struct keyset); moved into fix_history
+ *                   INBOX_MERGE_ROWS at a time (merge_inbox)
  *   fixes           view: fix_history UNION ALL fix_inbox (all of history)
  *   last_fix        view: the last-known fix of each device that has one
  *   counters        name -> value, e.g. "received", "rejected.not_json"
@@ -191,7 +191,6 @@ static const char *const migrations[] = {
     "  battery_pct INTEGER,"
     "  trigger_code TEXT"
     ");"
-    "CREATE UNIQUE INDEX fix_inbox_key ON fix_inbox(device, fix_time_ms);"
     "CREATE VIEW fixes AS SELECT " FIX_COLS " FROM fix_history "
     "UNION ALL SELECT " FIX_COLS " FROM fix_inbox;",
 };
@@ -233,10 +232,9 @@ enum stmt_id {
     ST_DEV_NEWEST,
     ST_DEV_FIXED,
     ST_HISTORY_HAS,
-    ST_INBOX_UNDO,
     ST_MERGE_COPY,
     ST_MERGE_CLEAR,
-    ST_INBOX_COUNT,
+    ST_INBOX_KEYS,
     ST_HEARD,
     ST_COUNTER_ADD,
     ST_DEV_GET,
@@ -259,22 +257,21 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    /* a device's first fix registers it, with that fix as its last-known */
+    /* a device's first fix registers it, with that fix as its last-known;
+     * changes() == 0: the device is known */
     [ST_DEV_REGISTER_FIX] =
         "INSERT INTO devices (id, first_heard_ms, last_heard_ms, fix_count, "
         LAST_COLS_NO_DEVICE ") VALUES "
-        "(?1, ?3, ?3, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    /* DO NOTHING resolves the (device, fix_time_ms) conflict only; unlike
-     * INSERT OR IGNORE it still fails on any other constraint, so a broken
-     * row can never pass for a duplicate */
+        "(?1, ?3, ?3, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+        "ON CONFLICT (id) DO NOTHING",
+    /* put_fix has ruled out a duplicate (the inbox has no index to do it) */
     [ST_INBOX_INSERT] = "INSERT INTO fix_inbox (" FIX_COLS ") VALUES "
-                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-                        "ON CONFLICT (device, fix_time_ms) DO NOTHING",
+                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     /* the common case in one statement: a known device's fix newer than its
      * last-known one (so newer than all its history, never a duplicate)
      * moves the heard window, the count and the last-known fix; changes()
-     * == 0 means an unknown device or a late fix. min/max: our clock may
-     * step back; the window only ever widens */
+     * == 0 means an unknown device, a late fix or a duplicate. min/max: our
+     * clock may step back; the window only ever widens */
     [ST_DEV_NEWEST] =
         "UPDATE devices SET "
         "first_heard_ms = min(first_heard_ms, ?3), "
@@ -293,17 +290,17 @@ static const char *const stmt_sql[ST_COUNT_] = {
                      "fix_count = fix_count + 1 WHERE id = ?1",
     [ST_HISTORY_HAS] = "SELECT 1 FROM fix_history "
                        "WHERE device = ?1 AND fix_time_ms = ?2",
-    [ST_INBOX_UNDO] = "DELETE FROM fix_inbox WHERE device = ?1 AND rowid = ?2",
     /* the inbox into the history in key order (each device's pages are
      * written once per merge, not once per commit); DO NOTHING: put_fix
      * never lets a duplicate into the inbox, and a merge must not fail on
-     * one all the same */
+     * one all the same; unlike INSERT OR IGNORE, any other constraint still
+     * fails it */
     [ST_MERGE_COPY] = "INSERT INTO fix_history (" FIX_COLS ") SELECT "
                       FIX_COLS " FROM fix_inbox WHERE true "
                       "ORDER BY device, fix_time_ms "
                       "ON CONFLICT (device, fix_time_ms) DO NOTHING",
     [ST_MERGE_CLEAR] = "DELETE FROM fix_inbox",
-    [ST_INBOX_COUNT] = "SELECT count(*) FROM fix_inbox",
+    [ST_INBOX_KEYS] = "SELECT device, fix_time_ms FROM fix_inbox",
     [ST_HEARD] =
         "INSERT INTO devices (id, first_heard_ms, last_heard_ms) "
         "VALUES (?1, ?2, ?2) ON CONFLICT (id) DO UPDATE SET "
@@ -353,12 +350,101 @@ struct ext_stmt {
     sqlite3_stmt *st; /* its prepared statement */
 };
 
+/*
+ * The keys (device, fix_time_ms) of the rows in fix_inbox, as 64-bit hashes
+ * in an open-addressing table (0 marks a free slot). The inbox has no index:
+ * put_fix asks this set whether a fix that is not newer than its device's
+ * last-known one may be in the inbox, and merges the inbox first when it
+ * may. A hash collision only costs an early merge. valid is false while the
+ * set may miss a key (memory ran out, a rollback could not re-read the
+ * inbox): every such fix then merges first, and an empty inbox after a
+ * merge makes the set valid again.
+ */
+struct keyset {
+    uint64_t *slots; /* cap slots, cap a power of two */
+    size_t cap;
+    size_t n;   /* used slots */
+    bool valid; /* holds every key of the inbox */
+};
+
+/* Slots of a new set; grows by doubling past half full. */
+#define KEYSET_MIN_CAP 1024
+
+/* FNV-1a over the device id, then the time mixed in (splitmix64). */
+static uint64_t key_hash(const char *device, int64_t fix_time_ms)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (const unsigned char *p = (const unsigned char *)device; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    h ^= (uint64_t)fix_time_ms + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h ? h : 1;
+}
+
+static bool keyset_has(const struct keyset *k, uint64_t h)
+{
+    if (!k->cap)
+        return false;
+    for (size_t i = h & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
+        if (k->slots[i] == h)
+            return true;
+        if (k->slots[i] == 0)
+            return false;
+    }
+}
+
+/* Puts h in a table known to have room (no growth). */
+static void keyset_put(uint64_t *slots, size_t cap, uint64_t h)
+{
+    size_t i = h & (cap - 1);
+
+    while (slots[i] != 0 && slots[i] != h)
+        i = (i + 1) & (cap - 1);
+    slots[i] = h;
+}
+
+/* Adds h; false (set unchanged) when memory runs out. */
+static bool keyset_add(struct keyset *k, uint64_t h)
+{
+    if (keyset_has(k, h))
+        return true;
+    if ((k->n + 1) * 2 > k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : KEYSET_MIN_CAP;
+        uint64_t *slots = calloc(cap, sizeof(*slots));
+
+        if (!slots)
+            return false;
+        for (size_t i = 0; i < k->cap; i++)
+            if (k->slots[i])
+                keyset_put(slots, cap, k->slots[i]);
+        free(k->slots);
+        k->slots = slots;
+        k->cap = cap;
+    }
+    keyset_put(k->slots, k->cap, h);
+    k->n++;
+    return true;
+}
+
+/* Empties the set (the inbox was emptied): valid again. */
+static void keyset_clear(struct keyset *k)
+{
+    if (k->n)
+        memset(k->slots, 0, k->cap * sizeof(*k->slots));
+    k->n = 0;
+    k->valid = true;
+}
+
 struct lw_store {
     sqlite3 *db;                    /* the connection */
     struct ext_stmt ext[EXT_STMT_MAX]; /* registry.c's statements */
     int next;                       /* used entries of ext */
     bool rdonly;                    /* opened with LW_STORE_RDONLY */
     int64_t inbox_rows;             /* rows in fix_inbox, as far as known */
+    struct keyset inbox_keys;       /* their keys (see struct keyset) */
     sqlite3_stmt *stmts[ST_COUNT_]; /* prepared on first use, NULL before */
     char errmsg[ERRMSG_LEN];        /* last failure of this handle */
 };
@@ -606,24 +692,39 @@ static enum lw_err read_version(struct lw_store *s, int *v)
     return e;
 }
 
-/* Reads the number of rows in fix_inbox into s->inbox_rows. */
-static enum lw_err count_inbox(struct lw_store *s)
+/*
+ * Reads the keys of fix_inbox into s->inbox_keys and their number into
+ * s->inbox_rows (on open, and after a rollback took rows back). On failure
+ * the set is marked not valid (see struct keyset).
+ */
+static enum lw_err read_inbox_keys(struct lw_store *s)
 {
     sqlite3_stmt *st;
     enum lw_err e;
+    int64_t rows = 0;
+    bool ok = true;
     int rc;
 
-    st = stmt(s, ST_INBOX_COUNT, &e);
+    keyset_clear(&s->inbox_keys);
+    s->inbox_keys.valid = false;
+    st = stmt(s, ST_INBOX_KEYS, &e);
     if (!st)
         return e;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        s->inbox_rows = sqlite3_column_int64(st, 0);
-        e = LW_OK;
-    } else {
-        e = db_fail(s, rc, "counting the fix inbox");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *dev = sqlite3_column_text(st, 0);
+
+        rows++;
+        if (ok && dev)
+            ok = keyset_add(&s->inbox_keys,
+                            key_hash((const char *)dev,
+                                     sqlite3_column_int64(st, 1)));
     }
+    e = rc == SQLITE_DONE ? LW_OK : db_fail(s, rc, "reading the fix inbox");
     done(st);
+    if (e == LW_OK) {
+        s->inbox_rows = rows;
+        s->inbox_keys.valid = ok;
+    }
     return e;
 }
 
@@ -845,7 +946,7 @@ enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
     if (!rdonly && !nomigrate) {
         e = migrate(s, path);
         if (!e)
-            e = count_inbox(s);
+            e = read_inbox_keys(s);
         if (e)
             goto out_detail;
         goto out_ok;
@@ -913,6 +1014,7 @@ void lw_store_close(struct lw_store *s)
         sqlite3_finalize(s->stmts[i]);
     for (i = 0; i < s->next; i++)
         sqlite3_finalize(s->ext[i].st);
+    free(s->inbox_keys.slots);
     if (s->db) {
         /* closing rolls back an open transaction; the statements are
          * finalized, so close_v2 frees everything now */
@@ -971,6 +1073,7 @@ static enum lw_err merge_inbox(struct lw_store *s)
     if (e)
         return e;
     s->inbox_rows = 0;
+    keyset_clear(&s->inbox_keys);
     return LW_OK;
 }
 
@@ -997,9 +1100,10 @@ enum lw_err lw_store_rollback(struct lw_store *s)
 {
     enum lw_err e = txn(s, ST_ROLLBACK, "ROLLBACK");
 
-    /* what the transaction put in the inbox is gone again */
+    /* what the transaction put in (or merged out of) the inbox is back as
+     * it was */
     if (e == LW_OK && !s->rdonly)
-        (void)count_inbox(s);
+        (void)read_inbox_keys(s);
     return e;
 }
 
@@ -1102,17 +1206,19 @@ static enum lw_err history_has(struct lw_store *s, const struct lw_fix *f,
 }
 
 /*
- * The hot path. A fix goes into the inbox first: its unique key catches a
- * duplicate of a recent fix at once. A fix newer than its device's
- * last-known one cannot be a duplicate of older history, so one UPDATE of
- * the device row finishes the common case (two statements in all). Only a
- * late fix, or the first of a device, looks into fix_history, where an older
- * copy makes it a duplicate after all (the inbox row is taken back).
+ * The hot path. A fix newer than its device's last-known one is newer than
+ * all of the device's history, so it cannot be a duplicate: one UPDATE of the
+ * device row (heard times, count, last-known fix) and one append to the inbox
+ * store it. That is nearly every fix. A device's first fix registers it.
+ * Only a fix that is not newer (late, or a duplicate) is compared with the
+ * history: in fix_history by its key, after a merge when the inbox may hold
+ * it (see struct keyset).
  */
 enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
                              enum lw_put_result *res)
 {
-    sqlite3_int64 rowid;
+    enum lw_put_result r = LW_PUT_NEWEST;
+    uint64_t key;
     enum lw_err e;
     int changes = 0;
     bool dup;
@@ -1123,52 +1229,45 @@ enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
     e = check_fix(s, f);
     if (e)
         return e;
-    e = run_fix(s, ST_INBOX_INSERT, f, "storing a fix", &changes);
-    if (e)
-        return e;
-    if (changes == 0)
-        goto duplicate;
-    rowid = sqlite3_last_insert_rowid(s->db);
-    s->inbox_rows++;
+    key = key_hash(f->device, f->fix_time_ms);
     e = run_fix(s, ST_DEV_NEWEST, f, "updating the last-known fix", &changes);
     if (e)
         return e;
-    if (changes) {
-        if (res)
-            *res = LW_PUT_NEWEST;
-        return LW_OK;
-    }
-    /* late, or the device's first fix */
-    e = history_has(s, f, &dup);
-    if (e)
-        return e;
-    if (dup) {
-        e = run_text_int(s, ST_INBOX_UNDO, f->device, rowid,
-                         "taking back a fix", NULL);
+    if (changes == 0) {
+        e = run_fix(s, ST_DEV_REGISTER_FIX, f, "registering a device",
+                    &changes);
         if (e)
             return e;
-        s->inbox_rows--;
-        goto duplicate;
     }
-    e = run_text_int(s, ST_DEV_FIXED, f->device, f->recv_time_ms,
-                     "updating a device", &changes);
+    if (changes == 0) {
+        /* a known device, and not its newest fix */
+        if (!s->inbox_keys.valid || keyset_has(&s->inbox_keys, key)) {
+            e = merge_inbox(s);
+            if (e)
+                return e;
+        }
+        e = history_has(s, f, &dup);
+        if (e)
+            return e;
+        if (dup) {
+            if (res)
+                *res = LW_PUT_DUPLICATE;
+            return LW_OK;
+        }
+        e = run_text_int(s, ST_DEV_FIXED, f->device, f->recv_time_ms,
+                         "updating a device", NULL);
+        if (e)
+            return e;
+        r = LW_PUT_LATE;
+    }
+    e = run_fix(s, ST_INBOX_INSERT, f, "storing a fix", &changes);
     if (e)
         return e;
-    if (changes) {
-        if (res)
-            *res = LW_PUT_LATE;
-        return LW_OK;
-    }
-    e = run_fix(s, ST_DEV_REGISTER_FIX, f, "registering a device", &changes);
-    if (e)
-        return e;
+    s->inbox_rows++;
+    if (!keyset_add(&s->inbox_keys, key))
+        s->inbox_keys.valid = false; /* merges until the next empty inbox */
     if (res)
-        *res = LW_PUT_NEWEST;
-    return LW_OK;
-
-duplicate:
-    if (res)
-        *res = LW_PUT_DUPLICATE;
+        *res = r;
     return LW_OK;
 }
 
@@ -1411,7 +1510,7 @@ enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
 out_rollback:
     sqlite3_exec(s->db, "ROLLBACK TO lw_prune; RELEASE lw_prune", NULL, NULL,
                  NULL);
-    (void)count_inbox(s); /* the merge may be undone */
+    (void)read_inbox_keys(s); /* the merge may be undone */
     if (deleted)
         *deleted = 0;
     return e;
