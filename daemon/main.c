@@ -17,7 +17,9 @@
  *   - status_timer: every 10 s, counters to the retained daemon topic and
  *     systemd's STATUS=;
  *   - watchdog_timer: WATCHDOG=1 at half of WATCHDOG_USEC;
- *   - prune_timer: retention, hourly;
+ *   - prune_timer: retention, a minute after start then hourly; a pass
+ *     goes in bounded steps (prune_step_timer), so ingest and alerts go on
+ *     between them;
  *   - SIGINT/SIGTERM (commit, disconnect, exit 0) and SIGHUP (reload).
  * Signal handling is libev's: the handlers run in the loop, not in signal
  * context.
@@ -52,8 +54,14 @@
 
 /* Seconds between status publications (daemon topic, systemd STATUS=). */
 #define STATUS_INTERVAL_S 10.0
-/* Seconds between retention passes. */
+/* Seconds between retention passes, and before the first. */
 #define PRUNE_INTERVAL_S 3600.0
+#define PRUNE_FIRST_S 60.0
+/* Fixes one retention step deletes at most (~10 ms each on the development
+ * machine); the loop gets at least as long as a step took, and
+ * PRUNE_STEP_GAP_S, before the next. */
+#define PRUNE_STEP_ROWS 10000
+#define PRUNE_STEP_GAP_S 0.02
 /* Seconds between retries of a failed commit. */
 #define RETRY_INTERVAL_S 1.0
 /* Rejection log lines: at most one per reason per this many ms. */
@@ -97,6 +105,13 @@ struct daemon {
     ev_timer status_timer;       /* counters out */
     ev_timer watchdog_timer;     /* systemd watchdog */
     ev_timer prune_timer;        /* retention */
+    ev_timer prune_step_timer;   /* the next step of a retention pass */
+    bool pruning;                /* a retention pass is under way */
+    char prune_cursor[LW_DEVICE_MAX + 1]; /* where its next step goes on */
+    int64_t prune_before_ms;     /* its cut: fixes older than this go */
+    int64_t prune_deleted;       /* fixes it deleted so far */
+    int prune_steps;             /* steps it took so far */
+    double prune_started;        /* when it started (ev_time) */
     ev_signal sigint_w, sigterm_w, sighup_w; /* signals */
     struct log_limit reject_limit[LW_REJ_COUNT]; /* per-reason log limits */
     struct log_limit store_limit; /* commit failure log limit */
@@ -493,26 +508,66 @@ static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
     sd_notify(0, "WATCHDOG=1");
 }
 
+/* One step of the retention pass under way (see PRUNE_STEP_ROWS). */
+static void prune_step_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct daemon *d = w->data;
+    int64_t n = 0;
+    bool finished = false;
+    double t0, took;
+
+    (void)revents;
+    if (!d->pruning)
+        return;
+    if (d->commit_failing) { /* the database is in trouble: later */
+        ev_timer_set(w, RETRY_INTERVAL_S, 0.);
+        ev_timer_start(loop, w);
+        return;
+    }
+    t0 = ev_time();
+    if (lw_store_prune_step(d->store, d->prune_before_ms, d->prune_cursor,
+                            PRUNE_STEP_ROWS, &n, &finished) != LW_OK) {
+        log_err("store: retention pass failed after %lld fixes: %s",
+                (long long)d->prune_deleted, lw_store_errmsg(d->store));
+        d->pruning = false;
+        return;
+    }
+    took = ev_time() - t0;
+    d->prune_deleted += n;
+    d->prune_steps++;
+    if (finished) {
+        d->pruning = false;
+        if (d->prune_deleted)
+            log_info("store: retention deleted %lld fixes older than %lld "
+                     "days (%d steps, %.1f s)",
+                     (long long)d->prune_deleted,
+                     (long long)(d->cfg.retention_ms / 86400000),
+                     d->prune_steps, ev_time() - d->prune_started);
+        else
+            log_debug("store: retention: nothing older than %lld days",
+                      (long long)(d->cfg.retention_ms / 86400000));
+        return;
+    }
+    ev_timer_set(w, took > PRUNE_STEP_GAP_S ? took : PRUNE_STEP_GAP_S, 0.);
+    ev_timer_start(loop, w);
+}
+
+/* Starts a retention pass (hourly), unless one is still under way. */
 static void prune_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct daemon *d = w->data;
-    int64_t deleted = 0;
 
-    (void)loop;
     (void)revents;
-    if (d->cfg.retention_ms <= 0)
+    if (d->cfg.retention_ms <= 0 || d->pruning)
         return;
-    flush(d);
-    if (d->commit_failing)
-        return;
-    if (lw_store_prune(d->store, now_ms() - d->cfg.retention_ms, &deleted) !=
-        LW_OK)
-        log_err("store: retention pass failed: %s",
-                lw_store_errmsg(d->store));
-    else if (deleted)
-        log_info("store: retention deleted %lld fixes older than %lld days",
-                 (long long)deleted,
-                 (long long)(d->cfg.retention_ms / 86400000));
+    d->pruning = true;
+    d->prune_cursor[0] = '\0';
+    d->prune_before_ms = now_ms() - d->cfg.retention_ms;
+    d->prune_deleted = 0;
+    d->prune_steps = 0;
+    d->prune_started = ev_time();
+    ev_timer_set(&d->prune_step_timer, 0., 0.);
+    ev_timer_start(loop, &d->prune_step_timer);
 }
 
 static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -625,10 +680,10 @@ static int start(struct daemon *d)
                   RETRY_INTERVAL_S);
     ev_timer_init(&d->status_timer, status_cb, STATUS_INTERVAL_S,
                   STATUS_INTERVAL_S);
-    ev_timer_init(&d->prune_timer, prune_cb, PRUNE_INTERVAL_S,
-                  PRUNE_INTERVAL_S);
+    ev_timer_init(&d->prune_timer, prune_cb, PRUNE_FIRST_S, PRUNE_INTERVAL_S);
+    ev_init(&d->prune_step_timer, prune_step_cb);
     d->flush_timer.data = d->retry_timer.data = d->status_timer.data = d;
-    d->prune_timer.data = d;
+    d->prune_timer.data = d->prune_step_timer.data = d;
     ev_timer_start(d->loop, &d->status_timer);
     ev_timer_start(d->loop, &d->prune_timer);
 
@@ -708,6 +763,7 @@ static void stop(struct daemon *d)
         ev_timer_stop(d->loop, &d->status_timer);
         ev_timer_stop(d->loop, &d->watchdog_timer);
         ev_timer_stop(d->loop, &d->prune_timer);
+        ev_timer_stop(d->loop, &d->prune_step_timer);
         ev_signal_stop(d->loop, &d->sigint_w);
         ev_signal_stop(d->loop, &d->sigterm_w);
         ev_signal_stop(d->loop, &d->sighup_w);

@@ -59,6 +59,8 @@
  */
 #define WRITER_CACHE_KIB 32768
 #define WRITER_WAL_CHECKPOINT_PAGES 8192
+/* Devices one lw_store_prune_step looks at, at most. */
+#define PRUNE_STEP_DEVICES 1000
 /* Fixes in fix_inbox that make a commit move them into history first. */
 #define INBOX_MERGE_ROWS 20000
 
@@ -242,8 +244,9 @@ enum stmt_id {
     ST_HISTORY,
     ST_DEVICES,
     ST_COUNTERS,
-    ST_PRUNE_COUNT,
+    ST_PRUNE_NEXT,
     ST_PRUNE_DELETE,
+    ST_PRUNE_COUNT,
     ST_AUDIT_ADD,
     ST_AUDIT_LIST,
     ST_AUDIT_LIST_DEV,
@@ -317,23 +320,18 @@ static const char *const stmt_sql[ST_COUNT_] = {
                    "AND fix_time_ms BETWEEN ?2 AND ?3 ORDER BY fix_time_ms",
     [ST_DEVICES] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id",
     [ST_COUNTERS] = "SELECT name, value FROM counters ORDER BY name",
-    /* prune (after a merge: all of it is in fix_history): what is older
-     * than ?1 and not a device's last-known fix. Both statements go device
-     * by device over the primary key (the IN list makes the delete a range
-     * search per device, not a scan of all history); the count runs first,
-     * keeping devices.fix_count exact. */
-    [ST_PRUNE_COUNT] =
-        "UPDATE devices SET fix_count = fix_count - ("
-        "SELECT count(*) FROM fix_history f WHERE f.device = devices.id "
-        "AND f.fix_time_ms < ?1 AND f.fix_time_ms IS NOT "
-        "devices.last_fix_time_ms) "
-        "WHERE EXISTS (SELECT 1 FROM fix_history f "
-        "WHERE f.device = devices.id AND f.fix_time_ms < ?1)",
+    /* prune, device by device in id order (after a merge: all of history
+     * is in fix_history): the next device, then at most ?4 + 1 of its fixes
+     * older than ?2 (the oldest), never its last-known one (?3) */
+    [ST_PRUNE_NEXT] = "SELECT id, last_fix_time_ms FROM devices "
+                      "WHERE id > ?1 ORDER BY id LIMIT 1",
     [ST_PRUNE_DELETE] =
-        "DELETE FROM fix_history WHERE device IN (SELECT id FROM devices) "
-        "AND fix_time_ms < ?1 AND fix_time_ms IS NOT "
-        "(SELECT d.last_fix_time_ms FROM devices d "
-        "WHERE d.id = fix_history.device)",
+        "DELETE FROM fix_history WHERE device = ?1 AND fix_time_ms < ?2 "
+        "AND fix_time_ms IS NOT ?3 AND fix_time_ms <= coalesce("
+        "(SELECT fix_time_ms FROM fix_history WHERE device = ?1 "
+        "AND fix_time_ms < ?2 ORDER BY fix_time_ms LIMIT 1 OFFSET ?4), ?2)",
+    [ST_PRUNE_COUNT] = "UPDATE devices SET fix_count = fix_count - ?2 "
+                       "WHERE id = ?1",
     [ST_AUDIT_ADD] = "INSERT INTO audit (at_ms, who, action, device, reason) "
                      "VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_AUDIT_LIST] = "SELECT id, at_ms, who, action, device, reason "
@@ -1458,62 +1456,175 @@ enum lw_err lw_store_counters(struct lw_store *s, lw_counter_cb cb, void *ctx)
 
 /*
  * Retention, after a merge of the inbox. The last-known fix lives in the
- * devices row (a copy), so deleting history could never lose it; the history row of the last-known fix is kept
- * as well, so a device's history always ends at its last-known position.
- * Both statements run under one savepoint: inside the caller's transaction
- * or as a transaction of their own.
+ * devices row (a copy), so deleting history could never lose it; the history
+ * row of the last-known fix is kept as well, so a device's history always
+ * ends at its last-known position.
  */
-enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
-                           int64_t *deleted)
+
+/* The device after *cursor in id order into next (and its last fix time);
+ * *found false after the last one. */
+static enum lw_err prune_next(struct lw_store *s, const char *cursor,
+                              char *next, size_t nextlen, int64_t *last_ms,
+                              bool *last_null, bool *found)
 {
     sqlite3_stmt *st;
     enum lw_err e;
     int rc;
 
+    st = stmt(s, ST_PRUNE_NEXT, &e);
+    if (!st)
+        return e;
+    rc = sqlite3_bind_text(st, 1, cursor, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        col_text(st, 0, next, nextlen);
+        *last_null = sqlite3_column_type(st, 1) == SQLITE_NULL;
+        *last_ms = sqlite3_column_int64(st, 1);
+    }
+    e = rc == SQLITE_ROW || rc == SQLITE_DONE ? LW_OK
+                                              : db_fail(s, rc, "pruning");
+    done(st);
+    return e;
+}
+
+/* Deletes at most max_rows expired fixes of one device; *n gets how many. */
+static enum lw_err prune_device(struct lw_store *s, const char *device,
+                                int64_t before_ms, int64_t last_ms,
+                                bool last_null, int64_t max_rows, int64_t *n)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int rc;
+
+    *n = 0;
+    st = stmt(s, ST_PRUNE_DELETE, &e);
+    if (!st)
+        return e;
+    rc = sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, before_ms);
+    if (rc == SQLITE_OK)
+        rc = last_null ? sqlite3_bind_null(st, 3)
+                       : sqlite3_bind_int64(st, 3, last_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 4, max_rows - 1);
+    if (rc != SQLITE_OK) {
+        done(st);
+        return db_fail(s, rc, "pruning");
+    }
+    e = run(s, st, "pruning");
+    if (e)
+        return e;
+    *n = sqlite3_changes64(s->db);
+    if (*n == 0)
+        return LW_OK;
+    /* fix_count stays the size of the device's history */
+    return run_text_int(s, ST_PRUNE_COUNT, device, *n, "pruning (counting)",
+                        NULL);
+}
+
+enum lw_err lw_store_prune_step(struct lw_store *s, int64_t before_ms,
+                                char *cursor, int64_t max_rows,
+                                int64_t *deleted, bool *finished)
+{
+    char next[LW_DEVICE_MAX + 1];
+    int64_t total = 0, n, last_ms = 0;
+    bool last_null = true, found;
+    enum lw_err e;
+    int visited = 0;
+
     if (deleted)
         *deleted = 0;
+    if (finished)
+        *finished = false;
     e = check_writable(s);
     if (e)
         return e;
+    if (!cursor || max_rows < 1)
+        return LW_ERR_INVAL;
     e = exec(s, "SAVEPOINT lw_prune", "starting prune");
     if (e)
         return e;
-    e = merge_inbox(s);
-    if (e)
-        goto out_rollback;
-    st = stmt(s, ST_PRUNE_COUNT, &e);
-    if (!st)
-        goto out_rollback;
-    rc = sqlite3_bind_int64(st, 1, before_ms);
-    e = rc == SQLITE_OK ? run(s, st, "pruning (counting)")
-                        : db_fail(s, rc, "pruning (counting)");
-    if (rc != SQLITE_OK)
-        done(st);
-    if (e)
-        goto out_rollback;
-    st = stmt(s, ST_PRUNE_DELETE, &e);
-    if (!st)
-        goto out_rollback;
-    rc = sqlite3_bind_int64(st, 1, before_ms);
-    e = rc == SQLITE_OK ? run(s, st, "pruning") : db_fail(s, rc, "pruning");
-    if (rc != SQLITE_OK)
-        done(st);
-    if (e)
-        goto out_rollback;
-    if (deleted)
-        *deleted = sqlite3_changes64(s->db);
+    if (!cursor[0]) {
+        e = merge_inbox(s);
+        if (e)
+            goto out_rollback;
+    }
+    for (;;) {
+        e = prune_next(s, cursor, next, sizeof(next), &last_ms, &last_null,
+                       &found);
+        if (e)
+            goto out_rollback;
+        if (!found) {
+            if (finished)
+                *finished = true;
+            break;
+        }
+        e = prune_device(s, next, before_ms, last_ms, last_null,
+                         max_rows - total, &n);
+        if (e)
+            goto out_rollback;
+        total += n;
+        if (total >= max_rows)
+            break; /* this device may have more: the next step goes on */
+        memcpy(cursor, next, strlen(next) + 1);
+        if (++visited >= PRUNE_STEP_DEVICES)
+            break;
+    }
     e = exec(s, "RELEASE lw_prune", "finishing prune");
     if (e)
         goto out_rollback;
+    if (deleted)
+        *deleted = total;
     return LW_OK;
 
 out_rollback:
     sqlite3_exec(s->db, "ROLLBACK TO lw_prune; RELEASE lw_prune", NULL, NULL,
                  NULL);
     (void)read_inbox_keys(s); /* the merge may be undone */
+    return e;
+}
+
+enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
+                           int64_t *deleted)
+{
+    char cursor[LW_DEVICE_MAX + 1] = "";
+    int64_t total = 0, n;
+    bool finished = false;
+    enum lw_err e;
+
     if (deleted)
         *deleted = 0;
-    return e;
+    e = check_writable(s);
+    if (e)
+        return e;
+    e = exec(s, "SAVEPOINT lw_prune_all", "starting prune");
+    if (e)
+        return e;
+    while (!finished) {
+        e = lw_store_prune_step(s, before_ms, cursor, INT64_MAX, &n,
+                                &finished);
+        if (e) {
+            sqlite3_exec(s->db,
+                         "ROLLBACK TO lw_prune_all; RELEASE lw_prune_all",
+                         NULL, NULL, NULL);
+            (void)read_inbox_keys(s);
+            return e;
+        }
+        total += n;
+    }
+    e = exec(s, "RELEASE lw_prune_all", "finishing prune");
+    if (e) {
+        sqlite3_exec(s->db, "ROLLBACK TO lw_prune_all; RELEASE lw_prune_all",
+                     NULL, NULL, NULL);
+        (void)read_inbox_keys(s);
+        return e;
+    }
+    if (deleted)
+        *deleted = total;
+    return LW_OK;
 }
 
 /* Binds text or NULL. */

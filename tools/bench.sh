@@ -24,15 +24,20 @@
 # moment the last message is received (limit) or the last fix is durably
 # committed, read from the database itself (the "stored" counter, which the
 # daemon commits in the same transaction as the fixes; checked against
-# count(*) of fixes at the end). Rows 1 and 2 run BENCH_RUNS times,
-# alternating, and the table shows the median run.
+# count(*) of fixes at the end). Rows 1, 2 and 6 run BENCH_RUNS times,
+# alternating, and the table shows the median run. The three processes
+# (simulator, broker, consumer) saturate a 2-core machine, so single runs
+# vary by +-20 % with scheduling; besides the ratio of the medians, each
+# round's own ratio (the daemon's run against the limit measured just
+# before it) is printed, and a target counts as met only when both the
+# ratio of the medians and the median of the rounds' ratios reach it.
 #
 # The broker is configured like docs/mosquitto/mosquitto.conf (queues sized
 # so nothing is dropped, persistence on, 500 in flight), without TLS/auth.
 # Everything - simulator, broker, consumer - shares this machine's cores, as
 # it would in a one-box deployment.
 #
-# Environment: BENCH_MESSAGES (default 200000), BENCH_RUNS (default 3),
+# Environment: BENCH_MESSAGES (default 200000), BENCH_RUNS (default 5),
 # BENCH_VEHICLES (fleet for rows 1-3 and 6, default 1000), BENCH_CPF_MESSAGES
 # (commit-per-fix run, default BENCH_MESSAGES / 2), BENCH_BIG_FLEET (default
 # 100000), BENCH_FENCES (default 10000), BENCH_LAT_VEHICLES (vehicles taken
@@ -45,7 +50,7 @@ export BUILD
 source "$(dirname "$0")/../tests/lib.sh"
 
 M=${BENCH_MESSAGES:-200000}
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 VEHICLES=${BENCH_VEHICLES:-1000}
 CPF_M=${BENCH_CPF_MESSAGES:-$((M / 2))}
 BIG=${BENCH_BIG_FLEET:-100000}
@@ -238,6 +243,16 @@ rate() {
     awk -v m="$1" -v s="$2" 'BEGIN {printf "%.0f", (s > 0 ? m / s : 0)}'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+# round_ratios RUNS_FILE: each round's ratio to the limit of the same round
+# (durations: limit seconds / daemon seconds), one per line ("0" for a run
+# that did not finish)
+round_ratios() {
+    paste -d' ' <(awk '{print $1}' "$T/limit.runs") <(awk '{print $1}' "$1") |
+        awk '{ if ($2 == "inf" || $2 <= 0) print "0.00";
+               else printf "%.2f\n", $1 / $2 }'
+}
+# min A B of two decimals
+dmin() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (a < b ? a : b)}'; }
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 
 # ---- the registry for rows 6 and 7, built once with the CLI as operations
@@ -414,6 +429,11 @@ row "lienwatchd, $BIG vehicles x 1 fix" "$BIG" "$G_SECS" "$G_CPU" "$G_KIB" "$G_B
 echo "(in brackets: the bare subscriber's own CPU and peak RSS)"
 echo
 echo "runs (msgs/s): limit $(while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$T/limit.runs")| batched $(while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$T/batch.runs")| with fences $(while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$T/fence.runs")"
+B_ROUNDS=$(round_ratios "$T/batch.runs" | tr '\n' ' ')
+F_ROUNDS=$(round_ratios "$T/fence.runs" | tr '\n' ' ')
+B_PAIRED=$(round_ratios "$T/batch.runs" | median)
+F_PAIRED=$(round_ratios "$T/fence.runs" | median)
+echo "each round's ratio to its own limit run: batched ${B_ROUNDS}(median $B_PAIRED) | with fences ${F_ROUNDS}(median $F_PAIRED)"
 echo "RSS per vehicle at $BIG vehicles: $PER_VEHICLE bytes (daemon RSS $(mib "$D_RSS0_KIB") MiB idle -> $(mib "$D_RSS1_KIB") MiB after one fix from each of $D_GOT)"
 echo "reference: OwnTracks Recorder stores 18 fixes/s in its default configuration, ~440/s tuned"
 echo "with fences: every fix of the $VEHICLES vehicles (all watched: accounts 45 days past due) goes through the"
@@ -436,17 +456,20 @@ echo "| $(kv alerts "$LAT_LINE")/$(kv expected "$LAT_LINE") | $(kv p50_ms "$LAT_
 echo "daemon kept up with the load: $LAT_KEPT_UP; alerts stored: $LAT_ALERTS_DB;"
 echo "early/duplicate/other alert messages: $(kv early "$LAT_LINE")/$(kv duplicates "$LAT_LINE")/$(kv other "$LAT_LINE")"
 echo
-if awk -v r="$B_RATIO" -v t="$TARGET_RATIO" 'BEGIN {exit !(r >= t)}'; then
-    echo "target: ingest >= ${TARGET_RATIO}x bare subscriber with batching: MET (${B_RATIO}x)"
-else
-    echo "target: ingest >= ${TARGET_RATIO}x bare subscriber with batching: NOT MET (${B_RATIO}x)"
-fi
 F_RATIO=$(ratio "$(rate "$M" "$F_SECS")" "$L_RATE")
-if awk -v r="$F_RATIO" -v t="$TARGET_RATIO" 'BEGIN {exit !(r >= t)}'; then
-    echo "target: the same with $FENCES fences and watched vehicles: MET (${F_RATIO}x; ${F_VS_B}x the rate without them)"
-else
-    echo "target: the same with $FENCES fences and watched vehicles: NOT MET (${F_RATIO}x; ${F_VS_B}x the rate without them)"
-fi
+# verdict LABEL RATIO_OF_MEDIANS MEDIAN_OF_ROUNDS [EXTRA]: met only when the
+# lower of the two estimates reaches the target
+verdict() {
+    local low
+    low=$(dmin "$2" "$3")
+    if awk -v r="$low" -v t="$TARGET_RATIO" 'BEGIN {exit !(r >= t)}'; then
+        echo "target: $1: MET (${2}x from the medians, ${3}x the median round${4:+; $4})"
+    else
+        echo "target: $1: NOT MET (${2}x from the medians, ${3}x the median round${4:+; $4})"
+    fi
+}
+verdict "ingest >= ${TARGET_RATIO}x bare subscriber with batching" "$B_RATIO" "$B_PAIRED"
+verdict "the same with $FENCES fences and watched vehicles" "$F_RATIO" "$F_PAIRED" "${F_VS_B}x the rate without them"
 echo "alert latency: no number is set in issue 3 (\"at once\"); measured p50 $(kv p50_ms "$LAT_LINE") ms, p99 $(kv p99_ms "$LAT_LINE") ms"
 if [ "$LAT_RC" != 0 ]; then
     echo "alert latency run FAILED: $LAT_LINE"

@@ -137,6 +137,19 @@ enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
                            int64_t *deleted);
 
 /*
+ * One bounded step of the same, for a caller that must not stop for long:
+ * goes through the devices after cursor (a buffer of LW_DEVICE_MAX + 1
+ * bytes; "" starts a pass) in id order, deleting at most max_rows fixes, and
+ * leaves in cursor where the next step goes on. *finished (may be NULL)
+ * tells when the pass went past the last device; *deleted (may be NULL) gets
+ * the count. One savepoint: in the caller's transaction, or a transaction of
+ * its own. A pass that starts at "" moves the fix inbox into history first.
+ */
+enum lw_err lw_store_prune_step(struct lw_store *s, int64_t before_ms,
+                                char *cursor, int64_t max_rows,
+                                int64_t *deleted, bool *finished);
+
+/*
  * Appends an audit record: who looked up (or changed) what, when, why.
  * Works on a writable handle only.
  */

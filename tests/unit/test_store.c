@@ -697,6 +697,125 @@ static void test_prune_keeps_last_fix(void **state)
     lw_store_close(s);
 }
 
+/*
+ * Fills s with the prune-step fixture: PS_DEVICES devices with PS_FIXES fixes
+ * 1 s apart (device 0 also a late, older one; the last PS_INBOX puts of
+ * every device unmerged in the inbox), one device whose every fix is older
+ * than the cut, one heard but without a fix.
+ */
+enum { PS_DEVICES = 23, PS_FIXES = 40, PS_CUT = 25 };
+
+static void prune_fixture(struct lw_store *s)
+{
+    char dev[16];
+    struct lw_fix f;
+
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    for (int i = 0; i < PS_FIXES; i++) {
+        for (int d = 0; d < PS_DEVICES; d++) {
+            snprintf(dev, sizeof(dev), "ps/%02d", d);
+            f = mkfix(dev, T0 + i * SEC, 1 + d, 1 + i);
+            assert_int_equal(put(s, &f), LW_PUT_NEWEST);
+        }
+    }
+    f = mkfix("ps/00", T0 - 500 * SEC, 1, 1);
+    assert_int_equal(put(s, &f), LW_PUT_LATE);
+    for (int i = 0; i < 5; i++) {
+        f = mkfix("ps/old", T0 - 1000 * SEC + i * SEC, 2, 2);
+        put(s, &f);
+    }
+    assert_int_equal(lw_store_heard(s, "ps/silent", T0), LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+}
+
+/* Device list collector: id, count and last fix time of each. */
+struct devs_snap {
+    int n;
+    char id[32][LW_DEVICE_MAX + 1];
+    int64_t fixes[32], last[32];
+};
+
+static int devs_snap_cb(void *ctx, const struct lw_device_info *d)
+{
+    struct devs_snap *v = ctx;
+
+    if (v->n < 32) {
+        snprintf(v->id[v->n], sizeof(v->id[0]), "%s", d->device);
+        v->fixes[v->n] = d->fixes;
+        v->last[v->n] = d->last_fix_ms;
+    }
+    v->n++;
+    return 0;
+}
+
+static void test_prune_steps(void **state)
+{
+    struct lw_store *a = open_ok(":memory:", 0), *b = open_ok(":memory:", 0);
+    char cursor[LW_DEVICE_MAX + 1] = "";
+    struct devs_snap va = {0}, vb = {0};
+    int64_t all = -1, n, sum = 0, cut = T0 + PS_CUT * SEC;
+    bool finished = false;
+    int steps = 0;
+
+    (void)state;
+    prune_fixture(a);
+    prune_fixture(b);
+    /* a: one pass in one go; b: steps of at most 7 fixes */
+    assert_int_equal(lw_store_prune(a, cut, &all), LW_OK);
+    /* every device's fixes before the cut, the late one, all but the
+     * last-known of the old device */
+    assert_int_equal(all, PS_DEVICES * PS_CUT + 1 + 4);
+    while (!finished) {
+        assert_int_equal(
+            lw_store_prune_step(b, cut, cursor, 7, &n, &finished), LW_OK);
+        assert_true(n >= 0 && n <= 7);
+        assert_false(lw_store_in_txn(b)); /* each a transaction of its own */
+        sum += n;
+        assert_true(++steps < 1000);
+    }
+    assert_int_equal(sum, all);
+    assert_true(steps >= all / 7);
+    /* the same result: devices, counts, last fixes, histories */
+    assert_int_equal(lw_store_devices(a, devs_snap_cb, &va), LW_OK);
+    assert_int_equal(lw_store_devices(b, devs_snap_cb, &vb), LW_OK);
+    assert_int_equal(va.n, PS_DEVICES + 2);
+    assert_int_equal(vb.n, va.n);
+    for (int i = 0; i < va.n; i++) {
+        struct hist ha, hb;
+
+        assert_string_equal(va.id[i], vb.id[i]);
+        assert_int_equal(va.fixes[i], vb.fixes[i]);
+        assert_int_equal(va.last[i], vb.last[i]);
+        ha = history(a, va.id[i], INT64_MIN, INT64_MAX);
+        hb = history(b, vb.id[i], INT64_MIN, INT64_MAX);
+        assert_int_equal(ha.n, va.fixes[i]);
+        assert_int_equal(hb.n, ha.n);
+        for (int j = 0; j < ha.n && j < 64; j++)
+            assert_int_equal(hb.times[j], ha.times[j]);
+        if (strcmp(va.id[i], "ps/old") == 0) {
+            assert_int_equal(hb.n, 1); /* the last-known fix stays */
+            assert_int_equal(hb.times[0], T0 - 1000 * SEC + 4 * SEC);
+        } else if (strcmp(va.id[i], "ps/silent") == 0) {
+            assert_int_equal(hb.n, 0);
+        } else {
+            assert_int_equal(hb.n, PS_FIXES - PS_CUT);
+            assert_int_equal(hb.times[0], cut);
+        }
+    }
+    /* a second pass finds nothing; a bad cursor or size is refused */
+    cursor[0] = '\0';
+    assert_int_equal(lw_store_prune_step(b, cut, cursor, 1000, &n, &finished),
+                     LW_OK);
+    assert_int_equal(n, 0);
+    assert_true(finished);
+    assert_int_equal(lw_store_prune_step(b, cut, NULL, 10, &n, &finished),
+                     LW_ERR_INVAL);
+    assert_int_equal(lw_store_prune_step(b, cut, cursor, 0, &n, &finished),
+                     LW_ERR_INVAL);
+    lw_store_close(a);
+    lw_store_close(b);
+}
+
 /* Audit collector. */
 struct audits {
     int n;              /* records seen */
@@ -1754,6 +1873,7 @@ int main(void)
         cmocka_unit_test(test_newer_schema_refused),
         cmocka_unit_test(test_unversioned_refused_readonly),
         cmocka_unit_test(test_prune_keeps_last_fix),
+        cmocka_unit_test(test_prune_steps),
         cmocka_unit_test(test_audit),
         cmocka_unit_test(test_file_mode_private),
         cmocka_unit_test(test_open_failures),
