@@ -40,6 +40,7 @@
 
 #include "lienwatch/config.h"
 #include "lienwatch/ingest.h"
+#include "lienwatch/outbox.h"
 #include "lienwatch/store.h"
 #include "lienwatch/timeutil.h"
 #include "jsonarena.h"
@@ -434,6 +435,24 @@ static char *status_json(struct daemon *d, const char *state)
                         json_integer((json_int_t)lw_ingest_pending(d->ingest)));
     json_object_set_new(o, "max_commit_wait_ms",
                         json_integer(d->max_commit_wait_ms));
+    if (d->mail_ok) {
+        /* alert e-mail: since start, and what waits in the outbox */
+        json_t *m = json_object();
+        int64_t pending = 0, held = 0;
+
+        json_object_set_new(m, "configured", json_boolean(d->mail.ready));
+        json_object_set_new(m, "sent", json_integer((json_int_t)d->mail.sent));
+        json_object_set_new(m, "retried",
+                            json_integer((json_int_t)d->mail.retried));
+        json_object_set_new(m, "failed",
+                            json_integer((json_int_t)d->mail.failed));
+        if (lw_outbox_counts(d->store, &pending, NULL, NULL, &held) ==
+            LW_OK) {
+            json_object_set_new(m, "pending", json_integer(pending));
+            json_object_set_new(m, "held", json_integer(held));
+        }
+        json_object_set_new(o, "mail", m);
+    }
     s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
     json_decref(o);
     return s;

@@ -100,8 +100,9 @@ static const struct setting settings[] = {
      100000, "Commit as soon as this many fixes wait, whatever the time."},
     {"store", "retention", T_DURATION, OFF(retention_ms), "365d", 0,
      100.0 * 365 * MS_DAY,
-     "Fix history older than this (by fix time) is deleted hourly; the "
-     "last-known fix of each device is kept. 0 keeps history forever."},
+     "Fix history older than this (by fix time) is deleted a minute after "
+     "start and then hourly, in short steps; the last-known fix of each "
+     "device is kept. 0 keeps history forever."},
 
     {"ingest", "future_tolerance", T_DURATION, OFF(future_tolerance_ms), "5m",
      0, MS_DAY,

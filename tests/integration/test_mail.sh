@@ -197,6 +197,19 @@ $MC alert "$T/a.mail" "$(msgid_of a back_online)" --rcpt ops@lender.example \
     --has "Was silent:" --has "Moved meanwhile:" --has " km" >&2 ||
     fail "A: back_online mail"
 $MC once "$T/a.mail" >&2 || fail "A: a mail arrived twice"
+# the daemon's retained status (every 10 s) counts the mail: sent, the 550
+# failed, nothing left pending
+status_mail_ok() {
+    mosquitto_sub -p "$PORT" -t lienwatch/v1/daemon -C 1 -W 2 2>/dev/null |
+        "$PY" -c '
+import json, sys
+m = json.load(sys.stdin).get("mail") or {}
+ok = (m.get("configured") is True and m.get("sent", 0) >= 4 and
+      m.get("failed", 0) >= 1 and m.get("pending") == 0 and m.get("held") == 0)
+sys.exit(0 if ok else 1)'
+}
+wait_for $((25 * SLOW)) status_mail_ok ||
+    fail "A: mail counters in the daemon status: $(mosquitto_sub -p "$PORT" -t lienwatch/v1/daemon -C 1 -W 2)"
 stop_checked "$DPID" "daemon a"
 say "A ok"
 
