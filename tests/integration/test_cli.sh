@@ -273,7 +273,13 @@ run 2 "$L" --nope devices
 # ---- help and version ----
 run 0 "$L" --help
 has "SYNOPSIS"; has "EXIT STATUS"; has "EXAMPLES"; has "history"
-for c in locate history devices stats audit init-db; do
+# every command the overview lists (a new one is checked without being
+# named here), and at least the ones agents and operations rely on
+CMDS=$(sed -n '/^COMMANDS$/,/^$/p' "$T/out" | awk '/^    [a-z]/ && $1 != "help" {print $1}')
+for c in locate history devices stats audit init-db vehicle account geofence alerts outbox; do
+    echo "$CMDS" | grep -qx "$c" || fail "--help does not list $c: $CMDS"
+done
+for c in $CMDS; do
     run 0 "$L" help "$c"
     for s in NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" EXAMPLES; do has "$s"; done
     run 0 "$L" "$c" --help
