@@ -75,6 +75,14 @@
     "last_speed_mps, last_course_deg, last_accuracy_m, last_alt_m, "           \
     "last_battery_pct, last_trigger_code"
 
+/* The columns of a stored fix in migration 4's fix_history and fix_inbox
+ * (part of a shipped migration: never change it). */
+#define FIX_COLUMNS_V4                                                         \
+    "device TEXT NOT NULL, fix_time_ms INTEGER NOT NULL, "                     \
+    "recv_time_ms INTEGER NOT NULL, lat_deg REAL NOT NULL, "                   \
+    "lon_deg REAL NOT NULL, speed_mps REAL, course_deg REAL, "                 \
+    "accuracy_m REAL, alt_m REAL, battery_pct INTEGER, trigger_code TEXT"
+
 /*
  * Numbered migrations: migrations[i] takes the schema from version i to i+1.
  * Append only; never edit an entry that has shipped. Later issues add
@@ -164,35 +172,12 @@ static const char *const migrations[] = {
     /* fix_history as fixes was, without the foreign key: put_fix writes a
      * fix and its device row in one transaction, nothing deletes devices,
      * and the check cost a lookup in devices for every fix moved */
-    "CREATE TABLE fix_history ("
-    "  device TEXT NOT NULL,"
-    "  fix_time_ms INTEGER NOT NULL,"
-    "  recv_time_ms INTEGER NOT NULL,"
-    "  lat_deg REAL NOT NULL,"
-    "  lon_deg REAL NOT NULL,"
-    "  speed_mps REAL,"
-    "  course_deg REAL,"
-    "  accuracy_m REAL,"
-    "  alt_m REAL,"
-    "  battery_pct INTEGER,"
-    "  trigger_code TEXT,"
+    "CREATE TABLE fix_history (" FIX_COLUMNS_V4 ","
     "  PRIMARY KEY (device, fix_time_ms)"
     ") WITHOUT ROWID;"
     "INSERT INTO fix_history SELECT * FROM fixes;"
     "DROP TABLE fixes;"
-    "CREATE TABLE fix_inbox ("
-    "  device TEXT NOT NULL,"
-    "  fix_time_ms INTEGER NOT NULL,"
-    "  recv_time_ms INTEGER NOT NULL,"
-    "  lat_deg REAL NOT NULL,"
-    "  lon_deg REAL NOT NULL,"
-    "  speed_mps REAL,"
-    "  course_deg REAL,"
-    "  accuracy_m REAL,"
-    "  alt_m REAL,"
-    "  battery_pct INTEGER,"
-    "  trigger_code TEXT"
-    ");"
+    "CREATE TABLE fix_inbox (" FIX_COLUMNS_V4 ");"
     "CREATE VIEW fixes AS SELECT " FIX_COLS " FROM fix_history "
     "UNION ALL SELECT " FIX_COLS " FROM fix_inbox;",
 };
