@@ -15,7 +15,12 @@
 #      for every vehicle, keep_out fences of other accounts where the fleet
 #      drives, keep_out fences for everyone over Portugal, Spain, Europe);
 #      compared with row 2 (no registry, no fences);
-#   7. alert latency: on the same database, with lw-sim as background load,
+#   7. backlog drain, each consumer's own ceiling: BENCH_DRAIN_RUNS (3) times
+#      each, M messages queued by the broker for the consumer's persistent
+#      session while it is away, then the consumer started and timed until
+#      it has received (lw-baresub) or durably stored (lienwatchd) them all,
+#      with only the broker beside it (no publisher competing for the CPU);
+#   8. alert latency: on the same database, with lw-sim as background load,
 #      tools/bench_latency.py takes BENCH_LAT_VEHICLES watched vehicles out
 #      of their keep_in region (two far fixes each: confirm_fixes = 2) and
 #      times each geofence_exit from the publish of its confirming fix to
@@ -55,6 +60,7 @@ VEHICLES=${BENCH_VEHICLES:-1000}
 CPF_M=${BENCH_CPF_MESSAGES:-$((M / 2))}
 BIG=${BENCH_BIG_FLEET:-100000}
 FENCES=${BENCH_FENCES:-10000}
+DRAIN_RUNS=${BENCH_DRAIN_RUNS:-3}
 LAT_K=${BENCH_LAT_VEHICLES:-1000}
 LAT_RATE=${BENCH_LAT_RATE:-50}
 LOAD_RATE=${BENCH_LOAD_RATE:-1000}
@@ -357,6 +363,65 @@ G_SECS=$D_SECS G_CPU=$D_CPU G_KIB=$D_HWM_KIB G_BCPU=$BROKER_CPU G_SCPU=$SIM_CPU 
 PER_VEHICLE=$(awk -v a="$D_RSS0_KIB" -v b="$D_RSS1_KIB" -v n="$D_GOT" \
     'BEGIN {printf "%.0f", (n > 0 ? (b - a) * 1024 / n : 0)}')
 
+# ---- backlog drain: M messages queued for an absent consumer, then drained
+# drain_fill ID: creates ID's persistent session and has lw-sim publish M
+# messages to it (the broker queues them: nobody is connected)
+drain_fill() {
+    mosquitto_sub -p "$PORT" -i "$1" -c -q 1 -t 'owntracks/+/+' -E ||
+        fail "could not create the session $1"
+    sim "$VEHICLES" "$M" owntracks/drain >/dev/null
+}
+# run_drain_limit: sets DR_SECS DR_CPU DR_BCPU
+run_drain_limit() {
+    local out="$T/drainl.out" t0 b0 line
+    drain_fill lw-bench-drain
+    b0=$(cpu_ticks "$MOSQ_PID")
+    t0=$(now_ms)
+    "$BIN/lw-baresub" --port "$PORT" --topic "owntracks/+/+" \
+        --client-id lw-bench-drain --count "$M" --timeout "$SCENARIO_TIMEOUT_S" \
+        -q >"$out" 2>"$T/drainl.err" || fail "lw-baresub drained only: $(tail -1 "$out")"
+    DR_BCPU=$(secs_since "$b0" "$MOSQ_PID")
+    end_session lw-bench-drain
+    line=$(tail -1 "$out")
+    DR_SECS=$(awk -v a="$t0" -v b="$(kv last_ms "$line")" 'BEGIN {printf "%.3f", (b - a) / 1000}')
+    DR_CPU=$(kv cpu_s "$line")
+}
+# run_drain_daemon R: sets DR_SECS DR_CPU DR_BCPU (DR_SECS inf: did not finish)
+run_drain_daemon() {
+    local name="drain$1" t0 t1 b0 c1 pid
+    drain_fill lienwatchd
+    b0=$(cpu_ticks "$MOSQ_PID")
+    t0=$(now_ms)
+    "$BIN/lienwatchd" --db "$T/$name.db" --mqtt-host 127.0.0.1 \
+        --mqtt-port "$PORT" >"$T/$name.log" 2>&1 &
+    pid=$!
+    lw_track "$pid"
+    if t1=$(wait_stored "$T/$name.db" "$M"); then
+        DR_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1000}')
+    else
+        DR_SECS=inf
+        DNF=$((DNF + 1))
+        note "  $name: only ${t1#dnf } of $M fixes stored after $SCENARIO_TIMEOUT_S s"
+    fi
+    c1=$(cpu_ticks "$pid")
+    DR_BCPU=$(secs_since "$b0" "$MOSQ_PID")
+    DR_CPU=$(awk -v b="$c1" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", b / t}')
+    stop_pid "$pid"
+    end_session lienwatchd
+    [ "$DR_SECS" = inf ] || check_db "$T/$name.db" "$M"
+}
+note "  backlog drain: $M queued messages, $DRAIN_RUNS runs each"
+: >"$T/drainl.runs"
+: >"$T/draind.runs"
+for r in $(seq "$DRAIN_RUNS"); do
+    run_drain_limit
+    note "  drain $r: bare subscriber $(rate "$M" "$DR_SECS") msgs/s ($DR_SECS s, $DR_CPU s CPU)"
+    echo "$DR_SECS $DR_CPU $DR_BCPU" >>"$T/drainl.runs"
+    run_drain_daemon "$r"
+    note "  drain $r: lienwatchd $(rate "$M" "$DR_SECS") fixes/s stored ($DR_SECS s, $DR_CPU s CPU)"
+    echo "$DR_SECS $DR_CPU $DR_BCPU" >>"$T/draind.runs"
+done
+
 # ---- alert latency under background load, on the 10,000-fence registry
 LAT_LOAD_S=$(awk -v k="$LAT_K" -v r="$LAT_RATE" 'BEGIN {printf "%d", k / r + 40}')
 note "  alert latency: $LAT_K vehicles taken out of their region at ~$LAT_RATE/s, background $LOAD_RATE fixes/s from $VEHICLES watched vehicles"
@@ -455,6 +520,22 @@ echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 echo "| $(kv alerts "$LAT_LINE")/$(kv expected "$LAT_LINE") | $(kv p50_ms "$LAT_LINE") | $(kv p90_ms "$LAT_LINE") | $(kv p99_ms "$LAT_LINE") | $(kv max_ms "$LAT_LINE") | $(kv mean_ms "$LAT_LINE") | $(kv missing "$LAT_LINE") | $LAT_D_CPU | $LAT_B_CPU | $(awk -v n="${LOAD_SENT:-0}" -v s="${LOAD_SECS:-0}" 'BEGIN {printf "%.0f", (s > 0 ? n / s : 0)}') |"
 echo "daemon kept up with the load: $LAT_KEPT_UP; alerts stored: $LAT_ALERTS_DB;"
 echo "early/duplicate/other alert messages: $(kv early "$LAT_LINE")/$(kv duplicates "$LAT_LINE")/$(kv other "$LAT_LINE")"
+echo
+read -r DL_SECS DL_CPU DL_BCPU <<<"$(pick_median "$T/drainl.runs")"
+read -r DD_SECS DD_CPU DD_BCPU <<<"$(pick_median "$T/draind.runs")"
+DL_RATE=$(rate "$M" "$DL_SECS")
+DD_RATE=$(rate "$M" "$DD_SECS")
+# us_per CPU_S N: microseconds of CPU per message
+us_per() { awk -v c="$1" -v n="$2" 'BEGIN {printf "%.1f", c * 1e6 / n}'; }
+echo "backlog drain: $M messages queued while the consumer was away, then drained with only the broker"
+echo "beside it (no publisher); from the consumer's start to the last message received / fix committed;"
+echo "median of $DRAIN_RUNS runs. This is each consumer's own ceiling on this machine."
+echo
+echo "| consumer | msgs/s | x bare subscriber | consumer CPU s | CPU us/msg | broker CPU s |"
+echo "|---|---:|---:|---:|---:|---:|"
+echo "| bare QoS 1 subscriber | $DL_RATE | 1.00 | $DL_CPU | $(us_per "$DL_CPU" "$M") | $DL_BCPU |"
+echo "| lienwatchd, batched commits | $DD_RATE | $(ratio "$DD_RATE" "$DL_RATE") | $DD_CPU | $(us_per "$DD_CPU" "$M") | $DD_BCPU |"
+echo "runs (msgs/s): bare subscriber $(while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$T/drainl.runs")| lienwatchd $(while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$T/draind.runs")"
 echo
 F_RATIO=$(ratio "$(rate "$M" "$F_SECS")" "$L_RATE")
 # verdict LABEL RATIO_OF_MEDIANS MEDIAN_OF_ROUNDS [EXTRA]: met only when the
