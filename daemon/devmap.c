@@ -87,13 +87,27 @@ void devmap_each(struct devmap *m, void (*fn)(void *ctx, struct dstate *d),
     }
 }
 
+void dextras_free(struct dextras *x)
+{
+    if (!x)
+        return;
+    for (size_t i = 0; i < x->nalerts; i++)
+        free(x->alerts[i].fence);
+    free(x->alerts);
+    free(x->vin);
+    free(x->plate);
+    free(x->description);
+    free(x->account);
+    free(x);
+}
+
 void devmap_release(struct devmap *m)
 {
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->slots[i])
             continue;
         free(m->slots[i]->device);
-        json_decref(m->slots[i]->extras);
+        dextras_free(m->slots[i]->extras);
         free(m->slots[i]);
     }
     free(m->slots);

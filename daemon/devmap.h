@@ -2,7 +2,8 @@
  * devmap.h - the daemon's per-device cache for the state topic: the newest
  * fix, last heard, when the state was last published, and the parts of the
  * state that come from the database (vehicle, account, open alerts), kept
- * as a JSON object until something invalidates it.
+ * as plain C until something invalidates it (as a jansson object the same
+ * part cost about 700 bytes per device: a hash table per object).
  *
  * Open addressing with linear probing on a power-of-two table of pointers
  * (an empty slot costs 8 bytes, an entry about 100 plus its id); entries are
@@ -12,12 +13,35 @@
 #ifndef LW_DAEMON_DEVMAP_H
 #define LW_DAEMON_DEVMAP_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lienwatch/alert.h"
 #include "lienwatch/fix.h"
+#include "lienwatch/registry.h"
+
+/* An open alert of a device, as its state topic shows it. */
+struct dalert {
+    int64_t id;                /* database id */
+    enum lw_alert_kind kind;   /* what happened */
+    enum lw_alert_state state; /* open or acknowledged */
+    int64_t opened_ms;         /* when it was raised */
+    char *fence;               /* fence name, NULL when none */
+};
+
+/* What the database says of a device: its vehicle, account and open
+ * alerts. Strings are NULL when unknown. */
+struct dextras {
+    char *vin, *plate, *description, *account;
+    bool has_days_past_due;  /* the account is known */
+    int64_t days_past_due;   /* of the account */
+    size_t nalerts;          /* open alerts, oldest first */
+    struct dalert *alerts;
+};
+
+/* Frees x and what it owns (NULL is fine). */
+void dextras_free(struct dextras *x);
 
 struct dstate {
     char *device;         /* owned copy of the id */
@@ -30,7 +54,7 @@ struct dstate {
     int64_t last_pub_ms;  /* state last published, 0 never */
     bool dirty;           /* state changed since last publication */
     bool urgent;          /* publish without waiting for the interval */
-    json_t *extras;       /* vehicle/account/alerts part; NULL = rebuild */
+    struct dextras *extras; /* vehicle/account/alerts; NULL = rebuild */
 };
 
 struct devmap {

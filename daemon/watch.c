@@ -90,65 +90,129 @@ static void mark_dirty(struct dstate *d, bool urgent)
  * rebuild that part of its state and publish it again. */
 static void invalidate(struct dstate *d, bool urgent)
 {
-    json_decref(d->extras);
+    dextras_free(d->extras);
     d->extras = NULL;
     mark_dirty(d, urgent);
 }
 
+/* strdup of a stored string, NULL for "" (and when out of memory: *oom) */
+static char *opt_dup(const char *s, bool *oom)
+{
+    char *c;
+
+    if (!s[0])
+        return NULL;
+    c = strdup(s);
+    if (!c)
+        *oom = true;
+    return c;
+}
+
 struct alerts_ctx {
-    json_t *arr; /* open alerts of the device */
+    struct dextras *x; /* where the open alerts go */
+    size_t cap;        /* allocated x->alerts */
+    bool oom;          /* out of memory */
 };
 
 static int collect_open(void *ctx, const struct lw_alert_row *r)
 {
     struct alerts_ctx *c = ctx;
-    json_t *o = json_object();
-    char tbuf[LW_TIME_BUFLEN];
+    struct dalert *a;
 
-    json_object_set_new(o, "id", json_integer(r->id));
-    json_object_set_new(o, "kind", json_string(lw_alert_kind_name(r->a.kind)));
-    json_object_set_new(o, "state",
-                        json_string(lw_alert_state_name(r->state)));
-    json_object_set_new(
-        o, "opened_at",
-        json_string(lw_time_format(r->a.raised_ms, tbuf, sizeof(tbuf))));
-    if (r->a.fence[0])
-        json_object_set_new(o, "geofence", json_string(r->a.fence));
-    json_array_append_new(c->arr, o);
-    return 0;
+    if (c->x->nalerts == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 2;
+        struct dalert *n = realloc(c->x->alerts, ncap * sizeof(*n));
+
+        if (!n) {
+            c->oom = true;
+            return 1;
+        }
+        c->x->alerts = n;
+        c->cap = ncap;
+    }
+    a = &c->x->alerts[c->x->nalerts];
+    a->id = r->id;
+    a->kind = r->a.kind;
+    a->state = r->state;
+    a->opened_ms = r->a.raised_ms;
+    a->fence = opt_dup(r->a.fence, &c->oom);
+    c->x->nalerts++;
+    return c->oom;
 }
 
-/* The database part of a device's state: vehicle, account, open alerts. */
-static json_t *build_extras(struct watch *w, const char *device)
+/* The database part of a device's state: vehicle, account, open alerts;
+ * NULL when out of memory. */
+static struct dextras *build_extras(struct watch *w, const char *device)
 {
     struct lw_vehicle v;
     struct lw_account a;
     struct lw_alert_filter f = {.device = device, .open_only = true};
-    struct alerts_ctx ac = {.arr = json_array()};
-    json_t *o = json_object();
-    bool has_v = lw_registry_vehicle_get(w->store, device, &v) == LW_OK;
-    bool has_a = has_v && v.account[0] &&
-                 lw_registry_account_get(w->store, v.account, &a) == LW_OK;
+    struct alerts_ctx ac = {.x = calloc(1, sizeof(struct dextras))};
+    struct dextras *x = ac.x;
+    bool has_v, has_a;
 
-    json_object_set_new(o, "vin", has_v && v.vin[0] ? json_string(v.vin)
-                                                    : json_null());
-    json_object_set_new(o, "plate", has_v && v.plate[0]
-                                        ? json_string(v.plate)
-                                        : json_null());
-    json_object_set_new(o, "description",
-                        has_v && v.description[0]
-                            ? json_string(v.description)
-                            : json_null());
-    json_object_set_new(o, "account", has_v && v.account[0]
-                                          ? json_string(v.account)
-                                          : json_null());
-    json_object_set_new(o, "days_past_due",
-                        has_a ? json_integer(a.days_past_due) : json_null());
+    if (!x)
+        return NULL;
+    has_v = lw_registry_vehicle_get(w->store, device, &v) == LW_OK;
+    has_a = has_v && v.account[0] &&
+            lw_registry_account_get(w->store, v.account, &a) == LW_OK;
+    if (has_v) {
+        x->vin = opt_dup(v.vin, &ac.oom);
+        x->plate = opt_dup(v.plate, &ac.oom);
+        x->description = opt_dup(v.description, &ac.oom);
+        x->account = opt_dup(v.account, &ac.oom);
+    }
+    x->has_days_past_due = has_a;
+    x->days_past_due = has_a ? a.days_past_due : 0;
     /* alerts are raised for registered vehicles only: no query otherwise */
-    if (has_v && lw_registry_alerts(w->store, &f, collect_open, &ac) != LW_OK)
+    if (has_v && !ac.oom &&
+        lw_registry_alerts(w->store, &f, collect_open, &ac) != LW_OK &&
+        !ac.oom)
         log_warn("state: cannot read open alerts of %s: %s", device,
                  lw_store_errmsg(w->store));
-    json_object_set_new(o, "open_alerts", ac.arr);
+    if (ac.oom) {
+        dextras_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* A string member, null when s is NULL. */
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+/* The JSON object of x, in the state topic's key order. */
+static json_t *extras_json(const struct dextras *x)
+{
+    json_t *o = json_object();
+    json_t *arr = json_array();
+    char tbuf[LW_TIME_BUFLEN];
+
+    json_object_set_new(o, "vin", str_or_null(x->vin));
+    json_object_set_new(o, "plate", str_or_null(x->plate));
+    json_object_set_new(o, "description", str_or_null(x->description));
+    json_object_set_new(o, "account", str_or_null(x->account));
+    json_object_set_new(o, "days_past_due",
+                        x->has_days_past_due ? json_integer(x->days_past_due)
+                                             : json_null());
+    for (size_t i = 0; i < x->nalerts; i++) {
+        const struct dalert *a = &x->alerts[i];
+        json_t *e = json_object();
+
+        json_object_set_new(e, "id", json_integer(a->id));
+        json_object_set_new(e, "kind", json_string(lw_alert_kind_name(a->kind)));
+        json_object_set_new(e, "state",
+                            json_string(lw_alert_state_name(a->state)));
+        json_object_set_new(e, "opened_at",
+                            json_string(lw_time_format(a->opened_ms, tbuf,
+                                                       sizeof(tbuf))));
+        if (a->fence)
+            json_object_set_new(e, "geofence", json_string(a->fence));
+        json_array_append_new(arr, e);
+    }
+    json_object_set_new(o, "open_alerts", arr);
     return o;
 }
 
@@ -163,7 +227,9 @@ static void publish_state(struct watch *w, struct dstate *d, int64_t now)
         return; /* retained: the next change after reconnection republishes */
     if (!d->extras)
         d->extras = build_extras(w, d->device);
-    o = json_deep_copy(d->extras);
+    if (!d->extras)
+        return; /* out of memory: still dirty, the next sweep tries again */
+    o = extras_json(d->extras);
     json_object_set_new(o, "device", json_string(d->device));
     json_object_set_new(o, "watched",
                         json_boolean(lw_engine_watched(w->engine, d->device)));

@@ -80,6 +80,36 @@ assert a["opened_at"].endswith("Z") and a["fix"]["fix_time"].endswith("Z"), a
 ' || fail "A: alert JSON"
 grep -q '^lienwatch/v1/alert/t/v1 .*"geofence_exit"' "$T/mqtt.log" || fail "A: alert not on MQTT"
 grep -q '^lienwatch/v1/state/t/v1 .*"watched":true' "$T/mqtt.log" || fail "A: state topic not watched"
+# the newest state of t/v1: the registry's part (vehicle, account) and the
+# open alert, as a dashboard reads them
+state_a_ok() {
+    grep '^lienwatch/v1/state/t/v1 ' "$T/mqtt.log" | tail -1 | cut -d' ' -f2- | $PY -c '
+import json,sys
+s=json.load(sys.stdin)
+assert s["device"]=="t/v1" and s["watched"] is True, s
+assert s["plate"]=="AA-11-BB" and s["vin"]=="WVWZZZ1KZ6W000001", s
+assert s["description"]=="grey VW Golf" and s["account"]=="L1", s
+assert s["days_past_due"]==45, s
+[a]=s["open_alerts"]
+assert a["kind"]=="geofence_exit" and a["state"]=="open" and a["geofence"]=="home", a
+assert isinstance(a["id"], int) and a["opened_at"].endswith("Z"), a
+assert s["last_fix"]["lat"] in (41.32, 41.33), s  # same second: one is a duplicate
+' 2>"$T/state_a.err"
+}
+wait_for $((5 * SLOW)) state_a_ok || fail "A: state topic of t/v1: $(tail -3 "$T/state_a.err")"
+# a device nobody registered: its state says so (nulls, nothing open)
+fix t/free 41.16 -8.62
+state_free_ok() {
+    grep '^lienwatch/v1/state/t/free ' "$T/mqtt.log" | tail -1 | cut -d' ' -f2- | $PY -c '
+import json,sys
+s=json.load(sys.stdin)
+assert s["watched"] is False and s["open_alerts"]==[], s
+for k in ("vin","plate","description","account","days_past_due"):
+    assert s[k] is None, (k, s)
+assert abs(s["last_fix"]["lon"]+8.62)<1e-6, s
+' 2>"$T/state_f.err"
+}
+wait_for $((5 * SLOW)) state_free_ok || fail "A: state topic of t/free: $(tail -3 "$T/state_f.err")"
 account_json=$(LW account list --json)
 echo "$account_json" | grep -q '"L1"' || fail "A: account from MQTT not stored"
 stop_checked "$DPID" "daemon (A)"
