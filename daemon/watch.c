@@ -166,8 +166,7 @@ static struct dextras *build_extras(struct watch *w, const char *device)
     x->days_past_due = has_a ? a.days_past_due : 0;
     /* alerts are raised for registered vehicles only: no query otherwise */
     if (has_v && !ac.oom &&
-        lw_registry_alerts(w->store, &f, collect_open, &ac) != LW_OK &&
-        !ac.oom)
+        lw_registry_alerts(w->store, &f, collect_open, &ac) != LW_OK)
         log_warn("state: cannot read open alerts of %s: %s", device,
                  lw_store_errmsg(w->store));
     if (ac.oom) {
