@@ -248,6 +248,8 @@ rate() {
     if [ "$2" = inf ]; then echo 0; return; fi
     awk -v m="$1" -v s="$2" 'BEGIN {printf "%.0f", (s > 0 ? m / s : 0)}'
 }
+# run_rates RUNS_FILE: the msgs/s of each run (first field: seconds), one line
+run_rates() { while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 # round_ratios RUNS_FILE: each round's ratio to the limit of the same round
 # (durations: limit seconds / daemon seconds), one per line ("0" for a run
@@ -493,7 +495,7 @@ row "lienwatchd, commit per fix" "$CPF_M" "$C_SECS" "$C_CPU" "$C_KIB" "$C_BCPU" 
 row "lienwatchd, $BIG vehicles x 1 fix" "$BIG" "$G_SECS" "$G_CPU" "$G_KIB" "$G_BCPU" "$G_SCPU" "$G_GOT"
 echo "(in brackets: the bare subscriber's own CPU and peak RSS)"
 echo
-echo "runs (msgs/s): limit $(while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$T/limit.runs")| batched $(while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$T/batch.runs")| with fences $(while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$T/fence.runs")"
+echo "runs (msgs/s): limit $(run_rates "$T/limit.runs")| batched $(run_rates "$T/batch.runs")| with fences $(run_rates "$T/fence.runs")"
 B_ROUNDS=$(round_ratios "$T/batch.runs" | tr '\n' ' ')
 F_ROUNDS=$(round_ratios "$T/fence.runs" | tr '\n' ' ')
 B_PAIRED=$(round_ratios "$T/batch.runs" | median)
@@ -535,7 +537,7 @@ echo "| consumer | msgs/s | x bare subscriber | consumer CPU s | CPU us/msg | br
 echo "|---|---:|---:|---:|---:|---:|"
 echo "| bare QoS 1 subscriber | $DL_RATE | 1.00 | $DL_CPU | $(us_per "$DL_CPU" "$M") | $DL_BCPU |"
 echo "| lienwatchd, batched commits | $DD_RATE | $(ratio "$DD_RATE" "$DL_RATE") | $DD_CPU | $(us_per "$DD_CPU" "$M") | $DD_BCPU |"
-echo "runs (msgs/s): bare subscriber $(while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$T/drainl.runs")| lienwatchd $(while read -r s _; do printf '%s ' "$(rate "$M" "$s")"; done <"$T/draind.runs")"
+echo "runs (msgs/s): bare subscriber $(run_rates "$T/drainl.runs")| lienwatchd $(run_rates "$T/draind.runs")"
 echo
 F_RATIO=$(ratio "$(rate "$M" "$F_SECS")" "$L_RATE")
 # verdict LABEL RATIO_OF_MEDIANS MEDIAN_OF_ROUNDS [EXTRA]: met only when the
