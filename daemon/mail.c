@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lienwatch/alertjson.h"
 #include "lienwatch/mime.h"
 #include "lienwatch/outbox.h"
 #include "lienwatch/timeutil.h"
@@ -359,8 +360,7 @@ static void publish_failure(struct mail *m, const struct lw_outbox_row *r)
     json_object_set_new(o, "alert_kind", json_string(r->kind));
     json_object_set_new(o, "digest", json_boolean(r->digest));
     json_object_set_new(o, "alert_ids", ids);
-    json_object_set_new(o, "device",
-                        r->device[0] ? json_string(r->device) : json_null());
+    json_object_set_new(o, "device", lw_json_str_or_null(r->device));
     json_object_set_new(o, "subject", json_string(r->subject));
     json_object_set_new(o, "attempts", json_integer(r->attempts));
     json_object_set_new(o, "error", json_string(r->last_error));

@@ -2,7 +2,6 @@
  * watch.c - see watch.h.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,12 +175,6 @@ static struct dextras *build_extras(struct watch *w, const char *device)
     return x;
 }
 
-/* A string member, null when s is NULL. */
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 /* The JSON object of x, in the state topic's key order. */
 static json_t *extras_json(const struct dextras *x)
 {
@@ -189,10 +182,10 @@ static json_t *extras_json(const struct dextras *x)
     json_t *arr = json_array();
     char tbuf[LW_TIME_BUFLEN];
 
-    json_object_set_new(o, "vin", str_or_null(x->vin));
-    json_object_set_new(o, "plate", str_or_null(x->plate));
-    json_object_set_new(o, "description", str_or_null(x->description));
-    json_object_set_new(o, "account", str_or_null(x->account));
+    json_object_set_new(o, "vin", lw_json_str_or_null(x->vin));
+    json_object_set_new(o, "plate", lw_json_str_or_null(x->plate));
+    json_object_set_new(o, "description", lw_json_str_or_null(x->description));
+    json_object_set_new(o, "account", lw_json_str_or_null(x->account));
     json_object_set_new(o, "days_past_due",
                         x->has_days_past_due ? json_integer(x->days_past_due)
                                              : json_null());
@@ -246,15 +239,11 @@ static void publish_state(struct watch *w, struct dstate *d, int64_t now)
                                                        sizeof(tbuf))));
         json_object_set_new(f, "age_s",
                             json_real((double)(now - d->fix_time_ms) / 1e3));
-        json_object_set_new(f, "speed_mps", isfinite(d->speed_mps)
-                                                ? json_real(d->speed_mps)
-                                                : json_null());
-        json_object_set_new(f, "course_deg", isfinite(d->course_deg)
-                                                 ? json_real(d->course_deg)
-                                                 : json_null());
-        json_object_set_new(f, "accuracy_m", isfinite(d->accuracy_m)
-                                                 ? json_real(d->accuracy_m)
-                                                 : json_null());
+        json_object_set_new(f, "speed_mps", lw_json_num_or_null(d->speed_mps));
+        json_object_set_new(f, "course_deg",
+                            lw_json_num_or_null(d->course_deg));
+        json_object_set_new(f, "accuracy_m",
+                            lw_json_num_or_null(d->accuracy_m));
         json_object_set_new(o, "last_fix", f);
     } else {
         json_object_set_new(o, "last_fix", json_null());

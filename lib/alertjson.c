@@ -10,12 +10,12 @@
 /* Milliseconds per second, for the *_s fields. */
 #define MS_PER_S 1000.0
 
-static json_t *num_or_null(double v)
+json_t *lw_json_num_or_null(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static json_t *str_or_null(const char *s)
+json_t *lw_json_str_or_null(const char *s)
 {
     return s && s[0] ? json_string(s) : json_null();
 }
@@ -57,9 +57,9 @@ json_t *lw_fix_to_json(const struct lw_fix *f)
     json_object_set_new(o, "lon", json_real(f->lon_deg));
     json_object_set_new(o, "fix_time", time_or_null(f->fix_time_ms));
     json_object_set_new(o, "received_time", time_or_null(f->recv_time_ms));
-    json_object_set_new(o, "accuracy_m", num_or_null(f->accuracy_m));
-    json_object_set_new(o, "speed_mps", num_or_null(f->speed_mps));
-    json_object_set_new(o, "course_deg", num_or_null(f->course_deg));
+    json_object_set_new(o, "accuracy_m", lw_json_num_or_null(f->accuracy_m));
+    json_object_set_new(o, "speed_mps", lw_json_num_or_null(f->speed_mps));
+    json_object_set_new(o, "course_deg", lw_json_num_or_null(f->course_deg));
     return o;
 }
 
@@ -78,15 +78,15 @@ json_t *lw_alert_to_json(const struct lw_alert_row *r,
     json_object_set_new(o, "state",
                         json_string(lw_alert_state_name(r->state)));
     json_object_set_new(o, "device", json_string(a->device));
-    json_object_set_new(o, "vin", str_or_null(v ? v->vin : NULL));
-    json_object_set_new(o, "plate", str_or_null(v ? v->plate : NULL));
+    json_object_set_new(o, "vin", lw_json_str_or_null(v ? v->vin : NULL));
+    json_object_set_new(o, "plate", lw_json_str_or_null(v ? v->plate : NULL));
     json_object_set_new(o, "description",
-                        str_or_null(v ? v->description : NULL));
-    json_object_set_new(o, "account", str_or_null(v ? v->account : NULL));
+                        lw_json_str_or_null(v ? v->description : NULL));
+    json_object_set_new(o, "account", lw_json_str_or_null(v ? v->account : NULL));
     json_object_set_new(o, "days_past_due",
                         acct ? json_integer(acct->days_past_due)
                              : json_null());
-    json_object_set_new(o, "geofence", str_or_null(a->fence));
+    json_object_set_new(o, "geofence", lw_json_str_or_null(a->fence));
     json_object_set_new(o, "opened_at", time_or_null(a->raised_ms));
     if (a->has_fix) {
         json_object_set_new(o, "fix", lw_fix_to_json(&a->fix));
@@ -108,11 +108,11 @@ json_t *lw_alert_to_json(const struct lw_alert_row *r,
     if (a->kind == LW_ALERT_OFFLINE || a->kind == LW_ALERT_BACK_ONLINE) {
         json_object_set_new(o, "gap_s",
                             json_real((double)a->gap_ms / MS_PER_S));
-        json_object_set_new(o, "moved_m", num_or_null(a->moved_m));
+        json_object_set_new(o, "moved_m", lw_json_num_or_null(a->moved_m));
     }
-    json_object_set_new(o, "acknowledged_by", str_or_null(r->ack_by));
+    json_object_set_new(o, "acknowledged_by", lw_json_str_or_null(r->ack_by));
     json_object_set_new(o, "acknowledged_at", time_or_null(r->ack_ms));
-    json_object_set_new(o, "note", str_or_null(r->ack_note));
+    json_object_set_new(o, "note", lw_json_str_or_null(r->ack_note));
     json_object_set_new(o, "closed_at", time_or_null(r->closed_ms));
     return o;
 }

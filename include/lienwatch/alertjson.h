@@ -29,6 +29,11 @@ json_t *lw_alert_to_json(const struct lw_alert_row *r,
  * course_deg, received_time}; unknown values are null. */
 json_t *lw_fix_to_json(const struct lw_fix *f);
 
+/* A JSON string of s, or null when s is NULL or "". */
+json_t *lw_json_str_or_null(const char *s);
+/* A JSON real of v, or null when v is NaN or infinite (unknown). */
+json_t *lw_json_num_or_null(double v);
+
 /* "https://www.openstreetmap.org/?mlat=..&mlon=..#map=17/../.." into buf. */
 char *lw_osm_url(double lat, double lon, char *buf, size_t len);
 /* "geo:LAT,LON" or "geo:LAT,LON;u=ACC" into buf. */

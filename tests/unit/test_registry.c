@@ -23,6 +23,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "lienwatch/alertjson.h"
 #include "lienwatch/fence.h"
 #include "lienwatch/registry.h"
 /* the store's connection, to break off a listing (never used otherwise) */
@@ -1101,6 +1102,34 @@ static void test_file_round_trip(void **state)
     tmp_remove(&t);
 }
 
+/* The null-or-value helpers the alert, state and mail JSON share. */
+static void test_json_or_null(void **state)
+{
+    json_t *j;
+
+    (void)state;
+    j = lw_json_str_or_null(NULL);
+    assert_true(json_is_null(j));
+    json_decref(j);
+    j = lw_json_str_or_null("");
+    assert_true(json_is_null(j));
+    json_decref(j);
+    j = lw_json_str_or_null("AA-11-BB");
+    assert_true(json_is_string(j));
+    assert_string_equal(json_string_value(j), "AA-11-BB");
+    json_decref(j);
+    j = lw_json_num_or_null(NAN);
+    assert_true(json_is_null(j));
+    json_decref(j);
+    j = lw_json_num_or_null(INFINITY);
+    assert_true(json_is_null(j));
+    json_decref(j);
+    j = lw_json_num_or_null(-8.25);
+    assert_true(json_is_real(j));
+    assert_true(json_real_value(j) == -8.25);
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1121,6 +1150,7 @@ int main(void)
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_data_version_other_connection),
         cmocka_unit_test(test_file_round_trip),
+        cmocka_unit_test(test_json_or_null),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
