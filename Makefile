@@ -132,10 +132,16 @@ fuzz-build:
 fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-bench: deps all
+# Targets that install packages first build in a second make: this one read
+# the pkg-config flags when it started, before `deps` had installed the .pc
+# files, so on a fresh machine they are empty here; the sub-make reads them
+# again now that the packages are there.
+bench: deps
+	@$(MAKE) --no-print-directory all
 	@tools/bench.sh $(BUILD)
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@tools/demo.sh $(BUILD)
 
 lint:
