@@ -61,6 +61,11 @@ struct pt {
     float speed; /* m/s, NAN when unknown */
 };
 
+/* A closed time interval, UTC ms. */
+struct ival {
+    int64_t a, b;
+};
+
 /* Per-place working sums (not public). */
 struct place_acc {
     double ref_lat, ref_lon; /* reference for the relative sums */
@@ -88,6 +93,8 @@ struct lw_places {
     struct place_acc *acc;         /* by id */
     size_t nplaces;                /* count */
     size_t *order;                 /* order[rank] = id */
+    struct ival *known;            /* known time, merged intervals */
+    size_t nknown, known_cap;      /* count, allocated */
     double known_slot[7][24];      /* recency-weighted known ms */
     double known_hour[24];         /* unweighted known ms per local hour */
     double known_total;            /* recency-weighted known ms */
@@ -180,6 +187,9 @@ enum lw_err lw_places_new(const struct lw_places_params *params,
 
 static void free_results(struct lw_places *pl)
 {
+    free(pl->known);
+    pl->known = NULL;
+    pl->nknown = pl->known_cap = 0;
     free(pl->stops);
     free(pl->places);
     free(pl->acc);
@@ -571,8 +581,30 @@ static void walk_slots(const struct lw_places *pl, const struct lw_tz *tz,
     }
 }
 
+/* Records known interval [a, b] and spreads it over the slots. */
+static enum lw_err known_add(struct lw_places *pl, const struct lw_tz *tz,
+                             int64_t a, int64_t b)
+{
+    if (pl->nknown == pl->known_cap) {
+        size_t cap = pl->known_cap ? pl->known_cap * 2 : 64;
+        struct ival *n = realloc(pl->known, cap * sizeof(*n));
+
+        if (!n)
+            return LW_ERR_NOMEM;
+        pl->known = n;
+        pl->known_cap = cap;
+    }
+    pl->known[pl->nknown].a = a;
+    pl->known[pl->nknown].b = b;
+    pl->nknown++;
+    walk_slots(pl, tz, a, b, pl->known_slot, pl->known_hour,
+               &pl->known_total);
+    pl->st.known_ms += b - a;
+    return LW_OK;
+}
+
 /* Known time: stops, and gaps between fixes up to moving_gap_ms. */
-static void known_time(struct lw_places *pl, const struct lw_tz *tz)
+static enum lw_err known_time(struct lw_places *pl, const struct lw_tz *tz)
 {
     const struct pt *pts = pl->pts;
     size_t i, k = 0;
@@ -583,7 +615,7 @@ static void known_time(struct lw_places *pl, const struct lw_tz *tz)
     pl->known_total = 0;
     pl->st.known_ms = 0;
     if (pl->nused == 0)
-        return;
+        return LW_OK;
     ka = kb = pts[0].t;
     for (i = 0; i + 1 < pl->nused; i++) {
         int64_t t0 = pts[i].t, t1 = pts[i + 1].t;
@@ -597,14 +629,11 @@ static void known_time(struct lw_places *pl, const struct lw_tz *tz)
             kb = t1;
             continue;
         }
-        walk_slots(pl, tz, ka, kb, pl->known_slot, pl->known_hour,
-                   &pl->known_total);
-        pl->st.known_ms += kb - ka;
+        if (known_add(pl, tz, ka, kb) != LW_OK)
+            return LW_ERR_NOMEM;
         ka = kb = t1;
     }
-    walk_slots(pl, tz, ka, kb, pl->known_slot, pl->known_hour,
-               &pl->known_total);
-    pl->st.known_ms += kb - ka;
+    return known_add(pl, tz, ka, kb);
 }
 
 /* ---- clustering ------------------------------------------------------ */
@@ -865,7 +894,9 @@ enum lw_err lw_places_compute(struct lw_places *pl, const struct lw_tz *tz,
         set_nights(pl, tz, &pl->stops[i]);
     if (pl->has_cur)
         set_nights(pl, tz, &pl->cur);
-    known_time(pl, tz);
+    rc = known_time(pl, tz);
+    if (rc != LW_OK)
+        goto out_nomem;
     rc = cluster(pl);
     if (rc != LW_OK)
         goto out_nomem;
@@ -960,13 +991,65 @@ static void routine(struct lw_places *pl, const struct lw_tz *tz,
     }
 }
 
-/* S: the car is still at the place of the last fix at at_ms. */
-static double still_there(const struct lw_places *pl, int64_t at_ms)
+/*
+ * Where the car was at t: the id of the place of a stop covering t, -1
+ * when its whereabouts were known but at no stop (driving, a short halt),
+ * -2 when unknown.
+ */
+static int32_t place_at(const struct lw_places *pl, int64_t t)
+{
+    size_t lo = 0, hi = pl->nstops;
+
+    /* Last stop starting at or before t. */
+    while (hi > lo) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (pl->stops[mid].start_ms <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0 && t <= pl->stops[lo - 1].end_ms)
+        return pl->stops[lo - 1].place;
+    lo = 0;
+    hi = pl->nknown;
+    while (hi > lo) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (pl->known[mid].a <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && t <= pl->known[lo - 1].b ? -1 : -2;
+}
+
+/*
+ * S: the car is still at the place of the last fix at at_ms. Two sources:
+ *   - stay durations: P(a stay here lasts >= at - arrival | it lasted >=
+ *     last fix - arrival), over the earlier stops here (recency-weighted),
+ *     plus a pseudo-stay that never ends;
+ *   - the same times on earlier days: on each day k before, was the car
+ *     here at (last fix - k days), and if so still here at (at - k days)?
+ *     Weighted by recency and by how alike the days are: the same weekday
+ *     1, the same day type ANALOG_SAME_TYPE, else ANALOG_OTHER. Days whose
+ *     later instant is not known are skipped.
+ * The first counts as one observation beside the days of the second:
+ *     S = (S_dur + sum w [still]) / (1 + sum w [was here]) * silence.
+ */
+#define ANALOG_SAME_TYPE 0.5
+#define ANALOG_OTHER 0.2
+#define ANALOG_MAX_DAYS 400
+
+static double still_there(const struct lw_places *pl, const struct lw_tz *tz,
+                          int64_t at_ms)
 {
     const struct lw_places_stop *c = &pl->cur;
     int64_t seen = c->end_ms - c->start_ms;
     int64_t el = at_ms - c->start_ms;
-    double num = 1, den = 1, silence;
+    double num = 1, den = 1, silence, s_dur, w_was = 0, w_still = 0;
+    struct lw_tz_local l;
+    int at_type, at_wday, k;
     size_t i;
 
     if (el < seen)
@@ -984,11 +1067,37 @@ static double still_there(const struct lw_places *pl, int64_t at_ms)
         if (d >= el)
             num += w;
     }
+    s_dur = num / den;
+    lw_tz_localtime(tz, at_ms, &l);
+    at_type = daytype(pl, l.wday);
+    at_wday = l.wday;
+    for (k = 1; k <= ANALOG_MAX_DAYS; k++) {
+        int64_t ta = c->end_ms - (int64_t)k * MS_PER_DAY;
+        int64_t tb = at_ms - (int64_t)k * MS_PER_DAY;
+        int32_t pb;
+        double w;
+
+        if (ta < pl->st.first_ms)
+            break;
+        if (tb > c->end_ms || place_at(pl, ta) != c->place)
+            continue;
+        pb = place_at(pl, tb);
+        if (pb == -2)
+            continue;
+        lw_tz_localtime(tz, tb, &l);
+        w = recency(pl, ta) * (l.wday == at_wday ? 1.0
+                               : daytype(pl, l.wday) == at_type
+                                   ? ANALOG_SAME_TYPE
+                                   : ANALOG_OTHER);
+        w_was += w;
+        if (pb == c->place)
+            w_still += w;
+    }
     silence = at_ms > c->end_ms
                   ? exp2(-(double)(at_ms - c->end_ms) /
                          (double)pl->p.silence_half_life_ms)
                   : 1.0;
-    return num / den * silence;
+    return (s_dur + w_still) / (1 + w_was) * silence;
 }
 
 /* Ranking order, most likely first. */
@@ -1016,7 +1125,7 @@ enum lw_err lw_places_rank(struct lw_places *pl, const struct lw_tz *tz,
     if (pl->has_cur && pl->cur.place >= 0 && !pl->cur_moving) {
         here = pl->cur.place;
         if (!(flags & LW_PLACES_RANK_ROUTINE))
-            s = still_there(pl, at_ms);
+            s = still_there(pl, tz, at_ms);
     }
     for (i = 0; i < pl->nplaces; i++) {
         struct lw_place *pc = &pl->places[i];

@@ -83,15 +83,24 @@
  *   all known time. Summed over places R <= 1: the rest is driving or
  *   somewhere that is not a place.
  *
- *   S, still there: the car was last seen at a place at t_last, stationary
- *   there since t_arr. S = P(stay lasts >= T - t_arr | it lasted >= t_last -
- *   t_arr), estimated from the recency-weighted durations of the earlier
- *   stops at that place, plus one pseudo-stop that never ends (so a place
- *   seen once keeps the car), times 2^(-(T - t_last) / silence_half_life_ms)
- *   (7 days) because a tracker silent for weeks says little. S = 0 when the
- *   last fix is at no place, or moving (faster than 2 m/s, and the run it
- *   ends shorter than a stop), or with LW_PLACES_RANK_ROUTINE (what the car
- *   usually does at T, e.g. to plan a visit next Tuesday).
+ *   S, still there: the car was last seen at a place at t_last, there
+ *   since t_arr. Two estimates of P(still there at T):
+ *     S_dur: P(stay lasts >= T - t_arr | it lasted >= t_last - t_arr) from
+ *       the recency-weighted durations of the earlier stops at that place,
+ *       plus a pseudo-stay that never ends (so a place seen once keeps the
+ *       car);
+ *     the same hours on earlier days: for each day k before, when the car
+ *       was at that place at t_last - k days, was it still there at T - k
+ *       days (days whose later instant is unknown are skipped)? Each day
+ *       weighs its recency times 1 for T's weekday, 0.5 for T's day type,
+ *       0.2 otherwise. This knows that a car home at 04:00 on a weekday is
+ *       at work by 10:00, which stay durations alone do not.
+ *     S = (S_dur + sum w [still there]) / (1 + sum w [was there])
+ *         * 2^(-(T - t_last) / silence_half_life_ms)   (7 days: a tracker
+ *     silent for weeks says little). S = 0 when the last fix is at no
+ *   place, or moving (faster than 2 m/s, and the run it ends shorter than a
+ *   stop), or with LW_PLACES_RANK_ROUTINE (what the car usually does at T,
+ *   e.g. to plan a visit next Tuesday).
  *
  * Places are ranked by likely_now, ties by nights, then dwell.
  *
