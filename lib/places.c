@@ -76,29 +76,29 @@ struct place_acc {
 };
 
 struct lw_places {
-    struct lw_places_params p;     /* tunables */
-    struct pt *pts;                /* kept fixes */
-    size_t npts, cap;              /* count, allocated */
-    bool sorted;                   /* pts are in time order */
-    struct lw_places_stats st;     /* input accounting */
-    bool computed;                 /* compute has run since the last add */
-    int64_t now_ms;                /* compute's now */
-    size_t nused;                  /* pts[0..nused) not in the future */
-    struct lw_places_stop *stops;  /* time order */
-    size_t nstops, stops_cap;      /* count, allocated */
-    struct lw_places_stop cur;     /* the run of the last fix */
-    bool has_cur;                  /* there is a last fix */
-    bool cur_moving;               /* ... and it is moving */
-    struct lw_place *places;       /* by id */
-    struct place_acc *acc;         /* by id */
-    size_t nplaces;                /* count */
-    size_t *order;                 /* order[rank] = id */
-    struct ival *known;            /* known time, merged intervals */
-    size_t nknown, known_cap;      /* count, allocated */
-    double known_slot[7][24];      /* recency-weighted known ms */
-    double known_hour[24];         /* unweighted known ms per local hour */
-    double known_total;            /* recency-weighted known ms */
-    int32_t night_place;           /* usual night place id, -1 */
+    struct lw_places_params p;    /* tunables */
+    struct pt *pts;               /* kept fixes */
+    size_t npts, cap;             /* count, allocated */
+    bool sorted;                  /* pts are in time order */
+    struct lw_places_stats st;    /* input accounting */
+    bool computed;                /* compute has run since the last add */
+    int64_t now_ms;               /* compute's now */
+    size_t nused;                 /* pts[0..nused) not in the future */
+    struct lw_places_stop *stops; /* time order */
+    size_t nstops, stops_cap;     /* count, allocated */
+    struct lw_places_stop cur;    /* the run of the last fix */
+    bool has_cur;                 /* there is a last fix */
+    bool cur_moving;              /* ... and it is moving */
+    struct lw_place *places;      /* by id */
+    struct place_acc *acc;        /* by id */
+    size_t nplaces;               /* count */
+    size_t *order;                /* order[rank] = id */
+    struct ival *known;           /* known time, merged intervals */
+    size_t nknown, known_cap;     /* count, allocated */
+    double known_slot[7][24];     /* recency-weighted known ms */
+    double known_hour[24];        /* unweighted known ms per local hour */
+    double known_total;           /* recency-weighted known ms */
+    int32_t night_place;          /* usual night place id, -1 */
 };
 
 void lw_places_params_init(struct lw_places_params *p)
@@ -214,8 +214,8 @@ void lw_places_free(struct lw_places *pl)
 }
 
 enum lw_err lw_places_add_pos(struct lw_places *pl, int64_t fix_time_ms,
-                              double lat_deg, double lon_deg,
-                              double accuracy_m, double speed_mps)
+                              double lat_deg, double lon_deg, double accuracy_m,
+                              double speed_mps)
 {
     struct pt *q;
 
@@ -310,10 +310,10 @@ static int cmp_pt(const void *a, const void *b)
 
 /* The run of fixes being grown. */
 struct run {
-    size_t i0;         /* first fix */
-    size_t last_in;    /* last fix inside */
-    size_t n_in;       /* fixes inside */
-    double ref_lat;    /* reference point of the sums: the first fix */
+    size_t i0;      /* first fix */
+    size_t last_in; /* last fix inside */
+    size_t n_in;    /* fixes inside */
+    double ref_lat; /* reference point of the sums: the first fix */
     double ref_lon;
     double sw;         /* sum of weights */
     double slat, slon; /* weighted sums of offsets from the reference */
@@ -564,12 +564,12 @@ static void walk_slots(const struct lw_places *pl, const struct lw_tz *tz,
     while (a < b) {
         int64_t off = (int64_t)lw_tz_offset_s(tz, a / 1000) * 1000;
         int64_t local = a + off;
-        int64_t hstart = local - (((local % MS_PER_HOUR) + MS_PER_HOUR) %
-                                  MS_PER_HOUR);
+        int64_t hstart =
+            local - (((local % MS_PER_HOUR) + MS_PER_HOUR) % MS_PER_HOUR);
         int64_t next = hstart + MS_PER_HOUR - off;
         int64_t end = next < b ? next : b;
-        int64_t day = (hstart >= 0 ? hstart : hstart - MS_PER_DAY + 1) /
-                      MS_PER_DAY;
+        int64_t day =
+            (hstart >= 0 ? hstart : hstart - MS_PER_DAY + 1) / MS_PER_DAY;
         int h = (int)((hstart - day * MS_PER_DAY) / MS_PER_HOUR);
         double ms = (double)(end - a);
         double w = ms * recency(pl, a + (end - a) / 2);
@@ -597,8 +597,7 @@ static enum lw_err known_add(struct lw_places *pl, const struct lw_tz *tz,
     pl->known[pl->nknown].a = a;
     pl->known[pl->nknown].b = b;
     pl->nknown++;
-    walk_slots(pl, tz, a, b, pl->known_slot, pl->known_hour,
-               &pl->known_total);
+    walk_slots(pl, tz, a, b, pl->known_slot, pl->known_hour, &pl->known_total);
     pl->st.known_ms += b - a;
     return LW_OK;
 }
@@ -675,8 +674,8 @@ static void acc_add(struct place_acc *a, struct lw_place *pc,
 }
 
 /* Index of the place nearest (lat, lon) within limit_m, or -1. */
-static int32_t nearest_place(const struct lw_places *pl, double lat,
-                             double lon, double limit_m)
+static int32_t nearest_place(const struct lw_places *pl, double lat, double lon,
+                             double limit_m)
 {
     double best = limit_m * limit_m, coslat = cos(lat * M_PI / 180.0);
     double dlat_max = limit_m / M_PER_DEG;
@@ -831,8 +830,7 @@ static void place_stats(struct lw_places *pl, const struct lw_tz *tz)
         pc->dwell_ms += s->end_ms - s->start_ms;
         if (d > pc->radius_m)
             pc->radius_m = d;
-        walk_slots(pl, tz, s->start_ms, s->end_ms, a->slot, a->hour,
-                   &a->total);
+        walk_slots(pl, tz, s->start_ms, s->end_ms, a->slot, a->hour, &a->total);
     }
     for (i = 0; i < pl->nplaces; i++)
         for (h = 0; h < 24; h++) {
@@ -910,8 +908,7 @@ enum lw_err lw_places_compute(struct lw_places *pl, const struct lw_tz *tz,
         if (pl->nstops && pl->stops[pl->nstops - 1].ongoing)
             pl->cur.place = pl->stops[pl->nstops - 1].place;
         else
-            pl->cur.place = nearest_place(pl, pl->cur.lat_deg,
-                                          pl->cur.lon_deg,
+            pl->cur.place = nearest_place(pl, pl->cur.lat_deg, pl->cur.lon_deg,
                                           pl->p.place_radius_m);
     }
     pl->computed = true;
@@ -946,8 +943,7 @@ static double daytype_sum(const struct lw_places *pl, const double slot[7][24],
  *   hour of week: (A_wd + WEEK_PRIOR_MS * day type) / (E_wd + WEEK_PRIOR_MS)
  * where A is p's recency-weighted time and E the known time.
  */
-static void routine(struct lw_places *pl, const struct lw_tz *tz,
-                    int64_t at_ms)
+static void routine(struct lw_places *pl, const struct lw_tz *tz, int64_t at_ms)
 {
     struct lw_tz_local l;
     double x, kw[3], ek_dt = 0, ek_wd = 0;
@@ -1093,10 +1089,9 @@ static double still_there(const struct lw_places *pl, const struct lw_tz *tz,
         if (pb == c->place)
             w_still += w;
     }
-    silence = at_ms > c->end_ms
-                  ? exp2(-(double)(at_ms - c->end_ms) /
-                         (double)pl->p.silence_half_life_ms)
-                  : 1.0;
+    silence = at_ms > c->end_ms ? exp2(-(double)(at_ms - c->end_ms) /
+                                       (double)pl->p.silence_half_life_ms)
+                                : 1.0;
     return (s_dur + w_still) / (1 + w_was) * silence;
 }
 
@@ -1139,8 +1134,8 @@ enum lw_err lw_places_rank(struct lw_places *pl, const struct lw_tz *tz,
     for (i = 0; i < pl->nplaces; i++) {
         size_t id = i;
 
-        for (j = i; j > 0 && rank_before(&pl->places[id],
-                                         &pl->places[pl->order[j - 1]]);
+        for (j = i; j > 0 &&
+                    rank_before(&pl->places[id], &pl->places[pl->order[j - 1]]);
              j--)
             pl->order[j] = pl->order[j - 1];
         pl->order[j] = id;
@@ -1266,8 +1261,8 @@ enum lw_err lw_places_overnight(const struct lw_places *pl,
     out->nearest_m = INFINITY;
     out->usual_place = -1;
     out->usual_m = NAN;
-    out->night = stop->nights > 0 &&
-                 stop->end_ms - stop->start_ms >= pl->p.min_stop_ms;
+    out->night =
+        stop->nights > 0 && stop->end_ms - stop->start_ms >= pl->p.min_stop_ms;
     out->night_ms = stop->night_ms;
     if (pl->nplaces) {
         nights = calloc(pl->nplaces, sizeof(*nights));
@@ -1315,11 +1310,11 @@ enum lw_err lw_places_overnight(const struct lw_places *pl,
     if (out->usual_place >= 0) {
         const struct lw_place *u = &pl->places[out->usual_place];
 
-        out->usual_m = lw_geo_distance_m(u->lat_deg, u->lon_deg,
-                                         stop->lat_deg, stop->lon_deg);
+        out->usual_m = lw_geo_distance_m(u->lat_deg, u->lon_deg, stop->lat_deg,
+                                         stop->lon_deg);
     }
-    out->is_new = out->night && out->baseline > 0 &&
-                  out->nearest_m > new_place_m;
+    out->is_new =
+        out->night && out->baseline > 0 && out->nearest_m > new_place_m;
     free(nights);
     free(lastn);
     return LW_OK;

@@ -113,8 +113,7 @@ static bool is_leap(int64_t y)
 
 static int days_in_month(int64_t y, int m)
 {
-    static const int dim[12] = {31, 28, 31, 30, 31, 30,
-                                31, 31, 30, 31, 30, 31};
+    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
     return m == 2 && is_leap(y) ? 29 : dim[m - 1];
 }
@@ -547,15 +546,15 @@ static bool name_ok(const char *zone)
             continue;
         }
         if (!(('A' <= *s && *s <= 'Z') || ('a' <= *s && *s <= 'z') ||
-              ('0' <= *s && *s <= '9') || *s == '_' || *s == '+' ||
-              *s == '-' || *s == '.'))
+              ('0' <= *s && *s <= '9') || *s == '_' || *s == '+' || *s == '-' ||
+              *s == '.'))
             return false;
     }
 }
 
 /* Reads the whole file at path into a new buffer. */
-static enum lw_err read_file(const char *path, unsigned char **buf,
-                             size_t *len, char *err, size_t errlen)
+static enum lw_err read_file(const char *path, unsigned char **buf, size_t *len,
+                             char *err, size_t errlen)
 {
     enum lw_err rc = LW_OK;
     struct stat st;
@@ -618,8 +617,7 @@ enum lw_err lw_tz_load_dir(const char *dir, const char *zone,
     }
     if (!system && !name_ok(zone)) {
         lw_seterr(err, errlen,
-                  "'%.64s' is not a time zone name (like Europe/Lisbon)",
-                  zone);
+                  "'%.64s' is not a time zone name (like Europe/Lisbon)", zone);
         return LW_ERR_INVAL;
     }
     if (system)
@@ -726,9 +724,9 @@ int64_t lw_tz_mktime_s(const struct lw_tz *tz, int year, int month, int day,
     int i;
 
     m0 -= floor_div(m0, 12) * 12;
-    local = (lw_tz_days_from_civil(y, (int)m0 + 1, 1) + day - 1) *
-                SECS_PER_DAY +
-            (int64_t)hour * SECS_PER_HOUR + (int64_t)min * 60 + sec;
+    local =
+        (lw_tz_days_from_civil(y, (int)m0 + 1, 1) + day - 1) * SECS_PER_DAY +
+        (int64_t)hour * SECS_PER_HOUR + (int64_t)min * 60 + sec;
     /* The instant lies within SEARCH_SPAN_S of 'local'; the offsets in
      * force around there are among these three (transitions are far more
      * than a day apart). */

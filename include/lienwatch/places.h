@@ -167,49 +167,49 @@ struct lw_places_params {
 
 /* One stop, in time order. */
 struct lw_places_stop {
-    double lat_deg;   /* centre (weighted mean of its fixes) */
-    double lon_deg;   /* centre */
-    double spread_m;  /* RMS distance of its fixes from the centre */
-    int64_t start_ms; /* first fix there */
-    int64_t end_ms;   /* last fix there */
-    int64_t next_ms;  /* first fix after it (0 when none): left before */
-    uint32_t fixes;   /* fixes there (spikes excluded) */
-    uint32_t nights;  /* local night_hour:00 instants in [start, end] */
-    int64_t night_ms; /* the first of them, 0 when none */
+    double lat_deg;        /* centre (weighted mean of its fixes) */
+    double lon_deg;        /* centre */
+    double spread_m;       /* RMS distance of its fixes from the centre */
+    int64_t start_ms;      /* first fix there */
+    int64_t end_ms;        /* last fix there */
+    int64_t next_ms;       /* first fix after it (0 when none): left before */
+    uint32_t fixes;        /* fixes there (spikes excluded) */
+    uint32_t nights;       /* local night_hour:00 instants in [start, end] */
+    int64_t night_ms;      /* the first of them, 0 when none */
     int64_t last_night_ms; /* the last of them, 0 when none */
-    int32_t place;    /* id of its place (see struct lw_place), -1: none */
-    bool ongoing;     /* the last fix of the history is in it */
+    int32_t place;         /* id of its place (see struct lw_place), -1: none */
+    bool ongoing;          /* the last fix of the history is in it */
 };
 
 /* One place. */
 struct lw_place {
-    int32_t id;             /* stable index, what stops refer to */
-    double lat_deg;         /* centre: dwell-weighted mean of its stops */
-    double lon_deg;         /* centre */
-    double radius_m;        /* max over its stops: centre distance + spread */
-    uint32_t visits;        /* stops here */
-    uint32_t nights;        /* nights covered by its stops */
-    int64_t dwell_ms;       /* total duration of its stops */
-    int64_t first_seen_ms;  /* start of the first stop */
-    int64_t last_seen_ms;   /* end of the last stop */
-    int64_t last_night_ms;  /* latest night instant here, 0 when none */
-    float usual_hours[24];  /* share of local hour h spent here, 0..1 */
-    double routine;         /* R(p, T) of the last ranking, 0..1 */
-    double likely_now;      /* likely_now(p) of the last ranking, 0..1 */
-    bool here_now;          /* the last fix is at this place */
+    int32_t id;            /* stable index, what stops refer to */
+    double lat_deg;        /* centre: dwell-weighted mean of its stops */
+    double lon_deg;        /* centre */
+    double radius_m;       /* max over its stops: centre distance + spread */
+    uint32_t visits;       /* stops here */
+    uint32_t nights;       /* nights covered by its stops */
+    int64_t dwell_ms;      /* total duration of its stops */
+    int64_t first_seen_ms; /* start of the first stop */
+    int64_t last_seen_ms;  /* end of the last stop */
+    int64_t last_night_ms; /* latest night instant here, 0 when none */
+    float usual_hours[24]; /* share of local hour h spent here, 0..1 */
+    double routine;        /* R(p, T) of the last ranking, 0..1 */
+    double likely_now;     /* likely_now(p) of the last ranking, 0..1 */
+    bool here_now;         /* the last fix is at this place */
 };
 
 /* What the input held and what was used. */
 struct lw_places_stats {
-    size_t fixes_in;       /* fixes added */
-    size_t used;           /* fixes used for stops */
-    size_t invalid;        /* bad coordinates or time */
-    size_t inaccurate;     /* accuracy worse than max_accuracy_m */
-    size_t future;         /* later than now + slack */
-    size_t spikes;         /* outliers skipped inside stops */
-    int64_t first_ms;      /* first used fix, 0 when none */
-    int64_t last_ms;       /* last used fix, 0 when none */
-    int64_t known_ms;      /* total known time (see KNOWN TIME) */
+    size_t fixes_in;   /* fixes added */
+    size_t used;       /* fixes used for stops */
+    size_t invalid;    /* bad coordinates or time */
+    size_t inaccurate; /* accuracy worse than max_accuracy_m */
+    size_t future;     /* later than now + slack */
+    size_t spikes;     /* outliers skipped inside stops */
+    int64_t first_ms;  /* first used fix, 0 when none */
+    int64_t last_ms;   /* last used fix, 0 when none */
+    int64_t known_ms;  /* total known time (see KNOWN TIME) */
 };
 
 /* Options of lw_places_rank. */
@@ -217,13 +217,13 @@ struct lw_places_stats {
 
 /* What lw_places_overnight decides. */
 struct lw_places_overnight {
-    bool night;              /* the stop covers a night and is a stop */
-    int64_t night_ms;        /* the (first) night it covers */
-    unsigned baseline;       /* nights of other stops in the lookback */
-    double nearest_m;        /* nearest of those stops; INFINITY if none */
-    bool is_new;             /* night && baseline && nearest_m > limit */
-    int32_t usual_place;     /* usual night place of the other stops; -1 */
-    double usual_m;          /* distance from it, NAN when none */
+    bool night;          /* the stop covers a night and is a stop */
+    int64_t night_ms;    /* the (first) night it covers */
+    unsigned baseline;   /* nights of other stops in the lookback */
+    double nearest_m;    /* nearest of those stops; INFINITY if none */
+    bool is_new;         /* night && baseline && nearest_m > limit */
+    int32_t usual_place; /* usual night place of the other stops; -1 */
+    double usual_m;      /* distance from it, NAN when none */
 };
 
 struct lw_places;
@@ -251,8 +251,8 @@ enum lw_err lw_places_add(struct lw_places *pl, const struct lw_fix *f);
 
 /* The same from plain values; accuracy_m and speed_mps may be NAN. */
 enum lw_err lw_places_add_pos(struct lw_places *pl, int64_t fix_time_ms,
-                              double lat_deg, double lon_deg,
-                              double accuracy_m, double speed_mps);
+                              double lat_deg, double lon_deg, double accuracy_m,
+                              double speed_mps);
 
 /*
  * Finds stops and places in what was added, with local time in tz (NULL:

@@ -71,8 +71,7 @@ static void fix_at(struct gen *g, int64_t t, double east_m, double north_m,
     double lat, lon;
 
     to_latlon(g, east_m, north_m, &lat, &lon);
-    assert_int_equal(lw_places_add_pos(g->pl, t, lat, lon, acc, speed),
-                     LW_OK);
+    assert_int_equal(lw_places_add_pos(g->pl, t, lat, lon, acc, speed), LW_OK);
 }
 
 /* Parked at (e, n) from a to b (both included), a fix every step, each
@@ -91,8 +90,8 @@ static void park(struct gen *g, int64_t a, int64_t b, int64_t step, double e,
 
 /* Drives in a straight line from (e0, n0) at a to (e1, n1) at b, exclusive
  * of both ends. */
-static void drive(struct gen *g, int64_t a, int64_t b, int64_t step,
-                  double e0, double n0, double e1, double n1)
+static void drive(struct gen *g, int64_t a, int64_t b, int64_t step, double e0,
+                  double n0, double e1, double n1)
 {
     double v = hypot(e1 - e0, n1 - n0) / ((double)(b - a) / SEC);
     int64_t t;
@@ -154,8 +153,7 @@ static void test_params(void **state)
     lw_places_params_init(&p);
     p.half_life_ms = 0;
     assert_int_equal(lw_places_new(&p, &pl, err, sizeof(err)), LW_ERR_RANGE);
-    assert_int_equal(lw_places_new(NULL, NULL, err, sizeof(err)),
-                     LW_ERR_INVAL);
+    assert_int_equal(lw_places_new(NULL, NULL, err, sizeof(err)), LW_ERR_INVAL);
     /* Nothing computed yet: nothing to see, ranking refused. */
     assert_int_equal(lw_places_new(NULL, &pl, err, sizeof(err)), LW_OK);
     assert_int_equal(lw_places_count(pl), 0);
@@ -163,8 +161,7 @@ static void test_params(void **state)
     assert_null(lw_places_current(pl));
     assert_int_equal(lw_places_rank(pl, NULL, T0, 0), LW_ERR_INVAL);
     /* Empty history computes to nothing. */
-    assert_int_equal(lw_places_compute(pl, NULL, T0, err, sizeof(err)),
-                     LW_OK);
+    assert_int_equal(lw_places_compute(pl, NULL, T0, err, sizeof(err)), LW_OK);
     assert_int_equal(lw_places_count(pl), 0);
     assert_int_equal(lw_places_stop_count(pl), 0);
     assert_null(lw_places_current(pl));
@@ -310,8 +307,8 @@ static void test_gap_while_stopped(void **state)
     drive(&g, a - 20 * MIN, a, 30 * SEC, 9000, 0, 0, 0);
     park(&g, a, a + 5 * MIN, 30 * SEC, 0, 0, 15);
     fix_at(&g, a + 13 * HOUR + 30 * MIN, 40, -30, 12, 0);
-    drive(&g, a + 13 * HOUR + 30 * MIN, a + 13 * HOUR + 40 * MIN, 30 * SEC,
-          0, 0, 9000, 0);
+    drive(&g, a + 13 * HOUR + 30 * MIN, a + 13 * HOUR + 40 * MIN, 30 * SEC, 0,
+          0, 9000, 0);
     compute(&g, NULL, a + 2 * DAY);
     assert_int_equal(lw_places_stop_count(g.pl), 1);
     s = lw_places_stop(g.pl, 0);
@@ -335,8 +332,8 @@ static void test_gap_while_moving(void **state)
     gen_init(&g, 41.15, -8.61);
     drive(&g, a, a + 30 * MIN, 30 * SEC, 0, 0, 30000, 0);
     /* Nothing from 20:30 to 23:00, then fixes 60 km on. */
-    drive(&g, a + 3 * HOUR, a + 3 * HOUR + 30 * MIN, 30 * SEC, 60000, 0,
-          90000, 0);
+    drive(&g, a + 3 * HOUR, a + 3 * HOUR + 30 * MIN, 30 * SEC, 60000, 0, 90000,
+          0);
     compute(&g, NULL, a + DAY);
     assert_int_equal(lw_places_stop_count(g.pl), 0);
     assert_int_equal(lw_places_count(g.pl), 0);
@@ -347,8 +344,8 @@ static void test_gap_while_moving(void **state)
     gen_init(&g, 41.15, -8.61);
     park(&g, a, a + 2 * HOUR, 30 * SEC, 0, 0, 15);
     /* Silent from 22:00 to 08:00, then already 3 km away and moving. */
-    drive(&g, a + 12 * HOUR, a + 12 * HOUR + 20 * MIN, 30 * SEC, 3000, 0,
-          9000, 0);
+    drive(&g, a + 12 * HOUR, a + 12 * HOUR + 20 * MIN, 30 * SEC, 3000, 0, 9000,
+          0);
     compute(&g, NULL, a + 2 * DAY);
     assert_int_equal(lw_places_stop_count(g.pl), 1);
     assert_int_equal(lw_places_stop(g.pl, 0)->end_ms, a + 2 * HOUR);
@@ -365,8 +362,8 @@ static void test_clustering(void **state)
     int d;
     /* Parking spots around home (0, 0): up to 90 m apart; the shop at 400 m
      * east; each visited on a different day. */
-    static const double spots[][2] = {{0, 0},  {60, 20},  {-30, 45},
-                                      {25, -60}, {-40, -20}};
+    static const double spots[][2] = {
+        {0, 0}, {60, 20}, {-30, 45}, {25, -60}, {-40, -20}};
 
     (void)state;
     gen_init(&g, 41.15, -8.61);
@@ -375,12 +372,12 @@ static void test_clustering(void **state)
 
         park(&g, day + 8 * HOUR, day + 10 * HOUR, 30 * SEC, spots[d][0],
              spots[d][1], 15);
-        drive(&g, day + 10 * HOUR, day + 10 * HOUR + MIN, 30 * SEC,
-              spots[d][0], spots[d][1], 400, 0);
-        park(&g, day + 10 * HOUR + MIN, day + 10 * HOUR + 40 * MIN,
-             30 * SEC, 400, 0, 15);
-        drive(&g, day + 10 * HOUR + 40 * MIN, day + 11 * HOUR, 30 * SEC, 400,
-              0, 20000, 0);
+        drive(&g, day + 10 * HOUR, day + 10 * HOUR + MIN, 30 * SEC, spots[d][0],
+              spots[d][1], 400, 0);
+        park(&g, day + 10 * HOUR + MIN, day + 10 * HOUR + 40 * MIN, 30 * SEC,
+             400, 0, 15);
+        drive(&g, day + 10 * HOUR + 40 * MIN, day + 11 * HOUR, 30 * SEC, 400, 0,
+              20000, 0);
     }
     compute(&g, NULL, T0 + 6 * DAY);
     assert_int_equal(lw_places_stop_count(g.pl), 10);
@@ -419,9 +416,8 @@ static void test_clustering(void **state)
 }
 
 /* One stop per test: [a, b] parked, fixes every 10 minutes. */
-static const struct lw_places_stop *one_stop(struct gen *g,
-                                             const struct lw_tz *tz,
-                                             int64_t a, int64_t b)
+static const struct lw_places_stop *
+one_stop(struct gen *g, const struct lw_tz *tz, int64_t a, int64_t b)
 {
     gen_init(g, -23.55, -46.63);
     park(g, a, b, 10 * MIN, 0, 0, 10);
@@ -469,7 +465,7 @@ static void test_nights_dst(void **state)
     /* Friday 18:00 to Monday 08:00 across the October change: 3 nights. */
     s = one_stop(&g, lis, 1729875600000LL, 1730102400000LL);
     assert_int_equal(s->nights, 3);
-    assert_int_equal(s->night_ms, 1729908000000LL); /* Sat 03:00 WEST */
+    assert_int_equal(s->night_ms, 1729908000000LL);      /* Sat 03:00 WEST */
     assert_int_equal(s->last_night_ms, 1730084400000LL); /* Mon 03:00 WET */
     lw_places_free(g.pl);
 
@@ -479,9 +475,9 @@ static void test_nights_dst(void **state)
                                               1710054000000LL, &first),
                      1);
     assert_int_equal(first, 1710054000000LL);
-    assert_int_equal(lw_places_nights_between(ny, 3, 1710050400000LL,
-                                              1710053999000LL, NULL),
-                     0);
+    assert_int_equal(
+        lw_places_nights_between(ny, 3, 1710050400000LL, 1710053999000LL, NULL),
+        0);
     assert_int_equal(lw_places_nights_between(ny, 3, 1730610000000LL,
                                               1730620800000LL, &first),
                      1);
@@ -583,8 +579,8 @@ static void week_routine(struct gen *g, const struct lw_tz *tz, int y, int m,
             park(g, t, gy - 10 * MIN, 60 * SEC, HOME_E, 0, 25);
             drive(g, gy - 10 * MIN, gy, 30 * SEC, HOME_E, 0, GYM_E, 0);
             park(g, gy, gy + 90 * MIN, 60 * SEC, GYM_E, 0, 25);
-            drive(g, gy + 90 * MIN, gy + 100 * MIN, 30 * SEC, GYM_E, 0,
-                  HOME_E, 0);
+            drive(g, gy + 90 * MIN, gy + 100 * MIN, 30 * SEC, GYM_E, 0, HOME_E,
+                  0);
             t = gy + 100 * MIN;
         }
         here = HOME_E;
@@ -596,14 +592,13 @@ static void week_routine(struct gen *g, const struct lw_tz *tz, int y, int m,
 
 /* East offset (rounded to 100 m) of the place ranked first at local time
  * y-m-d h:mi, ranked with flags; its likely_now in *likely. */
-static double top_at(struct gen *g, const struct lw_tz *tz, int y, int m,
-                     int d, int h, int mi, unsigned flags, double *likely)
+static double top_at(struct gen *g, const struct lw_tz *tz, int y, int m, int d,
+                     int h, int mi, unsigned flags, double *likely)
 {
     const struct lw_place *p;
 
     assert_int_equal(lw_places_rank(g->pl, tz,
-                                    lw_tz_mktime_s(tz, y, m, d, h, mi, 0) *
-                                        SEC,
+                                    lw_tz_mktime_s(tz, y, m, d, h, mi, 0) * SEC,
                                     flags),
                      LW_OK);
     p = lw_places_get(g->pl, 0);
@@ -723,12 +718,11 @@ static void test_new_overnight(void **state)
     /* 30 nights at home (0,0), days at 6 km. */
     for (d = 0; d < 30; d++, t += DAY) {
         park(&g, t, t + 8 * HOUR, 10 * MIN, 0, 0, 20);
-        drive(&g, t + 8 * HOUR, t + 8 * HOUR + 15 * MIN, 30 * SEC, 0, 0,
-              6000, 0);
-        park(&g, t + 8 * HOUR + 15 * MIN, t + 17 * HOUR, 10 * MIN, 6000, 0,
-             20);
-        drive(&g, t + 17 * HOUR, t + 17 * HOUR + 15 * MIN, 30 * SEC, 6000, 0,
-              0, 0);
+        drive(&g, t + 8 * HOUR, t + 8 * HOUR + 15 * MIN, 30 * SEC, 0, 0, 6000,
+              0);
+        park(&g, t + 8 * HOUR + 15 * MIN, t + 17 * HOUR, 10 * MIN, 6000, 0, 20);
+        drive(&g, t + 17 * HOUR, t + 17 * HOUR + 15 * MIN, 30 * SEC, 6000, 0, 0,
+              0);
         park(&g, t + 17 * HOUR + 15 * MIN, t + DAY - MIN, 10 * MIN, 0, 0, 20);
     }
     /* Then evening drive to 20 km north, parked; at 03:30 local a fix. */
@@ -749,22 +743,19 @@ static void test_new_overnight(void **state)
     assert_int_equal(lw_places_overnight(g.pl, cur, 25000, 0, &o), LW_OK);
     assert_false(o.is_new);
     /* The home nights are not new: judged against the nights before. */
-    assert_int_equal(lw_places_overnight(g.pl, lw_places_stop(g.pl, 4), 0, 0,
-                                         &o),
-                     LW_OK);
+    assert_int_equal(
+        lw_places_overnight(g.pl, lw_places_stop(g.pl, 4), 0, 0, &o), LW_OK);
     assert_true(o.night);
     assert_false(o.is_new);
     assert_true(o.nearest_m < 50);
     /* The very first night has no baseline. */
-    assert_int_equal(lw_places_overnight(g.pl, lw_places_stop(g.pl, 0), 0, 0,
-                                         &o),
-                     LW_OK);
+    assert_int_equal(
+        lw_places_overnight(g.pl, lw_places_stop(g.pl, 0), 0, 0, &o), LW_OK);
     assert_int_equal(o.baseline, 0);
     assert_false(o.is_new);
     /* A day stop (at work) is no night. */
-    assert_int_equal(lw_places_overnight(g.pl, lw_places_stop(g.pl, 1), 0, 0,
-                                         &o),
-                     LW_OK);
+    assert_int_equal(
+        lw_places_overnight(g.pl, lw_places_stop(g.pl, 1), 0, 0, &o), LW_OK);
     assert_false(o.night);
     assert_false(o.is_new);
     /* Lookback of 1 hour: no baseline, nothing new. */
@@ -782,9 +773,8 @@ static void test_new_overnight(void **state)
     drive(&g, t - 20 * MIN, t, 60 * SEC, 0, 0, 2000, 0);
     park(&g, t, t + 5 * HOUR, 20 * MIN, 2000, 0, 20);
     compute(&g, tz, t + 5 * HOUR);
-    assert_int_equal(lw_places_overnight(g.pl, lw_places_current(g.pl), 0, 0,
-                                         &o),
-                     LW_OK);
+    assert_int_equal(
+        lw_places_overnight(g.pl, lw_places_current(g.pl), 0, 0, &o), LW_OK);
     assert_true(o.night);
     assert_false(o.is_new);
     assert_true(fabs(o.nearest_m - 2000) < 50);
@@ -856,16 +846,16 @@ static void test_bad_and_unordered_input(void **state)
             fx[i].lat_deg = 41.15 + (i % 3) * 1e-5;
             fx[i].lon_deg = -8.61;
         }
-        assert_int_equal(lw_places_build(fx, 40, NULL, NULL, T0 + DAY,
-                                         &sorted, NULL, 0),
-                         LW_OK);
+        assert_int_equal(
+            lw_places_build(fx, 40, NULL, NULL, T0 + DAY, &sorted, NULL, 0),
+            LW_OK);
         assert_int_equal(lw_places_stop_count(sorted), 1);
         assert_int_equal(lw_places_count(sorted), 1);
         assert_true(lw_places_get(sorted, 0)->here_now);
         lw_places_free(sorted);
-        assert_int_equal(lw_places_build(NULL, 3, NULL, NULL, T0, &sorted,
-                                         NULL, 0),
-                         LW_ERR_INVAL);
+        assert_int_equal(
+            lw_places_build(NULL, 3, NULL, NULL, T0, &sorted, NULL, 0),
+            LW_ERR_INVAL);
     }
 }
 
@@ -880,8 +870,7 @@ static void test_antimeridian(void **state)
     assert_int_equal(lw_places_new(NULL, &pl, NULL, 0), LW_OK);
     for (i = 0; i < 60; i++)
         assert_int_equal(lw_places_add_pos(pl, T0 + i * MIN, -16.8,
-                                           i % 2 ? 179.9999 : -179.9999, 10,
-                                           0),
+                                           i % 2 ? 179.9999 : -179.9999, 10, 0),
                          LW_OK);
     assert_int_equal(lw_places_compute(pl, NULL, T0 + DAY, NULL, 0), LW_OK);
     assert_int_equal(lw_places_stop_count(pl), 1);
@@ -901,14 +890,13 @@ static void test_current(void **state)
     (void)state;
     gen_init(&g, 41.15, -8.61);
     park(&g, T0, T0 + 2 * HOUR, 60 * SEC, 0, 0, 20);
-    drive(&g, T0 + 2 * HOUR, T0 + 2 * HOUR + 10 * MIN, 30 * SEC, 0, 0, 5000,
-          0);
-    park(&g, T0 + 2 * HOUR + 10 * MIN, T0 + 2 * HOUR + 20 * MIN, 60 * SEC,
-         5000, 0, 20);
+    drive(&g, T0 + 2 * HOUR, T0 + 2 * HOUR + 10 * MIN, 30 * SEC, 0, 0, 5000, 0);
+    park(&g, T0 + 2 * HOUR + 10 * MIN, T0 + 2 * HOUR + 20 * MIN, 60 * SEC, 5000,
+         0, 20);
     drive(&g, T0 + 2 * HOUR + 20 * MIN, T0 + 2 * HOUR + 30 * MIN, 30 * SEC,
           5000, 0, 0, 0);
-    park(&g, T0 + 2 * HOUR + 30 * MIN, T0 + 2 * HOUR + 38 * MIN, 60 * SEC, 0,
-         0, 20);
+    park(&g, T0 + 2 * HOUR + 30 * MIN, T0 + 2 * HOUR + 38 * MIN, 60 * SEC, 0, 0,
+         20);
     compute(&g, NULL, T0 + 2 * HOUR + 40 * MIN);
     /* Back home 8 minutes: not yet a stop, but the car is home. */
     assert_int_equal(lw_places_stop_count(g.pl), 1);

@@ -100,8 +100,7 @@ static struct lw_tz *zone(const char *name, const char *fallback)
 
     if (lw_tz_load(name, &tz, NULL, 0) == LW_OK)
         return tz;
-    printf("quality: no zone file for %s, using the rule %s\n", name,
-           fallback);
+    printf("quality: no zone file for %s, using the rule %s\n", name, fallback);
     assert_int_equal(lw_tz_from_posix(fallback, &tz, NULL, 0), LW_OK);
     return tz;
 }
@@ -153,8 +152,8 @@ static void traces_free(struct traces *ts)
 }
 
 /* Appends a trace made of n points (copied), dropping glitches. */
-static void traces_add(struct traces *ts, const double *lat,
-                       const double *lon, const double *t, size_t n)
+static void traces_add(struct traces *ts, const double *lat, const double *lon,
+                       const double *t, size_t n)
 {
     struct trace tr;
     size_t i;
@@ -171,8 +170,8 @@ static void traces_add(struct traces *ts, const double *lat,
     assert_true(tr.lat && tr.lon && tr.t);
     for (i = 0; i < n; i++) {
         if (tr.n) {
-            double d = fast_m(tr.lat[tr.n - 1], tr.lon[tr.n - 1], lat[i],
-                              lon[i]);
+            double d =
+                fast_m(tr.lat[tr.n - 1], tr.lon[tr.n - 1], lat[i], lon[i]);
             double dt = t[i] - tr.t[tr.n - 1];
 
             if (dt <= 0 || d / dt > MAX_TRACE_MPS)
@@ -191,8 +190,7 @@ static bool load_porto(struct traces *ts)
 {
     char path[512], *line = NULL;
     size_t cap = 0;
-    FILE *f = open_data("tracks/porto_taxi/train_1000.csv", path,
-                        sizeof(path));
+    FILE *f = open_data("tracks/porto_taxi/train_1000.csv", path, sizeof(path));
 
     if (!f) {
         printf("quality: skipped Porto: cannot read %s\n", path);
@@ -271,8 +269,8 @@ static bool load_uci(struct uci *u, const struct lw_tz *tz)
 {
     char path[512], line[512];
     size_t cap = 0;
-    FILE *f = open_data("tracks/uci_gps_trajectories/go_track_tracks.csv",
-                        path, sizeof(path));
+    FILE *f = open_data("tracks/uci_gps_trajectories/go_track_tracks.csv", path,
+                        sizeof(path));
     FILE *g;
 
     memset(u, 0, sizeof(*u));
@@ -305,8 +303,8 @@ static bool load_uci(struct uci *u, const struct lw_tz *tz)
         u->car[id] = (char)car;
     }
     fclose(f);
-    g = open_data("tracks/uci_gps_trajectories/go_track_trackspoints.csv",
-                  path, sizeof(path));
+    g = open_data("tracks/uci_gps_trajectories/go_track_trackspoints.csv", path,
+                  sizeof(path));
     if (!g) {
         printf("quality: skipped UCI: cannot read %s\n", path);
         return false;
@@ -315,8 +313,8 @@ static bool load_uci(struct uci *u, const struct lw_tz *tz)
         double lat, lon;
         int track, y, mo, d, h, mi, s;
 
-        if (sscanf(line, "%lf,%lf,%d,%d-%d-%d %d:%d:%d", &lat, &lon, &track,
-                   &y, &mo, &d, &h, &mi, &s) != 9 ||
+        if (sscanf(line, "%lf,%lf,%d,%d-%d-%d %d:%d:%d", &lat, &lon, &track, &y,
+                   &mo, &d, &h, &mi, &s) != 9 ||
             track < 0 || track >= u->maxtrack)
             continue;
         if (u->n == cap) {
@@ -824,9 +822,10 @@ static void check_city(const struct city *c, const char *zname,
            lw_places_stop_count(pl), lw_places_count(pl), cpu_ms);
     for (k = 0; k < (size_t)c->nplaces; k++)
         printf("quality:   truth %s: %.5f, %.5f (%.1f km from home)\n",
-               k == 0 ? "home" : k == 1 ? "work"
-                                 : (int)k == c->nplaces - 1 ? "friend"
-                                                            : "shop",
+               k == 0                     ? "home"
+               : k == 1                   ? "work"
+               : (int)k == c->nplaces - 1 ? "friend"
+                                          : "shop",
                c->lat[k], c->lon[k],
                lw_geo_distance_m(c->lat[0], c->lon[0], c->lat[k], c->lon[k]) /
                    1000);
@@ -844,16 +843,14 @@ static void check_city(const struct city *c, const char *zname,
     /* Routine the week after: nights and weekday afternoons. */
     for (day = 0; day < 7; day++) {
         for (h = 0; h < 24; h++) {
-            int64_t q = lw_tz_mktime_s(tz, y, m, d0 + LIFE_DAYS + day, h, 30,
-                                       0) *
-                        SEC;
+            int64_t q =
+                lw_tz_mktime_s(tz, y, m, d0 + LIFE_DAYS + day, h, 30, 0) * SEC;
             struct lw_tz_local l;
             const struct lw_place *top;
             double e;
 
             lw_tz_localtime(tz, q, &l);
-            assert_int_equal(lw_places_rank(pl, tz, q,
-                                            LW_PLACES_RANK_ROUTINE),
+            assert_int_equal(lw_places_rank(pl, tz, q, LW_PLACES_RANK_ROUTINE),
                              LW_OK);
             top = lw_places_get(pl, 0);
             if (h <= 5) {
@@ -884,8 +881,8 @@ static void check_city(const struct city *c, const char *zname,
         static const int hours[4] = {3, 10, 14, 21};
 
         for (h = 0; h < 4; h++) {
-            int64_t q = lw_tz_mktime_s(tz, y, m, d0 + day, hours[h], 17, 0) *
-                        SEC;
+            int64_t q =
+                lw_tz_mktime_s(tz, y, m, d0 + day, hours[h], 17, 0) * SEC;
             int tp = truth_at(&L, q);
 
             if (tp < 0) {
@@ -964,8 +961,8 @@ static void test_synthetic_aracaju(void **state)
     assert_true(pick_city(&c, &ts));
     /* Monday 22 October 2018, on Sao Paulo's clock: DST began at 00:00 on
      * 4 November 2018 (southern hemisphere). */
-    check_city(&c, "America/Sao_Paulo", "<-03>3<-02>,M11.1.0/0,M2.3.0/0",
-               2018, 10, 22);
+    check_city(&c, "America/Sao_Paulo", "<-03>3<-02>,M11.1.0/0,M2.3.0/0", 2018,
+               10, 22);
     city_free(&c);
     traces_free(&ts);
     uci_free(&u);
@@ -1066,8 +1063,8 @@ static void test_real_uci(void **state)
             n++;
             top1 += e < HIT_M;
             top2 += e < HIT_M ||
-                    (p1 && lw_geo_distance_m(p1->lat_deg, p1->lon_deg,
-                                             p[i].lat, p[i].lon) < HIT_M);
+                    (p1 && lw_geo_distance_m(p1->lat_deg, p1->lon_deg, p[i].lat,
+                                             p[i].lon) < HIT_M);
             lw_places_free(pl);
         }
         /* Night truth: where its tracks start at 02:00-05:00, on at least
@@ -1083,10 +1080,8 @@ static void test_real_uci(void **state)
             early_lon /= early;
             assert_int_equal(lw_places_new(NULL, &pl, NULL, 0), LW_OK);
             for (i = 0; i < np; i++)
-                lw_places_add_pos(pl, p[i].t_ms, p[i].lat, p[i].lon, NAN,
-                                  NAN);
-            assert_int_equal(lw_places_compute(pl, tz, last_t, NULL, 0),
-                             LW_OK);
+                lw_places_add_pos(pl, p[i].t_ms, p[i].lat, p[i].lon, NAN, NAN);
+            assert_int_equal(lw_places_compute(pl, tz, last_t, NULL, 0), LW_OK);
             lw_tz_localtime(tz, last_t, &l);
             q = lw_tz_mktime_s(tz, l.year, l.month, l.day + 1, 3, 0, 0) * SEC;
             lw_places_rank(pl, tz, q, LW_PLACES_RANK_ROUTINE);
@@ -1102,9 +1097,8 @@ static void test_real_uci(void **state)
                    "(%.0f m away), usual night place with %u nights\n",
                    dev, ntracks, early, early_lat, early_lon,
                    top ? top->lat_deg : NAN, top ? top->lon_deg : NAN, e,
-                   lw_places_night_place(pl)
-                       ? lw_places_night_place(pl)->nights
-                       : 0);
+                   lw_places_night_place(pl) ? lw_places_night_place(pl)->nights
+                                             : 0);
             night_checked++;
             night_ok += e < HIT_M;
             lw_places_free(pl);
@@ -1118,8 +1112,7 @@ static void test_real_uci(void **state)
            "starts had no place yet\n",
            u.n, n, HIT_M, top1, (double)top1 / (double)n, top2,
            (double)top2 / (double)n, quantile(err_top, ne, 0.5), last_ok,
-           (double)last_ok / (double)n, quantile(err_last, ne, 0.5),
-           no_place);
+           (double)last_ok / (double)n, quantile(err_last, ne, 0.5), no_place);
     printf("quality: UCI night truth: %zu/%zu devices with tracks starting "
            "at 02-05 local on two or more mornings have their top place at "
            "03:00 there\n",
@@ -1152,8 +1145,9 @@ static int cmp_bus(const void *a, const void *b)
 
 static void test_real_capmetro(void **state)
 {
-    static const char *const files[] = {"tracks/capmetro_austin/2016-11-25.csv",
-                                        "tracks/capmetro_austin/2017-03-16.csv"};
+    static const char *const files[] = {
+        "tracks/capmetro_austin/2016-11-25.csv",
+        "tracks/capmetro_austin/2017-03-16.csv"};
     struct lw_tz *tz = zone("America/Chicago", "CST6CDT,M3.2.0,M11.1.0");
     size_t fi;
 
@@ -1181,8 +1175,8 @@ static void test_real_capmetro(void **state)
 
             if (sscanf(line, "%ld,%39[^,],%lf", &r.vehicle, ts, &r.speed) !=
                     3 ||
-                sscanf(ts, "%d-%d-%dT%d:%d:%d%c%d:%d", &y, &mo, &d, &h, &mi,
-                       &s, &sign, &oh, &om) != 9)
+                sscanf(ts, "%d-%d-%dT%d:%d:%d%c%d:%d", &y, &mo, &d, &h, &mi, &s,
+                       &sign, &oh, &om) != 9)
                 continue;
             /* latitude, longitude: the 6th and 7th fields */
             for (c = line, field = 0; field < 5 && c; field++) {
@@ -1213,9 +1207,8 @@ static void test_real_capmetro(void **state)
             for (; j < n && rows[j].vehicle == rows[i].vehicle; j++)
                 lw_places_add_pos(pl, rows[j].t_ms, rows[j].lat, rows[j].lon,
                                   NAN, NAN);
-            assert_int_equal(lw_places_compute(pl, tz, rows[j - 1].t_ms, NULL,
-                                               0),
-                             LW_OK);
+            assert_int_equal(
+                lw_places_compute(pl, tz, rows[j - 1].t_ms, NULL, 0), LW_OK);
             vehicles++;
             stops += lw_places_stop_count(pl);
             places += lw_places_count(pl);
@@ -1228,8 +1221,7 @@ static void test_real_capmetro(void **state)
         printf("quality: CapMetro %s: %zu rows, %zu buses: %zu stops "
                "(layovers), %zu places, %zu buses with a night place, %zu "
                "invalid fixes; %.1f ms CPU\n",
-               files[fi] + 23, n, vehicles, stops, places, nights, invalid,
-               ms);
+               files[fi] + 23, n, vehicles, stops, places, nights, invalid, ms);
         assert_true(vehicles > 100);
         assert_true(stops > 0);
         free(rows);

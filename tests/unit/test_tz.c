@@ -65,8 +65,8 @@ static void expect_transition(const struct lw_tz *tz, int64_t t, int32_t before,
 {
     if (lw_tz_offset_s(tz, t - 1) != before || lw_tz_offset_s(tz, t) != after)
         fail_msg("%s at %lld: offsets %d / %d, want %d / %d", lw_tz_name(tz),
-                 (long long)t, lw_tz_offset_s(tz, t - 1),
-                 lw_tz_offset_s(tz, t), before, after);
+                 (long long)t, lw_tz_offset_s(tz, t - 1), lw_tz_offset_s(tz, t),
+                 before, after);
 }
 
 /* The same transitions, whether from the zone file or the POSIX rule. */
@@ -152,10 +152,24 @@ static void test_posix_rules(void **state)
 static void test_bad_posix(void **state)
 {
     static const char *const bad[] = {
-        "", "U", "UTC", "UT0", "UTC0X", "EST5EDT,M3.2.0", "EST5EDT,M13.2.0,M11.1.0",
-        "EST5EDT,M3.6.0,M11.1.0", "EST5EDT,M3.2.7,M11.1.0", "EST5EDT,J0,J100",
-        "EST5EDT,J366,J100", "EST25", "<AB>3", "<A B>3", "EST5EDT,M3.2.0/200,M11.1.0",
-        "EST5EDT,M3.2.0,M11.1.0,", "EST5:60", "EST-",
+        "",
+        "U",
+        "UTC",
+        "UT0",
+        "UTC0X",
+        "EST5EDT,M3.2.0",
+        "EST5EDT,M13.2.0,M11.1.0",
+        "EST5EDT,M3.6.0,M11.1.0",
+        "EST5EDT,M3.2.7,M11.1.0",
+        "EST5EDT,J0,J100",
+        "EST5EDT,J366,J100",
+        "EST25",
+        "<AB>3",
+        "<A B>3",
+        "EST5EDT,M3.2.0/200,M11.1.0",
+        "EST5EDT,M3.2.0,M11.1.0,",
+        "EST5:60",
+        "EST-",
     };
     size_t i;
 
@@ -250,9 +264,8 @@ static void compare_with_glibc(const char *zone)
         if (l.utoff_s != tm.tm_gmtoff || l.isdst != (tm.tm_isdst > 0) ||
             l.hour != tm.tm_hour || l.day != tm.tm_mday ||
             l.wday != tm.tm_wday || l.yday != tm.tm_yday)
-            fail_msg("%s at %lld: %+d/%d vs glibc %+ld/%d", zone,
-                     (long long)t, l.utoff_s, l.isdst, tm.tm_gmtoff,
-                     tm.tm_isdst);
+            fail_msg("%s at %lld: %+d/%d vs glibc %+ld/%d", zone, (long long)t,
+                     l.utoff_s, l.isdst, tm.tm_gmtoff, tm.tm_isdst);
     }
     unsetenv("TZ");
     tzset();
@@ -262,11 +275,11 @@ static void compare_with_glibc(const char *zone)
 static void test_against_glibc(void **state)
 {
     static const char *const zones[] = {
-        "Europe/Lisbon",       "America/New_York", "America/Sao_Paulo",
-        "America/Chicago",     "America/Maceio",   "Australia/Lord_Howe",
-        "Asia/Kathmandu",      "Pacific/Apia",     "Africa/Casablanca",
-        "America/Santiago",    "Europe/Dublin",    "Asia/Tehran",
-        "Antarctica/Troll",    "America/Godthab",  "UTC",
+        "Europe/Lisbon",    "America/New_York", "America/Sao_Paulo",
+        "America/Chicago",  "America/Maceio",   "Australia/Lord_Howe",
+        "Asia/Kathmandu",   "Pacific/Apia",     "Africa/Casablanca",
+        "America/Santiago", "Europe/Dublin",    "Asia/Tehran",
+        "Antarctica/Troll", "America/Godthab",  "UTC",
     };
     size_t i;
 
@@ -278,8 +291,13 @@ static void test_against_glibc(void **state)
 static void test_load_names(void **state)
 {
     static const char *const bad[] = {
-        "/etc/passwd", "../etc/passwd", "Europe/../../etc/passwd",
-        "Europe//Lisbon", "Europe/", "./UTC", "Europe/Lis bon",
+        "/etc/passwd",
+        "../etc/passwd",
+        "Europe/../../etc/passwd",
+        "Europe//Lisbon",
+        "Europe/",
+        "./UTC",
+        "Europe/Lis bon",
         "Europe/Lisbon\n",
         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     };
@@ -301,9 +319,8 @@ static void test_load_names(void **state)
         assert_int_equal(lw_tz_load("Europe", &tz, err, sizeof(err)),
                          LW_ERR_INVAL);
     /* UTC needs no files. */
-    assert_int_equal(lw_tz_load_dir("/nonexistent", "UTC", &tz, err,
-                                    sizeof(err)),
-                     LW_OK);
+    assert_int_equal(
+        lw_tz_load_dir("/nonexistent", "UTC", &tz, err, sizeof(err)), LW_OK);
     assert_string_equal(lw_tz_name(tz), "UTC");
     assert_int_equal(lw_tz_offset_s(tz, 1719792000), 0);
     lw_tz_free(tz);

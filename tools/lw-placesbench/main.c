@@ -79,7 +79,7 @@ static int where(int day, int minute)
     if (wd < 5) {
         if (minute < 8 * 60 || minute >= 18 * 60 + 30)
             return minute >= 18 * 60 + 30 && wd == 2 && minute < 20 * 60 ? 4
-                                                                          : 0;
+                                                                         : 0;
         if (minute < 8 * 60 + 25)
             return -1;
         if (minute < 17 * 60)
@@ -99,8 +99,8 @@ static int where(int day, int minute)
     return 0;
 }
 
-static size_t make_month(struct sample *out, int days, int step_s,
-                         double lat0, double lon0)
+static size_t make_month(struct sample *out, int days, int step_s, double lat0,
+                         double lon0)
 {
     size_t n = 0;
     int64_t t, end = START_MS + (int64_t)days * MS_PER_DAY;
@@ -193,8 +193,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (days < 1 || days > 3660 || step_s < 1 || runs < 1 ||
-        runs > MAX_RUNS) {
+    if (days < 1 || days > 3660 || step_s < 1 || runs < 1 || runs > MAX_RUNS) {
         usage(stderr);
         return 1;
     }
