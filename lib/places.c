@@ -11,7 +11,7 @@
  *      enough are stops;
  *   3. known time: stops, and gaps between fixes up to moving_gap_ms;
  *   4. stops clustered into places (longest first, then one re-assignment);
- *   5. per place and for the known time, seconds per (day type, local
+ *   5. per place and for the known time, milliseconds per (weekday, local
  *      hour) slot, recency-weighted, and per local hour unweighted;
  *   6. ranking at now (lw_places_rank, also callable alone).
  *
@@ -48,6 +48,8 @@
 #define OTHER_DAYTYPE_WEIGHT 0.25
 #define MIN_SLOT_KNOWN_MS (60 * 1000.0)
 #define WEEK_PRIOR_MS (2 * 3600 * 1000.0)
+/* Longest span lw_places_nights_between walks: 100 years. */
+#define NIGHTS_MAX_SPAN_MS (36525 * MS_PER_DAY)
 /* Parameter sanity limits. */
 #define MAX_RADIUS_M 10000.0
 #define MAX_DURATION_MS (366 * MS_PER_DAY)
@@ -227,8 +229,8 @@ enum lw_err lw_places_add_pos(struct lw_places *pl, int64_t fix_time_ms,
         pl->st.invalid++;
         return LW_OK;
     }
-    if (lw_has(accuracy_m) &&
-        (accuracy_m > pl->p.max_accuracy_m || accuracy_m < 0)) {
+    /* A negative accuracy means none stated (as in the alert rules). */
+    if (lw_has(accuracy_m) && accuracy_m > pl->p.max_accuracy_m) {
         pl->st.inaccurate++;
         return LW_OK;
     }
@@ -249,7 +251,7 @@ enum lw_err lw_places_add_pos(struct lw_places *pl, int64_t fix_time_ms,
     q->t = fix_time_ms;
     q->lat = lat_deg;
     q->lon = lon_deg;
-    q->acc = (float)(lw_has(accuracy_m)
+    q->acc = (float)(lw_has(accuracy_m) && accuracy_m >= 0
                          ? fmin(fmax(accuracy_m, ACC_MIN_M), ACC_MAX_M)
                          : ACC_UNKNOWN_M);
     q->speed = (float)(lw_has(speed_mps) && speed_mps >= 0 ? speed_mps : NAN);
@@ -498,6 +500,9 @@ unsigned lw_places_nights_between(const struct lw_tz *tz, int night_hour,
         *first_ms = 0;
     if (end_ms < start_ms || night_hour < 0 || night_hour > 23)
         return 0;
+    /* No stop lasts longer; keeps the loop short on wild input. */
+    if (end_ms - start_ms > NIGHTS_MAX_SPAN_MS)
+        end_ms = start_ms + NIGHTS_MAX_SPAN_MS;
     lw_tz_localtime(tz, start_ms, &l);
     /* The night_hour:00 of start's local day, then of each following day;
      * lw_tz_mktime_s normalises day overflow into the next month. */

@@ -16,10 +16,10 @@
  * STOP: the car stayed within stop_radius_m (150 m) of one point for at
  * least min_stop_ms (15 min), measured from the first to the last fix
  * there. The point (the stop's centre) is the mean of the fixes so far,
- * weighted by 1 / accuracy^2 (accuracy clipped to 10..200 m, unknown taken
- * as 20 m) and by 0.1 for a fix moving faster than 2 m/s, so the approach
- * and the better fixes weigh as they should. A fix counts as "there" when
- * its distance from the centre is at most stop_radius_m plus its accuracy
+ * weighted by 1 / accuracy^2 (accuracy clipped to 10..200 m; unknown or
+ * negative taken as 20 m) and by 0.1 for a fix moving faster than 2 m/s, so the
+ * approach and the better fixes weigh as they should. A fix counts as "there"
+ * when its distance from the centre is at most stop_radius_m plus its accuracy
  * (at most 50 m of it): jitter and a poor fix do not end a stop.
  *   - Gaps: a gap in reporting, of any length, while stopped counts as
  *     staying when the next fix is at the same place (trackers sleep while
@@ -219,7 +219,7 @@ struct lw_places_stats {
 struct lw_places_overnight {
     bool night;          /* the stop covers a night and is a stop */
     int64_t night_ms;    /* the (first) night it covers */
-    unsigned baseline;   /* nights of other stops in the lookback */
+    unsigned baseline;   /* other stops with a night in the lookback */
     double nearest_m;    /* nearest of those stops; INFINITY if none */
     bool is_new;         /* night && baseline && nearest_m > limit */
     int32_t usual_place; /* usual night place of the other stops; -1 */
@@ -314,7 +314,8 @@ double lw_places_night_distance_m(const struct lw_places *pl, double lat_deg,
  * Decides whether 'stop' (one of pl's stops, or lw_places_current) is a
  * night at a new place (see NEW OVERNIGHT PLACE), with new_place_m (<= 0:
  * LW_PLACES_NEW_PLACE_M) and lookback_ms (<= 0: LW_PLACES_NIGHT_LOOKBACK_MS).
- * Returns LW_OK, LW_ERR_INVAL when compute has not run or stop is NULL.
+ * Returns LW_OK, LW_ERR_INVAL when compute has not run or stop is NULL,
+ * LW_ERR_NOMEM.
  */
 enum lw_err lw_places_overnight(const struct lw_places *pl,
                                 const struct lw_places_stop *stop,
@@ -324,6 +325,7 @@ enum lw_err lw_places_overnight(const struct lw_places *pl,
 /*
  * Number of local night_hour:00 instants in [start_ms, end_ms] in zone tz
  * (NULL: UTC); the first one in *first_ms (when not NULL; 0 when none).
+ * Spans past 100 years are cut there.
  */
 unsigned lw_places_nights_between(const struct lw_tz *tz, int night_hour,
                                   int64_t start_ms, int64_t end_ms,
