@@ -492,6 +492,12 @@ static void test_nights_dst(void **state)
                                               1710057600000LL, &first),
                      1);
     assert_int_equal(first, 1710054000000LL);
+    /* Wild spans are cut at 100 years (36525 days) instead of looping. */
+    assert_int_equal(lw_places_nights_between(NULL, 3, 1, INT64_MAX, &first),
+                     36525);
+    assert_int_equal(first, 3 * HOUR);
+    assert_int_equal(lw_places_nights_between(NULL, 3, 10, 5, &first), 0);
+    assert_int_equal(lw_places_nights_between(NULL, 24, 0, DAY, NULL), 0);
     /* One that repeats: 01:00 on 2024-11-03 happens twice; counted once,
      * at the first (05:00Z). */
     assert_int_equal(lw_places_nights_between(ny, 1, 1730592000000LL,
@@ -702,6 +708,59 @@ static void test_rank_last_fix(void **state)
     lw_tz_free(tz);
 }
 
+/*
+ * Seen at home at 04:00 on a Monday after a Sunday errand, silent since.
+ * Stays at home that began on a Sunday afternoon lasted into Monday
+ * morning (and the weekend ones longer), so stay durations alone keep the
+ * car home; on the earlier weekdays at 04:00 and 10:30 it was home, then
+ * at work, and that decides: at work by 10:30.
+ */
+static void test_rank_same_hours_earlier_days(void **state)
+{
+    struct lw_tz *tz = posix("EST5EDT,M3.2.0,M11.1.0");
+    struct gen g;
+    int64_t end, t, a, b;
+
+    (void)state;
+    gen_init(&g, 40.71, -74.0);
+    week_routine(&g, tz, 2024, 2, 26, 20, &end); /* to Sat 16 March */
+    /* Sunday 17 March: the shop 11:00-12:30, then home. */
+    a = lw_tz_mktime_s(tz, 2024, 3, 17, 11, 0, 0) * SEC;
+    b = lw_tz_mktime_s(tz, 2024, 3, 17, 12, 30, 0) * SEC;
+    park(&g, end, a - 20 * MIN, 60 * SEC, HOME_E, 0, 25);
+    drive(&g, a - 20 * MIN, a, 30 * SEC, HOME_E, 0, SHOP_E, 0);
+    park(&g, a, b, 60 * SEC, SHOP_E, 0, 25);
+    drive(&g, b, b + 20 * MIN, 30 * SEC, SHOP_E, 0, HOME_E, 0);
+    /* Monday 18 March: home until 04:00, then the tracker is silent. */
+    t = lw_tz_mktime_s(tz, 2024, 3, 18, 4, 0, 0) * SEC;
+    park(&g, b + 20 * MIN, t, 60 * SEC, HOME_E, 0, 25);
+    compute(&g, tz, t);
+    assert_int_equal(lw_places_stats(g.pl)->future, 0);
+    assert_int_equal(lw_places_stats(g.pl)->last_ms, t);
+    assert_true(top_at(&g, tz, 2024, 3, 18, 5, 0, 0, NULL) == HOME_E);
+    assert_true(top_at(&g, tz, 2024, 3, 18, 10, 30, 0, NULL) == WORK_E);
+    assert_false(lw_places_get(g.pl, 0)->here_now);
+    /* ... and clearly: stay durations alone gave home 0.46 here. */
+    assert_true(lw_places_get(g.pl, 1)->here_now);
+    assert_true(lw_places_get(g.pl, 1)->likely_now < 0.3);
+    assert_true(lw_places_get(g.pl, 0)->likely_now > 0.7);
+    assert_true(top_at(&g, tz, 2024, 3, 18, 20, 0, 0, NULL) == HOME_E);
+    lw_places_free(g.pl);
+
+    /* Friday 22 March at 04:00: Saturday morning 09:00 still home. */
+    gen_init(&g, 40.71, -74.0);
+    week_routine(&g, tz, 2024, 2, 26, 25, &end); /* to Thu 21 March */
+    t = lw_tz_mktime_s(tz, 2024, 3, 22, 4, 0, 0) * SEC;
+    park(&g, end, t, 60 * SEC, HOME_E, 0, 25);
+    compute(&g, tz, t);
+    assert_int_equal(lw_places_stats(g.pl)->last_ms, t);
+    assert_true(top_at(&g, tz, 2024, 3, 22, 11, 0, 0, NULL) == WORK_E);
+    assert_true(top_at(&g, tz, 2024, 3, 23, 9, 0, 0, NULL) == HOME_E);
+    assert_true(lw_places_get(g.pl, 0)->here_now);
+    lw_places_free(g.pl);
+    lw_tz_free(tz);
+}
+
 /* A night somewhere new: 20 km away is new, 2 km is not, no baseline is
  * not, a place last slept at 70 days ago is new again. */
 static void test_new_overnight(void **state)
@@ -809,6 +868,8 @@ static void test_bad_and_unordered_input(void **state)
     f.lat_deg = 41.18;
     assert_int_equal(lw_places_add(g.pl, &f), LW_OK);
     assert_int_equal(lw_places_add(g.pl, NULL), LW_ERR_INVAL);
+    /* A negative accuracy is "none stated": the fix is used. */
+    fix_at(&g, T0 + HOUR + 20 * SEC, 5, 5, -1, NAN);
     /* Two devices on one car, interleaved, reverse order. */
     for (t = T0 + HOUR; t >= T0; t -= 30 * SEC) {
         fix_at(&g, t, 10 * urand(&g), 10 * urand(&g), NAN, NAN);
@@ -822,12 +883,12 @@ static void test_bad_and_unordered_input(void **state)
     assert_int_equal(lw_places_stats(g.pl)->invalid, 3);
     assert_int_equal(lw_places_stats(g.pl)->inaccurate, 1);
     assert_int_equal(lw_places_stats(g.pl)->future, 2);
-    assert_int_equal(lw_places_stats(g.pl)->used, 2 * n);
+    assert_int_equal(lw_places_stats(g.pl)->used, 2 * n + 1);
     assert_int_equal(lw_places_stats(g.pl)->first_ms, T0);
     assert_int_equal(lw_places_stop_count(g.pl), 1);
     assert_int_equal(lw_places_stop(g.pl, 0)->start_ms, T0);
-    assert_int_equal(lw_places_stop(g.pl, 0)->end_ms, T0 + HOUR + 7 * SEC);
-    assert_int_equal(lw_places_stop(g.pl, 0)->fixes, 2 * n);
+    assert_int_equal(lw_places_stop(g.pl, 0)->end_ms, T0 + HOUR + 20 * SEC);
+    assert_int_equal(lw_places_stop(g.pl, 0)->fixes, 2 * n + 1);
     /* Computing again gives the same. */
     compute(&g, NULL, T0 + 2 * HOUR);
     assert_int_equal(lw_places_stop_count(g.pl), 1);
@@ -934,6 +995,7 @@ int main(void)
         cmocka_unit_test(test_nights_sao_paulo_file),
         cmocka_unit_test(test_rank_time_of_day),
         cmocka_unit_test(test_rank_last_fix),
+        cmocka_unit_test(test_rank_same_hours_earlier_days),
         cmocka_unit_test(test_new_overnight),
         cmocka_unit_test(test_bad_and_unordered_input),
         cmocka_unit_test(test_antimeridian),
