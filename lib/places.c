@@ -315,6 +315,7 @@ struct run {
     size_t i0;      /* first fix */
     size_t last_in; /* last fix inside */
     size_t n_in;    /* fixes inside */
+    size_t n_still; /* ... of them not moving (or speed unknown) */
     double ref_lat; /* reference point of the sums: the first fix */
     double ref_lon;
     double sw;         /* sum of weights */
@@ -325,11 +326,16 @@ struct run {
     int npend;         /* pending fixes since the last inside one */
 };
 
+static bool moving(const struct pt *q)
+{
+    return !isnan(q->speed) && q->speed > MOVING_MPS;
+}
+
 static double fix_weight(const struct pt *q)
 {
     double w = 1.0 / ((double)q->acc * q->acc);
 
-    if (!isnan(q->speed) && q->speed > MOVING_MPS)
+    if (moving(q))
         w *= MOVING_WEIGHT;
     return w;
 }
@@ -346,6 +352,7 @@ static void run_add(struct run *r, const struct pt *q, size_t i)
     if (i > r->last_in)
         r->last_in = i;
     r->n_in++;
+    r->n_still += !moving(q);
 }
 
 static void run_start(struct run *r, const struct pt *pts, size_t i)
@@ -408,12 +415,19 @@ static enum lw_err push_stop(struct lw_places *pl,
     return LW_OK;
 }
 
-/* Closes run r: a stop when long enough. */
+/* True when run r is a stop: long enough, and not all fixes moving. */
+static bool run_is_stop(const struct lw_places *pl, const struct run *r)
+{
+    return pl->pts[r->last_in].t - pl->pts[r->i0].t >= pl->p.min_stop_ms &&
+           r->n_still > 0;
+}
+
+/* Closes run r: a stop when it is one. */
 static enum lw_err run_close(struct lw_places *pl, const struct run *r)
 {
     struct lw_places_stop s;
 
-    if (pl->pts[r->last_in].t - pl->pts[r->i0].t < pl->p.min_stop_ms)
+    if (!run_is_stop(pl, r))
         return LW_OK;
     s = run_stop(pl, r);
     return push_stop(pl, &s);
@@ -440,9 +454,19 @@ static enum lw_err find_stops(struct lw_places *pl)
              * nothing has confirmed yet). */
             depart = true;
         } else if (run_inside(&r, &pts[j], p->stop_radius_m)) {
-            if (r.npend &&
-                pts[j].t - pts[r.pend_first].t > p->outlier_window_ms) {
-                depart = true; /* left, and came back later */
+            /* Pending fixes are spikes only when the fix back comes soon
+             * after them, and, when they followed a gap in reporting, is
+             * not just passing through: a car unseen for hours, then seen
+             * elsewhere, then driving by, left during the gap. */
+            bool late = r.npend &&
+                        pts[j].t - pts[r.pend_first].t > p->outlier_window_ms;
+            bool passing =
+                r.npend &&
+                pts[r.pend_first].t - pts[r.last_in].t > p->outlier_window_ms &&
+                moving(&pts[j]);
+
+            if (late || passing) {
+                depart = true;
             } else {
                 size_t q;
 
@@ -480,7 +504,7 @@ static enum lw_err find_stops(struct lw_places *pl)
     pl->cur_moving = pl->cur.end_ms - pl->cur.start_ms < p->min_stop_ms &&
                      !isnan(pts[pl->nused - 1].speed) &&
                      pts[pl->nused - 1].speed > MOVING_MPS;
-    if (pl->cur.end_ms - pl->cur.start_ms >= p->min_stop_ms)
+    if (run_is_stop(pl, &r))
         return push_stop(pl, &pl->cur);
     return LW_OK;
 }

@@ -30,6 +30,11 @@
  *     fix back inside, are GPS spikes: skipped, counted, and the stop goes
  *     on. More of them, or no return in time, is a departure: the stop ends
  *     at its last fix inside, and the fixes that left start the next run.
+ *     So is a return by a moving fix when the fixes outside came after a
+ *     gap longer than outlier_window_ms: the car left unseen and is
+ *     driving past.
+ *   - A run in which every fix is moving (faster than 2 m/s) is no stop,
+ *     however long: a car that drove past the same point twice.
  *   - The stop still open at the last fix is "ongoing"; when the last fixes
  *     are outside it (a departure or a spike not yet confirmed) it is not.
  *   - A stop's end is its last fix there: when the tracker slept and woke up

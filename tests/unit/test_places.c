@@ -354,6 +354,52 @@ static void test_gap_while_moving(void **state)
     lw_places_free(g.pl);
 }
 
+/* After a long gap: fixes elsewhere, then driving back past the last
+ * point seen, is no stop there; a poor wake-up fix after a night asleep
+ * followed by parked fixes keeps the night. */
+static void test_gap_then_elsewhere(void **state)
+{
+    struct gen g;
+    int64_t a = T0 + 8 * HOUR;
+
+    (void)state;
+    gen_init(&g, 41.15, -8.61);
+    /* Driving east at 14 m/s, last fix at (0, 0) at 08:00, then silent. */
+    drive(&g, a - 10 * MIN, a + 30 * SEC, 30 * SEC, -8400, 0, 420, 0);
+    /* 17:00 a wake-up fix at work 1.1 km on, then driving back past. */
+    fix_at(&g, a + 9 * HOUR, 1100, 0, 10, 0);
+    fix_at(&g, a + 9 * HOUR + 30 * SEC, 900, 0, 10, 14);
+    fix_at(&g, a + 9 * HOUR + 60 * SEC, 480, 0, 10, 14);
+    fix_at(&g, a + 9 * HOUR + 90 * SEC, 30, 0, 10, 14);
+    drive(&g, a + 9 * HOUR + 90 * SEC, a + 9 * HOUR + 12 * MIN, 30 * SEC, 30, 0,
+          -8800, 0);
+    compute(&g, NULL, a + DAY);
+    assert_int_equal(lw_places_stop_count(g.pl), 0);
+    lw_places_free(g.pl);
+
+    /* Two moving fixes at the same spot, 9 hours apart: no stop. */
+    gen_init(&g, 41.15, -8.61);
+    fix_at(&g, a, 0, 0, 10, 15);
+    fix_at(&g, a + 9 * HOUR, 20, 0, 10, 15);
+    compute(&g, NULL, a + DAY);
+    assert_int_equal(lw_places_stop_count(g.pl), 0);
+    lw_places_free(g.pl);
+
+    /* Parked 20:00-20:05, asleep until 07:00, wakes with a fix 300 m off,
+     * then parked fixes: one stop, the night kept. */
+    gen_init(&g, 41.15, -8.61);
+    a = T0 + 20 * HOUR;
+    park(&g, a, a + 5 * MIN, 30 * SEC, 0, 0, 10);
+    fix_at(&g, a + 11 * HOUR, 300, 0, 60, 0);
+    park(&g, a + 11 * HOUR + 30 * SEC, a + 11 * HOUR + 3 * MIN, 30 * SEC, 0, 0,
+         10);
+    compute(&g, NULL, a + DAY);
+    assert_int_equal(lw_places_stop_count(g.pl), 1);
+    assert_int_equal(lw_places_stop(g.pl, 0)->nights, 1);
+    assert_int_equal(lw_places_stats(g.pl)->spikes, 1);
+    lw_places_free(g.pl);
+}
+
 /* Stops within 150 m of each other form one place; 400 m away another. */
 static void test_clustering(void **state)
 {
@@ -990,6 +1036,7 @@ int main(void)
         cmocka_unit_test(test_stop_across_midnight),
         cmocka_unit_test(test_gap_while_stopped),
         cmocka_unit_test(test_gap_while_moving),
+        cmocka_unit_test(test_gap_then_elsewhere),
         cmocka_unit_test(test_clustering),
         cmocka_unit_test(test_nights_dst),
         cmocka_unit_test(test_nights_sao_paulo_file),

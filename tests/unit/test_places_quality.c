@@ -15,7 +15,8 @@
  *    on America/Sao_Paulo's November 2018 change): weekdays at work with
  *    jittered hours, errands, Saturday shopping, evenings and one night at a
  *    friend's; a fix every 30 s along the real polyline (its real timing)
- *    and while parked, GPS noise (6 m, and 1 % multipath fixes 150 m off),
+ *    and while parked (each time in a space within 40 m of the place's
+ *    point), GPS noise (6 m, and 1 % multipath fixes 150 m off),
  *    trackers that sleep while parked half the time (waking with a fix at
  *    the car before it leaves), and random outages of 10-60 min also while
  *    driving. The truth (where the car is at every instant) is kept.
@@ -617,18 +618,25 @@ static void truth(struct life *L, int64_t a, int64_t b, int place)
     L->nsg++;
 }
 
-/* Parked at the current place until 'until'. */
+/* Parked at the current place until 'until', in a parking space within
+ * PARKING_M of the place's point (a street or a car park, not one spot). */
+#define PARKING_M 40.0
+
 static void stay(struct life *L, int64_t until)
 {
     const struct city *c = L->c;
     bool sleeps = until - L->t > 20 * MIN && urand(L) < 0.5;
+    double r = PARKING_M * sqrt(urand(L)), th = 2 * M_PI * urand(L);
+    double lat = c->lat[L->at] + r * sin(th) / M_PER_DEG;
+    double lon = c->lon[L->at] +
+                 r * cos(th) / (M_PER_DEG * cos(c->lat[L->at] * M_PI / 180));
     int64_t t;
 
     truth(L, L->t, until, L->at);
     for (t = L->t; t < until; t += 30 * SEC) {
         if (sleeps && t > L->t + 5 * MIN && t < until - 30 * SEC)
             continue; /* asleep; wakes for one fix before leaving */
-        emit(L, t, c->lat[L->at], c->lon[L->at], 0, true);
+        emit(L, t, lat, lon, 0, true);
     }
     if (sleeps)
         L->sleeps++;
