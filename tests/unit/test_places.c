@@ -1026,6 +1026,95 @@ static void test_current(void **state)
     lw_places_free(g.pl);
 }
 
+/* Random histories (jumps, duplicates, gaps, bad values): the results keep
+ * their invariants whatever comes in. */
+static void test_random_histories(void **state)
+{
+    struct lw_tz *tz = posix("EST5EDT,M3.2.0,M11.1.0");
+    int round;
+    size_t stops = 0, nights = 0;
+
+    (void)state;
+    for (round = 0; round < 40; round++) {
+        struct gen g;
+        int64_t t = T0, now;
+        int i, n = 200 + round * 50;
+        size_t k;
+        double sum = 0;
+
+        gen_init(&g, 40.71, -74.0);
+        g.seed += (uint32_t)round * 7919u;
+        for (i = 0; i < n; i++) {
+            double u = urand(&g), e = 0, no = 0;
+            int64_t step = (int64_t)(urand(&g) * urand(&g) * 6 * HOUR);
+
+            if (u < 0.5) { /* one of three spots */
+                e = 500.0 * (int)(urand(&g) * 3);
+                no = 20 * urand(&g);
+            } else if (u < 0.9) { /* anywhere within 5 km */
+                e = 5000 * urand(&g);
+                no = 5000 * urand(&g);
+            } else if (u < 0.95) { /* the same instant again */
+                step = 0;
+            }
+            t += step;
+            fix_at(&g, t, e, no,
+                   urand(&g) < 0.1   ? NAN
+                   : urand(&g) < 0.1 ? -1
+                                     : 300 * urand(&g),
+                   urand(&g) < 0.3 ? NAN : 30 * urand(&g));
+        }
+        now = t - (int64_t)(urand(&g) * 2 * DAY) + DAY;
+        compute(&g, tz, now);
+        stops += lw_places_stop_count(g.pl);
+        for (k = 0; k < lw_places_stop_count(g.pl); k++) {
+            const struct lw_places_stop *s = lw_places_stop(g.pl, k);
+
+            nights += s->nights;
+            assert_true(s->end_ms - s->start_ms >= 15 * MIN);
+            assert_true(s->end_ms <= now + LW_PLACES_FUTURE_SLACK_MS);
+            if (k > 0)
+                assert_true(s->start_ms >= lw_places_stop(g.pl, k - 1)->end_ms);
+            assert_non_null(lw_places_by_id(g.pl, s->place));
+            assert_true(s->nights == 0 || (s->night_ms >= s->start_ms &&
+                                           s->last_night_ms <= s->end_ms &&
+                                           s->last_night_ms >= s->night_ms));
+            assert_true(lw_geo_valid(s->lat_deg, s->lon_deg));
+        }
+        for (k = 0; k < lw_places_count(g.pl); k++) {
+            const struct lw_place *p = lw_places_get(g.pl, k);
+            int h;
+
+            assert_true(p->likely_now >= 0 && p->likely_now <= 1);
+            assert_true(p->routine >= 0 && p->routine <= 1);
+            assert_true(p->visits > 0 && p->radius_m >= 10);
+            if (k > 0)
+                assert_true(p->likely_now <=
+                            lw_places_get(g.pl, k - 1)->likely_now);
+            for (h = 0; h < 24; h++)
+                assert_true(p->usual_hours[h] >= 0 && p->usual_hours[h] <= 1);
+            sum += p->likely_now;
+        }
+        assert_true(sum <= 1 + 1e-9);
+        if (lw_places_current(g.pl)) {
+            struct lw_places_overnight o;
+
+            assert_int_equal(
+                lw_places_overnight(g.pl, lw_places_current(g.pl), 0, 0, &o),
+                LW_OK);
+            assert_true(!o.is_new || (o.night && o.baseline > 0));
+        }
+        assert_int_equal(
+            lw_places_rank(g.pl, tz, now + 3 * DAY, LW_PLACES_RANK_ROUTINE),
+            LW_OK);
+        lw_places_free(g.pl);
+    }
+    /* The histories do have stops and nights to check. */
+    printf("random histories: %zu stops, %zu nights\n", stops, nights);
+    assert_true(stops > 100 && nights > 10);
+    lw_tz_free(tz);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1047,6 +1136,7 @@ int main(void)
         cmocka_unit_test(test_bad_and_unordered_input),
         cmocka_unit_test(test_antimeridian),
         cmocka_unit_test(test_current),
+        cmocka_unit_test(test_random_histories),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
