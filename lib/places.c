@@ -1308,7 +1308,7 @@ enum lw_err lw_places_overnight(const struct lw_places *pl,
 
         if (o->start_ms == stop->start_ms || o->nights == 0)
             continue;
-        if (o->place >= 0) {
+        if (o->place >= 0 && nights && lastn) {
             nights[o->place] += o->nights;
             if (o->last_night_ms > lastn[o->place])
                 lastn[o->place] = o->last_night_ms;
