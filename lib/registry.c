@@ -955,3 +955,75 @@ enum lw_err lw_registry_version(struct lw_store *s, int64_t *registry,
     lw_store_release_stmt(s, st);
     return rc == SQLITE_DONE ? LW_OK : LW_ERR_DB;
 }
+
+/* ---- finding a vehicle by what an agent has in hand ---------------------- */
+
+/*
+ * The loose form of a plate or VIN (SQL over the column or parameter x):
+ * ASCII letters in upper case (SQLite's upper() folds ASCII only), spaces,
+ * tabs, hyphens and dots removed. Defined here once, in SQL, so both sides
+ * of a comparison are loosened by the same code.
+ */
+#define LOOSE(x)                                                               \
+    "upper(replace(replace(replace(replace(" x ", ' ', ''), char(9), ''), "   \
+    "'-', ''), '.', ''))"
+
+enum lw_err lw_registry_vehicle_find(struct lw_store *s,
+                                     enum lw_vehicle_key by, const char *text,
+                                     struct lw_vehicle_match *out, size_t max,
+                                     size_t *n)
+{
+    sqlite3_stmt *st;
+    size_t count = 0;
+    int rc;
+
+    if (!s || !text || !text[0] || !n || (max > 0 && !out) ||
+        by < LW_VEHICLE_BY_ANY || by > LW_VEHICLE_BY_VIN)
+        return LW_ERR_INVAL;
+    *n = 0;
+    /* ids by their primary keys; plates and VINs in one scan of vehicles
+     * (an index would need the loose form stored or indexed: a migration,
+     * for a lookup an agent makes by hand) */
+    st = prep(s,
+              "SELECT m.device, coalesce(v.vin, ''), coalesce(v.plate, ''), "
+              " coalesce(v.description, ''), coalesce(v.account, ''), "
+              " coalesce(v.offline_after_ms, 0), coalesce(v.registered_ms, 0),"
+              " coalesce(v.updated_ms, 0), v.device IS NOT NULL, "
+              " max(m.by_device), max(m.by_plate), max(m.by_vin) "
+              "FROM ("
+              " SELECT id AS device, 1 AS by_device, 0 AS by_plate, "
+              "  0 AS by_vin FROM devices WHERE ?2 IN (0, 1) AND id = ?1"
+              " UNION ALL"
+              " SELECT device, 1, 0, 0 FROM vehicles "
+              "  WHERE ?2 IN (0, 1) AND device = ?1"
+              " UNION ALL"
+              " SELECT device, 0, ?2 IN (0, 2) AND " LOOSE("plate") " = k, "
+              "  ?2 IN (0, 3) AND " LOOSE("vin") " = k "
+              "  FROM vehicles, (SELECT " LOOSE("?1") " AS k) "
+              "  WHERE k != '' AND ((?2 IN (0, 2) AND " LOOSE("plate") " = k)"
+              "   OR (?2 IN (0, 3) AND " LOOSE("vin") " = k))"
+              ") AS m LEFT JOIN vehicles AS v ON v.device = m.device "
+              "GROUP BY m.device ORDER BY m.device");
+    if (!st)
+        return LW_ERR_DB;
+    sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, (int)by);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count < max) {
+            struct lw_vehicle_match *m = &out[count];
+
+            memset(m, 0, sizeof(*m));
+            row_to_vehicle(st, &m->v);
+            m->registered = sqlite3_column_int(st, 8) != 0;
+            m->by_device = sqlite3_column_int(st, 9) != 0;
+            m->by_plate = sqlite3_column_int(st, 10) != 0;
+            m->by_vin = sqlite3_column_int(st, 11) != 0;
+        }
+        count++;
+    }
+    if (rc != SQLITE_DONE)
+        return step_fail(s, st, rc, "finding a vehicle");
+    lw_store_release_stmt(s, st);
+    *n = count;
+    return LW_OK;
+}
