@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "lienwatch/registry.h"
 #include "lienwatch/store.h"
 
 /* Exit codes, documented in lienwatch(1). */
@@ -259,8 +260,16 @@ bool cli_text_ok(const char *s, size_t max_bytes, char *why, size_t whylen);
 /* Terminal columns s takes (East Asian wide characters count 2). */
 int cli_text_width(const char *s);
 
-/* Prints s to stdout, padded with spaces to width columns. */
+/* Prints s to stdout (f), padded with spaces to width columns. */
 void cli_put_padded(const char *s, int width);
+void cli_fput_padded(FILE *f, const char *s, int width);
+
+/*
+ * Decodes the UTF-8 sequence at s into *cp; returns its length, or 0 when it
+ * is not well-formed (overlong forms, surrogates and values past U+10FFFF
+ * included).
+ */
+size_t cli_utf8_next(const unsigned char *s, unsigned long *cp);
 
 /*
  * A command's words split into options and operands, so that operands such
@@ -281,5 +290,86 @@ struct cli_args {
 bool cli_args_split(int argc, char **argv, const struct option *opts,
                     struct cli_args *out);
 void cli_args_free(struct cli_args *a);
+
+/* ---- which vehicle a command means: locate, history
+ * (cli/cli_registry.c) ---- */
+
+/*
+ * The options that name a vehicle; put CLI_VEHICLE_OPTIONS in the command's
+ * struct option table and hand their getopt_long results to cli_target_opt.
+ */
+#define CLI_OPT_DEVICE 0x110 /* --device ID */
+#define CLI_OPT_PLATE 0x111  /* --plate P */
+#define CLI_OPT_VIN 0x112    /* --vin V */
+/* clang-format off */
+#define CLI_VEHICLE_OPTIONS                                                    \
+    {"device", required_argument, NULL, CLI_OPT_DEVICE},                       \
+    {"plate", required_argument, NULL, CLI_OPT_PLATE},                         \
+    {"vin", required_argument, NULL, CLI_OPT_VIN}
+/* clang-format on */
+
+/* The synopsis of the vehicle, for usage lines. */
+#define CLI_VEHICLE_SYNOPSIS                                                   \
+    "{VEHICLE | --plate P | --vin V | --device ID}"
+
+/* The help text's paragraph on naming a vehicle, and its options. */
+/* clang-format off */
+#define CLI_HELP_VEHICLE                                                       \
+    "    VEHICLE is what you have in hand: the tracker's device id (as\n"      \
+    "    'lienwatch devices' lists it, e.g. alice/phone), the number plate\n"   \
+    "    or the VIN. It must name exactly one vehicle. Device ids are\n"       \
+    "    compared exactly; plates and VINs without regard to the case of\n"    \
+    "    a-z and ignoring spaces, hyphens and dots, so b-lw 123, BLW123 and\n"  \
+    "    'B LW-123' all find the plate 'B-LW 123' (other characters, accented\n"\
+    "    and non-Latin letters included, must be as registered). When\n"      \
+    "    VEHICLE matches several vehicles (a plate that is also another\n"     \
+    "    vehicle's device id, two plates that differ only in spacing), they\n" \
+    "    are listed (device, plate, VIN, description, what matched) and\n"     \
+    "    nothing is looked up: name one with --device.\n"
+#define CLI_HELP_VEHICLE_OPTIONS                                               \
+    "    --plate P, --vin V, --device ID\n"                                    \
+    "        Name the vehicle by its plate only, its VIN only, or its\n"       \
+    "        device id only (exactly), instead of VEHICLE.\n"
+/* clang-format on */
+
+/* What the user typed to name the vehicle. */
+struct cli_target {
+    enum lw_vehicle_key by; /* the option used; LW_VEHICLE_BY_ANY: operand */
+    const char *text;       /* as typed (borrowed); NULL until given */
+};
+
+/*
+ * Takes --device, --plate or --vin (opt, with arg) into *t. Returns
+ * CLI_CONTINUE, or CLI_EXIT_USAGE after a usage message (an empty value, or
+ * the vehicle named twice).
+ */
+int cli_target_opt(const struct cli_command *me, struct cli_target *t,
+                   int opt, const char *arg);
+
+/*
+ * Takes the command's operands (npos words) as VEHICLE when no option named
+ * it. Returns CLI_CONTINUE, or CLI_EXIT_USAGE after a usage message (no
+ * vehicle, or more than one).
+ */
+int cli_target_operands(const struct cli_command *me, struct cli_target *t,
+                        int npos, char **pos);
+
+/*
+ * Finds the one device t names in s (lw_registry_vehicle_find) into *m.
+ * Returns CLI_CONTINUE when exactly one matched; otherwise prints why to
+ * stderr and returns the exit code: CLI_EXIT_NOTFOUND when nothing
+ * matched, CLI_EXIT_USAGE when several did (listed: device, plate, VIN,
+ * description, what matched), CLI_EXIT_FAIL on a database error.
+ */
+int cli_target_resolve(const struct cli_command *me, struct lw_store *s,
+                       const struct cli_target *t, struct lw_vehicle_match *m);
+
+/*
+ * What a person calls the vehicle of m, for titles (KML, GPX): "PLATE,
+ * DESCRIPTION (DEVICE)" with the parts that are known, or the device id
+ * alone for an unregistered device. Into buf (len bytes); returns buf.
+ */
+const char *cli_vehicle_label(const struct lw_vehicle_match *m, char *buf,
+                              size_t len);
 
 #endif

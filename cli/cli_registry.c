@@ -2,7 +2,11 @@
  * cli_registry.c - helpers of the commands that change the registry
  * (vehicle, account, geofence, alerts): the writable handle, the schema
  * check, the audit record of a change, text validation and display width,
- * and an argument split that lets negative numbers through as operands.
+ * and an argument split that lets negative numbers through as operands;
+ * and of the commands that look a vehicle up (locate, history): which
+ * vehicle the words typed name. The decision itself is the core's
+ * (lw_registry_vehicle_find); here are the options, the messages and the
+ * listing of an ambiguous name.
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -138,12 +142,7 @@ int cli_dispatch(struct cli *c, const struct cli_command *me,
 
 /* ---- text ---------------------------------------------------------------- */
 
-/*
- * Decodes the UTF-8 sequence at s into *cp; returns its length, or 0 when it
- * is not well-formed (overlong forms, surrogates and values past U+10FFFF
- * included).
- */
-static size_t utf8_next(const unsigned char *s, unsigned long *cp)
+size_t cli_utf8_next(const unsigned char *s, unsigned long *cp)
 {
     size_t n, i;
     unsigned long v, min;
@@ -184,7 +183,7 @@ bool cli_text_ok(const char *s, size_t max_bytes, char *why, size_t whylen)
         return false;
     }
     while (*p) {
-        n = utf8_next(p, &cp);
+        n = cli_utf8_next(p, &cp);
         if (n == 0) {
             snprintf(why, whylen, "is not valid UTF-8 (byte %zu)",
                      (size_t)(p - (const unsigned char *)s) + 1);
@@ -226,7 +225,7 @@ int cli_text_width(const char *s)
     int w = 0;
 
     while (*p) {
-        n = utf8_next(p, &cp);
+        n = cli_utf8_next(p, &cp);
         if (n == 0) { /* not UTF-8: one column per byte */
             w++;
             p++;
@@ -238,13 +237,18 @@ int cli_text_width(const char *s)
     return w;
 }
 
-void cli_put_padded(const char *s, int width)
+void cli_fput_padded(FILE *f, const char *s, int width)
 {
     int pad = width - cli_text_width(s);
 
-    fputs(s, stdout);
+    fputs(s, f);
     while (pad-- > 0)
-        fputc(' ', stdout);
+        fputc(' ', f);
+}
+
+void cli_put_padded(const char *s, int width)
+{
+    cli_fput_padded(stdout, s, width);
 }
 
 /* ---- arguments ----------------------------------------------------------- */
@@ -311,4 +315,188 @@ void cli_args_free(struct cli_args *a)
     free(a->pos);
     a->argv = a->pos = NULL;
     a->argc = a->npos = 0;
+}
+
+/* ---- which vehicle a command means --------------------------------------- */
+
+/* Matches of an ambiguous name listed; the rest are counted. */
+#define AMBIGUOUS_LIST_MAX 20
+/* Columns of that listing are at most this wide. */
+#define TARGET_COL_MAX 32
+
+static const char *key_option(enum lw_vehicle_key by)
+{
+    switch (by) {
+    case LW_VEHICLE_BY_DEVICE:
+        return "--device";
+    case LW_VEHICLE_BY_PLATE:
+        return "--plate";
+    case LW_VEHICLE_BY_VIN:
+        return "--vin";
+    case LW_VEHICLE_BY_ANY:
+        break;
+    }
+    return "VEHICLE";
+}
+
+int cli_target_opt(const struct cli_command *me, struct cli_target *t,
+                   int opt, const char *arg)
+{
+    enum lw_vehicle_key by = opt == CLI_OPT_DEVICE  ? LW_VEHICLE_BY_DEVICE
+                             : opt == CLI_OPT_PLATE ? LW_VEHICLE_BY_PLATE
+                                                    : LW_VEHICLE_BY_VIN;
+
+    if (!arg[0])
+        return cli_usage_error(me, "%s needs a value", key_option(by));
+    if (t->text)
+        return cli_usage_error(me, "one vehicle at a time (%s and %s)",
+                               key_option(t->by), key_option(by));
+    t->by = by;
+    t->text = arg;
+    return CLI_CONTINUE;
+}
+
+int cli_target_operands(const struct cli_command *me, struct cli_target *t,
+                        int npos, char **pos)
+{
+    if (npos == 0 && !t->text)
+        return cli_usage_error(me, "which vehicle? (a device id, plate or "
+                                   "VIN)");
+    if (npos > 1 || (npos == 1 && t->text))
+        return cli_usage_error(me, "one vehicle at a time");
+    if (npos == 1) {
+        if (!pos[0][0])
+            return cli_usage_error(me, "VEHICLE is empty");
+        t->by = LW_VEHICLE_BY_ANY;
+        t->text = pos[0];
+    }
+    return CLI_CONTINUE;
+}
+
+/* "plate", "device id and plate", ...: what matched. */
+static void matched_by(const struct lw_vehicle_match *m, char *buf, size_t len)
+{
+    const char *w[3];
+    size_t n = 0;
+
+    if (m->by_device)
+        w[n++] = "device id";
+    if (m->by_plate)
+        w[n++] = "plate";
+    if (m->by_vin)
+        w[n++] = "VIN";
+    snprintf(buf, len, "%s%s%s%s%s", n > 0 ? w[0] : "",
+             n > 2 ? ", " : n > 1 ? " and " : "", n > 1 ? w[1] : "",
+             n > 2 ? " and " : "", n > 2 ? w[2] : "");
+}
+
+static void widen_to(int *w, const char *s)
+{
+    int n = cli_text_width(s);
+
+    if (n > *w)
+        *w = n > TARGET_COL_MAX ? TARGET_COL_MAX : n;
+}
+
+static const char *or_dash(const char *s)
+{
+    return s[0] ? s : "-";
+}
+
+/* Lists the matches of an ambiguous name to stderr. */
+static void list_matches(const struct lw_vehicle_match *m, size_t shown,
+                         size_t n)
+{
+    int wd = (int)strlen("DEVICE"), wp = (int)strlen("PLATE");
+    int wv = (int)strlen("VIN"), wm = (int)strlen("MATCHED");
+    char by[64];
+    size_t i;
+
+    for (i = 0; i < shown; i++) {
+        widen_to(&wd, m[i].v.device);
+        widen_to(&wp, m[i].v.plate);
+        widen_to(&wv, m[i].v.vin);
+        matched_by(&m[i], by, sizeof(by));
+        widen_to(&wm, by);
+    }
+    fputs("    ", stderr);
+    cli_fput_padded(stderr, "DEVICE", wd + 2);
+    cli_fput_padded(stderr, "PLATE", wp + 2);
+    cli_fput_padded(stderr, "VIN", wv + 2);
+    cli_fput_padded(stderr, "MATCHED", wm + 2);
+    fputs("DESCRIPTION\n", stderr);
+    for (i = 0; i < shown; i++) {
+        matched_by(&m[i], by, sizeof(by));
+        fputs("    ", stderr);
+        cli_fput_padded(stderr, m[i].v.device, wd + 2);
+        cli_fput_padded(stderr, or_dash(m[i].v.plate), wp + 2);
+        cli_fput_padded(stderr, or_dash(m[i].v.vin), wv + 2);
+        cli_fput_padded(stderr, by, wm + 2);
+        fprintf(stderr, "%s\n",
+                m[i].registered ? or_dash(m[i].v.description)
+                                : "(not registered)");
+    }
+    if (n > shown)
+        fprintf(stderr, "    ... and %zu more\n", n - shown);
+}
+
+int cli_target_resolve(const struct cli_command *me, struct lw_store *s,
+                       const struct cli_target *t, struct lw_vehicle_match *m)
+{
+    struct lw_vehicle_match found[AMBIGUOUS_LIST_MAX];
+    size_t n = 0;
+    enum lw_err e;
+
+    e = lw_registry_vehicle_find(s, t->by, t->text, found, AMBIGUOUS_LIST_MAX,
+                                 &n);
+    if (e != LW_OK)
+        return cli_db_error(me->name, s, e);
+    if (n == 1) {
+        *m = found[0];
+        return CLI_CONTINUE;
+    }
+    if (n > 1) {
+        cli_error(me->name, CLI_EXIT_USAGE,
+                  "'%s' names %zu vehicles; name one with --device ID:",
+                  t->text, n);
+        list_matches(found, n < AMBIGUOUS_LIST_MAX ? n : AMBIGUOUS_LIST_MAX,
+                     n);
+        return CLI_EXIT_USAGE;
+    }
+    switch (t->by) {
+    case LW_VEHICLE_BY_DEVICE:
+        return cli_error(me->name, CLI_EXIT_NOTFOUND,
+                         "no such device '%s' (see 'lienwatch devices')",
+                         t->text);
+    case LW_VEHICLE_BY_PLATE:
+        return cli_error(me->name, CLI_EXIT_NOTFOUND,
+                         "no vehicle with the plate '%s' (see 'lienwatch "
+                         "vehicle list')",
+                         t->text);
+    case LW_VEHICLE_BY_VIN:
+        return cli_error(me->name, CLI_EXIT_NOTFOUND,
+                         "no vehicle with the VIN '%s' (see 'lienwatch "
+                         "vehicle list')",
+                         t->text);
+    case LW_VEHICLE_BY_ANY:
+        break;
+    }
+    return cli_error(me->name, CLI_EXIT_NOTFOUND,
+                     "no device, plate or VIN '%s' (see 'lienwatch devices' "
+                     "and 'lienwatch vehicle list')",
+                     t->text);
+}
+
+const char *cli_vehicle_label(const struct lw_vehicle_match *m, char *buf,
+                              size_t len)
+{
+    const struct lw_vehicle *v = &m->v;
+
+    if (!m->registered || (!v->plate[0] && !v->description[0]))
+        snprintf(buf, len, "%s", v->device);
+    else
+        snprintf(buf, len, "%s%s%s (%s)", v->plate,
+                 v->plate[0] && v->description[0] ? ", " : "", v->description,
+                 v->device);
+    return buf;
 }

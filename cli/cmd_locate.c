@@ -1,18 +1,33 @@
 /*
- * cmd_locate.c - 'lienwatch locate DEVICE': where a device is now.
+ * cmd_locate.c - 'lienwatch locate VEHICLE': where a vehicle is now, and
+ * what an agent needs beside it.
  *
- * Prints the last-known fix (the newest by the device's clock; late uploads
- * never replace it), its age against our clock, speed, course, accuracy, an
- * OpenStreetMap link and a geo: URI (RFC 5870), plus when the device was last
- * heard at all. Records the lookup in the audit trail first.
+ * VEHICLE is a device id, a plate or a VIN (see cli_target_resolve). Prints
+ * the vehicle (plate, VIN, description), its loan account with the days past
+ * due and whether lienwatchd watches it, the last-known fix (the newest by
+ * the device's clock; late uploads never replace it), its age against our
+ * clock, speed, course, accuracy, an OpenStreetMap link and a geo: URI
+ * (RFC 5870), when the device was last heard at all, and the vehicle's open
+ * alerts. Records the lookup in the audit trail before reading the position.
+ *
+ * "Watched" follows the daemon's rule (lib/alert.c): a registered vehicle
+ * whose account is known and at least [alerts] watch_days_past_due days past
+ * due. That setting is the daemon's, so it is read from lienwatchd's
+ * configuration file (--config, or the file the packaged unit uses).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "lienwatch/alertjson.h"
+#include "lienwatch/config.h"
 #include "lienwatch/timeutil.h"
 
 /* OpenStreetMap zoom level of the link: a street with its buildings. */
@@ -23,43 +38,75 @@
 /* Points of the compass in 'course': N, NNE, ... 16 of 22.5 degrees. */
 #define COMPASS_POINTS 16
 #define DEG_PER_TURN 360.0
+/* lienwatchd's configuration file when --config does not name one: the one
+ * its systemd unit passes with -c. */
+#define DAEMON_CONF "/etc/lienwatch/lienwatchd.conf"
+/* Room for a configuration file's path and for why it was not read. */
+#define PATH_BUFLEN 512
+#define NOTE_BUFLEN 640
 
 /* the help text is laid out as it prints */
 /* clang-format off */
 static const char help[] =
     "DESCRIPTION\n"
-    "    Shows the last-known position of DEVICE: the newest fix by the\n"
-    "    device's own clock (a late upload of older fixes never moves it\n"
-    "    back), how old it is, speed, course, accuracy, altitude and battery\n"
-    "    when the tracker reported them, an OpenStreetMap link and a geo: URI\n"
-    "    that phone map apps open. 'last heard' is the last message of any\n"
-    "    kind: a tracker can be heard without a position (no GPS lock).\n"
+    "    Shows where a vehicle is now and what a field agent needs beside\n"
+    "    it:\n"
     "\n"
-    "    DEVICE is the tracker id as 'lienwatch devices' lists it, e.g.\n"
-    "    alice/phone for the OwnTracks topic owntracks/alice/phone.\n"
+    "    - the vehicle: device id, plate, VIN and description (or that the\n"
+    "      device is not registered; see 'lienwatch help vehicle');\n"
+    "    - its loan account, how many days past due it is, and whether\n"
+    "      lienwatchd watches the vehicle (raises alerts for it): a vehicle\n"
+    "      is watched while its account is at least [alerts]\n"
+    "      watch_days_past_due days past due in lienwatchd's configuration;\n"
+    "    - the last-known position: the newest fix by the device's own\n"
+    "      clock (a late upload of older fixes never moves it back), how old\n"
+    "      it is, speed, course, accuracy, altitude and battery when the\n"
+    "      tracker reported them, an OpenStreetMap link and a geo: URI that\n"
+    "      phone map apps open; 'last heard' is the last message of any\n"
+    "      kind (a tracker can be heard without a position: no GPS lock);\n"
+    "    - its open alerts (open or acknowledged, not closed), oldest\n"
+    "      first; 'lienwatch alerts' shows them in full.\n"
+    "\n"
+    CLI_HELP_VEHICLE
     "\n"
     "    The lookup is recorded in the audit trail (see 'lienwatch help\n"
-    "    audit').\n"
+    "    audit') with the device it resolved to, or with VEHICLE as typed\n"
+    "    when it named none or several, before the position is read.\n"
     "\n"
     "OPTIONS\n"
+    CLI_HELP_VEHICLE_OPTIONS
     "    --json\n"
     "        Print one JSON object: device, lat, lon (WGS-84 degrees),\n"
     "        fix_time, received_time, last_heard (ISO 8601 UTC), age_s,\n"
     "        last_heard_age_s (seconds), speed_mps, speed_kmh, course_deg,\n"
     "        accuracy_m, alt_m, battery_pct (null when unknown), osm_url,\n"
-    "        geo_uri.\n"
+    "        geo_uri; registered (true or false), vin, plate, description,\n"
+    "        account, days_past_due, account_status (null when unknown),\n"
+    "        watched (true or false), watch_days_past_due (the setting\n"
+    "        used), watch_setting_from (the configuration file it came\n"
+    "        from, null for lienwatchd's default), open_alerts (an array of\n"
+    "        {id, kind, state, opened_at, geofence, late}, as in the state\n"
+    "        topic).\n"
+    "    --config FILE\n"
+    "        lienwatchd's configuration file, for watch_days_past_due.\n"
+    "        Default: " DAEMON_CONF "; when that file does\n"
+    "        not exist, or cannot be read, lienwatchd's default (1) is used\n"
+    "        and the output says why. A FILE given here must be readable.\n"
     "    -r, --reason TEXT\n"
     "        Why you look this vehicle up (case or order number); stored in\n"
     "        the audit trail.\n"
     CLI_HELP_COMMON_OPTIONS
     "\n"
     "EXIT STATUS\n"
-    "    0 found; 1 database missing or unreadable; 2 bad options;\n"
-    "    3 no such device, or no position for it yet.\n"
+    "    0 found; 1 database missing or unreadable, or --config FILE\n"
+    "    unreadable or invalid; 2 bad options, or VEHICLE names several\n"
+    "    vehicles (they are listed on stderr); 3 no such device, plate or\n"
+    "    VIN, or no position for it yet.\n"
     "\n"
     "EXAMPLES\n"
     "    lienwatch locate alice/phone --reason 'order 2291'\n"
-    "    lienwatch locate alice/phone --json | jq -r .osm_url\n";
+    "    lienwatch locate 'b-lw 123'\n"
+    "    lienwatch locate --vin 1HGCM82633A004352 --json | jq -r .osm_url\n";
 /* clang-format on */
 
 static int cmd_locate(struct cli *c, int argc, char **argv);
@@ -67,10 +114,125 @@ static int cmd_locate(struct cli *c, int argc, char **argv);
 const struct cli_command cli_cmd_locate = {
     .name = "locate",
     .run = cmd_locate,
-    .synopsis = "DEVICE [--json] [--reason TEXT]",
-    .summary = "where a device is now: last fix, age, speed, map link",
+    .synopsis = CLI_VEHICLE_SYNOPSIS " [--json] [--reason TEXT]\n"
+                "        [--config FILE]",
+    .summary = "where a vehicle is now: position, age, map link, account, "
+               "alerts",
     .help = help,
 };
+
+/* The watch_days_past_due that lienwatchd applies, and where it came from. */
+struct watch_rule {
+    int days;                /* watched at or over this many days past due */
+    char from[PATH_BUFLEN];  /* the file read; "" for the built-in default */
+    char note[NOTE_BUFLEN];  /* why the default file was not read; "" */
+};
+
+/* One open alert of the vehicle. */
+struct open_alert {
+    int64_t id;                          /* alert id */
+    enum lw_alert_kind kind;             /* what happened */
+    enum lw_alert_state state;           /* open or acknowledged */
+    int64_t opened_ms;                   /* raised, the daemon's clock */
+    char fence[LW_ALERT_FENCE_MAX + 1];  /* fence name, "" when none */
+    bool late;                           /* revealed by a late fix */
+};
+
+/* What locate shows besides the fix. */
+struct facts {
+    struct lw_vehicle_match m;   /* the vehicle (m.registered) */
+    bool has_account;            /* m.v.account is in the accounts table */
+    struct lw_account a;         /* that account */
+    struct watch_rule rule;      /* the daemon's watch setting */
+    bool watched;                /* the daemon's rule applied */
+    struct open_alert *alerts;   /* open alerts, oldest first */
+    size_t nalerts;              /* entries in alerts */
+    size_t cap;                  /* room in alerts */
+    bool oom;                    /* out of memory collecting them */
+};
+
+/*
+ * Reads watch_days_past_due into *r from path (--config, must be readable)
+ * or, when path is NULL, from DAEMON_CONF when it exists. Returns
+ * CLI_CONTINUE, or CLI_EXIT_FAIL after a message when --config's file
+ * cannot be used.
+ */
+static int load_rule(const char *path, struct watch_rule *r)
+{
+    struct lw_config *cfg = malloc(sizeof(*cfg));
+    char err[NOTE_BUFLEN] = "";
+    const char *file = path ? path : DAEMON_CONF;
+    enum lw_err e;
+    int rc = CLI_CONTINUE;
+
+    if (!cfg)
+        return cli_error("locate", CLI_EXIT_FAIL, "out of memory");
+    lw_config_defaults(cfg);
+    r->days = cfg->watch_days_past_due;
+    r->from[0] = r->note[0] = '\0';
+    if (!path && access(file, F_OK) != 0 && errno == ENOENT)
+        goto out; /* no file: the daemon runs on its defaults too */
+    e = lw_config_load(cfg, file, err, sizeof(err));
+    if (e == LW_OK) {
+        r->days = cfg->watch_days_past_due;
+        snprintf(r->from, sizeof(r->from), "%s", file);
+    } else if (path) {
+        rc = cli_error("locate", CLI_EXIT_FAIL, "%s",
+                       err[0] ? err : lw_strerror(e));
+    } else {
+        snprintf(r->note, sizeof(r->note), "%s", err[0] ? err : file);
+    }
+out:
+    free(cfg);
+    return rc;
+}
+
+static int collect_alert(void *ctx, const struct lw_alert_row *r)
+{
+    struct facts *f = ctx;
+    struct open_alert *a;
+
+    if (f->nalerts == f->cap) {
+        size_t ncap = f->cap ? f->cap * 2 : 4;
+        struct open_alert *n = realloc(f->alerts, ncap * sizeof(*n));
+
+        if (!n) {
+            f->oom = true;
+            return 1;
+        }
+        f->alerts = n;
+        f->cap = ncap;
+    }
+    a = &f->alerts[f->nalerts++];
+    a->id = r->id;
+    a->kind = r->a.kind;
+    a->state = r->state;
+    a->opened_ms = r->a.raised_ms;
+    snprintf(a->fence, sizeof(a->fence), "%s", r->a.fence);
+    a->late = r->a.late;
+    return 0;
+}
+
+/* The account and open alerts of f->m's vehicle, and the watch decision. */
+static enum lw_err read_facts(struct lw_store *s, struct facts *f)
+{
+    struct lw_alert_filter af = {.device = f->m.v.device, .open_only = true};
+    enum lw_err e;
+
+    if (f->m.registered && f->m.v.account[0]) {
+        e = lw_registry_account_get(s, f->m.v.account, &f->a);
+        if (e != LW_OK && e != LW_ERR_NOTFOUND)
+            return e;
+        f->has_account = e == LW_OK;
+    }
+    /* the daemon's rule (lw_engine_watched): registered, on a known
+     * account at or over the threshold */
+    f->watched = f->has_account && f->a.days_past_due >= f->rule.days;
+    e = lw_registry_alerts(s, &af, collect_alert, f);
+    if (e == LW_OK && f->oom)
+        e = LW_ERR_NOMEM;
+    return e;
+}
 
 /* "SW" for 225 degrees. */
 static const char *compass(double deg)
@@ -119,9 +281,61 @@ static json_t *age_json(int64_t now_ms, int64_t ms)
                                : -((-d + CLI_MS_PER_S - 1) / CLI_MS_PER_S));
 }
 
+/* The vehicle and account part of the JSON object, into o. False when out
+ * of memory. */
+static bool facts_json(json_t *o, const struct facts *x)
+{
+    const struct lw_vehicle *v = &x->m.v;
+    char t[LW_TIME_BUFLEN];
+    json_t *arr = json_array();
+    bool ok = arr != NULL;
+    size_t i;
+
+    for (i = 0; ok && i < x->nalerts; i++) {
+        const struct open_alert *a = &x->alerts[i];
+
+        ok = json_array_append_new(
+                 arr, json_pack("{s:I, s:s, s:s, s:s, s:o, s:b}", "id",
+                                (json_int_t)a->id, "kind",
+                                lw_alert_kind_name(a->kind), "state",
+                                lw_alert_state_name(a->state), "opened_at",
+                                cli_time(a->opened_ms, t), "geofence",
+                                lw_json_str_or_null(a->fence), "late",
+                                a->late)) == 0;
+    }
+    /* the state topic's keys, so a dashboard and an agent read one shape */
+    ok = ok &&
+         json_object_set_new(o, "registered", json_boolean(x->m.registered)) ==
+             0 &&
+         json_object_set_new(o, "vin", lw_json_str_or_null(v->vin)) == 0 &&
+         json_object_set_new(o, "plate", lw_json_str_or_null(v->plate)) == 0 &&
+         json_object_set_new(o, "description",
+                             lw_json_str_or_null(v->description)) == 0 &&
+         json_object_set_new(o, "account", lw_json_str_or_null(v->account)) ==
+             0 &&
+         json_object_set_new(o, "days_past_due",
+                             x->has_account
+                                 ? json_integer(x->a.days_past_due)
+                                 : json_null()) == 0 &&
+         json_object_set_new(o, "account_status",
+                             x->has_account ? json_string(x->a.status)
+                                            : json_null()) == 0 &&
+         json_object_set_new(o, "watched", json_boolean(x->watched)) == 0 &&
+         json_object_set_new(o, "watch_days_past_due",
+                             json_integer(x->rule.days)) == 0 &&
+         json_object_set_new(o, "watch_setting_from",
+                             lw_json_str_or_null(x->rule.from)) == 0;
+    if (ok) {
+        ok = json_object_set_new(o, "open_alerts", arr) == 0;
+        arr = NULL; /* taken, even on failure */
+    }
+    json_decref(arr);
+    return ok;
+}
+
 static int print_json(const struct cli *c, const struct lw_fix *f,
-                      const struct lw_device_info *d, const char *url,
-                      const char *geo)
+                      const struct lw_device_info *d, const struct facts *x,
+                      const char *url, const char *geo)
 {
     json_t *o;
     bool ok;
@@ -142,23 +356,95 @@ static int print_json(const struct cli *c, const struct lw_fix *f,
         "battery_pct",
         f->battery_pct >= 0 ? json_integer(f->battery_pct) : json_null(),
         "osm_url", url, "geo_uri", geo);
-    if (!o)
+    if (!o || !facts_json(o, x)) {
+        json_decref(o);
         return cli_error("locate", CLI_EXIT_FAIL,
                          "cannot build JSON (out of memory, or text that is "
                          "not UTF-8)");
+    }
     ok = cli_json_print("locate", o);
     json_decref(o);
     return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
+static const char *known(const char *s)
+{
+    return s[0] ? s : "unknown";
+}
+
+/* "day" or "days". */
+static const char *days_word(int n)
+{
+    return n == 1 ? "day" : "days";
+}
+
+/* The vehicle, account and watch lines of the text output. */
+static void print_vehicle(const struct facts *x)
+{
+    const struct lw_vehicle *v = &x->m.v;
+    int n = x->rule.days;
+
+    if (!x->m.registered) {
+        printf("vehicle     not registered\n");
+        printf("account     none\n");
+        printf("watched     no: not registered\n");
+        return;
+    }
+    printf("plate       %s\n", known(v->plate));
+    printf("vin         %s\n", known(v->vin));
+    printf("vehicle     %s\n", known(v->description));
+    if (!v->account[0]) {
+        printf("account     none\n");
+        printf("watched     no: no account\n");
+        return;
+    }
+    if (!x->has_account) {
+        printf("account     %s, not known yet\n", v->account);
+        printf("watched     no: account not known yet\n");
+        return;
+    }
+    printf("account     %s, %d %s past due%s%s\n", v->account,
+           x->a.days_past_due, days_word(x->a.days_past_due),
+           x->a.status[0] ? ", " : "", x->a.status);
+    printf("watched     %s: lienwatchd watches from %d %s past due\n",
+           x->watched ? "yes" : "no", n, days_word(n));
+    if (x->rule.note[0])
+        printf("            (its default: %s)\n", x->rule.note);
+}
+
+/* The open alerts of the text output. */
+static void print_alerts(const struct cli *c, const struct facts *x)
+{
+    char t[LW_TIME_BUFLEN], age[CLI_AGE_BUFLEN];
+    size_t i;
+
+    if (x->nalerts == 0) {
+        printf("alerts      none open\n");
+        return;
+    }
+    printf("alerts      %zu open (lienwatch alerts --device %s)\n",
+           x->nalerts, x->m.v.device);
+    for (i = 0; i < x->nalerts; i++) {
+        const struct open_alert *a = &x->alerts[i];
+
+        printf("  %6lld  %s", (long long)a->id, lw_alert_kind_name(a->kind));
+        if (a->fence[0])
+            printf(" '%s'", a->fence);
+        printf(", %s %s (%s)%s\n", lw_alert_state_name(a->state),
+               cli_time(a->opened_ms, t), cli_age(c->now_ms, a->opened_ms, age),
+               a->late ? ", late" : "");
+    }
+}
+
 static void print_text(const struct cli *c, const struct lw_fix *f,
-                       const struct lw_device_info *d, const char *url,
-                       const char *geo)
+                       const struct lw_device_info *d, const struct facts *x,
+                       const char *url, const char *geo)
 {
     char t[LW_TIME_BUFLEN], age[CLI_AGE_BUFLEN];
     char a[CLI_NUM_BUFLEN], b[CLI_NUM_BUFLEN];
 
     printf("device      %s\n", f->device);
+    print_vehicle(x);
     printf("position    %.6f, %.6f\n", f->lat_deg, f->lon_deg);
     printf("fix time    %s (%s)\n", cli_time(f->fix_time_ms, t),
            cli_age(c->now_ms, f->fix_time_ms, age));
@@ -186,23 +472,41 @@ static void print_text(const struct cli *c, const struct lw_fix *f,
         printf("battery     %d%%\n", f->battery_pct);
     printf("map         %s\n", url);
     printf("geo         %s\n", geo);
+    print_alerts(c, x);
+}
+
+/* The vehicle of m as a person knows it, for messages: "bob/car (plate SP
+ * 4411)" or the device alone. */
+static const char *who_is(const struct lw_vehicle_match *m, char *buf,
+                          size_t len)
+{
+    if (m->registered && m->v.plate[0])
+        snprintf(buf, len, "%s (plate %s)", m->v.device, m->v.plate);
+    else
+        snprintf(buf, len, "%s", m->v.device);
+    return buf;
 }
 
 static int cmd_locate(struct cli *c, int argc, char **argv)
 {
-    enum { OPT_JSON = 0x200 };
+    enum { OPT_JSON = 0x200, OPT_CONFIG };
     static const struct option opts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"reason", required_argument, NULL, 'r'},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        CLI_VEHICLE_OPTIONS,
         CLI_COMMON_OPTIONS,
         {0},
     };
     const struct cli_command *me = &cli_cmd_locate;
-    const char *reason = NULL, *device;
+    const char *reason = NULL, *config = NULL;
+    struct cli_target target = {0};
+    struct facts x = {0};
     struct lw_device_info d;
     struct lw_store *s;
     struct lw_fix f;
     char url[256], geo[128], t[LW_TIME_BUFLEN], age[CLI_AGE_BUFLEN];
+    char name[LW_DEVICE_MAX + LW_PLATE_MAX + 16];
     bool json = false;
     enum lw_err e;
     int opt, rc;
@@ -213,8 +517,20 @@ static int cmd_locate(struct cli *c, int argc, char **argv)
         case OPT_JSON:
             json = true;
             break;
+        case OPT_CONFIG:
+            if (!optarg[0])
+                return cli_usage_error(me, "--config needs a file");
+            config = optarg;
+            break;
         case 'r':
             reason = optarg[0] ? optarg : NULL;
+            break;
+        case CLI_OPT_DEVICE:
+        case CLI_OPT_PLATE:
+        case CLI_OPT_VIN:
+            rc = cli_target_opt(me, &target, opt, optarg);
+            if (rc != CLI_CONTINUE)
+                return rc;
             break;
         default:
             rc = cli_common_opt(c, me, opt, argv);
@@ -222,37 +538,61 @@ static int cmd_locate(struct cli *c, int argc, char **argv)
                 return rc;
         }
     }
-    if (argc - optind != 1)
-        return cli_usage_error(me, argc - optind < 1 ? "which device?"
-                                                     : "one device at a time");
-    device = argv[optind];
+    rc = cli_target_operands(me, &target, argc - optind, argv + optind);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    rc = load_rule(config, &x.rule);
+    if (rc != CLI_CONTINUE)
+        return rc;
 
-    s = cli_store(c, me->name);
+    s = cli_store_registry(c, me->name);
     if (!s)
         return CLI_EXIT_FAIL;
-    cli_audit(c, me->name, device, reason);
+    rc = cli_target_resolve(me, s, &target, &x.m);
+    /* on the record before any position is read: the device it named, or
+     * what was typed when it named none or several */
+    cli_audit(c, me->name, rc == CLI_CONTINUE ? x.m.v.device : target.text,
+              reason);
+    if (rc != CLI_CONTINUE)
+        return rc;
 
-    e = lw_store_device_get(s, device, &d);
-    if (e == LW_ERR_NOTFOUND)
-        return cli_error(me->name, CLI_EXIT_NOTFOUND,
-                         "no such device '%s' (see 'lienwatch devices')",
-                         device);
-    if (e != LW_OK)
-        return cli_error(me->name, CLI_EXIT_FAIL, "%s", lw_store_errmsg(s));
-    e = lw_store_last_fix(s, device, &f);
-    if (e == LW_ERR_NOTFOUND)
-        return cli_error(me->name, CLI_EXIT_NOTFOUND,
-                         "device '%s' has no position yet (last heard %s, "
-                         "%s)",
-                         device, cli_time(d.last_heard_ms, t),
-                         cli_age(c->now_ms, d.last_heard_ms, age));
-    if (e != LW_OK)
-        return cli_error(me->name, CLI_EXIT_FAIL, "%s", lw_store_errmsg(s));
+    e = lw_store_device_get(s, x.m.v.device, &d);
+    if (e == LW_ERR_NOTFOUND) {
+        rc = cli_error(me->name, CLI_EXIT_NOTFOUND,
+                       "%s has not reported yet (registered, but its tracker "
+                       "has never been heard)",
+                       who_is(&x.m, name, sizeof(name)));
+        goto out;
+    }
+    if (e != LW_OK) {
+        rc = cli_db_error(me->name, s, e);
+        goto out;
+    }
+    e = lw_store_last_fix(s, x.m.v.device, &f);
+    if (e == LW_ERR_NOTFOUND) {
+        rc = cli_error(me->name, CLI_EXIT_NOTFOUND,
+                       "%s has no position yet (last heard %s, %s)",
+                       who_is(&x.m, name, sizeof(name)),
+                       cli_time(d.last_heard_ms, t),
+                       cli_age(c->now_ms, d.last_heard_ms, age));
+        goto out;
+    }
+    if (e == LW_OK)
+        e = read_facts(s, &x);
+    if (e != LW_OK) {
+        rc = cli_db_error(me->name, s, e);
+        goto out;
+    }
 
     osm_url(&f, url, sizeof(url));
     geo_uri(&f, geo, sizeof(geo));
-    if (json)
-        return print_json(c, &f, &d, url, geo);
-    print_text(c, &f, &d, url, geo);
-    return CLI_EXIT_OK;
+    if (json) {
+        rc = print_json(c, &f, &d, &x, url, geo);
+    } else {
+        print_text(c, &f, &d, &x, url, geo);
+        rc = CLI_EXIT_OK;
+    }
+out:
+    free(x.alerts);
+    return rc;
 }

@@ -112,6 +112,8 @@ assert d['geo_uri'] == 'geo:-33.870000,151.210000'
 lw 3 locate carol/tracker
 grep -q "has no position yet" "$T/err" || fail "carol: $(cat "$T/err")"
 lw 3 locate nobody/here
+err_is "lienwatch locate: no device, plate or VIN 'nobody/here' (see 'lienwatch devices' and 'lienwatch vehicle list')"
+lw 3 locate --device nobody/here
 err_is "lienwatch locate: no such device 'nobody/here' (see 'lienwatch devices')"
 lw 3 history nobody/here
 lw 3 locate "x'); DROP TABLE fixes;--"
@@ -258,10 +260,11 @@ err_is "lienwatch: database $T/nope.db not found (is lienwatchd running? use --d
 run 1 "$L" --db "$T/nope.db" devices
 lw 2 locate --bogus alice/phone
 grep -q "unknown option '--bogus'" "$T/err" || fail "bad option message: $(cat "$T/err")"
-grep -q "^usage: lienwatch locate DEVICE" "$T/err" || fail "no usage line"
+grep -q "^usage: lienwatch locate {VEHICLE | --plate P | --vin V | --device ID}" "$T/err" ||
+    fail "no usage line: $(cat "$T/err")"
 lw 2 locate
 lw 2 locate a b
-lw 2 history alice/phone --format kml
+lw 2 history alice/phone --format kmz
 lw 2 history alice/phone --from yesterday
 lw 2 history alice/phone --from
 lw 2 stats --json=1
