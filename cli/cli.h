@@ -310,7 +310,7 @@ void cli_args_free(struct cli_args *a);
 
 /* The synopsis of the vehicle, for usage lines. */
 #define CLI_VEHICLE_SYNOPSIS                                                   \
-    "{VEHICLE | --plate P | --vin V | --device ID}"
+    "{VEHICLE|--plate P|--vin V|--device ID}"
 
 /* The help text's paragraph on naming a vehicle, and its options. */
 /* clang-format off */

@@ -117,8 +117,9 @@ static int cmd_history(struct cli *c, int argc, char **argv);
 const struct cli_command cli_cmd_history = {
     .name = "history",
     .run = cmd_history,
-    .synopsis = CLI_VEHICLE_SYNOPSIS " [--from T] [--to T]\n"
-                "        [--format csv|json|geojson|gpx|kml] [--reason TEXT]",
+    .synopsis = CLI_VEHICLE_SYNOPSIS "\n"
+                "        [--from T] [--to T] [--format csv|json|geojson|gpx|kml]\n"
+                "        [--reason TEXT]",
     .summary = "where a vehicle has been: csv, json, geojson, gpx, kml",
     .help = help,
 };

@@ -89,9 +89,12 @@ static const char help[] =
     "        topic).\n"
     "    --config FILE\n"
     "        lienwatchd's configuration file, for watch_days_past_due.\n"
-    "        Default: " DAEMON_CONF "; when that file does\n"
-    "        not exist, or cannot be read, lienwatchd's default (1) is used\n"
-    "        and the output says why. A FILE given here must be readable.\n"
+    "        Default: " DAEMON_CONF ", or lienwatchd's\n"
+    "        default (1) when that file does not exist (watch_setting_from\n"
+    "        is then null); when it exists but cannot be read (it is\n"
+    "        readable by root and the lienwatch group only) or is invalid,\n"
+    "        the default is used and the text output says why. A FILE given\n"
+    "        here must be readable and valid.\n"
     "    -r, --reason TEXT\n"
     "        Why you look this vehicle up (case or order number); stored in\n"
     "        the audit trail.\n"
@@ -114,10 +117,9 @@ static int cmd_locate(struct cli *c, int argc, char **argv);
 const struct cli_command cli_cmd_locate = {
     .name = "locate",
     .run = cmd_locate,
-    .synopsis = CLI_VEHICLE_SYNOPSIS " [--json] [--reason TEXT]\n"
-                "        [--config FILE]",
-    .summary = "where a vehicle is now: position, age, map link, account, "
-               "alerts",
+    .synopsis = CLI_VEHICLE_SYNOPSIS "\n"
+                "        [--json] [--reason TEXT] [--config FILE]",
+    .summary = "where a vehicle is now, its account and open alerts",
     .help = help,
 };
 
@@ -430,9 +432,9 @@ static void print_alerts(const struct cli *c, const struct facts *x)
         printf("  %6lld  %s", (long long)a->id, lw_alert_kind_name(a->kind));
         if (a->fence[0])
             printf(" '%s'", a->fence);
-        printf(", %s %s (%s)%s\n", lw_alert_state_name(a->state),
-               cli_time(a->opened_ms, t), cli_age(c->now_ms, a->opened_ms, age),
-               a->late ? ", late" : "");
+        printf(" opened %s (%s), %s%s\n", cli_time(a->opened_ms, t),
+               cli_age(c->now_ms, a->opened_ms, age),
+               lw_alert_state_name(a->state), a->late ? ", late" : "");
     }
 }
 

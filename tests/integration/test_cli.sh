@@ -260,7 +260,7 @@ err_is "lienwatch: database $T/nope.db not found (is lienwatchd running? use --d
 run 1 "$L" --db "$T/nope.db" devices
 lw 2 locate --bogus alice/phone
 grep -q "unknown option '--bogus'" "$T/err" || fail "bad option message: $(cat "$T/err")"
-grep -q "^usage: lienwatch locate {VEHICLE | --plate P | --vin V | --device ID}" "$T/err" ||
+grep -q "^usage: lienwatch locate {VEHICLE|--plate P|--vin V|--device ID}" "$T/err" ||
     fail "no usage line: $(cat "$T/err")"
 lw 2 locate
 lw 2 locate a b
