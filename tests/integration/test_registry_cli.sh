@@ -459,6 +459,30 @@ took=$(wait_alert geofence_enter live/car $((LIMIT + 3000 * SLOW)) "$t0") ||
     fail "E: no geofence_enter for a circle added while running: $(alerts_json)"
 say "E: keep_out circle added live -> geofence_enter"
 
+# what an agent's 'locate' says agrees with the daemon's retained state
+# topic: vehicle, account, days past due, watched, open alerts (the CLI
+# reads watch_days_past_due from the daemon's configuration: its defaults)
+"$BIN/lienwatchd" --dump-config >"$T/daemon.conf" || fail "E: --dump-config"
+same_as_state() {
+    lw 0 locate 'se 0001' --json --config "$T/daemon.conf" || return 1
+    cp "$T/out" "$T/locate.json"
+    mosquitto_sub -p "$PORT" -t lienwatch/v1/state/live/car -C 1 -W 3 >"$T/state.json" 2>/dev/null ||
+        return 1
+    $PY - "$T/locate.json" "$T/state.json" <<'PY'
+import json, sys
+l, s = (json.load(open(p)) for p in sys.argv[1:3])
+for k in ('device', 'vin', 'plate', 'description', 'account', 'days_past_due', 'watched'):
+    assert l[k] == s[k], (k, l[k], s[k])
+strip = lambda a: [(x['id'], x['kind'], x['state'], x['opened_at'], x.get('geofence')) for x in a]
+assert strip(l['open_alerts']) == strip(s['open_alerts']), (l['open_alerts'], s['open_alerts'])
+assert l['watched'] is True and len(l['open_alerts']) == 2, l
+PY
+}
+# the state is republished within about a second of an alert change
+wait_for $((5 * SLOW)) same_as_state ||
+    { same_as_state; fail "E: locate and the state topic disagree: $(cat "$T/locate.json") / $(cat "$T/state.json")"; }
+say "E: locate by plate agrees with the state topic"
+
 # a vehicle registered with a short allowance and never heard: offline
 t0=$(ms)
 lw 0 vehicle set quiet/car --account LIVE-1 --offline-after 2s
