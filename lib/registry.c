@@ -981,9 +981,10 @@ enum lw_err lw_registry_vehicle_find(struct lw_store *s,
         by < LW_VEHICLE_BY_ANY || by > LW_VEHICLE_BY_VIN)
         return LW_ERR_INVAL;
     *n = 0;
-    /* ids by their primary keys; plates and VINs in one scan of vehicles
-     * (an index would need the loose form stored or indexed: a migration,
-     * for a lookup an agent makes by hand) */
+    /* ids by their primary keys; plates and VINs each in a scan of the
+     * vehicles (an index would need the loose forms indexed: a migration,
+     * for a lookup an agent makes by hand). The key tests depend on no row:
+     * SQLite evaluates them once and skips the scans a key does not need. */
     st = prep(s,
               "SELECT m.device, coalesce(v.vin, ''), coalesce(v.plate, ''), "
               " coalesce(v.description, ''), coalesce(v.account, ''), "
@@ -997,11 +998,13 @@ enum lw_err lw_registry_vehicle_find(struct lw_store *s,
               " SELECT device, 1, 0, 0 FROM vehicles "
               "  WHERE ?2 IN (0, 1) AND device = ?1"
               " UNION ALL"
-              " SELECT device, 0, ?2 IN (0, 2) AND " LOOSE("plate") " = k, "
-              "  ?2 IN (0, 3) AND " LOOSE("vin") " = k "
-              "  FROM vehicles, (SELECT " LOOSE("?1") " AS k) "
-              "  WHERE k != '' AND ((?2 IN (0, 2) AND " LOOSE("plate") " = k)"
-              "   OR (?2 IN (0, 3) AND " LOOSE("vin") " = k))"
+              " SELECT device, 0, 1, 0 FROM vehicles "
+              "  WHERE ?2 IN (0, 2) AND " LOOSE("?1") " != '' "
+              "  AND " LOOSE("plate") " = " LOOSE("?1") ""
+              " UNION ALL"
+              " SELECT device, 0, 0, 1 FROM vehicles "
+              "  WHERE ?2 IN (0, 3) AND " LOOSE("?1") " != '' "
+              "  AND " LOOSE("vin") " = " LOOSE("?1") ""
               ") AS m LEFT JOIN vehicles AS v ON v.device = m.device "
               "GROUP BY m.device ORDER BY m.device");
     if (!st)

@@ -9,7 +9,9 @@
  * one device matching several ways counted once; ambiguous texts (ordered
  * by device, out truncated to max while n counts all); each key alone;
  * texts that are empty once loosened; SQL-looking text; bad arguments; a
- * read-only handle; and the time of a lookup among 100,000 vehicles.
+ * read-only handle; and a lookup among 100,000 vehicles (10,000 under
+ * valgrind), whose time is printed, not asserted: timings belong in
+ * benchmarks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,9 +29,9 @@
 
 /* 2026-11-23T00:00:00Z, a plausible base time. */
 #define T0 INT64_C(1795392000000)
-/* Vehicles in the timing test, and the most one lookup may take there. */
+/* Vehicles in the large registry test (fewer under valgrind). */
 #define MANY_VEHICLES 100000
-#define MANY_MAX_MS 2000.0
+#define MANY_VEHICLES_VALGRIND 10000
 
 static struct lw_store *open_mem(void)
 {
@@ -306,18 +308,21 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* A lookup scans every vehicle's plate and VIN: it must stay quick for a
- * person at a large lender's book (the bound is loose: ASan, valgrind and a
- * loaded machine run this too; the time is printed). */
+/* A lookup among many vehicles: the one meant is found by its plate and by
+ * its id (a scan of every plate and VIN; its time is printed for the
+ * record, the benchmark's business). */
 static void test_many_vehicles(void **state)
 {
     struct lw_store *s = *state;
     struct lw_vehicle_match m[8];
+    const char *vg = getenv("LW_VALGRIND");
+    int many = vg && strcmp(vg, "1") == 0 ? MANY_VEHICLES_VALGRIND
+                                          : MANY_VEHICLES;
     char dev[32], plate[32], vin[32];
     double t;
 
     assert_int_equal(lw_store_begin(s), LW_OK);
-    for (int i = 0; i < MANY_VEHICLES; i++) {
+    for (int i = 0; i < many; i++) {
         snprintf(dev, sizeof(dev), "fleet/%06d", i);
         snprintf(plate, sizeof(plate), "FL-%06d", i);
         snprintf(vin, sizeof(vin), "VIN%014d", i);
@@ -325,13 +330,15 @@ static void test_many_vehicles(void **state)
     }
     assert_int_equal(lw_store_commit(s), LW_OK);
     t = now_ms();
-    assert_int_equal(find(s, LW_VEHICLE_BY_ANY, "fl 054321", m), 1);
+    assert_int_equal(find(s, LW_VEHICLE_BY_ANY, "fl 005432", m), 1);
     t = now_ms() - t;
-    assert_string_equal(m[0].v.device, "fleet/054321");
-    print_message("lookup among %d vehicles: %.1f ms\n", MANY_VEHICLES, t);
-    assert_true(t < MANY_MAX_MS);
+    assert_string_equal(m[0].v.device, "fleet/005432");
+    assert_true(m[0].by_plate);
+    print_message("lookup by plate among %d vehicles: %.1f ms\n", many, t);
+    assert_int_equal(find(s, LW_VEHICLE_BY_ANY, "vin00000000005432", m), 1);
+    assert_string_equal(m[0].v.device, "fleet/005432");
     t = now_ms();
-    assert_int_equal(find(s, LW_VEHICLE_BY_DEVICE, "fleet/054321", m), 1);
+    assert_int_equal(find(s, LW_VEHICLE_BY_DEVICE, "fleet/005432", m), 1);
     print_message("by device id: %.2f ms\n", now_ms() - t);
 }
 
