@@ -256,7 +256,7 @@ cp "$T/out" "$T/by-device.csv"
 lw 0 history 'b lw 123' --reason 'order 2291'
 cmp -s "$T/out" "$T/by-device.csv" || fail "history by plate differs: $(cat "$T/out")"
 [ "$(last_audit)" = "history|agent7|alice/phone|order 2291" ] || fail "audit: $(last_audit)"
-lw 0 history --vin 1hgcm82633a004352 --from 7m
+lw 0 history --vin 1hgcm82633a004352 --from "$(date -u -d "@$((now - 420))" +%Y-%m-%dT%H:%M:%SZ)"
 [ "$(wc -l < "$T/out")" = 3 ] || fail "history --vin --from: $(cat "$T/out")"
 lw 0 history --plate 'B-LW 123' --format geojson
 pyjson "
