@@ -309,8 +309,7 @@ void cli_args_free(struct cli_args *a);
 /* clang-format on */
 
 /* The synopsis of the vehicle, for usage lines. */
-#define CLI_VEHICLE_SYNOPSIS                                                   \
-    "{VEHICLE|--plate P|--vin V|--device ID}"
+#define CLI_VEHICLE_SYNOPSIS "{VEHICLE|--plate P|--vin V|--device ID}"
 
 /* The help text's paragraph on naming a vehicle, and its options. */
 /* clang-format off */
@@ -343,8 +342,8 @@ struct cli_target {
  * CLI_CONTINUE, or CLI_EXIT_USAGE after a usage message (an empty value, or
  * the vehicle named twice).
  */
-int cli_target_opt(const struct cli_command *me, struct cli_target *t,
-                   int opt, const char *arg);
+int cli_target_opt(const struct cli_command *me, struct cli_target *t, int opt,
+                   const char *arg);
 
 /*
  * Takes the command's operands (npos words) as VEHICLE when no option named

@@ -339,8 +339,8 @@ static const char *key_option(enum lw_vehicle_key by)
     return "VEHICLE";
 }
 
-int cli_target_opt(const struct cli_command *me, struct cli_target *t,
-                   int opt, const char *arg)
+int cli_target_opt(const struct cli_command *me, struct cli_target *t, int opt,
+                   const char *arg)
 {
     enum lw_vehicle_key by = opt == CLI_OPT_DEVICE  ? LW_VEHICLE_BY_DEVICE
                              : opt == CLI_OPT_PLATE ? LW_VEHICLE_BY_PLATE
@@ -386,8 +386,10 @@ static void matched_by(const struct lw_vehicle_match *m, char *buf, size_t len)
     if (m->by_vin)
         w[n++] = "VIN";
     snprintf(buf, len, "%s%s%s%s%s", n > 0 ? w[0] : "",
-             n > 2 ? ", " : n > 1 ? " and " : "", n > 1 ? w[1] : "",
-             n > 2 ? " and " : "", n > 2 ? w[2] : "");
+             n > 2   ? ", "
+             : n > 1 ? " and "
+                     : "",
+             n > 1 ? w[1] : "", n > 2 ? " and " : "", n > 2 ? w[2] : "");
 }
 
 static void widen_to(int *w, const char *s)
@@ -456,11 +458,10 @@ int cli_target_resolve(const struct cli_command *me, struct lw_store *s,
         return CLI_CONTINUE;
     }
     if (n > 1) {
-        cli_error(me->name, CLI_EXIT_USAGE,
-                  "'%s' names %zu vehicles; name one with --device ID:",
-                  t->text, n);
-        list_matches(found, n < AMBIGUOUS_LIST_MAX ? n : AMBIGUOUS_LIST_MAX,
-                     n);
+        cli_error(
+            me->name, CLI_EXIT_USAGE,
+            "'%s' names %zu vehicles; name one with --device ID:", t->text, n);
+        list_matches(found, n < AMBIGUOUS_LIST_MAX ? n : AMBIGUOUS_LIST_MAX, n);
         return CLI_EXIT_USAGE;
     }
     switch (t->by) {

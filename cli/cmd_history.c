@@ -117,9 +117,10 @@ static int cmd_history(struct cli *c, int argc, char **argv);
 const struct cli_command cli_cmd_history = {
     .name = "history",
     .run = cmd_history,
-    .synopsis = CLI_VEHICLE_SYNOPSIS "\n"
-                "        [--from T] [--to T] [--format csv|json|geojson|gpx|kml]\n"
-                "        [--reason TEXT]",
+    .synopsis = CLI_VEHICLE_SYNOPSIS
+    "\n"
+    "        [--from T] [--to T] [--format csv|json|geojson|gpx|kml]\n"
+    "        [--reason TEXT]",
     .summary = "where a vehicle has been: csv, json, geojson, gpx, kml",
     .help = help,
 };
@@ -128,14 +129,14 @@ enum format { FMT_CSV, FMT_JSON, FMT_GEOJSON, FMT_GPX, FMT_KML };
 
 /* State of one output run, handed to the history callback. */
 struct out {
-    enum format fmt;                   /* what to write */
-    const struct lw_vehicle_match *m;  /* the vehicle asked for */
-    int64_t n;                         /* fixes written so far */
-    int64_t first_ms;                  /* fix time of the first fix written */
-    struct lw_fix last;                /* the last fix written */
-    json_t *line;                      /* GeoJSON: the LineString's coordinates */
-    json_t *points;                    /* GeoJSON: the Point features */
-    bool failed;                       /* output or memory failure: stop */
+    enum format fmt;                  /* what to write */
+    const struct lw_vehicle_match *m; /* the vehicle asked for */
+    int64_t n;                        /* fixes written so far */
+    int64_t first_ms;                 /* fix time of the first fix written */
+    struct lw_fix last;               /* the last fix written */
+    json_t *line;   /* GeoJSON: the LineString's coordinates */
+    json_t *points; /* GeoJSON: the Point features */
+    bool failed;    /* output or memory failure: stop */
 };
 
 /*
@@ -325,9 +326,8 @@ static void vehicle_line(const struct lw_vehicle_match *m, char *buf,
     const struct lw_vehicle *v = &m->v;
 
     snprintf(buf, len, "device %s%s%s%s%s%s%s", v->device,
-             v->plate[0] ? ", plate " : "", v->plate,
-             v->vin[0] ? ", VIN " : "", v->vin,
-             v->description[0] ? ", " : "", v->description);
+             v->plate[0] ? ", plate " : "", v->plate, v->vin[0] ? ", VIN " : "",
+             v->vin, v->description[0] ? ", " : "", v->description);
 }
 
 static void gpx_head(const struct cli *c, const struct lw_vehicle_match *m)
@@ -496,8 +496,8 @@ static int cmd_history(struct cli *c, int argc, char **argv)
         {0},
     };
     static const char *const fmt_names[] = {
-        [FMT_CSV] = "csv",         [FMT_JSON] = "json", [FMT_GEOJSON] = "geojson",
-        [FMT_GPX] = "gpx",         [FMT_KML] = "kml",
+        [FMT_CSV] = "csv", [FMT_JSON] = "json", [FMT_GEOJSON] = "geojson",
+        [FMT_GPX] = "gpx", [FMT_KML] = "kml",
     };
     const struct cli_command *me = &cli_cmd_history;
     struct lw_vehicle_match m;

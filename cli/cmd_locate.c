@@ -117,40 +117,41 @@ static int cmd_locate(struct cli *c, int argc, char **argv);
 const struct cli_command cli_cmd_locate = {
     .name = "locate",
     .run = cmd_locate,
-    .synopsis = CLI_VEHICLE_SYNOPSIS "\n"
-                "        [--json] [--reason TEXT] [--config FILE]",
+    .synopsis =
+        CLI_VEHICLE_SYNOPSIS "\n"
+                             "        [--json] [--reason TEXT] [--config FILE]",
     .summary = "where a vehicle is now, its account and open alerts",
     .help = help,
 };
 
 /* The watch_days_past_due that lienwatchd applies, and where it came from. */
 struct watch_rule {
-    int days;                /* watched at or over this many days past due */
-    char from[PATH_BUFLEN];  /* the file read; "" for the built-in default */
-    char note[NOTE_BUFLEN];  /* why the default file was not read; "" */
+    int days;               /* watched at or over this many days past due */
+    char from[PATH_BUFLEN]; /* the file read; "" for the built-in default */
+    char note[NOTE_BUFLEN]; /* why the default file was not read; "" */
 };
 
 /* One open alert of the vehicle. */
 struct open_alert {
-    int64_t id;                          /* alert id */
-    enum lw_alert_kind kind;             /* what happened */
-    enum lw_alert_state state;           /* open or acknowledged */
-    int64_t opened_ms;                   /* raised, the daemon's clock */
-    char fence[LW_ALERT_FENCE_MAX + 1];  /* fence name, "" when none */
-    bool late;                           /* revealed by a late fix */
+    int64_t id;                         /* alert id */
+    enum lw_alert_kind kind;            /* what happened */
+    enum lw_alert_state state;          /* open or acknowledged */
+    int64_t opened_ms;                  /* raised, the daemon's clock */
+    char fence[LW_ALERT_FENCE_MAX + 1]; /* fence name, "" when none */
+    bool late;                          /* revealed by a late fix */
 };
 
 /* What locate shows besides the fix. */
 struct facts {
-    struct lw_vehicle_match m;   /* the vehicle (m.registered) */
-    bool has_account;            /* m.v.account is in the accounts table */
-    struct lw_account a;         /* that account */
-    struct watch_rule rule;      /* the daemon's watch setting */
-    bool watched;                /* the daemon's rule applied */
-    struct open_alert *alerts;   /* open alerts, oldest first */
-    size_t nalerts;              /* entries in alerts */
-    size_t cap;                  /* room in alerts */
-    bool oom;                    /* out of memory collecting them */
+    struct lw_vehicle_match m; /* the vehicle (m.registered) */
+    bool has_account;          /* m.v.account is in the accounts table */
+    struct lw_account a;       /* that account */
+    struct watch_rule rule;    /* the daemon's watch setting */
+    bool watched;              /* the daemon's rule applied */
+    struct open_alert *alerts; /* open alerts, oldest first */
+    size_t nalerts;            /* entries in alerts */
+    size_t cap;                /* room in alerts */
+    bool oom;                  /* out of memory collecting them */
 };
 
 /*
@@ -316,9 +317,8 @@ static bool facts_json(json_t *o, const struct facts *x)
          json_object_set_new(o, "account", lw_json_str_or_null(v->account)) ==
              0 &&
          json_object_set_new(o, "days_past_due",
-                             x->has_account
-                                 ? json_integer(x->a.days_past_due)
-                                 : json_null()) == 0 &&
+                             x->has_account ? json_integer(x->a.days_past_due)
+                                            : json_null()) == 0 &&
          json_object_set_new(o, "account_status",
                              x->has_account ? json_string(x->a.status)
                                             : json_null()) == 0 &&
@@ -424,8 +424,8 @@ static void print_alerts(const struct cli *c, const struct facts *x)
         printf("alerts      none open\n");
         return;
     }
-    printf("alerts      %zu open (lienwatch alerts --device %s)\n",
-           x->nalerts, x->m.v.device);
+    printf("alerts      %zu open (lienwatch alerts --device %s)\n", x->nalerts,
+           x->m.v.device);
     for (i = 0; i < x->nalerts; i++) {
         const struct open_alert *a = &x->alerts[i];
 

@@ -965,11 +965,37 @@ enum lw_err lw_registry_version(struct lw_store *s, int64_t *registry,
  * of a comparison are loosened by the same code.
  */
 #define LOOSE(x)                                                               \
-    "upper(replace(replace(replace(replace(" x ", ' ', ''), char(9), ''), "   \
+    "upper(replace(replace(replace(replace(" x ", ' ', ''), char(9), ''), "    \
     "'-', ''), '.', ''))"
 
-enum lw_err lw_registry_vehicle_find(struct lw_store *s,
-                                     enum lw_vehicle_key by, const char *text,
+/* The lookup (see the comment in lw_registry_vehicle_find). */
+/* clang-format off */
+static const char vehicle_find_sql[] =
+    "SELECT m.device, coalesce(v.vin, ''), coalesce(v.plate, ''), "
+    " coalesce(v.description, ''), coalesce(v.account, ''), "
+    " coalesce(v.offline_after_ms, 0), coalesce(v.registered_ms, 0),"
+    " coalesce(v.updated_ms, 0), v.device IS NOT NULL, "
+    " max(m.by_device), max(m.by_plate), max(m.by_vin) "
+    "FROM ("
+    " SELECT id AS device, 1 AS by_device, 0 AS by_plate, "
+    "  0 AS by_vin FROM devices WHERE ?2 IN (0, 1) AND id = ?1"
+    " UNION ALL"
+    " SELECT device, 1, 0, 0 FROM vehicles "
+    "  WHERE ?2 IN (0, 1) AND device = ?1"
+    " UNION ALL"
+    " SELECT device, 0, 1, 0 FROM vehicles "
+    "  WHERE ?2 IN (0, 2) AND " LOOSE("?1") " != '' "
+    "  AND " LOOSE("plate") " = " LOOSE("?1")
+    " UNION ALL"
+    " SELECT device, 0, 0, 1 FROM vehicles "
+    "  WHERE ?2 IN (0, 3) AND " LOOSE("?1") " != '' "
+    "  AND " LOOSE("vin") " = " LOOSE("?1")
+    ") AS m LEFT JOIN vehicles AS v ON v.device = m.device "
+    "GROUP BY m.device ORDER BY m.device";
+/* clang-format on */
+
+enum lw_err lw_registry_vehicle_find(struct lw_store *s, enum lw_vehicle_key by,
+                                     const char *text,
                                      struct lw_vehicle_match *out, size_t max,
                                      size_t *n)
 {
@@ -985,28 +1011,7 @@ enum lw_err lw_registry_vehicle_find(struct lw_store *s,
      * vehicles (an index would need the loose forms indexed: a migration,
      * for a lookup an agent makes by hand). The key tests depend on no row:
      * SQLite evaluates them once and skips the scans a key does not need. */
-    st = prep(s,
-              "SELECT m.device, coalesce(v.vin, ''), coalesce(v.plate, ''), "
-              " coalesce(v.description, ''), coalesce(v.account, ''), "
-              " coalesce(v.offline_after_ms, 0), coalesce(v.registered_ms, 0),"
-              " coalesce(v.updated_ms, 0), v.device IS NOT NULL, "
-              " max(m.by_device), max(m.by_plate), max(m.by_vin) "
-              "FROM ("
-              " SELECT id AS device, 1 AS by_device, 0 AS by_plate, "
-              "  0 AS by_vin FROM devices WHERE ?2 IN (0, 1) AND id = ?1"
-              " UNION ALL"
-              " SELECT device, 1, 0, 0 FROM vehicles "
-              "  WHERE ?2 IN (0, 1) AND device = ?1"
-              " UNION ALL"
-              " SELECT device, 0, 1, 0 FROM vehicles "
-              "  WHERE ?2 IN (0, 2) AND " LOOSE("?1") " != '' "
-              "  AND " LOOSE("plate") " = " LOOSE("?1") ""
-              " UNION ALL"
-              " SELECT device, 0, 0, 1 FROM vehicles "
-              "  WHERE ?2 IN (0, 3) AND " LOOSE("?1") " != '' "
-              "  AND " LOOSE("vin") " = " LOOSE("?1") ""
-              ") AS m LEFT JOIN vehicles AS v ON v.device = m.device "
-              "GROUP BY m.device ORDER BY m.device");
+    st = prep(s, vehicle_find_sql);
     if (!st)
         return LW_ERR_DB;
     sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);

@@ -231,8 +231,8 @@ struct lw_vehicle_match {
  * arguments or an unknown key; a database error otherwise (detail in
  * lw_store_errmsg). text is borrowed.
  */
-enum lw_err lw_registry_vehicle_find(struct lw_store *s,
-                                     enum lw_vehicle_key by, const char *text,
+enum lw_err lw_registry_vehicle_find(struct lw_store *s, enum lw_vehicle_key by,
+                                     const char *text,
                                      struct lw_vehicle_match *out, size_t max,
                                      size_t *n);
 

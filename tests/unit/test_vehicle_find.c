@@ -88,8 +88,8 @@ static int teardown(void **state)
 }
 
 /* Finds text by key; returns the number of matches, out gets up to 8. */
-static size_t find(struct lw_store *s, enum lw_vehicle_key by,
-                   const char *text, struct lw_vehicle_match *out)
+static size_t find(struct lw_store *s, enum lw_vehicle_key by, const char *text,
+                   struct lw_vehicle_match *out)
 {
     size_t n = 99;
     enum lw_err e = lw_registry_vehicle_find(s, by, text, out, 8, &n);
@@ -224,16 +224,16 @@ static void test_max(void **state)
         snprintf(dev, sizeof(dev), "fleet/%d", i);
         add_vehicle(s, dev, "TAXI 1", "", "");
     }
-    assert_int_equal(lw_registry_vehicle_find(s, LW_VEHICLE_BY_PLATE,
-                                              "taxi1", m, 2, &n),
-                     LW_OK);
+    assert_int_equal(
+        lw_registry_vehicle_find(s, LW_VEHICLE_BY_PLATE, "taxi1", m, 2, &n),
+        LW_OK);
     assert_int_equal(n, 5);
     assert_string_equal(m[0].v.device, "fleet/0");
     assert_string_equal(m[1].v.device, "fleet/1");
     /* counting only */
-    assert_int_equal(lw_registry_vehicle_find(s, LW_VEHICLE_BY_PLATE,
-                                              "taxi1", NULL, 0, &n),
-                     LW_OK);
+    assert_int_equal(
+        lw_registry_vehicle_find(s, LW_VEHICLE_BY_PLATE, "taxi1", NULL, 0, &n),
+        LW_OK);
     assert_int_equal(n, 5);
 }
 
@@ -265,9 +265,9 @@ static void test_odd_texts(void **state)
     assert_int_equal(
         lw_registry_vehicle_find(s, LW_VEHICLE_BY_ANY, "x", m, 8, NULL),
         LW_ERR_INVAL);
-    assert_int_equal(lw_registry_vehicle_find(s, (enum lw_vehicle_key)7, "x",
-                                              m, 8, &n),
-                     LW_ERR_INVAL);
+    assert_int_equal(
+        lw_registry_vehicle_find(s, (enum lw_vehicle_key)7, "x", m, 8, &n),
+        LW_ERR_INVAL);
 }
 
 /* What the CLI does: a second, read-only handle on a file. */
@@ -316,8 +316,8 @@ static void test_many_vehicles(void **state)
     struct lw_store *s = *state;
     struct lw_vehicle_match m[8];
     const char *vg = getenv("LW_VALGRIND");
-    int many = vg && strcmp(vg, "1") == 0 ? MANY_VEHICLES_VALGRIND
-                                          : MANY_VEHICLES;
+    int many =
+        vg && strcmp(vg, "1") == 0 ? MANY_VEHICLES_VALGRIND : MANY_VEHICLES;
     char dev[32], plate[32], vin[32];
     double t;
 
