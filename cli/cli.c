@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "lienwatch/audit.h"
 #include "lienwatch/timeutil.h"
 
 #define MS_PER_S INT64_C(1000)
@@ -54,7 +55,7 @@ bool cli_audit(struct cli *c, const char *action, const char *device,
 
     e = lw_store_open(&w, c->db_path, LW_STORE_NOMIGRATE, err, sizeof(err));
     if (e == LW_OK) {
-        e = lw_store_audit(w, c->now_ms, c->who, action, device, reason);
+        e = lw_audit_add(w, c->now_ms, c->who, action, device, reason);
         if (e != LW_OK)
             snprintf(err, sizeof(err), "%s", lw_store_errmsg(w));
     }

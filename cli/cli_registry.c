@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lienwatch/audit.h"
 
 /* Room for lw_store_open's detail sentences. */
 #define ERRBUF 512
@@ -65,7 +66,7 @@ struct lw_store *cli_store_rw(struct cli *c, const char *cmd)
                   c->db_path);
         return NULL;
     }
-    if (e == LW_ERR_IO) {
+    if (e == LW_ERR_READONLY) {
         cli_error(cmd, CLI_EXIT_FAIL,
                   "cannot write %s: %s (changes need write access to the "
                   "database: run as the lienwatch user or with --db)",
@@ -93,7 +94,7 @@ enum lw_err cli_audit_change(struct cli *c, struct lw_store *w,
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
-    return lw_store_audit(w, c->now_ms, c->who, action, device, detail);
+    return lw_audit_add(w, c->now_ms, c->who, action, device, detail);
 }
 
 int cli_db_error(const char *cmd, struct lw_store *s, enum lw_err e)

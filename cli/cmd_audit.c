@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "lienwatch/audit.h"
 #include "lienwatch/timeutil.h"
 
 /* Widest who / action / device column, in bytes. */
@@ -146,15 +147,15 @@ static int cmd_audit(struct cli *c, int argc, char **argv)
         return CLI_EXIT_FAIL;
 
     if (json) {
-        e = lw_store_audit_list(s, device, print_json, &l);
+        e = lw_audit_list(s, device, print_json, &l);
         if (e == LW_OK && !l.failed)
             cli_json_end(l.n);
     } else {
-        e = lw_store_audit_list(s, device, measure, &l);
+        e = lw_audit_list(s, device, measure, &l);
         if (e == LW_OK) {
             printf("%-24s  %-*s  %-*s  %-*s  %s\n", "TIME", l.who_w, "WHO",
                    l.action_w, "ACTION", l.device_w, "DEVICE", "REASON");
-            e = lw_store_audit_list(s, device, print_row, &l);
+            e = lw_audit_list(s, device, print_row, &l);
         }
     }
     if (e != LW_OK)

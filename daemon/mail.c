@@ -475,6 +475,7 @@ static void finish(struct mail *m, struct mail_xfer *x)
     int64_t now = wall_ms();
     char what[LW_DEVICE_MAX + 128], err[ERR_LEN], when[LW_TIME_BUFLEN];
     enum lw_outbox_state st = LW_OUTBOX_PENDING;
+    struct lw_outbox_opts opts;
     int64_t next = 0;
     bool permanent, conn_level;
     enum lw_err e;
@@ -519,7 +520,8 @@ static void finish(struct mail *m, struct mail_xfer *x)
                     x->recipient, err, lw_store_errmsg(m->store));
         return;
     }
-    e = lw_outbox_mark_retry(m->store, m->cfg, x->id, now, err, &st, &next);
+    lw_outbox_opts_from_config(&opts, m->cfg);
+    e = lw_outbox_mark_retry(m->store, &opts, x->id, now, err, &st, &next);
     if (e != LW_OK) {
         log_err("mail: %s to %s failed (%s) and cannot be rescheduled: %s",
                 what, x->recipient, err, lw_store_errmsg(m->store));
@@ -534,7 +536,7 @@ static void finish(struct mail *m, struct mail_xfer *x)
     if (!conn_level)
         return;
     m->conn_failures++;
-    m->server_retry_ms = now + lw_outbox_backoff_ms(m->cfg, m->conn_failures);
+    m->server_retry_ms = now + lw_outbox_backoff_ms(&opts, m->conn_failures);
     if (x->res == CURLE_USE_SSL_FAILED)
         log_err("mail: %s does not offer STARTTLS; smtp.starttls = required "
                 "refuses to send in clear (set 'no' only for a relay on "
@@ -635,9 +637,11 @@ struct due_check {
 static int check_age(void *ctx, const struct lw_outbox_row *r)
 {
     struct due_check *dc = ctx;
+    struct lw_outbox_opts opts;
 
+    lw_outbox_opts_from_config(&opts, dc->m->cfg);
     dc->id = r->id;
-    dc->expired = lw_outbox_expired(dc->m->cfg, r, dc->now);
+    dc->expired = lw_outbox_expired(&opts, r, dc->now);
     return 1;
 }
 
@@ -645,6 +649,7 @@ static int check_age(void *ctx, const struct lw_outbox_row *r)
 static void dispatch(struct mail *m)
 {
     int64_t now = wall_ms();
+    struct lw_outbox_opts opts;
     int made = 0;
 
     int64_t next_digest = INT64_MAX;
@@ -652,7 +657,8 @@ static void dispatch(struct mail *m)
     if (!m->ready || !m->worker_ok || !m->cfg->smtp_url[0])
         return;
     /* digests when they are due, whatever the worker is doing */
-    if (lw_outbox_digest_run(m->store, m->cfg, now, &made, &next_digest) !=
+    lw_outbox_opts_from_config(&opts, m->cfg);
+    if (lw_outbox_digest_run(m->store, &opts, now, &made, &next_digest) !=
         LW_OK)
         log_err("mail: cannot make storm digests: %s",
                 lw_store_errmsg(m->store));

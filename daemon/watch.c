@@ -344,11 +344,13 @@ static void publish_alert(struct watch *w, const struct lw_alert_row *r)
 static void process_raised(struct watch *w)
 {
     size_t n = w->nraised;
+    struct lw_outbox_opts opts;
     int64_t *ids;
 
     if (n == 0)
         return;
     w->nraised = 0;
+    lw_outbox_opts_from_config(&opts, w->cfg);
     ids = calloc(n, sizeof(*ids));
     if (!ids || lw_store_begin(w->store) != LW_OK) {
         log_err("alert: cannot store %zu alerts: %s", n,
@@ -361,7 +363,7 @@ static void process_raised(struct watch *w)
         /* the mail goes in the same transaction as its alert */
         if (lw_registry_alert_add(w->store, &w->raised[i], &ids[i]) !=
                 LW_OK ||
-            lw_outbox_enqueue(w->store, w->cfg, ids[i], &w->raised[i],
+            lw_outbox_enqueue(w->store, &opts, ids[i], &w->raised[i],
                               w->raised[i].raised_ms, NULL) != LW_OK) {
             log_err("alert: cannot store %s of %s: %s",
                     lw_alert_kind_name(w->raised[i].kind),

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "lienwatch/alertjson.h"
+#include "lienwatch/geo.h"
 #include "lienwatch/timeutil.h"
 
 /* Milliseconds per second, for the *_s fields. */
@@ -26,25 +27,6 @@ static json_t *time_or_null(int64_t ms)
 
     return ms ? json_string(lw_time_format(ms, buf, sizeof(buf)))
               : json_null();
-}
-
-char *lw_osm_url(double lat, double lon, char *buf, size_t len)
-{
-    snprintf(buf, len,
-             "https://www.openstreetmap.org/?mlat=%.6f&mlon=%.6f#map=17/%.6f/"
-             "%.6f",
-             lat, lon, lat, lon);
-    return buf;
-}
-
-char *lw_geo_uri(double lat, double lon, double accuracy_m, char *buf,
-                 size_t len)
-{
-    if (isfinite(accuracy_m) && accuracy_m > 0)
-        snprintf(buf, len, "geo:%.6f,%.6f;u=%.0f", lat, lon, accuracy_m);
-    else
-        snprintf(buf, len, "geo:%.6f,%.6f", lat, lon);
-    return buf;
 }
 
 json_t *lw_fix_to_json(const struct lw_fix *f)

@@ -3,10 +3,8 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "lienwatch/err.h"
-#include "lienwatch/fix.h"
 
 static const char *const messages[LW_ERR_COUNT_] = {
     [LW_OK] = "success",
@@ -19,6 +17,9 @@ static const char *const messages[LW_ERR_COUNT_] = {
     [LW_ERR_CONFIG] = "invalid configuration",
     [LW_ERR_SCHEMA] = "database schema is newer than this program",
     [LW_ERR_RANGE] = "value out of range",
+    [LW_ERR_FULL] = "disk or database is full",
+    [LW_ERR_READONLY] = "database is read-only for this process",
+    [LW_ERR_CORRUPT] = "database file is damaged or not a database",
 };
 
 const char *lw_strerror(enum lw_err e)
@@ -37,26 +38,4 @@ void lw_seterr(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-void lw_fix_init(struct lw_fix *f)
-{
-    *f = (struct lw_fix){0};
-    f->speed_mps = NAN;
-    f->course_deg = NAN;
-    f->accuracy_m = NAN;
-    f->alt_m = NAN;
-    f->battery_pct = -1;
-}
-
-char *lw_copy(char *dst, size_t dstlen, const char *src)
-{
-    size_t n;
-
-    if (!dst || dstlen == 0)
-        return dst;
-    n = src ? strnlen(src, dstlen - 1) : 0;
-    memcpy(dst, src ? src : "", n);
-    dst[n] = '\0';
-    return dst;
 }

@@ -14,6 +14,7 @@
  */
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 
 #include "lienwatch/geo.h"
 
@@ -442,4 +443,26 @@ struct lw_geo_bbox lw_geo_circle_bbox(const struct lw_geo_circle *c)
     b.min_lon_deg = c->lon_deg - dlon_deg;
     b.max_lon_deg = c->lon_deg + dlon_deg;
     return b;
+}
+
+/* ---- links to a position ------------------------------------------------ */
+
+char *lw_osm_url(double lat_deg, double lon_deg, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "https://www.openstreetmap.org/?mlat=%.6f&mlon=%.6f#map=17/%.6f/"
+             "%.6f",
+             lat_deg, lon_deg, lat_deg, lon_deg);
+    return buf;
+}
+
+char *lw_geo_uri(double lat_deg, double lon_deg, double accuracy_m, char *buf,
+                 size_t len)
+{
+    if (isfinite(accuracy_m) && accuracy_m > 0)
+        snprintf(buf, len, "geo:%.6f,%.6f;u=%.0f", lat_deg, lon_deg,
+                 accuracy_m);
+    else
+        snprintf(buf, len, "geo:%.6f,%.6f", lat_deg, lon_deg);
+    return buf;
 }

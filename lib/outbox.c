@@ -2,7 +2,7 @@
  * outbox.c - alert e-mail: outbox table, message text, storm digests
  * (outbox.h).
  *
- * Schema migration 3 (lw_outbox_migration_3, applied by lw_store_open):
+ * Tables (schema migration 3, lib/schema.c):
  *   outbox       one row per mail and recipient (see outbox.h); unique on
  *                (message_id, recipient), so queueing a mail twice is a
  *                no-op; a partial index finds due rows
@@ -10,8 +10,9 @@
  *   alerts_by_kind_time   counts recent alerts of a kind (storm detection)
  *   meta 'mail_instance'  random 32-bit tag of this database for Message-IDs
  *
- * Statements run a few times per mail, so they are prepared per call as in
- * registry.c. The message text is English, in UTF-8; what the vehicle is
+ * Statements go through lib/db.c (prepared once per handle); errors are
+ * recorded in the store's handle as "outbox: <what>: <why>" and returned in
+ * the classes of err.h. The message text is English, in UTF-8; what the vehicle is
  * called (plate, description) is shown as stored.
  */
 #include <inttypes.h>
@@ -21,12 +22,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include <sqlite3.h>
-
-#include "lienwatch/alertjson.h"
+#include "lienwatch/config.h"
+#include "lienwatch/geo.h"
 #include "lienwatch/mime.h"
 #include "lienwatch/outbox.h"
 #include "lienwatch/timeutil.h"
+#include "db.h"
 #include "sbuf.h"
 #include "store_priv.h"
 
@@ -46,49 +47,6 @@
 #define INSTANCE_LEN 24
 /* Width of a "#12345 " column in digests. */
 #define DIGEST_INDENT "       "
-
-const char lw_outbox_migration_3[] =
-    "CREATE TABLE outbox ("
-    "  id INTEGER PRIMARY KEY,"
-    "  kind TEXT NOT NULL,"
-    "  digest INTEGER NOT NULL DEFAULT 0,"
-    "  alert_id INTEGER NOT NULL DEFAULT 0,"
-    "  alert_ids TEXT NOT NULL DEFAULT '',"
-    "  nalerts INTEGER NOT NULL DEFAULT 1,"
-    "  device TEXT NOT NULL DEFAULT '',"
-    "  recipient TEXT NOT NULL,"
-    "  message_id TEXT NOT NULL,"
-    "  subject TEXT NOT NULL,"
-    "  message TEXT NOT NULL,"
-    "  state TEXT NOT NULL DEFAULT 'pending'"
-    "    CHECK (state IN ('pending', 'sent', 'failed')),"
-    "  attempts INTEGER NOT NULL DEFAULT 0,"
-    "  next_try_ms INTEGER NOT NULL,"
-    "  last_error TEXT NOT NULL DEFAULT '',"
-    "  created_ms INTEGER NOT NULL,"
-    "  sent_ms INTEGER NOT NULL DEFAULT 0,"
-    "  failed_ms INTEGER NOT NULL DEFAULT 0,"
-    "  notified INTEGER NOT NULL DEFAULT 0,"
-    "  UNIQUE (message_id, recipient)"
-    ");"
-    "CREATE INDEX outbox_due ON outbox(next_try_ms, id) "
-    "  WHERE state = 'pending';"
-    "CREATE INDEX outbox_unnotified ON outbox(id) "
-    "  WHERE state = 'failed' AND notified = 0;"
-    "CREATE INDEX outbox_by_alert ON outbox(alert_id);"
-    "CREATE TABLE outbox_held ("
-    "  alert_id INTEGER NOT NULL PRIMARY KEY,"
-    "  kind TEXT NOT NULL,"
-    "  device TEXT NOT NULL,"
-    "  held_ms INTEGER NOT NULL,"
-    "  due_ms INTEGER NOT NULL"
-    ");"
-    "CREATE INDEX outbox_held_by_kind ON outbox_held(kind, alert_id);"
-    "CREATE INDEX alerts_by_kind_time ON alerts(kind, raised_ms);"
-    /* 32 random bits (SQLite's PRNG, seeded from the OS) */
-    "INSERT INTO meta(key, value) VALUES "
-    "  ('mail_instance', random() & 4294967295) "
-    "  ON CONFLICT(key) DO NOTHING;";
 
 static const char *const state_names[] = {
     [LW_OUTBOX_PENDING] = "pending",
@@ -617,29 +575,40 @@ enum lw_err lw_mail_compose_digest(const struct lw_mail_env *env,
 /* ---- settings ---------------------------------------------------------------
  */
 
-/* smtp.route_<kind>, "" when none. */
-static const char *route_of(const struct lw_config *c, enum lw_alert_kind k)
+void lw_outbox_opts_from_config(struct lw_outbox_opts *o,
+                                const struct lw_config *c)
 {
-    switch (k) {
-    case LW_ALERT_GEOFENCE_EXIT:
-        return c->smtp_route_geofence_exit;
-    case LW_ALERT_GEOFENCE_ENTER:
-        return c->smtp_route_geofence_enter;
-    case LW_ALERT_DWELL:
-        return c->smtp_route_dwell;
-    case LW_ALERT_OFFLINE:
-        return c->smtp_route_offline;
-    case LW_ALERT_BACK_ONLINE:
-        return c->smtp_route_back_online;
-    case LW_ALERT_POWER_CUT:
-        return c->smtp_route_power_cut;
-    case LW_ALERT_TOW:
-        return c->smtp_route_tow;
-    case LW_ALERT_LOW_BATTERY:
-        return c->smtp_route_low_battery;
-    default:
+    if (!o)
+        return;
+    memset(o, 0, sizeof(*o));
+    if (!c)
+        return;
+    o->enabled = c->smtp_url[0] != '\0';
+    o->from = c->smtp_from;
+    o->to = c->smtp_to;
+    o->route[LW_ALERT_GEOFENCE_EXIT] = c->smtp_route_geofence_exit;
+    o->route[LW_ALERT_GEOFENCE_ENTER] = c->smtp_route_geofence_enter;
+    o->route[LW_ALERT_DWELL] = c->smtp_route_dwell;
+    o->route[LW_ALERT_OFFLINE] = c->smtp_route_offline;
+    o->route[LW_ALERT_BACK_ONLINE] = c->smtp_route_back_online;
+    o->route[LW_ALERT_POWER_CUT] = c->smtp_route_power_cut;
+    o->route[LW_ALERT_TOW] = c->smtp_route_tow;
+    o->route[LW_ALERT_LOW_BATTERY] = c->smtp_route_low_battery;
+    o->digest_threshold = c->smtp_digest_threshold;
+    o->digest_window_s = c->smtp_digest_window_s;
+    o->digest_delay_s = c->smtp_digest_delay_s;
+    o->retry_initial_s = c->smtp_retry_initial_s;
+    o->retry_max_s = c->smtp_retry_max_s;
+    o->max_age_ms = c->smtp_max_age_ms;
+}
+
+/* The addresses routed to kind besides o->to, "" when none. */
+static const char *route_of(const struct lw_outbox_opts *o,
+                            enum lw_alert_kind k)
+{
+    if ((unsigned)k >= LW_ALERT_KIND_COUNT_ || !o->route[k])
         return "";
-    }
+    return o->route[k];
 }
 
 /* Appends the addresses of list to b unless already in it. */
@@ -672,21 +641,21 @@ static enum lw_err add_list(struct lw_sb *b, const char *list)
     return LW_OK;
 }
 
-char *lw_outbox_recipients(const struct lw_config *c, enum lw_alert_kind kind,
+char *lw_outbox_recipients(const struct lw_outbox_opts *o, enum lw_alert_kind kind,
                            enum lw_err *e)
 {
     struct lw_sb b = {0};
     enum lw_err err;
     char *r;
 
-    if (!c) {
+    if (!o) {
         if (e)
             *e = LW_ERR_INVAL;
         return NULL;
     }
-    err = add_list(&b, c->smtp_to);
+    err = add_list(&b, o->to ? o->to : "");
     if (err == LW_OK)
-        err = add_list(&b, route_of(c, kind));
+        err = add_list(&b, route_of(o, kind));
     if (err == LW_OK && b.len == 0)
         err = LW_ERR_CONFIG;
     if (err != LW_OK) {
@@ -701,114 +670,58 @@ char *lw_outbox_recipients(const struct lw_config *c, enum lw_alert_kind kind,
     return r;
 }
 
-int64_t lw_outbox_backoff_ms(const struct lw_config *c, int attempts)
+int64_t lw_outbox_backoff_ms(const struct lw_outbox_opts *o, int attempts)
 {
-    int64_t d = (int64_t)c->smtp_retry_initial_s * MS_PER_S;
-    int64_t max = (int64_t)c->smtp_retry_max_s * MS_PER_S;
+    int64_t d = (int64_t)o->retry_initial_s * MS_PER_S;
+    int64_t max = (int64_t)o->retry_max_s * MS_PER_S;
 
     for (int i = 1; i < attempts && d < max; i++)
         d *= 2;
     return d < max ? d : max;
 }
 
-bool lw_outbox_expired(const struct lw_config *c, const struct lw_outbox_row *r,
+bool lw_outbox_expired(const struct lw_outbox_opts *o, const struct lw_outbox_row *r,
                        int64_t now_ms)
 {
     return r->state == LW_OUTBOX_PENDING &&
-           now_ms - r->created_ms >= c->smtp_max_age_ms;
+           now_ms - r->created_ms >= o->max_age_ms;
 }
 
 /* ---- SQL helpers ------------------------------------------------------------
  */
 
-static sqlite3_stmt *prep(struct lw_store *s, const char *sql)
+/* Runs st once and ends its use; failures say "outbox: <what>". */
+static enum lw_err run(struct lw_db *db, sqlite3_stmt *st, const char *what)
 {
-    sqlite3_stmt *st = NULL;
-    sqlite3 *db = lw_store_sqlite(s);
+    char w[96];
 
-    if (!db)
-        return NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        lw_store_seterr(s, "outbox: preparing a statement: %s",
-                        sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
+    snprintf(w, sizeof(w), "outbox: %s", what);
+    return lw_db_run(db, st, w);
 }
 
-static enum lw_err map_rc(int rc)
+/* Name of the outbox's savepoint (lw_db_savepoint). */
+#define SAVEPOINT "lw_outbox"
+
+/* Decodes a one-integer row into the int64_t at out. */
+static void row_int64(sqlite3_stmt *st, void *out)
 {
-    switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_ROW:
-    case SQLITE_DONE:
-        return LW_OK;
-    case SQLITE_NOMEM:
-        return LW_ERR_NOMEM;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return LW_ERR_BUSY;
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_READONLY:
-        return LW_ERR_IO;
-    default:
-        return LW_ERR_DB;
-    }
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
 }
 
-/* Steps st once (no rows wanted) and finalizes it. */
-static enum lw_err run(struct lw_store *s, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-    enum lw_err e = LW_OK;
-
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        lw_store_seterr(s, "outbox: %s: %s", what,
-                        sqlite3_errmsg(lw_store_sqlite(s)));
-        e = map_rc(rc);
-    }
-    sqlite3_finalize(st);
-    return e;
-}
-
-static enum lw_err exec(struct lw_store *s, const char *sql, const char *what)
-{
-    sqlite3_stmt *st = prep(s, sql);
-
-    return st ? run(s, st, what) : LW_ERR_DB;
-}
-
-static enum lw_err savepoint(struct lw_store *s)
-{
-    return exec(s, "SAVEPOINT lw_outbox", "starting a savepoint");
-}
-
-/* Releases the savepoint when e is LW_OK, else rolls it back; returns e (or
- * the release's failure). */
-static enum lw_err end_savepoint(struct lw_store *s, enum lw_err e)
-{
-    if (e == LW_OK) {
-        e = exec(s, "RELEASE lw_outbox", "releasing a savepoint");
-        if (e == LW_OK)
-            return LW_OK;
-    }
-    sqlite3_exec(lw_store_sqlite(s), "ROLLBACK TO lw_outbox; RELEASE lw_outbox",
-                 NULL, NULL, NULL);
-    return e;
-}
-
-/* The database's tag for Message-IDs ("0" when the meta row is missing). */
+/* The database's tag for Message-IDs ("00000000" when the meta row is
+ * missing or cannot be read: a mail is better sent with a weaker id than
+ * not at all). */
 static void instance_tag(struct lw_store *s, char *buf, size_t len)
 {
-    sqlite3_stmt *st =
-        prep(s, "SELECT value FROM meta WHERE key = 'mail_instance'");
-    long long v = 0;
+    struct lw_db *db = lw_store_db(s);
+    int64_t v = 0;
+    enum lw_err e;
+    sqlite3_stmt *st = lw_db_stmt(
+        db, "SELECT value FROM meta WHERE key = 'mail_instance'", &e);
 
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    if (st)
+        (void)lw_db_get_row(db, st, row_int64, &v,
+                            "outbox: reading the mail tag");
     snprintf(buf, len, "%08llx", (unsigned long long)v & 0xffffffffULL);
 }
 
@@ -819,31 +732,31 @@ static enum lw_err insert_mail(struct lw_store *s, const char *kind,
                                const char *device, const char *recipients,
                                const struct lw_mail *m, int64_t now_ms)
 {
+    struct lw_db *db = lw_store_db(s);
     const char *p = recipients;
     char addr[LW_MIME_ADDR_MAX + 1];
     enum lw_err e = LW_OK;
 
     while (e == LW_OK && lw_mime_list_next(&p, addr, sizeof(addr))) {
-        sqlite3_stmt *st = prep(
-            s, "INSERT INTO outbox(kind, digest, alert_id, alert_ids, "
+        sqlite3_stmt *st = lw_db_stmt(db, "INSERT INTO outbox(kind, digest, alert_id, alert_ids, "
                "nalerts, device, recipient, message_id, subject, message, "
                "next_try_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
                "?8, ?9, ?10, ?11, ?11) "
-               "ON CONFLICT(message_id, recipient) DO NOTHING");
+               "ON CONFLICT(message_id, recipient) DO NOTHING", &e);
         if (!st)
-            return LW_ERR_DB;
-        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, digest);
-        sqlite3_bind_int64(st, 3, alert_id);
-        sqlite3_bind_text(st, 4, alert_ids, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 5, nalerts);
-        sqlite3_bind_text(st, 6, device, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, addr, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, m->message_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 9, m->subject, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 10, m->message, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 11, now_ms);
-        e = run(s, st, "queueing a mail");
+            return e;
+        lw_db_bind_text(db, st, 1, kind);
+        lw_db_bind_int(db, st, 2, digest);
+        lw_db_bind_int64(db, st, 3, alert_id);
+        lw_db_bind_text(db, st, 4, alert_ids);
+        lw_db_bind_int(db, st, 5, nalerts);
+        lw_db_bind_text(db, st, 6, device);
+        lw_db_bind_text(db, st, 7, addr);
+        lw_db_bind_text(db, st, 8, m->message_id);
+        lw_db_bind_text(db, st, 9, m->subject);
+        lw_db_bind_text(db, st, 10, m->message);
+        lw_db_bind_int64(db, st, 11, now_ms);
+        e = run(db, st, "queueing a mail");
     }
     return e;
 }
@@ -863,43 +776,45 @@ static void lookup(struct lw_store *s, const char *device, struct lw_vehicle *v,
 static enum lw_err recent_count(struct lw_store *s, const char *kind,
                                 int64_t since_ms, int64_t *n)
 {
-    sqlite3_stmt *st = prep(s, "SELECT count(*) FROM alerts WHERE kind = ?1 "
-                               "AND raised_ms > ?2");
-    int rc;
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st = lw_db_stmt(db,
+                                  "SELECT count(*) FROM alerts WHERE "
+                                  "kind = ?1 AND raised_ms > ?2",
+                                  &e);
 
+    *n = 0;
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, since_ms);
-    rc = sqlite3_step(st);
-    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    if (rc != SQLITE_ROW)
-        return run(s, st, "counting recent alerts");
-    sqlite3_finalize(st);
-    return LW_OK;
+        return e;
+    lw_db_bind_text(db, st, 1, kind);
+    lw_db_bind_int64(db, st, 2, since_ms);
+    e = lw_db_get_row(db, st, row_int64, n, "outbox: counting recent alerts");
+    return e == LW_ERR_NOTFOUND ? LW_OK : e;
 }
 
-static enum lw_err hold(struct lw_store *s, const struct lw_config *c,
+static enum lw_err hold(struct lw_store *s, const struct lw_outbox_opts *o,
                         int64_t alert_id, const struct lw_alert *a,
                         int64_t now_ms)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st =
-        prep(s, "INSERT INTO outbox_held(alert_id, kind, device, held_ms, "
+        lw_db_stmt(db, "INSERT INTO outbox_held(alert_id, kind, device, held_ms, "
                 "due_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
-                "ON CONFLICT(alert_id) DO NOTHING");
+                "ON CONFLICT(alert_id) DO NOTHING", &e);
 
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_int64(st, 1, alert_id);
-    sqlite3_bind_text(st, 2, lw_alert_kind_name(a->kind), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, a->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now_ms);
-    sqlite3_bind_int64(st, 5,
-                       now_ms + (int64_t)c->smtp_digest_delay_s * MS_PER_S);
-    return run(s, st, "holding an alert for a digest");
+        return e;
+    lw_db_bind_int64(db, st, 1, alert_id);
+    lw_db_bind_text(db, st, 2, lw_alert_kind_name(a->kind));
+    lw_db_bind_text(db, st, 3, a->device);
+    lw_db_bind_int64(db, st, 4, now_ms);
+    lw_db_bind_int64(db, st, 5,
+                       now_ms + (int64_t)o->digest_delay_s * MS_PER_S);
+    return run(db, st, "holding an alert for a digest");
 }
 
-static enum lw_err queue_single(struct lw_store *s, const struct lw_config *c,
+static enum lw_err queue_single(struct lw_store *s, const struct lw_outbox_opts *o,
                                 int64_t alert_id, const struct lw_alert *a,
                                 int64_t now_ms)
 {
@@ -910,13 +825,13 @@ static enum lw_err queue_single(struct lw_store *s, const struct lw_config *c,
     char inst[INSTANCE_LEN];
     bool hv, ha;
     enum lw_err e;
-    char *rcpt = lw_outbox_recipients(c, a->kind, &e);
+    char *rcpt = lw_outbox_recipients(o, a->kind, &e);
 
     if (!rcpt)
         return e;
     lookup(s, a->device, &v, &hv, &acct, &ha);
     instance_tag(s, inst, sizeof(inst));
-    env = (struct lw_mail_env){c->smtp_from, rcpt, inst, now_ms};
+    env = (struct lw_mail_env){o->from, rcpt, inst, now_ms};
     e = lw_mail_compose_alert(&env, alert_id, a, hv ? &v : NULL,
                               ha ? &acct : NULL, &m);
     if (e == LW_OK)
@@ -927,33 +842,34 @@ static enum lw_err queue_single(struct lw_store *s, const struct lw_config *c,
     return e;
 }
 
-enum lw_err lw_outbox_enqueue(struct lw_store *s, const struct lw_config *c,
+enum lw_err lw_outbox_enqueue(struct lw_store *s, const struct lw_outbox_opts *o,
                               int64_t alert_id, const struct lw_alert *a,
                               int64_t now_ms, bool *held)
 {
+    struct lw_db *db = lw_store_db(s);
     int64_t recent = 0;
     enum lw_err e;
 
     if (held)
         *held = false;
-    if (!s || !c || !a || !a->device[0])
+    if (!s || !o || !a || !a->device[0])
         return LW_ERR_INVAL;
-    if (!c->smtp_url[0])
+    if (!o->enabled)
         return LW_OK;
-    e = savepoint(s);
+    e = lw_db_savepoint(db, SAVEPOINT);
     if (e != LW_OK)
         return e;
     e = recent_count(s, lw_alert_kind_name(a->kind),
-                     now_ms - (int64_t)c->smtp_digest_window_s * MS_PER_S,
+                     now_ms - (int64_t)o->digest_window_s * MS_PER_S,
                      &recent);
-    if (e == LW_OK && recent > c->smtp_digest_threshold) {
-        e = hold(s, c, alert_id, a, now_ms);
+    if (e == LW_OK && recent > o->digest_threshold) {
+        e = hold(s, o, alert_id, a, now_ms);
         if (e == LW_OK && held)
             *held = true;
     } else if (e == LW_OK) {
-        e = queue_single(s, c, alert_id, a, now_ms);
+        e = queue_single(s, o, alert_id, a, now_ms);
     }
-    return end_savepoint(s, e);
+    return lw_db_savepoint_end(db, SAVEPOINT, e);
 }
 
 /* ---- digests ------------------------------------------------------------- */
@@ -989,31 +905,40 @@ static enum lw_err batch_alloc(struct digest_batch *d)
     return LW_OK;
 }
 
+/* Adds a held alert (alert_id, device) to the digest_batch at ctx. */
+static int visit_held_id(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    struct digest_batch *d = ctx;
+    struct lw_alert_row *r = &d->rows[d->n];
+
+    (void)cbp;
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(st, 0);
+    lw_db_col_copy(st, 1, r->a.device, sizeof(r->a.device));
+    d->n++;
+    return d->n == LW_OUTBOX_DIGEST_MAX;
+}
+
 /* Reads up to LW_OUTBOX_DIGEST_MAX held alerts of kind (lowest ids). */
 static enum lw_err batch_read(struct lw_store *s, const char *kind,
                               struct digest_batch *d)
 {
-    sqlite3_stmt *st = prep(s, "SELECT alert_id, device FROM outbox_held "
-                               "WHERE kind = ?1 ORDER BY alert_id LIMIT ?2");
-    int rc;
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st = lw_db_stmt(db,
+                                  "SELECT alert_id, device FROM outbox_held "
+                                  "WHERE kind = ?1 ORDER BY alert_id LIMIT ?2",
+                                  &e);
 
     d->n = 0;
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, LW_OUTBOX_DIGEST_MAX);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct lw_alert_row *r = &d->rows[d->n];
-        const unsigned char *dev = sqlite3_column_text(st, 1);
-        memset(r, 0, sizeof(*r));
-        r->id = sqlite3_column_int64(st, 0);
-        snprintf(r->a.device, sizeof(r->a.device), "%s",
-                 dev ? (const char *)dev : "");
-        d->n++;
-    }
-    if (rc != SQLITE_DONE)
-        return run(s, st, "reading held alerts");
-    sqlite3_finalize(st);
+        return e;
+    lw_db_bind_text(db, st, 1, kind);
+    lw_db_bind_int(db, st, 2, LW_OUTBOX_DIGEST_MAX);
+    e = lw_db_each_row(db, st, visit_held_id, NULL, d,
+                       "outbox: reading held alerts");
+    if (e != LW_OK)
+        return e;
     /* the alerts themselves, with their vehicles and accounts */
     for (size_t i = 0; i < d->n; i++) {
         struct lw_alert_row *r = &d->rows[i];
@@ -1022,10 +947,10 @@ static enum lw_err batch_read(struct lw_store *s, const char *kind,
             /* gone from alerts (should not happen): list what we know */
             char device[LW_DEVICE_MAX + 1];
             int64_t id = r->id;
-            snprintf(device, sizeof(device), "%s", r->a.device);
+            lw_copy(device, sizeof(device), r->a.device);
             memset(r, 0, sizeof(*r));
             r->id = id;
-            snprintf(r->a.device, sizeof(r->a.device), "%s", device);
+            lw_copy(r->a.device, sizeof(r->a.device), device);
             lw_alert_kind_parse(kind, &r->a.kind);
         }
         lookup(s, r->a.device, &d->veh[i], &hv, &d->acc[i], &ha);
@@ -1036,10 +961,11 @@ static enum lw_err batch_read(struct lw_store *s, const char *kind,
 }
 
 /* Composes and queues one digest of the batch, drops its held rows. */
-static enum lw_err batch_queue(struct lw_store *s, const struct lw_config *c,
+static enum lw_err batch_queue(struct lw_store *s, const struct lw_outbox_opts *o,
                                const char *kind, struct digest_batch *d,
                                int64_t now_ms)
 {
+    struct lw_db *db = lw_store_db(s);
     enum lw_alert_kind k = 0;
     struct lw_mail m;
     struct lw_mail_env env;
@@ -1050,17 +976,17 @@ static enum lw_err batch_queue(struct lw_store *s, const struct lw_config *c,
     enum lw_err e;
 
     lw_alert_kind_parse(kind, &k);
-    rcpt = lw_outbox_recipients(c, k, &e);
+    rcpt = lw_outbox_recipients(o, k, &e);
     if (!rcpt)
         return e;
     for (size_t i = 0; i < d->n; i++)
         lw_sb_printf(&ids, "%s%" PRId64, i ? "," : "", d->rows[i].id);
     idlist = lw_sb_take(&ids);
     instance_tag(s, inst, sizeof(inst));
-    env = (struct lw_mail_env){c->smtp_from, rcpt, inst, now_ms};
+    env = (struct lw_mail_env){o->from, rcpt, inst, now_ms};
     e = idlist ? lw_mail_compose_digest(
-                     &env, k, d->items, d->n, c->smtp_digest_threshold,
-                     (int64_t)c->smtp_digest_window_s * MS_PER_S, &m)
+                     &env, k, d->items, d->n, o->digest_threshold,
+                     (int64_t)o->digest_window_s * MS_PER_S, &m)
                : LW_ERR_NOMEM;
     if (e == LW_OK) {
         e = insert_mail(s, kind, true, d->rows[0].id, idlist, (int)d->n, "",
@@ -1071,12 +997,12 @@ static enum lw_err batch_queue(struct lw_store *s, const struct lw_config *c,
     free(rcpt);
     if (e != LW_OK)
         return e;
-    st = prep(s, "DELETE FROM outbox_held WHERE kind = ?1 AND alert_id <= ?2");
+    st = lw_db_stmt(db, "DELETE FROM outbox_held WHERE kind = ?1 AND alert_id <= ?2", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, d->rows[d->n - 1].id);
-    return run(s, st, "dropping digested alerts");
+        return e;
+    lw_db_bind_text(db, st, 1, kind);
+    lw_db_bind_int64(db, st, 2, d->rows[d->n - 1].id);
+    return run(db, st, "dropping digested alerts");
 }
 
 /* Kinds with held alerts and the due time of each. */
@@ -1085,44 +1011,59 @@ struct due_kind {
     int64_t due_ms;                /* its digest is due */
 };
 
-enum lw_err lw_outbox_digest_run(struct lw_store *s, const struct lw_config *c,
+/* Room for the kinds of held alerts (a few more than there are kinds, for
+ * a database written by a newer lienwatch). */
+#define DUE_KINDS_MAX (LW_ALERT_KIND_COUNT_ + 4)
+
+struct due_kinds {
+    struct due_kind k[DUE_KINDS_MAX]; /* the kinds read */
+    size_t n;                         /* used entries */
+};
+
+/* Adds a (kind, due) row to the due_kinds at ctx; stops when full. */
+static int visit_due_kind(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    struct due_kinds *dk = ctx;
+
+    (void)cbp;
+    lw_db_col_copy(st, 0, dk->k[dk->n].kind, sizeof(dk->k[dk->n].kind));
+    dk->k[dk->n].due_ms = sqlite3_column_int64(st, 1);
+    dk->n++;
+    return dk->n == DUE_KINDS_MAX;
+}
+
+enum lw_err lw_outbox_digest_run(struct lw_store *s, const struct lw_outbox_opts *o,
                                  int64_t now_ms, int *made, int64_t *next_ms)
 {
-    struct due_kind kinds[LW_ALERT_KIND_COUNT_ + 4];
-    size_t nk = 0;
+    struct lw_db *db = lw_store_db(s);
+    struct due_kinds dk = {0};
+    struct due_kind *kinds = dk.k;
     struct digest_batch d = {0};
     bool have_batch = false;
     sqlite3_stmt *st;
     enum lw_err e;
-    int rc;
 
-    memset(kinds, 0, sizeof(kinds));
     if (made)
         *made = 0;
     if (next_ms)
         *next_ms = INT64_MAX;
-    if (!s || !c)
+    if (!s || !o)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT kind, min(due_ms) FROM outbox_held GROUP BY kind "
-                 "ORDER BY kind");
+    st = lw_db_stmt(db,
+                    "SELECT kind, min(due_ms) FROM outbox_held GROUP BY kind "
+                    "ORDER BY kind",
+                    &e);
     if (!st)
-        return LW_ERR_DB;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
-           nk < sizeof(kinds) / sizeof(kinds[0])) {
-        const unsigned char *k = sqlite3_column_text(st, 0);
-        snprintf(kinds[nk].kind, sizeof(kinds[nk].kind), "%s",
-                 k ? (const char *)k : "");
-        kinds[nk].due_ms = sqlite3_column_int64(st, 1);
-        nk++;
-    }
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return run(s, st, "reading held alerts");
-    sqlite3_finalize(st);
-
-    e = savepoint(s);
+        return e;
+    e = lw_db_each_row(db, st, visit_due_kind, NULL, &dk,
+                       "outbox: reading held alerts");
     if (e != LW_OK)
         return e;
-    for (size_t i = 0; i < nk && e == LW_OK; i++) {
+
+    e = lw_db_savepoint(db, SAVEPOINT);
+    if (e != LW_OK)
+        return e;
+    for (size_t i = 0; i < dk.n && e == LW_OK; i++) {
         if (kinds[i].due_ms > now_ms) {
             if (next_ms && kinds[i].due_ms < *next_ms)
                 *next_ms = kinds[i].due_ms;
@@ -1138,7 +1079,7 @@ enum lw_err lw_outbox_digest_run(struct lw_store *s, const struct lw_config *c,
         do {
             e = batch_read(s, kinds[i].kind, &d);
             if (e == LW_OK && d.n > 0) {
-                e = batch_queue(s, c, kinds[i].kind, &d, now_ms);
+                e = batch_queue(s, o, kinds[i].kind, &d, now_ms);
                 if (e == LW_OK && made)
                     (*made)++;
             }
@@ -1146,7 +1087,7 @@ enum lw_err lw_outbox_digest_run(struct lw_store *s, const struct lw_config *c,
     }
     if (have_batch)
         batch_free(&d);
-    e = end_savepoint(s, e);
+    e = lw_db_savepoint_end(db, SAVEPOINT, e);
     if (e != LW_OK) {
         if (made)
             *made = 0;
@@ -1162,93 +1103,96 @@ enum lw_err lw_outbox_digest_run(struct lw_store *s, const struct lw_config *c,
     "message_id, subject, message, state, attempts, next_try_ms, "             \
     "last_error, created_ms, sent_ms, failed_ms, notified"
 
-static const char *text(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-
-    return t ? (const char *)t : "";
-}
-
 static void row_from(sqlite3_stmt *st, struct lw_outbox_row *r)
 {
     memset(r, 0, sizeof(*r));
     r->id = sqlite3_column_int64(st, 0);
     r->digest = sqlite3_column_int(st, 1) != 0;
     r->alert_id = sqlite3_column_int64(st, 2);
-    r->alert_ids = text(st, 3);
+    r->alert_ids = lw_db_col_str(st, 3);
     r->nalerts = sqlite3_column_int(st, 4);
-    snprintf(r->kind, sizeof(r->kind), "%s", text(st, 5));
-    r->device = text(st, 6);
-    r->recipient = text(st, 7);
-    r->message_id = text(st, 8);
-    r->subject = text(st, 9);
-    r->message = text(st, 10);
-    if (lw_outbox_state_parse(text(st, 11), &r->state) != LW_OK)
+    lw_db_col_copy(st, 5, r->kind, sizeof(r->kind));
+    r->device = lw_db_col_str(st, 6);
+    r->recipient = lw_db_col_str(st, 7);
+    r->message_id = lw_db_col_str(st, 8);
+    r->subject = lw_db_col_str(st, 9);
+    r->message = lw_db_col_str(st, 10);
+    if (lw_outbox_state_parse(lw_db_col_str(st, 11), &r->state) != LW_OK)
         r->state = LW_OUTBOX_PENDING;
     r->attempts = sqlite3_column_int(st, 12);
     r->next_try_ms = sqlite3_column_int64(st, 13);
-    r->last_error = text(st, 14);
+    r->last_error = lw_db_col_str(st, 14);
     r->created_ms = sqlite3_column_int64(st, 15);
     r->sent_ms = sqlite3_column_int64(st, 16);
     r->failed_ms = sqlite3_column_int64(st, 17);
     r->notified = sqlite3_column_int(st, 18) != 0;
 }
 
-/* Steps st, calling cb per row until it returns non-zero; finalizes. */
-static enum lw_err each_row(struct lw_store *s, sqlite3_stmt *st,
-                            lw_outbox_cb cb, void *ctx, const char *what)
+/* Hands an outbox row to the lw_outbox_cb at cbp. */
+static int visit_outbox_row(sqlite3_stmt *st, const void *cbp, void *ctx)
 {
+    const lw_outbox_cb *cb = cbp;
     struct lw_outbox_row r;
-    int rc;
 
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row_from(st, &r);
-        if (cb(ctx, &r) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    if (rc != SQLITE_DONE)
-        return run(s, st, what);
-    sqlite3_finalize(st);
-    return LW_OK;
+    row_from(st, &r);
+    return (*cb)(ctx, &r);
+}
+
+/* Runs the listing st, calling cb per row until it returns non-zero. */
+static enum lw_err each_outbox_row(struct lw_db *db, sqlite3_stmt *st,
+                                   lw_outbox_cb cb, void *ctx,
+                                   const char *what)
+{
+    char w[96];
+
+    snprintf(w, sizeof(w), "outbox: %s", what);
+    return lw_db_each_row(db, st, visit_outbox_row, &cb, ctx, w);
+}
+
+/* Decodes min(next_try_ms) into the int64_t at out, unchanged for NULL
+ * (no pending row). */
+static void row_next_due(sqlite3_stmt *st, void *out)
+{
+    if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *(int64_t *)out = sqlite3_column_int64(st, 0);
 }
 
 enum lw_err lw_outbox_next_due(struct lw_store *s, int64_t *next_ms)
 {
+    struct lw_db *db = lw_store_db(s);
     sqlite3_stmt *st;
-    int rc;
+    enum lw_err e;
 
     if (!s || !next_ms)
         return LW_ERR_INVAL;
     *next_ms = INT64_MAX;
-    st = prep(s, "SELECT min(next_try_ms) FROM outbox "
-                 "WHERE state = 'pending'");
+    st = lw_db_stmt(db,
+                    "SELECT min(next_try_ms) FROM outbox "
+                    "WHERE state = 'pending'",
+                    &e);
     if (!st)
-        return LW_ERR_DB;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        *next_ms = sqlite3_column_int64(st, 0);
-    if (rc != SQLITE_ROW)
-        return run(s, st, "finding the next due mail");
-    sqlite3_finalize(st);
-    return LW_OK;
+        return e;
+    e = lw_db_get_row(db, st, row_next_due, next_ms,
+                      "outbox: finding the next due mail");
+    return e == LW_ERR_NOTFOUND ? LW_OK : e;
 }
 
 enum lw_err lw_outbox_due(struct lw_store *s, int64_t now_ms, int limit,
                           lw_outbox_cb cb, void *ctx)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s || !cb)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT " OUTBOX_COLS " FROM outbox WHERE state = 'pending' "
-                 "AND next_try_ms <= ?1 ORDER BY next_try_ms, id LIMIT ?2");
+    st = lw_db_stmt(db, "SELECT " OUTBOX_COLS " FROM outbox WHERE state = 'pending' "
+                 "AND next_try_ms <= ?1 ORDER BY next_try_ms, id LIMIT ?2", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
-    return each_row(s, st, cb, ctx, "reading due mail");
+        return e;
+    lw_db_bind_int64(db, st, 1, now_ms);
+    lw_db_bind_int(db, st, 2, limit > 0 ? limit : -1);
+    return each_outbox_row(db, st, cb, ctx, "reading due mail");
 }
 
 /* cb of lw_outbox_get: notes that the row exists. */
@@ -1270,19 +1214,20 @@ static int get_one(void *ctx, const struct lw_outbox_row *r)
 enum lw_err lw_outbox_get(struct lw_store *s, int64_t id, lw_outbox_cb cb,
                           void *ctx)
 {
+    struct lw_db *db = lw_store_db(s);
     struct get_ctx g = {cb, ctx, false};
     sqlite3_stmt *st;
     enum lw_err e;
 
     if (!s || !cb)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT " OUTBOX_COLS " FROM outbox WHERE id = ?1");
+    st = lw_db_stmt(db, "SELECT " OUTBOX_COLS " FROM outbox WHERE id = ?1", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    e = each_row(s, st, get_one, &g, "reading a mail");
+        return e;
+    lw_db_bind_int64(db, st, 1, id);
+    e = each_outbox_row(db, st, get_one, &g, "reading a mail");
     if (e == LW_OK && !g.found) {
-        lw_store_seterr(s, "no mail %" PRId64 " in the outbox", id);
+        lw_db_seterr(db, "no mail %" PRId64 " in the outbox", id);
         return LW_ERR_NOTFOUND;
     }
     return e;
@@ -1291,6 +1236,8 @@ enum lw_err lw_outbox_get(struct lw_store *s, int64_t id, lw_outbox_cb cb,
 enum lw_err lw_outbox_list(struct lw_store *s, const struct lw_outbox_filter *f,
                            lw_outbox_cb cb, void *ctx)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     static const struct lw_outbox_filter all = {0};
     sqlite3_stmt *st;
 
@@ -1298,50 +1245,52 @@ enum lw_err lw_outbox_list(struct lw_store *s, const struct lw_outbox_filter *f,
         return LW_ERR_INVAL;
     if (!f)
         f = &all;
-    st = prep(s, "SELECT * FROM (SELECT " OUTBOX_COLS " FROM outbox WHERE "
+    st = lw_db_stmt(db, "SELECT * FROM (SELECT " OUTBOX_COLS " FROM outbox WHERE "
                  "(?1 IS NULL OR state = ?1) AND "
                  "(?2 = 0 OR (state = 'failed' AND notified = 0)) "
-                 "ORDER BY id DESC LIMIT ?3) ORDER BY id");
+                 "ORDER BY id DESC LIMIT ?3) ORDER BY id", &e);
     if (!st)
-        return LW_ERR_DB;
+        return e;
     if (f->state)
-        sqlite3_bind_text(st, 1, lw_outbox_state_name(f->state), -1,
-                          SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, f->unnotified_failed);
-    sqlite3_bind_int(st, 3, f->limit > 0 ? f->limit : -1);
-    return each_row(s, st, cb, ctx, "listing the outbox");
+        lw_db_bind_text(db, st, 1, lw_outbox_state_name(f->state));
+    lw_db_bind_int(db, st, 2, f->unnotified_failed);
+    lw_db_bind_int(db, st, 3, f->limit > 0 ? f->limit : -1);
+    return each_outbox_row(db, st, cb, ctx, "listing the outbox");
+}
+
+/* Hands a held alert to the lw_outbox_held_cb at cbp. */
+static int visit_held(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    const lw_outbox_held_cb *cb = cbp;
+    struct lw_outbox_held h;
+
+    memset(&h, 0, sizeof(h));
+    h.alert_id = sqlite3_column_int64(st, 0);
+    lw_db_col_copy(st, 1, h.kind, sizeof(h.kind));
+    lw_db_col_copy(st, 2, h.device, sizeof(h.device));
+    h.held_ms = sqlite3_column_int64(st, 3);
+    h.due_ms = sqlite3_column_int64(st, 4);
+    return (*cb)(ctx, &h);
 }
 
 enum lw_err lw_outbox_held_list(struct lw_store *s, lw_outbox_held_cb cb,
                                 void *ctx)
 {
-    struct lw_outbox_held h;
+    struct lw_db *db = lw_store_db(s);
     sqlite3_stmt *st;
-    int rc;
+    enum lw_err e;
 
     if (!s || !cb)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT alert_id, kind, device, held_ms, "
-                 "min(due_ms) OVER (PARTITION BY kind) FROM outbox_held "
-                 "ORDER BY alert_id");
+    st = lw_db_stmt(db,
+                    "SELECT alert_id, kind, device, held_ms, "
+                    "min(due_ms) OVER (PARTITION BY kind) FROM outbox_held "
+                    "ORDER BY alert_id",
+                    &e);
     if (!st)
-        return LW_ERR_DB;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        memset(&h, 0, sizeof(h));
-        h.alert_id = sqlite3_column_int64(st, 0);
-        snprintf(h.kind, sizeof(h.kind), "%s", text(st, 1));
-        snprintf(h.device, sizeof(h.device), "%s", text(st, 2));
-        h.held_ms = sqlite3_column_int64(st, 3);
-        h.due_ms = sqlite3_column_int64(st, 4);
-        if (cb(ctx, &h) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    if (rc != SQLITE_DONE)
-        return run(s, st, "listing held alerts");
-    sqlite3_finalize(st);
-    return LW_OK;
+        return e;
+    return lw_db_each_row(db, st, visit_held, &cb, ctx,
+                          "outbox: listing held alerts");
 }
 
 /* ---- state changes --------------------------------------------------------
@@ -1351,10 +1300,11 @@ enum lw_err lw_outbox_held_list(struct lw_store *s, lw_outbox_held_cb cb,
 static enum lw_err update_one(struct lw_store *s, sqlite3_stmt *st, int64_t id,
                               const char *what)
 {
-    enum lw_err e = run(s, st, what);
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e = run(db, st, what);
 
-    if (e == LW_OK && sqlite3_changes(lw_store_sqlite(s)) == 0) {
-        lw_store_seterr(s, "outbox: %s: no pending mail %" PRId64, what, id);
+    if (e == LW_OK && lw_db_changes(db) == 0) {
+        lw_db_seterr(db, "outbox: %s: no pending mail %" PRId64, what, id);
         return LW_ERR_NOTFOUND;
     }
     return e;
@@ -1362,17 +1312,19 @@ static enum lw_err update_one(struct lw_store *s, sqlite3_stmt *st, int64_t id,
 
 enum lw_err lw_outbox_mark_sent(struct lw_store *s, int64_t id, int64_t now_ms)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s)
         return LW_ERR_INVAL;
-    st = prep(s, "UPDATE outbox SET state = 'sent', sent_ms = ?2, "
+    st = lw_db_stmt(db, "UPDATE outbox SET state = 'sent', sent_ms = ?2, "
                  "attempts = attempts + 1, last_error = '' "
-                 "WHERE id = ?1 AND state = 'pending'");
+                 "WHERE id = ?1 AND state = 'pending'", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, now_ms);
+        return e;
+    lw_db_bind_int64(db, st, 1, id);
+    lw_db_bind_int64(db, st, 2, now_ms);
     return update_one(s, st, id, "marking a mail sent");
 }
 
@@ -1380,19 +1332,21 @@ enum lw_err lw_outbox_mark_failed(struct lw_store *s, int64_t id,
                                   int64_t now_ms, bool count_attempt,
                                   const char *error)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s)
         return LW_ERR_INVAL;
-    st = prep(s, "UPDATE outbox SET state = 'failed', failed_ms = ?2, "
+    st = lw_db_stmt(db, "UPDATE outbox SET state = 'failed', failed_ms = ?2, "
                  "attempts = attempts + ?3, last_error = ?4 "
-                 "WHERE id = ?1 AND state = 'pending'");
+                 "WHERE id = ?1 AND state = 'pending'", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_int(st, 3, count_attempt ? 1 : 0);
-    sqlite3_bind_text(st, 4, error ? error : "", -1, SQLITE_STATIC);
+        return e;
+    lw_db_bind_int64(db, st, 1, id);
+    lw_db_bind_int64(db, st, 2, now_ms);
+    lw_db_bind_int(db, st, 3, count_attempt ? 1 : 0);
+    lw_db_bind_text(db, st, 4, error ? error : "");
     return update_one(s, st, id, "marking a mail failed");
 }
 
@@ -1413,34 +1367,35 @@ static int note_row(void *ctx, const struct lw_outbox_row *r)
     return 0;
 }
 
-enum lw_err lw_outbox_mark_retry(struct lw_store *s, const struct lw_config *c,
+enum lw_err lw_outbox_mark_retry(struct lw_store *s, const struct lw_outbox_opts *o,
                                  int64_t id, int64_t now_ms, const char *error,
                                  enum lw_outbox_state *state,
                                  int64_t *next_try_ms)
 {
+    struct lw_db *db = lw_store_db(s);
     struct retry_ctx rc = {0};
     sqlite3_stmt *st;
     int64_t next, limit;
     enum lw_err e;
 
-    if (!s || !c)
+    if (!s || !o)
         return LW_ERR_INVAL;
-    e = savepoint(s);
+    e = lw_db_savepoint(db, SAVEPOINT);
     if (e != LW_OK)
         return e;
     e = lw_outbox_get(s, id, note_row, &rc);
     if (e == LW_OK && !rc.pending) {
-        lw_store_seterr(s, "outbox: mail %" PRId64 " is not pending", id);
+        lw_db_seterr(db, "outbox: mail %" PRId64 " is not pending", id);
         e = LW_ERR_NOTFOUND;
     }
     if (e != LW_OK)
-        return end_savepoint(s, e);
-    limit = rc.created_ms + c->smtp_max_age_ms;
+        return lw_db_savepoint_end(db, SAVEPOINT, e);
+    limit = rc.created_ms + o->max_age_ms;
     if (now_ms >= limit) {
         struct lw_sb msg = {0};
         char dbuf[DUR_LEN], *t;
         lw_sb_printf(&msg, "%s; not delivered within max_age (%s)",
-                     error ? error : "", dur(c->smtp_max_age_ms, dbuf));
+                     error ? error : "", dur(o->max_age_ms, dbuf));
         t = lw_sb_take(&msg);
         e = lw_outbox_mark_failed(s, id, now_ms, true, t ? t : error);
         free(t);
@@ -1448,65 +1403,83 @@ enum lw_err lw_outbox_mark_retry(struct lw_store *s, const struct lw_config *c,
             *state = LW_OUTBOX_FAILED;
         if (next_try_ms)
             *next_try_ms = 0;
-        return end_savepoint(s, e);
+        return lw_db_savepoint_end(db, SAVEPOINT, e);
     }
-    next = now_ms + lw_outbox_backoff_ms(c, rc.attempts + 1);
+    next = now_ms + lw_outbox_backoff_ms(o, rc.attempts + 1);
     if (next > limit)
         next = limit;
-    st = prep(s, "UPDATE outbox SET attempts = attempts + 1, "
+    st = lw_db_stmt(db, "UPDATE outbox SET attempts = attempts + 1, "
                  "next_try_ms = ?2, last_error = ?3 "
-                 "WHERE id = ?1 AND state = 'pending'");
+                 "WHERE id = ?1 AND state = 'pending'", &e);
     if (!st)
-        return end_savepoint(s, LW_ERR_DB);
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, next);
-    sqlite3_bind_text(st, 3, error ? error : "", -1, SQLITE_STATIC);
+        return lw_db_savepoint_end(db, SAVEPOINT, e);
+    lw_db_bind_int64(db, st, 1, id);
+    lw_db_bind_int64(db, st, 2, next);
+    lw_db_bind_text(db, st, 3, error ? error : "");
     e = update_one(s, st, id, "scheduling a retry");
     if (state)
         *state = LW_OUTBOX_PENDING;
     if (next_try_ms)
         *next_try_ms = next;
-    return end_savepoint(s, e);
+    return lw_db_savepoint_end(db, SAVEPOINT, e);
 }
 
 enum lw_err lw_outbox_mark_notified(struct lw_store *s, int64_t id)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s)
         return LW_ERR_INVAL;
-    st = prep(s, "UPDATE outbox SET notified = 1 WHERE id = ?1");
+    st = lw_db_stmt(db, "UPDATE outbox SET notified = 1 WHERE id = ?1", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    return run(s, st, "marking a failure published");
+        return e;
+    lw_db_bind_int64(db, st, 1, id);
+    return run(db, st, "marking a failure published");
+}
+
+/* The four counts of lw_outbox_counts. */
+struct counts {
+    int64_t n[4]; /* pending, sent, failed, held */
+};
+
+static void row_counts(sqlite3_stmt *st, void *out)
+{
+    struct counts *c = out;
+
+    for (int i = 0; i < 4; i++)
+        c->n[i] = sqlite3_column_int64(st, i);
 }
 
 enum lw_err lw_outbox_counts(struct lw_store *s, int64_t *pending,
                              int64_t *sent, int64_t *failed, int64_t *held)
 {
+    struct lw_db *db = lw_store_db(s);
+    struct counts c = {{0}};
     sqlite3_stmt *st;
-    int rc;
+    enum lw_err e;
 
     if (!s)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT (SELECT count(*) FROM outbox WHERE state = "
-                 "'pending'), (SELECT count(*) FROM outbox WHERE state = "
-                 "'sent'), (SELECT count(*) FROM outbox WHERE state = "
-                 "'failed'), (SELECT count(*) FROM outbox_held)");
+    st = lw_db_stmt(db,
+                    "SELECT (SELECT count(*) FROM outbox WHERE state = "
+                    "'pending'), (SELECT count(*) FROM outbox WHERE state = "
+                    "'sent'), (SELECT count(*) FROM outbox WHERE state = "
+                    "'failed'), (SELECT count(*) FROM outbox_held)",
+                    &e);
     if (!st)
-        return LW_ERR_DB;
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW)
-        return run(s, st, "counting mail");
+        return e;
+    e = lw_db_get_row(db, st, row_counts, &c, "outbox: counting mail");
+    if (e != LW_OK)
+        return e == LW_ERR_NOTFOUND ? LW_ERR_DB : e;
     if (pending)
-        *pending = sqlite3_column_int64(st, 0);
+        *pending = c.n[0];
     if (sent)
-        *sent = sqlite3_column_int64(st, 1);
+        *sent = c.n[1];
     if (failed)
-        *failed = sqlite3_column_int64(st, 2);
+        *failed = c.n[2];
     if (held)
-        *held = sqlite3_column_int64(st, 3);
-    sqlite3_finalize(st);
+        *held = c.n[3];
     return LW_OK;
 }

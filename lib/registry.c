@@ -2,7 +2,7 @@
  * registry.c - vehicles, accounts, geofences and alerts (registry.h), on
  * the store's SQLite connection.
  *
- * Schema migration 2 (lw_registry_migration_2, applied by lw_store_open):
+ * Tables (schema migration 2, lib/schema.c):
  *   meta            key -> integer: registry_version, alerts_version,
  *                   fence_id_seq (highest geofence id ever given)
  *   accounts        the loan: days past due, status, where it came from
@@ -13,86 +13,18 @@
  *   alerts          what the engine raised, with its lifecycle and whether
  *                   the broker acknowledged its publication
  *
- * Statements here run rarely (operators' commands, alerts, state topics),
- * so they are prepared per call rather than cached.
+ * Statements go through lib/db.c (prepared once per handle, by the address
+ * of their SQL text); errors are recorded in the store's handle
+ * (lw_store_errmsg) and returned in the classes of err.h.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "lienwatch/registry.h"
+#include "db.h"
 #include "store_priv.h"
-
-const char lw_registry_migration_2[] =
-    "CREATE TABLE meta ("
-    "  key TEXT NOT NULL PRIMARY KEY,"
-    "  value INTEGER NOT NULL"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE accounts ("
-    "  id TEXT NOT NULL PRIMARY KEY,"
-    "  days_past_due INTEGER NOT NULL CHECK (days_past_due >= 0),"
-    "  status TEXT NOT NULL DEFAULT '',"
-    "  updated_ms INTEGER NOT NULL,"
-    "  source TEXT NOT NULL DEFAULT ''"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE vehicles ("
-    "  device TEXT NOT NULL PRIMARY KEY,"
-    "  vin TEXT NOT NULL DEFAULT '',"
-    "  plate TEXT NOT NULL DEFAULT '',"
-    "  description TEXT NOT NULL DEFAULT '',"
-    "  account TEXT NOT NULL DEFAULT '',"
-    "  offline_after_ms INTEGER NOT NULL DEFAULT 0,"
-    "  registered_ms INTEGER NOT NULL,"
-    "  updated_ms INTEGER NOT NULL"
-    ") WITHOUT ROWID;"
-    "CREATE INDEX vehicles_by_account ON vehicles(account);"
-    "CREATE TABLE geofences ("
-    "  id INTEGER PRIMARY KEY,"
-    "  name TEXT NOT NULL UNIQUE,"
-    "  kind TEXT NOT NULL CHECK (kind IN ('keep_in', 'keep_out')),"
-    "  geojson TEXT NOT NULL,"
-    "  max_dwell_ms INTEGER NOT NULL DEFAULT 0,"
-    "  link_device TEXT NOT NULL DEFAULT '',"
-    "  link_account TEXT NOT NULL DEFAULT '',"
-    "  created_ms INTEGER NOT NULL"
-    ");"
-    "CREATE VIRTUAL TABLE geofence_rtree USING rtree("
-    "  id, min_lat, max_lat, min_lon, max_lon);"
-    "CREATE TABLE alerts ("
-    "  id INTEGER PRIMARY KEY,"
-    "  kind TEXT NOT NULL,"
-    "  device TEXT NOT NULL,"
-    "  geofence TEXT NOT NULL DEFAULT '',"
-    "  fence_tag INTEGER NOT NULL DEFAULT 0,"
-    "  raised_ms INTEGER NOT NULL,"
-    "  has_fix INTEGER NOT NULL DEFAULT 0,"
-    "  fix_time_ms INTEGER,"
-    "  recv_time_ms INTEGER,"
-    "  lat_deg REAL,"
-    "  lon_deg REAL,"
-    "  speed_mps REAL,"
-    "  course_deg REAL,"
-    "  accuracy_m REAL,"
-    "  late INTEGER NOT NULL DEFAULT 0,"
-    "  age_ms INTEGER NOT NULL DEFAULT 0,"
-    "  gap_ms INTEGER NOT NULL DEFAULT 0,"
-    "  moved_m REAL,"
-    "  state TEXT NOT NULL DEFAULT 'open',"
-    "  ack_by TEXT NOT NULL DEFAULT '',"
-    "  ack_note TEXT NOT NULL DEFAULT '',"
-    "  ack_ms INTEGER NOT NULL DEFAULT 0,"
-    "  closed_ms INTEGER NOT NULL DEFAULT 0,"
-    "  changed_ms INTEGER NOT NULL,"
-    "  published INTEGER NOT NULL DEFAULT 0"
-    ");"
-    "CREATE INDEX alerts_by_device ON alerts(device, id);"
-    "CREATE INDEX alerts_unpublished ON alerts(id) WHERE published = 0;"
-    "CREATE INDEX alerts_open ON alerts(id) WHERE state != 'closed';"
-    "CREATE INDEX alerts_changed ON alerts(changed_ms);";
 
 static const char *const state_names[] = {
     [LW_ALERT_OPEN] = "open",
@@ -116,161 +48,55 @@ static enum lw_alert_state parse_state(const char *s)
     return LW_ALERT_OPEN;
 }
 
-/*
- * The statement for sql (a string literal: the cache is keyed by its
- * address), prepared once per handle; NULL (with the error recorded) on
- * failure. Every use ends with lw_store_release_stmt (through "done").
- */
-static sqlite3_stmt *prep(struct lw_store *s, const char *sql)
-{
-    sqlite3_stmt *st = lw_store_prepare_cached(s, sql);
-
-    if (!st)
-        lw_store_seterr(s, "preparing a registry statement: %s",
-                        sqlite3_errmsg(lw_store_sqlite(s)));
-    return st;
-}
-
-/* Runs st to completion (no rows expected), then ends its use. */
-static enum lw_err run(struct lw_store *s, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-    enum lw_err e = LW_OK;
-
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        lw_store_seterr(s, "%s: %s", what, sqlite3_errmsg(lw_store_sqlite(s)));
-        e = (rc & 0xff) == SQLITE_BUSY       ? LW_ERR_BUSY
-            : (rc & 0xff) == SQLITE_READONLY ? LW_ERR_IO
-                                             : LW_ERR_DB;
-    }
-    lw_store_release_stmt(s, st);
-    return e;
-}
-
-/*
- * Records the failure rc of a statement being stepped (a listing that broke
- * off), finalizes it and returns the error. Never steps it again: after an
- * error sqlite3_step resets the statement and would start the query over,
- * turning the failure into a silent restart.
- */
-static enum lw_err step_fail(struct lw_store *s, sqlite3_stmt *st, int rc,
-                             const char *what)
-{
-    lw_store_seterr(s, "%s: %s", what, sqlite3_errmsg(lw_store_sqlite(s)));
-    lw_store_release_stmt(s, st);
-    return (rc & 0xff) == SQLITE_BUSY ? LW_ERR_BUSY : LW_ERR_DB;
-}
-
-/* Decodes the current row of a statement into row (the struct the statement
- * selects: struct lw_vehicle for VEHICLE_COLS, ...). */
-typedef void (*row_decoder)(sqlite3_stmt *st, void *row);
-
-/*
- * Runs st, a lookup by key (prepared and bound), and decodes its row into
- * out with decode. Returns LW_OK, LW_ERR_NOTFOUND when there is no such row
- * (no error recorded: the caller says what is missing, if it wants to), or
- * LW_ERR_DB with "<what>: <SQLite's message>" recorded. Ends st's use.
- */
-static enum lw_err get_row(struct lw_store *s, sqlite3_stmt *st,
-                           row_decoder decode, void *out, const char *what)
-{
-    int rc = sqlite3_step(st);
-    enum lw_err e;
-
-    if (rc == SQLITE_ROW) {
-        decode(st, out);
-        e = LW_OK;
-    } else if (rc == SQLITE_DONE) {
-        e = LW_ERR_NOTFOUND;
-    } else {
-        lw_store_seterr(s, "%s: %s", what, sqlite3_errmsg(lw_store_sqlite(s)));
-        e = LW_ERR_DB;
-    }
-    lw_store_release_stmt(s, st);
-    return e;
-}
-
-/*
- * Hands the current row of a listing to its callback: decodes it into a
- * value of the callback's type and returns the callback's result (non-zero
- * stops the listing). cbp points to the typed callback (lw_vehicle_cb, ...).
- */
-typedef int (*row_visitor)(sqlite3_stmt *st, const void *cbp, void *ctx);
-
-/*
- * Runs st, a listing (prepared and bound), calling visit(st, cbp, ctx) for
- * each row until it returns non-zero. Returns LW_OK, or the error of a
- * listing that broke off (see step_fail; what names it). Ends st's use.
- */
-static enum lw_err each_row(struct lw_store *s, sqlite3_stmt *st,
-                            row_visitor visit, const void *cbp, void *ctx,
-                            const char *what)
-{
-    int rc;
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (visit(st, cbp, ctx))
-            break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return step_fail(s, st, rc, what);
-    lw_store_release_stmt(s, st);
-    return LW_OK;
-}
-
 /* True when the fixed-size field f (size bytes) holds a NUL: a string. */
 #define TERMINATED(f) (memchr((f), '\0', sizeof(f)) != NULL)
 
-static void text_col(sqlite3_stmt *st, int col, char *buf, size_t len)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-
-    snprintf(buf, len, "%s", t ? (const char *)t : "");
-}
-
-static double real_col(sqlite3_stmt *st, int col)
-{
-    return sqlite3_column_type(st, col) == SQLITE_NULL
-               ? NAN
-               : sqlite3_column_double(st, col);
-}
-
-static void bind_real(sqlite3_stmt *st, int i, double v)
+/* Binds v, or NULL when it is not finite (unknown). */
+static void bind_finite(struct lw_db *db, sqlite3_stmt *st, int i, double v)
 {
     if (isfinite(v))
-        sqlite3_bind_double(st, i, v);
+        lw_db_bind_double(db, st, i, v);
     else
-        sqlite3_bind_null(st, i);
+        lw_db_bind_null(db, st, i);
+}
+
+/* Decodes a one-integer row into the int64_t at out. */
+static void row_int64(sqlite3_stmt *st, void *out)
+{
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
 }
 
 /* Adds 1 to meta key (created at 1). Caller holds a transaction or not. */
 static enum lw_err bump(struct lw_store *s, const char *key)
 {
-    sqlite3_stmt *st = prep(s, "INSERT INTO meta(key, value) VALUES (?1, 1) "
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st = lw_db_stmt(db, "INSERT INTO meta(key, value) VALUES (?1, 1) "
                                "ON CONFLICT(key) DO UPDATE SET value = "
-                               "value + 1");
+                               "value + 1", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    return run(s, st, "bumping a version");
+        return e;
+    lw_db_bind_text(db, st, 1, key);
+    return lw_db_run(db, st, "bumping a version");
 }
 
 /* Runs the statement and the version bump in one transaction unless the
  * caller already holds one. */
 static enum lw_err write_and_bump(struct lw_store *s, sqlite3_stmt *st,
                                   const char *what, const char *key,
-                                  int *changes)
+                                  int64_t *changes)
 {
+    struct lw_db *db = lw_store_db(s);
     bool own = !lw_store_in_txn(s);
     enum lw_err e;
 
     if (own && (e = lw_store_begin(s)) != LW_OK) {
-        lw_store_release_stmt(s, st);
+        lw_db_done(db, st);
         return e;
     }
-    e = run(s, st, what);
+    e = lw_db_run(db, st, what);
     if (changes)
-        *changes = sqlite3_changes(lw_store_sqlite(s));
+        *changes = lw_db_changes(db);
     if (e == LW_OK && (!changes || *changes > 0))
         e = bump(s, key);
     if (own) {
@@ -293,11 +119,11 @@ static void row_to_vehicle(sqlite3_stmt *st, void *row)
     struct lw_vehicle *v = row;
 
     memset(v, 0, sizeof(*v));
-    text_col(st, 0, v->device, sizeof(v->device));
-    text_col(st, 1, v->vin, sizeof(v->vin));
-    text_col(st, 2, v->plate, sizeof(v->plate));
-    text_col(st, 3, v->description, sizeof(v->description));
-    text_col(st, 4, v->account, sizeof(v->account));
+    lw_db_col_copy(st, 0, v->device, sizeof(v->device));
+    lw_db_col_copy(st, 1, v->vin, sizeof(v->vin));
+    lw_db_col_copy(st, 2, v->plate, sizeof(v->plate));
+    lw_db_col_copy(st, 3, v->description, sizeof(v->description));
+    lw_db_col_copy(st, 4, v->account, sizeof(v->account));
     v->offline_after_ms = sqlite3_column_int64(st, 5);
     v->registered_ms = sqlite3_column_int64(st, 6);
     v->updated_ms = sqlite3_column_int64(st, 7);
@@ -315,6 +141,8 @@ static int visit_vehicle(sqlite3_stmt *st, const void *cbp, void *ctx)
 enum lw_err lw_registry_vehicle_set(struct lw_store *s,
                                     const struct lw_vehicle *v, int64_t now_ms)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s || !v || !TERMINATED(v->device) || !v->device[0] ||
@@ -323,7 +151,7 @@ enum lw_err lw_registry_vehicle_set(struct lw_store *s,
         return LW_ERR_INVAL;
     /* "" and < 0 mean "keep": only given fields change on an update */
     st =
-        prep(s, "INSERT INTO vehicles(" VEHICLE_COLS ") VALUES "
+        lw_db_stmt(db, "INSERT INTO vehicles(" VEHICLE_COLS ") VALUES "
                 "(?1, ?2, ?3, ?4, ?5, max(?6, 0), ?7, ?7) "
                 "ON CONFLICT(device) DO UPDATE SET "
                 " vin = CASE WHEN ?2 = '' THEN vin ELSE ?2 END,"
@@ -332,60 +160,66 @@ enum lw_err lw_registry_vehicle_set(struct lw_store *s,
                 " account = CASE WHEN ?5 = '' THEN account ELSE ?5 END,"
                 " offline_after_ms = CASE WHEN ?6 < 0 THEN offline_after_ms "
                 "   ELSE ?6 END,"
-                " updated_ms = ?7");
+                " updated_ms = ?7", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_text(st, 1, v->device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, v->vin, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, v->plate, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, v->description, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, v->account, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, v->offline_after_ms);
-    sqlite3_bind_int64(st, 7, now_ms);
+        return e;
+    lw_db_bind_text(db, st, 1, v->device);
+    lw_db_bind_text(db, st, 2, v->vin);
+    lw_db_bind_text(db, st, 3, v->plate);
+    lw_db_bind_text(db, st, 4, v->description);
+    lw_db_bind_text(db, st, 5, v->account);
+    lw_db_bind_int64(db, st, 6, v->offline_after_ms);
+    lw_db_bind_int64(db, st, 7, now_ms);
     return write_and_bump(s, st, "storing a vehicle", "registry_version", NULL);
 }
 
 enum lw_err lw_registry_vehicle_get(struct lw_store *s, const char *device,
                                     struct lw_vehicle *out)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s || !device || !out)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT " VEHICLE_COLS " FROM vehicles WHERE device = ?1");
+    st = lw_db_stmt(db, "SELECT " VEHICLE_COLS " FROM vehicles WHERE device = ?1", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    return get_row(s, st, row_to_vehicle, out, "reading a vehicle");
+        return e;
+    lw_db_bind_text(db, st, 1, device);
+    return lw_db_get_row(db, st, row_to_vehicle, out, "reading a vehicle");
 }
 
 enum lw_err lw_registry_vehicles(struct lw_store *s, lw_vehicle_cb cb,
                                  void *ctx)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s || !cb)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT " VEHICLE_COLS " FROM vehicles ORDER BY device");
+    st = lw_db_stmt(db, "SELECT " VEHICLE_COLS " FROM vehicles ORDER BY device", &e);
     if (!st)
-        return LW_ERR_DB;
-    return each_row(s, st, visit_vehicle, &cb, ctx, "listing vehicles");
+        return e;
+    return lw_db_each_row(db, st, visit_vehicle, &cb, ctx, "listing vehicles");
 }
 
 enum lw_err lw_registry_account_vehicles(struct lw_store *s,
                                          const char *account,
                                          lw_vehicle_cb cb, void *ctx)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s || !account || !cb)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT " VEHICLE_COLS " FROM vehicles WHERE account = ?1 "
-                 "ORDER BY device");
+    st = lw_db_stmt(db, "SELECT " VEHICLE_COLS " FROM vehicles WHERE account = ?1 "
+                 "ORDER BY device", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-    return each_row(s, st, visit_vehicle, &cb, ctx, "listing vehicles");
+        return e;
+    lw_db_bind_text(db, st, 1, account);
+    return lw_db_each_row(db, st, visit_vehicle, &cb, ctx, "listing vehicles");
 }
 
 /* ---- accounts ------------------------------------------------------------ */
@@ -395,11 +229,11 @@ static void row_to_account(sqlite3_stmt *st, void *row)
     struct lw_account *a = row;
 
     memset(a, 0, sizeof(*a));
-    text_col(st, 0, a->account, sizeof(a->account));
+    lw_db_col_copy(st, 0, a->account, sizeof(a->account));
     a->days_past_due = sqlite3_column_int(st, 1);
-    text_col(st, 2, a->status, sizeof(a->status));
+    lw_db_col_copy(st, 2, a->status, sizeof(a->status));
     a->updated_ms = sqlite3_column_int64(st, 3);
-    text_col(st, 4, a->source, sizeof(a->source));
+    lw_db_col_copy(st, 4, a->source, sizeof(a->source));
 }
 
 static int visit_account(sqlite3_stmt *st, const void *cbp, void *ctx)
@@ -414,8 +248,10 @@ static int visit_account(sqlite3_stmt *st, const void *cbp, void *ctx)
 enum lw_err lw_registry_account_set(struct lw_store *s,
                                     const struct lw_account *a)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
-    int changes = 0;
+    int64_t changes = 0;
 
     if (!s || !a || !TERMINATED(a->account) || !a->account[0] ||
         a->days_past_due < 0 || !TERMINATED(a->status) ||
@@ -423,18 +259,18 @@ enum lw_err lw_registry_account_set(struct lw_store *s,
         return LW_ERR_INVAL;
     /* an unchanged retained message (re-sent on every reconnection) must
      * not count as a registry change */
-    st = prep(s, "INSERT INTO accounts(id, days_past_due, status, "
+    st = lw_db_stmt(db, "INSERT INTO accounts(id, days_past_due, status, "
                  "updated_ms, source) VALUES (?1, ?2, ?3, ?4, ?5) "
                  "ON CONFLICT(id) DO UPDATE SET days_past_due = ?2, "
                  "status = ?3, updated_ms = ?4, source = ?5 "
-                 "WHERE days_past_due != ?2 OR status != ?3");
+                 "WHERE days_past_due != ?2 OR status != ?3", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_text(st, 1, a->account, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, a->days_past_due);
-    sqlite3_bind_text(st, 3, a->status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, a->updated_ms);
-    sqlite3_bind_text(st, 5, a->source, -1, SQLITE_STATIC);
+        return e;
+    lw_db_bind_text(db, st, 1, a->account);
+    lw_db_bind_int(db, st, 2, a->days_past_due);
+    lw_db_bind_text(db, st, 3, a->status);
+    lw_db_bind_int64(db, st, 4, a->updated_ms);
+    lw_db_bind_text(db, st, 5, a->source);
     return write_and_bump(s, st, "storing an account", "registry_version",
                           &changes);
 }
@@ -442,30 +278,34 @@ enum lw_err lw_registry_account_set(struct lw_store *s,
 enum lw_err lw_registry_account_get(struct lw_store *s, const char *account,
                                     struct lw_account *out)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s || !account || !out)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT id, days_past_due, status, updated_ms, source "
-                 "FROM accounts WHERE id = ?1");
+    st = lw_db_stmt(db, "SELECT id, days_past_due, status, updated_ms, source "
+                 "FROM accounts WHERE id = ?1", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-    return get_row(s, st, row_to_account, out, "reading an account");
+        return e;
+    lw_db_bind_text(db, st, 1, account);
+    return lw_db_get_row(db, st, row_to_account, out, "reading an account");
 }
 
 enum lw_err lw_registry_accounts(struct lw_store *s, lw_account_cb cb,
                                  void *ctx)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s || !cb)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT id, days_past_due, status, updated_ms, source "
-                 "FROM accounts ORDER BY id");
+    st = lw_db_stmt(db, "SELECT id, days_past_due, status, updated_ms, source "
+                 "FROM accounts ORDER BY id", &e);
     if (!st)
-        return LW_ERR_DB;
-    return each_row(s, st, visit_account, &cb, ctx, "listing accounts");
+        return e;
+    return lw_db_each_row(db, st, visit_account, &cb, ctx, "listing accounts");
 }
 
 /* ---- geofences ----------------------------------------------------------- */
@@ -484,8 +324,8 @@ static int visit_fence(sqlite3_stmt *st, const void *cbp, void *ctx)
 
     memset(&g, 0, sizeof(g));
     g.id = sqlite3_column_int64(st, 0);
-    text_col(st, 1, g.name, sizeof(g.name));
-    text_col(st, 2, kind, sizeof(kind));
+    lw_db_col_copy(st, 1, g.name, sizeof(g.name));
+    lw_db_col_copy(st, 2, kind, sizeof(kind));
     if (lw_fence_kind_parse(kind, &g.kind) != LW_OK)
         g.kind = LW_FENCE_KEEP_IN;
     g.max_dwell_ms = sqlite3_column_int64(st, 3);
@@ -493,8 +333,8 @@ static int visit_fence(sqlite3_stmt *st, const void *cbp, void *ctx)
     g.min_lon = sqlite3_column_double(st, 5);
     g.max_lat = sqlite3_column_double(st, 6);
     g.max_lon = sqlite3_column_double(st, 7);
-    text_col(st, 8, g.link_device, sizeof(g.link_device));
-    text_col(st, 9, g.link_account, sizeof(g.link_account));
+    lw_db_col_copy(st, 8, g.link_device, sizeof(g.link_device));
+    lw_db_col_copy(st, 9, g.link_account, sizeof(g.link_account));
     g.geojson = (const char *)sqlite3_column_text(st, 10);
     if (!g.geojson)
         g.geojson = "";
@@ -515,18 +355,18 @@ enum lw_err lw_registry_fence_add(struct lw_store *s,
                                   const struct lw_geofence *g, int64_t now_ms,
                                   int64_t *id)
 {
+    struct lw_db *db = lw_store_db(s);
     sqlite3_stmt *st;
     bool own;
     enum lw_err e;
     int64_t newid = 0;
-    int rc;
 
     if (!s || !g || !TERMINATED(g->name) || !g->name[0] || !g->geojson ||
         !TERMINATED(g->link_device) || !TERMINATED(g->link_account) ||
         (g->kind != LW_FENCE_KEEP_IN && g->kind != LW_FENCE_KEEP_OUT))
         return LW_ERR_INVAL;
     if (!box_ok(g)) {
-        lw_store_seterr(s, "geofence '%s': invalid bounding box", g->name);
+        lw_db_seterr(db, "geofence '%s': invalid bounding box", g->name);
         return LW_ERR_RANGE;
     }
     own = !lw_store_in_txn(s);
@@ -539,55 +379,49 @@ enum lw_err lw_registry_fence_add(struct lw_store *s,
     /* A new fence never gets the id of a removed one (whose open alerts
      * still carry it as their fence_tag): ids come from meta fence_id_seq,
      * the highest id ever given, not from max(id) + 1. */
-    st = prep(s, "INSERT INTO geofences(id, name, kind, geojson, "
+    st = lw_db_stmt(db, "INSERT INTO geofences(id, name, kind, geojson, "
                  "max_dwell_ms, link_device, link_account, created_ms) "
                  "VALUES (max(coalesce((SELECT value FROM meta WHERE key = "
                  "'fence_id_seq'), 0), coalesce((SELECT max(id) FROM "
                  "geofences), 0)) + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7) "
                  "ON CONFLICT(name) DO UPDATE SET kind = ?2, geojson = ?3, "
                  "max_dwell_ms = ?4, link_device = ?5, link_account = ?6 "
-                 "RETURNING id");
-    if (!st) {
+                 "RETURNING id", &e);
+    if (!st)
+        goto out;
+    lw_db_bind_text(db, st, 1, g->name);
+    lw_db_bind_text(db, st, 2, lw_fence_kind_name(g->kind));
+    lw_db_bind_text(db, st, 3, g->geojson);
+    lw_db_bind_int64(db, st, 4, g->max_dwell_ms > 0 ? g->max_dwell_ms : 0);
+    lw_db_bind_text(db, st, 5, g->link_device);
+    lw_db_bind_text(db, st, 6, g->link_account);
+    lw_db_bind_int64(db, st, 7, now_ms);
+    /* RETURNING: the insert or update is complete at the first row */
+    e = lw_db_get_row(db, st, row_int64, &newid, "storing a geofence");
+    if (e == LW_ERR_NOTFOUND) {
+        lw_db_seterr(db, "storing a geofence: no id returned");
         e = LW_ERR_DB;
-        goto out;
     }
-    sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, lw_fence_kind_name(g->kind), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, g->geojson, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, g->max_dwell_ms > 0 ? g->max_dwell_ms : 0);
-    sqlite3_bind_text(st, 5, g->link_device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, g->link_account, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, now_ms);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        e = step_fail(s, st, rc, "storing a geofence");
+    if (e != LW_OK)
         goto out;
-    }
-    newid = sqlite3_column_int64(st, 0);
-    if ((e = run(s, st, "storing a geofence")) != LW_OK)
+    st = lw_db_stmt(db, "INSERT INTO meta(key, value) VALUES ('fence_id_seq', ?1) "
+                 "ON CONFLICT(key) DO UPDATE SET value = max(value, ?1)", &e);
+    if (!st)
         goto out;
-    st = prep(s, "INSERT INTO meta(key, value) VALUES ('fence_id_seq', ?1) "
-                 "ON CONFLICT(key) DO UPDATE SET value = max(value, ?1)");
-    if (!st) {
-        e = LW_ERR_DB;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, newid);
-    if ((e = run(s, st, "numbering a geofence")) != LW_OK)
+    lw_db_bind_int64(db, st, 1, newid);
+    if ((e = lw_db_run(db, st, "numbering a geofence")) != LW_OK)
         goto out;
     /* an R*Tree row is replaced by its id */
-    st = prep(s, "INSERT OR REPLACE INTO geofence_rtree(id, min_lat, max_lat, "
-                 "min_lon, max_lon) VALUES (?1, ?2, ?3, ?4, ?5)");
-    if (!st) {
-        e = LW_ERR_DB;
+    st = lw_db_stmt(db, "INSERT OR REPLACE INTO geofence_rtree(id, min_lat, max_lat, "
+                 "min_lon, max_lon) VALUES (?1, ?2, ?3, ?4, ?5)", &e);
+    if (!st)
         goto out;
-    }
-    sqlite3_bind_int64(st, 1, newid);
-    sqlite3_bind_double(st, 2, g->min_lat);
-    sqlite3_bind_double(st, 3, g->max_lat);
-    sqlite3_bind_double(st, 4, g->min_lon);
-    sqlite3_bind_double(st, 5, g->max_lon);
-    if ((e = run(s, st, "indexing a geofence")) != LW_OK)
+    lw_db_bind_int64(db, st, 1, newid);
+    lw_db_bind_double(db, st, 2, g->min_lat);
+    lw_db_bind_double(db, st, 3, g->max_lat);
+    lw_db_bind_double(db, st, 4, g->min_lon);
+    lw_db_bind_double(db, st, 5, g->max_lon);
+    if ((e = lw_db_run(db, st, "indexing a geofence")) != LW_OK)
         goto out;
     e = bump(s, "registry_version");
     if (e == LW_OK && id)
@@ -604,36 +438,33 @@ out:
 
 enum lw_err lw_registry_fence_remove(struct lw_store *s, const char *name)
 {
+    struct lw_db *db = lw_store_db(s);
     sqlite3_stmt *st;
     bool own;
     enum lw_err e;
-    int changes;
+    int64_t changes;
 
     if (!s || !name)
         return LW_ERR_INVAL;
     own = !lw_store_in_txn(s);
     if (own && (e = lw_store_begin(s)) != LW_OK)
         return e;
-    st = prep(s, "DELETE FROM geofence_rtree WHERE id IN "
-                 "(SELECT id FROM geofences WHERE name = ?1)");
-    if (!st) {
-        e = LW_ERR_DB;
+    st = lw_db_stmt(db, "DELETE FROM geofence_rtree WHERE id IN "
+                 "(SELECT id FROM geofences WHERE name = ?1)", &e);
+    if (!st)
         goto out;
-    }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if ((e = run(s, st, "removing a geofence")) != LW_OK)
+    lw_db_bind_text(db, st, 1, name);
+    if ((e = lw_db_run(db, st, "removing a geofence")) != LW_OK)
         goto out;
-    st = prep(s, "DELETE FROM geofences WHERE name = ?1");
-    if (!st) {
-        e = LW_ERR_DB;
+    st = lw_db_stmt(db, "DELETE FROM geofences WHERE name = ?1", &e);
+    if (!st)
         goto out;
-    }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if ((e = run(s, st, "removing a geofence")) != LW_OK)
+    lw_db_bind_text(db, st, 1, name);
+    if ((e = lw_db_run(db, st, "removing a geofence")) != LW_OK)
         goto out;
-    changes = sqlite3_changes(lw_store_sqlite(s));
+    changes = lw_db_changes(db);
     if (changes == 0) {
-        lw_store_seterr(s, "no geofence named '%s'", name);
+        lw_db_seterr(db, "no geofence named '%s'", name);
         e = LW_ERR_NOTFOUND;
         goto out;
     }
@@ -650,33 +481,37 @@ out:
 
 enum lw_err lw_registry_fences(struct lw_store *s, lw_geofence_cb cb, void *ctx)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s || !cb)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT " FENCE_COLS " FROM geofences g "
-                 "JOIN geofence_rtree r ON r.id = g.id ORDER BY g.name");
+    st = lw_db_stmt(db, "SELECT " FENCE_COLS " FROM geofences g "
+                 "JOIN geofence_rtree r ON r.id = g.id ORDER BY g.name", &e);
     if (!st)
-        return LW_ERR_DB;
-    return each_row(s, st, visit_fence, &cb, ctx, "listing geofences");
+        return e;
+    return lw_db_each_row(db, st, visit_fence, &cb, ctx, "listing geofences");
 }
 
 enum lw_err lw_registry_fences_at(struct lw_store *s, double lat_deg,
                                   double lon_deg, lw_geofence_cb cb, void *ctx)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s || !cb)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT " FENCE_COLS " FROM geofence_rtree r "
+    st = lw_db_stmt(db, "SELECT " FENCE_COLS " FROM geofence_rtree r "
                  "JOIN geofences g ON g.id = r.id "
                  "WHERE r.min_lat <= ?1 AND r.max_lat >= ?1 "
-                 "AND r.min_lon <= ?2 AND r.max_lon >= ?2 ORDER BY g.name");
+                 "AND r.min_lon <= ?2 AND r.max_lon >= ?2 ORDER BY g.name", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_double(st, 1, lat_deg);
-    sqlite3_bind_double(st, 2, lon_deg);
-    return each_row(s, st, visit_fence, &cb, ctx, "listing geofences");
+        return e;
+    lw_db_bind_double(db, st, 1, lat_deg);
+    lw_db_bind_double(db, st, 2, lon_deg);
+    return lw_db_each_row(db, st, visit_fence, &cb, ctx, "listing geofences");
 }
 
 /* ---- alerts ------------------------------------------------------------- */
@@ -695,11 +530,11 @@ static void row_to_alert(sqlite3_stmt *st, void *row)
 
     memset(r, 0, sizeof(*r));
     r->id = sqlite3_column_int64(st, 0);
-    text_col(st, 1, buf, sizeof(buf));
+    lw_db_col_copy(st, 1, buf, sizeof(buf));
     if (lw_alert_kind_parse(buf, &a->kind) != LW_OK)
         a->kind = 0;
-    text_col(st, 2, a->device, sizeof(a->device));
-    text_col(st, 3, a->fence, sizeof(a->fence));
+    lw_db_col_copy(st, 2, a->device, sizeof(a->device));
+    lw_db_col_copy(st, 3, a->fence, sizeof(a->fence));
     a->fence_tag = sqlite3_column_int64(st, 4);
     a->raised_ms = sqlite3_column_int64(st, 5);
     a->has_fix = sqlite3_column_int(st, 6) != 0;
@@ -710,18 +545,18 @@ static void row_to_alert(sqlite3_stmt *st, void *row)
         a->fix.recv_time_ms = sqlite3_column_int64(st, 8);
         a->fix.lat_deg = sqlite3_column_double(st, 9);
         a->fix.lon_deg = sqlite3_column_double(st, 10);
-        a->fix.speed_mps = real_col(st, 11);
-        a->fix.course_deg = real_col(st, 12);
-        a->fix.accuracy_m = real_col(st, 13);
+        a->fix.speed_mps = lw_db_col_opt_double(st, 11);
+        a->fix.course_deg = lw_db_col_opt_double(st, 12);
+        a->fix.accuracy_m = lw_db_col_opt_double(st, 13);
     }
     a->late = sqlite3_column_int(st, 14) != 0;
     a->age_ms = sqlite3_column_int64(st, 15);
     a->gap_ms = sqlite3_column_int64(st, 16);
-    a->moved_m = real_col(st, 17);
-    text_col(st, 18, buf, sizeof(buf));
+    a->moved_m = lw_db_col_opt_double(st, 17);
+    lw_db_col_copy(st, 18, buf, sizeof(buf));
     r->state = parse_state(buf);
-    text_col(st, 19, r->ack_by, sizeof(r->ack_by));
-    text_col(st, 20, r->ack_note, sizeof(r->ack_note));
+    lw_db_col_copy(st, 19, r->ack_by, sizeof(r->ack_by));
+    lw_db_col_copy(st, 20, r->ack_note, sizeof(r->ack_note));
     r->ack_ms = sqlite3_column_int64(st, 21);
     r->closed_ms = sqlite3_column_int64(st, 22);
     r->published = sqlite3_column_int(st, 23) != 0;
@@ -739,6 +574,7 @@ static int visit_alert(sqlite3_stmt *st, const void *cbp, void *ctx)
 enum lw_err lw_registry_alert_add(struct lw_store *s, const struct lw_alert *a,
                                   int64_t *id)
 {
+    struct lw_db *db = lw_store_db(s);
     sqlite3_stmt *st;
     enum lw_err e;
 
@@ -746,49 +582,51 @@ enum lw_err lw_registry_alert_add(struct lw_store *s, const struct lw_alert *a,
         !TERMINATED(a->fence) ||
         strcmp(lw_alert_kind_name(a->kind), "unknown") == 0)
         return LW_ERR_INVAL;
-    st = prep(s, "INSERT INTO alerts(kind, device, geofence, fence_tag, "
+    st = lw_db_stmt(db, "INSERT INTO alerts(kind, device, geofence, fence_tag, "
                  "raised_ms, has_fix, fix_time_ms, recv_time_ms, lat_deg, "
                  "lon_deg, speed_mps, course_deg, accuracy_m, late, age_ms, "
                  "gap_ms, moved_m, changed_ms) VALUES (?1, ?2, ?3, ?4, ?5, "
-                 "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?5)");
+                 "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?5)", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_text(st, 1, lw_alert_kind_name(a->kind), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, a->device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, a->fence, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, a->fence_tag);
-    sqlite3_bind_int64(st, 5, a->raised_ms);
-    sqlite3_bind_int(st, 6, a->has_fix);
+        return e;
+    lw_db_bind_text(db, st, 1, lw_alert_kind_name(a->kind));
+    lw_db_bind_text(db, st, 2, a->device);
+    lw_db_bind_text(db, st, 3, a->fence);
+    lw_db_bind_int64(db, st, 4, a->fence_tag);
+    lw_db_bind_int64(db, st, 5, a->raised_ms);
+    lw_db_bind_int(db, st, 6, a->has_fix);
     if (a->has_fix) {
-        sqlite3_bind_int64(st, 7, a->fix.fix_time_ms);
-        sqlite3_bind_int64(st, 8, a->fix.recv_time_ms);
-        sqlite3_bind_double(st, 9, a->fix.lat_deg);
-        sqlite3_bind_double(st, 10, a->fix.lon_deg);
-        bind_real(st, 11, a->fix.speed_mps);
-        bind_real(st, 12, a->fix.course_deg);
-        bind_real(st, 13, a->fix.accuracy_m);
+        lw_db_bind_int64(db, st, 7, a->fix.fix_time_ms);
+        lw_db_bind_int64(db, st, 8, a->fix.recv_time_ms);
+        lw_db_bind_double(db, st, 9, a->fix.lat_deg);
+        lw_db_bind_double(db, st, 10, a->fix.lon_deg);
+        bind_finite(db, st, 11, a->fix.speed_mps);
+        bind_finite(db, st, 12, a->fix.course_deg);
+        bind_finite(db, st, 13, a->fix.accuracy_m);
     }
-    sqlite3_bind_int(st, 14, a->late);
-    sqlite3_bind_int64(st, 15, a->age_ms);
-    sqlite3_bind_int64(st, 16, a->gap_ms);
-    bind_real(st, 17, a->moved_m);
-    e = run(s, st, "storing an alert");
+    lw_db_bind_int(db, st, 14, a->late);
+    lw_db_bind_int64(db, st, 15, a->age_ms);
+    lw_db_bind_int64(db, st, 16, a->gap_ms);
+    bind_finite(db, st, 17, a->moved_m);
+    e = lw_db_run(db, st, "storing an alert");
     if (e == LW_OK && id)
-        *id = sqlite3_last_insert_rowid(lw_store_sqlite(s));
+        *id = lw_db_last_rowid(db);
     return e;
 }
 
 enum lw_err lw_registry_alert_published(struct lw_store *s, int64_t id)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     sqlite3_stmt *st;
 
     if (!s)
         return LW_ERR_INVAL;
-    st = prep(s, "UPDATE alerts SET published = 1 WHERE id = ?1");
+    st = lw_db_stmt(db, "UPDATE alerts SET published = 1 WHERE id = ?1", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    return run(s, st, "marking an alert published");
+        return e;
+    lw_db_bind_int64(db, st, 1, id);
+    return lw_db_run(db, st, "marking an alert published");
 }
 
 /*
@@ -800,6 +638,7 @@ static enum lw_err alert_lifecycle(struct lw_store *s, int64_t id, bool close,
                                    const char *by, const char *note,
                                    int64_t now_ms)
 {
+    struct lw_db *db = lw_store_db(s);
     struct lw_alert_row r;
     sqlite3_stmt *st;
     bool own = !lw_store_in_txn(s);
@@ -811,28 +650,26 @@ static enum lw_err alert_lifecycle(struct lw_store *s, int64_t id, bool close,
     if (e != LW_OK)
         goto out;
     if (r.state == LW_ALERT_CLOSED) {
-        lw_store_seterr(s, "alert %lld is already closed", (long long)id);
+        lw_db_seterr(db, "alert %lld is already closed", (long long)id);
         e = LW_ERR_INVAL;
         goto out;
     }
     if (close)
-        st = prep(s, "UPDATE alerts SET state = 'closed', closed_ms = ?2, "
-                     "changed_ms = ?2 WHERE id = ?1");
+        st = lw_db_stmt(db, "UPDATE alerts SET state = 'closed', closed_ms = ?2, "
+                     "changed_ms = ?2 WHERE id = ?1", &e);
     else
-        st = prep(s, "UPDATE alerts SET state = 'acknowledged', ack_by = ?3, "
+        st = lw_db_stmt(db, "UPDATE alerts SET state = 'acknowledged', ack_by = ?3, "
                      "ack_note = ?4, ack_ms = ?2, changed_ms = ?2 "
-                     "WHERE id = ?1");
-    if (!st) {
-        e = LW_ERR_DB;
+                     "WHERE id = ?1", &e);
+    if (!st)
         goto out;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, now_ms);
+    lw_db_bind_int64(db, st, 1, id);
+    lw_db_bind_int64(db, st, 2, now_ms);
     if (!close) {
-        sqlite3_bind_text(st, 3, by ? by : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, note ? note : "", -1, SQLITE_STATIC);
+        lw_db_bind_text(db, st, 3, by ? by : "");
+        lw_db_bind_text(db, st, 4, note ? note : "");
     }
-    e = run(s, st, close ? "closing an alert" : "acknowledging an alert");
+    e = lw_db_run(db, st, close ? "closing an alert" : "acknowledging an alert");
     if (e == LW_OK)
         e = bump(s, "alerts_version");
 out:
@@ -865,18 +702,19 @@ enum lw_err lw_registry_alert_close(struct lw_store *s, int64_t id,
 enum lw_err lw_registry_alert_get(struct lw_store *s, int64_t id,
                                   struct lw_alert_row *out)
 {
+    struct lw_db *db = lw_store_db(s);
     sqlite3_stmt *st;
     enum lw_err e;
 
     if (!s || !out)
         return LW_ERR_INVAL;
-    st = prep(s, "SELECT " ALERT_COLS " FROM alerts WHERE id = ?1");
+    st = lw_db_stmt(db, "SELECT " ALERT_COLS " FROM alerts WHERE id = ?1", &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    e = get_row(s, st, row_to_alert, out, "reading an alert");
+        return e;
+    lw_db_bind_int64(db, st, 1, id);
+    e = lw_db_get_row(db, st, row_to_alert, out, "reading an alert");
     if (e == LW_ERR_NOTFOUND)
-        lw_store_seterr(s, "no alert %lld", (long long)id);
+        lw_db_seterr(db, "no alert %lld", (long long)id);
     return e;
 }
 
@@ -884,6 +722,8 @@ enum lw_err lw_registry_alerts(struct lw_store *s,
                                const struct lw_alert_filter *f,
                                lw_alert_row_cb cb, void *ctx)
 {
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
     static const struct lw_alert_filter all = {0};
     sqlite3_stmt *st;
 
@@ -891,69 +731,64 @@ enum lw_err lw_registry_alerts(struct lw_store *s,
         return LW_ERR_INVAL;
     if (!f)
         f = &all;
-    st = prep(s, "SELECT " ALERT_COLS " FROM alerts WHERE "
+    st = lw_db_stmt(db, "SELECT " ALERT_COLS " FROM alerts WHERE "
                  "(?1 IS NULL OR device = ?1) AND "
                  "(?2 = 0 OR state != 'closed') AND "
                  "(?3 = 0 OR published = 0) AND "
-                 "changed_ms >= ?4 ORDER BY id");
+                 "changed_ms >= ?4 ORDER BY id", &e);
     if (!st)
-        return LW_ERR_DB;
+        return e;
     if (f->device)
-        sqlite3_bind_text(st, 1, f->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, f->open_only);
-    sqlite3_bind_int(st, 3, f->unpublished_only);
-    sqlite3_bind_int64(st, 4, f->changed_since_ms);
-    return each_row(s, st, visit_alert, &cb, ctx, "listing alerts");
+        lw_db_bind_text(db, st, 1, f->device);
+    lw_db_bind_int(db, st, 2, f->open_only);
+    lw_db_bind_int(db, st, 3, f->unpublished_only);
+    lw_db_bind_int64(db, st, 4, f->changed_since_ms);
+    return lw_db_each_row(db, st, visit_alert, &cb, ctx, "listing alerts");
 }
 
 /* ---- change detection ---------------------------------------------------- */
 
-enum lw_err lw_store_data_version(struct lw_store *s, int64_t *out)
-{
-    sqlite3_stmt *st;
-    int rc;
+/* Where lw_registry_version puts the two versions (either may be NULL). */
+struct versions {
+    int64_t *registry; /* registry_version */
+    int64_t *alerts;   /* alerts_version */
+};
 
-    if (!s || !out)
-        return LW_ERR_INVAL;
-    st = prep(s, "PRAGMA data_version");
-    if (!st)
-        return LW_ERR_DB;
-    rc = sqlite3_step(st);
-    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    lw_store_release_stmt(s, st);
-    return rc == SQLITE_ROW ? LW_OK : LW_ERR_DB;
+static int visit_version(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    const struct versions *v = cbp;
+    const char *k = lw_db_col_str(st, 0);
+    int64_t *to = strcmp(k, "registry_version") == 0 ? v->registry
+                  : strcmp(k, "alerts_version") == 0 ? v->alerts
+                                                      : NULL;
+
+    (void)ctx;
+    if (to)
+        *to = sqlite3_column_int64(st, 1);
+    return 0;
 }
 
 enum lw_err lw_registry_version(struct lw_store *s, int64_t *registry,
                                 int64_t *alerts)
 {
+    struct lw_db *db = lw_store_db(s);
+    struct versions v = {registry, alerts};
     sqlite3_stmt *st;
-    int rc;
+    enum lw_err e;
 
-    if (!s)
-        return LW_ERR_INVAL;
     if (registry)
         *registry = 0;
     if (alerts)
         *alerts = 0;
-    st = prep(s, "SELECT key, value FROM meta WHERE key IN "
-                 "('registry_version', 'alerts_version')");
+    if (!s)
+        return LW_ERR_INVAL;
+    st = lw_db_stmt(db, "SELECT key, value FROM meta WHERE key IN "
+                        "('registry_version', 'alerts_version')",
+                    &e);
     if (!st)
-        return LW_ERR_DB;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *k = (const char *)sqlite3_column_text(st, 0);
-        int64_t v = sqlite3_column_int64(st, 1);
-        if (!k)
-            continue;
-        if (strcmp(k, "registry_version") == 0) {
-            if (registry)
-                *registry = v;
-        } else if (alerts) {
-            *alerts = v;
-        }
-    }
-    lw_store_release_stmt(s, st);
-    return rc == SQLITE_DONE ? LW_OK : LW_ERR_DB;
+        return e;
+    return lw_db_each_row(db, st, visit_version, &v, NULL,
+                          "reading the registry versions");
 }
 
 /* ---- finding a vehicle by what an agent has in hand ---------------------- */

@@ -1,8 +1,9 @@
 /*
- * store.c - the SQLite store behind include/lienwatch/store.h.
+ * store.c - the SQLite store behind include/lienwatch/store.h: opening
+ * (with the schema module's migrations), fixes, devices, counters, retention,
+ * and the connection the other core modules share (store_priv.h).
  *
- * Schema (migrations 1 and 4; see migrations[] below for the exact SQL):
- *   schema_version  one row per applied migration; the version is max(version)
+ * Tables used here (created by lib/schema.c, migrations 1 and 4):
  *   devices         id, first/last heard (our clock), fix_count (kept in step
  *                   with the history by put_fix and prune), and a copy of the
  *                   newest fix by fix time (last_*), so the last-known
@@ -15,38 +16,31 @@
  *   fixes           view: fix_history UNION ALL fix_inbox (all of history)
  *   last_fix        view: the last-known fix of each device that has one
  *   counters        name -> value, e.g. "received", "rejected.not_json"
- *   audit           who looked up which device, when, why
+ *   meta            key -> value (migration 2): lw_store_meta_get/set
  * Units as in fix.h: WGS-84 degrees, m/s, metres, UTC milliseconds. Unknown
  * optional values are SQL NULL (NAN, battery -1 and trigger 0 in C).
  *
- * Every statement is prepared once per handle, on first use, and kept in
- * s->stmts; after each use it is reset and its bindings cleared, so no
- * statement stays active between calls (a reader's snapshot ends with the
- * call) and close can finalize them all.
+ * Statements go through lib/db.c: prepared once per handle on first use,
+ * reset after each use, so no statement stays active between calls.
  *
  * Pure core: no clock, no logging, no globals. Failures return an enum lw_err
- * and leave a sentence in s->errmsg (lw_store_errmsg).
+ * and leave a sentence in the handle (lw_store_errmsg).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "lienwatch/store.h"
+#include "db.h"
+#include "schema.h"
 #include "store_priv.h"
 
-/* How long a statement waits for another connection's lock, ms. */
-#define BUSY_TIMEOUT_MS 5000
-/* Room for one error sentence of this handle. */
-#define ERRMSG_LEN 512
 /* Mode of a database file we create: borrowers' locations are private. */
 #define DB_FILE_MODE 0600
 /*
@@ -63,6 +57,11 @@
 #define PRUNE_STEP_DEVICES 1000
 /* Fixes in fix_inbox that make a commit move them into history first. */
 #define INBOX_MERGE_ROWS 20000
+/* Longest meta key, without the NUL. */
+#define META_KEY_MAX 128
+
+_Static_assert(LW_STORE_BUSY_TIMEOUT_MS == LW_DB_BUSY_TIMEOUT_MS,
+               "store.h documents the busy timeout db.c sets");
 
 /* Columns of a fix row, in the order row_to_fix reads them. */
 #define FIX_COLS                                                               \
@@ -74,118 +73,6 @@
     "last_fix_time_ms, last_recv_time_ms, last_lat_deg, last_lon_deg, "        \
     "last_speed_mps, last_course_deg, last_accuracy_m, last_alt_m, "           \
     "last_battery_pct, last_trigger_code"
-
-/* The columns of a stored fix in migration 4's fix_history and fix_inbox
- * (part of a shipped migration: never change it). */
-#define FIX_COLUMNS_V4                                                         \
-    "device TEXT NOT NULL, fix_time_ms INTEGER NOT NULL, "                     \
-    "recv_time_ms INTEGER NOT NULL, lat_deg REAL NOT NULL, "                   \
-    "lon_deg REAL NOT NULL, speed_mps REAL, course_deg REAL, "                 \
-    "accuracy_m REAL, alt_m REAL, battery_pct INTEGER, trigger_code TEXT"
-
-/*
- * Numbered migrations: migrations[i] takes the schema from version i to i+1.
- * Append only; never edit an entry that has shipped. Later issues add
- * vehicles, accounts, geofences, alerts and the mail outbox here.
- */
-static const char *const migrations[] = {
-    /* 1: devices, fix history, last-known fix, counters, audit trail */
-    "CREATE TABLE devices ("
-    "  id TEXT NOT NULL PRIMARY KEY,"
-    "  first_heard_ms INTEGER NOT NULL,"
-    "  last_heard_ms INTEGER NOT NULL,"
-    "  fix_count INTEGER NOT NULL DEFAULT 0"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE fixes ("
-    "  device TEXT NOT NULL REFERENCES devices(id),"
-    "  fix_time_ms INTEGER NOT NULL,"
-    "  recv_time_ms INTEGER NOT NULL,"
-    "  lat_deg REAL NOT NULL,"
-    "  lon_deg REAL NOT NULL,"
-    "  speed_mps REAL,"
-    "  course_deg REAL,"
-    "  accuracy_m REAL,"
-    "  alt_m REAL,"
-    "  battery_pct INTEGER,"
-    "  trigger_code TEXT,"
-    "  PRIMARY KEY (device, fix_time_ms)"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE last_fix ("
-    "  device TEXT NOT NULL PRIMARY KEY REFERENCES devices(id),"
-    "  fix_time_ms INTEGER NOT NULL,"
-    "  recv_time_ms INTEGER NOT NULL,"
-    "  lat_deg REAL NOT NULL,"
-    "  lon_deg REAL NOT NULL,"
-    "  speed_mps REAL,"
-    "  course_deg REAL,"
-    "  accuracy_m REAL,"
-    "  alt_m REAL,"
-    "  battery_pct INTEGER,"
-    "  trigger_code TEXT"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE counters ("
-    "  name TEXT NOT NULL PRIMARY KEY,"
-    "  value INTEGER NOT NULL DEFAULT 0"
-    ") WITHOUT ROWID;"
-    /* no foreign key on device: the trail outlives devices and also records
-     * lookups of ids that never existed */
-    "CREATE TABLE audit ("
-    "  id INTEGER PRIMARY KEY,"
-    "  at_ms INTEGER NOT NULL,"
-    "  who TEXT NOT NULL,"
-    "  action TEXT NOT NULL,"
-    "  device TEXT,"
-    "  reason TEXT"
-    ");"
-    "CREATE INDEX audit_by_device ON audit(device, id);",
-    /* 2: meta, accounts, vehicles, geofences (+ R*Tree), alerts: registry.c */
-    lw_registry_migration_2,
-    /* 3: mail outbox, alerts held for storm digests: outbox.c */
-    lw_outbox_migration_3,
-    /* 4: the write path in two statements per fix. The last-known fix moves
-     * into the devices row (one UPDATE for heard times, count and position),
-     * and new fixes go to fix_inbox, a small table in arrival order, moved
-     * into the device-ordered history in bulk (see merge_inbox). Views keep
-     * the names fixes and last_fix for every reader. */
-    "ALTER TABLE devices ADD COLUMN last_fix_time_ms INTEGER;"
-    "ALTER TABLE devices ADD COLUMN last_recv_time_ms INTEGER;"
-    "ALTER TABLE devices ADD COLUMN last_lat_deg REAL;"
-    "ALTER TABLE devices ADD COLUMN last_lon_deg REAL;"
-    "ALTER TABLE devices ADD COLUMN last_speed_mps REAL;"
-    "ALTER TABLE devices ADD COLUMN last_course_deg REAL;"
-    "ALTER TABLE devices ADD COLUMN last_accuracy_m REAL;"
-    "ALTER TABLE devices ADD COLUMN last_alt_m REAL;"
-    "ALTER TABLE devices ADD COLUMN last_battery_pct INTEGER;"
-    "ALTER TABLE devices ADD COLUMN last_trigger_code TEXT;"
-    "UPDATE devices SET (" LAST_COLS_NO_DEVICE ") = "
-    "(SELECT fix_time_ms, recv_time_ms, lat_deg, lon_deg, speed_mps, "
-    "course_deg, accuracy_m, alt_m, battery_pct, trigger_code "
-    "FROM last_fix l WHERE l.device = devices.id);"
-    "DROP TABLE last_fix;"
-    "CREATE VIEW last_fix AS SELECT id AS device, "
-    "last_fix_time_ms AS fix_time_ms, last_recv_time_ms AS recv_time_ms, "
-    "last_lat_deg AS lat_deg, last_lon_deg AS lon_deg, "
-    "last_speed_mps AS speed_mps, last_course_deg AS course_deg, "
-    "last_accuracy_m AS accuracy_m, last_alt_m AS alt_m, "
-    "last_battery_pct AS battery_pct, last_trigger_code AS trigger_code "
-    "FROM devices WHERE last_fix_time_ms IS NOT NULL;"
-    /* fix_history as fixes was, without the foreign key: put_fix writes a
-     * fix and its device row in one transaction, nothing deletes devices,
-     * and the check cost a lookup in devices for every fix moved */
-    "CREATE TABLE fix_history (" FIX_COLUMNS_V4 ","
-    "  PRIMARY KEY (device, fix_time_ms)"
-    ") WITHOUT ROWID;"
-    "INSERT INTO fix_history SELECT * FROM fixes;"
-    "DROP TABLE fixes;"
-    "CREATE TABLE fix_inbox (" FIX_COLUMNS_V4 ");"
-    "CREATE VIEW fixes AS SELECT " FIX_COLS " FROM fix_history "
-    "UNION ALL SELECT " FIX_COLS " FROM fix_inbox;",
-};
-
-#define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
-_Static_assert(MIGRATION_COUNT == LW_STORE_SCHEMA_VERSION,
-               "LW_STORE_SCHEMA_VERSION must equal the number of migrations");
-
 
 /* Index of each FIX_COLS column in a result row; its parameter is one more
  * (?1 .. ?11 in the INSERTs below). */
@@ -209,11 +96,9 @@ enum fix_col {
 #define LON_MAX_DEG 180.0
 #define BATTERY_MAX_PCT 100
 
-/* Cached statements; the SQL of each is in stmt_sql[]. */
+/* The store's statements; the SQL of each is in stmt_sql[] (static
+ * storage: lw_db_stmt caches them by address). */
 enum stmt_id {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
     ST_DEV_REGISTER_FIX,
     ST_INBOX_INSERT,
     ST_DEV_NEWEST,
@@ -232,9 +117,10 @@ enum stmt_id {
     ST_PRUNE_NEXT,
     ST_PRUNE_DELETE,
     ST_PRUNE_COUNT,
-    ST_AUDIT_ADD,
-    ST_AUDIT_LIST,
-    ST_AUDIT_LIST_DEV,
+    ST_DATA_VERSION,
+    ST_META_GET,
+    ST_META_SET,
+    ST_META_DELETE,
     ST_COUNT_
 };
 
@@ -242,9 +128,6 @@ enum stmt_id {
 #define DEVICE_COLS "id, first_heard_ms, last_heard_ms, last_fix_time_ms, fix_count"
 
 static const char *const stmt_sql[ST_COUNT_] = {
-    [ST_BEGIN] = "BEGIN IMMEDIATE",
-    [ST_COMMIT] = "COMMIT",
-    [ST_ROLLBACK] = "ROLLBACK",
     /* a device's first fix registers it, with that fix as its last-known;
      * changes() == 0: the device is known */
     [ST_DEV_REGISTER_FIX] =
@@ -317,20 +200,13 @@ static const char *const stmt_sql[ST_COUNT_] = {
         "AND fix_time_ms < ?2 ORDER BY fix_time_ms LIMIT 1 OFFSET ?4), ?2)",
     [ST_PRUNE_COUNT] = "UPDATE devices SET fix_count = fix_count - ?2 "
                        "WHERE id = ?1",
-    [ST_AUDIT_ADD] = "INSERT INTO audit (at_ms, who, action, device, reason) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_AUDIT_LIST] = "SELECT id, at_ms, who, action, device, reason "
-                      "FROM audit ORDER BY id",
-    [ST_AUDIT_LIST_DEV] = "SELECT id, at_ms, who, action, device, reason "
-                          "FROM audit WHERE device = ?1 ORDER BY id",
-};
-
-/* Statements of other core modules cached per handle (store_priv.h). */
-#define EXT_STMT_MAX 64
-
-struct ext_stmt {
-    const char *sql;  /* the caller's string literal: the cache key */
-    sqlite3_stmt *st; /* its prepared statement */
+    [ST_DATA_VERSION] = "PRAGMA data_version",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    /* a BLOB (?2 is bound as one): the INTEGER affinity of meta.value
+     * would turn the text "0123" into the number 123 */
+    [ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [ST_META_DELETE] = "DELETE FROM meta WHERE key = ?1",
 };
 
 /*
@@ -422,153 +298,43 @@ static void keyset_clear(struct keyset *k)
 }
 
 struct lw_store {
-    sqlite3 *db;                    /* the connection */
-    struct ext_stmt ext[EXT_STMT_MAX]; /* registry.c's statements */
-    int next;                       /* used entries of ext */
-    bool rdonly;                    /* opened with LW_STORE_RDONLY */
-    int64_t inbox_rows;             /* rows in fix_inbox, as far as known */
-    struct keyset inbox_keys;       /* their keys (see struct keyset) */
-    sqlite3_stmt *stmts[ST_COUNT_]; /* prepared on first use, NULL before */
-    char errmsg[ERRMSG_LEN];        /* last failure of this handle */
+    struct lw_db *db;         /* the connection and its statements */
+    bool rdonly;              /* opened with LW_STORE_RDONLY */
+    int64_t inbox_rows;       /* rows in fix_inbox, as far as known */
+    struct keyset inbox_keys; /* their keys (see struct keyset) */
 };
 
-/* Records a failure sentence in s->errmsg. */
-__attribute__((format(printf, 2, 3))) static void
-set_errmsg(struct lw_store *s, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
-    va_end(ap);
-}
-
-/* Maps a SQLite result code to the lienwatch error enum. */
-static enum lw_err map_rc(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_ROW:
-    case SQLITE_DONE:
-        return LW_OK;
-    case SQLITE_NOMEM:
-        return LW_ERR_NOMEM;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return LW_ERR_BUSY;
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-        return LW_ERR_IO;
-    default:
-        return LW_ERR_DB;
-    }
-}
-
-/* Records SQLite's message for a failed 'what' and returns the mapped code. */
-static enum lw_err db_fail(struct lw_store *s, int rc, const char *what)
-{
-    set_errmsg(s, "%s: %s", what, sqlite3_errmsg(s->db));
-    return map_rc(rc);
-}
-
-/* The cached statement id, prepared on first use; NULL (errmsg set) on
- * failure. A statement still stepping (a callback re-entering the same
- * query) is refused rather than reset under its caller. */
+/* The statement id, ready to bind; NULL (*e and the reason set) on
+ * failure. */
 static sqlite3_stmt *stmt(struct lw_store *s, enum stmt_id id, enum lw_err *e)
 {
-    int rc;
-
-    *e = LW_OK;
-    if (!s->stmts[id]) {
-        rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
-                                SQLITE_PREPARE_PERSISTENT, &s->stmts[id], NULL);
-        if (rc != SQLITE_OK) {
-            *e = db_fail(s, rc, "preparing a statement");
-            s->stmts[id] = NULL;
-            return NULL;
-        }
-        if (!s->stmts[id]) { /* only for SQL without a statement */
-            set_errmsg(s, "statement %d is empty", (int)id);
-            *e = LW_ERR_DB;
-            return NULL;
-        }
-    } else if (sqlite3_stmt_busy(s->stmts[id])) {
-        set_errmsg(s, "store function re-entered from its own callback");
-        *e = LW_ERR_INVAL;
-        return NULL;
-    }
-    return s->stmts[id];
-}
-
-/* Ends one use of a cached statement. */
-static void done(sqlite3_stmt *st)
-{
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-}
-
-/* Binds an optional double: NAN is NULL. */
-static int bind_opt_double(sqlite3_stmt *st, int i, double v)
-{
-    return lw_has(v) ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
-}
-
-/* Reads an optional double: NULL is NAN. */
-static double col_opt_double(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL
-               ? NAN
-               : sqlite3_column_double(st, i);
-}
-
-/* Copies a text column into dst (dstlen bytes incl. NUL), truncating. */
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t dstlen)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    snprintf(dst, dstlen, "%s", t ? (const char *)t : "");
+    return lw_db_stmt(s->db, stmt_sql[id], e);
 }
 
 /* Binds the 11 FIX_COLS of f as parameters 1..11. The text parameters
  * point into f (SQLITE_STATIC): f must outlive the statement's use. */
-static int bind_fix(sqlite3_stmt *st, const struct lw_fix *f)
+static void bind_fix(struct lw_db *db, sqlite3_stmt *st,
+                     const struct lw_fix *f)
 {
-    int rc =
-        sqlite3_bind_text(st, PARAM(COL_DEVICE), f->device, -1, SQLITE_STATIC);
-
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, PARAM(COL_FIX_TIME), f->fix_time_ms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, PARAM(COL_RECV_TIME), f->recv_time_ms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_double(st, PARAM(COL_LAT), f->lat_deg);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_double(st, PARAM(COL_LON), f->lon_deg);
-    if (rc == SQLITE_OK)
-        rc = bind_opt_double(st, PARAM(COL_SPEED), f->speed_mps);
-    if (rc == SQLITE_OK)
-        rc = bind_opt_double(st, PARAM(COL_COURSE), f->course_deg);
-    if (rc == SQLITE_OK)
-        rc = bind_opt_double(st, PARAM(COL_ACCURACY), f->accuracy_m);
-    if (rc == SQLITE_OK)
-        rc = bind_opt_double(st, PARAM(COL_ALT), f->alt_m);
-    if (rc == SQLITE_OK)
-        rc = f->battery_pct < 0
-                 ? sqlite3_bind_null(st, PARAM(COL_BATTERY))
-                 : sqlite3_bind_int(st, PARAM(COL_BATTERY), f->battery_pct);
-    if (rc == SQLITE_OK)
-        rc = f->trigger ? sqlite3_bind_text(st, PARAM(COL_TRIGGER),
-                                            &f->trigger, 1, SQLITE_STATIC)
-                        : sqlite3_bind_null(st, PARAM(COL_TRIGGER));
-    return rc;
+    lw_db_bind_text(db, st, PARAM(COL_DEVICE), f->device);
+    lw_db_bind_int64(db, st, PARAM(COL_FIX_TIME), f->fix_time_ms);
+    lw_db_bind_int64(db, st, PARAM(COL_RECV_TIME), f->recv_time_ms);
+    lw_db_bind_double(db, st, PARAM(COL_LAT), f->lat_deg);
+    lw_db_bind_double(db, st, PARAM(COL_LON), f->lon_deg);
+    /* an unknown value (NAN) is bound as NULL by SQLite */
+    lw_db_bind_double(db, st, PARAM(COL_SPEED), f->speed_mps);
+    lw_db_bind_double(db, st, PARAM(COL_COURSE), f->course_deg);
+    lw_db_bind_double(db, st, PARAM(COL_ACCURACY), f->accuracy_m);
+    lw_db_bind_double(db, st, PARAM(COL_ALT), f->alt_m);
+    if (f->battery_pct < 0)
+        lw_db_bind_null(db, st, PARAM(COL_BATTERY));
+    else
+        lw_db_bind_int(db, st, PARAM(COL_BATTERY), f->battery_pct);
+    if (f->trigger)
+        lw_db_bind_textn(db, st, PARAM(COL_TRIGGER), &f->trigger, 1);
+    else
+        lw_db_bind_null(db, st, PARAM(COL_TRIGGER));
 }
-
-/* Decodes the current row of a statement into row (the struct the statement
- * selects: struct lw_fix for FIX_COLS, ...). */
-typedef void (*row_decoder)(sqlite3_stmt *st, void *row);
 
 /* Fills the struct lw_fix at row from a row of FIX_COLS. */
 static void row_to_fix(sqlite3_stmt *st, void *row)
@@ -577,15 +343,15 @@ static void row_to_fix(sqlite3_stmt *st, void *row)
     const unsigned char *trig;
 
     lw_fix_init(f);
-    col_text(st, COL_DEVICE, f->device, sizeof(f->device));
+    lw_db_col_copy(st, COL_DEVICE, f->device, sizeof(f->device));
     f->fix_time_ms = sqlite3_column_int64(st, COL_FIX_TIME);
     f->recv_time_ms = sqlite3_column_int64(st, COL_RECV_TIME);
     f->lat_deg = sqlite3_column_double(st, COL_LAT);
     f->lon_deg = sqlite3_column_double(st, COL_LON);
-    f->speed_mps = col_opt_double(st, COL_SPEED);
-    f->course_deg = col_opt_double(st, COL_COURSE);
-    f->accuracy_m = col_opt_double(st, COL_ACCURACY);
-    f->alt_m = col_opt_double(st, COL_ALT);
+    f->speed_mps = lw_db_col_opt_double(st, COL_SPEED);
+    f->course_deg = lw_db_col_opt_double(st, COL_COURSE);
+    f->accuracy_m = lw_db_col_opt_double(st, COL_ACCURACY);
+    f->alt_m = lw_db_col_opt_double(st, COL_ALT);
     if (sqlite3_column_type(st, COL_BATTERY) != SQLITE_NULL)
         f->battery_pct = sqlite3_column_int(st, COL_BATTERY);
     trig = sqlite3_column_text(st, COL_TRIGGER);
@@ -599,7 +365,7 @@ static void row_to_device(sqlite3_stmt *st, void *row)
     struct lw_device_info *d = row;
 
     *d = (struct lw_device_info){0};
-    col_text(st, 0, d->device, sizeof(d->device));
+    lw_db_col_copy(st, 0, d->device, sizeof(d->device));
     d->first_heard_ms = sqlite3_column_int64(st, 1);
     d->last_heard_ms = sqlite3_column_int64(st, 2);
     d->last_fix_ms = sqlite3_column_int64(st, 3); /* NULL reads as 0 */
@@ -620,7 +386,7 @@ static bool device_ok(const char *id)
 /* Argument check shared by the public entry points. */
 static enum lw_err check_handle(const struct lw_store *s)
 {
-    return s && s->db ? LW_OK : LW_ERR_INVAL;
+    return s && lw_db_sqlite(s->db) ? LW_OK : LW_ERR_INVAL;
 }
 
 /* Argument check of the writing entry points. */
@@ -629,50 +395,10 @@ static enum lw_err check_writable(struct lw_store *s)
     if (check_handle(s) != LW_OK)
         return LW_ERR_INVAL;
     if (s->rdonly) {
-        set_errmsg(s, "the store was opened read-only");
+        lw_db_seterr(s->db, "the store was opened read-only");
         return LW_ERR_INVAL;
     }
     return LW_OK;
-}
-
-/* Runs one statement without parameters or rows (pragmas, DDL). */
-static enum lw_err exec(struct lw_store *s, const char *sql, const char *what)
-{
-    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-
-    return rc == SQLITE_OK ? LW_OK : db_fail(s, rc, what);
-}
-
-/* Reads the schema version into *v (0 when there is no schema_version). */
-static enum lw_err read_version(struct lw_store *s, int *v)
-{
-    static const char sql[] =
-        "SELECT CASE WHEN EXISTS (SELECT 1 FROM sqlite_master WHERE "
-        "type = 'table' AND name = 'schema_version') THEN 1 ELSE 0 END";
-    static const char max_sql[] =
-        "SELECT coalesce(max(version), 0) FROM schema_version";
-    sqlite3_stmt *st = NULL;
-    enum lw_err e = LW_OK;
-    int rc;
-
-    *v = 0;
-    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW &&
-        sqlite3_column_int(st, 0) == 1) {
-        sqlite3_finalize(st);
-        st = NULL;
-        rc = sqlite3_prepare_v2(s->db, max_sql, -1, &st, NULL);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-            sqlite3_int64 ver = sqlite3_column_int64(st, 0);
-
-            *v = ver > INT_MAX ? INT_MAX : (int)ver;
-            rc = SQLITE_OK;
-        }
-    }
-    if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        e = db_fail(s, rc, "reading the schema version");
-    sqlite3_finalize(st);
-    return e;
 }
 
 /*
@@ -693,7 +419,7 @@ static enum lw_err read_inbox_keys(struct lw_store *s)
     st = stmt(s, ST_INBOX_KEYS, &e);
     if (!st)
         return e;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = lw_db_step(s->db, st)) == SQLITE_ROW) {
         const unsigned char *dev = sqlite3_column_text(st, 0);
 
         rows++;
@@ -702,65 +428,13 @@ static enum lw_err read_inbox_keys(struct lw_store *s)
                             key_hash((const char *)dev,
                                      sqlite3_column_int64(st, 1)));
     }
-    e = rc == SQLITE_DONE ? LW_OK : db_fail(s, rc, "reading the fix inbox");
-    done(st);
+    e = rc == SQLITE_DONE ? LW_OK
+                          : lw_db_fail(s->db, rc, "reading the fix inbox");
+    lw_db_done(s->db, st);
     if (e == LW_OK) {
         s->inbox_rows = rows;
         s->inbox_keys.valid = ok;
     }
-    return e;
-}
-
-/* Applies every migration after the current version, in one transaction. */
-static enum lw_err migrate(struct lw_store *s, const char *path)
-{
-    char sql[64];
-    enum lw_err e;
-    int v;
-
-    e = exec(s, "BEGIN IMMEDIATE", "starting the migration");
-    if (e)
-        return e;
-    e = exec(s,
-             "CREATE TABLE IF NOT EXISTS schema_version "
-             "(version INTEGER NOT NULL PRIMARY KEY)",
-             "creating schema_version");
-    if (e)
-        goto out_rollback;
-    e = read_version(s, &v);
-    if (e)
-        goto out_rollback;
-    if (v > LW_STORE_SCHEMA_VERSION) {
-        set_errmsg(s,
-                   "database %s has schema version %d; this program "
-                   "knows up to %d: upgrade lienwatch",
-                   path, v, LW_STORE_SCHEMA_VERSION);
-        e = LW_ERR_SCHEMA;
-        goto out_rollback;
-    }
-    for (; v < MIGRATION_COUNT; v++) {
-        e = exec(s, migrations[v], "applying a schema migration");
-        if (e) {
-            /* keep SQLite's words, say which step */
-            char why[ERRMSG_LEN];
-
-            snprintf(why, sizeof(why), "%s", s->errmsg);
-            set_errmsg(s, "migration %d of %s: %s", v + 1, path, why);
-            goto out_rollback;
-        }
-        snprintf(sql, sizeof(sql),
-                 "INSERT INTO schema_version (version) VALUES (%d)", v + 1);
-        e = exec(s, sql, "recording the schema version");
-        if (e)
-            goto out_rollback;
-    }
-    e = exec(s, "COMMIT", "committing the migration");
-    if (e)
-        goto out_rollback;
-    return LW_OK;
-
-out_rollback:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return e;
 }
 
@@ -815,7 +489,7 @@ static enum lw_err reopen_immutable(struct lw_store *s, const char *path)
     size_t n = strlen(path);
     char *uri = malloc(n * 3 + sizeof("file:?immutable=1"));
     char *p = uri;
-    int rc;
+    enum lw_err e;
 
     if (!uri)
         return LW_ERR_NOMEM;
@@ -827,16 +501,11 @@ static enum lw_err reopen_immutable(struct lw_store *s, const char *path)
             p += sprintf(p, "%%%02X", (unsigned char)*path);
     }
     strcpy(p, "?immutable=1");
-    sqlite3_close_v2(s->db);
-    rc = sqlite3_open_v2(
-        uri, &s->db,
-        SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+    e = lw_db_reopen(s->db, uri,
+                     SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+                         SQLITE_OPEN_NOMUTEX);
     free(uri);
-    if (rc != SQLITE_OK)
-        return s->db ? db_fail(s, rc, "reopening read-only") : map_rc(rc);
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    return LW_OK;
+    return e;
 }
 
 enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
@@ -847,8 +516,9 @@ enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
     bool nomigrate = !rdonly && (flags & LW_STORE_NOMIGRATE);
     bool memory;
     struct stat sb;
+    const char *why;
     enum lw_err e;
-    int oflags, rc, v;
+    int oflags, v;
 
     if (out)
         *out = NULL;
@@ -884,22 +554,16 @@ enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
         SQLITE_OPEN_NOMUTEX |
         (rdonly ? SQLITE_OPEN_READONLY
                 : SQLITE_OPEN_READWRITE | (nomigrate ? 0 : SQLITE_OPEN_CREATE));
-    rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
-    if (rc != SQLITE_OK) {
-        lw_seterr(err, errlen, "cannot open database %s: %s", path,
-                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-        e = map_rc(rc);
+    e = lw_db_open(&s->db, path, oflags, err, errlen);
+    if (e)
         goto out_close;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     /* SQLite falls back to read-only when it may not write the file */
-    if (!rdonly && sqlite3_db_readonly(s->db, "main") == 1) {
+    if (!rdonly && sqlite3_db_readonly(lw_db_sqlite(s->db), "main") == 1) {
         lw_seterr(err, errlen,
                   "database %s is not writable by this user (permission "
                   "denied)",
                   path);
-        e = LW_ERR_IO;
+        e = LW_ERR_READONLY;
         goto out_close;
     }
 
@@ -922,12 +586,12 @@ enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
                      "PRAGMA wal_autocheckpoint = %d",
                      WRITER_CACHE_KIB, WRITER_WAL_CHECKPOINT_PAGES);
         }
-        e = exec(s, pragmas, "setting pragmas");
+        e = lw_db_exec(s->db, pragmas, "setting pragmas");
         if (e)
             goto out_detail;
     }
     if (!rdonly && !nomigrate) {
-        e = migrate(s, path);
+        e = lw_schema_migrate(s->db, path);
         if (!e)
             e = read_inbox_keys(s);
         if (e)
@@ -936,40 +600,41 @@ enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
     }
 
     /* read-only or no-migrate: the schema must already be there */
-    e = read_version(s, &v);
+    e = lw_schema_version(s->db, &v);
     if (e && rdonly && !memory &&
-        (sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_READONLY &&
+        (sqlite3_extended_errcode(lw_db_sqlite(s->db)) & 0xff) ==
+            SQLITE_READONLY &&
         !wal_exists(path)) {
         e = reopen_immutable(s, path);
         if (e == LW_OK)
-            e = read_version(s, &v);
+            e = lw_schema_version(s->db, &v);
     }
     if (e)
         goto out_detail;
     if (v > LW_STORE_SCHEMA_VERSION) {
-        set_errmsg(s,
-                   "database %s has schema version %d; this program knows "
-                   "up to %d: upgrade lienwatch",
-                   path, v, LW_STORE_SCHEMA_VERSION);
+        lw_db_seterr(s->db,
+                     "database %s has schema version %d; this program knows "
+                     "up to %d: upgrade lienwatch",
+                     path, v, LW_STORE_SCHEMA_VERSION);
         e = LW_ERR_SCHEMA;
         goto out_detail;
     }
     if (v < 1) {
-        set_errmsg(s,
-                   "database %s has no lienwatch schema yet (create it with "
-                   "'lienwatch init-db' or by starting lienwatchd)",
-                   path);
+        lw_db_seterr(s->db,
+                     "database %s has no lienwatch schema yet (create it "
+                     "with 'lienwatch init-db' or by starting lienwatchd)",
+                     path);
         e = LW_ERR_SCHEMA;
         goto out_detail;
     }
     /* the queries are those of the current schema (migration 4 moved the
      * last-known fix): an older file must be upgraded by a writer first */
     if (v < LW_STORE_SCHEMA_VERSION) {
-        set_errmsg(s,
-                   "database %s has schema version %d, older than this "
-                   "program's %d: start lienwatchd (or run 'lienwatch "
-                   "init-db') once to upgrade it",
-                   path, v, LW_STORE_SCHEMA_VERSION);
+        lw_db_seterr(s->db,
+                     "database %s has schema version %d, older than this "
+                     "program's %d: start lienwatchd (or run 'lienwatch "
+                     "init-db') once to upgrade it",
+                     path, v, LW_STORE_SCHEMA_VERSION);
         e = LW_ERR_SCHEMA;
         goto out_detail;
     }
@@ -978,10 +643,11 @@ out_ok:
     return LW_OK;
 
 out_detail:
-    if (strstr(s->errmsg, path))
-        lw_seterr(err, errlen, "%s", s->errmsg);
+    why = lw_db_errmsg(s->db);
+    if (strstr(why, path))
+        lw_seterr(err, errlen, "%s", why);
     else
-        lw_seterr(err, errlen, "database %s: %s", path, s->errmsg);
+        lw_seterr(err, errlen, "database %s: %s", path, why);
 out_close:
     lw_store_close(s);
     return e;
@@ -989,20 +655,10 @@ out_close:
 
 void lw_store_close(struct lw_store *s)
 {
-    int i;
-
     if (!s)
         return;
-    for (i = 0; i < ST_COUNT_; i++)
-        sqlite3_finalize(s->stmts[i]);
-    for (i = 0; i < s->next; i++)
-        sqlite3_finalize(s->ext[i].st);
     free(s->inbox_keys.slots);
-    if (s->db) {
-        /* closing rolls back an open transaction; the statements are
-         * finalized, so close_v2 frees everything now */
-        sqlite3_close_v2(s->db);
-    }
+    lw_db_close(s->db);
     free(s);
 }
 
@@ -1010,33 +666,25 @@ const char *lw_store_errmsg(const struct lw_store *s)
 {
     if (!s)
         return "no store handle";
-    if (s->errmsg[0])
-        return s->errmsg;
-    return s->db ? sqlite3_errmsg(s->db) : "not open";
+    return lw_db_errmsg(s->db);
 }
 
-/* Steps a cached statement that returns no rows, then ends its use. */
-static enum lw_err run(struct lw_store *s, sqlite3_stmt *st, const char *what)
+enum lw_err lw_store_set_busy_timeout(struct lw_store *s, int ms)
 {
-    int rc = sqlite3_step(st);
-    enum lw_err e = LW_OK;
-
-    if (rc != SQLITE_DONE)
-        e = db_fail(s, rc, what);
-    done(st);
-    return e;
+    if (check_handle(s) || ms < 0)
+        return LW_ERR_INVAL;
+    return lw_db_set_busy_timeout(s->db, ms);
 }
 
-/* Runs one of the cached statements without parameters or rows. */
-static enum lw_err txn(struct lw_store *s, enum stmt_id id, const char *what)
+/* Runs one of the store's statements without parameters or rows. */
+static enum lw_err run_plain(struct lw_store *s, enum stmt_id id,
+                             const char *what)
 {
     sqlite3_stmt *st;
     enum lw_err e;
 
-    if (check_handle(s))
-        return LW_ERR_INVAL;
     st = stmt(s, id, &e);
-    return st ? run(s, st, what) : e;
+    return st ? lw_db_run(s->db, st, what) : e;
 }
 
 /*
@@ -1049,10 +697,10 @@ static enum lw_err merge_inbox(struct lw_store *s)
 {
     enum lw_err e;
 
-    e = txn(s, ST_MERGE_COPY, "moving fixes into history");
+    e = run_plain(s, ST_MERGE_COPY, "moving fixes into history");
     if (e)
         return e;
-    e = txn(s, ST_MERGE_CLEAR, "emptying the fix inbox");
+    e = run_plain(s, ST_MERGE_CLEAR, "emptying the fix inbox");
     if (e)
         return e;
     s->inbox_rows = 0;
@@ -1062,7 +710,9 @@ static enum lw_err merge_inbox(struct lw_store *s)
 
 enum lw_err lw_store_begin(struct lw_store *s)
 {
-    return txn(s, ST_BEGIN, "BEGIN");
+    if (check_handle(s))
+        return LW_ERR_INVAL;
+    return lw_db_begin(s->db);
 }
 
 enum lw_err lw_store_commit(struct lw_store *s)
@@ -1071,18 +721,21 @@ enum lw_err lw_store_commit(struct lw_store *s)
 
     if (check_handle(s))
         return LW_ERR_INVAL;
-    if (s->inbox_rows >= INBOX_MERGE_ROWS && lw_store_in_txn(s)) {
+    if (s->inbox_rows >= INBOX_MERGE_ROWS && lw_db_in_txn(s->db)) {
         e = merge_inbox(s);
         if (e)
             return e;
     }
-    return txn(s, ST_COMMIT, "COMMIT");
+    return lw_db_commit(s->db);
 }
 
 enum lw_err lw_store_rollback(struct lw_store *s)
 {
-    enum lw_err e = txn(s, ST_ROLLBACK, "ROLLBACK");
+    enum lw_err e;
 
+    if (check_handle(s))
+        return LW_ERR_INVAL;
+    e = lw_db_rollback(s->db);
     /* what the transaction put in (or merged out of) the inbox is back as
      * it was */
     if (e == LW_OK && !s->rdonly)
@@ -1092,53 +745,39 @@ enum lw_err lw_store_rollback(struct lw_store *s)
 
 bool lw_store_in_txn(const struct lw_store *s)
 {
-    return s && s->db && !sqlite3_get_autocommit(s->db);
+    return s && lw_db_in_txn(s->db);
 }
 
-/* Binds (text ?1, int64 ?2) and runs a cached no-row statement. */
+/* Binds (text ?1, int64 ?2) and runs one of the store's no-row statements. */
 static enum lw_err run_text_int(struct lw_store *s, enum stmt_id id,
-                                const char *text, int64_t n, const char *what,
-                                int *changes)
+                                const char *text, int64_t n, const char *what)
 {
     sqlite3_stmt *st;
     enum lw_err e;
-    int rc;
 
     st = stmt(s, id, &e);
     if (!st)
         return e;
-    rc = sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 2, n);
-    if (rc != SQLITE_OK) {
-        done(st);
-        return db_fail(s, rc, what);
-    }
-    e = run(s, st, what);
-    if (changes)
-        *changes = e ? 0 : sqlite3_changes(s->db);
-    return e;
+    lw_db_bind_text(s->db, st, 1, text);
+    lw_db_bind_int64(s->db, st, 2, n);
+    return lw_db_run(s->db, st, what);
 }
 
-/* Binds f and runs a cached no-row statement, giving sqlite3_changes. */
+/* Binds f and runs one of the store's no-row statements; *changes gets the
+ * rows it changed. */
 static enum lw_err run_fix(struct lw_store *s, enum stmt_id id,
                            const struct lw_fix *f, const char *what,
-                           int *changes)
+                           int64_t *changes)
 {
     sqlite3_stmt *st;
     enum lw_err e;
-    int rc;
 
     st = stmt(s, id, &e);
     if (!st)
         return e;
-    rc = bind_fix(st, f);
-    if (rc != SQLITE_OK) {
-        done(st);
-        return db_fail(s, rc, what);
-    }
-    e = run(s, st, what);
-    *changes = e ? 0 : sqlite3_changes(s->db);
+    bind_fix(s->db, st, f);
+    e = lw_db_run(s->db, st, what);
+    *changes = e ? 0 : lw_db_changes(s->db);
     return e;
 }
 
@@ -1146,20 +785,27 @@ static enum lw_err run_fix(struct lw_store *s, enum stmt_id id,
 static enum lw_err check_fix(struct lw_store *s, const struct lw_fix *f)
 {
     if (!f || !device_ok(f->device)) {
-        set_errmsg(s, "fix without a valid device id");
+        lw_db_seterr(s->db, "fix without a valid device id");
         return LW_ERR_INVAL;
     }
     if (!isfinite(f->lat_deg) || !isfinite(f->lon_deg) ||
         fabs(f->lat_deg) > LAT_MAX_DEG || fabs(f->lon_deg) > LON_MAX_DEG) {
-        set_errmsg(s, "fix of %s: position out of range", f->device);
+        lw_db_seterr(s->db, "fix of %s: position out of range", f->device);
         return LW_ERR_INVAL;
     }
     if (f->battery_pct < -1 || f->battery_pct > BATTERY_MAX_PCT) {
-        set_errmsg(s, "fix of %s: battery %d%% out of range", f->device,
-                   f->battery_pct);
+        lw_db_seterr(s->db, "fix of %s: battery %d%% out of range", f->device,
+                     f->battery_pct);
         return LW_ERR_INVAL;
     }
     return LW_OK;
+}
+
+/* Decodes "a row exists" into the bool at out. */
+static void row_exists(sqlite3_stmt *st, void *out)
+{
+    (void)st;
+    *(bool *)out = true;
 }
 
 /*
@@ -1170,22 +816,16 @@ static enum lw_err history_has(struct lw_store *s, const struct lw_fix *f,
 {
     sqlite3_stmt *st;
     enum lw_err e;
-    int rc;
 
+    *has = false;
     st = stmt(s, ST_HISTORY_HAS, &e);
     if (!st)
         return e;
-    rc = sqlite3_bind_text(st, 1, f->device, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 2, f->fix_time_ms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    e = rc == SQLITE_ROW || rc == SQLITE_DONE
-            ? LW_OK
-            : db_fail(s, rc, "looking a fix up in history");
-    *has = rc == SQLITE_ROW;
-    done(st);
-    return e;
+    lw_db_bind_text(s->db, st, 1, f->device);
+    lw_db_bind_int64(s->db, st, 2, f->fix_time_ms);
+    e = lw_db_get_row(s->db, st, row_exists, has,
+                      "looking a fix up in history");
+    return e == LW_ERR_NOTFOUND ? LW_OK : e;
 }
 
 /*
@@ -1201,9 +841,9 @@ enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
                              enum lw_put_result *res)
 {
     enum lw_put_result r = LW_PUT_NEWEST;
+    int64_t changes = 0;
     uint64_t key;
     enum lw_err e;
-    int changes = 0;
     bool dup;
 
     e = check_writable(s);
@@ -1238,7 +878,7 @@ enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
             return LW_OK;
         }
         e = run_text_int(s, ST_DEV_FIXED, f->device, f->recv_time_ms,
-                         "updating a device", NULL);
+                         "updating a device");
         if (e)
             return e;
         r = LW_PUT_LATE;
@@ -1262,10 +902,10 @@ enum lw_err lw_store_heard(struct lw_store *s, const char *device,
     if (e)
         return e;
     if (!device_ok(device)) {
-        set_errmsg(s, "invalid device id");
+        lw_db_seterr(s->db, "invalid device id");
         return LW_ERR_INVAL;
     }
-    return run_text_int(s, ST_HEARD, device, recv_ms, "recording heard", NULL);
+    return run_text_int(s, ST_HEARD, device, recv_ms, "recording heard");
 }
 
 enum lw_err lw_store_counter_add(struct lw_store *s, const char *name,
@@ -1276,11 +916,10 @@ enum lw_err lw_store_counter_add(struct lw_store *s, const char *name,
     if (e)
         return e;
     if (!name || !name[0]) {
-        set_errmsg(s, "counter without a name");
+        lw_db_seterr(s->db, "counter without a name");
         return LW_ERR_INVAL;
     }
-    return run_text_int(s, ST_COUNTER_ADD, name, delta, "adding to a counter",
-                        NULL);
+    return run_text_int(s, ST_COUNTER_ADD, name, delta, "adding to a counter");
 }
 
 /*
@@ -1290,62 +929,21 @@ enum lw_err lw_store_counter_add(struct lw_store *s, const char *name,
  * a NULL argument.
  */
 static enum lw_err get_device_row(struct lw_store *s, enum stmt_id id,
-                                  const char *device, row_decoder decode,
+                                  const char *device, lw_db_row_fn decode,
                                   void *out, const char *what)
 {
     sqlite3_stmt *st;
     enum lw_err e;
-    int rc;
 
     if (check_handle(s) || !device || !out)
         return LW_ERR_INVAL;
     st = stmt(s, id, &e);
     if (!st)
         return e;
-    rc = sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        decode(st, out);
-        e = LW_OK;
-    } else if (rc == SQLITE_DONE) {
-        set_errmsg(s, "%s: no such device '%s'", what, device);
-        e = LW_ERR_NOTFOUND;
-    } else {
-        e = db_fail(s, rc, what);
-    }
-    done(st);
-    return e;
-}
-
-/*
- * Hands the current row of a listing to its callback: decodes it into a
- * value of the callback's type and returns the callback's result (non-zero
- * stops the listing). cbp points to the typed callback (lw_fix_cb, ...).
- */
-typedef int (*row_visitor)(sqlite3_stmt *st, const void *cbp, void *ctx);
-
-/*
- * Runs the listing st, calling visit(st, cbp, ctx) for each row until it
- * returns non-zero. rc is the result of binding st's parameters: anything
- * but SQLITE_OK fails at once. Returns LW_OK or the error (what names it).
- * Ends st's use.
- */
-static enum lw_err each_row(struct lw_store *s, sqlite3_stmt *st, int rc,
-                            row_visitor visit, const void *cbp, void *ctx,
-                            const char *what)
-{
-    enum lw_err e;
-
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (visit(st, cbp, ctx) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-        rc = SQLITE_OK;
-    }
-    e = rc == SQLITE_DONE ? LW_OK : db_fail(s, rc, what);
-    done(st);
+    lw_db_bind_text(s->db, st, 1, device);
+    e = lw_db_get_row(s->db, st, decode, out, what);
+    if (e == LW_ERR_NOTFOUND)
+        lw_db_seterr(s->db, "%s: no such device '%s'", what, device);
     return e;
 }
 
@@ -1370,10 +968,8 @@ static int visit_device(sqlite3_stmt *st, const void *cbp, void *ctx)
 static int visit_counter(sqlite3_stmt *st, const void *cbp, void *ctx)
 {
     const lw_counter_cb *cb = cbp;
-    const unsigned char *name = sqlite3_column_text(st, 0);
 
-    return (*cb)(ctx, name ? (const char *)name : "",
-                 sqlite3_column_int64(st, 1));
+    return (*cb)(ctx, lw_db_col_str(st, 0), sqlite3_column_int64(st, 1));
 }
 
 enum lw_err lw_store_device_get(struct lw_store *s, const char *device,
@@ -1396,19 +992,16 @@ enum lw_err lw_store_history(struct lw_store *s, const char *device,
 {
     sqlite3_stmt *st;
     enum lw_err e;
-    int rc;
 
     if (check_handle(s) || !device || !cb)
         return LW_ERR_INVAL;
     st = stmt(s, ST_HISTORY, &e);
     if (!st)
         return e;
-    rc = sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 2, from_ms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 3, to_ms);
-    return each_row(s, st, rc, visit_fix, &cb, ctx, "reading history");
+    lw_db_bind_text(s->db, st, 1, device);
+    lw_db_bind_int64(s->db, st, 2, from_ms);
+    lw_db_bind_int64(s->db, st, 3, to_ms);
+    return lw_db_each_row(s->db, st, visit_fix, &cb, ctx, "reading history");
 }
 
 enum lw_err lw_store_devices(struct lw_store *s, lw_device_cb cb, void *ctx)
@@ -1421,8 +1014,8 @@ enum lw_err lw_store_devices(struct lw_store *s, lw_device_cb cb, void *ctx)
     st = stmt(s, ST_DEVICES, &e);
     if (!st)
         return e;
-    return each_row(s, st, SQLITE_OK, visit_device, &cb, ctx,
-                    "listing devices");
+    return lw_db_each_row(s->db, st, visit_device, &cb, ctx,
+                          "listing devices");
 }
 
 enum lw_err lw_store_counters(struct lw_store *s, lw_counter_cb cb, void *ctx)
@@ -1435,8 +1028,8 @@ enum lw_err lw_store_counters(struct lw_store *s, lw_counter_cb cb, void *ctx)
     st = stmt(s, ST_COUNTERS, &e);
     if (!st)
         return e;
-    return each_row(s, st, SQLITE_OK, visit_counter, &cb, ctx,
-                    "reading counters");
+    return lw_db_each_row(s->db, st, visit_counter, &cb, ctx,
+                          "reading counters");
 }
 
 /*
@@ -1446,79 +1039,78 @@ enum lw_err lw_store_counters(struct lw_store *s, lw_counter_cb cb, void *ctx)
  * ends at its last-known position.
  */
 
-/* The device after *cursor in id order into next (and its last fix time);
- * *found false after the last one. */
+/* Where a prune step goes next (decoded from ST_PRUNE_NEXT). */
+struct prune_dev {
+    char id[LW_DEVICE_MAX + 1]; /* the device */
+    int64_t last_ms;            /* its last-known fix time */
+    bool last_null;             /* it has none */
+};
+
+static void row_to_prune_dev(sqlite3_stmt *st, void *out)
+{
+    struct prune_dev *p = out;
+
+    lw_db_col_copy(st, 0, p->id, sizeof(p->id));
+    p->last_null = sqlite3_column_type(st, 1) == SQLITE_NULL;
+    p->last_ms = sqlite3_column_int64(st, 1);
+}
+
+/* The device after cursor in id order into *next; *found false after the
+ * last one. */
 static enum lw_err prune_next(struct lw_store *s, const char *cursor,
-                              char *next, size_t nextlen, int64_t *last_ms,
-                              bool *last_null, bool *found)
+                              struct prune_dev *next, bool *found)
 {
     sqlite3_stmt *st;
     enum lw_err e;
-    int rc;
 
+    *found = false;
     st = stmt(s, ST_PRUNE_NEXT, &e);
     if (!st)
         return e;
-    rc = sqlite3_bind_text(st, 1, cursor, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    *found = rc == SQLITE_ROW;
-    if (*found) {
-        col_text(st, 0, next, nextlen);
-        *last_null = sqlite3_column_type(st, 1) == SQLITE_NULL;
-        *last_ms = sqlite3_column_int64(st, 1);
-    }
-    e = rc == SQLITE_ROW || rc == SQLITE_DONE ? LW_OK
-                                              : db_fail(s, rc, "pruning");
-    done(st);
-    return e;
+    lw_db_bind_text(s->db, st, 1, cursor);
+    e = lw_db_get_row(s->db, st, row_to_prune_dev, next, "pruning");
+    *found = e == LW_OK;
+    return e == LW_ERR_NOTFOUND ? LW_OK : e;
 }
 
 /* Deletes at most max_rows expired fixes of one device; *n gets how many. */
-static enum lw_err prune_device(struct lw_store *s, const char *device,
-                                int64_t before_ms, int64_t last_ms,
-                                bool last_null, int64_t max_rows, int64_t *n)
+static enum lw_err prune_device(struct lw_store *s, const struct prune_dev *d,
+                                int64_t before_ms, int64_t max_rows,
+                                int64_t *n)
 {
     sqlite3_stmt *st;
     enum lw_err e;
-    int rc;
 
     *n = 0;
     st = stmt(s, ST_PRUNE_DELETE, &e);
     if (!st)
         return e;
-    rc = sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 2, before_ms);
-    if (rc == SQLITE_OK)
-        rc = last_null ? sqlite3_bind_null(st, 3)
-                       : sqlite3_bind_int64(st, 3, last_ms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 4, max_rows - 1);
-    if (rc != SQLITE_OK) {
-        done(st);
-        return db_fail(s, rc, "pruning");
-    }
-    e = run(s, st, "pruning");
+    lw_db_bind_text(s->db, st, 1, d->id);
+    lw_db_bind_int64(s->db, st, 2, before_ms);
+    if (d->last_null)
+        lw_db_bind_null(s->db, st, 3);
+    else
+        lw_db_bind_int64(s->db, st, 3, d->last_ms);
+    lw_db_bind_int64(s->db, st, 4, max_rows - 1);
+    e = lw_db_run(s->db, st, "pruning");
     if (e)
         return e;
-    *n = sqlite3_changes64(s->db);
+    *n = lw_db_changes(s->db);
     if (*n == 0)
         return LW_OK;
     /* fix_count stays the size of the device's history */
-    return run_text_int(s, ST_PRUNE_COUNT, device, *n, "pruning (counting)",
-                        NULL);
+    return run_text_int(s, ST_PRUNE_COUNT, d->id, *n, "pruning (counting)");
 }
 
 enum lw_err lw_store_prune_step(struct lw_store *s, int64_t before_ms,
                                 char *cursor, int64_t max_rows,
                                 int64_t *deleted, bool *finished)
 {
-    char next[LW_DEVICE_MAX + 1];
-    int64_t total = 0, n, last_ms = 0;
-    bool last_null = true, found;
+    struct prune_dev next;
+    int64_t total = 0, n;
     enum lw_err e;
     int visited = 0;
+    bool found;
 
     if (deleted)
         *deleted = 0;
@@ -1529,47 +1121,40 @@ enum lw_err lw_store_prune_step(struct lw_store *s, int64_t before_ms,
         return e;
     if (!cursor || max_rows < 1)
         return LW_ERR_INVAL;
-    e = exec(s, "SAVEPOINT lw_prune", "starting prune");
+    e = lw_db_savepoint(s->db, "lw_prune");
     if (e)
         return e;
-    if (!cursor[0]) {
+    if (!cursor[0])
         e = merge_inbox(s);
+    while (e == LW_OK) {
+        e = prune_next(s, cursor, &next, &found);
         if (e)
-            goto out_rollback;
-    }
-    for (;;) {
-        e = prune_next(s, cursor, next, sizeof(next), &last_ms, &last_null,
-                       &found);
-        if (e)
-            goto out_rollback;
+            break;
         if (!found) {
             if (finished)
                 *finished = true;
             break;
         }
-        e = prune_device(s, next, before_ms, last_ms, last_null,
-                         max_rows - total, &n);
+        e = prune_device(s, &next, before_ms, max_rows - total, &n);
         if (e)
-            goto out_rollback;
+            break;
         total += n;
         if (total >= max_rows)
             break; /* this device may have more: the next step goes on */
-        memcpy(cursor, next, strlen(next) + 1);
+        memcpy(cursor, next.id, strlen(next.id) + 1);
         if (++visited >= PRUNE_STEP_DEVICES)
             break;
     }
-    e = exec(s, "RELEASE lw_prune", "finishing prune");
-    if (e)
-        goto out_rollback;
+    e = lw_db_savepoint_end(s->db, "lw_prune", e);
+    if (e) {
+        (void)read_inbox_keys(s); /* the merge may be undone */
+        if (finished)
+            *finished = false;
+        return e;
+    }
     if (deleted)
         *deleted = total;
     return LW_OK;
-
-out_rollback:
-    sqlite3_exec(s->db, "ROLLBACK TO lw_prune; RELEASE lw_prune", NULL, NULL,
-                 NULL);
-    (void)read_inbox_keys(s); /* the merge may be undone */
-    return e;
 }
 
 enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
@@ -1585,25 +1170,16 @@ enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
     e = check_writable(s);
     if (e)
         return e;
-    e = exec(s, "SAVEPOINT lw_prune_all", "starting prune");
+    e = lw_db_savepoint(s->db, "lw_prune_all");
     if (e)
         return e;
-    while (!finished) {
+    while (e == LW_OK && !finished) {
         e = lw_store_prune_step(s, before_ms, cursor, INT64_MAX, &n,
                                 &finished);
-        if (e) {
-            sqlite3_exec(s->db,
-                         "ROLLBACK TO lw_prune_all; RELEASE lw_prune_all",
-                         NULL, NULL, NULL);
-            (void)read_inbox_keys(s);
-            return e;
-        }
-        total += n;
+        total += e ? 0 : n;
     }
-    e = exec(s, "RELEASE lw_prune_all", "finishing prune");
+    e = lw_db_savepoint_end(s->db, "lw_prune_all", e);
     if (e) {
-        sqlite3_exec(s->db, "ROLLBACK TO lw_prune_all; RELEASE lw_prune_all",
-                     NULL, NULL, NULL);
         (void)read_inbox_keys(s);
         return e;
     }
@@ -1612,143 +1188,126 @@ enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
     return LW_OK;
 }
 
-/* Binds text or NULL. */
-static int bind_opt_text(sqlite3_stmt *st, int i, const char *t)
-{
-    return t ? sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC)
-             : sqlite3_bind_null(st, i);
-}
-
-enum lw_err lw_store_audit(struct lw_store *s, int64_t at_ms, const char *who,
-                           const char *action, const char *device,
-                           const char *reason)
-{
-    sqlite3_stmt *st;
-    enum lw_err e;
-    int rc;
-
-    e = check_writable(s);
-    if (e)
-        return e;
-    if (!who || !who[0] || !action || !action[0]) {
-        set_errmsg(s, "audit record without who or action");
-        return LW_ERR_INVAL;
-    }
-    st = stmt(s, ST_AUDIT_ADD, &e);
-    if (!st)
-        return e;
-    rc = sqlite3_bind_int64(st, 1, at_ms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, 2, who, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = bind_opt_text(st, 4, device);
-    if (rc == SQLITE_OK)
-        rc = bind_opt_text(st, 5, reason);
-    if (rc != SQLITE_OK) {
-        done(st);
-        return db_fail(s, rc, "recording an audit entry");
-    }
-    return run(s, st, "recording an audit entry");
-}
-
-enum lw_err lw_store_audit_list(struct lw_store *s, const char *device,
-                                lw_audit_cb cb, void *ctx)
-{
-    struct lw_audit_entry a;
-    sqlite3_stmt *st;
-    enum lw_err e;
-    int rc = SQLITE_OK;
-
-    if (check_handle(s) || !cb)
-        return LW_ERR_INVAL;
-    st = stmt(s, device ? ST_AUDIT_LIST_DEV : ST_AUDIT_LIST, &e);
-    if (!st)
-        return e;
-    if (device)
-        rc = sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *who = sqlite3_column_text(st, 2);
-        const unsigned char *action = sqlite3_column_text(st, 3);
-
-        a.id = sqlite3_column_int64(st, 0);
-        a.at_ms = sqlite3_column_int64(st, 1);
-        a.who = who ? (const char *)who : "";
-        a.action = action ? (const char *)action : "";
-        a.device = (const char *)sqlite3_column_text(st, 4);
-        a.reason = (const char *)sqlite3_column_text(st, 5);
-        if (cb(ctx, &a) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-        rc = SQLITE_OK;
-    }
-    e = rc == SQLITE_DONE ? LW_OK : db_fail(s, rc, "reading the audit trail");
-    done(st);
-    return e;
-}
-
 int lw_store_schema_version(struct lw_store *s)
 {
     int v;
 
     if (check_handle(s))
         return -1;
-    return read_version(s, &v) == LW_OK ? v : -1;
+    return lw_schema_version(s->db, &v) == LW_OK ? v : -1;
 }
 
-sqlite3 *lw_store_sqlite(struct lw_store *s)
+/* Decodes a one-integer row into the int64_t at out. */
+static void row_int64(sqlite3_stmt *st, void *out)
+{
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
+}
+
+enum lw_err lw_store_data_version(struct lw_store *s, int64_t *out)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+
+    if (out)
+        *out = 0;
+    if (check_handle(s) || !out)
+        return LW_ERR_INVAL;
+    st = stmt(s, ST_DATA_VERSION, &e);
+    if (!st)
+        return e;
+    e = lw_db_get_row(s->db, st, row_int64, out, "reading data_version");
+    return e == LW_ERR_NOTFOUND ? LW_ERR_DB : e;
+}
+
+/* ---- meta: key -> text --------------------------------------------------- */
+
+/* Keys of meta whose values are numbers the registry and the outbox keep. */
+static const char *const meta_reserved[] = {
+    "registry_version", "alerts_version", "fence_id_seq", "mail_instance",
+};
+
+/* True when key is a key lw_store_meta_set may write. */
+static bool meta_key_ok(const char *key)
+{
+    size_t n;
+
+    if (!key)
+        return false;
+    n = strnlen(key, META_KEY_MAX + 1);
+    if (n == 0 || n > META_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < sizeof(meta_reserved) / sizeof(meta_reserved[0]);
+         i++)
+        if (strcmp(key, meta_reserved[i]) == 0)
+            return false;
+    return true;
+}
+
+/* Decodes a meta value into a new string at the char * at out (NULL when
+ * out of memory; the caller tells by the NULL). */
+static void row_meta(sqlite3_stmt *st, void *out)
+{
+    const char *v = lw_db_col_str(st, 0);
+
+    *(char **)out = strdup(v);
+}
+
+enum lw_err lw_store_meta_get(struct lw_store *s, const char *key,
+                              char **value)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+
+    if (value)
+        *value = NULL;
+    if (check_handle(s) || !key || !key[0] || !value)
+        return LW_ERR_INVAL;
+    st = stmt(s, ST_META_GET, &e);
+    if (!st)
+        return e;
+    lw_db_bind_text(s->db, st, 1, key);
+    e = lw_db_get_row(s->db, st, row_meta, value, "reading meta");
+    if (e == LW_ERR_NOTFOUND)
+        lw_db_seterr(s->db, "no meta value '%s'", key);
+    else if (e == LW_OK && !*value)
+        e = LW_ERR_NOMEM;
+    return e;
+}
+
+enum lw_err lw_store_meta_set(struct lw_store *s, const char *key,
+                              const char *value)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+
+    e = check_writable(s);
+    if (e)
+        return e;
+    if (!meta_key_ok(key)) {
+        lw_db_seterr(s->db, "meta: invalid or reserved key");
+        return LW_ERR_INVAL;
+    }
+    st = stmt(s, value ? ST_META_SET : ST_META_DELETE, &e);
+    if (!st)
+        return e;
+    lw_db_bind_text(s->db, st, 1, key);
+    if (value) {
+        size_t n = strlen(value);
+
+        if (n > INT_MAX) {
+            lw_db_done(s->db, st);
+            lw_db_seterr(s->db, "meta '%s': value too long", key);
+            return LW_ERR_RANGE;
+        }
+        lw_db_bound(s->db, sqlite3_bind_blob(st, 2, value, (int)n,
+                                             SQLITE_STATIC));
+    }
+    return lw_db_run(s->db, st, value ? "writing meta" : "deleting meta");
+}
+
+/* ---- for the other core modules (store_priv.h) --------------------------- */
+
+struct lw_db *lw_store_db(struct lw_store *s)
 {
     return s ? s->db : NULL;
-}
-
-void lw_store_seterr(struct lw_store *s, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!s)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
-    va_end(ap);
-}
-
-sqlite3_stmt *lw_store_prepare_cached(struct lw_store *s, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int i;
-
-    if (!s || !s->db || !sql)
-        return NULL;
-    for (i = 0; i < s->next; i++) {
-        if (s->ext[i].sql == sql) {
-            if (!sqlite3_stmt_busy(s->ext[i].st))
-                return s->ext[i].st;
-            break; /* in use by an outer caller: prepare a fresh one */
-        }
-    }
-    if (sqlite3_prepare_v3(s->db, sql, -1,
-                           i == s->next ? SQLITE_PREPARE_PERSISTENT : 0, &st,
-                           NULL) != SQLITE_OK) {
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    if (i == s->next && s->next < EXT_STMT_MAX)
-        s->ext[s->next++] = (struct ext_stmt){sql, st};
-    return st;
-}
-
-void lw_store_release_stmt(struct lw_store *s, sqlite3_stmt *st)
-{
-    if (!st)
-        return;
-    for (int i = 0; s && i < s->next; i++) {
-        if (s->ext[i].st == st) {
-            sqlite3_reset(st);
-            sqlite3_clear_bindings(st);
-            return;
-        }
-    }
-    sqlite3_finalize(st);
 }

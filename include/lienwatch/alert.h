@@ -230,9 +230,9 @@ bool lw_engine_watched(const struct lw_engine *e, const char *device);
  * including lw_engine_set_vehicle / lw_engine_set_account for that device:
  * becoming watched checks the silence, and without the restored last heard
  * it would measure from registration. last_heard_ms <= 0 means never heard;
- * newest may be NULL (newest->device is not used). Fence sides are not
- * restored: the good side is assumed, so a vehicle that was on the bad side
- * before a restart is confirmed and alerted again (a known limitation).
+ * newest may be NULL (newest->device is not used). Fence sides are
+ * restored separately, from the open exit/enter alerts, with
+ * lw_engine_restore_fence; a fence without one starts on the good side.
  * Returns LW_OK, LW_ERR_INVAL, LW_ERR_RANGE (newest's position invalid) or
  * LW_ERR_NOMEM.
  */

@@ -34,10 +34,4 @@ json_t *lw_json_str_or_null(const char *s);
 /* A JSON real of v, or null when v is NaN or infinite (unknown). */
 json_t *lw_json_num_or_null(double v);
 
-/* "https://www.openstreetmap.org/?mlat=..&mlon=..#map=17/../.." into buf. */
-char *lw_osm_url(double lat, double lon, char *buf, size_t len);
-/* "geo:LAT,LON" or "geo:LAT,LON;u=ACC" into buf. */
-char *lw_geo_uri(double lat, double lon, double accuracy_m, char *buf,
-                 size_t len);
-
 #endif

@@ -5,6 +5,24 @@
  * Functions that can say more take a caller buffer (char *err, size_t errlen)
  * and write a NUL-terminated sentence into it on failure; the buffer may be
  * NULL when the caller does not want the detail.
+ *
+ * Database failures come in classes a caller can act on (lib/db.c maps
+ * every SQLite result code to one of them):
+ *   LW_ERR_BUSY      another connection holds the lock: transient, retry
+ *                    the same work later (a short busy timeout and a timer
+ *                    keep a loop responsive);
+ *   LW_ERR_FULL      the disk (or the database's page limit) is full: the
+ *                    operator must make room; retrying slowly is right;
+ *   LW_ERR_READONLY  this process may not write the database (permissions,
+ *                    a read-only file system, a file replaced under it);
+ *   LW_ERR_IO        the operating system reported an I/O error, or the
+ *                    file cannot be opened;
+ *   LW_ERR_CORRUPT   the file is damaged or is not an SQLite database;
+ *   LW_ERR_NOMEM     SQLite ran out of memory;
+ *   LW_ERR_DB        anything else SQLite reports (a constraint, an SQL
+ *                    error, an interrupted statement): a bug or a schema
+ *                    that is not ours, not a condition to wait out.
+ * Codes are never renumbered: new ones go before LW_ERR_COUNT_.
  */
 #ifndef LIENWATCH_ERR_H
 #define LIENWATCH_ERR_H
@@ -16,12 +34,15 @@ enum lw_err {
     LW_ERR_NOMEM,   /* out of memory */
     LW_ERR_INVAL,   /* invalid argument or input */
     LW_ERR_IO,      /* file or database I/O failed */
-    LW_ERR_DB,      /* SQLite reported an error */
+    LW_ERR_DB,      /* SQLite reported another error (see above) */
     LW_ERR_NOTFOUND, /* the thing asked for does not exist */
-    LW_ERR_BUSY,    /* the database stayed locked past busy_timeout */
+    LW_ERR_BUSY,    /* the database stayed locked past the busy timeout */
     LW_ERR_CONFIG,  /* a configuration file or value is invalid */
-    LW_ERR_SCHEMA,  /* the database schema is newer than this build */
+    LW_ERR_SCHEMA,  /* the database schema is not the one this build reads */
     LW_ERR_RANGE,   /* a value is outside its allowed range */
+    LW_ERR_FULL,    /* the disk or the database is full */
+    LW_ERR_READONLY, /* the database may not be written by this process */
+    LW_ERR_CORRUPT, /* the database file is damaged or not a database */
     LW_ERR_COUNT_   /* number of codes; not an error */
 };
 
@@ -35,11 +56,8 @@ const char *lw_strerror(enum lw_err e);
 void lw_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/*
- * Copies the NUL-terminated src into dst (dstlen bytes), truncating, always
- * NUL-terminated when dstlen > 0. Returns dst. For the per-message path,
- * where snprintf("%s") costs ten times as much.
- */
-char *lw_copy(char *dst, size_t dstlen, const char *src);
+/* lw_copy moved to text.h; included here for the callers that still find
+ * it through this header. */
+#include "lienwatch/text.h"
 
 #endif

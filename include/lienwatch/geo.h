@@ -25,7 +25,8 @@
  * about 0.5 %.
  *
  * Everything here is pure: no allocation, no globals, no errors beyond the
- * documented return values. Structs that point at vertex arrays borrow them;
+ * documented return values. The two link formatters at the end (OpenStreetMap
+ * URL, geo: URI) write into a caller's buffer. Structs that point at vertex arrays borrow them;
  * the caller (lib/fence.c) owns the memory.
  */
 #ifndef LIENWATCH_GEO_H
@@ -184,5 +185,22 @@ double lw_geo_circle_boundary_distance_m(const struct lw_geo_circle *c,
  * correct, only less selective.
  */
 struct lw_geo_bbox lw_geo_circle_bbox(const struct lw_geo_circle *c);
+
+/* ---- links to a position (alert JSON, mail, CLI) ------------------------ */
+
+/*
+ * Writes "https://www.openstreetmap.org/?mlat=LAT&mlon=LON#map=17/LAT/LON"
+ * (6 decimals) into buf (len bytes, truncated, NUL-terminated when len > 0).
+ * Returns buf.
+ */
+char *lw_osm_url(double lat_deg, double lon_deg, char *buf, size_t len);
+
+/*
+ * Writes the RFC 5870 URI "geo:LAT,LON" (6 decimals), or "geo:LAT,LON;u=ACC"
+ * when accuracy_m is finite and positive (whole metres), into buf as
+ * lw_osm_url does. Returns buf.
+ */
+char *lw_geo_uri(double lat_deg, double lon_deg, double accuracy_m, char *buf,
+                 size_t len);
 
 #endif

@@ -14,6 +14,10 @@
  * lw_outbox_enqueue runs in the caller's transaction (the one that stores
  * the alert), so an alert is never committed without its mail.
  *
+ * Settings come in a struct lw_outbox_opts: the [smtp] settings the outbox
+ * uses and nothing else (lw_outbox_opts_from_config fills it from the
+ * configuration). Below, smtp.X names the setting an option comes from.
+ *
  * Storms: when more than smtp.digest_threshold alerts of one kind were
  * raised within smtp.digest_window_s (counted in the alerts table,
  * including the new one), the new alert is held instead of mailed. The
@@ -34,8 +38,15 @@
  * smtp.retry_initial_s * 2^(n-1), at most smtp.retry_max_s, never later
  * than created + smtp.max_age; a row pending at that age fails.
  *
- * Strings passed in are borrowed. Rows handed to callbacks are valid
- * during the call only. Times are UTC ms since the epoch.
+ * Errors: functions on a store return LW_OK, LW_ERR_INVAL for a NULL
+ * handle or required argument, and the database classes of store.h
+ * (LW_ERR_BUSY, LW_ERR_FULL, LW_ERR_READONLY, LW_ERR_IO, LW_ERR_CORRUPT,
+ * LW_ERR_NOMEM, LW_ERR_DB: "a database error" below), with the detail in
+ * lw_store_errmsg ("outbox: <what>: <why>").
+ *
+ * Strings passed in are borrowed. Rows handed to callbacks, and the strings
+ * they point to, are valid during the call only: copy what you keep. Times
+ * are UTC ms since the epoch.
  */
 #ifndef LIENWATCH_OUTBOX_H
 #define LIENWATCH_OUTBOX_H
@@ -44,10 +55,11 @@
 #include <stdint.h>
 
 #include "lienwatch/alert.h"
-#include "lienwatch/config.h"
 #include "lienwatch/err.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/store.h"
+
+struct lw_config; /* config.h */
 
 /* Most alerts listed in one digest mail. */
 #define LW_OUTBOX_DIGEST_MAX 1000
@@ -60,9 +72,10 @@ enum lw_outbox_state {
     LW_OUTBOX_FAILED,      /* "failed": refused (5xx) or too old; kept */
 };
 
-/* "pending", "sent", "failed"; "unknown" otherwise. */
+/* "pending", "sent", "failed"; "unknown" otherwise (static strings). */
 const char *lw_outbox_state_name(enum lw_outbox_state s);
-/* Parses a state name; LW_ERR_INVAL when unknown. */
+/* Parses a state name into *out; LW_OK, or LW_ERR_INVAL when unknown or
+ * NULL. */
 enum lw_err lw_outbox_state_parse(const char *s, enum lw_outbox_state *out);
 
 /* One outbox row (one mail to one recipient). */
@@ -101,6 +114,34 @@ struct lw_outbox_held {
 
 typedef int (*lw_outbox_held_cb)(void *ctx, const struct lw_outbox_held *h);
 
+/* ---- settings ------------------------------------------------------------ */
+
+/* The mail settings of the outbox. Strings are borrowed: they must stay
+ * valid while the options are used. */
+struct lw_outbox_opts {
+    bool enabled;     /* smtp.url is set: alerts are mailed */
+    const char *from; /* smtp.from: "Name <addr>" or addr */
+    const char *to;   /* smtp.to: addresses for every alert, comma-separated */
+    const char *route[LW_ALERT_KIND_COUNT_]; /* smtp.route_<kind>: more
+                                                addresses for that kind;
+                                                NULL or "" = none */
+    int digest_threshold; /* storm: more than this many alerts of a kind */
+    int digest_window_s;  /* ... raised within this window, s */
+    int digest_delay_s;   /* a digest is due this long after its oldest
+                             held alert, s */
+    int retry_initial_s;  /* delay after the first failed try, s */
+    int retry_max_s;      /* the back-off's cap, s */
+    int64_t max_age_ms;   /* a mail still pending this long after it was
+                             queued fails */
+};
+
+/*
+ * Fills *o from the [smtp] settings of c (o borrows c's strings: valid as
+ * long as c is). A NULL c gives options with mail off. NULL o: no-op.
+ */
+void lw_outbox_opts_from_config(struct lw_outbox_opts *o,
+                                const struct lw_config *c);
+
 /* ---- composing (pure) --------------------------------------------------- */
 
 /* What a message needs besides its content. */
@@ -117,6 +158,9 @@ struct lw_mail {
     char *subject;    /* UTF-8, unencoded */
     char *message;    /* RFC 5322, CRLF lines */
 };
+
+/* Frees the strings of *m and sets them to NULL (m itself is the caller's);
+ * NULL m and NULL strings are fine, so a failed compose can be released. */
 void lw_mail_release(struct lw_mail *m);
 
 /*
@@ -159,58 +203,70 @@ enum lw_err lw_mail_compose_digest(const struct lw_mail_env *env,
 
 /*
  * Recipients of mail about kind: smtp.to, then smtp.route_<kind>, as
- * addr-specs without repeats, comma-separated, into a new string (caller
- * frees). NULL when out of memory or when an address is invalid
- * (lw_config_validate prevents that) - *e says which (may be NULL).
+ * addr-specs without repeats (compared without case), comma-separated,
+ * into a new string the caller frees. NULL on failure, and *e (may be NULL)
+ * says why: LW_ERR_INVAL (NULL o), LW_ERR_CONFIG (an invalid address, or
+ * no address at all; lw_config_validate prevents both), LW_ERR_NOMEM.
  */
-char *lw_outbox_recipients(const struct lw_config *c, enum lw_alert_kind kind,
-                           enum lw_err *e);
+char *lw_outbox_recipients(const struct lw_outbox_opts *o,
+                           enum lw_alert_kind kind, enum lw_err *e);
 
 /*
- * Delay before the try after attempts failed tries (attempts >= 1):
- * retry_initial_s * 2^(attempts-1), capped at retry_max_s.
+ * Delay before the try after attempts failed tries (attempts >= 1), ms:
+ * retry_initial_s * 2^(attempts-1), capped at retry_max_s. o must not be
+ * NULL.
  */
-int64_t lw_outbox_backoff_ms(const struct lw_config *c, int attempts);
+int64_t lw_outbox_backoff_ms(const struct lw_outbox_opts *o, int attempts);
 
-/* True when a pending row is older than smtp.max_age at now_ms. */
-bool lw_outbox_expired(const struct lw_config *c, const struct lw_outbox_row *r,
-                       int64_t now_ms);
+/* True when r is pending and at least max_age_ms old at now_ms (o and r
+ * must not be NULL). */
+bool lw_outbox_expired(const struct lw_outbox_opts *o,
+                       const struct lw_outbox_row *r, int64_t now_ms);
 
 /* ---- the table ------------------------------------------------------------
  */
 
 /*
- * Mails alert a (stored under alert_id) when c->smtp_url is set: held for
+ * Mails alert a (borrowed; stored under alert_id) when o->enabled: held for
  * the digest when its kind storms (see above), otherwise composed and
  * queued, one row per recipient, due at now_ms. Reads the alert's vehicle
  * and account from the registry. Runs in the caller's transaction when
  * there is one (a savepoint either way: all rows or none). *held (may be
- * NULL) says whether it was held. Returns LW_OK (also when mail is off),
- * LW_ERR_INVAL, LW_ERR_CONFIG (no valid recipient), LW_ERR_NOMEM or a
- * store error.
+ * NULL) says whether it was held. Queueing the same alert twice adds
+ * nothing (same Message-ID and recipient). Returns LW_OK (also when mail
+ * is off); LW_ERR_INVAL (NULL argument, alert without a device);
+ * LW_ERR_CONFIG (no valid recipient); LW_ERR_NOMEM; or a database error.
  */
-enum lw_err lw_outbox_enqueue(struct lw_store *s, const struct lw_config *c,
-                              int64_t alert_id, const struct lw_alert *a,
-                              int64_t now_ms, bool *held);
+enum lw_err lw_outbox_enqueue(struct lw_store *s,
+                              const struct lw_outbox_opts *o, int64_t alert_id,
+                              const struct lw_alert *a, int64_t now_ms,
+                              bool *held);
 
 /*
  * Turns the held alerts of every kind whose digest is due at now_ms into
- * digest mails (queued like single ones), in one savepoint. *made (may be
- * NULL) gets the number of digests, *next_ms (may be NULL) the next due
- * time of a digest, INT64_MAX when none is held.
+ * digest mails (queued like single ones), in one savepoint: all or none.
+ * *made (may be NULL) gets the number of digests (0 on failure), *next_ms
+ * (may be NULL) the next due time of a digest, INT64_MAX when none is held.
+ * Returns LW_OK, LW_ERR_INVAL, LW_ERR_CONFIG, LW_ERR_NOMEM or a database
+ * error.
  */
-enum lw_err lw_outbox_digest_run(struct lw_store *s, const struct lw_config *c,
+enum lw_err lw_outbox_digest_run(struct lw_store *s,
+                                 const struct lw_outbox_opts *o,
                                  int64_t now_ms, int *made, int64_t *next_ms);
 
-/* Earliest next_try_ms of the pending rows, INT64_MAX when none. */
+/* Earliest next_try_ms of the pending rows into *next_ms, INT64_MAX when
+ * none. Returns LW_OK, LW_ERR_INVAL or a database error. */
 enum lw_err lw_outbox_next_due(struct lw_store *s, int64_t *next_ms);
 
-/* Pending rows due at now_ms (next_try_ms <= now_ms), oldest due first, at
- * most limit of them (limit <= 0: all). */
+/* Calls cb for the pending rows due at now_ms (next_try_ms <= now_ms),
+ * oldest due first, at most limit of them (limit <= 0: all). Returns LW_OK
+ * (also when cb stopped early), LW_ERR_INVAL or a database error. */
 enum lw_err lw_outbox_due(struct lw_store *s, int64_t now_ms, int limit,
                           lw_outbox_cb cb, void *ctx);
 
-/* Reads one row into *out via cb semantics: cb is called once. */
+/* Calls cb once with row id (its return value is ignored). Returns LW_OK,
+ * LW_ERR_NOTFOUND when there is no such row (cb not called), LW_ERR_INVAL or
+ * a database error. */
 enum lw_err lw_outbox_get(struct lw_store *s, int64_t id, lw_outbox_cb cb,
                           void *ctx);
 
@@ -221,37 +277,49 @@ struct lw_outbox_filter {
     int limit;              /* newest this many, oldest first; 0 = all */
 };
 
-/* Rows matching f (NULL = all), oldest first. Works read-only. */
+/* Calls cb for the rows matching f (NULL = all), oldest first. Works on a
+ * read-only handle. Returns as lw_outbox_due. */
 enum lw_err lw_outbox_list(struct lw_store *s, const struct lw_outbox_filter *f,
                            lw_outbox_cb cb, void *ctx);
 
-/* Held alerts, oldest first. Works read-only. */
+/* Calls cb for the held alerts, oldest first. Works on a read-only handle.
+ * Returns as lw_outbox_due. */
 enum lw_err lw_outbox_held_list(struct lw_store *s, lw_outbox_held_cb cb,
                                 void *ctx);
 
-/* The row was accepted by the server at now_ms: sent. */
+/* The row was accepted by the server at now_ms: sent (attempts + 1, error
+ * cleared). Returns LW_OK, LW_ERR_NOTFOUND when the row is not pending
+ * (unknown, already sent or failed), LW_ERR_INVAL or a database error. */
 enum lw_err lw_outbox_mark_sent(struct lw_store *s, int64_t id, int64_t now_ms);
 
 /*
  * A try failed temporarily at now_ms with error: attempts + 1 and the next
  * try after lw_outbox_backoff_ms, but never after the row's maximum age; a
- * row already that old is failed instead. *state (may be NULL) says which,
- * *next_try_ms (may be NULL) when.
+ * row already that old is failed instead. In one savepoint. *state (may be
+ * NULL) says which, *next_try_ms (may be NULL) when (0 when failed).
+ * error (borrowed, may be NULL) is stored as the row's last error. Returns
+ * LW_OK, LW_ERR_NOTFOUND when the row is not pending, LW_ERR_INVAL or a
+ * database error.
  */
-enum lw_err lw_outbox_mark_retry(struct lw_store *s, const struct lw_config *c,
-                                 int64_t id, int64_t now_ms, const char *error,
+enum lw_err lw_outbox_mark_retry(struct lw_store *s,
+                                 const struct lw_outbox_opts *o, int64_t id,
+                                 int64_t now_ms, const char *error,
                                  enum lw_outbox_state *state,
                                  int64_t *next_try_ms);
 
-/* Failed for good at now_ms (5xx, too old): attempts + count_attempt. */
+/* Failed for good at now_ms (5xx, too old): attempts + count_attempt,
+ * error (borrowed, may be NULL) kept as the last error. Returns as
+ * lw_outbox_mark_sent. */
 enum lw_err lw_outbox_mark_failed(struct lw_store *s, int64_t id,
                                   int64_t now_ms, bool count_attempt,
                                   const char *error);
 
-/* The delivery_failed event of a failed row was published. */
+/* The delivery_failed event of failed row id was published. Returns LW_OK
+ * (also for an unknown id), LW_ERR_INVAL or a database error. */
 enum lw_err lw_outbox_mark_notified(struct lw_store *s, int64_t id);
 
-/* Counts rows by state (any may be NULL) and held alerts. */
+/* Counts rows by state and held alerts into the non-NULL pointers. Returns
+ * LW_OK, LW_ERR_INVAL or a database error (the counts untouched). */
 enum lw_err lw_outbox_counts(struct lw_store *s, int64_t *pending,
                              int64_t *sent, int64_t *failed, int64_t *held);
 

@@ -1,21 +1,33 @@
 /*
  * registry.h - vehicles, accounts, geofences and alerts in the store.
  *
- * These tables come with schema migration 2 (lib/store.c). They are written
- * by the CLI (operations staff: vehicle/account/geofence commands, alert
- * acknowledgement) and by the daemon (account status from MQTT, alerts it
- * raises), and read by both. Implemented in lib/registry.c on the store's
- * SQLite handle.
+ * These tables come with schema migration 2 (lib/schema.c). They are
+ * written by the CLI (operations staff: vehicle/account/geofence commands,
+ * alert acknowledgement) and by the daemon (account status from MQTT,
+ * alerts it raises), and read by both. Implemented in lib/registry.c on the
+ * store's connection.
  *
  * Change detection: every registry write (vehicles, accounts, geofences,
  * links) bumps the value "registry_version" of table meta, every alert
  * lifecycle change (ack, close) bumps "alerts_version", in the same
- * transaction (lw_registry_version reads them). The daemon polls lw_store_data_version() (PRAGMA
- * data_version: changes when another connection commits) every second and,
- * when it moved, compares these two versions to decide what to reload.
+ * transaction (lw_registry_version reads them). The daemon polls
+ * lw_store_data_version() (store.h; PRAGMA data_version: changes when
+ * another connection commits) every second and, when it moved, compares
+ * these two versions to decide what to reload.
  *
- * Strings passed in are borrowed; structs passed to callbacks are valid
- * during the call only. Times are ms since the epoch (UTC).
+ * Transactions: a function that writes more than one row (and bumps a
+ * version) runs in the caller's transaction when one is open, else in one
+ * of its own (BEGIN IMMEDIATE), so it is all or nothing either way.
+ *
+ * Errors: every function returns LW_OK or LW_ERR_INVAL for a NULL handle
+ * or required argument, as stated per function, and otherwise the database
+ * classes of store.h (LW_ERR_BUSY, LW_ERR_FULL, LW_ERR_READONLY (also for
+ * a write on a read-only handle), LW_ERR_IO, LW_ERR_CORRUPT, LW_ERR_NOMEM,
+ * LW_ERR_DB: "a database error" below), with the detail in lw_store_errmsg.
+ *
+ * Strings passed in are borrowed; structs passed to callbacks (and the
+ * strings they point to, such as a fence's geojson) are valid during the
+ * call only. Times are ms since the epoch (UTC).
  */
 #ifndef LIENWATCH_REGISTRY_H
 #define LIENWATCH_REGISTRY_H
@@ -73,6 +85,8 @@ enum lw_alert_state {
     LW_ALERT_ACKNOWLEDGED, /* "acknowledged" */
     LW_ALERT_CLOSED,       /* "closed" */
 };
+
+/* "open", "acknowledged", "closed"; "unknown" otherwise (static). */
 const char *lw_alert_state_name(enum lw_alert_state s);
 
 /* A stored alert with its lifecycle. */
@@ -92,29 +106,55 @@ struct lw_alert_row {
 /*
  * Creates or updates the vehicle of v->device. Fields given as "" (strings)
  * or < 0 (offline_after_ms) in v keep their stored value on an update;
- * registered_ms is set on creation (now_ms). Bumps registry_version.
+ * registered_ms is set on creation (now_ms), updated_ms to now_ms. Bumps
+ * registry_version. Returns LW_OK; LW_ERR_INVAL for a NULL argument, an
+ * empty device or a string field without its NUL; or a database error.
  */
 enum lw_err lw_registry_vehicle_set(struct lw_store *s,
                                     const struct lw_vehicle *v,
                                     int64_t now_ms);
+
+/* Reads the vehicle of device into *out (copied). Returns LW_OK,
+ * LW_ERR_NOTFOUND when device has none (nothing recorded), LW_ERR_INVAL or
+ * a database error. */
 enum lw_err lw_registry_vehicle_get(struct lw_store *s, const char *device,
                                     struct lw_vehicle *out);
+
+/* Called per vehicle; returns 0 to go on, non-zero to stop (not an error). */
 typedef int (*lw_vehicle_cb)(void *ctx, const struct lw_vehicle *v);
+
+/* Calls cb for every vehicle, by device. Returns LW_OK (also when cb
+ * stopped early), LW_ERR_INVAL or a database error. */
 enum lw_err lw_registry_vehicles(struct lw_store *s, lw_vehicle_cb cb,
                                  void *ctx);
-/* The vehicles registered on account, by device (vehicles_by_account). */
+
+/* The vehicles registered on account, by device (vehicles_by_account).
+ * Returns as lw_registry_vehicles. */
 enum lw_err lw_registry_account_vehicles(struct lw_store *s,
                                          const char *account,
                                          lw_vehicle_cb cb, void *ctx);
 
 /* ---- accounts ---------------------------------------------------------- */
 
-/* Creates or updates an account. Bumps registry_version. */
+/*
+ * Creates or updates an account (all of a's fields). Bumps registry_version
+ * only when days_past_due or status changed: an unchanged retained message,
+ * re-sent on every reconnection, is no change. Returns LW_OK; LW_ERR_INVAL
+ * for a NULL argument, an empty account, days_past_due < 0 or a string
+ * field without its NUL; or a database error.
+ */
 enum lw_err lw_registry_account_set(struct lw_store *s,
                                     const struct lw_account *a);
+
+/* Reads account into *out (copied). Returns LW_OK, LW_ERR_NOTFOUND (nothing
+ * recorded), LW_ERR_INVAL or a database error. */
 enum lw_err lw_registry_account_get(struct lw_store *s, const char *account,
                                     struct lw_account *out);
+
+/* Called per account; returns 0 to go on, non-zero to stop. */
 typedef int (*lw_account_cb)(void *ctx, const struct lw_account *a);
+
+/* Calls cb for every account, by id. Returns as lw_registry_vehicles. */
 enum lw_err lw_registry_accounts(struct lw_store *s, lw_account_cb cb,
                                  void *ctx);
 
@@ -133,37 +173,62 @@ enum lw_err lw_registry_accounts(struct lw_store *s, lw_account_cb cb,
 enum lw_err lw_registry_fence_add(struct lw_store *s,
                                   const struct lw_geofence *g, int64_t now_ms,
                                   int64_t *id);
-/* Removes a fence by name; LW_ERR_NOTFOUND when absent. */
+/* Removes the fence name (and its R*Tree row), bumping registry_version;
+ * its alerts stay. Returns LW_OK, LW_ERR_NOTFOUND when there is no such
+ * fence (recorded), LW_ERR_INVAL or a database error. */
 enum lw_err lw_registry_fence_remove(struct lw_store *s, const char *name);
+
+/* Called per fence (g and g->geojson valid during the call); returns 0 to
+ * go on, non-zero to stop. */
 typedef int (*lw_geofence_cb)(void *ctx, const struct lw_geofence *g);
+
 /*
- * Every fence, by name. The bounding boxes reported (here and by
- * lw_registry_fences_at) are the R*Tree's: 32-bit floats rounded outwards,
- * so they hold the box stored, within ~1e-5 degrees.
+ * Calls cb for every fence, by name. The bounding boxes reported (here and
+ * by lw_registry_fences_at) are the R*Tree's: 32-bit floats rounded
+ * outwards, so they hold the box stored, within ~1e-5 degrees. Returns as
+ * lw_registry_vehicles.
  */
 enum lw_err lw_registry_fences(struct lw_store *s, lw_geofence_cb cb,
                                void *ctx);
-/* Fences whose bounding box holds (lat, lon), through the R*Tree. */
+
+/* Calls cb for the fences whose bounding box holds (lat, lon), through the
+ * R*Tree, by name. Returns as lw_registry_vehicles. */
 enum lw_err lw_registry_fences_at(struct lw_store *s, double lat_deg,
                                   double lon_deg, lw_geofence_cb cb,
                                   void *ctx);
 
 /* ---- alerts ------------------------------------------------------------ */
 
-/* Stores a raised alert (state open, unpublished); *id gets its id. */
+/*
+ * Stores a raised alert (copied; state open, unpublished); *id (may be
+ * NULL) gets its id. Does not begin or commit. Returns LW_OK; LW_ERR_INVAL
+ * for a NULL argument, an empty device, an unterminated string or an
+ * unknown kind; or a database error.
+ */
 enum lw_err lw_registry_alert_add(struct lw_store *s, const struct lw_alert *a,
                                   int64_t *id);
-/* Marks an alert as acknowledged by the broker. */
+
+/* Marks alert id as acknowledged by the broker (published). Returns LW_OK
+ * (also for an unknown id), LW_ERR_INVAL or a database error. */
 enum lw_err lw_registry_alert_published(struct lw_store *s, int64_t id);
+
 /*
- * Acknowledges (by, note) or closes an alert. LW_ERR_NOTFOUND for an
- * unknown id, LW_ERR_INVAL for a closed one. Bumps alerts_version.
+ * Acknowledges alert id (by: who, not empty; note: may be NULL) or closes
+ * it, at now_ms, and bumps alerts_version; the state is read inside the
+ * write transaction, so an alert another connection closed meanwhile is
+ * not acknowledged. Acknowledging an acknowledged alert again replaces who
+ * and the note. Returns LW_OK; LW_ERR_NOTFOUND for an unknown id;
+ * LW_ERR_INVAL for a closed alert ("already closed" recorded), a NULL
+ * handle or an empty by; or a database error.
  */
 enum lw_err lw_registry_alert_ack(struct lw_store *s, int64_t id,
                                   const char *by, const char *note,
                                   int64_t now_ms);
 enum lw_err lw_registry_alert_close(struct lw_store *s, int64_t id,
                                     int64_t now_ms);
+
+/* Reads alert id into *out (copied). Returns LW_OK, LW_ERR_NOTFOUND ("no
+ * alert N" recorded), LW_ERR_INVAL or a database error. */
 enum lw_err lw_registry_alert_get(struct lw_store *s, int64_t id,
                                   struct lw_alert_row *out);
 
@@ -174,18 +239,20 @@ struct lw_alert_filter {
     bool unpublished_only; /* not yet acknowledged by the broker */
     int64_t changed_since_ms; /* ack/close/open at or after; 0 = any */
 };
+/* Called per alert; returns 0 to go on, non-zero to stop. */
 typedef int (*lw_alert_row_cb)(void *ctx, const struct lw_alert_row *r);
-/* Alerts matching f (NULL = all), oldest first. */
+
+/* Calls cb for the alerts matching f (NULL = all), oldest first. Returns as
+ * lw_registry_vehicles. */
 enum lw_err lw_registry_alerts(struct lw_store *s,
                                const struct lw_alert_filter *f,
                                lw_alert_row_cb cb, void *ctx);
 
 /* ---- change detection -------------------------------------------------- */
 
-/* PRAGMA data_version of this connection. */
-enum lw_err lw_store_data_version(struct lw_store *s, int64_t *out);
-
-/* Reads meta "registry_version" and "alerts_version" (0 when unset). */
+/* Reads meta "registry_version" and "alerts_version" into the non-NULL
+ * pointers (0 when unset). Returns LW_OK, LW_ERR_INVAL or a database error
+ * (the values then 0). lw_store_data_version (store.h) says when to. */
 enum lw_err lw_registry_version(struct lw_store *s, int64_t *registry,
                                 int64_t *alerts);
 

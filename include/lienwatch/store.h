@@ -1,5 +1,7 @@
 /*
- * store.h - the SQLite store: devices, fix history, last-known fix, counters.
+ * store.h - the SQLite store: devices, fix history, last-known fix, counters,
+ * a small key -> text table, and the handle every other database module
+ * (registry.h, outbox.h, audit.h) works on.
  *
  * One writer (lienwatchd) and any number of readers (the lienwatch CLI) share
  * one database file in WAL mode. The writer batches fixes in explicit
@@ -15,10 +17,22 @@
  *   - "last heard" (any message, our clock) is kept apart from "last fix"
  *     (newest valid position, the device's clock);
  *   - a device is registered on its first message.
- * Schema changes are numbered migrations applied by lw_store_open (writer).
+ * Schema changes are numbered migrations (lib/schema.c) applied by
+ * lw_store_open (writer).
  *
- * Strings passed in are borrowed (copied by SQLite when needed); structs
- * handed to callbacks are valid only during the callback.
+ * Errors. Every function returning enum lw_err returns LW_OK on success and
+ * LW_ERR_INVAL for a NULL handle or a NULL required argument; database
+ * failures come in the classes of err.h: LW_ERR_BUSY (another connection
+ * held the lock past the busy timeout: retry later), LW_ERR_FULL (disk
+ * full), LW_ERR_READONLY (may not write the file), LW_ERR_IO, LW_ERR_CORRUPT,
+ * LW_ERR_NOMEM and LW_ERR_DB. Below, "a database error" means one of these.
+ * After any failure lw_store_errmsg says what failed and why.
+ *
+ * Ownership. Strings passed in are borrowed (copied by SQLite when needed);
+ * structs and strings handed to callbacks are valid only during the
+ * callback. A callback may call other store functions (even the one that
+ * called it: a query in use is prepared afresh), but must not close the
+ * handle. One handle is used by one thread at a time.
  */
 #ifndef LIENWATCH_STORE_H
 #define LIENWATCH_STORE_H
@@ -39,19 +53,36 @@ struct lw_store; /* opaque */
  * must exist (LW_ERR_NOTFOUND) and carry schema LW_STORE_SCHEMA_VERSION
  * (LW_ERR_SCHEMA for any other: an older file is upgraded by a writer open,
  * i.e. lienwatchd or 'lienwatch init-db'); a file this user may not write is
- * LW_ERR_IO. Ignored together with LW_STORE_RDONLY, which has the same
+ * LW_ERR_READONLY. Ignored together with LW_STORE_RDONLY, which has the same
  * version rule.
  */
 #define LW_STORE_NOMIGRATE 0x2
 
-/* Schema version this build writes (see lib/store.c migrations). */
+/* Schema version this build writes (the number of migrations in
+ * lib/schema.c). */
 #define LW_STORE_SCHEMA_VERSION 4
 
+/* How long a statement waits for another connection's lock by default, ms
+ * (lw_store_set_busy_timeout changes it). */
+#define LW_STORE_BUSY_TIMEOUT_MS 5000
+
 /*
- * Opens (creating and migrating when writable) the database at path; ":memory:"
- * works for tests. Sets WAL, synchronous=NORMAL, busy_timeout. On success
- * *out owns the handle (free with lw_store_close). A read-only open of a file
- * that does not exist fails with LW_ERR_NOTFOUND. err gets detail.
+ * Opens the database at path (":memory:" works for tests). A writer (flags
+ * 0) creates the file (mode 0600) when missing and applies every pending
+ * migration in one transaction; every open sets WAL (writers),
+ * synchronous=NORMAL and a busy timeout of LW_STORE_BUSY_TIMEOUT_MS.
+ * On success *out owns the handle (free with lw_store_close). On failure
+ * *out is NULL and err (may be NULL; errlen bytes) gets a sentence naming
+ * path.
+ *
+ * Returns LW_OK; LW_ERR_INVAL for a NULL out or path or unknown flags;
+ * LW_ERR_NOTFOUND for a read-only or no-migrate open of a missing file;
+ * LW_ERR_SCHEMA when the file's schema is newer than this build, or (read-
+ * only, no-migrate) not LW_STORE_SCHEMA_VERSION or absent; LW_ERR_READONLY
+ * when a writer may not write the file; LW_ERR_IO when the file or its
+ * directory cannot be created or opened; LW_ERR_CORRUPT for a file that is
+ * not a database; LW_ERR_BUSY when another writer held the lock during the
+ * migration; LW_ERR_NOMEM; or another database error.
  */
 enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
                           char *err, size_t errlen);
@@ -59,13 +90,38 @@ enum lw_err lw_store_open(struct lw_store **out, const char *path, int flags,
 /* Closes the handle, rolling back an open transaction. NULL is a no-op. */
 void lw_store_close(struct lw_store *s);
 
-/* Last SQLite error message of this handle (static until the next call). */
+/*
+ * What the last failure of s was, as a sentence ("storing a fix: database
+ * or disk is full"); SQLite's last message when nothing failed yet;
+ * "no store handle" for NULL. Borrowed: valid until the next call on s.
+ */
 const char *lw_store_errmsg(const struct lw_store *s);
 
-/* Transactions for batching (writer). begin is BEGIN IMMEDIATE. */
+/*
+ * How long a statement on s waits for a lock another connection holds
+ * before it fails with LW_ERR_BUSY: ms >= 0, 0 to fail at once. A daemon
+ * loop uses a short one (tens of ms) and retries from a timer, rather than
+ * stopping for LW_STORE_BUSY_TIMEOUT_MS while the CLI writes. Returns
+ * LW_OK, or LW_ERR_INVAL for a NULL handle or a negative ms.
+ */
+enum lw_err lw_store_set_busy_timeout(struct lw_store *s, int ms);
+
+/*
+ * Transactions for batching (writer). lw_store_begin is BEGIN IMMEDIATE:
+ * it takes the write lock at once (or fails with LW_ERR_BUSY after the busy
+ * timeout), so nothing in the transaction can fail for the lock later.
+ * lw_store_commit first moves a full fix inbox into history (see
+ * lw_store_put_fix), then commits; on failure the transaction stays open
+ * and the caller decides: retry the commit, or lw_store_rollback (which
+ * undoes every write since begin, fixes included). Each returns LW_OK or a
+ * database error (LW_ERR_DB when there is no transaction to commit or roll
+ * back, or one already open to begin).
+ */
 enum lw_err lw_store_begin(struct lw_store *s);
 enum lw_err lw_store_commit(struct lw_store *s);
 enum lw_err lw_store_rollback(struct lw_store *s);
+
+/* True while a transaction is open on s (false for NULL). */
 bool lw_store_in_txn(const struct lw_store *s);
 
 /* Outcome of lw_store_put_fix. */
@@ -76,20 +132,30 @@ enum lw_put_result {
 };
 
 /*
- * Stores fix f (device registered if new; last heard set to recv_time_ms if
- * later). *res (may be NULL) says what happened. Does not begin or commit.
+ * Stores fix f (borrowed; device registered if new; last heard set to
+ * recv_time_ms if later). *res (may be NULL) says what happened. Does not
+ * begin or commit: in the caller's transaction, or one of its own per
+ * statement when none is open. Returns LW_OK; LW_ERR_INVAL for a read-only
+ * handle, a missing or too long device id, a position that is not finite
+ * or outside WGS-84, or a battery outside -1..100 (nothing stored); or a
+ * database error (the caller's transaction is then to be rolled back).
  */
 enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
                              enum lw_put_result *res);
 
 /*
- * Records that device was heard at recv_ms without a position (registers it
- * if new). Does not begin or commit.
+ * Records that device (borrowed) was heard at recv_ms without a position
+ * (registers it if new). Does not begin or commit. Returns LW_OK,
+ * LW_ERR_INVAL (read-only handle, invalid device id) or a database error.
  */
 enum lw_err lw_store_heard(struct lw_store *s, const char *device,
                            int64_t recv_ms);
 
-/* Adds delta to the persistent counter name (created at 0). */
+/*
+ * Adds delta to the persistent counter name (borrowed; created at 0).
+ * Returns LW_OK, LW_ERR_INVAL (read-only handle, empty name) or a database
+ * error.
+ */
 enum lw_err lw_store_counter_add(struct lw_store *s, const char *name,
                                  int64_t delta);
 
@@ -102,11 +168,18 @@ struct lw_device_info {
     int64_t fixes;                  /* number of fixes in history */
 };
 
-/* Reads one device. LW_ERR_NOTFOUND when never heard of. */
+/*
+ * Reads one device into *out (copied). Returns LW_OK, LW_ERR_NOTFOUND when
+ * never heard of, LW_ERR_INVAL or a database error.
+ */
 enum lw_err lw_store_device_get(struct lw_store *s, const char *device,
                                 struct lw_device_info *out);
 
-/* Last-known fix of device into *out. LW_ERR_NOTFOUND when it has none. */
+/*
+ * Last-known fix of device into *out (copied). Returns LW_OK,
+ * LW_ERR_NOTFOUND when the device is unknown or has no fix, LW_ERR_INVAL or
+ * a database error.
+ */
 enum lw_err lw_store_last_fix(struct lw_store *s, const char *device,
                               struct lw_fix *out);
 
@@ -117,21 +190,26 @@ typedef int (*lw_counter_cb)(void *ctx, const char *name, int64_t value);
 
 /*
  * Calls cb for each stored fix of device with from_ms <= fix_time_ms <= to_ms
- * (INT64_MIN / INT64_MAX for open ends), in fix-time order.
+ * (INT64_MIN / INT64_MAX for open ends), in fix-time order. Returns LW_OK
+ * (also when cb stopped early or nothing matched), LW_ERR_INVAL or a
+ * database error (the fixes seen until then were reported).
  */
 enum lw_err lw_store_history(struct lw_store *s, const char *device,
                              int64_t from_ms, int64_t to_ms, lw_fix_cb cb,
                              void *ctx);
 
-/* Calls cb for every device, ordered by id. */
+/* Calls cb for every device, ordered by id. Returns as lw_store_history. */
 enum lw_err lw_store_devices(struct lw_store *s, lw_device_cb cb, void *ctx);
 
-/* Calls cb for every counter, ordered by name. */
+/* Calls cb for every counter, ordered by name (the name is valid during
+ * the call). Returns as lw_store_history. */
 enum lw_err lw_store_counters(struct lw_store *s, lw_counter_cb cb, void *ctx);
 
 /*
  * Deletes history fixes with fix_time_ms < before_ms (retention), never the
- * last-known fix of a device. *deleted (may be NULL) gets the count.
+ * last-known fix of a device, in one savepoint (all or nothing). *deleted
+ * (may be NULL) gets the count. Returns LW_OK, LW_ERR_INVAL (read-only
+ * handle) or a database error.
  */
 enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
                            int64_t *deleted);
@@ -139,45 +217,57 @@ enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
 /*
  * One bounded step of the same, for a caller that must not stop for long:
  * goes through the devices after cursor (a buffer of LW_DEVICE_MAX + 1
- * bytes; "" starts a pass) in id order, deleting at most max_rows fixes, and
- * leaves in cursor where the next step goes on. *finished (may be NULL)
- * tells when the pass went past the last device; *deleted (may be NULL) gets
- * the count. One savepoint: in the caller's transaction, or a transaction of
- * its own. A pass that starts at "" moves the fix inbox into history first.
+ * bytes; "" starts a pass) in id order, deleting at most max_rows (>= 1)
+ * fixes, and leaves in cursor where the next step goes on. *finished (may be
+ * NULL) tells when the pass went past the last device; *deleted (may be
+ * NULL) gets the count. One savepoint: in the caller's transaction, or a
+ * transaction of its own. A pass that starts at "" moves the fix inbox into
+ * history first. Returns LW_OK; LW_ERR_INVAL (read-only handle, NULL cursor,
+ * max_rows < 1); or a database error (the step is undone; cursor may have
+ * moved, which only repeats work).
  */
 enum lw_err lw_store_prune_step(struct lw_store *s, int64_t before_ms,
                                 char *cursor, int64_t max_rows,
                                 int64_t *deleted, bool *finished);
 
 /*
- * Appends an audit record: who looked up (or changed) what, when, why.
- * Works on a writable handle only.
+ * Schema version of the open database: LW_STORE_SCHEMA_VERSION for a handle
+ * that opened (0 if unversioned; -1 for NULL or when reading it failed).
  */
-enum lw_err lw_store_audit(struct lw_store *s, int64_t at_ms, const char *who,
-                           const char *action, const char *device,
-                           const char *reason);
-
-/* One audit record, as lw_store_audit_list reports it. */
-struct lw_audit_entry {
-    int64_t id;         /* insertion order, increasing */
-    int64_t at_ms;      /* when (UTC ms, the caller's clock) */
-    const char *who;    /* person or program */
-    const char *action; /* "locate", "history", ... */
-    const char *device; /* device concerned, NULL when none */
-    const char *reason; /* stated reason, NULL when none given */
-};
-
-/* Strings in *a are valid only during the callback. */
-typedef int (*lw_audit_cb)(void *ctx, const struct lw_audit_entry *a);
+int lw_store_schema_version(struct lw_store *s);
 
 /*
- * Calls cb for every audit record (of device only, unless device is NULL),
- * oldest first. Works on read-only handles too.
+ * PRAGMA data_version of this connection into *out: a number that changes
+ * when another connection (the CLI, a second daemon) committed since the
+ * last call, and not for this connection's own commits. The daemon polls it
+ * to see registry and alert changes (registry.h). Returns LW_OK (*out 0 on
+ * failure), LW_ERR_INVAL or a database error.
  */
-enum lw_err lw_store_audit_list(struct lw_store *s, const char *device,
-                                lw_audit_cb cb, void *ctx);
+enum lw_err lw_store_data_version(struct lw_store *s, int64_t *out);
 
-/* Schema version of the open database (0 if unversioned; -1 on error). */
-int lw_store_schema_version(struct lw_store *s);
+/* ---- meta: small named values (key -> text) ------------------------------ */
+
+/*
+ * The text stored under key (borrowed, not empty) into *value: a new
+ * NUL-terminated string the caller frees with free(). Numbers that the
+ * registry keeps in the same table (registry_version, ...) read as their
+ * decimal text. Returns LW_OK; LW_ERR_NOTFOUND when key has no value
+ * (*value NULL); LW_ERR_INVAL; LW_ERR_NOMEM; or a database error.
+ */
+enum lw_err lw_store_meta_get(struct lw_store *s, const char *key,
+                              char **value);
+
+/*
+ * Stores value (borrowed, copied; any text, stored byte for byte) under key
+ * (at most 128 bytes), replacing what was there; a NULL value deletes the
+ * key. For a program's own small state, e.g. the daemon's past MQTT
+ * subscriptions: name keys with a prefix of your own ("mqtt.", "daemon.").
+ * The registry's and the outbox's numeric keys (registry_version,
+ * alerts_version, fence_id_seq, mail_instance) are refused. Does not begin
+ * or commit. Returns LW_OK; LW_ERR_INVAL (read-only handle, empty, too long
+ * or reserved key); LW_ERR_RANGE (a value over 2 GiB); or a database error.
+ */
+enum lw_err lw_store_meta_set(struct lw_store *s, const char *key,
+                              const char *value);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "lienwatch/config.h"
 #include "lienwatch/mime.h"
 #include "lienwatch/outbox.h"
 #include "lienwatch/registry.h"
@@ -184,6 +185,19 @@ static struct lw_store *mem_store(void)
     return s;
 }
 
+/*
+ * The outbox's options for configuration c, as the daemon makes them
+ * (lw_outbox_opts_from_config). Valid until the next call; c must outlive
+ * their use (they borrow its strings).
+ */
+static const struct lw_outbox_opts *O(const struct lw_config *c)
+{
+    static struct lw_outbox_opts o;
+
+    lw_outbox_opts_from_config(&o, c);
+    return &o;
+}
+
 static void cfg_mail(struct lw_config *c)
 {
     lw_config_defaults(c);
@@ -253,7 +267,7 @@ static int64_t raise(struct lw_store *s, const struct lw_config *c,
 
     assert_int_equal(lw_store_begin(s), LW_OK);
     assert_int_equal(lw_registry_alert_add(s, a, &id), LW_OK);
-    assert_int_equal(lw_outbox_enqueue(s, c, id, a, a->raised_ms, held), LW_OK);
+    assert_int_equal(lw_outbox_enqueue(s, O(c), id, a, a->raised_ms, held), LW_OK);
     assert_int_equal(lw_store_commit(s), LW_OK);
     return id;
 }
@@ -604,26 +618,26 @@ static void test_recipients_and_backoff(void **state)
     (void)state;
 
     cfg_mail(&c);
-    r = lw_outbox_recipients(&c, LW_ALERT_GEOFENCE_EXIT, &e);
+    r = lw_outbox_recipients(O(&c), LW_ALERT_GEOFENCE_EXIT, &e);
     assert_string_equal(r, "ops@lender.example,night@lender.example");
     free(r);
     /* routed, case-insensitive repeats dropped */
-    r = lw_outbox_recipients(&c, LW_ALERT_OFFLINE, &e);
+    r = lw_outbox_recipients(O(&c), LW_ALERT_OFFLINE, &e);
     assert_string_equal(r, "ops@lender.example,night@lender.example,"
                            "recovery@agency.example");
     free(r);
     strcpy(c.smtp_to, "");
     strcpy(c.smtp_route_offline, "");
-    assert_null(lw_outbox_recipients(&c, LW_ALERT_OFFLINE, &e));
+    assert_null(lw_outbox_recipients(O(&c), LW_ALERT_OFFLINE, &e));
     assert_int_equal(e, LW_ERR_CONFIG);
 
     lw_config_defaults(&c);
-    assert_int_equal(lw_outbox_backoff_ms(&c, 1), 5 * SEC);
-    assert_int_equal(lw_outbox_backoff_ms(&c, 2), 10 * SEC);
-    assert_int_equal(lw_outbox_backoff_ms(&c, 3), 20 * SEC);
-    assert_int_equal(lw_outbox_backoff_ms(&c, 7), 320 * SEC);
-    assert_int_equal(lw_outbox_backoff_ms(&c, 8), 600 * SEC);
-    assert_int_equal(lw_outbox_backoff_ms(&c, 1000), 600 * SEC);
+    assert_int_equal(lw_outbox_backoff_ms(O(&c), 1), 5 * SEC);
+    assert_int_equal(lw_outbox_backoff_ms(O(&c), 2), 10 * SEC);
+    assert_int_equal(lw_outbox_backoff_ms(O(&c), 3), 20 * SEC);
+    assert_int_equal(lw_outbox_backoff_ms(O(&c), 7), 320 * SEC);
+    assert_int_equal(lw_outbox_backoff_ms(O(&c), 8), 600 * SEC);
+    assert_int_equal(lw_outbox_backoff_ms(O(&c), 1000), 600 * SEC);
 }
 
 static void test_config_rules(void **state)
@@ -721,19 +735,19 @@ static void test_enqueue_route_and_states(void **state)
         free(body);
     }
     /* queueing the same alert again changes nothing */
-    assert_int_equal(lw_outbox_enqueue(s, &c, id, &a, T0, NULL), LW_OK);
+    assert_int_equal(lw_outbox_enqueue(s, O(&c), id, &a, T0, NULL), LW_OK);
     assert_int_equal(lw_outbox_counts(s, &pending, NULL, NULL, NULL), LW_OK);
     assert_int_equal(pending, 3);
     assert_int_equal(lw_outbox_next_due(s, &next), LW_OK);
     assert_int_equal(next, T0);
 
     /* retries: 5 s, 10 s, 20 s ... */
-    assert_int_equal(lw_outbox_mark_retry(s, &c, rs->id[0], T0 + SEC,
+    assert_int_equal(lw_outbox_mark_retry(s, O(&c), rs->id[0], T0 + SEC,
                                           "451 try later", &st, &next),
                      LW_OK);
     assert_int_equal(st, LW_OUTBOX_PENDING);
     assert_int_equal(next, T0 + 6 * SEC);
-    assert_int_equal(lw_outbox_mark_retry(s, &c, rs->id[0], T0 + 6 * SEC,
+    assert_int_equal(lw_outbox_mark_retry(s, O(&c), rs->id[0], T0 + 6 * SEC,
                                           "connection refused", &st, &next),
                      LW_OK);
     assert_int_equal(next, T0 + 16 * SEC);
@@ -775,13 +789,13 @@ static void test_enqueue_route_and_states(void **state)
     /* the last one: retried until max_age, then failed */
     assert_int_equal(lw_outbox_due(s, T0 + 20 * SEC, 0, collect, rs), LW_OK);
     assert_int_equal(rs->n, 1);
-    assert_int_equal(lw_outbox_mark_retry(s, &c, rs->id[0],
+    assert_int_equal(lw_outbox_mark_retry(s, O(&c), rs->id[0],
                                           T0 + c.smtp_max_age_ms - SEC,
                                           "timeout", &st, &next),
                      LW_OK);
     assert_int_equal(st, LW_OUTBOX_PENDING);
     assert_int_equal(next, T0 + c.smtp_max_age_ms); /* capped at max age */
-    assert_int_equal(lw_outbox_mark_retry(s, &c, rs->id[0],
+    assert_int_equal(lw_outbox_mark_retry(s, O(&c), rs->id[0],
                                           T0 + c.smtp_max_age_ms, "timeout",
                                           &st, &next),
                      LW_OK);
@@ -806,10 +820,10 @@ static void test_expired(void **state)
     lw_config_defaults(&c);
     r.state = LW_OUTBOX_PENDING;
     r.created_ms = T0;
-    assert_false(lw_outbox_expired(&c, &r, T0 + c.smtp_max_age_ms - 1));
-    assert_true(lw_outbox_expired(&c, &r, T0 + c.smtp_max_age_ms));
+    assert_false(lw_outbox_expired(O(&c), &r, T0 + c.smtp_max_age_ms - 1));
+    assert_true(lw_outbox_expired(O(&c), &r, T0 + c.smtp_max_age_ms));
     r.state = LW_OUTBOX_SENT;
-    assert_false(lw_outbox_expired(&c, &r, T0 + c.smtp_max_age_ms));
+    assert_false(lw_outbox_expired(O(&c), &r, T0 + c.smtp_max_age_ms));
 }
 
 static void test_instance_tags_differ(void **state)
@@ -895,11 +909,11 @@ static void test_storm_digest(void **state)
     assert_int_equal(held, 2);
 
     /* due 60 s after the threshold was crossed (the 4th alert, T0 + 3 s) */
-    assert_int_equal(lw_outbox_digest_run(s, &c, T0 + 62 * SEC, &made, &next),
+    assert_int_equal(lw_outbox_digest_run(s, O(&c), T0 + 62 * SEC, &made, &next),
                      LW_OK);
     assert_int_equal(made, 0);
     assert_int_equal(next, T0 + 63 * SEC);
-    assert_int_equal(lw_outbox_digest_run(s, &c, T0 + 63 * SEC, &made, &next),
+    assert_int_equal(lw_outbox_digest_run(s, O(&c), T0 + 63 * SEC, &made, &next),
                      LW_OK);
     assert_int_equal(made, 1);
     assert_int_equal(next, INT64_MAX);
@@ -917,11 +931,11 @@ static void test_storm_digest(void **state)
         ids[i] = raise(s, &c, &a, &was_held);
         assert_true(was_held);
     }
-    assert_int_equal(lw_outbox_digest_run(s, &c, T0 + 100 * SEC, &made, &next),
+    assert_int_equal(lw_outbox_digest_run(s, O(&c), T0 + 100 * SEC, &made, &next),
                      LW_OK);
     assert_int_equal(made, 0);
     assert_int_equal(next, T0 + 125 * SEC);
-    assert_int_equal(lw_outbox_digest_run(s, &c, T0 + 125 * SEC, &made, &next),
+    assert_int_equal(lw_outbox_digest_run(s, O(&c), T0 + 125 * SEC, &made, &next),
                      LW_OK);
     assert_int_equal(made, 1);
 
@@ -990,13 +1004,13 @@ static void test_storm_large(void **state)
         snprintf(dev, sizeof(dev), "cell/%05d", i);
         a = make_alert(LW_ALERT_OFFLINE, dev, T0 + i);
         assert_int_equal(lw_registry_alert_add(s, &a, &id), LW_OK);
-        assert_int_equal(lw_outbox_enqueue(s, &c, id, &a, T0 + i, NULL), LW_OK);
+        assert_int_equal(lw_outbox_enqueue(s, O(&c), id, &a, T0 + i, NULL), LW_OK);
         if (i == 0)
             first = id;
         last = id;
     }
     assert_int_equal(lw_store_commit(s), LW_OK);
-    assert_int_equal(lw_outbox_digest_run(s, &c, T0 + 3600 * SEC, &made, NULL),
+    assert_int_equal(lw_outbox_digest_run(s, O(&c), T0 + 3600 * SEC, &made, NULL),
                      LW_OK);
     assert_int_equal(made, 3);
     assert_int_equal(lw_outbox_list(s, NULL, collect, rs), LW_OK);

@@ -25,9 +25,9 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "lienwatch/audit.h"
 #include "lienwatch/store.h"
-/* lw_registry_migration_2 and lw_outbox_migration_3, to build a database of
- * schema version 3 the way lienwatch left it */
+/* the store's connection, to provoke failures (full, read-only, locked) */
 #include "../../lib/store_priv.h"
 
 /* 2026-11-23T00:00:00Z, a plausible base time for fixes. */
@@ -165,8 +165,6 @@ static void test_bad_arguments(void **state)
     assert_int_equal(lw_store_counter_add(s, "", 1), LW_ERR_INVAL);
     assert_int_equal(lw_store_device_get(s, NULL, &d), LW_ERR_INVAL);
     assert_int_equal(lw_store_history(s, "a", 0, 1, NULL, NULL), LW_ERR_INVAL);
-    assert_int_equal(lw_store_audit(s, T0, "", "locate", "a", NULL),
-                     LW_ERR_INVAL);
     lw_store_close(s);
 }
 
@@ -391,7 +389,7 @@ static void test_hostile_device_id(void **state)
     assert_int_equal(lw_store_device_get(s, evil, &d), LW_OK);
     assert_string_equal(d.device, evil);
     assert_int_equal(history(s, evil, INT64_MIN, INT64_MAX).n, 1);
-    assert_int_equal(lw_store_audit(s, T0, evil, evil, evil, evil), LW_OK);
+    assert_int_equal(lw_audit_add(s, T0, evil, evil, evil, evil), LW_OK);
     /* the fixes table is still there */
     f = mkfix("other", T0, 1.0, 1.0);
     assert_int_equal(put(s, &f), LW_PUT_NEWEST);
@@ -540,7 +538,7 @@ static void test_reader_beside_writer(void **state)
     assert_non_null(strstr(lw_store_errmsg(r), "read-only"));
     assert_int_equal(lw_store_heard(r, "v", T0), LW_ERR_INVAL);
     assert_int_equal(lw_store_counter_add(r, "x", 1), LW_ERR_INVAL);
-    assert_int_equal(lw_store_audit(r, T0, "me", "locate", "v", NULL),
+    assert_int_equal(lw_audit_add(r, T0, "me", "locate", "v", NULL),
                      LW_ERR_INVAL);
     assert_int_equal(lw_store_prune(r, T0, NULL), LW_ERR_INVAL);
 
@@ -817,69 +815,6 @@ static void test_prune_steps(void **state)
 }
 
 /* Audit collector. */
-struct audits {
-    int n;              /* records seen */
-    char who[4][32];    /* who of each */
-    char device[4][48]; /* device of each, "(null)" when NULL */
-    char reason[4][48]; /* reason of each, "(null)" when NULL */
-    int64_t at[4];      /* at_ms of each */
-};
-
-static int audit_cb(void *ctx, const struct lw_audit_entry *a)
-{
-    struct audits *v = ctx;
-
-    if (v->n < 4) {
-        snprintf(v->who[v->n], sizeof(v->who[0]), "%s", a->who);
-        snprintf(v->device[v->n], sizeof(v->device[0]), "%s",
-                 a->device ? a->device : "(null)");
-        snprintf(v->reason[v->n], sizeof(v->reason[0]), "%s",
-                 a->reason ? a->reason : "(null)");
-        v->at[v->n] = a->at_ms;
-    }
-    v->n++;
-    return 0;
-}
-
-static void test_audit(void **state)
-{
-    struct tmp t;
-    struct lw_store *w, *side, *r;
-    struct audits v = {0};
-
-    (void)state;
-    tmp_make(&t);
-    w = open_ok(t.path, 0);
-    assert_int_equal(lw_store_audit(w, T0, "ann", "locate", "car-1",
-                                    "repossession order 17"),
-                     LW_OK);
-    /* a side handle (the CLI's) writes next to the open writer */
-    side = open_ok(t.path, LW_STORE_NOMIGRATE);
-    assert_int_equal(lw_store_schema_version(side), LW_STORE_SCHEMA_VERSION);
-    assert_int_equal(
-        lw_store_audit(side, T0 + SEC, "bob", "history", "car-2", NULL), LW_OK);
-    lw_store_close(side);
-    assert_int_equal(
-        lw_store_audit(w, T0 + 2 * SEC, "ann", "devices", NULL, NULL), LW_OK);
-
-    r = open_ok(t.path, LW_STORE_RDONLY);
-    assert_int_equal(lw_store_audit_list(r, NULL, audit_cb, &v), LW_OK);
-    assert_int_equal(v.n, 3);
-    assert_string_equal(v.who[0], "ann");
-    assert_string_equal(v.reason[0], "repossession order 17");
-    assert_string_equal(v.who[1], "bob");
-    assert_string_equal(v.reason[1], "(null)");
-    assert_string_equal(v.device[2], "(null)");
-    assert_int_equal(v.at[1], T0 + SEC);
-    v = (struct audits){0};
-    assert_int_equal(lw_store_audit_list(r, "car-2", audit_cb, &v), LW_OK);
-    assert_int_equal(v.n, 1);
-    assert_string_equal(v.who[0], "bob");
-    lw_store_close(r);
-    lw_store_close(w);
-    tmp_remove(&t);
-}
-
 static void test_file_mode_private(void **state)
 {
     struct tmp t;
@@ -943,13 +878,14 @@ static void test_open_failures(void **state)
           fp);
     fclose(fp);
     err[0] = '\0';
-    assert_int_equal(lw_store_open(&s, t.path, 0, err, sizeof(err)), LW_ERR_DB);
+    assert_int_equal(lw_store_open(&s, t.path, 0, err, sizeof(err)),
+                     LW_ERR_CORRUPT);
     assert_null(s);
     assert_non_null(strstr(err, t.path));
     err[0] = '\0';
     assert_int_equal(
         lw_store_open(&s, t.path, LW_STORE_RDONLY, err, sizeof(err)),
-        LW_ERR_DB);
+        LW_ERR_CORRUPT);
     assert_non_null(strstr(err, "not a database"));
     unlink(t.path);
 
@@ -961,7 +897,7 @@ static void test_open_failures(void **state)
         err[0] = '\0';
         assert_int_equal(
             lw_store_open(&s, t.path, LW_STORE_NOMIGRATE, err, sizeof(err)),
-            LW_ERR_IO);
+            LW_ERR_READONLY);
         assert_non_null(strstr(err, "not writable"));
         s = open_ok(t.path, LW_STORE_RDONLY);
         lw_store_close(s);
@@ -977,28 +913,54 @@ static void test_open_failures(void **state)
     tmp_remove(&t);
 }
 
-/* Re-entering the running query from its callback is refused cleanly. */
+/*
+ * A callback may call the store again, even the query that is calling it
+ * (the daemon reads a device's history while listing devices): the running
+ * statement is not reset under its caller, the nested call gets its own.
+ */
+struct reenter {
+    struct lw_store *s; /* the store */
+    int outer;          /* fixes the outer listing saw */
+    int inner;          /* fixes the nested listings saw in all */
+};
+
 static int reenter_cb(void *ctx, const struct lw_fix *f)
 {
-    struct lw_store *s = ctx;
+    struct reenter *r = ctx;
     struct hist h = {0};
 
+    r->outer++;
     assert_int_equal(
-        lw_store_history(s, f->device, INT64_MIN, INT64_MAX, hist_cb, &h),
-        LW_ERR_INVAL);
+        lw_store_history(r->s, f->device, INT64_MIN, INT64_MAX, hist_cb, &h),
+        LW_OK);
+    assert_int_equal(h.n, 3);
+    assert_int_equal(h.times[2], T0 + 2 * SEC);
+    r->inner += h.n;
     return 0;
 }
 
-static void test_reentry_refused(void **state)
+static void test_reentry(void **state)
 {
-    struct lw_store *s = open_ok(":memory:", 0);
-    struct lw_fix f = mkfix("z", T0, 1, 1);
+    struct reenter r = {open_ok(":memory:", 0), 0, 0};
+    struct lw_fix f;
 
     (void)state;
-    put(s, &f);
+    for (int i = 0; i < 3; i++) {
+        f = mkfix("z", T0 + i * SEC, 1, 1);
+        put(r.s, &f);
+    }
     assert_int_equal(
-        lw_store_history(s, "z", INT64_MIN, INT64_MAX, reenter_cb, s), LW_OK);
-    lw_store_close(s);
+        lw_store_history(r.s, "z", INT64_MIN, INT64_MAX, reenter_cb, &r),
+        LW_OK);
+    assert_int_equal(r.outer, 3); /* the outer listing was not restarted */
+    assert_int_equal(r.inner, 9);
+    /* and every statement is back in the cache: again, the same */
+    r.outer = r.inner = 0;
+    assert_int_equal(
+        lw_store_history(r.s, "z", INT64_MIN, INT64_MAX, reenter_cb, &r),
+        LW_OK);
+    assert_int_equal(r.outer, 3);
+    lw_store_close(r.s);
 }
 
 /* A large batch, as the daemon writes it: every fix accounted for. */
@@ -1456,403 +1418,6 @@ static void test_inbox_merge(void **state)
     tmp_remove(&t);
 }
 
-/* Migration 1 exactly as it shipped (lib/store.c, migrations[0]). */
-static const char v1_migration[] =
-    "CREATE TABLE devices ("
-    "  id TEXT NOT NULL PRIMARY KEY,"
-    "  first_heard_ms INTEGER NOT NULL,"
-    "  last_heard_ms INTEGER NOT NULL,"
-    "  fix_count INTEGER NOT NULL DEFAULT 0"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE fixes ("
-    "  device TEXT NOT NULL REFERENCES devices(id),"
-    "  fix_time_ms INTEGER NOT NULL,"
-    "  recv_time_ms INTEGER NOT NULL,"
-    "  lat_deg REAL NOT NULL,"
-    "  lon_deg REAL NOT NULL,"
-    "  speed_mps REAL,"
-    "  course_deg REAL,"
-    "  accuracy_m REAL,"
-    "  alt_m REAL,"
-    "  battery_pct INTEGER,"
-    "  trigger_code TEXT,"
-    "  PRIMARY KEY (device, fix_time_ms)"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE last_fix ("
-    "  device TEXT NOT NULL PRIMARY KEY REFERENCES devices(id),"
-    "  fix_time_ms INTEGER NOT NULL,"
-    "  recv_time_ms INTEGER NOT NULL,"
-    "  lat_deg REAL NOT NULL,"
-    "  lon_deg REAL NOT NULL,"
-    "  speed_mps REAL,"
-    "  course_deg REAL,"
-    "  accuracy_m REAL,"
-    "  alt_m REAL,"
-    "  battery_pct INTEGER,"
-    "  trigger_code TEXT"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE counters ("
-    "  name TEXT NOT NULL PRIMARY KEY,"
-    "  value INTEGER NOT NULL DEFAULT 0"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE audit ("
-    "  id INTEGER PRIMARY KEY,"
-    "  at_ms INTEGER NOT NULL,"
-    "  who TEXT NOT NULL,"
-    "  action TEXT NOT NULL,"
-    "  device TEXT,"
-    "  reason TEXT"
-    ");"
-    "CREATE INDEX audit_by_device ON audit(device, id);";
-
-static void v3_exec(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg ? msg : "?");
-}
-
-static void v3_bind_opt(sqlite3_stmt *st, int i, double v)
-{
-    assert_int_equal(isnan(v) ? sqlite3_bind_null(st, i)
-                              : sqlite3_bind_double(st, i, v),
-                     SQLITE_OK);
-}
-
-/* A row of fixes or last_fix as lienwatch up to schema 3 wrote it: NULL
- * for unknown values, the trigger as a one-letter text. */
-static void v3_fix(sqlite3 *db, const char *table, const struct lw_fix *f)
-{
-    char sql[256], trig[2] = {f->trigger, '\0'};
-    sqlite3_stmt *st = NULL;
-
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO %s (device, fix_time_ms, recv_time_ms, lat_deg, "
-             "lon_deg, speed_mps, course_deg, accuracy_m, alt_m, "
-             "battery_pct, trigger_code) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-             table);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_bind_text(st, 1, f->device, -1, SQLITE_STATIC),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_bind_int64(st, 2, f->fix_time_ms), SQLITE_OK);
-    assert_int_equal(sqlite3_bind_int64(st, 3, f->recv_time_ms), SQLITE_OK);
-    assert_int_equal(sqlite3_bind_double(st, 4, f->lat_deg), SQLITE_OK);
-    assert_int_equal(sqlite3_bind_double(st, 5, f->lon_deg), SQLITE_OK);
-    v3_bind_opt(st, 6, f->speed_mps);
-    v3_bind_opt(st, 7, f->course_deg);
-    v3_bind_opt(st, 8, f->accuracy_m);
-    v3_bind_opt(st, 9, f->alt_m);
-    assert_int_equal(f->battery_pct < 0
-                         ? sqlite3_bind_null(st, 10)
-                         : sqlite3_bind_int(st, 10, f->battery_pct),
-                     SQLITE_OK);
-    assert_int_equal(f->trigger
-                         ? sqlite3_bind_text(st, 11, trig, 1, SQLITE_TRANSIENT)
-                         : sqlite3_bind_null(st, 11),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-}
-
-static void v3_device(sqlite3 *db, const char *id, int64_t first, int64_t last,
-                      int count)
-{
-    sqlite3_stmt *st = NULL;
-
-    assert_int_equal(
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO devices (id, first_heard_ms, "
-                           "last_heard_ms, fix_count) VALUES (?, ?, ?, ?)",
-                           -1, &st, NULL),
-        SQLITE_OK);
-    assert_int_equal(sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_bind_int64(st, 2, first), SQLITE_OK);
-    assert_int_equal(sqlite3_bind_int64(st, 3, last), SQLITE_OK);
-    assert_int_equal(sqlite3_bind_int(st, 4, count), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-}
-
-/* Full history collector (up to 8 fixes, every field). */
-struct fullhist {
-    int n;              /* fixes seen */
-    struct lw_fix f[8]; /* the first 8 */
-};
-
-static int fullhist_cb(void *ctx, const struct lw_fix *f)
-{
-    struct fullhist *h = ctx;
-
-    if (h->n < 8)
-        h->f[h->n] = *f;
-    h->n++;
-    return 0;
-}
-
-/* The history of dev is exactly want[0..n-1], in that order. */
-static void assert_history(struct lw_store *s, const char *dev,
-                           const struct lw_fix *const *want, int n)
-{
-    struct fullhist h = {0};
-    int i;
-
-    assert_int_equal(
-        lw_store_history(s, dev, INT64_MIN, INT64_MAX, fullhist_cb, &h), LW_OK);
-    assert_int_equal(h.n, n);
-    for (i = 0; i < n; i++)
-        assert_same_fix(&h.f[i], want[i]);
-}
-
-static void assert_device(struct lw_store *s, const char *dev, int64_t first,
-                          int64_t last, int64_t last_fix, int64_t fixes)
-{
-    struct lw_device_info d;
-
-    assert_int_equal(lw_store_device_get(s, dev, &d), LW_OK);
-    assert_string_equal(d.device, dev);
-    assert_int_equal(d.first_heard_ms, first);
-    assert_int_equal(d.last_heard_ms, last);
-    assert_int_equal(d.last_fix_ms, last_fix);
-    assert_int_equal(d.fixes, fixes);
-}
-
-/*
- * A database left at schema version 3 by an older lienwatch (migrations 1-3
- * as they shipped, rows as it wrote them) is upgraded by the writer's open:
- * last-known fixes, history, counts and heard times come through unchanged,
- * and put_fix then sees the old history (duplicates, late fixes).
- */
-static void test_migration_3_to_4(void **state)
-{
-    struct tmp t;
-    sqlite3 *db = NULL;
-    struct lw_store *s;
-    struct lw_fix a0, a1, a2, b0, b1, blate, c0, a_new, b_late2, v_first;
-    struct lw_fix f, got;
-    struct devs v = {0};
-    struct ctrs c = {0};
-    int64_t deleted = -1;
-
-    (void)state;
-    tmp_make(&t);
-    /* car-1: three fixes in order, optional values in some */
-    a0 = mkfix("car-1", T0, 52.52, 13.405);
-    a0.speed_mps = 0.0;
-    a0.battery_pct = 0;
-    a1 = mkfix("car-1", T0 + 60 * SEC, 52.521, 13.406);
-    a1.speed_mps = 12.5;
-    a1.course_deg = 270.25;
-    a1.accuracy_m = 5.5;
-    a1.alt_m = -3.0;
-    a1.battery_pct = 87;
-    a1.trigger = 't';
-    a2 = mkfix("car-1", T0 + 120 * SEC, 52.522, 13.407);
-    a2.course_deg = 90.0;
-    a2.trigger = 'p';
-    /* car-2: the fix at +40 s came after the one at +70 s (late) */
-    b0 = mkfix("car-2", T0 + 10 * SEC, -33.86, 151.2);
-    b1 = mkfix("car-2", T0 + 70 * SEC, -33.87, 151.21);
-    b1.accuracy_m = 20.0;
-    b1.battery_pct = 100;
-    blate = mkfix("car-2", T0 + 40 * SEC, -33.865, 151.205);
-    blate.recv_time_ms = b1.recv_time_ms + 30 * SEC;
-    blate.alt_m = 12.0;
-    /* o'bike: one fix, nothing optional */
-    c0 = mkfix("o'bike", T0 + 5 * SEC, 0.0, -0.0001);
-
-    assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
-    v3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
-                "CREATE TABLE IF NOT EXISTS schema_version "
-                "(version INTEGER NOT NULL PRIMARY KEY);"
-                "BEGIN");
-    v3_exec(db, v1_migration);
-    v3_exec(db, "INSERT INTO schema_version (version) VALUES (1)");
-    v3_exec(db, lw_registry_migration_2);
-    v3_exec(db, "INSERT INTO schema_version (version) VALUES (2)");
-    v3_exec(db, lw_outbox_migration_3);
-    v3_exec(db, "INSERT INTO schema_version (version) VALUES (3)");
-    v3_device(db, "car-1", a0.recv_time_ms - 300 * SEC,
-              a2.recv_time_ms + 600 * SEC, 3);
-    v3_device(db, "car-2", b0.recv_time_ms, blate.recv_time_ms, 3);
-    v3_device(db, "o'bike", c0.recv_time_ms, c0.recv_time_ms, 1);
-    v3_device(db, "van-3", T0 - 3600 * SEC, T0 + 30 * SEC, 0); /* no fix */
-    v3_fix(db, "fixes", &a0);
-    v3_fix(db, "fixes", &a1);
-    v3_fix(db, "fixes", &a2);
-    v3_fix(db, "fixes", &b0);
-    v3_fix(db, "fixes", &b1);
-    v3_fix(db, "fixes", &blate);
-    v3_fix(db, "fixes", &c0);
-    v3_fix(db, "last_fix", &a2);
-    v3_fix(db, "last_fix", &b1);
-    v3_fix(db, "last_fix", &c0);
-    v3_exec(db, "INSERT INTO counters (name, value) VALUES ('received', 42);"
-                "INSERT INTO audit (at_ms, who, action, device, reason) "
-                "VALUES (1795392000000, 'ann', 'locate', 'car-1', NULL);"
-                "COMMIT");
-    assert_int_equal(sqlite3_close(db), SQLITE_OK);
-    assert_int_equal(
-        count_rows(t.path, "SELECT max(version) FROM schema_version"), 3);
-
-    /* readers and side writers use the current queries: they refuse the
-     * old file (saying how to upgrade it) rather than fail on a column */
-    {
-        char err[256] = "";
-        int flags[] = {LW_STORE_RDONLY, LW_STORE_NOMIGRATE};
-
-        for (size_t i = 0; i < 2; i++) {
-            assert_int_equal(lw_store_open(&s, t.path, flags[i], err,
-                                           sizeof(err)),
-                             LW_ERR_SCHEMA);
-            assert_non_null(strstr(err, "schema version 3"));
-            assert_non_null(strstr(err, "start lienwatchd"));
-        }
-    }
-
-    s = open_ok(t.path, 0);
-    assert_int_equal(lw_store_schema_version(s), 4);
-    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM schema_version"),
-                     4);
-
-    /* the old last_fix rows, every field, NULLs as NAN / -1 / 0 */
-    assert_int_equal(lw_store_last_fix(s, "car-1", &got), LW_OK);
-    assert_same_fix(&got, &a2);
-    assert_int_equal(lw_store_last_fix(s, "car-2", &got), LW_OK);
-    assert_same_fix(&got, &b1);
-    assert_int_equal(lw_store_last_fix(s, "o'bike", &got), LW_OK);
-    assert_same_fix(&got, &c0);
-    assert_true(isnan(got.speed_mps) && isnan(got.alt_m));
-    assert_int_equal(got.battery_pct, -1);
-    assert_int_equal(got.trigger, 0);
-    assert_int_equal(lw_store_last_fix(s, "van-3", &got), LW_ERR_NOTFOUND);
-
-    /* the old history, in fix-time order */
-    assert_history(s, "car-1", (const struct lw_fix *const[]){&a0, &a1, &a2},
-                   3);
-    assert_history(s, "car-2", (const struct lw_fix *const[]){&b0, &blate, &b1},
-                   3);
-    assert_history(s, "o'bike", (const struct lw_fix *const[]){&c0}, 1);
-    assert_history(s, "van-3", NULL, 0);
-
-    /* devices: counts, heard times, last fix times */
-    assert_device(s, "car-1", a0.recv_time_ms - 300 * SEC,
-                  a2.recv_time_ms + 600 * SEC, a2.fix_time_ms, 3);
-    assert_device(s, "car-2", b0.recv_time_ms, blate.recv_time_ms,
-                  b1.fix_time_ms, 3);
-    assert_device(s, "o'bike", c0.recv_time_ms, c0.recv_time_ms, c0.fix_time_ms,
-                  1);
-    assert_device(s, "van-3", T0 - 3600 * SEC, T0 + 30 * SEC, 0, 0);
-    assert_int_equal(lw_store_devices(s, dev_cb, &v), LW_OK);
-    assert_int_equal(v.n, 4);
-    assert_string_equal(v.d[0].device, "car-1");
-    assert_int_equal(v.d[0].fixes, 3);
-    assert_int_equal(v.d[0].last_fix_ms, a2.fix_time_ms);
-    assert_string_equal(v.d[1].device, "car-2");
-    assert_int_equal(v.d[1].fixes, 3);
-    assert_int_equal(v.d[1].last_fix_ms, b1.fix_time_ms);
-    assert_string_equal(v.d[2].device, "o'bike");
-    assert_int_equal(v.d[2].last_fix_ms, c0.fix_time_ms);
-    assert_string_equal(v.d[3].device, "van-3");
-    assert_int_equal(v.d[3].fixes, 0);
-    assert_int_equal(v.d[3].last_fix_ms, 0);
-    assert_int_equal(lw_store_counters(s, ctr_cb, &c), LW_OK);
-    assert_int_equal(c.n, 1);
-    assert_int_equal(c.values[0], 42);
-
-    /* the old fixes again are duplicates (even with other content), and
-     * change nothing */
-    f = a1;
-    f.lat_deg = 1.0;
-    f.recv_time_ms = T0 + 7200 * SEC;
-    assert_int_equal(put(s, &f), LW_PUT_DUPLICATE);
-    assert_int_equal(put(s, &a2), LW_PUT_DUPLICATE); /* the last-known */
-    assert_int_equal(put(s, &a0), LW_PUT_DUPLICATE);
-    assert_int_equal(put(s, &blate), LW_PUT_DUPLICATE);
-    assert_int_equal(put(s, &c0), LW_PUT_DUPLICATE);
-    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM fix_inbox"), 0);
-    assert_device(s, "car-1", a0.recv_time_ms - 300 * SEC,
-                  a2.recv_time_ms + 600 * SEC, a2.fix_time_ms, 3);
-    assert_history(s, "car-1", (const struct lw_fix *const[]){&a0, &a1, &a2},
-                   3);
-
-    /* a newer fix becomes the last-known, a new older one is late, the
-     * fixless device gets its first */
-    a_new = mkfix("car-1", T0 + 180 * SEC, 52.53, 13.41);
-    a_new.speed_mps = 3.25;
-    assert_int_equal(put(s, &a_new), LW_PUT_NEWEST);
-    assert_int_equal(lw_store_last_fix(s, "car-1", &got), LW_OK);
-    assert_same_fix(&got, &a_new);
-    b_late2 = mkfix("car-2", T0 + 50 * SEC, -33.866, 151.206);
-    b_late2.recv_time_ms = blate.recv_time_ms + 60 * SEC;
-    assert_int_equal(put(s, &b_late2), LW_PUT_LATE);
-    assert_int_equal(lw_store_last_fix(s, "car-2", &got), LW_OK);
-    assert_same_fix(&got, &b1);
-    v_first = mkfix("van-3", T0 + 20 * SEC, 48.1, 11.5);
-    assert_int_equal(put(s, &v_first), LW_PUT_NEWEST);
-    assert_int_equal(lw_store_last_fix(s, "van-3", &got), LW_OK);
-    assert_same_fix(&got, &v_first);
-    /* the old names still read as before: views over the new tables */
-    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM fix_history"), 7);
-    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM fix_inbox"), 3);
-    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM fixes"), 10);
-    /* duplicates of fixes in the inbox: it is merged to tell */
-    assert_int_equal(put(s, &a_new), LW_PUT_DUPLICATE);
-    assert_int_equal(put(s, &b_late2), LW_PUT_DUPLICATE);
-    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM fix_history"),
-                     10);
-    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM fix_inbox"), 0);
-
-    assert_device(s, "car-1", a0.recv_time_ms - 300 * SEC,
-                  a2.recv_time_ms + 600 * SEC, a_new.fix_time_ms, 4);
-    assert_device(s, "car-2", b0.recv_time_ms, b_late2.recv_time_ms,
-                  b1.fix_time_ms, 4);
-    assert_device(s, "van-3", T0 - 3600 * SEC, T0 + 30 * SEC,
-                  v_first.fix_time_ms, 1);
-    assert_history(s, "car-1",
-                   (const struct lw_fix *const[]){&a0, &a1, &a2, &a_new}, 4);
-    assert_history(s, "car-2",
-                   (const struct lw_fix *const[]){&b0, &blate, &b_late2, &b1},
-                   4);
-    assert_history(s, "van-3", (const struct lw_fix *const[]){&v_first}, 1);
-
-    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM fixes"), 10);
-    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM last_fix"), 4);
-    assert_int_equal(
-        count_rows(t.path, "SELECT count(*) FROM sqlite_master WHERE "
-                           "type = 'view' AND name IN ('fixes', 'last_fix')"),
-        2);
-    lw_store_close(s);
-
-    /* a reader sees the same; a writer reopening migrates nothing more */
-    s = open_ok(t.path, LW_STORE_RDONLY);
-    assert_int_equal(lw_store_last_fix(s, "car-1", &got), LW_OK);
-    assert_same_fix(&got, &a_new);
-    assert_history(s, "car-2",
-                   (const struct lw_fix *const[]){&b0, &blate, &b_late2, &b1},
-                   4);
-    lw_store_close(s);
-    s = open_ok(t.path, 0);
-    assert_int_equal(lw_store_schema_version(s), 4);
-    assert_int_equal(count_rows(t.path, "SELECT count(*) FROM schema_version"),
-                     4);
-    assert_int_equal(put(s, &b_late2), LW_PUT_DUPLICATE);
-    assert_int_equal(put(s, &b1), LW_PUT_DUPLICATE);
-
-    /* retention over old and new fixes keeps each last-known one */
-    assert_int_equal(lw_store_prune(s, INT64_MAX, &deleted), LW_OK);
-    assert_int_equal(deleted, 10 - 4);
-    assert_history(s, "car-1", (const struct lw_fix *const[]){&a_new}, 1);
-    assert_history(s, "car-2", (const struct lw_fix *const[]){&b1}, 1);
-    assert_history(s, "o'bike", (const struct lw_fix *const[]){&c0}, 1);
-    assert_history(s, "van-3", (const struct lw_fix *const[]){&v_first}, 1);
-    assert_device(s, "car-2", b0.recv_time_ms, b_late2.recv_time_ms,
-                  b1.fix_time_ms, 1);
-    lw_store_close(s);
-    tmp_remove(&t);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1874,13 +1439,11 @@ int main(void)
         cmocka_unit_test(test_unversioned_refused_readonly),
         cmocka_unit_test(test_prune_keeps_last_fix),
         cmocka_unit_test(test_prune_steps),
-        cmocka_unit_test(test_audit),
         cmocka_unit_test(test_file_mode_private),
         cmocka_unit_test(test_open_failures),
-        cmocka_unit_test(test_reentry_refused),
+        cmocka_unit_test(test_reentry),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_inbox_merge),
-        cmocka_unit_test(test_migration_3_to_4),
     };
 
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

@@ -1,0 +1,360 @@
+/*
+ * schema.c - every schema migration of the lienwatch database (schema.h).
+ *
+ * Numbered migrations: migrations[i] takes the schema from version i to
+ * i + 1, each in the one transaction of lw_schema_migrate together with its
+ * row in schema_version. Append only; never edit a migration that has
+ * shipped (its text is what older databases went through). The modules
+ * that use the tables (store.c, registry.c, outbox.c, audit.c) describe
+ * their columns; the tables of each migration:
+ *   1  devices, fixes, last_fix, counters, audit (store.c, audit.c)
+ *   2  meta, accounts, vehicles, geofences, geofence_rtree, alerts
+ *      (registry.c)
+ *   3  outbox, outbox_held, alerts_by_kind_time, meta 'mail_instance'
+ *      (outbox.c)
+ *   4  the last-known fix as columns of devices, fix_history and fix_inbox
+ *      (the views fixes and last_fix keep the old names; store.c)
+ * tests/fixtures/schema-vN.sql are databases written by the code of each
+ * version; tests/unit/test_schema.c upgrades each of them.
+ */
+#include <limits.h>
+#include <stdio.h>
+
+#include "lienwatch/store.h"
+#include "schema.h"
+
+/* Migration 4's column lists (part of a shipped migration: never change
+ * them, even when the store's queries change theirs). */
+#define FIX_COLS_V4                                                            \
+    "device, fix_time_ms, recv_time_ms, lat_deg, lon_deg, speed_mps, "         \
+    "course_deg, accuracy_m, alt_m, battery_pct, trigger_code"
+#define LAST_COLS_V4                                                           \
+    "last_fix_time_ms, last_recv_time_ms, last_lat_deg, last_lon_deg, "        \
+    "last_speed_mps, last_course_deg, last_accuracy_m, last_alt_m, "           \
+    "last_battery_pct, last_trigger_code"
+#define FIX_COLUMNS_V4                                                         \
+    "device TEXT NOT NULL, fix_time_ms INTEGER NOT NULL, "                     \
+    "recv_time_ms INTEGER NOT NULL, lat_deg REAL NOT NULL, "                   \
+    "lon_deg REAL NOT NULL, speed_mps REAL, course_deg REAL, "                 \
+    "accuracy_m REAL, alt_m REAL, battery_pct INTEGER, trigger_code TEXT"
+
+/* 1: devices, fix history, last-known fix, counters, audit trail */
+static const char migration_1[] =
+    "CREATE TABLE devices ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  first_heard_ms INTEGER NOT NULL,"
+    "  last_heard_ms INTEGER NOT NULL,"
+    "  fix_count INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE fixes ("
+    "  device TEXT NOT NULL REFERENCES devices(id),"
+    "  fix_time_ms INTEGER NOT NULL,"
+    "  recv_time_ms INTEGER NOT NULL,"
+    "  lat_deg REAL NOT NULL,"
+    "  lon_deg REAL NOT NULL,"
+    "  speed_mps REAL,"
+    "  course_deg REAL,"
+    "  accuracy_m REAL,"
+    "  alt_m REAL,"
+    "  battery_pct INTEGER,"
+    "  trigger_code TEXT,"
+    "  PRIMARY KEY (device, fix_time_ms)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE last_fix ("
+    "  device TEXT NOT NULL PRIMARY KEY REFERENCES devices(id),"
+    "  fix_time_ms INTEGER NOT NULL,"
+    "  recv_time_ms INTEGER NOT NULL,"
+    "  lat_deg REAL NOT NULL,"
+    "  lon_deg REAL NOT NULL,"
+    "  speed_mps REAL,"
+    "  course_deg REAL,"
+    "  accuracy_m REAL,"
+    "  alt_m REAL,"
+    "  battery_pct INTEGER,"
+    "  trigger_code TEXT"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE counters ("
+    "  name TEXT NOT NULL PRIMARY KEY,"
+    "  value INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    /* no foreign key on device: the trail outlives devices and also records
+     * lookups of ids that never existed */
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at_ms INTEGER NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  device TEXT,"
+    "  reason TEXT"
+    ");"
+    "CREATE INDEX audit_by_device ON audit(device, id);";
+
+/* 2: meta (key -> integer), accounts, vehicles, geofences (+ R*Tree),
+ * alerts */
+static const char migration_2[] =
+    "CREATE TABLE meta ("
+    "  key TEXT NOT NULL PRIMARY KEY,"
+    "  value INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE accounts ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  days_past_due INTEGER NOT NULL CHECK (days_past_due >= 0),"
+    "  status TEXT NOT NULL DEFAULT '',"
+    "  updated_ms INTEGER NOT NULL,"
+    "  source TEXT NOT NULL DEFAULT ''"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE vehicles ("
+    "  device TEXT NOT NULL PRIMARY KEY,"
+    "  vin TEXT NOT NULL DEFAULT '',"
+    "  plate TEXT NOT NULL DEFAULT '',"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  account TEXT NOT NULL DEFAULT '',"
+    "  offline_after_ms INTEGER NOT NULL DEFAULT 0,"
+    "  registered_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX vehicles_by_account ON vehicles(account);"
+    "CREATE TABLE geofences ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('keep_in', 'keep_out')),"
+    "  geojson TEXT NOT NULL,"
+    "  max_dwell_ms INTEGER NOT NULL DEFAULT 0,"
+    "  link_device TEXT NOT NULL DEFAULT '',"
+    "  link_account TEXT NOT NULL DEFAULT '',"
+    "  created_ms INTEGER NOT NULL"
+    ");"
+    "CREATE VIRTUAL TABLE geofence_rtree USING rtree("
+    "  id, min_lat, max_lat, min_lon, max_lon);"
+    "CREATE TABLE alerts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  device TEXT NOT NULL,"
+    "  geofence TEXT NOT NULL DEFAULT '',"
+    "  fence_tag INTEGER NOT NULL DEFAULT 0,"
+    "  raised_ms INTEGER NOT NULL,"
+    "  has_fix INTEGER NOT NULL DEFAULT 0,"
+    "  fix_time_ms INTEGER,"
+    "  recv_time_ms INTEGER,"
+    "  lat_deg REAL,"
+    "  lon_deg REAL,"
+    "  speed_mps REAL,"
+    "  course_deg REAL,"
+    "  accuracy_m REAL,"
+    "  late INTEGER NOT NULL DEFAULT 0,"
+    "  age_ms INTEGER NOT NULL DEFAULT 0,"
+    "  gap_ms INTEGER NOT NULL DEFAULT 0,"
+    "  moved_m REAL,"
+    "  state TEXT NOT NULL DEFAULT 'open',"
+    "  ack_by TEXT NOT NULL DEFAULT '',"
+    "  ack_note TEXT NOT NULL DEFAULT '',"
+    "  ack_ms INTEGER NOT NULL DEFAULT 0,"
+    "  closed_ms INTEGER NOT NULL DEFAULT 0,"
+    "  changed_ms INTEGER NOT NULL,"
+    "  published INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX alerts_by_device ON alerts(device, id);"
+    "CREATE INDEX alerts_unpublished ON alerts(id) WHERE published = 0;"
+    "CREATE INDEX alerts_open ON alerts(id) WHERE state != 'closed';"
+    "CREATE INDEX alerts_changed ON alerts(changed_ms);";
+
+/* 3: the mail outbox, alerts held for storm digests */
+static const char migration_3[] =
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  digest INTEGER NOT NULL DEFAULT 0,"
+    "  alert_id INTEGER NOT NULL DEFAULT 0,"
+    "  alert_ids TEXT NOT NULL DEFAULT '',"
+    "  nalerts INTEGER NOT NULL DEFAULT 1,"
+    "  device TEXT NOT NULL DEFAULT '',"
+    "  recipient TEXT NOT NULL,"
+    "  message_id TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  message TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (state IN ('pending', 'sent', 'failed')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_try_ms INTEGER NOT NULL,"
+    "  last_error TEXT NOT NULL DEFAULT '',"
+    "  created_ms INTEGER NOT NULL,"
+    "  sent_ms INTEGER NOT NULL DEFAULT 0,"
+    "  failed_ms INTEGER NOT NULL DEFAULT 0,"
+    "  notified INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (message_id, recipient)"
+    ");"
+    "CREATE INDEX outbox_due ON outbox(next_try_ms, id) "
+    "  WHERE state = 'pending';"
+    "CREATE INDEX outbox_unnotified ON outbox(id) "
+    "  WHERE state = 'failed' AND notified = 0;"
+    "CREATE INDEX outbox_by_alert ON outbox(alert_id);"
+    "CREATE TABLE outbox_held ("
+    "  alert_id INTEGER NOT NULL PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  device TEXT NOT NULL,"
+    "  held_ms INTEGER NOT NULL,"
+    "  due_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX outbox_held_by_kind ON outbox_held(kind, alert_id);"
+    "CREATE INDEX alerts_by_kind_time ON alerts(kind, raised_ms);"
+    /* 32 random bits (SQLite's PRNG, seeded from the OS) */
+    "INSERT INTO meta(key, value) VALUES "
+    "  ('mail_instance', random() & 4294967295) "
+    "  ON CONFLICT(key) DO NOTHING;";
+
+/* 4: the write path in two statements per fix. The last-known fix moves
+ * into the devices row (one UPDATE for heard times, count and position),
+ * and new fixes go to fix_inbox, a small table in arrival order, moved
+ * into the device-ordered history in bulk (store.c, merge_inbox). Views keep
+ * the names fixes and last_fix for every reader. */
+static const char migration_4[] =
+    "ALTER TABLE devices ADD COLUMN last_fix_time_ms INTEGER;"
+    "ALTER TABLE devices ADD COLUMN last_recv_time_ms INTEGER;"
+    "ALTER TABLE devices ADD COLUMN last_lat_deg REAL;"
+    "ALTER TABLE devices ADD COLUMN last_lon_deg REAL;"
+    "ALTER TABLE devices ADD COLUMN last_speed_mps REAL;"
+    "ALTER TABLE devices ADD COLUMN last_course_deg REAL;"
+    "ALTER TABLE devices ADD COLUMN last_accuracy_m REAL;"
+    "ALTER TABLE devices ADD COLUMN last_alt_m REAL;"
+    "ALTER TABLE devices ADD COLUMN last_battery_pct INTEGER;"
+    "ALTER TABLE devices ADD COLUMN last_trigger_code TEXT;"
+    "UPDATE devices SET (" LAST_COLS_V4 ") = "
+    "(SELECT fix_time_ms, recv_time_ms, lat_deg, lon_deg, speed_mps, "
+    "course_deg, accuracy_m, alt_m, battery_pct, trigger_code "
+    "FROM last_fix l WHERE l.device = devices.id);"
+    "DROP TABLE last_fix;"
+    "CREATE VIEW last_fix AS SELECT id AS device, "
+    "last_fix_time_ms AS fix_time_ms, last_recv_time_ms AS recv_time_ms, "
+    "last_lat_deg AS lat_deg, last_lon_deg AS lon_deg, "
+    "last_speed_mps AS speed_mps, last_course_deg AS course_deg, "
+    "last_accuracy_m AS accuracy_m, last_alt_m AS alt_m, "
+    "last_battery_pct AS battery_pct, last_trigger_code AS trigger_code "
+    "FROM devices WHERE last_fix_time_ms IS NOT NULL;"
+    /* fix_history as fixes was, without the foreign key: put_fix writes a
+     * fix and its device row in one transaction, nothing deletes devices,
+     * and the check cost a lookup in devices for every fix moved */
+    "CREATE TABLE fix_history (" FIX_COLUMNS_V4 ","
+    "  PRIMARY KEY (device, fix_time_ms)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO fix_history SELECT * FROM fixes;"
+    "DROP TABLE fixes;"
+    "CREATE TABLE fix_inbox (" FIX_COLUMNS_V4 ");"
+    "CREATE VIEW fixes AS SELECT " FIX_COLS_V4 " FROM fix_history "
+    "UNION ALL SELECT " FIX_COLS_V4 " FROM fix_inbox;";
+
+static const char *const migrations[] = {
+    migration_1,
+    migration_2,
+    migration_3,
+    migration_4,
+};
+
+#define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
+_Static_assert(MIGRATION_COUNT == LW_STORE_SCHEMA_VERSION,
+               "LW_STORE_SCHEMA_VERSION must equal the number of migrations");
+
+static const char SQL_HAS_VERSION[] =
+    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+    "name = 'schema_version')";
+static const char SQL_MAX_VERSION[] =
+    "SELECT coalesce(max(version), 0) FROM schema_version";
+static const char SQL_CREATE_VERSION[] =
+    "CREATE TABLE IF NOT EXISTS schema_version "
+    "(version INTEGER NOT NULL PRIMARY KEY)";
+static const char SQL_ADD_VERSION[] =
+    "INSERT INTO schema_version (version) VALUES (?1)";
+
+/* Decodes a one-integer row into the int64_t at out. */
+static void row_int64(sqlite3_stmt *st, void *out)
+{
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
+}
+
+/* Runs a one-integer query into *v. */
+static enum lw_err query_int(struct lw_db *db, const char *sql, int64_t *v,
+                             const char *what)
+{
+    enum lw_err e;
+    sqlite3_stmt *st = lw_db_stmt(db, sql, &e);
+
+    *v = 0;
+    if (!st)
+        return e;
+    e = lw_db_get_row(db, st, row_int64, v, what);
+    return e == LW_ERR_NOTFOUND ? LW_OK : e;
+}
+
+enum lw_err lw_schema_version(struct lw_db *db, int *v)
+{
+    int64_t has = 0, ver = 0;
+    enum lw_err e;
+
+    if (!v)
+        return LW_ERR_INVAL;
+    *v = 0;
+    e = query_int(db, SQL_HAS_VERSION, &has, "reading the schema version");
+    if (e == LW_OK && has)
+        e = query_int(db, SQL_MAX_VERSION, &ver, "reading the schema version");
+    if (e == LW_OK)
+        *v = ver > INT_MAX ? INT_MAX : ver < 0 ? 0 : (int)ver;
+    return e;
+}
+
+/* Records version v as applied. */
+static enum lw_err add_version(struct lw_db *db, int v)
+{
+    enum lw_err e;
+    sqlite3_stmt *st = lw_db_stmt(db, SQL_ADD_VERSION, &e);
+
+    if (!st)
+        return e;
+    lw_db_bind_int(db, st, 1, v);
+    return lw_db_run(db, st, "recording the schema version");
+}
+
+enum lw_err lw_schema_migrate(struct lw_db *db, const char *path)
+{
+    char why[LW_DB_ERRMSG_LEN];
+    enum lw_err e;
+    int v;
+
+    if (!db || !path)
+        return LW_ERR_INVAL;
+    e = lw_db_begin(db);
+    if (e)
+        return e;
+    e = lw_db_exec(db, SQL_CREATE_VERSION, "creating schema_version");
+    if (e)
+        goto out_rollback;
+    e = lw_schema_version(db, &v);
+    if (e)
+        goto out_rollback;
+    if (v > LW_STORE_SCHEMA_VERSION) {
+        lw_db_seterr(db,
+                     "database %s has schema version %d; this program "
+                     "knows up to %d: upgrade lienwatch",
+                     path, v, LW_STORE_SCHEMA_VERSION);
+        e = LW_ERR_SCHEMA;
+        goto out_rollback;
+    }
+    for (; v < MIGRATION_COUNT; v++) {
+        e = lw_db_exec(db, migrations[v], "applying a schema migration");
+        if (e) {
+            /* keep SQLite's words, say which step */
+            snprintf(why, sizeof(why), "%s", lw_db_errmsg(db));
+            lw_db_seterr(db, "migration %d of %s: %s", v + 1, path, why);
+            goto out_rollback;
+        }
+        e = add_version(db, v + 1);
+        if (e)
+            goto out_rollback;
+    }
+    e = lw_db_commit(db);
+    if (e)
+        goto out_rollback;
+    return LW_OK;
+
+out_rollback:
+    sqlite3_exec(lw_db_sqlite(db), "ROLLBACK", NULL, NULL, NULL);
+    return e;
+}
