@@ -289,10 +289,10 @@ sqlite3_stmt *lw_db_stmt(struct lw_db *db, const char *sql, enum lw_err *e)
     return st;
 }
 
-void lw_db_done(struct lw_db *db, sqlite3_stmt *st)
+/* Ends one use of st: a loose statement is finalized, a cached one reset
+ * (and its bindings cleared when clear is set). */
+static void end_use(struct lw_db *db, sqlite3_stmt *st, bool clear)
 {
-    if (!st)
-        return;
     db->bind_rc = SQLITE_OK;
     for (int i = db->nloose - 1; i >= 0; i--) {
         if (db->loose[i] == st) {
@@ -302,7 +302,14 @@ void lw_db_done(struct lw_db *db, sqlite3_stmt *st)
         }
     }
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    if (clear)
+        sqlite3_clear_bindings(st);
+}
+
+void lw_db_done(struct lw_db *db, sqlite3_stmt *st)
+{
+    if (st)
+        end_use(db, st, true);
 }
 
 void lw_db_bind_failed(struct lw_db *db, int rc)
@@ -324,15 +331,29 @@ int lw_db_step(struct lw_db *db, sqlite3_stmt *st)
     return sqlite3_step(st);
 }
 
-enum lw_err lw_db_run(struct lw_db *db, sqlite3_stmt *st, const char *what)
+/* Steps st once; a row is success. Ends its use (clearing the bindings
+ * when clear is set). */
+static enum lw_err run_once(struct lw_db *db, sqlite3_stmt *st,
+                            const char *what, bool clear)
 {
     int rc = lw_db_step(db, st);
     enum lw_err e = LW_OK;
 
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         e = lw_db_fail(db, rc, what);
-    lw_db_done(db, st);
+    end_use(db, st, clear);
     return e;
+}
+
+enum lw_err lw_db_run(struct lw_db *db, sqlite3_stmt *st, const char *what)
+{
+    return run_once(db, st, what, true);
+}
+
+enum lw_err lw_db_run_bound(struct lw_db *db, sqlite3_stmt *st,
+                            const char *what)
+{
+    return run_once(db, st, what, false);
 }
 
 enum lw_err lw_db_get_row(struct lw_db *db, sqlite3_stmt *st,

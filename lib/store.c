@@ -321,11 +321,10 @@ static void bind_fix(struct lw_db *db, sqlite3_stmt *st,
     lw_db_bind_int64(db, st, PARAM(COL_RECV_TIME), f->recv_time_ms);
     lw_db_bind_double(db, st, PARAM(COL_LAT), f->lat_deg);
     lw_db_bind_double(db, st, PARAM(COL_LON), f->lon_deg);
-    /* an unknown value (NAN) is bound as NULL by SQLite */
-    lw_db_bind_double(db, st, PARAM(COL_SPEED), f->speed_mps);
-    lw_db_bind_double(db, st, PARAM(COL_COURSE), f->course_deg);
-    lw_db_bind_double(db, st, PARAM(COL_ACCURACY), f->accuracy_m);
-    lw_db_bind_double(db, st, PARAM(COL_ALT), f->alt_m);
+    lw_db_bind_opt_double(db, st, PARAM(COL_SPEED), f->speed_mps);
+    lw_db_bind_opt_double(db, st, PARAM(COL_COURSE), f->course_deg);
+    lw_db_bind_opt_double(db, st, PARAM(COL_ACCURACY), f->accuracy_m);
+    lw_db_bind_opt_double(db, st, PARAM(COL_ALT), f->alt_m);
     if (f->battery_pct < 0)
         lw_db_bind_null(db, st, PARAM(COL_BATTERY));
     else
@@ -760,7 +759,7 @@ static enum lw_err run_text_int(struct lw_store *s, enum stmt_id id,
         return e;
     lw_db_bind_text(s->db, st, 1, text);
     lw_db_bind_int64(s->db, st, 2, n);
-    return lw_db_run(s->db, st, what);
+    return lw_db_run_bound(s->db, st, what);
 }
 
 /* Binds f and runs one of the store's no-row statements; *changes gets the
@@ -775,8 +774,8 @@ static enum lw_err run_fix(struct lw_store *s, enum stmt_id id,
     st = stmt(s, id, &e);
     if (!st)
         return e;
-    bind_fix(s->db, st, f);
-    e = lw_db_run(s->db, st, what);
+    bind_fix(s->db, st, f); /* every parameter, at every use */
+    e = lw_db_run_bound(s->db, st, what);
     *changes = e ? 0 : lw_db_changes(s->db);
     return e;
 }
