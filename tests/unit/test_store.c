@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1418,6 +1419,422 @@ static void test_inbox_merge(void **state)
     tmp_remove(&t);
 }
 
+/* ---- error classes: what the daemon must tell apart ----------------------- */
+
+/*
+ * A VFS that forwards to the default one, except that while fault_rc is set
+ * every write fails with it: SQLITE_FULL is what SQLite's unix VFS returns
+ * when write(2) says ENOSPC, SQLITE_IOERR_WRITE what it returns for EIO.
+ * Registered as the default VFS for one test at a time.
+ */
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs faulty_vfs;
+static sqlite3_io_methods faulty_io;
+static int fault_rc;   /* what writes fail with; 0: they do not */
+static int fault_hits; /* writes failed */
+
+struct ffile {
+    sqlite3_file base; /* ours (pMethods = &faulty_io) */
+    sqlite3_file *real; /* the default VFS's file, right after this struct */
+};
+
+#define REAL(f) (((struct ffile *)(f))->real)
+
+static int f_close(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int f_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+    return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
+static int f_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+    if (fault_rc) {
+        fault_hits++;
+        return fault_rc;
+    }
+    return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int f_sync(sqlite3_file *f, int flags)
+{
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int f_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int f_lock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int f_unlock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+static int f_reserved(sqlite3_file *f, int *out)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int f_control(sqlite3_file *f, int op, void *arg)
+{
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int f_sector(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int f_device(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int f_shm_map(sqlite3_file *f, int pg, int sz, int ext,
+                     void volatile **p)
+{
+    return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, p);
+}
+static int f_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+    return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+static void f_shm_barrier(sqlite3_file *f)
+{
+    REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int f_shm_unmap(sqlite3_file *f, int del)
+{
+    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+static int f_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **p)
+{
+    return REAL(f)->pMethods->xFetch(REAL(f), o, n, p);
+}
+static int f_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p)
+{
+    return REAL(f)->pMethods->xUnfetch(REAL(f), o, p);
+}
+
+static int f_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file,
+                  int flags, int *out_flags)
+{
+    struct ffile *f = (struct ffile *)file;
+    int rc;
+
+    (void)vfs;
+    f->real = (sqlite3_file *)(f + 1);
+    rc = real_vfs->xOpen(real_vfs, name, f->real, flags, out_flags);
+    f->base.pMethods = f->real->pMethods ? &faulty_io : NULL;
+    return rc;
+}
+
+/* Makes the faulty VFS the default (writes pass until fault_rc is set). */
+static void faulty_vfs_install(void)
+{
+    real_vfs = sqlite3_vfs_find(NULL);
+    assert_non_null(real_vfs);
+    faulty_vfs = *real_vfs;
+    faulty_vfs.zName = "lw-faulty";
+    faulty_vfs.szOsFile = (int)sizeof(struct ffile) + real_vfs->szOsFile;
+    faulty_vfs.xOpen = f_open;
+    faulty_io = (sqlite3_io_methods){
+        3,        f_close,     f_read,        f_write,     f_truncate,
+        f_sync,   f_size,      f_lock,        f_unlock,    f_reserved,
+        f_control, f_sector,   f_device,      f_shm_map,   f_shm_lock,
+        f_shm_barrier, f_shm_unmap, f_fetch,  f_unfetch,
+    };
+    fault_rc = 0;
+    fault_hits = 0;
+    assert_int_equal(sqlite3_vfs_register(&faulty_vfs, 1), SQLITE_OK);
+}
+
+static void faulty_vfs_remove(void)
+{
+    if (sqlite3_vfs_find(faulty_vfs.zName)) {
+        sqlite3_vfs_unregister(&faulty_vfs);
+        sqlite3_vfs_register(real_vfs, 1);
+    }
+    fault_rc = 0;
+}
+
+/* Teardown of the tests that install it: a failed one leaves the default
+ * VFS as it was for the next. */
+static int faulty_vfs_teardown(void **state)
+{
+    (void)state;
+    if (real_vfs && faulty_vfs.zName)
+        faulty_vfs_remove();
+    return 0;
+}
+
+/* Puts n fixes of dev (newest each) in one transaction and commits. */
+static enum lw_err put_batch(struct lw_store *s, const char *dev, int64_t t0,
+                             int n)
+{
+    struct lw_fix f;
+    enum lw_err e = lw_store_begin(s);
+
+    for (int i = 0; e == LW_OK && i < n; i++) {
+        f = mkfix(dev, t0 + i * SEC, 10.0 + i * 1e-4, 20.0);
+        e = lw_store_put_fix(s, &f, NULL);
+    }
+    if (e == LW_OK)
+        e = lw_store_commit(s);
+    if (e != LW_OK && lw_store_in_txn(s))
+        lw_store_rollback(s);
+    return e;
+}
+
+/*
+ * A write that the file system refuses: a full disk is LW_ERR_FULL, an I/O
+ * error LW_ERR_IO, each with SQLite's words; nothing of the batch is kept,
+ * and once the disk has room again the same batch goes in whole.
+ */
+static void check_write_fault(int rc, enum lw_err want, const char *words)
+{
+    struct tmp t;
+    struct lw_store *s;
+    struct lw_device_info d;
+
+    tmp_make(&t);
+    faulty_vfs_install();
+    s = open_ok(t.path, 0);
+    assert_int_equal(put_batch(s, "disk", T0, 10), LW_OK);
+    fault_rc = rc;
+    assert_int_equal(put_batch(s, "disk", T0 + 100 * SEC, 500), want);
+    assert_true(fault_hits > 0);
+    assert_non_null(strstr(lw_store_errmsg(s), words));
+    assert_false(lw_store_in_txn(s));
+    fault_rc = 0;
+    assert_int_equal(lw_store_device_get(s, "disk", &d), LW_OK);
+    assert_int_equal(d.fixes, 10); /* the failed batch left nothing */
+    assert_int_equal(put_batch(s, "disk", T0 + 100 * SEC, 500), LW_OK);
+    assert_int_equal(lw_store_device_get(s, "disk", &d), LW_OK);
+    assert_int_equal(d.fixes, 510);
+    assert_int_equal(history(s, "disk", INT64_MIN, INT64_MAX).n, 510);
+    lw_store_close(s);
+    faulty_vfs_remove();
+    tmp_remove(&t);
+}
+
+static void test_error_disk_full(void **state)
+{
+    (void)state;
+    check_write_fault(SQLITE_FULL, LW_ERR_FULL, "full");
+}
+
+static void test_error_io(void **state)
+{
+    (void)state;
+    check_write_fault(SQLITE_IOERR_WRITE, LW_ERR_IO, "I/O");
+}
+
+/* SQLite's own limit: a database at its page limit is full, too. */
+static void test_error_page_limit(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    sqlite3 *db = lw_db_sqlite(lw_store_db(s));
+    char dev[32];
+    enum lw_err e = LW_OK;
+
+    (void)state;
+    assert_int_equal(
+        sqlite3_exec(db, "PRAGMA max_page_count = 60", NULL, NULL, NULL),
+        SQLITE_OK);
+    for (int i = 0; i < 5000 && e == LW_OK; i++) {
+        snprintf(dev, sizeof(dev), "a-long-device-name-%06d", i);
+        e = lw_store_heard(s, dev, T0);
+    }
+    assert_int_equal(e, LW_ERR_FULL);
+    assert_non_null(strstr(lw_store_errmsg(s), "recording heard"));
+    assert_non_null(strstr(lw_store_errmsg(s), "full"));
+    lw_store_close(s);
+}
+
+/* Writes refused by SQLite on a connection that may not write. */
+static void test_error_readonly(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_fix f = mkfix("ro", T0, 1, 1);
+
+    (void)state;
+    put(s, &f);
+    assert_int_equal(sqlite3_exec(lw_db_sqlite(lw_store_db(s)),
+                                  "PRAGMA query_only = 1", NULL, NULL, NULL),
+                     SQLITE_OK);
+    f.fix_time_ms += SEC;
+    assert_int_equal(lw_store_put_fix(s, &f, NULL), LW_ERR_READONLY);
+    assert_non_null(strstr(lw_store_errmsg(s), "readonly"));
+    assert_int_equal(lw_store_counter_add(s, "x", 1), LW_ERR_READONLY);
+    assert_int_equal(lw_store_meta_set(s, "k", "v"), LW_ERR_READONLY);
+    /* reading goes on */
+    assert_int_equal(history(s, "ro", INT64_MIN, INT64_MAX).n, 1);
+    lw_store_close(s);
+}
+
+static int64_t elapsed_ms(const struct timespec *a)
+{
+    struct timespec b;
+
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (b.tv_sec - a->tv_sec) * 1000 + (b.tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/*
+ * Another connection holds the write lock (the CLI changing the registry):
+ * the store waits its busy timeout, then says LW_ERR_BUSY, and works once
+ * the lock is gone. A short timeout is short: the daemon sets one so its
+ * loop is not stopped for the default 5 s.
+ */
+static void test_error_busy(void **state)
+{
+    struct tmp t;
+    struct lw_store *s;
+    sqlite3 *other = NULL;
+    struct timespec t0;
+    int64_t ms;
+
+    (void)state;
+    tmp_make(&t);
+    s = open_ok(t.path, 0);
+    assert_int_equal(sqlite3_open(t.path, &other), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+    assert_int_equal(lw_store_set_busy_timeout(s, 0), LW_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(lw_store_begin(s), LW_ERR_BUSY);
+    assert_true(elapsed_ms(&t0) < 1000);
+    assert_non_null(strstr(lw_store_errmsg(s), "locked"));
+    assert_int_equal(lw_store_heard(s, "b", T0), LW_ERR_BUSY);
+
+    assert_int_equal(lw_store_set_busy_timeout(s, 200), LW_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(lw_store_begin(s), LW_ERR_BUSY);
+    ms = elapsed_ms(&t0);
+    assert_true(ms >= 150); /* it did wait */
+    assert_true(ms < LW_STORE_BUSY_TIMEOUT_MS / 2);
+    assert_false(lw_store_in_txn(s));
+
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_heard(s, "b", T0), LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    sqlite3_close(other);
+
+    assert_int_equal(lw_store_set_busy_timeout(s, -1), LW_ERR_INVAL);
+    assert_int_equal(lw_store_set_busy_timeout(NULL, 10), LW_ERR_INVAL);
+    lw_store_close(s);
+    tmp_remove(&t);
+}
+
+/* A file whose pages were overwritten: damaged, not "a database error". */
+static void test_error_corrupt(void **state)
+{
+    struct tmp t;
+    struct lw_store *s = NULL;
+    char err[512] = "", junk[4096];
+    struct stat sb;
+    FILE *fp;
+
+    (void)state;
+    tmp_make(&t);
+    s = open_ok(t.path, 0);
+    assert_int_equal(put_batch(s, "c", T0, 300), LW_OK);
+    lw_store_close(s); /* checkpoints the WAL into the file */
+    assert_int_equal(stat(t.path, &sb), 0);
+    assert_true(sb.st_size >= 4 * (off_t)sizeof(junk));
+    /* every page but the first (the schema) becomes junk */
+    memset(junk, 0x5a, sizeof(junk));
+    fp = fopen(t.path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, (long)sizeof(junk), SEEK_SET), 0);
+    for (off_t o = sizeof(junk); o < sb.st_size; o += (off_t)sizeof(junk))
+        assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+    fclose(fp);
+    s = NULL;
+    assert_int_equal(lw_store_open(&s, t.path, 0, err, sizeof(err)),
+                     LW_ERR_CORRUPT);
+    assert_null(s);
+    assert_non_null(strstr(err, t.path));
+    assert_non_null(strstr(err, "malformed"));
+    assert_int_equal(
+        lw_store_open(&s, t.path, LW_STORE_RDONLY, err, sizeof(err)),
+        LW_ERR_CORRUPT);
+    tmp_remove(&t);
+}
+
+/* ---- meta: key -> text ------------------------------------------------------ */
+
+static void test_meta(void **state)
+{
+    static const char *const values[] = {
+        "0123", "3.0e+5", "", "lienwatch/+/location,gps/#",
+        "Zürich \xe2\x80\x94 ünïcödé", "9223372036854775808",
+    };
+    struct tmp t;
+    struct lw_store *s, *r;
+    char key[200], *v = NULL;
+
+    (void)state;
+    tmp_make(&t);
+    s = open_ok(t.path, 0);
+    assert_int_equal(lw_store_meta_get(s, "mqtt.subs", &v), LW_ERR_NOTFOUND);
+    assert_null(v);
+    assert_non_null(strstr(lw_store_errmsg(s), "mqtt.subs"));
+    /* text comes back byte for byte, numbers-looking text too */
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        assert_int_equal(lw_store_meta_set(s, "mqtt.subs", values[i]), LW_OK);
+        assert_int_equal(lw_store_meta_get(s, "mqtt.subs", &v), LW_OK);
+        assert_string_equal(v, values[i]);
+        free(v);
+        v = NULL;
+    }
+    /* in a transaction: rolled back with it */
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_meta_set(s, "mqtt.subs", "rolled back"), LW_OK);
+    assert_int_equal(lw_store_rollback(s), LW_OK);
+    assert_int_equal(lw_store_meta_get(s, "mqtt.subs", &v), LW_OK);
+    assert_string_equal(v, values[5]);
+    free(v);
+    /* the registry's numbers read as text; writing them is refused */
+    assert_int_equal(lw_store_meta_get(s, "mail_instance", &v), LW_OK);
+    assert_true(strlen(v) > 0 && strspn(v, "0123456789") == strlen(v));
+    free(v);
+    assert_int_equal(lw_store_meta_set(s, "registry_version", "7"),
+                     LW_ERR_INVAL);
+    assert_int_equal(lw_store_meta_set(s, "fence_id_seq", NULL), LW_ERR_INVAL);
+    assert_int_equal(lw_store_meta_set(s, "", "x"), LW_ERR_INVAL);
+    memset(key, 'k', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    assert_int_equal(lw_store_meta_set(s, key, "x"), LW_ERR_INVAL);
+    key[128] = '\0'; /* the longest key */
+    assert_int_equal(lw_store_meta_set(s, key, "x"), LW_OK);
+    assert_int_equal(lw_store_meta_get(s, NULL, &v), LW_ERR_INVAL);
+    assert_int_equal(lw_store_meta_get(s, "x", NULL), LW_ERR_INVAL);
+    assert_int_equal(lw_store_meta_get(NULL, "x", &v), LW_ERR_INVAL);
+    assert_int_equal(lw_store_meta_set(NULL, "x", "y"), LW_ERR_INVAL);
+
+    /* another connection reads it; a reader may not write */
+    r = open_ok(t.path, LW_STORE_RDONLY);
+    assert_int_equal(lw_store_meta_get(r, "mqtt.subs", &v), LW_OK);
+    assert_string_equal(v, values[5]);
+    free(v);
+    assert_int_equal(lw_store_meta_set(r, "mqtt.subs", "x"), LW_ERR_INVAL);
+    lw_store_close(r);
+
+    /* NULL deletes */
+    assert_int_equal(lw_store_meta_set(s, "mqtt.subs", NULL), LW_OK);
+    assert_int_equal(lw_store_meta_get(s, "mqtt.subs", &v), LW_ERR_NOTFOUND);
+    assert_int_equal(lw_store_meta_set(s, "mqtt.subs", NULL), LW_OK);
+    lw_store_close(s);
+    tmp_remove(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1444,6 +1861,13 @@ int main(void)
         cmocka_unit_test(test_reentry),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_inbox_merge),
+        cmocka_unit_test_teardown(test_error_disk_full, faulty_vfs_teardown),
+        cmocka_unit_test_teardown(test_error_io, faulty_vfs_teardown),
+        cmocka_unit_test(test_error_page_limit),
+        cmocka_unit_test(test_error_readonly),
+        cmocka_unit_test(test_error_busy),
+        cmocka_unit_test(test_error_corrupt),
+        cmocka_unit_test(test_meta),
     };
 
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
