@@ -640,6 +640,75 @@ static void test_recipients_and_backoff(void **state)
     assert_int_equal(lw_outbox_backoff_ms(O(&c), 1000), 600 * SEC);
 }
 
+/* Every [smtp] setting the outbox uses reaches its options, each route to
+ * its own kind; options without a configuration mean no mail. */
+static void test_opts_from_config(void **state)
+{
+    static const struct {
+        enum lw_alert_kind kind; /* the kind */
+        const char *addr;        /* its route */
+    } routes[] = {
+        {LW_ALERT_GEOFENCE_EXIT, "exit@x.example"},
+        {LW_ALERT_GEOFENCE_ENTER, "enter@x.example"},
+        {LW_ALERT_DWELL, "dwell@x.example"},
+        {LW_ALERT_OFFLINE, "offline@x.example"},
+        {LW_ALERT_BACK_ONLINE, "back@x.example"},
+        {LW_ALERT_POWER_CUT, "power@x.example"},
+        {LW_ALERT_TOW, "tow@x.example"},
+        {LW_ALERT_LOW_BATTERY, "battery@x.example"},
+    };
+    struct lw_outbox_opts o;
+    struct lw_config c;
+    char want[128], *r;
+    enum lw_err e;
+
+    (void)state;
+    lw_config_defaults(&c);
+    strcpy(c.smtp_url, "smtp://127.0.0.1:25");
+    strcpy(c.smtp_from, "lw <lw@x.example>");
+    strcpy(c.smtp_to, "all@x.example");
+    strcpy(c.smtp_route_geofence_exit, routes[0].addr);
+    strcpy(c.smtp_route_geofence_enter, routes[1].addr);
+    strcpy(c.smtp_route_dwell, routes[2].addr);
+    strcpy(c.smtp_route_offline, routes[3].addr);
+    strcpy(c.smtp_route_back_online, routes[4].addr);
+    strcpy(c.smtp_route_power_cut, routes[5].addr);
+    strcpy(c.smtp_route_tow, routes[6].addr);
+    strcpy(c.smtp_route_low_battery, routes[7].addr);
+    c.smtp_digest_threshold = 7;
+    c.smtp_digest_window_s = 70;
+    c.smtp_digest_delay_s = 17;
+    c.smtp_retry_initial_s = 3;
+    c.smtp_retry_max_s = 33;
+    c.smtp_max_age_ms = 777 * SEC;
+    lw_outbox_opts_from_config(&o, &c);
+    assert_true(o.enabled);
+    assert_string_equal(o.from, c.smtp_from);
+    assert_ptr_equal(o.to, c.smtp_to); /* borrowed, not copied */
+    assert_int_equal(o.digest_threshold, 7);
+    assert_int_equal(o.digest_window_s, 70);
+    assert_int_equal(o.digest_delay_s, 17);
+    assert_int_equal(o.retry_initial_s, 3);
+    assert_int_equal(o.retry_max_s, 33);
+    assert_int_equal(o.max_age_ms, 777 * SEC);
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        snprintf(want, sizeof(want), "all@x.example,%s", routes[i].addr);
+        r = lw_outbox_recipients(&o, routes[i].kind, &e);
+        assert_non_null(r);
+        assert_string_equal(r, want);
+        free(r);
+    }
+    /* a kind without a route (or unknown) gets smtp.to only */
+    r = lw_outbox_recipients(&o, LW_ALERT_KIND_COUNT_, &e);
+    assert_string_equal(r, "all@x.example");
+    free(r);
+    lw_outbox_opts_from_config(&o, NULL);
+    assert_false(o.enabled);
+    assert_null(lw_outbox_recipients(NULL, LW_ALERT_TOW, &e));
+    assert_int_equal(e, LW_ERR_INVAL);
+    lw_outbox_opts_from_config(NULL, &c); /* no-op */
+}
+
 static void test_config_rules(void **state)
 {
     struct lw_config c;
@@ -1043,6 +1112,7 @@ int main(void)
         cmocka_unit_test(test_compose_alert),
         cmocka_unit_test(test_compose_offline_back_online),
         cmocka_unit_test(test_recipients_and_backoff),
+        cmocka_unit_test(test_opts_from_config),
         cmocka_unit_test(test_config_rules),
         cmocka_unit_test(test_enqueue_off),
         cmocka_unit_test(test_enqueue_route_and_states),
