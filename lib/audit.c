@@ -7,8 +7,8 @@
  */
 #include <stdbool.h>
 
-#include "lienwatch/audit.h"
 #include "db.h"
+#include "lienwatch/audit.h"
 #include "store_priv.h"
 
 static const char SQL_ADD[] =

@@ -34,15 +34,15 @@ struct slot {
 };
 
 struct lw_db {
-    sqlite3 *sq;                     /* the connection; NULL after a failed
-                                        reopen */
-    struct slot cache[CACHE_SLOTS];  /* cached statements */
-    int cached;                      /* used slots */
-    sqlite3_stmt *loose[LOOSE_MAX];  /* uncached statements in use */
-    int nloose;                      /* entries of loose[] */
-    int bind_rc;                     /* first failed bind since the last
-                                        step or done; SQLITE_OK */
-    char errmsg[LW_DB_ERRMSG_LEN];   /* last failure */
+    sqlite3 *sq;                    /* the connection; NULL after a failed
+                                       reopen */
+    struct slot cache[CACHE_SLOTS]; /* cached statements */
+    int cached;                     /* used slots */
+    sqlite3_stmt *loose[LOOSE_MAX]; /* uncached statements in use */
+    int nloose;                     /* entries of loose[] */
+    int bind_rc;                    /* first failed bind since the last
+                                       step or done; SQLITE_OK */
+    char errmsg[LW_DB_ERRMSG_LEN];  /* last failure */
 };
 
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
@@ -236,9 +236,8 @@ static sqlite3_stmt *prepare(struct lw_db *db, const char *sql, bool cache,
                              enum lw_err *e)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v3(db->sq, sql, -1,
-                                cache ? SQLITE_PREPARE_PERSISTENT : 0, &st,
-                                NULL);
+    int rc = sqlite3_prepare_v3(
+        db->sq, sql, -1, cache ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL);
 
     if (rc != SQLITE_OK) {
         sqlite3_finalize(st);
@@ -277,8 +276,9 @@ sqlite3_stmt *lw_db_stmt(struct lw_db *db, const char *sql, enum lw_err *e)
     }
     /* in use by an outer caller, or no room: a loose one for this use */
     if (db->nloose == LOOSE_MAX) {
-        lw_db_seterr(db, "%d statements in use at once: queries re-entered "
-                         "from their own callbacks too deep",
+        lw_db_seterr(db,
+                     "%d statements in use at once: queries re-entered "
+                     "from their own callbacks too deep",
                      LOOSE_MAX);
         *e = LW_ERR_DB;
         return NULL;
@@ -479,8 +479,8 @@ enum lw_err lw_db_savepoint(struct lw_db *db, const char *name)
 {
     char sql[SAVEPOINT_SQL_LEN];
 
-    if (!name || snprintf(sql, sizeof(sql), "SAVEPOINT %s", name) >=
-                     (int)sizeof(sql))
+    if (!name ||
+        snprintf(sql, sizeof(sql), "SAVEPOINT %s", name) >= (int)sizeof(sql))
         return LW_ERR_INVAL;
     return lw_db_exec(db, sql, "starting a savepoint");
 }

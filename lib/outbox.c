@@ -12,8 +12,8 @@
  *
  * Statements go through lib/db.c (prepared once per handle); errors are
  * recorded in the store's handle as "outbox: <what>: <why>" and returned in
- * the classes of err.h. The message text is English, in UTF-8; what the vehicle is
- * called (plate, description) is shown as stored.
+ * the classes of err.h. The message text is English, in UTF-8; what the vehicle
+ * is called (plate, description) is shown as stored.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -22,12 +22,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "db.h"
 #include "lienwatch/config.h"
 #include "lienwatch/geo.h"
 #include "lienwatch/mime.h"
 #include "lienwatch/outbox.h"
 #include "lienwatch/timeutil.h"
-#include "db.h"
 #include "sbuf.h"
 #include "store_priv.h"
 
@@ -641,8 +641,8 @@ static enum lw_err add_list(struct lw_sb *b, const char *list)
     return LW_OK;
 }
 
-char *lw_outbox_recipients(const struct lw_outbox_opts *o, enum lw_alert_kind kind,
-                           enum lw_err *e)
+char *lw_outbox_recipients(const struct lw_outbox_opts *o,
+                           enum lw_alert_kind kind, enum lw_err *e)
 {
     struct lw_sb b = {0};
     enum lw_err err;
@@ -680,8 +680,8 @@ int64_t lw_outbox_backoff_ms(const struct lw_outbox_opts *o, int attempts)
     return d < max ? d : max;
 }
 
-bool lw_outbox_expired(const struct lw_outbox_opts *o, const struct lw_outbox_row *r,
-                       int64_t now_ms)
+bool lw_outbox_expired(const struct lw_outbox_opts *o,
+                       const struct lw_outbox_row *r, int64_t now_ms)
 {
     return r->state == LW_OUTBOX_PENDING &&
            now_ms - r->created_ms >= o->max_age_ms;
@@ -738,11 +738,14 @@ static enum lw_err insert_mail(struct lw_store *s, const char *kind,
     enum lw_err e = LW_OK;
 
     while (e == LW_OK && lw_mime_list_next(&p, addr, sizeof(addr))) {
-        sqlite3_stmt *st = lw_db_stmt(db, "INSERT INTO outbox(kind, digest, alert_id, alert_ids, "
-               "nalerts, device, recipient, message_id, subject, message, "
-               "next_try_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-               "?8, ?9, ?10, ?11, ?11) "
-               "ON CONFLICT(message_id, recipient) DO NOTHING", &e);
+        sqlite3_stmt *st = lw_db_stmt(
+            db,
+            "INSERT INTO outbox(kind, digest, alert_id, alert_ids, "
+            "nalerts, device, recipient, message_id, subject, message, "
+            "next_try_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+            "?8, ?9, ?10, ?11, ?11) "
+            "ON CONFLICT(message_id, recipient) DO NOTHING",
+            &e);
         if (!st)
             return e;
         lw_db_bind_text(db, st, 1, kind);
@@ -799,9 +802,11 @@ static enum lw_err hold(struct lw_store *s, const struct lw_outbox_opts *o,
     struct lw_db *db = lw_store_db(s);
     enum lw_err e;
     sqlite3_stmt *st =
-        lw_db_stmt(db, "INSERT INTO outbox_held(alert_id, kind, device, held_ms, "
-                "due_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
-                "ON CONFLICT(alert_id) DO NOTHING", &e);
+        lw_db_stmt(db,
+                   "INSERT INTO outbox_held(alert_id, kind, device, held_ms, "
+                   "due_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+                   "ON CONFLICT(alert_id) DO NOTHING",
+                   &e);
 
     if (!st)
         return e;
@@ -809,12 +814,12 @@ static enum lw_err hold(struct lw_store *s, const struct lw_outbox_opts *o,
     lw_db_bind_text(db, st, 2, lw_alert_kind_name(a->kind));
     lw_db_bind_text(db, st, 3, a->device);
     lw_db_bind_int64(db, st, 4, now_ms);
-    lw_db_bind_int64(db, st, 5,
-                       now_ms + (int64_t)o->digest_delay_s * MS_PER_S);
+    lw_db_bind_int64(db, st, 5, now_ms + (int64_t)o->digest_delay_s * MS_PER_S);
     return run(db, st, "holding an alert for a digest");
 }
 
-static enum lw_err queue_single(struct lw_store *s, const struct lw_outbox_opts *o,
+static enum lw_err queue_single(struct lw_store *s,
+                                const struct lw_outbox_opts *o,
                                 int64_t alert_id, const struct lw_alert *a,
                                 int64_t now_ms)
 {
@@ -842,9 +847,10 @@ static enum lw_err queue_single(struct lw_store *s, const struct lw_outbox_opts 
     return e;
 }
 
-enum lw_err lw_outbox_enqueue(struct lw_store *s, const struct lw_outbox_opts *o,
-                              int64_t alert_id, const struct lw_alert *a,
-                              int64_t now_ms, bool *held)
+enum lw_err lw_outbox_enqueue(struct lw_store *s,
+                              const struct lw_outbox_opts *o, int64_t alert_id,
+                              const struct lw_alert *a, int64_t now_ms,
+                              bool *held)
 {
     struct lw_db *db = lw_store_db(s);
     int64_t recent = 0;
@@ -860,8 +866,7 @@ enum lw_err lw_outbox_enqueue(struct lw_store *s, const struct lw_outbox_opts *o
     if (e != LW_OK)
         return e;
     e = recent_count(s, lw_alert_kind_name(a->kind),
-                     now_ms - (int64_t)o->digest_window_s * MS_PER_S,
-                     &recent);
+                     now_ms - (int64_t)o->digest_window_s * MS_PER_S, &recent);
     if (e == LW_OK && recent > o->digest_threshold) {
         e = hold(s, o, alert_id, a, now_ms);
         if (e == LW_OK && held)
@@ -961,9 +966,9 @@ static enum lw_err batch_read(struct lw_store *s, const char *kind,
 }
 
 /* Composes and queues one digest of the batch, drops its held rows. */
-static enum lw_err batch_queue(struct lw_store *s, const struct lw_outbox_opts *o,
-                               const char *kind, struct digest_batch *d,
-                               int64_t now_ms)
+static enum lw_err batch_queue(struct lw_store *s,
+                               const struct lw_outbox_opts *o, const char *kind,
+                               struct digest_batch *d, int64_t now_ms)
 {
     struct lw_db *db = lw_store_db(s);
     enum lw_alert_kind k = 0;
@@ -984,10 +989,11 @@ static enum lw_err batch_queue(struct lw_store *s, const struct lw_outbox_opts *
     idlist = lw_sb_take(&ids);
     instance_tag(s, inst, sizeof(inst));
     env = (struct lw_mail_env){o->from, rcpt, inst, now_ms};
-    e = idlist ? lw_mail_compose_digest(
-                     &env, k, d->items, d->n, o->digest_threshold,
-                     (int64_t)o->digest_window_s * MS_PER_S, &m)
-               : LW_ERR_NOMEM;
+    e = idlist
+            ? lw_mail_compose_digest(&env, k, d->items, d->n,
+                                     o->digest_threshold,
+                                     (int64_t)o->digest_window_s * MS_PER_S, &m)
+            : LW_ERR_NOMEM;
     if (e == LW_OK) {
         e = insert_mail(s, kind, true, d->rows[0].id, idlist, (int)d->n, "",
                         rcpt, &m, now_ms);
@@ -997,7 +1003,8 @@ static enum lw_err batch_queue(struct lw_store *s, const struct lw_outbox_opts *
     free(rcpt);
     if (e != LW_OK)
         return e;
-    st = lw_db_stmt(db, "DELETE FROM outbox_held WHERE kind = ?1 AND alert_id <= ?2", &e);
+    st = lw_db_stmt(
+        db, "DELETE FROM outbox_held WHERE kind = ?1 AND alert_id <= ?2", &e);
     if (!st)
         return e;
     lw_db_bind_text(db, st, 1, kind);
@@ -1032,8 +1039,9 @@ static int visit_due_kind(sqlite3_stmt *st, const void *cbp, void *ctx)
     return dk->n == DUE_KINDS_MAX;
 }
 
-enum lw_err lw_outbox_digest_run(struct lw_store *s, const struct lw_outbox_opts *o,
-                                 int64_t now_ms, int *made, int64_t *next_ms)
+enum lw_err lw_outbox_digest_run(struct lw_store *s,
+                                 const struct lw_outbox_opts *o, int64_t now_ms,
+                                 int *made, int64_t *next_ms)
 {
     struct lw_db *db = lw_store_db(s);
     struct due_kinds dk = {0};
@@ -1140,8 +1148,7 @@ static int visit_outbox_row(sqlite3_stmt *st, const void *cbp, void *ctx)
 
 /* Runs the listing st, calling cb per row until it returns non-zero. */
 static enum lw_err each_outbox_row(struct lw_db *db, sqlite3_stmt *st,
-                                   lw_outbox_cb cb, void *ctx,
-                                   const char *what)
+                                   lw_outbox_cb cb, void *ctx, const char *what)
 {
     char w[96];
 
@@ -1186,8 +1193,11 @@ enum lw_err lw_outbox_due(struct lw_store *s, int64_t now_ms, int limit,
 
     if (!s || !cb)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "SELECT " OUTBOX_COLS " FROM outbox WHERE state = 'pending' "
-                 "AND next_try_ms <= ?1 ORDER BY next_try_ms, id LIMIT ?2", &e);
+    st =
+        lw_db_stmt(db,
+                   "SELECT " OUTBOX_COLS " FROM outbox WHERE state = 'pending' "
+                   "AND next_try_ms <= ?1 ORDER BY next_try_ms, id LIMIT ?2",
+                   &e);
     if (!st)
         return e;
     lw_db_bind_int64(db, st, 1, now_ms);
@@ -1245,10 +1255,12 @@ enum lw_err lw_outbox_list(struct lw_store *s, const struct lw_outbox_filter *f,
         return LW_ERR_INVAL;
     if (!f)
         f = &all;
-    st = lw_db_stmt(db, "SELECT * FROM (SELECT " OUTBOX_COLS " FROM outbox WHERE "
-                 "(?1 IS NULL OR state = ?1) AND "
-                 "(?2 = 0 OR (state = 'failed' AND notified = 0)) "
-                 "ORDER BY id DESC LIMIT ?3) ORDER BY id", &e);
+    st = lw_db_stmt(db,
+                    "SELECT * FROM (SELECT " OUTBOX_COLS " FROM outbox WHERE "
+                    "(?1 IS NULL OR state = ?1) AND "
+                    "(?2 = 0 OR (state = 'failed' AND notified = 0)) "
+                    "ORDER BY id DESC LIMIT ?3) ORDER BY id",
+                    &e);
     if (!st)
         return e;
     if (f->state)
@@ -1318,9 +1330,11 @@ enum lw_err lw_outbox_mark_sent(struct lw_store *s, int64_t id, int64_t now_ms)
 
     if (!s)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "UPDATE outbox SET state = 'sent', sent_ms = ?2, "
-                 "attempts = attempts + 1, last_error = '' "
-                 "WHERE id = ?1 AND state = 'pending'", &e);
+    st = lw_db_stmt(db,
+                    "UPDATE outbox SET state = 'sent', sent_ms = ?2, "
+                    "attempts = attempts + 1, last_error = '' "
+                    "WHERE id = ?1 AND state = 'pending'",
+                    &e);
     if (!st)
         return e;
     lw_db_bind_int64(db, st, 1, id);
@@ -1338,9 +1352,11 @@ enum lw_err lw_outbox_mark_failed(struct lw_store *s, int64_t id,
 
     if (!s)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "UPDATE outbox SET state = 'failed', failed_ms = ?2, "
-                 "attempts = attempts + ?3, last_error = ?4 "
-                 "WHERE id = ?1 AND state = 'pending'", &e);
+    st = lw_db_stmt(db,
+                    "UPDATE outbox SET state = 'failed', failed_ms = ?2, "
+                    "attempts = attempts + ?3, last_error = ?4 "
+                    "WHERE id = ?1 AND state = 'pending'",
+                    &e);
     if (!st)
         return e;
     lw_db_bind_int64(db, st, 1, id);
@@ -1367,8 +1383,9 @@ static int note_row(void *ctx, const struct lw_outbox_row *r)
     return 0;
 }
 
-enum lw_err lw_outbox_mark_retry(struct lw_store *s, const struct lw_outbox_opts *o,
-                                 int64_t id, int64_t now_ms, const char *error,
+enum lw_err lw_outbox_mark_retry(struct lw_store *s,
+                                 const struct lw_outbox_opts *o, int64_t id,
+                                 int64_t now_ms, const char *error,
                                  enum lw_outbox_state *state,
                                  int64_t *next_try_ms)
 {
@@ -1408,9 +1425,11 @@ enum lw_err lw_outbox_mark_retry(struct lw_store *s, const struct lw_outbox_opts
     next = now_ms + lw_outbox_backoff_ms(o, rc.attempts + 1);
     if (next > limit)
         next = limit;
-    st = lw_db_stmt(db, "UPDATE outbox SET attempts = attempts + 1, "
-                 "next_try_ms = ?2, last_error = ?3 "
-                 "WHERE id = ?1 AND state = 'pending'", &e);
+    st = lw_db_stmt(db,
+                    "UPDATE outbox SET attempts = attempts + 1, "
+                    "next_try_ms = ?2, last_error = ?3 "
+                    "WHERE id = ?1 AND state = 'pending'",
+                    &e);
     if (!st)
         return lw_db_savepoint_end(db, SAVEPOINT, e);
     lw_db_bind_int64(db, st, 1, id);

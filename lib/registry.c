@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lienwatch/registry.h"
 #include "db.h"
+#include "lienwatch/registry.h"
 #include "store_priv.h"
 
 static const char *const state_names[] = {
@@ -71,9 +71,11 @@ static enum lw_err bump(struct lw_store *s, const char *key)
 {
     struct lw_db *db = lw_store_db(s);
     enum lw_err e;
-    sqlite3_stmt *st = lw_db_stmt(db, "INSERT INTO meta(key, value) VALUES (?1, 1) "
-                               "ON CONFLICT(key) DO UPDATE SET value = "
-                               "value + 1", &e);
+    sqlite3_stmt *st = lw_db_stmt(db,
+                                  "INSERT INTO meta(key, value) VALUES (?1, 1) "
+                                  "ON CONFLICT(key) DO UPDATE SET value = "
+                                  "value + 1",
+                                  &e);
     if (!st)
         return e;
     lw_db_bind_text(db, st, 1, key);
@@ -150,17 +152,19 @@ enum lw_err lw_registry_vehicle_set(struct lw_store *s,
         !TERMINATED(v->description) || !TERMINATED(v->account))
         return LW_ERR_INVAL;
     /* "" and < 0 mean "keep": only given fields change on an update */
-    st =
-        lw_db_stmt(db, "INSERT INTO vehicles(" VEHICLE_COLS ") VALUES "
-                "(?1, ?2, ?3, ?4, ?5, max(?6, 0), ?7, ?7) "
-                "ON CONFLICT(device) DO UPDATE SET "
-                " vin = CASE WHEN ?2 = '' THEN vin ELSE ?2 END,"
-                " plate = CASE WHEN ?3 = '' THEN plate ELSE ?3 END,"
-                " description = CASE WHEN ?4 = '' THEN description ELSE ?4 END,"
-                " account = CASE WHEN ?5 = '' THEN account ELSE ?5 END,"
-                " offline_after_ms = CASE WHEN ?6 < 0 THEN offline_after_ms "
-                "   ELSE ?6 END,"
-                " updated_ms = ?7", &e);
+    st = lw_db_stmt(
+        db,
+        "INSERT INTO vehicles(" VEHICLE_COLS ") VALUES "
+        "(?1, ?2, ?3, ?4, ?5, max(?6, 0), ?7, ?7) "
+        "ON CONFLICT(device) DO UPDATE SET "
+        " vin = CASE WHEN ?2 = '' THEN vin ELSE ?2 END,"
+        " plate = CASE WHEN ?3 = '' THEN plate ELSE ?3 END,"
+        " description = CASE WHEN ?4 = '' THEN description ELSE ?4 END,"
+        " account = CASE WHEN ?5 = '' THEN account ELSE ?5 END,"
+        " offline_after_ms = CASE WHEN ?6 < 0 THEN offline_after_ms "
+        "   ELSE ?6 END,"
+        " updated_ms = ?7",
+        &e);
     if (!st)
         return e;
     lw_db_bind_text(db, st, 1, v->device);
@@ -182,7 +186,8 @@ enum lw_err lw_registry_vehicle_get(struct lw_store *s, const char *device,
 
     if (!s || !device || !out)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "SELECT " VEHICLE_COLS " FROM vehicles WHERE device = ?1", &e);
+    st = lw_db_stmt(
+        db, "SELECT " VEHICLE_COLS " FROM vehicles WHERE device = ?1", &e);
     if (!st)
         return e;
     lw_db_bind_text(db, st, 1, device);
@@ -198,15 +203,16 @@ enum lw_err lw_registry_vehicles(struct lw_store *s, lw_vehicle_cb cb,
 
     if (!s || !cb)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "SELECT " VEHICLE_COLS " FROM vehicles ORDER BY device", &e);
+    st = lw_db_stmt(db, "SELECT " VEHICLE_COLS " FROM vehicles ORDER BY device",
+                    &e);
     if (!st)
         return e;
     return lw_db_each_row(db, st, visit_vehicle, &cb, ctx, "listing vehicles");
 }
 
 enum lw_err lw_registry_account_vehicles(struct lw_store *s,
-                                         const char *account,
-                                         lw_vehicle_cb cb, void *ctx)
+                                         const char *account, lw_vehicle_cb cb,
+                                         void *ctx)
 {
     struct lw_db *db = lw_store_db(s);
     enum lw_err e;
@@ -214,8 +220,10 @@ enum lw_err lw_registry_account_vehicles(struct lw_store *s,
 
     if (!s || !account || !cb)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "SELECT " VEHICLE_COLS " FROM vehicles WHERE account = ?1 "
-                 "ORDER BY device", &e);
+    st = lw_db_stmt(db,
+                    "SELECT " VEHICLE_COLS " FROM vehicles WHERE account = ?1 "
+                    "ORDER BY device",
+                    &e);
     if (!st)
         return e;
     lw_db_bind_text(db, st, 1, account);
@@ -259,11 +267,13 @@ enum lw_err lw_registry_account_set(struct lw_store *s,
         return LW_ERR_INVAL;
     /* an unchanged retained message (re-sent on every reconnection) must
      * not count as a registry change */
-    st = lw_db_stmt(db, "INSERT INTO accounts(id, days_past_due, status, "
-                 "updated_ms, source) VALUES (?1, ?2, ?3, ?4, ?5) "
-                 "ON CONFLICT(id) DO UPDATE SET days_past_due = ?2, "
-                 "status = ?3, updated_ms = ?4, source = ?5 "
-                 "WHERE days_past_due != ?2 OR status != ?3", &e);
+    st = lw_db_stmt(db,
+                    "INSERT INTO accounts(id, days_past_due, status, "
+                    "updated_ms, source) VALUES (?1, ?2, ?3, ?4, ?5) "
+                    "ON CONFLICT(id) DO UPDATE SET days_past_due = ?2, "
+                    "status = ?3, updated_ms = ?4, source = ?5 "
+                    "WHERE days_past_due != ?2 OR status != ?3",
+                    &e);
     if (!st)
         return e;
     lw_db_bind_text(db, st, 1, a->account);
@@ -284,8 +294,10 @@ enum lw_err lw_registry_account_get(struct lw_store *s, const char *account,
 
     if (!s || !account || !out)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "SELECT id, days_past_due, status, updated_ms, source "
-                 "FROM accounts WHERE id = ?1", &e);
+    st = lw_db_stmt(db,
+                    "SELECT id, days_past_due, status, updated_ms, source "
+                    "FROM accounts WHERE id = ?1",
+                    &e);
     if (!st)
         return e;
     lw_db_bind_text(db, st, 1, account);
@@ -301,8 +313,10 @@ enum lw_err lw_registry_accounts(struct lw_store *s, lw_account_cb cb,
 
     if (!s || !cb)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "SELECT id, days_past_due, status, updated_ms, source "
-                 "FROM accounts ORDER BY id", &e);
+    st = lw_db_stmt(db,
+                    "SELECT id, days_past_due, status, updated_ms, source "
+                    "FROM accounts ORDER BY id",
+                    &e);
     if (!st)
         return e;
     return lw_db_each_row(db, st, visit_account, &cb, ctx, "listing accounts");
@@ -379,14 +393,16 @@ enum lw_err lw_registry_fence_add(struct lw_store *s,
     /* A new fence never gets the id of a removed one (whose open alerts
      * still carry it as their fence_tag): ids come from meta fence_id_seq,
      * the highest id ever given, not from max(id) + 1. */
-    st = lw_db_stmt(db, "INSERT INTO geofences(id, name, kind, geojson, "
-                 "max_dwell_ms, link_device, link_account, created_ms) "
-                 "VALUES (max(coalesce((SELECT value FROM meta WHERE key = "
-                 "'fence_id_seq'), 0), coalesce((SELECT max(id) FROM "
-                 "geofences), 0)) + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7) "
-                 "ON CONFLICT(name) DO UPDATE SET kind = ?2, geojson = ?3, "
-                 "max_dwell_ms = ?4, link_device = ?5, link_account = ?6 "
-                 "RETURNING id", &e);
+    st = lw_db_stmt(db,
+                    "INSERT INTO geofences(id, name, kind, geojson, "
+                    "max_dwell_ms, link_device, link_account, created_ms) "
+                    "VALUES (max(coalesce((SELECT value FROM meta WHERE key = "
+                    "'fence_id_seq'), 0), coalesce((SELECT max(id) FROM "
+                    "geofences), 0)) + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                    "ON CONFLICT(name) DO UPDATE SET kind = ?2, geojson = ?3, "
+                    "max_dwell_ms = ?4, link_device = ?5, link_account = ?6 "
+                    "RETURNING id",
+                    &e);
     if (!st)
         goto out;
     lw_db_bind_text(db, st, 1, g->name);
@@ -404,16 +420,21 @@ enum lw_err lw_registry_fence_add(struct lw_store *s,
     }
     if (e != LW_OK)
         goto out;
-    st = lw_db_stmt(db, "INSERT INTO meta(key, value) VALUES ('fence_id_seq', ?1) "
-                 "ON CONFLICT(key) DO UPDATE SET value = max(value, ?1)", &e);
+    st = lw_db_stmt(db,
+                    "INSERT INTO meta(key, value) VALUES ('fence_id_seq', ?1) "
+                    "ON CONFLICT(key) DO UPDATE SET value = max(value, ?1)",
+                    &e);
     if (!st)
         goto out;
     lw_db_bind_int64(db, st, 1, newid);
     if ((e = lw_db_run(db, st, "numbering a geofence")) != LW_OK)
         goto out;
     /* an R*Tree row is replaced by its id */
-    st = lw_db_stmt(db, "INSERT OR REPLACE INTO geofence_rtree(id, min_lat, max_lat, "
-                 "min_lon, max_lon) VALUES (?1, ?2, ?3, ?4, ?5)", &e);
+    st = lw_db_stmt(
+        db,
+        "INSERT OR REPLACE INTO geofence_rtree(id, min_lat, max_lat, "
+        "min_lon, max_lon) VALUES (?1, ?2, ?3, ?4, ?5)",
+        &e);
     if (!st)
         goto out;
     lw_db_bind_int64(db, st, 1, newid);
@@ -449,8 +470,10 @@ enum lw_err lw_registry_fence_remove(struct lw_store *s, const char *name)
     own = !lw_store_in_txn(s);
     if (own && (e = lw_store_begin(s)) != LW_OK)
         return e;
-    st = lw_db_stmt(db, "DELETE FROM geofence_rtree WHERE id IN "
-                 "(SELECT id FROM geofences WHERE name = ?1)", &e);
+    st = lw_db_stmt(db,
+                    "DELETE FROM geofence_rtree WHERE id IN "
+                    "(SELECT id FROM geofences WHERE name = ?1)",
+                    &e);
     if (!st)
         goto out;
     lw_db_bind_text(db, st, 1, name);
@@ -487,8 +510,10 @@ enum lw_err lw_registry_fences(struct lw_store *s, lw_geofence_cb cb, void *ctx)
 
     if (!s || !cb)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "SELECT " FENCE_COLS " FROM geofences g "
-                 "JOIN geofence_rtree r ON r.id = g.id ORDER BY g.name", &e);
+    st = lw_db_stmt(db,
+                    "SELECT " FENCE_COLS " FROM geofences g "
+                    "JOIN geofence_rtree r ON r.id = g.id ORDER BY g.name",
+                    &e);
     if (!st)
         return e;
     return lw_db_each_row(db, st, visit_fence, &cb, ctx, "listing geofences");
@@ -503,10 +528,12 @@ enum lw_err lw_registry_fences_at(struct lw_store *s, double lat_deg,
 
     if (!s || !cb)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "SELECT " FENCE_COLS " FROM geofence_rtree r "
-                 "JOIN geofences g ON g.id = r.id "
-                 "WHERE r.min_lat <= ?1 AND r.max_lat >= ?1 "
-                 "AND r.min_lon <= ?2 AND r.max_lon >= ?2 ORDER BY g.name", &e);
+    st = lw_db_stmt(db,
+                    "SELECT " FENCE_COLS " FROM geofence_rtree r "
+                    "JOIN geofences g ON g.id = r.id "
+                    "WHERE r.min_lat <= ?1 AND r.max_lat >= ?1 "
+                    "AND r.min_lon <= ?2 AND r.max_lon >= ?2 ORDER BY g.name",
+                    &e);
     if (!st)
         return e;
     lw_db_bind_double(db, st, 1, lat_deg);
@@ -582,11 +609,14 @@ enum lw_err lw_registry_alert_add(struct lw_store *s, const struct lw_alert *a,
         !TERMINATED(a->fence) ||
         strcmp(lw_alert_kind_name(a->kind), "unknown") == 0)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "INSERT INTO alerts(kind, device, geofence, fence_tag, "
-                 "raised_ms, has_fix, fix_time_ms, recv_time_ms, lat_deg, "
-                 "lon_deg, speed_mps, course_deg, accuracy_m, late, age_ms, "
-                 "gap_ms, moved_m, changed_ms) VALUES (?1, ?2, ?3, ?4, ?5, "
-                 "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?5)", &e);
+    st = lw_db_stmt(
+        db,
+        "INSERT INTO alerts(kind, device, geofence, fence_tag, "
+        "raised_ms, has_fix, fix_time_ms, recv_time_ms, lat_deg, "
+        "lon_deg, speed_mps, course_deg, accuracy_m, late, age_ms, "
+        "gap_ms, moved_m, changed_ms) VALUES (?1, ?2, ?3, ?4, ?5, "
+        "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?5)",
+        &e);
     if (!st)
         return e;
     lw_db_bind_text(db, st, 1, lw_alert_kind_name(a->kind));
@@ -655,12 +685,17 @@ static enum lw_err alert_lifecycle(struct lw_store *s, int64_t id, bool close,
         goto out;
     }
     if (close)
-        st = lw_db_stmt(db, "UPDATE alerts SET state = 'closed', closed_ms = ?2, "
-                     "changed_ms = ?2 WHERE id = ?1", &e);
+        st = lw_db_stmt(db,
+                        "UPDATE alerts SET state = 'closed', closed_ms = ?2, "
+                        "changed_ms = ?2 WHERE id = ?1",
+                        &e);
     else
-        st = lw_db_stmt(db, "UPDATE alerts SET state = 'acknowledged', ack_by = ?3, "
-                     "ack_note = ?4, ack_ms = ?2, changed_ms = ?2 "
-                     "WHERE id = ?1", &e);
+        st =
+            lw_db_stmt(db,
+                       "UPDATE alerts SET state = 'acknowledged', ack_by = ?3, "
+                       "ack_note = ?4, ack_ms = ?2, changed_ms = ?2 "
+                       "WHERE id = ?1",
+                       &e);
     if (!st)
         goto out;
     lw_db_bind_int64(db, st, 1, id);
@@ -669,7 +704,8 @@ static enum lw_err alert_lifecycle(struct lw_store *s, int64_t id, bool close,
         lw_db_bind_text(db, st, 3, by ? by : "");
         lw_db_bind_text(db, st, 4, note ? note : "");
     }
-    e = lw_db_run(db, st, close ? "closing an alert" : "acknowledging an alert");
+    e = lw_db_run(db, st,
+                  close ? "closing an alert" : "acknowledging an alert");
     if (e == LW_OK)
         e = bump(s, "alerts_version");
 out:
@@ -731,11 +767,13 @@ enum lw_err lw_registry_alerts(struct lw_store *s,
         return LW_ERR_INVAL;
     if (!f)
         f = &all;
-    st = lw_db_stmt(db, "SELECT " ALERT_COLS " FROM alerts WHERE "
-                 "(?1 IS NULL OR device = ?1) AND "
-                 "(?2 = 0 OR state != 'closed') AND "
-                 "(?3 = 0 OR published = 0) AND "
-                 "changed_ms >= ?4 ORDER BY id", &e);
+    st = lw_db_stmt(db,
+                    "SELECT " ALERT_COLS " FROM alerts WHERE "
+                    "(?1 IS NULL OR device = ?1) AND "
+                    "(?2 = 0 OR state != 'closed') AND "
+                    "(?3 = 0 OR published = 0) AND "
+                    "changed_ms >= ?4 ORDER BY id",
+                    &e);
     if (!st)
         return e;
     if (f->device)
@@ -760,7 +798,7 @@ static int visit_version(sqlite3_stmt *st, const void *cbp, void *ctx)
     const char *k = lw_db_col_str(st, 0);
     int64_t *to = strcmp(k, "registry_version") == 0 ? v->registry
                   : strcmp(k, "alerts_version") == 0 ? v->alerts
-                                                      : NULL;
+                                                     : NULL;
 
     (void)ctx;
     if (to)
@@ -782,8 +820,9 @@ enum lw_err lw_registry_version(struct lw_store *s, int64_t *registry,
         *alerts = 0;
     if (!s)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "SELECT key, value FROM meta WHERE key IN "
-                        "('registry_version', 'alerts_version')",
+    st = lw_db_stmt(db,
+                    "SELECT key, value FROM meta WHERE key IN "
+                    "('registry_version', 'alerts_version')",
                     &e);
     if (!st)
         return e;

@@ -36,8 +36,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lienwatch/store.h"
 #include "db.h"
+#include "lienwatch/store.h"
 #include "schema.h"
 #include "store_priv.h"
 
@@ -125,14 +125,15 @@ enum stmt_id {
 };
 
 /* The columns of struct lw_device_info, in the order row_to_device reads. */
-#define DEVICE_COLS "id, first_heard_ms, last_heard_ms, last_fix_time_ms, fix_count"
+#define DEVICE_COLS                                                            \
+    "id, first_heard_ms, last_heard_ms, last_fix_time_ms, fix_count"
 
 static const char *const stmt_sql[ST_COUNT_] = {
     /* a device's first fix registers it, with that fix as its last-known;
      * changes() == 0: the device is known */
     [ST_DEV_REGISTER_FIX] =
-        "INSERT INTO devices (id, first_heard_ms, last_heard_ms, fix_count, "
-        LAST_COLS_NO_DEVICE ") VALUES "
+        "INSERT INTO devices (id, first_heard_ms, last_heard_ms, "
+        "fix_count, " LAST_COLS_NO_DEVICE ") VALUES "
         "(?1, ?3, ?3, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
         "ON CONFLICT (id) DO NOTHING",
     /* put_fix has ruled out a duplicate (the inbox has no index to do it) */
@@ -166,8 +167,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
      * never lets a duplicate into the inbox, and a merge must not fail on
      * one all the same; unlike INSERT OR IGNORE, any other constraint still
      * fails it */
-    [ST_MERGE_COPY] = "INSERT INTO fix_history (" FIX_COLS ") SELECT "
-                      FIX_COLS " FROM fix_inbox WHERE true "
+    [ST_MERGE_COPY] = "INSERT INTO fix_history (" FIX_COLS ") SELECT " FIX_COLS
+                      " FROM fix_inbox WHERE true "
                       "ORDER BY device, fix_time_ms "
                       "ON CONFLICT (device, fix_time_ms) DO NOTHING",
     [ST_MERGE_CLEAR] = "DELETE FROM fix_inbox",
@@ -313,8 +314,7 @@ static sqlite3_stmt *stmt(struct lw_store *s, enum stmt_id id, enum lw_err *e)
 
 /* Binds the 11 FIX_COLS of f as parameters 1..11. The text parameters
  * point into f (SQLITE_STATIC): f must outlive the statement's use. */
-static void bind_fix(struct lw_db *db, sqlite3_stmt *st,
-                     const struct lw_fix *f)
+static void bind_fix(struct lw_db *db, sqlite3_stmt *st, const struct lw_fix *f)
 {
     lw_db_bind_text(db, st, PARAM(COL_DEVICE), f->device);
     lw_db_bind_int64(db, st, PARAM(COL_FIX_TIME), f->fix_time_ms);
@@ -423,9 +423,9 @@ static enum lw_err read_inbox_keys(struct lw_store *s)
 
         rows++;
         if (ok && dev)
-            ok = keyset_add(&s->inbox_keys,
-                            key_hash((const char *)dev,
-                                     sqlite3_column_int64(st, 1)));
+            ok = keyset_add(
+                &s->inbox_keys,
+                key_hash((const char *)dev, sqlite3_column_int64(st, 1)));
     }
     e = rc == SQLITE_DONE ? LW_OK
                           : lw_db_fail(s->db, rc, "reading the fix inbox");
@@ -1013,8 +1013,7 @@ enum lw_err lw_store_devices(struct lw_store *s, lw_device_cb cb, void *ctx)
     st = stmt(s, ST_DEVICES, &e);
     if (!st)
         return e;
-    return lw_db_each_row(s->db, st, visit_device, &cb, ctx,
-                          "listing devices");
+    return lw_db_each_row(s->db, st, visit_device, &cb, ctx, "listing devices");
 }
 
 enum lw_err lw_store_counters(struct lw_store *s, lw_counter_cb cb, void *ctx)
@@ -1074,8 +1073,7 @@ static enum lw_err prune_next(struct lw_store *s, const char *cursor,
 
 /* Deletes at most max_rows expired fixes of one device; *n gets how many. */
 static enum lw_err prune_device(struct lw_store *s, const struct prune_dev *d,
-                                int64_t before_ms, int64_t max_rows,
-                                int64_t *n)
+                                int64_t before_ms, int64_t max_rows, int64_t *n)
 {
     sqlite3_stmt *st;
     enum lw_err e;
@@ -1173,8 +1171,7 @@ enum lw_err lw_store_prune(struct lw_store *s, int64_t before_ms,
     if (e)
         return e;
     while (e == LW_OK && !finished) {
-        e = lw_store_prune_step(s, before_ms, cursor, INT64_MAX, &n,
-                                &finished);
+        e = lw_store_prune_step(s, before_ms, cursor, INT64_MAX, &n, &finished);
         total += e ? 0 : n;
     }
     e = lw_db_savepoint_end(s->db, "lw_prune_all", e);
@@ -1222,7 +1219,10 @@ enum lw_err lw_store_data_version(struct lw_store *s, int64_t *out)
 
 /* Keys of meta whose values are numbers the registry and the outbox keep. */
 static const char *const meta_reserved[] = {
-    "registry_version", "alerts_version", "fence_id_seq", "mail_instance",
+    "registry_version",
+    "alerts_version",
+    "fence_id_seq",
+    "mail_instance",
 };
 
 /* True when key is a key lw_store_meta_set may write. */
@@ -1251,8 +1251,7 @@ static void row_meta(sqlite3_stmt *st, void *out)
     *(char **)out = strdup(v);
 }
 
-enum lw_err lw_store_meta_get(struct lw_store *s, const char *key,
-                              char **value)
+enum lw_err lw_store_meta_get(struct lw_store *s, const char *key, char **value)
 {
     sqlite3_stmt *st;
     enum lw_err e;
@@ -1298,8 +1297,8 @@ enum lw_err lw_store_meta_set(struct lw_store *s, const char *key,
             lw_db_seterr(s->db, "meta '%s': value too long", key);
             return LW_ERR_RANGE;
         }
-        lw_db_bound(s->db, sqlite3_bind_blob(st, 2, value, (int)n,
-                                             SQLITE_STATIC));
+        lw_db_bound(s->db,
+                    sqlite3_bind_blob(st, 2, value, (int)n, SQLITE_STATIC));
     }
     return lw_db_run(s->db, st, value ? "writing meta" : "deleting meta");
 }

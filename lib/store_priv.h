@@ -6,8 +6,8 @@
 #ifndef LIENWATCH_STORE_PRIV_H
 #define LIENWATCH_STORE_PRIV_H
 
-#include "lienwatch/store.h"
 #include "db.h"
+#include "lienwatch/store.h"
 
 /*
  * The connection of s (borrowed; valid until lw_store_close), NULL for a

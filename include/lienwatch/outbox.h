@@ -101,6 +101,7 @@ struct lw_outbox_row {
     bool notified;                 /* failed: delivery_failed published */
 };
 
+/* Called per row; returns 0 to go on, non-zero to stop (not an error). */
 typedef int (*lw_outbox_cb)(void *ctx, const struct lw_outbox_row *r);
 
 /* An alert held for a digest. */
@@ -112,6 +113,7 @@ struct lw_outbox_held {
     int64_t due_ms;                 /* when its kind's digest is due */
 };
 
+/* Called per held alert; returns 0 to go on, non-zero to stop. */
 typedef int (*lw_outbox_held_cb)(void *ctx, const struct lw_outbox_held *h);
 
 /* ---- settings ------------------------------------------------------------ */
@@ -170,9 +172,10 @@ void lw_mail_release(struct lw_mail *m);
  * time, vehicle (device, plate, VIN, description), account and days past
  * due, the fix (time, age, accuracy, OpenStreetMap link, geo: URI; for
  * offline the last fix before the silence), for offline/back_online the gap
- * and distance moved. v and acct may be NULL (unknown). Returns LW_OK,
- * LW_ERR_INVAL (bad from address or arguments) or LW_ERR_NOMEM; on failure
- * *out is empty.
+ * and distance moved. env, a, v and acct are borrowed; v and acct may be
+ * NULL (unknown). On success *out owns three new strings (free them with
+ * lw_mail_release). Returns LW_OK, LW_ERR_INVAL (bad from address or
+ * arguments) or LW_ERR_NOMEM; on failure *out is empty.
  */
 enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
                                   int64_t alert_id, const struct lw_alert *a,
@@ -251,8 +254,8 @@ enum lw_err lw_outbox_enqueue(struct lw_store *s,
  * error.
  */
 enum lw_err lw_outbox_digest_run(struct lw_store *s,
-                                 const struct lw_outbox_opts *o,
-                                 int64_t now_ms, int *made, int64_t *next_ms);
+                                 const struct lw_outbox_opts *o, int64_t now_ms,
+                                 int *made, int64_t *next_ms);
 
 /* Earliest next_try_ms of the pending rows into *next_ms, INT64_MAX when
  * none. Returns LW_OK, LW_ERR_INVAL or a database error. */

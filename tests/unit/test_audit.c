@@ -98,9 +98,9 @@ static void test_audit(void **state)
     (void)state;
     tmp_make(&t);
     w = open_ok(t.path, 0);
-    assert_int_equal(lw_audit_add(w, T0, "ann", "locate", "car-1",
-                                    "repossession order 17"),
-                     LW_OK);
+    assert_int_equal(
+        lw_audit_add(w, T0, "ann", "locate", "car-1", "repossession order 17"),
+        LW_OK);
     /* a side handle (the CLI's) writes next to the open writer */
     side = open_ok(t.path, LW_STORE_NOMIGRATE);
     assert_int_equal(lw_store_schema_version(side), LW_STORE_SCHEMA_VERSION);

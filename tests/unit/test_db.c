@@ -24,8 +24,8 @@ static struct lw_db *open_mem(void)
     struct lw_db *db = NULL;
     char err[256] = "";
 
-    if (lw_db_open(&db, ":memory:", SQLITE_OPEN_READWRITE, err,
-                   sizeof(err)) != LW_OK)
+    if (lw_db_open(&db, ":memory:", SQLITE_OPEN_READWRITE, err, sizeof(err)) !=
+        LW_OK)
         fail_msg("open: %s", err);
     assert_int_equal(lw_db_exec(db,
                                 "CREATE TABLE t (k INTEGER PRIMARY KEY, "
@@ -48,7 +48,8 @@ static int prepared(struct lw_db *db)
     return n;
 }
 
-/* ---- the mapping ---------------------------------------------------------- */
+/* ---- the mapping ----------------------------------------------------------
+ */
 
 static void test_map(void **state)
 {
@@ -155,7 +156,8 @@ static void test_fail_sentence(void **state)
     lw_db_close(db);
 }
 
-/* ---- the statement cache -------------------------------------------------- */
+/* ---- the statement cache --------------------------------------------------
+ */
 
 static void row_text(sqlite3_stmt *st, void *out)
 {
@@ -256,7 +258,8 @@ static void test_reentry(void **state)
     lw_db_close(db);
 }
 
-/* ---- binds ---------------------------------------------------------------- */
+/* ---- binds ----------------------------------------------------------------
+ */
 
 static void test_bind_failure(void **state)
 {
@@ -318,7 +321,8 @@ static void test_run_bound(void **state)
     lw_db_close(db);
 }
 
-/* ---- rows ------------------------------------------------------------------ */
+/* ---- rows ------------------------------------------------------------------
+ */
 
 struct seen {
     int n;       /* rows */
@@ -385,7 +389,8 @@ static void test_rows(void **state)
     lw_db_close(db);
 }
 
-/* ---- transactions ---------------------------------------------------------- */
+/* ---- transactions ----------------------------------------------------------
+ */
 
 static int64_t count(struct lw_db *db)
 {
@@ -441,15 +446,15 @@ static void test_arguments(void **state)
     enum lw_err e;
 
     (void)state;
-    assert_int_equal(lw_db_open(NULL, ":memory:", SQLITE_OPEN_READWRITE, err,
-                                sizeof(err)),
-                     LW_ERR_INVAL);
+    assert_int_equal(
+        lw_db_open(NULL, ":memory:", SQLITE_OPEN_READWRITE, err, sizeof(err)),
+        LW_ERR_INVAL);
     assert_int_equal(lw_db_open(&db, NULL, 0, NULL, 0), LW_ERR_INVAL);
     assert_null(db);
     /* a directory that does not exist: I/O, with the path named */
     assert_int_equal(lw_db_open(&db, "/nonexistent/dir/x.db",
-                                SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                                err, sizeof(err)),
+                                SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err,
+                                sizeof(err)),
                      LW_ERR_IO);
     assert_null(db);
     assert_non_null(strstr(err, "/nonexistent/dir/x.db"));

@@ -182,7 +182,8 @@ static void assert_same_fix(const struct lw_fix *got, const struct lw_fix *want)
     assert_int_equal(got->trigger, want->trigger);
 }
 
-/* ---- collectors ----------------------------------------------------------- */
+/* ---- collectors -----------------------------------------------------------
+ */
 
 struct fixes {
     int n;              /* fixes seen */
@@ -209,9 +210,9 @@ static struct fixes history(struct lw_store *s, const char *dev)
 }
 
 struct counters {
-    int n;                /* counters seen */
-    char name[4][32];     /* their names */
-    int64_t value[4];     /* their values */
+    int n;            /* counters seen */
+    char name[4][32]; /* their names */
+    int64_t value[4]; /* their values */
 };
 
 static int counter_cb(void *ctx, const char *name, int64_t value)
@@ -227,9 +228,9 @@ static int counter_cb(void *ctx, const char *name, int64_t value)
 }
 
 struct audits {
-    int n;                 /* records seen */
+    int n;                      /* records seen */
     struct lw_audit_entry a[4]; /* their fixed fields */
-    char text[4][4][64];   /* who, action, device, reason ("(null)") */
+    char text[4][4][64];        /* who, action, device, reason ("(null)") */
 };
 
 static int audit_cb(void *ctx, const struct lw_audit_entry *a)
@@ -249,8 +250,8 @@ static int audit_cb(void *ctx, const struct lw_audit_entry *a)
 }
 
 struct alerts {
-    int n;                     /* alerts seen */
-    struct lw_alert_row r[4];  /* the first 4 */
+    int n;                    /* alerts seen */
+    struct lw_alert_row r[4]; /* the first 4 */
 };
 
 static int alert_cb(void *ctx, const struct lw_alert_row *r)
@@ -264,9 +265,9 @@ static int alert_cb(void *ctx, const struct lw_alert_row *r)
 }
 
 struct fences {
-    int n;                    /* fences seen */
-    struct lw_geofence g;     /* the first (geojson not kept) */
-    char geojson[512];        /* its GeoJSON */
+    int n;                /* fences seen */
+    struct lw_geofence g; /* the first (geojson not kept) */
+    char geojson[512];    /* its GeoJSON */
 };
 
 static int fence_cb(void *ctx, const struct lw_geofence *g)
@@ -307,7 +308,7 @@ static int mail_cb(void *ctx, const struct lw_outbox_row *r)
 }
 
 struct held {
-    int n;                /* held alerts seen */
+    int n;                   /* held alerts seen */
     struct lw_outbox_held h; /* the first */
 };
 
@@ -321,7 +322,8 @@ static int held_cb(void *ctx, const struct lw_outbox_held *h)
     return 0;
 }
 
-/* ---- what each version holds ---------------------------------------------- */
+/* ---- what each version holds ----------------------------------------------
+ */
 
 /* Schema 1's rows: devices, history, last-known fixes, counters, audit. */
 static void check_v1_rows(struct lw_store *s)
@@ -533,7 +535,8 @@ static void check_writes(struct lw_store *s)
     assert_int_equal(history(s, "quiet/3").n, 1);
 }
 
-/* ---- the upgrade ----------------------------------------------------------- */
+/* ---- the upgrade -----------------------------------------------------------
+ */
 
 static void test_upgrade(int version)
 {
@@ -565,8 +568,7 @@ static void test_upgrade(int version)
             lw_store_close(s);
             continue;
         }
-        assert_int_equal(lw_store_open(&s, t.path, flags[i], err,
-                                       sizeof(err)),
+        assert_int_equal(lw_store_open(&s, t.path, flags[i], err, sizeof(err)),
                          LW_ERR_SCHEMA);
         assert_null(s);
         snprintf(want, sizeof(want), "schema version %d", version);
@@ -669,12 +671,11 @@ static void test_failed_migration(void **state)
     tmp_make(&t);
     load_fixture(3, t.path);
     assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "CREATE TABLE fix_inbox (x)", NULL,
-                                  NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "CREATE TABLE fix_inbox (x)", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
-    assert_int_equal(lw_store_open(&s, t.path, 0, err, sizeof(err)),
-                     LW_ERR_DB);
+    assert_int_equal(lw_store_open(&s, t.path, 0, err, sizeof(err)), LW_ERR_DB);
     assert_null(s);
     assert_non_null(strstr(err, "migration 4 of"));
     assert_non_null(strstr(err, t.path));
@@ -690,8 +691,8 @@ static void test_failed_migration(void **state)
                      0);
     /* out of the way, the same file upgrades */
     assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(db, "DROP TABLE fix_inbox", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE fix_inbox", NULL, NULL, NULL),
+                     SQLITE_OK);
     sqlite3_close(db);
     s = open_ok(t.path, 0);
     check_v1_rows(s);

@@ -9,8 +9,8 @@
  * common case); every --dup-every'th fix is sent twice (a QoS 1
  * redelivery) and every --late-every'th is followed by a late fix of half
  * a second before it, so the duplicate and late paths (history lookups,
- * inbox merges) are in the workload too. The work is the same for every build: compare builds by
- * running the same arguments.
+ * inbox merges) are in the workload too. The work is the same for every build:
+ * compare builds by running the same arguments.
  *
  * Output: one key=value line on stdout:
  *   fixes=N newest=N late=N duplicate=N seconds=S us_per_fix=U
@@ -94,12 +94,23 @@ static int parse(int argc, char **argv, struct opts *o)
             return -1;
         }
         switch (c) {
-        case 'n': o->fixes = v; break;
-        case 'd': o->devices = v; break;
-        case 'b': o->batch = v; break;
-        case 'u': o->dup_every = v; break;
-        case 'l': o->late_every = v; break;
-        default: return -1;
+        case 'n':
+            o->fixes = v;
+            break;
+        case 'd':
+            o->devices = v;
+            break;
+        case 'b':
+            o->batch = v;
+            break;
+        case 'u':
+            o->dup_every = v;
+            break;
+        case 'l':
+            o->late_every = v;
+            break;
+        default:
+            return -1;
         }
     }
     if (optind != argc || o->devices < 1 || o->batch < 1) {
@@ -111,8 +122,7 @@ static int parse(int argc, char **argv, struct opts *o)
 
 /* The i-th fix of the workload: device i % devices, at second i / devices
  * (its late fix: half a second before that). */
-static void make_fix(const struct opts *o, long i, bool late,
-                     struct lw_fix *f)
+static void make_fix(const struct opts *o, long i, bool late, struct lw_fix *f)
 {
     long dev = i % o->devices;
     int64_t t = T0_MS + (int64_t)(i / o->devices) * MS_PER_S;
