@@ -868,14 +868,41 @@ static const char vehicle_find_sql[] =
     "GROUP BY m.device ORDER BY m.device";
 /* clang-format on */
 
+/* Where lw_registry_vehicle_find's rows go. */
+struct find_ctx {
+    struct lw_vehicle_match *out; /* the caller's array */
+    size_t max;                   /* its size */
+    size_t count;                 /* matches seen (all of them) */
+};
+
+static int visit_match(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    struct find_ctx *f = ctx;
+
+    (void)cbp;
+    if (f->count < f->max) {
+        struct lw_vehicle_match *m = &f->out[f->count];
+
+        memset(m, 0, sizeof(*m));
+        row_to_vehicle(st, &m->v);
+        m->registered = sqlite3_column_int(st, 8) != 0;
+        m->by_device = sqlite3_column_int(st, 9) != 0;
+        m->by_plate = sqlite3_column_int(st, 10) != 0;
+        m->by_vin = sqlite3_column_int(st, 11) != 0;
+    }
+    f->count++;
+    return 0;
+}
+
 enum lw_err lw_registry_vehicle_find(struct lw_store *s, enum lw_vehicle_key by,
                                      const char *text,
                                      struct lw_vehicle_match *out, size_t max,
                                      size_t *n)
 {
+    struct lw_db *db = lw_store_db(s);
+    struct find_ctx f = {out, max, 0};
     sqlite3_stmt *st;
-    size_t count = 0;
-    int rc;
+    enum lw_err e;
 
     if (!s || !text || !text[0] || !n || (max > 0 && !out) ||
         by < LW_VEHICLE_BY_ANY || by > LW_VEHICLE_BY_VIN)
@@ -885,27 +912,13 @@ enum lw_err lw_registry_vehicle_find(struct lw_store *s, enum lw_vehicle_key by,
      * vehicles (an index would need the loose forms indexed: a migration,
      * for a lookup an agent makes by hand). The key tests depend on no row:
      * SQLite evaluates them once and skips the scans a key does not need. */
-    st = prep(s, vehicle_find_sql);
+    st = lw_db_stmt(db, vehicle_find_sql, &e);
     if (!st)
-        return LW_ERR_DB;
-    sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, (int)by);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count < max) {
-            struct lw_vehicle_match *m = &out[count];
-
-            memset(m, 0, sizeof(*m));
-            row_to_vehicle(st, &m->v);
-            m->registered = sqlite3_column_int(st, 8) != 0;
-            m->by_device = sqlite3_column_int(st, 9) != 0;
-            m->by_plate = sqlite3_column_int(st, 10) != 0;
-            m->by_vin = sqlite3_column_int(st, 11) != 0;
-        }
-        count++;
-    }
-    if (rc != SQLITE_DONE)
-        return step_fail(s, st, rc, "finding a vehicle");
-    lw_store_release_stmt(s, st);
-    *n = count;
-    return LW_OK;
+        return e;
+    lw_db_bind_text(db, st, 1, text);
+    lw_db_bind_int(db, st, 2, (int)by);
+    e = lw_db_each_row(db, st, visit_match, NULL, &f, "finding a vehicle");
+    if (e == LW_OK)
+        *n = f.count;
+    return e;
 }
