@@ -24,9 +24,9 @@ MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS := libmosquitto sqlite3 jansson inih libgps libcurl libsystemd
+PKGS := libmosquitto sqlite3 jansson inih geos libgps libcurl libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIB_LIBS   := $(shell pkg-config --libs sqlite3 jansson inih 2>/dev/null) -lm
+LIB_LIBS   := $(shell pkg-config --libs sqlite3 jansson inih geos 2>/dev/null) -lm
 DAEMON_LIBS := $(shell pkg-config --libs libmosquitto libcurl libsystemd 2>/dev/null) -lev
 GPS_LIBS   := $(shell pkg-config --libs libgps 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)

@@ -983,6 +983,38 @@ bool lw_fence_is_circle(const struct lw_fenceset *set, size_t id)
     return f && f->is_circle;
 }
 
+enum lw_err lw_fence_get_polygons(const struct lw_fenceset *set, size_t id,
+                                  const struct lw_geo_polygon **polys,
+                                  size_t *npolys)
+{
+    const struct fence *f;
+
+    if (!set || !polys || !npolys)
+        return LW_ERR_INVAL;
+    f = get_fence(set, id);
+    if (!f)
+        return LW_ERR_NOTFOUND;
+    *polys = f->is_circle ? NULL : f->polys;
+    *npolys = f->is_circle ? 0 : f->npolys;
+    return LW_OK;
+}
+
+enum lw_err lw_fence_get_circle(const struct lw_fenceset *set, size_t id,
+                                struct lw_geo_circle *out)
+{
+    const struct fence *f;
+
+    if (!set || !out)
+        return LW_ERR_INVAL;
+    f = get_fence(set, id);
+    if (!f)
+        return LW_ERR_NOTFOUND;
+    if (!f->is_circle)
+        return LW_ERR_INVAL;
+    *out = f->circle;
+    return LW_OK;
+}
+
 int64_t lw_fence_get_tag(const struct lw_fenceset *set, size_t id)
 {
     const struct fence *f = get_fence(set, id);

@@ -35,7 +35,8 @@
  * it is refused rather than silently closed), non-numeric, non-finite or
  * out-of-range coordinates (lat outside [-90, 90], lon outside [-180, 180]),
  * and Point features without a finite radius_m > 0. Self-intersections and
- * holes outside their outer ring are not checked: even-odd per ring decides.
+ * holes outside their outer ring are not checked here (even-odd per ring
+ * decides); fencecheck.h checks a set with GEOS before it is stored.
  * Loading is all or nothing: on any error the set is unchanged.
  *
  * Thread safety: none inside; a set that is no longer modified may be read
@@ -177,6 +178,23 @@ enum lw_err lw_fence_get_bbox(const struct lw_fenceset *set, size_t id,
 
 /* True when fence id is a circle (false for polygons and unknown ids). */
 bool lw_fence_is_circle(const struct lw_fenceset *set, size_t id);
+
+/*
+ * The polygons of fence id: *polys gets an array of *npolys polygons
+ * (borrowed: valid, and unchanged, until the set is freed; each polygon's
+ * rings and vertices likewise). A circle has none (*polys NULL, *npolys 0).
+ * Returns LW_OK, LW_ERR_INVAL (NULL arguments) or LW_ERR_NOTFOUND.
+ */
+enum lw_err lw_fence_get_polygons(const struct lw_fenceset *set, size_t id,
+                                  const struct lw_geo_polygon **polys,
+                                  size_t *npolys);
+
+/*
+ * Copies the circle of fence id into *out. Returns LW_OK, LW_ERR_INVAL
+ * (NULL arguments, or the fence is not a circle) or LW_ERR_NOTFOUND.
+ */
+enum lw_err lw_fence_get_circle(const struct lw_fenceset *set, size_t id,
+                                struct lw_geo_circle *out);
 
 /* The caller's tag of fence id; 0 when never set or for an unknown id. */
 int64_t lw_fence_get_tag(const struct lw_fenceset *set, size_t id);
