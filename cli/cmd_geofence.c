@@ -2,8 +2,10 @@
  * cmd_geofence.c - 'lienwatch geofence import|add-circle|list|remove|which':
  * the areas a vehicle must stay in (keep_in) or out of (keep_out).
  *
- * Import parses the whole file into a temporary fence set first (so the
- * database only ever holds fences the daemon can load), then stores each
+ * Import reads the file (at most the configured size, cli_import.h), parses
+ * it into a temporary fence set (so the database only ever holds fences the
+ * daemon can load), has the core check every fence (fencecheck.h: GEOS
+ * validity, radius and size bounds; --make-valid repairs), then stores each
  * fence as the compact GeoJSON Feature lw_fence_to_geojson writes, with its
  * bounding box for the R*Tree, all in one transaction. 'which' loads every
  * stored fence into a fence set, as lienwatchd does, and answers with the
@@ -19,7 +21,9 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_import.h"
 #include "lienwatch/fence.h"
+#include "lienwatch/fencecheck.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/timeutil.h"
 
@@ -33,8 +37,10 @@
 #define COL_MAX 40
 /* Problems of one import reported one by one; the rest are counted. */
 #define REPORT_MAX 20
-/* Size of the first read of a file; doubled as needed. */
-#define READ_CHUNK 65536
+/* Square metres per square kilometre, for messages. */
+#define M2_PER_KM2 1e6
+/* Areas from this many km2 up are printed without decimals. */
+#define KM2_WHOLE 100.0
 
 /* the help text is laid out as it prints */
 /* clang-format off */
@@ -65,16 +71,32 @@ static const char help[] =
     "\n"
     "    geofence import FILE.geojson --kind keep_in|keep_out\n"
     "        Stores every feature of FILE (a FeatureCollection, or one\n"
-    "        Feature) as one fence of the given kind, named by the feature\n"
-    "        property --name-property (default 'name'; a non-empty string or\n"
-    "        a number). The whole file is checked first and nothing is stored\n"
-    "        when anything is wrong: invalid JSON or GeoJSON (reported as\n"
-    "        FILE: feature N: what, N counted from 0), a feature without a\n"
-    "        usable name, two features with the same name, a name longer\n"
-    "        than 128 bytes. Otherwise every fence is stored in one\n"
-    "        transaction. Properties other than the name are not kept.\n"
+    "        Feature; '-' reads standard input) as one fence of the given\n"
+    "        kind, named by the feature property --name-property (default\n"
+    "        'name'; a non-empty string or a number). The whole file is\n"
+    "        checked first and nothing is stored when anything is wrong:\n"
+    "        invalid JSON or GeoJSON (reported as FILE: feature N: what, N\n"
+    "        counted from 0), a feature without a usable name, two features\n"
+    "        with the same name, a name longer than 128 bytes, a FILE larger\n"
+    "        than the import limit (64 MiB, see --max-bytes), or an invalid\n"
+    "        fence. Otherwise every fence is stored in one transaction.\n"
+    "        Properties other than the name are not kept.\n"
+    "\n"
+    "        A fence is invalid when GEOS finds its polygon invalid (a ring\n"
+    "        that crosses or touches itself, as a bow-tie or a spike does;\n"
+    "        a hole outside its shell; parts that overlap; a ring of fewer\n"
+    "        than 3 distinct points), when it encloses no area, when it has\n"
+    "        more than 100000 vertices (simplify it), or when it is a circle\n"
+    "        whose radius is not 1 m to 1000 km. Each is reported with its\n"
+    "        feature number, GEOS's reason and where (lat, lon). With\n"
+    "        --make-valid, invalid polygons are repaired instead (GEOS\n"
+    "        MakeValid: shells united, holes subtracted, parts that collapse\n"
+    "        to lines dropped) and each repair says what changed: parts,\n"
+    "        holes, vertices, area. A repair may change what is inside: read\n"
+    "        what it says. A polygon that has no area left is refused.\n"
     "    geofence add-circle NAME LAT LON RADIUS_M --kind keep_in|keep_out\n"
-    "        Stores a circle of RADIUS_M metres around LAT LON (degrees).\n"
+    "        Stores a circle of RADIUS_M metres (1 to 1000000) around LAT\n"
+    "        LON (degrees).\n"
     "    geofence list\n"
     "        Every fence, by name: kind, shape, what it applies to, dwell\n"
     "        limit, bounding box.\n"
@@ -97,6 +119,10 @@ static const char help[] =
     "        (import, add-circle; required) What the fences mean.\n"
     "    --name-property PROP\n"
     "        (import) The feature property that names each fence.\n"
+    "    --make-valid\n"
+    "        (import) Repair invalid polygons instead of refusing the file\n"
+    "        (see above); the repaired fences are the ones stored.\n"
+    CLI_IMPORT_HELP_OPTIONS
     "    --vehicle DEVICE\n"
     "        (import, add-circle) The fences apply to this vehicle only.\n"
     "    --account ACCOUNT\n"
@@ -123,15 +149,18 @@ static const char help[] =
     "\n"
     "EXIT STATUS\n"
     "    0 success; 1 database missing, not writable or broken, or FILE\n"
-    "    unreadable; 2 bad options or arguments, an invalid FILE (nothing\n"
-    "    stored), or (which --stdin) at least one bad input line; 3 no\n"
-    "    geofence NAME (remove).\n"
+    "    unreadable; 2 bad options or arguments (a radius out of range\n"
+    "    too), an invalid or too large FILE or an invalid fence in it\n"
+    "    (nothing stored), or (which --stdin) at least one bad input line;\n"
+    "    3 no geofence NAME (remove).\n"
     "\n"
     "EXAMPLES\n"
     "    lienwatch geofence import sergipe.geojson --kind keep_in \\\n"
     "        --account ACC-1001\n"
     "    lienwatch geofence import ports.geojson --kind keep_out "
     "--max-dwell 30m\n"
+    "    lienwatch geofence import drawn.geojson --kind keep_in "
+    "--make-valid\n"
     "    lienwatch geofence add-circle 'Santos port' -23.96 -46.30 3000 "
     "--kind keep_out\n"
     "    lienwatch geofence which -10.91 -37.07\n"
@@ -149,7 +178,8 @@ const struct cli_command cli_cmd_geofence = {
         "import FILE.geojson --kind keep_in|keep_out\n"
         "        [--name-property PROP] [--vehicle DEVICE | --account "
         "ACCOUNT]\n"
-        "        [--max-dwell DURATION]\n"
+        "        [--max-dwell DURATION] [--make-valid] [--config FILE]\n"
+        "        [--max-bytes N]\n"
         "    lienwatch [--db PATH] [--as NAME] geofence add-circle NAME LAT "
         "LON RADIUS_M\n"
         "        --kind keep_in|keep_out [--vehicle DEVICE | --account "
@@ -169,7 +199,7 @@ static const struct cli_command cmd_import = {
     .name = "geofence import",
     .synopsis = "FILE.geojson --kind keep_in|keep_out [--name-property PROP] "
                 "[--vehicle DEVICE | --account ACCOUNT] [--max-dwell "
-                "DURATION]",
+                "DURATION] [--make-valid] [--config FILE] [--max-bytes N]",
     .summary = "import fences from GeoJSON",
     .help = help,
 };
@@ -222,6 +252,7 @@ enum {
     OPT_JSON,
     OPT_GEOJSON,
     OPT_STDIN,
+    OPT_MAKE_VALID,
 };
 
 /* Handles one option of import/add-circle; exit code or CLI_CONTINUE. */
@@ -377,7 +408,8 @@ static bool names_has(const struct names *nm, const char *name)
 static enum lw_err store_fences(struct cli *c, struct lw_store *w,
                                 const struct lw_fenceset *set,
                                 const struct fence_opts *fo, const char *action,
-                                const char *what, size_t *replaced)
+                                const char *what, size_t repaired,
+                                size_t *replaced)
 {
     struct names old = {0};
     size_t i, count = lw_fenceset_count(set);
@@ -424,10 +456,10 @@ static enum lw_err store_fences(struct cli *c, struct lw_store *w,
     if (e == LW_OK)
         e = cli_audit_change(
             c, w, action, fo->vehicle,
-            "%s: %zu %s fence%s (%zu replaced), "
+            "%s: %zu %s fence%s (%zu replaced%s), "
             "applying to %s%s",
             what, count, lw_fence_kind_name(fo->kind), count == 1 ? "" : "s",
-            *replaced,
+            *replaced, repaired ? ", some repaired with --make-valid" : "",
             applies_to(fo->vehicle, fo->account, applies, sizeof(applies)),
             fo->max_dwell_ms ? ", with a dwell limit" : "");
     if (e == LW_OK)
@@ -439,49 +471,6 @@ static enum lw_err store_fences(struct cli *c, struct lw_store *w,
 }
 
 /* ---- import -------------------------------------------------------------- */
-
-/* Reads the whole file (or stdin for "-") into *out (NUL-terminated, caller
- * frees). Returns 0 or an errno value. */
-static int read_all(const char *path, char **out, size_t *len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    size_t cap = READ_CHUNK, n = 0, r;
-    char *buf = NULL, *nb;
-    int err = 0;
-
-    if (!f)
-        return errno;
-    buf = malloc(cap + 1);
-    if (!buf) {
-        err = ENOMEM;
-        goto out_close;
-    }
-    while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            nb = realloc(buf, cap * 2 + 1);
-            if (!nb) {
-                err = ENOMEM;
-                goto out_close;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (ferror(f))
-        err = errno ? errno : EIO;
-out_close:
-    if (f != stdin)
-        fclose(f);
-    if (err) {
-        free(buf);
-        return err;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
 
 /*
  * Checks that every feature of the (already valid) GeoJSON text names its
@@ -581,6 +570,94 @@ static long check_names(const char *file, const struct lw_fenceset *set)
     return bad;
 }
 
+/* "12.5 km²", "3 km²" (whole from KM2_WHOLE up) or "870 m²" into buf. */
+static const char *area_text(double m2, char *buf, size_t len)
+{
+    char num[CLI_NUM_BUFLEN];
+    double km2 = m2 / M2_PER_KM2;
+
+    if (fabs(km2) >= KM2_WHOLE)
+        snprintf(buf, len, "%.0f km\u00b2", km2);
+    else if (fabs(km2) >= 1.0)
+        snprintf(buf, len, "%s km\u00b2", cli_num(km2, 2, num));
+    else
+        snprintf(buf, len, "%.0f m\u00b2", m2);
+    return buf;
+}
+
+/* What the fence check of one import found. */
+struct check_ctx {
+    const char *file;  /* for messages */
+    size_t refused;    /* refusals reported so far */
+    size_t repairable; /* of them, polygons --make-valid would try */
+    char **repairs;    /* what each repair changed, printed when the
+                          import goes ahead (first REPORT_MAX); owned */
+    size_t nrepairs;   /* repairs seen */
+    bool oom;          /* out of memory keeping them */
+};
+
+/* Reports one fence the check refused (stderr) or repaired (stdout). */
+static void report_fence(void *ctx, const struct lw_fencecheck_report *r)
+{
+    struct check_ctx *cc = ctx;
+    char where[96] = "", b[4][CLI_NUM_BUFLEN], a0[48], a1[48];
+
+    if (r->has_location)
+        snprintf(where, sizeof(where), " %s %s, %s",
+                 r->is_circle ? "(centre" : "at", cli_num(r->lat_deg, 6, b[0]),
+                 cli_num(r->lon_deg, 6, b[1]));
+    if (r->has_location && r->is_circle)
+        strcat(where, ")");
+    if (r->verdict == LW_FENCECHECK_REFUSED) {
+        if (r->can_repair)
+            cc->repairable++;
+        if (cc->refused++ < REPORT_MAX)
+            fprintf(stderr,
+                    "lienwatch geofence import: %s: feature %zu ('%s'): "
+                    "%s%s\n",
+                    cc->file, r->id, r->name, r->reason, where);
+        return;
+    }
+    if (cc->nrepairs++ >= REPORT_MAX)
+        return;
+    if (!cc->repairs) {
+        cc->repairs = calloc(REPORT_MAX, sizeof(*cc->repairs));
+        if (!cc->repairs) {
+            cc->oom = true;
+            return;
+        }
+    }
+    if (asprintf(&cc->repairs[cc->nrepairs - 1],
+                 "repaired feature %zu ('%s'): %s%s; now %zu part%s (was "
+                 "%zu), %zu hole%s (was %zu), %zu vertices (was %zu), area "
+                 "%s (was %s)",
+                 r->id, r->name, r->reason, where, r->after.parts,
+                 r->after.parts == 1 ? "" : "s", r->before.parts,
+                 r->after.holes, r->after.holes == 1 ? "" : "s",
+                 r->before.holes, r->after.vertices, r->before.vertices,
+                 area_text(r->after.area_m2, a0, sizeof(a0)),
+                 area_text(r->before.area_m2, a1, sizeof(a1))) < 0) {
+        cc->repairs[cc->nrepairs - 1] = NULL;
+        cc->oom = true;
+    }
+}
+
+/* Prints the repairs kept in cc (stdout) and frees them. */
+static void print_repairs(struct check_ctx *cc, bool print)
+{
+    size_t i, kept = cc->nrepairs < REPORT_MAX ? cc->nrepairs : REPORT_MAX;
+
+    for (i = 0; cc->repairs && i < kept; i++) {
+        if (print && cc->repairs[i])
+            printf("%s\n", cc->repairs[i]);
+        free(cc->repairs[i]);
+    }
+    if (print && cc->nrepairs > REPORT_MAX)
+        printf("... and %zu more repaired\n", cc->nrepairs - REPORT_MAX);
+    free(cc->repairs);
+    cc->repairs = NULL;
+}
+
 static int run_import(struct cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -589,24 +666,35 @@ static int run_import(struct cli *c, int argc, char **argv)
         {"vehicle", required_argument, NULL, OPT_VEHICLE},
         {"account", required_argument, NULL, OPT_ACCOUNT},
         {"max-dwell", required_argument, NULL, OPT_MAX_DWELL},
+        {"make-valid", no_argument, NULL, OPT_MAKE_VALID},
+        CLI_IMPORT_OPTIONS,
         CLI_COMMON_OPTIONS,
         {0},
     };
     const struct cli_command *me = &cmd_import;
     struct fence_opts fo = {0};
-    struct lw_fenceset *set = NULL;
+    struct cli_import_limit limit;
+    struct lw_fenceset *set = NULL, *fixed = NULL;
+    struct lw_fencecheck *fc = NULL;
+    struct check_ctx cc = {0};
     struct lw_store *w = NULL;
     const char *file;
     char *text = NULL, err[ERR_MAX] = "", applies[APPLIES_MAX];
-    size_t len = 0, replaced = 0, n;
+    size_t len = 0, replaced = 0, n, refused = 0, repaired = 0;
+    bool make_valid = false;
     long bad;
     enum lw_err e;
     int opt, rc;
 
+    cli_import_limit_init(&limit);
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (opt >= OPT_KIND && opt <= OPT_MAX_DWELL)
             rc = fence_opt(me, opt, &fo);
+        else if (opt == OPT_MAKE_VALID)
+            rc = CLI_CONTINUE, make_valid = true;
+        else if (opt == CLI_OPT_CONFIG || opt == CLI_OPT_MAX_BYTES)
+            rc = cli_import_opt(me, opt, &limit);
         else
             rc = cli_common_opt(c, me, opt, argv);
         if (rc != CLI_CONTINUE)
@@ -624,10 +712,9 @@ static int run_import(struct cli *c, int argc, char **argv)
     if (!fo.name_prop)
         fo.name_prop = LW_FENCE_DEFAULT_NAME_PROP;
 
-    errno = read_all(file, &text, &len);
-    if (errno)
-        return cli_error(me->name, CLI_EXIT_FAIL, "cannot read %s: %s", file,
-                         strerror(errno));
+    rc = cli_import_read(me->name, file, &limit, &text, &len);
+    if (rc != CLI_CONTINUE)
+        return rc;
     set = lw_fenceset_new();
     if (!set) {
         rc = cli_error(me->name, CLI_EXIT_FAIL, "out of memory");
@@ -664,26 +751,67 @@ static int run_import(struct cli *c, int argc, char **argv)
         rc = cli_error(me->name, CLI_EXIT_USAGE, "%s: nothing imported", file);
         goto out_free;
     }
+    /* the text is not needed any more; a large file's memory goes now */
+    free(text);
+    text = NULL;
+
+    fc = lw_fencecheck_new();
+    if (!fc) {
+        rc = cli_error(me->name, CLI_EXIT_FAIL, "out of memory");
+        goto out_free;
+    }
+    cc.file = file;
+    e = lw_fencecheck_set(fc, set, make_valid, make_valid ? &fixed : NULL,
+                          report_fence, &cc, &refused, &repaired, err,
+                          sizeof(err));
+    if (e == LW_OK && cc.oom)
+        e = LW_ERR_NOMEM;
+    if (e != LW_OK) {
+        rc = cli_error(me->name, CLI_EXIT_FAIL, "checking the fences: %s",
+                       err[0] ? err : lw_strerror(e));
+        goto out_free;
+    }
+    if (refused) {
+        if (refused > REPORT_MAX)
+            fprintf(stderr, "lienwatch geofence import: ... and %zu more\n",
+                    refused - REPORT_MAX);
+        rc = cli_error(me->name, CLI_EXIT_USAGE,
+                       "%s: %zu of %zu fence%s %s invalid; nothing "
+                       "imported%s",
+                       file, refused, n, n == 1 ? "" : "s",
+                       refused == 1 ? "is" : "are",
+                       cc.repairable ? " (correct them, or let GEOS repair "
+                                       "the polygons with --make-valid)"
+                                     : "");
+        goto out_free;
+    }
 
     w = cli_store_rw(c, me->name);
     if (!w) {
         rc = CLI_EXIT_FAIL;
         goto out_free;
     }
-    e = store_fences(c, w, set, &fo, "geofence import", file, &replaced);
+    e = store_fences(c, w, fixed ? fixed : set, &fo, "geofence import", file,
+                     repaired, &replaced);
     if (e != LW_OK) {
         rc = cli_db_error(me->name, w, e);
         fprintf(stderr, "lienwatch geofence import: nothing imported\n");
         goto out_free;
     }
-    printf("imported %zu %s geofence%s from %s (%zu replaced), applying to "
-           "%s\n",
-           n, lw_fence_kind_name(fo.kind), n == 1 ? "" : "s", file, replaced,
+    print_repairs(&cc, true);
+    printf("imported %zu %s geofence%s from %s (%zu replaced", n,
+           lw_fence_kind_name(fo.kind), n == 1 ? "" : "s", file, replaced);
+    if (repaired)
+        printf(", %zu repaired", repaired);
+    printf("), applying to %s\n",
            applies_to(fo.vehicle, fo.account, applies, sizeof(applies)));
     warn_unknown_link(w, me->name, &fo);
     rc = CLI_EXIT_OK;
 out_free:
+    print_repairs(&cc, false);
     lw_store_close(w);
+    lw_fencecheck_free(fc);
+    lw_fenceset_free(fixed);
     lw_fenceset_free(set);
     free(text);
     return rc;
@@ -758,6 +886,10 @@ static int run_circle(struct cli *c, int argc, char **argv)
                                  "(degrees, degrees, metres)");
         goto out_args;
     }
+    if (lw_fencecheck_radius(radius, err, sizeof(err)) != LW_OK) {
+        rc = cli_usage_error(me, "RADIUS_M: %s", err);
+        goto out_args;
+    }
     set = lw_fenceset_new();
     if (!set) {
         rc = cli_error(me->name, CLI_EXIT_FAIL, "out of memory");
@@ -778,7 +910,8 @@ static int run_circle(struct cli *c, int argc, char **argv)
         rc = CLI_EXIT_FAIL;
         goto out_args;
     }
-    e = store_fences(c, w, set, &fo, "geofence add-circle", name, &replaced);
+    e = store_fences(c, w, set, &fo, "geofence add-circle", name, 0,
+                     &replaced);
     if (e != LW_OK) {
         rc = cli_db_error(me->name, w, e);
         goto out_args;

@@ -103,6 +103,11 @@ static const struct setting settings[] = {
      "Fix history older than this (by fix time) is deleted a minute after "
      "start and then hourly, in short steps; the last-known fix of each "
      "device is kept. 0 keeps history forever."},
+    {"store", "import_max_bytes", T_INT, OFF(import_max_bytes), "67108864",
+     1024, 1024.0 * 1024 * 1024,
+     "Largest file 'lienwatch geofence import' and 'account import' read, "
+     "in bytes (64 MiB); a larger file or stream is refused, nothing "
+     "imported. lienwatch reads it from the file given with --config."},
 
     {"ingest", "future_tolerance", T_DURATION, OFF(future_tolerance_ms), "5m",
      0, MS_DAY,

@@ -579,6 +579,8 @@ static enum lw_err check_polygons(struct lw_fencecheck *fc,
     }
     if (make_valid)
         e = repair(fc, g, r, text);
+    else
+        r->can_repair = true;
 out_free:
     GEOSFree_r(fc->h, reason);
     if (loc)

@@ -46,6 +46,7 @@ struct lw_config {
     int64_t commit_interval_ms;                 /* 0 = commit per fix */
     int commit_max_fixes;                       /* commit when this many wait */
     int64_t retention_ms;                       /* history kept; 0 = forever */
+    int import_max_bytes;                       /* largest file an import reads */
     /* [ingest] */
     int64_t future_tolerance_ms;                /* reject fixes later than this */
     int max_payload_bytes;                      /* reject bigger payloads */

@@ -91,6 +91,9 @@ struct lw_fencecheck_report {
     bool has_location;                      /* GEOS gave a location */
     double lat_deg, lon_deg;                /* where the problem is */
     bool is_circle;                         /* a circle (before/after unset) */
+    bool can_repair;                        /* REFUSED polygon that a check
+                                               with make_valid would try to
+                                               repair */
     struct lw_fencecheck_shape before;      /* polygons: as given */
     struct lw_fencecheck_shape after;       /* REPAIRED: the repaired fence */
 };
