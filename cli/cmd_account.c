@@ -3,14 +3,14 @@
  * many days past due they are, which decides whether their vehicles are
  * watched.
  *
- * An import is all or nothing: the whole CSV file is checked first (every
- * bad row reported with its line number), then written in one transaction
- * with one audit record.
+ * An import is all or nothing: the whole CSV file is read (at most the
+ * configured size, cli_import.h) and checked by the core (accountcsv.h:
+ * every bad row reported with its line number), then written in one
+ * transaction with one audit record.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +18,15 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_import.h"
+#include "lienwatch/accountcsv.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/timeutil.h"
 
 /* The one header an import file may have. */
-#define CSV_HEADER "account,days_past_due,status"
-/* Fields of an import row. */
-#define CSV_FIELDS 3
-/* Fields split from a row at most (more are counted, not kept). */
-#define CSV_SPLIT_MAX 8
+#define CSV_HEADER LW_ACCOUNTCSV_HEADER
 /* Bad rows reported one by one; the rest are counted. */
 #define REPORT_MAX 20
-/* A UTF-8 byte order mark, which spreadsheet exports put first. */
-#define UTF8_BOM "\xEF\xBB\xBF"
 /* Room for a validation message. */
 #define WHY_MAX 160
 /* Room for the status in an audit detail, quoted. */
@@ -53,7 +49,8 @@ static const char help[] =
     "        Creates or updates one account. Without --status the stored\n"
     "        status is kept (empty for a new account).\n"
     "    account import FILE.csv\n"
-    "        Creates or updates many accounts from a CSV file (RFC 4180:\n"
+    "        Creates or updates many accounts from a CSV file ('-' reads\n"
+    "        standard input; at most 64 MiB, see --max-bytes; RFC 4180:\n"
     "        fields may be \"quoted\", with \"\" for a quote inside) whose\n"
     "        first line is exactly\n"
     "            " CSV_HEADER "\n"
@@ -80,12 +77,13 @@ static const char help[] =
     "    --json\n"
     "        (list) Print one JSON array of objects: account, days_past_due,\n"
     "        status, updated (ISO 8601 UTC) and source.\n"
+    CLI_IMPORT_HELP_OPTIONS
     CLI_HELP_CHANGE_OPTIONS
     "\n"
     "EXIT STATUS\n"
     "    0 success; 1 database missing, not writable or broken, or FILE\n"
-    "    unreadable; 2 bad options or arguments, or an import file with bad\n"
-    "    rows (nothing imported).\n"
+    "    unreadable; 2 bad options or arguments, or an import file that is\n"
+    "    too large or has bad rows (nothing imported).\n"
     "\n"
     "EXAMPLES\n"
     "    lienwatch account set ACC-1001 --days-past-due 45 --status overdue\n"
@@ -102,6 +100,7 @@ const struct cli_command cli_cmd_account = {
     .synopsis = "set ACCOUNT --days-past-due N [--status TEXT]\n"
                 "    lienwatch [--db PATH] [--as NAME] account import "
                 "FILE.csv\n"
+                "        [--config FILE] [--max-bytes N]\n"
                 "    lienwatch [--db PATH] [--as NAME] account list [--json]",
     .summary = "set, import (CSV) or list loan accounts and days past due",
     .help = help,
@@ -115,7 +114,7 @@ static const struct cli_command cmd_set = {
 };
 static const struct cli_command cmd_import = {
     .name = "account import",
-    .synopsis = "FILE.csv",
+    .synopsis = "FILE.csv [--config FILE] [--max-bytes N]",
     .summary = "import accounts from CSV",
     .help = help,
 };
@@ -277,254 +276,47 @@ static int run_set(struct cli *c, int argc, char **argv)
 
 /* ---- import -------------------------------------------------------------- */
 
-/*
- * Splits the CSV line p in place into fields (RFC 4180 quoting, spaces
- * around unquoted fields trimmed). Stores up to CSV_SPLIT_MAX field starts
- * in f and returns the number of fields, or -1 with *err set.
- */
-static int csv_split(char *p, char **f, const char **err)
-{
-    int n = 0;
-
-    for (;;) {
-        char *start, *end;
-
-        while (*p == ' ')
-            p++;
-        if (*p == '"') {
-            char *dst = ++p;
-
-            start = dst;
-            for (;;) {
-                if (*p == '\0') {
-                    *err = "a quoted field is not closed";
-                    return -1;
-                }
-                if (*p == '"' && p[1] == '"') {
-                    *dst++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *dst++ = *p++;
-                }
-            }
-            end = dst;
-            while (*p == ' ')
-                p++;
-            if (*p != ',' && *p != '\0') {
-                *err = "text after the closing quote of a field";
-                return -1;
-            }
-        } else {
-            start = p;
-            while (*p && *p != ',' && *p != '"')
-                p++;
-            if (*p == '"') {
-                *err = "a quote inside an unquoted field";
-                return -1;
-            }
-            end = p;
-            while (end > start && end[-1] == ' ')
-                end--;
-        }
-        if (n < CSV_SPLIT_MAX)
-            f[n] = start;
-        n++;
-        if (*p == '\0') {
-            *end = '\0';
-            return n;
-        }
-        p++;         /* past the comma */
-        *end = '\0'; /* may be the comma itself */
-    }
-}
-
-/* One good row of an import. */
-struct row {
-    struct lw_account a; /* what to write */
-    long line;           /* where it came from */
-};
-
 /* An import being checked. */
 struct import {
     const char *file; /* its name, for messages */
-    struct row *rows; /* good rows */
-    size_t n, cap;    /* used / allocated */
-    long bad;         /* bad rows */
+    long reported;    /* bad rows reported so far */
 };
 
 /* Reports a bad row (the first REPORT_MAX of them). */
-static void bad_row(struct import *im, long line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void bad_row(struct import *im, long line, const char *fmt, ...)
+static void bad_row(void *ctx, long line, const char *why)
 {
-    va_list ap;
+    struct import *im = ctx;
 
-    if (im->bad++ >= REPORT_MAX)
-        return;
-    fprintf(stderr, "lienwatch account import: %s:%ld: ", im->file, line);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-/* Checks one data line; appends it to im->rows when good. false: no RAM. */
-static bool check_row(struct import *im, char *text, long line)
-{
-    char *f[CSV_SPLIT_MAX];
-    const char *err = NULL;
-    char why[WHY_MAX];
-    struct row *r;
-    int n = csv_split(text, f, &err);
-
-    if (n < 0) {
-        bad_row(im, line, "%s", err);
-        return true;
-    }
-    if (n != CSV_FIELDS) {
-        bad_row(im, line, "%d field%s, expected %d (%s)", n, n == 1 ? "" : "s",
-                CSV_FIELDS, CSV_HEADER);
-        return true;
-    }
-    if (!account_ok(f[0], why, sizeof(why))) {
-        bad_row(im, line, "account %s", why);
-        return true;
-    }
-    if (im->n == im->cap) {
-        size_t ncap = im->cap ? im->cap * 2 : 256;
-        struct row *nr = realloc(im->rows, ncap * sizeof(*nr));
-
-        if (!nr)
-            return false;
-        im->rows = nr;
-        im->cap = ncap;
-    }
-    r = &im->rows[im->n];
-    memset(r, 0, sizeof(*r));
-    r->line = line;
-    if (!parse_days(f[1], &r->a.days_past_due)) {
-        bad_row(im, line,
-                "account %s: days_past_due '%s' is not a whole number >= 0",
-                f[0], f[1]);
-        return true;
-    }
-    if (!cli_text_ok(f[2], LW_STATUS_MAX, why, sizeof(why))) {
-        bad_row(im, line, "account %s: status %s", f[0], why);
-        return true;
-    }
-    snprintf(r->a.account, sizeof(r->a.account), "%s", f[0]);
-    snprintf(r->a.status, sizeof(r->a.status), "%s", f[2]);
-    snprintf(r->a.source, sizeof(r->a.source), "import");
-    im->n++;
-    return true;
-}
-
-static int row_cmp(const void *x, const void *y)
-{
-    const struct row *a = x, *b = y;
-    int c = strcmp(a->a.account, b->a.account);
-
-    if (c)
-        return c;
-    return a->line < b->line ? -1 : a->line > b->line;
-}
-
-static int line_cmp(const void *x, const void *y)
-{
-    const struct row *a = x, *b = y;
-
-    return a->line < b->line ? -1 : a->line > b->line;
-}
-
-/* Reports accounts given twice (an ambiguous file). */
-static void check_repeats(struct import *im)
-{
-    size_t i;
-
-    if (im->n < 2) /* qsort forbids a NULL array, even empty */
-        return;
-    qsort(im->rows, im->n, sizeof(*im->rows), row_cmp);
-    for (i = 1; i < im->n; i++) {
-        if (strcmp(im->rows[i].a.account, im->rows[i - 1].a.account) == 0) {
-            bad_row(im, im->rows[i].line,
-                    "account %s repeats the one on line %ld",
-                    im->rows[i].a.account, im->rows[i - 1].line);
-        }
-    }
-    /* write in file order */
-    qsort(im->rows, im->n, sizeof(*im->rows), line_cmp);
-}
-
-/* Reads and checks the file into im. Exit code or CLI_CONTINUE. */
-static int read_csv(struct import *im, FILE *f)
-{
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long no = 0;
-    int rc = CLI_CONTINUE;
-
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        char *text = line;
-
-        no++;
-        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-            text[--len] = '\0';
-        if ((size_t)len != strlen(text)) {
-            bad_row(im, no, "a NUL byte in the line");
-            continue;
-        }
-        if (no == 1) {
-            if (strncmp(text, UTF8_BOM, strlen(UTF8_BOM)) == 0)
-                text += strlen(UTF8_BOM);
-            if (strcmp(text, CSV_HEADER) != 0) {
-                rc = cli_error(cmd_import.name, CLI_EXIT_USAGE,
-                               "%s:1: the first line must be exactly '%s'",
-                               im->file, CSV_HEADER);
-                break;
-            }
-            continue;
-        }
-        if (text[strspn(text, " \t")] == '\0')
-            continue; /* blank */
-        if (!check_row(im, text, no)) {
-            rc = cli_error(cmd_import.name, CLI_EXIT_FAIL, "out of memory");
-            break;
-        }
-    }
-    if (rc == CLI_CONTINUE && ferror(f))
-        rc = cli_error(cmd_import.name, CLI_EXIT_FAIL, "%s: %s", im->file,
-                       strerror(errno));
-    else if (rc == CLI_CONTINUE && no == 0)
-        rc = cli_error(cmd_import.name, CLI_EXIT_USAGE,
-                       "%s is empty: the first line must be '%s'", im->file,
-                       CSV_HEADER);
-    free(line);
-    return rc;
+    if (im->reported++ < REPORT_MAX)
+        fprintf(stderr, "lienwatch account import: %s:%ld: %s\n", im->file,
+                line, why);
 }
 
 static int run_import(struct cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
+        CLI_IMPORT_OPTIONS,
         CLI_COMMON_OPTIONS,
         {0},
     };
     const struct cli_command *me = &cmd_import;
+    struct cli_import_limit limit;
+    struct lw_accountcsv csv = {0};
     struct import im = {0};
     struct lw_store *w = NULL;
-    struct lw_account old;
-    size_t i, counts[3] = {0, 0, 0};
+    struct lw_account a, old;
+    size_t i, len, counts[3] = {0, 0, 0};
+    char *text = NULL, err[WHY_MAX] = "";
     enum lw_err e;
     int opt, rc, change;
-    FILE *f;
 
+    cli_import_limit_init(&limit);
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        rc = cli_common_opt(c, me, opt, argv);
+        if (opt == CLI_OPT_CONFIG || opt == CLI_OPT_MAX_BYTES)
+            rc = cli_import_opt(me, opt, &limit);
+        else
+            rc = cli_common_opt(c, me, opt, argv);
         if (rc != CLI_CONTINUE)
             return rc;
     }
@@ -534,23 +326,27 @@ static int run_import(struct cli *c, int argc, char **argv)
         return cli_usage_error(me, "unexpected argument '%s'",
                                argv[optind + 1]);
     im.file = argv[optind];
-    f = strcmp(im.file, "-") == 0 ? stdin : fopen(im.file, "r");
-    if (!f)
-        return cli_error(me->name, CLI_EXIT_FAIL, "cannot open %s: %s", im.file,
-                         strerror(errno));
-    rc = read_csv(&im, f);
-    if (f != stdin)
-        fclose(f);
+    rc = cli_import_read(me->name, im.file, &limit, &text, &len);
     if (rc != CLI_CONTINUE)
+        return rc;
+    e = lw_accountcsv_parse(text, len, &csv, bad_row, &im, err, sizeof(err));
+    free(text);
+    if (e == LW_ERR_NOMEM) {
+        rc = cli_error(me->name, CLI_EXIT_FAIL, "out of memory");
         goto out_free;
-    check_repeats(&im);
-    if (im.bad) {
-        if (im.bad > REPORT_MAX)
+    }
+    if (e != LW_OK) {
+        rc = cli_error(me->name, CLI_EXIT_USAGE, "%s: %s", im.file,
+                       err[0] ? err : lw_strerror(e));
+        goto out_free;
+    }
+    if (csv.bad) {
+        if (csv.bad > REPORT_MAX)
             fprintf(stderr, "lienwatch account import: ... and %ld more\n",
-                    im.bad - REPORT_MAX);
+                    csv.bad - REPORT_MAX);
         rc = cli_error(me->name, CLI_EXIT_USAGE,
-                       "%s: %ld bad row%s; nothing imported", im.file, im.bad,
-                       im.bad == 1 ? "" : "s");
+                       "%s: %ld bad row%s; nothing imported", im.file,
+                       csv.bad, csv.bad == 1 ? "" : "s");
         goto out_free;
     }
 
@@ -560,9 +356,16 @@ static int run_import(struct cli *c, int argc, char **argv)
         goto out_free;
     }
     e = lw_store_begin(w);
-    for (i = 0; e == LW_OK && i < im.n; i++) {
-        im.rows[i].a.updated_ms = c->now_ms;
-        e = put_account(w, &im.rows[i].a, &change, &old);
+    for (i = 0; e == LW_OK && i < csv.n; i++) {
+        const struct lw_account_update *u = &csv.rows[i].a;
+
+        memset(&a, 0, sizeof(a));
+        snprintf(a.account, sizeof(a.account), "%s", u->account);
+        a.days_past_due = u->days_past_due;
+        snprintf(a.status, sizeof(a.status), "%s", u->status);
+        snprintf(a.source, sizeof(a.source), "import");
+        a.updated_ms = c->now_ms;
+        e = put_account(w, &a, &change, &old);
         if (e == LW_OK)
             counts[change]++;
     }
@@ -570,7 +373,7 @@ static int run_import(struct cli *c, int argc, char **argv)
         e = cli_audit_change(c, w, "account import", NULL,
                              "%s: %zu accounts, %zu new, %zu changed, %zu "
                              "unchanged",
-                             im.file, im.n, counts[1], counts[2], counts[0]);
+                             im.file, csv.n, counts[1], counts[2], counts[0]);
     if (e == LW_OK)
         e = lw_store_commit(w);
     if (e != LW_OK) {
@@ -580,13 +383,13 @@ static int run_import(struct cli *c, int argc, char **argv)
         rc = CLI_EXIT_OK;
         printf("imported %zu accounts from %s: %zu new, %zu changed, %zu "
                "unchanged\n",
-               im.n, im.file, counts[1], counts[2], counts[0]);
+               csv.n, im.file, counts[1], counts[2], counts[0]);
     }
     if (lw_store_in_txn(w))
         lw_store_rollback(w);
     lw_store_close(w);
 out_free:
-    free(im.rows);
+    lw_accountcsv_release(&csv);
     return rc;
 }
 
