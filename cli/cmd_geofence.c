@@ -413,10 +413,13 @@ static enum lw_err store_fences(struct cli *c, struct lw_store *w,
 {
     struct names old = {0};
     size_t i, count = lw_fenceset_count(set);
-    char applies[APPLIES_MAX];
+    char applies[APPLIES_MAX], repaired_text[64] = "";
     enum lw_err e;
 
     *replaced = 0;
+    if (repaired)
+        snprintf(repaired_text, sizeof(repaired_text),
+                 ", %zu repaired with --make-valid", repaired);
     e = lw_store_begin(w);
     if (e != LW_OK)
         return e;
@@ -459,7 +462,7 @@ static enum lw_err store_fences(struct cli *c, struct lw_store *w,
             "%s: %zu %s fence%s (%zu replaced%s), "
             "applying to %s%s",
             what, count, lw_fence_kind_name(fo->kind), count == 1 ? "" : "s",
-            *replaced, repaired ? ", some repaired with --make-valid" : "",
+            *replaced, repaired_text,
             applies_to(fo->vehicle, fo->account, applies, sizeof(applies)),
             fo->max_dwell_ms ? ", with a dwell limit" : "");
     if (e == LW_OK)
@@ -614,8 +617,9 @@ static void report_fence(void *ctx, const struct lw_fencecheck_report *r)
         if (cc->refused++ < REPORT_MAX)
             fprintf(stderr,
                     "lienwatch geofence import: %s: feature %zu ('%s'): "
-                    "%s%s\n",
-                    cc->file, r->id, r->name, r->reason, where);
+                    "%s%s%s%s\n",
+                    cc->file, r->id, r->name, r->reason, where,
+                    r->note[0] ? "; " : "", r->note);
         return;
     }
     if (cc->nrepairs++ >= REPORT_MAX)

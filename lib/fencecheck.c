@@ -134,6 +134,17 @@ set_reason(struct lw_fencecheck_report *r, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Sets r's note (one line). */
+__attribute__((format(printf, 2, 3))) static void
+set_note(struct lw_fencecheck_report *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(r->note, sizeof r->note, fmt, ap);
+    va_end(ap);
+}
+
 /*
  * Signed area in square metres of the closed ring of n points xy (x y x y
  * ..., lon/lat degrees) on the sphere: Chamberlain and Duquette, "Some
@@ -454,25 +465,23 @@ static void polys_release(struct lw_fencecheck *fc, struct polys *pl)
 
 /*
  * Repairs g (invalid) for fence r->name: fills r->after and *text (the
- * repaired Feature, caller frees) and sets REPAIRED, or sets REFUSED with
- * the reason extended. LW_OK or LW_ERR_NOMEM.
+ * repaired Feature, caller frees) and sets REPAIRED, or leaves it REFUSED
+ * with r->note saying why. LW_OK or LW_ERR_NOMEM.
  */
 static enum lw_err repair(struct lw_fencecheck *fc, const GEOSGeometry *g,
                           struct lw_fencecheck_report *r, char **text)
 {
-    char why[LW_FENCECHECK_REASON_MAX];
     struct polys pl = {0};
     GEOSGeometry *fixed, *multi = NULL;
     enum lw_err e = LW_OK;
     double area = 0.0;
     char valid;
 
-    lw_copy(why, sizeof why, r->reason);
     fc->geos_msg[0] = '\0';
     fixed = GEOSMakeValidWithParams_r(fc->h, g, fc->mvp);
     if (!fixed) {
-        set_reason(r, "%s; GEOS could not repair it: %s", why,
-                   fc->geos_msg[0] ? fc->geos_msg : "no result");
+        set_note(r, "GEOS could not repair it: %s",
+                 fc->geos_msg[0] ? fc->geos_msg : "no result");
         return LW_OK;
     }
     e = collect_polygons(fc, fixed, &pl);
@@ -480,9 +489,8 @@ static enum lw_err repair(struct lw_fencecheck *fc, const GEOSGeometry *g,
     if (e != LW_OK)
         goto out_release;
     if (pl.n == 0) {
-        set_reason(r, "%s; repairing it leaves no area (it collapses to "
-                      "lines or points)",
-                   why);
+        set_note(r, "repairing it leaves no area (it collapses to lines or "
+                    "points)");
         goto out_release;
     }
     /* the parts together must be valid too: check the whole. The
@@ -496,7 +504,7 @@ static enum lw_err repair(struct lw_fencecheck *fc, const GEOSGeometry *g,
         return LW_ERR_NOMEM;
     valid = GEOSisValid_r(fc->h, multi);
     if (valid != 1 || !GEOSArea_r(fc->h, multi, &area) || !(area > 0.0)) {
-        set_reason(r, "%s; GEOS's repair is not a valid area either", why);
+        set_note(r, "GEOS's repair is not a valid area either");
         goto out_destroy;
     }
     *text = repaired_geojson(fc, multi, r->name, &r->after);
@@ -507,10 +515,10 @@ static enum lw_err repair(struct lw_fencecheck *fc, const GEOSGeometry *g,
     if (r->after.vertices > LW_FENCECHECK_MAX_VERTICES) {
         free(*text);
         *text = NULL;
-        set_reason(r,
-                   "%s; the repaired fence has %zu vertices, more than "
-                   "the %d a fence may have",
-                   why, r->after.vertices, LW_FENCECHECK_MAX_VERTICES);
+        set_note(r,
+                 "the repaired fence has %zu vertices, more than the %d a "
+                 "fence may have",
+                 r->after.vertices, LW_FENCECHECK_MAX_VERTICES);
         goto out_destroy;
     }
     r->verdict = LW_FENCECHECK_REPAIRED;

@@ -63,8 +63,14 @@ def dist_km(lat1, lon1, lat2, lon2):
 
 def star(rng, lat, lon, r_m, n, jag=0.35):
     """A closed ring of n vertices around (lat, lon), star-shaped about it
-    (so simple), radii between (1 - jag) r_m and r_m, counter-clockwise."""
-    angles = sorted(rng.uniform(0, 360) for _ in range(n))
+    (so simple), radii between (1 - jag) r_m and r_m, counter-clockwise.
+    One vertex per sector of 360/n degrees, at least a fifth of a sector
+    from the next: with angles drawn freely two vertices could fall a few
+    millidegrees apart, and rounding to 7 decimals (~1 cm) then made the
+    ring cross itself, which lienwatch (GEOS) rightly refuses."""
+    turn = rng.uniform(0, 360)
+    angles = [(turn + (i + rng.uniform(0.1, 0.9)) * 360.0 / n) % 360 for i in range(n)]
+    angles.sort()
     ring = []
     for a in angles:
         la, lo = offset(lat, lon, r_m * rng.uniform(1 - jag, 1.0), 90.0 - a)

@@ -88,6 +88,9 @@ struct lw_fencecheck_report {
     char reason[LW_FENCECHECK_REASON_MAX];  /* why, one line: GEOS's reason
                                                ("Self-intersection") or ours
                                                ("zero area", "radius ...") */
+    char note[LW_FENCECHECK_REASON_MAX];    /* REFUSED after a repair was
+                                               tried: why it did not do
+                                               ("" otherwise) */
     bool has_location;                      /* GEOS gave a location */
     double lat_deg, lon_deg;                /* where the problem is */
     bool is_circle;                         /* a circle (before/after unset) */
