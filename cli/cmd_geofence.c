@@ -562,7 +562,10 @@ static long check_names(const char *file, const struct lw_fenceset *set)
     }
     qsort(v, n, sizeof(*v), named_cmp);
     for (i = 1; i < n; i++) {
-        if (strcmp(v[i].name, v[i - 1].name) == 0 && bad++ < REPORT_MAX)
+        /* a bad name was reported above, and is not printed as it is */
+        if (strcmp(v[i].name, v[i - 1].name) == 0 &&
+            cli_text_ok(v[i].name, LW_FENCE_NAME_MAX, why, sizeof(why)) &&
+            bad++ < REPORT_MAX)
             fprintf(stderr,
                     "lienwatch geofence import: %s: features %zu and %zu "
                     "are both named '%s': names must be unique (choose "

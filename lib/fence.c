@@ -549,6 +549,18 @@ static enum lw_err parse_feature(const json_t *obj, bool is_feature,
     return parse_geometry(geom, props, f, pc);
 }
 
+/*
+ * Replaces control characters in the detail err (errlen bytes, may be NULL)
+ * by '?': it quotes the input (jansson's "near '...'", a type name), and
+ * goes to a terminal or a log, where an escape sequence must not arrive.
+ */
+static void scrub_controls(char *err, size_t errlen)
+{
+    for (size_t i = 0; err && i < errlen && err[i]; i++)
+        if ((unsigned char)err[i] < 0x20 || err[i] == 0x7f)
+            err[i] = '?';
+}
+
 enum lw_err lw_fenceset_add_geojson(struct lw_fenceset *set,
                                     const char *json_text, size_t len,
                                     enum lw_fence_kind kind,
@@ -573,6 +585,7 @@ enum lw_err lw_fenceset_add_geojson(struct lw_fenceset *set,
     if (!root) {
         lw_seterr(err, errlen, "line %d column %d: %s", jerr.line, jerr.column,
                   jerr.text);
+        scrub_controls(err, errlen);
         return LW_ERR_INVAL;
     }
     type = json_string_value(json_object_get(root, "type"));
@@ -635,6 +648,8 @@ out_free_tmp:
         lw_seterr(err, errlen, "out of memory");
 out_free_json:
     json_decref(root);
+    if (rc != LW_OK)
+        scrub_controls(err, errlen);
     return rc;
 }
 

@@ -180,6 +180,17 @@ static size_t utf8_len(unsigned char c)
     return 1;
 }
 
+/*
+ * True when header text v must go out as encoded words: it is not
+ * printable ASCII, or it holds "=?", with which ASCII text could pass for
+ * an encoded word and be shown as something else (RFC 2047 section 5: a
+ * device named "=?UTF-8?B?...?=" must not show as what the base64 says).
+ */
+static bool must_encode(const char *v)
+{
+    return lw_mime_needs_encoding(v) || strstr(v, "=?") != NULL;
+}
+
 /* Copies value with CR and LF turned into spaces (no header injection). */
 static char *one_line(const char *value)
 {
@@ -234,8 +245,12 @@ static void put_folded(struct lw_sb *b, const char *text, size_t col)
     while (*s) {
         const char *sp = strchr(s + 1, ' ');
         size_t wl = sp ? (size_t)(sp - s) : strlen(s);
-        /* a word starting with a space may move to a new line */
-        if (col + wl > HEADER_FOLD_AT && col > 1 && *s == ' ') {
+        /* a word starting with a space may move to a new line, unless it
+         * is white space only: a line of nothing but white space is not a
+         * fold (RFC 5322 3.2.2) */
+        bool blank = strspn(s, " \t") >= wl;
+
+        if (col + wl > HEADER_FOLD_AT && col > 1 && *s == ' ' && !blank) {
             lw_sb_puts(b, "\r\n");
             col = 0;
         }
@@ -253,7 +268,7 @@ char *lw_mime_header(const char *name, const char *value)
     if (!v)
         return NULL;
     lw_sb_printf(&b, "%s: ", name);
-    if (lw_mime_needs_encoding(v))
+    if (must_encode(v))
         put_words(&b, v);
     else
         put_folded(&b, v, strlen(name) + 2);
@@ -272,7 +287,7 @@ char *lw_mime_mailbox_header(const char *name, const char *mailbox)
         return NULL;
     lt = strrchr(v, '<');
     lw_sb_printf(&b, "%s: ", name);
-    if (!lt || !lw_mime_needs_encoding(v)) {
+    if (!lt || !must_encode(v)) {
         lw_sb_puts(&b, v);
     } else {
         /* display name: trimmed, without surrounding quotes */
@@ -313,7 +328,8 @@ char *lw_mime_qp(const char *text)
         const char *end = eol ? eol : s + strlen(s);
         size_t col = 0;
 
-        if (end > s && end[-1] == '\r')
+        /* CR LF ends a line; a CR without LF (at the very end) is text */
+        if (eol && end > s && end[-1] == '\r')
             end--;
         for (const char *q = s; q < end; q++) {
             unsigned char c = (unsigned char)*q;

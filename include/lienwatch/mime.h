@@ -56,8 +56,10 @@ bool lw_mime_needs_encoding(const char *s);
 /*
  * Returns a complete header field "Name: value\r\n", owned by the caller
  * (free()); NULL when out of memory. A value in printable ASCII is written
- * as is, folded at spaces to keep lines near 78 characters; any other value
- * becomes RFC 2047 "B" encoded words (=?UTF-8?B?...?=), each at most
+ * as is, folded at spaces to keep lines near 78 characters (never leaving a
+ * line of white space only); any other value, and one that holds "=?" (it
+ * could pass for an encoded word), becomes RFC 2047 "B" encoded words
+ * (=?UTF-8?B?...?=), each at most
  * LW_MIME_WORD_MAX long and never splitting a UTF-8 character, on folded
  * lines. CR and LF in value are replaced by spaces (no header injection).
  */
@@ -65,8 +67,8 @@ char *lw_mime_header(const char *name, const char *value);
 
 /*
  * Returns "Name: mailbox\r\n" for an address header (From, To): the
- * display name of "Name <addr>" is RFC 2047 encoded when not ASCII; a bare
- * address is written as is. Owned by the caller; NULL when out of memory.
+ * display name of "Name <addr>" is RFC 2047 encoded when not ASCII (or when
+ * it holds "=?"); a bare address is written as is. Owned by the caller; NULL when out of memory.
  */
 char *lw_mime_mailbox_header(const char *name, const char *mailbox);
 

@@ -2,8 +2,10 @@
 # tests/fuzz/build.sh - builds every tests/fuzz/fuzz_*.c as a libFuzzer
 # binary build/fuzz/fuzz_<name>, with ASan and UBSan.
 #
-# The lib/ sources a target needs are compiled into it directly (with the
-# fuzzer's coverage instrumentation), not taken from the gcc archive. Needs
+# Every lib/*.c is compiled once with the fuzzer's coverage instrumentation
+# into build/fuzz/obj/ (again only when it or a header changed) and archived
+# as build/fuzz/liblienwatch-fuzz.a; each target links what it uses from
+# it, so a new target or a new lib/ module needs no change here. Needs
 # clang with libFuzzer (Debian: clang; its compiler-rt ships libFuzzer).
 # FUZZ_CC overrides the compiler.
 set -eu
@@ -11,26 +13,50 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 CC=${FUZZ_CC:-clang}
 OUT=build/fuzz
-# the pure decoding core; nothing here touches SQLite or the config parser
-LIB_SRC=(lib/decode.c lib/timeutil.c lib/err.c)
-CFLAGS=(-std=c17 -D_GNU_SOURCE -Iinclude -Itests/fuzz -g -O1
-        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-        -fno-omit-frame-pointer -Wall -Wextra -Werror)
+OBJ=$OUT/obj
+ARCHIVE=$OUT/liblienwatch-fuzz.a
+WARN=(-Wall -Wextra -Werror)
+COMMON=(-std=c17 -D_GNU_SOURCE -Iinclude -g -O1 -fno-sanitize-recover=all
+        -fno-omit-frame-pointer)
 
 if ! command -v "$CC" >/dev/null 2>&1; then
     echo "fuzz-build: $CC not found (apt-get install clang)" >&2
     exit 1
 fi
-if ! PKG=$(pkg-config --cflags --libs jansson sqlite3 inih); then
-    echo "fuzz-build: pkg-config cannot find jansson, sqlite3 or inih" >&2
+if ! PKG_CFLAGS=$(pkg-config --cflags jansson sqlite3 inih geos) ||
+    ! PKG_LIBS=$(pkg-config --libs jansson sqlite3 inih geos); then
+    echo "fuzz-build: pkg-config cannot find jansson, sqlite3, inih or geos" >&2
     exit 1
 fi
-mkdir -p "$OUT"
+mkdir -p "$OBJ"
+# the core, instrumented; rebuilt when a source or any header is newer
+newest_header=$(ls -t include/lienwatch/*.h lib/*.h 2>/dev/null | head -1)
+rebuilt=0
+for src in lib/*.c; do
+    o=$OBJ/$(basename "$src" .c).o
+    if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ "$newest_header" -nt "$o" ]; then
+        # shellcheck disable=SC2086  # PKG_CFLAGS is a list of flags
+        "$CC" "${COMMON[@]}" "${WARN[@]}" \
+            -fsanitize=fuzzer-no-link,address,undefined $PKG_CFLAGS \
+            -c "$src" -o "$o"
+        rebuilt=$((rebuilt + 1))
+    fi
+done
+# objects of sources that are gone must not linger in the archive
+for o in "$OBJ"/*.o; do
+    [ -f "lib/$(basename "$o" .o).c" ] || { rm -f "$o"; rebuilt=$((rebuilt + 1)); }
+done
+if [ "$rebuilt" -gt 0 ] || [ ! -f "$ARCHIVE" ]; then
+    rm -f "$ARCHIVE"
+    ar rcs "$ARCHIVE" "$OBJ"/*.o
+fi
 n=0
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
-    # shellcheck disable=SC2086  # PKG is a list of flags
-    "$CC" "${CFLAGS[@]}" -o "$OUT/$name" "$src" "${LIB_SRC[@]}" $PKG -lm
+    # shellcheck disable=SC2086  # PKG_* are lists of flags
+    "$CC" "${COMMON[@]}" "${WARN[@]}" -Itests/fuzz \
+        -fsanitize=fuzzer,address,undefined $PKG_CFLAGS \
+        -o "$OUT/$name" "$src" "$ARCHIVE" $PKG_LIBS -lm
     echo "  FUZZ $OUT/$name"
     n=$((n + 1))
 done

@@ -327,6 +327,11 @@ static void test_bad_geojson(void **state)
 {
     (void)state;
     load_bad("{\"type\":", LW_ERR_INVAL, "line 1 column");
+    /* input quoted in the detail loses its control characters (an escape
+     * sequence must not reach the operator's terminal) */
+    load_bad("[1,\x1b[31m]", LW_ERR_INVAL, "near '?'");
+    load_bad("{\"type\":\"\\u001b[2J\"}", LW_ERR_INVAL,
+             "\"?[2J\" is not supported");
     load_bad("[1,2]", LW_ERR_INVAL, "no top-level \"type\"");
     load_bad("{\"type\":\"Topology\"}", LW_ERR_INVAL, "not supported");
     load_bad("{\"type\":\"FeatureCollection\"}", LW_ERR_INVAL,
