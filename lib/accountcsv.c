@@ -327,7 +327,7 @@ enum lw_err lw_accountcsv_parse(const char *text, size_t len,
                                 char *err, size_t errlen)
 {
     struct parse ps = {out, 0, bad, ctx};
-    const char *p = text, *end = text + len;
+    const char *p, *end;
     char *line = NULL;
     size_t cap = 0;
     enum lw_err e = LW_OK;
@@ -346,6 +346,8 @@ enum lw_err lw_accountcsv_parse(const char *text, size_t len,
                                "'" LW_ACCOUNTCSV_HEADER "'");
         return LW_ERR_INVAL;
     }
+    p = text;
+    end = text + len;
     while (e == LW_OK && p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = (size_t)((nl ? nl : end) - p);
