@@ -65,8 +65,7 @@ static int too_large(const char *cmd, const char *path, const char *what,
 }
 
 int cli_import_read(const char *cmd, const char *path,
-                    const struct cli_import_limit *l, char **text,
-                    size_t *len)
+                    const struct cli_import_limit *l, char **text, size_t *len)
 {
     bool is_stdin = strcmp(path, "-") == 0;
     int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
@@ -92,14 +91,13 @@ int cli_import_read(const char *cmd, const char *path,
     if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > l->max_bytes) {
         char what[64];
 
-        snprintf(what, sizeof(what), "%jd bytes, more",
-                 (intmax_t)st.st_size);
+        snprintf(what, sizeof(what), "%jd bytes, more", (intmax_t)st.st_size);
         rc = too_large(cmd, path, what, l);
         goto out_close;
     }
     /* a regular file: its size (it may still grow: read until EOF) */
     cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1
-                                                 : READ_CHUNK;
+                                                : READ_CHUNK;
     if (cap > want)
         cap = want;
     buf = malloc(cap + 1);

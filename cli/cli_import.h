@@ -60,7 +60,6 @@ int cli_import_opt(const struct cli_command *me, int opt,
  * when it is a directory or too large. cmd names the command in messages.
  */
 int cli_import_read(const char *cmd, const char *path,
-                    const struct cli_import_limit *l, char **text,
-                    size_t *len);
+                    const struct cli_import_limit *l, char **text, size_t *len);
 
 #endif

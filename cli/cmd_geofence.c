@@ -696,10 +696,11 @@ static int run_import(struct cli *c, int argc, char **argv)
     cli_import_limit_init(&limit);
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        rc = CLI_CONTINUE;
         if (opt >= OPT_KIND && opt <= OPT_MAX_DWELL)
             rc = fence_opt(me, opt, &fo);
         else if (opt == OPT_MAKE_VALID)
-            rc = CLI_CONTINUE, make_valid = true;
+            make_valid = true;
         else if (opt == CLI_OPT_CONFIG || opt == CLI_OPT_MAX_BYTES)
             rc = cli_import_opt(me, opt, &limit);
         else

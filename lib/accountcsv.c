@@ -100,8 +100,8 @@ static bool text_ok(const char *s, size_t max, char *why, size_t whylen)
     size_t n, len = strlen(s);
 
     if (len > max) {
-        snprintf(why, whylen, "is %zu bytes long, at most %zu are allowed",
-                 len, max);
+        snprintf(why, whylen, "is %zu bytes long, at most %zu are allowed", len,
+                 max);
         return false;
     }
     while (*p) {
@@ -307,8 +307,7 @@ static void drop_repeats(struct parse *ps)
         return;
     qsort(out->rows, out->n, sizeof(*out->rows), by_account);
     for (i = 1; i < out->n; i++) {
-        if (strcmp(out->rows[i].a.account, out->rows[first].a.account) ==
-            0) {
+        if (strcmp(out->rows[i].a.account, out->rows[first].a.account) == 0) {
             bad_row(ps, out->rows[i].line,
                     "account %s repeats the one on line %ld",
                     out->rows[i].a.account, out->rows[first].line);
@@ -323,8 +322,8 @@ static void drop_repeats(struct parse *ps)
 
 enum lw_err lw_accountcsv_parse(const char *text, size_t len,
                                 struct lw_accountcsv *out,
-                                lw_accountcsv_bad_cb bad, void *ctx,
-                                char *err, size_t errlen)
+                                lw_accountcsv_bad_cb bad, void *ctx, char *err,
+                                size_t errlen)
 {
     struct parse ps = {out, 0, bad, ctx};
     const char *p, *end;
@@ -342,8 +341,9 @@ enum lw_err lw_accountcsv_parse(const char *text, size_t len,
         return LW_ERR_INVAL;
     }
     if (len == 0) {
-        lw_seterr(err, errlen, "the file is empty: its first line must be "
-                               "'" LW_ACCOUNTCSV_HEADER "'");
+        lw_seterr(err, errlen,
+                  "the file is empty: its first line must be "
+                  "'" LW_ACCOUNTCSV_HEADER "'");
         return LW_ERR_INVAL;
     }
     p = text;

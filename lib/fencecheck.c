@@ -38,11 +38,11 @@
 #define M2_PER_KM2 1e6
 
 struct lw_fencecheck {
-    GEOSContextHandle_t h;    /* owned GEOS context */
-    GEOSMakeValidParams *mvp; /* owned: structure method, no collapsed */
+    GEOSContextHandle_t h;       /* owned GEOS context */
+    GEOSMakeValidParams *mvp;    /* owned: structure method, no collapsed */
     char geos_msg[GEOS_MSG_MAX]; /* GEOS's last error, "" when none */
-    double *buf;              /* owned coordinate buffer, x y x y ... */
-    size_t cap;               /* doubles allocated in buf */
+    double *buf;                 /* owned coordinate buffer, x y x y ... */
+    size_t cap;                  /* doubles allocated in buf */
 };
 
 /* GEOS error handler: keeps the message for the report. */
@@ -378,9 +378,8 @@ static json_t *geos_polygon_json(struct lw_fencecheck *fc,
     if (!rings || nholes < 0)
         goto out_fail;
     for (int r = -1; r < nholes; r++) {
-        const GEOSGeometry *ring = r < 0
-                                       ? GEOSGetExteriorRing_r(fc->h, g)
-                                       : GEOSGetInteriorRingN_r(fc->h, g, r);
+        const GEOSGeometry *ring = r < 0 ? GEOSGetExteriorRing_r(fc->h, g)
+                                         : GEOSGetInteriorRingN_r(fc->h, g, r);
         json_t *jr = json_array();
         size_t n;
         double a;
@@ -390,8 +389,8 @@ static json_t *geos_polygon_json(struct lw_fencecheck *fc,
             geos_ring_to_buf(fc, ring, &n) != LW_OK)
             goto out_fail;
         for (size_t i = 0; i < n; i++) {
-            json_t *pos = json_pack("[f,f]", fc->buf[2 * i],
-                                    fc->buf[2 * i + 1]);
+            json_t *pos =
+                json_pack("[f,f]", fc->buf[2 * i], fc->buf[2 * i + 1]);
 
             if (json_array_append_new(jr, pos) != 0)
                 goto out_fail;
@@ -432,9 +431,8 @@ static char *repaired_geojson(struct lw_fencecheck *fc,
             const GEOSGeometry *part = GEOSGetGeometryN_r(fc->h, multi, i);
 
             /* append_new takes the part's JSON, also NULL (then fails) */
-            if (!part ||
-                json_array_append_new(coords,
-                                      geos_polygon_json(fc, part, s)) != 0) {
+            if (!part || json_array_append_new(
+                             coords, geos_polygon_json(fc, part, s)) != 0) {
                 json_decref(coords);
                 coords = NULL;
             }
@@ -443,13 +441,13 @@ static char *repaired_geojson(struct lw_fencecheck *fc,
     if (!coords)
         return NULL;
     /* "o" takes coords, also when the pack fails */
-    feature = json_pack("{s:s, s:{s:s}, s:{s:s, s:o}}", "type", "Feature",
-                        "properties", "name", name, "geometry", "type",
-                        n == 1 ? "Polygon" : "MultiPolygon", "coordinates",
-                        coords);
+    feature =
+        json_pack("{s:s, s:{s:s}, s:{s:s, s:o}}", "type", "Feature",
+                  "properties", "name", name, "geometry", "type",
+                  n == 1 ? "Polygon" : "MultiPolygon", "coordinates", coords);
     if (feature)
-        text = json_dumps(feature, JSON_COMPACT |
-                                       JSON_REAL_PRECISION(ROUNDTRIP_DIGITS));
+        text = json_dumps(feature,
+                          JSON_COMPACT | JSON_REAL_PRECISION(ROUNDTRIP_DIGITS));
     json_decref(feature);
     return text;
 }
@@ -639,13 +637,13 @@ static enum lw_err rebuild(const struct lw_fenceset *set, char **texts,
             text = copy;
         }
         if (e == LW_OK)
-            e = lw_fenceset_add_geojson(ns, text, strlen(text),
-                                        lw_fence_get_kind(set, id),
-                                        LW_FENCE_DEFAULT_NAME_PROP, detail,
-                                        sizeof detail);
+            e = lw_fenceset_add_geojson(
+                ns, text, strlen(text), lw_fence_get_kind(set, id),
+                LW_FENCE_DEFAULT_NAME_PROP, detail, sizeof detail);
         if (e != LW_OK && e != LW_ERR_NOMEM)
-            lw_seterr(err, errlen, "fence %zu: the repaired fence does not "
-                                   "load: %s",
+            lw_seterr(err, errlen,
+                      "fence %zu: the repaired fence does not "
+                      "load: %s",
                       id, detail);
         free(copy);
     }

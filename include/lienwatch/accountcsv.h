@@ -64,8 +64,8 @@ typedef void (*lw_accountcsv_bad_cb)(void *ctx, long line, const char *why);
  */
 enum lw_err lw_accountcsv_parse(const char *text, size_t len,
                                 struct lw_accountcsv *out,
-                                lw_accountcsv_bad_cb bad, void *ctx,
-                                char *err, size_t errlen);
+                                lw_accountcsv_bad_cb bad, void *ctx, char *err,
+                                size_t errlen);
 
 /* Frees the rows and empties csv. NULL is a no-op. */
 void lw_accountcsv_release(struct lw_accountcsv *csv);

@@ -82,23 +82,23 @@ struct lw_fencecheck_shape {
 
 /* The report on one fence that is not simply valid. */
 struct lw_fencecheck_report {
-    size_t id;                              /* fence id in the checked set */
-    const char *name;                       /* its name; borrowed from set */
-    enum lw_fencecheck_verdict verdict;     /* REPAIRED or REFUSED */
-    char reason[LW_FENCECHECK_REASON_MAX];  /* why, one line: GEOS's reason
-                                               ("Self-intersection") or ours
-                                               ("zero area", "radius ...") */
-    char note[LW_FENCECHECK_REASON_MAX];    /* REFUSED after a repair was
-                                               tried: why it did not do
-                                               ("" otherwise) */
-    bool has_location;                      /* GEOS gave a location */
-    double lat_deg, lon_deg;                /* where the problem is */
-    bool is_circle;                         /* a circle (before/after unset) */
-    bool can_repair;                        /* REFUSED polygon that a check
-                                               with make_valid would try to
-                                               repair */
-    struct lw_fencecheck_shape before;      /* polygons: as given */
-    struct lw_fencecheck_shape after;       /* REPAIRED: the repaired fence */
+    size_t id;                             /* fence id in the checked set */
+    const char *name;                      /* its name; borrowed from set */
+    enum lw_fencecheck_verdict verdict;    /* REPAIRED or REFUSED */
+    char reason[LW_FENCECHECK_REASON_MAX]; /* why, one line: GEOS's reason
+                                              ("Self-intersection") or ours
+                                              ("zero area", "radius ...") */
+    char note[LW_FENCECHECK_REASON_MAX];   /* REFUSED after a repair was
+                                              tried: why it failed
+                                              ("" otherwise) */
+    bool has_location;                     /* GEOS gave a location */
+    double lat_deg, lon_deg;               /* where the problem is */
+    bool is_circle;                        /* a circle (before/after unset) */
+    bool can_repair;                       /* REFUSED polygon that a check
+                                              with make_valid would try to
+                                              repair */
+    struct lw_fencecheck_shape before;     /* polygons: as given */
+    struct lw_fencecheck_shape after;      /* REPAIRED: the repaired fence */
 };
 
 /*

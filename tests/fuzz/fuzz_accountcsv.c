@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* What the callback saw. */
 struct seen {
-    long n;         /* bad rows reported */
-    long lines;     /* lines of the text, for the range check */
+    long n;     /* bad rows reported */
+    long lines; /* lines of the text, for the range check */
 };
 
 /* True when s is valid UTF-8 without C0/C1 controls or DEL. */
@@ -107,8 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     e = lw_accountcsv_parse((const char *)data, size, &csv, on_bad, &s, err,
                             sizeof(err));
     FUZZ_REQUIRE(fuzz_terminated(err, sizeof(err)));
-    e2 = lw_accountcsv_parse((const char *)data, size, &quiet, NULL, NULL,
-                             NULL, 0);
+    e2 = lw_accountcsv_parse((const char *)data, size, &quiet, NULL, NULL, NULL,
+                             0);
     FUZZ_REQUIRE(e == e2);
     if (e != LW_OK) {
         FUZZ_REQUIRE(e == LW_ERR_INVAL || e == LW_ERR_NOMEM);

@@ -55,15 +55,14 @@ static int same_box(const struct lw_geo_bbox *a, const struct lw_geo_bbox *b)
 {
     return a->min_lat_deg == b->min_lat_deg &&
            a->max_lat_deg == b->max_lat_deg &&
-           a->min_lon_deg == b->min_lon_deg &&
-           a->max_lon_deg == b->max_lon_deg;
+           a->min_lon_deg == b->min_lon_deg && a->max_lon_deg == b->max_lon_deg;
 }
 
 /* Counts the fences containing the point, and whether id is among them. */
 struct probe {
-    size_t id;  /* the fence asked about */
-    int found;  /* it was reported */
-    size_t n;   /* reports in all */
+    size_t id; /* the fence asked about */
+    int found; /* it was reported */
+    size_t n;  /* reports in all */
 };
 
 static int on_hit(void *ctx, size_t id)
@@ -127,8 +126,8 @@ static void check_round_trip(const struct lw_fenceset *set, size_t id)
                                          lw_fence_get_kind(set, id), NULL, err,
                                          sizeof(err)) == LW_OK);
     FUZZ_REQUIRE(lw_fenceset_count(again) == 1);
-    FUZZ_REQUIRE(strcmp(lw_fence_get_name(again, 0),
-                        lw_fence_get_name(set, id)) == 0);
+    FUZZ_REQUIRE(
+        strcmp(lw_fence_get_name(again, 0), lw_fence_get_name(set, id)) == 0);
     FUZZ_REQUIRE(lw_fence_get_bbox(set, id, &b1) == LW_OK);
     FUZZ_REQUIRE(lw_fence_get_bbox(again, 0, &b2) == LW_OK);
     FUZZ_REQUIRE(box_ok(&b1));
@@ -159,8 +158,8 @@ static void check_index(const struct lw_fenceset *set, size_t id)
         FUZZ_REQUIRE(lw_fenceset_which(set, lat[i], lon[i], on_hit, &p) ==
                      LW_OK);
         FUZZ_REQUIRE(p.found <= 1);
-        FUZZ_REQUIRE(p.found == (int)lw_fence_contains(set, id, lat[i],
-                                                       lon[i]));
+        FUZZ_REQUIRE(p.found ==
+                     (int)lw_fence_contains(set, id, lat[i], lon[i]));
         FUZZ_REQUIRE(p.n <= lw_fenceset_count(set));
     }
 }
@@ -204,8 +203,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!checker)
         checker = lw_fencecheck_new();
     FUZZ_REQUIRE(set != NULL && checker != NULL);
-    e = lw_fenceset_add_geojson(set, (const char *)data, size,
-                                LW_FENCE_KEEP_IN, NULL, err, sizeof(err));
+    e = lw_fenceset_add_geojson(set, (const char *)data, size, LW_FENCE_KEEP_IN,
+                                NULL, err, sizeof(err));
     FUZZ_REQUIRE(fuzz_terminated(err, sizeof(err)));
     n = lw_fenceset_count(set);
     if (e != LW_OK) {

@@ -176,8 +176,7 @@ static char *header_value(const char *field, size_t skip, bool *encoded)
 }
 
 /* Checks a header field "Name: ...\r\n" made of value. */
-static void check_header(const char *name, const char *value,
-                         const char *field)
+static void check_header(const char *name, const char *value, const char *field)
 {
     size_t n = strlen(field), nlen = strlen(name), longest;
     char *expect = one_line(value), *got, *line, *save = NULL;

@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Room for a path. */
 #define PATH_LEN 4096
 
-static char dir[PATH_LEN];    /* private temp directory */
+static char dir[PATH_LEN];     /* private temp directory */
 static char db_path[PATH_LEN]; /* the database file in it */
 static char *pristine;         /* the migrated file's bytes */
 static size_t pristine_len;    /* their count */
@@ -170,8 +170,8 @@ static void inject(const uint8_t *data, size_t size)
     FUZZ_REQUIRE(sql != NULL);
     memcpy(sql, data, size);
     sql[size] = '\0';
-    FUZZ_REQUIRE(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE,
-                                 NULL) == SQLITE_OK);
+    FUZZ_REQUIRE(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL) ==
+                 SQLITE_OK);
     sqlite3_limit(db, SQLITE_LIMIT_LENGTH, VALUE_MAX);
     sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, VALUE_MAX);
     sqlite3_set_authorizer(db, authorize, NULL);
@@ -286,8 +286,8 @@ static int on_fence(void *ctx, const struct lw_geofence *g)
     FUZZ_REQUIRE(fuzz_terminated(g->link_device, sizeof(g->link_device)));
     FUZZ_REQUIRE(fuzz_terminated(g->link_account, sizeof(g->link_account)));
     FUZZ_REQUIRE(g->geojson != NULL);
-    e = lw_fenceset_add_geojson(set, g->geojson, strlen(g->geojson),
-                                g->kind, NULL, err, sizeof(err));
+    e = lw_fenceset_add_geojson(set, g->geojson, strlen(g->geojson), g->kind,
+                                NULL, err, sizeof(err));
     FUZZ_REQUIRE(err_ok(e));
     return 0;
 }
@@ -328,8 +328,7 @@ static size_t read_all(struct lw_store *s)
         if (e == LW_OK)
             check_fix(&f);
         fixes = 0;
-        e = lw_store_history(s, ds.id[i], INT64_MIN, INT64_MAX, on_fix,
-                             &fixes);
+        e = lw_store_history(s, ds.id[i], INT64_MIN, INT64_MAX, on_fix, &fixes);
         FUZZ_REQUIRE(err_ok(e));
         digest = digest * 31 + fixes;
     }
@@ -378,8 +377,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_REQUIRE(first == second);
     /* the write paths that read rows back: a prune step (it merges the
      * inbox into history) and a new fix */
-    e = lw_store_prune_step(s, FUZZ_NOW_MS, cursor, 1000, &deleted,
-                            &finished);
+    e = lw_store_prune_step(s, FUZZ_NOW_MS, cursor, 1000, &deleted, &finished);
     FUZZ_REQUIRE(err_ok(e));
     FUZZ_REQUIRE(fuzz_terminated(cursor, sizeof(cursor)));
     lw_fix_init(&f);

@@ -24,9 +24,9 @@
 
 /* The bad rows of one parse, copied. */
 struct bads {
-    long line[MAX_BAD];       /* their lines, in callback order */
-    char why[MAX_BAD][256];   /* their messages */
-    size_t n;                 /* how many */
+    long line[MAX_BAD];     /* their lines, in callback order */
+    char why[MAX_BAD][256]; /* their messages */
+    size_t n;               /* how many */
 };
 
 static void keep(void *ctx, long line, const char *why)
@@ -63,15 +63,14 @@ static void parse_ok(const char *text, struct lw_accountcsv *csv,
 
 static void test_good(void **state)
 {
-    static const char text[] =
-        "\xef\xbb\xbf"
-        "account,days_past_due,status\r\n"
-        "A-1,3,overdue\r\n"
-        "\r\n"
-        "\"A,2\", 0 ,\"cur \"\"rent\"\"\"\r\n"
-        "  \t \n"
-        "J\xc3\xb6rg-7,2147483647,\n"
-        "LAST,12,\"\"";
+    static const char text[] = "\xef\xbb\xbf"
+                               "account,days_past_due,status\r\n"
+                               "A-1,3,overdue\r\n"
+                               "\r\n"
+                               "\"A,2\", 0 ,\"cur \"\"rent\"\"\"\r\n"
+                               "  \t \n"
+                               "J\xc3\xb6rg-7,2147483647,\n"
+                               "LAST,12,\"\"";
     struct lw_accountcsv csv;
     struct bads b;
 
@@ -190,9 +189,9 @@ static void test_header_and_nul(void **state)
     struct bads b = {0};
 
     (void)state;
-    assert_int_equal(lw_accountcsv_parse("", 0, &csv, keep, &b, err,
-                                         sizeof err),
-                     LW_ERR_INVAL);
+    assert_int_equal(
+        lw_accountcsv_parse("", 0, &csv, keep, &b, err, sizeof err),
+        LW_ERR_INVAL);
     assert_non_null(strstr(err, "empty"));
     lw_accountcsv_release(&csv);
     assert_int_equal(lw_accountcsv_parse("acct,dpd,status\nA,1,x\n", 22, &csv,
@@ -292,11 +291,11 @@ static void test_large(void **state)
     assert_non_null(text);
     len += (size_t)snprintf(text, cap, "account,days_past_due,status\n");
     for (size_t i = 0; i < rows; i++)
-        len += (size_t)snprintf(text + len, cap - len, "BULK-%06zu,%zu,%s\n",
-                                i, i % 90, i % 90 ? "overdue" : "current");
-    assert_int_equal(lw_accountcsv_parse(text, len, &csv, NULL, NULL, err,
-                                         sizeof err),
-                     LW_OK);
+        len += (size_t)snprintf(text + len, cap - len, "BULK-%06zu,%zu,%s\n", i,
+                                i % 90, i % 90 ? "overdue" : "current");
+    assert_int_equal(
+        lw_accountcsv_parse(text, len, &csv, NULL, NULL, err, sizeof err),
+        LW_OK);
     assert_int_equal(csv.n, rows);
     assert_int_equal(csv.bad, 0);
     assert_string_equal(csv.rows[rows - 1].a.account, "BULK-199999");

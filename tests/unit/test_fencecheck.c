@@ -107,8 +107,8 @@ static void assert_all_valid(const struct lw_fenceset *set)
     size_t refused = 9, repaired = 9;
 
     assert_non_null(fc);
-    assert_int_equal(lw_fencecheck_set(fc, set, true, &out, keep, &rs,
-                                       &refused, &repaired, NULL, 0),
+    assert_int_equal(lw_fencecheck_set(fc, set, true, &out, keep, &rs, &refused,
+                                       &repaired, NULL, 0),
                      LW_OK);
     if (rs.n)
         fail_msg("fence %zu (%s): %s", rs.r[0].id, rs.r[0].name,
@@ -140,8 +140,8 @@ static void test_valid_untouched(void **state)
 
 static void test_bow_tie(void **state)
 {
-    const char *bow = feature("bow", "Polygon",
-                              "[[[0,0],[2,2],[2,0],[0,2],[0,0]]]");
+    const char *bow =
+        feature("bow", "Polygon", "[[[0,0],[2,2],[2,0],[0,2],[0,0]]]");
     struct lw_fenceset *out;
     struct reports rs;
     size_t refused, repaired;
@@ -199,8 +199,7 @@ static void test_zero_area(void **state)
 
     (void)state;
     /* collinear: out along a line and back */
-    out = check_one(feature("line", "Polygon",
-                            "[[[0,0],[1,1],[2,2],[0,0]]]"),
+    out = check_one(feature("line", "Polygon", "[[[0,0],[1,1],[2,2],[0,0]]]"),
                     true, &rs, &refused, &repaired);
     assert_null(out);
     assert_int_equal(refused, 1);
@@ -212,8 +211,7 @@ static void test_zero_area(void **state)
     check_one(feature("dot", "Polygon", "[[[5,5],[5,5],[5,5],[5,5]]]"), false,
               &rs, &refused, &repaired);
     assert_int_equal(refused, 1);
-    assert_string_equal(rs.r[0].reason,
-                        "Too few points in geometry component");
+    assert_string_equal(rs.r[0].reason, "Too few points in geometry component");
     assert_true(rs.r[0].has_location);
     assert_true(rs.r[0].lat_deg == 5.0 && rs.r[0].lon_deg == 5.0);
 }
@@ -328,8 +326,7 @@ static void test_radius(void **state)
     assert_int_equal(lw_fencecheck_radius(0.999, err, sizeof err),
                      LW_ERR_RANGE);
     assert_non_null(strstr(err, "less than 1 m"));
-    assert_int_equal(lw_fencecheck_radius(1e12, err, sizeof err),
-                     LW_ERR_RANGE);
+    assert_int_equal(lw_fencecheck_radius(1e12, err, sizeof err), LW_ERR_RANGE);
     assert_string_equal(err, "radius 1e+12 m is more than 1000 km (circles "
                              "are 1 m to 1000 km; import a polygon for a "
                              "larger area)");
@@ -349,8 +346,8 @@ static void test_radius(void **state)
     assert_int_equal(lw_fenceset_add_circle(set, "huge", 10, 20, 1e12,
                                             LW_FENCE_KEEP_OUT, NULL, NULL, 0),
                      LW_OK);
-    assert_int_equal(lw_fencecheck_set(fc, set, true, &out, keep, &rs,
-                                       &refused, &repaired, err, sizeof err),
+    assert_int_equal(lw_fencecheck_set(fc, set, true, &out, keep, &rs, &refused,
+                                       &repaired, err, sizeof err),
                      LW_OK);
     assert_null(out);
     assert_int_equal(refused, 1);
@@ -428,8 +425,8 @@ static void test_repaired_set_keeps_the_rest(void **state)
     char *t1, *t2;
 
     (void)state;
-    assert_int_equal(lw_fencecheck_set(fc, set, true, &out, keep, &rs,
-                                       &refused, &repaired, NULL, 0),
+    assert_int_equal(lw_fencecheck_set(fc, set, true, &out, keep, &rs, &refused,
+                                       &repaired, NULL, 0),
                      LW_OK);
     assert_non_null(out);
     assert_int_equal(rs.n, 1);
@@ -463,9 +460,9 @@ static void test_repaired_set_keeps_the_rest(void **state)
 
 static void test_accessors_and_args(void **state)
 {
-    struct lw_fenceset *set = load(feature("sq", "Polygon",
-                                           "[[[0,0],[1,0],[1,1],[0,0]]]"),
-                                   LW_FENCE_KEEP_IN);
+    struct lw_fenceset *set =
+        load(feature("sq", "Polygon", "[[[0,0],[1,0],[1,1],[0,0]]]"),
+             LW_FENCE_KEEP_IN);
     struct lw_fencecheck *fc = lw_fencecheck_new();
     const struct lw_geo_polygon *polys;
     struct lw_geo_circle c;
@@ -479,19 +476,18 @@ static void test_accessors_and_args(void **state)
     assert_int_equal(polys[0].rings[0].n, 4);
     assert_int_equal(lw_fence_get_polygons(set, 1, &polys, &n),
                      LW_ERR_NOTFOUND);
-    assert_int_equal(lw_fence_get_polygons(NULL, 0, &polys, &n),
-                     LW_ERR_INVAL);
+    assert_int_equal(lw_fence_get_polygons(NULL, 0, &polys, &n), LW_ERR_INVAL);
     assert_int_equal(lw_fence_get_circle(set, 0, &c), LW_ERR_INVAL);
     assert_int_equal(lw_fence_get_circle(set, 3, &c), LW_ERR_NOTFOUND);
     assert_int_equal(lw_fencecheck_set(fc, set, true, NULL, NULL, NULL, NULL,
                                        NULL, err, sizeof err),
                      LW_ERR_INVAL);
     assert_string_equal(err, "invalid argument");
-    assert_int_equal(lw_fencecheck_set(NULL, set, false, NULL, NULL, NULL,
-                                       NULL, NULL, NULL, 0),
+    assert_int_equal(lw_fencecheck_set(NULL, set, false, NULL, NULL, NULL, NULL,
+                                       NULL, NULL, 0),
                      LW_ERR_INVAL);
-    assert_int_equal(lw_fencecheck_set(fc, NULL, false, NULL, NULL, NULL,
-                                       NULL, NULL, NULL, 0),
+    assert_int_equal(lw_fencecheck_set(fc, NULL, false, NULL, NULL, NULL, NULL,
+                                       NULL, NULL, 0),
                      LW_ERR_INVAL);
     lw_fencecheck_free(NULL);
     lw_fenceset_free(set);
@@ -508,8 +504,8 @@ static struct lw_fenceset *load_real(const char *rel, const char *name_prop)
     long len;
     FILE *f;
 
-    snprintf(path, sizeof path, "%s/geofences/%s",
-             dir ? dir : "../shared/data", rel);
+    snprintf(path, sizeof path, "%s/geofences/%s", dir ? dir : "../shared/data",
+             rel);
     f = fopen(path, "rb");
     if (!f) {
         print_message("SKIP: %s not found (set LW_DATA_DIR to the shared "
@@ -578,8 +574,8 @@ static void test_real_countries(void **state)
                 fabs(r->lon_deg - 33.9634) < 1e-3);
     /* repaired, the area hardly changes (~1.9 million km2) */
     memset(&rs, 0, sizeof rs);
-    assert_int_equal(lw_fencecheck_set(fc, set, true, &out, keep, &rs,
-                                       &refused, &repaired, NULL, 0),
+    assert_int_equal(lw_fencecheck_set(fc, set, true, &out, keep, &rs, &refused,
+                                       &repaired, NULL, 0),
                      LW_OK);
     assert_int_equal(repaired, 1);
     assert_non_null(out);
