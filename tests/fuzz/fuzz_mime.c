@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "fuzz_invariants.h"
+#include "lienwatch/config.h"
 #include "lienwatch/mime.h"
 #include "lienwatch/outbox.h"
 

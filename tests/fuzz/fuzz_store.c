@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "fuzz_invariants.h"
+#include "lienwatch/audit.h"
 #include "lienwatch/fence.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/store.h"
@@ -334,7 +335,7 @@ static size_t read_all(struct lw_store *s)
     }
     e = lw_store_counters(s, on_counter, &n);
     FUZZ_REQUIRE(err_ok(e));
-    e = lw_store_audit_list(s, NULL, on_audit, &n);
+    e = lw_audit_list(s, NULL, on_audit, &n);
     FUZZ_REQUIRE(err_ok(e));
     e = lw_registry_vehicles(s, on_vehicle, &n);
     FUZZ_REQUIRE(err_ok(e));
