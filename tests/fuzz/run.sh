@@ -61,7 +61,7 @@ maxlen_of() {
 # dict_of NAME: its dictionary, or nothing
 dict_of() {
     case $1 in
-    owntracks | tpv | account | config) echo "$OUT/json.dict" ;;
+    owntracks | tpv | account) echo "$OUT/json.dict" ;;
     geojson) echo "$OUT/geojson.dict" ;;
     accountcsv) echo "$OUT/csv.dict" ;;
     store) echo "$OUT/sql.dict" ;;
