@@ -163,9 +163,13 @@ static void usage(FILE *f)
         "                         set any configuration key, e.g.\n"
         "                         --set store.commit_interval_ms=0; "
         "repeatable\n"
-        "      --check-config     load and validate the configuration, "
-        "print the\n"
-        "                         result and exit (0 valid, 1 invalid)\n"
+        "      --check-config     check the configuration as a start "
+        "would (values,\n"
+        "                         and the files it names, as the user "
+        "running the\n"
+        "                         check), print the result and exit "
+        "(0 valid, 78\n"
+        "                         invalid)\n"
         "      --dump-config      print an example configuration file: "
         "every key\n"
         "                         with its default and what it does\n"
@@ -180,7 +184,11 @@ static void usage(FILE *f)
         "                   exit 0\n"
         "  SIGHUP           re-read the configuration file; an invalid file "
         "is\n"
-        "                   reported and the running configuration kept\n"
+        "                   reported and the running configuration kept; a "
+        "changed\n"
+        "                   setting that needs a restart keeps its running "
+        "value\n"
+        "                   and is logged by name\n"
         "\n"
         "Durability: the broker keeps a persistent session for the fixed "
         "client id,\n"
@@ -242,15 +250,44 @@ static int parse_set(struct daemon *d, char *arg)
     return add_override(d, NULL, arg, eq + 1);
 }
 
+/* Appends text to err (errlen bytes) as lines, each with prefix before it;
+ * text is one or more lines separated by '\n'. */
+static void add_lines(char *err, size_t errlen, const char *prefix,
+                      const char *text)
+{
+    size_t used = strlen(err);
+    const char *p = text;
+
+    while (*p && used + 1 < errlen) {
+        size_t n = strcspn(p, "\n");
+        int w = snprintf(err + used, errlen - used, "%s%s%.*s",
+                         used ? "\n" : "", prefix, (int)n, p);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+        if (used >= errlen)
+            used = errlen - 1;
+        p += n;
+        if (*p == '\n')
+            p++;
+    }
+}
+
 /*
- * Builds a configuration: defaults, the file, the overrides. Returns 0, or
- * -1 with the reason in err (file:line: what).
+ * Builds the configuration that a start, --check-config and SIGHUP all use,
+ * with the same checks: defaults, the file (-c), the command-line
+ * overrides, then lw_config_check (values, rules between settings, and the
+ * files the daemon will read, as this process sees them). Returns 0, or -1
+ * with every problem on its own line of err ("FILE:LINE: what").
  */
 static int load_config(const struct daemon *d, struct lw_config *c, char *err,
                        size_t errlen)
 {
-    char why[300];
+    char why[LW_CONFIG_ERR_MAX];
+    char prefix[LW_CONFIG_STR_MAX + 16];
+    bool bad = false;
 
+    err[0] = '\0';
     lw_config_defaults(c);
     if (d->config_path &&
         lw_config_load(c, d->config_path, err, errlen) != LW_OK)
@@ -259,13 +296,16 @@ static int load_config(const struct daemon *d, struct lw_config *c, char *err,
         const struct override *o = &d->overrides[i];
         if (lw_config_set(c, o->section[0] ? o->section : NULL, o->key,
                           o->value, why, sizeof(why)) != LW_OK) {
-            snprintf(err, errlen, "command line: %s", why);
-            return -1;
+            add_lines(err, errlen, "command line: ", why);
+            bad = true;
         }
     }
-    if (lw_config_validate(c, why, sizeof(why)) != LW_OK) {
-        snprintf(err, errlen, "%s: %s",
-                 d->config_path ? d->config_path : "configuration", why);
+    if (bad)
+        return -1;
+    if (lw_config_check(c, why, sizeof(why)) != LW_OK) {
+        snprintf(prefix, sizeof(prefix), "%s: ",
+                 d->config_path ? d->config_path : "configuration");
+        add_lines(err, errlen, prefix, why);
         return -1;
     }
     return 0;
@@ -596,31 +636,29 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
-/* Names settings that only take effect at a restart when they changed. */
-static void warn_restart_needed(const struct lw_config *old,
-                                const struct lw_config *new_)
-{
-    if (strcmp(old->db_path, new_->db_path) != 0)
-        log_warn("config: store.db changed; takes effect at restart");
-    if (strcmp(old->mqtt_host, new_->mqtt_host) != 0 ||
-        old->mqtt_port != new_->mqtt_port ||
-        strcmp(old->mqtt_client_id, new_->mqtt_client_id) != 0 ||
-        strcmp(old->mqtt_username, new_->mqtt_username) != 0 ||
-        strcmp(old->mqtt_cafile, new_->mqtt_cafile) != 0 ||
-        strcmp(old->topic_owntracks, new_->topic_owntracks) != 0 ||
-        strcmp(old->topic_fix, new_->topic_fix) != 0 ||
-        strcmp(old->topic_account, new_->topic_account) != 0)
-        log_warn("config: [mqtt] settings changed; they take effect at "
-                 "restart");
-}
-
 static int verbosity; /* -v/-q count, process-wide like the log level */
 
+/* Most changed settings one SIGHUP names one by one. */
+#define HUP_CHANGES_MAX 128
+
+/*
+ * SIGHUP: re-reads the file with the checks of a start. A file with errors
+ * changes nothing. Otherwise every changed setting is named: one that its
+ * reload class says SIGHUP can apply is applied (by the class's step), and
+ * one that needs a restart keeps its running value, so that nothing runs
+ * half on the old and half on the new configuration (a new topic_prefix
+ * would otherwise move the state topics but not the status topic or the
+ * last will).
+ */
 static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     struct daemon *d = w->data;
     struct lw_config c;
-    char err[400];
+    struct lw_config_change ch[HUP_CHANGES_MAX];
+    bool cls[LW_RELOAD_COUNT_] = {false};
+    char err[LW_CONFIG_ERR_MAX];
+    char oldv[LW_CONFIG_STR_MAX + 1], newv[LW_CONFIG_STR_MAX + 1];
+    size_t n, applied = 0, waiting = 0;
 
     (void)loop;
     (void)revents;
@@ -629,18 +667,63 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     if (load_config(d, &c, err, sizeof(err)) != 0) {
-        log_err("SIGHUP: %s; keeping the running configuration", err);
+        for (const char *p = err; *p;) {
+            size_t len = strcspn(p, "\n");
+            log_err("SIGHUP: %.*s", (int)len, p);
+            p += len + (p[len] == '\n');
+        }
+        log_err("SIGHUP: configuration not reloaded; keeping the running "
+                "configuration");
         return;
     }
-    warn_restart_needed(&d->cfg, &c);
+    n = lw_config_diff(&d->cfg, &c, ch, HUP_CHANGES_MAX);
+    for (size_t i = 0; i < n && i < HUP_CHANGES_MAX; i++) {
+        lw_config_value(&d->cfg, ch[i].section, ch[i].key, oldv,
+                        sizeof(oldv));
+        lw_config_value(&c, ch[i].section, ch[i].key, newv, sizeof(newv));
+        if (ch[i].reload == LW_RELOAD_RESTART) {
+            log_warn("SIGHUP: %s.%s changed ('%s' -> '%s'): takes effect at "
+                     "restart; running with '%s' until then",
+                     ch[i].section, ch[i].key, oldv, newv, oldv);
+            waiting++;
+        } else {
+            log_info("SIGHUP: %s.%s: '%s' -> '%s' (applied)", ch[i].section,
+                     ch[i].key, oldv, newv);
+            cls[ch[i].reload] = true;
+            applied++;
+        }
+    }
+    if (n > HUP_CHANGES_MAX)
+        log_warn("SIGHUP: ... and %zu more changed settings",
+                 n - HUP_CHANGES_MAX);
+    lw_config_keep_restart(&d->cfg, &c);
+    /* a rule between a new and a kept value could fail: then nothing */
+    if (lw_config_validate(&c, err, sizeof(err)) != LW_OK) {
+        log_err("SIGHUP: the new settings do not go with the running ones "
+                "that need a restart (%s); keeping the running "
+                "configuration",
+                err);
+        return;
+    }
     d->cfg = c;
-    apply_log_level(&d->cfg, verbosity);
-    mqtt_link_log_level_changed(&d->link);
-    set_ingest_limits(d);
-    watch_reconfigure(&d->watch);
+    if (cls[LW_RELOAD_LOG]) {
+        apply_log_level(&d->cfg, verbosity);
+        mqtt_link_log_level_changed(&d->link);
+    }
+    if (cls[LW_RELOAD_INGEST])
+        set_ingest_limits(d);
+    if (cls[LW_RELOAD_ALERTS])
+        watch_reconfigure(&d->watch);
+    /* always: the password file or credential may have a new password */
     if (d->mail_ok)
         mail_reconfigure(&d->mail);
-    log_info("SIGHUP: configuration re-read from %s", d->config_path);
+    if (n == 0)
+        log_info("SIGHUP: configuration re-read from %s: no changes",
+                 d->config_path);
+    else
+        log_info("SIGHUP: configuration re-read from %s: %zu change%s "
+                 "applied, %zu waiting for a restart",
+                 d->config_path, applied, applied == 1 ? "" : "s", waiting);
 }
 
 /* ---- start and stop ---------------------------------------------------- */
@@ -815,7 +898,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     static struct daemon d; /* large; keep it off the stack */
-    char err[400];
+    char cerr[LW_CONFIG_ERR_MAX];
     bool check_only = false;
     int opt, rc = 1;
 
@@ -870,13 +953,22 @@ int main(int argc, char **argv)
                 argv[optind]);
         return 2;
     }
-    if (load_config(&d, &d.cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "lienwatchd: %s\n", err);
+    if (load_config(&d, &d.cfg, cerr, sizeof(cerr)) != 0) {
+        for (const char *p = cerr; *p;) {
+            size_t len = strcspn(p, "\n");
+            fprintf(stderr, "lienwatchd: %.*s\n", (int)len, p);
+            p += len + (p[len] == '\n');
+        }
         return EXIT_CONFIG;
     }
     if (check_only) {
         printf("%s: configuration is valid\n",
                d.config_path ? d.config_path : "(defaults)");
+        if (geteuid() == 0)
+            fprintf(stderr,
+                    "lienwatchd: note: files were checked as root, who may "
+                    "read what the service user cannot; check as that user "
+                    "(runuser -u lienwatch -- lienwatchd --check-config ...)\n");
         return 0;
     }
     apply_log_level(&d.cfg, verbosity);
