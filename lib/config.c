@@ -794,7 +794,7 @@ static void check_header(struct parse_ctx *p, const char *s)
 /*
  * inih's line reader (fgets-like: fills str, at most num - 1 characters).
  * Reads a whole line whatever its length, counts it, drops leading blanks
- * (and a UTF-8 BOM on line 1), and hands inih an empty line in place of one
+ * (and UTF-8 BOMs on line 1), and hands inih an empty line in place of one
  * it could not read as written (too long, NUL byte), reporting it.
  */
 static char *reader(char *str, int num, void *stream)
@@ -838,11 +838,17 @@ static char *reader(char *str, int num, void *stream)
                p->line);
         return str;
     }
+    /* blanks, and on line 1 byte order marks among them (inih would skip
+     * one more at the start of what it is given) */
     s = p->raw;
-    if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
-        s += 3;
-    while (isspace((unsigned char)*s))
-        s++;
+    for (;;) {
+        if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+            s += 3;
+        else if (isspace((unsigned char)*s))
+            s++;
+        else
+            break;
+    }
     e = s + strlen(s);
     while (e > s && isspace((unsigned char)e[-1]))
         *--e = '\0';

@@ -65,6 +65,7 @@ dict_of() {
     geojson) echo "$OUT/geojson.dict" ;;
     accountcsv) echo "$OUT/csv.dict" ;;
     store) echo "$OUT/sql.dict" ;;
+    config) echo "$OUT/config.dict" ;;
     esac
 }
 
@@ -250,8 +251,40 @@ seeds_store() {
     seed "$dir" meta.sql "UPDATE meta SET value = 'text'; INSERT INTO meta VALUES('registry_version', -1);"
 }
 
+# Writes the INI dictionary of the config target: its syntax, sections,
+# keys (from the table, through --dump-config when the daemon is built) and
+# values that reach the checks. Written here rather than with dict(), which
+# would escape the \xNN of the control bytes.
+write_config_dict() {
+    local w
+    : > "$OUT/config.dict"
+    for w in '[mqtt]' '[store]' '[ingest]' '[alerts]' '[smtp]' '[log]' \
+             ' = ' '=' ':' ' ;' ';' '#' '+' '/' '/+' '+/' '\x0a' ' ' '\x09' \
+             'off' '\xef\xbb\xbf' '\x00' 90s 15m 6h 2d 500ms debug \
+             'smtp://' 'a@example.com' 'lienwatch/v1' 'owntracks/+/+'; do
+        printf '"%s"\n' "$w" >> "$OUT/config.dict"
+    done
+    if [ -x build/bin/lienwatchd ]; then
+        build/bin/lienwatchd --dump-config |
+            sed -nE 's/^([a-z_]+) = .*/"\1"/p' >> "$OUT/config.dict"
+    fi
+}
+
+seeds_config() {
+    local dir=$1
+    seed "$dir" builtin-1.conf '[mqtt]\nhost = broker.example\nport = 8883\ntopic_owntracks = owntracks/+/+ ; inline\n[store]\ncommit_interval_ms = 0\n'
+    seed "$dir" builtin-2.conf '[mqtt]\nhost = a\nport\n\nnope = 1\n[alerts]\noffline_after = 6 hours\n'
+    seed "$dir" builtin-3.conf '\xef\xbb\xbf  [ smtp ]\n url = smtp://mx:587\n from = lw <a@example.com>\n to = b@example.com, c@example.com\n[log]\nlevel = debug\r\n'
+    seed "$dir" builtin-4.conf '[mqtt]\ntopic_fix = a/#\ntopic_account = off\ntopic_prefix = ops/+\n[mqt\nkey outside\n= v\n'
+    seed "$dir" builtin-5.conf '[mqtt]\ntopic_owntracks = +/+/+\nreconnect_min = 1m\nreconnect_max = 2s\n[alerts]\nfence_margin_m = 1e400\n'
+    if [ -x build/bin/lienwatchd ]; then
+        build/bin/lienwatchd --dump-config > "$dir/dump.conf"
+    fi
+}
+
 mkdir -p "$OUT"
 write_dicts
+write_config_dict
 failed=0 ran=0
 for name in $TARGETS; do
     weight=$(weight_of "$name")
