@@ -39,6 +39,12 @@ chmod 0644 "$P"/*
 mkdir -m 1777 "$T/state"
 DB="$T/state/lw.db"
 
+# under LW_VALGRIND=1 the --check-config refusals run under valgrind too
+# (99: its errors); the starts take the same path, and run without it
+VG=()
+[ "${LW_VALGRIND:-0}" = 1 ] && VG=(valgrind -q --error-exitcode=99 --leak-check=full
+    --errors-for-leak-kinds=definite,indirect)
+
 # refused WHAT PATTERN ARGS...: "lienwatchd ARGS --check-config" and a real
 # start "lienwatchd ARGS" both exit 78 and print PATTERN (grep -E).
 refused() {
@@ -49,7 +55,7 @@ refused() {
         if [ "$mode" = start ]; then
             timeout 10 "$D" "$@" >"$T/out" 2>&1 || rc=$?
         else
-            "$D" "$@" --check-config >"$T/out" 2>&1 || rc=$?
+            "${VG[@]}" "$D" "$@" --check-config >"$T/out" 2>&1 || rc=$?
         fi
         [ "$rc" = 78 ] || fail "$what: $mode exited $rc, not 78: $(cat "$T/out")"
         grep -Eq -- "$want" "$T/out" ||
