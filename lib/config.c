@@ -402,6 +402,15 @@ static size_t field_size(const struct setting *st)
     }
 }
 
+/* A double field, through memcpy rather than a cast of the char pointer. */
+static double get_double(const char *field)
+{
+    double d;
+
+    memcpy(&d, field, sizeof(d));
+    return d;
+}
+
 /* Parses a whole decimal number into *out; false on junk or overflow. */
 static bool parse_ll(const char *s, long long *out)
 {
@@ -614,7 +623,7 @@ static enum lw_err apply(struct lw_config *c, const struct setting *st,
                       st->section, st->key, value, st->min, st->max);
             return LW_ERR_CONFIG;
         }
-        *(double *)field = d;
+        memcpy(field, &d, sizeof(d));
         return LW_OK;
     case T_LOGLEVEL:
         for (int i = 0; i <= 3; i++) {
@@ -703,7 +712,7 @@ enum lw_err lw_config_value(const struct lw_config *c, const char *section,
         lw_duration_format(*(const int64_t *)field, buf, len);
         break;
     case T_DOUBLE:
-        format_double(*(const double *)field, buf, len);
+        format_double(get_double(field), buf, len);
         break;
     default:
         if (st->type == T_TOPIC && field[0] == '\0')
@@ -1176,7 +1185,7 @@ static void validate_values(struct errlist *el, const struct lw_config *c)
             v = (double)*(const int64_t *)field;
             break;
         case T_DOUBLE:
-            v = *(const double *)field;
+            v = get_double(field);
             break;
         default:
             if (!memchr(field, '\0', LW_CONFIG_STR_MAX + 1))
@@ -1378,7 +1387,7 @@ static bool field_equal(const struct lw_config *a, const struct lw_config *b,
     case T_MS:
         return *(const int64_t *)fa == *(const int64_t *)fb;
     case T_DOUBLE:
-        return *(const double *)fa == *(const double *)fb;
+        return get_double(fa) == get_double(fb);
     default:
         return strncmp(fa, fb, LW_CONFIG_STR_MAX + 1) == 0;
     }
