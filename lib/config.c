@@ -884,7 +884,14 @@ static int ini_cb(void *user, const char *section, const char *name,
     const char *q = section;
     size_t n;
 
+    if (!name)
+        return 1; /* a new section, from an inih built to announce them */
     p->got_cb = true;
+    if (!value) { /* from an inih built to allow keys without a value */
+        el_add(p->el, "%s:%d: key '%s' has no value (expected key = value)",
+               p->name, p->line, name);
+        return 1;
+    }
     while (isspace((unsigned char)*q))
         q++;
     n = strlen(q);
