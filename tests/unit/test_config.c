@@ -266,6 +266,12 @@ static void test_indented_lines(void **state)
     assert_string_equal(c.mqtt_host, "a");
     assert_int_equal(c.mqtt_port, 1884);
     assert_string_equal(c.db_path, "/tmp/i.db");
+    /* a BOM after blanks on line 1 (found by fuzz_config: inih skipped it
+     * where the reader had called the line a syntax error) */
+    assert_int_equal(parse_text(&c, " \xEF\xBB\xBF\n.\n", 6, err, sizeof(err)),
+                     LW_ERR_CONFIG);
+    assert_string_equal(err, "t.conf:2: syntax error (expected [section] or "
+                             "key = value)");
 }
 
 /* A line inih cannot hold is reported as such, not cut into a "syntax
