@@ -1,6 +1,7 @@
 # lienwatch - GNU Makefile
 #
-#   make            build daemon, CLI, tools and the core library
+#   make            build daemon, CLI, bridge, tools, the core and runtime
+#                   libraries, and the systemd units (from systemd/*.in)
 #   make deps       install the Debian packages needed to build and test
 #   make check      deps + build + every test (unit, integration, ASan/UBSan,
 #                   valgrind, short fuzz runs)
@@ -24,11 +25,15 @@ MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS := libmosquitto sqlite3 jansson inih geos libgps libcurl libsystemd
+PKGS := libmosquitto sqlite3 jansson inih geos libgps libcurl libsystemd \
+        libssl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIB_LIBS   := $(shell pkg-config --libs sqlite3 jansson inih geos 2>/dev/null) -lm
 DAEMON_LIBS := $(shell pkg-config --libs libmosquitto libcurl libsystemd 2>/dev/null) -lev
 GPS_LIBS   := $(shell pkg-config --libs libgps 2>/dev/null)
+# what the runtime library (runtime/, liblwrt) needs
+RT_LIBS    := $(shell pkg-config --libs libmosquitto libssl libcrypto \
+              2>/dev/null) -lev -pthread
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -37,7 +42,7 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=c17 -D_GNU_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) \
+override CFLAGS += -std=c17 -D_GNU_SOURCE -Iinclude -I. $(WARN) $(PKG_CFLAGS) \
         -DLW_VERSION='"$(VERSION)"' -MMD -MP
 ifneq ($(SANITIZER),)
 override CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -53,21 +58,32 @@ endif
 LIB_SRC    := $(wildcard lib/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIBLW      := $(BUILD)/lib/liblienwatch.a
+# the runtime helpers the programs share (log, clock, secrets, MQTT glue)
+RT_SRC     := $(wildcard runtime/*.c)
+RT_OBJ     := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
+LIBLWRT    := $(BUILD)/lib/liblwrt.a
 DAEMON_SRC := $(wildcard daemon/*.c)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC    := $(wildcard cli/*.c)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+GB_SRC     := $(wildcard gpsbridge/*.c)
+GB_OBJ     := $(GB_SRC:%.c=$(BUILD)/obj/%.o)
 # each directory tools/<name>/ builds build/bin/<name>
 TOOLS      := $(notdir $(patsubst %/,%,$(wildcard tools/*/)))
 TOOL_BINS  := $(TOOLS:%=$(BUILD)/bin/%)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# systemd/NAME.service.in -> BUILD/systemd/NAME.service
+UNIT_FILES := $(patsubst systemd/%.in,$(BUILD)/systemd/%,\
+              $(wildcard systemd/*.service.in))
 
-BINS := $(BUILD)/bin/lienwatchd $(BUILD)/bin/lienwatch $(TOOL_BINS)
+BINS := $(BUILD)/bin/lienwatchd $(BUILD)/bin/lienwatch \
+        $(BUILD)/bin/lw-gpsbridge $(TOOL_BINS)
 
 .PHONY: all deps check test unit integration asan asan-check valgrind fuzz \
-        fuzz-build bench demo clean install uninstall lint format-check
-all: $(BINS) $(UNIT_BINS)
+        fuzz-build bench demo clean install uninstall lint format-check \
+        units FORCE
+all: $(BINS) $(UNIT_BINS) $(UNIT_FILES)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -78,10 +94,21 @@ $(LIBLW): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)$(AR) rcs $@ $^
 
-$(BUILD)/bin/lienwatchd: $(DAEMON_OBJ) $(LIBLW)
+$(LIBLWRT): $(RT_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)$(AR) rcs $@ $^
+
+$(BUILD)/bin/lienwatchd: $(DAEMON_OBJ) $(LIBLWRT) $(LIBLW)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD  $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBLW) $(LIB_LIBS) $(DAEMON_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBLWRT) $(LIBLW) $(LIB_LIBS) \
+		$(DAEMON_LIBS) $(RT_LIBS)
+
+$(BUILD)/bin/lw-gpsbridge: $(GB_OBJ) $(LIBLWRT) $(LIBLW)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(GB_OBJ) $(LIBLWRT) $(LIBLW) $(LIB_LIBS) \
+		$(DAEMON_LIBS) $(GPS_LIBS) $(RT_LIBS)
 
 $(BUILD)/bin/lienwatch: $(CLI_OBJ) $(LIBLW)
 	@mkdir -p $(dir $@)
@@ -98,13 +125,38 @@ $(BUILD)/bin/%: $$(call tool_objs,$$*) $(LIBLW)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBLW) $(LIB_LIBS) $(DAEMON_LIBS) $(GPS_LIBS)
 
+# unit tests of the runtime library: tests/unit/test_rt_*.c
+$(BUILD)/tests/test_rt_%: $(BUILD)/obj/tests/unit/test_rt_%.o $(LIBLWRT)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBLWRT) $(RT_LIBS) $(CMOCKA_LIBS)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBLW)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBLW) $(LIB_LIBS) $(CMOCKA_LIBS)
 
+# The units name the installed paths: made again when one of them changes
+# (the stamp holds the values they were made with).
+UNIT_SUBST := SBINDIR=$(SBINDIR) BINDIR=$(BINDIR) SYSCONFDIR=$(SYSCONFDIR)
+$(BUILD)/systemd/paths: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(UNIT_SUBST)' | cmp -s - $@ || echo '$(UNIT_SUBST)' > $@
+
+$(BUILD)/systemd/%.service: systemd/%.service.in $(BUILD)/systemd/paths
+	@$(if $(Q),echo "  GEN $@")
+	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+		-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@.tmp
+	$(Q)if grep -n '@[A-Z_]*@' $@.tmp; then \
+		echo "$<: a placeholder is not substituted" >&2; rm -f $@.tmp; exit 1; fi
+	$(Q)mv $@.tmp $@
+
+units: $(UNIT_FILES)
+
+FORCE:
+
 deps:
-	@tools/deps.sh
+	@build-aux/deps.sh
 
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(BUILD)
@@ -145,17 +197,22 @@ demo: deps
 	@tools/demo.sh $(BUILD)
 
 lint:
-	clang-tidy $(LIB_SRC) $(DAEMON_SRC) $(CLI_SRC) -- -std=c17 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude lib daemon cli tools
+	clang-tidy $(LIB_SRC) $(RT_SRC) $(DAEMON_SRC) $(CLI_SRC) $(GB_SRC) -- -std=c17 -D_GNU_SOURCE -Iinclude -I. $(PKG_CFLAGS)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude -I. lib runtime daemon cli gpsbridge tools
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRC) $(DAEMON_SRC) $(CLI_SRC)
+	clang-format --dry-run --Werror $(LIB_SRC) $(RT_SRC) $(DAEMON_SRC) $(CLI_SRC) $(GB_SRC)
 
+# The directories the Makefile was given go to the script too.
+INSTALL_ENV := SBINDIR="$(SBINDIR)" BINDIR="$(BINDIR)" MANDIR="$(MANDIR)" \
+               UNITDIR="$(UNITDIR)"
 install: all
-	@tools/install.sh install "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)" "$(BUILD)"
+	@$(INSTALL_ENV) build-aux/install.sh install "$(DESTDIR)" "$(PREFIX)" \
+		"$(SYSCONFDIR)" "$(BUILD)"
 
 uninstall:
-	@tools/install.sh uninstall "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)" "$(BUILD)"
+	@$(INSTALL_ENV) build-aux/install.sh uninstall "$(DESTDIR)" "$(PREFIX)" \
+		"$(SYSCONFDIR)" "$(BUILD)"
 
 clean:
 	rm -rf build

@@ -1,9 +1,7 @@
 /*
- * log.h - leveled logging to stderr for lienwatchd.
- *
- * Under systemd (JOURNAL_STREAM set) lines carry sd-daemon "<N>" priority
- * prefixes and no timestamp (the journal adds one); otherwise each line
- * starts with an ISO 8601 UTC timestamp and the level name.
+ * log.h - lienwatchd's logging names, kept while the daemon's files move to
+ * the shared runtime logger (runtime/log.h: lwrt_log(LOG_ERR, ...), syslog
+ * levels, journald detection). Everything here is a thin alias of it.
  */
 #ifndef LW_DAEMON_LOG_H
 #define LW_DAEMON_LOG_H
@@ -11,35 +9,42 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum log_level { LOG_ERR_ = 0, LOG_WARN_ = 1, LOG_INFO_ = 2, LOG_DEBUG_ = 3 };
-
-/* Sets the least severe level written (default info). */
-void log_set_level(int level);
-int log_get_level(void);
-
-/* Writes one line at level (format as printf, no trailing newline). */
-void log_msg(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-#define log_err(...) log_msg(LOG_ERR_, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_WARN_, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO_, __VA_ARGS__)
-#define log_debug(...) log_msg(LOG_DEBUG_, __VA_ARGS__)
+#include "runtime/log.h"
 
 /*
- * A rate limiter for one kind of repeated message: at most one line per
- * interval; the lines in between are counted and reported with the next one.
+ * Sets the least severe level written, on the configuration's scale:
+ * 0 error, 1 warning, 2 info, 3 debug (lw_config.log_level plus -v).
  */
-struct log_limit {
-    int64_t next_ms;     /* earliest time of the next line */
-    uint64_t suppressed; /* lines swallowed since the last one written */
-};
+static inline void log_set_level(int level)
+{
+    static const int syslog_level[] = {LOG_ERR, LOG_WARNING, LOG_INFO,
+                                       LOG_DEBUG};
+
+    lwrt_log_set_level(syslog_level[level < 0 ? 0 : level > 3 ? 3 : level]);
+}
+
+#define log_err(...) lwrt_log(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) lwrt_log(LOG_WARNING, __VA_ARGS__)
+#define log_info(...) lwrt_log(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) lwrt_log(LOG_DEBUG, __VA_ARGS__)
+
+/* The rate limiter is the runtime's (struct lwrt_limit). */
+#define log_limit lwrt_limit
 
 /*
- * Returns true when a line may be written now (and then *suppressed says how
- * many were swallowed before it, the counter is reset); false to swallow.
+ * Returns true when a line may be written now (then *suppressed says how
+ * many were swallowed before it, and the count starts again); false to
+ * swallow. lwrt_limit_allow also says when they happened.
  */
-bool log_limit_allow(struct log_limit *l, int64_t now_ms, int64_t interval_ms,
-                     uint64_t *suppressed);
+static inline bool log_limit_allow(struct lwrt_limit *l, int64_t now_ms,
+                                   int64_t interval_ms, uint64_t *suppressed)
+{
+    struct lwrt_limit_note note;
+
+    if (!lwrt_limit_allow(l, now_ms, interval_ms, &note))
+        return false;
+    *suppressed = note.suppressed;
+    return true;
+}
 
 #endif

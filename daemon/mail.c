@@ -22,6 +22,8 @@
 #include "lienwatch/timeutil.h"
 #include "log.h"
 #include "mail.h"
+#include "runtime/clock.h"
+#include "runtime/secret.h"
 
 /* Seconds between ticks (new mail is seen within this). */
 #define TICK_S 1.0
@@ -78,14 +80,6 @@ struct mail_xfer {
     size_t tlen;                     /* used of transcript */
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "alert #42 offline of alice/car" or "digest of 280 offline alerts". */
 static void describe(const struct mail_xfer *x, char *buf, size_t len)
 {
@@ -97,55 +91,26 @@ static void describe(const struct mail_xfer *x, char *buf, size_t len)
                  x->device);
 }
 
-/* ---- credentials ----------------------------------------------------------
- */
-
-/* First line of path into buf: 0, 1 (empty line) or -1 (logged). */
-static int read_secret(const char *path, char *buf, size_t buflen)
-{
-    struct stat st;
-    FILE *f = fopen(path, "r");
-
-    if (!f) {
-        log_err("mail: cannot open password file %s: %s", path,
-                strerror(errno));
-        return -1;
-    }
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH))
-        log_warn("mail: password file %s is readable by every user; "
-                 "chmod o-r it",
-                 path);
-    if (!fgets(buf, (int)buflen, f)) {
-        log_err("mail: password file %s is empty", path);
-        fclose(f);
-        return -1;
-    }
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return buf[0] ? 0 : 1;
-}
+/* ---- credentials ----------------------------------------------------- */
 
 /* Reads the settings that need the file system; sets m->ready. */
 static void load_credentials(struct mail *m)
 {
     const struct lw_config *c = m->cfg;
-    const char *creds = getenv("CREDENTIALS_DIRECTORY");
+    char err[LW_CONFIG_STR_MAX + 256];
 
     memset(m->password, 0, sizeof(m->password));
     m->ready = false;
     if (!c->smtp_url[0])
         return;
     if (c->smtp_username[0]) {
-        if (c->smtp_password_file[0]) {
-            if (read_secret(c->smtp_password_file, m->password,
-                            sizeof(m->password)) < 0)
-                goto out_not_ready;
-        } else if (creds) {
-            char path[LW_CONFIG_STR_MAX + 64];
-            snprintf(path, sizeof(path), "%s/smtp-password", creds);
-            if (access(path, R_OK) == 0 &&
-                read_secret(path, m->password, sizeof(m->password)) < 0)
-                goto out_not_ready;
+        /* smtp.password_file, else the systemd credential smtp-password */
+        if (lwrt_secret_read("mail: password file", c->smtp_password_file,
+                             "smtp-password", m->password,
+                             sizeof(m->password), NULL, 0, err,
+                             sizeof(err)) == LWRT_SECRET_ERROR) {
+            log_err("%s", err);
+            goto out_not_ready;
         }
         if (!m->password[0]) {
             log_err("mail: smtp.username is set but there is no password "
@@ -472,7 +437,7 @@ static void log_transcript(const struct mail_xfer *x)
 /* A send ended: update the row, log, report. */
 static void finish(struct mail *m, struct mail_xfer *x)
 {
-    int64_t now = wall_ms();
+    int64_t now = lwrt_wall_ms();
     char what[LW_DEVICE_MAX + 128], err[ERR_LEN], when[LW_TIME_BUFLEN];
     enum lw_outbox_state st = LW_OUTBOX_PENDING;
     struct lw_outbox_opts opts;
@@ -617,7 +582,7 @@ static void start_job(struct mail *m, struct mail_xfer *x)
     memcpy(x->password, m->password, sizeof(x->password));
     x->starttls = strcmp(c->smtp_starttls, "no") != 0;
     x->timeout_s = c->smtp_timeout_s;
-    x->debug = log_get_level() >= LOG_DEBUG_;
+    x->debug = lwrt_log_enabled(LOG_DEBUG);
     x->m = m;
     m->inflight = x;
     pthread_mutex_lock(&m->mu);
@@ -648,7 +613,7 @@ static int check_age(void *ctx, const struct lw_outbox_row *r)
 /* Digests, expired rows, and the next send when none is in flight. */
 static void dispatch(struct mail *m)
 {
-    int64_t now = wall_ms();
+    int64_t now = lwrt_wall_ms();
     struct lw_outbox_opts opts;
     int made = 0;
 

@@ -386,20 +386,25 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- MQTT callbacks ---------------------------------------------------- */
 
+/* At most one line per reason and interval; the next line says how many
+ * were not logged and when they came (not "in the last interval": the
+ * next one may come much later). */
 static void log_reject(struct daemon *d, const char *topic,
                        const struct lw_ingest_result *r, int64_t t)
 {
-    uint64_t suppressed;
+    struct lwrt_limit_note note;
+    char when[64];
 
-    if (!log_limit_allow(&d->reject_limit[r->reject], t,
-                         REJECT_LOG_INTERVAL_MS, &suppressed))
+    if (!lwrt_limit_allow(&d->reject_limit[r->reject], t,
+                          REJECT_LOG_INTERVAL_MS, &note))
         return;
     log_warn("rejected message on '%.200s' (%s): %s", topic,
              lw_reject_name(r->reject), r->detail);
-    if (suppressed)
-        log_warn("  ... and %llu more '%s' rejections in the last %d s",
-                 (unsigned long long)suppressed, lw_reject_name(r->reject),
-                 REJECT_LOG_INTERVAL_MS / 1000);
+    if (note.suppressed)
+        log_warn("  ... and %llu more '%s' rejection%s not logged, %s",
+                 (unsigned long long)note.suppressed,
+                 lw_reject_name(r->reject), note.suppressed == 1 ? "" : "s",
+                 lwrt_limit_when(&note, t, when, sizeof(when)));
 }
 
 static void on_message(void *ctx, const char *topic, const void *payload,

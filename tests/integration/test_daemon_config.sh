@@ -240,7 +240,7 @@ mosquitto_pub -p "$PORT" -q 1 -t owntracks/cfg/car -m "$big"
 wait_for 5 grep -q "rejected message on 'owntracks/cfg/car' (too_large)" "$T/d.log" ||
     fail "ingest.max_payload_bytes from the reloaded file not in effect"
 mosquitto_pub -p "$PORT" -q 1 -t owntracks/cfg/car -m "{\"_type\":\"location\",\"lat\":41.2,\"lon\":-8.6,\"tst\":$(date +%s)}"
-wait_for 5 grep -q "lienwatchd\[debug\]" "$T/d.log" || fail "log level from the reloaded file not in effect"
+wait_for 5 grep -q "lienwatchd\[[0-9]*\]: debug: " "$T/d.log" || fail "log level from the reloaded file not in effect"
 # kept: the state of the new fix goes where the status topic and the will are
 # (within state_interval, 10 s, of the previous state of the device)
 wait_for 15 grep -q '^lienwatch/v1/state/cfg/car .*"lat":41.2' "$T/sub.log" ||

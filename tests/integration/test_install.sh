@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_install: "make install DESTDIR=..." (tools/install.sh on the current
+# test_install: "make install DESTDIR=..." (build-aux/install.sh on the current
 # build, as the Makefile calls it), then:
 #   - every file where it belongs, with its mode; unit paths rewritten;
 #   - the installed example config is --dump-config, every key in it, and
@@ -21,7 +21,7 @@ SLOW=1; [ "${LW_VALGRIND:-0}" = 1 ] && SLOW=6
 subacked() { [ "$(grep -c 'received SUBACK' "$1")" -ge 3 ]; }
 
 D="$T/root"
-INSTALL="$ROOT/tools/install.sh"
+INSTALL="$ROOT/build-aux/install.sh"
 "$INSTALL" install "$D" /usr /etc "$BUILD" >"$T/install.log" 2>&1 ||
     fail "install failed: $(cat "$T/install.log")"
 
@@ -81,8 +81,8 @@ done
 for s in $(sed -nE 's/^\[([a-z_]+)\].*/\1/p' "$T/dump.conf"); do
     grep -Eq "^ +\[$s\]" "$T/conf5.txt" || fail "lienwatchd.conf(5) lacks section [$s]"
 done
-"$ROOT/tools/gen-conf-man.sh" --check "$BIN/lienwatchd" >&2 ||
-    fail "docs/man/lienwatchd.conf.5 is out of date: run tools/gen-conf-man.sh"
+"$ROOT/build-aux/gen-conf-man.sh" --check "$BIN/lienwatchd" >&2 ||
+    fail "docs/man/lienwatchd.conf.5 is out of date: run build-aux/gen-conf-man.sh"
 say "conf(5) documents all $(wc -w <<<"$keys") keys"
 
 # ---- man pages

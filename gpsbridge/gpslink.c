@@ -116,24 +116,24 @@ static void on_report(struct gb_gpslink *g, const char *line)
             return;
         g->fixes_valid++;
         if (g->nofix_warned)
-            gb_log(GB_NOTICE, "gpsd: valid fix again after %lld s",
-                   (long long)((gb_mono_ms() - g->last_fix_mono) / 1000));
+            lwrt_log(LOG_NOTICE, "gpsd: valid fix again after %lld s",
+                   (long long)((lwrt_mono_ms() - g->last_fix_mono) / 1000));
         g->nofix_warned = false;
-        g->last_fix_mono = gb_mono_ms();
+        g->last_fix_mono = lwrt_mono_ms();
         g->cb(g->ctx, &fix);
     } else if (is_class(line, "DEVICES")) {
         if (g->gd.devices.ndevices == 0)
-            gb_log(GB_WARNING, "gpsd: no receiver attached");
+            lwrt_log(LOG_WARNING, "gpsd: no receiver attached");
     } else if (is_class(line, "DEVICE")) {
         if (g->gd.dev.activated.tv_sec == 0)
-            gb_log(GB_WARNING, "gpsd: receiver %s went away", g->gd.dev.path);
+            lwrt_log(LOG_WARNING, "gpsd: receiver %s went away", g->gd.dev.path);
         else
-            gb_log(GB_INFO, "gpsd: receiver %s active (%s)", g->gd.dev.path,
+            lwrt_log(LOG_INFO, "gpsd: receiver %s active (%s)", g->gd.dev.path,
                    *g->gd.dev.driver ? g->gd.dev.driver : "driver unknown");
     } else if (is_class(line, "ERROR")) {
-        gb_log(GB_WARNING, "gpsd: error report: %s", g->gd.error);
+        lwrt_log(LOG_WARNING, "gpsd: error report: %s", g->gd.error);
     } else if (is_class(line, "VERSION")) {
-        gb_log(GB_INFO, "gpsd: version %s, protocol %d.%d",
+        lwrt_log(LOG_INFO, "gpsd: version %s, protocol %d.%d",
                g->gd.version.release, g->gd.version.proto_major,
                g->gd.version.proto_minor);
     }
@@ -147,7 +147,7 @@ static void schedule_retry(struct gb_gpslink *g)
     delay += (int64_t)(delay * ((double)random() / RAND_MAX - 0.5) * 0.4);
     ev_timer_set(&g->retry, (double)delay / 1000.0, 0.0);
     ev_timer_start(g->loop, &g->retry);
-    gb_log(g->failures > 1 ? GB_DEBUG : GB_INFO,
+    lwrt_log(g->failures > 1 ? LOG_DEBUG : LOG_INFO,
            "gpsd: next connection attempt in %.1f s", (double)delay / 1000.0);
     g->backoff_ms *= 2;
     if (g->backoff_ms > BACKOFF_MAX_MS)
@@ -165,7 +165,7 @@ static void close_link(struct gb_gpslink *g)
 
 static void lost(struct gb_gpslink *g, const char *why)
 {
-    gb_log(GB_WARNING, "gpsd %s:%s: %s", g->cfg->gpsd_host, g->cfg->gpsd_port,
+    lwrt_log(LOG_WARNING, "gpsd %s:%s: %s", g->cfg->gpsd_host, g->cfg->gpsd_port,
            why);
     close_link(g);
     g->failures = 1;
@@ -193,10 +193,10 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
             lost(g, errno ? strerror(errno) : "connection closed by gpsd");
             return;
         }
-        g->last_data_mono = gb_mono_ms();
+        g->last_data_mono = lwrt_mono_ms();
         g->silence_warned = false;
         if (r < 0) {
-            gb_log(GB_DEBUG, "gpsd: unparsed report: %.200s", line);
+            lwrt_log(LOG_DEBUG, "gpsd: unparsed report: %.200s", line);
             continue;
         }
         on_report(g, line);
@@ -216,10 +216,10 @@ static void try_connect(struct gb_gpslink *g)
 
     if (gps_open(g->cfg->gpsd_host, g->cfg->gpsd_port, &g->gd) != 0) {
         if (g->failures++ == 0)
-            gb_log(GB_WARNING, "gpsd %s:%s: cannot connect: %s",
+            lwrt_log(LOG_WARNING, "gpsd %s:%s: cannot connect: %s",
                    g->cfg->gpsd_host, g->cfg->gpsd_port, gps_errstr(errno));
         else
-            gb_log(GB_DEBUG, "gpsd %s:%s: cannot connect: %s",
+            lwrt_log(LOG_DEBUG, "gpsd %s:%s: cannot connect: %s",
                    g->cfg->gpsd_host, g->cfg->gpsd_port, gps_errstr(errno));
         schedule_retry(g);
         return;
@@ -235,19 +235,19 @@ static void try_connect(struct gb_gpslink *g)
         return;
     }
     if (g->failures)
-        gb_log(GB_NOTICE, "gpsd %s:%s: connected%s after %d failed attempt%s",
+        lwrt_log(LOG_NOTICE, "gpsd %s:%s: connected%s after %d failed attempt%s",
                g->cfg->gpsd_host, g->cfg->gpsd_port,
                g->ever_connected ? " again" : "", g->failures,
                g->failures == 1 ? "" : "s");
     else
-        gb_log(GB_NOTICE, "gpsd %s:%s: connected%s", g->cfg->gpsd_host,
+        lwrt_log(LOG_NOTICE, "gpsd %s:%s: connected%s", g->cfg->gpsd_host,
                g->cfg->gpsd_port, g->ever_connected ? " again" : "");
     g->ever_connected = true;
     g->failures = 0;
     g->backoff_ms = BACKOFF_MIN_MS;
     /* the no-fix clock keeps running across reconnections: it is about
      * the receiver, not the connection */
-    g->last_data_mono = gb_mono_ms();
+    g->last_data_mono = lwrt_mono_ms();
     ev_io_init(&g->io, on_readable, g->gd.gps_fd, EV_READ);
     g->io.data = g;
     ev_io_start(g->loop, &g->io);
@@ -273,7 +273,7 @@ struct gb_gpslink *gb_gpslink_new(struct ev_loop *loop,
     g->cb = cb;
     g->ctx = ctx;
     g->backoff_ms = BACKOFF_MIN_MS;
-    g->last_fix_mono = gb_mono_ms();
+    g->last_fix_mono = lwrt_mono_ms();
     ev_timer_init(&g->retry, on_retry, 0.0, 0.0);
     g->retry.data = g;
     try_connect(g);
@@ -282,12 +282,12 @@ struct gb_gpslink *gb_gpslink_new(struct ev_loop *loop,
 
 void gb_gpslink_tick(struct gb_gpslink *g)
 {
-    int64_t now = gb_mono_ms();
+    int64_t now = lwrt_mono_ms();
 
     if (!g->open)
         return;
     if (now - g->last_fix_mono >= g->cfg->gpsd_timeout_ms && !g->nofix_warned) {
-        gb_log(GB_WARNING,
+        lwrt_log(LOG_WARNING,
                "gpsd: no valid fix for %lld s (receiver without a fix, or "
                "gone)",
                (long long)((now - g->last_fix_mono) / 1000));
@@ -297,12 +297,12 @@ void gb_gpslink_tick(struct gb_gpslink *g)
         /* gpsd sends nothing while no receiver is attached; reconnecting
          * is cheap and also clears a half-open connection. */
         if (!g->silence_warned)
-            gb_log(GB_WARNING,
+            lwrt_log(LOG_WARNING,
                    "gpsd: nothing received for %lld s; "
                    "reconnecting",
                    (long long)((now - g->last_data_mono) / 1000));
         else
-            gb_log(GB_DEBUG, "gpsd: still silent; reconnecting");
+            lwrt_log(LOG_DEBUG, "gpsd: still silent; reconnecting");
         g->silence_warned = true;
         close_link(g);
         g->backoff_ms = BACKOFF_MIN_MS;
@@ -324,7 +324,7 @@ void gb_gpslink_free(struct gb_gpslink *g)
         gps_stream(&g->gd, WATCH_DISABLE, NULL);
         close_link(g);
     }
-    gb_log(GB_INFO, "gpsd: %llu TPV reports, %llu valid fixes",
+    lwrt_log(LOG_INFO, "gpsd: %llu TPV reports, %llu valid fixes",
            (unsigned long long)g->tpv_seen, (unsigned long long)g->fixes_valid);
     free(g);
 }

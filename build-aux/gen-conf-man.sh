@@ -1,10 +1,10 @@
 #!/bin/sh
-# tools/gen-conf-man.sh - regenerate the KEYS section of lienwatchd.conf(5)
+# build-aux/gen-conf-man.sh - regenerate the KEYS section of lienwatchd.conf(5)
 # from the daemon's own example file, so the page documents every key of
 # lib/config.c's table with its default and its documentation line.
 #
-#   tools/gen-conf-man.sh [LIENWATCHD [PAGE]]     rewrite PAGE in place
-#   tools/gen-conf-man.sh --check [LIENWATCHD [PAGE]]
+#   build-aux/gen-conf-man.sh [LIENWATCHD [PAGE]]     rewrite PAGE in place
+#   build-aux/gen-conf-man.sh --check [LIENWATCHD [PAGE]]
 #                                   exit 1 (and show a diff) if PAGE is stale
 #
 # LIENWATCHD defaults to build/bin/lienwatchd, PAGE to
@@ -87,7 +87,7 @@ header { next }
 
 if [ "$check" = 1 ]; then
     if cmp -s "$tmp/page" "$PAGE"; then exit 0; fi
-    echo "gen-conf-man: $PAGE is out of date; run tools/gen-conf-man.sh" >&2
+    echo "gen-conf-man: $PAGE is out of date; run build-aux/gen-conf-man.sh" >&2
     diff -u "$PAGE" "$tmp/page" >&2 || true
     exit 1
 fi

@@ -2,8 +2,9 @@
  * main.c - lw-gpsbridge: gpsd fixes to MQTT, with a spool for when the
  * link is down.
  *
- * One thread, one libev loop: the gpsd socket (gpslink.c), the broker
- * socket (mqttlink.c), a 1 s tick, the systemd watchdog and the signals.
+ * One libev loop: the gpsd socket (gpslink.c), the broker socket
+ * (mqttlink.c over runtime/mqtt.h, whose name lookups run in a short-lived
+ * thread), a 1 s tick, the systemd watchdog and the signals.
  * Each valid fix goes through the reporting policy (policy.c); a fix to
  * report is formatted as gpsd TPV JSON, committed to the spool (spool.c)
  * and then published at QoS 1 in spool order.
@@ -306,32 +307,32 @@ static void on_fix(void *ctx, const struct gb_fix *fix)
 
     a->fixes_valid++;
     a->verdicts[v]++;
-    gb_log(GB_DEBUG, "fix %s %.7f %.7f speed %.2f track %.1f: %s",
+    lwrt_log(LOG_DEBUG, "fix %s %.7f %.7f speed %.2f track %.1f: %s",
            gb_time_format(fix->time_ms, when, sizeof when), fix->lat_deg,
            fix->lon_deg, fix->speed_mps, fix->track_deg, gb_verdict_name(v));
     if (!gb_verdict_sends(v))
         return;
     if (gb_tpv_format(fix, payload, sizeof payload) < 0) {
-        gb_log(GB_ERR, "fix %s: payload too long", when);
+        lwrt_log(LOG_ERR, "fix %s: payload too long", when);
         return;
     }
     if (a->dry_run) {
         printf("%s %s\n", a->topic, payload);
         return;
     }
-    if (gb_spool_push(a->spool, a->topic, payload, fix->time_ms, gb_wall_ms(),
+    if (gb_spool_push(a->spool, a->topic, payload, fix->time_ms, lwrt_wall_ms(),
                       NULL, &dropped, err, sizeof err) != LW_OK) {
         a->spool_failures++;
-        gb_log(GB_ERR, "%s: fix %s lost", err, when);
+        lwrt_log(LOG_ERR, "%s: fix %s lost", err, when);
         return;
     }
     if (dropped > 0) {
-        int64_t now = gb_mono_ms();
+        int64_t now = lwrt_mono_ms();
 
         a->dropped_since_log += dropped;
         if (a->drop_log_mono == 0 ||
             now - a->drop_log_mono >= DROP_LOG_EVERY_MS) {
-            gb_log(GB_WARNING,
+            lwrt_log(LOG_WARNING,
                    "spool full (%" PRId64 " fixes): dropped the %" PRId64
                    " oldest; %" PRId64 " dropped in all",
                    a->cfg.spool_max, a->dropped_since_log,
@@ -343,9 +344,9 @@ static void on_fix(void *ctx, const struct gb_fix *fix)
     gb_mqttlink_kick(a->mqtt);
 }
 
-static void log_stats(struct app *a, enum gb_level level)
+static void log_stats(struct app *a, int level)
 {
-    gb_log(level,
+    lwrt_log(level,
            "stats: %" PRIu64 " valid fixes, %" PRIu64 " kept (first %" PRIu64
            ", start %" PRIu64 ", stop %" PRIu64 ", turn %" PRIu64
            ", interval %" PRIu64 ", time-jump %" PRIu64 "), %" PRIu64
@@ -368,12 +369,11 @@ static void log_stats(struct app *a, enum gb_level level)
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct app *a = w->data;
-    int64_t now = gb_mono_ms();
+    int64_t now = lwrt_mono_ms();
 
     (void)loop;
     (void)revents;
     gb_gpslink_tick(a->gps);
-    gb_mqttlink_tick(a->mqtt);
     sd_notifyf(0,
                "STATUS=gpsd %s, broker %s; %" PRIu64 " fixes, %" PRIu64
                " acknowledged, %" PRId64 " waiting in the spool",
@@ -382,7 +382,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
                a->fixes_valid, gb_mqttlink_acked(a->mqtt),
                gb_spool_count(a->spool));
     if (now - a->stats_mono >= STATS_EVERY_MS) {
-        log_stats(a, GB_INFO);
+        log_stats(a, LOG_INFO);
         a->stats_mono = now;
     }
 }
@@ -398,7 +398,7 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 {
     (void)revents;
-    gb_log(GB_NOTICE, "%s: stopping", strsignal(w->signum));
+    lwrt_log(LOG_NOTICE, "%s: stopping", strsignal(w->signum));
     ev_break(loop, EVBREAK_ALL);
 }
 
@@ -412,11 +412,11 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
     (void)loop;
     (void)revents;
     if (!a->config_path) {
-        gb_log(GB_NOTICE, "SIGHUP: no configuration file to re-read");
+        lwrt_log(LOG_NOTICE, "SIGHUP: no configuration file to re-read");
         return;
     }
     if (load_settings(a, &s, &print_config) >= 0) {
-        gb_log(GB_ERR,
+        lwrt_log(LOG_ERR,
                "SIGHUP: %s is not valid; keeping the current "
                "settings",
                a->config_path);
@@ -429,8 +429,8 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
     a->cfg.log_level = s.log_level;
     gb_settings_policy(&a->cfg, &pc);
     gb_policy_set_cfg(&a->policy, &pc);
-    gb_log_set_level(a->cfg.log_level);
-    gb_log(GB_NOTICE,
+    lwrt_log_set_level(a->cfg.log_level);
+    lwrt_log(LOG_NOTICE,
            "SIGHUP: re-read %s (policy and log level applied; "
            "other changes need a restart)",
            a->config_path);
@@ -441,8 +441,8 @@ static int run_dry(struct app *a)
     long tpvs = gb_gps_replay_file(stdin, on_fix, a);
 
     fflush(stdout);
-    gb_log(GB_INFO, "dry run: %ld TPV reports", tpvs);
-    log_stats(a, GB_INFO);
+    lwrt_log(LOG_INFO, "dry run: %ld TPV reports", tpvs);
+    log_stats(a, LOG_INFO);
     return ferror(stdout) ? 1 : 0;
 }
 
@@ -457,17 +457,17 @@ static int run(struct app *a)
     if (gb_spool_open(a->cfg.spool_path, a->cfg.spool_max,
                       a->cfg.spool_sync_full, &a->spool, err,
                       sizeof err) != LW_OK) {
-        gb_log(GB_ERR, "%s", err);
+        lwrt_log(LOG_ERR, "%s", err);
         return 1;
     }
     oldest = gb_spool_oldest_fix_ms(a->spool);
-    gb_log(
-        GB_NOTICE, "%s %s: device %s, spool %s (%" PRId64 " fixes waiting%s%s)",
+    lwrt_log(
+        LOG_NOTICE, "%s %s: device %s, spool %s (%" PRId64 " fixes waiting%s%s)",
         GB_PROG, LW_VERSION, a->cfg.device, a->cfg.spool_path,
         gb_spool_count(a->spool), oldest == INT64_MIN ? "" : ", oldest ",
         oldest == INT64_MIN ? "" : gb_time_format(oldest, when, sizeof when));
     if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
-        gb_log(GB_ERR, "mosquitto_lib_init failed");
+        lwrt_log(LOG_ERR, "mosquitto_lib_init failed");
         goto out_spool;
     }
     a->loop = EV_DEFAULT;
@@ -493,7 +493,7 @@ static int run(struct app *a)
         ev_timer_init(&a->watchdog, on_watchdog, wd_s, wd_s);
         ev_timer_start(a->loop, &a->watchdog);
     }
-    a->stats_mono = gb_mono_ms();
+    a->stats_mono = lwrt_mono_ms();
     sd_notify(0, "READY=1");
 
     ev_run(a->loop, 0);
@@ -501,7 +501,7 @@ static int run(struct app *a)
     sd_notify(0, "STOPPING=1");
     ev_timer_stop(a->loop, &a->tick);
     ev_timer_stop(a->loop, &a->watchdog);
-    log_stats(a, GB_NOTICE);
+    log_stats(a, LOG_NOTICE);
     status = 0;
     gb_gpslink_free(a->gps);
 out_mqtt:
@@ -513,7 +513,7 @@ out_lib:
     ev_loop_destroy(a->loop);
     mosquitto_lib_cleanup();
 out_spool:
-    gb_log(GB_NOTICE, "exit: %" PRId64 " fixes kept in the spool",
+    lwrt_log(LOG_NOTICE, "exit: %" PRId64 " fixes kept in the spool",
            gb_spool_count(a->spool));
     gb_spool_close(a->spool);
     return status;
@@ -526,6 +526,7 @@ int main(int argc, char **argv)
     bool print_config = false;
     int rc;
 
+    lwrt_log_init(GB_PROG);
     a.argc = argc;
     a.argv = argv;
     rc = parse_args(&a, &a.cfg, true, &print_config);
@@ -538,7 +539,7 @@ int main(int argc, char **argv)
         gb_settings_print(&a.cfg, stdout);
         return 0;
     }
-    gb_log_set_level(a.cfg.log_level);
+    lwrt_log_set_level(a.cfg.log_level);
     snprintf(a.topic, sizeof a.topic, "%s/%s", a.cfg.topic_prefix,
              a.cfg.device);
     gb_settings_policy(&a.cfg, &pc);

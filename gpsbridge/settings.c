@@ -30,7 +30,7 @@ enum kind {
     K_DURATION, /* int64_t milliseconds */
     K_DOUBLE,   /* double */
     K_BOOL,     /* bool: true/false, yes/no, on/off, 1/0 */
-    K_LEVEL,    /* enum gb_level by name */
+    K_LEVEL,    /* a syslog level by name (runtime/log.h) */
     K_SYNC,     /* bool spool_sync_full: "full" or "normal" */
     K_GPSD,     /* "HOST[:PORT]" into gpsd_host and gpsd_port */
 };
@@ -211,7 +211,7 @@ enum lw_err gb_settings_set(struct gb_settings *s, const char *key,
             goto bad;
         return LW_OK;
     case K_LEVEL:
-        if (!gb_level_parse(value, (enum gb_level *)(void *)p))
+        if (!lwrt_log_level_parse(value, (int *)(void *)p))
             goto bad;
         return LW_OK;
     case K_SYNC:
@@ -424,7 +424,7 @@ void gb_settings_print(const struct gb_settings *s, void *stdio_file)
             fputs(*(const bool *)p ? "true" : "false", f);
             break;
         case K_LEVEL:
-            fputs(gb_level_name(*(const enum gb_level *)(const void *)p), f);
+            fputs(lwrt_log_level_name(*(const int *)(const void *)p), f);
             break;
         case K_SYNC:
             fputs(*(const bool *)p ? "full" : "normal", f);

@@ -1,7 +1,7 @@
 #!/bin/sh
-# tools/install.sh - install or uninstall lienwatch (called by make).
+# build-aux/install.sh - install or uninstall lienwatch (called by make).
 #
-#   tools/install.sh install|uninstall DESTDIR PREFIX SYSCONFDIR BUILD
+#   build-aux/install.sh install|uninstall DESTDIR PREFIX SYSCONFDIR BUILD
 #
 # Installs, below DESTDIR (empty for a real install):
 #   BUILD/bin/lienwatchd, lw-gpsbridge (when built)  PREFIX/sbin/
@@ -55,7 +55,7 @@ CONF=$CONFDIR/lienwatchd.conf
 # lw-gpsbridge's unit reads this (world-readable: the bridge runs as a
 # dynamic user; its password comes through LoadCredential, not this file)
 BRIDGE_CONF=$CONFDIR/lw-gpsbridge.conf
-BRIDGE_EXAMPLE=tools/lw-gpsbridge/lw-gpsbridge.conf.example
+BRIDGE_EXAMPLE=gpsbridge/lw-gpsbridge.conf.example
 
 say() { echo "  $*"; }
 

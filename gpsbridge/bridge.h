@@ -1,13 +1,15 @@
 /*
  * bridge.h - private interfaces of lw-gpsbridge (gpsd -> MQTT with a spool).
  *
+ * Logging, clocks, the password and the MQTT connection come from the
+ * shared runtime (runtime/log.h, clock.h, secret.h, mqtt.h).
+ *
  * Modules, each in its own file, prefix gb_:
  *   policy.c    pure logic: the reporting policy, TPV JSON, time formatting
  *   spool.c     the SQLite store-and-forward queue
  *   settings.c  the settings table (defaults, config file, options)
- *   log.c       levelled logging to stderr (journald-aware)
  *   gpslink.c   gpsd through libgps on a libev loop
- *   mqttlink.c  libmosquitto on the same libev loop
+ *   mqttlink.c  the spool published through the runtime's MQTT link
  *   main.c      option parsing, wiring, signals, systemd notification
  *
  * Units: WGS-84 degrees, metres, metres per second, degrees clockwise from
@@ -23,6 +25,8 @@
 
 #include "lienwatch/err.h"
 #include "lienwatch/fix.h"
+#include "runtime/clock.h"
+#include "runtime/log.h"
 
 #define GB_PROG "lw-gpsbridge"
 
@@ -32,38 +36,6 @@
 /* Longest topic (prefix "/" device) and payload, with the NUL. */
 #define GB_TOPIC_MAX (GB_STR_MAX + LW_DEVICE_MAX + 2)
 #define GB_PAYLOAD_MAX 512
-
-/* ------------------------------------------------------------------ log */
-
-/* Levels, numerically equal to syslog's (and journald's "<N>" prefixes). */
-enum gb_level {
-    GB_ERR = 3,
-    GB_WARNING = 4,
-    GB_NOTICE = 5,
-    GB_INFO = 6,
-    GB_DEBUG = 7,
-};
-
-/* Sets the most verbose level printed (default GB_INFO). */
-void gb_log_set_level(enum gb_level level);
-enum gb_level gb_log_get_level(void);
-
-/*
- * Prints one line to stderr: with a "<N>" priority prefix when stderr is
- * connected to the journal (JOURNAL_STREAM), else with a UTC time stamp,
- * the program name and the level.
- */
-void gb_log(enum gb_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Parses "error", "warning", "notice", "info", "debug". Returns false if
- * the name is unknown. */
-bool gb_level_parse(const char *name, enum gb_level *out);
-const char *gb_level_name(enum gb_level level);
-
-/* Milliseconds of CLOCK_MONOTONIC and of CLOCK_REALTIME. */
-int64_t gb_mono_ms(void);
-int64_t gb_wall_ms(void);
 
 /* --------------------------------------------------------------- policy */
 
@@ -238,7 +210,7 @@ struct gb_settings {
     int64_t parked_interval_ms;
     double turn_deg;
     double moving_mps;
-    enum gb_level log_level; /* most verbose level logged */
+    int log_level; /* most verbose level logged (LOG_ERR..LOG_DEBUG) */
 };
 
 /* Fills s with every setting's default. */
@@ -298,15 +270,15 @@ void gb_gpslink_free(struct gb_gpslink *g);
  */
 long gb_gps_replay_file(void *stdio_file, gb_fix_cb *cb, void *ctx);
 
-/* Creates the MQTT side and starts connecting. s, spool and loop are
- * borrowed. Returns NULL (error logged) when the settings cannot be used. */
+/* Creates the MQTT side and starts connecting (runtime/mqtt.h: every
+ * address of the broker's name in turn, back-off, keep-alive). s, spool and
+ * loop are borrowed. Returns NULL (error logged) when the settings cannot be
+ * used (the password file cannot be read, TLS files cannot be loaded). */
 struct gb_mqttlink *gb_mqttlink_new(struct ev_loop *loop,
                                     const struct gb_settings *s,
                                     struct gb_spool *spool);
 /* A fix was appended to the spool: publish it when its turn comes. */
 void gb_mqttlink_kick(struct gb_mqttlink *m);
-/* Once a second: keep-alive, connect timeout. */
-void gb_mqttlink_tick(struct gb_mqttlink *m);
 bool gb_mqttlink_connected(const struct gb_mqttlink *m);
 /* Messages acknowledged by the broker since start. */
 uint64_t gb_mqttlink_acked(const struct gb_mqttlink *m);
