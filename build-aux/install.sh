@@ -3,11 +3,14 @@
 #
 #   build-aux/install.sh install|uninstall DESTDIR PREFIX SYSCONFDIR BUILD
 #
+# SBINDIR, BINDIR, MANDIR and UNITDIR may come from the environment (make
+# passes its own); by default they are below PREFIX as shown.
+#
 # Installs, below DESTDIR (empty for a real install):
 #   BUILD/bin/lienwatchd, lw-gpsbridge (when built)  PREFIX/sbin/
 #   BUILD/bin/lienwatch                              PREFIX/bin/
-#   systemd/*.service (ExecStart/ExecReload paths    PREFIX/lib/systemd/system/
-#     and /etc/lienwatch rewritten for PREFIX and
+#   BUILD/systemd/*.service (made by make from       PREFIX/lib/systemd/system/
+#     systemd/*.service.in for SBINDIR and
 #     SYSCONFDIR; the bridge's unit only when built)
 #   systemd/<name>.sysusers.conf                     PREFIX/lib/sysusers.d/<name>.conf
 #   docs/man/*.[158]                                 PREFIX/share/man/man[158]/
@@ -44,11 +47,11 @@ PREFIX=${PREFIX%/} SYSCONFDIR=${SYSCONFDIR%/} D=${D%/}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-SBINDIR=$PREFIX/sbin
-BINDIR=$PREFIX/bin
-UNITDIR=$PREFIX/lib/systemd/system
+SBINDIR=${SBINDIR:-$PREFIX/sbin}
+BINDIR=${BINDIR:-$PREFIX/bin}
+UNITDIR=${UNITDIR:-$PREFIX/lib/systemd/system}
 SYSUSERSDIR=$PREFIX/lib/sysusers.d
-MANDIR=$PREFIX/share/man
+MANDIR=${MANDIR:-$PREFIX/share/man}
 DOCDIR=$PREFIX/share/doc/lienwatch
 CONFDIR=$SYSCONFDIR/lienwatch
 CONF=$CONFDIR/lienwatchd.conf
@@ -69,17 +72,29 @@ binaries() {
     fi
 }
 
-# Units shipped in systemd/; a unit whose daemon is not built is skipped.
+# The unit names (from systemd/NAME.service.in); on install a unit whose
+# daemon is not built is skipped.
 units() {
-    for u in systemd/*.service; do
+    for u in systemd/*.service.in; do
         [ -e "$u" ] || continue
-        n=$(basename "$u" .service)
+        n=$(basename "$u" .service.in)
         if [ "$ACTION" = install ] && [ "$n" != lienwatchd ] &&
             [ ! -x "$BUILD/bin/$n" ]; then
             continue
         fi
-        echo "$u"
+        echo "$n.service"
     done
+}
+
+# A unit as make made it must name this install's paths: make writes them
+# in from SBINDIR and SYSCONFDIR; this script only copies.
+check_unit() {
+    grep -q "^ExecStart=$SBINDIR/" "$1" && grep -q "$CONFDIR/" "$1" || {
+        echo "install.sh: $1 was made for other directories than" \
+            "SBINDIR=$SBINDIR SYSCONFDIR=$SYSCONFDIR; run make install" \
+            "(or make units) with the same PREFIX/SYSCONFDIR" >&2
+        exit 1
+    }
 }
 
 manpages() {
@@ -94,14 +109,6 @@ docs() {
         [ -f "$f" ] && echo "$f"
     done
     return 0
-}
-
-# Rewrites the paths of our binaries on Exec lines to PREFIX, and
-# /etc/lienwatch to SYSCONFDIR/lienwatch.
-rewrite_unit() {
-    sed -E \
-        -e "/^Exec/s#(^[A-Za-z]+=[-@:+!]*|[[:space:]])(/[^[:space:]]*)?/s?bin/(lienwatchd|lw-gpsbridge)([[:space:]]|\$)#\\1$SBINDIR/\\3\\4#g" \
-        -e "s#/etc/lienwatch([/[:space:]]|\$)#$CONFDIR\\1#g" "$1"
 }
 
 # The example configuration as the daemon prints it.
@@ -141,6 +148,13 @@ do_install() {
     [ -x "$BUILD/bin/lienwatch" ] ||
         { echo "install.sh: $BUILD/bin/lienwatch not built (run make)" >&2; exit 1; }
 
+    # the units first: nothing is installed when they do not fit
+    for u in $(units); do
+        [ -f "$BUILD/systemd/$u" ] ||
+            { echo "install.sh: $BUILD/systemd/$u not made (run make)" >&2; exit 1; }
+        check_unit "$BUILD/systemd/$u"
+    done
+
     binaries | while read -r name dir; do
         install -d -m 0755 "$D$dir"
         install -m 0755 "$BUILD/bin/$name" "$D$dir/$name"
@@ -149,9 +163,8 @@ do_install() {
 
     install -d -m 0755 "$D$UNITDIR"
     for u in $(units); do
-        rewrite_unit "$u" > "$tmp"
-        install -m 0644 "$tmp" "$D$UNITDIR/$(basename "$u")"
-        say "$D$UNITDIR/$(basename "$u")"
+        install -m 0644 "$BUILD/systemd/$u" "$D$UNITDIR/$u"
+        say "$D$UNITDIR/$u"
     done
     for s in systemd/*.sysusers.conf; do
         [ -e "$s" ] || continue
@@ -231,9 +244,8 @@ do_uninstall() {
     binaries | while read -r name dir; do
         remove "$D$dir/$name"
     done
-    for u in systemd/*.service; do
-        [ -e "$u" ] || continue
-        remove "$D$UNITDIR/$(basename "$u")"
+    for u in $(units); do
+        remove "$D$UNITDIR/$u"
     done
     for s in systemd/*.sysusers.conf; do
         [ -e "$s" ] || continue

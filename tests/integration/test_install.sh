@@ -1,7 +1,9 @@
 #!/bin/bash
-# test_install: "make install DESTDIR=..." (build-aux/install.sh on the current
-# build, as the Makefile calls it), then:
-#   - every file where it belongs, with its mode; unit paths rewritten;
+# test_install: "make install DESTDIR=..." (make units for the prefix, then
+# build-aux/install.sh on the current build, as the Makefile calls them):
+#   - every file where it belongs, with its mode; the units made by make
+#     from systemd/*.service.in name PREFIX and SYSCONFDIR; install.sh
+#     refuses units made for other directories;
 #   - the installed example config is --dump-config, every key in it, and
 #     lienwatchd.conf(5) documents every key (and is up to date);
 #   - the installed daemon runs from DESTDIR with the installed config
@@ -22,6 +24,18 @@ subacked() { [ "$(grep -c 'received SUBACK' "$1")" -ge 3 ]; }
 
 D="$T/root"
 INSTALL="$ROOT/build-aux/install.sh"
+# the units of this prefix, as make install makes them (nothing else is
+# built: the binaries are the current build's)
+make -s -C "$ROOT" BUILD="$BUILD" PREFIX=/usr SYSCONFDIR=/etc units >"$T/units.log" 2>&1 ||
+    fail "make units failed: $(cat "$T/units.log")"
+grep -qx 'ExecStart=/usr/sbin/lienwatchd -c /etc/lienwatch/lienwatchd.conf' \
+    "$ROOT/$BUILD/systemd/lienwatchd.service" || fail "make units: ExecStart not made for PREFIX=/usr"
+# units made for /usr do not go into an install for /opt/lw
+if "$INSTALL" install "$T/wrong" /opt/lw /etc "$BUILD" >"$T/wrong.log" 2>&1; then
+    fail "install.sh installed units made for another PREFIX"
+fi
+grep -q "was made for other directories" "$T/wrong.log" || fail "wrong-prefix units: unclear error: $(cat "$T/wrong.log")"
+[ ! -e "$T/wrong" ] || fail "a refused install left files: $(cd "$T/wrong" && find . -type f)"
 "$INSTALL" install "$D" /usr /etc "$BUILD" >"$T/install.log" 2>&1 ||
     fail "install failed: $(cat "$T/install.log")"
 
@@ -61,7 +75,7 @@ for unit in "$D"/usr/lib/systemd/system/*.service; do
     done || exit 1
 done
 grep -qx 'ExecStart=/usr/sbin/lienwatchd -c /etc/lienwatch/lienwatchd.conf' \
-    "$D/usr/lib/systemd/system/lienwatchd.service" || fail "ExecStart not rewritten for PREFIX=/usr"
+    "$D/usr/lib/systemd/system/lienwatchd.service" || fail "installed ExecStart not for PREFIX=/usr"
 
 # ---- the example configuration
 CONF="$D/etc/lienwatch/lienwatchd.conf"

@@ -1,6 +1,9 @@
 #!/bin/bash
-# test_systemd_units: every unit in systemd/ passes systemd's own checks.
+# test_systemd_units: every unit made from systemd/*.service.in passes
+# systemd's own checks.
 #
+#   - the templates name no installation directory themselves (only
+#     @SBINDIR@ and @SYSCONFDIR@), and make substitutes every placeholder;
 #   - "systemd-analyze verify --man=no" prints nothing on stderr except,
 #     because nothing is installed, that our daemon's binary is missing (it
 #     exits 0 on unknown keys and typos, so its output is what counts);
@@ -17,9 +20,26 @@ lw_setup
 command -v systemd-analyze >/dev/null || skip "systemd-analyze not installed"
 
 cd "$ROOT"
-units=(systemd/*.service)
-[ -e "${units[0]}" ] || fail "no units in systemd/"
-[ -e systemd/lienwatchd.service ] || fail "systemd/lienwatchd.service missing"
+templates=(systemd/*.service.in)
+[ -e "${templates[0]}" ] || fail "no unit templates in systemd/"
+[ -e systemd/lienwatchd.service.in ] || fail "systemd/lienwatchd.service.in missing"
+! grep -n '/usr/local\|/etc/lienwatch\|/usr/s\?bin/lienwatchd\|/usr/s\?bin/lw-gpsbridge' "${templates[@]}" ||
+    fail "a template names an installation directory instead of @SBINDIR@/@SYSCONFDIR@"
+grep -q '^ExecStart=@SBINDIR@/lienwatchd -c @SYSCONFDIR@/lienwatch/lienwatchd.conf$' \
+    systemd/lienwatchd.service.in || fail "lienwatchd.service.in: ExecStart is not a template"
+
+# make_units DIR [VAR=VALUE...]: the units as make makes them, in DIR/systemd
+# (a private build folder, so nothing else's units are touched).
+make_units() {
+    local dir=$1
+    shift
+    make -s -C "$ROOT" BUILD="$dir" "$@" units >"$T/make-units.log" 2>&1 ||
+        fail "make units $*: $(cat "$T/make-units.log")"
+}
+make_units "$T/shipped"
+units=("$T"/shipped/systemd/*.service)
+[ "${#units[@]}" = "${#templates[@]}" ] || fail "make units made ${#units[@]} units from ${#templates[@]} templates"
+! grep -n '@[A-Z_]*@' "${units[@]}" || fail "a placeholder was not substituted"
 
 # verify_unit FILE ALLOW_MISSING: runs verify, fails on any unexpected line.
 verify_unit() {
@@ -43,15 +63,13 @@ for u in "${units[@]}"; do
     # 1. As shipped: only "binary not installed" may show.
     verify_unit "$u" 1
 
-    # 2. With the Exec paths pointed at the build: not even that.
+    # 2. Made with SBINDIR pointing at the build: not even that.
     daemon=$(basename "$u" .service)
     if [ -x "$BIN/$daemon" ]; then
-        mkdir -p "$T/units"
-        sed -E "/^Exec/s#(^[A-Za-z]+=[-@:+!]*|[[:space:]])(/[^[:space:]]*)?/s?bin/(lienwatchd|lw-gpsbridge)([[:space:]]|\$)#\\1$BIN/\\3\\4#g" \
-            "$u" > "$T/units/$name"
-        grep -q "^ExecStart=$BIN/$daemon" "$T/units/$name" ||
-            fail "could not point $name's ExecStart at $BIN/$daemon"
-        verify_unit "$T/units/$name" 0
+        [ -e "$T/inbuild/systemd/$name" ] || make_units "$T/inbuild" SBINDIR="$BIN"
+        grep -q "^ExecStart=$BIN/$daemon" "$T/inbuild/systemd/$name" ||
+            fail "make units SBINDIR=$BIN: $name's ExecStart is not $BIN/$daemon"
+        verify_unit "$T/inbuild/systemd/$name" 0
     else
         say "$BIN/$daemon not built: verify only as shipped"
     fi
@@ -72,7 +90,7 @@ done
 
 # 4. What issue 6 asks of lienwatchd.service, read back by systemd itself
 #    (the security table reports the effective settings) and from the file.
-u=systemd/lienwatchd.service
+u=$T/shipped/systemd/lienwatchd.service
 sec=$(systemd-analyze security --offline=true "$u" 2>&1)
 for want in 'User=/DynamicUser=.*non-root' 'NoNewPrivileges=' 'ProtectSystem=.*strict' \
     'CapabilityBoundingSet=~CAP_SYS_ADMIN' 'UMask=' 'PrivateTmp=' 'PrivateDevices=' \
