@@ -132,7 +132,9 @@ int gb_tpv_format(const struct gb_fix *f, char *buf, size_t len);
 struct gb_spool;
 
 /*
- * Opens (creating when missing) the spool database at path. max_rows > 0
+ * Opens (creating when missing, mode 0600 whatever the umask) the spool
+ * database at path; an existing spool that group or others may read is
+ * made private (with its -wal and -shm files). max_rows > 0
  * bounds it; full_sync selects synchronous=FULL (each fix on disk before
  * it is published) over NORMAL. Also takes an exclusive lock on
  * "<path>.lock" so that two bridges cannot drain one spool. On failure

@@ -13,6 +13,11 @@
  * A lost delete only means the fix is sent again: the daemon ignores
  * duplicates (unique on device + fix time).
  *
+ * Privacy: the spool holds where the vehicle was. It is created 0600 (and
+ * SQLite gives its -wal and -shm files the database's mode), whatever the
+ * umask of a bridge run by hand; an existing spool that others may read is
+ * made 0600.
+ *
  * Invariants: count == rows in table spool; the "dropped" row of table meta
  * is the number of fixes ever deleted because the spool was full.
  */
@@ -25,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bridge.h"
@@ -33,6 +39,8 @@
 #define SPOOL_VERSION 1
 /* Wait this long for a reader (e.g. sqlite3 run by an operator). */
 #define SPOOL_BUSY_MS 2000
+/* Mode of the spool and its -wal and -shm files: the owner's only. */
+#define SPOOL_MODE 0600
 
 struct gb_spool {
     sqlite3 *db;               /* the connection */
@@ -107,6 +115,44 @@ static enum lw_err take_lock(struct gb_spool *s, const char *path, char *err,
     return LW_OK;
 }
 
+/*
+ * Creates path with SPOOL_MODE when it does not exist, and takes group and
+ * other permissions away from it and from its -wal and -shm files when
+ * they exist (a spool made by an earlier version, or by hand).
+ */
+static enum lw_err private_files(const char *path, char *err, size_t errlen)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char p[GB_PATH_MAX + 8];
+    struct stat st;
+    int fd;
+
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, SPOOL_MODE);
+    if (fd >= 0) {
+        close(fd);
+        return LW_OK;
+    }
+    if (errno != EEXIST) {
+        lw_seterr(err, errlen, "spool: cannot create %s: %s", path,
+                  strerror(errno));
+        return LW_ERR_IO;
+    }
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode) ||
+            (st.st_mode & 077) == 0)
+            continue;
+        if (chmod(p, st.st_mode & 0700) != 0) {
+            lw_seterr(err, errlen,
+                      "spool: %s is readable by others (mode %04o) and "
+                      "cannot be made private: %s",
+                      p, (unsigned)(st.st_mode & 07777), strerror(errno));
+            return LW_ERR_IO;
+        }
+    }
+    return LW_OK;
+}
+
 enum lw_err gb_spool_open(const char *path, int64_t max_rows, bool full_sync,
                           struct gb_spool **out, char *err, size_t errlen)
 {
@@ -125,6 +171,9 @@ enum lw_err gb_spool_open(const char *path, int64_t max_rows, bool full_sync,
     s->lock_fd = -1;
     s->max_rows = max_rows;
     rc = take_lock(s, path, err, errlen);
+    if (rc != LW_OK)
+        goto out_free;
+    rc = private_files(path, err, errlen);
     if (rc != LW_OK)
         goto out_free;
     if (sqlite3_open_v2(path, &s->db,

@@ -301,12 +301,20 @@ lw_track $!
 wait_for 5 test -S "$T/notify.sock" || fail "D: notify listener did not start"
 printf 'device = sig\nmin_interval = 5s\n' > "$T/d.conf"
 DEAD=$(free_port) # nothing listens: gpsd and broker both down
+old_umask=$(umask)
+umask 022
 NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=1000000 "$GB" -c "$T/d.conf" \
     --gpsd "127.0.0.1:$DEAD" --mqtt-host 127.0.0.1 --mqtt-port "$DEAD" \
     --spool "$T/d.spool" > "$T/d.log" 2>&1 &
 DP=$!
 lw_track "$DP"
 wait_for 5 grep -q '^READY=1' "$T/notify.log" || fail "D: no READY=1"
+# the spool says where the vehicle was: private, even when run by hand
+# with a umask that lets others read new files
+for f in "$T/d.spool" "$T/d.spool-wal" "$T/d.spool-shm"; do
+    [ -f "$f" ] || fail "D: $f missing while the bridge runs"
+    [ "$(stat -c %a "$f")" = 600 ] || fail "D: $f has mode $(stat -c %a "$f"), not 600"
+done
 has_two_watchdogs() { [ "$(grep -c '^WATCHDOG=1' "$T/notify.log")" -ge 2 ]; }
 wait_for 5 has_two_watchdogs || fail "D: WATCHDOG=1 not sent every half WATCHDOG_USEC"
 wait_for 5 grep -q '^STATUS=gpsd down, broker down; 0 fixes' "$T/notify.log" || fail "D: no STATUS"
@@ -326,7 +334,24 @@ wait "$DP" || rc=$?
 lw_untrack "$DP"
 [ "$rc" = 0 ] || fail "D: exit $rc on SIGTERM"
 wait_for 5 grep -q '^STOPPING=1' "$T/notify.log" || fail "D: no STOPPING=1"
-say "D ok: notify, SIGHUP, spool lock, SIGTERM"
+# a spool made readable by others (an earlier version, or by hand) is
+# made private at the next start, its -wal and -shm files too
+chmod 644 "$T/d.spool"
+sqlite3 "$T/d.spool" "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS t(a)" >/dev/null
+touch "$T/d.spool-wal" "$T/d.spool-shm"
+chmod 644 "$T/d.spool-wal" "$T/d.spool-shm"
+printf 'device = sig\n' > "$T/d.conf"
+"$GB" -c "$T/d.conf" --gpsd "127.0.0.1:$DEAD" --mqtt-host 127.0.0.1 \
+    --mqtt-port "$DEAD" --spool "$T/d.spool" > "$T/d2.log" 2>&1 &
+DP=$!
+lw_track "$DP"
+wait_for 5 grep -q "fixes waiting" "$T/d2.log" || fail "D: second run did not start: $(tail -3 "$T/d2.log")"
+for f in "$T/d.spool" "$T/d.spool-wal" "$T/d.spool-shm"; do
+    [ "$(stat -c %a "$f")" = 600 ] || fail "D: $f left at mode $(stat -c %a "$f")"
+done
+stop_pid "$DP"
+umask "$old_umask"
+say "D ok: notify, SIGHUP, spool lock, SIGTERM, spool files 0600"
 
 # ---- E: TLS and a password, against a broker that wants both
 if ! command -v openssl >/dev/null || ! command -v mosquitto_passwd >/dev/null; then
