@@ -115,6 +115,8 @@ struct lwrt_mqtt {
     bool dropped;                   /* on_disconnect seen, not yet handled */
     int dropped_rc;                 /* its code */
     int dropped_errno;              /* errno then, for MOSQ_ERR_ERRNO */
+    int connect_errno;              /* a connect error libmosquitto's first
+                                       write (TLS) took from the socket */
     bool refused;                   /* the broker refused this login */
     int64_t backoff_ms;             /* delay before the next round */
     unsigned failures;              /* consecutive failed rounds */
@@ -541,6 +543,23 @@ static const char *attempt_reason(struct lwrt_mqtt *m, int rc, int saved_errno,
     return buf;
 }
 
+/* Errors a TCP connect ends with (as opposed to a stale errno). */
+static bool is_connect_error(int e)
+{
+    switch (e) {
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case ECONNABORTED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case ETIMEDOUT:
+    case EPIPE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void warn_plaintext(struct lwrt_mqtt *m, const struct lwrt_addr *a)
 {
     if (!m->have_password || m->tls || lwrt_addr_is_loopback(a) ||
@@ -573,6 +592,7 @@ static void try_address(struct lwrt_mqtt *m)
         rc = mosquitto_connect_bind_async(m->mosq, a->text, m->port,
                                           m->keepalive_s, NULL);
         e = errno;
+        m->connect_errno = is_connect_error(e) ? e : 0;
         if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_CONN_PENDING) {
             fd = mosquitto_socket(m->mosq);
             if (fd >= 0) {
@@ -750,7 +770,8 @@ static void step_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void tcp_ready(struct lwrt_mqtt *m)
 {
     int soerr = 0, rc;
-    socklen_t sl = sizeof(soerr);
+    socklen_t sl = sizeof(soerr), pl = sizeof(struct sockaddr_storage);
+    struct sockaddr_storage peer;
     int fd = mosquitto_socket(m->mosq);
 
     ev_io_stop(m->loop, &m->io_write);
@@ -758,8 +779,14 @@ static void tcp_ready(struct lwrt_mqtt *m)
         soerr = ENOTCONN;
     else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
         soerr = errno;
+    /* With TLS, libmosquitto's first SSL_connect may already have taken
+     * the connect error from the socket (SO_ERROR is then 0): a socket
+     * without a peer did not connect. */
+    if (!soerr && getpeername(fd, (struct sockaddr *)&peer, &pl) != 0)
+        soerr = m->connect_errno ? m->connect_errno : errno;
     if (soerr) {
-        address_failed(m, strerror(soerr));
+        address_failed(m, soerr == ENOTCONN ? "the TCP connection failed"
+                                            : strerror(soerr));
         try_address(m);
         return;
     }
@@ -775,6 +802,33 @@ static void tcp_ready(struct lwrt_mqtt *m)
     if (!check_rc(m, rc))
         return;
     update_write_watcher(m);
+}
+
+/*
+ * libmosquitto 2.0 takes an SSL_ERROR_SYSCALL in the TLS handshake for
+ * "try again", so a peer that closed or reset the connection then would
+ * make the readable socket spin until the handshake timeout. When a read
+ * made no progress, look: EOF or an error ends the attempt. Returns true
+ * when it did (the next address is being tried).
+ */
+static bool handshake_dead(struct lwrt_mqtt *m)
+{
+    int fd = mosquitto_socket(m->mosq);
+    char c, why[ERR_MAX];
+    ssize_t n;
+
+    if (fd < 0 || !m->tls)
+        return false;
+    n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+                            errno == EINTR)))
+        return false;
+    put(why, sizeof(why), "TLS: %s during the handshake",
+        n == 0 ? "the broker closed the connection" : strerror(errno));
+    abort_socket(m);
+    address_failed(m, why);
+    try_address(m);
+    return true;
 }
 
 static void io_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -793,6 +847,9 @@ static void io_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         int rc = mosquitto_loop_read(m->mosq, 1);
 
         if (!check_rc(m, rc))
+            return;
+        if (m->st == ST_HANDSHAKE && m->rx_events == before &&
+            handshake_dead(m))
             return;
         if (m->rx_events == before || (m->paused && m->st == ST_CONNECTED))
             break;
