@@ -389,7 +389,7 @@ lw_track $!
 "$GB" --device tls --gpsd "127.0.0.1:$DEAD" --mqtt-host 127.0.0.1 --mqtt-port "$DEAD" \
     --spool "$T/tls.spool" > "$T/tls0.log" 2>&1 &
 P0=$!
-wait_for 5 test -s "$T/tls.spool" || fail "E: no spool created"
+wait_for 10 grep -q "fixes waiting" "$T/tls0.log" || fail "E: no spool created: $(tail -3 "$T/tls0.log")"
 stop_pid "$P0"
 head -3 "$T/live.sub" | cut -d" " -f2- | while read -r payload; do
     sqlite3 "$T/tls.spool" "INSERT INTO spool (topic, payload, fix_time_ms, taken_ms)

@@ -147,7 +147,7 @@ DEAD=$(free_port)
     --mqtt-port "$DEAD" --spool "$T/b.spool" >"$T/b0.log" 2>&1 &
 P0=$!
 lw_track "$P0"
-wait_for 5 test -s "$T/b.spool" || fail "B: no spool created"
+wait_for $((5 * SLOW)) grep -q "fixes waiting" "$T/b0.log" || fail "B: no spool created: $(tail -3 "$T/b0.log")"
 stop_pid "$P0"
 for i in 1 2; do
     sqlite3 "$T/b.spool" "INSERT INTO spool (topic, payload, fix_time_ms, taken_ms) VALUES
