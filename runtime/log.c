@@ -153,8 +153,8 @@ void lwrt_log(int level, const char *fmt, ...)
 
 /* ---- rate limiting --------------------------------------------------- */
 
-bool lwrt_limit_allow(struct lwrt_limit *l, int64_t now_ms,
-                      int64_t interval_ms, struct lwrt_limit_note *note)
+bool lwrt_limit_allow(struct lwrt_limit *l, int64_t now_ms, int64_t interval_ms,
+                      struct lwrt_limit_note *note)
 {
     if (now_ms < l->next_ms) {
         if (l->suppressed++ == 0)

@@ -89,8 +89,8 @@ struct lwrt_limit_note {
  * be NULL, says what was swallowed since the previous line, and the count
  * starts again); false to swallow this one. Times in any one clock, ms.
  */
-bool lwrt_limit_allow(struct lwrt_limit *l, int64_t now_ms,
-                      int64_t interval_ms, struct lwrt_limit_note *note);
+bool lwrt_limit_allow(struct lwrt_limit *l, int64_t now_ms, int64_t interval_ms,
+                      struct lwrt_limit_note *note);
 
 /*
  * Describes when the swallowed lines happened, relative to now_ms, e.g.

@@ -70,64 +70,64 @@ struct sub {
 };
 
 struct lwrt_mqtt {
-    struct ev_loop *loop;           /* borrowed */
-    struct lwrt_mqtt_handlers h;    /* owner's callbacks */
-    void *ctx;                      /* owner's context for h */
+    struct ev_loop *loop;        /* borrowed */
+    struct lwrt_mqtt_handlers h; /* owner's callbacks */
+    void *ctx;                   /* owner's context for h */
     /* settings (copies) */
-    char *name;                     /* log prefix */
-    char *host;                     /* configured host */
-    char *client_id;                /* NULL: libmosquitto makes one */
-    char *username;                 /* NULL: no authentication */
-    char *will_topic;               /* NULL: no will */
-    char *will_payload;             /* with will_topic */
-    int port;                       /* broker port */
-    int keepalive_s;                /* MQTT keep-alive */
-    int max_inflight;               /* 0: no limit */
-    bool clean_session;             /* see lwrt_mqtt_opts */
-    bool fresh_handle;              /* a new handle per round */
-    bool quiet;                     /* repeated failures at debug */
-    bool jitter;                    /* randomise back-off delays */
-    int64_t backoff_min_ms;         /* first delay */
-    int64_t backoff_max_ms;         /* cap */
-    int64_t connect_timeout_ms;     /* TCP, per address */
-    int64_t handshake_timeout_ms;   /* TLS + CONNACK, per address */
-    char password[LWRT_SECRET_MAX + 1]; /* wiped at free */
-    bool have_password;             /* password holds one */
-    struct lwrt_tls *tls;           /* NULL: plain TCP */
+    char *name;                          /* log prefix */
+    char *host;                          /* configured host */
+    char *client_id;                     /* NULL: libmosquitto makes one */
+    char *username;                      /* NULL: no authentication */
+    char *will_topic;                    /* NULL: no will */
+    char *will_payload;                  /* with will_topic */
+    int port;                            /* broker port */
+    int keepalive_s;                     /* MQTT keep-alive */
+    int max_inflight;                    /* 0: no limit */
+    bool clean_session;                  /* see lwrt_mqtt_opts */
+    bool fresh_handle;                   /* a new handle per round */
+    bool quiet;                          /* repeated failures at debug */
+    bool jitter;                         /* randomise back-off delays */
+    int64_t backoff_min_ms;              /* first delay */
+    int64_t backoff_max_ms;              /* cap */
+    int64_t connect_timeout_ms;          /* TCP, per address */
+    int64_t handshake_timeout_ms;        /* TLS + CONNACK, per address */
+    char password[LWRT_SECRET_MAX + 1];  /* wiped at free */
+    bool have_password;                  /* password holds one */
+    struct lwrt_tls *tls;                /* NULL: plain TCP */
     struct sub subs[LWRT_MQTT_MAX_SUBS]; /* subscriptions */
-    int nsubs;                      /* used entries of subs */
-    int subscribed;                 /* SUBACKs received on this connection */
+    int nsubs;                           /* used entries of subs */
+    int subscribed; /* SUBACKs received on this connection */
     /* the connection */
-    struct mosquitto *mosq;         /* NULL between rounds with fresh_handle */
-    enum state st;                  /* see the file comment */
-    struct lwrt_lookup *lookup;     /* running name lookup, or NULL */
-    struct lwrt_addr *addrs;        /* this round's addresses (owned) */
-    size_t naddrs;                  /* entries of addrs */
-    size_t cur;                     /* the address being tried */
-    ev_io io_read;                  /* readable socket */
-    ev_io io_write;                 /* writable socket (TCP connect, or
-                                       while mosquitto_want_write) */
-    ev_timer misc_timer;            /* mosquitto_loop_misc every second */
-    ev_timer step_timer;            /* back-off, timeouts, hand-over */
-    bool socket_watched;            /* io watchers follow libmosquitto */
-    bool paused;                    /* owner asked us to stop reading */
-    bool log_callback;              /* on_log is installed */
-    bool dropped;                   /* on_disconnect seen, not yet handled */
-    int dropped_rc;                 /* its code */
-    int dropped_errno;              /* errno then, for MOSQ_ERR_ERRNO */
-    int connect_errno;              /* a connect error libmosquitto's first
-                                       write (TLS) took from the socket */
-    bool refused;                   /* the broker refused this login */
-    int64_t backoff_ms;             /* delay before the next round */
-    unsigned failures;              /* consecutive failed rounds */
-    uint64_t connects;              /* connections accepted */
-    uint64_t disconnects;           /* connections lost */
-    uint64_t rx_events;             /* callbacks run by incoming packets */
-    char address[LWRT_ADDR_TEXT_MAX];     /* current or last address */
+    struct mosquitto *mosq;     /* NULL between rounds with fresh_handle */
+    enum state st;              /* see the file comment */
+    struct lwrt_lookup *lookup; /* running name lookup, or NULL */
+    struct lwrt_addr *addrs;    /* this round's addresses (owned) */
+    size_t naddrs;              /* entries of addrs */
+    size_t cur;                 /* the address being tried */
+    ev_io io_read;              /* readable socket */
+    ev_io io_write;             /* writable socket (TCP connect, or
+                                   while mosquitto_want_write) */
+    ev_timer misc_timer;        /* mosquitto_loop_misc every second */
+    ev_timer step_timer;        /* back-off, timeouts, hand-over */
+    bool socket_watched;        /* io watchers follow libmosquitto */
+    bool paused;                /* owner asked us to stop reading */
+    bool log_callback;          /* on_log is installed */
+    bool dropped;               /* on_disconnect seen, not yet handled */
+    int dropped_rc;             /* its code */
+    int dropped_errno;          /* errno then, for MOSQ_ERR_ERRNO */
+    int connect_errno;          /* a connect error libmosquitto's first
+                                   write (TLS) took from the socket */
+    bool refused;               /* the broker refused this login */
+    int64_t backoff_ms;         /* delay before the next round */
+    unsigned failures;          /* consecutive failed rounds */
+    uint64_t connects;          /* connections accepted */
+    uint64_t disconnects;       /* connections lost */
+    uint64_t rx_events;         /* callbacks run by incoming packets */
+    char address[LWRT_ADDR_TEXT_MAX];      /* current or last address */
     char warned_plain[LWRT_ADDR_TEXT_MAX]; /* last "no TLS" warning */
-    char last_error[ERR_MAX];       /* latest problem, for status */
-    char attempt_error[ERR_MAX];    /* libmosquitto's error this attempt */
-    char summary[SUMMARY_MAX];      /* this round's failures */
+    char last_error[ERR_MAX];              /* latest problem, for status */
+    char attempt_error[ERR_MAX]; /* libmosquitto's error this attempt */
+    char summary[SUMMARY_MAX];   /* this round's failures */
 };
 
 static void begin_round(struct lwrt_mqtt *m);
@@ -158,9 +158,8 @@ static const char *opt_str(const char *s, const char *dflt)
 }
 
 /* Logs "NAME HOST:PORT: message" ([HOST] for an IPv6 address). */
-__attribute__((format(printf, 3, 4))) static void say(struct lwrt_mqtt *m,
-                                                      int level,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+say(struct lwrt_mqtt *m, int level, const char *fmt, ...)
 {
     char msg[SUMMARY_MAX + ERR_MAX];
     va_list ap;
@@ -272,8 +271,8 @@ static void on_log(struct mosquitto *mosq, void *obj, int level,
     struct lwrt_mqtt *m = obj;
 
     (void)mosq;
-    if ((level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) &&
-        m->st != ST_CONNECTED && !m->attempt_error[0])
+    if ((level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) && m->st != ST_CONNECTED &&
+        !m->attempt_error[0])
         put(m->attempt_error, sizeof(m->attempt_error), "%s", str);
     lwrt_log(LOG_DEBUG, "%s: %s", m->name, str);
 }
@@ -319,8 +318,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     if (rc != 0) {
         /* the broker closes the socket: on_disconnect follows */
         m->refused = true;
-        put(m->last_error, sizeof(m->last_error),
-                 "connection refused: %s", mosquitto_connack_string(rc));
+        put(m->last_error, sizeof(m->last_error), "connection refused: %s",
+            mosquitto_connack_string(rc));
         say(m, LOG_ERR, "connection refused: %s (the broker at %s)",
             mosquitto_connack_string(rc), cur_addr(m));
         return;
@@ -337,12 +336,12 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     set_log_callback(m);
     m->subscribed = 0;
     for (int i = 0; i < m->nsubs; i++) {
-        int src = mosquitto_subscribe(mosq, &m->subs[i].mid,
-                                      m->subs[i].pattern, m->subs[i].qos);
+        int src = mosquitto_subscribe(mosq, &m->subs[i].mid, m->subs[i].pattern,
+                                      m->subs[i].qos);
         if (src != MOSQ_ERR_SUCCESS) {
             put(err, sizeof(err), "%s", mosquitto_strerror(src));
-            say(m, LOG_ERR, "cannot subscribe to '%s': %s",
-                m->subs[i].pattern, err);
+            say(m, LOG_ERR, "cannot subscribe to '%s': %s", m->subs[i].pattern,
+                err);
         }
     }
     if (m->h.on_connected)
@@ -404,15 +403,13 @@ static int create_handle(struct lwrt_mqtt *m, char *err, size_t errlen)
 
     m->mosq = mosquitto_new(m->client_id, m->clean_session, m);
     if (!m->mosq) {
-        put(err, errlen, "cannot create an MQTT client: %s",
-                 strerror(errno));
+        put(err, errlen, "cannot create an MQTT client: %s", strerror(errno));
         return -1;
     }
     m->log_callback = false;
     mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
                          MQTT_PROTOCOL_V311);
-    mosquitto_max_inflight_messages_set(m->mosq,
-                                        (unsigned)m->max_inflight);
+    mosquitto_max_inflight_messages_set(m->mosq, (unsigned)m->max_inflight);
     mosquitto_connect_callback_set(m->mosq, on_connect);
     mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
     mosquitto_message_callback_set(m->mosq, on_message);
@@ -424,7 +421,7 @@ static int create_handle(struct lwrt_mqtt *m, char *err, size_t errlen)
                                        m->have_password ? m->password : NULL);
         if (rc != MOSQ_ERR_SUCCESS) {
             put(err, errlen, "cannot set the credentials: %s",
-                     mosquitto_strerror(rc));
+                mosquitto_strerror(rc));
             goto out_destroy;
         }
     }
@@ -437,17 +434,17 @@ static int create_handle(struct lwrt_mqtt *m, char *err, size_t errlen)
                                    lwrt_tls_ctx(m->tls));
         if (rc != MOSQ_ERR_SUCCESS) {
             put(err, errlen, "cannot use the TLS context: %s",
-                     mosquitto_strerror(rc));
+                mosquitto_strerror(rc));
             goto out_destroy;
         }
     }
     if (m->will_topic) {
         rc = mosquitto_will_set(m->mosq, m->will_topic,
-                                (int)strlen(m->will_payload),
-                                m->will_payload, 1, true);
+                                (int)strlen(m->will_payload), m->will_payload,
+                                1, true);
         if (rc != MOSQ_ERR_SUCCESS) {
             put(err, errlen, "cannot set the last will on %s: %s",
-                     m->will_topic, mosquitto_strerror(rc));
+                m->will_topic, mosquitto_strerror(rc));
             goto out_destroy;
         }
     }
@@ -475,8 +472,8 @@ static void schedule_round(struct lwrt_mqtt *m, int64_t delay_ms, int level)
 
     m->st = ST_WAIT;
     if (m->jitter && d > 0)
-        d += (int64_t)((double)d * ((double)random() / RAND_MAX - 0.5) *
-                       JITTER);
+        d +=
+            (int64_t)((double)d * ((double)random() / RAND_MAX - 0.5) * JITTER);
     say(m, level, "next connection attempt in %.1f s", (double)d / 1000.0);
     arm_step(m, d);
 }
@@ -491,17 +488,16 @@ static void round_failed(struct lwrt_mqtt *m, bool log_summary)
     if (log_summary) {
         if (m->naddrs > 1) {
             put(m->last_error, sizeof(m->last_error),
-                     "cannot connect to any of its %zu addresses: %s",
-                     m->naddrs, m->summary);
+                "cannot connect to any of its %zu addresses: %s", m->naddrs,
+                m->summary);
         } else if (m->naddrs == 1) {
             to_addr(m, m->addrs[0].text, to, sizeof(to));
-            put(m->last_error, sizeof(m->last_error),
-                     "cannot connect%s (%s)", to, m->summary);
+            put(m->last_error, sizeof(m->last_error), "cannot connect%s (%s)",
+                to, m->summary);
         }
         say(m, level, "%s", m->last_error);
     }
-    schedule_round(m, m->backoff_ms,
-                   m->quiet && repeat ? LOG_DEBUG : LOG_INFO);
+    schedule_round(m, m->backoff_ms, m->quiet && repeat ? LOG_DEBUG : LOG_INFO);
     m->backoff_ms *= 2;
     if (m->backoff_ms > m->backoff_max_ms)
         m->backoff_ms = m->backoff_max_ms;
@@ -516,7 +512,7 @@ static void address_failed(struct lwrt_mqtt *m, const char *why)
 
     if (m->naddrs > 1)
         put(m->summary + used, sizeof(m->summary) - used, "%s%s (%s)",
-                 used ? "; " : "", addr, why);
+            used ? "; " : "", addr, why);
     else
         put(m->summary, sizeof(m->summary), "%s", why);
     if (m->cur + 1 < m->naddrs)
@@ -536,8 +532,7 @@ static const char *attempt_reason(struct lwrt_mqtt *m, int rc, int saved_errno,
     else if (rc == MOSQ_ERR_TLS && m->attempt_error[0])
         put(buf, len, "TLS: %s", m->attempt_error);
     else if (m->attempt_error[0] && rc != MOSQ_ERR_ERRNO)
-        put(buf, len, "%s (%s)", rc_text(rc, saved_errno),
-                 m->attempt_error);
+        put(buf, len, "%s (%s)", rc_text(rc, saved_errno), m->attempt_error);
     else
         put(buf, len, "%s", rc_text(rc, saved_errno));
     return buf;
@@ -629,9 +624,8 @@ static void resolved(void *ctx, int err, int errno_, struct lwrt_addr *addrs,
     m->naddrs = n;
     m->cur = 0;
     if (err) {
-        put(m->last_error, sizeof(m->last_error),
-                 "cannot resolve %s: %s", m->host,
-                 err == EAI_SYSTEM ? strerror(errno_) : gai_strerror(err));
+        put(m->last_error, sizeof(m->last_error), "cannot resolve %s: %s",
+            m->host, err == EAI_SYSTEM ? strerror(errno_) : gai_strerror(err));
         say(m, m->quiet && m->failures > 0 ? LOG_DEBUG : LOG_WARNING, "%s",
             m->last_error);
         round_failed(m, false);
@@ -667,14 +661,14 @@ static void begin_round(struct lwrt_mqtt *m)
     }
     if (lwrt_resolve(m->loop, m->host, resolved, m, &m->lookup) != 0) {
         put(m->last_error, sizeof(m->last_error),
-                 "cannot start the lookup of %s: %s", m->host,
-                 strerror(errno));
+            "cannot start the lookup of %s: %s", m->host, strerror(errno));
         say(m, LOG_ERR, "%s", m->last_error);
         round_failed(m, false);
     }
 }
 
-/* ---- loop callbacks -------------------------------------------------------- */
+/* ---- loop callbacks --------------------------------------------------------
+ */
 
 /* After a libmosquitto call: an error it did not report through
  * on_disconnect is handled as if it had. Returns true while the socket is
@@ -695,9 +689,8 @@ static void handle_drop(struct lwrt_mqtt *m)
     m->dropped = false;
     if (m->st == ST_CONNECTED) {
         put(why, sizeof(why), "%s",
-                 rc == 0 ? "closed" : mosquitto_strerror(rc));
-        put(m->last_error, sizeof(m->last_error), "connection lost: %s",
-                 why);
+            rc == 0 ? "closed" : mosquitto_strerror(rc));
+        put(m->last_error, sizeof(m->last_error), "connection lost: %s", why);
         m->disconnects++;
         say(m, LOG_WARNING, "connection lost (%s)", why);
         m->st = ST_WAIT;
@@ -721,8 +714,8 @@ static void handle_drop(struct lwrt_mqtt *m)
         round_failed(m, false);
         return;
     }
-    address_failed(m, attempt_reason(m, rc, m->dropped_errno, why,
-                                     sizeof(why)));
+    address_failed(m,
+                   attempt_reason(m, rc, m->dropped_errno, why, sizeof(why)));
     try_address(m);
 }
 
@@ -744,19 +737,17 @@ static void step_cb(struct ev_loop *loop, ev_timer *w, int revents)
     case ST_TCP:
         abort_socket(m);
         put(why, sizeof(why), "no TCP connection within %.1f s",
-                 (double)m->connect_timeout_ms / 1000.0);
+            (double)m->connect_timeout_ms / 1000.0);
         address_failed(m, why);
         try_address(m);
         break;
     case ST_HANDSHAKE:
         abort_socket(m);
         put(why, sizeof(why), "no %sMQTT handshake within %.1f s",
-                 m->tls ? "TLS and " : "",
-                 (double)m->handshake_timeout_ms / 1000.0);
+            m->tls ? "TLS and " : "", (double)m->handshake_timeout_ms / 1000.0);
         if (m->attempt_error[0]) {
             size_t used = strlen(why);
-            put(why + used, sizeof(why) - used, " (%s)",
-                     m->attempt_error);
+            put(why + used, sizeof(why) - used, " (%s)", m->attempt_error);
         }
         address_failed(m, why);
         try_address(m);
@@ -820,8 +811,8 @@ static bool handshake_dead(struct lwrt_mqtt *m)
     if (fd < 0 || !m->tls)
         return false;
     n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-                            errno == EINTR)))
+    if (n > 0 ||
+        (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
         return false;
     put(why, sizeof(why), "TLS: %s during the handshake",
         n == 0 ? "the broker closed the connection" : strerror(errno));
@@ -900,43 +891,10 @@ static void misc_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- public -------------------------------------------------------------- */
 
-int lwrt_mqtt_new(struct lwrt_mqtt **out, struct ev_loop *loop,
-                  const struct lwrt_mqtt_opts *o,
-                  const struct lwrt_mqtt_handlers *h, void *ctx, char *err,
-                  size_t errlen)
+/* Copies the settings of o into m. Returns 0, or -1 when out of memory. */
+static int copy_opts(struct lwrt_mqtt *m, const struct lwrt_mqtt_opts *o)
 {
-    struct lwrt_mqtt *m;
-    const char *name = opt_str(o->name, "mqtt");
-    char src[LWRT_SECRET_MAX + 1];
-    enum lwrt_secret sr;
-
-    *out = NULL;
-    if (!o->host || !*o->host || o->port <= 0 || o->port > PORT_MAX) {
-        put(err, errlen, "%s: a broker host and a port in 1..%d are "
-                 "needed", name, PORT_MAX);
-        return -1;
-    }
-    if (!o->clean_session && !(o->client_id && *o->client_id)) {
-        put(err, errlen, "%s: a persistent session needs a client id",
-                 name);
-        return -1;
-    }
-    m = calloc(1, sizeof(*m));
-    if (!m) {
-        put(err, errlen, "%s: out of memory", name);
-        return -1;
-    }
-    m->loop = loop;
-    ev_io_init(&m->io_read, io_read_cb, -1, EV_READ);
-    ev_io_init(&m->io_write, io_write_cb, -1, EV_WRITE);
-    ev_timer_init(&m->misc_timer, misc_cb, MISC_INTERVAL_S, MISC_INTERVAL_S);
-    ev_timer_init(&m->step_timer, step_cb, 0., 0.);
-    m->io_read.data = m->io_write.data = m;
-    m->misc_timer.data = m->step_timer.data = m;
-    if (h)
-        m->h = *h;
-    m->ctx = ctx;
-    m->name = strdup(name);
+    m->name = strdup(opt_str(o->name, "mqtt"));
     m->host = strdup(o->host);
     m->client_id = dup_or_null(o->client_id);
     m->username = dup_or_null(o->username);
@@ -944,13 +902,11 @@ int lwrt_mqtt_new(struct lwrt_mqtt **out, struct ev_loop *loop,
         m->will_topic = strdup(o->will_topic);
         m->will_payload = strdup(o->will_payload ? o->will_payload : "");
     }
-    if (!m->name || !m->host || (o->client_id && *o->client_id &&
-                                 !m->client_id) ||
+    if (!m->name || !m->host ||
+        (o->client_id && *o->client_id && !m->client_id) ||
         (o->username && *o->username && !m->username) ||
-        (o->will_topic && (!m->will_topic || !m->will_payload))) {
-        put(err, errlen, "%s: out of memory", name);
-        goto out_free;
-    }
+        (o->will_topic && (!m->will_topic || !m->will_payload)))
+        return -1;
     m->port = o->port;
     m->keepalive_s = o->keepalive_s;
     m->max_inflight = o->max_inflight > 0 ? o->max_inflight : 0;
@@ -969,24 +925,74 @@ int lwrt_mqtt_new(struct lwrt_mqtt **out, struct ev_loop *loop,
     m->handshake_timeout_ms = o->handshake_timeout_ms > 0
                                   ? o->handshake_timeout_ms
                                   : LWRT_MQTT_HANDSHAKE_TIMEOUT_MS;
+    return 0;
+}
 
-    if (m->username) {
-        char e[ERR_MAX];
-        sr = lwrt_secret_read("mqtt password file", o->password_file,
-                              "mqtt-password", m->password,
-                              sizeof(m->password), src, sizeof(src), e,
-                              sizeof(e));
-        if (sr == LWRT_SECRET_ERROR) {
-            put(err, errlen, "%s: %s", name, e);
-            goto out_free;
-        }
-        if (sr == LWRT_SECRET_EMPTY)
-            lwrt_log(LOG_WARNING,
-                     "%s: the first line of %s is empty: connecting as '%s' "
-                     "without a password",
-                     name, src, m->username);
-        m->have_password = sr == LWRT_SECRET_OK;
+/* With a username: the password from password_file or the credential
+ * "mqtt-password". Returns 0, or -1 with err set. */
+static int load_password(struct lwrt_mqtt *m, const char *password_file,
+                         char *err, size_t errlen)
+{
+    char src[LWRT_SECRET_MAX + 1];
+    enum lwrt_secret sr;
+
+    if (!m->username)
+        return 0;
+    sr = lwrt_secret_read("mqtt password file", password_file, "mqtt-password",
+                          m->password, sizeof(m->password), src, sizeof(src),
+                          err, errlen);
+    if (sr == LWRT_SECRET_ERROR)
+        return -1;
+    if (sr == LWRT_SECRET_EMPTY)
+        lwrt_log(LOG_WARNING,
+                 "%s: the first line of %s is empty: connecting as '%s' "
+                 "without a password",
+                 m->name, src, m->username);
+    m->have_password = sr == LWRT_SECRET_OK;
+    return 0;
+}
+
+int lwrt_mqtt_new(struct lwrt_mqtt **out, struct ev_loop *loop,
+                  const struct lwrt_mqtt_opts *o,
+                  const struct lwrt_mqtt_handlers *h, void *ctx, char *err,
+                  size_t errlen)
+{
+    const char *name = opt_str(o->name, "mqtt");
+    struct lwrt_mqtt *m;
+    char e[ERR_MAX];
+
+    *out = NULL;
+    if (!o->host || !*o->host || o->port <= 0 || o->port > PORT_MAX) {
+        put(err, errlen, "%s: a broker host and a port in 1..%d are needed",
+            name, PORT_MAX);
+        return -1;
     }
+    if (!o->clean_session && !(o->client_id && *o->client_id)) {
+        put(err, errlen, "%s: a persistent session needs a client id", name);
+        return -1;
+    }
+    m = calloc(1, sizeof(*m));
+    if (!m) {
+        put(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    m->loop = loop;
+    ev_io_init(&m->io_read, io_read_cb, -1, EV_READ);
+    ev_io_init(&m->io_write, io_write_cb, -1, EV_WRITE);
+    ev_timer_init(&m->misc_timer, misc_cb, MISC_INTERVAL_S, MISC_INTERVAL_S);
+    ev_timer_init(&m->step_timer, step_cb, 0., 0.);
+    m->io_read.data = m->io_write.data = m;
+    m->misc_timer.data = m->step_timer.data = m;
+    if (h)
+        m->h = *h;
+    m->ctx = ctx;
+    if (copy_opts(m, o) != 0) {
+        put(err, errlen, "%s: out of memory", name);
+        goto out_free;
+    }
+    /* "mqtt password file F: ..." says whose it is */
+    if (load_password(m, o->password_file, err, errlen) != 0)
+        goto out_free;
     if ((o->cafile && *o->cafile) || (o->capath && *o->capath)) {
         struct lwrt_tls_opts to = {
             .host = o->host,
@@ -996,19 +1002,15 @@ int lwrt_mqtt_new(struct lwrt_mqtt **out, struct ev_loop *loop,
             .keyfile = o->keyfile,
             .insecure = o->tls_insecure,
         };
-        char e[ERR_MAX];
         m->tls = lwrt_tls_new(&to, e, sizeof(e));
         if (!m->tls) {
             put(err, errlen, "%s: %s", name, e);
             goto out_free;
         }
     }
-    if (!m->fresh_handle) {
-        char e[ERR_MAX];
-        if (create_handle(m, e, sizeof(e)) != 0) {
-            put(err, errlen, "%s: %s", name, e);
-            goto out_free;
-        }
+    if (!m->fresh_handle && create_handle(m, e, sizeof(e)) != 0) {
+        put(err, errlen, "%s: %s", name, e);
+        goto out_free;
     }
     *out = m;
     return 0;
@@ -1022,13 +1024,13 @@ int lwrt_mqtt_subscribe(struct lwrt_mqtt *m, const char *pattern, int qos,
 {
     if (m->nsubs >= LWRT_MQTT_MAX_SUBS) {
         put(err, errlen, "%s: more than %d subscriptions", m->name,
-                 LWRT_MQTT_MAX_SUBS);
+            LWRT_MQTT_MAX_SUBS);
         return -1;
     }
-    if (mosquitto_sub_topic_check(pattern) != MOSQ_ERR_SUCCESS ||
-        qos < 0 || qos > 2) {
+    if (mosquitto_sub_topic_check(pattern) != MOSQ_ERR_SUCCESS || qos < 0 ||
+        qos > 2) {
         put(err, errlen, "%s: '%s' (QoS %d) is not a valid subscription",
-                 m->name, pattern, qos);
+            m->name, pattern, qos);
         return -1;
     }
     m->subs[m->nsubs].pattern = strdup(pattern);
@@ -1058,8 +1060,7 @@ int lwrt_mqtt_publish(struct lwrt_mqtt *m, const char *topic,
 
     if (!m->mosq)
         return MOSQ_ERR_NO_CONN;
-    rc = mosquitto_publish(m->mosq, mid, topic, (int)len, payload, qos,
-                           retain);
+    rc = mosquitto_publish(m->mosq, mid, topic, (int)len, payload, qos, retain);
     update_write_watcher(m);
     return rc;
 }
@@ -1121,9 +1122,9 @@ void lwrt_mqtt_shutdown(struct lwrt_mqtt *m, const char *final_topic,
                           (int)strlen(final_payload), final_payload, 1, true);
     mosquitto_disconnect(m->mosq);
     /* flush what is queued (the final state, DISCONNECT) before closing */
-    for (int waited = 0; waited < timeout_ms &&
-                         mosquitto_socket(m->mosq) >= 0 &&
-                         mosquitto_want_write(m->mosq);
+    for (int waited = 0;
+         waited < timeout_ms && mosquitto_socket(m->mosq) >= 0 &&
+         mosquitto_want_write(m->mosq);
          waited += 10) {
         if (mosquitto_loop_write(m->mosq, 1) != MOSQ_ERR_SUCCESS)
             break;

@@ -63,17 +63,17 @@ struct lwrt_mqtt_opts {
     const char *password_file; /* "": the credential "mqtt-password" */
     const char *cafile;        /* TLS when cafile or capath is set */
     const char *capath;
-    const char *certfile;      /* TLS client certificate, or NULL */
-    const char *keyfile;       /* its key, or NULL */
-    bool tls_insecure;         /* do not check the host name (tests only) */
-    const char *will_topic;    /* retained QoS 1 last will, or NULL */
-    const char *will_payload;  /* its payload (with will_topic) */
-    int64_t backoff_min_ms;    /* first delay after a failed round */
-    int64_t backoff_max_ms;    /* cap of the doubling delay */
-    bool backoff_jitter;       /* +-20 % on each delay (many clients) */
+    const char *certfile;         /* TLS client certificate, or NULL */
+    const char *keyfile;          /* its key, or NULL */
+    bool tls_insecure;            /* do not check the host name (tests only) */
+    const char *will_topic;       /* retained QoS 1 last will, or NULL */
+    const char *will_payload;     /* its payload (with will_topic) */
+    int64_t backoff_min_ms;       /* first delay after a failed round */
+    int64_t backoff_max_ms;       /* cap of the doubling delay */
+    bool backoff_jitter;          /* +-20 % on each delay (many clients) */
     int64_t connect_timeout_ms;   /* TCP connect per address; 0 = default */
     int64_t handshake_timeout_ms; /* TLS + CONNACK per address; 0 = default */
-    bool quiet_retries;        /* repeated failures at debug, not warning */
+    bool quiet_retries;           /* repeated failures at debug, not warning */
 };
 
 /* Callbacks into the link's owner, ctx as given to lwrt_mqtt_new. Each

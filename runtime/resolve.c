@@ -20,18 +20,18 @@
 #include "runtime/resolve.h"
 
 struct lwrt_lookup {
-    pthread_mutex_t mu;     /* guards everything below but the loop part */
-    int refs;               /* 2 while the thread runs, then 1, then free */
-    bool cancelled;         /* the loop no longer wants the answer */
-    int err;                /* getaddrinfo's result */
-    int errno_;             /* errno for EAI_SYSTEM */
-    struct addrinfo *list;  /* the answer, until the loop takes it */
+    pthread_mutex_t mu;    /* guards everything below but the loop part */
+    int refs;              /* 2 while the thread runs, then 1, then free */
+    bool cancelled;        /* the loop no longer wants the answer */
+    int err;               /* getaddrinfo's result */
+    int errno_;            /* errno for EAI_SYSTEM */
+    struct addrinfo *list; /* the answer, until the loop takes it */
     /* loop side, not touched by the thread after it signalled */
-    struct ev_loop *loop;   /* borrowed */
-    ev_async async;         /* signalled by the thread */
-    lwrt_resolve_cb *cb;    /* the owner's callback */
-    void *ctx;              /* its argument */
-    char host[];            /* the name looked up */
+    struct ev_loop *loop; /* borrowed */
+    ev_async async;       /* signalled by the thread */
+    lwrt_resolve_cb *cb;  /* the owner's callback */
+    void *ctx;            /* its argument */
+    char host[];          /* the name looked up */
 };
 
 static const struct addrinfo hints_tcp = {
@@ -61,8 +61,7 @@ static bool same_addr(const struct lwrt_addr *a, const struct sockaddr *sa,
     return a->len == len && memcmp(&a->sa, sa, len) == 0;
 }
 
-struct lwrt_addr *lwrt_addrs_from_list(const struct addrinfo *list,
-                                       size_t *n)
+struct lwrt_addr *lwrt_addrs_from_list(const struct addrinfo *list, size_t *n)
 {
     const struct addrinfo *ai;
     struct lwrt_addr *out;
@@ -89,8 +88,7 @@ struct lwrt_addr *lwrt_addrs_from_list(const struct addrinfo *list,
         memcpy(&out[used].sa, ai->ai_addr, ai->ai_addrlen);
         out[used].len = ai->ai_addrlen;
         if (getnameinfo(ai->ai_addr, ai->ai_addrlen, out[used].text,
-                        sizeof(out[used].text), NULL, 0,
-                        NI_NUMERICHOST) != 0)
+                        sizeof(out[used].text), NULL, 0, NI_NUMERICHOST) != 0)
             continue;
         used++;
     }

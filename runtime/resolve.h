@@ -28,9 +28,9 @@ struct addrinfo;
 
 /* One address to connect to. */
 struct lwrt_addr {
-    struct sockaddr_storage sa;     /* the address (port not set) */
-    socklen_t len;                  /* bytes used of sa */
-    char text[LWRT_ADDR_TEXT_MAX];  /* numeric form ("::1", "127.0.0.1") */
+    struct sockaddr_storage sa;    /* the address (port not set) */
+    socklen_t len;                 /* bytes used of sa */
+    char text[LWRT_ADDR_TEXT_MAX]; /* numeric form ("::1", "127.0.0.1") */
 };
 
 /*
@@ -63,8 +63,7 @@ void lwrt_resolve_cancel(struct lwrt_lookup *lk);
  * IPv6. Returns the array (free() it; NULL when empty or out of memory)
  * and sets *n.
  */
-struct lwrt_addr *lwrt_addrs_from_list(const struct addrinfo *list,
-                                       size_t *n);
+struct lwrt_addr *lwrt_addrs_from_list(const struct addrinfo *list, size_t *n);
 
 /* True for 127.0.0.0/8, ::1 and IPv4-mapped 127.0.0.0/8. */
 bool lwrt_addr_is_loopback(const struct lwrt_addr *a);

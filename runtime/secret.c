@@ -70,8 +70,10 @@ enum lwrt_secret lwrt_secret_read(const char *what, const char *path,
         /* no line end within the buffer and more to come */
         int c = fgetc(f);
         if (c != EOF && c != '\n' && c != '\r') {
-            snprintf(err, errlen, "%s %s: the first line is longer than %zu "
-                     "bytes", what, path, buflen - 1);
+            snprintf(err, errlen,
+                     "%s %s: the first line is longer than %zu "
+                     "bytes",
+                     what, path, buflen - 1);
             memset(buf, 0, buflen);
             goto out_close;
         }

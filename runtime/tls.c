@@ -23,11 +23,11 @@
 #define ERROR_MAX 384
 
 struct lwrt_tls {
-    SSL_CTX *ctx;            /* owned (libmosquitto holds more references) */
-    char host[HOST_MAX];     /* configured host: the name to verify */
-    bool host_is_ip;         /* host is a numeric address */
-    bool insecure;           /* no host check */
-    char error[ERROR_MAX];   /* the last handshake's verification error */
+    SSL_CTX *ctx;          /* owned (libmosquitto holds more references) */
+    char host[HOST_MAX];   /* configured host: the name to verify */
+    bool host_is_ip;       /* host is a numeric address */
+    bool insecure;         /* no host check */
+    char error[ERROR_MAX]; /* the last handshake's verification error */
 };
 
 static const char *nz(const char *s)
@@ -70,8 +70,8 @@ static struct lwrt_tls *tls_of(const SSL *ssl)
 
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
-    SSL *ssl = X509_STORE_CTX_get_ex_data(
-        x, SSL_get_ex_data_X509_STORE_CTX_idx());
+    SSL *ssl =
+        X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
     struct lwrt_tls *t = ssl ? tls_of(ssl) : NULL;
     int code = X509_STORE_CTX_get_error(x);
 
@@ -134,13 +134,12 @@ struct lwrt_tls *lwrt_tls_new(const struct lwrt_tls_opts *o, char *err,
         snprintf(err, errlen, "TLS: no cafile or capath to trust");
         goto out_free;
     }
-    if (!SSL_CTX_load_verify_locations(t->ctx, nz(o->cafile),
-                                       nz(o->capath))) {
+    if (!SSL_CTX_load_verify_locations(t->ctx, nz(o->cafile), nz(o->capath))) {
         ssl_errors(ebuf, sizeof(ebuf));
-        snprintf(err, errlen, "TLS: cannot load the CA certificates "
+        snprintf(err, errlen,
+                 "TLS: cannot load the CA certificates "
                  "(cafile '%s', capath '%s'): %s",
-                 o->cafile ? o->cafile : "", o->capath ? o->capath : "",
-                 ebuf);
+                 o->cafile ? o->cafile : "", o->capath ? o->capath : "", ebuf);
         goto out_free;
     }
     if (nz(o->certfile) &&
@@ -151,17 +150,19 @@ struct lwrt_tls *lwrt_tls_new(const struct lwrt_tls_opts *o, char *err,
         goto out_free;
     }
     if (nz(o->keyfile)) {
-        if (SSL_CTX_use_PrivateKey_file(t->ctx, o->keyfile,
-                                        SSL_FILETYPE_PEM) != 1) {
+        if (SSL_CTX_use_PrivateKey_file(t->ctx, o->keyfile, SSL_FILETYPE_PEM) !=
+            1) {
             ssl_errors(ebuf, sizeof(ebuf));
-            snprintf(err, errlen, "TLS: cannot load the client key %s "
+            snprintf(err, errlen,
+                     "TLS: cannot load the client key %s "
                      "(it must be PEM without a passphrase): %s",
                      o->keyfile, ebuf);
             goto out_free;
         }
         if (SSL_CTX_check_private_key(t->ctx) != 1) {
             ssl_errors(ebuf, sizeof(ebuf));
-            snprintf(err, errlen, "TLS: the client key %s does not match "
+            snprintf(err, errlen,
+                     "TLS: the client key %s does not match "
                      "the certificate %s: %s",
                      o->keyfile, o->certfile ? o->certfile : "", ebuf);
             goto out_free;

@@ -48,10 +48,8 @@ static void make_fake(struct fake *f)
         void *sa;
         socklen_t len;
     } parts[] = {
-        {AF_INET6, &f->v6a, sizeof(f->v6a)},
-        {AF_INET, &f->v4a, sizeof(f->v4a)},
-        {AF_INET6, &f->v6b, sizeof(f->v6b)},
-        {AF_UNIX, &f->un, sizeof(f->un)},
+        {AF_INET6, &f->v6a, sizeof(f->v6a)}, {AF_INET, &f->v4a, sizeof(f->v4a)},
+        {AF_INET6, &f->v6b, sizeof(f->v6b)}, {AF_UNIX, &f->un, sizeof(f->un)},
         {AF_INET, &f->v4b, sizeof(f->v4b)},
     };
     for (int i = 0; i < 5; i++) {
@@ -107,8 +105,8 @@ static void test_loopback(void **state)
 {
     static const char *yes[] = {"127.0.0.1", "127.1.2.3", "::1",
                                 "::ffff:127.0.0.1"};
-    static const char *no[] = {"10.0.0.1", "192.0.2.1", "::ffff:10.0.0.1",
-                               "2001:db8::1", "::", "128.0.0.1"};
+    static const char *no[] = {"10.0.0.1",    "192.0.2.1", "::ffff:10.0.0.1",
+                               "2001:db8::1", "::",        "128.0.0.1"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
