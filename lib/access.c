@@ -45,8 +45,9 @@ static void decide_ops(const struct lw_access_req *r,
     bool reason = r->reason && r->reason[0];
 
     if (r->watched) {
-        grant(out, "watched", "the account is overdue: the vehicle is "
-                              "watched");
+        grant(out, "watched",
+              "the account is overdue: the vehicle is "
+              "watched");
         return;
     }
     switch (r->unwatched) {
@@ -89,8 +90,9 @@ void lw_access_decide(const struct lw_access_req *r,
     }
     if (r->roles & LW_ROLE_AGENT) {
         if (r->case_open && r->watched)
-            grant(out, "case", "a case of yours hands this vehicle to you "
-                               "and its account is overdue");
+            grant(out, "case",
+                  "a case of yours hands this vehicle to you "
+                  "and its account is overdue");
         else
             refuse(out, LW_ACCESS_HIDDEN,
                    "no open case of yours for this vehicle while its "
@@ -109,14 +111,13 @@ bool lw_access_account_watched(int days_past_due, const char *status,
 {
     if (threshold_days < 1)
         threshold_days = 1;
-    if (status && (strcmp(status, "paid_off") == 0 ||
-                   strcmp(status, "closed") == 0))
+    if (status &&
+        (strcmp(status, "paid_off") == 0 || strcmp(status, "closed") == 0))
         return false;
     return days_past_due >= threshold_days;
 }
 
-enum lw_err lw_access_policy_parse(const char *s,
-                                   enum lw_unwatched_policy *out)
+enum lw_err lw_access_policy_parse(const char *s, enum lw_unwatched_policy *out)
 {
     if (!s || !out)
         return LW_ERR_INVAL;

@@ -73,8 +73,7 @@ static void test_table(void **state)
         struct lw_access_req r = {.roles = w->roles,
                                   .watched = w->watched,
                                   .case_open = w->case_open,
-                                  .reason = w->reason ? "court order 17"
-                                                      : NULL,
+                                  .reason = w->reason ? "court order 17" : NULL,
                                   .unwatched = w->pol};
         struct lw_access_decision d = {.verdict = -1};
 
@@ -170,10 +169,8 @@ static void test_roles(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_empty_reason),
-        cmocka_unit_test(test_watched),
-        cmocka_unit_test(test_policy_names),
+        cmocka_unit_test(test_table),   cmocka_unit_test(test_empty_reason),
+        cmocka_unit_test(test_watched), cmocka_unit_test(test_policy_names),
         cmocka_unit_test(test_roles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
