@@ -26,6 +26,7 @@
 #include "lienwatch/fencecheck.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/timeutil.h"
+#include "lienwatch/watch.h"
 
 /* Room for a library or validation message. */
 #define ERR_MAX 512
@@ -1156,81 +1157,52 @@ static int run_remove(struct cli *c, int argc, char **argv)
 
 /* ---- which --------------------------------------------------------------- */
 
-/* Every stored fence in a fence set, with its stored name and link. */
+/* Every stored fence, loaded as lienwatchd loads them, with what each
+ * applies to. */
 struct loaded {
-    struct lw_fenceset *set; /* fence id = position here */
-    char **names;            /* per id: the stored name */
-    char **applies;          /* per id: what it applies to */
-    size_t cap;              /* allocated in names/applies */
-    size_t skipped;          /* fences that would not load */
-    bool oom;                /* out of memory */
+    struct lw_watch_fences f; /* fence id = position; rows[id].name */
+    char **applies;           /* per id: what it applies to */
 };
 
-static int load_fence(void *ctx, const struct lw_geofence *g)
+/* lw_watch_skip_cb: lienwatchd leaves it out as well: say so, go on */
+static void skip_fence(void *ctx, const struct lw_geofence *g, const char *why)
 {
-    struct loaded *ld = ctx;
-    size_t id = lw_fenceset_count(ld->set);
-    char err[ERR_MAX] = "", applies[APPLIES_MAX];
+    (void)ctx;
+    fprintf(stderr,
+            "lienwatch geofence which: warning: geofence '%s' in the "
+            "database cannot be loaded (%s); it is left out\n",
+            g->name, why);
+}
+
+/* Reads the fences of s into *ld (loaded_free in any case). */
+static enum lw_err load_fences(struct lw_store *s, struct loaded *ld)
+{
+    char applies[APPLIES_MAX];
     enum lw_err e;
 
-    e = lw_fenceset_add_geojson(ld->set, g->geojson, strlen(g->geojson),
-                                g->kind, NULL, err, sizeof(err));
-    if (e == LW_ERR_NOMEM) {
-        ld->oom = true;
-        return 1;
-    }
-    if (e != LW_OK || lw_fenceset_count(ld->set) != id + 1) {
-        /* lienwatchd skips it as well: say so, go on */
-        fprintf(stderr,
-                "lienwatch geofence which: warning: geofence '%s' in the "
-                "database cannot be loaded (%s); it is left out\n",
-                g->name, err[0] ? err : "not exactly one fence");
-        ld->skipped++;
-        return 0;
-    }
-    if (id >= ld->cap) {
-        size_t ncap = ld->cap ? ld->cap * 2 : 64;
-        char **nn = realloc(ld->names, ncap * sizeof(*nn));
-        char **na;
+    e = lw_watch_fences_load(s, skip_fence, NULL, &ld->f, NULL, 0);
+    if (e != LW_OK)
+        return e;
+    ld->applies = calloc(ld->f.count + 1, sizeof(*ld->applies));
+    if (!ld->applies)
+        return LW_ERR_NOMEM;
+    for (size_t i = 0; i < ld->f.count; i++) {
+        const struct lw_geofence *g = &ld->f.rows[i];
 
-        if (!nn) {
-            ld->oom = true;
-            return 1;
-        }
-        ld->names = nn;
-        na = realloc(ld->applies, ncap * sizeof(*na));
-        if (!na) {
-            ld->oom = true;
-            return 1;
-        }
-        ld->applies = na;
-        ld->cap = ncap;
+        ld->applies[i] = strdup(applies_to(g->link_device, g->link_account,
+                                           applies, sizeof(applies)));
+        if (!ld->applies[i])
+            return LW_ERR_NOMEM;
     }
-    ld->names[id] = strdup(g->name);
-    ld->applies[id] = strdup(
-        applies_to(g->link_device, g->link_account, applies, sizeof(applies)));
-    if (!ld->names[id] || !ld->applies[id]) {
-        free(ld->names[id]);
-        free(ld->applies[id]);
-        /* the set has the fence: give it placeholders freed below */
-        ld->names[id] = ld->applies[id] = NULL;
-        ld->oom = true;
-        return 1;
-    }
-    return 0;
+    return LW_OK;
 }
 
 static void loaded_free(struct loaded *ld)
 {
-    size_t i, n = ld->set ? lw_fenceset_count(ld->set) : 0;
-
-    for (i = 0; i < n && i < ld->cap; i++) {
-        free(ld->names[i]);
+    for (size_t i = 0; ld->applies && i < ld->f.count; i++)
         free(ld->applies[i]);
-    }
-    free(ld->names);
     free(ld->applies);
-    lw_fenceset_free(ld->set);
+    lw_watch_fences_release(&ld->f);
 }
 
 /* Fence ids found for one point. */
@@ -1274,7 +1246,7 @@ static enum lw_err lookup(const struct loaded *ld, double lat, double lon,
     enum lw_err e;
 
     h->n = 0;
-    e = lw_fenceset_which(ld->set, lat, lon, collect, h);
+    e = lw_fenceset_which(ld->f.set, lat, lon, collect, h);
     if (e != LW_OK)
         return e;
     if (h->oom)
@@ -1293,7 +1265,8 @@ static bool print_names(const struct loaded *ld, const struct hits *h)
     bool ok;
 
     for (i = 0; arr && i < h->n; i++) {
-        if (json_array_append_new(arr, json_string(ld->names[h->ids[i]]))) {
+        if (json_array_append_new(arr,
+                                  json_string(ld->f.rows[h->ids[i]].name))) {
             json_decref(arr);
             arr = NULL;
         }
@@ -1438,16 +1411,7 @@ static int run_which(struct cli *c, int argc, char **argv)
         rc = CLI_EXIT_FAIL;
         goto out_args;
     }
-    ld.set = lw_fenceset_new();
-    if (!ld.set) {
-        rc = cli_error(me->name, CLI_EXIT_FAIL, "out of memory");
-        goto out_free;
-    }
-    e = lw_registry_fences(s, load_fence, &ld);
-    if (e == LW_OK && ld.oom)
-        e = LW_ERR_NOMEM;
-    if (e == LW_OK)
-        e = lw_fenceset_build_index(ld.set);
+    e = load_fences(s, &ld);
     if (e != LW_OK) {
         rc = e == LW_ERR_NOMEM
                  ? cli_error(me->name, CLI_EXIT_FAIL, "out of memory")
@@ -1473,13 +1437,13 @@ static int run_which(struct cli *c, int argc, char **argv)
         int wn = 0;
 
         for (i = 0; i < h.n; i++) {
-            int w = cli_text_width(ld.names[h.ids[i]]);
+            int w = cli_text_width(ld.f.rows[h.ids[i]].name);
             wn = w > wn ? w : wn;
         }
         for (i = 0; i < h.n; i++) {
-            cli_put_padded(ld.names[h.ids[i]], wn);
+            cli_put_padded(ld.f.rows[h.ids[i]].name, wn);
             printf("  %-8s  %s\n",
-                   lw_fence_kind_name(lw_fence_get_kind(ld.set, h.ids[i])),
+                   lw_fence_kind_name(lw_fence_get_kind(ld.f.set, h.ids[i])),
                    ld.applies[h.ids[i]]);
         }
     }

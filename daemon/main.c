@@ -1,25 +1,21 @@
 /*
  * main.c - lienwatchd: options, configuration, signals, systemd, and the
- * wiring of the core (store, ingest) to the libev loop and MQTT; alerts
- * (watch.c) and alert e-mail (mail.c) hang off the same loop.
+ * composition of the daemon: the core (store, ingest, watch) wired to the
+ * libev loop and MQTT by the parts below.
  *
  * One libev loop owns every decision and the database. Watchers, all
  * embedded in struct daemon or its parts:
  *   - the MQTT link's socket watchers and timers (mqtt.c);
+ *   - committing what arrives, with back-pressure when a commit fails
+ *     (commit.c: flush and retry timers);
  *   - the alert engine's single deadline timer, registry polling and the
  *     state-topic sweep (watch.c);
  *   - the mail outbox dispatcher (mail.c; the SMTP transfer itself runs in
  *     one worker thread, because libcurl's SMTP blocks on some replies even
  *     in its multi interface);
- *   - flush_timer: commits the pending batch commit_interval_ms after the
- *     first record arrived (or at once when the batch is full);
- *   - retry_timer: retries a failed commit while reading is paused;
- *   - status_timer: every 10 s, counters to the retained daemon topic and
- *     systemd's STATUS=;
+ *   - the daemon's status every 10 s (status.c);
+ *   - retention in bounded steps (retention.c);
  *   - watchdog_timer: WATCHDOG=1 at half of WATCHDOG_USEC;
- *   - prune_timer: retention, a minute after start then hourly; a pass
- *     goes in bounded steps (prune_step_timer), so ingest and alerts go on
- *     between them;
  *   - SIGINT/SIGTERM (commit, disconnect, exit 0) and SIGHUP (reload).
  * Signal handling is libev's: the handlers run in the loop, not in signal
  * context.
@@ -27,7 +23,6 @@
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <mosquitto.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -40,31 +35,20 @@
 
 #include "lienwatch/config.h"
 #include "lienwatch/ingest.h"
-#include "lienwatch/outbox.h"
 #include "lienwatch/store.h"
-#include "lienwatch/timeutil.h"
+#include "commit.h"
 #include "jsonarena.h"
 #include "log.h"
-#include "mqtt.h"
 #include "mail.h"
+#include "mqtt.h"
+#include "retention.h"
+#include "status.h"
 #include "watch.h"
 
 #ifndef LW_VERSION
 #define LW_VERSION "0.0.0"
 #endif
 
-/* Seconds between status publications (daemon topic, systemd STATUS=). */
-#define STATUS_INTERVAL_S 10.0
-/* Seconds between retention passes, and before the first. */
-#define PRUNE_INTERVAL_S 3600.0
-#define PRUNE_FIRST_S 60.0
-/* Fixes one retention step deletes at most (~10 ms each on the development
- * machine); the loop gets at least as long as a step took, and
- * PRUNE_STEP_GAP_S, before the next. */
-#define PRUNE_STEP_ROWS 10000
-#define PRUNE_STEP_GAP_S 0.02
-/* Seconds between retries of a failed commit. */
-#define RETRY_INTERVAL_S 1.0
 /* Rejection log lines: at most one per reason per this many ms. */
 #define REJECT_LOG_INTERVAL_MS 10000
 /* Time allowed to send the final state and DISCONNECT at shutdown. */
@@ -95,32 +79,19 @@ struct daemon {
     int noverrides;              /* used entries */
     struct lw_store *store;      /* the database (writer) */
     struct lw_ingest *ingest;    /* decoding and batching */
+    struct lwd_commit commit;    /* when and in what order to commit */
     struct mqtt_link link;       /* broker connection */
     struct watch watch;          /* alerts, state topics */
-    bool watch_ok;               /* watch_init succeeded */
     struct mail mail;            /* alert e-mail outbox dispatcher */
     bool mail_ok;                /* mail_init succeeded */
+    struct lwd_status status;    /* the daemon topic, STATUS= */
+    struct lwd_retention retention; /* hourly pruning of old history */
     char daemon_topic[LW_CONFIG_STR_MAX + 16]; /* <prefix>/daemon */
-    ev_timer flush_timer;        /* commit the pending batch */
-    ev_timer retry_timer;        /* retry a failed commit */
-    ev_timer status_timer;       /* counters out */
     ev_timer watchdog_timer;     /* systemd watchdog */
-    ev_timer prune_timer;        /* retention */
-    ev_timer prune_step_timer;   /* the next step of a retention pass */
-    bool pruning;                /* a retention pass is under way */
-    char prune_cursor[LW_DEVICE_MAX + 1]; /* where its next step goes on */
-    int64_t prune_before_ms;     /* its cut: fixes older than this go */
-    int64_t prune_deleted;       /* fixes it deleted so far */
-    int prune_steps;             /* steps it took so far */
-    double prune_started;        /* when it started (ev_time) */
     ev_signal sigint_w, sigterm_w, sighup_w; /* signals */
     struct log_limit reject_limit[LW_REJ_COUNT]; /* per-reason log limits */
-    struct log_limit store_limit; /* commit failure log limit */
-    bool commit_failing;         /* reading paused until a commit works */
     bool link_ok;                /* mqtt_link_init succeeded */
     int64_t started_ms;          /* start time, for uptime */
-    int64_t max_commit_wait_ms;  /* longest a fix waited for its commit */
-    int64_t batch_first_ms;      /* receive time of the oldest pending */
 };
 
 static int64_t now_ms(void)
@@ -131,87 +102,34 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The options in brief; lienwatchd(8) has the rest. */
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "Usage: lienwatchd [OPTION]...\n"
-        "Watch the GPS trackers of financed vehicles: subscribe to their "
-        "position\n"
-        "reports over MQTT, keep every vehicle's last-known location and "
-        "history in\n"
-        "SQLite, and tell the lender when an overdue account's vehicle "
-        "leaves where\n"
-        "it belongs or goes silent.\n"
-        "\n"
-        "Runs in the foreground and logs to standard error. Configuration "
-        "comes from\n"
-        "built-in defaults, then the file given with -c, then the options "
-        "below\n"
-        "(later wins). Every setting is described in lienwatchd.conf(5); "
-        "print them\n"
-        "all with --dump-config.\n"
-        "\n"
-        "Options:\n"
-        "  -c, --config FILE      read settings from the INI file FILE\n"
-        "      --db PATH          SQLite database (store.db; default\n"
-        "                         /var/lib/lienwatch/lienwatch.db)\n"
-        "      --mqtt-host HOST   broker host (mqtt.host; default "
-        "127.0.0.1)\n"
-        "      --mqtt-port PORT   broker port (mqtt.port; default 1883)\n"
-        "      --set SECTION.KEY=VALUE\n"
-        "                         set any configuration key, e.g.\n"
-        "                         --set store.commit_interval_ms=0; "
-        "repeatable\n"
-        "      --check-config     check the configuration as a start "
-        "would (values,\n"
-        "                         and the files it names, as the user "
-        "running the\n"
-        "                         check), print the result and exit "
-        "(0 valid, 78\n"
-        "                         invalid)\n"
-        "      --dump-config      print an example configuration file: "
-        "every key\n"
-        "                         with its default and what it does\n"
-        "  -v, --verbose          log more (repeat for debug)\n"
-        "  -q, --quiet            log errors and warnings only\n"
-        "  -h, --help             show this help and exit\n"
-        "  -V, --version          show the version and exit\n"
-        "\n"
-        "Signals:\n"
-        "  SIGTERM, SIGINT  commit everything received, publish 'offline', "
-        "disconnect,\n"
-        "                   exit 0\n"
-        "  SIGHUP           re-read the configuration file; an invalid file "
-        "is\n"
-        "                   reported and the running configuration kept; a "
-        "changed\n"
-        "                   setting that needs a restart keeps its running "
-        "value\n"
-        "                   and is logged by name\n"
-        "\n"
-        "Durability: the broker keeps a persistent session for the fixed "
-        "client id,\n"
-        "so messages published while the daemon is down are delivered when "
-        "it\n"
-        "returns. libmosquitto acknowledges a QoS 1 message before the "
-        "daemon sees\n"
-        "it; fixes are committed within store.commit_interval_ms (default 50 "
-        "ms), the\n"
-        "window a crash (not a clean stop) can lose. Set it to 0 to commit "
-        "each fix.\n"
-        "\n"
-        "Exit status: 0 after a clean stop, 1 on a startup error (database "
-        "cannot be\n"
-        "opened, ...), 2 on bad command-line usage, 78 on an invalid "
-        "configuration.\n"
-        "\n"
-        "Examples:\n"
-        "  lienwatchd -c /etc/lienwatch/lienwatchd.conf\n"
-        "  lienwatchd --db ./lw.db --mqtt-port 1884 -v\n"
-        "  lienwatchd --dump-config > lienwatchd.conf\n"
-        "\n"
-        "See also: lienwatch(1), lienwatchd.conf(5), lw-gpsbridge(8).\n");
+    fputs("Usage: lienwatchd [OPTION]...\n"
+          "Watch the GPS trackers of financed vehicles over MQTT: keep their\n"
+          "positions in SQLite and alert when an overdue account's vehicle\n"
+          "leaves where it belongs or goes silent.\n"
+          "\n"
+          "  -c, --config FILE       read settings from FILE\n"
+          "      --db PATH           SQLite database (store.db)\n"
+          "      --mqtt-host HOST    broker host (mqtt.host)\n"
+          "      --mqtt-port PORT    broker port (mqtt.port)\n"
+          "      --set SECTION.KEY=VALUE\n"
+          "                          set any configuration key; repeatable\n"
+          "      --check-config      check the configuration as a start would\n"
+          "                          (values and the files it names), exit\n"
+          "      --dump-config       print an example configuration and exit\n"
+          "  -v, --verbose           log more (repeat for debug)\n"
+          "  -q, --quiet             log errors and warnings only\n"
+          "  -h, --help              show this help and exit\n"
+          "  -V, --version           show the version and exit\n"
+          "\n"
+          "SIGTERM or SIGINT commits and stops; SIGHUP re-reads the\n"
+          "configuration file. Exit status: 0 stopped, 1 start-up error,\n"
+          "2 usage, 78 invalid configuration.\n"
+          "\n"
+          "Full documentation: lienwatchd(8); settings: lienwatchd.conf(5).\n",
+          f);
 }
 
 /* Records --set SECTION.KEY=VALUE (or KEY=VALUE) for (re)application. */
@@ -326,64 +244,6 @@ static void set_ingest_limits(struct daemon *d)
     lw_ingest_set_limits(d->ingest, d->cfg.commit_max_fixes, &o);
 }
 
-/* ---- committing ------------------------------------------------------ */
-
-static void flush(struct daemon *d)
-{
-    char err[300];
-    uint64_t suppressed;
-    int64_t oldest = d->batch_first_ms;
-
-    ev_timer_stop(d->loop, &d->flush_timer);
-    if (!lw_ingest_dirty(d->ingest))
-        return;
-    if (lw_ingest_flush(d->ingest, err, sizeof(err)) != LW_OK) {
-        if (log_limit_allow(&d->store_limit, now_ms(), REJECT_LOG_INTERVAL_MS,
-                            &suppressed))
-            log_err("store: %s; %zu fixes kept in memory, reading paused "
-                    "until a commit succeeds (%llu similar errors "
-                    "suppressed)",
-                    err, lw_ingest_pending(d->ingest),
-                    (unsigned long long)suppressed);
-        if (!d->commit_failing) {
-            d->commit_failing = true;
-            mqtt_link_pause(&d->link, true);
-            ev_timer_start(d->loop, &d->retry_timer);
-        }
-        return;
-    }
-    if (oldest) {
-        int64_t waited = now_ms() - oldest;
-        if (waited > d->max_commit_wait_ms)
-            d->max_commit_wait_ms = waited;
-    }
-    d->batch_first_ms = 0;
-    if (d->commit_failing) {
-        d->commit_failing = false;
-        ev_timer_stop(d->loop, &d->retry_timer);
-        mqtt_link_pause(&d->link, false);
-        log_info("store: commits work again; reading resumed");
-    }
-}
-
-static void flush_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)loop;
-    (void)revents;
-    flush(w->data);
-}
-
-static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct daemon *d = w->data;
-
-    (void)loop;
-    (void)revents;
-    flush(d);
-    if (d->commit_failing)
-        ev_timer_again(d->loop, &d->retry_timer);
-}
-
 /* ---- MQTT callbacks ---------------------------------------------------- */
 
 /* At most one line per reason and interval; the next line says how many
@@ -426,100 +286,14 @@ static void on_message(void *ctx, const char *topic, const void *payload,
     } else if (r.kind == LW_MSG_ALIVE) {
         watch_heard(&d->watch, r.device, t);
     }
-    if (!d->batch_first_ms && lw_ingest_pending(d->ingest))
-        d->batch_first_ms = t;
-    if (d->commit_failing)
-        return; /* the retry timer flushes */
-    if (r.flush_now || d->cfg.commit_interval_ms == 0) {
-        flush(d);
-    } else if (!ev_is_active(&d->flush_timer) && lw_ingest_dirty(d->ingest)) {
-        ev_timer_set(&d->flush_timer,
-                     (double)d->cfg.commit_interval_ms / 1000.0, 0.);
-        ev_timer_start(d->loop, &d->flush_timer);
-    }
-}
-
-/* JSON of the daemon's state and counters; caller frees. */
-static char *status_json(struct daemon *d, const char *state)
-{
-    char tbuf[LW_TIME_BUFLEN];
-    json_t *o = json_object();
-    json_t *rej = json_object();
-    char *s;
-
-    json_object_set_new(o, "state", json_string(state));
-    json_object_set_new(o, "version", json_string(LW_VERSION));
-    json_object_set_new(o, "pid", json_integer(getpid()));
-    json_object_set_new(
-        o, "started_at",
-        json_string(lw_time_format(d->started_ms, tbuf, sizeof(tbuf))));
-    json_object_set_new(o, "at",
-                        json_string(lw_time_format(now_ms(), tbuf,
-                                                   sizeof(tbuf))));
-    json_object_set_new(
-        o, "received",
-        json_integer((json_int_t)lw_ingest_counter(d->ingest,
-                                                   LW_CNT_RECEIVED)));
-    json_object_set_new(
-        o, "stored",
-        json_integer((json_int_t)lw_ingest_counter(d->ingest, LW_CNT_STORED)));
-    json_object_set_new(o, "duplicates",
-                        json_integer((json_int_t)lw_ingest_counter(
-                            d->ingest, LW_CNT_DUPLICATES)));
-    json_object_set_new(
-        o, "late",
-        json_integer((json_int_t)lw_ingest_counter(d->ingest, LW_CNT_LATE)));
-    for (int i = 1; i < LW_REJ_COUNT; i++) {
-        uint64_t n = lw_ingest_rejected(d->ingest, i);
-        if (n)
-            json_object_set_new(rej, lw_reject_name(i),
-                                json_integer((json_int_t)n));
-    }
-    json_object_set_new(o, "rejected", rej);
-    json_object_set_new(o, "pending",
-                        json_integer((json_int_t)lw_ingest_pending(d->ingest)));
-    json_object_set_new(o, "max_commit_wait_ms",
-                        json_integer(d->max_commit_wait_ms));
-    if (d->mail_ok) {
-        /* alert e-mail: since start, and what waits in the outbox */
-        json_t *m = json_object();
-        int64_t pending = 0, held = 0;
-
-        json_object_set_new(m, "configured", json_boolean(d->mail.ready));
-        json_object_set_new(m, "sent", json_integer((json_int_t)d->mail.sent));
-        json_object_set_new(m, "retried",
-                            json_integer((json_int_t)d->mail.retried));
-        json_object_set_new(m, "failed",
-                            json_integer((json_int_t)d->mail.failed));
-        if (lw_outbox_counts(d->store, &pending, NULL, NULL, &held) ==
-            LW_OK) {
-            json_object_set_new(m, "pending", json_integer(pending));
-            json_object_set_new(m, "held", json_integer(held));
-        }
-        json_object_set_new(o, "mail", m);
-    }
-    s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
-    json_decref(o);
-    return s;
-}
-
-static void publish_status(struct daemon *d)
-{
-    char *s = status_json(d, "online");
-
-    if (!s)
-        return;
-    if (d->link.connected)
-        mqtt_link_publish(&d->link, d->daemon_topic, s, strlen(s), 1, true,
-                          NULL);
-    free(s);
+    lwd_commit_received(&d->commit, t, r.flush_now);
 }
 
 static void on_connected(void *ctx)
 {
     struct daemon *d = ctx;
 
-    publish_status(d);
+    lwd_status_publish(&d->status);
     watch_connected(&d->watch);
 }
 
@@ -544,94 +318,12 @@ static void on_stored(void *ctx, const struct lw_fix *f, enum lw_put_result r)
 
 /* ---- timers and signals ------------------------------------------------ */
 
-static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct daemon *d = w->data;
-
-    (void)loop;
-    (void)revents;
-    publish_status(d);
-    sd_notifyf(0,
-               "STATUS=%s; received %llu, stored %llu, duplicates %llu, "
-               "rejected %llu",
-               d->link.connected ? "connected" : "broker unreachable",
-               (unsigned long long)lw_ingest_counter(d->ingest,
-                                                     LW_CNT_RECEIVED),
-               (unsigned long long)lw_ingest_counter(d->ingest, LW_CNT_STORED),
-               (unsigned long long)lw_ingest_counter(d->ingest,
-                                                     LW_CNT_DUPLICATES),
-               (unsigned long long)lw_ingest_counter(d->ingest,
-                                                     LW_CNT_REJECTED));
-}
-
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)w;
     (void)revents;
     sd_notify(0, "WATCHDOG=1");
-}
-
-/* One step of the retention pass under way (see PRUNE_STEP_ROWS). */
-static void prune_step_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct daemon *d = w->data;
-    int64_t n = 0;
-    bool finished = false;
-    double t0, took;
-
-    (void)revents;
-    if (!d->pruning)
-        return;
-    if (d->commit_failing) { /* the database is in trouble: later */
-        ev_timer_set(w, RETRY_INTERVAL_S, 0.);
-        ev_timer_start(loop, w);
-        return;
-    }
-    t0 = ev_time();
-    if (lw_store_prune_step(d->store, d->prune_before_ms, d->prune_cursor,
-                            PRUNE_STEP_ROWS, &n, &finished) != LW_OK) {
-        log_err("store: retention pass failed after %lld fixes: %s",
-                (long long)d->prune_deleted, lw_store_errmsg(d->store));
-        d->pruning = false;
-        return;
-    }
-    took = ev_time() - t0;
-    d->prune_deleted += n;
-    d->prune_steps++;
-    if (finished) {
-        d->pruning = false;
-        if (d->prune_deleted)
-            log_info("store: retention deleted %lld fixes older than %lld "
-                     "days (%d steps, %.1f s)",
-                     (long long)d->prune_deleted,
-                     (long long)(d->cfg.retention_ms / 86400000),
-                     d->prune_steps, ev_time() - d->prune_started);
-        else
-            log_debug("store: retention: nothing older than %lld days",
-                      (long long)(d->cfg.retention_ms / 86400000));
-        return;
-    }
-    ev_timer_set(w, took > PRUNE_STEP_GAP_S ? took : PRUNE_STEP_GAP_S, 0.);
-    ev_timer_start(loop, w);
-}
-
-/* Starts a retention pass (hourly), unless one is still under way. */
-static void prune_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct daemon *d = w->data;
-
-    (void)revents;
-    if (d->cfg.retention_ms <= 0 || d->pruning)
-        return;
-    d->pruning = true;
-    d->prune_cursor[0] = '\0';
-    d->prune_before_ms = now_ms() - d->cfg.retention_ms;
-    d->prune_deleted = 0;
-    d->prune_steps = 0;
-    d->prune_started = ev_time();
-    ev_timer_set(&d->prune_step_timer, 0., 0.);
-    ev_timer_start(loop, &d->prune_step_timer);
 }
 
 static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -733,13 +425,11 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* ---- start and stop ---------------------------------------------------- */
 
-static int start(struct daemon *d)
+/* The database and the ingest path. 0 or -1 (logged). */
+static int open_store(struct daemon *d)
 {
     char err[400];
     struct lw_ingest_opts io = {0};
-    struct mqtt_handlers h = {.on_message = on_message,
-                              .on_connected = on_connected,
-                              .on_published = on_published};
 
     if (lw_store_open(&d->store, d->cfg.db_path, 0, err, sizeof(err)) !=
         LW_OK) {
@@ -759,6 +449,18 @@ static int start(struct daemon *d)
     }
     set_ingest_limits(d);
     lw_ingest_set_stored_cb(d->ingest, on_stored, d);
+    lwd_commit_init(&d->commit, d->loop, d->ingest, &d->link, &d->cfg);
+    return 0;
+}
+
+/* The broker link and its subscriptions (not connected yet). 0 or -1. */
+static int prepare_link(struct daemon *d)
+{
+    struct mqtt_handlers h = {.on_message = on_message,
+                              .on_connected = on_connected,
+                              .on_published = on_published};
+    const char *subs[] = {d->cfg.topic_owntracks, d->cfg.topic_fix,
+                          d->cfg.topic_account};
 
     snprintf(d->daemon_topic, sizeof(d->daemon_topic), "%s/daemon",
              d->cfg.topic_prefix);
@@ -766,35 +468,32 @@ static int start(struct daemon *d)
                        "{\"state\":\"offline\"}", &h, d) != 0)
         return -1;
     d->link_ok = true;
-    const char *subs[] = {d->cfg.topic_owntracks, d->cfg.topic_fix,
-                          d->cfg.topic_account};
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         if (subs[i][0] && mqtt_link_subscribe(&d->link, subs[i]) != 0) {
             log_err("config: bad subscription pattern '%s'", subs[i]);
             return -1;
         }
     }
+    return 0;
+}
 
-    if (watch_init(&d->watch, d->loop, d->store, &d->link, &d->cfg) != 0)
-        return -1;
-    d->watch_ok = true;
-    if (mail_init(&d->mail, d->loop, d->store, &d->link, &d->cfg) != 0)
-        return -1;
-    d->mail_ok = true;
-
-    ev_init(&d->flush_timer, flush_cb);
-    ev_timer_init(&d->retry_timer, retry_cb, RETRY_INTERVAL_S,
-                  RETRY_INTERVAL_S);
-    ev_timer_init(&d->status_timer, status_cb, STATUS_INTERVAL_S,
-                  STATUS_INTERVAL_S);
-    ev_timer_init(&d->prune_timer, prune_cb, PRUNE_FIRST_S, PRUNE_INTERVAL_S);
-    ev_init(&d->prune_step_timer, prune_step_cb);
-    d->flush_timer.data = d->retry_timer.data = d->status_timer.data = d;
-    d->prune_timer.data = d->prune_step_timer.data = d;
-    ev_timer_start(d->loop, &d->status_timer);
-    ev_timer_start(d->loop, &d->prune_timer);
-
+/* Status, retention, the systemd watchdog and the signals. */
+static void start_timers(struct daemon *d)
+{
+    struct lwd_status_src src = {
+        .link = &d->link,
+        .topic = d->daemon_topic,
+        .store = d->store,
+        .ingest = d->ingest,
+        .commit = &d->commit,
+        .watch = d->watch.core,
+        .mail = &d->mail,
+        .started_ms = d->started_ms,
+    };
     uint64_t wd_usec = 0;
+
+    lwd_status_init(&d->status, d->loop, &src);
+    lwd_retention_init(&d->retention, d->loop, d->store, &d->cfg, &d->commit);
     if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
         double every = (double)wd_usec / 2e6;
         ev_timer_init(&d->watchdog_timer, watchdog_cb, every, every);
@@ -803,7 +502,6 @@ static int start(struct daemon *d)
     } else {
         ev_timer_init(&d->watchdog_timer, watchdog_cb, 1., 0.);
     }
-
     ev_signal_init(&d->sigint_w, stop_cb, SIGINT);
     ev_signal_init(&d->sigterm_w, stop_cb, SIGTERM);
     ev_signal_init(&d->sighup_w, hup_cb, SIGHUP);
@@ -811,7 +509,19 @@ static int start(struct daemon *d)
     ev_signal_start(d->loop, &d->sigint_w);
     ev_signal_start(d->loop, &d->sigterm_w);
     ev_signal_start(d->loop, &d->sighup_w);
+}
 
+static int start(struct daemon *d)
+{
+    if (open_store(d) != 0 || prepare_link(d) != 0)
+        return -1;
+    if (watch_init(&d->watch, d->loop, d->store, &d->link, &d->cfg,
+                   &d->commit) != 0)
+        return -1;
+    if (mail_init(&d->mail, d->loop, d->store, &d->link, &d->cfg) != 0)
+        return -1;
+    d->mail_ok = true;
+    start_timers(d);
     mqtt_link_start(&d->link);
     sd_notify(0, "READY=1\nSTATUS=started");
     log_info("lienwatchd %s started (pid %d); commit interval %lld ms, "
@@ -828,18 +538,8 @@ static void stop(struct daemon *d)
     sd_notify(0, "STOPPING=1");
     if (d->ingest) {
         /* commit what was received; retry briefly if the disk is busy */
-        for (int i = 0; i < SHUTDOWN_COMMIT_TRIES && lw_ingest_dirty(d->ingest);
-             i++) {
-            d->commit_failing = false;
-            flush(d);
-            if (lw_ingest_dirty(d->ingest))
-                ev_sleep(RETRY_INTERVAL_S);
-        }
-        if (lw_ingest_pending(d->ingest))
-            log_err("store: %zu received fixes could not be committed at "
-                    "shutdown and are lost",
-                    lw_ingest_pending(d->ingest));
-        final = status_json(d, "offline");
+        lwd_commit_stop(&d->commit, SHUTDOWN_COMMIT_TRIES);
+        final = lwd_status_json(&d->status, "offline");
         log_info("stopped: received %llu, stored %llu, duplicates %llu, "
                  "rejected %llu; longest commit wait %lld ms",
                  (unsigned long long)lw_ingest_counter(d->ingest,
@@ -850,27 +550,24 @@ static void stop(struct daemon *d)
                                                        LW_CNT_DUPLICATES),
                  (unsigned long long)lw_ingest_counter(d->ingest,
                                                        LW_CNT_REJECTED),
-                 (long long)d->max_commit_wait_ms);
+                 (long long)d->commit.max_wait_ms);
     }
     if (d->link_ok)
         mqtt_link_shutdown(&d->link, d->daemon_topic,
                            final ? final : "{\"state\":\"offline\"}",
                            SHUTDOWN_FLUSH_MS);
     free(final);
+    lwd_status_release(&d->status);
+    lwd_retention_release(&d->retention);
+    lwd_commit_release(&d->commit);
     if (d->mail_ok)
         mail_release(&d->mail);
-    if (d->watch_ok)
-        watch_release(&d->watch);
+    watch_release(&d->watch); /* also after a watch_init that failed */
     mqtt_link_release(&d->link);
     lw_ingest_free(d->ingest);
     lw_store_close(d->store);
     if (d->loop) {
-        ev_timer_stop(d->loop, &d->flush_timer);
-        ev_timer_stop(d->loop, &d->retry_timer);
-        ev_timer_stop(d->loop, &d->status_timer);
         ev_timer_stop(d->loop, &d->watchdog_timer);
-        ev_timer_stop(d->loop, &d->prune_timer);
-        ev_timer_stop(d->loop, &d->prune_step_timer);
         ev_signal_stop(d->loop, &d->sigint_w);
         ev_signal_stop(d->loop, &d->sigterm_w);
         ev_signal_stop(d->loop, &d->sighup_w);

@@ -22,7 +22,7 @@ static uint64_t hash(const char *s)
 }
 
 /* The slot holding device, or the empty slot where it would go. */
-static struct dstate **probe(struct dstate **slots, size_t cap,
+static struct lw_dstate **probe(struct lw_dstate **slots, size_t cap,
                              const char *device)
 {
     size_t i = hash(device) & (cap - 1);
@@ -32,10 +32,10 @@ static struct dstate **probe(struct dstate **slots, size_t cap,
     return &slots[i];
 }
 
-static bool grow(struct devmap *m)
+static bool grow(struct lw_devmap *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : DEVMAP_INITIAL;
-    struct dstate **n = calloc(ncap, sizeof(*n));
+    struct lw_dstate **n = calloc(ncap, sizeof(*n));
 
     if (!n)
         return false;
@@ -49,9 +49,10 @@ static bool grow(struct devmap *m)
     return true;
 }
 
-struct dstate *devmap_get(struct devmap *m, const char *device, bool create)
+struct lw_dstate *lw_devmap_get(struct lw_devmap *m, const char *device,
+                               bool create)
 {
-    struct dstate **slot, *d;
+    struct lw_dstate **slot, *d;
 
     if (m->cap == 0) {
         if (!create || !grow(m))
@@ -78,8 +79,8 @@ struct dstate *devmap_get(struct devmap *m, const char *device, bool create)
     return d;
 }
 
-void devmap_each(struct devmap *m, void (*fn)(void *ctx, struct dstate *d),
-                 void *ctx)
+void lw_devmap_each(struct lw_devmap *m,
+                    void (*fn)(void *ctx, struct lw_dstate *d), void *ctx)
 {
     for (size_t i = 0; i < m->cap; i++) {
         if (m->slots[i])
@@ -87,7 +88,7 @@ void devmap_each(struct devmap *m, void (*fn)(void *ctx, struct dstate *d),
     }
 }
 
-void dextras_free(struct dextras *x)
+void lw_dextras_free(struct lw_dextras *x)
 {
     if (!x)
         return;
@@ -101,13 +102,13 @@ void dextras_free(struct dextras *x)
     free(x);
 }
 
-void devmap_release(struct devmap *m)
+void lw_devmap_release(struct lw_devmap *m)
 {
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->slots[i])
             continue;
         free(m->slots[i]->device);
-        dextras_free(m->slots[i]->extras);
+        lw_dextras_free(m->slots[i]->extras);
         free(m->slots[i]);
     }
     free(m->slots);

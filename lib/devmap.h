@@ -1,5 +1,5 @@
 /*
- * devmap.h - the daemon's per-device cache for the state topic: the newest
+ * devmap.h - the watch's per-device cache for the state topic: the newest
  * fix, last heard, when the state was last published, and the parts of the
  * state that come from the database (vehicle, account, open alerts), kept
  * as plain C until something invalidates it (as a jansson object the same
@@ -9,9 +9,11 @@
  * (an empty slot costs 8 bytes, an entry about 100 plus its id); entries are
  * never removed (devices are few compared to fixes, and a device that
  * reported once is kept in the database too).
+ *
+ * Private to lib/ (lib/watch.c): not installed, not for the programs.
  */
-#ifndef LW_DAEMON_DEVMAP_H
-#define LW_DAEMON_DEVMAP_H
+#ifndef LIENWATCH_DEVMAP_H
+#define LIENWATCH_DEVMAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,7 +24,7 @@
 #include "lienwatch/registry.h"
 
 /* An open alert of a device, as its state topic shows it. */
-struct dalert {
+struct lw_dalert {
     int64_t id;                /* database id */
     enum lw_alert_kind kind;   /* what happened */
     enum lw_alert_state state; /* open or acknowledged */
@@ -32,18 +34,18 @@ struct dalert {
 
 /* What the database says of a device: its vehicle, account and open
  * alerts. Strings are NULL when unknown. */
-struct dextras {
+struct lw_dextras {
     char *vin, *plate, *description, *account;
     bool has_days_past_due;  /* the account is known */
     int64_t days_past_due;   /* of the account */
     size_t nalerts;          /* open alerts, oldest first */
-    struct dalert *alerts;
+    struct lw_dalert *alerts;
 };
 
 /* Frees x and what it owns (NULL is fine). */
-void dextras_free(struct dextras *x);
+void lw_dextras_free(struct lw_dextras *x);
 
-struct dstate {
+struct lw_dstate {
     char *device;         /* owned copy of the id */
     bool has_fix;         /* the fix fields below are set */
     double lat_deg, lon_deg; /* newest fix by fix time */
@@ -54,24 +56,25 @@ struct dstate {
     int64_t last_pub_ms;  /* state last published, 0 never */
     bool dirty;           /* state changed since last publication */
     bool urgent;          /* publish without waiting for the interval */
-    struct dextras *extras; /* vehicle/account/alerts; NULL = rebuild */
+    struct lw_dextras *extras; /* vehicle/account/alerts; NULL = rebuild */
 };
 
-struct devmap {
-    struct dstate **slots; /* table of owned entries; NULL = empty */
+struct lw_devmap {
+    struct lw_dstate **slots; /* table of owned entries; NULL = empty */
     size_t cap;           /* power of two */
     size_t count;         /* used slots */
 };
 
 /* Finds device's entry, creating it when create is true; NULL when absent
  * (or out of memory). Pointers stay valid until the next creation. */
-struct dstate *devmap_get(struct devmap *m, const char *device, bool create);
+struct lw_dstate *lw_devmap_get(struct lw_devmap *m, const char *device,
+                               bool create);
 
 /* Calls fn for every entry. */
-void devmap_each(struct devmap *m, void (*fn)(void *ctx, struct dstate *d),
-                 void *ctx);
+void lw_devmap_each(struct lw_devmap *m,
+                    void (*fn)(void *ctx, struct lw_dstate *d), void *ctx);
 
 /* Frees every entry and the table. */
-void devmap_release(struct devmap *m);
+void lw_devmap_release(struct lw_devmap *m);
 
 #endif

@@ -1,0 +1,104 @@
+/*
+ * retention.c - see retention.h.
+ */
+#include <string.h>
+
+#include "log.h"
+#include "retention.h"
+
+/* Seconds between retention passes, and before the first. */
+#define PASS_INTERVAL_S 3600.0
+#define FIRST_PASS_S 60.0
+/* Fixes one step deletes at most (~10 ms each on the development machine);
+ * the loop gets at least as long as a step took, and STEP_GAP_S, before the
+ * next. */
+#define STEP_ROWS 10000
+#define STEP_GAP_S 0.02
+/* Seconds a step waits while commits fail. */
+#define STEP_WAIT_S 1.0
+#define MS_PER_DAY 86400000
+
+/* One step of the pass under way. */
+static void step_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct lwd_retention *r = t->data;
+    int64_t n = 0;
+    bool finished = false;
+    double t0, took;
+
+    (void)revents;
+    if (!r->pruning)
+        return;
+    if (r->commit->failing) { /* the database is in trouble: later */
+        ev_timer_set(t, STEP_WAIT_S, 0.);
+        ev_timer_start(loop, t);
+        return;
+    }
+    t0 = ev_time();
+    if (lw_store_prune_step(r->store, r->before_ms, r->cursor, STEP_ROWS, &n,
+                            &finished) != LW_OK) {
+        log_err("store: retention pass failed after %lld fixes: %s",
+                (long long)r->deleted, lw_store_errmsg(r->store));
+        r->pruning = false;
+        return;
+    }
+    took = ev_time() - t0;
+    r->deleted += n;
+    r->steps++;
+    if (finished) {
+        r->pruning = false;
+        if (r->deleted)
+            log_info("store: retention deleted %lld fixes older than %lld "
+                     "days (%d steps, %.1f s)",
+                     (long long)r->deleted,
+                     (long long)(r->cfg->retention_ms / MS_PER_DAY), r->steps,
+                     ev_time() - r->started);
+        else
+            log_debug("store: retention: nothing older than %lld days",
+                      (long long)(r->cfg->retention_ms / MS_PER_DAY));
+        return;
+    }
+    ev_timer_set(t, took > STEP_GAP_S ? took : STEP_GAP_S, 0.);
+    ev_timer_start(loop, t);
+}
+
+/* Starts a pass, unless one is still under way. */
+static void pass_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct lwd_retention *r = t->data;
+
+    (void)revents;
+    if (r->cfg->retention_ms <= 0 || r->pruning)
+        return;
+    r->pruning = true;
+    r->cursor[0] = '\0';
+    r->started = ev_time();
+    r->before_ms = (int64_t)(r->started * 1000.0) - r->cfg->retention_ms;
+    r->deleted = 0;
+    r->steps = 0;
+    ev_timer_set(&r->step_timer, 0., 0.);
+    ev_timer_start(loop, &r->step_timer);
+}
+
+void lwd_retention_init(struct lwd_retention *r, struct ev_loop *loop,
+                        struct lw_store *store, const struct lw_config *cfg,
+                        const struct lwd_commit *commit)
+{
+    memset(r, 0, sizeof(*r));
+    r->loop = loop;
+    r->store = store;
+    r->cfg = cfg;
+    r->commit = commit;
+    ev_timer_init(&r->timer, pass_cb, FIRST_PASS_S, PASS_INTERVAL_S);
+    ev_init(&r->step_timer, step_cb);
+    r->timer.data = r->step_timer.data = r;
+    ev_timer_start(loop, &r->timer);
+}
+
+void lwd_retention_release(struct lwd_retention *r)
+{
+    if (!r->loop)
+        return;
+    ev_timer_stop(r->loop, &r->timer);
+    ev_timer_stop(r->loop, &r->step_timer);
+}

@@ -1,0 +1,45 @@
+/*
+ * retention.h - deleting history older than store.retention, a minute
+ * after start and then hourly, in bounded steps (lw_store_prune_step) so
+ * that ingest and alerts go on between them.
+ *
+ * Watchers, embedded here: timer (starts a pass) and step_timer (the next
+ * step of the pass under way). A step waits while commits fail.
+ */
+#ifndef LW_DAEMON_RETENTION_H
+#define LW_DAEMON_RETENTION_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lienwatch/config.h"
+#include "lienwatch/fix.h"
+#include "lienwatch/store.h"
+#include "commit.h"
+
+struct lwd_retention {
+    struct ev_loop *loop;          /* borrowed; NULL before init */
+    struct lw_store *store;        /* borrowed */
+    const struct lw_config *cfg;   /* borrowed; re-read after SIGHUP */
+    const struct lwd_commit *commit; /* borrowed: steps wait while failing */
+    ev_timer timer;                /* a pass, a minute after start, hourly */
+    ev_timer step_timer;           /* the next step of a pass */
+    bool pruning;                  /* a pass is under way */
+    char cursor[LW_DEVICE_MAX + 1]; /* where its next step goes on */
+    int64_t before_ms;             /* its cut: fixes older than this go */
+    int64_t deleted;               /* fixes it deleted so far */
+    int steps;                     /* steps it took so far */
+    double started;                /* when it started (ev_time) */
+};
+
+/* Starts the hourly passes. */
+void lwd_retention_init(struct lwd_retention *r, struct ev_loop *loop,
+                        struct lw_store *store, const struct lw_config *cfg,
+                        const struct lwd_commit *commit);
+
+/* Stops the timers (a pass under way is abandoned; the next start goes
+ * through it again). */
+void lwd_retention_release(struct lwd_retention *r);
+
+#endif

@@ -1,0 +1,1157 @@
+/*
+ * watch.c - see watch.h.
+ *
+ * The queue holds, in the order they happened, the alerts the engine raised
+ * (its callback appends them) and the account statuses lw_watch_account
+ * took; lw_watch_flush writes all of them in one transaction or none. The
+ * per-device state cache is lib/devmap.c's table.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devmap.h"
+#include "lienwatch/alertjson.h"
+#include "lienwatch/outbox.h"
+#include "lienwatch/timeutil.h"
+#include "lienwatch/watch.h"
+
+/*
+ * Which alerts another connection changed is asked with "changed at or after
+ * the last check"; the other writer stamps them with its own clock, so the
+ * next check starts this much before this one.
+ */
+#define ALERTS_CHANGED_SLACK_MS 1000
+/* First sizes of growable arrays. */
+#define QUEUE_INITIAL 16
+#define FENCES_INITIAL 64
+#define LINKS_INITIAL 16
+/* JSON text of published documents: compact, doubles to 12 digits. */
+#define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
+
+enum entry_kind {
+    ENTRY_ALERT = 1, /* an alert the engine raised */
+    ENTRY_ACCOUNT,   /* an account status from MQTT */
+};
+
+/* One thing waiting to be stored. */
+struct entry {
+    enum entry_kind kind; /* which member of u */
+    union {
+        struct lw_alert alert;     /* ENTRY_ALERT */
+        struct lw_account account; /* ENTRY_ACCOUNT */
+    } u;
+};
+
+struct lw_watch {
+    struct lw_store *store;       /* borrowed */
+    const struct lw_config *cfg;  /* borrowed; replaced by set_cfg */
+    struct lw_watch_handlers h;   /* the owner's handlers */
+    void *ctx;                    /* their context */
+    struct lw_engine *engine;     /* owned */
+    struct lw_fenceset *fences;   /* owned; the engine borrows it */
+    size_t nfences;               /* fences loaded */
+    size_t fences_skipped;        /* registry fences that did not load */
+    size_t nvehicles;             /* vehicles at the last load */
+    struct entry *queue;          /* waiting for lw_watch_flush, in order */
+    size_t nqueue, capqueue;      /* used / allocated */
+    size_t queued_accounts;       /* ENTRY_ACCOUNT entries in queue */
+    uint64_t stored;              /* alerts stored */
+    uint64_t lost;                /* alerts that could not be queued */
+    struct lw_devmap devices;     /* per-device state cache */
+    size_t sweep_pos;             /* where the next state sweep starts */
+    int64_t data_version;         /* PRAGMA data_version last handled */
+    int64_t registry_version;     /* meta registry_version last loaded */
+    int64_t alerts_version;       /* meta alerts_version last handled */
+    int64_t alerts_checked_ms;    /* alerts changed since this: handled */
+};
+
+/* ---- registry fences ------------------------------------------------- */
+
+struct fence_load {
+    struct lw_watch_fences *f; /* being built */
+    size_t caprows, capdwell;  /* allocated rows / max_dwell_ms */
+    size_t caplinks;           /* allocated links */
+    lw_watch_skip_cb skip;     /* told of fences left out */
+    void *ctx;                 /* its context */
+    const int64_t *excluded;   /* rows to leave out (see below) */
+    size_t nexcluded;          /* entries in excluded */
+    size_t row;                /* rows seen in this pass */
+    size_t quiet;              /* rows before this were reported already */
+    int64_t restart_id;        /* a row that added != 1 fence: redo without */
+    bool oom;                  /* out of memory */
+};
+
+static bool is_excluded(const struct fence_load *fl, int64_t id)
+{
+    for (size_t i = 0; i < fl->nexcluded; i++) {
+        if (fl->excluded[i] == id)
+            return true;
+    }
+    return false;
+}
+
+static bool grow(void **p, size_t *cap, size_t want, size_t initial,
+                 size_t size)
+{
+    size_t ncap;
+    void *n;
+
+    if (want <= *cap)
+        return true;
+    ncap = *cap ? *cap * 2 : initial;
+    while (ncap < want)
+        ncap *= 2;
+    n = realloc(*p, ncap * size);
+    if (!n)
+        return false;
+    *p = n;
+    *cap = ncap;
+    return true;
+}
+
+static void skipped(struct fence_load *fl, const struct lw_geofence *g,
+                    const char *why)
+{
+    if (fl->skip && fl->row > fl->quiet)
+        fl->skip(fl->ctx, g, why);
+}
+
+static int load_fence(void *ctx, const struct lw_geofence *g)
+{
+    struct fence_load *fl = ctx;
+    struct lw_watch_fences *f = fl->f;
+    size_t id = f->count, added;
+    char why[256] = "";
+    enum lw_err e;
+
+    fl->row++;
+    if (is_excluded(fl, g->id))
+        return 0;
+    e = lw_fenceset_add_geojson(f->set, g->geojson, strlen(g->geojson),
+                                g->kind, NULL, why, sizeof(why));
+    if (e == LW_ERR_NOMEM) {
+        fl->oom = true;
+        return 1;
+    }
+    added = lw_fenceset_count(f->set) - id;
+    if (e == LW_OK && added != 1) {
+        /* the set cannot give back what this row added: the caller
+         * starts again without it */
+        snprintf(why, sizeof(why), "it holds %zu fences, not one", added);
+        skipped(fl, g, why);
+        fl->restart_id = g->id;
+        return 1;
+    }
+    if (e != LW_OK) {
+        skipped(fl, g, why[0] ? why : lw_strerror(e));
+        f->skipped++;
+        return 0;
+    }
+    if (!grow((void **)&f->rows, &fl->caprows, id + 1, FENCES_INITIAL,
+              sizeof(*f->rows)) ||
+        !grow((void **)&f->max_dwell_ms, &fl->capdwell, id + 1,
+              FENCES_INITIAL, sizeof(*f->max_dwell_ms))) {
+        fl->oom = true;
+        return 1;
+    }
+    lw_fence_set_tag(f->set, id, g->id);
+    f->rows[id] = *g;
+    f->rows[id].geojson = NULL;
+    f->max_dwell_ms[id] = g->max_dwell_ms;
+    f->count++;
+    if (g->link_device[0] || g->link_account[0]) {
+        struct lw_fence_link *l;
+
+        if (!grow((void **)&f->links, &fl->caplinks, f->nlinks + 1,
+                  LINKS_INITIAL, sizeof(*f->links))) {
+            fl->oom = true;
+            return 1;
+        }
+        l = &f->links[f->nlinks++];
+        memset(l, 0, sizeof(*l));
+        l->fence_tag = g->id;
+        lw_copy(l->device, sizeof(l->device), g->link_device);
+        lw_copy(l->account, sizeof(l->account), g->link_account);
+    }
+    return 0;
+}
+
+void lw_watch_fences_release(struct lw_watch_fences *f)
+{
+    if (!f)
+        return;
+    lw_fenceset_free(f->set);
+    free(f->rows);
+    free(f->max_dwell_ms);
+    free(f->links);
+    memset(f, 0, sizeof(*f));
+}
+
+enum lw_err lw_watch_fences_load(struct lw_store *s, lw_watch_skip_cb skip,
+                                 void *ctx, struct lw_watch_fences *out,
+                                 char *err, size_t errlen)
+{
+    int64_t *excluded = NULL;
+    size_t nexcluded = 0, quiet = 0;
+    enum lw_err e;
+
+    if (!out)
+        return LW_ERR_INVAL;
+    memset(out, 0, sizeof(*out));
+    if (!s) {
+        lw_seterr(err, errlen, "lw_watch_fences_load: no store");
+        return LW_ERR_INVAL;
+    }
+    for (;;) {
+        struct fence_load fl = {.f = out, .skip = skip, .ctx = ctx,
+                                .excluded = excluded,
+                                .nexcluded = nexcluded, .quiet = quiet};
+        int64_t *n;
+
+        out->set = lw_fenceset_new();
+        if (!out->set) {
+            e = LW_ERR_NOMEM;
+            break;
+        }
+        e = lw_registry_fences(s, load_fence, &fl);
+        if (e != LW_OK) {
+            lw_seterr(err, errlen, "cannot read the geofences: %s",
+                      lw_store_errmsg(s));
+            goto out_fail;
+        }
+        if (fl.oom) {
+            e = LW_ERR_NOMEM;
+            break;
+        }
+        if (!fl.restart_id) {
+            out->skipped += nexcluded;
+            e = lw_fenceset_build_index(out->set);
+            break;
+        }
+        /* rows up to the one left out were reported: not again */
+        quiet = fl.row > quiet ? fl.row : quiet;
+        n = realloc(excluded, (nexcluded + 1) * sizeof(*n));
+        if (!n) {
+            e = LW_ERR_NOMEM;
+            break;
+        }
+        excluded = n;
+        excluded[nexcluded++] = fl.restart_id;
+        lw_watch_fences_release(out);
+    }
+    if (e == LW_ERR_NOMEM)
+        lw_seterr(err, errlen, "out of memory loading the geofences");
+    if (e != LW_OK)
+        goto out_fail;
+    free(excluded);
+    return LW_OK;
+
+out_fail:
+    lw_watch_fences_release(out);
+    free(excluded);
+    return e;
+}
+
+/* ---- the watch --------------------------------------------------------- */
+
+static void alert_cfg(const struct lw_config *c, struct lw_alert_cfg *a)
+{
+    a->confirm_fixes = c->confirm_fixes;
+    a->fence_margin_m = c->fence_margin_m;
+    a->offline_after_ms = c->offline_after_ms;
+    a->watch_days_past_due = c->watch_days_past_due;
+}
+
+/* Appends an entry to the queue; NULL when out of memory. */
+static struct entry *queue_push(struct lw_watch *w, enum entry_kind kind)
+{
+    struct entry *q;
+
+    if (!grow((void **)&w->queue, &w->capqueue, w->nqueue + 1, QUEUE_INITIAL,
+              sizeof(*w->queue)))
+        return NULL;
+    q = &w->queue[w->nqueue++];
+    q->kind = kind;
+    if (kind == ENTRY_ACCOUNT)
+        w->queued_accounts++;
+    return q;
+}
+
+/* Engine callback: every alert raised waits in the queue for its flush. */
+static void on_alert(void *ctx, const struct lw_alert *a)
+{
+    struct lw_watch *w = ctx;
+    struct entry *q = queue_push(w, ENTRY_ALERT);
+
+    if (!q) {
+        w->lost++;
+        return;
+    }
+    q->u.alert = *a;
+}
+
+enum lw_err lw_watch_new(struct lw_watch **out, struct lw_store *store,
+                         const struct lw_config *cfg,
+                         const struct lw_watch_handlers *h, void *ctx,
+                         char *err, size_t errlen)
+{
+    struct lw_alert_cfg ac;
+    struct lw_watch *w;
+    enum lw_err e;
+
+    if (!out || !store || !cfg) {
+        lw_seterr(err, errlen, "lw_watch_new: missing argument");
+        return LW_ERR_INVAL;
+    }
+    w = calloc(1, sizeof(*w));
+    if (!w) {
+        lw_seterr(err, errlen, "out of memory");
+        return LW_ERR_NOMEM;
+    }
+    w->store = store;
+    w->cfg = cfg;
+    if (h)
+        w->h = *h;
+    w->ctx = ctx;
+    alert_cfg(cfg, &ac);
+    e = lw_engine_new(&w->engine, &ac, on_alert, w);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "cannot create the alert engine: %s",
+                  lw_strerror(e));
+        free(w);
+        return e;
+    }
+    *out = w;
+    return LW_OK;
+}
+
+void lw_watch_free(struct lw_watch *w)
+{
+    if (!w)
+        return;
+    lw_engine_free(w->engine); /* before the fences it borrows */
+    lw_fenceset_free(w->fences);
+    lw_devmap_release(&w->devices);
+    free(w->queue);
+    free(w);
+}
+
+void lw_watch_set_cfg(struct lw_watch *w, const struct lw_config *cfg)
+{
+    struct lw_alert_cfg ac;
+
+    if (!w || !cfg)
+        return;
+    w->cfg = cfg;
+    alert_cfg(cfg, &ac);
+    lw_engine_set_cfg(w->engine, &ac);
+}
+
+/* ---- the device states ------------------------------------------------ */
+
+static struct lw_dstate *dev(struct lw_watch *w, const char *device)
+{
+    return lw_devmap_get(&w->devices, device, true);
+}
+
+/* d's state must be handed out again (urgent: at the next sweep, whatever
+ * its interval). */
+static void mark_dirty(struct lw_dstate *d, bool urgent)
+{
+    d->dirty = true;
+    if (urgent)
+        d->urgent = true;
+}
+
+/* What the database says of d (vehicle, account, open alerts) changed:
+ * read that part again when its state is next built. */
+static void invalidate(struct lw_dstate *d, bool urgent)
+{
+    lw_dextras_free(d->extras);
+    d->extras = NULL;
+    mark_dirty(d, urgent);
+}
+
+/* Keeps f as d's newest fix. */
+static void set_fix(struct lw_dstate *d, const struct lw_fix *f)
+{
+    d->has_fix = true;
+    d->lat_deg = f->lat_deg;
+    d->lon_deg = f->lon_deg;
+    d->speed_mps = f->speed_mps;
+    d->course_deg = f->course_deg;
+    d->accuracy_m = f->accuracy_m;
+    d->fix_time_ms = f->fix_time_ms;
+    d->recv_time_ms = f->recv_time_ms;
+}
+
+/* strdup of a stored string, NULL for "" (and when out of memory: *oom) */
+static char *opt_dup(const char *s, bool *oom)
+{
+    char *c;
+
+    if (!s[0])
+        return NULL;
+    c = strdup(s);
+    if (!c)
+        *oom = true;
+    return c;
+}
+
+struct alerts_ctx {
+    struct lw_dextras *x; /* where the open alerts go */
+    size_t cap;           /* allocated x->alerts */
+    bool oom;             /* out of memory */
+};
+
+static int collect_open(void *ctx, const struct lw_alert_row *r)
+{
+    struct alerts_ctx *c = ctx;
+    struct lw_dalert *a;
+
+    if (!grow((void **)&c->x->alerts, &c->cap, c->x->nalerts + 1, 2,
+              sizeof(*c->x->alerts))) {
+        c->oom = true;
+        return 1;
+    }
+    a = &c->x->alerts[c->x->nalerts];
+    a->id = r->id;
+    a->kind = r->a.kind;
+    a->state = r->state;
+    a->opened_ms = r->a.raised_ms;
+    a->fence = opt_dup(r->a.fence, &c->oom);
+    c->x->nalerts++;
+    return c->oom;
+}
+
+/* The database part of a device's state: vehicle, account, open alerts;
+ * NULL when out of memory or when the store cannot be read (the state
+ * stays due and is tried again). */
+static struct lw_dextras *build_extras(struct lw_watch *w, const char *device)
+{
+    struct lw_vehicle v;
+    struct lw_account a;
+    struct lw_alert_filter f = {.device = device, .open_only = true};
+    struct alerts_ctx ac = {.x = calloc(1, sizeof(struct lw_dextras))};
+    struct lw_dextras *x = ac.x;
+    enum lw_err ev, ea = LW_ERR_NOTFOUND;
+    bool failed = false;
+
+    if (!x)
+        return NULL;
+    ev = lw_registry_vehicle_get(w->store, device, &v);
+    if (ev == LW_OK && v.account[0])
+        ea = lw_registry_account_get(w->store, v.account, &a);
+    failed = (ev != LW_OK && ev != LW_ERR_NOTFOUND) ||
+             (ea != LW_OK && ea != LW_ERR_NOTFOUND);
+    if (ev == LW_OK) {
+        x->vin = opt_dup(v.vin, &ac.oom);
+        x->plate = opt_dup(v.plate, &ac.oom);
+        x->description = opt_dup(v.description, &ac.oom);
+        x->account = opt_dup(v.account, &ac.oom);
+    }
+    x->has_days_past_due = ea == LW_OK;
+    x->days_past_due = ea == LW_OK ? a.days_past_due : 0;
+    /* alerts are raised for registered vehicles only: no query otherwise */
+    if (ev == LW_OK && !ac.oom && !failed &&
+        lw_registry_alerts(w->store, &f, collect_open, &ac) != LW_OK &&
+        !ac.oom)
+        failed = true;
+    if (ac.oom || failed) {
+        lw_dextras_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* The JSON object of x, in the state topic's key order. */
+static json_t *extras_json(const struct lw_dextras *x)
+{
+    json_t *o = json_object();
+    json_t *arr = json_array();
+    char tbuf[LW_TIME_BUFLEN];
+
+    json_object_set_new(o, "vin", lw_json_str_or_null(x->vin));
+    json_object_set_new(o, "plate", lw_json_str_or_null(x->plate));
+    json_object_set_new(o, "description", lw_json_str_or_null(x->description));
+    json_object_set_new(o, "account", lw_json_str_or_null(x->account));
+    json_object_set_new(o, "days_past_due",
+                        x->has_days_past_due ? json_integer(x->days_past_due)
+                                             : json_null());
+    for (size_t i = 0; i < x->nalerts; i++) {
+        const struct lw_dalert *a = &x->alerts[i];
+        json_t *e = json_object();
+
+        json_object_set_new(e, "id", json_integer(a->id));
+        json_object_set_new(e, "kind", json_string(lw_alert_kind_name(a->kind)));
+        json_object_set_new(e, "state",
+                            json_string(lw_alert_state_name(a->state)));
+        json_object_set_new(e, "opened_at",
+                            json_string(lw_time_format(a->opened_ms, tbuf,
+                                                       sizeof(tbuf))));
+        if (a->fence)
+            json_object_set_new(e, "geofence", json_string(a->fence));
+        json_array_append_new(arr, e);
+    }
+    json_object_set_new(o, "open_alerts", arr);
+    return o;
+}
+
+/* The last_fix member of a state. */
+static json_t *fix_json(const struct lw_dstate *d, int64_t now_ms)
+{
+    char tbuf[LW_TIME_BUFLEN];
+    json_t *f;
+
+    if (!d->has_fix)
+        return json_null();
+    f = json_object();
+    json_object_set_new(f, "lat", json_real(d->lat_deg));
+    json_object_set_new(f, "lon", json_real(d->lon_deg));
+    json_object_set_new(f, "fix_time",
+                        json_string(lw_time_format(d->fix_time_ms, tbuf,
+                                                   sizeof(tbuf))));
+    json_object_set_new(f, "age_s",
+                        json_real((double)(now_ms - d->fix_time_ms) / 1e3));
+    json_object_set_new(f, "speed_mps", lw_json_num_or_null(d->speed_mps));
+    json_object_set_new(f, "course_deg", lw_json_num_or_null(d->course_deg));
+    json_object_set_new(f, "accuracy_m", lw_json_num_or_null(d->accuracy_m));
+    return f;
+}
+
+/* d's retained state as JSON text (free()); NULL when out of memory or
+ * when its database part cannot be read now. */
+static char *state_text(struct lw_watch *w, struct lw_dstate *d,
+                        int64_t now_ms)
+{
+    char tbuf[LW_TIME_BUFLEN];
+    json_t *o;
+    char *s;
+
+    if (!d->extras)
+        d->extras = build_extras(w, d->device);
+    if (!d->extras)
+        return NULL;
+    o = extras_json(d->extras);
+    json_object_set_new(o, "device", json_string(d->device));
+    json_object_set_new(o, "watched",
+                        json_boolean(lw_engine_watched(w->engine, d->device)));
+    json_object_set_new(o, "last_heard",
+                        d->last_heard_ms
+                            ? json_string(lw_time_format(d->last_heard_ms,
+                                                         tbuf, sizeof(tbuf)))
+                            : json_null());
+    json_object_set_new(o, "last_fix", fix_json(d, now_ms));
+    json_object_set_new(o, "at",
+                        json_string(lw_time_format(now_ms, tbuf,
+                                                   sizeof(tbuf))));
+    s = json_dumps(o, JSON_FLAGS);
+    json_decref(o);
+    return s;
+}
+
+/* Hands d's state to cb; LW_OK when cb took it (d is clean then). */
+static enum lw_err emit(struct lw_watch *w, struct lw_dstate *d,
+                        int64_t now_ms, lw_watch_state_cb cb, void *ctx)
+{
+    char *s = state_text(w, d, now_ms);
+    int rc;
+
+    if (!s)
+        return LW_ERR_NOMEM;
+    rc = cb(ctx, d->device, s, strlen(s));
+    free(s);
+    if (rc != 0)
+        return LW_ERR_IO;
+    d->last_pub_ms = now_ms;
+    d->dirty = d->urgent = false;
+    return LW_OK;
+}
+
+enum lw_err lw_watch_state_emit(struct lw_watch *w, const char *device,
+                                int64_t now_ms, lw_watch_state_cb cb,
+                                void *ctx)
+{
+    struct lw_dstate *d;
+
+    if (!w || !device || !cb)
+        return LW_ERR_INVAL;
+    d = lw_devmap_get(&w->devices, device, false);
+    if (!d)
+        return LW_ERR_NOTFOUND;
+    return emit(w, d, now_ms, cb, ctx);
+}
+
+size_t lw_watch_state_sweep(struct lw_watch *w, int64_t now_ms,
+                            size_t budget, lw_watch_state_cb cb, void *ctx)
+{
+    struct lw_devmap *m = &w->devices;
+    size_t handed = 0;
+
+    for (size_t n = 0; n < m->cap && handed < budget; n++) {
+        size_t i = (w->sweep_pos + n) & (m->cap - 1);
+        struct lw_dstate *d = m->slots[i];
+
+        if (d && d->dirty &&
+            (d->urgent ||
+             now_ms - d->last_pub_ms >= w->cfg->state_interval_ms)) {
+            (void)emit(w, d, now_ms, cb, ctx); /* a refused one stays due */
+            handed++;
+        }
+        if (handed == budget)
+            w->sweep_pos = i + 1;
+    }
+    return handed;
+}
+
+/* ---- registry ---------------------------------------------------------- */
+
+/* Context of the registry callbacks. */
+struct load_ctx {
+    struct lw_watch *w; /* the watch */
+    int64_t now_ms;     /* the load's time */
+};
+
+static int load_vehicle(void *ctx, const struct lw_vehicle *v)
+{
+    struct load_ctx *l = ctx;
+    struct lw_vehicle_reg reg = {0};
+    struct lw_dstate *d;
+
+    lw_copy(reg.account, sizeof(reg.account), v->account);
+    reg.offline_after_ms = v->offline_after_ms > 0 ? v->offline_after_ms : 0;
+    reg.registered_ms = v->registered_ms;
+    lw_engine_set_vehicle(l->w->engine, v->device, &reg, l->now_ms);
+    l->w->nvehicles++;
+    d = dev(l->w, v->device);
+    if (d)
+        invalidate(d, false);
+    return 0;
+}
+
+static int load_account(void *ctx, const struct lw_account *a)
+{
+    struct load_ctx *l = ctx;
+
+    lw_engine_set_account(l->w->engine, a->account, a->days_past_due,
+                          l->now_ms);
+    return 0;
+}
+
+/* (Re)reads the fences into the engine. */
+static enum lw_err load_fences(struct lw_watch *w, char *err, size_t errlen)
+{
+    struct lw_watch_fences f;
+    enum lw_err e;
+
+    e = lw_watch_fences_load(w->store, w->h.fence_skipped, w->ctx, &f, err,
+                             errlen);
+    if (e != LW_OK)
+        return e;
+    e = lw_engine_set_fences(w->engine, f.set, f.links, f.nlinks,
+                             f.max_dwell_ms);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "cannot apply the geofences: %s",
+                  lw_strerror(e));
+        lw_watch_fences_release(&f);
+        return e;
+    }
+    lw_fenceset_free(w->fences);
+    w->fences = f.set;
+    f.set = NULL;
+    w->nfences = f.count;
+    w->fences_skipped = f.skipped;
+    lw_watch_fences_release(&f);
+    return LW_OK;
+}
+
+/* (Re)reads vehicles, then accounts (which may raise alerts); account
+ * statuses still queued are newer than the stored ones and win. */
+static enum lw_err load_vehicles_accounts(struct lw_watch *w, int64_t now_ms,
+                                          char *err, size_t errlen)
+{
+    struct load_ctx l = {w, now_ms};
+    int64_t rv = 0;
+
+    w->nvehicles = 0;
+    if (lw_registry_version(w->store, &rv, NULL) != LW_OK ||
+        lw_registry_vehicles(w->store, load_vehicle, &l) != LW_OK ||
+        lw_registry_accounts(w->store, load_account, &l) != LW_OK) {
+        lw_seterr(err, errlen, "cannot read vehicles and accounts: %s",
+                  lw_store_errmsg(w->store));
+        return LW_ERR_DB;
+    }
+    for (size_t i = 0; i < w->nqueue && w->queued_accounts; i++) {
+        const struct entry *q = &w->queue[i];
+        if (q->kind == ENTRY_ACCOUNT)
+            lw_engine_set_account(w->engine, q->u.account.account,
+                                  q->u.account.days_past_due, now_ms);
+    }
+    w->registry_version = rv;
+    return LW_OK;
+}
+
+/* Marks the state of a device whose alert another connection changed. */
+static int alert_changed(void *ctx, const struct lw_alert_row *r)
+{
+    struct lw_watch *w = ctx;
+    struct lw_dstate *d = dev(w, r->a.device);
+
+    if (d)
+        invalidate(d, true);
+    return 0;
+}
+
+enum lw_err lw_watch_poll(struct lw_watch *w, int64_t now_ms, unsigned *what,
+                          char *err, size_t errlen)
+{
+    int64_t dv = 0, rv = 0, av = 0;
+    enum lw_err e;
+
+    if (what)
+        *what = 0;
+    e = lw_store_data_version(w->store, &dv);
+    if (e == LW_OK && dv == w->data_version)
+        return LW_OK;
+    if (e == LW_OK)
+        e = lw_registry_version(w->store, &rv, &av);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "cannot read the registry versions: %s",
+                  lw_store_errmsg(w->store));
+        return e;
+    }
+    if (rv != w->registry_version) {
+        e = load_fences(w, err, errlen);
+        if (e == LW_OK)
+            e = load_vehicles_accounts(w, now_ms, err, errlen);
+        if (e != LW_OK)
+            return e; /* data_version kept: tried again next time */
+        if (what)
+            *what |= LW_WATCH_RELOADED;
+    }
+    if (av != w->alerts_version) {
+        struct lw_alert_filter f = {.changed_since_ms = w->alerts_checked_ms};
+
+        e = lw_registry_alerts(w->store, &f, alert_changed, w);
+        if (e != LW_OK) {
+            lw_seterr(err, errlen, "cannot read changed alerts: %s",
+                      lw_store_errmsg(w->store));
+            return e;
+        }
+        w->alerts_version = av;
+        w->alerts_checked_ms = now_ms - ALERTS_CHANGED_SLACK_MS;
+        if (what)
+            *what |= LW_WATCH_ALERTS_CHANGED;
+    }
+    w->data_version = dv;
+    return LW_OK;
+}
+
+/* ---- restore ------------------------------------------------------------- */
+
+struct restore_ctx {
+    struct lw_watch *w;        /* the watch */
+    struct lw_devmap silence;  /* per device: urgent = silent, alerted */
+};
+
+/* A device whose latest offline/back_online alert is "offline" is still
+ * silent and alerted: restored so a restart does not raise it again. The
+ * alerts come oldest first; in the scratch map urgent means "silent". */
+static int note_silence(void *ctx, const struct lw_alert_row *r)
+{
+    struct restore_ctx *rc = ctx;
+    struct lw_dstate *o;
+
+    if (r->a.kind != LW_ALERT_OFFLINE && r->a.kind != LW_ALERT_BACK_ONLINE)
+        return 0;
+    o = lw_devmap_get(&rc->silence, r->a.device, true);
+    if (!o)
+        return 1;
+    o->urgent = r->a.kind == LW_ALERT_OFFLINE;
+    return 0;
+}
+
+/* Every silent device, heard or not (a registered vehicle never heard from
+ * goes offline from its registration and is not in the device table); the
+ * device pass then adds what the heard ones last did. */
+static void restore_silent(void *ctx, struct lw_dstate *o)
+{
+    struct lw_watch *w = ctx;
+
+    if (o->urgent)
+        lw_engine_restore(w->engine, o->device, 0, NULL, true);
+}
+
+static int restore_device(void *ctx, const struct lw_device_info *di)
+{
+    struct restore_ctx *rc = ctx;
+    struct lw_watch *w = rc->w;
+    struct lw_fix f;
+    bool has = di->last_fix_ms &&
+               lw_store_last_fix(w->store, di->device, &f) == LW_OK;
+    struct lw_dstate *o = lw_devmap_get(&rc->silence, di->device, false);
+    struct lw_dstate *d = dev(w, di->device);
+
+    lw_engine_restore(w->engine, di->device, di->last_heard_ms,
+                      has ? &f : NULL, o && o->urgent);
+    if (d) {
+        d->last_heard_ms = di->last_heard_ms;
+        if (has)
+            set_fix(d, &f);
+    }
+    return 0;
+}
+
+static int restore_fence_state(void *ctx, const struct lw_alert_row *r)
+{
+    struct lw_watch *w = ctx;
+    bool dwell = r->a.kind == LW_ALERT_DWELL;
+
+    if (r->a.kind != LW_ALERT_GEOFENCE_EXIT &&
+        r->a.kind != LW_ALERT_GEOFENCE_ENTER && !dwell)
+        return 0;
+    /* a fence removed since then is simply not restored */
+    lw_engine_restore_fence(w->engine, r->a.device, r->a.fence_tag,
+                            r->a.has_fix ? r->a.fix.fix_time_ms : 0, dwell);
+    return 0;
+}
+
+enum lw_err lw_watch_restore(struct lw_watch *w, int64_t now_ms, char *err,
+                             size_t errlen)
+{
+    struct restore_ctx rc = {.w = w};
+    struct lw_alert_filter open = {.open_only = true};
+    enum lw_err e;
+
+    if (!w)
+        return LW_ERR_INVAL;
+    w->alerts_checked_ms = now_ms;
+    e = lw_store_data_version(w->store, &w->data_version);
+    if (e == LW_OK)
+        e = lw_registry_version(w->store, NULL, &w->alerts_version);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "cannot read the registry versions: %s",
+                  lw_store_errmsg(w->store));
+        return e;
+    }
+    /* fences first, then what each device last did and which conditions
+     * already have open alerts, then vehicles and accounts: a vehicle
+     * watched at start that went silent while we were down gets its
+     * offline alert now, unless one is already open */
+    e = load_fences(w, err, errlen);
+    if (e != LW_OK)
+        return e;
+    e = lw_registry_alerts(w->store, NULL, note_silence, &rc);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "cannot read past alerts: %s",
+                  lw_store_errmsg(w->store));
+        goto out_release;
+    }
+    lw_devmap_each(&rc.silence, restore_silent, w);
+    e = lw_store_devices(w->store, restore_device, &rc);
+    if (e == LW_OK)
+        e = lw_registry_alerts(w->store, &open, restore_fence_state, w);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "cannot restore device state: %s",
+                  lw_store_errmsg(w->store));
+        goto out_release;
+    }
+    e = load_vehicles_accounts(w, now_ms, err, errlen);
+out_release:
+    lw_devmap_release(&rc.silence);
+    return e;
+}
+
+/* ---- events ---------------------------------------------------------- */
+
+enum lw_err lw_watch_fix(struct lw_watch *w, const struct lw_fix *f,
+                         bool late, int64_t now_ms)
+{
+    struct lw_dstate *d;
+
+    if (!w || !f)
+        return LW_ERR_INVAL;
+    d = dev(w, f->device);
+    if (d) {
+        if (f->recv_time_ms > d->last_heard_ms)
+            d->last_heard_ms = f->recv_time_ms;
+        if (!late && (!d->has_fix || f->fix_time_ms > d->fix_time_ms)) {
+            set_fix(d, f);
+            mark_dirty(d, false);
+        }
+    }
+    return lw_engine_fix(w->engine, f, late, now_ms);
+}
+
+enum lw_err lw_watch_heard(struct lw_watch *w, const char *device,
+                           int64_t now_ms)
+{
+    struct lw_dstate *d;
+
+    if (!w || !device)
+        return LW_ERR_INVAL;
+    d = dev(w, device);
+    if (d && now_ms > d->last_heard_ms) {
+        d->last_heard_ms = now_ms;
+        mark_dirty(d, false);
+    }
+    return lw_engine_heard(w->engine, device, now_ms);
+}
+
+/* lw_vehicle_cb: the account of this vehicle changed. */
+static int account_vehicle(void *ctx, const struct lw_vehicle *v)
+{
+    struct lw_watch *w = ctx;
+    struct lw_dstate *d = lw_devmap_get(&w->devices, v->device, false);
+
+    if (d)
+        invalidate(d, true);
+    return 0;
+}
+
+/* The newest queued status of account, NULL when none is queued. */
+static const struct lw_account *queued_account(const struct lw_watch *w,
+                                               const char *account)
+{
+    for (size_t i = w->nqueue; i > 0 && w->queued_accounts; i--) {
+        const struct entry *q = &w->queue[i - 1];
+        if (q->kind == ENTRY_ACCOUNT &&
+            strcmp(q->u.account.account, account) == 0)
+            return &q->u.account;
+    }
+    return NULL;
+}
+
+enum lw_err lw_watch_account(struct lw_watch *w,
+                             const struct lw_account_update *u,
+                             int64_t now_ms, bool *changed)
+{
+    const struct lw_account *known;
+    struct lw_account stored;
+    struct entry *q;
+    enum lw_err e = LW_OK;
+
+    if (changed)
+        *changed = false;
+    if (!w || !u || !u->account[0])
+        return LW_ERR_INVAL;
+    /* loan servicing's messages are retained, so every reconnection brings
+     * all of them again: an unchanged one changes nothing */
+    known = queued_account(w, u->account);
+    if (!known &&
+        lw_registry_account_get(w->store, u->account, &stored) == LW_OK)
+        known = &stored;
+    if (known && known->days_past_due == u->days_past_due &&
+        strcmp(known->status, u->status) == 0)
+        return LW_OK;
+    if (changed)
+        *changed = true;
+    q = queue_push(w, ENTRY_ACCOUNT);
+    if (q) {
+        struct lw_account *a = &q->u.account;
+
+        memset(a, 0, sizeof(*a));
+        lw_copy(a->account, sizeof(a->account), u->account);
+        lw_copy(a->status, sizeof(a->status), u->status);
+        lw_copy(a->source, sizeof(a->source), "mqtt");
+        a->days_past_due = u->days_past_due;
+        a->updated_ms = now_ms;
+    } else {
+        e = LW_ERR_NOMEM; /* the engine is told all the same */
+    }
+    lw_engine_set_account(w->engine, u->account, u->days_past_due, now_ms);
+    /* its vehicles change "watched" and days past due in their state */
+    if (lw_registry_account_vehicles(w->store, u->account, account_vehicle,
+                                     w) != LW_OK &&
+        e == LW_OK)
+        e = LW_ERR_DB;
+    return e;
+}
+
+int64_t lw_watch_tick(struct lw_watch *w, int64_t now_ms)
+{
+    return lw_engine_tick(w->engine, NULL, now_ms);
+}
+
+int64_t lw_watch_deadline(const struct lw_watch *w, const char *device)
+{
+    return lw_engine_deadline(w->engine, device);
+}
+
+/* ---- storing ---------------------------------------------------------- */
+
+/* Failures a later try may not meet: the database's, or memory. */
+static bool retryable(enum lw_err e)
+{
+    return e == LW_ERR_NOMEM || e == LW_ERR_IO || e == LW_ERR_DB ||
+           e == LW_ERR_BUSY;
+}
+
+/* Writes entry q (index i) in the open transaction; *mail_err gets why an
+ * alert's mail could not be queued when no retry can cure that. */
+static enum lw_err store_entry(struct lw_watch *w, const struct entry *q,
+                               int64_t *id, enum lw_err *mail_err, char *err,
+                               size_t errlen)
+{
+    const struct lw_alert *a = &q->u.alert;
+    struct lw_outbox_opts mail;
+    enum lw_err e;
+
+    if (q->kind == ENTRY_ACCOUNT) {
+        e = lw_registry_account_set(w->store, &q->u.account);
+        if (e != LW_OK)
+            lw_seterr(err, errlen, "cannot store the status of account %s: %s",
+                      q->u.account.account, lw_store_errmsg(w->store));
+        return e;
+    }
+    e = lw_registry_alert_add(w->store, a, id);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "cannot store the %s alert of %s: %s",
+                  lw_alert_kind_name(a->kind), a->device,
+                  lw_store_errmsg(w->store));
+        return e;
+    }
+    /* the mail goes in the same transaction as its alert */
+    lw_outbox_opts_from_config(&mail, w->cfg);
+    e = lw_outbox_enqueue(w->store, &mail, *id, a, a->raised_ms, NULL);
+    if (e != LW_OK && retryable(e)) {
+        lw_seterr(err, errlen, "cannot queue the mail of the %s alert of %s: %s",
+                  lw_alert_kind_name(a->kind), a->device,
+                  e == LW_ERR_NOMEM ? lw_strerror(e)
+                                    : lw_store_errmsg(w->store));
+        return e;
+    }
+    *mail_err = e;
+    return LW_OK;
+}
+
+enum lw_err lw_watch_flush(struct lw_watch *w, char *err, size_t errlen)
+{
+    struct stored {
+        int64_t id;         /* the alert's database id */
+        enum lw_err mail;   /* why its mail is missing, LW_OK */
+    } *done;
+    int64_t before = 0, after = 0;
+    size_t n;
+    enum lw_err e;
+
+    if (!w)
+        return LW_ERR_INVAL;
+    n = w->nqueue;
+    if (n == 0)
+        return LW_OK;
+    done = calloc(n, sizeof(*done));
+    if (!done) {
+        lw_seterr(err, errlen, "out of memory");
+        return LW_ERR_NOMEM;
+    }
+    e = lw_store_begin(w->store);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "cannot begin a transaction: %s",
+                  lw_store_errmsg(w->store));
+        goto out_free;
+    }
+    /* the registry version before and after our own account writes: only
+     * when nobody else moved it first is the new one ours (we hold the
+     * write lock in between) */
+    if (w->queued_accounts &&
+        (e = lw_registry_version(w->store, &before, NULL)) != LW_OK) {
+        lw_seterr(err, errlen, "cannot read the registry version: %s",
+                  lw_store_errmsg(w->store));
+        goto out_rollback;
+    }
+    for (size_t i = 0; i < n; i++) {
+        e = store_entry(w, &w->queue[i], &done[i].id, &done[i].mail, err,
+                        errlen);
+        if (e != LW_OK)
+            goto out_rollback;
+    }
+    if (w->queued_accounts &&
+        (e = lw_registry_version(w->store, &after, NULL)) != LW_OK) {
+        lw_seterr(err, errlen, "cannot read the registry version: %s",
+                  lw_store_errmsg(w->store));
+        goto out_rollback;
+    }
+    e = lw_store_commit(w->store);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "commit failed: %s",
+                  lw_store_errmsg(w->store));
+        goto out_rollback;
+    }
+    if (w->queued_accounts && before == w->registry_version)
+        w->registry_version = after;
+    /* stored: the queue is empty before anyone hears of it (the handler
+     * must not feed the engine, so nothing is appended meanwhile) */
+    w->nqueue = 0;
+    w->queued_accounts = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct entry *q = &w->queue[i];
+        struct lw_alert_row r;
+        struct lw_dstate *d;
+
+        if (q->kind != ENTRY_ALERT)
+            continue;
+        memset(&r, 0, sizeof(r));
+        r.id = done[i].id;
+        r.a = q->u.alert;
+        r.state = LW_ALERT_OPEN;
+        w->stored++;
+        d = dev(w, r.a.device);
+        if (d)
+            invalidate(d, true);
+        if (w->h.stored)
+            w->h.stored(w->ctx, &r, done[i].mail);
+    }
+    free(done);
+    return LW_OK;
+
+out_rollback:
+    (void)lw_store_rollback(w->store);
+out_free:
+    free(done);
+    return e;
+}
+
+size_t lw_watch_pending(const struct lw_watch *w)
+{
+    return w ? w->nqueue : 0;
+}
+
+/* ---- publishing ------------------------------------------------------ */
+
+char *lw_watch_alert_json(struct lw_watch *w, const struct lw_alert_row *r)
+{
+    struct lw_vehicle v;
+    struct lw_account a;
+    bool has_v, has_a;
+    json_t *o;
+    char *s;
+
+    if (!w || !r)
+        return NULL;
+    has_v = lw_registry_vehicle_get(w->store, r->a.device, &v) == LW_OK;
+    has_a = has_v && v.account[0] &&
+            lw_registry_account_get(w->store, v.account, &a) == LW_OK;
+    o = lw_alert_to_json(r, has_v ? &v : NULL, has_a ? &a : NULL);
+    s = o ? json_dumps(o, JSON_FLAGS) : NULL;
+    json_decref(o);
+    return s;
+}
+
+void lw_watch_stats(const struct lw_watch *w, struct lw_watch_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!w)
+        return;
+    out->fences = w->nfences;
+    out->fences_skipped = w->fences_skipped;
+    out->vehicles = w->nvehicles;
+    out->devices = lw_engine_devices(w->engine);
+    out->pending_accounts = w->queued_accounts;
+    out->pending_alerts = w->nqueue - w->queued_accounts;
+    out->stored = w->stored;
+    out->lost = w->lost;
+    out->registry_version = w->registry_version;
+}
