@@ -53,15 +53,17 @@ static enum lw_err commit_all(struct lwd_commit *c, char *err, size_t errlen)
 /* A commit failed: keep everything, stop reading, retry every second. */
 static void failed(struct lwd_commit *c, const char *err)
 {
+    struct lw_watch_stats st;
     uint64_t suppressed;
 
+    lw_watch_stats(c->watch, &st);
     if (log_limit_allow(&c->fail_limit, wall_ms(), FAIL_LOG_INTERVAL_MS,
                         &suppressed))
-        log_err("store: %s; %zu fixes and %zu alerts kept in memory, "
-                "reading paused until a commit succeeds (%llu similar "
-                "errors suppressed)",
-                err, lw_ingest_pending(c->ingest),
-                lw_watch_pending(c->watch), (unsigned long long)suppressed);
+        log_err("store: %s; %zu fixes, %zu alerts and %zu account statuses "
+                "kept in memory, reading paused until a commit succeeds "
+                "(%llu similar errors suppressed)",
+                err, lw_ingest_pending(c->ingest), st.pending_alerts,
+                st.pending_accounts, (unsigned long long)suppressed);
     if (!c->failing) {
         c->failing = true;
         mqtt_link_pause(c->link, true);
@@ -156,7 +158,8 @@ void lwd_commit_attach(struct lwd_commit *c, struct lw_watch *watch)
 
 void lwd_commit_stop(struct lwd_commit *c, int tries)
 {
-    size_t fixes, alerts;
+    struct lw_watch_stats st;
+    size_t fixes;
 
     if (!c->ingest)
         return; /* never started */
@@ -169,15 +172,15 @@ void lwd_commit_stop(struct lwd_commit *c, int tries)
             ev_sleep(RETRY_INTERVAL_S);
     }
     fixes = lw_ingest_pending(c->ingest);
-    alerts = lw_watch_pending(c->watch);
+    lw_watch_stats(c->watch, &st);
     if (fixes)
         log_err("store: %zu received fixes could not be committed at "
                 "shutdown and are lost",
                 fixes);
-    if (alerts)
-        log_err("alert: %zu raised alerts (and account statuses) could not "
-                "be stored at shutdown and are lost",
-                alerts);
+    if (st.pending_alerts || st.pending_accounts)
+        log_err("alert: %zu raised alerts and %zu account statuses could "
+                "not be stored at shutdown and are lost",
+                st.pending_alerts, st.pending_accounts);
 }
 
 void lwd_commit_release(struct lwd_commit *c)
