@@ -18,8 +18,7 @@ static int64_t wall_ms(void)
 }
 
 /* Commits the batch of fixes (its alerts reach the watch's queue). */
-static enum lw_err commit_fixes(struct lwd_commit *c, char *err,
-                                size_t errlen)
+static enum lw_err commit_fixes(struct lwd_commit *c, char *err, size_t errlen)
 {
     int64_t oldest = c->batch_first_ms;
     enum lw_err e;

@@ -13,24 +13,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "commit.h"
 #include "lienwatch/config.h"
 #include "lienwatch/fix.h"
 #include "lienwatch/store.h"
-#include "commit.h"
 
 struct lwd_retention {
-    struct ev_loop *loop;          /* borrowed; NULL before init */
-    struct lw_store *store;        /* borrowed */
-    const struct lw_config *cfg;   /* borrowed; re-read after SIGHUP */
+    struct ev_loop *loop;            /* borrowed; NULL before init */
+    struct lw_store *store;          /* borrowed */
+    const struct lw_config *cfg;     /* borrowed; re-read after SIGHUP */
     const struct lwd_commit *commit; /* borrowed: steps wait while failing */
-    ev_timer timer;                /* a pass, a minute after start, hourly */
-    ev_timer step_timer;           /* the next step of a pass */
-    bool pruning;                  /* a pass is under way */
-    char cursor[LW_DEVICE_MAX + 1]; /* where its next step goes on */
-    int64_t before_ms;             /* its cut: fixes older than this go */
-    int64_t deleted;               /* fixes it deleted so far */
-    int steps;                     /* steps it took so far */
-    double started;                /* when it started (ev_time) */
+    ev_timer timer;                  /* a pass, a minute after start, hourly */
+    ev_timer step_timer;             /* the next step of a pass */
+    bool pruning;                    /* a pass is under way */
+    char cursor[LW_DEVICE_MAX + 1];  /* where its next step goes on */
+    int64_t before_ms;               /* its cut: fixes older than this go */
+    int64_t deleted;                 /* fixes it deleted so far */
+    int steps;                       /* steps it took so far */
+    double started;                  /* when it started (ev_time) */
 };
 
 /* Starts the hourly passes. */

@@ -74,13 +74,13 @@ char *lwd_status_json(const struct lwd_status *s, const char *state)
     json_object_set_new(o, "state", json_string(state));
     json_object_set_new(o, "version", json_string(LW_VERSION));
     json_object_set_new(o, "pid", json_integer(getpid()));
-    json_object_set_new(o, "started_at",
-                        json_string(lw_time_format(src->started_ms, tbuf,
-                                                   sizeof(tbuf))));
+    json_object_set_new(
+        o, "started_at",
+        json_string(lw_time_format(src->started_ms, tbuf, sizeof(tbuf))));
     json_object_set_new(
         o, "at",
-        json_string(lw_time_format((int64_t)(ev_time() * 1000.0), tbuf,
-                                   sizeof(tbuf))));
+        json_string(
+            lw_time_format((int64_t)(ev_time() * 1000.0), tbuf, sizeof(tbuf))));
     ingest_json(o, src->ingest);
     json_object_set_new(o, "max_commit_wait_ms",
                         json_integer(src->commit->max_wait_ms));

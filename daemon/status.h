@@ -15,29 +15,29 @@
 #include <ev.h>
 #include <stdint.h>
 
+#include "commit.h"
 #include "lienwatch/ingest.h"
 #include "lienwatch/store.h"
 #include "lienwatch/watch.h"
-#include "commit.h"
 #include "mail.h"
 #include "mqtt.h"
 
 /* Where the figures come from; every pointer borrowed. */
 struct lwd_status_src {
-    struct mqtt_link *link;         /* where the JSON goes */
-    const char *topic;              /* <prefix>/daemon */
-    struct lw_store *store;         /* outbox counts */
-    const struct lw_ingest *ingest; /* ingest counters */
+    struct mqtt_link *link;          /* where the JSON goes */
+    const char *topic;               /* <prefix>/daemon */
+    struct lw_store *store;          /* outbox counts */
+    const struct lw_ingest *ingest;  /* ingest counters */
     const struct lwd_commit *commit; /* longest commit wait */
-    const struct lw_watch *watch;   /* alert counters; may be NULL */
-    const struct mail *mail;        /* mail counters; NULL when off */
-    int64_t started_ms;             /* start time */
+    const struct lw_watch *watch;    /* alert counters; may be NULL */
+    const struct mail *mail;         /* mail counters; NULL when off */
+    int64_t started_ms;              /* start time */
 };
 
 struct lwd_status {
-    struct ev_loop *loop;       /* borrowed; NULL before lwd_status_init */
-    ev_timer timer;             /* every STATUS_INTERVAL_S */
-    struct lwd_status_src src;  /* copied */
+    struct ev_loop *loop;      /* borrowed; NULL before lwd_status_init */
+    ev_timer timer;            /* every STATUS_INTERVAL_S */
+    struct lwd_status_src src; /* copied */
 };
 
 /* Starts the periodic publication. */

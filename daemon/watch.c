@@ -52,8 +52,7 @@ static int publish_state(void *ctx, const char *device, const char *json,
 
     if (!w->link->connected)
         return 1; /* retained: published after reconnection */
-    snprintf(topic, sizeof(topic), "%s/state/%s", w->cfg->topic_prefix,
-             device);
+    snprintf(topic, sizeof(topic), "%s/state/%s", w->cfg->topic_prefix, device);
     return mqtt_link_publish(w->link, topic, json, len, STATE_QOS, true,
                              NULL) == 0
                ? 0
@@ -67,8 +66,8 @@ static void state_cb(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)revents;
     if (w->link->connected)
-        lw_watch_state_sweep(w->core, wall_ms(), STATE_SWEEP_MAX,
-                             publish_state, w);
+        lw_watch_state_sweep(w->core, wall_ms(), STATE_SWEEP_MAX, publish_state,
+                             w);
 }
 
 /* ---- alerts out ---------------------------------------------------------- */
@@ -86,8 +85,7 @@ static void publish_alert(struct watch *w, const struct lw_alert_row *r)
         return;
     snprintf(topic, sizeof(topic), "%s/alert/%s", w->cfg->topic_prefix,
              r->a.device);
-    if (mqtt_link_publish(w->link, topic, s, strlen(s), 1, false, &mid) ==
-        0) {
+    if (mqtt_link_publish(w->link, topic, s, strlen(s), 1, false, &mid) == 0) {
         if (w->npubs == w->cappubs) {
             size_t ncap = w->cappubs ? w->cappubs * 2 : 16;
             struct pending_pub *n = realloc(w->pubs, ncap * sizeof(*n));
@@ -115,11 +113,10 @@ static void on_stored(void *ctx, const struct lw_alert_row *r,
     log_warn("ALERT #%lld %s: device %s%s%s%s%s", (long long)r->id,
              lw_alert_kind_name(a->kind), a->device,
              a->fence[0] ? ", fence " : "", a->fence,
-             a->late ? " (late fix)" : "",
-             a->has_fix ? "" : ", no fix known");
+             a->late ? " (late fix)" : "", a->has_fix ? "" : ", no fix known");
     if (mail_err != LW_OK)
-        log_err("alert #%lld: stored without its e-mail: %s",
-                (long long)r->id, lw_strerror(mail_err));
+        log_err("alert #%lld: stored without its e-mail: %s", (long long)r->id,
+                lw_strerror(mail_err));
     publish_alert(w, r);
     lw_watch_state_emit(w->core, a->device, wall_ms(), publish_state, w);
 }
@@ -181,8 +178,7 @@ static void log_registry(struct watch *w)
     if (st.fences_skipped)
         log_err("registry: %zu geofences could not be loaded",
                 st.fences_skipped);
-    log_info("registry: %zu geofences, %zu vehicles", st.fences,
-             st.vehicles);
+    log_info("registry: %zu geofences, %zu vehicles", st.fences, st.vehicles);
 }
 
 static void poll_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -214,7 +210,8 @@ static void poll_cb(struct ev_loop *loop, ev_timer *t, int revents)
     }
 }
 
-/* ---- start and stop ------------------------------------------------------- */
+/* ---- start and stop -------------------------------------------------------
+ */
 
 int watch_init(struct watch *w, struct ev_loop *loop, struct lw_store *store,
                struct mqtt_link *link, const struct lw_config *cfg,
@@ -238,8 +235,7 @@ int watch_init(struct watch *w, struct ev_loop *loop, struct lw_store *store,
     ev_timer_init(&w->poll_timer, poll_cb, POLL_INTERVAL_S, POLL_INTERVAL_S);
     ev_timer_init(&w->state_timer, state_cb, STATE_SWEEP_S, STATE_SWEEP_S);
     w->deadline_timer.data = w->poll_timer.data = w->state_timer.data = w;
-    if (lw_watch_new(&w->core, store, cfg, &h, w, err, sizeof(err)) !=
-        LW_OK) {
+    if (lw_watch_new(&w->core, store, cfg, &h, w, err, sizeof(err)) != LW_OK) {
         log_err("alert: %s", err);
         return -1;
     }
@@ -282,7 +278,8 @@ void watch_reconfigure(struct watch *w)
     tick(w, wall_ms());
 }
 
-/* ---- events ---------------------------------------------------------------- */
+/* ---- events ----------------------------------------------------------------
+ */
 
 void watch_fix(struct watch *w, const struct lw_fix *f, bool late,
                int64_t now_ms)
@@ -307,15 +304,15 @@ bool watch_account(struct watch *w, const struct lw_account_update *u,
     if (!changed)
         return false;
     if (e != LW_OK)
-        log_warn("account %s: the state of its vehicles may lag: %s",
-                 u->account,
-                 e == LW_ERR_NOMEM ? lw_strerror(e)
-                                   : lw_store_errmsg(w->store));
+        log_warn(
+            "account %s: the state of its vehicles may lag: %s", u->account,
+            e == LW_ERR_NOMEM ? lw_strerror(e) : lw_store_errmsg(w->store));
     tick(w, now_ms);
     return true;
 }
 
-/* ---- MQTT -------------------------------------------------------------------- */
+/* ---- MQTT
+ * -------------------------------------------------------------------- */
 
 static int republish(void *ctx, const struct lw_alert_row *r)
 {
@@ -341,11 +338,9 @@ void watch_published(struct watch *w, int mid)
     for (size_t i = 0; i < w->npubs; i++) {
         if (w->pubs[i].mid != mid)
             continue;
-        if (lw_registry_alert_published(w->store, w->pubs[i].alert_id) !=
-            LW_OK)
+        if (lw_registry_alert_published(w->store, w->pubs[i].alert_id) != LW_OK)
             log_warn("alert #%lld: cannot mark as published: %s",
-                     (long long)w->pubs[i].alert_id,
-                     lw_store_errmsg(w->store));
+                     (long long)w->pubs[i].alert_id, lw_store_errmsg(w->store));
         w->pubs[i] = w->pubs[--w->npubs];
         return;
     }

@@ -22,11 +22,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "commit.h"
 #include "lienwatch/config.h"
 #include "lienwatch/decode.h"
 #include "lienwatch/store.h"
 #include "lienwatch/watch.h"
-#include "commit.h"
 #include "log.h"
 #include "mqtt.h"
 

@@ -45,26 +45,26 @@ struct entry {
 };
 
 struct lw_watch {
-    struct lw_store *store;       /* borrowed */
-    const struct lw_config *cfg;  /* borrowed; replaced by set_cfg */
-    struct lw_watch_handlers h;   /* the owner's handlers */
-    void *ctx;                    /* their context */
-    struct lw_engine *engine;     /* owned */
-    struct lw_fenceset *fences;   /* owned; the engine borrows it */
-    size_t nfences;               /* fences loaded */
-    size_t fences_skipped;        /* registry fences that did not load */
-    size_t nvehicles;             /* vehicles at the last load */
-    struct entry *queue;          /* waiting for lw_watch_flush, in order */
-    size_t nqueue, capqueue;      /* used / allocated */
-    size_t queued_accounts;       /* ENTRY_ACCOUNT entries in queue */
-    uint64_t stored;              /* alerts stored */
-    uint64_t lost;                /* alerts that could not be queued */
-    struct lw_devmap devices;     /* per-device state cache */
-    size_t sweep_pos;             /* where the next state sweep starts */
-    int64_t data_version;         /* PRAGMA data_version last handled */
-    int64_t registry_version;     /* meta registry_version last loaded */
-    int64_t alerts_version;       /* meta alerts_version last handled */
-    int64_t alerts_checked_ms;    /* alerts changed since this: handled */
+    struct lw_store *store;      /* borrowed */
+    const struct lw_config *cfg; /* borrowed; replaced by set_cfg */
+    struct lw_watch_handlers h;  /* the owner's handlers */
+    void *ctx;                   /* their context */
+    struct lw_engine *engine;    /* owned */
+    struct lw_fenceset *fences;  /* owned; the engine borrows it */
+    size_t nfences;              /* fences loaded */
+    size_t fences_skipped;       /* registry fences that did not load */
+    size_t nvehicles;            /* vehicles at the last load */
+    struct entry *queue;         /* waiting for lw_watch_flush, in order */
+    size_t nqueue, capqueue;     /* used / allocated */
+    size_t queued_accounts;      /* ENTRY_ACCOUNT entries in queue */
+    uint64_t stored;             /* alerts stored */
+    uint64_t lost;               /* alerts that could not be queued */
+    struct lw_devmap devices;    /* per-device state cache */
+    size_t sweep_pos;            /* where the next state sweep starts */
+    int64_t data_version;        /* PRAGMA data_version last handled */
+    int64_t registry_version;    /* meta registry_version last loaded */
+    int64_t alerts_version;      /* meta alerts_version last handled */
+    int64_t alerts_checked_ms;   /* alerts changed since this: handled */
 };
 
 /* ---- registry fences ------------------------------------------------- */
@@ -129,8 +129,8 @@ static int load_fence(void *ctx, const struct lw_geofence *g)
     fl->row++;
     if (is_excluded(fl, g->id))
         return 0;
-    e = lw_fenceset_add_geojson(f->set, g->geojson, strlen(g->geojson),
-                                g->kind, NULL, why, sizeof(why));
+    e = lw_fenceset_add_geojson(f->set, g->geojson, strlen(g->geojson), g->kind,
+                                NULL, why, sizeof(why));
     if (e == LW_ERR_NOMEM) {
         fl->oom = true;
         return 1;
@@ -151,8 +151,8 @@ static int load_fence(void *ctx, const struct lw_geofence *g)
     }
     if (!grow((void **)&f->rows, &fl->caprows, id + 1, FENCES_INITIAL,
               sizeof(*f->rows)) ||
-        !grow((void **)&f->max_dwell_ms, &fl->capdwell, id + 1,
-              FENCES_INITIAL, sizeof(*f->max_dwell_ms))) {
+        !grow((void **)&f->max_dwell_ms, &fl->capdwell, id + 1, FENCES_INITIAL,
+              sizeof(*f->max_dwell_ms))) {
         fl->oom = true;
         return 1;
     }
@@ -205,9 +205,12 @@ enum lw_err lw_watch_fences_load(struct lw_store *s, lw_watch_skip_cb skip,
         return LW_ERR_INVAL;
     }
     for (;;) {
-        struct fence_load fl = {.f = out, .skip = skip, .ctx = ctx,
+        struct fence_load fl = {.f = out,
+                                .skip = skip,
+                                .ctx = ctx,
                                 .excluded = excluded,
-                                .nexcluded = nexcluded, .quiet = quiet};
+                                .nexcluded = nexcluded,
+                                .quiet = quiet};
         int64_t *n;
 
         out->set = lw_fenceset_new();
@@ -456,8 +459,7 @@ static struct lw_dextras *build_extras(struct lw_watch *w, const char *device)
     x->days_past_due = ea == LW_OK ? a.days_past_due : 0;
     /* alerts are raised for registered vehicles only: no query otherwise */
     if (ev == LW_OK && !ac.oom && !failed &&
-        lw_registry_alerts(w->store, &f, collect_open, &ac) != LW_OK &&
-        !ac.oom)
+        lw_registry_alerts(w->store, &f, collect_open, &ac) != LW_OK && !ac.oom)
         failed = true;
     if (ac.oom || failed) {
         lw_dextras_free(x);
@@ -485,12 +487,13 @@ static json_t *extras_json(const struct lw_dextras *x)
         json_t *e = json_object();
 
         json_object_set_new(e, "id", json_integer(a->id));
-        json_object_set_new(e, "kind", json_string(lw_alert_kind_name(a->kind)));
+        json_object_set_new(e, "kind",
+                            json_string(lw_alert_kind_name(a->kind)));
         json_object_set_new(e, "state",
                             json_string(lw_alert_state_name(a->state)));
-        json_object_set_new(e, "opened_at",
-                            json_string(lw_time_format(a->opened_ms, tbuf,
-                                                       sizeof(tbuf))));
+        json_object_set_new(
+            e, "opened_at",
+            json_string(lw_time_format(a->opened_ms, tbuf, sizeof(tbuf))));
         if (a->fence)
             json_object_set_new(e, "geofence", json_string(a->fence));
         json_array_append_new(arr, e);
@@ -510,9 +513,9 @@ static json_t *fix_json(const struct lw_dstate *d, int64_t now_ms)
     f = json_object();
     json_object_set_new(f, "lat", json_real(d->lat_deg));
     json_object_set_new(f, "lon", json_real(d->lon_deg));
-    json_object_set_new(f, "fix_time",
-                        json_string(lw_time_format(d->fix_time_ms, tbuf,
-                                                   sizeof(tbuf))));
+    json_object_set_new(
+        f, "fix_time",
+        json_string(lw_time_format(d->fix_time_ms, tbuf, sizeof(tbuf))));
     json_object_set_new(f, "age_s",
                         json_real((double)(now_ms - d->fix_time_ms) / 1e3));
     json_object_set_new(f, "speed_mps", lw_json_num_or_null(d->speed_mps));
@@ -523,8 +526,7 @@ static json_t *fix_json(const struct lw_dstate *d, int64_t now_ms)
 
 /* d's retained state as JSON text (free()); NULL when out of memory or
  * when its database part cannot be read now. */
-static char *state_text(struct lw_watch *w, struct lw_dstate *d,
-                        int64_t now_ms)
+static char *state_text(struct lw_watch *w, struct lw_dstate *d, int64_t now_ms)
 {
     char tbuf[LW_TIME_BUFLEN];
     json_t *o;
@@ -538,23 +540,22 @@ static char *state_text(struct lw_watch *w, struct lw_dstate *d,
     json_object_set_new(o, "device", json_string(d->device));
     json_object_set_new(o, "watched",
                         json_boolean(lw_engine_watched(w->engine, d->device)));
-    json_object_set_new(o, "last_heard",
-                        d->last_heard_ms
-                            ? json_string(lw_time_format(d->last_heard_ms,
-                                                         tbuf, sizeof(tbuf)))
-                            : json_null());
+    json_object_set_new(
+        o, "last_heard",
+        d->last_heard_ms
+            ? json_string(lw_time_format(d->last_heard_ms, tbuf, sizeof(tbuf)))
+            : json_null());
     json_object_set_new(o, "last_fix", fix_json(d, now_ms));
-    json_object_set_new(o, "at",
-                        json_string(lw_time_format(now_ms, tbuf,
-                                                   sizeof(tbuf))));
+    json_object_set_new(
+        o, "at", json_string(lw_time_format(now_ms, tbuf, sizeof(tbuf))));
     s = json_dumps(o, JSON_FLAGS);
     json_decref(o);
     return s;
 }
 
 /* Hands d's state to cb; LW_OK when cb took it (d is clean then). */
-static enum lw_err emit(struct lw_watch *w, struct lw_dstate *d,
-                        int64_t now_ms, lw_watch_state_cb cb, void *ctx)
+static enum lw_err emit(struct lw_watch *w, struct lw_dstate *d, int64_t now_ms,
+                        lw_watch_state_cb cb, void *ctx)
 {
     char *s = state_text(w, d, now_ms);
     int rc;
@@ -571,8 +572,7 @@ static enum lw_err emit(struct lw_watch *w, struct lw_dstate *d,
 }
 
 enum lw_err lw_watch_state_emit(struct lw_watch *w, const char *device,
-                                int64_t now_ms, lw_watch_state_cb cb,
-                                void *ctx)
+                                int64_t now_ms, lw_watch_state_cb cb, void *ctx)
 {
     struct lw_dstate *d;
 
@@ -584,8 +584,8 @@ enum lw_err lw_watch_state_emit(struct lw_watch *w, const char *device,
     return emit(w, d, now_ms, cb, ctx);
 }
 
-size_t lw_watch_state_sweep(struct lw_watch *w, int64_t now_ms,
-                            size_t budget, lw_watch_state_cb cb, void *ctx)
+size_t lw_watch_state_sweep(struct lw_watch *w, int64_t now_ms, size_t budget,
+                            lw_watch_state_cb cb, void *ctx)
 {
     struct lw_devmap *m = &w->devices;
     size_t handed = 0;
@@ -752,8 +752,8 @@ enum lw_err lw_watch_poll(struct lw_watch *w, int64_t now_ms, unsigned *what,
 /* ---- restore ------------------------------------------------------------- */
 
 struct restore_ctx {
-    struct lw_watch *w;        /* the watch */
-    struct lw_devmap silence;  /* per device: urgent = silent, alerted */
+    struct lw_watch *w;       /* the watch */
+    struct lw_devmap silence; /* per device: urgent = silent, alerted */
 };
 
 /* A device whose latest offline/back_online alert is "offline" is still
@@ -789,13 +789,13 @@ static int restore_device(void *ctx, const struct lw_device_info *di)
     struct restore_ctx *rc = ctx;
     struct lw_watch *w = rc->w;
     struct lw_fix f;
-    bool has = di->last_fix_ms &&
-               lw_store_last_fix(w->store, di->device, &f) == LW_OK;
+    bool has =
+        di->last_fix_ms && lw_store_last_fix(w->store, di->device, &f) == LW_OK;
     struct lw_dstate *o = lw_devmap_get(&rc->silence, di->device, false);
     struct lw_dstate *d = dev(w, di->device);
 
-    lw_engine_restore(w->engine, di->device, di->last_heard_ms,
-                      has ? &f : NULL, o && o->urgent);
+    lw_engine_restore(w->engine, di->device, di->last_heard_ms, has ? &f : NULL,
+                      o && o->urgent);
     if (d) {
         d->last_heard_ms = di->last_heard_ms;
         if (has)
@@ -866,8 +866,8 @@ out_release:
 
 /* ---- events ---------------------------------------------------------- */
 
-enum lw_err lw_watch_fix(struct lw_watch *w, const struct lw_fix *f,
-                         bool late, int64_t now_ms)
+enum lw_err lw_watch_fix(struct lw_watch *w, const struct lw_fix *f, bool late,
+                         int64_t now_ms)
 {
     struct lw_dstate *d;
 
@@ -925,8 +925,8 @@ static const struct lw_account *queued_account(const struct lw_watch *w,
 }
 
 enum lw_err lw_watch_account(struct lw_watch *w,
-                             const struct lw_account_update *u,
-                             int64_t now_ms, bool *changed)
+                             const struct lw_account_update *u, int64_t now_ms,
+                             bool *changed)
 {
     const struct lw_account *known;
     struct lw_account stored;
@@ -1017,10 +1017,10 @@ static enum lw_err store_entry(struct lw_watch *w, const struct entry *q,
     lw_outbox_opts_from_config(&mail, w->cfg);
     e = lw_outbox_enqueue(w->store, &mail, *id, a, a->raised_ms, NULL);
     if (e != LW_OK && retryable(e)) {
-        lw_seterr(err, errlen, "cannot queue the mail of the %s alert of %s: %s",
-                  lw_alert_kind_name(a->kind), a->device,
-                  e == LW_ERR_NOMEM ? lw_strerror(e)
-                                    : lw_store_errmsg(w->store));
+        lw_seterr(
+            err, errlen, "cannot queue the mail of the %s alert of %s: %s",
+            lw_alert_kind_name(a->kind), a->device,
+            e == LW_ERR_NOMEM ? lw_strerror(e) : lw_store_errmsg(w->store));
         return e;
     }
     *mail_err = e;
@@ -1030,9 +1030,9 @@ static enum lw_err store_entry(struct lw_watch *w, const struct entry *q,
 enum lw_err lw_watch_flush(struct lw_watch *w, char *err, size_t errlen)
 {
     struct stored {
-        int64_t id;         /* the alert's database id */
-        enum lw_err mail;   /* why its mail is missing, LW_OK */
-    } *done;
+        int64_t id;       /* the alert's database id */
+        enum lw_err mail; /* why its mail is missing, LW_OK */
+    } * done;
     int64_t before = 0, after = 0;
     size_t n;
     enum lw_err e;
@@ -1076,8 +1076,7 @@ enum lw_err lw_watch_flush(struct lw_watch *w, char *err, size_t errlen)
     }
     e = lw_store_commit(w->store);
     if (e != LW_OK) {
-        lw_seterr(err, errlen, "commit failed: %s",
-                  lw_store_errmsg(w->store));
+        lw_seterr(err, errlen, "commit failed: %s", lw_store_errmsg(w->store));
         goto out_rollback;
     }
     if (w->queued_accounts && before == w->registry_version)

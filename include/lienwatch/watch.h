@@ -150,8 +150,8 @@ enum lw_err lw_watch_restore(struct lw_watch *w, int64_t now_ms, char *err,
  * device's state and the engine. Alerts raised are queued. Returns the
  * engine's code (alert.h: lw_engine_fix).
  */
-enum lw_err lw_watch_fix(struct lw_watch *w, const struct lw_fix *f,
-                         bool late, int64_t now_ms);
+enum lw_err lw_watch_fix(struct lw_watch *w, const struct lw_fix *f, bool late,
+                         int64_t now_ms);
 
 /* A message without a position from device at now_ms (alive). */
 enum lw_err lw_watch_heard(struct lw_watch *w, const char *device,
@@ -168,8 +168,8 @@ enum lw_err lw_watch_heard(struct lw_watch *w, const char *device,
  * store's error listing those vehicles (the status is queued anyway).
  */
 enum lw_err lw_watch_account(struct lw_watch *w,
-                             const struct lw_account_update *u,
-                             int64_t now_ms, bool *changed);
+                             const struct lw_account_update *u, int64_t now_ms,
+                             bool *changed);
 
 /* Raises what is due at now_ms (offline, dwell, vehicles that became
  * watched); returns the earliest future deadline, INT64_MAX when none. */
@@ -243,8 +243,8 @@ enum lw_err lw_watch_state_emit(struct lw_watch *w, const char *device,
  * them, round robin from where the last sweep stopped so that none starves
  * while more than a budget are due. Returns how many were handed to cb.
  */
-size_t lw_watch_state_sweep(struct lw_watch *w, int64_t now_ms,
-                            size_t budget, lw_watch_state_cb cb, void *ctx);
+size_t lw_watch_state_sweep(struct lw_watch *w, int64_t now_ms, size_t budget,
+                            lw_watch_state_cb cb, void *ctx);
 
 /* ---- figures ------------------------------------------------------------- */
 

@@ -31,7 +31,7 @@
 #define MIN_MS INT64_C(60000)
 /* A square keep-in fence around (41.15, -8.61), about 2.2 km a side. */
 #define HOME_POLY                                                              \
-    "{\"type\":\"Polygon\",\"coordinates\":[[[-8.62,41.14],[-8.60,41.14],"   \
+    "{\"type\":\"Polygon\",\"coordinates\":[[[-8.62,41.14],[-8.60,41.14],"     \
     "[-8.60,41.16],[-8.62,41.16],[-8.62,41.14]]]}"
 #define IN_LAT 41.15
 #define OUT_LAT 41.20 /* 4.4 km north of the fence */
@@ -39,15 +39,15 @@
 #define MAX_SEEN 16
 
 struct fx {
-    char dir[64];            /* private temp directory */
-    char path[96];           /* the database file in it */
-    struct lw_config cfg;    /* settings */
-    struct lw_store *s;      /* the daemon's handle */
-    struct lw_watch *w;      /* the watch */
-    int nstored;             /* alerts handed to the stored handler */
+    char dir[64];         /* private temp directory */
+    char path[96];        /* the database file in it */
+    struct lw_config cfg; /* settings */
+    struct lw_store *s;   /* the daemon's handle */
+    struct lw_watch *w;   /* the watch */
+    int nstored;          /* alerts handed to the stored handler */
     struct lw_alert_row stored[MAX_SEEN]; /* the first MAX_SEEN of them */
     enum lw_err mail_err[MAX_SEEN];       /* with their mail result */
-    int nskipped;            /* fences reported skipped */
+    int nskipped;                         /* fences reported skipped */
     char skipped[MAX_SEEN][LW_FENCE_NAME_MAX + 1]; /* their names */
 };
 
@@ -65,16 +65,14 @@ static void on_stored(void *ctx, const struct lw_alert_row *r,
     f->nstored++;
 }
 
-static void on_skipped(void *ctx, const struct lw_geofence *g,
-                       const char *why)
+static void on_skipped(void *ctx, const struct lw_geofence *g, const char *why)
 {
     struct fx *f = ctx;
 
     assert_non_null(why);
     assert_true(why[0] != '\0');
     if (f->nskipped < MAX_SEEN)
-        snprintf(f->skipped[f->nskipped], sizeof(f->skipped[0]), "%s",
-                 g->name);
+        snprintf(f->skipped[f->nskipped], sizeof(f->skipped[0]), "%s", g->name);
     f->nskipped++;
 }
 
@@ -97,8 +95,7 @@ static int setup(void **state)
     f->cfg.watch_days_past_due = 30;
     f->cfg.offline_after_ms = 60 * MIN_MS;
     f->cfg.state_interval_ms = 0;
-    assert_int_equal(lw_store_open(&f->s, f->path, 0, err, sizeof(err)),
-                     LW_OK);
+    assert_int_equal(lw_store_open(&f->s, f->path, 0, err, sizeof(err)), LW_OK);
     *state = f;
     return 0;
 }
@@ -131,9 +128,9 @@ static void start_watch(struct fx *f, int64_t now)
 {
     char err[256] = "";
 
-    assert_int_equal(lw_watch_new(&f->w, f->s, &f->cfg, &handlers, f, err,
-                                  sizeof(err)),
-                     LW_OK);
+    assert_int_equal(
+        lw_watch_new(&f->w, f->s, &f->cfg, &handlers, f, err, sizeof(err)),
+        LW_OK);
     if (lw_watch_restore(f->w, now, err, sizeof(err)) != LW_OK)
         fail_msg("restore: %s", err);
     lw_watch_tick(f->w, now);
@@ -148,8 +145,7 @@ static void restart(struct fx *f, int64_t now)
 
     stop_watch(f);
     lw_store_close(f->s);
-    assert_int_equal(lw_store_open(&f->s, f->path, 0, err, sizeof(err)),
-                     LW_OK);
+    assert_int_equal(lw_store_open(&f->s, f->path, 0, err, sizeof(err)), LW_OK);
     start_watch(f, now);
 }
 
@@ -278,8 +274,7 @@ static void test_fences_load(void **state)
     const char *two =
         "{\"type\":\"FeatureCollection\",\"features\":["
         "{\"type\":\"Feature\",\"properties\":{},\"geometry\":" HOME_POLY "},"
-        "{\"type\":\"Feature\",\"properties\":{},\"geometry\":" HOME_POLY
-        "}]}";
+        "{\"type\":\"Feature\",\"properties\":{},\"geometry\":" HOME_POLY "}]}";
 
     /* by name: a-bad (not a polygon), b-two (two fences in one row),
      * c-home, d-linked (keep-out, linked to v1, dwell limit) */
@@ -287,8 +282,8 @@ static void test_fences_load(void **state)
               "{\"type\":\"Polygon\",\"coordinates\":[]}", "", 0, NULL);
     add_fence(f->s, "b-two", LW_FENCE_KEEP_IN, two, "", 0, NULL);
     add_fence(f->s, "c-home", LW_FENCE_KEEP_IN, HOME_POLY, "", 0, &home_id);
-    add_fence(f->s, "d-linked", LW_FENCE_KEEP_OUT, HOME_POLY, "v1",
-              10 * MIN_MS, &linked_id);
+    add_fence(f->s, "d-linked", LW_FENCE_KEEP_OUT, HOME_POLY, "v1", 10 * MIN_MS,
+              &linked_id);
 
     assert_int_equal(
         lw_watch_fences_load(f->s, on_skipped, f, &wf, err, sizeof(err)),
@@ -436,9 +431,9 @@ static void test_restart_silence(void **state)
 
 /* States handed out by a sweep or an emit. */
 struct states {
-    int n;                    /* handed */
-    bool refuse;              /* answer "not published" */
-    char *json[MAX_STATES];   /* the first MAX_STATES, owned */
+    int n;                  /* handed */
+    bool refuse;            /* answer "not published" */
+    char *json[MAX_STATES]; /* the first MAX_STATES, owned */
 };
 
 static int take_state(void *ctx, const char *device, const char *json,
@@ -492,13 +487,11 @@ static void test_restore_state(void **state)
     assert_int_equal(lw_watch_state_sweep(f->w, t, 100, take_state, &st), 1);
     assert_int_equal(st.n, 1);
     o = parse(st.json[0]);
-    assert_string_equal(json_string_value(json_object_get(o, "device")),
-                        "v1");
+    assert_string_equal(json_string_value(json_object_get(o, "device")), "v1");
     assert_true(json_is_true(json_object_get(o, "watched")));
     assert_string_equal(json_string_value(json_object_get(o, "plate")),
                         "AA-11-BB");
-    assert_string_equal(json_string_value(json_object_get(o, "account")),
-                        "A1");
+    assert_string_equal(json_string_value(json_object_get(o, "account")), "A1");
     assert_int_equal(json_integer_value(json_object_get(o, "days_past_due")),
                      40);
     assert_null(json_string_value(json_object_get(o, "vin")));
@@ -510,8 +503,7 @@ static void test_restore_state(void **state)
     assert_non_null(a);
     assert_string_equal(json_string_value(json_object_get(a, "kind")),
                         "geofence_exit");
-    assert_string_equal(json_string_value(json_object_get(a, "state")),
-                        "open");
+    assert_string_equal(json_string_value(json_object_get(a, "state")), "open");
     assert_string_equal(json_string_value(json_object_get(a, "geofence")),
                         "home");
     json_decref(o);
@@ -606,8 +598,8 @@ static int64_t scalar(sqlite3 *db, const char *sql)
 static void test_locked_alert_kept_and_retried(void **state)
 {
     struct fx *f = *state;
-    struct lw_account_update u = {.account = "A1", .days_past_due = 45,
-                                  .status = "overdue"};
+    struct lw_account_update u = {
+        .account = "A1", .days_past_due = 45, .status = "overdue"};
     struct lw_watch_stats ws;
     struct lw_account acc;
     char err[256] = "";
@@ -627,8 +619,7 @@ static void test_locked_alert_kept_and_retried(void **state)
     assert_int_equal(f->nstored, 0);
 
     lock = lock_db(f->path);
-    assert_int_equal(lw_watch_account(f->w, &u, t += MIN_MS, &changed),
-                     LW_OK);
+    assert_int_equal(lw_watch_account(f->w, &u, t += MIN_MS, &changed), LW_OK);
     assert_true(changed);
     lw_watch_tick(f->w, t);
     lw_watch_stats(f->w, &ws);
@@ -645,8 +636,7 @@ static void test_locked_alert_kept_and_retried(void **state)
     assert_int_equal(f->nstored, 0);
     assert_int_equal(scalar(lock, "SELECT count(*) FROM alerts"), 0);
     assert_int_equal(
-        scalar(lock, "SELECT days_past_due FROM accounts WHERE id = 'A1'"),
-        0);
+        scalar(lock, "SELECT days_past_due FROM accounts WHERE id = 'A1'"), 0);
     /* what is raised meanwhile queues behind */
     lw_watch_heard(f->w, "v1", t += 1000);
     assert_int_equal(sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL),
@@ -702,8 +692,7 @@ static void test_poll(void **state)
     assert_int_equal(what, 0);
 
     /* the CLI adds a fence and a vehicle */
-    assert_int_equal(lw_store_open(&cli, f->path, 0, err, sizeof(err)),
-                     LW_OK);
+    assert_int_equal(lw_store_open(&cli, f->path, 0, err, sizeof(err)), LW_OK);
     add_fence(cli, "second", LW_FENCE_KEEP_OUT, HOME_POLY, "", 0, NULL);
     set_vehicle(cli, "v9", "A1", 0, T0);
     assert_int_equal(lw_watch_poll(f->w, t, &what, err, sizeof(err)), LW_OK);
@@ -717,15 +706,15 @@ static void test_poll(void **state)
     /* ... and acknowledges v1's alert: its state is due at once */
     lw_watch_state_sweep(f->w, t, 100, take_state, &st);
     states_clear(&st);
-    assert_int_equal(lw_registry_alert_ack(cli, f->stored[0].id, "ops",
-                                           "on it", t + 500),
-                     LW_OK);
+    assert_int_equal(
+        lw_registry_alert_ack(cli, f->stored[0].id, "ops", "on it", t + 500),
+        LW_OK);
     f->cfg.state_interval_ms = 60 * MIN_MS;
     assert_int_equal(lw_watch_poll(f->w, t + 1000, &what, err, sizeof(err)),
                      LW_OK);
     assert_int_equal(what, LW_WATCH_ALERTS_CHANGED);
-    assert_int_equal(
-        lw_watch_state_sweep(f->w, t + 1000, 100, take_state, &st), 1);
+    assert_int_equal(lw_watch_state_sweep(f->w, t + 1000, 100, take_state, &st),
+                     1);
     assert_non_null(strstr(st.json[0], "\"acknowledged\""));
     states_clear(&st);
     lw_store_close(cli);
@@ -758,10 +747,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fences_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fences_load_empty, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_restart_one_alert_per_exit,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_restart_silence, setup,
+        cmocka_unit_test_setup_teardown(test_restart_one_alert_per_exit, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_restart_silence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_sweep_budget, setup,
                                         teardown),
