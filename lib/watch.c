@@ -1027,13 +1027,66 @@ static enum lw_err store_entry(struct lw_watch *w, const struct entry *q,
     return LW_OK;
 }
 
+/* What became of one queued entry in a flush. */
+struct stored {
+    int64_t id;       /* an alert's database id */
+    enum lw_err mail; /* why its mail is missing, LW_OK */
+};
+
+/* meta registry_version into *v, in the flush's transaction. */
+static enum lw_err registry_version(struct lw_watch *w, int64_t *v, char *err,
+                                    size_t errlen)
+{
+    enum lw_err e = lw_registry_version(w->store, v, NULL);
+
+    if (e != LW_OK)
+        lw_seterr(err, errlen, "cannot read the registry version: %s",
+                  lw_store_errmsg(w->store));
+    return e;
+}
+
+/* Writes the whole queue in one transaction; done[i] gets what became of
+ * entry i. Nothing is written unless LW_OK. */
+static enum lw_err store_queue(struct lw_watch *w, struct stored *done,
+                               char *err, size_t errlen)
+{
+    int64_t before = 0, after = 0;
+    enum lw_err e;
+
+    e = lw_store_begin(w->store);
+    if (e != LW_OK) {
+        lw_seterr(err, errlen, "cannot begin a transaction: %s",
+                  lw_store_errmsg(w->store));
+        return e;
+    }
+    /* the registry version before and after our own account writes: only
+     * when nobody else moved it first is the new one ours (we hold the
+     * write lock in between) */
+    if (w->queued_accounts)
+        e = registry_version(w, &before, err, errlen);
+    for (size_t i = 0; e == LW_OK && i < w->nqueue; i++)
+        e = store_entry(w, &w->queue[i], &done[i].id, &done[i].mail, err,
+                        errlen);
+    if (e == LW_OK && w->queued_accounts)
+        e = registry_version(w, &after, err, errlen);
+    if (e == LW_OK) {
+        e = lw_store_commit(w->store);
+        if (e != LW_OK)
+            lw_seterr(err, errlen, "commit failed: %s",
+                      lw_store_errmsg(w->store));
+    }
+    if (e != LW_OK) {
+        (void)lw_store_rollback(w->store);
+        return e;
+    }
+    if (w->queued_accounts && before == w->registry_version)
+        w->registry_version = after;
+    return LW_OK;
+}
+
 enum lw_err lw_watch_flush(struct lw_watch *w, char *err, size_t errlen)
 {
-    struct stored {
-        int64_t id;       /* the alert's database id */
-        enum lw_err mail; /* why its mail is missing, LW_OK */
-    } * done;
-    int64_t before = 0, after = 0;
+    struct stored *done;
     size_t n;
     enum lw_err e;
 
@@ -1047,40 +1100,9 @@ enum lw_err lw_watch_flush(struct lw_watch *w, char *err, size_t errlen)
         lw_seterr(err, errlen, "out of memory");
         return LW_ERR_NOMEM;
     }
-    e = lw_store_begin(w->store);
-    if (e != LW_OK) {
-        lw_seterr(err, errlen, "cannot begin a transaction: %s",
-                  lw_store_errmsg(w->store));
+    e = store_queue(w, done, err, errlen);
+    if (e != LW_OK)
         goto out_free;
-    }
-    /* the registry version before and after our own account writes: only
-     * when nobody else moved it first is the new one ours (we hold the
-     * write lock in between) */
-    if (w->queued_accounts &&
-        (e = lw_registry_version(w->store, &before, NULL)) != LW_OK) {
-        lw_seterr(err, errlen, "cannot read the registry version: %s",
-                  lw_store_errmsg(w->store));
-        goto out_rollback;
-    }
-    for (size_t i = 0; i < n; i++) {
-        e = store_entry(w, &w->queue[i], &done[i].id, &done[i].mail, err,
-                        errlen);
-        if (e != LW_OK)
-            goto out_rollback;
-    }
-    if (w->queued_accounts &&
-        (e = lw_registry_version(w->store, &after, NULL)) != LW_OK) {
-        lw_seterr(err, errlen, "cannot read the registry version: %s",
-                  lw_store_errmsg(w->store));
-        goto out_rollback;
-    }
-    e = lw_store_commit(w->store);
-    if (e != LW_OK) {
-        lw_seterr(err, errlen, "commit failed: %s", lw_store_errmsg(w->store));
-        goto out_rollback;
-    }
-    if (w->queued_accounts && before == w->registry_version)
-        w->registry_version = after;
     /* stored: the queue is empty before anyone hears of it (the handler
      * must not feed the engine, so nothing is appended meanwhile) */
     w->nqueue = 0;
@@ -1103,11 +1125,6 @@ enum lw_err lw_watch_flush(struct lw_watch *w, char *err, size_t errlen)
         if (w->h.stored)
             w->h.stored(w->ctx, &r, done[i].mail);
     }
-    free(done);
-    return LW_OK;
-
-out_rollback:
-    (void)lw_store_rollback(w->store);
 out_free:
     free(done);
     return e;
