@@ -631,12 +631,29 @@ static int load_vehicle(void *ctx, const struct lw_vehicle *v)
     return 0;
 }
 
+/* The newest queued status of account, NULL when none is queued. */
+static const struct lw_account *queued_account(const struct lw_watch *w,
+                                               const char *account)
+{
+    for (size_t i = w->nqueue; i > 0 && w->queued_accounts; i--) {
+        const struct entry *q = &w->queue[i - 1];
+        if (q->kind == ENTRY_ACCOUNT &&
+            strcmp(q->u.account.account, account) == 0)
+            return &q->u.account;
+    }
+    return NULL;
+}
+
+/* A status still queued is newer than the stored one: it wins (the engine
+ * must not see the account go back and forth, which would forget and then
+ * raise again what was already raised). */
 static int load_account(void *ctx, const struct lw_account *a)
 {
     struct load_ctx *l = ctx;
+    const struct lw_account *q = queued_account(l->w, a->account);
 
-    lw_engine_set_account(l->w->engine, a->account, a->days_past_due,
-                          l->now_ms);
+    lw_engine_set_account(l->w->engine, a->account,
+                          q ? q->days_past_due : a->days_past_due, l->now_ms);
     return 0;
 }
 
@@ -667,8 +684,7 @@ static enum lw_err load_fences(struct lw_watch *w, char *err, size_t errlen)
     return LW_OK;
 }
 
-/* (Re)reads vehicles, then accounts (which may raise alerts); account
- * statuses still queued are newer than the stored ones and win. */
+/* (Re)reads vehicles, then accounts (which may raise alerts). */
 static enum lw_err load_vehicles_accounts(struct lw_watch *w, int64_t now_ms,
                                           char *err, size_t errlen)
 {
@@ -682,12 +698,6 @@ static enum lw_err load_vehicles_accounts(struct lw_watch *w, int64_t now_ms,
         lw_seterr(err, errlen, "cannot read vehicles and accounts: %s",
                   lw_store_errmsg(w->store));
         return LW_ERR_DB;
-    }
-    for (size_t i = 0; i < w->nqueue && w->queued_accounts; i++) {
-        const struct entry *q = &w->queue[i];
-        if (q->kind == ENTRY_ACCOUNT)
-            lw_engine_set_account(w->engine, q->u.account.account,
-                                  q->u.account.days_past_due, now_ms);
     }
     w->registry_version = rv;
     return LW_OK;
@@ -909,19 +919,6 @@ static int account_vehicle(void *ctx, const struct lw_vehicle *v)
     if (d)
         invalidate(d, true);
     return 0;
-}
-
-/* The newest queued status of account, NULL when none is queued. */
-static const struct lw_account *queued_account(const struct lw_watch *w,
-                                               const char *account)
-{
-    for (size_t i = w->nqueue; i > 0 && w->queued_accounts; i--) {
-        const struct entry *q = &w->queue[i - 1];
-        if (q->kind == ENTRY_ACCOUNT &&
-            strcmp(q->u.account.account, account) == 0)
-            return &q->u.account;
-    }
-    return NULL;
 }
 
 enum lw_err lw_watch_account(struct lw_watch *w,

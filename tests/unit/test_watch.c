@@ -720,6 +720,44 @@ static void test_poll(void **state)
     lw_store_close(cli);
 }
 
+/* A registry reload while an account status still waits to be stored
+ * (a locked database) keeps the queued status: the engine must not see the
+ * account go back to current and overdue again, which would raise the
+ * same exit twice. */
+static void test_reload_keeps_queued_account(void **state)
+{
+    struct fx *f = *state;
+    struct lw_account_update u = {.account = "A1", .days_past_due = 45};
+    struct lw_watch_stats ws;
+    struct lw_store *cli;
+    char err[256] = "";
+    unsigned what = 0;
+    int64_t t = T0;
+
+    registry(f, 0);
+    start_watch(f, t);
+    fix(f, "v1", OUT_LAT, t += MIN_MS);
+    fix(f, "v1", OUT_LAT, t += MIN_MS);
+    assert_int_equal(lw_watch_account(f->w, &u, t += MIN_MS, NULL), LW_OK);
+    lw_watch_stats(f->w, &ws);
+    assert_int_equal(ws.pending_alerts, 1);
+
+    assert_int_equal(lw_store_open(&cli, f->path, 0, err, sizeof(err)), LW_OK);
+    set_vehicle(cli, "v9", "", 0, t);
+    lw_store_close(cli);
+    assert_int_equal(lw_watch_poll(f->w, t, &what, err, sizeof(err)), LW_OK);
+    assert_int_equal(what, LW_WATCH_RELOADED);
+    lw_watch_tick(f->w, t);
+    lw_watch_stats(f->w, &ws);
+    assert_int_equal(ws.pending_alerts, 1);
+    assert_int_equal(ws.pending_accounts, 1);
+    flush_ok(f);
+    assert_int_equal(count(f->s, "v1", LW_ALERT_GEOFENCE_EXIT), 1);
+    /* our own account write is no reason to reload */
+    assert_int_equal(lw_watch_poll(f->w, t, &what, err, sizeof(err)), LW_OK);
+    assert_int_equal(what, 0);
+}
+
 /* A retained account status that comes again unchanged changes nothing. */
 static void test_account_unchanged(void **state)
 {
@@ -756,6 +794,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_locked_alert_kept_and_retried,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_poll, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_queued_account, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_account_unchanged, setup,
                                         teardown),
     };
