@@ -979,11 +979,12 @@ int64_t lw_watch_deadline(const struct lw_watch *w, const char *device)
 
 /* ---- storing ---------------------------------------------------------- */
 
-/* Failures a later try may not meet: the database's, or memory. */
-static bool retryable(enum lw_err e)
+/* Whether a later try may succeed where this one failed: what the database
+ * or memory says may change (a lock, a full disk, permissions); a mail that
+ * cannot be composed from this alert and these settings will not. */
+static bool curable(enum lw_err e)
 {
-    return e == LW_ERR_NOMEM || e == LW_ERR_IO || e == LW_ERR_DB ||
-           e == LW_ERR_BUSY;
+    return e != LW_ERR_CONFIG && e != LW_ERR_INVAL && e != LW_ERR_RANGE;
 }
 
 /* Writes entry q (index i) in the open transaction; *mail_err gets why an
@@ -1013,7 +1014,7 @@ static enum lw_err store_entry(struct lw_watch *w, const struct entry *q,
     /* the mail goes in the same transaction as its alert */
     lw_outbox_opts_from_config(&mail, w->cfg);
     e = lw_outbox_enqueue(w->store, &mail, *id, a, a->raised_ms, NULL);
-    if (e != LW_OK && retryable(e)) {
+    if (e != LW_OK && curable(e)) {
         lw_seterr(
             err, errlen, "cannot queue the mail of the %s alert of %s: %s",
             lw_alert_kind_name(a->kind), a->device,

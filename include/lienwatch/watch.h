@@ -102,8 +102,8 @@ void lw_watch_fences_release(struct lw_watch_fences *f);
 struct lw_watch_handlers {
     /* An alert was committed: r has its id and state open. mail_err is
      * LW_OK, or why its mail could not be queued for a reason a retry
-     * cannot cure (LW_ERR_CONFIG, LW_ERR_INVAL, ...): the alert was then
-     * stored without it. Called by lw_watch_flush, oldest first. */
+     * cannot cure (LW_ERR_CONFIG, LW_ERR_INVAL, LW_ERR_RANGE): the alert was
+     * then stored without it. Called by lw_watch_flush, oldest first. */
     void (*stored)(void *ctx, const struct lw_alert_row *r,
                    enum lw_err mail_err);
     /* A registry fence was left out (lw_watch_skip_cb). */
@@ -188,8 +188,10 @@ int64_t lw_watch_deadline(const struct lw_watch *w, const char *device);
  * publication, and h->stored is called for each alert, oldest first.
  * On failure the queue is kept as it was (nothing was stored), err says
  * why, and the error is returned: the caller tries again later, and should
- * hold back what must be stored after these (fixes). LW_OK with nothing
- * queued as well.
+ * hold back what must be stored after these (fixes). Returns LW_OK (also
+ * with nothing queued); the store's LW_ERR_BUSY, LW_ERR_FULL,
+ * LW_ERR_READONLY, LW_ERR_IO, LW_ERR_CORRUPT or LW_ERR_DB; LW_ERR_NOMEM;
+ * LW_ERR_INVAL for a NULL w.
  */
 enum lw_err lw_watch_flush(struct lw_watch *w, char *err, size_t errlen);
 

@@ -27,7 +27,6 @@ alerts() { LW alerts --json; }
 # has_count N KIND DEVICE: true when exactly N such alerts exist (for
 # wait_for, which re-runs it: a $(...) argument would be evaluated once)
 has_count() { [ "$(count "$2" "$3")" = "$1" ]; }
-published() { [ "$(sqlite3 "$DB" "select published from alerts where device='$1' and kind='$2'")" = "$3" ]; }
 count() { # KIND DEVICE
     alerts | $PY -c 'import json,sys; k,d=sys.argv[1:3]; print(sum(1 for a in json.load(sys.stdin) if a["kind"]==k and a["device"]==d))' "$1" "$2"
 }
