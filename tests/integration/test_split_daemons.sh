@@ -31,7 +31,7 @@ done
     fail "vehicle set a"
 "$L" --db "$T/b.db" --as ops vehicle set bob/phone --plate 'B-2' --account ACC-B >/dev/null 2>&1 ||
     fail "vehicle set b"
-"$L" --db "$T/b.db" --as ops vehicle set truck7 --plate 'B-7' --offline-after 2s --account ACC-B \
+"$L" --db "$T/b.db" --as ops vehicle set truck7 --plate 'B-7' --offline-after $((2 * SLOW))s --account ACC-B \
     >/dev/null 2>&1 || fail "vehicle set truck7"
 start_shard() { # NAME
     cat >"$T/$1.conf" <<EOF
@@ -73,13 +73,16 @@ pub -r -t lienwatch/v1/account/ACC-A -m '{"days_past_due": 40, "status": "overdu
 pub -r -t lienwatch/v1/account/ACC-B -m '{"days_past_due": 50, "status": "overdue"}'
 
 devices() { sqlite3 "$1" "SELECT group_concat(id, ' ') FROM (SELECT id FROM devices ORDER BY id)"; }
-wait_for $((10 * SLOW)) test "$(devices "$T/a.db")" = "alice/phone" ||
+# is FUNC VALUE ARGS...: FUNC ARGS prints VALUE (wait_for runs it again each
+# time; a $(...) argument would be evaluated once, before the first try)
+is() { [ "$($1 "${@:3}")" = "$2" ]; }
+wait_for $((10 * SLOW)) is devices "alice/phone" "$T/a.db" ||
     fail "shard a holds: $(devices "$T/a.db")"
-wait_for $((10 * SLOW)) test "$(devices "$T/b.db")" = "bob/phone truck7" ||
+wait_for $((10 * SLOW)) is devices "bob/phone truck7" "$T/b.db" ||
     fail "shard b holds: $(devices "$T/b.db")"
 accounts() { sqlite3 "$1" "SELECT group_concat(id, ' ') FROM (SELECT id FROM accounts ORDER BY id)"; }
 for s in a b; do
-    wait_for $((10 * SLOW)) test "$(accounts "$T/$s.db")" = "ACC-A ACC-B" ||
+    wait_for $((10 * SLOW)) is accounts "ACC-A ACC-B" "$T/$s.db" ||
         fail "shard $s accounts: $(accounts "$T/$s.db")"
 done
 say "each database holds its shard's devices, every account"
