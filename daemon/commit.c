@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commit.h"
+#include "runtime/clock.h"
 
 /* Seconds between retries of a failed commit. */
 #define RETRY_INTERVAL_S 1.0
@@ -11,11 +12,6 @@
 #define FAIL_LOG_INTERVAL_MS 10000
 /* Length of an error detail. */
 #define ERR_MAX 300
-
-static int64_t wall_ms(void)
-{
-    return (int64_t)(ev_time() * 1000.0);
-}
 
 /* Commits the batch of fixes (its alerts reach the watch's queue). */
 static enum lw_err commit_fixes(struct lwd_commit *c, char *err, size_t errlen)
@@ -28,8 +24,8 @@ static enum lw_err commit_fixes(struct lwd_commit *c, char *err, size_t errlen)
     e = lw_ingest_flush(c->ingest, err, errlen);
     if (e != LW_OK)
         return e;
-    if (oldest && wall_ms() - oldest > c->max_wait_ms)
-        c->max_wait_ms = wall_ms() - oldest;
+    if (oldest && lwrt_wall_ms() - oldest > c->max_wait_ms)
+        c->max_wait_ms = lwrt_wall_ms() - oldest;
     c->batch_first_ms = 0;
     return LW_OK;
 }
@@ -56,7 +52,7 @@ static void failed(struct lwd_commit *c, const char *err)
     uint64_t suppressed;
 
     lw_watch_stats(c->watch, &st);
-    if (log_limit_allow(&c->fail_limit, wall_ms(), FAIL_LOG_INTERVAL_MS,
+    if (log_limit_allow(&c->fail_limit, lwrt_wall_ms(), FAIL_LOG_INTERVAL_MS,
                         &suppressed))
         log_err("store: %s; %zu fixes, %zu alerts and %zu account statuses "
                 "kept in memory, reading paused until a commit succeeds "

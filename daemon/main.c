@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lienwatch/config.h"
@@ -42,6 +41,7 @@
 #include "mail.h"
 #include "mqtt.h"
 #include "retention.h"
+#include "runtime/clock.h"
 #include "status.h"
 #include "watch.h"
 
@@ -93,14 +93,6 @@ struct daemon {
     bool link_ok;                /* mqtt_link_init succeeded */
     int64_t started_ms;          /* start time, for uptime */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The options in brief; lienwatchd(8) has the rest. */
 static void usage(FILE *f)
@@ -313,7 +305,7 @@ static void on_stored(void *ctx, const struct lw_fix *f, enum lw_put_result r)
 
     if (r == LW_PUT_DUPLICATE)
         return;
-    watch_fix(&d->watch, f, r == LW_PUT_LATE, now_ms());
+    watch_fix(&d->watch, f, r == LW_PUT_LATE, lwrt_wall_ms());
 }
 
 /* ---- timers and signals ------------------------------------------------ */
@@ -682,7 +674,7 @@ int main(int argc, char **argv)
         log_warn("no memory for the JSON arena; decoding uses malloc");
     mosquitto_lib_init();
     d.loop = EV_DEFAULT;
-    d.started_ms = now_ms();
+    d.started_ms = lwrt_wall_ms();
     if (start(&d) == 0) {
         ev_run(d.loop, 0);
         rc = 0;

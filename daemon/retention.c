@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "retention.h"
+#include "runtime/clock.h"
 
 /* Seconds between retention passes, and before the first. */
 #define PASS_INTERVAL_S 3600.0
@@ -73,7 +74,7 @@ static void pass_cb(struct ev_loop *loop, ev_timer *t, int revents)
     r->pruning = true;
     r->cursor[0] = '\0';
     r->started = ev_time();
-    r->before_ms = (int64_t)(r->started * 1000.0) - r->cfg->retention_ms;
+    r->before_ms = lwrt_wall_ms() - r->cfg->retention_ms;
     r->deleted = 0;
     r->steps = 0;
     ev_timer_set(&r->step_timer, 0., 0.);

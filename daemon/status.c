@@ -9,6 +9,7 @@
 
 #include "lienwatch/outbox.h"
 #include "lienwatch/timeutil.h"
+#include "runtime/clock.h"
 #include "status.h"
 
 #ifndef LW_VERSION
@@ -79,8 +80,7 @@ char *lwd_status_json(const struct lwd_status *s, const char *state)
         json_string(lw_time_format(src->started_ms, tbuf, sizeof(tbuf))));
     json_object_set_new(
         o, "at",
-        json_string(
-            lw_time_format((int64_t)(ev_time() * 1000.0), tbuf, sizeof(tbuf))));
+        json_string(lw_time_format(lwrt_wall_ms(), tbuf, sizeof(tbuf))));
     ingest_json(o, src->ingest);
     json_object_set_new(o, "max_commit_wait_ms",
                         json_integer(src->commit->max_wait_ms));

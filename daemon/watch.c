@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lienwatch/registry.h"
+#include "runtime/clock.h"
 #include "watch.h"
 
 /* Seconds between registry change checks (CLI changes reach us in < 2 s). */
@@ -33,14 +33,6 @@
 /* Length of an error detail. */
 #define ERR_MAX 300
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- state topic ------------------------------------------------------- */
 
 /* lw_watch_state_cb: one retained state out. */
@@ -66,8 +58,8 @@ static void state_cb(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)revents;
     if (w->link->connected)
-        lw_watch_state_sweep(w->core, wall_ms(), STATE_SWEEP_MAX, publish_state,
-                             w);
+        lw_watch_state_sweep(w->core, lwrt_wall_ms(), STATE_SWEEP_MAX,
+                             publish_state, w);
 }
 
 /* ---- alerts out ---------------------------------------------------------- */
@@ -118,7 +110,7 @@ static void on_stored(void *ctx, const struct lw_alert_row *r,
         log_err("alert #%lld: stored without its e-mail: %s", (long long)r->id,
                 lw_strerror(mail_err));
     publish_alert(w, r);
-    lw_watch_state_emit(w->core, a->device, wall_ms(), publish_state, w);
+    lw_watch_state_emit(w->core, a->device, lwrt_wall_ms(), publish_state, w);
 }
 
 /* lw_watch handler: a registry fence that does not load. */
@@ -133,7 +125,7 @@ static void on_fence_skipped(void *ctx, const struct lw_geofence *g,
 
 static void arm_deadline(struct watch *w, int64_t at_ms)
 {
-    int64_t now = wall_ms();
+    int64_t now = lwrt_wall_ms();
 
     if (at_ms == INT64_MAX)
         return;
@@ -165,7 +157,7 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)revents;
     w->armed_ms = INT64_MAX;
-    tick(w, wall_ms());
+    tick(w, lwrt_wall_ms());
 }
 
 /* ---- registry ------------------------------------------------------------ */
@@ -187,7 +179,7 @@ static void poll_cb(struct ev_loop *loop, ev_timer *t, int revents)
     char err[ERR_MAX];
     unsigned what = 0;
     uint64_t suppressed;
-    int64_t now = wall_ms();
+    int64_t now = lwrt_wall_ms();
 
     (void)loop;
     (void)revents;
@@ -222,7 +214,7 @@ int watch_init(struct watch *w, struct ev_loop *loop, struct lw_store *store,
         .fence_skipped = on_fence_skipped,
     };
     char err[ERR_MAX];
-    int64_t now = wall_ms();
+    int64_t now = lwrt_wall_ms();
 
     memset(w, 0, sizeof(*w));
     w->loop = loop;
@@ -275,7 +267,7 @@ void watch_release(struct watch *w)
 void watch_reconfigure(struct watch *w)
 {
     lw_watch_set_cfg(w->core, w->cfg);
-    tick(w, wall_ms());
+    tick(w, lwrt_wall_ms());
 }
 
 /* ---- events ----------------------------------------------------------------
