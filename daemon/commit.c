@@ -49,19 +49,20 @@ static enum lw_err commit_all(struct lwd_commit *c, char *err, size_t errlen)
 static void failed(struct lwd_commit *c, const char *err)
 {
     struct lw_watch_stats st;
-    uint64_t suppressed;
+    struct lwrt_limit_note note;
 
     lw_watch_stats(c->watch, &st);
-    if (log_limit_allow(&c->fail_limit, lwrt_wall_ms(), FAIL_LOG_INTERVAL_MS,
-                        &suppressed))
-        log_err("store: %s; %zu fixes, %zu alerts and %zu account statuses "
-                "kept in memory, reading paused until a commit succeeds "
-                "(%llu similar errors suppressed)",
-                err, lw_ingest_pending(c->ingest), st.pending_alerts,
-                st.pending_accounts, (unsigned long long)suppressed);
+    if (lwrt_limit_allow(&c->fail_limit, lwrt_wall_ms(), FAIL_LOG_INTERVAL_MS,
+                         &note))
+        lwrt_log(LOG_ERR,
+                 "store: %s; %zu fixes, %zu alerts and %zu account statuses "
+                 "kept in memory, reading paused until a commit succeeds "
+                 "(%llu similar errors suppressed)",
+                 err, lw_ingest_pending(c->ingest), st.pending_alerts,
+                 st.pending_accounts, (unsigned long long)note.suppressed);
     if (!c->failing) {
         c->failing = true;
-        mqtt_link_pause(c->link, true);
+        lwd_mqtt_pause(c->link, true);
         ev_timer_start(c->loop, &c->retry_timer);
     }
 }
@@ -72,8 +73,8 @@ static void succeeded(struct lwd_commit *c)
         return;
     c->failing = false;
     ev_timer_stop(c->loop, &c->retry_timer);
-    mqtt_link_pause(c->link, false);
-    log_info("store: commits work again; reading resumed");
+    lwd_mqtt_pause(c->link, false);
+    lwrt_log(LOG_INFO, "store: commits work again; reading resumed");
 }
 
 void lwd_commit_flush(struct lwd_commit *c)
@@ -132,7 +133,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 void lwd_commit_init(struct lwd_commit *c, struct ev_loop *loop,
-                     struct lw_ingest *ingest, struct mqtt_link *link,
+                     struct lw_ingest *ingest, struct lwd_mqtt *link,
                      const struct lw_config *cfg)
 {
     memset(c, 0, sizeof(*c));
@@ -169,13 +170,15 @@ void lwd_commit_stop(struct lwd_commit *c, int tries)
     fixes = lw_ingest_pending(c->ingest);
     lw_watch_stats(c->watch, &st);
     if (fixes)
-        log_err("store: %zu received fixes could not be committed at "
-                "shutdown and are lost",
-                fixes);
+        lwrt_log(LOG_ERR,
+                 "store: %zu received fixes could not be committed at "
+                 "shutdown and are lost",
+                 fixes);
     if (st.pending_alerts || st.pending_accounts)
-        log_err("alert: %zu raised alerts and %zu account statuses could "
-                "not be stored at shutdown and are lost",
-                st.pending_alerts, st.pending_accounts);
+        lwrt_log(LOG_ERR,
+                 "alert: %zu raised alerts and %zu account statuses could "
+                 "not be stored at shutdown and are lost",
+                 st.pending_alerts, st.pending_accounts);
 }
 
 void lwd_commit_release(struct lwd_commit *c)

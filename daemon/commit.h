@@ -26,27 +26,27 @@
 #include "lienwatch/config.h"
 #include "lienwatch/ingest.h"
 #include "lienwatch/watch.h"
-#include "log.h"
 #include "mqtt.h"
+#include "runtime/log.h"
 
 struct lwd_commit {
-    struct ev_loop *loop;        /* borrowed */
-    struct lw_ingest *ingest;    /* borrowed: the batch of fixes */
-    struct lw_watch *watch;      /* borrowed: queued alerts; NULL before
-                                    lwd_commit_attach */
-    struct mqtt_link *link;      /* borrowed: paused while failing */
-    const struct lw_config *cfg; /* borrowed; re-read after SIGHUP */
-    ev_timer flush_timer;        /* commit the pending batch */
-    ev_timer retry_timer;        /* retry after a failure */
-    bool failing;                /* reading paused until a commit works */
-    struct log_limit fail_limit; /* commit failure log limit */
-    int64_t batch_first_ms;      /* receive time of the oldest pending fix */
-    int64_t max_wait_ms;         /* longest a fix waited for its commit */
+    struct ev_loop *loop;         /* borrowed */
+    struct lw_ingest *ingest;     /* borrowed: the batch of fixes */
+    struct lw_watch *watch;       /* borrowed: queued alerts; NULL before
+                                     lwd_commit_attach */
+    struct lwd_mqtt *link;        /* borrowed: paused while failing */
+    const struct lw_config *cfg;  /* borrowed; re-read after SIGHUP */
+    ev_timer flush_timer;         /* commit the pending batch */
+    ev_timer retry_timer;         /* retry after a failure */
+    bool failing;                 /* reading paused until a commit works */
+    struct lwrt_limit fail_limit; /* commit failure log limit */
+    int64_t batch_first_ms;       /* receive time of the oldest pending fix */
+    int64_t max_wait_ms;          /* longest a fix waited for its commit */
 };
 
 /* Prepares c (no timer runs yet); every pointer is borrowed. */
 void lwd_commit_init(struct lwd_commit *c, struct ev_loop *loop,
-                     struct lw_ingest *ingest, struct mqtt_link *link,
+                     struct lw_ingest *ingest, struct lwd_mqtt *link,
                      const struct lw_config *cfg);
 
 /* The alert queue to store before the fixes (once the watch exists). */

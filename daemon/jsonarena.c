@@ -14,7 +14,7 @@
 static struct {
     char *buf;   /* the buffer, NULL before init */
     size_t cap;  /* its size */
-    size_t used; /* bytes handed out since json_arena_begin */
+    size_t used; /* bytes handed out since lwd_jsonarena_begin */
     bool active; /* inside a begin/end window */
 } arena;
 
@@ -39,7 +39,7 @@ static void arena_free(void *p)
     free(p);
 }
 
-int json_arena_init(size_t cap)
+int lwd_jsonarena_init(size_t cap)
 {
     arena.buf = malloc(cap);
     if (!arena.buf)
@@ -49,18 +49,18 @@ int json_arena_init(size_t cap)
     return 0;
 }
 
-void json_arena_begin(void)
+void lwd_jsonarena_begin(void)
 {
     arena.used = 0;
     arena.active = true;
 }
 
-void json_arena_end(void)
+void lwd_jsonarena_end(void)
 {
     arena.active = false;
 }
 
-void json_arena_release(void)
+void lwd_jsonarena_release(void)
 {
     json_set_alloc_funcs(malloc, free);
     free(arena.buf);

@@ -3,7 +3,7 @@
  *
  * Decoding an OwnTracks message makes jansson allocate a dozen small blocks
  * (the object, its hash table, keys, numbers) and free them all before the
- * decoder returns. Between json_arena_begin and json_arena_end those
+ * decoder returns. Between lwd_jsonarena_begin and lwd_jsonarena_end those
  * allocations come from one reused buffer and their frees cost nothing;
  * outside that window, and when the buffer is full, jansson uses malloc as
  * usual. Nothing allocated inside the window may outlive it: the decoder
@@ -20,10 +20,10 @@
 
 /* Installs the allocator with a buffer of cap bytes. 0, or -1 (no memory:
  * jansson keeps malloc). */
-int json_arena_init(size_t cap);
-void json_arena_begin(void);
-void json_arena_end(void);
+int lwd_jsonarena_init(size_t cap);
+void lwd_jsonarena_begin(void);
+void lwd_jsonarena_end(void);
 /* Frees the buffer; call after the last jansson value is gone. */
-void json_arena_release(void);
+void lwd_jsonarena_release(void);
 
 #endif

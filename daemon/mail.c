@@ -1,6 +1,6 @@
 /*
  * mail.c - see mail.h. The loop side (tick, dispatch, finish, events) and
- * the worker side (perform) meet only in struct mail's todo/done slots
+ * the worker side (perform) meet only in struct lwd_mail's todo/done slots
  * under its mutex; the worker touches no database, logs nothing and reads
  * no setting except through the job, which carries copies of them.
  */
@@ -20,9 +20,9 @@
 #include "lienwatch/mime.h"
 #include "lienwatch/outbox.h"
 #include "lienwatch/timeutil.h"
-#include "log.h"
 #include "mail.h"
 #include "runtime/clock.h"
+#include "runtime/log.h"
 #include "runtime/secret.h"
 
 /* Seconds between ticks (new mail is seen within this). */
@@ -69,7 +69,7 @@ struct mail_xfer {
     bool starttls;                        /* CURLUSESSL_ALL */
     long timeout_s;                       /* smtp.timeout_s */
     bool debug;                           /* keep the conversation */
-    struct mail *m;                       /* for the abort flag */
+    struct lwd_mail *m;                   /* for the abort flag */
     /* what happened (worker) */
     bool performed;                  /* the worker took it */
     CURLcode res;                    /* libcurl's result */
@@ -94,7 +94,7 @@ static void describe(const struct mail_xfer *x, char *buf, size_t len)
 /* ---- credentials ----------------------------------------------------- */
 
 /* Reads the settings that need the file system; sets m->ready. */
-static void load_credentials(struct mail *m)
+static void load_credentials(struct lwd_mail *m)
 {
     const struct lw_config *c = m->cfg;
     char err[LW_CONFIG_STR_MAX + 256];
@@ -106,26 +106,28 @@ static void load_credentials(struct mail *m)
     if (c->smtp_username[0]) {
         /* smtp.password_file, else the systemd credential smtp-password */
         if (lwrt_secret_read("mail: password file", c->smtp_password_file,
-                             "smtp-password", m->password,
-                             sizeof(m->password), NULL, 0, err,
-                             sizeof(err)) == LWRT_SECRET_ERROR) {
-            log_err("%s", err);
+                             "smtp-password", m->password, sizeof(m->password),
+                             NULL, 0, err, sizeof(err)) == LWRT_SECRET_ERROR) {
+            lwrt_log(LOG_ERR, "%s", err);
             goto out_not_ready;
         }
         if (!m->password[0]) {
-            log_err("mail: smtp.username is set but there is no password "
-                    "(smtp.password_file or the credential smtp-password)");
+            lwrt_log(LOG_ERR,
+                     "mail: smtp.username is set but there is no password "
+                     "(smtp.password_file or the credential smtp-password)");
             goto out_not_ready;
         }
     }
     m->ready = true;
     return;
 out_not_ready:
-    log_err("mail: not sending until the configuration is fixed (SIGHUP); "
-            "alert mail stays queued");
+    lwrt_log(LOG_ERR,
+             "mail: not sending until the configuration is fixed (SIGHUP); "
+             "alert mail stays queued");
 }
 
-/* ---- the worker (no database, no log, no struct mail but its flags) ---- */
+/* ---- the worker (no database, no log, no struct lwd_mail but its flags) ----
+ */
 
 /* Keeps the server's last refusal (4xx, 5xx: its text explains it) and, at
  * debug level, the conversation: replies and libcurl's notes, never what
@@ -168,11 +170,11 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *userp)
 
 /* Called by libcurl about once a second, also while it waits for a reply
  * and for the reply to QUIT when it closes the connection: non-zero aborts
- * (the daemon is stopping). userp is the struct mail. */
+ * (the daemon is stopping). userp is the struct lwd_mail. */
 static int progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow,
                        curl_off_t ultotal, curl_off_t ulnow)
 {
-    struct mail *m = userp;
+    struct lwd_mail *m = userp;
 
     (void)dltotal;
     (void)dlnow;
@@ -247,7 +249,7 @@ static void perform(CURL *e, struct mail_xfer *x)
 /* The thread: waits for a job, performs it, hands it back, until stop. */
 static void *worker_main(void *arg)
 {
-    struct mail *m = arg;
+    struct lwd_mail *m = arg;
     CURL *e = curl_easy_init();
 
     pthread_mutex_lock(&m->mu);
@@ -290,7 +292,7 @@ static void xfer_free(struct mail_xfer *x)
  * ---------------------------------------------------------- */
 
 /* Publishes the delivery_failed event of row r; remembers its mid. */
-static void publish_failure(struct mail *m, const struct lw_outbox_row *r)
+static void publish_failure(struct lwd_mail *m, const struct lw_outbox_row *r)
 {
     char topic[TOPIC_MAX], tbuf[LW_TIME_BUFLEN];
     json_t *o, *ids;
@@ -340,7 +342,7 @@ static void publish_failure(struct mail *m, const struct lw_outbox_row *r)
     if (!s)
         return;
     snprintf(topic, sizeof(topic), "%s/mail", m->cfg->topic_prefix);
-    if (mqtt_link_publish(m->link, topic, s, strlen(s), 1, false, &mid) == 0) {
+    if (lwd_mqtt_publish(m->link, topic, s, strlen(s), 1, false, &mid) == 0) {
         if (m->nnotes == 0)
             m->notes_connects = m->link->connects;
         if (m->nnotes == m->capnotes) {
@@ -364,7 +366,7 @@ static int notify_one(void *ctx, const struct lw_outbox_row *r)
 }
 
 /* Publishes the events of failed rows the broker has not acknowledged. */
-static void notify_failures(struct mail *m)
+static void notify_failures(struct lwd_mail *m)
 {
     struct lw_outbox_filter f = {.unnotified_failed = true,
                                  .limit = NOTIFY_BURST};
@@ -377,16 +379,18 @@ static void notify_failures(struct mail *m)
         m->notes_connects = m->link->connects;
     }
     if (lw_outbox_list(m->store, &f, notify_one, m) != LW_OK)
-        log_err("mail: cannot read failed mail: %s", lw_store_errmsg(m->store));
+        lwrt_log(LOG_ERR, "mail: cannot read failed mail: %s",
+                 lw_store_errmsg(m->store));
 }
 
-void mail_published(struct mail *m, int mid)
+void lwd_mail_published(struct lwd_mail *m, int mid)
 {
     for (size_t i = 0; i < m->nnotes; i++) {
         if (m->notes[i].mid != mid)
             continue;
         if (lw_outbox_mark_notified(m->store, m->notes[i].outbox_id) != LW_OK)
-            log_warn("mail: cannot mark failure %" PRId64 " as published: %s",
+            lwrt_log(LOG_WARNING,
+                     "mail: cannot mark failure %" PRId64 " as published: %s",
                      m->notes[i].outbox_id, lw_store_errmsg(m->store));
         m->notes[i] = m->notes[--m->nnotes];
         return;
@@ -396,30 +400,31 @@ void mail_published(struct mail *m, int mid)
 /* Logs the final failure of row id and publishes its event. */
 static int report_failed(void *ctx, const struct lw_outbox_row *r)
 {
-    struct mail *m = ctx;
+    struct lwd_mail *m = ctx;
 
     m->failed++;
-    log_err("mail: FAILED for good: %s to %s, %s%s #%" PRId64 " (%s), after "
-            "%d attempt%s: %s; kept as failed in the outbox, "
-            "delivery_failed published on %s/mail",
-            r->message_id, r->recipient, r->digest ? "digest of " : "alert",
-            r->digest ? r->kind : "", r->alert_id,
-            r->device[0] ? r->device : r->kind, r->attempts,
-            r->attempts == 1 ? "" : "s", r->last_error, m->cfg->topic_prefix);
+    lwrt_log(LOG_ERR,
+             "mail: FAILED for good: %s to %s, %s%s #%" PRId64 " (%s), after "
+             "%d attempt%s: %s; kept as failed in the outbox, "
+             "delivery_failed published on %s/mail",
+             r->message_id, r->recipient, r->digest ? "digest of " : "alert",
+             r->digest ? r->kind : "", r->alert_id,
+             r->device[0] ? r->device : r->kind, r->attempts,
+             r->attempts == 1 ? "" : "s", r->last_error, m->cfg->topic_prefix);
     publish_failure(m, r);
     return 0;
 }
 
-static void failed_now(struct mail *m, int64_t id)
+static void failed_now(struct lwd_mail *m, int64_t id)
 {
     if (lw_outbox_get(m->store, id, report_failed, m) != LW_OK)
-        log_err("mail: cannot read failed mail %" PRId64 ": %s", id,
-                lw_store_errmsg(m->store));
+        lwrt_log(LOG_ERR, "mail: cannot read failed mail %" PRId64 ": %s", id,
+                 lw_store_errmsg(m->store));
 }
 
 /* ---- sending ------------------------------------------------------------- */
 
-static void dispatch(struct mail *m);
+static void dispatch(struct lwd_mail *m);
 
 /* Logs what libcurl and the server said (debug level). */
 static void log_transcript(const struct mail_xfer *x)
@@ -429,13 +434,13 @@ static void log_transcript(const struct mail_xfer *x)
     while (x->debug && *p) {
         const char *nl = strchr(p, '\n');
         int n = nl ? (int)(nl - p) : (int)strlen(p);
-        log_debug("mail: curl %.*s", n, p);
+        lwrt_log(LOG_DEBUG, "mail: curl %.*s", n, p);
         p += n + (nl ? 1 : 0);
     }
 }
 
 /* A send ended: update the row, log, report. */
-static void finish(struct mail *m, struct mail_xfer *x)
+static void finish(struct lwd_mail *m, struct mail_xfer *x)
 {
     int64_t now = lwrt_wall_ms();
     char what[LW_DEVICE_MAX + 128], err[ERR_LEN], when[LW_TIME_BUFLEN];
@@ -453,10 +458,12 @@ static void finish(struct mail *m, struct mail_xfer *x)
         m->sent++;
         e = lw_outbox_mark_sent(m->store, x->id, now);
         if (e != LW_OK)
-            log_err("mail: %s sent to %s but not marked (%s): it will be "
-                    "sent again, with the same Message-ID",
-                    what, x->recipient, lw_store_errmsg(m->store));
-        log_info("mail: sent %s to %s (%s)", what, x->recipient, x->message_id);
+            lwrt_log(LOG_ERR,
+                     "mail: %s sent to %s but not marked (%s): it will be "
+                     "sent again, with the same Message-ID",
+                     what, x->recipient, lw_store_errmsg(m->store));
+        lwrt_log(LOG_INFO, "mail: sent %s to %s (%s)", what, x->recipient,
+                 x->message_id);
         return;
     }
     /* the server's own words when it refused, and libcurl's sentence */
@@ -481,20 +488,22 @@ static void finish(struct mail *m, struct mail_xfer *x)
         if (e == LW_OK)
             failed_now(m, x->id);
         else
-            log_err("mail: %s to %s refused (%s) but not marked: %s", what,
-                    x->recipient, err, lw_store_errmsg(m->store));
+            lwrt_log(LOG_ERR, "mail: %s to %s refused (%s) but not marked: %s",
+                     what, x->recipient, err, lw_store_errmsg(m->store));
         return;
     }
     lw_outbox_opts_from_config(&opts, m->cfg);
     e = lw_outbox_mark_retry(m->store, &opts, x->id, now, err, &st, &next);
     if (e != LW_OK) {
-        log_err("mail: %s to %s failed (%s) and cannot be rescheduled: %s",
-                what, x->recipient, err, lw_store_errmsg(m->store));
+        lwrt_log(LOG_ERR,
+                 "mail: %s to %s failed (%s) and cannot be rescheduled: %s",
+                 what, x->recipient, err, lw_store_errmsg(m->store));
     } else if (st == LW_OUTBOX_FAILED) {
         failed_now(m, x->id);
     } else {
         m->retried++;
-        log_warn("mail: %s to %s not sent (attempt %d): %s; next try at %s",
+        lwrt_log(LOG_WARNING,
+                 "mail: %s to %s not sent (attempt %d): %s; next try at %s",
                  what, x->recipient, x->attempts + 1, err,
                  lw_time_format(next, when, sizeof(when)));
     }
@@ -503,24 +512,27 @@ static void finish(struct mail *m, struct mail_xfer *x)
     m->conn_failures++;
     m->server_retry_ms = now + lw_outbox_backoff_ms(&opts, m->conn_failures);
     if (x->res == CURLE_USE_SSL_FAILED)
-        log_err("mail: %s does not offer STARTTLS; smtp.starttls = required "
-                "refuses to send in clear (set 'no' only for a relay on "
-                "this machine)",
-                x->url);
+        lwrt_log(LOG_ERR,
+                 "mail: %s does not offer STARTTLS; smtp.starttls = required "
+                 "refuses to send in clear (set 'no' only for a relay on "
+                 "this machine)",
+                 x->url);
     else if (x->res == CURLE_PEER_FAILED_VERIFICATION)
-        log_err("mail: the certificate of %s is not trusted%s%s or is not "
-                "for that host name",
-                x->url, x->cafile[0] ? " by CA file " : "", x->cafile);
+        lwrt_log(LOG_ERR,
+                 "mail: the certificate of %s is not trusted%s%s or is not "
+                 "for that host name",
+                 x->url, x->cafile[0] ? " by CA file " : "", x->cafile);
     else if (x->res == CURLE_LOGIN_DENIED)
-        log_err("mail: %s refused the login of '%s': check smtp.username "
-                "and the password",
-                x->url, x->username);
+        lwrt_log(LOG_ERR,
+                 "mail: %s refused the login of '%s': check smtp.username "
+                 "and the password",
+                 x->url, x->username);
 }
 
 /* ev_async: the worker handed a job back. */
 static void done_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
-    struct mail *m = w->data;
+    struct lwd_mail *m = w->data;
     struct mail_xfer *x;
 
     (void)loop;
@@ -565,13 +577,14 @@ static int take_row(void *ctx, const struct lw_outbox_row *r)
 }
 
 /* Adds the settings of this send to x and hands it to the worker. */
-static void start_job(struct mail *m, struct mail_xfer *x)
+static void start_job(struct lwd_mail *m, struct mail_xfer *x)
 {
     const struct lw_config *c = m->cfg;
     char addr[LW_MIME_ADDR_MAX + 1];
 
     if (lw_mime_addr_spec(c->smtp_from, addr, sizeof(addr)) != LW_OK) {
-        log_err("mail: smtp.from '%s' is not an address", c->smtp_from);
+        lwrt_log(LOG_ERR, "mail: smtp.from '%s' is not an address",
+                 c->smtp_from);
         xfer_free(x);
         return;
     }
@@ -593,10 +606,10 @@ static void start_job(struct mail *m, struct mail_xfer *x)
 
 /* cb: is the due row too old? */
 struct due_check {
-    struct mail *m; /* the dispatcher */
-    int64_t now;    /* the time */
-    int64_t id;     /* the row */
-    bool expired;   /* older than max_age */
+    struct lwd_mail *m; /* the dispatcher */
+    int64_t now;        /* the time */
+    int64_t id;         /* the row */
+    bool expired;       /* older than max_age */
 };
 
 static int check_age(void *ctx, const struct lw_outbox_row *r)
@@ -611,7 +624,7 @@ static int check_age(void *ctx, const struct lw_outbox_row *r)
 }
 
 /* Digests, expired rows, and the next send when none is in flight. */
-static void dispatch(struct mail *m)
+static void dispatch(struct lwd_mail *m)
 {
     int64_t now = lwrt_wall_ms();
     struct lw_outbox_opts opts;
@@ -625,10 +638,10 @@ static void dispatch(struct mail *m)
     lw_outbox_opts_from_config(&opts, m->cfg);
     if (lw_outbox_digest_run(m->store, &opts, now, &made, &next_digest) !=
         LW_OK)
-        log_err("mail: cannot make storm digests: %s",
-                lw_store_errmsg(m->store));
+        lwrt_log(LOG_ERR, "mail: cannot make storm digests: %s",
+                 lw_store_errmsg(m->store));
     else if (made)
-        log_warn("mail: alert storm: %d digest%s queued", made,
+        lwrt_log(LOG_WARNING, "mail: alert storm: %d digest%s queued", made,
                  made == 1 ? "" : "s");
     ev_timer_stop(m->loop, &m->digest_timer);
     if (next_digest != INT64_MAX) {
@@ -645,8 +658,8 @@ static void dispatch(struct mail *m)
         struct mail_xfer *x = NULL;
 
         if (lw_outbox_due(m->store, now, 1, check_age, &dc) != LW_OK) {
-            log_err("mail: cannot read the outbox: %s",
-                    lw_store_errmsg(m->store));
+            lwrt_log(LOG_ERR, "mail: cannot read the outbox: %s",
+                     lw_store_errmsg(m->store));
             return;
         }
         if (!dc.id)
@@ -662,8 +675,8 @@ static void dispatch(struct mail *m)
             continue;
         }
         if (lw_outbox_get(m->store, dc.id, take_row, &x) != LW_OK || !x) {
-            log_err("mail: cannot read mail %" PRId64 ": %s", dc.id,
-                    x ? lw_store_errmsg(m->store) : "out of memory");
+            lwrt_log(LOG_ERR, "mail: cannot read mail %" PRId64 ": %s", dc.id,
+                     x ? lw_store_errmsg(m->store) : "out of memory");
             xfer_free(x);
             return;
         }
@@ -681,7 +694,7 @@ static void digest_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    struct mail *m = w->data;
+    struct lwd_mail *m = w->data;
 
     (void)loop;
     (void)revents;
@@ -692,7 +705,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* ---- life cycle ---------------------------------------------------------- */
 
 /* Starts the worker with every signal blocked: they are the loop's. */
-static int start_worker(struct mail *m)
+static int start_worker(struct lwd_mail *m)
 {
     sigset_t all, old;
     int rc;
@@ -709,15 +722,17 @@ static int start_worker(struct mail *m)
     rc = pthread_create(&m->worker, NULL, worker_main, m);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        log_err("mail: cannot start the SMTP thread: %s", strerror(rc));
+        lwrt_log(LOG_ERR, "mail: cannot start the SMTP thread: %s",
+                 strerror(rc));
         return -1;
     }
     m->worker_ok = true;
     return 0;
 }
 
-int mail_init(struct mail *m, struct ev_loop *loop, struct lw_store *store,
-              struct mqtt_link *link, const struct lw_config *cfg)
+int lwd_mail_init(struct lwd_mail *m, struct ev_loop *loop,
+                  struct lw_store *store, struct lwd_mqtt *link,
+                  const struct lw_config *cfg)
 {
     int64_t pending = 0, failed = 0, held = 0;
     CURLcode rc;
@@ -734,33 +749,36 @@ int mail_init(struct mail *m, struct ev_loop *loop, struct lw_store *store,
     m->tick_timer.data = m->done_async.data = m->digest_timer.data = m;
     rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
-        log_err("mail: cannot initialise libcurl: %s", curl_easy_strerror(rc));
+        lwrt_log(LOG_ERR, "mail: cannot initialise libcurl: %s",
+                 curl_easy_strerror(rc));
         return -1;
     }
     m->curl_ok = true;
     ev_async_start(loop, &m->done_async);
     if (start_worker(m) != 0) {
-        mail_release(m);
+        lwd_mail_release(m);
         return -1;
     }
     load_credentials(m);
     ev_timer_start(loop, &m->tick_timer);
     lw_outbox_counts(store, &pending, NULL, &failed, &held);
     if (cfg->smtp_url[0])
-        log_info("mail: alert e-mail through %s (STARTTLS %s) to %s; "
+        lwrt_log(LOG_INFO,
+                 "mail: alert e-mail through %s (STARTTLS %s) to %s; "
                  "outbox: %" PRId64 " pending, %" PRId64 " failed, %" PRId64
                  " alerts held for a digest",
                  cfg->smtp_url, cfg->smtp_starttls, cfg->smtp_to, pending,
                  failed, held);
     else if (pending || held)
-        log_warn("mail: smtp.url is empty: %" PRId64
+        lwrt_log(LOG_WARNING,
+                 "mail: smtp.url is empty: %" PRId64
                  " queued mails and %" PRId64
                  " held alerts wait until it is set",
                  pending, held);
     return 0;
 }
 
-void mail_release(struct mail *m)
+void lwd_mail_release(struct lwd_mail *m)
 {
     struct mail_xfer *x = NULL;
 
@@ -787,7 +805,8 @@ void mail_release(struct mail *m)
         if (x->performed && x->res == CURLE_OK) {
             finish(m, x); /* accepted before the stop */
         } else {
-            log_info("mail: send of %s to %s abandoned at shutdown; it "
+            lwrt_log(LOG_INFO,
+                     "mail: send of %s to %s abandoned at shutdown; it "
                      "stays pending and goes out after the restart (%s)",
                      what, x->recipient, x->message_id);
         }
@@ -807,12 +826,13 @@ void mail_release(struct mail *m)
     m->nnotes = m->capnotes = 0;
     memset(m->password, 0, sizeof(m->password));
     if (m->sent || m->retried || m->failed)
-        log_info("mail: sent %" PRIu64 ", retries %" PRIu64 ", failed %" PRIu64
+        lwrt_log(LOG_INFO,
+                 "mail: sent %" PRIu64 ", retries %" PRIu64 ", failed %" PRIu64
                  " since start",
                  m->sent, m->retried, m->failed);
 }
 
-void mail_reconfigure(struct mail *m)
+void lwd_mail_reconfigure(struct lwd_mail *m)
 {
     bool was = m->ready;
 
@@ -820,5 +840,5 @@ void mail_reconfigure(struct mail *m)
     m->conn_failures = 0;
     m->server_retry_ms = 0; /* a fixed configuration is tried at once */
     if (m->ready && !was)
-        log_info("mail: sending through %s", m->cfg->smtp_url);
+        lwrt_log(LOG_INFO, "mail: sending through %s", m->cfg->smtp_url);
 }

@@ -59,10 +59,10 @@ struct mail_note {
     int64_t outbox_id; /* the failed row */
 };
 
-struct mail {
+struct lwd_mail {
     struct ev_loop *loop;             /* borrowed */
     struct lw_store *store;           /* borrowed */
-    struct mqtt_link *link;           /* borrowed */
+    struct lwd_mqtt *link;            /* borrowed */
     const struct lw_config *cfg;      /* borrowed; changes after SIGHUP */
     bool curl_ok;                     /* curl_global_init succeeded */
     ev_timer tick_timer;              /* 1 s: digests, due mail, events */
@@ -93,21 +93,22 @@ struct mail {
  * tick. With no smtp.url it only waits for one (SIGHUP). Returns 0, or -1
  * (logged) when libcurl or the worker cannot be set up.
  */
-int mail_init(struct mail *m, struct ev_loop *loop, struct lw_store *store,
-              struct mqtt_link *link, const struct lw_config *cfg);
+int lwd_mail_init(struct lwd_mail *m, struct ev_loop *loop,
+                  struct lw_store *store, struct lwd_mqtt *link,
+                  const struct lw_config *cfg);
 
 /*
  * Stops: a send in flight is aborted (its row stays pending unless the
  * server accepted it already), the worker joined, the connection closed,
  * everything freed. Safe after a failed init.
  */
-void mail_release(struct mail *m);
+void lwd_mail_release(struct lwd_mail *m);
 
 /* After SIGHUP: re-reads the password; new settings apply to the next
  * send. */
-void mail_reconfigure(struct mail *m);
+void lwd_mail_reconfigure(struct lwd_mail *m);
 
 /* A QoS 1 message we published was acknowledged (mqtt on_published). */
-void mail_published(struct mail *m, int mid);
+void lwd_mail_published(struct lwd_mail *m, int mid);
 
 #endif

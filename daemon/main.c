@@ -32,16 +32,16 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "commit.h"
+#include "jsonarena.h"
 #include "lienwatch/config.h"
 #include "lienwatch/ingest.h"
 #include "lienwatch/store.h"
-#include "commit.h"
-#include "jsonarena.h"
-#include "log.h"
 #include "mail.h"
 #include "mqtt.h"
 #include "retention.h"
 #include "runtime/clock.h"
+#include "runtime/log.h"
 #include "status.h"
 #include "watch.h"
 
@@ -72,26 +72,26 @@ struct override {
 };
 
 struct daemon {
-    struct ev_loop *loop;        /* the default loop */
-    struct lw_config cfg;        /* the running configuration */
-    const char *config_path;     /* -c FILE, or NULL */
+    struct ev_loop *loop;                     /* the default loop */
+    struct lw_config cfg;                     /* the running configuration */
+    const char *config_path;                  /* -c FILE, or NULL */
     struct override overrides[MAX_OVERRIDES]; /* command-line settings */
-    int noverrides;              /* used entries */
-    struct lw_store *store;      /* the database (writer) */
-    struct lw_ingest *ingest;    /* decoding and batching */
-    struct lwd_commit commit;    /* when and in what order to commit */
-    struct mqtt_link link;       /* broker connection */
-    struct watch watch;          /* alerts, state topics */
-    struct mail mail;            /* alert e-mail outbox dispatcher */
-    bool mail_ok;                /* mail_init succeeded */
-    struct lwd_status status;    /* the daemon topic, STATUS= */
+    int noverrides;                           /* used entries */
+    struct lw_store *store;                   /* the database (writer) */
+    struct lw_ingest *ingest;                 /* decoding and batching */
+    struct lwd_commit commit;       /* when and in what order to commit */
+    struct lwd_mqtt link;           /* broker connection */
+    struct lwd_watch watch;         /* alerts, state topics */
+    struct lwd_mail mail;           /* alert e-mail outbox dispatcher */
+    bool mail_ok;                   /* lwd_mail_init succeeded */
+    struct lwd_status status;       /* the daemon topic, STATUS= */
     struct lwd_retention retention; /* hourly pruning of old history */
-    char daemon_topic[LW_CONFIG_STR_MAX + 16]; /* <prefix>/daemon */
-    ev_timer watchdog_timer;     /* systemd watchdog */
-    ev_signal sigint_w, sigterm_w, sighup_w; /* signals */
-    struct log_limit reject_limit[LW_REJ_COUNT]; /* per-reason log limits */
-    bool link_ok;                /* mqtt_link_init succeeded */
-    int64_t started_ms;          /* start time, for uptime */
+    char daemon_topic[LW_CONFIG_STR_MAX + 16];    /* <prefix>/daemon */
+    ev_timer watchdog_timer;                      /* systemd watchdog */
+    ev_signal sigint_w, sigterm_w, sighup_w;      /* signals */
+    struct lwrt_limit reject_limit[LW_REJ_COUNT]; /* per-reason log limits */
+    bool link_ok;                                 /* lwd_mqtt_init succeeded */
+    int64_t started_ms;                           /* start time, for uptime */
 };
 
 /* The options in brief; lienwatchd(8) has the rest. */
@@ -125,8 +125,8 @@ static void usage(FILE *f)
 }
 
 /* Records --set SECTION.KEY=VALUE (or KEY=VALUE) for (re)application. */
-static int add_override(struct daemon *d, const char *section,
-                        const char *key, const char *value)
+static int add_override(struct daemon *d, const char *section, const char *key,
+                        const char *value)
 {
     struct override *o;
 
@@ -213,17 +213,23 @@ static int load_config(const struct daemon *d, struct lw_config *c, char *err,
     if (bad)
         return -1;
     if (lw_config_check(c, why, sizeof(why)) != LW_OK) {
-        snprintf(prefix, sizeof(prefix), "%s: ",
-                 d->config_path ? d->config_path : "configuration");
+        snprintf(prefix, sizeof(prefix),
+                 "%s: ", d->config_path ? d->config_path : "configuration");
         add_lines(err, errlen, prefix, why);
         return -1;
     }
     return 0;
 }
 
+/* The configuration's level (0 error .. 3 debug) plus -v/-q, on syslog's
+ * scale. */
 static void apply_log_level(const struct lw_config *c, int verbosity)
 {
-    log_set_level(c->log_level + verbosity);
+    static const int syslog_level[] = {LOG_ERR, LOG_WARNING, LOG_INFO,
+                                       LOG_DEBUG};
+    int level = c->log_level + verbosity;
+
+    lwrt_log_set_level(syslog_level[level < 0 ? 0 : level > 3 ? 3 : level]);
 }
 
 static void set_ingest_limits(struct daemon *d)
@@ -250,12 +256,13 @@ static void log_reject(struct daemon *d, const char *topic,
     if (!lwrt_limit_allow(&d->reject_limit[r->reject], t,
                           REJECT_LOG_INTERVAL_MS, &note))
         return;
-    log_warn("rejected message on '%.200s' (%s): %s", topic,
+    lwrt_log(LOG_WARNING, "rejected message on '%.200s' (%s): %s", topic,
              lw_reject_name(r->reject), r->detail);
     if (note.suppressed)
-        log_warn("  ... and %llu more '%s' rejection%s not logged, %s",
-                 (unsigned long long)note.suppressed,
-                 lw_reject_name(r->reject), note.suppressed == 1 ? "" : "s",
+        lwrt_log(LOG_WARNING,
+                 "  ... and %llu more '%s' rejection%s not logged, %s",
+                 (unsigned long long)note.suppressed, lw_reject_name(r->reject),
+                 note.suppressed == 1 ? "" : "s",
                  lwrt_limit_when(&note, t, when, sizeof(when)));
 }
 
@@ -266,17 +273,18 @@ static void on_message(void *ctx, const char *topic, const void *payload,
     struct lw_ingest_result r;
     int64_t t = (int64_t)(ev_now(d->loop) * 1000.0);
 
-    json_arena_begin();
+    lwd_jsonarena_begin();
     lw_ingest_message(d->ingest, topic, payload, len, t, &r);
-    json_arena_end();
+    lwd_jsonarena_end();
     if (r.reject != LW_REJ_NONE) {
         log_reject(d, topic, &r, t);
     } else if (r.kind == LW_MSG_ACCOUNT) {
-        if (watch_account(&d->watch, &r.account, t))
-            log_info("account %s: %d days past due (%s)", r.account.account,
-                     r.account.days_past_due, r.account.status);
+        if (lwd_watch_account(&d->watch, &r.account, t))
+            lwrt_log(LOG_INFO, "account %s: %d days past due (%s)",
+                     r.account.account, r.account.days_past_due,
+                     r.account.status);
     } else if (r.kind == LW_MSG_ALIVE) {
-        watch_heard(&d->watch, r.device, t);
+        lwd_watch_heard(&d->watch, r.device, t);
     }
     lwd_commit_received(&d->commit, t, r.flush_now);
 }
@@ -286,16 +294,16 @@ static void on_connected(void *ctx)
     struct daemon *d = ctx;
 
     lwd_status_publish(&d->status);
-    watch_connected(&d->watch);
+    lwd_watch_connected(&d->watch);
 }
 
 static void on_published(void *ctx, int mid)
 {
     struct daemon *d = ctx;
 
-    watch_published(&d->watch, mid);
+    lwd_watch_published(&d->watch, mid);
     if (d->mail_ok)
-        mail_published(&d->mail, mid);
+        lwd_mail_published(&d->mail, mid);
 }
 
 /* After a batch commit: each stored fix goes to the alert engine. */
@@ -305,7 +313,7 @@ static void on_stored(void *ctx, const struct lw_fix *f, enum lw_put_result r)
 
     if (r == LW_PUT_DUPLICATE)
         return;
-    watch_fix(&d->watch, f, r == LW_PUT_LATE, lwrt_wall_ms());
+    lwd_watch_fix(&d->watch, f, r == LW_PUT_LATE, lwrt_wall_ms());
 }
 
 /* ---- timers and signals ------------------------------------------------ */
@@ -321,7 +329,7 @@ static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     (void)revents;
-    log_info("received %s: stopping", strsignal(w->signum));
+    lwrt_log(LOG_INFO, "received %s: stopping", strsignal(w->signum));
     ev_break(loop, EVBREAK_ALL);
 }
 
@@ -352,65 +360,68 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     (void)loop;
     (void)revents;
     if (!d->config_path) {
-        log_info("SIGHUP: no configuration file (-c) to re-read");
+        lwrt_log(LOG_INFO, "SIGHUP: no configuration file (-c) to re-read");
         return;
     }
     if (load_config(d, &c, err, sizeof(err)) != 0) {
         for (const char *p = err; *p;) {
             size_t len = strcspn(p, "\n");
-            log_err("SIGHUP: %.*s", (int)len, p);
+            lwrt_log(LOG_ERR, "SIGHUP: %.*s", (int)len, p);
             p += len + (p[len] == '\n');
         }
-        log_err("SIGHUP: configuration not reloaded; keeping the running "
-                "configuration");
+        lwrt_log(LOG_ERR,
+                 "SIGHUP: configuration not reloaded; keeping the running "
+                 "configuration");
         return;
     }
     n = lw_config_diff(&d->cfg, &c, ch, HUP_CHANGES_MAX);
     for (size_t i = 0; i < n && i < HUP_CHANGES_MAX; i++) {
-        lw_config_value(&d->cfg, ch[i].section, ch[i].key, oldv,
-                        sizeof(oldv));
+        lw_config_value(&d->cfg, ch[i].section, ch[i].key, oldv, sizeof(oldv));
         lw_config_value(&c, ch[i].section, ch[i].key, newv, sizeof(newv));
         if (ch[i].reload == LW_RELOAD_RESTART) {
-            log_warn("SIGHUP: %s.%s changed ('%s' -> '%s'): takes effect at "
+            lwrt_log(LOG_WARNING,
+                     "SIGHUP: %s.%s changed ('%s' -> '%s'): takes effect at "
                      "restart; running with '%s' until then",
                      ch[i].section, ch[i].key, oldv, newv, oldv);
             waiting++;
         } else {
-            log_info("SIGHUP: %s.%s: '%s' -> '%s' (applied)", ch[i].section,
-                     ch[i].key, oldv, newv);
+            lwrt_log(LOG_INFO, "SIGHUP: %s.%s: '%s' -> '%s' (applied)",
+                     ch[i].section, ch[i].key, oldv, newv);
             cls[ch[i].reload] = true;
             applied++;
         }
     }
     if (n > HUP_CHANGES_MAX)
-        log_warn("SIGHUP: ... and %zu more changed settings",
+        lwrt_log(LOG_WARNING, "SIGHUP: ... and %zu more changed settings",
                  n - HUP_CHANGES_MAX);
     lw_config_keep_restart(&d->cfg, &c);
     /* a rule between a new and a kept value could fail: then nothing */
     if (lw_config_validate(&c, err, sizeof(err)) != LW_OK) {
-        log_err("SIGHUP: the new settings do not go with the running ones "
-                "that need a restart (%s); keeping the running "
-                "configuration",
-                err);
+        lwrt_log(LOG_ERR,
+                 "SIGHUP: the new settings do not go with the running ones "
+                 "that need a restart (%s); keeping the running "
+                 "configuration",
+                 err);
         return;
     }
     d->cfg = c;
     if (cls[LW_RELOAD_LOG]) {
         apply_log_level(&d->cfg, verbosity);
-        mqtt_link_log_level_changed(&d->link);
+        lwd_mqtt_log_level_changed(&d->link);
     }
     if (cls[LW_RELOAD_INGEST])
         set_ingest_limits(d);
     if (cls[LW_RELOAD_ALERTS])
-        watch_reconfigure(&d->watch);
+        lwd_watch_reconfigure(&d->watch);
     /* always: the password file or credential may have a new password */
     if (d->mail_ok)
-        mail_reconfigure(&d->mail);
+        lwd_mail_reconfigure(&d->mail);
     if (n == 0)
-        log_info("SIGHUP: configuration re-read from %s: no changes",
+        lwrt_log(LOG_INFO, "SIGHUP: configuration re-read from %s: no changes",
                  d->config_path);
     else
-        log_info("SIGHUP: configuration re-read from %s: %zu change%s "
+        lwrt_log(LOG_INFO,
+                 "SIGHUP: configuration re-read from %s: %zu change%s "
                  "applied, %zu waiting for a restart",
                  d->config_path, applied, applied == 1 ? "" : "s", waiting);
 }
@@ -425,10 +436,10 @@ static int open_store(struct daemon *d)
 
     if (lw_store_open(&d->store, d->cfg.db_path, 0, err, sizeof(err)) !=
         LW_OK) {
-        log_err("cannot open database %s: %s", d->cfg.db_path, err);
+        lwrt_log(LOG_ERR, "cannot open database %s: %s", d->cfg.db_path, err);
         return -1;
     }
-    log_info("store: %s open (schema %d)", d->cfg.db_path,
+    lwrt_log(LOG_INFO, "store: %s open (schema %d)", d->cfg.db_path,
              lw_store_schema_version(d->store));
     io.topic_owntracks = d->cfg.topic_owntracks;
     io.topic_fix = d->cfg.topic_fix;
@@ -436,7 +447,7 @@ static int open_store(struct daemon *d)
     io.batch_max = d->cfg.commit_max_fixes;
     lw_decode_opts_init(&io.decode);
     if (lw_ingest_new(&d->ingest, d->store, &io, err, sizeof(err)) != LW_OK) {
-        log_err("%s", err);
+        lwrt_log(LOG_ERR, "%s", err);
         return -1;
     }
     set_ingest_limits(d);
@@ -448,21 +459,21 @@ static int open_store(struct daemon *d)
 /* The broker link and its subscriptions (not connected yet). 0 or -1. */
 static int prepare_link(struct daemon *d)
 {
-    struct mqtt_handlers h = {.on_message = on_message,
-                              .on_connected = on_connected,
-                              .on_published = on_published};
+    struct lwd_mqtt_handlers h = {.on_message = on_message,
+                                  .on_connected = on_connected,
+                                  .on_published = on_published};
     const char *subs[] = {d->cfg.topic_owntracks, d->cfg.topic_fix,
                           d->cfg.topic_account};
 
     snprintf(d->daemon_topic, sizeof(d->daemon_topic), "%s/daemon",
              d->cfg.topic_prefix);
-    if (mqtt_link_init(&d->link, d->loop, &d->cfg, d->daemon_topic,
-                       "{\"state\":\"offline\"}", &h, d) != 0)
+    if (lwd_mqtt_init(&d->link, d->loop, &d->cfg, d->daemon_topic,
+                      "{\"state\":\"offline\"}", &h, d) != 0)
         return -1;
     d->link_ok = true;
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-        if (subs[i][0] && mqtt_link_subscribe(&d->link, subs[i]) != 0) {
-            log_err("config: bad subscription pattern '%s'", subs[i]);
+        if (subs[i][0] && lwd_mqtt_subscribe(&d->link, subs[i]) != 0) {
+            lwrt_log(LOG_ERR, "config: bad subscription pattern '%s'", subs[i]);
             return -1;
         }
     }
@@ -490,7 +501,7 @@ static void start_timers(struct daemon *d)
         double every = (double)wd_usec / 2e6;
         ev_timer_init(&d->watchdog_timer, watchdog_cb, every, every);
         ev_timer_start(d->loop, &d->watchdog_timer);
-        log_info("systemd watchdog: pinging every %.1f s", every);
+        lwrt_log(LOG_INFO, "systemd watchdog: pinging every %.1f s", every);
     } else {
         ev_timer_init(&d->watchdog_timer, watchdog_cb, 1., 0.);
     }
@@ -507,16 +518,17 @@ static int start(struct daemon *d)
 {
     if (open_store(d) != 0 || prepare_link(d) != 0)
         return -1;
-    if (watch_init(&d->watch, d->loop, d->store, &d->link, &d->cfg,
-                   &d->commit) != 0)
+    if (lwd_watch_init(&d->watch, d->loop, d->store, &d->link, &d->cfg,
+                       &d->commit) != 0)
         return -1;
-    if (mail_init(&d->mail, d->loop, d->store, &d->link, &d->cfg) != 0)
+    if (lwd_mail_init(&d->mail, d->loop, d->store, &d->link, &d->cfg) != 0)
         return -1;
     d->mail_ok = true;
     start_timers(d);
-    mqtt_link_start(&d->link);
+    lwd_mqtt_start(&d->link);
     sd_notify(0, "READY=1\nSTATUS=started");
-    log_info("lienwatchd %s started (pid %d); commit interval %lld ms, "
+    lwrt_log(LOG_INFO,
+             "lienwatchd %s started (pid %d); commit interval %lld ms, "
              "batch %d",
              LW_VERSION, (int)getpid(), (long long)d->cfg.commit_interval_ms,
              d->cfg.commit_max_fixes);
@@ -532,30 +544,28 @@ static void stop(struct daemon *d)
         /* commit what was received; retry briefly if the disk is busy */
         lwd_commit_stop(&d->commit, SHUTDOWN_COMMIT_TRIES);
         final = lwd_status_json(&d->status, "offline");
-        log_info("stopped: received %llu, stored %llu, duplicates %llu, "
-                 "rejected %llu; longest commit wait %lld ms",
-                 (unsigned long long)lw_ingest_counter(d->ingest,
-                                                       LW_CNT_RECEIVED),
-                 (unsigned long long)lw_ingest_counter(d->ingest,
-                                                       LW_CNT_STORED),
-                 (unsigned long long)lw_ingest_counter(d->ingest,
-                                                       LW_CNT_DUPLICATES),
-                 (unsigned long long)lw_ingest_counter(d->ingest,
-                                                       LW_CNT_REJECTED),
-                 (long long)d->commit.max_wait_ms);
+        lwrt_log(
+            LOG_INFO,
+            "stopped: received %llu, stored %llu, duplicates %llu, "
+            "rejected %llu; longest commit wait %lld ms",
+            (unsigned long long)lw_ingest_counter(d->ingest, LW_CNT_RECEIVED),
+            (unsigned long long)lw_ingest_counter(d->ingest, LW_CNT_STORED),
+            (unsigned long long)lw_ingest_counter(d->ingest, LW_CNT_DUPLICATES),
+            (unsigned long long)lw_ingest_counter(d->ingest, LW_CNT_REJECTED),
+            (long long)d->commit.max_wait_ms);
     }
     if (d->link_ok)
-        mqtt_link_shutdown(&d->link, d->daemon_topic,
-                           final ? final : "{\"state\":\"offline\"}",
-                           SHUTDOWN_FLUSH_MS);
+        lwd_mqtt_shutdown(&d->link, d->daemon_topic,
+                          final ? final : "{\"state\":\"offline\"}",
+                          SHUTDOWN_FLUSH_MS);
     free(final);
     lwd_status_release(&d->status);
     lwd_retention_release(&d->retention);
     lwd_commit_release(&d->commit);
     if (d->mail_ok)
-        mail_release(&d->mail);
-    watch_release(&d->watch); /* also after a watch_init that failed */
-    mqtt_link_release(&d->link);
+        lwd_mail_release(&d->mail);
+    lwd_watch_release(&d->watch); /* also after a lwd_watch_init that failed */
+    lwd_mqtt_release(&d->link);
     lw_ingest_free(d->ingest);
     lw_store_close(d->store);
     if (d->loop) {
@@ -659,10 +669,11 @@ int main(int argc, char **argv)
         printf("%s: configuration is valid\n",
                d.config_path ? d.config_path : "(defaults)");
         if (geteuid() == 0)
-            fprintf(stderr,
-                    "lienwatchd: note: files were checked as root, who may "
-                    "read what the service user cannot; check as that user "
-                    "(runuser -u lienwatch -- lienwatchd --check-config ...)\n");
+            fprintf(
+                stderr,
+                "lienwatchd: note: files were checked as root, who may "
+                "read what the service user cannot; check as that user "
+                "(runuser -u lienwatch -- lienwatchd --check-config ...)\n");
         return 0;
     }
     apply_log_level(&d.cfg, verbosity);
@@ -670,8 +681,9 @@ int main(int argc, char **argv)
     /* one thread: SQLite's global memory statistics would only add a
      * mutex to every allocation */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    if (json_arena_init(JSON_ARENA_BYTES) != 0)
-        log_warn("no memory for the JSON arena; decoding uses malloc");
+    if (lwd_jsonarena_init(JSON_ARENA_BYTES) != 0)
+        lwrt_log(LOG_WARNING,
+                 "no memory for the JSON arena; decoding uses malloc");
     mosquitto_lib_init();
     d.loop = EV_DEFAULT;
     d.started_ms = lwrt_wall_ms();
@@ -682,6 +694,6 @@ int main(int argc, char **argv)
     stop(&d);
     mosquitto_lib_cleanup();
     ev_loop_destroy(d.loop);
-    json_arena_release();
+    lwd_jsonarena_release();
     return rc;
 }

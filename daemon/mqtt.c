@@ -4,13 +4,13 @@
  */
 #include <string.h>
 
-#include "log.h"
 #include "mqtt.h"
+#include "runtime/log.h"
 
 static void on_message(void *ctx, const char *topic, const void *payload,
                        size_t len)
 {
-    struct mqtt_link *l = ctx;
+    struct lwd_mqtt *l = ctx;
 
     if (l->h.on_message)
         l->h.on_message(l->ctx, topic, payload, len);
@@ -18,7 +18,7 @@ static void on_message(void *ctx, const char *topic, const void *payload,
 
 static void on_connected(void *ctx)
 {
-    struct mqtt_link *l = ctx;
+    struct lwd_mqtt *l = ctx;
 
     l->connected = true;
     l->connects++;
@@ -28,7 +28,7 @@ static void on_connected(void *ctx)
 
 static void on_subscribed(void *ctx)
 {
-    struct mqtt_link *l = ctx;
+    struct lwd_mqtt *l = ctx;
 
     if (l->h.on_subscribed)
         l->h.on_subscribed(l->ctx);
@@ -36,7 +36,7 @@ static void on_subscribed(void *ctx)
 
 static void on_published(void *ctx, int mid)
 {
-    struct mqtt_link *l = ctx;
+    struct lwd_mqtt *l = ctx;
 
     if (l->h.on_published)
         l->h.on_published(l->ctx, mid);
@@ -44,16 +44,16 @@ static void on_published(void *ctx, int mid)
 
 static void on_disconnected(void *ctx, const char *why)
 {
-    struct mqtt_link *l = ctx;
+    struct lwd_mqtt *l = ctx;
 
     (void)why;
     l->connected = false;
 }
 
-int mqtt_link_init(struct mqtt_link *l, struct ev_loop *loop,
-                   const struct lw_config *cfg, const char *will_topic,
-                   const char *will_payload, const struct mqtt_handlers *h,
-                   void *ctx)
+int lwd_mqtt_init(struct lwd_mqtt *l, struct ev_loop *loop,
+                  const struct lw_config *cfg, const char *will_topic,
+                  const char *will_payload, const struct lwd_mqtt_handlers *h,
+                  void *ctx)
 {
     static const struct lwrt_mqtt_handlers rh = {
         .on_message = on_message,
@@ -90,54 +90,53 @@ int mqtt_link_init(struct mqtt_link *l, struct ev_loop *loop,
     l->ctx = ctx;
     l->qos = cfg->mqtt_qos;
     if (lwrt_mqtt_new(&l->m, loop, &o, &rh, l, err, sizeof(err)) != 0) {
-        log_err("%s", err);
+        lwrt_log(LOG_ERR, "%s", err);
         return -1;
     }
     return 0;
 }
 
-int mqtt_link_subscribe(struct mqtt_link *l, const char *pattern)
+int lwd_mqtt_subscribe(struct lwd_mqtt *l, const char *pattern)
 {
     char err[600];
 
     if (lwrt_mqtt_subscribe(l->m, pattern, l->qos, err, sizeof(err)) != 0) {
-        log_err("%s", err);
+        lwrt_log(LOG_ERR, "%s", err);
         return -1;
     }
     return 0;
 }
 
-void mqtt_link_start(struct mqtt_link *l)
+void lwd_mqtt_start(struct lwd_mqtt *l)
 {
     lwrt_mqtt_start(l->m);
 }
 
-int mqtt_link_publish(struct mqtt_link *l, const char *topic,
-                      const void *payload, size_t len, int qos, bool retain,
-                      int *mid)
+int lwd_mqtt_publish(struct lwd_mqtt *l, const char *topic, const void *payload,
+                     size_t len, int qos, bool retain, int *mid)
 {
     return lwrt_mqtt_publish(l->m, topic, payload, len, qos, retain, mid);
 }
 
-void mqtt_link_log_level_changed(struct mqtt_link *l)
+void lwd_mqtt_log_level_changed(struct lwd_mqtt *l)
 {
     if (l->m)
         lwrt_mqtt_log_level_changed(l->m);
 }
 
-void mqtt_link_pause(struct mqtt_link *l, bool pause)
+void lwd_mqtt_pause(struct lwd_mqtt *l, bool pause)
 {
     lwrt_mqtt_pause(l->m, pause);
 }
 
-void mqtt_link_shutdown(struct mqtt_link *l, const char *final_topic,
-                        const char *final_payload, int timeout_ms)
+void lwd_mqtt_shutdown(struct lwd_mqtt *l, const char *final_topic,
+                       const char *final_payload, int timeout_ms)
 {
     lwrt_mqtt_shutdown(l->m, final_topic, final_payload, timeout_ms);
     l->connected = false;
 }
 
-void mqtt_link_release(struct mqtt_link *l)
+void lwd_mqtt_release(struct lwd_mqtt *l)
 {
     lwrt_mqtt_free(l->m);
     l->m = NULL;

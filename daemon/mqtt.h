@@ -9,7 +9,7 @@
  * to, in order (see runtime/mqtt.h).
  *
  * These names are kept while the daemon's files move to the runtime's
- * lwrt_mqtt_* functions; struct mqtt_link mirrors the two facts the other
+ * lwrt_mqtt_* functions; struct lwd_mqtt mirrors the two facts the other
  * daemon files read (connected, connects).
  */
 #ifndef LW_DAEMON_MQTT_H
@@ -25,7 +25,7 @@
 struct ev_loop;
 
 /* Callbacks into the link's owner; ctx is the one given to init. */
-struct mqtt_handlers {
+struct lwd_mqtt_handlers {
     /* A message arrived; topic and payload are valid during the call only. */
     void (*on_message)(void *ctx, const char *topic, const void *payload,
                        size_t len);
@@ -37,13 +37,13 @@ struct mqtt_handlers {
     void (*on_published)(void *ctx, int mid);
 };
 
-struct mqtt_link {
-    struct lwrt_mqtt *m;    /* the runtime link (owned), NULL before init */
-    struct mqtt_handlers h; /* owner's callbacks */
-    void *ctx;              /* owner's context for h */
-    int qos;                /* subscription QoS */
-    bool connected;         /* CONNACK received, not disconnected since */
-    uint64_t connects;      /* successful connections */
+struct lwd_mqtt {
+    struct lwrt_mqtt *m;        /* the runtime link (owned), NULL before init */
+    struct lwd_mqtt_handlers h; /* owner's callbacks */
+    void *ctx;                  /* owner's context for h */
+    int qos;                    /* subscription QoS */
+    bool connected;             /* CONNACK received, not disconnected since */
+    uint64_t connects;          /* successful connections */
 };
 
 /*
@@ -51,41 +51,40 @@ struct mqtt_link {
  * 'will_payload' retained on will_topic; both copied). Does not connect.
  * Returns 0, or -1 with a logged reason.
  */
-int mqtt_link_init(struct mqtt_link *l, struct ev_loop *loop,
-                   const struct lw_config *cfg, const char *will_topic,
-                   const char *will_payload, const struct mqtt_handlers *h,
-                   void *ctx);
+int lwd_mqtt_init(struct lwd_mqtt *l, struct ev_loop *loop,
+                  const struct lw_config *cfg, const char *will_topic,
+                  const char *will_payload, const struct lwd_mqtt_handlers *h,
+                  void *ctx);
 
-/* Adds a subscription pattern (copied); call before mqtt_link_start.
+/* Adds a subscription pattern (copied); call before lwd_mqtt_start.
  * Returns 0, or -1 (logged). */
-int mqtt_link_subscribe(struct mqtt_link *l, const char *pattern);
+int lwd_mqtt_subscribe(struct lwd_mqtt *l, const char *pattern);
 
 /* First connection attempt; failures schedule retries. */
-void mqtt_link_start(struct mqtt_link *l);
+void lwd_mqtt_start(struct lwd_mqtt *l);
 
 /*
  * Publishes payload (copied by libmosquitto). QoS > 0 messages are queued by
  * libmosquitto when disconnected. *mid (may be NULL) gets the message id.
  * Returns a MOSQ_ERR_* code.
  */
-int mqtt_link_publish(struct mqtt_link *l, const char *topic,
-                      const void *payload, size_t len, int qos, bool retain,
-                      int *mid);
+int lwd_mqtt_publish(struct lwd_mqtt *l, const char *topic, const void *payload,
+                     size_t len, int qos, bool retain, int *mid);
 
 /* Applies a new log level to libmosquitto's own lines (debug shows them). */
-void mqtt_link_log_level_changed(struct mqtt_link *l);
+void lwd_mqtt_log_level_changed(struct lwd_mqtt *l);
 
 /* Stops (true) or resumes (false) reading from the broker: back-pressure. */
-void mqtt_link_pause(struct mqtt_link *l, bool pause);
+void lwd_mqtt_pause(struct lwd_mqtt *l, bool pause);
 
 /*
  * Clean shutdown: publishes final_payload retained on final_topic (when not
  * NULL), sends DISCONNECT and flushes the socket for up to timeout_ms.
  */
-void mqtt_link_shutdown(struct mqtt_link *l, const char *final_topic,
-                        const char *final_payload, int timeout_ms);
+void lwd_mqtt_shutdown(struct lwd_mqtt *l, const char *final_topic,
+                       const char *final_payload, int timeout_ms);
 
 /* Frees everything; safe after init failure and on a zeroed link. */
-void mqtt_link_release(struct mqtt_link *l);
+void lwd_mqtt_release(struct lwd_mqtt *l);
 
 #endif

@@ -3,9 +3,9 @@
  */
 #include <string.h>
 
-#include "log.h"
 #include "retention.h"
 #include "runtime/clock.h"
+#include "runtime/log.h"
 
 /* Seconds between retention passes, and before the first. */
 #define PASS_INTERVAL_S 3600.0
@@ -38,8 +38,8 @@ static void step_cb(struct ev_loop *loop, ev_timer *t, int revents)
     t0 = ev_time();
     if (lw_store_prune_step(r->store, r->before_ms, r->cursor, STEP_ROWS, &n,
                             &finished) != LW_OK) {
-        log_err("store: retention pass failed after %lld fixes: %s",
-                (long long)r->deleted, lw_store_errmsg(r->store));
+        lwrt_log(LOG_ERR, "store: retention pass failed after %lld fixes: %s",
+                 (long long)r->deleted, lw_store_errmsg(r->store));
         r->pruning = false;
         return;
     }
@@ -49,14 +49,16 @@ static void step_cb(struct ev_loop *loop, ev_timer *t, int revents)
     if (finished) {
         r->pruning = false;
         if (r->deleted)
-            log_info("store: retention deleted %lld fixes older than %lld "
+            lwrt_log(LOG_INFO,
+                     "store: retention deleted %lld fixes older than %lld "
                      "days (%d steps, %.1f s)",
                      (long long)r->deleted,
                      (long long)(r->cfg->retention_ms / MS_PER_DAY), r->steps,
                      ev_time() - r->started);
         else
-            log_debug("store: retention: nothing older than %lld days",
-                      (long long)(r->cfg->retention_ms / MS_PER_DAY));
+            lwrt_log(LOG_DEBUG,
+                     "store: retention: nothing older than %lld days",
+                     (long long)(r->cfg->retention_ms / MS_PER_DAY));
         return;
     }
     ev_timer_set(t, took > STEP_GAP_S ? took : STEP_GAP_S, 0.);

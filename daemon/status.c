@@ -46,7 +46,7 @@ static void ingest_json(json_t *o, const struct lw_ingest *in)
 }
 
 /* Alert e-mail: since start, and what waits in the outbox. */
-static json_t *mail_json(const struct mail *mail, struct lw_store *store)
+static json_t *mail_json(const struct lwd_mail *mail, struct lw_store *store)
 {
     json_t *m = json_object();
     int64_t pending = 0, held = 0;
@@ -110,8 +110,8 @@ void lwd_status_publish(struct lwd_status *s)
     text = lwd_status_json(s, "online");
     if (!text)
         return;
-    mqtt_link_publish(s->src.link, s->src.topic, text, strlen(text), 1, true,
-                      NULL);
+    lwd_mqtt_publish(s->src.link, s->src.topic, text, strlen(text), 1, true,
+                     NULL);
     free(text);
 }
 

@@ -24,13 +24,13 @@
 
 /* Where the figures come from; every pointer borrowed. */
 struct lwd_status_src {
-    struct mqtt_link *link;          /* where the JSON goes */
+    struct lwd_mqtt *link;           /* where the JSON goes */
     const char *topic;               /* <prefix>/daemon */
     struct lw_store *store;          /* outbox counts */
     const struct lw_ingest *ingest;  /* ingest counters */
     const struct lwd_commit *commit; /* longest commit wait */
     const struct lw_watch *watch;    /* alert counters; may be NULL */
-    const struct mail *mail;         /* mail counters; NULL when off */
+    const struct lwd_mail *mail;     /* mail counters; NULL when off */
     int64_t started_ms;              /* start time */
 };
 

@@ -39,21 +39,21 @@
 static int publish_state(void *ctx, const char *device, const char *json,
                          size_t len)
 {
-    struct watch *w = ctx;
+    struct lwd_watch *w = ctx;
     char topic[TOPIC_MAX];
 
     if (!w->link->connected)
         return 1; /* retained: published after reconnection */
     snprintf(topic, sizeof(topic), "%s/state/%s", w->cfg->topic_prefix, device);
-    return mqtt_link_publish(w->link, topic, json, len, STATE_QOS, true,
-                             NULL) == 0
+    return lwd_mqtt_publish(w->link, topic, json, len, STATE_QOS, true, NULL) ==
+                   0
                ? 0
                : 1;
 }
 
 static void state_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    struct watch *w = t->data;
+    struct lwd_watch *w = t->data;
 
     (void)loop;
     (void)revents;
@@ -64,7 +64,7 @@ static void state_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- alerts out ---------------------------------------------------------- */
 
-static void publish_alert(struct watch *w, const struct lw_alert_row *r)
+static void publish_alert(struct lwd_watch *w, const struct lw_alert_row *r)
 {
     char topic[TOPIC_MAX];
     char *s;
@@ -77,7 +77,7 @@ static void publish_alert(struct watch *w, const struct lw_alert_row *r)
         return;
     snprintf(topic, sizeof(topic), "%s/alert/%s", w->cfg->topic_prefix,
              r->a.device);
-    if (mqtt_link_publish(w->link, topic, s, strlen(s), 1, false, &mid) == 0) {
+    if (lwd_mqtt_publish(w->link, topic, s, strlen(s), 1, false, &mid) == 0) {
         if (w->npubs == w->cappubs) {
             size_t ncap = w->cappubs ? w->cappubs * 2 : 16;
             struct pending_pub *n = realloc(w->pubs, ncap * sizeof(*n));
@@ -99,16 +99,16 @@ static void publish_alert(struct watch *w, const struct lw_alert_row *r)
 static void on_stored(void *ctx, const struct lw_alert_row *r,
                       enum lw_err mail_err)
 {
-    struct watch *w = ctx;
+    struct lwd_watch *w = ctx;
     const struct lw_alert *a = &r->a;
 
-    log_warn("ALERT #%lld %s: device %s%s%s%s%s", (long long)r->id,
+    lwrt_log(LOG_WARNING, "ALERT #%lld %s: device %s%s%s%s%s", (long long)r->id,
              lw_alert_kind_name(a->kind), a->device,
              a->fence[0] ? ", fence " : "", a->fence,
              a->late ? " (late fix)" : "", a->has_fix ? "" : ", no fix known");
     if (mail_err != LW_OK)
-        log_err("alert #%lld: stored without its e-mail: %s", (long long)r->id,
-                lw_strerror(mail_err));
+        lwrt_log(LOG_ERR, "alert #%lld: stored without its e-mail: %s",
+                 (long long)r->id, lw_strerror(mail_err));
     publish_alert(w, r);
     lw_watch_state_emit(w->core, a->device, lwrt_wall_ms(), publish_state, w);
 }
@@ -118,12 +118,12 @@ static void on_fence_skipped(void *ctx, const struct lw_geofence *g,
                              const char *why)
 {
     (void)ctx;
-    log_err("geofence '%s' cannot be loaded: %s", g->name, why);
+    lwrt_log(LOG_ERR, "geofence '%s' cannot be loaded: %s", g->name, why);
 }
 
 /* ---- deadlines ---------------------------------------------------------- */
 
-static void arm_deadline(struct watch *w, int64_t at_ms)
+static void arm_deadline(struct lwd_watch *w, int64_t at_ms)
 {
     int64_t now = lwrt_wall_ms();
 
@@ -140,7 +140,7 @@ static void arm_deadline(struct watch *w, int64_t at_ms)
 
 /* Stores what was raised, ticks the engine at now and stores what that
  * raised (vehicles that became watched, deadlines passed), re-arms. */
-static void tick(struct watch *w, int64_t now)
+static void tick(struct lwd_watch *w, int64_t now)
 {
     int64_t next;
 
@@ -152,7 +152,7 @@ static void tick(struct watch *w, int64_t now)
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    struct watch *w = t->data;
+    struct lwd_watch *w = t->data;
 
     (void)loop;
     (void)revents;
@@ -162,40 +162,41 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- registry ------------------------------------------------------------ */
 
-static void log_registry(struct watch *w)
+static void log_registry(struct lwd_watch *w)
 {
     struct lw_watch_stats st;
 
     lw_watch_stats(w->core, &st);
     if (st.fences_skipped)
-        log_err("registry: %zu geofences could not be loaded",
-                st.fences_skipped);
-    log_info("registry: %zu geofences, %zu vehicles", st.fences, st.vehicles);
+        lwrt_log(LOG_ERR, "registry: %zu geofences could not be loaded",
+                 st.fences_skipped);
+    lwrt_log(LOG_INFO, "registry: %zu geofences, %zu vehicles", st.fences,
+             st.vehicles);
 }
 
 static void poll_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    struct watch *w = t->data;
+    struct lwd_watch *w = t->data;
     char err[ERR_MAX];
     unsigned what = 0;
-    uint64_t suppressed;
+    struct lwrt_limit_note note;
     int64_t now = lwrt_wall_ms();
 
     (void)loop;
     (void)revents;
     if (lw_watch_poll(w->core, now, &what, err, sizeof(err)) != LW_OK) {
-        if (log_limit_allow(&w->poll_limit, now, POLL_LOG_INTERVAL_MS,
-                            &suppressed))
-            log_err("registry: %s; tried again every second (%llu similar "
-                    "errors suppressed)",
-                    err, (unsigned long long)suppressed);
+        if (lwrt_limit_allow(&w->poll_limit, now, POLL_LOG_INTERVAL_MS, &note))
+            lwrt_log(LOG_ERR,
+                     "registry: %s; tried again every second (%llu similar "
+                     "errors suppressed)",
+                     err, (unsigned long long)note.suppressed);
         return;
     }
     if (what & LW_WATCH_RELOADED) {
         struct lw_watch_stats st;
 
         lw_watch_stats(w->core, &st);
-        log_info("registry changed (version %lld): reloaded",
+        lwrt_log(LOG_INFO, "registry changed (version %lld): reloaded",
                  (long long)st.registry_version);
         log_registry(w);
         tick(w, now);
@@ -205,9 +206,9 @@ static void poll_cb(struct ev_loop *loop, ev_timer *t, int revents)
 /* ---- start and stop -------------------------------------------------------
  */
 
-int watch_init(struct watch *w, struct ev_loop *loop, struct lw_store *store,
-               struct mqtt_link *link, const struct lw_config *cfg,
-               struct lwd_commit *commit)
+int lwd_watch_init(struct lwd_watch *w, struct ev_loop *loop,
+                   struct lw_store *store, struct lwd_mqtt *link,
+                   const struct lw_config *cfg, struct lwd_commit *commit)
 {
     static const struct lw_watch_handlers h = {
         .stored = on_stored,
@@ -228,12 +229,12 @@ int watch_init(struct watch *w, struct ev_loop *loop, struct lw_store *store,
     ev_timer_init(&w->state_timer, state_cb, STATE_SWEEP_S, STATE_SWEEP_S);
     w->deadline_timer.data = w->poll_timer.data = w->state_timer.data = w;
     if (lw_watch_new(&w->core, store, cfg, &h, w, err, sizeof(err)) != LW_OK) {
-        log_err("alert: %s", err);
+        lwrt_log(LOG_ERR, "alert: %s", err);
         return -1;
     }
     lwd_commit_attach(commit, w->core);
     if (lw_watch_restore(w->core, now, err, sizeof(err)) != LW_OK) {
-        log_err("alert: cannot restore the alert state: %s", err);
+        lwrt_log(LOG_ERR, "alert: cannot restore the alert state: %s", err);
         return -1;
     }
     log_registry(w);
@@ -244,12 +245,12 @@ int watch_init(struct watch *w, struct ev_loop *loop, struct lw_store *store,
         struct lw_watch_stats st;
 
         lw_watch_stats(w->core, &st);
-        log_info("alert: watching %zu devices", st.devices);
+        lwrt_log(LOG_INFO, "alert: watching %zu devices", st.devices);
     }
     return 0;
 }
 
-void watch_release(struct watch *w)
+void lwd_watch_release(struct lwd_watch *w)
 {
     if (w->loop) {
         ev_timer_stop(w->loop, &w->deadline_timer);
@@ -264,7 +265,7 @@ void watch_release(struct watch *w)
     w->pubs = NULL;
 }
 
-void watch_reconfigure(struct watch *w)
+void lwd_watch_reconfigure(struct lwd_watch *w)
 {
     lw_watch_set_cfg(w->core, w->cfg);
     tick(w, lwrt_wall_ms());
@@ -273,22 +274,22 @@ void watch_reconfigure(struct watch *w)
 /* ---- events ----------------------------------------------------------------
  */
 
-void watch_fix(struct watch *w, const struct lw_fix *f, bool late,
-               int64_t now_ms)
+void lwd_watch_fix(struct lwd_watch *w, const struct lw_fix *f, bool late,
+                   int64_t now_ms)
 {
     lw_watch_fix(w->core, f, late, now_ms);
     arm_deadline(w, lw_watch_deadline(w->core, f->device));
 }
 
-void watch_heard(struct watch *w, const char *device, int64_t now_ms)
+void lwd_watch_heard(struct lwd_watch *w, const char *device, int64_t now_ms)
 {
     lw_watch_heard(w->core, device, now_ms);
     lwd_commit_alerts(w->commit);
     arm_deadline(w, lw_watch_deadline(w->core, device));
 }
 
-bool watch_account(struct watch *w, const struct lw_account_update *u,
-                   int64_t now_ms)
+bool lwd_watch_account(struct lwd_watch *w, const struct lw_account_update *u,
+                       int64_t now_ms)
 {
     bool changed = false;
     enum lw_err e = lw_watch_account(w->core, u, now_ms, &changed);
@@ -296,8 +297,9 @@ bool watch_account(struct watch *w, const struct lw_account_update *u,
     if (!changed)
         return false;
     if (e != LW_OK)
-        log_warn(
-            "account %s: the state of its vehicles may lag: %s", u->account,
+        lwrt_log(
+            LOG_WARNING, "account %s: the state of its vehicles may lag: %s",
+            u->account,
             e == LW_ERR_NOMEM ? lw_strerror(e) : lw_store_errmsg(w->store));
     tick(w, now_ms);
     return true;
@@ -312,26 +314,27 @@ static int republish(void *ctx, const struct lw_alert_row *r)
     return 0;
 }
 
-void watch_connected(struct watch *w)
+void lwd_watch_connected(struct lwd_watch *w)
 {
     struct lw_alert_filter f = {.unpublished_only = true};
 
     w->npubs = 0; /* message ids of the old connection mean nothing now */
     if (lw_registry_alerts(w->store, &f, republish, w) != LW_OK)
-        log_err("alert: cannot read unpublished alerts: %s",
-                lw_store_errmsg(w->store));
+        lwrt_log(LOG_ERR, "alert: cannot read unpublished alerts: %s",
+                 lw_store_errmsg(w->store));
     if (w->npubs)
-        log_info("alert: %zu alerts raised while unpublished sent now",
+        lwrt_log(LOG_INFO,
+                 "alert: %zu alerts raised while unpublished sent now",
                  w->npubs);
 }
 
-void watch_published(struct watch *w, int mid)
+void lwd_watch_published(struct lwd_watch *w, int mid)
 {
     for (size_t i = 0; i < w->npubs; i++) {
         if (w->pubs[i].mid != mid)
             continue;
         if (lw_registry_alert_published(w->store, w->pubs[i].alert_id) != LW_OK)
-            log_warn("alert #%lld: cannot mark as published: %s",
+            lwrt_log(LOG_WARNING, "alert #%lld: cannot mark as published: %s",
                      (long long)w->pubs[i].alert_id, lw_store_errmsg(w->store));
         w->pubs[i] = w->pubs[--w->npubs];
         return;

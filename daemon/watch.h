@@ -3,7 +3,7 @@
  * engine, restore, registry, alert storage, device states) wired to the
  * libev loop and the MQTT link (alert and state topics).
  *
- * Watchers, embedded in struct watch:
+ * Watchers, embedded in struct lwd_watch:
  *   - deadline_timer: one timer, re-armed at the earliest engine deadline
  *     (offline allowances, dwell limits) instead of one timer per vehicle;
  *   - poll_timer (1 s): lw_watch_poll, which re-reads the registry when
@@ -27,8 +27,8 @@
 #include "lienwatch/decode.h"
 #include "lienwatch/store.h"
 #include "lienwatch/watch.h"
-#include "log.h"
 #include "mqtt.h"
+#include "runtime/log.h"
 
 /* One message id awaiting PUBACK, and the alert it carries. */
 struct pending_pub {
@@ -36,20 +36,20 @@ struct pending_pub {
     int64_t alert_id; /* database id */
 };
 
-struct watch {
-    struct ev_loop *loop;        /* borrowed */
-    struct lw_store *store;      /* borrowed */
-    struct mqtt_link *link;      /* borrowed */
-    const struct lw_config *cfg; /* borrowed; re-read after SIGHUP */
-    struct lwd_commit *commit;   /* borrowed: stores what is raised */
-    struct lw_watch *core;       /* owned: the pipeline */
-    ev_timer deadline_timer;     /* earliest engine deadline */
-    int64_t armed_ms;            /* when deadline_timer fires, or INT64_MAX */
-    ev_timer poll_timer;         /* registry change detection */
-    ev_timer state_timer;        /* due states out */
-    struct log_limit poll_limit; /* registry read failure log limit */
-    struct pending_pub *pubs;    /* alert publications awaiting PUBACK */
-    size_t npubs, cappubs;       /* used / allocated */
+struct lwd_watch {
+    struct ev_loop *loop;         /* borrowed */
+    struct lw_store *store;       /* borrowed */
+    struct lwd_mqtt *link;        /* borrowed */
+    const struct lw_config *cfg;  /* borrowed; re-read after SIGHUP */
+    struct lwd_commit *commit;    /* borrowed: stores what is raised */
+    struct lw_watch *core;        /* owned: the pipeline */
+    ev_timer deadline_timer;      /* earliest engine deadline */
+    int64_t armed_ms;             /* when deadline_timer fires, or INT64_MAX */
+    ev_timer poll_timer;          /* registry change detection */
+    ev_timer state_timer;         /* due states out */
+    struct lwrt_limit poll_limit; /* registry read failure log limit */
+    struct pending_pub *pubs;     /* alert publications awaiting PUBACK */
+    size_t npubs, cappubs;        /* used / allocated */
 };
 
 /*
@@ -57,26 +57,26 @@ struct watch {
  * (through commit, which must be initialised) and starts the timers.
  * 0 or -1 (logged).
  */
-int watch_init(struct watch *w, struct ev_loop *loop, struct lw_store *store,
-               struct mqtt_link *link, const struct lw_config *cfg,
-               struct lwd_commit *commit);
-void watch_release(struct watch *w);
+int lwd_watch_init(struct lwd_watch *w, struct ev_loop *loop,
+                   struct lw_store *store, struct lwd_mqtt *link,
+                   const struct lw_config *cfg, struct lwd_commit *commit);
+void lwd_watch_release(struct lwd_watch *w);
 
 /* Applies changed [alerts] settings (after SIGHUP). */
-void watch_reconfigure(struct watch *w);
+void lwd_watch_reconfigure(struct lwd_watch *w);
 
-/* Events from the ingest path. watch_fix runs after the fix's batch
+/* Events from the ingest path. lwd_watch_fix runs after the fix's batch
  * commit; what it raises is stored by the commit that called it. */
-void watch_fix(struct watch *w, const struct lw_fix *f, bool late,
-               int64_t now_ms);
-void watch_heard(struct watch *w, const char *device, int64_t now_ms);
+void lwd_watch_fix(struct lwd_watch *w, const struct lw_fix *f, bool late,
+                   int64_t now_ms);
+void lwd_watch_heard(struct lwd_watch *w, const char *device, int64_t now_ms);
 /* An account status from MQTT; false when it changed nothing (retained
  * messages come again on every reconnection). */
-bool watch_account(struct watch *w, const struct lw_account_update *u,
-                   int64_t now_ms);
+bool lwd_watch_account(struct lwd_watch *w, const struct lw_account_update *u,
+                       int64_t now_ms);
 
 /* MQTT link events. */
-void watch_connected(struct watch *w);
-void watch_published(struct watch *w, int mid);
+void lwd_watch_connected(struct lwd_watch *w);
+void lwd_watch_published(struct lwd_watch *w, int mid);
 
 #endif
