@@ -25,10 +25,10 @@ MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS := libmosquitto sqlite3 jansson inih geos libgps libcurl libsystemd \
-        libssl libcrypto
+PKGS := libmosquitto sqlite3 jansson inih geos libsodium libgps libcurl \
+        libsystemd libssl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIB_LIBS   := $(shell pkg-config --libs sqlite3 jansson inih geos 2>/dev/null) -lm
+LIB_LIBS   := $(shell pkg-config --libs sqlite3 jansson inih geos libsodium 2>/dev/null) -lm
 DAEMON_LIBS := $(shell pkg-config --libs libmosquitto libcurl libsystemd 2>/dev/null) -lev
 GPS_LIBS   := $(shell pkg-config --libs libgps 2>/dev/null)
 # what the runtime library (runtime/, liblwrt) needs

@@ -14,12 +14,16 @@
  *      (outbox.c)
  *   4  the last-known fix as columns of devices, fix_history and fix_inbox
  *      (the views fixes and last_fix keep the old names; store.c)
+ *   5  the audit trail's further columns, its hash chain (the records
+ *      already there chained in id order by a C step, auditchain.c) and
+ *      the triggers that refuse changing or deleting a record (audit.c)
  * tests/fixtures/schema-vN.sql are databases written by the code of each
  * version; tests/unit/test_schema.c upgrades each of them.
  */
 #include <limits.h>
 #include <stdio.h>
 
+#include "auditchain.h"
 #include "lienwatch/store.h"
 #include "schema.h"
 
@@ -242,11 +246,55 @@ static const char migration_4[] =
     "CREATE VIEW fixes AS SELECT " FIX_COLS_V4 " FROM fix_history "
     "UNION ALL SELECT " FIX_COLS_V4 " FROM fix_inbox;";
 
-static const char *const migrations[] = {
-    migration_1,
-    migration_2,
-    migration_3,
-    migration_4,
+/* 5: who and on what grounds in more detail (role, program, a name given
+ * with --as, the operating system's word on the user, client address, case,
+ * the basis of access, what was changed or shown), the hash chain, and
+ * triggers: records are never changed or deleted, and none is added
+ * without a well-formed hash past the last record (audit.h). Defence in
+ * depth only: whoever can write the file can drop them, which the chain
+ * then shows. */
+static const char migration_5[] =
+    "ALTER TABLE audit ADD COLUMN role TEXT;"
+    "ALTER TABLE audit ADD COLUMN via TEXT;"
+    "ALTER TABLE audit ADD COLUMN as_name TEXT;"
+    "ALTER TABLE audit ADD COLUMN os_detail TEXT;"
+    "ALTER TABLE audit ADD COLUMN client TEXT;"
+    "ALTER TABLE audit ADD COLUMN case_id TEXT;"
+    "ALTER TABLE audit ADD COLUMN basis TEXT;"
+    "ALTER TABLE audit ADD COLUMN detail TEXT;"
+    "ALTER TABLE audit ADD COLUMN hash TEXT;"
+    "CREATE INDEX audit_by_case ON audit(case_id, id) "
+    "  WHERE case_id IS NOT NULL;";
+/* ... after lw_auditchain_migrate has chained the records already there */
+static const char migration_5_after[] =
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN"
+    "  SELECT RAISE(ABORT, 'audit records are never changed');"
+    "END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN"
+    "  SELECT RAISE(ABORT, 'audit records are never deleted');"
+    "END;"
+    "CREATE TRIGGER audit_chained BEFORE INSERT ON audit"
+    "  WHEN NEW.hash IS NULL OR length(NEW.hash) != 64"
+    "    OR NEW.hash GLOB '*[^0-9a-f]*'"
+    "    OR NEW.id <= (SELECT coalesce(max(id), 0) FROM audit)"
+    "BEGIN"
+    "  SELECT RAISE(ABORT, 'an audit record is appended with its chain "
+    "hash, past the last record');"
+    "END;";
+
+/* One migration: SQL, then optionally a step in C and more SQL. */
+struct migration {
+    const char *sql;                     /* run first */
+    enum lw_err (*step)(struct lw_db *); /* then this, when not NULL */
+    const char *sql_after;               /* then this, when not NULL */
+};
+
+static const struct migration migrations[] = {
+    {migration_1, NULL, NULL},
+    {migration_2, NULL, NULL},
+    {migration_3, NULL, NULL},
+    {migration_4, NULL, NULL},
+    {migration_5, lw_auditchain_migrate, migration_5_after},
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -338,7 +386,13 @@ enum lw_err lw_schema_migrate(struct lw_db *db, const char *path)
         goto out_rollback;
     }
     for (; v < MIGRATION_COUNT; v++) {
-        e = lw_db_exec(db, migrations[v], "applying a schema migration");
+        const struct migration *m = &migrations[v];
+
+        e = lw_db_exec(db, m->sql, "applying a schema migration");
+        if (e == LW_OK && m->step)
+            e = m->step(db);
+        if (e == LW_OK && m->sql_after)
+            e = lw_db_exec(db, m->sql_after, "applying a schema migration");
         if (e) {
             /* keep SQLite's words, say which step */
             snprintf(why, sizeof(why), "%s", lw_db_errmsg(db));
