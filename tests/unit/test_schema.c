@@ -9,9 +9,12 @@
  * daemon does (which migrates it), and checks every row the old code wrote:
  * devices, history, last-known fixes, counters and the audit trail (1);
  * vehicles, accounts, a geofence through the R*Tree and alerts with their
- * lifecycle (2); the outbox and an alert held for a digest (3). Then the
- * upgraded store is written to (old fixes are duplicates, new ones newest
- * or late) and pruned. A migration that fails leaves the file as it was.
+ * lifecycle (2); the outbox and an alert held for a digest (3); the audit
+ * records chained in id order by migration 5, which the triggers then keep
+ * from being changed or deleted, and the next record chaining to them.
+ * Then the upgraded store is written to (old fixes are duplicates, new ones
+ * newest or late) and pruned. A migration that fails leaves the file as it
+ * was.
  *
  * The fixtures are found in $LW_FIXTURE_DIR, or tests/fixtures from the
  * directory the tests run in (tests/run-unit.sh: the top of the tree).
@@ -535,6 +538,29 @@ static void check_writes(struct lw_store *s)
     assert_int_equal(history(s, "quiet/3").n, 1);
 }
 
+/* Schema 5: the records written before it are chained, in id order, and
+ * can no longer be changed or deleted. */
+static void check_v5_chain(const char *path, struct lw_store *s)
+{
+    struct lw_audit_verdict v;
+    sqlite3 *db = NULL;
+
+    assert_int_equal(lw_audit_verify(s, NULL, &v), LW_OK);
+    assert_int_equal(v.problem, LW_AUDIT_INTACT);
+    assert_int_equal(v.rows, 2);
+    assert_int_equal(v.head.id, 2);
+    assert_int_equal(query_int(path, "SELECT count(*) FROM audit WHERE "
+                                     "length(hash) = 64"),
+                     2);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE audit SET who = 'x'", NULL,
+                                  NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM audit", NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    sqlite3_close(db);
+}
+
 /* ---- the upgrade -----------------------------------------------------------
  */
 
@@ -585,6 +611,7 @@ static void test_upgrade(int version)
     assert_int_equal(query_int(t.path, "SELECT count(*) FROM schema_version"),
                      LW_STORE_SCHEMA_VERSION);
     check_v1_rows(s);
+    check_v5_chain(t.path, s);
     if (version >= 2) {
         check_v2_rows(s);
     } else {
@@ -618,6 +645,19 @@ static void test_upgrade(int version)
     assert_int_equal(query_int(t.path, "SELECT count(*) FROM schema_version"),
                      LW_STORE_SCHEMA_VERSION);
     check_writes(s);
+    {
+        /* the next record chains to those the migration chained */
+        struct lw_audit_verdict v;
+        struct lw_audit_head h;
+
+        assert_int_equal(lw_audit_head(s, &h), LW_OK);
+        assert_int_equal(lw_audit_add(s, T0, "carol", "locate", "car/1", NULL),
+                         LW_OK);
+        assert_int_equal(lw_audit_verify(s, &h, &v), LW_OK);
+        assert_int_equal(v.problem, LW_AUDIT_INTACT);
+        assert_true(v.head_found);
+        assert_int_equal(v.rows, 3);
+    }
     lw_store_close(s);
     tmp_remove(&t);
 }
@@ -640,9 +680,9 @@ static void test_upgrade_v3(void **state)
     test_upgrade(3);
 }
 
-/* Today's version: nothing to migrate; its fixes are still in the inbox
- * (fewer than a merge's worth), whose keys the store reads on open. */
-static void test_current_v4(void **state)
+/* Version 4: its fixes are still in the inbox (fewer than a merge's worth),
+ * whose keys the store reads on open. */
+static void test_upgrade_v4(void **state)
 {
     struct tmp t;
 
@@ -706,7 +746,7 @@ int main(void)
         cmocka_unit_test(test_upgrade_v1),
         cmocka_unit_test(test_upgrade_v2),
         cmocka_unit_test(test_upgrade_v3),
-        cmocka_unit_test(test_current_v4),
+        cmocka_unit_test(test_upgrade_v4),
         cmocka_unit_test(test_failed_migration),
     };
 
