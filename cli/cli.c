@@ -46,8 +46,22 @@ struct lw_store *cli_store(struct cli *c, const char *cmd)
     return c->store;
 }
 
-bool cli_audit(struct cli *c, const char *action, const char *device,
-               const char *reason)
+void cli_audit_rec(const struct cli *c, struct lw_audit_rec *r,
+                   const char *action, const char *device)
+{
+    memset(r, 0, sizeof(*r));
+    r->at_ms = c->now_ms;
+    r->who = c->who;
+    r->os_detail = c->os_detail;
+    r->as_name = c->as_name;
+    r->via = "cli";
+    r->action = action;
+    r->device = device;
+}
+
+enum lw_err cli_audit_write(struct cli *c, const struct lw_audit_rec *r,
+                            struct lw_audit_head *head, char *why,
+                            size_t whylen)
 {
     struct lw_store *w = NULL;
     char err[ERRBUF] = "";
@@ -55,16 +69,29 @@ bool cli_audit(struct cli *c, const char *action, const char *device,
 
     e = lw_store_open(&w, c->db_path, LW_STORE_NOMIGRATE, err, sizeof(err));
     if (e == LW_OK) {
-        e = lw_audit_add(w, c->now_ms, c->who, action, device, reason);
+        e = lw_audit_append(w, r, head);
         if (e != LW_OK)
             snprintf(err, sizeof(err), "%s", lw_store_errmsg(w));
     }
     lw_store_close(w);
-    if (e != LW_OK) {
+    if (e != LW_OK && why && whylen)
+        snprintf(why, whylen, "%s", err[0] ? err : lw_strerror(e));
+    return e;
+}
+
+bool cli_audit(struct cli *c, const char *action, const char *device,
+               const char *reason)
+{
+    struct lw_audit_rec r;
+    char err[ERRBUF] = "";
+
+    cli_audit_rec(c, &r, action, device);
+    r.reason = reason;
+    if (cli_audit_write(c, &r, NULL, err, sizeof(err)) != LW_OK) {
         fprintf(stderr,
                 "lienwatch %s: warning: this lookup could not be recorded in "
                 "the audit trail: %s\n",
-                action, err[0] ? err : lw_strerror(e));
+                action, err);
         return false;
     }
     return true;
@@ -87,11 +114,16 @@ int cli_common_opt(struct cli *c, const struct cli_command *cmd, int opt,
             return cli_usage_error(cmd, "--db needs a file name");
         c->db_path = optarg;
         return CLI_CONTINUE;
-    case CLI_OPT_AS:
+    case CLI_OPT_AS: {
+        char why[CLI_AS_MAX];
+
         if (!optarg[0])
             return cli_usage_error(cmd, "--as needs a name");
-        c->who = optarg;
+        if (!cli_text_ok(optarg, CLI_AS_MAX, why, sizeof(why)))
+            return cli_usage_error(cmd, "--as NAME %s", why);
+        c->as_name = optarg;
         return CLI_CONTINUE;
+    }
     case 'h':
         if (cmd)
             cli_print_help(cmd, stdout);

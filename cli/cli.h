@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "lienwatch/audit.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/store.h"
 
@@ -30,8 +31,26 @@ struct cli {
     const char *db_path;    /* --db, or the default */
     struct lw_store *store; /* opened lazily by cli_store() */
     int64_t now_ms;         /* the clock, read once at start */
-    const char *who;        /* --as NAME or $USER, for the audit trail */
+    /* Who is asking, for the audit trail (cli/main.c, cli_identify): */
+    const char *who;        /* the operating-system account this process
+                               runs as (effective uid's login name, or
+                               "uid N"): never what the person typed */
+    const char *os_detail;  /* what else the OS says, unverified: a real
+                               uid that differs, SUDO_USER; NULL when
+                               nothing */
+    const char *as_name;    /* --as NAME, recorded in addition; NULL */
 };
+
+/* Longest --as NAME, in bytes. */
+#define CLI_AS_MAX 128
+
+/*
+ * Fills who and os_detail of c from the operating system (getpwuid of the
+ * effective uid; the real uid when it differs; SUDO_USER); the strings are
+ * kept in static storage of this function. Never reads $USER or $LOGNAME,
+ * which anyone sets.
+ */
+void cli_identify(struct cli *c);
 
 /*
  * Opens c->store read-only on first use. Prints an error and returns NULL when
@@ -102,8 +121,8 @@ void cli_print_help(const struct cli_command *cmd, FILE *f);
     "        Print this help.\n"
 #define CLI_HELP_CHANGE_OPTIONS                                                \
     "    --db PATH, --as NAME\n"                                               \
-    "        As the global options; --as names who made the change in the\n"   \
-    "        audit trail.\n"                                                   \
+    "        As the global options. The audit trail records the change\n"     \
+    "        under your operating-system account, and --as NAME beside it.\n" \
     "    -h, --help\n"                                                         \
     "        Print this help.\n"
 
@@ -132,10 +151,31 @@ int cli_error(const char *cmd, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * Records in the audit trail that c->who ran action on device (reason may be
- * NULL), through a second, short-lived writable handle (LW_STORE_NOMIGRATE).
- * When that fails (a read-only database for this user, ...) it prints a
- * warning to stderr and returns false; the caller answers anyway.
+ * The audit record of an action of c on device (may be NULL) into *r: the
+ * time (c->now_ms), who, os_detail, as_name and via "cli" filled in, every
+ * other field NULL for the caller to set (reason, basis, case_id, detail).
+ * r's strings are borrowed from c, action and device.
+ */
+void cli_audit_rec(const struct cli *c, struct lw_audit_rec *r,
+                   const char *action, const char *device);
+
+/*
+ * Appends r (borrowed) to the audit trail through a second, short-lived
+ * writable handle on c->db_path (LW_STORE_NOMIGRATE, so it never gets in
+ * lienwatchd's way). *head (may be NULL) gets the new record's id and hash.
+ * Returns LW_OK, or the error with why (whylen bytes) saying what failed
+ * (the database missing, not writable for this user, locked, ...); prints
+ * nothing.
+ */
+enum lw_err cli_audit_write(struct cli *c, const struct lw_audit_rec *r,
+                            struct lw_audit_head *head, char *why,
+                            size_t whylen);
+
+/*
+ * Records in the audit trail that c ran action on device (reason may be
+ * NULL), with cli_audit_rec and cli_audit_write. When that fails (a
+ * read-only database for this user, ...) it prints a warning to stderr and
+ * returns false; the caller answers anyway.
  */
 bool cli_audit(struct cli *c, const char *action, const char *device,
                const char *reason);
@@ -220,9 +260,10 @@ struct lw_store *cli_store_rw(struct cli *c, const char *cmd);
 
 /*
  * Appends the audit record of a change on w (in the caller's transaction,
- * so the record and the change commit together): c->who did action
- * ("vehicle set", ...) on device (NULL when none); the printf-style detail
- * says what changed and goes into the record's reason field.
+ * so the record and the change commit together): c did action ("vehicle
+ * set", ...) on device (NULL when none), with who, as_name and os_detail as
+ * cli_audit_rec fills them; the printf-style detail says what changed and
+ * goes into the record's detail field.
  */
 enum lw_err cli_audit_change(struct cli *c, struct lw_store *w,
                              const char *action, const char *device,

@@ -89,12 +89,15 @@ enum lw_err cli_audit_change(struct cli *c, struct lw_store *w,
                              const char *fmt, ...)
 {
     char detail[AUDIT_DETAIL_MAX];
+    struct lw_audit_rec r;
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
-    return lw_audit_add(w, c->now_ms, c->who, action, device, detail);
+    cli_audit_rec(c, &r, action, device);
+    r.detail = detail;
+    return lw_audit_append(w, &r, NULL);
 }
 
 int cli_db_error(const char *cmd, struct lw_store *s, enum lw_err e)

@@ -24,6 +24,8 @@
 
 /* Longest login name kept for the audit trail, without the NUL. */
 #define WHO_MAX 64
+/* Room for what else the operating system says of the user. */
+#define DETAIL_MAX 256
 
 static const struct cli_command *const commands[] = {
     &cli_cmd_locate,   &cli_cmd_history, &cli_cmd_devices, &cli_cmd_stats,
@@ -59,6 +61,9 @@ static const char tool_help_head[] =
     "    lookup is recorded in the audit trail (who, which device, when and\n"
     "    the stated --reason). When the database is not writable for you the\n"
     "    lookup is still answered and a warning says it was not recorded.\n"
+    "    The trail is tamper-evident: each record is chained to the one\n"
+    "    before by SHA-256 ('lienwatch audit verify'), and evidence bundles\n"
+    "    are signed ('lienwatch evidence').\n"
     "\n"
     "COMMANDS\n";
 
@@ -73,8 +78,10 @@ static const char tool_help_tail[] =
     "        The database file. Default: $LIENWATCH_DB when set, otherwise\n"
     "        " CLI_DEFAULT_DB ". Also accepted after the command.\n"
     "    --as NAME\n"
-    "        Who is asking, for the audit trail. Default: your login name.\n"
-    "        Also accepted after the command.\n"
+    "        A name for the audit trail, recorded beside (never instead of)\n"
+    "        the operating-system account lienwatch runs as, which is always\n"
+    "        recorded: an operator sharing a service account says who they\n"
+    "        are. Also accepted after the command.\n"
     "    -h, --help\n"
     "        Print this help and exit.\n"
     "    -V, --version\n"
@@ -82,7 +89,8 @@ static const char tool_help_tail[] =
     "\n"
     "ENVIRONMENT\n"
     "    LIENWATCH_DB    database file used when --db is not given\n"
-    "    USER            who is asking, when the login name cannot be found\n"
+    "    SUDO_USER       recorded in the audit trail beside the account (as\n"
+    "                    sudo sets it; not trusted alone)\n"
     "\n"
     "FILES\n"
     "    " CLI_DEFAULT_DB "\n"
@@ -150,18 +158,39 @@ static int run_help(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
-/* The login name of the real user, else $USER, else "uid N". */
-static void default_who(char *buf, size_t len)
+/* The login name of uid into buf, or "uid N" when it has none. */
+static void uid_name(uid_t uid, char *buf, size_t len)
 {
-    const struct passwd *pw = getpwuid(getuid());
-    const char *env = getenv("USER");
+    const struct passwd *pw = getpwuid(uid);
 
     if (pw && pw->pw_name && pw->pw_name[0])
         snprintf(buf, len, "%s", pw->pw_name);
-    else if (env && env[0])
-        snprintf(buf, len, "%s", env);
     else
-        snprintf(buf, len, "uid %lu", (unsigned long)getuid());
+        snprintf(buf, len, "uid %lu", (unsigned long)uid);
+}
+
+void cli_identify(struct cli *c)
+{
+    static char who[WHO_MAX + 1], detail[DETAIL_MAX];
+    char real[WHO_MAX + 1];
+    const char *sudo = getenv("SUDO_USER");
+    size_t n = 0;
+
+    /* the account whose rights this process uses: what the operating
+     * system vouches for */
+    uid_name(geteuid(), who, sizeof(who));
+    c->who = who;
+    detail[0] = '\0';
+    if (getuid() != geteuid()) {
+        uid_name(getuid(), real, sizeof(real));
+        n += (size_t)snprintf(detail, sizeof(detail), "real uid %lu (%s)",
+                              (unsigned long)getuid(), real);
+    }
+    /* set by sudo (and by anyone): a hint beside who, never instead */
+    if (sudo && sudo[0] && n < sizeof(detail))
+        snprintf(detail + n, sizeof(detail) - n, "%sSUDO_USER=%.*s",
+                 n ? "; " : "", WHO_MAX, sudo);
+    c->os_detail = detail[0] ? detail : NULL;
 }
 
 static int64_t wall_clock_ms(void)
@@ -192,11 +221,9 @@ int main(int argc, char **argv)
     struct cli c = {0};
     const struct cli_command *cmd;
     const char *env = getenv("LIENWATCH_DB");
-    char who[WHO_MAX + 1];
     int opt, rc;
 
-    default_who(who, sizeof(who));
-    c.who = who;
+    cli_identify(&c);
     c.db_path = env && env[0] ? env : CLI_DEFAULT_DB;
     c.now_ms = wall_clock_ms();
 

@@ -60,6 +60,12 @@ static const char SQL_LIST_CASE[] =
     LIST_SELECT "WHERE a.case_id = ?4" LIST_FILTERS;
 
 static const char SQL_WALK[] = "SELECT " COLS " FROM audit ORDER BY id";
+static const char SQL_GUARDS[] =
+    "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND "
+    "tbl_name = 'audit' AND name IN ('audit_no_update', 'audit_no_delete', "
+    "'audit_chained')";
+/* How many triggers guard the table (migration 5). */
+#define GUARDS 3
 static const char SQL_ROW[] = "SELECT " COLS " FROM audit WHERE id = ?1";
 static const char SQL_NEXT[] =
     "SELECT " COLS " FROM audit WHERE id > ?1 ORDER BY id LIMIT 1";
@@ -74,6 +80,12 @@ static void row_head(sqlite3_stmt *st, void *out)
 
     h->id = sqlite3_column_int64(st, 0);
     lw_db_col_copy(st, 1, h->hash, sizeof(h->hash));
+}
+
+/* Decodes a one-integer row into the int64_t at out. */
+static void row_int64(sqlite3_stmt *st, void *out)
+{
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
 }
 
 /* The empty trail's head. */
@@ -764,6 +776,7 @@ enum lw_err lw_audit_verify(struct lw_store *s,
 {
     struct lw_db *db = lw_store_db(s);
     struct walk w = {.expect = expect, .v = v};
+    int64_t guards = 0;
     sqlite3_stmt *st;
     bool own;
     enum lw_err e;
@@ -786,6 +799,13 @@ enum lw_err lw_audit_verify(struct lw_store *s,
         if (e != LW_OK)
             return e;
     }
+    st = lw_db_stmt(db, SQL_GUARDS, &e);
+    if (!st)
+        goto out;
+    e = lw_db_get_row(db, st, row_int64, &guards, "reading the schema");
+    if (e != LW_OK)
+        goto out;
+    v->guarded = guards == GUARDS;
     st = lw_db_stmt(db, SQL_WALK, &e);
     if (!st)
         goto out;

@@ -270,6 +270,10 @@ struct lw_audit_verdict {
     int64_t from_id, to_id;        /* REMOVED: the ids missing; REORDERED:
                                       to_id as above; else 0 */
     bool head_found;               /* the given head was met in the chain */
+    bool guarded;                  /* the triggers refusing UPDATE, DELETE
+                                      and unchained records are in place
+                                      (missing: someone with the file
+                                      dropped them) */
     char detail[320];              /* one sentence on what is wrong ("" when
                                       intact) */
 };

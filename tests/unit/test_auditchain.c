@@ -338,6 +338,7 @@ static void test_two_writers(void **state)
     assert_int_equal(lw_audit_append(b, &r, NULL), LW_OK);
     assert_int_equal(lw_audit_verify(a, NULL, &v), LW_OK);
     assert_int_equal(v.problem, LW_AUDIT_INTACT);
+    assert_true(v.guarded);
     assert_int_equal(v.rows, 21);
     assert_int_equal(v.head.id, 21);
     lw_store_close(a);
@@ -477,6 +478,7 @@ static void test_verify_intact(void **state)
     fill(&t, heads);
     verify(t.path, NULL, &v);
     assert_int_equal(v.problem, LW_AUDIT_INTACT);
+    assert_false(v.guarded); /* fill dropped the triggers */
     assert_int_equal(v.rows, NREC);
     assert_int_equal(v.head.id, NREC);
     assert_string_equal(v.head.hash, heads[NREC - 1].hash);
