@@ -32,6 +32,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "audithead.h"
 #include "commit.h"
 #include "jsonarena.h"
 #include "lienwatch/config.h"
@@ -86,6 +87,7 @@ struct daemon {
     bool mail_ok;                   /* lwd_mail_init succeeded */
     struct lwd_status status;       /* the daemon topic, STATUS= */
     struct lwd_retention retention; /* hourly pruning of old history */
+    struct lwd_audithead audithead; /* the audit trail's head, published */
     char daemon_topic[LW_CONFIG_STR_MAX + 16];    /* <prefix>/daemon */
     ev_timer watchdog_timer;                      /* systemd watchdog */
     ev_signal sigint_w, sigterm_w, sighup_w;      /* signals */
@@ -497,6 +499,7 @@ static void start_timers(struct daemon *d)
 
     lwd_status_init(&d->status, d->loop, &src);
     lwd_retention_init(&d->retention, d->loop, d->store, &d->cfg, &d->commit);
+    lwd_audithead_init(&d->audithead, d->loop, d->store, &d->link, &d->cfg);
     if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
         double every = (double)wd_usec / 2e6;
         ev_timer_init(&d->watchdog_timer, watchdog_cb, every, every);
@@ -554,6 +557,7 @@ static void stop(struct daemon *d)
             (unsigned long long)lw_ingest_counter(d->ingest, LW_CNT_REJECTED),
             (long long)d->commit.max_wait_ms);
     }
+    lwd_audithead_release(&d->audithead);
     if (d->link_ok)
         lwd_mqtt_shutdown(&d->link, d->daemon_topic,
                           final ? final : "{\"state\":\"offline\"}",
