@@ -19,6 +19,8 @@
 #define MS_PER_MIN (60 * MS_PER_S)
 #define MS_PER_HOUR (60 * MS_PER_MIN)
 #define MS_PER_DAY (24 * MS_PER_HOUR)
+/* Length of a bare date "YYYY-MM-DD". */
+#define DATE_LEN 10
 /* Below this an age reads "just now". */
 #define JUST_NOW_MS MS_PER_S
 /* Room for lw_store_open's detail sentences. */
@@ -236,6 +238,26 @@ const char *cli_num(double v, int decimals, char *buf)
     if (strcmp(buf, "-0") == 0)
         snprintf(buf, CLI_NUM_BUFLEN, "0");
     return buf;
+}
+
+bool cli_time_bound(const struct cli *c, const char *s, bool upper,
+                    int64_t *out)
+{
+    size_t n = strlen(s);
+    int64_t d;
+
+    if (lw_time_parse(s, out) == LW_OK) {
+        if (upper && n == DATE_LEN)
+            *out += MS_PER_DAY - 1; /* the whole day */
+        return true;
+    }
+    /* a duration back from now, with an explicit unit */
+    if (n > 1 && strchr("smhd", s[n - 1]) &&
+        lw_duration_parse(s, &d) == LW_OK) {
+        *out = c->now_ms - d;
+        return true;
+    }
+    return false;
 }
 
 json_t *cli_json_time(int64_t ms)

@@ -183,6 +183,15 @@ bool cli_audit(struct cli *c, const char *action, const char *device,
 /* ISO 8601 UTC of ms into buf (LW_TIME_BUFLEN bytes); "-" when ms is 0. */
 const char *cli_time(int64_t ms, char *buf);
 
+/*
+ * Parses a --from/--to value into *out: an ISO 8601 time (without a zone it
+ * is UTC), a date (from midnight UTC; with upper, to the end of that day),
+ * or a duration back from c->now_ms with its unit (90s, 15m, 6h, 2d).
+ * False when s is none of these.
+ */
+bool cli_time_bound(const struct cli *c, const char *s, bool upper,
+                    int64_t *out);
+
 /* Human age of an event at ms, seen at now_ms: "3m12s ago", "just now",
  * "5s in the future". buf holds CLI_AGE_BUFLEN bytes. */
 #define CLI_AGE_BUFLEN 48
@@ -411,5 +420,73 @@ int cli_target_resolve(const struct cli_command *me, struct lw_store *s,
  */
 const char *cli_vehicle_label(const struct lw_vehicle_match *m, char *buf,
                               size_t len);
+
+/* ---- a vehicle's fixes as files: history, evidence (cli/trackout.c) ---- */
+
+/* The formats of a history. */
+enum cli_track_format {
+    CLI_TRACK_CSV,     /* fix_time,lat,lon,speed_mps,course_deg,accuracy_m */
+    CLI_TRACK_JSON,    /* an array of objects with those six fields */
+    CLI_TRACK_GEOJSON, /* a FeatureCollection: one LineString, one Point
+                          per fix (RFC 7946) */
+    CLI_TRACK_GPX,     /* GPX 1.1, one track, one segment */
+    CLI_TRACK_KML,     /* KML 2.2: a gx:Track and a last-fix Placemark */
+};
+#define CLI_TRACK_FORMATS 5
+
+/* "csv", "json", "geojson", "gpx", "kml" (static). */
+const char *cli_track_format_name(enum cli_track_format f);
+
+/* The format named s into *f; false for an unknown name. */
+bool cli_track_format_parse(const char *s, enum cli_track_format *f);
+
+/* One document being written. */
+struct cli_track {
+    FILE *f;                          /* where (borrowed) */
+    enum cli_track_format fmt;        /* what */
+    const struct lw_vehicle_match *m; /* the vehicle (borrowed) */
+    int64_t n;                        /* fixes written so far */
+    int64_t first_ms;                 /* fix time of the first fix written */
+    struct lw_fix last;               /* the last fix written */
+    json_t *line;   /* GeoJSON: the LineString's coordinates */
+    json_t *points; /* GeoJSON: the Point features */
+    bool failed;    /* output or memory failure: stop */
+};
+
+/*
+ * Starts a document of format fmt about vehicle m on f (the head: CSV
+ * header, XML prologue and names; now_ms is the GPX metadata time). False
+ * on a memory or output failure (t->failed).
+ */
+bool cli_track_begin(struct cli_track *t, FILE *f, enum cli_track_format fmt,
+                     const struct lw_vehicle_match *m, int64_t now_ms);
+
+/* Writes one fix (an lw_fix_cb: ctx is the struct cli_track); returns
+ * non-zero, and sets failed, on a memory or output failure. */
+int cli_track_fix(void *ctx, const struct lw_fix *f);
+
+/* Ends the document (the tail; GeoJSON is written whole here) and releases
+ * its memory. False when anything failed. */
+bool cli_track_end(struct cli_track *t);
+
+/* Releases the memory of a document abandoned before its end. */
+void cli_track_release(struct cli_track *t);
+
+/*
+ * Writes s escaped for XML text and attribute values. Bytes that are not
+ * UTF-8 and characters XML 1.0 does not allow (C0 controls other than tab,
+ * newline and carriage return; U+FFFE, U+FFFF) become '?', so the document
+ * stays well-formed whatever the database holds. With html, the text is
+ * escaped for HTML first (for KML descriptions, which viewers render as
+ * HTML: "<b>" must show as "<b>", not turn text bold).
+ */
+void cli_xml_escape(FILE *f, const char *s, bool html);
+
+/*
+ * Writes s as HTML text (element content or a quoted attribute value): &,
+ * <, >, " and ' as references; bytes that are not UTF-8, control
+ * characters other than tab and newline, DEL, U+FFFE and U+FFFF as U+FFFD.
+ */
+void cli_html_escape(FILE *f, const char *s);
 
 #endif

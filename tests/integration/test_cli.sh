@@ -200,15 +200,16 @@ grep -Eq '^  not_json +1$' "$T/out" || fail "stats text: $(cat "$T/out")"
 # ---- audit ----
 lw 0 audit --json
 pyjson "
-a = [x for x in d if x['who'] == 'agent7']
+a = [x for x in d if x['as'] == 'agent7']
 assert len(a) == 1 and a[0]['action'] == 'locate' and a[0]['device'] == 'alice/phone'
+assert a[0]['who'] == '$(id -un)' and a[0]['via'] == 'cli', a[0]
 assert a[0]['reason'] == 'order 2291'
 assert any(x['action'] == 'history' and x['device'] == \"$OB\" for x in d)
 assert any(x['device'] == 'nobody/here' for x in d)
 "
 lw 0 audit --device "$OB"
 [ "$(wc -l < "$T/out")" -ge 3 ] || fail "audit --device: $(cat "$T/out")"
-grep -v '^TIME' "$T/out" | grep -vqF "$OB" && fail "audit --device shows others"
+grep -Ev '^ +ID +TIME' "$T/out" | grep -vqF "$OB" && fail "audit --device shows others"
 LIENWATCH_DB="$DB" run 0 "$L" audit
 has "agent7"
 

@@ -50,7 +50,8 @@ out_empty() { [ ! -s "$T/out" ] || { cat "$T/out" >&2; fail "stdout not empty"; 
 # pyjson 'python statements': runs them with the output parsed as JSON in d
 pyjson() { $PY -c "import json,sys; d=json.load(open('$T/out')); $1" || fail "check failed: $1"; }
 audit_count() { sqlite3 "$DB" "SELECT count(*) FROM audit WHERE action IN ('locate', 'history')"; }
-last_audit() { sqlite3 "$DB" "SELECT action || '|' || who || '|' || coalesce(device, '') || '|' || coalesce(reason, '') FROM audit ORDER BY id DESC LIMIT 1"; }
+# action|--as name|device|reason (who is the OS account, checked once below)
+last_audit() { sqlite3 "$DB" "SELECT action || '|' || coalesce(as_name, '') || '|' || coalesce(device, '') || '|' || coalesce(reason, '') FROM audit ORDER BY id DESC LIMIT 1"; }
 
 run 0 "$L" init-db --db "$DB"
 
@@ -160,6 +161,8 @@ grep -Eq "^ +$ALERT_CUT  power_cut opened [0-9T:-]+Z \([0-9]+m[0-9]+s ago\), ope
     fail "open alert line: $(cat "$T/out")"
 lacks "offline"   # closed
 [ "$(last_audit)" = "locate|agent7|alice/phone|order 2291" ] || fail "audit row: $(last_audit)"
+[ "$(sqlite3 "$DB" "SELECT who FROM audit ORDER BY id DESC LIMIT 1")" = "$(id -un)" ] ||
+    fail "audit row: who is not the OS account"
 
 lw 0 locate 'b-lw 123' --config "$T/d60.conf"
 has "watched     no: lienwatchd watches from 60 days past due"

@@ -327,15 +327,15 @@ say "C ok: geofences ($npts points agree with lw-geowhich)"
 # ---- D: audit trail, help, a database not writable ------------------------
 lw 0 audit --json
 pyjson "
-acts=[(x['who'],x['action']) for x in d]
+acts=[(x['who'],x['as'],x['action']) for x in d]
 for a in ('vehicle set','account set','account import','geofence import','geofence add-circle','geofence remove'):
-    assert ('ops1',a) in acts, (a, acts)
+    assert ('$(id -un)','ops1',a) in acts, (a, acts)
 imp=[x for x in d if x['action']=='account import'][0]
-assert '5000 accounts' in imp['reason'] or '3 accounts' in imp['reason'], imp
+assert '5000 accounts' in imp['detail'] or '3 accounts' in imp['detail'], imp
 vs=[x for x in d if x['action']=='vehicle set' and x['device']=='alice/phone']
-assert vs and 'registered' in vs[0]['reason'], vs"
+assert vs and 'registered' in vs[0]['detail'], vs"
 # refused commands left no audit record
-[ "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE reason LIKE '%open.geojson%' OR reason LIKE '%bad.csv%'")" = 0 ] ||
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE detail LIKE '%open.geojson%' OR detail LIKE '%bad.csv%'")" = 0 ] ||
     fail "D: a refused command was audited"
 for c in vehicle account geofence alerts; do
     run 0 "$L" help "$c"
