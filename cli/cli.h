@@ -87,6 +87,7 @@ extern const struct cli_command cli_cmd_account;
 extern const struct cli_command cli_cmd_geofence;
 extern const struct cli_command cli_cmd_alerts;
 extern const struct cli_command cli_cmd_outbox;
+extern const struct cli_command cli_cmd_evidence;
 
 /* The command named name, or NULL (cli/main.c). */
 const struct cli_command *cli_command_find(const char *name);

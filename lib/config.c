@@ -64,14 +64,17 @@ struct setting {
 #define INGEST LW_RELOAD_INGEST
 #define ALERTS LW_RELOAD_ALERTS
 #define MAIL LW_RELOAD_MAIL
+#define CLI LW_RELOAD_CLI
 /* The word that turns a subscription off. */
 #define TOPIC_OFF "off"
 
 /*
  * Reload classes, decided per key: RESTART where the value is taken once
  * (the MQTT connection, its will and subscriptions, the database), LIVE
- * where the daemon reads d->cfg each time it needs the value, the others
- * where SIGHUP has a step that passes the new value on (daemon/main.c).
+ * where the daemon reads d->cfg each time it needs the value, CLI for the
+ * keys only the lienwatch command reads (lienwatchd ignores a change), the
+ * others where SIGHUP has a step that passes the new value on
+ * (daemon/main.c).
  */
 static const struct setting settings[] = {
     {"mqtt", "host", T_STR, OFF(mqtt_host), "127.0.0.1", 0, 0, RESTART,
@@ -232,6 +235,12 @@ static const struct setting settings[] = {
     {"smtp", "route_low_battery", T_STR, OFF(smtp_route_low_battery), "", 0,
      0, LIVE, "More recipients of low_battery alerts."},
 
+    {"privacy", "signing_key_file", T_STR, OFF(privacy_signing_key_file), "",
+     0, 0, CLI,
+     "Ed25519 secret key that signs evidence bundles ('lienwatch evidence "
+     "keygen' writes one); read by 'lienwatch evidence' when --key is not "
+     "given."},
+
     {"log", "level", T_LOGLEVEL, OFF(log_level), "info", 0, 3, LOG,
      "Least severe messages logged: error, warning, info or debug."},
 };
@@ -244,6 +253,7 @@ static const char *const reload_names[LW_RELOAD_COUNT_] = {
     [LW_RELOAD_RESTART] = "restart", [LW_RELOAD_LIVE] = "live",
     [LW_RELOAD_LOG] = "log",         [LW_RELOAD_INGEST] = "ingest",
     [LW_RELOAD_ALERTS] = "alerts",   [LW_RELOAD_MAIL] = "mail",
+    [LW_RELOAD_CLI] = "cli",
 };
 
 const char *lw_log_level_name(int level)
@@ -1478,6 +1488,9 @@ void lw_config_dump(FILE *f)
                  st->reload == LW_RELOAD_RESTART
                      ? "Takes effect at a restart (SIGHUP keeps the running "
                        "value)."
+                 : st->reload == LW_RELOAD_CLI
+                     ? "Not used by lienwatchd: the lienwatch command reads "
+                       "it each time it runs."
                      : "SIGHUP applies a change.");
         dump_wrapped(f, doc);
         fprintf(f, "%s = %s\n", st->key, st->defval);

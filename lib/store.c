@@ -714,6 +714,13 @@ enum lw_err lw_store_begin(struct lw_store *s)
     return lw_db_begin(s->db);
 }
 
+enum lw_err lw_store_read_begin(struct lw_store *s)
+{
+    if (check_handle(s))
+        return LW_ERR_INVAL;
+    return lw_db_exec(s->db, "BEGIN DEFERRED", "starting a read transaction");
+}
+
 enum lw_err lw_store_commit(struct lw_store *s)
 {
     enum lw_err e;

@@ -90,6 +90,8 @@ struct lw_config {
     char smtp_route_power_cut[LW_CONFIG_STR_MAX + 1]; /* power_cut */
     char smtp_route_tow[LW_CONFIG_STR_MAX + 1]; /* tow */
     char smtp_route_low_battery[LW_CONFIG_STR_MAX + 1]; /* low_battery */
+    /* [privacy] */
+    char privacy_signing_key_file[LW_CONFIG_STR_MAX + 1]; /* evidence key */
     /* [log] */
     int log_level;                              /* 0 err .. 3 debug */
 };
@@ -108,11 +110,14 @@ enum lw_config_reload {
     LW_RELOAD_INGEST,      /* decoding limits, batch size: pass to ingest */
     LW_RELOAD_ALERTS,      /* alert engine thresholds: pass to the engine */
     LW_RELOAD_MAIL,        /* mail server, sender, credentials: re-read */
+    LW_RELOAD_CLI,         /* not the daemon's: read by the lienwatch
+                              command each time it runs */
     LW_RELOAD_COUNT_       /* number of classes; not a class */
 };
 
 /* Short name of a reload class ("restart", "live", "log", "ingest",
- * "alerts", "mail"); "unknown" for anything else. Static, never NULL. */
+ * "alerts", "mail", "cli"); "unknown" for anything else. Static, never
+ * NULL. */
 const char *lw_config_reload_name(enum lw_config_reload r);
 
 /* One setting of the table, as lw_config_key_at describes it. */

@@ -121,6 +121,16 @@ enum lw_err lw_store_begin(struct lw_store *s);
 enum lw_err lw_store_commit(struct lw_store *s);
 enum lw_err lw_store_rollback(struct lw_store *s);
 
+/*
+ * A read transaction for a reader that asks several questions which must
+ * agree (an evidence bundle: the fixes, the alerts, the audit records and
+ * the audit head of one moment): every read on s until lw_store_rollback
+ * sees the database as it was at the first of them. Works on read-only
+ * handles; takes no lock that holds up a writer (WAL). Returns LW_OK or a
+ * database error (LW_ERR_DB when a transaction is already open).
+ */
+enum lw_err lw_store_read_begin(struct lw_store *s);
+
 /* True while a transaction is open on s (false for NULL). */
 bool lw_store_in_txn(const struct lw_store *s);
 
