@@ -21,9 +21,11 @@
  * MANIFEST.sig is the base64 of the 64-byte signature of MANIFEST's bytes
  * and a newline; signing-key.pem is the public key as an X.509
  * SubjectPublicKeyInfo (what 'openssl pkeyutl -verify' takes). A key file
- * (keygen) holds the base64 of the 32-byte Ed25519 seed after two comment
- * lines, mode 0600; public keys are written and read as base64 of their
- * 32 bytes, as keygen prints them.
+ * (keygen) holds, after two comment lines, the base64 of libsodium's
+ * 64-byte Ed25519 secret key (the 32-byte seed, then the public key, which
+ * a load checks against the seed), mode 0600; public keys are written and
+ * read as base64 of their 32 bytes, as keygen prints them, so neither can
+ * be taken for the other.
  *
  * The export is an audit record ("evidence"), written before anything is
  * read: when it cannot be written, nothing is exported. Everything in the
@@ -326,6 +328,7 @@ static char *first_data_line(char *text)
 static bool load_key(struct bundle *b, const char *path)
 {
     unsigned char seed[crypto_sign_SEEDBYTES];
+    unsigned char stored[crypto_sign_SECRETKEYBYTES];
     char why[ERR_LEN];
     struct stat st;
     char *text, *line;
@@ -338,8 +341,18 @@ static bool load_key(struct bundle *b, const char *path)
         return false;
     }
     line = first_data_line(text);
-    ok = line && unb64(line, strlen(line), seed, sizeof(seed));
+    ok = line && unb64(line, strlen(line), stored, sizeof(stored));
+    sodium_memzero(text, strlen(text));
     free(text);
+    if (ok) {
+        /* the public half must be the seed's: a damaged file is refused,
+         * not used to sign with a key nobody published */
+        crypto_sign_ed25519_sk_to_seed(seed, stored);
+        crypto_sign_seed_keypair(b->pk, b->sk, seed);
+        ok = sodium_memcmp(b->sk, stored, sizeof(stored)) == 0;
+    }
+    sodium_memzero(stored, sizeof(stored));
+    sodium_memzero(seed, sizeof(seed));
     if (!ok) {
         cli_error(b->cmd, CLI_EXIT_FAIL,
                   "%s is not a signing key ('lienwatch evidence keygen' "
@@ -352,8 +365,6 @@ static bool load_key(struct bundle *b, const char *path)
                 "lienwatch %s: warning: the signing key %s can be read by "
                 "others than its owner (chmod 600 it)\n",
                 b->cmd, path);
-    crypto_sign_seed_keypair(b->pk, b->sk, seed);
-    sodium_memzero(seed, sizeof(seed));
     b64(b->pk, sizeof(b->pk), b->pk_b64, sizeof(b->pk_b64));
     return true;
 }
@@ -413,8 +424,7 @@ static int run_keygen(struct cli *c, int argc, char **argv)
     const struct cli_command *me = &cli_cmd_evidence;
     unsigned char pk[crypto_sign_PUBLICKEYBYTES];
     unsigned char sk[crypto_sign_SECRETKEYBYTES];
-    unsigned char seed[crypto_sign_SEEDBYTES];
-    char seed_b64[KEY_B64_LEN], pk_b64[KEY_B64_LEN];
+    char sk_b64[SIG_B64_LEN], pk_b64[KEY_B64_LEN];
     const char *path;
     FILE *f;
     int opt, rc, fd;
@@ -447,15 +457,14 @@ static int run_keygen(struct cli *c, int argc, char **argv)
         return rc;
     }
     crypto_sign_keypair(pk, sk);
-    crypto_sign_ed25519_sk_to_seed(seed, sk);
-    b64(seed, sizeof(seed), seed_b64, sizeof(seed_b64));
+    b64(sk, sizeof(sk), sk_b64, sizeof(sk_b64));
     b64(pk, sizeof(pk), pk_b64, sizeof(pk_b64));
     f = fdopen(fd, "w");
     if (!f || fprintf(f,
-                      "# lienwatch evidence signing key (Ed25519 seed, "
+                      "# lienwatch evidence signing key (Ed25519 secret key, "
                       "base64). Keep it secret.\n"
                       "# public key: %s\n%s\n",
-                      pk_b64, seed_b64) < 0 ||
+                      pk_b64, sk_b64) < 0 ||
         fflush(f) != 0 || fsync(fileno(f)) != 0) {
         rc = cli_error("evidence keygen", CLI_EXIT_FAIL, "cannot write %s: %s",
                        path, strerror(errno));
@@ -475,9 +484,8 @@ static int run_keygen(struct cli *c, int argc, char **argv)
     printf("%s\n", pk_b64);
     rc = CLI_EXIT_OK;
 out:
-    sodium_memzero(seed, sizeof(seed));
     sodium_memzero(sk, sizeof(sk));
-    sodium_memzero(seed_b64, sizeof(seed_b64));
+    sodium_memzero(sk_b64, sizeof(sk_b64));
     return rc;
 }
 

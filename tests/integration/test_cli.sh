@@ -280,7 +280,7 @@ has "SYNOPSIS"; has "EXIT STATUS"; has "EXAMPLES"; has "history"
 # every command the overview lists (a new one is checked without being
 # named here), and at least the ones agents and operations rely on
 CMDS=$(sed -n '/^COMMANDS$/,/^$/p' "$T/out" | awk '/^    [a-z]/ && $1 != "help" {print $1}')
-for c in locate history devices stats audit init-db vehicle account geofence alerts outbox; do
+for c in locate history devices stats audit init-db vehicle account geofence alerts outbox evidence; do
     echo "$CMDS" | grep -qx "$c" || fail "--help does not list $c: $CMDS"
 done
 for c in $CMDS; do
