@@ -220,7 +220,7 @@ struct bundle {
     int64_t from_ms, to_ms;            /* the range */
     const char *reason;                /* why (required) */
     struct lw_tz *tz;                  /* local times; NULL: UTC */
-    char tz_note[ERR_LEN];             /* why UTC, when the zone failed */
+    char tz_note[ERR_LEN + 128];       /* why UTC, when the zone failed */
     unsigned char pk[crypto_sign_PUBLICKEYBYTES]; /* the signer's key */
     unsigned char sk[crypto_sign_SECRETKEYBYTES]; /* ... and its secret */
     char pk_b64[KEY_B64_LEN];          /* pk as base64 */
@@ -946,7 +946,7 @@ static void report_export(FILE *f, const struct bundle *b)
 {
     char t[LOCAL_LEN * 2 + 8], u1[LW_TIME_BUFLEN], u2[LW_TIME_BUFLEN];
     char l1[LOCAL_LEN], l2[LOCAL_LEN], rec[LW_AUDIT_HASH_HEX + 32];
-    char zone[LW_TZ_NAME_MAX + ERR_LEN + 8];
+    char zone[LW_TZ_NAME_MAX + ERR_LEN + 136];
 
     fputs("<h2>This export</h2>\n<table>\n", f);
     kv_time(f, b, "Created", b->c->now_ms);

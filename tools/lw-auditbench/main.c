@@ -12,9 +12,11 @@
  * side handle each time (open, append, close), which is what one 'lienwatch
  * locate' pays in all; then one full lw_audit_verify.
  * Prints one line per measure:
- *   append        n=2000 median_us=... p99_us=... max_us=...
- *   append(w)     n=2000 median_us=... p99_us=... max_us=...
- *   open+append   n=2000 median_us=... p99_us=... max_us=...
+ *   append        n=2000 median_us=... p99_us=... max_us=... cpu_us=...
+ *   append(w)     n=2000 median_us=... p99_us=... max_us=... cpu_us=...
+ *   open+append   n=2000 median_us=... p99_us=... max_us=... cpu_us=...
+ * (wall times of each, and the mean CPU time of one, which other load on
+ * the machine does not inflate)
  *   verify        records=... seconds=... us_per_record=...
  *
  * Fill (--fill N): appends N mixed records (every kind, devices, reasons
@@ -34,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -144,6 +147,17 @@ static int fill(struct lw_store *s, long first, long n)
     return 0;
 }
 
+/* CPU time (user + system) of the process so far, ns: unlike wall time,
+ * it does not count the time other processes had the CPU. */
+static int64_t cpu_ns(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * NS_PER_S +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * NS_PER_US;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -151,14 +165,16 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Prints the median, TAIL_PCT percentile and maximum of n times (ns). */
-static void report(const char *what, int64_t *ns, long n)
+/* Prints the median, TAIL_PCT percentile and maximum of n wall times (ns)
+ * and the mean CPU time of one (cpu: the process's CPU ns for all n). */
+static void report(const char *what, int64_t *ns, long n, int64_t cpu)
 {
     qsort(ns, (size_t)n, sizeof(*ns), cmp_i64);
-    printf("%-12s  n=%ld median_us=%.1f p%d_us=%.1f max_us=%.1f\n", what, n,
-           (double)ns[n / 2] / NS_PER_US, TAIL_PCT,
+    printf("%-12s  n=%ld median_us=%.1f p%d_us=%.1f max_us=%.1f "
+           "cpu_us=%.1f\n",
+           what, n, (double)ns[n / 2] / NS_PER_US, TAIL_PCT,
            (double)ns[n * TAIL_PCT / 100] / NS_PER_US,
-           (double)ns[n - 1] / NS_PER_US);
+           (double)ns[n - 1] / NS_PER_US, (double)cpu / NS_PER_US / (double)n);
 }
 
 static int bench(const struct opts *o, const char *path)
@@ -168,7 +184,7 @@ static int bench(const struct opts *o, const char *path)
     struct lw_audit_verdict v;
     struct lw_audit_rec r;
     struct lw_store *s = NULL, *side = NULL;
-    int64_t t0;
+    int64_t t0, c0;
     long i;
     int rc = 1;
 
@@ -193,6 +209,7 @@ static int bench(const struct opts *o, const char *path)
     for (int pass = 0; pass < 2; pass++) {
         struct lw_store *h = pass ? s : side;
 
+        c0 = cpu_ns();
         for (i = 0; i < o->appends; i++) {
             mixed(o->rows + i, &r, dev, why, detail);
             r.action = "locate";
@@ -203,9 +220,11 @@ static int bench(const struct opts *o, const char *path)
             }
             ns[i] = mono_ns() - t0;
         }
-        report(pass ? "append(w)" : "append", ns, o->appends);
+        report(pass ? "append(w)" : "append", ns, o->appends,
+               cpu_ns() - c0);
     }
     /* the same through a side handle opened for it, as the CLI does */
+    c0 = cpu_ns();
     for (i = 0; i < o->appends; i++) {
         struct lw_store *w = NULL;
         enum lw_err e;
@@ -224,7 +243,7 @@ static int bench(const struct opts *o, const char *path)
             goto out;
         }
     }
-    report("open+append", ns, o->appends);
+    report("open+append", ns, o->appends, cpu_ns() - c0);
     t0 = mono_ns();
     if (lw_audit_verify(s, NULL, &v) != LW_OK ||
         v.problem != LW_AUDIT_INTACT) {
