@@ -23,9 +23,9 @@ if ! command -v "$CC" >/dev/null 2>&1; then
     echo "fuzz-build: $CC not found (apt-get install clang)" >&2
     exit 1
 fi
-if ! PKG_CFLAGS=$(pkg-config --cflags jansson sqlite3 inih geos) ||
-    ! PKG_LIBS=$(pkg-config --libs jansson sqlite3 inih geos); then
-    echo "fuzz-build: pkg-config cannot find jansson, sqlite3, inih or geos" >&2
+if ! PKG_CFLAGS=$(pkg-config --cflags jansson sqlite3 inih geos libsodium) ||
+    ! PKG_LIBS=$(pkg-config --libs jansson sqlite3 inih geos libsodium); then
+    echo "fuzz-build: pkg-config cannot find jansson, sqlite3, inih, geos or libsodium" >&2
     exit 1
 fi
 mkdir -p "$OBJ"

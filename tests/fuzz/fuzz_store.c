@@ -11,7 +11,9 @@
  * back), and read through every reading function: devices, each device's
  * last fix and history, counters, the audit trail, vehicles, accounts,
  * fences (each fence's GeoJSON loaded as the daemon loads it), alerts and
- * the registry versions; then one prune step and one new fix are written.
+ * the registry versions, and the audit chain verified (twice, the second
+ * time against the head the first found); then one prune step and one new
+ * fix are written.
  * The schema is whatever lib/ migrates to: nothing here names a column, so
  * the target follows the schema as it changes.
  *
@@ -337,6 +339,24 @@ static size_t read_all(struct lw_store *s)
     FUZZ_REQUIRE(err_ok(e));
     e = lw_audit_list(s, NULL, on_audit, &n);
     FUZZ_REQUIRE(err_ok(e));
+    {
+        /* the chain of whatever records the input left: a verdict, and
+         * the same one twice */
+        struct lw_audit_verdict v1, v2;
+
+        e = lw_audit_verify(s, NULL, &v1);
+        FUZZ_REQUIRE(err_ok(e));
+        if (e == LW_OK) {
+            FUZZ_REQUIRE(v1.problem >= LW_AUDIT_INTACT &&
+                         v1.problem <= LW_AUDIT_HEAD_DIFFERS);
+            FUZZ_REQUIRE(fuzz_terminated(v1.detail, sizeof(v1.detail)));
+            FUZZ_REQUIRE(fuzz_terminated(v1.head.hash, sizeof(v1.head.hash)));
+            FUZZ_REQUIRE(lw_audit_verify(s, &v1.head, &v2) == LW_OK);
+            FUZZ_REQUIRE(v2.problem == v1.problem && v2.rows == v1.rows &&
+                         v2.bad_id == v1.bad_id);
+            FUZZ_REQUIRE(v1.problem != LW_AUDIT_INTACT || v2.head_found);
+        }
+    }
     e = lw_registry_vehicles(s, on_vehicle, &n);
     FUZZ_REQUIRE(err_ok(e));
     e = lw_registry_accounts(s, on_account, &n);
