@@ -5,27 +5,9 @@
  *
  * A bundle (format 1) is a folder of files written once, then listed with
  * their SHA-256 in MANIFEST, which is signed with Ed25519 (libsodium,
- * crypto_sign_detached) into MANIFEST.sig. MANIFEST is plain text that
- * 'sha256sum -c' reads as it is ('#' lines are comments):
- *
- *     # lienwatch evidence bundle, format 1
- *     # created: <ISO 8601 UTC>
- *     # device: <device id>
- *     # from: <ISO 8601 UTC>
- *     # to: <ISO 8601 UTC>
- *     # export audit record: <id>:<hash>
- *     # audit head at export: <id>:<hash>
- *     # signing key (Ed25519, base64): <public key>
- *     <64 hex digits>  <file name>          one line per file, by name
- *
- * MANIFEST.sig is the base64 of the 64-byte signature of MANIFEST's bytes
- * and a newline; signing-key.pem is the public key as an X.509
- * SubjectPublicKeyInfo (what 'openssl pkeyutl -verify' takes). A key file
- * (keygen) holds, after two comment lines, the base64 of libsodium's
- * 64-byte Ed25519 secret key (the 32-byte seed, then the public key, which
- * a load checks against the seed), mode 0600; public keys are written and
- * read as base64 of their 32 bytes, as keygen prints them, so neither can
- * be taken for the other.
+ * crypto_sign_detached) into MANIFEST.sig; signing-key.pem is the public
+ * key for openssl. The formats of MANIFEST and of the keys are the core's
+ * (lienwatch/evidence.h); here are the files, the report and the checks.
  *
  * The export is an audit record ("evidence"), written before anything is
  * read: when it cannot be written, nothing is exported. Everything in the
@@ -36,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +31,7 @@
 #include "lienwatch/alertjson.h"
 #include "lienwatch/audit.h"
 #include "lienwatch/config.h"
+#include "lienwatch/evidence.h"
 #include "lienwatch/timeutil.h"
 #include "lienwatch/tz.h"
 
@@ -59,19 +41,11 @@
 #define F_MANIFEST "MANIFEST"
 #define F_SIG "MANIFEST.sig"
 #define F_PEM "signing-key.pem"
-/* Most files a bundle lists (verify reads no more). */
-#define MAX_FILES 64
 /* Longest MANIFEST and MANIFEST.sig read, and a key file. */
 #define MANIFEST_MAX (256 * 1024)
 #define SMALL_FILE_MAX 4096
-/* Base64 of a 32-byte key (44 characters) and of a 64-byte signature
- * (88), with the NUL. */
-#define KEY_B64_LEN 64
-#define SIG_B64_LEN 128
-/* DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410), before the
- * 32 key bytes. */
-#define SPKI_PREFIX "\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00"
-#define SPKI_PREFIX_LEN 12
+/* Most files a bundle writes. */
+#define MAX_FILES LW_MANIFEST_MAX_FILES
 /* Room for a path, a sentence, a local time. */
 #define PATH_LEN 4096
 #define ERR_LEN 512
@@ -200,12 +174,6 @@ const struct cli_command cli_cmd_evidence = {
     .help = help,
 };
 
-/* One file of a bundle. */
-struct entry {
-    char name[NAME_MAX + 1];           /* its name in the folder */
-    char sha[LW_AUDIT_HASH_HEX + 1];   /* its SHA-256, hex */
-};
-
 /* An export under way. */
 struct bundle {
     struct cli *c;                     /* the command's state */
@@ -223,11 +191,10 @@ struct bundle {
     char tz_note[ERR_LEN + 128];       /* why UTC, when the zone failed */
     unsigned char pk[crypto_sign_PUBLICKEYBYTES]; /* the signer's key */
     unsigned char sk[crypto_sign_SECRETKEYBYTES]; /* ... and its secret */
-    char pk_b64[KEY_B64_LEN];          /* pk as base64 */
+    char pk_b64[LW_EVIDENCE_PK_B64];   /* pk as base64 */
     struct lw_audit_head rec;          /* the export's audit record */
     struct lw_audit_head head;         /* the trail's head at export */
-    struct entry files[MAX_FILES];     /* the files written so far */
-    int nfiles;                        /* entries in files */
+    struct lw_manifest man;            /* the files written so far */
     /* what the history held */
     int64_t nfix;                      /* fixes in the range */
     int64_t first_ms, last_ms;         /* first and last fix time */
@@ -241,23 +208,6 @@ struct bundle {
 
 /* ---- keys ------------------------------------------------------------------
  */
-
-/* Base64 (standard alphabet, padded) of n bytes into out (len bytes). */
-static void b64(const unsigned char *p, size_t n, char *out, size_t len)
-{
-    sodium_bin2base64(out, len, p, n, sodium_base64_VARIANT_ORIGINAL);
-}
-
-/* Decodes base64 text (spaces and newlines ignored) into exactly want
- * bytes; false otherwise. */
-static bool unb64(const char *s, size_t slen, unsigned char *out, size_t want)
-{
-    size_t n = 0;
-
-    return sodium_base642bin(out, want, s, slen, " \t\r\n", &n, NULL,
-                             sodium_base64_VARIANT_ORIGINAL) == 0 &&
-           n == want;
-}
 
 /* Reads at most max bytes of path (through dirfd when >= 0) into a new
  * NUL-terminated buffer; NULL with why on failure. *len gets the size. */
@@ -301,59 +251,26 @@ fail:
     return NULL;
 }
 
-/* The first line of text that is not empty and not a '#' comment, trimmed,
- * in place; NULL when none. */
-static char *first_data_line(char *text)
-{
-    char *line, *save = NULL;
-
-    for (line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        char *end;
-
-        while (*line == ' ' || *line == '\t' || *line == '\r')
-            line++;
-        end = line + strlen(line);
-        while (end > line && (end[-1] == ' ' || end[-1] == '\t' ||
-                              end[-1] == '\r'))
-            *--end = '\0';
-        if (*line && *line != '#')
-            return line;
-    }
-    return NULL;
-}
-
 /* Loads the secret key file path into b (pk, sk, pk_b64). Prints why and
  * returns false on failure. */
 static bool load_key(struct bundle *b, const char *path)
 {
-    unsigned char seed[crypto_sign_SEEDBYTES];
-    unsigned char stored[crypto_sign_SECRETKEYBYTES];
     char why[ERR_LEN];
     struct stat st;
-    char *text, *line;
-    bool ok;
+    size_t len = 0;
+    char *text;
+    enum lw_err e;
 
-    text = read_small(-1, path, SMALL_FILE_MAX, NULL, why, sizeof(why));
+    text = read_small(-1, path, SMALL_FILE_MAX, &len, why, sizeof(why));
     if (!text) {
         cli_error(b->cmd, CLI_EXIT_FAIL, "cannot read the signing key %s: %s",
                   path, why);
         return false;
     }
-    line = first_data_line(text);
-    ok = line && unb64(line, strlen(line), stored, sizeof(stored));
-    sodium_memzero(text, strlen(text));
+    e = lw_evidence_sk_parse(text, len, b->sk, b->pk);
+    sodium_memzero(text, len);
     free(text);
-    if (ok) {
-        /* the public half must be the seed's: a damaged file is refused,
-         * not used to sign with a key nobody published */
-        crypto_sign_ed25519_sk_to_seed(seed, stored);
-        crypto_sign_seed_keypair(b->pk, b->sk, seed);
-        ok = sodium_memcmp(b->sk, stored, sizeof(stored)) == 0;
-    }
-    sodium_memzero(stored, sizeof(stored));
-    sodium_memzero(seed, sizeof(seed));
-    if (!ok) {
+    if (e != LW_OK) {
         cli_error(b->cmd, CLI_EXIT_FAIL,
                   "%s is not a signing key ('lienwatch evidence keygen' "
                   "writes one)",
@@ -365,7 +282,7 @@ static bool load_key(struct bundle *b, const char *path)
                 "lienwatch %s: warning: the signing key %s can be read by "
                 "others than its owner (chmod 600 it)\n",
                 b->cmd, path);
-    b64(b->pk, sizeof(b->pk), b->pk_b64, sizeof(b->pk_b64));
+    lw_evidence_pk_b64(b->pk, b->pk_b64);
     return true;
 }
 
@@ -422,11 +339,11 @@ static int run_keygen(struct cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {0}};
     const struct cli_command *me = &cli_cmd_evidence;
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-    unsigned char sk[crypto_sign_SECRETKEYBYTES];
-    char sk_b64[SIG_B64_LEN], pk_b64[KEY_B64_LEN];
+    const char *cmd = "evidence keygen";
+    unsigned char pk[LW_EVIDENCE_PK_BYTES], sk[LW_EVIDENCE_SK_BYTES];
+    char text[LW_EVIDENCE_SK_FILE_LEN], pk_b64[LW_EVIDENCE_PK_B64];
     const char *path;
-    FILE *f;
+    size_t len;
     int opt, rc, fd;
 
     cli_getopt_reset();
@@ -441,43 +358,29 @@ static int run_keygen(struct cli *c, int argc, char **argv)
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
               S_IRUSR | S_IWUSR);
     if (fd < 0 && errno == EEXIST)
-        return cli_error("evidence keygen", CLI_EXIT_USAGE,
+        return cli_error(cmd, CLI_EXIT_USAGE,
                          "%s exists: a signing key is never overwritten "
                          "(remove it first if you mean to replace it)",
                          path);
     if (fd < 0)
-        return cli_error("evidence keygen", CLI_EXIT_FAIL, "cannot create %s: %s",
-                         path, strerror(errno));
+        return cli_error(cmd, CLI_EXIT_FAIL, "cannot create %s: %s", path,
+                         strerror(errno));
+    crypto_sign_keypair(pk, sk);
+    lw_evidence_sk_file(sk, text);
+    lw_evidence_pk_b64(pk, pk_b64);
+    len = strlen(text);
     /* whatever the umask: the owner alone */
-    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0) {
-        rc = cli_error("evidence keygen", CLI_EXIT_FAIL, "%s: %s", path,
+    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 ||
+        write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+        rc = cli_error(cmd, CLI_EXIT_FAIL, "cannot write %s: %s", path,
                        strerror(errno));
         close(fd);
         unlink(path);
-        return rc;
-    }
-    crypto_sign_keypair(pk, sk);
-    b64(sk, sizeof(sk), sk_b64, sizeof(sk_b64));
-    b64(pk, sizeof(pk), pk_b64, sizeof(pk_b64));
-    f = fdopen(fd, "w");
-    if (!f || fprintf(f,
-                      "# lienwatch evidence signing key (Ed25519 secret key, "
-                      "base64). Keep it secret.\n"
-                      "# public key: %s\n%s\n",
-                      pk_b64, sk_b64) < 0 ||
-        fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        rc = cli_error("evidence keygen", CLI_EXIT_FAIL, "cannot write %s: %s",
-                       path, strerror(errno));
-        if (f)
-            fclose(f);
-        else
-            close(fd);
-        unlink(path);
         goto out;
     }
-    if (fclose(f) != 0) {
-        rc = cli_error("evidence keygen", CLI_EXIT_FAIL, "cannot write %s: %s",
-                       path, strerror(errno));
+    if (close(fd) != 0) {
+        rc = cli_error(cmd, CLI_EXIT_FAIL, "cannot write %s: %s", path,
+                       strerror(errno));
         unlink(path);
         goto out;
     }
@@ -485,7 +388,7 @@ static int run_keygen(struct cli *c, int argc, char **argv)
     rc = CLI_EXIT_OK;
 out:
     sodium_memzero(sk, sizeof(sk));
-    sodium_memzero(sk_b64, sizeof(sk_b64));
+    sodium_memzero(text, sizeof(text));
     return rc;
 }
 
@@ -565,16 +468,17 @@ static bool bundle_close(struct bundle *b, FILE *f, const char *name)
                   name, strerror(err));
         return false;
     }
-    if (b->nfiles == MAX_FILES)
+    if (b->man.nfiles == MAX_FILES)
         return false;
-    snprintf(b->files[b->nfiles].name, sizeof(b->files[0].name), "%s", name);
-    if (!sha256_file(b->dirfd, name, b->files[b->nfiles].sha, why,
+    snprintf(b->man.files[b->man.nfiles].name, sizeof(b->man.files[0].name),
+             "%s", name);
+    if (!sha256_file(b->dirfd, name, b->man.files[b->man.nfiles].sha256, why,
                      sizeof(why))) {
         cli_error(b->cmd, CLI_EXIT_FAIL, "cannot read back %s/%s: %s", b->dir,
                   name, why);
         return false;
     }
-    b->nfiles++;
+    b->man.nfiles++;
     return true;
 }
 
@@ -1121,10 +1025,11 @@ static void report_files(FILE *f, const struct bundle *b)
           "published: <code>lienwatch audit verify --head ID:HASH</code>."
           "</p>\n<table>\n<tr><th>File</th><th>SHA-256</th></tr>\n",
           f);
-    for (i = 0; i < b->nfiles; i++) {
+    for (i = 0; i < b->man.nfiles; i++) {
         fputs("<tr>", f);
-        td(f, b->files[i].name);
-        fprintf(f, "<td class=\"mono\">%s</td></tr>\n", b->files[i].sha);
+        td(f, b->man.files[i].name);
+        fprintf(f, "<td class=\"mono\">%s</td></tr>\n",
+                b->man.files[i].sha256);
     }
     fputs("<tr><td>report.html</td><td>this page: see MANIFEST</td></tr>\n"
           "</table>\n",
@@ -1176,68 +1081,43 @@ static bool write_report(struct bundle *b, struct lw_store *s, json_t *alerts,
 /* signing-key.pem: the public key for openssl. */
 static bool write_pem(struct bundle *b)
 {
-    unsigned char der[SPKI_PREFIX_LEN + crypto_sign_PUBLICKEYBYTES];
-    char text[KEY_B64_LEN * 2];
+    char pem[LW_EVIDENCE_PEM_LEN];
     FILE *f = bundle_open(b, F_PEM);
 
     if (!f)
         return false;
-    memcpy(der, SPKI_PREFIX, SPKI_PREFIX_LEN);
-    memcpy(der + SPKI_PREFIX_LEN, b->pk, crypto_sign_PUBLICKEYBYTES);
-    b64(der, sizeof(der), text, sizeof(text));
-    fprintf(f, "-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----\n",
-            text);
+    lw_evidence_pk_pem(b->pk, pem);
+    fputs(pem, f);
     return bundle_close(b, f, F_PEM);
-}
-
-/* Writes s into a MANIFEST comment, control characters as '?'. */
-static void comment_text(FILE *f, const char *s)
-{
-    for (; *s; s++)
-        fputc((unsigned char)*s < ' ' || *s == 0x7f ? '?' : *s, f);
-}
-
-static int entry_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct entry *)a)->name,
-                  ((const struct entry *)b)->name);
 }
 
 /* MANIFEST and MANIFEST.sig. */
 static bool write_manifest(struct bundle *b)
 {
-    unsigned char sig[crypto_sign_BYTES];
-    char sig_b64[SIG_B64_LEN], t[LW_TIME_BUFLEN];
+    unsigned char sig[LW_EVIDENCE_SIG_BYTES];
+    char sig_b64[LW_EVIDENCE_SIG_B64];
+    struct lw_manifest *m = &b->man;
     char *text = NULL;
     size_t len = 0;
-    FILE *m = open_memstream(&text, &len);
     FILE *f;
     bool ok;
-    int i;
 
-    if (!m)
-        return cli_error(b->cmd, CLI_EXIT_FAIL, "out of memory"), false;
-    qsort(b->files, (size_t)b->nfiles, sizeof(b->files[0]), entry_cmp);
-    fprintf(m, "# lienwatch evidence bundle, format 1\n# created: %s\n",
-            utc(b->c->now_ms, t));
-    fputs("# device: ", m);
-    comment_text(m, b->m.v.device);
-    fprintf(m, "\n# from: %s\n", utc(b->from_ms, t));
-    fprintf(m, "# to: %s\n", utc(b->to_ms, t));
-    fprintf(m, "# export audit record: %lld:%s\n", (long long)b->rec.id,
-            b->rec.hash);
-    fprintf(m, "# audit head at export: %lld:%s\n", (long long)b->head.id,
-            b->head.hash);
-    fprintf(m, "# signing key (Ed25519, base64): %s\n", b->pk_b64);
-    for (i = 0; i < b->nfiles; i++)
-        fprintf(m, "%s  %s\n", b->files[i].sha, b->files[i].name);
-    if (fclose(m) != 0 || !text) {
-        free(text);
-        return cli_error(b->cmd, CLI_EXIT_FAIL, "out of memory"), false;
-    }
+    cli_time(b->c->now_ms, m->created);
+    snprintf(m->device, sizeof(m->device), "%s", b->m.v.device);
+    cli_time(b->from_ms, m->from);
+    cli_time(b->to_ms, m->to);
+    snprintf(m->record, sizeof(m->record), "%lld:%s", (long long)b->rec.id,
+             b->rec.hash);
+    snprintf(m->head, sizeof(m->head), "%lld:%s", (long long)b->head.id,
+             b->head.hash);
+    snprintf(m->key, sizeof(m->key), "%s", b->pk_b64);
+    if (lw_manifest_format(m, &text, &len) != LW_OK)
+        return cli_error(b->cmd, CLI_EXIT_FAIL, "cannot compose MANIFEST"),
+               false;
     crypto_sign_detached(sig, NULL, (const unsigned char *)text, len, b->sk);
-    b64(sig, sizeof(sig), sig_b64, sizeof(sig_b64));
-
+    sodium_bin2base64(sig_b64, sizeof(sig_b64), sig, sizeof(sig),
+                      sodium_base64_VARIANT_ORIGINAL);
+    /* MANIFEST lists the others, not itself: written past its own list */
     f = bundle_open(b, F_MANIFEST);
     ok = f && fwrite(text, 1, len, f) == len;
     if (f)
@@ -1545,115 +1425,8 @@ out:
 /* ---- verifying a bundle ----------------------------------------------------
  */
 
-/* A MANIFEST read back. */
-struct manifest {
-    struct entry files[MAX_FILES]; /* the listed files */
-    int nfiles;                    /* entries */
-    char key[KEY_B64_LEN];         /* "signing key" comment, "" if none */
-    char head[LW_AUDIT_HASH_HEX + 32]; /* "audit head at export" */
-    char device[LW_DEVICE_MAX + 1];    /* "device" */
-    char created[LW_TIME_BUFLEN];      /* "created" */
-    int bad_line;                  /* first line not understood, 0 */
-};
-
-/* The value of "# key: value" when line is that comment, else NULL. */
-static const char *comment_value(const char *line, const char *key)
-{
-    size_t n = strlen(key);
-
-    if (strncmp(line, "# ", 2) != 0 || strncmp(line + 2, key, n) != 0 ||
-        strncmp(line + 2 + n, ": ", 2) != 0)
-        return NULL;
-    return line + 2 + n + 2;
-}
-
-/* A file name of a bundle: no path, no dot file, printable ASCII. */
-static bool good_name(const char *s)
-{
-    if (!*s || *s == '.' || strlen(s) > NAME_MAX)
-        return false;
-    for (; *s; s++)
-        if (*s <= ' ' || *s > '~' || *s == '/' || *s == '\\')
-            return false;
-    return true;
-}
-
-static void parse_manifest(char *text, struct manifest *m)
-{
-    char *line, *save = NULL;
-    const char *v;
-    int no = 0;
-
-    memset(m, 0, sizeof(*m));
-    for (line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        no++;
-        if (line[0] == '#') {
-            if ((v = comment_value(line, "signing key (Ed25519, base64)")))
-                snprintf(m->key, sizeof(m->key), "%s", v);
-            else if ((v = comment_value(line, "audit head at export")))
-                snprintf(m->head, sizeof(m->head), "%s", v);
-            else if ((v = comment_value(line, "device")))
-                snprintf(m->device, sizeof(m->device), "%s", v);
-            else if ((v = comment_value(line, "created")))
-                snprintf(m->created, sizeof(m->created), "%s", v);
-            continue;
-        }
-        if (strlen(line) < LW_AUDIT_HASH_HEX + 3 ||
-            strncmp(line + LW_AUDIT_HASH_HEX, "  ", 2) != 0 ||
-            strspn(line, "0123456789abcdef") != LW_AUDIT_HASH_HEX ||
-            !good_name(line + LW_AUDIT_HASH_HEX + 2) ||
-            m->nfiles == MAX_FILES) {
-            if (!m->bad_line)
-                m->bad_line = no;
-            continue;
-        }
-        memcpy(m->files[m->nfiles].sha, line, LW_AUDIT_HASH_HEX);
-        m->files[m->nfiles].sha[LW_AUDIT_HASH_HEX] = '\0';
-        snprintf(m->files[m->nfiles].name, sizeof(m->files[0].name), "%s",
-                 line + LW_AUDIT_HASH_HEX + 2);
-        m->nfiles++;
-    }
-}
-
-/* The public key of --pubkey: base64 as keygen printed it, or a file with
- * it (a key line, or a PEM public key). False when it is neither. */
-static bool parse_pubkey(const char *arg, unsigned char *pk)
-{
-    unsigned char der[SPKI_PREFIX_LEN + crypto_sign_PUBLICKEYBYTES];
-    char why[ERR_LEN], *text, *p, *end;
-    bool ok = false;
-
-    if (unb64(arg, strlen(arg), pk, crypto_sign_PUBLICKEYBYTES))
-        return true;
-    text = read_small(-1, arg, SMALL_FILE_MAX, NULL, why, sizeof(why));
-    if (!text)
-        return false;
-    p = strstr(text, "-----BEGIN PUBLIC KEY-----");
-    if (p) {
-        p += strlen("-----BEGIN PUBLIC KEY-----");
-        end = strstr(p, "-----END PUBLIC KEY-----");
-        ok = end && unb64(p, (size_t)(end - p), der, sizeof(der)) &&
-             memcmp(der, SPKI_PREFIX, SPKI_PREFIX_LEN) == 0;
-        if (ok)
-            memcpy(pk, der + SPKI_PREFIX_LEN, crypto_sign_PUBLICKEYBYTES);
-    } else {
-        /* a key file of keygen holds "# public key: ..." on its second
-         * line: take that, never the secret */
-        p = strstr(text, "# public key: ");
-        if (p)
-            p += strlen("# public key: ");
-        else
-            p = first_data_line(text);
-        end = p ? p + strcspn(p, "\r\n") : NULL;
-        ok = p && unb64(p, (size_t)(end - p), pk, crypto_sign_PUBLICKEYBYTES);
-    }
-    free(text);
-    return ok;
-}
-
 /* Whether name is one of the manifest's files. */
-static bool listed(const struct manifest *m, const char *name)
+static bool listed(const struct lw_manifest *m, const char *name)
 {
     int i;
 
@@ -1665,7 +1438,7 @@ static bool listed(const struct manifest *m, const char *name)
 
 /* Reports files in the folder that MANIFEST does not list; returns their
  * number (-1 when the folder cannot be read). */
-static int extra_files(int dirfd, const struct manifest *m)
+static int extra_files(int dirfd, const struct lw_manifest *m)
 {
     int dup_fd = dup(dirfd), n = 0;
     DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
@@ -1688,6 +1461,66 @@ static int extra_files(int dirfd, const struct manifest *m)
     return n;
 }
 
+/* The public key of --pubkey: the text itself, or the file it names. */
+static bool pubkey_arg(const char *arg, unsigned char *pk)
+{
+    char why[ERR_LEN], *text;
+    size_t len = 0;
+    bool ok;
+
+    if (lw_evidence_pk_parse(arg, strlen(arg), pk) == LW_OK)
+        return true;
+    text = read_small(-1, arg, SMALL_FILE_MAX, &len, why, sizeof(why));
+    if (!text)
+        return false;
+    ok = lw_evidence_pk_parse(text, len, pk) == LW_OK;
+    sodium_memzero(text, len);
+    free(text);
+    return ok;
+}
+
+/* Checks MANIFEST.sig against text (len bytes) with pk; prints the
+ * outcome. True when the signature holds. */
+static bool check_signature(int dirfd, const char *text, size_t len,
+                            const unsigned char *pk, bool own_key,
+                            const struct lw_manifest *m, bool key_given)
+{
+    unsigned char sig[LW_EVIDENCE_SIG_BYTES];
+    char why[ERR_LEN], *sigtext;
+    size_t siglen = 0, got = 0;
+    bool ok;
+
+    sigtext = read_small(dirfd, F_SIG, SMALL_FILE_MAX, &siglen, why,
+                         sizeof(why));
+    if (!sigtext) {
+        printf("%s: MISSING or unreadable (%s)\n", F_SIG, why);
+        return false;
+    }
+    ok = sodium_base642bin(sig, sizeof(sig), sigtext, siglen, " \t\r\n", &got,
+                           NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+         got == sizeof(sig);
+    free(sigtext);
+    if (!ok) {
+        printf("%s: not a signature\n", F_SIG);
+        return false;
+    }
+    ok = crypto_sign_verify_detached(sig, (const unsigned char *)text, len,
+                                     pk) == 0;
+    if (ok && own_key)
+        printf("signature: good, but checked with the key the bundle itself "
+               "carries (%s); anyone can sign with a key of their own: "
+               "compare that key with the lender's published key, or use "
+               "--pubkey\n",
+               m->key);
+    else if (ok)
+        printf("signature: good (Ed25519, the key given with --pubkey)\n");
+    else
+        printf("signature: BAD: MANIFEST was changed after it was signed, or "
+               "signed with another key%s\n",
+               key_given && m->key[0] ? " than the one given" : "");
+    return ok;
+}
+
 static int run_verify(struct cli *c, int argc, char **argv)
 {
     enum { OPT_PUBKEY = 0x200 };
@@ -1698,13 +1531,14 @@ static int run_verify(struct cli *c, int argc, char **argv)
     };
     const struct cli_command *me = &cli_cmd_evidence;
     const char *cmd = "evidence verify";
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
+    unsigned char pk[LW_EVIDENCE_PK_BYTES];
     char why[ERR_LEN], sha[LW_AUDIT_HASH_HEX + 1];
-    struct manifest *m = NULL;
-    char *text = NULL, *copy = NULL, *sigtext = NULL;
+    struct lw_manifest *m = NULL;
     const char *pubkey = NULL, *dir;
-    size_t len = 0, siglen = 0;
-    bool sig_ok, own_key;
+    char *text = NULL;
+    size_t len = 0;
+    bool own_key;
+    enum lw_err pe;
     int opt, rc, i, dirfd = -1, problems = 0, extra;
 
     cli_getopt_reset();
@@ -1722,7 +1556,7 @@ static int run_verify(struct cli *c, int argc, char **argv)
     if (argc - optind != 1)
         return cli_usage_error(me, "evidence verify takes one folder");
     dir = argv[optind];
-    if (pubkey && !parse_pubkey(pubkey, pk))
+    if (pubkey && !pubkey_arg(pubkey, pk))
         return cli_usage_error(me,
                                "--pubkey: '%s' is neither a public key as "
                                "'evidence keygen' prints it nor a file "
@@ -1745,48 +1579,23 @@ static int run_verify(struct cli *c, int argc, char **argv)
         rc = CLI_EXIT_FAIL;
         goto out;
     }
-    copy = strdup(text);
-    if (!copy) {
-        rc = cli_error(cmd, CLI_EXIT_FAIL, "out of memory");
-        goto out;
-    }
-    parse_manifest(copy, m);
+    pe = lw_manifest_parse(text, len, m);
 
     /* the signature, over MANIFEST's exact bytes */
     own_key = !pubkey;
-    if (own_key && !unb64(m->key, strlen(m->key), pk, sizeof(pk))) {
+    if (own_key && lw_evidence_pk_parse(m->key, strlen(m->key), pk) != LW_OK) {
         printf("signature: CANNOT CHECK: MANIFEST names no signing key and "
                "no --pubkey was given\n");
-        sig_ok = false;
-    } else {
-        sigtext = read_small(dirfd, F_SIG, SMALL_FILE_MAX, &siglen, why,
-                             sizeof(why));
-        if (!sigtext) {
-            printf("%s: MISSING or unreadable (%s)\n", F_SIG, why);
-            sig_ok = false;
-        } else if (!unb64(sigtext, siglen, sig, sizeof(sig))) {
-            printf("%s: not a signature\n", F_SIG);
-            sig_ok = false;
-        } else {
-            sig_ok = crypto_sign_verify_detached(
-                         sig, (const unsigned char *)text, len, pk) == 0;
-            if (sig_ok && own_key)
-                printf("signature: good, but checked with the key the bundle "
-                       "itself carries (%s); anyone can sign with a key of "
-                       "their own: compare that key with the lender's "
-                       "published key, or use --pubkey\n",
-                       m->key);
-            else if (sig_ok)
-                printf("signature: good (Ed25519, the key given with "
-                       "--pubkey)\n");
-            else
-                printf("signature: BAD: MANIFEST was changed after it was "
-                       "signed, or signed with another key%s\n",
-                       pubkey && m->key[0] ? " than the one given" : "");
-        }
-    }
-    if (!sig_ok)
         problems++;
+    } else if (!check_signature(dirfd, text, len, pk, own_key, m,
+                                pubkey != NULL)) {
+        problems++;
+    }
+    if (pe == LW_ERR_RANGE) {
+        printf("%s: lists more than %d files\n", F_MANIFEST,
+               LW_MANIFEST_MAX_FILES);
+        problems++;
+    }
     if (m->bad_line) {
         printf("%s: line %d is not '<sha256>  <file>'\n", F_MANIFEST,
                m->bad_line);
@@ -1795,12 +1604,12 @@ static int run_verify(struct cli *c, int argc, char **argv)
 
     /* every file listed, as listed */
     for (i = 0; i < m->nfiles; i++) {
-        const struct entry *e = &m->files[i];
+        const struct lw_manifest_file *e = &m->files[i];
 
         if (!sha256_file(dirfd, e->name, sha, why, sizeof(why))) {
             printf("%s: MISSING or unreadable (%s)\n", e->name, why);
             problems++;
-        } else if (strcmp(sha, e->sha) != 0) {
+        } else if (strcmp(sha, e->sha256) != 0) {
             printf("%s: CHANGED (its SHA-256 is not the one in MANIFEST)\n",
                    e->name);
             problems++;
@@ -1821,7 +1630,8 @@ static int run_verify(struct cli *c, int argc, char **argv)
     }
     printf("files: all %d listed in MANIFEST match, none added\n", m->nfiles);
     if (m->device[0])
-        printf("device: %s; created %s\n", m->device, m->created);
+        printf("device: %s; from %s to %s; created %s\n", m->device, m->from,
+               m->to, m->created);
     if (m->head[0])
         printf("audit head at export: %s (compare: lienwatch audit verify "
                "--head %s)\n",
@@ -1833,8 +1643,6 @@ out:
     if (dirfd >= 0)
         close(dirfd);
     free(text);
-    free(copy);
-    free(sigtext);
     free(m);
     return rc;
 }
