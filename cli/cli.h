@@ -32,13 +32,13 @@ struct cli {
     struct lw_store *store; /* opened lazily by cli_store() */
     int64_t now_ms;         /* the clock, read once at start */
     /* Who is asking, for the audit trail (cli/main.c, cli_identify): */
-    const char *who;        /* the operating-system account this process
-                               runs as (effective uid's login name, or
-                               "uid N"): never what the person typed */
-    const char *os_detail;  /* what else the OS says, unverified: a real
-                               uid that differs, SUDO_USER; NULL when
-                               nothing */
-    const char *as_name;    /* --as NAME, recorded in addition; NULL */
+    const char *who;       /* the operating-system account this process
+                              runs as (effective uid's login name, or
+                              "uid N"): never what the person typed */
+    const char *os_detail; /* what else the OS says, unverified: a real
+                              uid that differs, SUDO_USER; NULL when
+                              nothing */
+    const char *as_name;   /* --as NAME, recorded in addition; NULL */
 };
 
 /* Longest --as NAME, in bytes. */
@@ -122,8 +122,8 @@ void cli_print_help(const struct cli_command *cmd, FILE *f);
     "        Print this help.\n"
 #define CLI_HELP_CHANGE_OPTIONS                                                \
     "    --db PATH, --as NAME\n"                                               \
-    "        As the global options. The audit trail records the change\n"     \
-    "        under your operating-system account, and --as NAME beside it.\n" \
+    "        As the global options. The audit trail records the change\n"      \
+    "        under your operating-system account, and --as NAME beside it.\n"  \
     "    -h, --help\n"                                                         \
     "        Print this help.\n"
 

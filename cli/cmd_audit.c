@@ -162,10 +162,10 @@ static void put_what(const struct lw_audit_entry *a)
         const char *label; /* what it is, "" for none */
         const char *v;     /* its value or NULL */
     } parts[] = {
-        {"", a->detail},           {"reason: ", a->reason},
-        {"basis: ", a->basis},     {"case: ", a->case_id},
-        {"role: ", a->role},       {"client: ", a->client},
-        {"via: ", a->via},         {"os: ", a->os_detail},
+        {"", a->detail},       {"reason: ", a->reason},
+        {"basis: ", a->basis}, {"case: ", a->case_id},
+        {"role: ", a->role},   {"client: ", a->client},
+        {"via: ", a->via},     {"os: ", a->os_detail},
     };
     bool first = true;
     size_t i;
@@ -208,11 +208,10 @@ static int print_json(void *ctx, const struct lw_audit_entry *a)
                   "s:s?, s:s?, s:s?, s:s?, s:s?, s:s}",
                   "id", (json_int_t)a->id, "time", cli_json_time(a->at_ms),
                   "who", a->who, "as", a->as_name, "os_detail", a->os_detail,
-                  "via", a->via, "role", a->role, "client", a->client,
-                  "action", a->action, "device", a->device, "case_id",
-                  a->case_id, "basis", a->basis, "reason", a->reason,
-                  "detail", a->detail, "hash", a->hash, "prev_hash",
-                  a->prev_hash);
+                  "via", a->via, "role", a->role, "client", a->client, "action",
+                  a->action, "device", a->device, "case_id", a->case_id,
+                  "basis", a->basis, "reason", a->reason, "detail", a->detail,
+                  "hash", a->hash, "prev_hash", a->prev_hash);
     if (!cli_json_item(j, &l->n))
         l->failed = true;
     return l->failed;
@@ -285,8 +284,8 @@ static bool verdict_json(const struct lw_audit_verdict *v,
                          const struct lw_audit_head *expect)
 {
     json_t *j = json_pack(
-        "{s:b, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:s}, s:b, s:b, s:s}",
-        "intact", v->problem == LW_AUDIT_INTACT, "problem",
+        "{s:b, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:s}, s:b, s:b, s:s}", "intact",
+        v->problem == LW_AUDIT_INTACT, "problem",
         lw_audit_problem_name(v->problem), "bad_id", (json_int_t)v->bad_id,
         "from_id", (json_int_t)v->from_id, "to_id", (json_int_t)v->to_id,
         "records", (json_int_t)v->rows, "head", "id", (json_int_t)v->head.id,
@@ -344,8 +343,7 @@ static int run_verify(struct cli *c, int argc, char **argv)
     e = lw_audit_verify(s, have_head ? &expect : NULL, &v);
     if (e != LW_OK)
         return cli_error("audit verify", CLI_EXIT_FAIL,
-                         "cannot read the audit trail: %s",
-                         lw_store_errmsg(s));
+                         "cannot read the audit trail: %s", lw_store_errmsg(s));
     if (!v.guarded)
         fprintf(stderr,
                 "lienwatch audit verify: warning: the triggers that refuse "
@@ -374,12 +372,12 @@ static int run_verify(struct cli *c, int argc, char **argv)
         printf("problem: %s\n", lw_audit_problem_name(v.problem));
     if (v.bad_id)
         printf("%lld record%s chain before it; the last of them: %lld:%s\n",
-               (long long)v.rows, v.rows == 1 ? "" : "s",
-               (long long)v.head.id, v.head.hash);
+               (long long)v.rows, v.rows == 1 ? "" : "s", (long long)v.head.id,
+               v.head.hash);
     else
         printf("the chain itself holds %lld record%s; its head: %lld:%s\n",
-               (long long)v.rows, v.rows == 1 ? "" : "s",
-               (long long)v.head.id, v.head.hash);
+               (long long)v.rows, v.rows == 1 ? "" : "s", (long long)v.head.id,
+               v.head.hash);
     return EXIT_ALTERED;
 }
 

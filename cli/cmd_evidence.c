@@ -176,34 +176,34 @@ const struct cli_command cli_cmd_evidence = {
 
 /* An export under way. */
 struct bundle {
-    struct cli *c;                     /* the command's state */
-    const char *cmd;                   /* "evidence", for messages */
-    const char *dir;                   /* the folder, as given */
-    int dirfd;                         /* the folder, open */
-    struct lw_vehicle_match m;         /* the vehicle */
-    bool has_account;                  /* acct holds its account */
-    struct lw_account acct;            /* that account */
-    bool heard;                        /* dev holds its tracker */
-    struct lw_device_info dev;         /* that tracker */
-    int64_t from_ms, to_ms;            /* the range */
-    const char *reason;                /* why (required) */
-    struct lw_tz *tz;                  /* local times; NULL: UTC */
-    char tz_note[ERR_LEN + 128];       /* why UTC, when the zone failed */
+    struct cli *c;               /* the command's state */
+    const char *cmd;             /* "evidence", for messages */
+    const char *dir;             /* the folder, as given */
+    int dirfd;                   /* the folder, open */
+    struct lw_vehicle_match m;   /* the vehicle */
+    bool has_account;            /* acct holds its account */
+    struct lw_account acct;      /* that account */
+    bool heard;                  /* dev holds its tracker */
+    struct lw_device_info dev;   /* that tracker */
+    int64_t from_ms, to_ms;      /* the range */
+    const char *reason;          /* why (required) */
+    struct lw_tz *tz;            /* local times; NULL: UTC */
+    char tz_note[ERR_LEN + 128]; /* why UTC, when the zone failed */
     unsigned char pk[crypto_sign_PUBLICKEYBYTES]; /* the signer's key */
     unsigned char sk[crypto_sign_SECRETKEYBYTES]; /* ... and its secret */
-    char pk_b64[LW_EVIDENCE_PK_B64];   /* pk as base64 */
-    struct lw_audit_head rec;          /* the export's audit record */
-    struct lw_audit_head head;         /* the trail's head at export */
-    struct lw_manifest man;            /* the files written so far */
+    char pk_b64[LW_EVIDENCE_PK_B64];              /* pk as base64 */
+    struct lw_audit_head rec;  /* the export's audit record */
+    struct lw_audit_head head; /* the trail's head at export */
+    struct lw_manifest man;    /* the files written so far */
     /* what the history held */
-    int64_t nfix;                      /* fixes in the range */
-    int64_t first_ms, last_ms;         /* first and last fix time */
-    int64_t with_accuracy;             /* fixes with an accuracy */
-    double acc_min, acc_max;           /* their range, m */
-    int64_t max_delay_ms;              /* longest fix-to-receive delay */
-    int64_t nalerts;                   /* alerts in the range */
-    int64_t naudit;                    /* audit records of the device */
-    bool failed;                       /* an output failed */
+    int64_t nfix;              /* fixes in the range */
+    int64_t first_ms, last_ms; /* first and last fix time */
+    int64_t with_accuracy;     /* fixes with an accuracy */
+    double acc_min, acc_max;   /* their range, m */
+    int64_t max_delay_ms;      /* longest fix-to-receive delay */
+    int64_t nalerts;           /* alerts in the range */
+    int64_t naudit;            /* audit records of the device */
+    bool failed;               /* an output failed */
 };
 
 /* ---- keys ------------------------------------------------------------------
@@ -214,8 +214,7 @@ struct bundle {
 static char *read_small(int dirfd, const char *path, size_t max, size_t *len,
                         char *why, size_t whylen)
 {
-    int fd = dirfd >= 0 ? openat(dirfd, path, O_RDONLY | O_CLOEXEC |
-                                                  O_NOFOLLOW)
+    int fd = dirfd >= 0 ? openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
                         : open(path, O_RDONLY | O_CLOEXEC);
     char *buf = NULL;
     size_t n = 0;
@@ -464,8 +463,8 @@ static bool bundle_close(struct bundle *b, FILE *f, const char *name)
         err = errno;
     }
     if (!ok) {
-        cli_error(b->cmd, CLI_EXIT_FAIL, "cannot write %s/%s: %s", b->dir,
-                  name, strerror(err));
+        cli_error(b->cmd, CLI_EXIT_FAIL, "cannot write %s/%s: %s", b->dir, name,
+                  strerror(err));
         return false;
     }
     if (b->man.nfiles == MAX_FILES)
@@ -529,23 +528,21 @@ static const char *local(const struct bundle *b, int64_t ms, char *buf,
     }
     snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d %c%02d:%02d", l.year,
              l.month, l.day, l.hour, l.min, l.sec, sign,
-             (int)(off / SEC_PER_HOUR), (int)(off % SEC_PER_HOUR / SEC_PER_MIN));
+             (int)(off / SEC_PER_HOUR),
+             (int)(off % SEC_PER_HOUR / SEC_PER_MIN));
     return buf;
 }
 
 static bool write_vehicle(struct bundle *b)
 {
     const struct lw_vehicle *v = &b->m.v;
-    json_t *tracker = b->heard
-                          ? json_pack("{s:o, s:o, s:o, s:I}", "first_heard",
-                                      cli_json_time(b->dev.first_heard_ms),
-                                      "last_heard",
-                                      cli_json_time(b->dev.last_heard_ms),
-                                      "last_fix",
-                                      cli_json_time(b->dev.last_fix_ms),
-                                      "fixes_stored",
-                                      (json_int_t)b->dev.fixes)
-                          : json_null();
+    json_t *tracker =
+        b->heard ? json_pack("{s:o, s:o, s:o, s:I}", "first_heard",
+                             cli_json_time(b->dev.first_heard_ms), "last_heard",
+                             cli_json_time(b->dev.last_heard_ms), "last_fix",
+                             cli_json_time(b->dev.last_fix_ms), "fixes_stored",
+                             (json_int_t)b->dev.fixes)
+                 : json_null();
     json_t *j = json_pack(
         "{s:s, s:b, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o}", "device",
         v->device, "registered", b->m.registered, "vin",
@@ -561,23 +558,22 @@ static bool write_vehicle(struct bundle *b)
 
 static bool write_account(struct bundle *b)
 {
-    json_t *j = b->has_account
-                    ? json_pack("{s:s, s:i, s:o, s:o, s:o}", "account",
-                                b->acct.account, "days_past_due",
-                                b->acct.days_past_due, "status",
-                                lw_json_str_or_null(b->acct.status),
-                                "updated_at",
-                                cli_json_time(b->acct.updated_ms), "source",
-                                lw_json_str_or_null(b->acct.source))
-                    : json_null();
+    json_t *j =
+        b->has_account
+            ? json_pack("{s:s, s:i, s:o, s:o, s:o}", "account", b->acct.account,
+                        "days_past_due", b->acct.days_past_due, "status",
+                        lw_json_str_or_null(b->acct.status), "updated_at",
+                        cli_json_time(b->acct.updated_ms), "source",
+                        lw_json_str_or_null(b->acct.source))
+            : json_null();
 
     return write_json_file(b, "account.json", j);
 }
 
 /* The four history files in one pass over the range. */
 struct pass1 {
-    struct bundle *b;                  /* the export */
-    struct cli_track t[4];             /* csv, gpx, geojson, kml */
+    struct bundle *b;      /* the export */
+    struct cli_track t[4]; /* csv, gpx, geojson, kml */
 };
 
 static int pass1_fix(void *ctx, const struct lw_fix *f)
@@ -624,12 +620,12 @@ static bool write_history(struct bundle *b, struct lw_store *s)
 
     for (i = 0; i < 4 && ok; i++, n++) {
         f[i] = bundle_open(b, out[i].name);
-        ok = f[i] && cli_track_begin(&p.t[i], f[i], out[i].fmt, &b->m,
-                                     b->c->now_ms);
+        ok = f[i] &&
+             cli_track_begin(&p.t[i], f[i], out[i].fmt, &b->m, b->c->now_ms);
     }
     if (ok) {
-        e = lw_store_history(s, b->m.v.device, b->from_ms, b->to_ms,
-                             pass1_fix, &p);
+        e = lw_store_history(s, b->m.v.device, b->from_ms, b->to_ms, pass1_fix,
+                             &p);
         if (e != LW_OK) {
             cli_db_error(b->cmd, s, e);
             ok = false;
@@ -702,15 +698,14 @@ static bool write_alerts(struct bundle *b, struct lw_store *s, json_t **out)
 /* The audit records of the device as JSON objects. */
 static json_t *audit_json(const struct lw_audit_entry *a)
 {
-    return json_pack("{s:I, s:o, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, "
-                     "s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s}",
-                     "id", (json_int_t)a->id, "time", cli_json_time(a->at_ms),
-                     "who", a->who, "as", a->as_name, "os_detail",
-                     a->os_detail, "via", a->via, "role", a->role, "client",
-                     a->client, "action", a->action, "device", a->device,
-                     "case_id", a->case_id, "basis", a->basis, "reason",
-                     a->reason, "detail", a->detail, "hash", a->hash,
-                     "prev_hash", a->prev_hash);
+    return json_pack(
+        "{s:I, s:o, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, "
+        "s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s}",
+        "id", (json_int_t)a->id, "time", cli_json_time(a->at_ms), "who", a->who,
+        "as", a->as_name, "os_detail", a->os_detail, "via", a->via, "role",
+        a->role, "client", a->client, "action", a->action, "device", a->device,
+        "case_id", a->case_id, "basis", a->basis, "reason", a->reason, "detail",
+        a->detail, "hash", a->hash, "prev_hash", a->prev_hash);
 }
 
 struct audit_collect {
@@ -1028,8 +1023,7 @@ static void report_files(FILE *f, const struct bundle *b)
     for (i = 0; i < b->man.nfiles; i++) {
         fputs("<tr>", f);
         td(f, b->man.files[i].name);
-        fprintf(f, "<td class=\"mono\">%s</td></tr>\n",
-                b->man.files[i].sha256);
+        fprintf(f, "<td class=\"mono\">%s</td></tr>\n", b->man.files[i].sha256);
     }
     fputs("<tr><td>report.html</td><td>this page: see MANIFEST</td></tr>\n"
           "</table>\n",
@@ -1059,8 +1053,8 @@ static bool write_report(struct bundle *b, struct lw_store *s, json_t *alerts,
               "(&#176;)</th><th>Received (UTC)</th><th>Delay</th>"
               "<th>Trigger</th></tr>\n",
               f);
-        e = lw_store_history(s, b->m.v.device, b->from_ms, b->to_ms,
-                             pass2_fix, &p);
+        e = lw_store_history(s, b->m.v.device, b->from_ms, b->to_ms, pass2_fix,
+                             &p);
         if (e != LW_OK) {
             cli_db_error(b->cmd, s, e);
             ok = false;
@@ -1171,8 +1165,8 @@ static int open_out_dir(struct bundle *b, bool create)
     } else if (!create) {
         return CLI_CONTINUE; /* made later */
     } else if (mkdir(b->dir, S_IRWXU) != 0) {
-        return cli_error(b->cmd, CLI_EXIT_FAIL, "cannot create %s: %s",
-                         b->dir, strerror(errno));
+        return cli_error(b->cmd, CLI_EXIT_FAIL, "cannot create %s: %s", b->dir,
+                         strerror(errno));
     }
     b->dirfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (b->dirfd < 0)
@@ -1490,8 +1484,8 @@ static bool check_signature(int dirfd, const char *text, size_t len,
     size_t siglen = 0, got = 0;
     bool ok;
 
-    sigtext = read_small(dirfd, F_SIG, SMALL_FILE_MAX, &siglen, why,
-                         sizeof(why));
+    sigtext =
+        read_small(dirfd, F_SIG, SMALL_FILE_MAX, &siglen, why, sizeof(why));
     if (!sigtext) {
         printf("%s: MISSING or unreadable (%s)\n", F_SIG, why);
         return false;

@@ -49,7 +49,7 @@
 #define DEL 0x7FUL
 
 static const char *const format_names[] = {
-    [CLI_TRACK_CSV] = "csv", [CLI_TRACK_JSON] = "json",
+    [CLI_TRACK_CSV] = "csv",         [CLI_TRACK_JSON] = "json",
     [CLI_TRACK_GEOJSON] = "geojson", [CLI_TRACK_GPX] = "gpx",
     [CLI_TRACK_KML] = "kml",
 };
@@ -222,7 +222,8 @@ static bool write_kml(FILE *out, const struct lw_fix *f)
     char t[LW_TIME_BUFLEN], la[CLI_NUM_BUFLEN], lo[CLI_NUM_BUFLEN];
     char el[CLI_NUM_BUFLEN];
 
-    return fprintf(out, "        <when>%s</when><gx:coord>%s %s %s</gx:coord>\n",
+    return fprintf(out,
+                   "        <when>%s</when><gx:coord>%s %s %s</gx:coord>\n",
                    cli_time(f->fix_time_ms, t),
                    cli_num(f->lon_deg, COORD_DECIMALS, lo),
                    cli_num(f->lat_deg, COORD_DECIMALS, la),

@@ -53,9 +53,8 @@ static const char SQL_ADD[] =
     "AND a.at_ms >= ?5 AND a.at_ms <= ?6 AND a.id > ?7 ORDER BY a.id LIMIT ?8"
 /* (every statement numbers its parameters alike: ?1 device, ?4 case) */
 static const char SQL_LIST_ALL[] = LIST_SELECT "WHERE 1" LIST_FILTERS;
-static const char SQL_LIST_DEVICE[] =
-    LIST_SELECT "WHERE a.device = ?1 AND (?4 IS NULL OR a.case_id = ?4)"
-        LIST_FILTERS;
+static const char SQL_LIST_DEVICE[] = LIST_SELECT
+    "WHERE a.device = ?1 AND (?4 IS NULL OR a.case_id = ?4)" LIST_FILTERS;
 static const char SQL_LIST_CASE[] =
     LIST_SELECT "WHERE a.case_id = ?4" LIST_FILTERS;
 
@@ -295,10 +294,10 @@ enum lw_err lw_audit_head_parse(const char *text, struct lw_audit_head *out)
         json_t *j = json_loads(text, 0, NULL);
         json_t *ji = json_object_get(j, "id");
         json_t *jh = json_object_get(j, "hash");
-        bool ok = json_is_integer(ji) && json_integer_value(ji) >= 0 &&
-                  json_is_string(jh) &&
-                  take_hash(json_string_value(jh), json_string_length(jh),
-                            out->hash);
+        bool ok =
+            json_is_integer(ji) && json_integer_value(ji) >= 0 &&
+            json_is_string(jh) &&
+            take_hash(json_string_value(jh), json_string_length(jh), out->hash);
 
         if (ok)
             out->id = json_integer_value(ji);
@@ -381,8 +380,9 @@ enum lw_err lw_audit_query(struct lw_store *s, const struct lw_audit_filter *f,
         return LW_ERR_INVAL;
     if (!f)
         f = &all;
-    sql = f->device ? SQL_LIST_DEVICE : f->case_id ? SQL_LIST_CASE
-                                                   : SQL_LIST_ALL;
+    sql = f->device    ? SQL_LIST_DEVICE
+          : f->case_id ? SQL_LIST_CASE
+                       : SQL_LIST_ALL;
     st = lw_db_stmt(db, sql, &e);
     if (!st)
         return e;
@@ -485,13 +485,13 @@ static bool row_stored_hash(sqlite3_stmt *st, unsigned char *h)
 
 /* A record held in memory for the diagnosis: its own copies. */
 struct row {
-    bool present;                                /* a record was read */
-    int64_t id, at_ms;                           /* its id and time */
-    char *p[LW_AUDIT_NTEXT];                     /* its texts (NULL: NULL) */
-    size_t n[LW_AUDIT_NTEXT];                    /* their lengths */
-    bool has_hash;                               /* hash is valid */
-    unsigned char hash[LW_AUDIT_HASH_BYTES];     /* its stored hash */
-    bool oom;                                    /* a copy failed */
+    bool present;                            /* a record was read */
+    int64_t id, at_ms;                       /* its id and time */
+    char *p[LW_AUDIT_NTEXT];                 /* its texts (NULL: NULL) */
+    size_t n[LW_AUDIT_NTEXT];                /* their lengths */
+    bool has_hash;                           /* hash is valid */
+    unsigned char hash[LW_AUDIT_HASH_BYTES]; /* its stored hash */
+    bool oom;                                /* a copy failed */
 };
 
 static void row_free(struct row *r)
@@ -550,12 +550,12 @@ static bool row_chains(const struct row *r, int64_t id,
 
 /* State of a verification walk. */
 struct walk {
-    const struct lw_audit_head *expect; /* the head to meet, or NULL */
-    struct lw_audit_verdict *v;         /* the outcome */
+    const struct lw_audit_head *expect;      /* the head to meet, or NULL */
+    struct lw_audit_verdict *v;              /* the outcome */
     unsigned char prev[LW_AUDIT_HASH_BYTES]; /* hash of the last good one */
-    bool any;                           /* a record chained already */
-    const char *malformed;              /* why bad_id cannot be checked */
-    bool unchained;                     /* bad_id has no valid hash */
+    bool any;                                /* a record chained already */
+    const char *malformed;                   /* why bad_id cannot be checked */
+    bool unchained;                          /* bad_id has no valid hash */
 };
 
 static int walk_row(sqlite3_stmt *st, const void *cbp, void *ctx)
@@ -587,9 +587,9 @@ static int walk_row(sqlite3_stmt *st, const void *cbp, void *ctx)
     v->rows++;
     v->head.id = id;
     lw_auditchain_hex(h, v->head.hash);
-    if (w->expect && (w->expect->id == id ||
-                      (w->expect->id < 0 &&
-                       strcmp(w->expect->hash, v->head.hash) == 0))) {
+    if (w->expect &&
+        (w->expect->id == id ||
+         (w->expect->id < 0 && strcmp(w->expect->hash, v->head.hash) == 0))) {
         if (strcmp(w->expect->hash, v->head.hash) != 0) {
             v->problem = LW_AUDIT_HEAD_DIFFERS;
             return 1;
@@ -743,8 +743,8 @@ static enum lw_err diagnose(struct lw_db *db, struct walk *w)
         snprintf(v->detail, sizeof(v->detail),
                  "record %" PRId64 " was inserted: it does not chain, and "
                  "the record after it chains to record %" PRId64 "%s",
-                 k, p, v->to_id ? " (the records after it were renumbered)"
-                                : "");
+                 k, p,
+                 v->to_id ? " (the records after it were renumbered)" : "");
         v->to_id = 0;
         break;
     case LW_AUDIT_REORDERED:
@@ -755,9 +755,8 @@ static enum lw_err diagnose(struct lw_db *db, struct walk *w)
         break;
     default:
         snprintf(v->detail, sizeof(v->detail),
-                 "record %" PRId64 " does not chain to record %" PRId64
-                 "%s",
-                 k, p,
+                 "record %" PRId64 " does not chain to record %" PRId64 "%s", k,
+                 p,
                  next.present ? " (changed, inserted or moved, and its "
                                 "neighbours too)"
                               : ": it is the last; changed after it was "

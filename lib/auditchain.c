@@ -69,9 +69,8 @@ void lw_auditchain_texts(const struct lw_audit_rec *r, struct lw_audit_texts *t)
 {
     /* chain order: the table's text columns in column order */
     const char *v[LW_AUDIT_NTEXT] = {
-        r->who,     r->action,    r->device, r->reason,
-        r->role,    r->via,       r->as_name, r->os_detail,
-        r->client,  r->case_id,   r->basis,  r->detail,
+        r->who,     r->action,    r->device, r->reason,  r->role,  r->via,
+        r->as_name, r->os_detail, r->client, r->case_id, r->basis, r->detail,
     };
     int i;
 
@@ -83,8 +82,7 @@ void lw_auditchain_texts(const struct lw_audit_rec *r, struct lw_audit_texts *t)
 
 size_t lw_auditchain_encode(const unsigned char *prev, int64_t id,
                             int64_t at_ms, const struct lw_audit_texts *t,
-                            unsigned char *buf, size_t len,
-                            unsigned char *hash)
+                            unsigned char *buf, size_t len, unsigned char *hash)
 {
     static const unsigned char zero[LW_AUDIT_HASH_BYTES];
     crypto_hash_sha256_state h;
@@ -174,10 +172,10 @@ static const char SQL_SET_HASH[] = "UPDATE audit SET hash = ?2 WHERE id = ?1";
 
 /* The chain so far, while the migration walks the records. */
 struct chaining {
-    unsigned char prev[LW_AUDIT_HASH_BYTES]; /* hash of the record before */
-    bool first;                              /* no record yet */
-    int n;                                   /* records in this step */
-    int64_t id[CHAIN_STEP];                  /* their ids */
+    unsigned char prev[LW_AUDIT_HASH_BYTES];     /* hash of the record before */
+    bool first;                                  /* no record yet */
+    int n;                                       /* records in this step */
+    int64_t id[CHAIN_STEP];                      /* their ids */
     char hex[CHAIN_STEP][LW_AUDIT_HASH_HEX + 1]; /* their hashes */
 };
 

@@ -24,7 +24,8 @@ struct lw_audit_texts {
 };
 
 /* The texts of r (NUL-terminated strings) in chain order. */
-void lw_auditchain_texts(const struct lw_audit_rec *r, struct lw_audit_texts *t);
+void lw_auditchain_texts(const struct lw_audit_rec *r,
+                         struct lw_audit_texts *t);
 
 /*
  * The canonical content of the record (id, at_ms, t) chained to prev (32

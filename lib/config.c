@@ -235,8 +235,8 @@ static const struct setting settings[] = {
     {"smtp", "route_low_battery", T_STR, OFF(smtp_route_low_battery), "", 0,
      0, LIVE, "More recipients of low_battery alerts."},
 
-    {"privacy", "signing_key_file", T_STR, OFF(privacy_signing_key_file), "",
-     0, 0, CLI,
+    {"privacy", "signing_key_file", T_STR, OFF(privacy_signing_key_file), "", 0,
+     0, CLI,
      "Ed25519 secret key that signs evidence bundles ('lienwatch evidence "
      "keygen' writes one); read by 'lienwatch evidence' when --key is not "
      "given."},

@@ -12,9 +12,8 @@
 
 /* DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410), before the 32
  * key bytes. */
-static const unsigned char spki_prefix[] = {0x30, 0x2a, 0x30, 0x05, 0x06,
-                                            0x03, 0x2b, 0x65, 0x70, 0x03,
-                                            0x21, 0x00};
+static const unsigned char spki_prefix[] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                            0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
 #define SPKI_LEN (sizeof(spki_prefix) + LW_EVIDENCE_PK_BYTES)
 /* Room for the base64 of the SubjectPublicKeyInfo. */
 #define SPKI_B64 64
@@ -73,8 +72,7 @@ static void put_comment(FILE *f, const char *key, const char *value)
     fputc('\n', f);
 }
 
-enum lw_err lw_manifest_format(struct lw_manifest *m, char **text,
-                               size_t *len)
+enum lw_err lw_manifest_format(struct lw_manifest *m, char **text, size_t *len)
 {
     FILE *f;
     int i;
@@ -101,8 +99,7 @@ enum lw_err lw_manifest_format(struct lw_manifest *m, char **text,
     put_comment(f, C_HEAD, m->head);
     put_comment(f, C_KEY, m->key);
     for (i = 0; i < m->nfiles; i++)
-        fprintf(f, "%s" SEPARATOR "%s\n", m->files[i].sha256,
-                m->files[i].name);
+        fprintf(f, "%s" SEPARATOR "%s\n", m->files[i].sha256, m->files[i].name);
     if (fclose(f) != 0 || !*text) {
         free(*text);
         *text = NULL;
@@ -113,8 +110,8 @@ enum lw_err lw_manifest_format(struct lw_manifest *m, char **text,
 
 /* When line (n bytes) is "# key: value", copies value into out (len
  * bytes, truncated) and returns true. */
-static bool take_comment(const char *line, size_t n, const char *key,
-                         char *out, size_t len)
+static bool take_comment(const char *line, size_t n, const char *key, char *out,
+                         size_t len)
 {
     size_t k = strlen(key), v;
 
@@ -264,9 +261,8 @@ enum lw_err lw_evidence_pk_parse(const char *text, size_t len,
     end = memchr(p, '\n', len - (size_t)(p - text));
     if (!end)
         end = text + len;
-    return unb64(p, (size_t)(end - p), pk, LW_EVIDENCE_PK_BYTES)
-               ? LW_OK
-               : LW_ERR_INVAL;
+    return unb64(p, (size_t)(end - p), pk, LW_EVIDENCE_PK_BYTES) ? LW_OK
+                                                                 : LW_ERR_INVAL;
 }
 
 void lw_evidence_pk_pem(const unsigned char *pk, char *out)

@@ -108,10 +108,10 @@ struct lw_audit_rec {
 
 /* The last record of the trail: what lienwatchd publishes. */
 struct lw_audit_head {
-    int64_t id;                         /* its id; 0: empty trail; -1:
-                                           unknown (a head given as a hash) */
-    char hash[LW_AUDIT_HASH_HEX + 1];   /* its hash, lowercase hex; 64 '0'
-                                           for an empty trail */
+    int64_t id;                       /* its id; 0: empty trail; -1:
+                                         unknown (a head given as a hash) */
+    char hash[LW_AUDIT_HASH_HEX + 1]; /* its hash, lowercase hex; 64 '0'
+                                         for an empty trail */
 };
 
 /*
@@ -160,15 +160,15 @@ enum lw_err lw_audit_head_parse(const char *text, struct lw_audit_head *out);
 
 /* One audit record, as lw_audit_list reports it. */
 struct lw_audit_entry {
-    int64_t id;            /* insertion order, increasing */
-    int64_t at_ms;         /* when (UTC ms, the caller's clock) */
-    const char *who;       /* identity (see struct lw_audit_rec) */
-    const char *action;    /* kind of action */
-    const char *device;    /* device concerned, NULL when none */
-    const char *reason;    /* stated reason, NULL when none given */
-    const char *role;      /* NULL when none (and in records before */
-    const char *via;       /*   schema 5, which had only the six fields */
-    const char *as_name;   /*   above) */
+    int64_t id;          /* insertion order, increasing */
+    int64_t at_ms;       /* when (UTC ms, the caller's clock) */
+    const char *who;     /* identity (see struct lw_audit_rec) */
+    const char *action;  /* kind of action */
+    const char *device;  /* device concerned, NULL when none */
+    const char *reason;  /* stated reason, NULL when none given */
+    const char *role;    /* NULL when none (and in records before */
+    const char *via;     /*   schema 5, which had only the six fields */
+    const char *as_name; /*   above) */
     const char *os_detail;
     const char *client;
     const char *case_id;

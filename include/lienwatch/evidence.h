@@ -62,23 +62,23 @@
 
 /* One file of a bundle. */
 struct lw_manifest_file {
-    char name[LW_MANIFEST_NAME_MAX + 1];  /* its name in the folder */
-    char sha256[LW_AUDIT_HASH_HEX + 1];   /* its SHA-256, lowercase hex */
+    char name[LW_MANIFEST_NAME_MAX + 1]; /* its name in the folder */
+    char sha256[LW_AUDIT_HASH_HEX + 1];  /* its SHA-256, lowercase hex */
 };
 
 /* What a MANIFEST says. Every text is NUL-terminated ("" when absent). */
 struct lw_manifest {
-    char created[LW_TIME_BUFLEN];           /* when the bundle was made */
-    char device[LW_DEVICE_MAX + 1];         /* the device */
-    char from[LW_TIME_BUFLEN];              /* the range's start */
-    char to[LW_TIME_BUFLEN];                /* and end */
-    char record[LW_MANIFEST_HEAD_LEN];      /* the export's audit record */
-    char head[LW_MANIFEST_HEAD_LEN];        /* the audit head at export */
-    char key[LW_EVIDENCE_PK_B64];           /* the signing key, base64 */
+    char created[LW_TIME_BUFLEN];      /* when the bundle was made */
+    char device[LW_DEVICE_MAX + 1];    /* the device */
+    char from[LW_TIME_BUFLEN];         /* the range's start */
+    char to[LW_TIME_BUFLEN];           /* and end */
+    char record[LW_MANIFEST_HEAD_LEN]; /* the export's audit record */
+    char head[LW_MANIFEST_HEAD_LEN];   /* the audit head at export */
+    char key[LW_EVIDENCE_PK_B64];      /* the signing key, base64 */
     struct lw_manifest_file files[LW_MANIFEST_MAX_FILES]; /* the files */
-    int nfiles;                             /* entries in files */
-    int bad_line;                           /* parse: the first line not
-                                               understood (1-based), 0 */
+    int nfiles;                                           /* entries in files */
+    int bad_line; /* parse: the first line not
+                     understood (1-based), 0 */
 };
 
 /*
@@ -95,8 +95,7 @@ bool lw_manifest_name_ok(const char *name);
  * lowercase hexadecimal digits or more than LW_MANIFEST_MAX_FILES files;
  * LW_ERR_NOMEM.
  */
-enum lw_err lw_manifest_format(struct lw_manifest *m, char **text,
-                               size_t *len);
+enum lw_err lw_manifest_format(struct lw_manifest *m, char **text, size_t *len);
 
 /*
  * Parses MANIFEST text (len bytes; need not be NUL-terminated; a NUL byte

@@ -153,9 +153,9 @@ static void test_canonical_bytes(void **state)
 {
     unsigned char want[512], got[512], prev[LW_AUDIT_HASH_BYTES];
     const char *texts[LW_AUDIT_NTEXT] = {
-        kat1.who,     kat1.action,    kat1.device, kat1.reason,
-        kat1.role,    kat1.via,       kat1.as_name, kat1.os_detail,
-        kat1.client,  kat1.case_id,   kat1.basis,  kat1.detail,
+        kat1.who,    kat1.action,  kat1.device,  kat1.reason,
+        kat1.role,   kat1.via,     kat1.as_name, kat1.os_detail,
+        kat1.client, kat1.case_id, kat1.basis,   kat1.detail,
     };
     size_t n = 0, len;
     int i;
@@ -186,10 +186,10 @@ static void test_canonical_bytes(void **state)
     /* negative numbers in two's complement */
     len = lw_audit_canonical(NULL, -1, &kat2, got, sizeof(got));
     assert_memory_equal(got + 8 + 32, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
-    assert_memory_equal(got + 8 + 32 + 8,
-                        "\xff\xff\xff\xff\xff\xff\xff\xfb", 8);
-    assert_int_equal(len, 8 + 32 + 16 + (4 + 10) + (4 + 5) + (4 + 0) + 4 +
-                              4 + (4 + 6) + 4 + 4 + 4 + 4 + 4 + (4 + 1));
+    assert_memory_equal(got + 8 + 32 + 8, "\xff\xff\xff\xff\xff\xff\xff\xfb",
+                        8);
+    assert_int_equal(len, 8 + 32 + 16 + (4 + 10) + (4 + 5) + (4 + 0) + 4 + 4 +
+                              (4 + 6) + 4 + 4 + 4 + 4 + 4 + (4 + 1));
 }
 
 static void test_known_answers(void **state)
@@ -233,9 +233,9 @@ static void test_unambiguous(void **state)
     assert_memory_not_equal(h, base, sizeof(h));
     for (int i = 0; i < LW_AUDIT_NTEXT; i++) {
         const char **f[LW_AUDIT_NTEXT] = {
-            &r.who,     &r.action,  &r.device, &r.reason,
-            &r.role,    &r.via,     &r.as_name, &r.os_detail,
-            &r.client,  &r.case_id, &r.basis,  &r.detail,
+            &r.who,    &r.action,  &r.device,  &r.reason,
+            &r.role,   &r.via,     &r.as_name, &r.os_detail,
+            &r.client, &r.case_id, &r.basis,   &r.detail,
         };
 
         r = kat1;
@@ -249,12 +249,12 @@ static void test_unambiguous(void **state)
  */
 
 struct seen {
-    int n;                               /* records */
-    int64_t id[NREC + 8];                /* their ids */
+    int n;                                      /* records */
+    int64_t id[NREC + 8];                       /* their ids */
     char hash[NREC + 8][LW_AUDIT_HASH_HEX + 1]; /* their hashes */
     char prev[NREC + 8][LW_AUDIT_HASH_HEX + 1]; /* what they chain to */
-    char who[NREC + 8][32];              /* their who */
-    char as[NREC + 8][32];               /* as_name, "(null)" */
+    char who[NREC + 8][32];                     /* their who */
+    char as[NREC + 8][32];                      /* as_name, "(null)" */
 };
 
 static int seen_cb(void *ctx, const struct lw_audit_entry *a)
@@ -394,13 +394,13 @@ static void test_triggers(void **state)
     s = open_ok(t.path, 0);
     assert_int_equal(lw_audit_append(s, &kat1, NULL), LW_OK);
     assert_int_equal(lw_audit_append(s, &kat2, NULL), LW_OK);
-    assert_int_equal(raw_sql(t.path, "UPDATE audit SET reason = 'forged'", msg,
-                             sizeof(msg)),
-                     SQLITE_CONSTRAINT);
+    assert_int_equal(
+        raw_sql(t.path, "UPDATE audit SET reason = 'forged'", msg, sizeof(msg)),
+        SQLITE_CONSTRAINT);
     assert_non_null(strstr(msg, "never changed"));
-    assert_int_equal(raw_sql(t.path, "DELETE FROM audit WHERE id = 2", msg,
-                             sizeof(msg)),
-                     SQLITE_CONSTRAINT);
+    assert_int_equal(
+        raw_sql(t.path, "DELETE FROM audit WHERE id = 2", msg, sizeof(msg)),
+        SQLITE_CONSTRAINT);
     assert_non_null(strstr(msg, "never deleted"));
     assert_int_equal(raw_sql(t.path,
                              "INSERT INTO audit (at_ms, who, action) "
@@ -613,13 +613,12 @@ static void test_verify_inserted(void **state)
     (void)state;
     /* in the middle: the records from 12 on moved up by one */
     fill(&t, heads);
-    raw_ok(t.path,
-           "UPDATE audit SET id = -id WHERE id >= 12;"
-           "UPDATE audit SET id = 1 - id WHERE id < 0;"
-           "INSERT INTO audit (id, at_ms, who, action, device, hash) "
-           "VALUES (12, 1, 'mallory', 'locate', 'car/1', "
-           "'0123456789abcdef0123456789abcdef"
-           "0123456789abcdef0123456789abcdef')");
+    raw_ok(t.path, "UPDATE audit SET id = -id WHERE id >= 12;"
+                   "UPDATE audit SET id = 1 - id WHERE id < 0;"
+                   "INSERT INTO audit (id, at_ms, who, action, device, hash) "
+                   "VALUES (12, 1, 'mallory', 'locate', 'car/1', "
+                   "'0123456789abcdef0123456789abcdef"
+                   "0123456789abcdef0123456789abcdef')");
     verify(t.path, NULL, &v);
     assert_int_equal(v.problem, LW_AUDIT_INSERTED);
     assert_int_equal(v.bad_id, 12);
@@ -630,12 +629,11 @@ static void test_verify_inserted(void **state)
 
     /* with a copy of a genuine record's hash, the same */
     fill(&t, heads);
-    raw_ok(t.path,
-           "UPDATE audit SET id = -id WHERE id >= 30;"
-           "UPDATE audit SET id = 1 - id WHERE id < 0;"
-           "INSERT INTO audit (id, at_ms, who, action, hash) "
-           "SELECT 30, at_ms, 'mallory', action, hash FROM audit "
-           "WHERE id = 31");
+    raw_ok(t.path, "UPDATE audit SET id = -id WHERE id >= 30;"
+                   "UPDATE audit SET id = 1 - id WHERE id < 0;"
+                   "INSERT INTO audit (id, at_ms, who, action, hash) "
+                   "SELECT 30, at_ms, 'mallory', action, hash FROM audit "
+                   "WHERE id = 31");
     verify(t.path, NULL, &v);
     assert_int_equal(v.problem, LW_AUDIT_INSERTED);
     assert_int_equal(v.bad_id, 30);
@@ -802,8 +800,9 @@ static void test_head_parse(void **state)
     assert_int_equal(lw_audit_head_parse(text, &h), LW_OK);
     assert_int_equal(h.id, 3);
     /* upper case is taken, stored lower */
-    snprintf(text, sizeof(text), "4:%s",
-             "054D13483B1663EBDEC607369D82B8E80A9725FDC56F6396ADB140D7517A3662");
+    snprintf(
+        text, sizeof(text), "4:%s",
+        "054D13483B1663EBDEC607369D82B8E80A9725FDC56F6396ADB140D7517A3662");
     assert_int_equal(lw_audit_head_parse(text, &h), LW_OK);
     assert_string_equal(h.hash, kat1_hash);
     /* refused */

@@ -29,8 +29,7 @@ static const char sha_b[] =
 static void add(struct lw_manifest *m, const char *name, const char *sha)
 {
     snprintf(m->files[m->nfiles].name, sizeof(m->files[0].name), "%s", name);
-    snprintf(m->files[m->nfiles].sha256, sizeof(m->files[0].sha256), "%s",
-             sha);
+    snprintf(m->files[m->nfiles].sha256, sizeof(m->files[0].sha256), "%s", sha);
     m->nfiles++;
 }
 
@@ -62,8 +61,10 @@ static void test_manifest_roundtrip(void **state)
     {
         char want[300];
 
-        snprintf(want, sizeof(want), "%s  account.json\n%s  history.csv\n%s  "
-                 "vehicle.json\n", sha_a, sha_b, sha_a);
+        snprintf(want, sizeof(want),
+                 "%s  account.json\n%s  history.csv\n%s  "
+                 "vehicle.json\n",
+                 sha_a, sha_b, sha_a);
         assert_non_null(strstr(text, want));
         assert_string_equal(text + len - strlen(want), want);
     }
@@ -93,8 +94,8 @@ static void test_manifest_refusals(void **state)
     char *text = NULL;
     size_t len;
     static const char *const bad_names[] = {
-        "", ".hidden", "a/b", "a\\b", "with space", "tab\tname", "\x7f",
-        "caf\xc3\xa9",
+        "",           ".hidden",   "a/b",  "a\\b",
+        "with space", "tab\tname", "\x7f", "caf\xc3\xa9",
     };
 
     (void)state;
@@ -105,7 +106,8 @@ static void test_manifest_refusals(void **state)
         assert_false(lw_manifest_name_ok(bad_names[i]));
     }
     memset(m, 0, sizeof(*m));
-    add(m, "ok.json", "054D13483B1663EBDEC607369D82B8E80A9725FDC56F6396ADB140D7517A3662");
+    add(m, "ok.json",
+        "054D13483B1663EBDEC607369D82B8E80A9725FDC56F6396ADB140D7517A3662");
     assert_int_equal(lw_manifest_format(m, &text, &len), LW_ERR_INVAL);
     memset(m, 0, sizeof(*m));
     add(m, "ok.json", "054d");
@@ -148,8 +150,8 @@ static void test_manifest_parse_bad(void **state)
     /* too many files: the first LW_MANIFEST_MAX_FILES are kept */
     n = 0;
     for (int i = 0; i <= LW_MANIFEST_MAX_FILES; i++)
-        n += snprintf(text + n, sizeof(text) - (size_t)n, "%s  f%d\n", sha_a,
-                      i);
+        n +=
+            snprintf(text + n, sizeof(text) - (size_t)n, "%s  f%d\n", sha_a, i);
     assert_true((size_t)n < sizeof(text));
     assert_int_equal(lw_manifest_parse(text, (size_t)n, m), LW_ERR_RANGE);
     assert_int_equal(m->nfiles, LW_MANIFEST_MAX_FILES);
@@ -172,8 +174,7 @@ static void test_keys(void **state)
     (void)state;
     crypto_sign_keypair(pk, sk);
     lw_evidence_sk_file(sk, file);
-    assert_int_equal(lw_evidence_sk_parse(file, strlen(file), sk2, pk2),
-                     LW_OK);
+    assert_int_equal(lw_evidence_sk_parse(file, strlen(file), sk2, pk2), LW_OK);
     assert_memory_equal(sk2, sk, sizeof(sk));
     assert_memory_equal(pk2, pk, sizeof(pk));
     /* what a parsed key signs, the parsed public key verifies */
@@ -187,7 +188,8 @@ static void test_keys(void **state)
                      0);
     /* PEM, and the key file's public line */
     lw_evidence_pk_pem(pk, pem);
-    assert_non_null(strstr(pem, "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA"));
+    assert_non_null(
+        strstr(pem, "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA"));
     memset(pk2, 0, sizeof(pk2));
     assert_int_equal(lw_evidence_pk_parse(pem, strlen(pem), pk2), LW_OK);
     assert_memory_equal(pk2, pk, sizeof(pk));

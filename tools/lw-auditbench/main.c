@@ -88,12 +88,12 @@ static void mixed(long i, struct lw_audit_rec *r, char *dev, char *why,
                   char *detail)
 {
     static const char *const actions[] = {
-        "locate",      "history",     "alerts",        "evidence",
+        "locate",      "history",     "alerts",          "evidence",
         "vehicle set", "account set", "geofence import", "alert ack",
         "alert close", "purge",
     };
-    static const char *const whos[] = {"ops1", "agent7", "root",
-                                       "lienwatchd", "compliance"};
+    static const char *const whos[] = {"ops1", "agent7", "root", "lienwatchd",
+                                       "compliance"};
     static const char *const bases[] = {"watched", "override", "case"};
 
     memset(r, 0, sizeof(*r));
@@ -103,8 +103,10 @@ static void mixed(long i, struct lw_audit_rec *r, char *dev, char *why,
     snprintf(dev, TEXT_LEN, "owntracks/fleet%ld/car%ld", i % 7, i % 997);
     r->device = i % 11 ? dev : NULL;
     if (i % 3 == 0) {
-        snprintf(why, TEXT_LEN, "court order %ld: \"urgent\"; it's S\xc3\xa3o "
-                 "Paulo's", i);
+        snprintf(why, TEXT_LEN,
+                 "court order %ld: \"urgent\"; it's S\xc3\xa3o "
+                 "Paulo's",
+                 i);
         r->reason = why;
     } else if (i % 3 == 1) {
         r->reason = "";
@@ -220,8 +222,7 @@ static int bench(const struct opts *o, const char *path)
             }
             ns[i] = mono_ns() - t0;
         }
-        report(pass ? "append(w)" : "append", ns, o->appends,
-               cpu_ns() - c0);
+        report(pass ? "append(w)" : "append", ns, o->appends, cpu_ns() - c0);
     }
     /* the same through a side handle opened for it, as the CLI does */
     c0 = cpu_ns();
@@ -245,8 +246,7 @@ static int bench(const struct opts *o, const char *path)
     }
     report("open+append", ns, o->appends, cpu_ns() - c0);
     t0 = mono_ns();
-    if (lw_audit_verify(s, NULL, &v) != LW_OK ||
-        v.problem != LW_AUDIT_INTACT) {
+    if (lw_audit_verify(s, NULL, &v) != LW_OK || v.problem != LW_AUDIT_INTACT) {
         fprintf(stderr, "%s: verify: %s %s\n", PROG, lw_store_errmsg(s),
                 v.detail);
         goto out;
