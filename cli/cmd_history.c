@@ -111,7 +111,7 @@ static int cmd_history(struct cli *c, int argc, char **argv)
     struct lw_device_info d;
     struct lw_store *s;
     enum lw_err e;
-    int opt, rc = CLI_EXIT_OK;
+    int opt, rc;
 
     cli_getopt_reset();
     while ((opt = getopt_long(argc, argv, ":f:r:h", opts, NULL)) != -1) {
@@ -139,19 +139,16 @@ static int cmd_history(struct cli *c, int argc, char **argv)
             rc = cli_target_opt(me, &target, opt, optarg);
             if (rc != CLI_CONTINUE)
                 return rc;
-            rc = CLI_EXIT_OK;
             break;
         default:
             rc = cli_common_opt(c, me, opt, argv);
             if (rc != CLI_CONTINUE)
                 return rc;
-            rc = CLI_EXIT_OK;
         }
     }
     rc = cli_target_operands(me, &target, argc - optind, argv + optind);
     if (rc != CLI_CONTINUE)
         return rc;
-    rc = CLI_EXIT_OK;
     if (from > to)
         return cli_usage_error(me, "--from is after --to");
 

@@ -86,11 +86,13 @@ size_t lw_auditchain_encode(const unsigned char *prev, int64_t id,
 {
     static const unsigned char zero[LW_AUDIT_HASH_BYTES];
     crypto_hash_sha256_state h;
-    struct sink k = {.h = hash ? &h : NULL, .buf = buf, .len = len};
+    struct sink k = {.buf = buf, .len = len};
     int i;
 
-    if (hash)
+    if (hash) {
         crypto_hash_sha256_init(&h);
+        k.h = &h;
+    }
     put(&k, LW_AUDIT_TAG, TAG_BYTES);
     put(&k, prev ? prev : zero, LW_AUDIT_HASH_BYTES);
     put_be(&k, (uint64_t)id, INT_BYTES);
