@@ -1270,7 +1270,8 @@ static int run_export(struct cli *c, int argc, char **argv)
     struct bundle *b = calloc(1, sizeof(*b));
     struct cli_target target = {0};
     const char *key = NULL, *config = NULL, *zone = NULL;
-    char keyfile[PATH_LEN], why[ERR_LEN], detail[PATH_LEN + 256];
+    char keyfile[PATH_LEN], why[ERR_LEN], detail[2 * PATH_LEN + 256];
+    char cwd[PATH_LEN], where[2 * PATH_LEN + 2];
     char u1[LW_TIME_BUFLEN], u2[LW_TIME_BUFLEN];
     bool have_from = false, have_to = false;
     struct lw_audit_rec r;
@@ -1370,11 +1371,17 @@ static int run_export(struct cli *c, int argc, char **argv)
         goto out;
     }
     found = cli_target_resolve(me, s, &target, &b->m);
-    /* on the record before anything is read; no record, no export */
+    /* on the record before anything is read; no record, no export. The
+     * folder as an absolute path: where the copy went, wherever the
+     * command ran */
+    if (b->dir[0] != '/' && getcwd(cwd, sizeof(cwd)))
+        snprintf(where, sizeof(where), "%s/%s", cwd, b->dir);
+    else
+        snprintf(where, sizeof(where), "%s", b->dir);
     snprintf(detail, sizeof(detail),
              "evidence bundle to %s: fixes from %s to %s, signed with "
              "Ed25519 key %s",
-             b->dir, utc(b->from_ms, u1), utc(b->to_ms, u2), b->pk_b64);
+             where, utc(b->from_ms, u1), utc(b->to_ms, u2), b->pk_b64);
     cli_audit_rec(c, &r, "evidence",
                   found == CLI_CONTINUE ? b->m.v.device : target.text);
     r.reason = b->reason;

@@ -247,6 +247,13 @@ lw 0 evidence --vin 9bwzzz377vt004251 --from 2026-11-23T00:00:00Z --to 2026-11-2
 has "1 position"
 run 0 "$L" evidence verify "$T/b4" --pubkey "$K2"
 run 1 "$L" evidence verify "$T/b4" --pubkey "$K1"
+# a folder given relative to where the command runs is recorded in full
+(cd "$T" && lw_wrap "$L" --db "$DB" evidence ev/car --from 2026-11-23 --to 2026-11-23 \
+    --reason 'third request' --out rel --key "$T/k1.key") >/dev/null 2>"$T/err" ||
+    fail "relative --out: $(cat "$T/err")"
+[ -f "$T/rel/MANIFEST" ] || fail "relative --out: no bundle in $T/rel"
+sqlite3 "$DB" "SELECT detail FROM audit ORDER BY id DESC LIMIT 1" | grep -qF "bundle to $T/rel:" ||
+    fail "relative --out recorded as $(sqlite3 "$DB" "SELECT detail FROM audit ORDER BY id DESC LIMIT 1")"
 "$L" --db "$DB" audit verify >/dev/null || fail "the trail is not intact after the exports"
 
 # ---- help ----
