@@ -4,8 +4,9 @@
 #   - each tests/integration/test_*.sh is run by tests/run-integration.sh with
 #     BUILD set (build or build/asan) and LW_DATA_DIR set (../shared/data by
 #     default); exit 0 = pass, 77 = skipped (say why first), else fail;
-#   - servers are started on loopback ports picked by free_port and stopped by
-#     PID in the EXIT trap set by lw_setup;
+#   - servers are started on loopback ports picked by free_port (claimed for
+#     the test, so tests can run in parallel) and stopped by PID in the EXIT
+#     trap set by lw_setup;
 #   - everything a test writes goes under $T (a fresh temp dir).
 set -eu
 
@@ -38,6 +39,7 @@ lw_cleanup() {
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$p" 2>/dev/null || true
     done
+    release_ports
     if [ "${KEEP:-0}" = 1 ]; then say "kept $T"; else rm -rf "$T"; fi
 }
 
@@ -51,9 +53,23 @@ lw_setup() {
 lw_track() { LW_PIDS="$LW_PIDS $1"; }
 lw_untrack() { LW_PIDS=$(echo "$LW_PIDS" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' '); }
 
-# Prints a free TCP port on 127.0.0.1.
+# Prints a free TCP port on 127.0.0.1, claimed for this script until
+# lw_cleanup (tests run in parallel: see tests/portclaim.py). The claim is
+# the script's ($$ is the same in a $(...) subshell), so a port whose server
+# a test stops and starts again stays its own meanwhile.
 free_port() {
-    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    $PY "$ROOT/tests/portclaim.py" claim "$$"
+}
+
+# Drops the claims free_port made for this script.
+release_ports() {
+    local d=${LW_PORT_DIR:-/tmp/lienwatch-ports} f o
+    for f in "$d"/[0-9]*; do
+        [ -f "$f" ] || continue
+        read -r o 2>/dev/null <"$f" || o=
+        if [ "$o" = "$$" ]; then rm -f "$f"; fi
+    done
+    return 0
 }
 
 # wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds.
