@@ -35,6 +35,12 @@ static const struct cli_command *const commands[] = {
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
+/*
+ * 'lienwatch --help', around the list of commands. It is also the frame of
+ * the lienwatch(1) manual, which build-aux/gen-cli-man.py writes from it and
+ * from each command's help: sections at column 0, text indented by 4, terms
+ * on a line of their own with their text 4 deeper, "term   text" lists.
+ */
 static const char tool_help_head[] =
     "NAME\n"
     "    lienwatch - find financed vehicles in the lienwatch database\n"
@@ -54,8 +60,9 @@ static const char tool_help_head[] =
     "    Operations staff keep the registry with it: vehicles, loan accounts\n"
     "    and how overdue they are, geofences, and the lifecycle of the alerts\n"
     "    the daemon raises. Those changes are short write transactions,\n"
-    "    recorded in the audit trail, that a running lienwatchd picks up\n"
-    "    within about a second.\n"
+    "    recorded in the audit trail (who changed what), that a running\n"
+    "    lienwatchd picks up within about a second. They need write access\n"
+    "    to the database, which they never create or migrate.\n"
     "\n"
     "    Borrowers' locations are personal data: every locate and history\n"
     "    lookup is recorded in the audit trail (who, which device, when and\n"
@@ -65,13 +72,24 @@ static const char tool_help_head[] =
     "    before by SHA-256 ('lienwatch audit verify'), and evidence bundles\n"
     "    are signed ('lienwatch evidence').\n"
     "\n"
+    "    The database and its directory belong to the daemon's user,\n"
+    "    lienwatch (mode 0700). Run lienwatch as that user, so that lookups\n"
+    "    are recorded, or as root:\n"
+    "        sudo -u lienwatch lienwatch --as \"$USER\" locate alice/phone\n"
+    "\n"
+    "    A DEVICE is a tracker id as 'lienwatch devices' lists it:\n"
+    "    alice/phone for the OwnTracks topic owntracks/alice/phone, truck7\n"
+    "    for lienwatch/v1/fix/truck7 (lw-gpsbridge). Times are printed in\n"
+    "    ISO 8601 UTC (2026-11-23T16:43:46Z).\n"
+    "\n"
     "COMMANDS\n";
 
 static const char tool_help_tail[] =
-    "    help [COMMAND]    this text, or the manual of COMMAND\n"
+    "    help [COMMAND]    the list of commands, or the manual of COMMAND\n"
     "\n"
     "    'lienwatch help COMMAND' or 'lienwatch COMMAND --help' shows the\n"
-    "    manual of one command.\n"
+    "    manual of one command ('lienwatch help vehicle set' the manual of\n"
+    "    vehicle).\n"
     "\n"
     "GLOBAL OPTIONS\n"
     "    --db PATH\n"
@@ -97,9 +115,14 @@ static const char tool_help_tail[] =
     "        the database written by lienwatchd (mode 0600)\n"
     "\n"
     "EXIT STATUS\n"
-    "    0   success\n"
-    "    1   runtime failure: database missing, unreadable or broken\n"
-    "    2   bad command, options or arguments\n"
+    "    0   success (also for an empty list or range)\n"
+    "    1   runtime failure: the database is missing, unreadable, broken,\n"
+    "        newer than this program or not writable for a change; an input\n"
+    "        file cannot be read; the alert to acknowledge is closed; the\n"
+    "        output failed\n"
+    "    2   bad command, options or arguments; an import file with errors\n"
+    "        (nothing imported); a 'geofence which --stdin' line that is not\n"
+    "        a point\n"
     "    3   no such device (or no position for it yet), alert or geofence\n"
     "\n"
     "EXAMPLES\n"
@@ -109,7 +132,10 @@ static const char tool_help_tail[] =
     "> track.gpx\n"
     "    lienwatch --db ./test.db stats --json\n"
     "    lienwatch account set ACC-1001 --days-past-due 45 --status overdue\n"
-    "    lienwatch alerts --open\n";
+    "    lienwatch alerts --open\n"
+    "\n"
+    "SEE ALSO\n"
+    "    lienwatchd(8), lienwatchd.conf(5), lw-gpsbridge(8)\n";
 
 const struct cli_command *cli_command_find(const char *name)
 {
