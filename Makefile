@@ -191,14 +191,14 @@ fuzz: fuzz-build
 # again now that the packages are there.
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@tools/bench.sh $(BUILD)
+	@tools/bench.py $(BUILD)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@tools/demo.sh $(BUILD)
 
 # lienwatch(1) is written from 'lienwatch --help' and 'lienwatch help CMD';
-# the page is committed, and tests/integration/test_cli_manual.sh fails
+# the page is committed, and tests/integration/test_manual.sh fails
 # while it differs from what this writes.
 man: $(BUILD)/bin/lienwatch
 	@build-aux/gen-cli-man.py $(BUILD)/bin/lienwatch docs/man/lienwatch.1
