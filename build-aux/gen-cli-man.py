@@ -11,7 +11,7 @@ The manual has one source, the help texts of the program: "lienwatch --help"
 table) names the commands, each of which gets a subsection made from
 "lienwatch help COMMAND" (the help text in cli/cmd_*.c). A new command or
 option is documented by writing its --help; `make man` regenerates the page,
-and tests/integration/test_cli_manual.sh fails while the committed page
+and tests/integration/test_manual.sh fails while the committed page
 differs from what this script writes. The page is committed, so installing
 it needs no build.
 

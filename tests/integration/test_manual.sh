@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_cli_manual: lienwatch(1) is the CLI's own help, complete and clean.
+# test_manual: lienwatch(1) is the CLI's own help, complete and clean.
 #   - docs/man/lienwatch.1 is exactly what build-aux/gen-cli-man.py writes
 #     from the built lienwatch ('make man' after a help text changed);
 #   - it renders with "man -l --warnings" without a warning;
