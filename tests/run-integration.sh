@@ -68,7 +68,7 @@ echo "integration ($BUILD): ${#tests[@]} tests, $JOBS at a time; logs in ${LOGS#
 
 declare -A name_of=() start_of=()
 pass=0 fail=0 skipped=0 failed=""
-results=() # "seconds name" of every finished test
+results=() # "seconds name" of every test passed
 
 launch() {
     local t=$1 name
@@ -96,9 +96,9 @@ reap() {
         left=$(sed -n 's/.*leftover=//p' <<<"$line")
     fi
     rm -f "$LOGS/$name.cpu"
-    results+=("$secs $name")
     case $rc in
-    0) pass=$((pass + 1)); echo "  ok    $name (${secs}s, CPU ${cpu}s)" ;;
+    0) pass=$((pass + 1)); results+=("$secs $name")
+       echo "  ok    $name (${secs}s, CPU ${cpu}s)" ;;
     77) skipped=$((skipped + 1)); echo "  skip  $name: $(grep SKIP "$LOGS/$name.log" | tail -1)" ;;
     *) fail=$((fail + 1)); failed="$failed $name"
        echo "  FAIL  $name (rc $rc, ${secs}s); last lines of ${LOGS#"$ROOT"/}/$name.log:"
@@ -126,9 +126,11 @@ done
 while [ "${#name_of[@]}" -gt 0 ]; do reap; done
 wall=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", b - a}')
 
-# keep the durations of tests not run this time (ONLY)
+# keep the durations of tests not run (or not passed) this time
 {
-    for n in "${!last[@]}"; do printf '%s %s\n' "$n" "${last[$n]}"; done
+    for n in "${!last[@]}"; do
+        [ -e "$ROOT/tests/integration/$n.sh" ] && printf '%s %s\n' "$n" "${last[$n]}"
+    done
     for r in "${results[@]}"; do printf '%s %s\n' "${r#* }" "${r%% *}"; done
 } | awk '{d[$1] = $2} END {for (n in d) print n, d[n]}' | sort >"$DURATIONS.tmp" &&
     mv "$DURATIONS.tmp" "$DURATIONS"
