@@ -3,6 +3,8 @@
 #   make            build daemon, CLI, bridge, tools, the core and runtime
 #                   libraries, and the systemd units (from systemd/*.in)
 #   make deps       install the Debian packages needed to build and test
+#   make test       build + unit tests + integration tests (in parallel,
+#                   JOBS at a time, default: CPUs): the everyday run
 #   make check      deps + build + every test (unit, integration, ASan/UBSan,
 #                   valgrind, short fuzz runs)
 #   make demo       deps + build + a local demo on a private broker
@@ -165,7 +167,12 @@ unit: $(UNIT_BINS)
 integration: $(BINS)
 	@tests/run-integration.sh $(BUILD)
 
-test: unit integration
+# Build (in parallel with make -j), then the unit tests, then the
+# integration tests JOBS at a time (tests/run-integration.sh; JOBS=1 for
+# one at a time, ONLY=REGEX for some).
+test: $(BINS) $(UNIT_BINS)
+	@tests/run-unit.sh $(BUILD)
+	@tests/run-integration.sh $(BUILD)
 
 # The full suite as CI runs it: plain build, then the same suite under
 # ASan+UBSan, valgrind on the unit tests and the daemon, short fuzz runs.
