@@ -34,45 +34,50 @@ MANWIDTH=80 man -l --warnings "$PAGE" >"$T/page.txt" 2>"$T/page.err" ||
 [ ! -s "$T/page.err" ] || fail "man -l --warnings: $(cat "$T/page.err")"
 
 # ---- every word of the help is in the page
-# flat FILE: the text of FILE on one line, blanks squeezed
-flat() { tr -s ' \n\t' '   ' <"$1"; }
-flat "$T/page.txt" >"$T/page.flat"
-# in_page FILE WHAT: the sections of help text FILE (except NAME, whose
-# words the page sets as its title) are in the page, each in one piece
-in_page() {
-    local file=$1 what=$2 title="" n=0
-    : >"$T/sec"
-    while IFS= read -r line || [ -n "$line" ]; do
-        if [[ $line =~ ^[A-Z] ]]; then
-            check_section "$title" "$what" && n=$((n + 1))
-            title=$line
-            : >"$T/sec"
-        else
-            printf '%s\n' "$line" >>"$T/sec"
-        fi
-    done <"$file"
-    check_section "$title" "$what" && n=$((n + 1))
-    [ "$n" -ge 4 ] || fail "$what: only $n sections found"
-}
-# check_section TITLE WHAT: $T/sec (TITLE's text) is in the page
-check_section() {
-    local body
-    [ -n "$1" ] && [ "$1" != NAME ] && [ "$1" != COMMANDS ] || return 1
-    body=$(flat "$T/sec" | sed 's/^ //; s/ $//')
-    [ -n "$body" ] || return 1
-    grep -qF -- "$body" "$T/page.flat" ||
-        fail "$2: section $1 is not in the page as it is in the help: $body"
-}
-
 "$L" --help >"$T/tool.help" || fail "lienwatch --help failed"
-in_page "$T/tool.help" "lienwatch --help"
 CMDS=$(sed -n '/^COMMANDS$/,/^$/p' "$T/tool.help" | awk '/^    [a-z]/ && $1 != "help" {print $1}')
 [ "$(wc -w <<<"$CMDS")" -ge 10 ] || fail "too few commands in --help: $CMDS"
 for c in $CMDS; do
-    grep -Eq "^   $c — " "$T/page.txt" || fail "no subsection for $c in the page"
     "$L" help "$c" >"$T/$c.help" || fail "lienwatch help $c failed"
-    in_page "$T/$c.help" "lienwatch help $c"
 done
+# every section of each help text (but NAME, whose words make the page's
+# title, and the list of COMMANDS, which become subsections) is in the
+# rendered page in one piece, blanks aside
+$PY - "$T/page.txt" "$T/tool.help" $(for c in $CMDS; do echo "$T/$c.help"; done) <<'PY' ||
+import re, sys
+flat = lambda s: " ".join(s.split())
+page_text = open(sys.argv[1]).read()
+page = flat(page_text)
+bad = 0
+for path in sys.argv[2:]:
+    sections, title = [], None
+    for line in open(path).read().split("\n"):
+        if line and not line.startswith(" "):
+            title = line
+            sections.append([title, []])
+        elif sections:
+            sections[-1][1].append(line)
+    found = 0
+    for title, lines in sections:
+        body = flat("\n".join(lines))
+        if title in ("NAME", "COMMANDS") or not body:
+            continue
+        found += 1
+        if body not in page:
+            print("%s: section %s is not in the page as in the help: %s"
+                  % (path, title, body[:200]))
+            bad += 1
+    if found < 4:
+        print("%s: only %d sections" % (path, found))
+        bad += 1
+for path in sys.argv[3:]:
+    name = path.rsplit("/", 1)[1][:-len(".help")]
+    if not re.search(r"^   %s \u2014 " % re.escape(name), page_text, re.M):
+        print("no subsection for %s" % name)
+        bad += 1
+sys.exit(1 if bad else 0)
+PY
+    fail "the page lacks text of the help (see above)"
 grep -Eq '^   help — ' "$T/page.txt" || fail "no subsection for help"
 say "page has all $(wc -w <<<"$CMDS") commands; every section of their help is in it"
 
