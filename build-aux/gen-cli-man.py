@@ -21,7 +21,8 @@ its text indented by 4; in it, blank lines between paragraphs; a term (an
 option, a subcommand, a file) on a line of its own with its description
 indented 4 more; a list of "word   text" lines (two or more blanks between
 term and text, continuation lines indented under the text); a block
-indented 4 more than the paragraph before it; in SYNOPSIS one usage per line
+indented 4 more than the paragraph before it; "- text" bullets; in
+SYNOPSIS one usage per line
 (deeper lines continue it); in EXAMPLES command lines, kept as they are.
 Options (-x, --xxx) are set in bold, the metavariables of the command's
 synopsis (DEVICE, TEXT) in italics, "name(N)" references in bold.
@@ -41,6 +42,9 @@ VERBATIM = {"EXAMPLES"}
 TERM_FONT = {"ENVIRONMENT": "B", "FILES": "I"}
 # A line of a "term   text" list: the term, two or more blanks, the text
 TWO_COLUMNS = re.compile(r"^(\S(?:.*?\S)?) {2,}(\S.*)$")
+# A line of a bulleted list starts with one of these; the lines under it
+# are indented to its text
+BULLETS = ("- ", "* ")
 # Widest indent of a "term   text" list; longer terms go on a line of their
 # own
 ITEM_WIDTH_MAX = 16
@@ -188,7 +192,7 @@ def dedent(lines):
 def blocks(lines):
     """Parses text at indent 0 into blocks:
     ("para", text), ("term", term, [blocks]), ("item", term, text),
-    ("indent", [blocks])."""
+    ("bullet", text), ("indent", [blocks])."""
     out = []
     i = 0
     para = []
@@ -212,7 +216,12 @@ def blocks(lines):
             continue
         j = deeper_run(lines, i + 1, 0)
         two = TWO_COLUMNS.match(line)
-        if two:
+        if line.startswith(BULLETS):
+            end_para()
+            out.append(("bullet", " ".join(
+                [line[2:]] + [l.strip() for l in lines[i + 1:j] if l])))
+            i = j
+        elif two:
             end_para()
             text = [two.group(2)] + [l.strip() for l in lines[i + 1:j] if l]
             out.append(("item", two.group(1), " ".join(text)))
@@ -285,6 +294,8 @@ def render(bl, mk, term_font=None, in_term=False):
             dest += [".TP %dn" % width if first else ".TP",
                      line_safe(mk.term(b[1], term_font))]
             dest += text_lines(mk.prose(b[2]))
+        elif kind == "bullet":
+            dest += [".IP \\(bu 2"] + text_lines(mk.prose(b[1]))
         elif kind == "indent":
             dest += [".RS"] + render(b[1], mk, term_font) + [".RE"]
     flush()

@@ -42,7 +42,7 @@ for c in $CMDS; do
 done
 # every section of each help text (but NAME, whose words make the page's
 # title, and the list of COMMANDS, which become subsections) is in the
-# rendered page in one piece, blanks aside
+# rendered page in one piece, blanks aside and "- " bullets set as bullets
 $PY - "$T/page.txt" "$T/tool.help" $(for c in $CMDS; do echo "$T/$c.help"; done) <<'PY' ||
 import re, sys
 flat = lambda s: " ".join(s.split())
@@ -59,7 +59,9 @@ for path in sys.argv[2:]:
             sections[-1][1].append(line)
     found = 0
     for title, lines in sections:
-        body = flat("\n".join(lines))
+        # a "- " bullet is set as one
+        body = flat("\n".join(re.sub(r"^(\s*)[-*] ", "\\1\u2022 ", l)
+                              for l in lines))
         if title in ("NAME", "COMMANDS") or not body:
             continue
         found += 1
