@@ -44,7 +44,7 @@ stage "integration (ASan+UBSan)" tests/run-integration.sh -j "$JOBS" build/asan
 stage "unit (valgrind)" env LW_VALGRIND=1 tests/run-unit.sh build
 # the daemon-centred tests; the others exercise tools and scripts
 stage "integration (valgrind)" env LW_VALGRIND=1 \
-    ONLY="${VALGRIND_ONLY:-ingest|alerts|daemon_config|cli|notify}" \
+    ONLY="${VALGRIND_ONLY:-ingest|alerts|daemon_config|cli|notify|mqtt_connect}" \
     tests/run-integration.sh -j "$VALGRIND_JOBS" build
 stage "fuzz (short)" make -s fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 echo "check: $stages_pass passed, $stages_fail failed in $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", b - a}') s"
