@@ -335,6 +335,15 @@ void lw_tz_free(struct lw_tz *tz)
     free(tz);
 }
 
+/* True when s is printable ASCII only (safe to quote in a message). */
+static bool printable_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            return false;
+    return true;
+}
+
 enum lw_err lw_tz_from_posix(const char *spec, struct lw_tz **out, char *err,
                              size_t errlen)
 {
@@ -348,7 +357,11 @@ enum lw_err lw_tz_from_posix(const char *spec, struct lw_tz **out, char *err,
     if (!parse_posix(spec, &r) || r.std.utoff_s < -MAX_UTOFF_S ||
         r.std.utoff_s > MAX_UTOFF_S || r.dst.utoff_s < -MAX_UTOFF_S ||
         r.dst.utoff_s > MAX_UTOFF_S) {
-        lw_seterr(err, errlen, "'%.64s' is not a POSIX TZ rule", spec);
+        if (printable_ascii(spec))
+            lw_seterr(err, errlen, "'%.64s' is not a POSIX TZ rule", spec);
+        else
+            lw_seterr(err, errlen, "not a POSIX TZ rule (it has bytes that "
+                                   "are not printable ASCII)");
         return LW_ERR_INVAL;
     }
     tz = tz_alloc(spec);
@@ -616,8 +629,14 @@ enum lw_err lw_tz_load_dir(const char *dir, const char *zone,
         return LW_ERR_INVAL;
     }
     if (!system && !name_ok(zone)) {
-        lw_seterr(err, errlen,
-                  "'%.64s' is not a time zone name (like Europe/Lisbon)", zone);
+        if (printable_ascii(zone))
+            lw_seterr(err, errlen,
+                      "'%.64s' is not a time zone name (like Europe/Lisbon)",
+                      zone);
+        else
+            lw_seterr(err, errlen, "not a time zone name (like "
+                                   "Europe/Lisbon): it has bytes that are "
+                                   "not printable ASCII");
         return LW_ERR_INVAL;
     }
     if (system)

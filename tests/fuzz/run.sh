@@ -241,6 +241,23 @@ seeds_mime() {
     seed "$dir" compose-2 '\x07\x04\x00=?UTF-8?B?QQ==?=  x\x00\xe8\xbd\xa6\x00\x00\x00\x00\x00\x00Ops \xc3\xa9 <a@b.c>'
 }
 
+seeds_tz() {
+    local dir=$1 z f
+    # byte 0 picks the parser (see fuzz_tz.c): even a TZif file, odd a rule
+    for z in Europe/Lisbon America/Sao_Paulo America/New_York Australia/Lord_Howe \
+        Asia/Kolkata Pacific/Chatham Africa/Casablanca UTC; do
+        f=/usr/share/zoneinfo/$z
+        [ -f "$f" ] || continue
+        { printf '\x00'; cat "$f"; } >"$dir/tzif-${z//\//-}"
+    done
+    seed "$dir" posix-1 '\x01WET0WEST,M3.5.0/1,M10.5.0'
+    seed "$dir" posix-2 '\x01<-03>3'
+    seed "$dir" posix-3 '\x01EST5EDT'
+    seed "$dir" posix-4 '\x01<+1030>-10:30<+11>-11,M10.1.0,M4.1.0'
+    seed "$dir" posix-5 '\x01<-02>2<-01>,M3.5.0/-1,M10.5.0/0'
+    seed "$dir" posix-6 '\x01AAA3BBB,J60/25,300/-167'
+}
+
 seeds_store() {
     local dir=$1
     seed "$dir" device.sql "INSERT INTO devices(id, first_heard_ms, last_heard_ms, fix_count, last_fix_time_ms, last_recv_time_ms, last_lat_deg, last_lon_deg, last_trigger_code) VALUES('a/b', 1, 2, 1, 1795435200000, 1795435200000, 1.5, 2.5, 'p');"

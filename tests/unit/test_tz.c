@@ -397,6 +397,29 @@ static void test_damaged_files(void **state)
                      LW_ERR_INVAL);
 }
 
+/* A refused rule or name is quoted only when it is printable: a newline
+ * or escape in it must not reach the operator's terminal or the log. */
+static void test_messages_printable(void **state)
+{
+    struct lw_tz *tz = NULL;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(lw_tz_from_posix("<ST\n", &tz, err, sizeof(err)),
+                     LW_ERR_INVAL);
+    assert_null(tz);
+    assert_null(strchr(err, '\n'));
+    assert_non_null(strstr(err, "not printable"));
+    assert_int_equal(lw_tz_from_posix("XYZ", &tz, err, sizeof(err)),
+                     LW_ERR_INVAL);
+    assert_non_null(strstr(err, "'XYZ'"));
+    assert_int_equal(lw_tz_load("Europe/\x1b[31mLisbon", &tz, err,
+                                sizeof(err)),
+                     LW_ERR_INVAL);
+    assert_null(tz);
+    assert_null(strchr(err, '\x1b'));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_against_glibc),
         cmocka_unit_test(test_load_names),
         cmocka_unit_test(test_damaged_files),
+        cmocka_unit_test(test_messages_printable),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
