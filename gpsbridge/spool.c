@@ -71,8 +71,11 @@ static const char schema[] =
 static enum lw_err db_err(struct gb_spool *s, const char *what, char *err,
                           size_t errlen)
 {
+    int rc = sqlite3_extended_errcode(s->db);
+
     lw_seterr(err, errlen, "spool: %s: %s", what, sqlite3_errmsg(s->db));
-    return LW_ERR_DB;
+    /* the core's classes: a full disk or a locked spool says so */
+    return rc == SQLITE_OK ? LW_ERR_DB : lw_err_from_sqlite(rc);
 }
 
 static int exec(struct gb_spool *s, const char *sql)

@@ -51,6 +51,11 @@ static const char SQL_ROLLBACK[] = "ROLLBACK";
 
 /* ---- errors -------------------------------------------------------------- */
 
+enum lw_err lw_err_from_sqlite(int rc)
+{
+    return lw_db_map(rc);
+}
+
 enum lw_err lw_db_map(int rc)
 {
     /* extended codes whose class differs from their primary code's */

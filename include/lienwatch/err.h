@@ -56,6 +56,15 @@ const char *lw_strerror(enum lw_err e);
 void lw_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * The class of an SQLite result code (primary or extended), for the
+ * programs that keep a database of their own (lw-gpsbridge's spool): the
+ * same mapping the core's SQL layer uses, so a full disk is LW_ERR_FULL
+ * and a locked file LW_ERR_BUSY everywhere. SQLITE_OK, _ROW and _DONE are
+ * LW_OK.
+ */
+enum lw_err lw_err_from_sqlite(int rc);
+
 /* lw_copy moved to text.h; included here for the callers that still find
  * it through this header. */
 #include "lienwatch/text.h"
