@@ -114,6 +114,11 @@ git clone --quiet --no-local "$ROOT" "$R/work/lienwatch"
 git -C "$R/work/lienwatch" checkout --quiet "$COMMIT"
 cp -a "$SHARED/." "$R/work/shared/"
 
+# the root is a mount point of its own, as on a real machine: tests that
+# make a private mount namespace (unshare -m) need / to be one
+mount --bind "$R" "$R"
+mount --make-private "$R"
+MOUNTS+=("$R")
 for m in proc sys dev; do
     mkdir -p "$R/$m"
     case $m in

@@ -86,7 +86,9 @@ start_replay() {
     name=$(basename "$log")
     dev=replay-$(echo "${name%.*}" | tr -c 'A-Za-z0-9_\n-' '-')
     DEV_OF[$name]=$dev
-    pad "$log" "$T/$dev.nmea" $((3 * SLOW)) "$cycle"
+    # 8 s: on a loaded machine (2 cores, the suite in parallel) 3 s was
+    # once too short, and a short log ran out before its clients came
+    pad "$log" "$T/$dev.nmea" $((8 * SLOW)) "$cycle"
     gpsdecode -j < "$log" > "$T/$dev.gpsdecode" 2>/dev/null || true
     port=$(free_port)
     # -n: gpsd reads the fake receiver at once; -1: the log once; -W 1: end

@@ -349,9 +349,12 @@ fi # NS
 # ---- G: a password without TLS to an address that is not loopback
 printf 'not-a-secret\n' >"$T/pw"
 chmod 600 "$T/pw"
+# an address of this machine's that is not loopback (ip(8) from iproute2, or
+# hostname -I where iproute2 is not installed)
 IP=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
+[ -n "$IP" ] || IP=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -m1 -v '^127\.\|:' || true)
 GPORT=$(free_port)
-start_mosquitto "$GPORT" "listener $GPORT ${IP:-127.0.0.1}"
+start_mosquitto "$GPORT" ${IP:+"listener $GPORT $IP"}
 write_conf g 127.0.0.1 "$GPORT" mqtt.username=dev mqtt.password_file="$T/pw"
 start_daemon g
 wait_for $((10 * SLOW)) subacked "$T/g.log" || fail "G: no connection to 127.0.0.1: $(tail -3 "$T/g.log")"
