@@ -510,6 +510,15 @@ static enum lw_err repair(struct lw_fencecheck *fc, const GEOSGeometry *g,
         e = LW_ERR_NOMEM;
         goto out_destroy;
     }
+    if (!(r->after.area_m2 >= LW_FENCECHECK_MIN_AREA_M2)) {
+        free(*text);
+        *text = NULL;
+        set_note(r,
+                 "repairing it leaves an area of %.3g m² on the ground, less "
+                 "than the %g m² a fence must enclose",
+                 r->after.area_m2, LW_FENCECHECK_MIN_AREA_M2);
+        goto out_destroy;
+    }
     if (r->after.vertices > LW_FENCECHECK_MAX_VERTICES) {
         free(*text);
         *text = NULL;
@@ -568,10 +577,19 @@ static enum lw_err check_polygons(struct lw_fencecheck *fc,
         return LW_OK;
     }
     valid = GEOSisValidDetail_r(fc->h, g, 0, &reason, &loc);
-    if (valid == 1 && GEOSArea_r(fc->h, g, &area) && area > 0.0)
+    if (valid == 1 && GEOSArea_r(fc->h, g, &area) && area > 0.0 &&
+        r->before.area_m2 >= LW_FENCECHECK_MIN_AREA_M2)
         goto out_free; /* VALID */
     r->verdict = LW_FENCECHECK_REFUSED;
-    if (valid == 1) {
+    if (valid == 1 && area > 0.0) {
+        /* valid, but a speck: as a keep-in fence it puts every vehicle
+         * outside, and no repair makes it larger */
+        set_reason(r,
+                   "an area of %.3g m² on the ground, less than the %g m² a "
+                   "fence must enclose",
+                   r->before.area_m2, LW_FENCECHECK_MIN_AREA_M2);
+        goto out_free;
+    } else if (valid == 1) {
         set_reason(r, "zero area (its rings enclose nothing)");
     } else if (valid == 0) {
         set_reason(r, "%s", reason ? reason : "invalid");

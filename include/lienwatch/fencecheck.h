@@ -14,7 +14,9 @@
  *     (GEOSisValidDetail_r: "Self-intersection", "Ring Self-intersection",
  *     "Hole lies outside shell", "Too few points in geometry component",
  *     "Nested shells", "Interior is disconnected", ...) and enclose an area
- *     greater than zero; the reason and GEOS's location are reported;
+ *     greater than zero (GEOS's planar area) and of at least
+ *     LW_FENCECHECK_MIN_AREA_M2 on the ground; the reason and GEOS's
+ *     location are reported;
  *   - a fence has at most LW_FENCECHECK_MAX_VERTICES vertices: every fix in
  *     its box is tested against each of its edges (measured on one core:
  *     1 us per fix at 1,000 vertices, 0.5 ms at 100,000, 4.5 ms at a
@@ -64,6 +66,11 @@
  * daemon tests a fix against every edge of each fence whose box holds it.
  */
 #define LW_FENCECHECK_MAX_VERTICES 100000
+/* The least area on the ground (m²) a polygon fence must enclose, as a
+ * circle of the least radius nearly does: a valid polygon smaller than
+ * that (a sliver of coordinates that differ in the tenth decimal) is
+ * refused, and so is a repair that leaves less. */
+#define LW_FENCECHECK_MIN_AREA_M2 1.0
 /* Room for a reason, with its NUL. */
 #define LW_FENCECHECK_REASON_MAX 256
 

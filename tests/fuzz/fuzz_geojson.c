@@ -90,7 +90,7 @@ static void on_report(void *ctx, const struct lw_fencecheck_report *r)
     if (r->verdict == LW_FENCECHECK_REPAIRED) {
         FUZZ_REQUIRE(!r->is_circle);
         FUZZ_REQUIRE(r->after.parts >= 1);
-        FUZZ_REQUIRE(r->after.area_m2 > 0);
+        FUZZ_REQUIRE(r->after.area_m2 >= LW_FENCECHECK_MIN_AREA_M2);
         FUZZ_REQUIRE(r->after.vertices <= LW_FENCECHECK_MAX_VERTICES);
     }
 }

@@ -216,6 +216,44 @@ static void test_zero_area(void **state)
     assert_true(rs.r[0].lat_deg == 5.0 && rs.r[0].lon_deg == 5.0);
 }
 
+/* A valid polygon of a speck's size (here about 0.1 m², the tenth decimal
+ * of a degree) is refused, and so is a bow-tie whose repair leaves a
+ * speck; a square of 3 m x 3 m is kept. */
+static void test_speck(void **state)
+{
+    struct lw_fenceset *out;
+    struct reports rs;
+    size_t refused, repaired;
+
+    (void)state;
+    out = check_one(feature("speck", "Polygon",
+                            "[[[10,10],[10.000003,10],[10.000003,10.000003],"
+                            "[10,10.000003],[10,10]]]"),
+                    true, &rs, &refused, &repaired);
+    assert_null(out);
+    assert_int_equal(refused, 1);
+    assert_int_equal(rs.r[0].verdict, LW_FENCECHECK_REFUSED);
+    assert_non_null(strstr(rs.r[0].reason, "less than the 1 m"));
+    assert_false(rs.r[0].can_repair);
+    /* a bow-tie of the same size: GEOS repairs it into two specks */
+    out = check_one(feature("tie", "Polygon",
+                            "[[[10,10],[10.000003,10.000003],[10.000003,10],"
+                            "[10,10.000003],[10,10]]]"),
+                    true, &rs, &refused, &repaired);
+    assert_null(out);
+    assert_int_equal(refused, 1);
+    assert_string_equal(rs.r[0].reason, "Self-intersection");
+    assert_non_null(strstr(rs.r[0].note, "less than the 1 m"));
+    /* 0.00003 degrees: about 3.3 m x 3.3 m at 10 degrees north */
+    out = check_one(feature("pad", "Polygon",
+                            "[[[10,10],[10.00003,10],[10.00003,10.00003],"
+                            "[10,10.00003],[10,10]]]"),
+                    true, &rs, &refused, &repaired);
+    assert_null(out);
+    assert_int_equal(refused, 0);
+    assert_int_equal(rs.n, 0);
+}
+
 static void test_spike(void **state)
 {
     const char *spike =
@@ -597,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_valid_untouched),
         cmocka_unit_test(test_bow_tie),
         cmocka_unit_test(test_zero_area),
+        cmocka_unit_test(test_speck),
         cmocka_unit_test(test_spike),
         cmocka_unit_test(test_hole_outside),
         cmocka_unit_test(test_overlapping_parts),
