@@ -418,16 +418,18 @@ d["features"]=[f for f in d["features"] if f["properties"]["name"]=="Aracaju"]
 json.dump(d,open(sys.argv[2],"w"))' "$SERGIPE" "$T/aracaju.geojson"
 # registered while the daemon runs, before the device ever reported; the
 # daemon reloads its registry ("registry: N geofences, M vehicles") within 2 s
-t0=$(ms)
 lw 0 account set LIVE-1 --days-past-due 0 --status current
 lw 0 vehicle set live/car --account LIVE-1 --plate 'SE-0001' --vin 9BWZZZ377VT004251 --description 'prata, Gol'
+# timed from the last change (three CLI runs under ASan on a loaded machine
+# took most of the limit themselves)
 lw 0 geofence import "$T/aracaju.geojson" --kind keep_in --vehicle live/car
+t0=$(ms)
 while ! grep -q "registry: 1 geofences, 1 vehicles" "$T/d.log"; do
     [ $(($(ms) - t0)) -le "$LIMIT" ] ||
         fail "E: the daemon did not load the new registry within $LIMIT ms: $(tail -3 "$T/d.log")"
     sleep 0.05
 done
-say "E: vehicle, account and fence loaded by the daemon $(($(ms) - t0)) ms after the first command"
+say "E: vehicle, account and fence loaded by the daemon $(($(ms) - t0)) ms after the last command"
 # inside, then well outside (Nossa Senhora do Socorro, ~10 km north-west)
 fix live/car -10.91 -37.07
 fix live/car -10.85 -37.13
