@@ -1243,19 +1243,13 @@ static void validate(struct errlist *el, const struct lw_config *c)
     validate_smtp(el, c);
 }
 
+static enum lw_err checks(const struct lw_config *c, bool fs, char *err,
+                          size_t errlen);
+
 enum lw_err lw_config_validate(const struct lw_config *c, char *err,
                                size_t errlen)
 {
-    struct errlist el;
-
-    el_init(&el, err, errlen);
-    if (!c) {
-        lw_seterr(err, errlen, "no configuration");
-        return LW_ERR_INVAL;
-    }
-    validate(&el, c);
-    el_finish(&el);
-    return el.n ? LW_ERR_CONFIG : LW_OK;
+    return checks(c, false, err, errlen);
 }
 
 /* ---- the file system ------------------------------------------------------ */
@@ -1359,8 +1353,10 @@ static void check_db(struct errlist *el, const struct setting *st,
         close(fd);
 }
 
-enum lw_err lw_config_check(const struct lw_config *c, char *err,
-                            size_t errlen)
+/* The values (validate), and with fs the files and folders they name;
+ * every problem into err. */
+static enum lw_err checks(const struct lw_config *c, bool fs, char *err,
+                          size_t errlen)
 {
     struct errlist el;
 
@@ -1370,7 +1366,7 @@ enum lw_err lw_config_check(const struct lw_config *c, char *err,
         return LW_ERR_INVAL;
     }
     validate(&el, c);
-    for (size_t i = 0; i < NSETTINGS; i++) {
+    for (size_t i = 0; fs && i < NSETTINGS; i++) {
         const struct setting *st = &settings[i];
         const char *path = (const char *)c + st->offset;
 
@@ -1386,6 +1382,12 @@ enum lw_err lw_config_check(const struct lw_config *c, char *err,
     }
     el_finish(&el);
     return el.n ? LW_ERR_CONFIG : LW_OK;
+}
+
+enum lw_err lw_config_check(const struct lw_config *c, char *err,
+                            size_t errlen)
+{
+    return checks(c, true, err, errlen);
 }
 
 /* ---- SIGHUP: what changed, and what may change ---------------------------- */
