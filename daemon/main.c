@@ -16,7 +16,9 @@
  *   - the daemon's status every 10 s (status.c);
  *   - retention in bounded steps (retention.c);
  *   - watchdog_timer: WATCHDOG=1 at half of WATCHDOG_USEC;
- *   - SIGINT/SIGTERM (commit, disconnect, exit 0) and SIGHUP (reload).
+ *   - SIGINT/SIGTERM (stop reading, commit for up to [store] stop_timeout,
+ *     then spill what is left; disconnect, exit 0; a second signal spills
+ *     at once) and SIGHUP (reload).
  * Signal handling is libev's: the handlers run in the loop, not in signal
  * context.
  */
@@ -54,8 +56,6 @@
 #define REJECT_LOG_INTERVAL_MS 10000
 /* Time allowed to send the final state and DISCONNECT at shutdown. */
 #define SHUTDOWN_FLUSH_MS 2000
-/* Commit attempts at shutdown before giving up (and saying so). */
-#define SHUTDOWN_COMMIT_TRIES 5
 /* Exit status for an invalid configuration (sysexits EX_CONFIG), so the
  * unit can refuse to restart on it (RestartPreventExitStatus=78). */
 #define EXIT_CONFIG 78
@@ -328,11 +328,32 @@ static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
     sd_notify(0, "WATCHDOG=1");
 }
 
+/* Everything received is committed or about to be spilled: end the loop. */
+static void stopped(void *ctx)
+{
+    struct daemon *d = ctx;
+
+    ev_break(d->loop, EVBREAK_ALL);
+}
+
 static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
+    struct daemon *d = w->data;
+
+    (void)loop;
     (void)revents;
     lwrt_log(LOG_INFO, "received %s: stopping", strsignal(w->signum));
-    ev_break(loop, EVBREAK_ALL);
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping: committing what was received");
+    lwd_commit_begin_stop(&d->commit, stopped, d);
+}
+
+/* The paused state or the reserve changed: say so at once. */
+static void commit_state(void *ctx)
+{
+    struct daemon *d = ctx;
+
+    lwd_status_publish(&d->status);
+    lwd_status_notify(&d->status);
 }
 
 static int verbosity; /* -v/-q count, process-wide like the log level */
@@ -461,8 +482,10 @@ static int open_store(struct daemon *d)
     }
     set_ingest_limits(d);
     lw_ingest_set_stored_cb(d->ingest, on_stored, d);
-    lwd_commit_init(&d->commit, d->loop, d->ingest, &d->link, &d->cfg);
-    return 0;
+    lwd_commit_init(&d->commit, d->loop, d->store, d->ingest, &d->link,
+                    &d->cfg);
+    lwd_commit_set_observer(&d->commit, commit_state, d);
+    return lwd_commit_open(&d->commit);
 }
 
 /* The broker link and its subscriptions (not connected yet). 0 or -1. */
@@ -518,7 +541,7 @@ static void start_timers(struct daemon *d)
     ev_signal_init(&d->sigint_w, stop_cb, SIGINT);
     ev_signal_init(&d->sigterm_w, stop_cb, SIGTERM);
     ev_signal_init(&d->sighup_w, hup_cb, SIGHUP);
-    d->sighup_w.data = d;
+    d->sighup_w.data = d->sigint_w.data = d->sigterm_w.data = d;
     ev_signal_start(d->loop, &d->sigint_w);
     ev_signal_start(d->loop, &d->sigterm_w);
     ev_signal_start(d->loop, &d->sighup_w);
@@ -530,6 +553,9 @@ static int start(struct daemon *d)
         return -1;
     if (lwd_watch_init(&d->watch, d->loop, d->store, &d->link, &d->cfg,
                        &d->commit) != 0)
+        return -1;
+    /* a spill left by the last stop, before anything is read */
+    if (lwd_commit_merge_late(&d->commit) != 0)
         return -1;
     if (lwd_mail_init(&d->mail, d->loop, d->store, &d->link, &d->cfg) != 0)
         return -1;
@@ -551,8 +577,8 @@ static void stop(struct daemon *d)
 
     sd_notify(0, "STOPPING=1");
     if (d->ingest) {
-        /* commit what was received; retry briefly if the disk is busy */
-        lwd_commit_stop(&d->commit, SHUTDOWN_COMMIT_TRIES);
+        /* what the stop could not commit goes to the spill file */
+        lwd_commit_stop(&d->commit);
         final = lwd_status_json(&d->status, "offline");
         lwrt_log(
             LOG_INFO,

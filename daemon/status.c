@@ -2,6 +2,7 @@
  * status.c - see status.h.
  */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -72,7 +73,11 @@ char *lwd_status_json(const struct lwd_status *s, const char *state)
     if (!s->loop)
         return NULL;
     o = json_object();
+    if (!state)
+        state = lwd_status_state(s);
     json_object_set_new(o, "state", json_string(state));
+    if (strcmp(state, "paused") == 0)
+        json_object_set_new(o, "reason", json_string(src->commit->reason));
     json_object_set_new(o, "version", json_string(LW_VERSION));
     json_object_set_new(o, "pid", json_integer(getpid()));
     json_object_set_new(
@@ -84,6 +89,17 @@ char *lwd_status_json(const struct lwd_status *s, const char *state)
     ingest_json(o, src->ingest);
     json_object_set_new(o, "max_commit_wait_ms",
                         json_integer(src->commit->max_wait_ms));
+    if (src->commit->reserve_bytes > 0) {
+        json_t *r = json_object();
+
+        json_object_set_new(r, "bytes",
+                            json_integer(src->commit->reserve_bytes));
+        json_object_set_new(r, "held",
+                            json_boolean(src->commit->reserve_held));
+        json_object_set_new(r, "released",
+                            count_json(src->commit->reserve_releases));
+        json_object_set_new(o, "reserve", r);
+    }
     if (src->watch) {
         struct lw_watch_stats st;
         json_t *a = json_object();
@@ -107,7 +123,7 @@ void lwd_status_publish(struct lwd_status *s)
 
     if (!s->loop || !s->src.link->connected)
         return;
-    text = lwd_status_json(s, "online");
+    text = lwd_status_json(s, NULL);
     if (!text)
         return;
     lwd_mqtt_publish(s->src.link, s->src.topic, text, strlen(text), 1, true,
@@ -115,22 +131,50 @@ void lwd_status_publish(struct lwd_status *s)
     free(text);
 }
 
-static void status_cb(struct ev_loop *loop, ev_timer *t, int revents)
+const char *lwd_status_state(const struct lwd_status *s)
 {
-    struct lwd_status *s = t->data;
-    const struct lw_ingest *in = s->src.ingest;
+    const struct lwd_commit *c = s->src.commit;
 
-    (void)loop;
-    (void)revents;
-    lwd_status_publish(s);
+    if (c->stopping)
+        return "stopping";
+    return c->failing ? "paused" : "online";
+}
+
+void lwd_status_notify(const struct lwd_status *s)
+{
+    const struct lw_ingest *in = s->src.ingest;
+    const struct lwd_commit *c = s->src.commit;
+    char what[LWD_COMMIT_REASON_MAX + 64];
+
+    if (!s->loop)
+        return;
+    if (c->failing)
+        snprintf(what, sizeof(what), "paused (reading stopped): %s",
+                 c->reason);
+    else
+        snprintf(what, sizeof(what), "%s",
+                 s->src.link->connected ? "connected" : "broker unreachable");
     sd_notifyf(0,
-               "STATUS=%s; received %llu, stored %llu, duplicates %llu, "
+               "STATUS=%s%s; received %llu, stored %llu, duplicates %llu, "
                "rejected %llu",
-               s->src.link->connected ? "connected" : "broker unreachable",
+               what,
+               c->reserve_bytes > 0 && !c->reserve_held
+                   ? "; disk reserve released"
+                   : "",
                (unsigned long long)lw_ingest_counter(in, LW_CNT_RECEIVED),
                (unsigned long long)lw_ingest_counter(in, LW_CNT_STORED),
                (unsigned long long)lw_ingest_counter(in, LW_CNT_DUPLICATES),
                (unsigned long long)lw_ingest_counter(in, LW_CNT_REJECTED));
+}
+
+static void status_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct lwd_status *s = t->data;
+
+    (void)loop;
+    (void)revents;
+    lwd_status_publish(s);
+    lwd_status_notify(s);
 }
 
 void lwd_status_init(struct lwd_status *s, struct ev_loop *loop,

@@ -3,9 +3,14 @@
  * <prefix>/daemon (every STATUS_INTERVAL_S, on each connection, and
  * "offline" at a clean stop) and systemd's STATUS= line.
  *
- * The JSON: {"state", "version", "pid", "started_at", "at", "received",
+ * The state: "online"; "paused" while commits fail (reading from the
+ * broker stopped, the connection kept), with "reason"; "stopping";
+ * "offline" at a clean stop (and as the last will).
+ *
+ * The JSON: {"state", ["reason",] "version", "pid", "started_at", "at", "received",
  * "stored", "duplicates", "late", "rejected": {reason: n}, "pending",
- * "max_commit_wait_ms", "alerts": {"stored", "pending", "lost"},
+ * "max_commit_wait_ms", ["reserve": {"bytes", "held", "released"},]
+ * "alerts": {"stored", "pending", "lost"},
  * "mail": {"configured", "sent", "retried", "failed", "pending", "held"}}
  * (mail only while the mail dispatcher runs).
  */
@@ -44,11 +49,17 @@ struct lwd_status {
 void lwd_status_init(struct lwd_status *s, struct ev_loop *loop,
                      const struct lwd_status_src *src);
 
-/* Publishes the "online" status now (retained, QoS 1) when connected. */
+/* Publishes the status now (retained, QoS 1) when connected. */
 void lwd_status_publish(struct lwd_status *s);
 
-/* The status JSON with state ("online", "offline"); caller frees; NULL
- * when out of memory or before lwd_status_init. */
+/* Sends systemd's STATUS= line now. */
+void lwd_status_notify(const struct lwd_status *s);
+
+/* The current state: "online", "paused" or "stopping" (borrowed). */
+const char *lwd_status_state(const struct lwd_status *s);
+
+/* The status JSON with state (NULL: the current one; "offline" at a stop);
+ * caller frees; NULL when out of memory or before lwd_status_init. */
 char *lwd_status_json(const struct lwd_status *s, const char *state);
 
 /* Stops the timer. */

@@ -233,6 +233,10 @@ int lwd_watch_init(struct lwd_watch *w, struct ev_loop *loop,
         return -1;
     }
     lwd_commit_attach(commit, w->core);
+    /* alerts a previous stop spilled are stored before the restore, so
+     * that it finds them open */
+    if (lwd_commit_merge_early(commit) != 0)
+        return -1;
     if (lw_watch_restore(w->core, now, err, sizeof(err)) != LW_OK) {
         lwrt_log(LOG_ERR, "alert: cannot restore the alert state: %s", err);
         return -1;

@@ -40,6 +40,7 @@ enum setting_type {
     T_INT,      /* int within [min, max] */
     T_DURATION, /* int64_t ms within [min, max]; text "90s", "15m", "6h" */
     T_MS,       /* int64_t ms within [min, max]; text is a whole number of ms */
+    T_SIZE,     /* int64_t bytes within [min, max]; text "0", "512K", "64M" */
     T_DOUBLE,   /* double within [min, max] */
     T_LOGLEVEL, /* int 0..3 named error/warning/info/debug */
 };
@@ -146,6 +147,18 @@ static const struct setting settings[] = {
      "Fix history older than this (by fix time) is deleted a minute after "
      "start and then hourly, in short steps; the last-known fix of each "
      "device is kept. 0 keeps history forever."},
+    {"store", "stop_timeout", T_DURATION, OFF(stop_timeout_ms), "10s", 0,
+     3600e3, LIVE,
+     "At a stop, how long the daemon keeps trying to commit what it received "
+     "(a locked or full database) before it writes it to a spill file beside "
+     "the database (DB.spill, mode 0600, fsync'd), merged at the next start "
+     "before anything is read from the broker."},
+    {"store", "reserve", T_SIZE, OFF(reserve_bytes), "64M", 0,
+     1024.0 * 1024 * 1024 * 1024, RESTART,
+     "Bytes kept in a reserve file beside the database (DB.reserve): "
+     "released when a commit fails for lack of space, so that what is in "
+     "memory can be committed, and made again when the space is back. 0 "
+     "keeps none."},
     {"store", "import_max_bytes", T_INT, OFF(import_max_bytes), "67108864",
      1024, 1024.0 * 1024 * 1024, LIVE,
      "Largest file 'lienwatch geofence import' and 'account import' read, "
@@ -404,6 +417,7 @@ static size_t field_size(const struct setting *st)
         return sizeof(int);
     case T_DURATION:
     case T_MS:
+    case T_SIZE:
         return sizeof(int64_t);
     case T_DOUBLE:
         return sizeof(double);
@@ -432,6 +446,48 @@ static bool parse_ll(const char *s, long long *out)
         return false;
     *out = v;
     return true;
+}
+
+/* Parses a byte count: digits with an optional K, M or G (powers of
+ * 1024) into *out; false on junk or overflow. */
+static bool parse_size(const char *s, long long *out)
+{
+    static const char units[] = "KMG";
+    char num[32];
+    size_t len = strlen(s);
+    const char *u;
+    long long v, mul = 1;
+
+    if (len == 0 || len >= sizeof(num))
+        return false;
+    memcpy(num, s, len + 1);
+    u = strchr(units, toupper((unsigned char)num[len - 1]));
+    if (u) {
+        num[len - 1] = '\0';
+        for (const char *p = units; p <= u; p++)
+            mul *= 1024;
+    }
+    if (!num[0] || !isdigit((unsigned char)num[0]) || !parse_ll(num, &v) ||
+        v > LLONG_MAX / mul)
+        return false;
+    *out = v * mul;
+    return true;
+}
+
+/* A byte count as parse_size reads it, in the largest exact unit. */
+static void format_size(int64_t v, char *buf, size_t len)
+{
+    static const char units[] = "KMG";
+    int u = -1;
+
+    while (v != 0 && u < 2 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, len, "%lld", (long long)v);
+    else
+        snprintf(buf, len, "%lld%c", (long long)v, units[u]);
 }
 
 /*
@@ -609,6 +665,17 @@ static enum lw_err apply(struct lw_config *c, const struct setting *st,
         }
         ms = ll;
         goto range_ms;
+    case T_SIZE:
+        if (!parse_size(value, &ll) || (double)ll < st->min ||
+            (double)ll > st->max) {
+            lw_seterr(err, errlen,
+                      "%s.%s: '%s' is not a size (bytes, or with K, M or G) "
+                      "in %.0f..%.0f bytes",
+                      st->section, st->key, value, st->min, st->max);
+            return LW_ERR_CONFIG;
+        }
+        *(int64_t *)field = ll;
+        return LW_OK;
     case T_DURATION:
         if (lw_duration_parse(value, &ms) != LW_OK) {
             lw_seterr(err, errlen,
@@ -717,6 +784,9 @@ enum lw_err lw_config_value(const struct lw_config *c, const char *section,
         break;
     case T_MS:
         snprintf(buf, len, "%lld", (long long)*(const int64_t *)field);
+        break;
+    case T_SIZE:
+        format_size(*(const int64_t *)field, buf, len);
         break;
     case T_DURATION:
         lw_duration_format(*(const int64_t *)field, buf, len);
@@ -1199,6 +1269,7 @@ static void validate_values(struct errlist *el, const struct lw_config *c)
             break;
         case T_DURATION:
         case T_MS:
+        case T_SIZE:
             v = (double)*(const int64_t *)field;
             break;
         case T_DOUBLE:
@@ -1404,6 +1475,7 @@ static bool field_equal(const struct lw_config *a, const struct lw_config *b,
         return *(const int *)fa == *(const int *)fb;
     case T_DURATION:
     case T_MS:
+    case T_SIZE:
         return *(const int64_t *)fa == *(const int64_t *)fb;
     case T_DOUBLE:
         return get_double(fa) == get_double(fb);

@@ -370,6 +370,21 @@ size_t lw_ingest_pending(const struct lw_ingest *in)
     return in->npending;
 }
 
+void lw_ingest_each_pending(const struct lw_ingest *in,
+                            lw_ingest_pending_cb cb, void *ctx)
+{
+    for (size_t i = 0; i < in->npending; i++)
+        cb(ctx, &in->pending[i].fix, in->pending[i].heard_only);
+}
+
+enum lw_err lw_ingest_requeue(struct lw_ingest *in, const struct lw_fix *f,
+                              bool heard_only)
+{
+    if (!in || !f || !f->device[0])
+        return LW_ERR_INVAL;
+    return push(in, f, heard_only) ? LW_OK : LW_ERR_NOMEM;
+}
+
 bool lw_ingest_dirty(const struct lw_ingest *in)
 {
     return in->dirty || in->npending > 0;

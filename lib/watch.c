@@ -282,6 +282,33 @@ static struct entry *queue_push(struct lw_watch *w, enum entry_kind kind)
     return q;
 }
 
+void lw_watch_each_queued(const struct lw_watch *w, lw_watch_queued_cb cb,
+                          void *ctx)
+{
+    for (size_t i = 0; w && i < w->nqueue; i++) {
+        const struct entry *q = &w->queue[i];
+
+        if (q->kind == ENTRY_ALERT)
+            cb(ctx, &q->u.alert, NULL);
+        else
+            cb(ctx, NULL, &q->u.account);
+    }
+}
+
+enum lw_err lw_watch_requeue_alert(struct lw_watch *w,
+                                   const struct lw_alert *a)
+{
+    struct entry *q;
+
+    if (!w || !a || !a->device[0])
+        return LW_ERR_INVAL;
+    q = queue_push(w, ENTRY_ALERT);
+    if (!q)
+        return LW_ERR_NOMEM;
+    q->u.alert = *a;
+    return LW_OK;
+}
+
 /* Engine callback: every alert raised waits in the queue for its flush. */
 static void on_alert(void *ctx, const struct lw_alert *a)
 {

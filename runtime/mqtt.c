@@ -51,6 +51,19 @@
 #define JITTER 0.4
 /* Bounds of the TCP port. */
 #define PORT_MAX 65535
+/*
+ * While reading is paused the link keeps itself alive without a PINGREQ:
+ * libmosquitto's keep-alive check (mosquitto_loop_misc) closes the socket
+ * when the PINGRESP of its previous PINGREQ has not been read one
+ * keep-alive later, and that PINGRESP waits behind the messages we are not
+ * reading; the broker would then publish the last will although we live.
+ * So while paused mosquitto_loop_misc is not called and, every half
+ * keep-alive, an UNSUBSCRIBE of this filter (which nobody subscribes to)
+ * goes out instead: any packet resets the broker's keep-alive clock, and
+ * its answer needs no reading. The filter is a valid one no client can
+ * publish to ($-topics are the broker's).
+ */
+#define NUDGE_FILTER "$lienwatch/keepalive"
 
 enum state {
     ST_IDLE,
@@ -96,6 +109,11 @@ struct lwrt_mqtt {
     struct lwrt_tls *tls;                /* NULL: plain TCP */
     struct sub subs[LWRT_MQTT_MAX_SUBS]; /* subscriptions */
     int nsubs;                           /* used entries of subs */
+    struct sub stale[LWRT_MQTT_MAX_SUBS]; /* filters to unsubscribe from */
+    int nstale;                           /* used entries of stale */
+    int unsubscribed;                     /* UNSUBACKs of stale received */
+    ev_tstamp nudged;                     /* last keep-alive nudge (paused) */
+    uint64_t nudges;                      /* nudges sent since start */
     int subscribed; /* SUBACKs received on this connection */
     /* the connection */
     struct mosquitto *mosq;     /* NULL between rounds with fresh_handle */
@@ -334,7 +352,16 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     say(m, LOG_NOTICE, "connected to %s as %s", m->address,
         m->client_id ? m->client_id : "(generated id)");
     set_log_callback(m);
+    m->unsubscribed = 0;
+    for (int i = 0; i < m->nstale; i++) {
+        int src = mosquitto_unsubscribe(mosq, &m->stale[i].mid,
+                                        m->stale[i].pattern);
+        if (src != MOSQ_ERR_SUCCESS)
+            say(m, LOG_ERR, "cannot unsubscribe from '%s': %s",
+                m->stale[i].pattern, mosquitto_strerror(src));
+    }
     m->subscribed = 0;
+    m->nudged = ev_now(m->loop);
     for (int i = 0; i < m->nsubs; i++) {
         int src = mosquitto_subscribe(mosq, &m->subs[i].mid, m->subs[i].pattern,
                                       m->subs[i].qos);
@@ -369,6 +396,32 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid,
                 m->subs[i].pattern, granted[0]);
         if (++m->subscribed == m->nsubs && m->h.on_subscribed)
             m->h.on_subscribed(m->ctx);
+    }
+}
+
+/* UNSUBACK: a stale filter is gone (the keep-alive nudges' answers have
+ * other ids). Once all are, the owner hears of it and the list is empty. */
+static void on_unsubscribe(struct mosquitto *mosq, void *obj, int mid)
+{
+    struct lwrt_mqtt *m = obj;
+
+    (void)mosq;
+    m->rx_events++;
+    for (int i = 0; i < m->nstale; i++) {
+        if (m->stale[i].mid != mid || mid == 0)
+            continue;
+        say(m, LOG_NOTICE,
+            "unsubscribed from %s (no longer in the configuration)",
+            m->stale[i].pattern);
+        m->stale[i].mid = 0;
+        if (++m->unsubscribed < m->nstale)
+            return;
+        for (int k = 0; k < m->nstale; k++)
+            free(m->stale[k].pattern);
+        m->nstale = 0;
+        if (m->h.on_unsubscribed)
+            m->h.on_unsubscribed(m->ctx);
+        return;
     }
 }
 
@@ -414,6 +467,7 @@ static int create_handle(struct lwrt_mqtt *m, char *err, size_t errlen)
     mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
     mosquitto_message_callback_set(m->mosq, on_message);
     mosquitto_subscribe_callback_set(m->mosq, on_subscribe);
+    mosquitto_unsubscribe_callback_set(m->mosq, on_unsubscribe);
     mosquitto_publish_callback_set(m->mosq, on_publish);
     set_log_callback(m);
     if (m->username) {
@@ -877,10 +931,21 @@ static void misc_cb(struct ev_loop *loop, ev_timer *w, int revents)
     struct lwrt_mqtt *m = w->data;
     int rc;
 
-    (void)loop;
     (void)revents;
     if (!m->socket_watched)
         return;
+    if (m->paused && m->st == ST_CONNECTED) {
+        /* see NUDGE_FILTER */
+        if (ev_now(loop) - m->nudged < (double)m->keepalive_s / 2.0)
+            return;
+        m->nudged = ev_now(loop);
+        m->nudges++;
+        rc = mosquitto_unsubscribe(m->mosq, NULL, NUDGE_FILTER);
+        if (!check_rc(m, rc))
+            return;
+        update_write_watcher(m);
+        return;
+    }
     rc = mosquitto_loop_misc(m->mosq);
     if (rc == MOSQ_ERR_NO_CONN)
         rc = MOSQ_ERR_SUCCESS;
@@ -1019,6 +1084,28 @@ out_free:
     return -1;
 }
 
+int lwrt_mqtt_unsubscribe_stale(struct lwrt_mqtt *m, const char *pattern,
+                                char *err, size_t errlen)
+{
+    if (m->nstale >= LWRT_MQTT_MAX_SUBS) {
+        put(err, errlen, "%s: more than %d filters to unsubscribe from",
+            m->name, LWRT_MQTT_MAX_SUBS);
+        return -1;
+    }
+    if (mosquitto_sub_topic_check(pattern) != MOSQ_ERR_SUCCESS) {
+        put(err, errlen, "%s: '%s' is not a valid filter", m->name, pattern);
+        return -1;
+    }
+    m->stale[m->nstale].pattern = strdup(pattern);
+    if (!m->stale[m->nstale].pattern) {
+        put(err, errlen, "%s: out of memory", m->name);
+        return -1;
+    }
+    m->stale[m->nstale].mid = 0;
+    m->nstale++;
+    return 0;
+}
+
 int lwrt_mqtt_subscribe(struct lwrt_mqtt *m, const char *pattern, int qos,
                         char *err, size_t errlen)
 {
@@ -1070,6 +1157,7 @@ void lwrt_mqtt_pause(struct lwrt_mqtt *m, bool pause)
     if (m->paused == pause)
         return;
     m->paused = pause;
+    m->nudged = ev_now(m->loop);
     update_read_watcher(m);
 }
 
@@ -1086,6 +1174,11 @@ uint64_t lwrt_mqtt_connects(const struct lwrt_mqtt *m)
 uint64_t lwrt_mqtt_disconnects(const struct lwrt_mqtt *m)
 {
     return m->disconnects;
+}
+
+uint64_t lwrt_mqtt_nudges(const struct lwrt_mqtt *m)
+{
+    return m->nudges;
 }
 
 const char *lwrt_mqtt_address(const struct lwrt_mqtt *m)
@@ -1149,6 +1242,8 @@ void lwrt_mqtt_free(struct lwrt_mqtt *m)
     memset(m->password, 0, sizeof(m->password));
     for (int i = 0; i < m->nsubs; i++)
         free(m->subs[i].pattern);
+    for (int i = 0; i < m->nstale; i++)
+        free(m->stale[i].pattern);
     free(m->addrs);
     free(m->name);
     free(m->host);

@@ -29,7 +29,13 @@
  * libmosquitto still held is dropped with the connection, and the owner
  * sends again from its own queue after on_connected.
  *
- * Subscriptions are (re)made after every CONNACK. A password that would go
+ * Paused. While the owner pauses reading, the connection stays up and the
+ * broker sees no keep-alive failure (so no last will): libmosquitto's own
+ * keep-alive, whose PINGRESP would wait unread behind the messages, is
+ * replaced by a no-op UNSUBSCRIBE every half keep-alive (see mqtt.c).
+ *
+ * Subscriptions are (re)made after every CONNACK, after the UNSUBSCRIBE of
+ * any stale filter the owner named. A password that would go
  * to an address that is not loopback without TLS is warned about.
  */
 #ifndef LWRT_MQTT_H
@@ -86,6 +92,9 @@ struct lwrt_mqtt_handlers {
     void (*on_connected)(void *ctx);
     /* The broker acknowledged every subscription of this connection. */
     void (*on_subscribed)(void *ctx);
+    /* The broker acknowledged the UNSUBSCRIBE of every stale filter
+     * (lwrt_mqtt_unsubscribe_stale); the list is then empty. */
+    void (*on_unsubscribed)(void *ctx);
     /* A QoS > 0 message we published was acknowledged (mid of publish). */
     void (*on_published)(void *ctx, int mid);
     /* An accepted connection ended (not called for failed attempts, nor
@@ -112,6 +121,15 @@ int lwrt_mqtt_new(struct lwrt_mqtt **out, struct ev_loop *loop,
 int lwrt_mqtt_subscribe(struct lwrt_mqtt *m, const char *pattern, int qos,
                         char *err, size_t errlen);
 
+/*
+ * Adds a filter (copied) to unsubscribe from at the next CONNACK, before
+ * the subscriptions: one a persistent session kept from an older
+ * configuration. Sent after every CONNACK until the broker acknowledged
+ * all of them (on_unsubscribed). Returns 0, or -1 with a sentence in err.
+ */
+int lwrt_mqtt_unsubscribe_stale(struct lwrt_mqtt *m, const char *pattern,
+                                char *err, size_t errlen);
+
 /* Starts connecting (the first round); failures are retried. */
 void lwrt_mqtt_start(struct lwrt_mqtt *m);
 
@@ -137,6 +155,9 @@ uint64_t lwrt_mqtt_connects(const struct lwrt_mqtt *m);
 
 /* Connections lost since start. */
 uint64_t lwrt_mqtt_disconnects(const struct lwrt_mqtt *m);
+
+/* Keep-alive nudges sent while paused (see above), since start. */
+uint64_t lwrt_mqtt_nudges(const struct lwrt_mqtt *m);
 
 /* The address of the current (or last) connection, "" before the first. */
 const char *lwrt_mqtt_address(const struct lwrt_mqtt *m);

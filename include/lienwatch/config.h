@@ -58,6 +58,8 @@ struct lw_config {
     int commit_max_fixes;                       /* commit when this many wait */
     int64_t retention_ms;                       /* history kept; 0 = forever */
     int import_max_bytes;                       /* largest file an import reads */
+    int64_t stop_timeout_ms;                    /* commit tries at a stop */
+    int64_t reserve_bytes;                      /* reserve file; 0 = none */
     /* [ingest] */
     int64_t future_tolerance_ms;                /* reject fixes later than this */
     int max_payload_bytes;                      /* reject bigger payloads */

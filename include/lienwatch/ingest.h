@@ -107,6 +107,25 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen);
 /* Records waiting for the next flush (fixes and heard marks). */
 size_t lw_ingest_pending(const struct lw_ingest *in);
 
+/* Receives one waiting record (borrowed for the call): a fix, or with
+ * heard_only a mark of f->device heard at f->recv_time_ms. */
+typedef void (*lw_ingest_pending_cb)(void *ctx, const struct lw_fix *f,
+                                     bool heard_only);
+
+/* Hands every record waiting for the next flush to cb, oldest first (what
+ * a stop that cannot commit writes to its spill file). */
+void lw_ingest_each_pending(const struct lw_ingest *in,
+                            lw_ingest_pending_cb cb, void *ctx);
+
+/*
+ * Puts a record back in the batch, as if it had just been received and
+ * decoded (a spill file merged at start): f is copied; with heard_only only
+ * f->device and f->recv_time_ms count. Counts nothing as received. Returns
+ * LW_OK, LW_ERR_INVAL (NULL or empty device) or LW_ERR_NOMEM.
+ */
+enum lw_err lw_ingest_requeue(struct lw_ingest *in, const struct lw_fix *f,
+                              bool heard_only);
+
 /* True when counters changed since the last flush (stats want a commit). */
 bool lw_ingest_dirty(const struct lw_ingest *in);
 

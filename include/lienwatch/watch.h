@@ -198,6 +198,27 @@ enum lw_err lw_watch_flush(struct lw_watch *w, char *err, size_t errlen);
 /* Alerts and account statuses waiting for lw_watch_flush. */
 size_t lw_watch_pending(const struct lw_watch *w);
 
+/* Receives one queued entry (borrowed for the call): an alert, or (a NULL)
+ * an account status. */
+typedef void (*lw_watch_queued_cb)(void *ctx, const struct lw_alert *alert,
+                                   const struct lw_account *account);
+
+/* Hands every entry waiting for lw_watch_flush to cb, in order (what a stop
+ * that cannot store writes to its spill file). */
+void lw_watch_each_queued(const struct lw_watch *w, lw_watch_queued_cb cb,
+                          void *ctx);
+
+/*
+ * Queues an alert raised before a restart and never stored (a spill file
+ * merged at start), to be stored, published and mailed by the next
+ * lw_watch_flush like one just raised; a (borrowed) is copied. Call it
+ * before lw_watch_restore, and flush before the restore, so that the
+ * restore finds the alert open. Returns LW_OK, LW_ERR_INVAL or
+ * LW_ERR_NOMEM.
+ */
+enum lw_err lw_watch_requeue_alert(struct lw_watch *w,
+                                   const struct lw_alert *a);
+
 /*
  * The registry changed under us? Compares PRAGMA data_version (another
  * connection committed) and the meta versions: when the registry version
