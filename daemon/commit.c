@@ -19,7 +19,7 @@
 #define STOP_RETRY_S 0.2
 /* Seconds between checks whether a released reserve can be made again. */
 #define RESERVE_CHECK_S 10.0
-/* Bytes of a released reserve kept for the spill file at a stop. */
+/* Most bytes of a released reserve kept for the spill file at a stop. */
 #define RESERVE_KEEP (1024 * 1024)
 /* Commit failure log lines: at most one per this many ms. */
 #define FAIL_LOG_INTERVAL_MS 10000
@@ -59,13 +59,22 @@ static bool make_reserve(struct lwd_commit *c, char *err, size_t errlen)
     return true;
 }
 
+/* What a released reserve keeps for the spill file: an eighth of it, at
+ * most RESERVE_KEEP. */
+static int64_t reserve_keep(const struct lwd_commit *c)
+{
+    int64_t k = c->reserve_bytes / 8;
+
+    return k < RESERVE_KEEP ? k : RESERVE_KEEP;
+}
+
 /* The database ran out of space: the reserve gives it room, keeping
- * RESERVE_KEEP bytes for a spill file. true when something was freed. */
+ * reserve_keep bytes for a spill file. true when something was freed. */
 static bool release_reserve(struct lwd_commit *c)
 {
     if (!c->reserve_held)
         return false;
-    if (truncate(c->reserve_path, RESERVE_KEEP) != 0 &&
+    if (truncate(c->reserve_path, reserve_keep(c)) != 0 &&
         unlink(c->reserve_path) != 0) {
         lwrt_log(LOG_ERR, "store: cannot release the reserve %s: %s",
                  c->reserve_path, strerror(errno));
@@ -77,7 +86,7 @@ static bool release_reserve(struct lwd_commit *c)
              "store: the disk of the database is full: reserve %s released "
              "(%lld bytes) so that what is in memory can be committed; free "
              "space on it, the reserve is made again once %lld bytes are free",
-             c->reserve_path, (long long)(c->reserve_bytes - RESERVE_KEEP),
+             c->reserve_path, (long long)(c->reserve_bytes - reserve_keep(c)),
              (long long)(2 * c->reserve_bytes));
     ev_timer_again(c->loop, &c->reserve_timer);
     notify(c);
