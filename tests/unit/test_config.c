@@ -186,6 +186,54 @@ static int count_lines(const char *s)
 
 /* Issue: with two errors in one file the second was printed with the
  * first's line number. Each problem now has its own FILE:LINE. */
+/* [store] reserve is a size: bytes, K, M, G (powers of 1024), 0 for none;
+ * it reads back in the largest exact unit. stop_timeout is a duration. */
+static void test_sizes(void **state)
+{
+    static const struct {
+        const char *in;   /* value given */
+        long long bytes;  /* -1: refused */
+        const char *back; /* lw_config_value */
+    } cases[] = {
+        {"64M", 64LL << 20, "64M"}, {"0", 0, "0"},
+        {"512k", 512LL << 10, "512K"}, {"3G", 3LL << 30, "3G"},
+        {"1000", 1000, "1000"}, {"2048", 2048, "2K"},
+        {"", -1, NULL}, {"M", -1, NULL}, {"-1M", -1, NULL},
+        {"12MB", -1, NULL}, {"1.5M", -1, NULL}, {"2000G", -1, NULL},
+        {"99999999999999999999", -1, NULL}, {" 1M", -1, NULL},
+    };
+    struct lw_config c;
+    char err[512], back[64];
+
+    (void)state;
+    lw_config_defaults(&c);
+    assert_int_equal(c.reserve_bytes, 64LL << 20);
+    assert_int_equal(c.stop_timeout_ms, 10000);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        enum lw_err rc = lw_config_set(&c, "store", "reserve", cases[i].in,
+                                       err, sizeof(err));
+        if (cases[i].bytes < 0) {
+            if (rc != LW_ERR_CONFIG)
+                fail_msg("reserve '%s' accepted", cases[i].in);
+            assert_non_null(strstr(err, "store.reserve"));
+            continue;
+        }
+        if (rc != LW_OK)
+            fail_msg("reserve '%s' refused: %s", cases[i].in, err);
+        assert_int_equal(c.reserve_bytes, cases[i].bytes);
+        assert_int_equal(
+            lw_config_value(&c, "store", "reserve", back, sizeof(back)), LW_OK);
+        assert_string_equal(back, cases[i].back);
+    }
+    assert_int_equal(lw_config_set(&c, "store", "stop_timeout", "90s", err,
+                                   sizeof(err)),
+                     LW_OK);
+    assert_int_equal(c.stop_timeout_ms, 90000);
+    assert_int_equal(lw_config_set(&c, "store", "stop_timeout", "2h", err,
+                                   sizeof(err)),
+                     LW_ERR_CONFIG);
+}
+
 static void test_each_error_its_line(void **state)
 {
     static const char text[] = "[mqtt]\n"          /* 1 */
@@ -757,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_set_and_validate),
         cmocka_unit_test(test_dump_roundtrip),
+        cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_each_error_its_line),
         cmocka_unit_test(test_two_syntax_errors),
         cmocka_unit_test(test_unknown_section_once),
