@@ -488,11 +488,123 @@ static int open_store(struct daemon *d)
     return lwd_commit_open(&d->commit);
 }
 
+/*
+ * The filters our persistent session holds at the broker are kept in the
+ * database under SUBS_META_KEY + client id, one a line: the broker keeps a
+ * subscription of an older configuration until it is unsubscribed (with
+ * "owntracks/#" once configured, the daemon went on receiving everything).
+ */
+#define SUBS_META_KEY "mqtt.subscriptions."
+/* Most filters kept. */
+#define SUBS_MAX 8
+
+/* The configured filters, joined by '\n' into buf. */
+static void configured_subs(const struct daemon *d, char *buf, size_t len)
+{
+    const char *subs[] = {d->cfg.topic_owntracks, d->cfg.topic_fix,
+                          d->cfg.topic_account};
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        if (!subs[i][0])
+            continue;
+        snprintf(buf + used, len - used, "%s%s", used ? "\n" : "", subs[i]);
+        used += strlen(buf + used);
+    }
+}
+
+/* True when filter is a line of list. */
+static bool has_line(const char *list, const char *filter)
+{
+    size_t n = strlen(filter);
+
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, "\n");
+        if (len == n && strncmp(p, filter, n) == 0)
+            return true;
+        p += len + (p[len] == '\n');
+    }
+    return false;
+}
+
+static void save_subs(struct daemon *d, const char *list)
+{
+    char key[LW_CONFIG_STR_MAX + sizeof(SUBS_META_KEY)];
+
+    snprintf(key, sizeof(key), "%s%s", SUBS_META_KEY, d->cfg.mqtt_client_id);
+    if (lw_store_meta_set(d->store, key, list) != LW_OK)
+        lwrt_log(LOG_WARNING,
+                 "mqtt: cannot record the subscriptions in the database "
+                 "(%s): a filter removed from the configuration later may "
+                 "stay subscribed",
+                 lw_store_errmsg(d->store));
+}
+
+/* Every stale filter is gone at the broker: only the configured remain. */
+static void on_unsubscribed(void *ctx)
+{
+    struct daemon *d = ctx;
+    char now[3 * (LW_CONFIG_STR_MAX + 1)];
+
+    configured_subs(d, now, sizeof(now));
+    save_subs(d, now);
+}
+
+/*
+ * Compares the filters the session held (database) with the configured
+ * ones: the others are unsubscribed at connection. The record is the union
+ * until the broker acknowledged that, so a crash in between forgets none.
+ */
+static int stale_subs(struct daemon *d)
+{
+    char key[LW_CONFIG_STR_MAX + sizeof(SUBS_META_KEY)];
+    char now[3 * (LW_CONFIG_STR_MAX + 1)];
+    char all[sizeof(now) + SUBS_MAX * (LW_CONFIG_STR_MAX + 1)];
+    char *old = NULL;
+    size_t used, nstale = 0;
+    enum lw_err e;
+
+    configured_subs(d, now, sizeof(now));
+    snprintf(key, sizeof(key), "%s%s", SUBS_META_KEY, d->cfg.mqtt_client_id);
+    e = lw_store_meta_get(d->store, key, &old);
+    if (e != LW_OK && e != LW_ERR_NOTFOUND) {
+        lwrt_log(LOG_WARNING, "mqtt: cannot read the past subscriptions: %s",
+                 lw_store_errmsg(d->store));
+        return 0;
+    }
+    snprintf(all, sizeof(all), "%s", now);
+    used = strlen(all);
+    for (const char *p = old; p && *p;) {
+        size_t len = strcspn(p, "\n");
+        char f[LW_CONFIG_STR_MAX + 1];
+
+        snprintf(f, sizeof(f), "%.*s", (int)len, p);
+        p += len + (p[len] == '\n');
+        if (!f[0] || has_line(now, f))
+            continue;
+        if (nstale >= SUBS_MAX || lwd_mqtt_unsubscribe_stale(&d->link, f) != 0)
+            break;
+        nstale++;
+        lwrt_log(LOG_NOTICE,
+                 "mqtt: '%s' was subscribed by an earlier configuration: "
+                 "unsubscribing at connection",
+                 f);
+        snprintf(all + used, sizeof(all) - used, "\n%s", f);
+        used += strlen(all + used);
+    }
+    if (!old || strcmp(old, all) != 0)
+        save_subs(d, all);
+    free(old);
+    return 0;
+}
+
 /* The broker link and its subscriptions (not connected yet). 0 or -1. */
 static int prepare_link(struct daemon *d)
 {
     struct lwd_mqtt_handlers h = {.on_message = on_message,
                                   .on_connected = on_connected,
+                                  .on_unsubscribed = on_unsubscribed,
                                   .on_published = on_published};
     const char *subs[] = {d->cfg.topic_owntracks, d->cfg.topic_fix,
                           d->cfg.topic_account};
@@ -509,7 +621,7 @@ static int prepare_link(struct daemon *d)
             return -1;
         }
     }
-    return 0;
+    return stale_subs(d);
 }
 
 /* Status, retention, the systemd watchdog and the signals. */

@@ -34,6 +34,14 @@ static void on_subscribed(void *ctx)
         l->h.on_subscribed(l->ctx);
 }
 
+static void on_unsubscribed(void *ctx)
+{
+    struct lwd_mqtt *l = ctx;
+
+    if (l->h.on_unsubscribed)
+        l->h.on_unsubscribed(l->ctx);
+}
+
 static void on_published(void *ctx, int mid)
 {
     struct lwd_mqtt *l = ctx;
@@ -59,6 +67,7 @@ int lwd_mqtt_init(struct lwd_mqtt *l, struct ev_loop *loop,
         .on_message = on_message,
         .on_connected = on_connected,
         .on_subscribed = on_subscribed,
+        .on_unsubscribed = on_unsubscribed,
         .on_published = on_published,
         .on_disconnected = on_disconnected,
     };
@@ -101,6 +110,17 @@ int lwd_mqtt_subscribe(struct lwd_mqtt *l, const char *pattern)
     char err[600];
 
     if (lwrt_mqtt_subscribe(l->m, pattern, l->qos, err, sizeof(err)) != 0) {
+        lwrt_log(LOG_ERR, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+int lwd_mqtt_unsubscribe_stale(struct lwd_mqtt *l, const char *pattern)
+{
+    char err[600];
+
+    if (lwrt_mqtt_unsubscribe_stale(l->m, pattern, err, sizeof(err)) != 0) {
         lwrt_log(LOG_ERR, "%s", err);
         return -1;
     }

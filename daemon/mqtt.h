@@ -33,6 +33,8 @@ struct lwd_mqtt_handlers {
     void (*on_connected)(void *ctx);
     /* The broker acknowledged every subscription of this connection. */
     void (*on_subscribed)(void *ctx);
+    /* The broker acknowledged the UNSUBSCRIBE of every stale filter. */
+    void (*on_unsubscribed)(void *ctx);
     /* A QoS > 0 message we published was acknowledged (mid from publish). */
     void (*on_published)(void *ctx, int mid);
 };
@@ -59,6 +61,11 @@ int lwd_mqtt_init(struct lwd_mqtt *l, struct ev_loop *loop,
 /* Adds a subscription pattern (copied); call before lwd_mqtt_start.
  * Returns 0, or -1 (logged). */
 int lwd_mqtt_subscribe(struct lwd_mqtt *l, const char *pattern);
+
+/* A filter (copied) to unsubscribe from at connection, before the
+ * subscriptions: one an older configuration subscribed to in our
+ * persistent session. Returns 0, or -1 (logged). */
+int lwd_mqtt_unsubscribe_stale(struct lwd_mqtt *l, const char *pattern);
 
 /* First connection attempt; failures schedule retries. */
 void lwd_mqtt_start(struct lwd_mqtt *l);

@@ -170,7 +170,10 @@ static const struct setting settings[] = {
      "Fixes whose time is later than now plus this are rejected (clock "
      "bugs, GPS week rollover)."},
     {"ingest", "max_payload_bytes", T_INT, OFF(max_payload_bytes), "65536",
-     256, 16 * 1024 * 1024, INGEST, "Larger payloads are rejected unread."},
+     256, 16 * 1024 * 1024, INGEST,
+     "Larger payloads are rejected (too_large) without being decoded; "
+     "libmosquitto has read them by then: the broker's max_packet_size keeps "
+     "them off the wire."},
 
     {"alerts", "watch_days_past_due", T_INT, OFF(watch_days_past_due), "1", 0,
      36500, ALERTS,

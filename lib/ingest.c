@@ -186,6 +186,22 @@ static void reject(struct lw_ingest *in, struct lw_ingest_result *res,
     in->dirty = true;
 }
 
+/* True when topic matches a pattern but the id it names does not fit
+ * (lw_topic_match then fails for the id's length alone). */
+static bool too_long_id(const struct lw_ingest *in, const char *topic)
+{
+    const char *pats[] = {in->topic_owntracks, in->topic_fix,
+                          in->topic_account};
+    char id[LW_DEVICE_MAX + 1];
+
+    for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
+        if (pats[i][0] && lw_topic_match(pats[i], topic, NULL, 0) &&
+            !lw_topic_match(pats[i], topic, id, sizeof(id)))
+            return true;
+    }
+    return false;
+}
+
 void lw_ingest_message(struct lw_ingest *in, const char *topic,
                        const void *payload, size_t len, int64_t now_ms,
                        struct lw_ingest_result *res)
@@ -197,6 +213,16 @@ void lw_ingest_message(struct lw_ingest *in, const char *topic,
 
     memset(res, 0, sizeof(*res));
     count_fixed(in, LW_CNT_RECEIVED, 1);
+    /* a topic of the right shape whose id is too long for us is a bad
+     * device, not an unknown topic */
+    if (too_long_id(in, topic)) {
+        snprintf(res->detail, sizeof(res->detail),
+                 "the device or account id in topic '%.80s...' is longer "
+                 "than %d bytes",
+                 topic, LW_DEVICE_MAX);
+        reject(in, res, LW_REJ_BAD_DEVICE);
+        goto out;
+    }
     if (in->topic_owntracks[0] &&
         lw_topic_match(in->topic_owntracks, topic, id, sizeof(id))) {
         src = LW_SRC_OWNTRACKS;

@@ -163,6 +163,35 @@ static void test_rejections_counted(void **state)
     assert_int_equal(lw_ingest_rejected(f->in, LW_REJ_NOT_JSON), 1);
 }
 
+/* A device id longer than LW_DEVICE_MAX (the README's bad_device), in a
+ * topic of the right shape, is a bad device, not an unknown topic; one of
+ * exactly LW_DEVICE_MAX bytes is accepted. */
+static void test_long_device_id(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_ingest_result r;
+    char topic[512], dev[301];
+    const char *fix =
+        "{\"_type\":\"location\",\"lat\":41.1,\"lon\":-8.6,\"tst\":1700000000}";
+
+    memset(dev, 'x', 300);
+    dev[300] = '\0';
+    snprintf(topic, sizeof(topic), "owntracks/u/%s", dev);
+    send(f, topic, fix, &r);
+    assert_int_equal(r.reject, LW_REJ_BAD_DEVICE);
+    assert_non_null(strstr(r.detail, "longer than"));
+    snprintf(topic, sizeof(topic), "lienwatch/v1/fix/%s", dev);
+    send(f, topic, "{\"class\":\"TPV\"}", &r);
+    assert_int_equal(r.reject, LW_REJ_BAD_DEVICE);
+    /* u/ + 126 bytes: LW_DEVICE_MAX exactly */
+    dev[LW_DEVICE_MAX - 2] = '\0';
+    snprintf(topic, sizeof(topic), "owntracks/u/%s", dev);
+    send(f, topic, fix, &r);
+    assert_int_equal(r.reject, LW_REJ_NONE);
+    assert_int_equal(lw_ingest_rejected(f->in, LW_REJ_BAD_DEVICE), 2);
+    assert_int_equal(lw_ingest_rejected(f->in, LW_REJ_UNKNOWN_TOPIC), 0);
+}
+
 static int64_t late_seen;
 static int64_t newest_seen;
 
@@ -247,6 +276,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_routing_and_batch, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rejections_counted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_long_device_id, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_late_and_callback, setup,
                                         teardown),
