@@ -722,6 +722,41 @@ static void test_poll(void **state)
     lw_store_close(cli);
 }
 
+/* The race of a registry change by another connection committed after our
+ * last poll and before our own account write: the version after our write
+ * must not be taken as seen, or that change is never loaded. */
+static void test_poll_race_own_write(void **state)
+{
+    struct fx *f = *state;
+    struct lw_store *cli;
+    struct lw_watch_stats ws;
+    struct lw_account_update u = {.account = "A1", .days_past_due = 50};
+    char err[256] = "";
+    unsigned what = 99;
+    int64_t t = T0;
+
+    registry(f, 40);
+    start_watch(f, t);
+    assert_int_equal(lw_watch_poll(f->w, t, &what, err, sizeof(err)), LW_OK);
+    assert_int_equal(what, 0);
+    lw_watch_stats(f->w, &ws);
+    assert_int_equal(ws.vehicles, 1);
+    /* the CLI adds a vehicle: no poll sees it yet */
+    assert_int_equal(lw_store_open(&cli, f->path, 0, err, sizeof(err)), LW_OK);
+    set_vehicle(cli, "v9", "A1", 0, T0);
+    lw_store_close(cli);
+    /* our account write moves the version past the CLI's */
+    assert_int_equal(lw_watch_account(f->w, &u, t += MIN_MS, NULL), LW_OK);
+    flush_ok(f);
+    /* the CLI's change is still loaded */
+    assert_int_equal(lw_watch_poll(f->w, t, &what, err, sizeof(err)), LW_OK);
+    assert_int_equal(what, LW_WATCH_RELOADED);
+    lw_watch_stats(f->w, &ws);
+    assert_int_equal(ws.vehicles, 2);
+    assert_int_equal(lw_watch_poll(f->w, t, &what, err, sizeof(err)), LW_OK);
+    assert_int_equal(what, 0);
+}
+
 /* A registry reload while an account status still waits to be stored
  * (a locked database) keeps the queued status: the engine must not see the
  * account go back to current and overdue again, which would raise the
@@ -796,6 +831,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_locked_alert_kept_and_retried,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_poll, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_poll_race_own_write, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_queued_account, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_account_unchanged, setup,
