@@ -199,6 +199,7 @@ fuzz: fuzz-build
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@tools/bench.py $(BUILD)
+	@tools/bench_kill9.sh $(BUILD)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

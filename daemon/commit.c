@@ -269,7 +269,11 @@ void lwd_commit_received(struct lwd_commit *c, int64_t t_ms, bool flush_now)
         c->batch_first_ms = t_ms;
     if (c->failing || c->stopping)
         return; /* the retry or stop timer commits */
-    if (flush_now || c->cfg->commit_interval_ms == 0) {
+    /* the oldest waiting record reached the interval: commit now, even in
+     * the middle of a burst of reads (the timer would fire only after it) */
+    if (flush_now || c->cfg->commit_interval_ms == 0 ||
+        (c->batch_first_ms &&
+         t_ms - c->batch_first_ms >= c->cfg->commit_interval_ms)) {
         lwd_commit_flush(c);
         return;
     }

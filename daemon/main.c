@@ -273,7 +273,10 @@ static void on_message(void *ctx, const char *topic, const void *payload,
 {
     struct daemon *d = ctx;
     struct lw_ingest_result r;
-    int64_t t = (int64_t)(ev_now(d->loop) * 1000.0);
+    /* the receipt time, read per message: ev_now() is the start of the
+     * loop iteration, and one readable event reads up to a thousand
+     * messages; the commit window is measured from this */
+    int64_t t = lwrt_wall_ms();
 
     lwd_jsonarena_begin();
     lw_ingest_message(d->ingest, topic, payload, len, t, &r);
