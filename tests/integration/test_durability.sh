@@ -65,15 +65,20 @@ start_daemon() { # LOG [--set ...]
         fail "daemon did not subscribe: $(tail -3 "$log")"
 }
 
-# stop_timed: SIGTERM, wait, check exit 0; STOP_MS = how long it took
+# stop_timed LOG: SIGTERM, wait, check exit 0; STOP_MS = how long it
+# took; the daemon must have logged the signal within a second
 stop_timed() {
-    local t0 rc=0
+    local t0 rc=0 seen
     t0=$(ms)
     kill -TERM "$DPID"
     wait "$DPID" || rc=$?
     STOP_MS=$(($(ms) - t0))
     lw_untrack "$DPID"
     [ "$rc" = 0 ] || fail "lienwatchd exited $rc after SIGTERM"
+    seen=$(grep "received Terminated: stopping" "$1" | tail -1 | cut -d' ' -f1)
+    seen=$(date -d "$seen" +%s%3N)
+    [ $((seen - t0)) -le $((1000 * SLOW)) ] ||
+        fail "SIGTERM handled $((seen - t0)) ms after it was sent"
 }
 
 lock() {
@@ -122,7 +127,7 @@ grep -qi "lw-durability.*\(disconnect\|exceeded\|timeout\)" "$T/mosq-$PORT/mosqu
     fail "A: the broker dropped the daemon: $(grep lw-durability "$T/mosq-$PORT/mosquitto.log" | tail -2)"
 state_is paused || fail "A: not paused any more while locked: $(last_state)"
 [ "$(n_fixes)" = 100 ] || fail "A: stored through the lock"
-stop_timed
+stop_timed "$T/a.log"
 say "A: SIGTERM with the database locked: exit after $STOP_MS ms (stop_timeout ${STOP_TIMEOUT} s)"
 [ "$STOP_MS" -ge $((STOP_TIMEOUT * 1000 - 200)) ] ||
     fail "A: exit after $STOP_MS ms, before stop_timeout"
@@ -147,7 +152,7 @@ m=$(grep -n "is merged and removed" "$T/a.log" | tail -1 | cut -d: -f1)
 c=$(grep -n "connecting" "$T/a.log" | tail -1 | cut -d: -f1)
 [ "$m" -lt "$c" ] || fail "A: the spill was merged after connecting"
 [ "$(q "select count(distinct fix_time_ms) from fixes")" = 350 ] || fail "A: duplicates or gaps"
-stop_timed
+stop_timed "$T/a.log"
 say "A: stop with nothing waiting: $STOP_MS ms"
 
 # ---- B: locked at SIGTERM, released within stop_timeout ------------------
@@ -202,7 +207,7 @@ wait_for $((30 * SLOW)) state_is paused ||
     fail "C: not paused on a full disk: $(last_state)"
 last_state | grep -q '"reason":"[^"]*full' || fail "C: reason: $(last_state)"
 stored=$(n_fixes)
-stop_timed
+stop_timed "$T/c.log"
 say "C: SIGTERM with the disk full: exit after $STOP_MS ms"
 [ "$STOP_MS" -le $((STOP_TIMEOUT * 1000 + 2500 * SLOW)) ] || fail "C: exit took $STOP_MS ms"
 [ -f "$DB.spill" ] || fail "C: no spill file: $(grep store: "$T/c.log" | tail -3)"
@@ -214,6 +219,6 @@ wait_for $((20 * SLOW)) is n_fixes 1400 ||
     fail "C: $(n_fixes) of 1400 fixes stored after the restart"
 [ ! -e "$DB.spill" ] || fail "C: spill file left"
 [ "$(stat -c %s "$DB.reserve")" = 2097152 ] || fail "C: the reserve was not made again"
-stop_timed
+stop_timed "$T/c.log"
 umount "$T/disk"
 exit 0
