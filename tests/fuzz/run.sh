@@ -287,6 +287,13 @@ write_config_dict() {
     fi
 }
 
+seeds_spill() {
+    local dir=$1
+    seed "$dir" builtin-1.spill '{"lienwatch_spill":1}\n{"t":"fix","device":"alice/phone","fix_ms":1700000000000,"recv_ms":1700000000100,"lat":41.123456789012345,"lon":-8.6,"speed":13.37,"acc":4.5,"batt":80,"trig":"p"}\n{"t":"heard","device":"truck7","recv_ms":1700000002000}\n{"end":2}\n'
+    seed "$dir" builtin-2.spill '{"lienwatch_spill":1}\n{"t":"alert","kind":"geofence_exit","device":"d","fence":"home","fence_tag":3,"raised_ms":5,"late":false,"age_ms":0,"gap_ms":0,"fix":{"device":"d","fix_ms":4,"recv_ms":5,"lat":1.5,"lon":2.5}}\n{"t":"account","account":"L-1","days_past_due":45,"status":"overdue","updated_ms":9}\n{"end":2}\n'
+    seed "$dir" builtin-3.spill '{"lienwatch_spill":1}\n{"end":0}\n'
+}
+
 seeds_config() {
     local dir=$1
     seed "$dir" builtin-1.conf '[mqtt]\nhost = broker.example\nport = 8883\ntopic_owntracks = owntracks/+/+ ; inline\n[store]\ncommit_interval_ms = 0\n'
