@@ -53,13 +53,25 @@ static int take(void *ctx, const struct lw_spill_rec *r)
 
 static char in_path[64], out_path[64];
 
+static void remove_files(void)
+{
+    unlink(in_path);
+    unlink(out_path);
+}
+
+/* Files in /dev/shm when there is one: a commit fsyncs, which tmpfs does
+ * for free. */
 static void paths(void)
 {
+    const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+
     if (in_path[0])
         return;
-    snprintf(in_path, sizeof(in_path), "/tmp/fuzz_spill.%d.in", (int)getpid());
-    snprintf(out_path, sizeof(out_path), "/tmp/fuzz_spill.%d.out",
+    snprintf(in_path, sizeof(in_path), "%s/fuzz_spill.%d.in", dir,
              (int)getpid());
+    snprintf(out_path, sizeof(out_path), "%s/fuzz_spill.%d.out", dir,
+             (int)getpid());
+    atexit(remove_files);
 }
 
 static bool same_double(double a, double b)
