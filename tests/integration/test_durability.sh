@@ -133,16 +133,20 @@ say "A: SIGTERM with the database locked: exit after $STOP_MS ms (stop_timeout $
     fail "A: exit after $STOP_MS ms, before stop_timeout"
 [ "$STOP_MS" -le $((STOP_TIMEOUT * 1000 + 2500 * SLOW)) ] ||
     fail "A: exit after $STOP_MS ms, long after stop_timeout"
-grep -q "200 fixes, 0 heard marks, 0 alerts and 0 account statuses could not be committed; written to $DB.spill" "$T/a.log" ||
+# what the daemon had read when reading paused (the rest waits at the
+# broker) is spilled
+spilled=$(sed -n "s/.*store: \([0-9]*\) fixes, 0 heard marks, 0 alerts and 0 account statuses could not be committed; written to .*/\1/p" "$T/a.log" | tail -1)
+[ -n "$spilled" ] && [ "$spilled" -ge 1 ] && [ "$spilled" -le 200 ] ||
     fail "A: the spill is not logged: $(grep store: "$T/a.log" | tail -3)"
+say "A: $spilled fixes spilled, $((200 - spilled)) left at the broker"
 [ -f "$DB.spill" ] || fail "A: no spill file"
 [ "$(stat -c %a "$DB.spill")" = 600 ] || fail "A: spill mode $(stat -c %a "$DB.spill")"
-[ "$(grep -c '"t":"fix"' "$DB.spill")" = 200 ] || fail "A: the spill does not hold 200 fixes"
+[ "$(grep -c '"t":"fix"' "$DB.spill")" = "$spilled" ] || fail "A: the spill does not hold $spilled fixes"
 last_state | grep -q '"state":"offline"' || fail "A: no offline state at the stop: $(last_state)"
 unlock
 fixes 301 350 # queued by the broker meanwhile
 start_daemon "$T/a.log"
-grep -q "merging the spill file $DB.spill (200 fixes" "$T/a.log" || fail "A: the merge is not logged"
+grep -q "merging the spill file $DB.spill ($spilled fixes" "$T/a.log" || fail "A: the merge is not logged"
 wait_for $((10 * SLOW)) is n_fixes 350 ||
     fail "A: $(n_fixes) of 350 fixes stored after the restart"
 [ ! -e "$DB.spill" ] || fail "A: the spill file is still there"
@@ -176,7 +180,12 @@ say "B: SIGTERM, lock released 1 s later: exit after $STOP_MS ms"
 [ "$STOP_MS" -lt $((STOP_TIMEOUT * 1000)) ] || fail "B: waited for the whole stop_timeout"
 [ ! -e "$DB.spill" ] || fail "B: spilled although the commit worked"
 grep -q "everything received is committed" "$T/b.log" || fail "B: commit at stop not logged"
-[ "$(n_fixes)" = 150 ] || fail "B: $(n_fixes) of 150 fixes stored"
+# what it had read is stored; the broker kept the rest for the next run
+read=$(sed -n 's/.*store: committing \([0-9]*\) fixes, .* before stopping.*/\1/p' "$T/b.log" | tail -1)
+[ "$(n_fixes)" = "${read:-none}" ] || fail "B: $(n_fixes) stored, $read were read"
+start_daemon "$T/b.log"
+wait_for $((10 * SLOW)) is n_fixes 150 || fail "B: $(n_fixes) of 150 fixes stored after a restart"
+stop_timed "$T/b.log"
 
 # ---- C: the disk full ---------------------------------------------------------
 if [ -z "${LW_DUR_NS:-}" ]; then
