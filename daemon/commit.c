@@ -416,8 +416,12 @@ static void spill_pending(void *ctx, const struct lw_fix *f, bool heard)
 static int write_spill(struct lwd_commit *c, bool queued, bool batch)
 {
     struct spill_ctx x = {0};
+    struct lw_watch_stats st = {0};
     char err[ERR_MAX] = "";
     enum lw_err e;
+
+    if (c->watch)
+        lw_watch_stats(c->watch, &st);
 
     /* a released reserve kept its last part for this */
     if (!c->reserve_held && c->reserve_bytes)
@@ -441,7 +445,9 @@ static int write_spill(struct lwd_commit *c, bool queued, bool batch)
         lwrt_log(LOG_CRIT,
                  "store: %s; %zu received fixes, %zu alerts and %zu account "
                  "statuses are lost",
-                 err, lw_ingest_pending(c->ingest), x.alerts, x.accounts);
+                 err, batch ? lw_ingest_pending(c->ingest) : 0,
+                 queued ? st.pending_alerts : 0,
+                 queued ? st.pending_accounts : 0);
         return -1;
     }
     c->spilled += x.fixes + x.heard + x.alerts + x.accounts;

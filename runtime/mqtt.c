@@ -113,6 +113,7 @@ struct lwrt_mqtt {
     int nstale;                           /* used entries of stale */
     int unsubscribed;                     /* UNSUBACKs of stale received */
     ev_tstamp nudged;                     /* last keep-alive nudge (paused) */
+    ev_tstamp misc_after;                 /* no loop_misc before this */
     uint64_t nudges;                      /* nudges sent since start */
     int subscribed; /* SUBACKs received on this connection */
     /* the connection */
@@ -934,6 +935,11 @@ static void misc_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     if (!m->socket_watched)
         return;
+    /* just resumed: read first. libmosquitto's check would close a
+     * connection whose PINGREQ went out before the pause and whose
+     * PINGRESP is still unread; any packet read makes that moot */
+    if (!m->paused && ev_now(loop) < m->misc_after)
+        return;
     if (m->paused && m->st == ST_CONNECTED) {
         /* see NUDGE_FILTER */
         if (ev_now(loop) - m->nudged < (double)m->keepalive_s / 2.0)
@@ -1158,6 +1164,8 @@ void lwrt_mqtt_pause(struct lwrt_mqtt *m, bool pause)
         return;
     m->paused = pause;
     m->nudged = ev_now(m->loop);
+    if (!pause)
+        m->misc_after = ev_now(m->loop) + MISC_INTERVAL_S;
     update_read_watcher(m);
 }
 
