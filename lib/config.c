@@ -152,7 +152,8 @@ static const struct setting settings[] = {
      "At a stop, how long the daemon keeps trying to commit what it received "
      "(a locked or full database) before it writes it to a spill file beside "
      "the database (DB.spill, mode 0600, fsync'd), merged at the next start "
-     "before anything is read from the broker."},
+     "before anything is read from the broker. Keep it well below the "
+     "unit's TimeoutStopSec (30 s), after which systemd kills the daemon."},
     {"store", "reserve", T_SIZE, OFF(reserve_bytes), "64M", 0,
      1024.0 * 1024 * 1024 * 1024, RESTART,
      "Bytes kept in a reserve file beside the database (DB.reserve): "
