@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "lienwatch/access.h"
 #include "lienwatch/audit.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/store.h"
@@ -26,6 +27,9 @@
 #define CLI_EXIT_FAIL 1     /* runtime failure (database error, ...) */
 #define CLI_EXIT_USAGE 2    /* bad options or arguments */
 #define CLI_EXIT_NOTFOUND 3 /* unknown device, alert, fence ... */
+#define CLI_EXIT_DENIED 4   /* a position refused: the vehicle is not
+                               watched and no --reason was given, or the
+                               policy denies it */
 
 struct cli {
     const char *db_path;    /* --db, or the default */
@@ -421,6 +425,93 @@ int cli_target_resolve(const struct cli_command *me, struct lw_store *s,
  */
 const char *cli_vehicle_label(const struct lw_vehicle_match *m, char *buf,
                               size_t len);
+
+/* ---- who may see a position (cli/cli_access.c) ---- */
+
+/* lienwatchd's configuration file when --config does not name one: the one
+ * its systemd unit passes with -c. */
+#define CLI_DAEMON_CONF "/etc/lienwatch/lienwatchd.conf"
+/* cli_watch_rule.from when lienwatchd recorded the settings. */
+#define CLI_RULE_FROM_DB "lienwatchd, recorded in the database"
+/* The audit basis of a refused look (beside access.h's granted ones). */
+#define CLI_BASIS_REFUSED "refused"
+#define CLI_RULE_FROM_LEN 512
+#define CLI_RULE_NOTE_LEN 640
+
+/* The settings that decide who may see a position, and where they came
+ * from. */
+struct cli_watch_rule {
+    int days; /* [alerts] watch_days_past_due: watched at or over it */
+    enum lw_unwatched_policy policy; /* [privacy] unwatched_access */
+    char from[CLI_RULE_FROM_LEN];    /* CLI_RULE_FROM_DB, the file read, or
+                                        "" for lienwatchd's defaults */
+    char note[CLI_RULE_NOTE_LEN];    /* why the default file could not be
+                                        read (defaults used); "" */
+};
+
+/*
+ * Reads the rule into *r: from the file config (--config; must be readable
+ * and valid) when not NULL; else what lienwatchd recorded in s at its start
+ * or last SIGHUP (LW_META_* in lienwatch/access.h); else CLI_DAEMON_CONF
+ * when it exists (when unreadable, the defaults, with r->note saying why);
+ * else the defaults. Returns CLI_CONTINUE, or CLI_EXIT_FAIL after a message
+ * (config unusable, out of memory).
+ */
+int cli_watch_rule_load(const char *cmd, struct lw_store *s,
+                        const char *config, struct cli_watch_rule *r);
+
+/* The decision about one vehicle. */
+struct cli_access {
+    struct cli_watch_rule rule; /* the settings applied */
+    bool has_account;           /* the vehicle's account is known */
+    struct lw_account a;        /* that account */
+    bool watched;               /* lw_access_account_watched */
+    const char *basis;          /* when granted: the audit basis (static) */
+    char detail[CLI_RULE_NOTE_LEN]; /* what the decision rested on, for the
+                                       audit record's detail */
+};
+
+/*
+ * Decides whether c may see positions of vehicle m (borrowed; found in s)
+ * through command cmd: lw_access_decide for operations staff (the command
+ * runs with the database's file permissions) with the stated reason (NULL
+ * for none), the rule of cli_watch_rule_load(config) and the account's
+ * state now. Returns CLI_CONTINUE when granted (x->basis, x->detail set;
+ * the caller writes the audit record with them, cli_access_record, before
+ * it reads a position); CLI_EXIT_DENIED after printing why and recording
+ * the refused attempt (basis CLI_BASIS_REFUSED); CLI_EXIT_FAIL on a
+ * database error or an unusable config (message printed).
+ */
+int cli_access_check(struct cli *c, const char *cmd, struct lw_store *s,
+                     const struct lw_vehicle_match *m, const char *reason,
+                     const char *config, struct cli_access *x);
+
+/*
+ * Appends r (borrowed) with cli_audit_write; *head may be NULL. Returns
+ * CLI_CONTINUE, or CLI_EXIT_FAIL after saying that the lookup is not
+ * answered because it could not be recorded (read-only database, full
+ * disk, ...).
+ */
+int cli_access_record(struct cli *c, const char *cmd,
+                      const struct lw_audit_rec *r, struct lw_audit_head *head);
+
+/*
+ * cli_access_check, then the audit record of the granted look (action
+ * cmd, device, reason, basis, detail) with cli_access_record. Returns
+ * CLI_CONTINUE when the position may be shown now, or the exit code.
+ */
+int cli_access_lookup(struct cli *c, const char *cmd, struct lw_store *s,
+                      const struct lw_vehicle_match *m, const char *reason,
+                      const char *config, struct cli_access *x);
+
+/*
+ * For a lookup whose VEHICLE (typed, borrowed) named no vehicle or several
+ * (rc, cli_target_resolve's exit code): records the attempt with what was
+ * typed and returns rc, or CLI_EXIT_FAIL when it could not be recorded
+ * (message printed).
+ */
+int cli_access_unresolved(struct cli *c, const char *cmd, const char *typed,
+                          const char *reason, int rc);
 
 /* ---- a vehicle's fixes as files: history, evidence (cli/trackout.c) ---- */
 

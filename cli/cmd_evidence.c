@@ -1270,7 +1270,9 @@ static int run_export(struct cli *c, int argc, char **argv)
     struct bundle *b = calloc(1, sizeof(*b));
     struct cli_target target = {0};
     const char *key = NULL, *config = NULL, *zone = NULL;
-    char keyfile[PATH_LEN], why[ERR_LEN], detail[2 * PATH_LEN + 256];
+    char keyfile[PATH_LEN], why[ERR_LEN];
+    char detail[2 * PATH_LEN + 256 + CLI_RULE_NOTE_LEN];
+    struct cli_access acc = {0};
     char cwd[PATH_LEN], where[2 * PATH_LEN + 2];
     char u1[LW_TIME_BUFLEN], u2[LW_TIME_BUFLEN];
     bool have_from = false, have_to = false;
@@ -1371,6 +1373,14 @@ static int run_export(struct cli *c, int argc, char **argv)
         goto out;
     }
     found = cli_target_resolve(me, s, &target, &b->m);
+    /* a vehicle that is not watched only as the access rule allows (a
+     * bundle always states a reason: an override) */
+    if (found == CLI_CONTINUE) {
+        rc = cli_access_check(c, me->name, s, &b->m, b->reason, config,
+                              &acc);
+        if (rc != CLI_CONTINUE)
+            goto out;
+    }
     /* on the record before anything is read; no record, no export. The
      * folder as an absolute path: where the copy went, wherever the
      * command ran */
@@ -1380,11 +1390,14 @@ static int run_export(struct cli *c, int argc, char **argv)
         snprintf(where, sizeof(where), "%s", b->dir);
     snprintf(detail, sizeof(detail),
              "evidence bundle to %s: fixes from %s to %s, signed with "
-             "Ed25519 key %s",
-             where, utc(b->from_ms, u1), utc(b->to_ms, u2), b->pk_b64);
+             "Ed25519 key %s%s%s",
+             where, utc(b->from_ms, u1), utc(b->to_ms, u2), b->pk_b64,
+             found == CLI_CONTINUE ? "; " : "",
+             found == CLI_CONTINUE ? acc.detail : "");
     cli_audit_rec(c, &r, "evidence",
                   found == CLI_CONTINUE ? b->m.v.device : target.text);
     r.reason = b->reason;
+    r.basis = found == CLI_CONTINUE ? acc.basis : NULL;
     r.detail = detail;
     if (cli_audit_write(c, &r, &b->rec, why, sizeof(why)) != LW_OK) {
         rc = cli_error(me->name, CLI_EXIT_FAIL,

@@ -91,9 +91,10 @@ const struct cli_command cli_cmd_history = {
 
 static int cmd_history(struct cli *c, int argc, char **argv)
 {
-    enum { OPT_FROM = 0x200, OPT_TO };
+    enum { OPT_FROM = 0x200, OPT_TO, OPT_CONFIG };
     static const struct option opts[] = {
         {"from", required_argument, NULL, OPT_FROM},
+        {"config", required_argument, NULL, OPT_CONFIG},
         {"to", required_argument, NULL, OPT_TO},
         {"format", required_argument, NULL, 'f'},
         {"reason", required_argument, NULL, 'r'},
@@ -107,7 +108,8 @@ static int cmd_history(struct cli *c, int argc, char **argv)
     struct cli_track o;
     struct cli_target target = {0};
     int64_t from = INT64_MIN, to = INT64_MAX;
-    const char *reason = NULL;
+    const char *reason = NULL, *config = NULL;
+    struct cli_access acc;
     struct lw_device_info d;
     struct lw_store *s;
     enum lw_err e;
@@ -133,6 +135,11 @@ static int cmd_history(struct cli *c, int argc, char **argv)
         case 'r':
             reason = optarg[0] ? optarg : NULL;
             break;
+        case OPT_CONFIG:
+            if (!optarg[0])
+                return cli_usage_error(me, "--config needs a file");
+            config = optarg;
+            break;
         case CLI_OPT_DEVICE:
         case CLI_OPT_PLATE:
         case CLI_OPT_VIN:
@@ -156,9 +163,10 @@ static int cmd_history(struct cli *c, int argc, char **argv)
     if (!s)
         return CLI_EXIT_FAIL;
     rc = cli_target_resolve(me, s, &target, &m);
-    /* on the record before any fix is read (see locate) */
-    cli_audit(c, me->name, rc == CLI_CONTINUE ? m.v.device : target.text,
-              reason);
+    /* on the record before any fix is read; gated as locate is */
+    if (rc != CLI_CONTINUE)
+        return cli_access_unresolved(c, me->name, target.text, reason, rc);
+    rc = cli_access_lookup(c, me->name, s, &m, reason, config, &acc);
     if (rc != CLI_CONTINUE)
         return rc;
     e = lw_store_device_get(s, m.v.device, &d);

@@ -38,12 +38,6 @@
 /* Points of the compass in 'course': N, NNE, ... 16 of 22.5 degrees. */
 #define COMPASS_POINTS 16
 #define DEG_PER_TURN 360.0
-/* lienwatchd's configuration file when --config does not name one: the one
- * its systemd unit passes with -c. */
-#define DAEMON_CONF "/etc/lienwatch/lienwatchd.conf"
-/* Room for a configuration file's path and for why it was not read. */
-#define PATH_BUFLEN 512
-#define NOTE_BUFLEN 640
 
 /* the help text is laid out as it prints */
 /* clang-format off */
@@ -89,7 +83,7 @@ static const char help[] =
     "        topic).\n"
     "    --config FILE\n"
     "        lienwatchd's configuration file, for watch_days_past_due.\n"
-    "        Default: " DAEMON_CONF ", or lienwatchd's\n"
+    "        Default: " CLI_DAEMON_CONF ", or lienwatchd's\n"
     "        default (1) when that file does not exist (watch_setting_from\n"
     "        is then null); when it exists but cannot be read (it is\n"
     "        readable by root and the lienwatch group only) or is invalid,\n"
@@ -124,13 +118,6 @@ const struct cli_command cli_cmd_locate = {
     .help = help,
 };
 
-/* The watch_days_past_due that lienwatchd applies, and where it came from. */
-struct watch_rule {
-    int days;               /* watched at or over this many days past due */
-    char from[PATH_BUFLEN]; /* the file read; "" for the built-in default */
-    char note[NOTE_BUFLEN]; /* why the default file was not read; "" */
-};
-
 /* One open alert of the vehicle. */
 struct open_alert {
     int64_t id;                         /* alert id */
@@ -144,51 +131,12 @@ struct open_alert {
 /* What locate shows besides the fix. */
 struct facts {
     struct lw_vehicle_match m; /* the vehicle (m.registered) */
-    bool has_account;          /* m.v.account is in the accounts table */
-    struct lw_account a;       /* that account */
-    struct watch_rule rule;    /* the daemon's watch setting */
-    bool watched;              /* the daemon's rule applied */
+    struct cli_access acc;     /* account, watched, the settings used */
     struct open_alert *alerts; /* open alerts, oldest first */
     size_t nalerts;            /* entries in alerts */
     size_t cap;                /* room in alerts */
     bool oom;                  /* out of memory collecting them */
 };
-
-/*
- * Reads watch_days_past_due into *r from path (--config, must be readable)
- * or, when path is NULL, from DAEMON_CONF when it exists. Returns
- * CLI_CONTINUE, or CLI_EXIT_FAIL after a message when --config's file
- * cannot be used.
- */
-static int load_rule(const char *path, struct watch_rule *r)
-{
-    struct lw_config *cfg = malloc(sizeof(*cfg));
-    char err[NOTE_BUFLEN] = "";
-    const char *file = path ? path : DAEMON_CONF;
-    enum lw_err e;
-    int rc = CLI_CONTINUE;
-
-    if (!cfg)
-        return cli_error("locate", CLI_EXIT_FAIL, "out of memory");
-    lw_config_defaults(cfg);
-    r->days = cfg->watch_days_past_due;
-    r->from[0] = r->note[0] = '\0';
-    if (!path && access(file, F_OK) != 0 && errno == ENOENT)
-        goto out; /* no file: the daemon runs on its defaults too */
-    e = lw_config_load(cfg, file, err, sizeof(err));
-    if (e == LW_OK) {
-        r->days = cfg->watch_days_past_due;
-        snprintf(r->from, sizeof(r->from), "%s", file);
-    } else if (path) {
-        rc = cli_error("locate", CLI_EXIT_FAIL, "%s",
-                       err[0] ? err : lw_strerror(e));
-    } else {
-        snprintf(r->note, sizeof(r->note), "%s", err[0] ? err : file);
-    }
-out:
-    free(cfg);
-    return rc;
-}
 
 static int collect_alert(void *ctx, const struct lw_alert_row *r)
 {
@@ -216,21 +164,12 @@ static int collect_alert(void *ctx, const struct lw_alert_row *r)
     return 0;
 }
 
-/* The account and open alerts of f->m's vehicle, and the watch decision. */
+/* The open alerts of f->m's vehicle. */
 static enum lw_err read_facts(struct lw_store *s, struct facts *f)
 {
     struct lw_alert_filter af = {.device = f->m.v.device, .open_only = true};
     enum lw_err e;
 
-    if (f->m.registered && f->m.v.account[0]) {
-        e = lw_registry_account_get(s, f->m.v.account, &f->a);
-        if (e != LW_OK && e != LW_ERR_NOTFOUND)
-            return e;
-        f->has_account = e == LW_OK;
-    }
-    /* the daemon's rule (lw_engine_watched): registered, on a known
-     * account at or over the threshold */
-    f->watched = f->has_account && f->a.days_past_due >= f->rule.days;
     e = lw_registry_alerts(s, &af, collect_alert, f);
     if (e == LW_OK && f->oom)
         e = LW_ERR_NOMEM;
@@ -317,16 +256,16 @@ static bool facts_json(json_t *o, const struct facts *x)
          json_object_set_new(o, "account", lw_json_str_or_null(v->account)) ==
              0 &&
          json_object_set_new(o, "days_past_due",
-                             x->has_account ? json_integer(x->a.days_past_due)
+                             x->acc.has_account ? json_integer(x->acc.a.days_past_due)
                                             : json_null()) == 0 &&
          json_object_set_new(o, "account_status",
-                             x->has_account ? json_string(x->a.status)
+                             x->acc.has_account ? json_string(x->acc.a.status)
                                             : json_null()) == 0 &&
-         json_object_set_new(o, "watched", json_boolean(x->watched)) == 0 &&
+         json_object_set_new(o, "watched", json_boolean(x->acc.watched)) == 0 &&
          json_object_set_new(o, "watch_days_past_due",
-                             json_integer(x->rule.days)) == 0 &&
+                             json_integer(x->acc.rule.days)) == 0 &&
          json_object_set_new(o, "watch_setting_from",
-                             lw_json_str_or_null(x->rule.from)) == 0;
+                             lw_json_str_or_null(x->acc.rule.from)) == 0;
     if (ok) {
         ok = json_object_set_new(o, "open_alerts", arr) == 0;
         arr = NULL; /* taken, even on failure */
@@ -384,7 +323,7 @@ static const char *days_word(int n)
 static void print_vehicle(const struct facts *x)
 {
     const struct lw_vehicle *v = &x->m.v;
-    int n = x->rule.days;
+    int n = x->acc.rule.days;
 
     if (!x->m.registered) {
         printf("vehicle     not registered\n");
@@ -400,18 +339,18 @@ static void print_vehicle(const struct facts *x)
         printf("watched     no: no account\n");
         return;
     }
-    if (!x->has_account) {
+    if (!x->acc.has_account) {
         printf("account     %s, not known yet\n", v->account);
         printf("watched     no: account not known yet\n");
         return;
     }
     printf("account     %s, %d %s past due%s%s\n", v->account,
-           x->a.days_past_due, days_word(x->a.days_past_due),
-           x->a.status[0] ? ", " : "", x->a.status);
+           x->acc.a.days_past_due, days_word(x->acc.a.days_past_due),
+           x->acc.a.status[0] ? ", " : "", x->acc.a.status);
     printf("watched     %s: lienwatchd watches from %d %s past due\n",
-           x->watched ? "yes" : "no", n, days_word(n));
-    if (x->rule.note[0])
-        printf("            (its default: %s)\n", x->rule.note);
+           x->acc.watched ? "yes" : "no", n, days_word(n));
+    if (x->acc.rule.note[0])
+        printf("            (its default: %s)\n", x->acc.rule.note);
 }
 
 /* The open alerts of the text output. */
@@ -543,18 +482,22 @@ static int cmd_locate(struct cli *c, int argc, char **argv)
     rc = cli_target_operands(me, &target, argc - optind, argv + optind);
     if (rc != CLI_CONTINUE)
         return rc;
-    rc = load_rule(config, &x.rule);
-    if (rc != CLI_CONTINUE)
-        return rc;
+    if (config) { /* a --config that cannot be used fails first */
+        rc = cli_watch_rule_load(me->name, NULL, config, &x.acc.rule);
+        if (rc != CLI_CONTINUE)
+            return rc;
+    }
 
     s = cli_store_registry(c, me->name);
     if (!s)
         return CLI_EXIT_FAIL;
     rc = cli_target_resolve(me, s, &target, &x.m);
     /* on the record before any position is read: the device it named, or
-     * what was typed when it named none or several */
-    cli_audit(c, me->name, rc == CLI_CONTINUE ? x.m.v.device : target.text,
-              reason);
+     * what was typed when it named none or several; a vehicle that is not
+     * watched only with a reason, and nothing when the record fails */
+    if (rc != CLI_CONTINUE)
+        return cli_access_unresolved(c, me->name, target.text, reason, rc);
+    rc = cli_access_lookup(c, me->name, s, &x.m, reason, config, &x.acc);
     if (rc != CLI_CONTINUE)
         return rc;
 

@@ -37,6 +37,7 @@
 #include "audithead.h"
 #include "commit.h"
 #include "jsonarena.h"
+#include "lienwatch/access.h"
 #include "lienwatch/config.h"
 #include "lienwatch/ingest.h"
 #include "lienwatch/store.h"
@@ -373,6 +374,27 @@ static int verbosity; /* -v/-q count, process-wide like the log level */
  * would otherwise move the state topics but not the status topic or the
  * last will).
  */
+/*
+ * Records in the database the settings that other readers of it (the
+ * lienwatch command, the web service) must apply as this daemon does: when
+ * a vehicle is watched, and what a look at an unwatched one needs
+ * (LW_META_* in lienwatch/access.h). Logged, not fatal, when it fails: the
+ * readers then fall back to the configuration file.
+ */
+static void record_settings(struct daemon *d)
+{
+    char days[32];
+
+    snprintf(days, sizeof(days), "%d", d->cfg.watch_days_past_due);
+    if (lw_store_meta_set(d->store, LW_META_WATCH_DAYS, days) != LW_OK ||
+        lw_store_meta_set(d->store, LW_META_UNWATCHED_ACCESS,
+                          d->cfg.privacy_unwatched_access) != LW_OK)
+        lwrt_log(LOG_WARNING,
+                 "store: cannot record watch_days_past_due and "
+                 "unwatched_access for the lienwatch command: %s",
+                 lw_store_errmsg(d->store));
+}
+
 static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     struct daemon *d = w->data;
@@ -438,6 +460,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     d->cfg = c;
+    record_settings(d);
     if (cls[LW_RELOAD_LOG]) {
         apply_log_level(&d->cfg, verbosity);
         lwd_mqtt_log_level_changed(&d->link);
@@ -474,6 +497,7 @@ static int open_store(struct daemon *d)
     }
     lwrt_log(LOG_INFO, "store: %s open (schema %d)", d->cfg.db_path,
              lw_store_schema_version(d->store));
+    record_settings(d);
     io.topic_owntracks = d->cfg.topic_owntracks;
     io.topic_fix = d->cfg.topic_fix;
     io.topic_account = d->cfg.topic_account;

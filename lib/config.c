@@ -257,6 +257,23 @@ static const struct setting settings[] = {
      "Ed25519 secret key that signs evidence bundles ('lienwatch evidence "
      "keygen' writes one); read by 'lienwatch evidence' when --key is not "
      "given."},
+    {"privacy", "unwatched_access", T_STR, OFF(privacy_unwatched_access),
+     "reason", 0, 0, LIVE,
+     "What a look at the position of a vehicle that is not watched needs: "
+     "'reason' (a stated reason, recorded as an override), 'deny' (refused, "
+     "reason or not) or 'allow' (recorded). lienwatchd records the value "
+     "in the database at start and on SIGHUP, where 'lienwatch' reads it."},
+    {"privacy", "publish_unwatched", T_STR, OFF(privacy_publish_unwatched),
+     "no", 0, 0, LIVE,
+     "'yes' publishes the position of every vehicle on the retained state "
+     "topic; 'no' (the default) publishes it only for watched vehicles, "
+     "the others showing watched false, last heard and no fix."},
+    {"privacy", "purge_after_payoff", T_DURATION,
+     OFF(privacy_purge_after_payoff_ms), "30d", 0, 10.0 * 365 * MS_DAY, LIVE,
+     "How long after an account is paid off or closed the history and "
+     "last-known positions of its vehicles are deleted (0: at once). From "
+     "payoff on, their fixes are counted as ignored.paid_off and not "
+     "stored."},
 
     {"log", "level", T_LOGLEVEL, OFF(log_level), "info", 0, 3, LOG,
      "Least severe messages logged: error, warning, info or debug."},
@@ -1316,6 +1333,17 @@ static void validate(struct errlist *el, const struct lw_config *c)
     if (c->db_path[0] == '\0')
         el_add(el, "store.db must not be empty");
     validate_smtp(el, c);
+    if (strcmp(c->privacy_unwatched_access, "reason") != 0 &&
+        strcmp(c->privacy_unwatched_access, "deny") != 0 &&
+        strcmp(c->privacy_unwatched_access, "allow") != 0)
+        el_add(el,
+               "privacy.unwatched_access: '%s' is not 'reason', 'deny' or "
+               "'allow'",
+               c->privacy_unwatched_access);
+    if (strcmp(c->privacy_publish_unwatched, "yes") != 0 &&
+        strcmp(c->privacy_publish_unwatched, "no") != 0)
+        el_add(el, "privacy.publish_unwatched: '%s' is not 'yes' or 'no'",
+               c->privacy_publish_unwatched);
 }
 
 static enum lw_err checks(const struct lw_config *c, bool fs, char *err,

@@ -33,6 +33,17 @@
 
 #include "lienwatch/err.h"
 
+/*
+ * Keys of the database's meta table (store.h, lw_store_meta_get) under which
+ * lienwatchd records, at start and on SIGHUP, the settings every other
+ * reader applies as it does: [alerts] watch_days_past_due (decimal text)
+ * and [privacy] unwatched_access ("reason", "deny" or "allow"). A reader
+ * takes them from there first, then from lienwatchd's configuration file,
+ * then the defaults.
+ */
+#define LW_META_WATCH_DAYS "daemon.watch_days_past_due"
+#define LW_META_UNWATCHED_ACCESS "daemon.unwatched_access"
+
 /* Roles, as bits: a user or token may hold several. */
 enum lw_role {
     LW_ROLE_AGENT = 1 << 0, /* field recovery agent: their cases only */

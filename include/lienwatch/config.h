@@ -94,6 +94,10 @@ struct lw_config {
     char smtp_route_low_battery[LW_CONFIG_STR_MAX + 1]; /* low_battery */
     /* [privacy] */
     char privacy_signing_key_file[LW_CONFIG_STR_MAX + 1]; /* evidence key */
+    char privacy_unwatched_access[LW_CONFIG_STR_MAX + 1]; /* reason, deny,
+                                                              allow */
+    char privacy_publish_unwatched[LW_CONFIG_STR_MAX + 1]; /* yes or no */
+    int64_t privacy_purge_after_payoff_ms; /* payoff to purge; 0 = at once */
     /* [log] */
     int log_level;                              /* 0 err .. 3 debug */
 };
