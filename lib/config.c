@@ -1409,7 +1409,6 @@ static void check_db(struct errlist *el, const struct setting *st,
     char dir[LW_CONFIG_STR_MAX + 1];
     struct stat sb;
     char *slash;
-    int fd;
 
     snprintf(dir, sizeof(dir), "%s", path);
     slash = strrchr(dir, '/');
@@ -1447,13 +1446,16 @@ static void check_db(struct errlist *el, const struct setting *st,
                path);
         return;
     }
-    fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
+    /* never open() and close() the database file here: lienwatchd checks
+     * its configuration again on SIGHUP with the database open, and closing
+     * any descriptor of a file drops every POSIX lock the process holds on
+     * it, SQLite's included; another process (the lienwatch command) would
+     * then take itself for the last connection and delete the -wal file
+     * the daemon still writes to */
+    if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) != 0)
         el_add(el, "%s.%s: %s: cannot open for reading and writing as uid "
                    "%d: %s",
                st->section, st->key, path, (int)geteuid(), strerror(errno));
-    else
-        close(fd);
 }
 
 /* The values (validate), and with fs the files and folders they name;
