@@ -26,9 +26,14 @@ static const char help[] =
     "\n"
     CLI_HELP_VEHICLE
     "\n"
-    "    The lookup is recorded in the audit trail (see 'lienwatch help\n"
-    "    audit') with the device it resolved to, or with VEHICLE as typed\n"
-    "    when it named none or several, before any fix is read.\n"
+    "    As for locate: the history of a vehicle that is not watched (see\n"
+    "    'lienwatch help locate') is given only with --reason TEXT, recorded\n"
+    "    as an override, or as [privacy] unwatched_access says; without\n"
+    "    one the command says why and exits 4. The lookup is recorded in\n"
+    "    the audit trail (see 'lienwatch help audit') with the device it\n"
+    "    resolved to (or VEHICLE as typed when it named none or several),\n"
+    "    the reason and the basis, before any fix is read; a lookup that\n"
+    "    cannot be recorded is not answered.\n"
     "\n"
     "OPTIONS\n"
     CLI_HELP_VEHICLE_OPTIONS
@@ -58,14 +63,19 @@ static const char help[] =
     "            vehicle.\n"
     "    -r, --reason TEXT\n"
     "        Why you look this vehicle up; stored in the audit trail.\n"
+    "        Needed for a vehicle that is not watched.\n"
+    "    --config FILE\n"
+    "        lienwatchd's configuration file, for watch_days_past_due and\n"
+    "        unwatched_access, instead of what lienwatchd recorded.\n"
     CLI_HELP_COMMON_OPTIONS
     "\n"
     "EXIT STATUS\n"
     "    0 success (also when no fix is in the range); 1 database missing or\n"
-    "    unreadable, or output failed; 2 bad options, or VEHICLE names\n"
-    "    several vehicles (they are listed on stderr); 3 no such device,\n"
-    "    plate or VIN, or a registered vehicle whose tracker has not\n"
-    "    reported yet.\n"
+    "    unreadable, the lookup could not be recorded, or output failed;\n"
+    "    2 bad options, or VEHICLE names several vehicles (they are listed\n"
+    "    on stderr); 3 no such device, plate or VIN, or a registered\n"
+    "    vehicle whose tracker has not reported yet; 4 refused: not\n"
+    "    watched and no --reason, or unwatched_access is 'deny'.\n"
     "\n"
     "EXAMPLES\n"
     "    lienwatch history alice/phone --from 6h\n"
@@ -84,7 +94,7 @@ const struct cli_command cli_cmd_history = {
     .synopsis = CLI_VEHICLE_SYNOPSIS
     "\n"
     "        [--from T] [--to T] [--format csv|json|geojson|gpx|kml]\n"
-    "        [--reason TEXT]",
+    "        [--reason TEXT] [--config FILE]",
     .summary = "where a vehicle has been: csv, json, geojson, gpx, kml",
     .help = help,
 };

@@ -8,12 +8,16 @@
  * the device's clock; late uploads never replace it), its age against our
  * clock, speed, course, accuracy, an OpenStreetMap link and a geo: URI
  * (RFC 5870), when the device was last heard at all, and the vehicle's open
- * alerts. Records the lookup in the audit trail before reading the position.
+ * alerts. A vehicle that is not watched is shown only with a stated reason
+ * (or as [privacy] unwatched_access says): cli_access_lookup decides and
+ * writes the audit record before the position is read; no record, no
+ * answer.
  *
- * "Watched" follows the daemon's rule (lib/alert.c): a registered vehicle
- * whose account is known and at least [alerts] watch_days_past_due days past
- * due. That setting is the daemon's, so it is read from lienwatchd's
- * configuration file (--config, or the file the packaged unit uses).
+ * "Watched" is the core's rule (lw_access_account_watched): a registered
+ * vehicle whose account is known, at least [alerts] watch_days_past_due days
+ * past due and not paid off or closed. The settings are lienwatchd's, read
+ * from what it recorded in the database, else its configuration file
+ * (cli_watch_rule_load).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -51,7 +55,8 @@ static const char help[] =
     "    - its loan account, how many days past due it is, and whether\n"
     "      lienwatchd watches the vehicle (raises alerts for it): a vehicle\n"
     "      is watched while its account is at least [alerts]\n"
-    "      watch_days_past_due days past due in lienwatchd's configuration;\n"
+    "      watch_days_past_due days past due in lienwatchd's configuration\n"
+    "      and not paid_off or closed;\n"
     "    - the last-known position: the newest fix by the device's own\n"
     "      clock (a late upload of older fixes never moves it back), how old\n"
     "      it is, speed, course, accuracy, altitude and battery when the\n"
@@ -63,9 +68,25 @@ static const char help[] =
     "\n"
     CLI_HELP_VEHICLE
     "\n"
+    "    A borrower who pays on time is tracked but not watched: the\n"
+    "    position of a vehicle that is not watched (its account current,\n"
+    "    paid off or closed, unknown, or no account at all) is shown only\n"
+    "    with --reason TEXT, recorded as an override; without one the\n"
+    "    command says why and exits 4. [privacy] unwatched_access in\n"
+    "    lienwatchd's configuration changes that: 'deny' refuses such\n"
+    "    lookups whatever the reason, 'allow' answers them (recorded).\n"
+    "    lienwatchd records watch_days_past_due and unwatched_access in\n"
+    "    the database at start and on SIGHUP; locate uses those, else\n"
+    "    lienwatchd's configuration file, else the defaults.\n"
+    "\n"
     "    The lookup is recorded in the audit trail (see 'lienwatch help\n"
-    "    audit') with the device it resolved to, or with VEHICLE as typed\n"
-    "    when it named none or several, before the position is read.\n"
+    "    audit') before the position is read: who (your operating-system\n"
+    "    account, and --as NAME beside it), the device it resolved to (or\n"
+    "    VEHICLE as typed when it named none or several), the reason, the\n"
+    "    basis (watched, override, unwatched_allowed; refused for a\n"
+    "    refused attempt, which is recorded too) and what the decision\n"
+    "    rested on. A lookup that cannot be recorded (the database\n"
+    "    read-only for you, a full disk) is not answered.\n"
     "\n"
     "OPTIONS\n"
     CLI_HELP_VEHICLE_OPTIONS
@@ -82,7 +103,8 @@ static const char help[] =
     "        {id, kind, state, opened_at, geofence, late}, as in the state\n"
     "        topic).\n"
     "    --config FILE\n"
-    "        lienwatchd's configuration file, for watch_days_past_due.\n"
+    "        lienwatchd's configuration file, for watch_days_past_due and\n"
+    "        unwatched_access, instead of what lienwatchd recorded.\n"
     "        Default: " CLI_DAEMON_CONF ", or lienwatchd's\n"
     "        default (1) when that file does not exist (watch_setting_from\n"
     "        is then null); when it exists but cannot be read (it is\n"
@@ -91,14 +113,16 @@ static const char help[] =
     "        here must be readable and valid.\n"
     "    -r, --reason TEXT\n"
     "        Why you look this vehicle up (case or order number); stored in\n"
-    "        the audit trail.\n"
+    "        the audit trail. Needed for a vehicle that is not watched.\n"
     CLI_HELP_COMMON_OPTIONS
     "\n"
     "EXIT STATUS\n"
-    "    0 found; 1 database missing or unreadable, or --config FILE\n"
-    "    unreadable or invalid; 2 bad options, or VEHICLE names several\n"
-    "    vehicles (they are listed on stderr); 3 no such device, plate or\n"
-    "    VIN, or no position for it yet.\n"
+    "    0 found; 1 database missing or unreadable, the lookup could not\n"
+    "    be recorded in the audit trail, or --config FILE unreadable or\n"
+    "    invalid; 2 bad options, or VEHICLE names several vehicles (they\n"
+    "    are listed on stderr); 3 no such device, plate or VIN, or no\n"
+    "    position for it yet; 4 refused: the vehicle is not watched and no\n"
+    "    --reason was given, or unwatched_access is 'deny'.\n"
     "\n"
     "EXAMPLES\n"
     "    lienwatch locate alice/phone --reason 'order 2291'\n"

@@ -384,11 +384,24 @@ static int verbosity; /* -v/-q count, process-wide like the log level */
 static void record_settings(struct daemon *d)
 {
     char days[32];
+    enum lw_err e;
+    bool own;
 
     snprintf(days, sizeof(days), "%d", d->cfg.watch_days_past_due);
-    if (lw_store_meta_set(d->store, LW_META_WATCH_DAYS, days) != LW_OK ||
-        lw_store_meta_set(d->store, LW_META_UNWATCHED_ACCESS,
-                          d->cfg.privacy_unwatched_access) != LW_OK)
+    /* a transaction of its own, unless a batch is open (it then commits
+     * with the batch) */
+    own = !lw_store_in_txn(d->store);
+    e = own ? lw_store_begin(d->store) : LW_OK;
+    if (e == LW_OK)
+        e = lw_store_meta_set(d->store, LW_META_WATCH_DAYS, days);
+    if (e == LW_OK)
+        e = lw_store_meta_set(d->store, LW_META_UNWATCHED_ACCESS,
+                              d->cfg.privacy_unwatched_access);
+    if (e == LW_OK && own)
+        e = lw_store_commit(d->store);
+    if (e != LW_OK && own && lw_store_in_txn(d->store))
+        (void)lw_store_rollback(d->store);
+    if (e != LW_OK)
         lwrt_log(LOG_WARNING,
                  "store: cannot record watch_days_past_due and "
                  "unwatched_access for the lienwatch command: %s",

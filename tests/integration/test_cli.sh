@@ -4,8 +4,10 @@
 # a late upload), as lienwatchd would have left it.
 #
 # Checks: locate text and --json, history in csv/json/geojson/gpx (parsed by
-# python), --from/--to, devices, stats, the audit trail (and the warning when
-# the database is not writable), a reader beside an open write transaction,
+# python), --from/--to, devices, stats, the audit trail (and no answer when
+# the database is not writable for the user: the lookup cannot be recorded;
+# the lookups name a reason, the vehicles being unwatched), a reader beside
+# an open write transaction,
 # and the exit codes: 3 unknown device, 1 missing database, 2 bad options.
 . "$(dirname "$0")/../lib.sh"
 
@@ -88,7 +90,7 @@ has "https://www.openstreetmap.org/?mlat=52.540000&mlon=13.420000#map=17/52.5400
 has "geo:52.540000,13.420000;u=6.5"
 has "last heard  $(date -u -d "@$((now - 10))" +%Y-%m-%dT%H:%M:%S)"
 
-lw 0 locate alice/phone --json
+lw 0 locate --reason 'cli test' alice/phone --json
 pyjson "
 assert d['device'] == 'alice/phone'
 assert (d['lat'], d['lon']) == (52.54, 13.42), d
@@ -101,7 +103,7 @@ assert d['osm_url'].startswith('https://www.openstreetmap.org/?mlat=52.540000&ml
 assert d['geo_uri'] == 'geo:52.540000,13.420000;u=6.5'
 "
 # unknown values are null; the device id comes back intact
-lw 0 locate "$OB" --json
+lw 0 locate --reason 'cli test' "$OB" --json
 pyjson "
 assert d['device'] == \"$OB\"
 assert d['accuracy_m'] is None and d['course_deg'] is None and d['speed_mps'] == 0
@@ -109,7 +111,7 @@ assert d['geo_uri'] == 'geo:-33.870000,151.210000'
 "
 
 # heard but no position yet, and an unknown device
-lw 3 locate carol/tracker
+lw 3 locate carol/tracker --reason 'cli test'
 grep -q "has no position yet" "$T/err" || fail "carol: $(cat "$T/err")"
 lw 3 locate nobody/here
 err_is "lienwatch locate: no device, plate or VIN 'nobody/here' (see 'lienwatch devices' and 'lienwatch vehicle list')"
@@ -120,7 +122,7 @@ lw 3 locate "x'); DROP TABLE fixes;--"
 [ "$(sqlite3 "$DB" 'SELECT count(*) FROM fixes')" = 6 ] || fail "fixes table damaged"
 
 # ---- history ----
-lw 0 history alice/phone
+lw 0 history --reason 'cli test' alice/phone
 [ "$(head -1 "$T/out")" = "fix_time,lat,lon,speed_mps,course_deg,accuracy_m" ] ||
     fail "CSV header: $(head -1 "$T/out")"
 [ "$(wc -l < "$T/out")" = 5 ] || fail "CSV rows: $(cat "$T/out")"
@@ -130,7 +132,7 @@ lw 0 history alice/phone
     fail "CSV last row: $(sed -n 5p "$T/out")"
 tail -n +2 "$T/out" | cut -d, -f1 | sort -c || fail "CSV not in time order"
 
-lw 0 history alice/phone --format json
+lw 0 history --reason 'cli test' alice/phone --format json
 pyjson "
 assert [f['lat'] for f in d] == [52.51, 52.52, 52.53, 52.54], d
 assert all(set(f) == {'fix_time','lat','lon','speed_mps','course_deg','accuracy_m'} for f in d)
@@ -138,7 +140,7 @@ assert d[0]['speed_mps'] is None and d[3]['accuracy_m'] == 6.5
 assert [f['fix_time'] for f in d] == sorted(f['fix_time'] for f in d)
 "
 
-lw 0 history alice/phone --format geojson
+lw 0 history --reason 'cli test' alice/phone --format geojson
 pyjson "
 assert d['type'] == 'FeatureCollection'
 line = [f for f in d['features'] if f['geometry']['type'] == 'LineString']
@@ -150,7 +152,7 @@ assert line[0]['properties']['from'] == '$(iso $((now - 900)))'
 assert pts[3]['properties']['fix_time'] == '$(iso $((now - 120)))'
 "
 
-lw 0 history "$OB" --format gpx
+lw 0 history --reason 'cli test' "$OB" --format gpx
 $PY - "$T/out" "$OB" <<'PY' || fail "GPX check"
 import sys, xml.etree.ElementTree as ET
 ns = {'g': 'http://www.topografix.com/GPX/1/1'}
@@ -164,11 +166,11 @@ assert times == sorted(times)
 PY
 
 # bounds: ISO times, and a --to date before everything
-lw 0 history alice/phone --from "$(iso $((now - 600)))" --to "$(iso $((now - 300)))"
+lw 0 history --reason 'cli test' alice/phone --from "$(iso $((now - 600)))" --to "$(iso $((now - 300)))"
 [ "$(wc -l < "$T/out")" = 3 ] || fail "--from/--to: $(cat "$T/out")"
-lw 0 history alice/phone --to 2000-01-01 --format json
+lw 0 history --reason 'cli test' alice/phone --to 2000-01-01 --format json
 pyjson 'assert d == []'
-lw 0 history alice/phone --from 7m
+lw 0 history --reason 'cli test' alice/phone --from 7m
 [ "$(wc -l < "$T/out")" = 3 ] || fail "--from 7m: $(cat "$T/out")"
 
 # ---- devices ----
@@ -234,7 +236,8 @@ lw_untrack "$WRITER"
 lw 0 devices --json
 pyjson "assert 'zed/new' in [x['device'] for x in d]"
 
-# ---- a database this user may not write: answered, with a warning ----
+# ---- a database this user may not write: not answered (no record, no
+# answer) ----
 RO="$T/ro"
 mkdir "$RO"
 sqlite3 "$DB" ".backup '$RO/lw.db'"
@@ -247,12 +250,12 @@ else
     as_other() { "$@"; }
 fi
 rc=0
-as_other "$L" --db "$RO/lw.db" locate alice/phone >"$T/out" 2>"$T/err" || rc=$?
+as_other "$L" --db "$RO/lw.db" locate alice/phone --reason 'cli test' >"$T/out" 2>"$T/err" || rc=$?
 chmod u+w "$RO"
-[ "$rc" = 0 ] || fail "read-only locate exit $rc: $(cat "$T/err")"
-has "position    52.540000, 13.420000"
-grep -q "could not be recorded in the audit trail" "$T/err" ||
-    fail "no audit warning: $(cat "$T/err")"
+[ "$rc" = 1 ] || fail "read-only locate exit $rc, wanted 1: $(cat "$T/err")"
+[ ! -s "$T/out" ] || fail "read-only locate answered: $(cat "$T/out")"
+grep -q "could not be recorded in the audit trail, so it is not answered" "$T/err" ||
+    fail "no refusal: $(cat "$T/err")"
 
 # ---- errors and usage ----
 run 1 "$L" --db "$T/nope.db" locate alice/phone

@@ -122,11 +122,11 @@ lw 0 locate 1hgcm82633a004352 --config "$T/d30.conf"
 has "device      alice/phone"
 lw 0 locate '1HGCM 82633 A004352' --config "$T/d30.conf"
 has "device      alice/phone"
-lw 0 locate --plate 'sp4411' --config "$T/d30.conf"
+lw 0 locate --plate 'sp4411' --config "$T/d30.conf" --reason 'lookup test'
 has "device      bob/car"
-lw 0 locate --vin 'wvwzzz1jzxw000001' --config "$T/d30.conf"
+lw 0 locate --vin 'wvwzzz1jzxw000001' --config "$T/d30.conf" --reason 'lookup test'
 has "device      bob/car"
-lw 0 locate --device bob/car --config "$T/d30.conf"
+lw 0 locate --device bob/car --config "$T/d30.conf" --reason 'lookup test'
 has "device      bob/car"
 # the plate option does not look at VINs, nor the VIN option at plates
 lw 3 locate --plate 1HGCM82633A004352
@@ -164,20 +164,20 @@ lacks "offline"   # closed
 [ "$(sqlite3 "$DB" "SELECT who FROM audit ORDER BY id DESC LIMIT 1")" = "$(id -un)" ] ||
     fail "audit row: who is not the OS account"
 
-lw 0 locate 'b-lw 123' --config "$T/d60.conf"
+lw 0 locate 'b-lw 123' --config "$T/d60.conf" --reason 'lookup test'
 has "watched     no: lienwatchd watches from 60 days past due"
-lw 0 locate 'sp 4411' --config "$T/d30.conf"
+lw 0 locate 'sp 4411' --config "$T/d30.conf" --reason 'lookup test'
 has "account     ACC-2002, 0 days past due, current"
 has "watched     no: lienwatchd watches from 30 days past due"
 has "alerts      1 open"
-lw 0 locate erin/truck
+lw 0 locate erin/truck --reason 'lookup test'
 has "account     none"
 has "watched     no: no account"
 has "alerts      none open"
-lw 0 locate 'GI 1'
+lw 0 locate 'GI 1' --reason 'lookup test'
 has "account     ACC-9999, not known yet"
 has "watched     no: account not known yet"
-lw 0 locate zed/tracker
+lw 0 locate zed/tracker --reason 'lookup test'
 has "device      zed/tracker"
 has "vehicle     not registered"
 has "watched     no: not registered"
@@ -198,13 +198,13 @@ a = d['open_alerts'][0]
 assert (a['kind'], a['state'], a['geofence'], a['late']) == ('geofence_exit', 'acknowledged', 'Aracaju', False), a
 assert d['open_alerts'][1]['geofence'] is None
 "
-lw 0 locate zed/tracker --json --config "$T/d60.conf"
+lw 0 locate zed/tracker --json --config "$T/d60.conf" --reason 'lookup test'
 pyjson "
 assert d['registered'] is False and d['watched'] is False, d
 assert d['plate'] is None and d['vin'] is None and d['account'] is None and d['days_past_due'] is None, d
 assert d['open_alerts'] == [] and d['watch_days_past_due'] == 60, d
 "
-lw 0 locate 'GI 1' --json --config "$T/d30.conf"
+lw 0 locate 'GI 1' --json --config "$T/d30.conf" --reason 'lookup test'
 pyjson "assert d['account'] == 'ACC-9999' and d['days_past_due'] is None and d['watched'] is False, d"
 # without --config: lienwatchd's file when there is one, else its default
 if [ ! -e /etc/lienwatch/lienwatchd.conf ]; then
@@ -237,7 +237,7 @@ grep -Eq '^    alice/phone +B-LW 123 +1HGCM82633A004352 +device id +white Toyota
 grep -Eq '^    erin/truck +ALICE/PHONE +- +plate +blue Scania$' "$T/err" || fail "erin: $(cat "$T/err")"
 lw 0 locate --device alice/phone
 has "device      alice/phone"
-lw 0 locate --plate alice/phone
+lw 0 locate --plate alice/phone --reason 'lookup test'
 has "device      erin/truck"
 [ "$(audit_count)" = $((before + 5)) ] || fail "one audit row per lookup: $(audit_count) after $before"
 
@@ -247,7 +247,7 @@ err_is "lienwatch locate: fred/car (plate HH-AB 77) has not reported yet (regist
 [ "$(last_audit)" = "locate|agent7|fred/car|" ] || fail "audit: $(last_audit)"
 lw 3 history 'hh-ab-77'
 err_has "fred/car has not reported yet"
-lw 3 locate heard/nofix
+lw 3 locate heard/nofix --reason 'lookup test'
 err_has "heard/nofix has no position yet (last heard"
 lw 3 locate nobody/here --reason fishing
 [ "$(last_audit)" = "locate|agent7|nobody/here|fishing" ] || fail "audit: $(last_audit)"

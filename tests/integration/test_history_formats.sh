@@ -89,7 +89,7 @@ PY
 export_all() {
     local f
     for f in csv json geojson gpx kml; do
-        lw 0 history "$@" --format "$f"
+        lw 0 history --reason 'format checks' "$@" --format "$f"
         cp "$T/out" "$T/h.$f"
     done
     for f in gpx kml; do
@@ -202,7 +202,7 @@ assert nasty in gpx.find(G + 'trk/' + G + 'desc').text
 PY
     # the same by VIN and by device
     cp "$T/h.kml" "$T/by-plate.kml"
-    lw 0 history --vin 9bwzzz377vt004251 --format kml
+    lw 0 history --reason 'format checks' --vin 9bwzzz377vt004251 --format kml
     diff <(grep -v '<time>' "$T/out") <(grep -v '<time>' "$T/by-plate.kml") >/dev/null ||
         fail "KML by VIN differs from KML by plate"
     # a range: the same subset everywhere
@@ -242,14 +242,14 @@ sqlite3 "$DB" "UPDATE vehicles SET description = 'bell' || char(7) || ' nul-ish 
     ' bad ' || CAST(X'C3' AS TEXT) || ' end ' || CAST(X'EFBFBF' AS TEXT), plate = CAST(X'FF' AS TEXT) || 'P'
     WHERE device = 'uci/car'"
 for f in kml gpx; do
-    lw 0 history --device uci/car --to 2000-01-01 --format "$f"
+    lw 0 history --reason 'format checks' --device uci/car --to 2000-01-01 --format "$f"
     xmllint --noout "$T/out" 2>"$T/xmllint.err" ||
         fail "$f with control characters and bad UTF-8 is not well-formed: $(head -3 "$T/xmllint.err")"
     grep -qF 'bell? nul-ish ? bad ? end ?' "$T/out" || fail "$f: replaced characters: $(grep -a bell "$T/out")"
 done
 
 # ---- usage ----
-lw 2 history edge/cases --format KML
+lw 2 history --reason 'format checks' edge/cases --format KML
 grep -qF "unknown format 'KML' (csv, json, geojson, gpx or kml)" "$T/err" || fail "format message: $(cat "$T/err")"
 run 0 "$L" help history
 grep -qF 'kml: KML 2.2' "$T/out" || fail "help lacks kml"
