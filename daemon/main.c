@@ -317,9 +317,17 @@ static void on_stored(void *ctx, const struct lw_fix *f, enum lw_put_result r)
 {
     struct daemon *d = ctx;
 
-    if (r == LW_PUT_DUPLICATE)
+    if (r == LW_PUT_DUPLICATE || r == LW_PUT_ENDED)
         return;
     lwd_watch_fix(&d->watch, f, r == LW_PUT_LATE, lwrt_wall_ms());
+}
+
+/* A device's positions were purged: its retained state drops its fix. */
+static void on_purged(void *ctx, const char *device)
+{
+    struct daemon *d = ctx;
+
+    lwd_watch_forget_fix(&d->watch, device);
 }
 
 /* ---- timers and signals ------------------------------------------------ */
@@ -706,6 +714,8 @@ static int start(struct daemon *d)
     if (lwd_watch_init(&d->watch, d->loop, d->store, &d->link, &d->cfg,
                        &d->commit) != 0)
         return -1;
+    d->retention.purged = on_purged;
+    d->retention.purged_ctx = d;
     /* a spill left by the last stop, before anything is read */
     if (lwd_commit_merge_late(&d->commit) != 0)
         return -1;

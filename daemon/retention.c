@@ -3,6 +3,10 @@
  */
 #include <string.h>
 
+#include <stdio.h>
+
+#include "lienwatch/audit.h"
+#include "lienwatch/timeutil.h"
 #include "retention.h"
 #include "runtime/clock.h"
 #include "runtime/log.h"
@@ -83,6 +87,94 @@ static void pass_cb(struct ev_loop *loop, ev_timer *t, int revents)
     ev_timer_start(loop, &r->step_timer);
 }
 
+/* Seconds between looks for a purge that is due. */
+#define PURGE_POLL_S 5.0
+/* Room for a purge's audit detail. */
+#define PURGE_DETAIL_MAX 512
+
+/* Appends the audit record of p's finished purge (in the open
+ * transaction). */
+static enum lw_err purge_audit(struct lwd_retention *r,
+                               const struct lw_purge_step *p, int64_t now_ms)
+{
+    struct lw_audit_rec a = {0};
+    char detail[PURGE_DETAIL_MAX], t[LW_TIME_BUFLEN];
+
+    lw_time_format(p->requested_ms, t, sizeof(t));
+    if (strcmp(p->reason, "removed") == 0)
+        snprintf(detail, sizeof(detail),
+                 "positions purged: %lld history fixes, the last-known fix, "
+                 "alert positions and mail; tracker removed at %s",
+                 (long long)p->total, t);
+    else
+        snprintf(detail, sizeof(detail),
+                 "positions purged: %lld history fixes, the last-known fix, "
+                 "alert positions and mail; account %s %s at %s, "
+                 "purge_after_payoff %llds",
+                 (long long)p->total, p->account, p->reason, t,
+                 (long long)(r->cfg->privacy_purge_after_payoff_ms / 1000));
+    a.at_ms = now_ms;
+    a.who = "lienwatchd";
+    a.via = "daemon";
+    a.action = "purge";
+    a.device = p->device;
+    a.reason = p->reason;
+    a.detail = detail;
+    return lw_audit_append(r->store, &a, NULL);
+}
+
+/* Looks for a purge that is due, or takes the next step of one. */
+static void purge_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct lwd_retention *r = t->data;
+    struct lw_purge_step p;
+    int64_t now = lwrt_wall_ms();
+    double t0 = ev_time(), took;
+    enum lw_err e;
+
+    (void)revents;
+    if (r->commit->failing || lw_store_in_txn(r->store)) {
+        ev_timer_set(t, STEP_WAIT_S, 0.);
+        ev_timer_start(loop, t);
+        return;
+    }
+    e = lw_store_begin(r->store);
+    if (e == LW_OK)
+        e = lw_store_purge_step(r->store, now,
+                                r->cfg->privacy_purge_after_payoff_ms,
+                                STEP_ROWS, &p);
+    if (e == LW_OK && p.done)
+        e = purge_audit(r, &p, now);
+    if (e == LW_OK)
+        e = lw_store_commit(r->store);
+    if (e != LW_OK) {
+        lwrt_log(LOG_ERR, "store: purge step failed (tried again in %.0f s): %s",
+                 PURGE_POLL_S, lw_store_errmsg(r->store));
+        if (lw_store_in_txn(r->store))
+            (void)lw_store_rollback(r->store);
+        ev_timer_set(t, PURGE_POLL_S, 0.);
+        ev_timer_start(loop, t);
+        return;
+    }
+    took = ev_time() - t0;
+    if (!p.device[0]) { /* nothing due */
+        ev_timer_set(t, PURGE_POLL_S, 0.);
+        ev_timer_start(loop, t);
+        return;
+    }
+    if (p.done) {
+        lwrt_log(LOG_INFO,
+                 "store: purged the positions of %s (%s%s%s): %lld history "
+                 "fixes and its last-known fix; registry and audit kept",
+                 p.device, p.reason, p.account[0] ? ", account " : "",
+                 p.account, (long long)p.total);
+        if (r->purged)
+            r->purged(r->purged_ctx, p.device);
+    }
+    ev_timer_set(t, took > STEP_GAP_S ? took : STEP_GAP_S, 0.);
+    ev_timer_start(loop, t);
+}
+
 void lwd_retention_init(struct lwd_retention *r, struct ev_loop *loop,
                         struct lw_store *store, const struct lw_config *cfg,
                         const struct lwd_commit *commit)
@@ -94,8 +186,10 @@ void lwd_retention_init(struct lwd_retention *r, struct ev_loop *loop,
     r->commit = commit;
     ev_timer_init(&r->timer, pass_cb, FIRST_PASS_S, PASS_INTERVAL_S);
     ev_init(&r->step_timer, step_cb);
-    r->timer.data = r->step_timer.data = r;
+    ev_timer_init(&r->purge_timer, purge_cb, 0., 0.);
+    r->timer.data = r->step_timer.data = r->purge_timer.data = r;
     ev_timer_start(loop, &r->timer);
+    ev_timer_start(loop, &r->purge_timer);
 }
 
 void lwd_retention_release(struct lwd_retention *r)
@@ -104,4 +198,5 @@ void lwd_retention_release(struct lwd_retention *r)
         return;
     ev_timer_stop(r->loop, &r->timer);
     ev_timer_stop(r->loop, &r->step_timer);
+    ev_timer_stop(r->loop, &r->purge_timer);
 }

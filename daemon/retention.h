@@ -5,6 +5,12 @@
  *
  * Watchers, embedded here: timer (starts a pass) and step_timer (the next
  * step of the pass under way). A step waits while commits fail.
+ *
+ * The end of a loan, the same way: purge_timer looks every few seconds for
+ * devices whose purge is due (lw_store_purge_step: paid off or closed at
+ * least [privacy] purge_after_payoff ago, or removed with --purge) and
+ * deletes their positions in bounded steps, each purge finished with its
+ * audit record ("purge", by lienwatchd) in the same transaction.
  */
 #ifndef LW_DAEMON_RETENTION_H
 #define LW_DAEMON_RETENTION_H
@@ -31,6 +37,12 @@ struct lwd_retention {
     int64_t deleted;                 /* fixes it deleted so far */
     int steps;                       /* steps it took so far */
     double started;                  /* when it started (ev_time) */
+    /* the end of a loan: purges ([privacy] purge_after_payoff) */
+    ev_timer purge_timer; /* the next look for, or step of, a purge */
+    /* told when a device's positions are gone (the state topic forgets
+     * its fix); NULL for none */
+    void (*purged)(void *ctx, const char *device);
+    void *purged_ctx; /* for purged */
 };
 
 /* Starts the hourly passes. */

@@ -344,3 +344,8 @@ void lwd_watch_published(struct lwd_watch *w, int mid)
         return;
     }
 }
+
+void lwd_watch_forget_fix(struct lwd_watch *w, const char *device)
+{
+    lw_watch_forget_fix(w->core, device);
+}

@@ -79,4 +79,7 @@ bool lwd_watch_account(struct lwd_watch *w, const struct lw_account_update *u,
 void lwd_watch_connected(struct lwd_watch *w);
 void lwd_watch_published(struct lwd_watch *w, int mid);
 
+/* A device's positions were purged: its state topic shows no fix. */
+void lwd_watch_forget_fix(struct lwd_watch *w, const char *device);
+
 #endif

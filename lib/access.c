@@ -106,13 +106,18 @@ void lw_access_decide(const struct lw_access_req *r,
                : "no role that may see locations");
 }
 
+bool lw_access_account_ended(const char *status)
+{
+    return status &&
+           (strcmp(status, "paid_off") == 0 || strcmp(status, "closed") == 0);
+}
+
 bool lw_access_account_watched(int days_past_due, const char *status,
                                int threshold_days)
 {
     if (threshold_days < 1)
         threshold_days = 1;
-    if (status &&
-        (strcmp(status, "paid_off") == 0 || strcmp(status, "closed") == 0))
+    if (lw_access_account_ended(status))
         return false;
     return days_past_due >= threshold_days;
 }

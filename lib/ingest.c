@@ -35,6 +35,7 @@ static const char *const fixed_names[LW_CNT_COUNT_] = {
     [LW_CNT_DUPLICATES] = "duplicates", [LW_CNT_LATE] = "late",
     [LW_CNT_HEARD] = "heard",           [LW_CNT_ACCOUNTS] = "accounts",
     [LW_CNT_REJECTED] = NULL, /* derived: sum of rejected.* */
+    [LW_CNT_PAID_OFF] = "ignored.paid_off",
 };
 
 struct record {
@@ -315,7 +316,7 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
 {
     struct counters d;
     enum lw_put_result *results = NULL;
-    uint64_t stored = 0, dups = 0, late = 0;
+    uint64_t stored = 0, dups = 0, late = 0, ended = 0;
     enum lw_err e;
 
     if (in->npending == 0 && !in->dirty)
@@ -340,8 +341,9 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
             e = lw_store_heard(in->store, r->fix.device, r->fix.recv_time_ms);
         } else {
             e = lw_store_put_fix(in->store, &r->fix, &pr);
-            stored += pr != LW_PUT_DUPLICATE;
+            stored += pr != LW_PUT_DUPLICATE && pr != LW_PUT_ENDED;
             dups += pr == LW_PUT_DUPLICATE;
+            ended += pr == LW_PUT_ENDED;
             late += pr == LW_PUT_LATE;
         }
         if (e != LW_OK) {
@@ -356,6 +358,7 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
     d.fixed[LW_CNT_STORED] += stored;
     d.fixed[LW_CNT_DUPLICATES] += dups;
     d.fixed[LW_CNT_LATE] += late;
+    d.fixed[LW_CNT_PAID_OFF] += ended;
     e = write_counters(in, &d);
     if (e != LW_OK) {
         lw_seterr(err, errlen, "cannot update counters: %s",
@@ -371,6 +374,7 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
     in->total.fixed[LW_CNT_STORED] += stored;
     in->total.fixed[LW_CNT_DUPLICATES] += dups;
     in->total.fixed[LW_CNT_LATE] += late;
+    in->total.fixed[LW_CNT_PAID_OFF] += ended;
     memset(&in->delta, 0, sizeof(in->delta));
     in->dirty = false;
     if (results) {

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "lienwatch/access.h"
 #include "lienwatch/registry.h"
 #include "store_priv.h"
 
@@ -253,6 +254,69 @@ static int visit_account(sqlite3_stmt *st, const void *cbp, void *ctx)
     return (*cb)(ctx, &a);
 }
 
+/* Runs sql with ?1 = account, ?2 = n, ?3 = text; *changes gets the rows it
+ * changed (may be NULL). */
+static enum lw_err account_run(struct lw_store *s, const char *sql,
+                               const char *account, int64_t n,
+                               const char *text, int64_t *changes)
+{
+    struct lw_db *db = lw_store_db(s);
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int np;
+
+    st = lw_db_stmt(db, sql, &e);
+    if (!st)
+        return e;
+    np = sqlite3_bind_parameter_count(st);
+    lw_db_bind_text(db, st, 1, account);
+    if (np >= 2)
+        lw_db_bind_int64(db, st, 2, n);
+    if (np >= 3)
+        lw_db_bind_text(db, st, 3, text);
+    e = lw_db_run(db, st, "ending a loan");
+    if (e == LW_OK && changes)
+        *changes = lw_db_changes(db);
+    return e;
+}
+
+/*
+ * After a change of account a: when its status ends the loan (paid_off,
+ * closed), its vehicles' devices are queued for the purge (purges; their
+ * fixes are not stored from now on) and their open alerts are closed; when
+ * it does not (any more), purges of its devices not yet done are called
+ * off (a payment reversed within the delay). In the caller's transaction.
+ *
+ * Cases: when the cases table exists (the web service's), open cases of
+ * these vehicles are to be closed here too, in the same transaction.
+ */
+static enum lw_err account_lifecycle(struct lw_store *s,
+                                     const struct lw_account *a)
+{
+    int64_t closed = 0;
+    enum lw_err e;
+
+    if (!lw_access_account_ended(a->status))
+        return account_run(s,
+                           "DELETE FROM purges WHERE account = ?1 AND "
+                           "done_ms = 0 AND reason IN ('paid_off', 'closed')",
+                           a->account, 0, NULL, NULL);
+    e = account_run(s,
+                    "INSERT INTO purges (device, account, reason, "
+                    "requested_ms) SELECT device, ?1, ?3, ?2 FROM vehicles "
+                    "WHERE account = ?1 ON CONFLICT(device) DO NOTHING",
+                    a->account, a->updated_ms, a->status, NULL);
+    if (e == LW_OK)
+        e = account_run(s,
+                        "UPDATE alerts SET state = 'closed', closed_ms = ?2, "
+                        "changed_ms = ?2 WHERE state != 'closed' AND device "
+                        "IN (SELECT device FROM vehicles WHERE account = ?1)",
+                        a->account, a->updated_ms, NULL, &closed);
+    if (e == LW_OK && closed > 0)
+        e = bump(s, "alerts_version");
+    return e;
+}
+
 enum lw_err lw_registry_account_set(struct lw_store *s,
                                     const struct lw_account *a)
 {
@@ -260,6 +324,7 @@ enum lw_err lw_registry_account_set(struct lw_store *s,
     enum lw_err e;
     sqlite3_stmt *st;
     int64_t changes = 0;
+    bool own;
 
     if (!s || !a || !TERMINATED(a->account) || !a->account[0] ||
         a->days_past_due < 0 || !TERMINATED(a->status) ||
@@ -281,8 +346,22 @@ enum lw_err lw_registry_account_set(struct lw_store *s,
     lw_db_bind_text(db, st, 3, a->status);
     lw_db_bind_int64(db, st, 4, a->updated_ms);
     lw_db_bind_text(db, st, 5, a->source);
-    return write_and_bump(s, st, "storing an account", "registry_version",
-                          &changes);
+    own = !lw_store_in_txn(s);
+    if (own && (e = lw_store_begin(s)) != LW_OK) {
+        lw_db_done(db, st);
+        return e;
+    }
+    e = write_and_bump(s, st, "storing an account", "registry_version",
+                       &changes);
+    if (e == LW_OK && changes > 0)
+        e = account_lifecycle(s, a);
+    if (own) {
+        if (e == LW_OK)
+            e = lw_store_commit(s);
+        if (e != LW_OK)
+            lw_store_rollback(s);
+    }
+    return e;
 }
 
 enum lw_err lw_registry_account_get(struct lw_store *s, const char *account,

@@ -17,6 +17,7 @@
  *   5  the audit trail's further columns, its hash chain (the records
  *      already there chained in id order by a C step, auditchain.c) and
  *      the triggers that refuse changing or deleting a record (audit.c)
+ *   6  purges: devices whose loan ended or tracker was removed (store.c)
  * tests/fixtures/schema-vN.sql are databases written by the code of each
  * version; tests/unit/test_schema.c upgrades each of them.
  */
@@ -282,6 +283,30 @@ static const char migration_5_after[] =
     "hash, past the last record');"
     "END;";
 
+/* 6: the end of a loan. One row per device whose positions are to be
+ * purged: its account was paid off or closed (purged [privacy]
+ * purge_after_payoff after requested_ms), or its tracker was removed with
+ * --purge (immediate). From the row's creation on, the device's fixes are
+ * not stored (store.c, counted ignored.paid_off); done_ms is set when the
+ * purge is complete (store.c, lw_store_purge_step). Accounts ended before
+ * this version are queued as of their last update. */
+static const char migration_6[] =
+    "CREATE TABLE purges ("
+    "  device TEXT NOT NULL PRIMARY KEY,"
+    "  account TEXT NOT NULL DEFAULT '',"
+    "  reason TEXT NOT NULL"
+    "    CHECK (reason IN ('paid_off', 'closed', 'removed')),"
+    "  requested_ms INTEGER NOT NULL,"
+    "  immediate INTEGER NOT NULL DEFAULT 0,"
+    "  done_ms INTEGER NOT NULL DEFAULT 0,"
+    "  deleted INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX purges_pending ON purges(requested_ms) WHERE done_ms = 0;"
+    "INSERT INTO purges(device, account, reason, requested_ms) "
+    "  SELECT v.device, a.id, a.status, a.updated_ms FROM vehicles v "
+    "  JOIN accounts a ON a.id = v.account "
+    "  WHERE a.status IN ('paid_off', 'closed');";
+
 /* One migration: SQL, then optionally a step in C and more SQL. */
 struct migration {
     const char *sql;                     /* run first */
@@ -295,6 +320,7 @@ static const struct migration migrations[] = {
     {migration_3, NULL, NULL},
     {migration_4, NULL, NULL},
     {migration_5, lw_auditchain_migrate, migration_5_after},
+    {migration_6, NULL, NULL},
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -121,6 +121,7 @@ enum stmt_id {
     ST_META_GET,
     ST_META_SET,
     ST_META_DELETE,
+    ST_ENDED,
     ST_COUNT_
 };
 
@@ -129,6 +130,9 @@ enum stmt_id {
     "id, first_heard_ms, last_heard_ms, last_fix_time_ms, fix_count"
 
 static const char *const stmt_sql[ST_COUNT_] = {
+    /* a device whose loan ended or whose tracker was removed (migration 6):
+     * its fixes are not stored */
+    [ST_ENDED] = "SELECT 1 FROM purges WHERE device = ?1",
     /* a device's first fix registers it, with that fix as its last-known;
      * changes() == 0: the device is known */
     [ST_DEV_REGISTER_FIX] =
@@ -843,6 +847,29 @@ static enum lw_err history_has(struct lw_store *s, const struct lw_fix *f,
  * history: in fix_history by its key, after a merge when the inbox may hold
  * it (see struct keyset).
  */
+/* Decodes a row's first column as true. */
+static void row_true(sqlite3_stmt *st, void *out)
+{
+    (void)st;
+    *(bool *)out = true;
+}
+
+/* Whether device has a row in purges (its fixes are not stored). */
+static enum lw_err device_ended(struct lw_store *s, const char *device,
+                                bool *ended)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+
+    *ended = false;
+    st = stmt(s, ST_ENDED, &e);
+    if (!st)
+        return e;
+    lw_db_bind_text(s->db, st, 1, device);
+    e = lw_db_get_row(s->db, st, row_true, ended, "reading purges");
+    return e == LW_ERR_NOTFOUND ? LW_OK : e;
+}
+
 enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
                              enum lw_put_result *res)
 {
@@ -850,7 +877,7 @@ enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
     int64_t changes = 0;
     uint64_t key;
     enum lw_err e;
-    bool dup;
+    bool dup, ended;
 
     e = check_writable(s);
     if (e)
@@ -858,6 +885,14 @@ enum lw_err lw_store_put_fix(struct lw_store *s, const struct lw_fix *f,
     e = check_fix(s, f);
     if (e)
         return e;
+    e = device_ended(s, f->device, &ended);
+    if (e)
+        return e;
+    if (ended) {
+        if (res)
+            *res = LW_PUT_ENDED;
+        return LW_OK;
+    }
     key = key_hash(f->device, f->fix_time_ms);
     e = run_fix(s, ST_DEV_NEWEST, f, "updating the last-known fix", &changes);
     if (e)
@@ -1315,4 +1350,122 @@ enum lw_err lw_store_meta_set(struct lw_store *s, const char *key,
 struct lw_db *lw_store_db(struct lw_store *s)
 {
     return s ? s->db : NULL;
+}
+
+/* ---- the end of a loan: purges (migration 6) ------------------------------
+ */
+
+/* The next purge due, into *p; p->device[0] stays '\0' when none. */
+static void row_purge(sqlite3_stmt *st, void *out)
+{
+    struct lw_purge_step *p = out;
+
+    snprintf(p->device, sizeof(p->device), "%s", lw_db_col_str(st, 0));
+    snprintf(p->account, sizeof(p->account), "%s", lw_db_col_str(st, 1));
+    snprintf(p->reason, sizeof(p->reason), "%s", lw_db_col_str(st, 2));
+    p->requested_ms = sqlite3_column_int64(st, 3);
+    p->total = sqlite3_column_int64(st, 4);
+}
+
+/* Runs sql with ?1 = device and ?2 = n (when the statement has it). */
+static enum lw_err purge_run(struct lw_store *s, const char *sql,
+                             const char *device, int64_t n, const char *what,
+                             int64_t *changes)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+
+    st = lw_db_stmt(s->db, sql, &e);
+    if (!st)
+        return e;
+    lw_db_bind_text(s->db, st, 1, device);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        lw_db_bind_int64(s->db, st, 2, n);
+    e = lw_db_run(s->db, st, what);
+    if (e == LW_OK && changes)
+        *changes = lw_db_changes(s->db);
+    return e;
+}
+
+/* Everything but the history: the last-known fix, the positions alerts
+ * carry, the mail that told them; then the row is done. */
+static enum lw_err purge_finish(struct lw_store *s, const char *device,
+                                int64_t now_ms)
+{
+    static const char *const sql[] = {
+        "DELETE FROM fix_inbox WHERE device = ?1",
+        "UPDATE devices SET last_fix_time_ms = NULL, last_recv_time_ms = "
+        "NULL, last_lat_deg = NULL, last_lon_deg = NULL, last_speed_mps = "
+        "NULL, last_course_deg = NULL, last_accuracy_m = NULL, last_alt_m = "
+        "NULL, last_battery_pct = NULL, last_trigger_code = NULL, "
+        "fix_count = 0 WHERE id = ?1",
+        "UPDATE alerts SET has_fix = 0, fix_time_ms = NULL, recv_time_ms = "
+        "NULL, lat_deg = NULL, lon_deg = NULL, speed_mps = NULL, course_deg "
+        "= NULL, accuracy_m = NULL, moved_m = NULL WHERE device = ?1",
+        "DELETE FROM outbox_held WHERE device = ?1",
+        "DELETE FROM outbox WHERE device = ?1",
+        "UPDATE purges SET done_ms = ?2 WHERE device = ?1",
+    };
+    enum lw_err e = LW_OK;
+
+    for (size_t i = 0; e == LW_OK && i < sizeof(sql) / sizeof(sql[0]); i++)
+        e = purge_run(s, sql[i], device, now_ms, "purging a device", NULL);
+    return e;
+}
+
+enum lw_err lw_store_purge_step(struct lw_store *s, int64_t now_ms,
+                                int64_t delay_ms, int64_t max_rows,
+                                struct lw_purge_step *out)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+    int64_t n = 0;
+
+    if (!out)
+        return LW_ERR_INVAL;
+    memset(out, 0, sizeof(*out));
+    e = check_writable(s);
+    if (e)
+        return e;
+    if (max_rows < 1 || delay_ms < 0 || !lw_store_in_txn(s)) {
+        lw_db_seterr(s->db, "purge step: bad arguments or no transaction");
+        return LW_ERR_INVAL;
+    }
+    st = lw_db_stmt(s->db,
+                    "SELECT device, account, reason, requested_ms, deleted "
+                    "FROM purges WHERE done_ms = 0 AND (immediate = 1 OR "
+                    "requested_ms <= ?1 - ?2) ORDER BY requested_ms, device "
+                    "LIMIT 1",
+                    &e);
+    if (!st)
+        return e;
+    lw_db_bind_int64(s->db, st, 1, now_ms);
+    lw_db_bind_int64(s->db, st, 2, delay_ms);
+    e = lw_db_get_row(s->db, st, row_purge, out, "reading purges");
+    if (e == LW_ERR_NOTFOUND)
+        return LW_OK; /* nothing due */
+    if (e)
+        return e;
+    /* the inbox first: what it holds of the device goes with the history */
+    e = merge_inbox(s);
+    if (e == LW_OK)
+        e = purge_run(s,
+                      "DELETE FROM fix_history WHERE device = ?1 AND "
+                      "fix_time_ms IN (SELECT fix_time_ms FROM fix_history "
+                      "WHERE device = ?1 ORDER BY fix_time_ms LIMIT ?2)",
+                      out->device, max_rows, "purging history", &n);
+    if (e == LW_OK)
+        e = purge_run(s,
+                      "UPDATE purges SET deleted = deleted + ?2 WHERE "
+                      "device = ?1",
+                      out->device, n, "counting a purge", NULL);
+    if (e == LW_OK && n < max_rows) {
+        e = purge_finish(s, out->device, now_ms);
+        out->done = e == LW_OK;
+    }
+    if (e)
+        return e;
+    out->deleted = n;
+    out->total += n;
+    return LW_OK;
 }

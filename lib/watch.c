@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "devmap.h"
+#include "lienwatch/access.h"
 #include "lienwatch/alertjson.h"
 #include "lienwatch/outbox.h"
 #include "lienwatch/timeutil.h"
@@ -556,6 +557,7 @@ static json_t *fix_json(const struct lw_dstate *d, int64_t now_ms)
 static char *state_text(struct lw_watch *w, struct lw_dstate *d, int64_t now_ms)
 {
     char tbuf[LW_TIME_BUFLEN];
+    bool watched;
     json_t *o;
     char *s;
 
@@ -564,15 +566,22 @@ static char *state_text(struct lw_watch *w, struct lw_dstate *d, int64_t now_ms)
     if (!d->extras)
         return NULL;
     o = extras_json(d->extras);
+    watched = lw_engine_watched(w->engine, d->device);
     json_object_set_new(o, "device", json_string(d->device));
-    json_object_set_new(o, "watched",
-                        json_boolean(lw_engine_watched(w->engine, d->device)));
+    json_object_set_new(o, "watched", json_boolean(watched));
     json_object_set_new(
         o, "last_heard",
         d->last_heard_ms
             ? json_string(lw_time_format(d->last_heard_ms, tbuf, sizeof(tbuf)))
             : json_null());
-    json_object_set_new(o, "last_fix", fix_json(d, now_ms));
+    /* a borrower who pays is nobody's business: no position unless the
+     * vehicle is watched or the operator opted in ([privacy]
+     * publish_unwatched) */
+    json_object_set_new(o, "last_fix",
+                        watched || strcmp(w->cfg->privacy_publish_unwatched,
+                                          "yes") == 0
+                            ? fix_json(d, now_ms)
+                            : json_null());
     json_object_set_new(
         o, "at", json_string(lw_time_format(now_ms, tbuf, sizeof(tbuf))));
     s = json_dumps(o, JSON_FLAGS);
@@ -671,6 +680,14 @@ static const struct lw_account *queued_account(const struct lw_watch *w,
     return NULL;
 }
 
+/* The days past due the engine watches by: an account paid off or closed
+ * is never watched, whatever days past due it still carries
+ * (lw_access_account_watched), so it goes in as current. */
+static int engine_days(int days_past_due, const char *status)
+{
+    return lw_access_account_ended(status) ? 0 : days_past_due;
+}
+
 /* A status still queued is newer than the stored one: it wins (the engine
  * must not see the account go back and forth, which would forget and then
  * raise again what was already raised). */
@@ -680,7 +697,9 @@ static int load_account(void *ctx, const struct lw_account *a)
     const struct lw_account *q = queued_account(l->w, a->account);
 
     lw_engine_set_account(l->w->engine, a->account,
-                          q ? q->days_past_due : a->days_past_due, l->now_ms);
+                          q ? engine_days(q->days_past_due, q->status)
+                            : engine_days(a->days_past_due, a->status),
+                          l->now_ms);
     return 0;
 }
 
@@ -922,6 +941,19 @@ enum lw_err lw_watch_fix(struct lw_watch *w, const struct lw_fix *f, bool late,
     return lw_engine_fix(w->engine, f, late, now_ms);
 }
 
+void lw_watch_forget_fix(struct lw_watch *w, const char *device)
+{
+    struct lw_dstate *d;
+
+    if (!w || !device)
+        return;
+    d = lw_devmap_get(&w->devices, device, false);
+    if (!d)
+        return;
+    d->has_fix = false;
+    invalidate(d, true);
+}
+
 enum lw_err lw_watch_heard(struct lw_watch *w, const char *device,
                            int64_t now_ms)
 {
@@ -985,7 +1017,8 @@ enum lw_err lw_watch_account(struct lw_watch *w,
     } else {
         e = LW_ERR_NOMEM; /* the engine is told all the same */
     }
-    lw_engine_set_account(w->engine, u->account, u->days_past_due, now_ms);
+    lw_engine_set_account(w->engine, u->account,
+                          engine_days(u->days_past_due, u->status), now_ms);
     /* its vehicles change "watched" and days past due in their state */
     if (lw_registry_account_vehicles(w->store, u->account, account_vehicle,
                                      w) != LW_OK &&

@@ -101,6 +101,11 @@ void lw_access_decide(const struct lw_access_req *r,
 bool lw_access_account_watched(int days_past_due, const char *status,
                                int threshold_days);
 
+/* Whether status (may be NULL) ends the loan: "paid_off" or "closed". Its
+ * vehicles are never watched again, and their positions are purged after
+ * [privacy] purge_after_payoff. */
+bool lw_access_account_ended(const char *status);
+
 /* Parses "reason", "deny" or "allow". Returns LW_OK or LW_ERR_INVAL. */
 enum lw_err lw_access_policy_parse(const char *s,
                                    enum lw_unwatched_policy *out);

@@ -62,6 +62,7 @@ enum lw_counter {
     LW_CNT_HEARD,
     LW_CNT_ACCOUNTS,
     LW_CNT_REJECTED, /* sum over reasons */
+    LW_CNT_PAID_OFF, /* fixes of ended loans, not stored (ignored.paid_off) */
     LW_CNT_COUNT_
 };
 

@@ -60,7 +60,7 @@ struct lw_store; /* opaque */
 
 /* Schema version this build writes (the number of migrations in
  * lib/schema.c). */
-#define LW_STORE_SCHEMA_VERSION 5
+#define LW_STORE_SCHEMA_VERSION 6
 
 /* How long a statement waits for another connection's lock by default, ms
  * (lw_store_set_busy_timeout changes it). */
@@ -139,6 +139,8 @@ enum lw_put_result {
     LW_PUT_NEWEST = 1, /* stored and now the device's last-known fix */
     LW_PUT_LATE,       /* stored in history; older than the last-known fix */
     LW_PUT_DUPLICATE,  /* same device and fix time already stored: ignored */
+    LW_PUT_ENDED,      /* not stored: the device's loan ended (paid off,
+                          closed) or its tracker was removed (purges) */
 };
 
 /*
@@ -254,6 +256,41 @@ int lw_store_schema_version(struct lw_store *s);
  * failure), LW_ERR_INVAL or a database error.
  */
 enum lw_err lw_store_data_version(struct lw_store *s, int64_t *out);
+
+/* ---- the end of a loan: purges ------------------------------------------ */
+
+/* What one lw_store_purge_step did. */
+struct lw_purge_step {
+    char device[LW_DEVICE_MAX + 1]; /* the device purged; "" when none due */
+    char account[LW_DEVICE_MAX + 1]; /* its account ("" for a removal) */
+    char reason[16];                /* "paid_off", "closed" or "removed" */
+    int64_t requested_ms;           /* when the loan ended / removal */
+    int64_t deleted;                /* history fixes this step deleted */
+    int64_t total;                  /* history fixes of the device so far */
+    bool done;                      /* the device is purged: history, last
+                                       fix, alert positions, its mail; the
+                                       caller records it in the audit trail
+                                       in the same transaction */
+};
+
+/*
+ * One bounded step of the purges due at now_ms: the first device in the
+ * purges table (migration 6) not yet done whose purge was requested at least
+ * delay_ms ago ([privacy] purge_after_payoff), or at once for a removal
+ * with --purge. Deletes at most max_rows (>= 1) of its history fixes; when
+ * fewer were left, also its last-known fix (the devices row stays, without
+ * a position), the inbox, the positions of its alerts (the alerts stay),
+ * its mail in the outbox (the text carries positions), and marks it done.
+ * The registry (vehicle, account) and the audit trail are kept. Runs in the
+ * caller's transaction (required: the caller appends the audit record of a
+ * finished purge in it). Fixes of a device in purges are never stored
+ * again (lw_store_put_fix: LW_PUT_ENDED). Returns LW_OK (out->device ""
+ * when nothing is due); LW_ERR_INVAL (read-only handle, no transaction,
+ * max_rows < 1, delay_ms < 0); or a database error.
+ */
+enum lw_err lw_store_purge_step(struct lw_store *s, int64_t now_ms,
+                                int64_t delay_ms, int64_t max_rows,
+                                struct lw_purge_step *out);
 
 /* ---- meta: small named values (key -> text) ------------------------------ */
 

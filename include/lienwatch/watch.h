@@ -154,6 +154,13 @@ enum lw_err lw_watch_fix(struct lw_watch *w, const struct lw_fix *f, bool late,
                          int64_t now_ms);
 
 /* A message without a position from device at now_ms (alive). */
+/*
+ * Forgets the last-known fix of device (borrowed) after its positions were
+ * purged (store.h, lw_store_purge_step): its state is built again, at the
+ * next sweep, with no fix. Unknown devices are ignored.
+ */
+void lw_watch_forget_fix(struct lw_watch *w, const char *device);
+
 enum lw_err lw_watch_heard(struct lw_watch *w, const char *device,
                            int64_t now_ms);
 

@@ -36,7 +36,8 @@ def main():
     for dev, fixes in exp["devices"].items():
         total += len(fixes)
         try:
-            hist = cli(cli_path, db, "history", dev, "--format", "json")
+            hist = cli(cli_path, db, "history", dev, "--format", "json",
+                       "--reason", "ingest check")
         except RuntimeError as e:
             problems.append("%s: %s" % (dev, e))
             continue
@@ -47,7 +48,8 @@ def main():
             if g[0] != t or abs(g[1] - la) > 1e-7 or abs(g[2] - lo) > 1e-7:
                 problems.append("%s: got %s, expected %s" % (dev, g, (t, la, lo)))
                 break
-        loc = cli(cli_path, db, "locate", dev, "--json")
+        loc = cli(cli_path, db, "locate", dev, "--json", "--reason",
+                  "ingest check")
         t, la, lo = fixes[-1]
         if ms(loc["fix_time"]) != t or abs(loc["lat"] - la) > 1e-7 or abs(loc["lon"] - lo) > 1e-7:
             problems.append("%s: locate gives %s %s,%s; newest is %d %s,%s" % (

@@ -105,7 +105,8 @@ s=json.load(sys.stdin)
 assert s["watched"] is False and s["open_alerts"]==[], s
 for k in ("vin","plate","description","account","days_past_due"):
     assert s[k] is None, (k, s)
-assert abs(s["last_fix"]["lon"]+8.62)<1e-6, s
+# not watched: heard, but no position ([privacy] publish_unwatched = no)
+assert s["last_fix"] is None and s["last_heard"], s
 ' 2>"$T/state_f.err"
 }
 wait_for $((5 * SLOW)) state_free_ok || fail "A: state topic of t/free: $(tail -3 "$T/state_f.err")"

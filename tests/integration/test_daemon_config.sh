@@ -180,6 +180,9 @@ client_id = lw-config-test
 db = $T/lw.db
 [log]
 level = info
+# its vehicle is not watched: its position goes out only on this opt-in
+[privacy]
+publish_unwatched = yes
 CONF
 lw_wrap "$D" -c "$T/run.conf" >"$T/d.log" 2>&1 &
 DPID=$!
@@ -197,7 +200,7 @@ wait_for 5 grep -q "SIGHUP: configuration not reloaded; keeping the running conf
     fail "invalid reload: not said that the running configuration is kept"
 kill -0 "$DPID" || fail "daemon died on an invalid reload"
 mosquitto_pub -p "$PORT" -q 1 -t owntracks/cfg/car -m "{\"_type\":\"location\",\"lat\":41.1,\"lon\":-8.6,\"tst\":$(($(date +%s) - 10))}"
-wait_for 5 sh -c "'$BIN/lienwatch' --db '$T/lw.db' locate cfg/car >/dev/null 2>&1" || fail "no ingest after an invalid reload"
+wait_for 5 sh -c "'$BIN/lienwatch' --db '$T/lw.db' locate cfg/car --reason 'config test' >/dev/null 2>&1" || fail "no ingest after an invalid reload"
 
 # the checks of a start: a missing password file is refused on SIGHUP too
 cp "$T/good.conf" "$T/run.conf"

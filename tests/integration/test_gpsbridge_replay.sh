@@ -170,7 +170,7 @@ if [ "$DAEMON" = 1 ]; then
         fail "lienwatchd received $(received) of $total"
     sleep 1 # commit interval
     for dev in "${devs[@]}"; do
-        "$BIN/lienwatch" --db "$T/d.db" history "$dev" --format csv \
+        "$BIN/lienwatch" --db "$T/d.db" history "$dev" --format csv --reason "replay check" \
             > "$T/$dev.history" 2> "$T/$dev.history.err" || true
     done
     "$BIN/lienwatch" --db "$T/d.db" stats --json > "$T/d.stats" 2>&1 || true

@@ -134,7 +134,7 @@ has_fix() { [ "$(count)" = 1 ]; }
 wait_for $((10 * SLOW)) has_fix || fail "the fix was not stored: $(tail -5 "$T/daemon.log")"
 row=$(sqlite3 "$T/state/lienwatch.db" "SELECT fix_time_ms, lat_deg, lon_deg FROM fixes WHERE device = 'alice/phone'")
 [ "$row" = "$((TST * 1000))|41.1579|-8.6291" ] || fail "stored fix differs: $row"
-"$D/usr/bin/lienwatch" --db "$T/state/lienwatch.db" locate alice/phone --json >"$T/locate.json" 2>"$T/locate.err" ||
+"$D/usr/bin/lienwatch" --db "$T/state/lienwatch.db" locate alice/phone --json --reason 'install check' >"$T/locate.json" 2>"$T/locate.err" ||
     fail "installed CLI: locate failed: $(cat "$T/locate.err")"
 $PY - "$T/locate.json" <<'PY' || fail "installed CLI: locate --json: $(cat "$T/locate.json")"
 import json, sys

@@ -117,6 +117,11 @@ static void test_watched(void **state)
     assert_false(lw_access_account_watched(90, "paid_off", 1));
     assert_false(lw_access_account_watched(90, "closed", 1));
     assert_true(lw_access_account_watched(90, "charged_off", 1));
+    assert_true(lw_access_account_ended("paid_off"));
+    assert_true(lw_access_account_ended("closed"));
+    assert_false(lw_access_account_ended("Paid_Off"));
+    assert_false(lw_access_account_ended(""));
+    assert_false(lw_access_account_ended(NULL));
 }
 
 static void test_policy_names(void **state)

@@ -158,6 +158,29 @@ static void test_set_and_validate(void **state)
                      LW_OK);
     assert_int_equal(lw_config_validate(&c, err, sizeof(err)), LW_ERR_CONFIG);
     assert_non_null(strstr(err, "username"));
+    /* [privacy]: the defaults, and words that are none of the choices */
+    lw_config_defaults(&c);
+    assert_string_equal(c.privacy_unwatched_access, "reason");
+    assert_string_equal(c.privacy_publish_unwatched, "no");
+    assert_true(c.privacy_purge_after_payoff_ms == 30LL * 86400 * 1000);
+    assert_int_equal(lw_config_validate(&c, err, sizeof(err)), LW_OK);
+    assert_int_equal(lw_config_set(&c, "privacy", "unwatched_access", "deny",
+                                   err, sizeof(err)),
+                     LW_OK);
+    assert_int_equal(lw_config_set(&c, "privacy", "purge_after_payoff", "0",
+                                   err, sizeof(err)),
+                     LW_OK);
+    assert_true(c.privacy_purge_after_payoff_ms == 0);
+    assert_int_equal(lw_config_validate(&c, err, sizeof(err)), LW_OK);
+    assert_int_equal(lw_config_set(&c, "privacy", "unwatched_access", "maybe",
+                                   err, sizeof(err)),
+                     LW_OK);
+    assert_int_equal(lw_config_set(&c, "privacy", "publish_unwatched", "1",
+                                   err, sizeof(err)),
+                     LW_OK);
+    assert_int_equal(lw_config_validate(&c, err, sizeof(err)), LW_ERR_CONFIG);
+    assert_non_null(strstr(err, "privacy.unwatched_access: 'maybe'"));
+    assert_non_null(strstr(err, "privacy.publish_unwatched: '1'"));
 }
 
 /* Parses text through lw_config_parse (a memory stream) into c. */
