@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "cli_import.h"
+#include "lienwatch/access.h"
 #include "lienwatch/accountcsv.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/timeutil.h"
@@ -74,6 +75,15 @@ static const char help[] =
     "        Whole days the account is past due, 0 when current.\n"
     "    --status TEXT\n"
     "        Free text such as overdue or current, at most 32 bytes.\n"
+    "        paid_off and closed end the loan (whatever the days past due):\n"
+    "        its vehicles are no longer watched, their open alerts are\n"
+    "        closed, their reports no longer stored, and lienwatchd deletes\n"
+    "        their positions (history, last-known fix, the positions in\n"
+    "        alerts and mail) [privacy] purge_after_payoff later (default\n"
+    "        30d; 0: at once), each purge an audit record. The vehicle and\n"
+    "        account records and the audit trail are kept. Another status\n"
+    "        set before the purge calls it off. Loan servicing's MQTT\n"
+    "        message does the same.\n"
     "    --json\n"
     "        (list) Print one JSON array of objects: account, days_past_due,\n"
     "        status, updated (ISO 8601 UTC) and source.\n"
@@ -267,6 +277,13 @@ static int run_set(struct cli *c, int argc, char **argv)
                    "'%s' (was '%s')\n",
                    a.account, a.days_past_due, old.days_past_due, a.status,
                    old.status);
+        if (change && lw_access_account_ended(a.status))
+            printf("the loan has ended: its vehicles are no longer watched, "
+                   "their open alerts are closed, their reports are no "
+                   "longer stored, and lienwatchd deletes their positions "
+                   "[privacy] purge_after_payoff after now (default 30d); "
+                   "a status that is not paid_off or closed before then "
+                   "calls that off\n");
     }
     if (lw_store_in_txn(w))
         lw_store_rollback(w);

@@ -45,6 +45,15 @@ static const char help[] =
     "        be emptied once set (give a new value instead). The change is\n"
     "        recorded in the audit trail and reaches a running lienwatchd\n"
     "        within about a second.\n"
+    "    vehicle remove DEVICE [--purge]\n"
+    "        A tracker taken out of its vehicle: its reports are no longer\n"
+    "        stored (counted as ignored.paid_off), its vehicle is not\n"
+    "        watched and its open alerts are closed. The vehicle record\n"
+    "        stays (which trackers it had). With --purge, lienwatchd deletes\n"
+    "        its positions (history, last-known fix, the positions in its\n"
+    "        alerts and their mail) within seconds, and records the purge\n"
+    "        in the audit trail; without, they stay until [store] retention\n"
+    "        deletes them. Recorded in the audit trail.\n"
     "    vehicle list\n"
     "        Every registered vehicle, ordered by device: VIN, plate, account\n"
     "        and its days past due, silence allowance, when the tracker was\n"
@@ -87,6 +96,7 @@ static const char help[] =
     "        --account ACC-1001 --offline-after 6h\n"
     "    lienwatch vehicle set bob/car --description '白色丰田卡罗拉'\n"
     "    lienwatch vehicle list\n"
+    "    lienwatch vehicle remove bob/car --purge\n"
     "    lienwatch vehicle list --json | jq -r '.[] | select(.last_heard == "
     "null) | .device'\n";
 /* clang-format on */
@@ -98,8 +108,11 @@ const struct cli_command cli_cmd_vehicle = {
     .run = cmd_vehicle,
     .synopsis = "set DEVICE [--vin V] [--plate P] [--description TEXT]\n"
                 "        [--account ACCOUNT] [--offline-after DURATION]\n"
-                "    lienwatch [--db PATH] [--as NAME] vehicle list [--json]",
-    .summary = "register a vehicle (VIN, plate, account) or list them",
+                "    lienwatch [--db PATH] [--as NAME] vehicle list [--json]\n"
+                "    lienwatch [--db PATH] [--as NAME] vehicle remove DEVICE "
+                "[--purge]",
+    .summary = "register a vehicle (VIN, plate, account), list, remove a "
+               "tracker",
     .help = help,
 };
 
@@ -249,6 +262,85 @@ static int run_set(struct cli *c, int argc, char **argv)
                 "yet; the vehicle is not watched until it is (lienwatch "
                 "account set)\n",
                 v.account);
+    rc = CLI_EXIT_OK;
+out_close:
+    if (lw_store_in_txn(w))
+        lw_store_rollback(w);
+    lw_store_close(w);
+    return rc;
+}
+
+static const struct cli_command cmd_remove = {
+    .name = "vehicle remove",
+    .synopsis = "DEVICE [--purge]",
+    .summary = "a tracker taken out",
+    .help = help,
+};
+
+/* 'vehicle remove DEVICE [--purge]'. */
+static int run_remove(struct cli *c, int argc, char **argv)
+{
+    enum { OPT_PURGE = 0x200 };
+    static const struct option opts[] = {
+        {"purge", no_argument, NULL, OPT_PURGE},
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    const struct cli_command *me = &cmd_remove;
+    char why[WHY_MAX];
+    const char *device;
+    bool purge = false, registered = false;
+    struct lw_store *w;
+    enum lw_err e;
+    int opt, rc;
+
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (opt == OPT_PURGE) {
+            purge = true;
+            continue;
+        }
+        rc = cli_common_opt(c, me, opt, argv);
+        if (rc != CLI_CONTINUE)
+            return rc;
+    }
+    if (optind >= argc)
+        return cli_usage_error(me, "DEVICE missing");
+    if (optind + 1 < argc)
+        return cli_usage_error(me, "unexpected argument '%s'",
+                               argv[optind + 1]);
+    device = argv[optind];
+    if (!device[0])
+        return cli_usage_error(me, "DEVICE is empty");
+    if (!cli_text_ok(device, LW_DEVICE_MAX, why, sizeof(why)))
+        return cli_usage_error(me, "DEVICE %s", why);
+
+    w = cli_store_rw(c, me->name);
+    if (!w)
+        return CLI_EXIT_FAIL;
+    e = lw_store_begin(w);
+    if (e == LW_OK)
+        e = lw_registry_vehicle_remove(w, device, purge, c->now_ms,
+                                       &registered);
+    if (e == LW_OK)
+        e = cli_audit_change(c, w, "vehicle remove", device,
+                             "tracker removed%s; %s", registered ? "" :
+                             " (no vehicle registered with it)",
+                             purge ? "its positions to be purged at once"
+                                   : "its positions kept until retention");
+    if (e == LW_OK)
+        e = lw_store_commit(w);
+    if (e != LW_OK) {
+        rc = cli_db_error(me->name, w, e);
+        goto out_close;
+    }
+    printf("tracker %s removed: its reports are no longer stored%s, its "
+           "open alerts closed; %s\n",
+           device, registered ? " and its vehicle is not watched" : "",
+           purge ? "lienwatchd deletes its positions within seconds (an "
+                   "audit record says when)"
+                 : "its stored positions stay until retention deletes them "
+                   "(--purge deletes them now)");
     rc = CLI_EXIT_OK;
 out_close:
     if (lw_store_in_txn(w))
@@ -416,6 +508,7 @@ static int cmd_vehicle(struct cli *c, int argc, char **argv)
     static const struct cli_subcommand subs[] = {
         {"set", run_set},
         {"list", run_list},
+        {"remove", run_remove},
     };
 
     return cli_dispatch(c, &cli_cmd_vehicle, subs,

@@ -364,6 +364,82 @@ enum lw_err lw_registry_account_set(struct lw_store *s,
     return e;
 }
 
+enum lw_err lw_registry_vehicle_remove(struct lw_store *s, const char *device,
+                                       bool purge, int64_t now_ms,
+                                       bool *registered)
+{
+    struct lw_db *db = lw_store_db(s);
+    bool own = !lw_store_in_txn(s);
+    int64_t closed = 0;
+    enum lw_err e;
+
+    (void)db;
+    if (!s || !device || !device[0])
+        return LW_ERR_INVAL;
+    if (own && (e = lw_store_begin(s)) != LW_OK)
+        return e;
+    e = account_run(s,
+                    "INSERT INTO purges (device, account, reason, "
+                    "requested_ms, immediate, purge) VALUES (?1, coalesce("
+                    "(SELECT account FROM vehicles WHERE device = ?1), ''), "
+                    "'removed', ?2, ?3 = 'yes', ?3 = 'yes') ON "
+                    "CONFLICT(device) DO UPDATE SET purge = max(purge, "
+                    "excluded.purge), immediate = max(immediate, "
+                    "excluded.immediate) WHERE done_ms = 0",
+                    device, now_ms, purge ? "yes" : "no", NULL);
+    /* without --purge the row stops ingest and watching and deletes
+     * nothing; a payoff's row keeps its own purge */
+    if (e == LW_OK)
+        e = account_run(s,
+                        "UPDATE alerts SET state = 'closed', closed_ms = ?2, "
+                        "changed_ms = ?2 WHERE state != 'closed' AND device "
+                        "= ?1",
+                        device, now_ms, NULL, &closed);
+    if (e == LW_OK && closed > 0)
+        e = bump(s, "alerts_version");
+    if (e == LW_OK)
+        e = bump(s, "registry_version");
+    if (own) {
+        if (e == LW_OK)
+            e = lw_store_commit(s);
+        if (e != LW_OK)
+            lw_store_rollback(s);
+    }
+    if (e == LW_OK && registered) {
+        struct lw_vehicle v;
+
+        *registered = lw_registry_vehicle_get(s, device, &v) == LW_OK;
+    }
+    return e;
+}
+
+/* Hands the device of a purges row to the caller's lw_device_id_cb. */
+static int visit_removed(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    lw_device_id_cb cb = *(const lw_device_id_cb *)cbp;
+
+    return cb(ctx, lw_db_col_str(st, 0));
+}
+
+enum lw_err lw_registry_removed(struct lw_store *s, lw_device_id_cb cb,
+                                void *ctx)
+{
+    struct lw_db *db = lw_store_db(s);
+    sqlite3_stmt *st;
+    enum lw_err e;
+
+    if (!s || !cb)
+        return LW_ERR_INVAL;
+    st = lw_db_stmt(db,
+                    "SELECT device FROM purges WHERE reason = 'removed' "
+                    "ORDER BY device",
+                    &e);
+    if (!st)
+        return e;
+    return lw_db_each_row(db, st, visit_removed, &cb, ctx,
+                          "reading removals");
+}
+
 enum lw_err lw_registry_account_get(struct lw_store *s, const char *account,
                                     struct lw_account *out)
 {

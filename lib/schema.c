@@ -286,8 +286,9 @@ static const char migration_5_after[] =
 /* 6: the end of a loan. One row per device whose positions are to be
  * purged: its account was paid off or closed (purged [privacy]
  * purge_after_payoff after requested_ms), or its tracker was removed with
- * --purge (immediate). From the row's creation on, the device's fixes are
- * not stored (store.c, counted ignored.paid_off); done_ms is set when the
+ * --purge (immediate; without --purge, purge = 0: nothing is deleted but
+ * retention's deletions). From the row's creation on, the device's fixes are
+ * not stored, and a removed tracker's vehicle is not watched (store.c, counted ignored.paid_off); done_ms is set when the
  * purge is complete (store.c, lw_store_purge_step). Accounts ended before
  * this version are queued as of their last update. */
 static const char migration_6[] =
@@ -298,6 +299,7 @@ static const char migration_6[] =
     "    CHECK (reason IN ('paid_off', 'closed', 'removed')),"
     "  requested_ms INTEGER NOT NULL,"
     "  immediate INTEGER NOT NULL DEFAULT 0,"
+    "  purge INTEGER NOT NULL DEFAULT 1,"
     "  done_ms INTEGER NOT NULL DEFAULT 0,"
     "  deleted INTEGER NOT NULL DEFAULT 0"
     ") WITHOUT ROWID;"

@@ -1433,7 +1433,7 @@ enum lw_err lw_store_purge_step(struct lw_store *s, int64_t now_ms,
     }
     st = lw_db_stmt(s->db,
                     "SELECT device, account, reason, requested_ms, deleted "
-                    "FROM purges WHERE done_ms = 0 AND (immediate = 1 OR "
+                    "FROM purges WHERE done_ms = 0 AND purge = 1 AND (immediate = 1 OR "
                     "requested_ms <= ?1 - ?2) ORDER BY requested_ms, device "
                     "LIMIT 1",
                     &e);

@@ -730,6 +730,21 @@ static enum lw_err load_fences(struct lw_watch *w, char *err, size_t errlen)
     return LW_OK;
 }
 
+/* A removed tracker: its vehicle is on no account for the engine (never
+ * watched). */
+static int load_removed(void *ctx, const char *device)
+{
+    struct load_ctx *l = ctx;
+    struct lw_vehicle_reg reg = {0};
+    struct lw_vehicle v;
+
+    if (lw_registry_vehicle_get(l->w->store, device, &v) != LW_OK)
+        return 0; /* not registered: nothing to unwatch */
+    reg.registered_ms = v.registered_ms;
+    lw_engine_set_vehicle(l->w->engine, device, &reg, l->now_ms);
+    return 0;
+}
+
 /* (Re)reads vehicles, then accounts (which may raise alerts). */
 static enum lw_err load_vehicles_accounts(struct lw_watch *w, int64_t now_ms,
                                           char *err, size_t errlen)
@@ -740,6 +755,7 @@ static enum lw_err load_vehicles_accounts(struct lw_watch *w, int64_t now_ms,
     w->nvehicles = 0;
     if (lw_registry_version(w->store, &rv, NULL) != LW_OK ||
         lw_registry_vehicles(w->store, load_vehicle, &l) != LW_OK ||
+        lw_registry_removed(w->store, load_removed, &l) != LW_OK ||
         lw_registry_accounts(w->store, load_account, &l) != LW_OK) {
         lw_seterr(err, errlen, "cannot read vehicles and accounts: %s",
                   lw_store_errmsg(w->store));

@@ -134,6 +134,29 @@ enum lw_err lw_registry_account_vehicles(struct lw_store *s,
                                          const char *account,
                                          lw_vehicle_cb cb, void *ctx);
 
+/*
+ * A tracker taken out of its vehicle: device (borrowed) is queued in purges
+ * (migration 6) with reason "removed", so its fixes are no longer stored
+ * (LW_PUT_ENDED) and its vehicle is not watched; its open alerts are
+ * closed. With purge, lienwatchd deletes its positions at once (store.h,
+ * lw_store_purge_step); without, they stay until retention. The vehicle
+ * record stays (the registry keeps which trackers a vehicle had). Works for
+ * an unregistered device too; *registered (may be NULL) tells whether a
+ * vehicle was registered with it. In the caller's transaction, or one of
+ * its own. Returns LW_OK, LW_ERR_INVAL or a database error.
+ */
+enum lw_err lw_registry_vehicle_remove(struct lw_store *s, const char *device,
+                                       bool purge, int64_t now_ms,
+                                       bool *registered);
+
+/* Called per device id; returns 0 to go on, non-zero to stop. */
+typedef int (*lw_device_id_cb)(void *ctx, const char *device);
+
+/* Calls cb for every device removed with lw_registry_vehicle_remove, by
+ * id. Returns as lw_registry_vehicles. */
+enum lw_err lw_registry_removed(struct lw_store *s, lw_device_id_cb cb,
+                                void *ctx);
+
 /* ---- accounts ---------------------------------------------------------- */
 
 /*

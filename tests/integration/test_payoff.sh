@@ -44,6 +44,9 @@ LW vehicle set a/car --plate A-1 --vin 1HGCM82633A000001 --account ACC-A >/dev/n
 LW vehicle set b/car --plate B-1 --vin 1HGCM82633A000002 --account ACC-B >/dev/null
 LW vehicle set c/car --plate C-1 --account ACC-C >/dev/null
 LW vehicle set d/car --plate D-1 --account ACC-D >/dev/null
+LW account set ACC-E --days-past-due 40 --status overdue >/dev/null
+LW vehicle set e/car --plate E-1 --account ACC-E >/dev/null
+LW vehicle set f/car --plate F-1 --account ACC-E >/dev/null
 # a keep-in fence a/car will leave (an alert whose row carries a position)
 LW geofence add-circle home 41.15 -8.61 2000 --kind keep_in --device a/car >/dev/null 2>&1 ||
     LW geofence add home --circle 41.15 -8.61 2000 --kind keep_in >/dev/null 2>&1 || true
@@ -58,14 +61,15 @@ lw_track "$DPID"
 wait_for $((20 * SLOW)) grep -q "subscribed to lienwatch/v1/account/+" "$T/d.log" ||
     fail "daemon did not start: $(tail -3 "$T/d.log")"
 
-for dev in a/car b/car c/car d/car; do
+for dev in a/car b/car c/car d/car e/car f/car; do
     fix "$dev" 41.15 -8.61 30
     fix "$dev" 41.30 -8.70 20
     fix "$dev" 41.31 -8.71 10
 done
 nfix() { q "SELECT count(*) FROM fix_history WHERE device = '$1'"; }
 nfixes() { q "SELECT count(*) FROM fixes WHERE device = '$1'"; }
-wait_for $((10 * SLOW)) test "$(q "SELECT count(*) FROM fixes")" -ge 12 ||
+all_in() { [ "$(q "SELECT count(*) FROM fixes")" -ge 18 ]; }
+wait_for $((10 * SLOW)) all_in ||
     fail "fixes not stored: $(q "SELECT count(*) FROM fixes")"
 
 # ---- the state topic: positions only of watched vehicles ----
@@ -131,7 +135,8 @@ grep -q "positions purged: 3 history fixes" <<<"$(q "SELECT detail FROM audit WH
 fix a/car 41.40 -8.80 5
 fix b/car 41.40 -8.80 4
 fix c/car 41.40 -8.80 3
-wait_for $((10 * SLOW)) test "$(nfixes c/car)" = 4 || fail "c/car's new fix not stored"
+c_in() { [ "$(nfixes c/car)" = 4 ]; }
+wait_for $((10 * SLOW)) c_in || fail "c/car's new fix not stored"
 ignored() { [ "$(q "SELECT value FROM counters WHERE name = 'ignored.paid_off'")" = 2 ]; }
 wait_for $((10 * SLOW)) ignored || fail "ignored.paid_off: $(q "SELECT * FROM counters")"
 [ "$(nfixes a/car)" = 0 ] && [ "$(nfixes b/car)" = 0 ] || fail "a fix after payoff was stored"
@@ -142,6 +147,26 @@ grep -q "paid_off" "$T/stats" || fail "stats lack paid_off: $(cat "$T/stats")"
 # the CLI has nothing to show either (with a reason, as it is not watched)
 rc=0; LW locate a/car --reason 'check after payoff' >"$T/out" 2>&1 || rc=$?
 [ "$rc" = 3 ] || fail "locate a/car after the purge: exit $rc: $(cat "$T/out")"
+
+# ---- a tracker taken out ----
+LW vehicle remove e/car --purge >"$T/out" || fail "vehicle remove --purge"
+grep -q "tracker e/car removed" "$T/out" || fail "remove output: $(cat "$T/out")"
+LW vehicle remove f/car >"$T/out" || fail "vehicle remove"
+wait_for $((10 * SLOW)) purged e/car || fail "e/car not purged at once: $(q "SELECT * FROM purges WHERE device = 'e/car'")"
+[ "$(nfixes e/car)" = 0 ] || fail "e/car: fixes left"
+[ "$(q "SELECT count(*) FROM audit WHERE device = 'e/car' AND action IN ('vehicle remove', 'purge')")" = 2 ] ||
+    fail "e/car: audit of removal and purge: $(q "SELECT action FROM audit WHERE device = 'e/car'")"
+[ "$(q "SELECT count(*) FROM vehicles WHERE device = 'e/car'")" = 1 ] || fail "e/car: vehicle record gone"
+sleep 1
+[ "$(nfixes f/car)" = 3 ] || fail "f/car (removed without --purge) lost fixes: $(nfixes f/car)"
+[ "$(q "SELECT done_ms FROM purges WHERE device = 'f/car'")" = 0 ] || fail "f/car purged without --purge"
+wait_for $((10 * SLOW)) state_is f/car 's["watched"] is False' || fail "f/car still watched: $(last_state f/car)"
+fix e/car 41.5 -8.5 2
+fix f/car 41.5 -8.5 1
+ignored4() { [ "$(q "SELECT value FROM counters WHERE name = 'ignored.paid_off'")" = 4 ]; }
+wait_for $((10 * SLOW)) ignored4 || fail "removed trackers' fixes: $(q "SELECT * FROM counters WHERE name LIKE 'ignored%'")"
+[ "$(nfixes e/car)" = 0 ] && [ "$(nfixes f/car)" = 3 ] || fail "a removed tracker's fix was stored"
+"$L" --db "$DB" audit verify >"$T/verify" 2>&1 || fail "audit chain broken: $(cat "$T/verify")"
 
 stop_checked "$DPID" lienwatchd
 say "ok"
