@@ -18,6 +18,9 @@
  * the loop gets at least as long as a step took, and STEP_GAP_S, before the
  * next. */
 #define STEP_ROWS 10000
+/* Fixes one thinning step reads at most: each chunk goes through stop
+ * detection (lib/places.c), costlier per fix than a delete. */
+#define THIN_ROWS 2000
 #define STEP_GAP_S 0.02
 /* Seconds a step waits while commits fail. */
 #define STEP_WAIT_S 1.0
@@ -40,6 +43,38 @@ static void step_cb(struct ev_loop *loop, ev_timer *t, int revents)
         return;
     }
     t0 = ev_time();
+    if (r->thinning) {
+        if (lw_store_thin_step(r->store,
+                               lwrt_wall_ms() - r->cfg->thin_after_ms,
+                               r->cfg->thin_interval_ms, r->cursor, THIN_ROWS,
+                               &n, &finished) != LW_OK) {
+            lwrt_log(LOG_ERR,
+                     "store: thinning failed after %lld fixes: %s; retention "
+                     "goes on",
+                     (long long)r->thinned, lw_store_errmsg(r->store));
+            finished = true;
+        }
+        r->thinned += n;
+        if (finished) {
+            if (r->thinned)
+                lwrt_log(LOG_INFO,
+                         "store: thinning deleted %lld fixes older than %lld "
+                         "days (one per %llds kept, and each stop's ends)",
+                         (long long)r->thinned,
+                         (long long)(r->cfg->thin_after_ms / MS_PER_DAY),
+                         (long long)(r->cfg->thin_interval_ms / 1000));
+            r->thinning = false;
+            r->cursor[0] = '\0';
+            if (r->cfg->retention_ms <= 0) {
+                r->pruning = false;
+                return;
+            }
+        }
+        took = ev_time() - t0;
+        ev_timer_set(t, took > STEP_GAP_S ? took : STEP_GAP_S, 0.);
+        ev_timer_start(loop, t);
+        return;
+    }
     if (lw_store_prune_step(r->store, r->before_ms, r->cursor, STEP_ROWS, &n,
                             &finished) != LW_OK) {
         lwrt_log(LOG_ERR, "store: retention pass failed after %lld fixes: %s",
@@ -75,9 +110,12 @@ static void pass_cb(struct ev_loop *loop, ev_timer *t, int revents)
     struct lwd_retention *r = t->data;
 
     (void)revents;
-    if (r->cfg->retention_ms <= 0 || r->pruning)
+    if ((r->cfg->retention_ms <= 0 && r->cfg->thin_after_ms <= 0) ||
+        r->pruning)
         return;
     r->pruning = true;
+    r->thinning = r->cfg->thin_after_ms > 0;
+    r->thinned = 0;
     r->cursor[0] = '\0';
     r->started = ev_time();
     r->before_ms = lwrt_wall_ms() - r->cfg->retention_ms;

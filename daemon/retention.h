@@ -1,7 +1,8 @@
 /*
- * retention.h - deleting history older than store.retention, a minute
- * after start and then hourly, in bounded steps (lw_store_prune_step) so
- * that ingest and alerts go on between them.
+ * retention.h - thinning history older than store.thin_after
+ * (lw_store_thin_step), then deleting history older than store.retention
+ * (lw_store_prune_step), a minute after start and then hourly, in bounded
+ * steps so that ingest and alerts go on between them.
  *
  * Watchers, embedded here: timer (starts a pass) and step_timer (the next
  * step of the pass under way). A step waits while commits fail.
@@ -32,6 +33,8 @@ struct lwd_retention {
     ev_timer timer;                  /* a pass, a minute after start, hourly */
     ev_timer step_timer;             /* the next step of a pass */
     bool pruning;                    /* a pass is under way */
+    bool thinning;                   /* ... in its thinning phase */
+    int64_t thinned;                 /* fixes thinning deleted so far */
     char cursor[LW_DEVICE_MAX + 1];  /* where its next step goes on */
     int64_t before_ms;               /* its cut: fixes older than this go */
     int64_t deleted;                 /* fixes it deleted so far */

@@ -160,6 +160,15 @@ static const struct setting settings[] = {
      "released when a commit fails for lack of space, so that what is in "
      "memory can be committed, and made again when the space is back. 0 "
      "keeps none."},
+    {"store", "thin_after", T_DURATION, OFF(thin_after_ms), "90d", 0,
+     100.0 * 365 * MS_DAY, LIVE,
+     "Fix history older than this (by fix time) is thinned before "
+     "retention runs: at most one fix per thin_interval per device is kept, "
+     "besides the first and last fix of each stop and the last-known fix; "
+     "each fix is judged once. 0 never thins."},
+    {"store", "thin_interval", T_DURATION, OFF(thin_interval_ms), "1h", 1000,
+     30.0 * MS_DAY, LIVE,
+     "What thinned history keeps: one fix per this much time per device."},
     {"store", "import_max_bytes", T_INT, OFF(import_max_bytes), "67108864",
      1024, 1024.0 * 1024 * 1024, LIVE,
      "Largest file 'lienwatch geofence import' and 'account import' read, "

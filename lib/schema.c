@@ -17,7 +17,8 @@
  *   5  the audit trail's further columns, its hash chain (the records
  *      already there chained in id order by a C step, auditchain.c) and
  *      the triggers that refuse changing or deleting a record (audit.c)
- *   6  purges: devices whose loan ended or tracker was removed (store.c)
+ *   6  purges: devices whose loan ended or tracker was removed; thin_marks:
+ *      how far each device's history is thinned (store.c)
  * tests/fixtures/schema-vN.sql are databases written by the code of each
  * version; tests/unit/test_schema.c upgrades each of them.
  */
@@ -304,6 +305,12 @@ static const char migration_6[] =
     "  deleted INTEGER NOT NULL DEFAULT 0"
     ") WITHOUT ROWID;"
     "CREATE INDEX purges_pending ON purges(requested_ms) WHERE done_ms = 0;"
+    /* retention thinning: history of each device up to until_ms is thinned
+     * (store.c, lw_store_thin_step), so a fix is judged once */
+    "CREATE TABLE thin_marks ("
+    "  device TEXT NOT NULL PRIMARY KEY,"
+    "  until_ms INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
     "INSERT INTO purges(device, account, reason, requested_ms) "
     "  SELECT v.device, a.id, a.status, a.updated_ms FROM vehicles v "
     "  JOIN accounts a ON a.id = v.account "

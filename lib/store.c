@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "lienwatch/places.h"
 #include "lienwatch/store.h"
 #include "schema.h"
 #include "store_priv.h"
@@ -1467,5 +1468,331 @@ enum lw_err lw_store_purge_step(struct lw_store *s, int64_t now_ms,
         return e;
     out->deleted = n;
     out->total += n;
+    return LW_OK;
+}
+
+/* ---- retention thinning (migration 6) ------------------------------------
+ */
+
+/* Devices one thinning step looks at, at most (as PRUNE_STEP_DEVICES). */
+#define THIN_STEP_DEVICES 1000
+
+/* One fix as thinning sees it. */
+struct thin_fix {
+    int64_t t;       /* fix time */
+    double lat, lon; /* position */
+    double acc, spd; /* accuracy, speed; NAN when unknown */
+    bool keep;       /* survives */
+};
+
+/* The fixes of one chunk. */
+struct thin_chunk {
+    struct thin_fix *f; /* in fix-time order */
+    size_t n, cap;      /* used, allocated */
+    bool oom;           /* out of memory while reading */
+};
+
+static void row_thin_dev(sqlite3_stmt *st, void *out)
+{
+    struct prune_dev *d = out;
+
+    snprintf(d->id, sizeof(d->id), "%s", lw_db_col_str(st, 0));
+    d->last_null = sqlite3_column_type(st, 1) == SQLITE_NULL;
+    d->last_ms = d->last_null ? INT64_MIN : sqlite3_column_int64(st, 1);
+}
+
+static int visit_thin_fix(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    struct thin_chunk *c = ctx;
+    struct thin_fix *x;
+
+    (void)cbp;
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 256;
+        struct thin_fix *nf = realloc(c->f, ncap * sizeof(*nf));
+
+        if (!nf) {
+            c->oom = true;
+            return 1;
+        }
+        c->f = nf;
+        c->cap = ncap;
+    }
+    x = &c->f[c->n++];
+    x->t = sqlite3_column_int64(st, 0);
+    x->lat = sqlite3_column_double(st, 1);
+    x->lon = sqlite3_column_double(st, 2);
+    x->acc = sqlite3_column_type(st, 3) == SQLITE_NULL
+                 ? NAN
+                 : sqlite3_column_double(st, 3);
+    x->spd = sqlite3_column_type(st, 4) == SQLITE_NULL
+                 ? NAN
+                 : sqlite3_column_double(st, 4);
+    x->keep = false;
+    return 0;
+}
+
+/* Marks the fix at time t kept (binary search; fixes are in time order). */
+static void keep_at(struct thin_chunk *c, int64_t t)
+{
+    size_t lo = 0, hi = c->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (c->f[mid].t < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < c->n && c->f[lo].t == t)
+        c->f[lo].keep = true;
+}
+
+/*
+ * Decides which fixes of c survive: the first and last fix of each stop
+ * (lib/places.c's stop detection), and the first fix of each interval_ms
+ * bucket that holds none of those and not the fix kept before the chunk
+ * (prev_kept_ms, INT64_MIN for none). When
+ * more fixes follow the chunk and its last stop is still open, the chunk is
+ * cut before that stop (c->n shrinks): the next one sees the stop whole.
+ */
+static enum lw_err thin_decide(struct thin_chunk *c, int64_t interval_ms,
+                               bool more, int64_t prev_kept_ms)
+{
+    struct lw_places *pl = NULL;
+    int64_t bucket, kept_bucket = INT64_MIN;
+    enum lw_err e;
+    size_t i, nstops = 0;
+
+    e = lw_places_new(NULL, &pl, NULL, 0);
+    for (i = 0; e == LW_OK && i < c->n; i++)
+        e = lw_places_add_pos(pl, c->f[i].t, c->f[i].lat, c->f[i].lon,
+                              c->f[i].acc, c->f[i].spd);
+    if (e == LW_OK)
+        e = lw_places_compute(pl, NULL, c->f[c->n - 1].t, NULL, 0);
+    if (e == LW_OK)
+        nstops = lw_places_stop_count(pl);
+    /* a stop still open at the end of a full chunk is judged whole by the
+     * next chunk, which starts at its first fix */
+    if (e == LW_OK && more && nstops &&
+        lw_places_stop(pl, nstops - 1)->ongoing) {
+        int64_t start = lw_places_stop(pl, nstops - 1)->start_ms;
+        size_t cut = 0;
+
+        while (cut < c->n && c->f[cut].t < start)
+            cut++;
+        if (cut > 0) {
+            c->n = cut;
+            nstops--;
+        }
+    }
+    for (i = 0; e == LW_OK && i < nstops; i++) {
+        const struct lw_places_stop *sp = lw_places_stop(pl, i);
+
+        keep_at(c, sp->start_ms);
+        keep_at(c, sp->end_ms);
+    }
+    lw_places_free(pl);
+    if (e != LW_OK)
+        return e;
+    /* the bucket of the last fix kept before the chunk holds nothing
+     * more */
+    if (prev_kept_ms != INT64_MIN)
+        kept_bucket = prev_kept_ms / interval_ms - (prev_kept_ms % interval_ms < 0);
+    /* one fix per bucket: a kept one (stop end) or the bucket's first */
+    for (i = 0; i < c->n; i++) {
+        bool later_kept = false;
+
+        bucket = c->f[i].t / interval_ms - (c->f[i].t % interval_ms < 0);
+        if (c->f[i].keep) {
+            kept_bucket = bucket;
+            continue;
+        }
+        if (bucket == kept_bucket)
+            continue;
+        /* a stop's end later in this bucket takes its place */
+        for (size_t j = i + 1; j < c->n; j++) {
+            int64_t b = c->f[j].t / interval_ms - (c->f[j].t % interval_ms < 0);
+
+            if (b != bucket)
+                break;
+            if (c->f[j].keep) {
+                later_kept = true;
+                break;
+            }
+        }
+        if (!later_kept) {
+            c->f[i].keep = true;
+            kept_bucket = bucket;
+        }
+    }
+    return LW_OK;
+}
+
+/* Thins up to max_rows fixes of device d older than before_ms past its
+ * mark; *n gets the fixes deleted, *more whether more are left. */
+static enum lw_err thin_device(struct lw_store *s, const struct prune_dev *d,
+                               int64_t before_ms, int64_t interval_ms,
+                               int64_t max_rows, int64_t *n, int64_t *seen,
+                               bool *more)
+{
+    struct thin_chunk c = {0};
+    sqlite3_stmt *st;
+    int64_t mark = INT64_MIN, del = 0, prev_kept = INT64_MIN;
+    enum lw_err e;
+
+    *n = 0;
+    *seen = 0;
+    *more = false;
+    st = lw_db_stmt(s->db,
+                    "SELECT coalesce((SELECT until_ms FROM thin_marks WHERE "
+                    "device = ?1), -9223372036854775807)",
+                    &e);
+    if (!st)
+        return e;
+    lw_db_bind_text(s->db, st, 1, d->id);
+    e = lw_db_get_row(s->db, st, row_int64, &mark, "reading a thin mark");
+    if (e)
+        return e;
+    st = lw_db_stmt(s->db,
+                    "SELECT fix_time_ms, lat_deg, lon_deg, accuracy_m, "
+                    "speed_mps FROM fix_history WHERE device = ?1 AND "
+                    "fix_time_ms > ?2 AND fix_time_ms < ?3 ORDER BY "
+                    "fix_time_ms LIMIT ?4",
+                    &e);
+    if (!st)
+        return e;
+    lw_db_bind_text(s->db, st, 1, d->id);
+    lw_db_bind_int64(s->db, st, 2, mark);
+    lw_db_bind_int64(s->db, st, 3, before_ms);
+    lw_db_bind_int64(s->db, st, 4, max_rows);
+    e = lw_db_each_row(s->db, st, visit_thin_fix, NULL, &c, "thinning");
+    if (e == LW_OK && c.oom)
+        e = LW_ERR_NOMEM;
+    if (e || c.n == 0)
+        goto out;
+    *more = (int64_t)c.n == max_rows;
+    if (mark != INT64_MIN + 1) {
+        /* the last fix kept up to the mark */
+        int64_t prev = INT64_MIN;
+
+        st = lw_db_stmt(s->db,
+                        "SELECT coalesce(max(fix_time_ms), "
+                        "-9223372036854775807) FROM fix_history WHERE "
+                        "device = ?1 AND fix_time_ms <= ?2",
+                        &e);
+        if (!st)
+            goto out;
+        lw_db_bind_text(s->db, st, 1, d->id);
+        lw_db_bind_int64(s->db, st, 2, mark);
+        e = lw_db_get_row(s->db, st, row_int64, &prev, "thinning");
+        if (e)
+            goto out;
+        prev_kept = prev == INT64_MIN + 1 ? INT64_MIN : prev;
+    }
+    e = thin_decide(&c, interval_ms, *more, prev_kept);
+    *seen = (int64_t)c.n;
+    for (size_t i = 0; e == LW_OK && i < c.n; i++) {
+        if (c.f[i].keep || c.f[i].t == d->last_ms)
+            continue;
+        st = lw_db_stmt(s->db,
+                        "DELETE FROM fix_history WHERE device = ?1 AND "
+                        "fix_time_ms = ?2",
+                        &e);
+        if (!st)
+            break;
+        lw_db_bind_text(s->db, st, 1, d->id);
+        lw_db_bind_int64(s->db, st, 2, c.f[i].t);
+        e = lw_db_run(s->db, st, "thinning");
+        del += e == LW_OK ? lw_db_changes(s->db) : 0;
+    }
+    if (e == LW_OK && del)
+        e = run_text_int(s, ST_PRUNE_COUNT, d->id, del, "thinning (counting)");
+    if (e == LW_OK) {
+        st = lw_db_stmt(s->db,
+                        "INSERT INTO thin_marks (device, until_ms) VALUES "
+                        "(?1, ?2) ON CONFLICT(device) DO UPDATE SET "
+                        "until_ms = ?2",
+                        &e);
+        if (st) {
+            lw_db_bind_text(s->db, st, 1, d->id);
+            lw_db_bind_int64(s->db, st, 2, c.f[c.n - 1].t);
+            e = lw_db_run(s->db, st, "thinning (mark)");
+        }
+    }
+    if (e == LW_OK)
+        *n = del;
+out:
+    free(c.f);
+    return e;
+}
+
+enum lw_err lw_store_thin_step(struct lw_store *s, int64_t before_ms,
+                               int64_t interval_ms, char *cursor,
+                               int64_t max_rows, int64_t *deleted,
+                               bool *finished)
+{
+    struct prune_dev next;
+    int64_t total = 0, n, seen, budget;
+    enum lw_err e;
+    int visited = 0;
+    bool more = false;
+
+    if (deleted)
+        *deleted = 0;
+    if (finished)
+        *finished = false;
+    e = check_writable(s);
+    if (e)
+        return e;
+    if (!cursor || max_rows < 2 || interval_ms < 1)
+        return LW_ERR_INVAL;
+    e = lw_db_savepoint(s->db, "lw_thin");
+    if (e)
+        return e;
+    if (!cursor[0])
+        e = merge_inbox(s); /* a pass sees the whole history */
+    budget = max_rows;
+    while (e == LW_OK && budget > 1) {
+        sqlite3_stmt *st = lw_db_stmt(s->db,
+                                      "SELECT id, last_fix_time_ms FROM "
+                                      "devices WHERE id > ?1 ORDER BY id "
+                                      "LIMIT 1",
+                                      &e);
+
+        if (!st)
+            break;
+        lw_db_bind_text(s->db, st, 1, cursor);
+        e = lw_db_get_row(s->db, st, row_thin_dev, &next, "thinning");
+        if (e == LW_ERR_NOTFOUND) {
+            e = LW_OK;
+            if (finished)
+                *finished = true;
+            break;
+        }
+        if (e)
+            break;
+        e = thin_device(s, &next, before_ms, interval_ms, budget, &n, &seen,
+                        &more);
+        if (e)
+            break;
+        total += n;
+        if (more)
+            break; /* the next step goes on with this device */
+        budget -= seen;
+        memcpy(cursor, next.id, strlen(next.id) + 1);
+        if (++visited >= THIN_STEP_DEVICES)
+            break;
+    }
+    e = lw_db_savepoint_end(s->db, "lw_thin", e);
+    if (e) {
+        (void)read_inbox_keys(s); /* the merge may be undone */
+        if (finished)
+            *finished = false;
+        return e;
+    }
+    if (deleted)
+        *deleted = total;
     return LW_OK;
 }

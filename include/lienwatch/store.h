@@ -257,6 +257,26 @@ int lw_store_schema_version(struct lw_store *s);
  */
 enum lw_err lw_store_data_version(struct lw_store *s, int64_t *out);
 
+/*
+ * One bounded step of retention thinning: goes through the devices after
+ * cursor (LW_DEVICE_MAX + 1 bytes; "" starts a pass) in id order and thins
+ * their history older than before_ms that no earlier pass thinned (the
+ * thin_marks table, migration 6) to at most one fix per interval_ms bucket
+ * per device, keeping the first and last fix of each stop (places.h's stop
+ * detection) and of each chunk read, and the last-known fix. Reads at most
+ * max_rows (>= 2) fixes; leaves in cursor where the next step goes on.
+ * *finished (may be NULL) tells when the pass went past the last device;
+ * *deleted (may be NULL) gets the fixes deleted. A pass that starts at ""
+ * moves the fix inbox into history first. One savepoint: in the caller's
+ * transaction, or one of its own. Returns LW_OK; LW_ERR_INVAL
+ * (read-only handle, NULL cursor, max_rows < 2, interval_ms < 1);
+ * LW_ERR_NOMEM; or a database error (the step is undone).
+ */
+enum lw_err lw_store_thin_step(struct lw_store *s, int64_t before_ms,
+                               int64_t interval_ms, char *cursor,
+                               int64_t max_rows, int64_t *deleted,
+                               bool *finished);
+
 /* ---- the end of a loan: purges ------------------------------------------ */
 
 /* What one lw_store_purge_step did. */

@@ -1,0 +1,319 @@
+/*
+ * test_purge.c - the end of a loan and retention thinning in the store:
+ * an account paid off or closed queues its vehicles' devices (their fixes
+ * are no longer stored), lw_store_purge_step deletes their positions after
+ * the delay in bounded steps and leaves the registry; a payoff reversed in
+ * time calls it off; a removed tracker with and without --purge;
+ * lw_store_thin_step keeps at most one fix per interval, the first and last
+ * fix of each stop and the last-known fix, and judges each fix once.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lienwatch/places.h"
+#include "lienwatch/registry.h"
+#include "lienwatch/store.h"
+
+#define T0 INT64_C(1795392000000)
+#define SEC INT64_C(1000)
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+
+static struct lw_store *open_mem(void)
+{
+    struct lw_store *s = NULL;
+    char err[256] = "";
+
+    assert_int_equal(lw_store_open(&s, ":memory:", 0, err, sizeof(err)),
+                     LW_OK);
+    return s;
+}
+
+static enum lw_put_result put(struct lw_store *s, const char *dev, int64_t t,
+                              double lat, double lon)
+{
+    struct lw_fix f;
+    enum lw_put_result r = 0;
+
+    lw_fix_init(&f);
+    snprintf(f.device, sizeof(f.device), "%s", dev);
+    f.fix_time_ms = t;
+    f.recv_time_ms = t + SEC;
+    f.lat_deg = lat;
+    f.lon_deg = lon;
+    f.accuracy_m = 5;
+    assert_int_equal(lw_store_put_fix(s, &f, &r), LW_OK);
+    return r;
+}
+
+static int count_cb(void *ctx, const struct lw_fix *f)
+{
+    (void)f;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int nfixes(struct lw_store *s, const char *dev)
+{
+    int n = 0;
+
+    assert_int_equal(
+        lw_store_history(s, dev, INT64_MIN, INT64_MAX, count_cb, &n), LW_OK);
+    return n;
+}
+
+static void account(struct lw_store *s, const char *id, int dpd,
+                    const char *status, int64_t at)
+{
+    struct lw_account a = {0};
+
+    snprintf(a.account, sizeof(a.account), "%s", id);
+    snprintf(a.status, sizeof(a.status), "%s", status);
+    snprintf(a.source, sizeof(a.source), "cli");
+    a.days_past_due = dpd;
+    a.updated_ms = at;
+    assert_int_equal(lw_registry_account_set(s, &a), LW_OK);
+}
+
+static void vehicle(struct lw_store *s, const char *dev, const char *acc)
+{
+    struct lw_vehicle v = {0};
+
+    snprintf(v.device, sizeof(v.device), "%s", dev);
+    snprintf(v.account, sizeof(v.account), "%s", acc);
+    assert_int_equal(lw_registry_vehicle_set(s, &v, T0), LW_OK);
+}
+
+/* Runs purge steps at now until nothing is due; returns the steps. */
+static int purge_all(struct lw_store *s, int64_t now, int64_t delay,
+                     int64_t max_rows, int *done)
+{
+    struct lw_purge_step p;
+    int steps = 0;
+
+    *done = 0;
+    for (;;) {
+        assert_int_equal(lw_store_begin(s), LW_OK);
+        assert_int_equal(lw_store_purge_step(s, now, delay, max_rows, &p),
+                         LW_OK);
+        assert_int_equal(lw_store_commit(s), LW_OK);
+        if (!p.device[0])
+            return steps;
+        assert_true(p.deleted <= max_rows);
+        steps++;
+        *done += p.done;
+        assert_true(steps < 1000);
+    }
+}
+
+static void test_payoff(void **state)
+{
+    struct lw_store *s = open_mem();
+    struct lw_vehicle v;
+    struct lw_fix last;
+    struct lw_purge_step p;
+    int done, i;
+
+    (void)state;
+    account(s, "A", 40, "overdue", T0);
+    account(s, "B", 40, "overdue", T0);
+    vehicle(s, "a/1", "A");
+    vehicle(s, "b/1", "B");
+    for (i = 0; i < 25; i++) {
+        put(s, "a/1", T0 + i * MIN, 41.1 + i * 1e-3, -8.6);
+        put(s, "b/1", T0 + i * MIN, 41.1, -8.6 + i * 1e-3);
+    }
+    /* no transaction: refused */
+    assert_int_equal(lw_store_purge_step(s, T0, 0, 10, &p), LW_ERR_INVAL);
+
+    account(s, "A", 40, "paid_off", T0 + HOUR);
+    /* from now on a/1's fixes are not stored */
+    assert_int_equal(put(s, "a/1", T0 + 2 * HOUR, 41.5, -8.5), LW_PUT_ENDED);
+    assert_int_equal(put(s, "b/1", T0 + 2 * HOUR, 41.5, -8.5), LW_PUT_NEWEST);
+    /* before the delay: nothing */
+    assert_int_equal(purge_all(s, T0 + HOUR + 29 * DAY, 30 * DAY, 10, &done),
+                     0);
+    assert_int_equal(nfixes(s, "a/1"), 25);
+    /* after: in bounded steps (25 fixes, 10 a step: 3 steps) */
+    assert_int_equal(purge_all(s, T0 + HOUR + 30 * DAY, 30 * DAY, 10, &done),
+                     3);
+    assert_int_equal(done, 1);
+    assert_int_equal(nfixes(s, "a/1"), 0);
+    assert_int_equal(lw_store_last_fix(s, "a/1", &last), LW_ERR_NOTFOUND);
+    assert_int_equal(lw_registry_vehicle_get(s, "a/1", &v), LW_OK);
+    /* b/1 untouched; done purges are not done again */
+    assert_int_equal(nfixes(s, "b/1"), 26);
+    assert_int_equal(purge_all(s, T0 + 100 * DAY, 30 * DAY, 10, &done), 0);
+    assert_int_equal(put(s, "a/1", T0 + 3 * HOUR, 41.5, -8.5), LW_PUT_ENDED);
+
+    /* closed, then overdue again before the delay: called off */
+    account(s, "B", 40, "closed", T0 + 2 * HOUR);
+    assert_int_equal(put(s, "b/1", T0 + 3 * HOUR, 41.5, -8.5), LW_PUT_ENDED);
+    account(s, "B", 50, "overdue", T0 + 3 * HOUR);
+    assert_int_equal(put(s, "b/1", T0 + 4 * HOUR, 41.5, -8.5), LW_PUT_NEWEST);
+    assert_int_equal(purge_all(s, T0 + 100 * DAY, 30 * DAY, 10, &done), 0);
+    assert_int_equal(nfixes(s, "b/1"), 27);
+    lw_store_close(s);
+}
+
+static void test_remove(void **state)
+{
+    struct lw_store *s = open_mem();
+    bool reg = false;
+    int done, i;
+
+    (void)state;
+    account(s, "A", 40, "overdue", T0);
+    vehicle(s, "a/1", "A");
+    for (i = 0; i < 5; i++) {
+        put(s, "a/1", T0 + i * MIN, 41.1, -8.6);
+        put(s, "x/9", T0 + i * MIN, 41.1, -8.6);
+    }
+    /* without --purge: not stored from now, kept */
+    assert_int_equal(lw_registry_vehicle_remove(s, "a/1", false, T0, &reg),
+                     LW_OK);
+    assert_true(reg);
+    assert_int_equal(put(s, "a/1", T0 + HOUR, 41.5, -8.5), LW_PUT_ENDED);
+    assert_int_equal(purge_all(s, T0 + 1000 * DAY, 0, 10, &done), 0);
+    assert_int_equal(nfixes(s, "a/1"), 5);
+    /* with --purge (an unregistered device too): at once, delay or not */
+    assert_int_equal(lw_registry_vehicle_remove(s, "a/1", true, T0, NULL),
+                     LW_OK);
+    assert_int_equal(lw_registry_vehicle_remove(s, "x/9", true, T0, &reg),
+                     LW_OK);
+    assert_false(reg);
+    assert_int_equal(purge_all(s, T0 + MIN, 30 * DAY, 10, &done), 2);
+    assert_int_equal(done, 2);
+    assert_int_equal(nfixes(s, "a/1"), 0);
+    assert_int_equal(nfixes(s, "x/9"), 0);
+    lw_store_close(s);
+}
+
+/* Thinning's survivors. */
+struct kept {
+    int64_t t[4096]; /* fix times */
+    int n;           /* how many */
+};
+
+static int kept_cb(void *ctx, const struct lw_fix *f)
+{
+    struct kept *k = ctx;
+
+    if (k->n < 4096)
+        k->t[k->n++] = f->fix_time_ms;
+    return 0;
+}
+
+static int64_t thin_all(struct lw_store *s, int64_t before, int64_t interval,
+                        int64_t max_rows)
+{
+    char cursor[LW_DEVICE_MAX + 1] = "";
+    int64_t n, total = 0;
+    bool finished = false;
+    int steps = 0;
+
+    while (!finished) {
+        assert_int_equal(lw_store_thin_step(s, before, interval, cursor,
+                                            max_rows, &n, &finished),
+                         LW_OK);
+        total += n;
+        assert_true(++steps < 10000);
+    }
+    return total;
+}
+
+static int places_cb(void *ctx, const struct lw_fix *f)
+{
+    return lw_places_add(ctx, f) != LW_OK;
+}
+
+static void test_thin(void **state)
+{
+    struct lw_store *s = open_mem();
+    struct kept k = {0};
+    int64_t t = T0, stop_first, stop_last, last_recent;
+    int i, n0, per_bucket[64] = {0};
+    struct lw_places *pl = NULL;
+    const struct lw_places_stop *sp;
+
+    (void)state;
+    /* 2 h driving north (a fix every 10 s), 3 h parked (every 30 s), 1 h
+     * driving again: all old */
+    for (i = 0; i < 720; i++, t += 10 * SEC)
+        put(s, "c/1", t, 41.0 + i * 1e-4, -8.6);
+    stop_first = t;
+    for (i = 0; i < 360; i++, t += 30 * SEC)
+        put(s, "c/1", t, 41.2 + (i % 3) * 1e-5, -8.6);
+    stop_last = t - 30 * SEC;
+    for (i = 0; i < 360; i++, t += 10 * SEC)
+        put(s, "c/1", t, 41.2 - i * 1e-4, -8.6);
+    /* and a recent one, the last-known fix */
+    last_recent = T0 + 200 * DAY;
+    put(s, "c/1", last_recent, 41.3, -8.6);
+    n0 = nfixes(s, "c/1");
+    assert_int_equal(n0, 1441);
+    assert_int_equal(lw_places_new(NULL, &pl, NULL, 0), LW_OK);
+    assert_int_equal(lw_store_history(s, "c/1", INT64_MIN, T0 + DAY,
+                                      places_cb, pl),
+                     LW_OK);
+    assert_int_equal(lw_places_compute(pl, NULL, T0 + DAY, NULL, 0), LW_OK);
+
+    {
+        int64_t d = thin_all(s, T0 + 90 * DAY, HOUR, 500);
+        print_message("thinned %lld of %d\n", (long long)d, n0);
+        assert_true(d > 1400);
+    }
+    assert_int_equal(
+        lw_store_history(s, "c/1", INT64_MIN, INT64_MAX, kept_cb, &k), LW_OK);
+    /* the stop's ends (as lib/places.c finds them in the whole history)
+     * survive, and the last-known fix */
+    assert_int_equal(lw_places_stop_count(pl), 1);
+    sp = lw_places_stop(pl, 0);
+    assert_true(sp->start_ms <= stop_first && sp->end_ms >= stop_last - MIN);
+    for (i = 0; i < k.n && k.t[i] != sp->start_ms; i++)
+        ;
+    assert_true(i < k.n);
+    for (i = 0; i < k.n && k.t[i] != sp->end_ms; i++)
+        ;
+    assert_true(i < k.n);
+    lw_places_free(pl);
+    assert_int_equal(k.t[k.n - 1], last_recent);
+    /* at most one per hour, besides the stop's ends */
+    for (i = 0; i < k.n - 1; i++) {
+        int64_t b = (k.t[i] - T0) / HOUR;
+
+        assert_true(b >= 0 && b < 64);
+        per_bucket[b]++;
+    }
+    for (i = 0; i < 64; i++)
+        assert_true(per_bucket[i] <= 2);
+    assert_true(k.n < 30);
+    /* judged once: a second pass deletes nothing */
+    assert_int_equal(thin_all(s, T0 + 90 * DAY, HOUR, 500), 0);
+    /* nothing newer than the cut is touched */
+    put(s, "d/1", T0 + 100 * DAY, 41.0, -8.6);
+    put(s, "d/1", T0 + 100 * DAY + SEC, 41.0, -8.6);
+    assert_int_equal(thin_all(s, T0 + 90 * DAY, HOUR, 500), 0);
+    assert_int_equal(nfixes(s, "d/1"), 2);
+    lw_store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_payoff),
+        cmocka_unit_test(test_remove),
+        cmocka_unit_test(test_thin),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
