@@ -11,9 +11,8 @@
 #include "runtime/clock.h"
 #include "runtime/log.h"
 
-/* Seconds between retention passes, and before the first. */
+/* Seconds between retention passes (the first: [store] retention_delay). */
 #define PASS_INTERVAL_S 3600.0
-#define FIRST_PASS_S 60.0
 /* Fixes one step deletes at most (~10 ms each on the development machine);
  * the loop gets at least as long as a step took, and STEP_GAP_S, before the
  * next. */
@@ -222,7 +221,8 @@ void lwd_retention_init(struct lwd_retention *r, struct ev_loop *loop,
     r->store = store;
     r->cfg = cfg;
     r->commit = commit;
-    ev_timer_init(&r->timer, pass_cb, FIRST_PASS_S, PASS_INTERVAL_S);
+    ev_timer_init(&r->timer, pass_cb,
+                  (double)cfg->retention_delay_ms / 1000.0, PASS_INTERVAL_S);
     ev_init(&r->step_timer, step_cb);
     ev_timer_init(&r->purge_timer, purge_cb, 0., 0.);
     r->timer.data = r->step_timer.data = r->purge_timer.data = r;

@@ -1,8 +1,8 @@
 /*
  * retention.h - thinning history older than store.thin_after
  * (lw_store_thin_step), then deleting history older than store.retention
- * (lw_store_prune_step), a minute after start and then hourly, in bounded
- * steps so that ingest and alerts go on between them.
+ * (lw_store_prune_step), [store] retention_delay after start and then
+ * hourly, in bounded steps so that ingest and alerts go on between them.
  *
  * Watchers, embedded here: timer (starts a pass) and step_timer (the next
  * step of the pass under way). A step waits while commits fail.
@@ -30,7 +30,7 @@ struct lwd_retention {
     struct lw_store *store;          /* borrowed */
     const struct lw_config *cfg;     /* borrowed; re-read after SIGHUP */
     const struct lwd_commit *commit; /* borrowed: steps wait while failing */
-    ev_timer timer;                  /* a pass, a minute after start, hourly */
+    ev_timer timer;                  /* a pass: retention_delay, then hourly */
     ev_timer step_timer;             /* the next step of a pass */
     bool pruning;                    /* a pass is under way */
     bool thinning;                   /* ... in its thinning phase */

@@ -160,6 +160,10 @@ static const struct setting settings[] = {
      "released when a commit fails for lack of space, so that what is in "
      "memory can be committed, and made again when the space is back. 0 "
      "keeps none."},
+    {"store", "retention_delay", T_DURATION, OFF(retention_delay_ms), "1m",
+     0, MS_DAY, RESTART,
+     "Time after start before the first thinning and retention pass (then "
+     "hourly)."},
     {"store", "thin_after", T_DURATION, OFF(thin_after_ms), "90d", 0,
      100.0 * 365 * MS_DAY, LIVE,
      "Fix history older than this (by fix time) is thinned before "

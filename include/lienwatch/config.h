@@ -57,6 +57,7 @@ struct lw_config {
     int64_t commit_interval_ms;                 /* 0 = commit per fix */
     int commit_max_fixes;                       /* commit when this many wait */
     int64_t retention_ms;                       /* history kept; 0 = forever */
+    int64_t retention_delay_ms;                 /* start to first pass */
     int64_t thin_after_ms;                      /* thinned past; 0 = never */
     int64_t thin_interval_ms;                   /* one fix per this, thinned */
     int import_max_bytes;                       /* largest file an import reads */
