@@ -25,6 +25,11 @@ Not a test: it prints a table from one run on a private broker.
      of their keep_in region (two far fixes each: confirm_fixes = 2) and
      times each geofence_exit from the publish of its confirming fix to
      its arrival at a subscriber on lienwatch/v1/alert/# (p50/p90/p99/max).
+  9. lienwatchd batched while thinning and purging: the same run on a
+     database that also holds old history to thin (store.thin_after) and
+     the history of paid-off accounts to purge (purge_after_payoff 0), both
+     started with the run (store.retention_delay=0s), BENCH_RUNS times
+     alternating with row 2; target: within 10 % of row 2's rate.
 
 Rates are end to end: from the moment lw-sim starts publishing to the
 moment the last message is received (limit) or the last fix is durably
@@ -49,7 +54,9 @@ BENCH_VEHICLES (fleet for rows 1-3 and 6, default 1000), BENCH_CPF_MESSAGES
 100000), BENCH_FENCES (default 10000), BENCH_DRAIN_RUNS (default 3),
 BENCH_LAT_VEHICLES (vehicles taken out in the latency run, default 1000),
 BENCH_LAT_RATE (of them per second, default 50), BENCH_LOAD_RATE
-(background fixes/s during the latency run, default 1000), KEEP=1 keeps
+(background fixes/s during the latency run, default 1000),
+BENCH_MAINT_DEVICES and BENCH_MAINT_FIXES (row 9: devices with old history
+and devices paid off, default 100 each, with 5000 fixes each), KEEP=1 keeps
 the temporary directory.
 
 Progress goes to stderr, the table to stdout; the exit status is 1 when a
@@ -87,6 +94,8 @@ AWAY = "40.96,-5.66"
 # `make bench`).
 SCENARIO_TIMEOUT_S = 120
 TARGET_RATIO = 0.9
+# Ingest while thinning and purging, against the batched rate without them.
+MAINT_RATIO = 0.9
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 POLL_S = 0.1        # wait_for's period
 STORED_POLL_S = 0.01  # the stored counter's
@@ -122,6 +131,8 @@ class Config:
     lat_k: int
     lat_rate: int
     load_rate: int
+    maint_devices: int = 100  # row 7: devices with old history, and paid off
+    maint_fixes: int = 5000   # ... fixes each
 
     @classmethod
     def from_env(cls):
@@ -140,7 +151,9 @@ class Config:
                    drain_runs=num("BENCH_DRAIN_RUNS", 3),
                    lat_k=num("BENCH_LAT_VEHICLES", 1000),
                    lat_rate=num("BENCH_LAT_RATE", 50),
-                   load_rate=num("BENCH_LOAD_RATE", 1000))
+                   load_rate=num("BENCH_LOAD_RATE", 1000),
+                   maint_devices=num("BENCH_MAINT_DEVICES", 100),
+                   maint_fixes=num("BENCH_MAINT_FIXES", 5000))
 
 
 @dataclass
@@ -152,6 +165,8 @@ class Run:
     broker_cpu: str        # the broker's CPU seconds meanwhile
     sim_cpu: str           # lw-sim's CPU seconds
     got: int = 0           # fixes stored (daemon runs)
+    thinned: int = 0       # old fixes thinning deleted meanwhile (row 7)
+    purged: int = 0        # fixes of paid-off accounts purged meanwhile
 
 
 # ---- numbers as the table prints them
@@ -507,17 +522,22 @@ class Bench:
             raise Fail("lienwatchd did not subscribe: %s" % tail(log, 5))
         return p
 
-    def check_db(self, db, n):
-        """Every fix there exactly once."""
+    def check_db(self, db, n, like=None):
+        """Every fix there exactly once (of the devices whose id is LIKE
+        like, when given)."""
         con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
         try:
-            got = con.execute("SELECT count(*) FROM fixes").fetchone()[0]
+            if like:
+                got = con.execute("SELECT count(*) FROM fixes WHERE device "
+                                  "LIKE ?", (like,)).fetchone()[0]
+            else:
+                got = con.execute("SELECT count(*) FROM fixes").fetchone()[0]
         finally:
             con.close()
         if got != n:
             raise Fail("%s: %d fixes in the table, expected %d" % (db, got, n))
 
-    def run_daemon(self, name, m, n, *args, prefix=None):
+    def run_daemon(self, name, m, n, *args, prefix=None, like=None):
         """One ingest run of lienwatchd on T/NAME.db; lw-sim publishes on
         owntracks/NAME unless prefix says otherwise. Returns (Run, RSS idle
         KiB, RSS after KiB)."""
@@ -553,7 +573,7 @@ class Bench:
         self.end_session("lienwatchd")
         secs = None
         if t1 is not None:
-            self.check_db(self.t(name + ".db"), m)
+            self.check_db(self.t(name + ".db"), m, like)
             secs = (t1 - t0) / 1000
         return (Run(secs=secs, cpu=ticks_to_s(c1 - c0), kib=hwm,
                     broker_cpu=broker_cpu, sim_cpu=sim_cpu, got=got),
@@ -796,6 +816,89 @@ class Bench:
                           stderr=subprocess.DEVNULL).returncode != 0:
             raise Fail("python3-paho-mqtt not installed (make deps)")
 
+    # ---- row 7: ingest while thinning and purging run
+
+    def build_maint(self):
+        """The template of the maintenance rows: BENCH_MAINT_DEVICES
+        devices with BENCH_MAINT_FIXES old fixes each (120 days ago, one a
+        minute, 30 min driving then 2 h parked, again and again), for
+        thinning; as many again whose accounts were paid off long ago, for
+        the purge. Written with sqlite3 directly (the schema is the
+        daemon's, from 'lienwatch init-db')."""
+        cfg = self.cfg
+        self.mdb = self.t("maint-template.db")
+        subprocess.run([self.exe("lienwatch"), "init-db", "--db", self.mdb],
+                       check=True, stdout=subprocess.DEVNULL)
+        now = now_ms()
+        start = now - 120 * 86400 * 1000
+        con = sqlite3.connect(self.mdb)
+        try:
+            for kind in ("old", "paid"):
+                for d in range(cfg.maint_devices):
+                    dev = "%s/%05d" % (kind, d)
+                    lat, rows = 41.0 + d * 1e-3, []
+                    for i in range(cfg.maint_fixes):
+                        if i % 150 < 30:  # driving
+                            lat += 5e-4
+                        rows.append((dev, start + i * 60000,
+                                     start + i * 60000 + 1000, lat, -8.6))
+                    con.executemany(
+                        "INSERT INTO fix_history (device, fix_time_ms, "
+                        "recv_time_ms, lat_deg, lon_deg) VALUES "
+                        "(?, ?, ?, ?, ?)", rows)
+                    last = rows[-1]
+                    con.execute(
+                        "INSERT INTO devices (id, first_heard_ms, "
+                        "last_heard_ms, fix_count, last_fix_time_ms, "
+                        "last_recv_time_ms, last_lat_deg, last_lon_deg) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (dev, start, last[2], len(rows), last[1], last[2],
+                         last[3], last[4]))
+                    if kind == "paid":
+                        con.execute(
+                            "INSERT INTO purges (device, account, reason, "
+                            "requested_ms) VALUES (?, ?, 'paid_off', ?)",
+                            (dev, "ACC-%05d" % d, now - 86400 * 1000))
+            con.commit()
+        finally:
+            con.close()
+        self.maint_rows = self.history_counts(self.mdb)
+
+    @staticmethod
+    def history_counts(db):
+        """(fixes of old/..., fixes of paid/...) in history."""
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        try:
+            return tuple(con.execute(
+                "SELECT count(*) FROM fix_history WHERE device >= ? AND "
+                "device < ?", (lo, hi)).fetchone()[0]
+                for lo, hi in (("old/", "old0"), ("paid/", "paid0")))
+        finally:
+            con.close()
+
+    def run_maint(self, r):
+        """lienwatchd batched on a copy of the maintenance template with
+        thinning and the purge starting at once: one Run, and the fixes
+        thinning and the purge deleted while it ran."""
+        cfg = self.cfg
+        name = "maint%d" % r
+        db = self.t(name + ".db")
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(db + suffix)
+            except FileNotFoundError:
+                pass
+        shutil.copyfile(self.mdb, db)
+        run, _, _ = self.run_daemon(
+            name, cfg.m, cfg.vehicles, "--set", "store.retention_delay=0s",
+            "--set", "store.thin_after=90d", "--set",
+            "privacy.purge_after_payoff=0", prefix="owntracks/mt",
+            like="mt/%")
+        old, paid = self.history_counts(db)
+        run.thinned = self.maint_rows[0] - old
+        run.purged = self.maint_rows[1] - paid
+        return run
+
     def rounds(self, res):
         """Rows 1, 2 and 6: RUNS rounds of the limit, the batched daemon and
         the batched daemon with the registry, alternating."""
@@ -810,6 +913,12 @@ class Bench:
             note("  run %d: lienwatchd batched %d fixes/s stored (%s s)"
                  % (r, rate(cfg.m, b.secs), fmt_secs(b.secs)))
             res.batches.append(b)
+            mt = self.run_maint(r)
+            note("  run %d: lienwatchd batched while thinning and purging: "
+                 "%d fixes/s stored (%s s; %d old fixes thinned, %d purged "
+                 "meanwhile)" % (r, rate(cfg.m, mt.secs), fmt_secs(mt.secs),
+                                 mt.thinned, mt.purged))
+            res.maint.append(mt)
             name = "fence%d" % r
             self.copy_registry(self.t(name + ".db"))
             f, _, _ = self.run_daemon(name, cfg.m, cfg.vehicles,
@@ -851,6 +960,7 @@ class Bench:
              "fences; broker on 127.0.0.1:%d"
              % (cfg.m, cfg.vehicles, cfg.runs, cfg.fences, self.port))
         self.build_registry()
+        self.build_maint()
         res = Results()
         self.rounds(res)
         note("  commit per fix: %d messages" % cfg.cpf_m)
@@ -879,6 +989,7 @@ class Results:
     limits: list = field(default_factory=list)   # Run per round: the limit
     batches: list = field(default_factory=list)  # ... the batched daemon
     fenced: list = field(default_factory=list)   # ... with the registry
+    maint: list = field(default_factory=list)    # ... thinning and purging
     alerts_run1: str = ""  # alerts the first run with the registry raised
     cpf: Optional[Run] = None   # commit per fix
     big: Optional[Run] = None   # BIG vehicles x 1 fix
@@ -894,6 +1005,7 @@ def ingest_table(cfg, res):
     m = cfg.m
     lim, bat, fen = (pick_median(res.limits), pick_median(res.batches),
                      pick_median(res.fenced))
+    mnt = pick_median(res.maint)
     l_rate = rate(m, lim.secs)
 
     def row(label, msgs, run):
@@ -932,6 +1044,7 @@ def ingest_table(cfg, res):
         row("lienwatchd, batched commits (default)", m, bat),
         row("lienwatchd, batched, with %d watched vehicles + %d fences"
             % (cfg.vehicles, cfg.fences), m, fen),
+        row("lienwatchd, batched, while thinning and purging", m, mnt),
         row("lienwatchd, commit per fix", cfg.cpf_m, res.cpf),
         row("lienwatchd, %d vehicles x 1 fix" % cfg.big, cfg.big, big),
         "(in brackets: the bare subscriber's own CPU and peak RSS)",
@@ -958,6 +1071,19 @@ def ingest_table(cfg, res):
         "Portugal, Spain and Europe;" % (cfg.fences - cfg.fences // 10),
         "  fences generated by tools/gen_fences.py. Alerts raised: %s "
         "(run 1)" % res.alerts_run1,
+        "while thinning and purging: the database also holds %d devices x "
+        "%d fixes 120 days old (thinned:" % (cfg.maint_devices,
+                                             cfg.maint_fixes),
+        "  store.thin_after 90d, one fix an hour kept, each stop's ends) and "
+        "%d x %d of accounts paid off" % (cfg.maint_devices, cfg.maint_fixes),
+        "  (purged at once), both starting with the run; deleted during each "
+        "run, thinned/purged: %s"
+        % " ".join("%d/%d" % (x.thinned, x.purged) for x in res.maint),
+        "  runs (msgs/s): %s| each round's ratio to its batched run: %s"
+        % (run_rates(m, res.maint),
+           " ".join(ratio(rate(m, x.secs), rate(m, b.secs))
+                    for x, b in zip(res.maint, res.batches)
+                    if x.secs and b.secs)),
         "",
     ]
 
@@ -1043,9 +1169,27 @@ def verdicts(cfg, res):
                 ratio(f_rate, l_rate),
                 median_str(round_ratios(res.limits, res.fenced)),
                 "%sx the rate without them" % ratio(f_rate, b_rate)),
+        verdict_maint(m, res),
         "alert latency: no number is set in issue 3 (\"at once\"); measured "
         "p50 %s ms, p99 %s ms" % (kv("p50_ms", line), kv("p99_ms", line)),
     ]
+
+
+def verdict_maint(m, res):
+    """Ingest while thinning and purging within 10 % of the rate without
+    them, from the medians and from the median of the rounds' ratios."""
+    b_rate = rate(m, pick_median(res.batches).secs)
+    t_rate = rate(m, pick_median(res.maint).secs)
+    rounds = sorted(float(ratio(rate(m, x.secs), rate(m, b.secs)))
+                    for x, b in zip(res.maint, res.batches)
+                    if x.secs and b.secs)
+    of_rounds = rounds[len(rounds) // 2] if rounds else 0.0
+    of_medians = float(ratio(t_rate, b_rate))
+    low = min(of_medians, of_rounds)
+    return ("target: ingest while thinning and purging >= 0.90x the batched "
+            "rate: %s (%.2fx from the medians, %.2fx the median round)"
+            % ("MET" if low >= MAINT_RATIO else "NOT MET", of_medians,
+               of_rounds))
 
 
 def run_rates(m, runs):
