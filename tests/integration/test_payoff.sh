@@ -51,10 +51,32 @@ LW vehicle set f/car --plate F-1 --account ACC-E >/dev/null
 LW geofence add-circle home 41.15 -8.61 2000 --kind keep_in --device a/car >/dev/null 2>&1 ||
     LW geofence add home --circle 41.15 -8.61 2000 --kind keep_in >/dev/null 2>&1 || true
 
+# old history to thin: 6 h, a fix a minute: 1 h driving, 4 h parked, 1 h
+# driving
+$PY - "$DB" <<'PY' || fail "writing old history"
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+t0 = int(time.time() * 1000) - 200 * 86400 * 1000
+t0 -= t0 % 3600000
+rows, lat = [], 41.0
+for i in range(360):
+    if i < 60 or i >= 300:
+        lat += 0.002
+    rows.append(("g/old", t0 + i * 60000, t0 + i * 60000 + 1000, lat, -8.6))
+db.executemany("INSERT INTO fix_history (device, fix_time_ms, recv_time_ms, "
+               "lat_deg, lon_deg) VALUES (?, ?, ?, ?, ?)", rows)
+db.execute("INSERT INTO devices (id, first_heard_ms, last_heard_ms, fix_count) "
+           "VALUES ('g/old', ?, ?, 360)", (t0, t0 + 360 * 60000))
+db.commit()
+print(t0 + 59 * 60000, t0 + 299 * 60000, file=open(sys.argv[1] + ".stop", "w"))
+PY
+read -r STOP_FIRST STOP_LAST <"$DB.stop"
+
 mosquitto_sub -p "$PORT" -t 'lienwatch/v1/state/#' -v >"$T/state.log" 2>/dev/null &
 lw_track $!
 "$D" --db "$DB" --mqtt-port "$PORT" --set mqtt.client_id=lw-payoff \
     --set privacy.purge_after_payoff=2s --set mqtt.state_interval=0 \
+    --set store.retention_delay=0s --set store.thin_after=90d \
     -v >"$T/d.log" 2>&1 &
 DPID=$!
 lw_track "$DPID"
@@ -147,6 +169,17 @@ grep -q "paid_off" "$T/stats" || fail "stats lack paid_off: $(cat "$T/stats")"
 # the CLI has nothing to show either (with a reason, as it is not watched)
 rc=0; LW locate a/car --reason 'check after payoff' >"$T/out" 2>&1 || rc=$?
 [ "$rc" = 3 ] || fail "locate a/car after the purge: exit $rc: $(cat "$T/out")"
+
+# ---- thinning ----
+thinned() { [ "$(q "SELECT count(*) FROM thin_marks WHERE device = 'g/old'")" = 1 ]; }
+wait_for $((20 * SLOW)) thinned || fail "g/old not thinned: $(grep -i thin "$T/d.log" | tail -2)"
+n=$(nfixes g/old)
+[ "$n" -ge 6 ] && [ "$n" -le 12 ] || fail "g/old thinned to $n fixes: $(q "SELECT fix_time_ms FROM fix_history WHERE device = 'g/old'")"
+for t in "$STOP_FIRST" "$STOP_LAST"; do
+    [ "$(q "SELECT count(*) FROM fix_history WHERE device = 'g/old' AND fix_time_ms = $t")" = 1 ] ||
+        fail "g/old: the stop's end at $t was thinned: $(q "SELECT fix_time_ms FROM fix_history WHERE device = 'g/old'")"
+done
+grep -q "thinning deleted $((360 - n)) fixes" "$T/d.log" || fail "thinning not logged: $(grep -i thin "$T/d.log")"
 
 # ---- a tracker taken out ----
 LW vehicle remove e/car --purge >"$T/out" || fail "vehicle remove --purge"
