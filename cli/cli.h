@@ -27,9 +27,10 @@
 #define CLI_EXIT_FAIL 1     /* runtime failure (database error, ...) */
 #define CLI_EXIT_USAGE 2    /* bad options or arguments */
 #define CLI_EXIT_NOTFOUND 3 /* unknown device, alert, fence ... */
-#define CLI_EXIT_DENIED 4   /* a position refused: the vehicle is not
-                               watched and no --reason was given, or the
-                               policy denies it */
+#define CLI_EXIT_DENIED                                                        \
+    4 /* a position refused: the vehicle is not                                \
+         watched and no --reason was given, or the                             \
+         policy denies it */
 
 struct cli {
     const char *db_path;    /* --db, or the default */
@@ -457,16 +458,16 @@ struct cli_watch_rule {
  * else the defaults. Returns CLI_CONTINUE, or CLI_EXIT_FAIL after a message
  * (config unusable, out of memory).
  */
-int cli_watch_rule_load(const char *cmd, struct lw_store *s,
-                        const char *config, struct cli_watch_rule *r);
+int cli_watch_rule_load(const char *cmd, struct lw_store *s, const char *config,
+                        struct cli_watch_rule *r);
 
 /* The decision about one vehicle. */
 struct cli_access {
-    struct cli_watch_rule rule; /* the settings applied */
-    bool has_account;           /* the vehicle's account is known */
-    struct lw_account a;        /* that account */
-    bool watched;               /* lw_access_account_watched */
-    const char *basis;          /* when granted: the audit basis (static) */
+    struct cli_watch_rule rule;     /* the settings applied */
+    bool has_account;               /* the vehicle's account is known */
+    struct lw_account a;            /* that account */
+    bool watched;                   /* lw_access_account_watched */
+    const char *basis;              /* when granted: the audit basis (static) */
     char detail[CLI_RULE_NOTE_LEN]; /* what the decision rested on, for the
                                        audit record's detail */
 };

@@ -67,8 +67,8 @@ out:
     return ok;
 }
 
-int cli_watch_rule_load(const char *cmd, struct lw_store *s,
-                        const char *config, struct cli_watch_rule *r)
+int cli_watch_rule_load(const char *cmd, struct lw_store *s, const char *config,
+                        struct cli_watch_rule *r)
 {
     struct lw_config *cfg = malloc(sizeof(*cfg));
     char err[CLI_RULE_NOTE_LEN] = "";
@@ -161,9 +161,9 @@ int cli_access_check(struct cli *c, const char *cmd, struct lw_store *s,
             return cli_db_error(cmd, s, e);
         x->has_account = e == LW_OK;
     }
-    x->watched = x->has_account &&
-                 lw_access_account_watched(x->a.days_past_due, x->a.status,
-                                           x->rule.days);
+    x->watched =
+        x->has_account && lw_access_account_watched(x->a.days_past_due,
+                                                    x->a.status, x->rule.days);
     req.roles = LW_ROLE_OPS;
     req.watched = x->watched;
     req.reason = reason;
@@ -171,12 +171,12 @@ int cli_access_check(struct cli *c, const char *cmd, struct lw_store *s,
     lw_access_decide(&req, &d);
     state_words(m, x, state, sizeof(state));
     snprintf(detail, sizeof(detail),
-             "%s; watched from %d %s past due; unwatched_access %s (%s)",
-             state, x->rule.days, days_word(x->rule.days),
+             "%s; watched from %d %s past due; unwatched_access %s (%s)", state,
+             x->rule.days, days_word(x->rule.days),
              lw_access_policy_name(x->rule.policy),
              x->rule.from[0] ? x->rule.from : "default");
-    snprintf(x->detail, sizeof(x->detail), "%.*s",
-             (int)sizeof(x->detail) - 1, detail);
+    snprintf(x->detail, sizeof(x->detail), "%.*s", (int)sizeof(x->detail) - 1,
+             detail);
     if (d.verdict == LW_ACCESS_GRANTED) {
         x->basis = d.basis;
         return CLI_CONTINUE;
@@ -229,8 +229,8 @@ int cli_access_unresolved(struct cli *c, const char *cmd, const char *typed,
 
     cli_audit_rec(c, &r, cmd, typed);
     r.reason = reason;
-    r.detail = rc == CLI_EXIT_NOTFOUND ? "no such vehicle"
-                                       : "names no single vehicle";
+    r.detail =
+        rc == CLI_EXIT_NOTFOUND ? "no such vehicle" : "names no single vehicle";
     if (cli_access_record(c, cmd, &r, NULL) != CLI_CONTINUE)
         return CLI_EXIT_FAIL;
     return rc;

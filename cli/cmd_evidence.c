@@ -1380,8 +1380,7 @@ static int run_export(struct cli *c, int argc, char **argv)
     /* a vehicle that is not watched only as the access rule allows (a
      * bundle always states a reason: an override) */
     if (found == CLI_CONTINUE) {
-        rc = cli_access_check(c, me->name, s, &b->m, b->reason, config,
-                              &acc);
+        rc = cli_access_check(c, me->name, s, &b->m, b->reason, config, &acc);
         if (rc != CLI_CONTINUE)
             goto out;
     }

@@ -280,11 +280,12 @@ static bool facts_json(json_t *o, const struct facts *x)
          json_object_set_new(o, "account", lw_json_str_or_null(v->account)) ==
              0 &&
          json_object_set_new(o, "days_past_due",
-                             x->acc.has_account ? json_integer(x->acc.a.days_past_due)
-                                            : json_null()) == 0 &&
+                             x->acc.has_account
+                                 ? json_integer(x->acc.a.days_past_due)
+                                 : json_null()) == 0 &&
          json_object_set_new(o, "account_status",
                              x->acc.has_account ? json_string(x->acc.a.status)
-                                            : json_null()) == 0 &&
+                                                : json_null()) == 0 &&
          json_object_set_new(o, "watched", json_boolean(x->acc.watched)) == 0 &&
          json_object_set_new(o, "watch_days_past_due",
                              json_integer(x->acc.rule.days)) == 0 &&

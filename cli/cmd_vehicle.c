@@ -323,11 +323,11 @@ static int run_remove(struct cli *c, int argc, char **argv)
         e = lw_registry_vehicle_remove(w, device, purge, c->now_ms,
                                        &registered);
     if (e == LW_OK)
-        e = cli_audit_change(c, w, "vehicle remove", device,
-                             "tracker removed%s; %s", registered ? "" :
-                             " (no vehicle registered with it)",
-                             purge ? "its positions to be purged at once"
-                                   : "its positions kept until retention");
+        e = cli_audit_change(
+            c, w, "vehicle remove", device, "tracker removed%s; %s",
+            registered ? "" : " (no vehicle registered with it)",
+            purge ? "its positions to be purged at once"
+                  : "its positions kept until retention");
     if (e == LW_OK)
         e = lw_store_commit(w);
     if (e != LW_OK) {

@@ -43,8 +43,7 @@ static void step_cb(struct ev_loop *loop, ev_timer *t, int revents)
     }
     t0 = ev_time();
     if (r->thinning) {
-        if (lw_store_thin_step(r->store,
-                               lwrt_wall_ms() - r->cfg->thin_after_ms,
+        if (lw_store_thin_step(r->store, lwrt_wall_ms() - r->cfg->thin_after_ms,
                                r->cfg->thin_interval_ms, r->cursor, THIN_ROWS,
                                &n, &finished) != LW_OK) {
             lwrt_log(LOG_ERR,
@@ -109,8 +108,7 @@ static void pass_cb(struct ev_loop *loop, ev_timer *t, int revents)
     struct lwd_retention *r = t->data;
 
     (void)revents;
-    if ((r->cfg->retention_ms <= 0 && r->cfg->thin_after_ms <= 0) ||
-        r->pruning)
+    if ((r->cfg->retention_ms <= 0 && r->cfg->thin_after_ms <= 0) || r->pruning)
         return;
     r->pruning = true;
     r->thinning = r->cfg->thin_after_ms > 0;
@@ -185,7 +183,8 @@ static void purge_cb(struct ev_loop *loop, ev_timer *t, int revents)
     if (e == LW_OK)
         e = lw_store_commit(r->store);
     if (e != LW_OK) {
-        lwrt_log(LOG_ERR, "store: purge step failed (tried again in %.0f s): %s",
+        lwrt_log(LOG_ERR,
+                 "store: purge step failed (tried again in %.0f s): %s",
                  PURGE_POLL_S, lw_store_errmsg(r->store));
         if (lw_store_in_txn(r->store))
             (void)lw_store_rollback(r->store);
@@ -221,8 +220,8 @@ void lwd_retention_init(struct lwd_retention *r, struct ev_loop *loop,
     r->store = store;
     r->cfg = cfg;
     r->commit = commit;
-    ev_timer_init(&r->timer, pass_cb,
-                  (double)cfg->retention_delay_ms / 1000.0, PASS_INTERVAL_S);
+    ev_timer_init(&r->timer, pass_cb, (double)cfg->retention_delay_ms / 1000.0,
+                  PASS_INTERVAL_S);
     ev_init(&r->step_timer, step_cb);
     ev_timer_init(&r->purge_timer, purge_cb, 0., 0.);
     r->timer.data = r->step_timer.data = r->purge_timer.data = r;

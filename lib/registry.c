@@ -257,8 +257,8 @@ static int visit_account(sqlite3_stmt *st, const void *cbp, void *ctx)
 /* Runs sql with ?1 = account, ?2 = n, ?3 = text; *changes gets the rows it
  * changed (may be NULL). */
 static enum lw_err account_run(struct lw_store *s, const char *sql,
-                               const char *account, int64_t n,
-                               const char *text, int64_t *changes)
+                               const char *account, int64_t n, const char *text,
+                               int64_t *changes)
 {
     struct lw_db *db = lw_store_db(s);
     sqlite3_stmt *st;
@@ -436,8 +436,7 @@ enum lw_err lw_registry_removed(struct lw_store *s, lw_device_id_cb cb,
                     &e);
     if (!st)
         return e;
-    return lw_db_each_row(db, st, visit_removed, &cb, ctx,
-                          "reading removals");
+    return lw_db_each_row(db, st, visit_removed, &cb, ctx, "reading removals");
 }
 
 enum lw_err lw_registry_account_get(struct lw_store *s, const char *account,

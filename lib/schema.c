@@ -289,9 +289,10 @@ static const char migration_5_after[] =
  * purge_after_payoff after requested_ms), or its tracker was removed with
  * --purge (immediate; without --purge, purge = 0: nothing is deleted but
  * retention's deletions). From the row's creation on, the device's fixes are
- * not stored, and a removed tracker's vehicle is not watched (store.c, counted ignored.paid_off); done_ms is set when the
- * purge is complete (store.c, lw_store_purge_step). Accounts ended before
- * this version are queued as of their last update. */
+ * not stored, and a removed tracker's vehicle is not watched (store.c, counted
+ * ignored.paid_off); done_ms is set when the purge is complete (store.c,
+ * lw_store_purge_step). Accounts ended before this version are queued as of
+ * their last update. */
 static const char migration_6[] =
     "CREATE TABLE purges ("
     "  device TEXT NOT NULL PRIMARY KEY,"

@@ -1432,12 +1432,13 @@ enum lw_err lw_store_purge_step(struct lw_store *s, int64_t now_ms,
         lw_db_seterr(s->db, "purge step: bad arguments or no transaction");
         return LW_ERR_INVAL;
     }
-    st = lw_db_stmt(s->db,
-                    "SELECT device, account, reason, requested_ms, deleted "
-                    "FROM purges WHERE done_ms = 0 AND purge = 1 AND (immediate = 1 OR "
-                    "requested_ms <= ?1 - ?2) ORDER BY requested_ms, device "
-                    "LIMIT 1",
-                    &e);
+    st = lw_db_stmt(
+        s->db,
+        "SELECT device, account, reason, requested_ms, deleted "
+        "FROM purges WHERE done_ms = 0 AND purge = 1 AND (immediate = 1 OR "
+        "requested_ms <= ?1 - ?2) ORDER BY requested_ms, device "
+        "LIMIT 1",
+        &e);
     if (!st)
         return e;
     lw_db_bind_int64(s->db, st, 1, now_ms);
@@ -1599,7 +1600,8 @@ static enum lw_err thin_decide(struct thin_chunk *c, int64_t interval_ms,
     /* the bucket of the last fix kept before the chunk holds nothing
      * more */
     if (prev_kept_ms != INT64_MIN)
-        kept_bucket = prev_kept_ms / interval_ms - (prev_kept_ms % interval_ms < 0);
+        kept_bucket =
+            prev_kept_ms / interval_ms - (prev_kept_ms % interval_ms < 0);
     /* one fix per bucket: a kept one (stop end) or the bucket's first */
     for (i = 0; i < c->n; i++) {
         bool later_kept = false;

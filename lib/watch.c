@@ -577,11 +577,11 @@ static char *state_text(struct lw_watch *w, struct lw_dstate *d, int64_t now_ms)
     /* a borrower who pays is nobody's business: no position unless the
      * vehicle is watched or the operator opted in ([privacy]
      * publish_unwatched) */
-    json_object_set_new(o, "last_fix",
-                        watched || strcmp(w->cfg->privacy_publish_unwatched,
-                                          "yes") == 0
-                            ? fix_json(d, now_ms)
-                            : json_null());
+    json_object_set_new(
+        o, "last_fix",
+        watched || strcmp(w->cfg->privacy_publish_unwatched, "yes") == 0
+            ? fix_json(d, now_ms)
+            : json_null());
     json_object_set_new(
         o, "at", json_string(lw_time_format(now_ms, tbuf, sizeof(tbuf))));
     s = json_dumps(o, JSON_FLAGS);

@@ -281,16 +281,16 @@ enum lw_err lw_store_thin_step(struct lw_store *s, int64_t before_ms,
 
 /* What one lw_store_purge_step did. */
 struct lw_purge_step {
-    char device[LW_DEVICE_MAX + 1]; /* the device purged; "" when none due */
+    char device[LW_DEVICE_MAX + 1];  /* the device purged; "" when none due */
     char account[LW_DEVICE_MAX + 1]; /* its account ("" for a removal) */
-    char reason[16];                /* "paid_off", "closed" or "removed" */
-    int64_t requested_ms;           /* when the loan ended / removal */
-    int64_t deleted;                /* history fixes this step deleted */
-    int64_t total;                  /* history fixes of the device so far */
-    bool done;                      /* the device is purged: history, last
-                                       fix, alert positions, its mail; the
-                                       caller records it in the audit trail
-                                       in the same transaction */
+    char reason[16];                 /* "paid_off", "closed" or "removed" */
+    int64_t requested_ms;            /* when the loan ended / removal */
+    int64_t deleted;                 /* history fixes this step deleted */
+    int64_t total;                   /* history fixes of the device so far */
+    bool done;                       /* the device is purged: history, last
+                                        fix, alert positions, its mail; the
+                                        caller records it in the audit trail
+                                        in the same transaction */
 };
 
 /*

@@ -33,8 +33,7 @@ static struct lw_store *open_mem(void)
     struct lw_store *s = NULL;
     char err[256] = "";
 
-    assert_int_equal(lw_store_open(&s, ":memory:", 0, err, sizeof(err)),
-                     LW_OK);
+    assert_int_equal(lw_store_open(&s, ":memory:", 0, err, sizeof(err)), LW_OK);
     return s;
 }
 
@@ -262,9 +261,8 @@ static void test_thin(void **state)
     n0 = nfixes(s, "c/1");
     assert_int_equal(n0, 1441);
     assert_int_equal(lw_places_new(NULL, &pl, NULL, 0), LW_OK);
-    assert_int_equal(lw_store_history(s, "c/1", INT64_MIN, T0 + DAY,
-                                      places_cb, pl),
-                     LW_OK);
+    assert_int_equal(
+        lw_store_history(s, "c/1", INT64_MIN, T0 + DAY, places_cb, pl), LW_OK);
     assert_int_equal(lw_places_compute(pl, NULL, T0 + DAY, NULL, 0), LW_OK);
 
     {
