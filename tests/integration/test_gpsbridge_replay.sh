@@ -49,10 +49,11 @@ lw_track "$SUB_PID"
 DAEMON=0
 if [ -x "$BIN/lienwatchd" ] && [ -x "$BIN/lienwatch" ]; then
     DAEMON=1
-    # retention=0: these logs are old (or dated in the future); keep all.
+    # retention=0, thin_after=0: these logs are old (or dated in the
+    # future); keep all.
     "$BIN/lienwatchd" --db "$T/d.db" --mqtt-host 127.0.0.1 \
         --mqtt-port "$MPORT" --set mqtt.client_id=gb-replay-d \
-        --set store.retention=0 -v > "$T/d.log" 2>&1 &
+        --set store.retention=0 --set store.thin_after=0 -v > "$T/d.log" 2>&1 &
     D_PID=$!
     lw_track "$D_PID"
     wait_for 15 grep -q "subscribed to lienwatch/v1/fix" "$T/d.log" ||
