@@ -20,6 +20,7 @@ static const char *const messages[LW_ERR_COUNT_] = {
     [LW_ERR_FULL] = "disk or database is full",
     [LW_ERR_READONLY] = "database is read-only for this process",
     [LW_ERR_CORRUPT] = "database file is damaged or not a database",
+    [LW_ERR_EXISTS] = "already exists",
 };
 
 const char *lw_strerror(enum lw_err e)

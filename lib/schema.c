@@ -19,6 +19,7 @@
  *      the triggers that refuse changing or deleting a record (audit.c)
  *   6  purges: devices whose loan ended or tracker was removed; thin_marks:
  *      how far each device's history is thinned (store.c)
+ *   7  users, tokens, cases, commands (users.c, cases.c, commands.c)
  * tests/fixtures/schema-vN.sql are databases written by the code of each
  * version; tests/unit/test_schema.c upgrades each of them.
  */
@@ -316,6 +317,66 @@ static const char migration_6[] =
     "  SELECT v.device, a.id, a.status, a.updated_ms FROM vehicles v "
     "  JOIN accounts a ON a.id = v.account "
     "  WHERE a.status IN ('paid_off', 'closed');";
+/* 7: users, bearer tokens, cases and
+ * commands to devices (users.c, cases.c, commands.c). Names are shared by
+ * users and tokens (checked in users.c); roles are access.h's bits. At most
+ * one valid token per name and one open case per agent and device. */
+static const char migration_users[] =
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  roles INTEGER NOT NULL CHECK (roles BETWEEN 1 AND 7),"
+    "  pwhash TEXT,"
+    "  disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  password_ms INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE TABLE tokens ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  roles INTEGER NOT NULL CHECK (roles BETWEEN 1 AND 3),"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL DEFAULT 0,"
+    "  revoked_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_used_ms INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX tokens_by_name ON tokens(name, id);"
+    "CREATE TABLE cases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device TEXT NOT NULL,"
+    "  agent TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  opened_by TEXT NOT NULL,"
+    "  opened_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL DEFAULT 'open' CHECK (outcome IN ('open', "
+    "'recovered', 'cancelled', 'expired', 'unwatched')),"
+    "  closed_ms INTEGER NOT NULL DEFAULT 0,"
+    "  closed_by TEXT NOT NULL DEFAULT '',"
+    "  note TEXT NOT NULL DEFAULT ''"
+    ");"
+    "CREATE UNIQUE INDEX cases_open ON cases(agent, device) "
+    "  WHERE outcome = 'open';"
+    "CREATE INDEX cases_open_by_device ON cases(device) "
+    "  WHERE outcome = 'open';"
+    "CREATE TABLE commands ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device TEXT NOT NULL,"
+    "  action TEXT NOT NULL CHECK (action IN ('report_now')),"
+    "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', "
+    "'sent', 'answered', 'failed')),"
+    "  requested_by TEXT NOT NULL,"
+    "  case_id INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL,"
+    "  sent_ms INTEGER NOT NULL DEFAULT 0,"
+    "  answered_ms INTEGER NOT NULL DEFAULT 0,"
+    "  answer_fix_ms INTEGER NOT NULL DEFAULT 0,"
+    "  error TEXT NOT NULL DEFAULT ''"
+    ");"
+    "CREATE INDEX commands_outstanding ON commands(state, id) "
+    "  WHERE state IN ('queued', 'sent');";
 
 /* One migration: SQL, then optionally a step in C and more SQL. */
 struct migration {
@@ -331,6 +392,7 @@ static const struct migration migrations[] = {
     {migration_4, NULL, NULL},
     {migration_5, lw_auditchain_migrate, migration_5_after},
     {migration_6, NULL, NULL},
+    {migration_users, NULL, NULL},
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

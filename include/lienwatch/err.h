@@ -43,6 +43,7 @@ enum lw_err {
     LW_ERR_FULL,    /* the disk or the database is full */
     LW_ERR_READONLY, /* the database may not be written by this process */
     LW_ERR_CORRUPT, /* the database file is damaged or not a database */
+    LW_ERR_EXISTS,  /* the thing to create exists already (a name taken) */
     LW_ERR_COUNT_   /* number of codes; not an error */
 };
 
