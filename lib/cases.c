@@ -300,6 +300,7 @@ enum lw_err lw_case_open(struct lw_store *s, const struct lw_case_new *c,
 {
     struct lw_db *db = lw_store_db(s);
     char why[LW_DB_ERRMSG_LEN], detail[160], when[40];
+    struct lw_vehicle v;
     struct lw_case old;
     sqlite3_stmt *st;
     int64_t cid;
@@ -319,8 +320,12 @@ enum lw_err lw_case_open(struct lw_store *s, const struct lw_case_new *c,
     e = lw_wtxn_begin(db, SAVEPOINT, &own);
     if (e)
         return e;
-    e = device_watched(s, c->device, watch_threshold_days, &watched, why,
-                       sizeof(why));
+    e = lw_registry_vehicle_get(s, c->device, &v);
+    if (e == LW_ERR_NOTFOUND)
+        lw_db_seterr(db, "vehicle %s is not registered", c->device);
+    if (e == LW_OK)
+        e = device_watched(s, c->device, watch_threshold_days, &watched, why,
+                           sizeof(why));
     if (e == LW_OK && !watched) {
         lw_db_seterr(db, "%s: no case can be opened", why);
         e = LW_ERR_INVAL;

@@ -29,9 +29,9 @@
  *
  * Errors: LW_OK, or LW_ERR_INVAL for a NULL handle or required argument, a
  * read-only handle for a write, or input breaking a rule (lw_store_errmsg
- * says which: "vehicle car/9 is not registered", "account A-1 of car/1 is
- * not watched (2 days past due, threshold 30)", "alice does not hold the
- * agent role"); LW_ERR_NOTFOUND for an unknown case id or agent;
+ * says which: "account A-1 of car/1 is not watched (2 days past due,
+ * threshold 30)", "alice does not hold the agent role"); LW_ERR_NOTFOUND
+ * for an unknown case id, vehicle or agent;
  * LW_ERR_EXISTS for a second open case of one agent for one device; or a
  * database error of store.h. Writes run in the caller's write transaction
  * when one is open, else in one of their own.
@@ -106,10 +106,10 @@ enum lw_err lw_case_outcome_parse(const char *s, enum lw_case_outcome *out);
  * Opens case c at now_ms. The vehicle's account must be watched as
  * lw_access_account_watched says with watch_threshold_days (the
  * [watch] days_past_due of the configuration). *id (may be NULL) gets the
- * new case's id. Returns LW_OK; LW_ERR_INVAL (unregistered vehicle,
- * account not watched, agent without the agent role or disabled, empty or
- * too long reason, expiry out of range); LW_ERR_NOTFOUND (no user or valid
- * token of that name); LW_ERR_EXISTS (that agent has an open case for that
+ * new case's id. Returns LW_OK; LW_ERR_INVAL (account not watched, agent
+ * without the agent role or disabled, empty or too long reason, expiry out
+ * of range); LW_ERR_NOTFOUND (no vehicle registered for device, or no user
+ * or valid token of that name); LW_ERR_EXISTS (that agent has an open case for that
  * device: its id is in lw_store_errmsg); or a database error.
  */
 enum lw_err lw_case_open(struct lw_store *s, const struct lw_case_new *c,

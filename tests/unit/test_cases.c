@@ -199,7 +199,7 @@ static void test_open_refused(void **state)
                      LW_ERR_INVAL);
     assert_non_null(strstr(lw_store_errmsg(s), "no account"));
     assert_int_equal(open_case(s, "car/9", "alice", T0 + HOUR, T0, &id),
-                     LW_ERR_INVAL);
+                     LW_ERR_NOTFOUND);
     assert_non_null(strstr(lw_store_errmsg(s), "car/9 is not registered"));
     assert_int_equal(open_case(s, "car/1", "bob", T0 + HOUR, T0, &id),
                      LW_ERR_INVAL);
