@@ -93,6 +93,9 @@ extern const struct cli_command cli_cmd_geofence;
 extern const struct cli_command cli_cmd_alerts;
 extern const struct cli_command cli_cmd_outbox;
 extern const struct cli_command cli_cmd_evidence;
+extern const struct cli_command cli_cmd_user;
+extern const struct cli_command cli_cmd_token;
+extern const struct cli_command cli_cmd_case;
 
 /* The command named name, or NULL (cli/main.c). */
 const struct cli_command *cli_command_find(const char *name);
