@@ -55,6 +55,10 @@ static const char SQL_CMD_ANSWER[] =
     "WHERE d.id = commands.device) "
     "WHERE state = 'sent' AND (SELECT d.last_fix_time_ms FROM devices d "
     "WHERE d.id = commands.device) > created_ms";
+static const char SQL_CMD_EXPIRE[] =
+    "UPDATE commands SET state = 'failed', answered_ms = ?2, "
+    "error = 'no fix since it was sent' WHERE state = 'sent' AND "
+    "sent_ms < ?1";
 static const char SQL_CMD_OUTSTANDING[] =
     "SELECT count(*) FROM commands WHERE state IN ('queued', 'sent')";
 
@@ -282,6 +286,28 @@ enum lw_err lw_cmd_answer(struct lw_store *s, int64_t now_ms,
     e = lw_db_run(db, st, "marking commands answered");
     if (e == LW_OK && answered)
         *answered = lw_db_changes(db);
+    return e;
+}
+
+enum lw_err lw_cmd_expire(struct lw_store *s, int64_t sent_before_ms,
+                          int64_t now_ms, int64_t *expired)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st;
+
+    if (expired)
+        *expired = 0;
+    if ((e = lw_wtxn_writable(db)))
+        return e;
+    st = lw_db_stmt(db, SQL_CMD_EXPIRE, &e);
+    if (!st)
+        return e;
+    lw_db_bind_int64(db, st, 1, sent_before_ms);
+    lw_db_bind_int64(db, st, 2, now_ms);
+    e = lw_db_run(db, st, "giving up on unanswered commands");
+    if (e == LW_OK && expired)
+        *expired = lw_db_changes(db);
     return e;
 }
 

@@ -11,7 +11,7 @@
  * has a fix newer than the command (lw_cmd_answer). States:
  *
  *     queued --publish--> sent --a newer fix--> answered
- *        \--cannot be routed--> failed
+ *        \--cannot be routed--> failed <--no fix for a day--/
  *
  * "Newer" is by the fix's own time (the device's clock) against the
  * command's creation time (ours): fix_time_ms > created_ms. A fix taken
@@ -131,6 +131,16 @@ enum lw_err lw_cmd_mark_failed(struct lw_store *s, int64_t id, const char *why,
  */
 enum lw_err lw_cmd_answer(struct lw_store *s, int64_t now_ms,
                           int64_t *answered);
+
+/*
+ * Gives up on commands sent before sent_before_ms and still unanswered:
+ * marks them failed at now_ms with "no fix since it was sent" (the daemon
+ * calls it hourly with a cut a day back, so a tracker that went dark does
+ * not leave them outstanding for ever). *expired (may be NULL) gets how
+ * many. Returns LW_OK or a database error.
+ */
+enum lw_err lw_cmd_expire(struct lw_store *s, int64_t sent_before_ms,
+                          int64_t now_ms, int64_t *expired);
 
 /* How many commands are queued or sent (not answered or failed) into *n.
  * Returns LW_OK, LW_ERR_INVAL or a database error. */

@@ -195,6 +195,22 @@ static void test_answer_per_device(void **state)
     assert_int_equal(c.case_id, 0);
     assert_int_equal(lw_cmd_get(s, b, &c), LW_OK);
     assert_int_equal(c.state, LW_CMD_ANSWERED);
+
+    /* van7 stays dark: given up on, the answered one untouched */
+    assert_int_equal(lw_cmd_expire(s, T0 + 1, T0 + 9000, &n), LW_OK);
+    assert_int_equal(n, 0); /* sent at T0 + 1: not before the cut */
+    assert_int_equal(lw_cmd_expire(s, T0 + 2, T0 + 9000, &n), LW_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(lw_cmd_get(s, a, &c), LW_OK);
+    assert_int_equal(c.state, LW_CMD_FAILED);
+    assert_string_equal(c.error, "no fix since it was sent");
+    assert_int_equal(lw_cmd_get(s, b, &c), LW_OK);
+    assert_int_equal(c.state, LW_CMD_ANSWERED);
+    fix(s, "van7", T0 + 10000);
+    assert_int_equal(lw_cmd_answer(s, T0 + 10500, &n), LW_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(lw_cmd_outstanding(s, &n), LW_OK);
+    assert_int_equal(n, 0);
     lw_store_close(s);
 }
 
