@@ -15,6 +15,8 @@
  *     in its multi interface);
  *   - the daemon's status every 10 s (status.c);
  *   - retention in bounded steps (retention.c);
+ *   - commands to devices queued by lienwatch-web, and the ends of cases
+ *     that come by themselves (commands.c);
  *   - watchdog_timer: WATCHDOG=1 at half of WATCHDOG_USEC;
  *   - SIGINT/SIGTERM (stop reading, commit for up to [store] stop_timeout,
  *     then spill what is left; disconnect, exit 0; a second signal spills
@@ -35,6 +37,7 @@
 #include <unistd.h>
 
 #include "audithead.h"
+#include "commands.h"
 #include "commit.h"
 #include "jsonarena.h"
 #include "lienwatch/access.h"
@@ -89,6 +92,7 @@ struct daemon {
     struct lwd_status status;       /* the daemon topic, STATUS= */
     struct lwd_retention retention; /* hourly pruning of old history */
     struct lwd_audithead audithead; /* the audit trail's head, published */
+    struct lwd_commands commands;   /* commands to devices, case endings */
     char daemon_topic[LW_CONFIG_STR_MAX + 16];    /* <prefix>/daemon */
     ev_timer watchdog_timer;                      /* systemd watchdog */
     ev_signal sigint_w, sigterm_w, sighup_w;      /* signals */
@@ -301,6 +305,7 @@ static void on_connected(void *ctx)
 
     lwd_status_publish(&d->status);
     lwd_watch_connected(&d->watch);
+    lwd_commands_connected(&d->commands);
 }
 
 static void on_published(void *ctx, int mid)
@@ -319,6 +324,8 @@ static void on_stored(void *ctx, const struct lw_fix *f, enum lw_put_result r)
 
     if (r == LW_PUT_DUPLICATE || r == LW_PUT_ENDED)
         return;
+    if (r == LW_PUT_NEWEST)
+        lwd_commands_fixes_stored(&d->commands);
     lwd_watch_fix(&d->watch, f, r == LW_PUT_LATE, lwrt_wall_ms());
 }
 
@@ -690,6 +697,7 @@ static void start_timers(struct daemon *d)
     lwd_status_init(&d->status, d->loop, &src);
     lwd_retention_init(&d->retention, d->loop, d->store, &d->cfg, &d->commit);
     lwd_audithead_init(&d->audithead, d->loop, d->store, &d->link, &d->cfg);
+    lwd_commands_init(&d->commands, d->loop, d->store, &d->link, &d->cfg);
     if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
         double every = (double)wd_usec / 2e6;
         ev_timer_init(&d->watchdog_timer, watchdog_cb, every, every);
@@ -753,6 +761,7 @@ static void stop(struct daemon *d)
             (long long)d->commit.max_wait_ms);
     }
     lwd_audithead_release(&d->audithead);
+    lwd_commands_release(&d->commands);
     if (d->link_ok)
         lwd_mqtt_shutdown(&d->link, d->daemon_topic,
                           final ? final : "{\"state\":\"offline\"}",
