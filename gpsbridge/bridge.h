@@ -72,7 +72,10 @@ enum gb_verdict {
     GB_SEND_TURN,      /* course changed by more than turn_deg */
     GB_SEND_INTERVAL,  /* min_interval (moving) or parked_interval passed */
     GB_SEND_TIME_JUMP, /* the receiver's clock went backwards */
+    GB_SEND_REQUESTED, /* not due, but a report_now command asked for it */
 };
+/* Number of verdicts, for per-verdict counters. */
+#define GB_VERDICTS (GB_SEND_REQUESTED + 1)
 
 /* True when the verdict says "publish". */
 static inline bool gb_verdict_sends(enum gb_verdict v)
@@ -94,6 +97,7 @@ struct gb_policy {
     bool have_sent;        /* a fix has been sent */
     int64_t sent_time_ms;  /* time of the last sent fix */
     double sent_track_deg; /* its course, NAN if unknown */
+    bool requested;        /* report_now: send the next valid fix */
 };
 
 /* Starts a policy with cfg (copied); no fix seen yet. */
@@ -107,6 +111,21 @@ void gb_policy_set_cfg(struct gb_policy *p, const struct gb_policy_cfg *cfg);
  * policy state. Fixes must be passed in the order the receiver gave them.
  */
 enum gb_verdict gb_policy_decide(struct gb_policy *p, const struct gb_fix *f);
+
+/*
+ * A report_now command arrived: the next valid fix (with a new fix time) is
+ * sent whatever the policy says (GB_SEND_REQUESTED, unless it is sent for
+ * another reason). The next fix, not the last one: its time is after the
+ * request, which is what tells the asker that the answer is fresh.
+ */
+void gb_policy_request(struct gb_policy *p);
+
+/*
+ * True when payload (len bytes, not terminated) is a report_now command:
+ * a JSON object whose "action" is "report_now". Anything else (other
+ * actions, garbage) is false.
+ */
+bool gb_command_is_report_now(const void *payload, size_t len);
 
 /* Great-circle distance in metres (spherical Earth). */
 double gb_distance_m(double lat1, double lon1, double lat2, double lon2);
@@ -197,6 +216,8 @@ struct gb_settings {
     char mqtt_client_id[GB_STR_MAX];      /* empty: "lw-gpsbridge-<device>" */
     int64_t mqtt_keepalive_ms;            /* MQTT keep-alive */
     char topic_prefix[GB_STR_MAX];        /* topic = prefix "/" device */
+    char command_prefix[GB_STR_MAX];      /* commands on prefix "/" device;
+                                             "": none */
     int max_inflight;                     /* QoS 1 messages awaiting PUBACK */
     char mqtt_username[GB_STR_MAX];       /* empty: no authentication */
     char mqtt_password_file[GB_PATH_MAX]; /* first line is the password */
@@ -272,13 +293,21 @@ void gb_gpslink_free(struct gb_gpslink *g);
  */
 long gb_gps_replay_file(void *stdio_file, gb_fix_cb *cb, void *ctx);
 
+/* Called with each message on the command topic (payload valid during the
+ * call only); ctx is what was given to gb_mqttlink_new. */
+typedef void gb_command_cb(void *ctx, const void *payload, size_t len);
+
 /* Creates the MQTT side and starts connecting (runtime/mqtt.h: every
  * address of the broker's name in turn, back-off, keep-alive). s, spool and
- * loop are borrowed. Returns NULL (error logged) when the settings cannot be
- * used (the password file cannot be read, TLS files cannot be loaded). */
+ * loop are borrowed. With cmd_topic (copied; NULL or "": none) it
+ * subscribes to it at QoS 1 on every connection and hands each message to
+ * cb. Returns NULL (error logged) when the settings cannot be used (the
+ * password file cannot be read, TLS files cannot be loaded). */
 struct gb_mqttlink *gb_mqttlink_new(struct ev_loop *loop,
                                     const struct gb_settings *s,
-                                    struct gb_spool *spool);
+                                    struct gb_spool *spool,
+                                    const char *cmd_topic, gb_command_cb *cb,
+                                    void *ctx);
 /* A fix was appended to the spool: publish it when its turn comes. */
 void gb_mqttlink_kick(struct gb_mqttlink *m);
 bool gb_mqttlink_connected(const struct gb_mqttlink *m);

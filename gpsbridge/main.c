@@ -59,7 +59,9 @@ struct app {
     ev_timer tick;                            /* 1 s housekeeping */
     ev_timer watchdog;                        /* WATCHDOG=1 to systemd */
     uint64_t fixes_valid;                     /* valid fixes from gpsd */
-    uint64_t verdicts[GB_SEND_TIME_JUMP + 1]; /* per policy verdict */
+    uint64_t verdicts[GB_VERDICTS];           /* per policy verdict */
+    char cmd_topic[GB_TOPIC_MAX];             /* command prefix/device, "" */
+    uint64_t commands;                        /* report_now received */
     uint64_t spool_failures;   /* fixes lost: spool write failed */
     int64_t dropped_since_log; /* dropped, not yet logged */
     int64_t drop_log_mono;     /* last "spool full" warning */
@@ -81,6 +83,7 @@ static const struct optmap optmap[] = {
     {"mqtt-client-id", "mqtt_client_id", required_argument},
     {"mqtt-keepalive", "mqtt_keepalive", required_argument},
     {"topic-prefix", "topic_prefix", required_argument},
+    {"command-prefix", "command_prefix", required_argument},
     {"max-inflight", "max_inflight", required_argument},
     {"mqtt-username", "mqtt_username", required_argument},
     {"mqtt-password-file", "mqtt_password_file", required_argument},
@@ -113,7 +116,9 @@ static void usage(FILE *f)
 "Usage: " GB_PROG " --device ID [OPTION]...\n"
 "Read position fixes from gpsd and publish them to an MQTT broker as gpsd\n"
 "TPV JSON on TOPIC_PREFIX/ID (QoS 1), keeping every fix in a local SQLite\n"
-"spool until the broker has acknowledged it.\n"
+"spool until the broker has acknowledged it. A {\"action\":\"report_now\"}\n"
+"command on COMMAND_PREFIX/ID (lienwatchd sends it when asked to locate the\n"
+"vehicle now) sends the next valid fix whatever the policy says.\n"
 "\n"
 "  -d, --device ID            device id, the last topic level (required)\n"
 "  -c, --config FILE          read settings from FILE (key = value lines);\n"
@@ -127,6 +132,9 @@ static void usage(FILE *f)
 "      --mqtt-client-id ID    client id (default lw-gpsbridge-ID)\n"
 "      --mqtt-keepalive DUR   keep-alive interval (default 60s)\n"
 "      --topic-prefix P       topic prefix (default lienwatch/v1/fix)\n"
+"      --command-prefix P     take commands on P/ID (default\n"
+"                             lienwatch/v1/cmd; \"\" for none): report_now\n"
+"                             sends the next valid fix at once\n"
 "      --max-inflight N       QoS 1 messages awaiting PUBACK (default 20)\n"
 "      --mqtt-username USER   authenticate as USER\n"
 "      --mqtt-password-file F password: first line of F\n"
@@ -344,22 +352,43 @@ static void on_fix(void *ctx, const struct gb_fix *fix)
     gb_mqttlink_kick(a->mqtt);
 }
 
+/* A message on the command topic. */
+static void on_command(void *ctx, const void *payload, size_t len)
+{
+    struct app *a = ctx;
+
+    if (!gb_command_is_report_now(payload, len)) {
+        lwrt_log(LOG_WARNING,
+                 "command on %s ignored: not {\"action\":\"report_now\"} "
+                 "(%zu bytes)",
+                 a->cmd_topic, len);
+        return;
+    }
+    a->commands++;
+    gb_policy_request(&a->policy);
+    lwrt_log(LOG_INFO, "report_now on %s: sending the next valid fix",
+             a->cmd_topic);
+}
+
 static void log_stats(struct app *a, int level)
 {
     lwrt_log(level,
            "stats: %" PRIu64 " valid fixes, %" PRIu64 " kept (first %" PRIu64
            ", start %" PRIu64 ", stop %" PRIu64 ", turn %" PRIu64
-           ", interval %" PRIu64 ", time-jump %" PRIu64 "), %" PRIu64
+           ", interval %" PRIu64 ", time-jump %" PRIu64 ", requested %" PRIu64
+           " of %" PRIu64 " report_now), %" PRIu64
            " same-time, %" PRIu64 " skipped; %" PRIu64
            " acknowledged; spool %" PRId64 " waiting, %" PRId64
            " dropped in all, %" PRIu64 " lost to write errors",
            a->fixes_valid,
            a->verdicts[GB_SEND_FIRST] + a->verdicts[GB_SEND_START] +
                a->verdicts[GB_SEND_STOP] + a->verdicts[GB_SEND_TURN] +
-               a->verdicts[GB_SEND_INTERVAL] + a->verdicts[GB_SEND_TIME_JUMP],
+               a->verdicts[GB_SEND_INTERVAL] + a->verdicts[GB_SEND_TIME_JUMP] +
+               a->verdicts[GB_SEND_REQUESTED],
            a->verdicts[GB_SEND_FIRST], a->verdicts[GB_SEND_START],
            a->verdicts[GB_SEND_STOP], a->verdicts[GB_SEND_TURN],
            a->verdicts[GB_SEND_INTERVAL], a->verdicts[GB_SEND_TIME_JUMP],
+           a->verdicts[GB_SEND_REQUESTED], a->commands,
            a->verdicts[GB_SKIP_SAME_TIME], a->verdicts[GB_SKIP],
            a->mqtt ? gb_mqttlink_acked(a->mqtt) : 0,
            a->spool ? gb_spool_count(a->spool) : 0,
@@ -479,7 +508,8 @@ static int run(struct app *a)
     ev_signal_start(a->loop, &a->sig_int);
     ev_signal_start(a->loop, &a->sig_hup);
 
-    a->mqtt = gb_mqttlink_new(a->loop, &a->cfg, a->spool);
+    a->mqtt = gb_mqttlink_new(a->loop, &a->cfg, a->spool, a->cmd_topic,
+                              on_command, a);
     if (!a->mqtt)
         goto out_lib;
     a->gps = gb_gpslink_new(a->loop, &a->cfg, on_fix, a);
@@ -542,6 +572,9 @@ int main(int argc, char **argv)
     lwrt_log_set_level(a.cfg.log_level);
     snprintf(a.topic, sizeof a.topic, "%s/%s", a.cfg.topic_prefix,
              a.cfg.device);
+    if (*a.cfg.command_prefix)
+        snprintf(a.cmd_topic, sizeof a.cmd_topic, "%s/%s",
+                 a.cfg.command_prefix, a.cfg.device);
     gb_settings_policy(&a.cfg, &pc);
     gb_policy_init(&a.policy, &pc);
     signal(SIGPIPE, SIG_IGN);

@@ -14,6 +14,11 @@
  * fixes in the order they were taken, new fixes behind the backlog; a fix
  * that reached the broker but whose PUBACK was lost is sent again
  * (at-least-once; the daemon ignores duplicates).
+ *
+ * Commands: the link subscribes to the device's command topic at QoS 1 on
+ * every connection (a clean session: a command sent while the bridge was
+ * away is not delivered later, when it would be stale) and hands each
+ * message to the owner's callback.
  */
 #include <inttypes.h>
 #include <mosquitto.h>
@@ -48,6 +53,8 @@ struct gb_mqttlink {
     struct gb_spooled *batch;      /* buffer for gb_spool_next */
     uint64_t published;            /* handed to the library */
     uint64_t acked;                /* PUBACKs received */
+    gb_command_cb *cmd_cb;         /* the owner's command callback */
+    void *cmd_ctx;                 /* its context */
 };
 
 /* Hands spooled fixes to the library, oldest first, up to max_inflight. */
@@ -111,6 +118,16 @@ static void on_disconnected(void *ctx, const char *why)
              gb_spool_count(m->spool));
 }
 
+static void on_message(void *ctx, const char *topic, const void *payload,
+                       size_t len)
+{
+    struct gb_mqttlink *m = ctx;
+
+    (void)topic; /* the one subscription */
+    if (m->cmd_cb)
+        m->cmd_cb(m->cmd_ctx, payload, len);
+}
+
 static void on_published(void *ctx, int mid)
 {
     struct gb_mqttlink *m = ctx;
@@ -132,9 +149,12 @@ static void on_published(void *ctx, int mid)
 
 struct gb_mqttlink *gb_mqttlink_new(struct ev_loop *loop,
                                     const struct gb_settings *s,
-                                    struct gb_spool *spool)
+                                    struct gb_spool *spool,
+                                    const char *cmd_topic, gb_command_cb *cb,
+                                    void *ctx)
 {
     static const struct lwrt_mqtt_handlers h = {
+        .on_message = on_message,
         .on_connected = on_connected,
         .on_published = on_published,
         .on_disconnected = on_disconnected,
@@ -147,6 +167,8 @@ struct gb_mqttlink *gb_mqttlink_new(struct ev_loop *loop,
         return NULL;
     m->cfg = s;
     m->spool = spool;
+    m->cmd_cb = cb;
+    m->cmd_ctx = ctx;
     m->inflight = calloc((size_t)s->max_inflight, sizeof *m->inflight);
     m->batch = calloc((size_t)s->max_inflight, sizeof *m->batch);
     if (!m->inflight || !m->batch)
@@ -178,6 +200,12 @@ struct gb_mqttlink *gb_mqttlink_new(struct ev_loop *loop,
     o.quiet_retries = true;
     if (lwrt_mqtt_new(&m->link, loop, &o, &h, m, err, sizeof err) != 0) {
         lwrt_log(LOG_ERR, "%s", err);
+        goto fail;
+    }
+    if (cmd_topic && *cmd_topic &&
+        lwrt_mqtt_subscribe(m->link, cmd_topic, 1, err, sizeof err) != 0) {
+        lwrt_log(LOG_ERR, "%s", err);
+        lwrt_mqtt_free(m->link);
         goto fail;
     }
     lwrt_mqtt_start(m->link);

@@ -16,7 +16,9 @@
  *      more than turn_deg: sent;
  *   6. min_interval (moving) or parked_interval (parked) has passed since
  *      the last sent fix: sent (an interval of 0 sends every fix);
- *   7. otherwise skipped.
+ *   7. a report_now command asked for a fix since the last one sent:
+ *      sent ("requested");
+ *   8. otherwise skipped.
  * Motion has hysteresis: a parked vehicle moves when its speed reaches
  * moving_mps, a moving one parks when its speed falls below half of it.
  * When a TPV has no speed, the speed is derived from the distance to the
@@ -25,7 +27,10 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "bridge.h"
 
@@ -55,6 +60,8 @@ const char *gb_verdict_name(enum gb_verdict v)
         return "interval";
     case GB_SEND_TIME_JUMP:
         return "time-jump";
+    case GB_SEND_REQUESTED:
+        return "requested";
     }
     return "?";
 }
@@ -70,6 +77,21 @@ void gb_policy_init(struct gb_policy *p, const struct gb_policy_cfg *cfg)
 void gb_policy_set_cfg(struct gb_policy *p, const struct gb_policy_cfg *cfg)
 {
     p->cfg = *cfg;
+}
+
+void gb_policy_request(struct gb_policy *p)
+{
+    p->requested = true;
+}
+
+bool gb_command_is_report_now(const void *payload, size_t len)
+{
+    json_t *j = json_loadb(payload, len, JSON_REJECT_DUPLICATES, NULL);
+    const char *action = json_string_value(json_object_get(j, "action"));
+    bool yes = json_is_object(j) && action && strcmp(action, "report_now") == 0;
+
+    json_decref(j);
+    return yes;
 }
 
 double gb_distance_m(double lat1, double lon1, double lat2, double lon2)
@@ -122,6 +144,8 @@ static enum gb_verdict decide(struct gb_policy *p, const struct gb_fix *f,
     if (since >=
         (p->moving ? p->cfg.min_interval_ms : p->cfg.parked_interval_ms))
         return GB_SEND_INTERVAL;
+    if (p->requested)
+        return GB_SEND_REQUESTED;
     return GB_SKIP;
 }
 
@@ -152,6 +176,7 @@ enum gb_verdict gb_policy_decide(struct gb_policy *p, const struct gb_fix *f)
     p->prev_lat_deg = f->lat_deg;
     p->prev_lon_deg = f->lon_deg;
     if (gb_verdict_sends(v)) {
+        p->requested = false;
         p->have_sent = true;
         p->sent_time_ms = f->time_ms;
         p->sent_track_deg = f->track_deg;

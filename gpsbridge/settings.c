@@ -57,6 +57,7 @@ static const struct setting table[] = {
     {"mqtt_client_id", K_STR, STR(mqtt_client_id), 0, 0, ""},
     {"mqtt_keepalive", K_DURATION, OFF(mqtt_keepalive_ms), 0, 5, 65535, "60s"},
     {"topic_prefix", K_STR, STR(topic_prefix), 0, 0, "lienwatch/v1/fix"},
+    {"command_prefix", K_STR, STR(command_prefix), 0, 0, "lienwatch/v1/cmd"},
     {"max_inflight", K_INT, OFF(max_inflight), 0, 1, 1000, "20"},
     {"mqtt_username", K_STR, STR(mqtt_username), 0, 0, ""},
     {"mqtt_password_file", K_STR, STR(mqtt_password_file), 0, 0, ""},
@@ -367,6 +368,17 @@ enum lw_err gb_settings_check(const struct gb_settings *s, char *err,
         lw_seterr(err, errlen, "topic '%s/%s' is not a valid MQTT topic",
                   s->topic_prefix, s->device);
         return LW_ERR_CONFIG;
+    }
+    if (*s->command_prefix) {
+        n = snprintf(topic, sizeof topic, "%s/%s", s->command_prefix,
+                     s->device);
+        if (n < 0 || (size_t)n >= sizeof topic ||
+            mosquitto_pub_topic_check(topic) != MOSQ_ERR_SUCCESS) {
+            lw_seterr(err, errlen,
+                      "command topic '%s/%s' is not a valid MQTT topic",
+                      s->command_prefix, s->device);
+            return LW_ERR_CONFIG;
+        }
     }
     if (!*s->spool_path) {
         lw_seterr(err, errlen, "spool: no path");
