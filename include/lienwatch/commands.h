@@ -23,8 +23,9 @@
  * again: lw_cmd_queue returns the queued one's id.
  *
  * Audit: lw_cmd_queue appends one audit record "command report_now"
- * (device, case_id when given) as by, in the same transaction: asking a
- * borrower's car where it is counts as a look. The daemon's state changes
+ * (device, case_id when given, by's reason; detail "command=ID") as by, in
+ * the same transaction: asking a borrower's car where it is counts as a
+ * look. The daemon's state changes
  * (sent, answered, failed) are not audited (no person acts).
  *
  * Errors: LW_OK, or LW_ERR_INVAL for a NULL handle or required argument, a
