@@ -130,7 +130,7 @@ const struct cli_command cli_cmd_case = {
 static const struct cli_command cmd_open = {
     .name = "case open",
     .synopsis = CLI_VEHICLE_SYNOPSIS " --agent NAME --expires WHEN "
-                "--reason TEXT [--config FILE] [--json]",
+                                     "--reason TEXT [--config FILE] [--json]",
     .summary = "open a case",
     .help = help,
 };
@@ -170,8 +170,7 @@ static int watch_threshold(const char *cmd, const char *path, int *days)
     if (e == LW_OK)
         *days = cfg->watch_days_past_due;
     else if (path)
-        rc = cli_error(cmd, CLI_EXIT_FAIL, "%s",
-                       err[0] ? err : lw_strerror(e));
+        rc = cli_error(cmd, CLI_EXIT_FAIL, "%s", err[0] ? err : lw_strerror(e));
     else
         fprintf(stderr,
                 "lienwatch %s: warning: %s; using watch_days_past_due %d\n",
@@ -271,8 +270,7 @@ static int run_open(struct cli *c, int argc, char **argv)
     if (!nc.agent)
         return cli_usage_error(me, "--agent NAME is required");
     if (!lw_user_name_valid(nc.agent))
-        return cli_usage_error(me, "--agent '%s' is not a user name",
-                               nc.agent);
+        return cli_usage_error(me, "--agent '%s' is not a user name", nc.agent);
     if (!have_expiry)
         return cli_usage_error(me, "--expires WHEN is required (72h, 3d, or "
                                    "an ISO 8601 time)");
@@ -322,9 +320,9 @@ out:
 /* ---- list ---------------------------------------------------------------- */
 
 struct listing {
-    int64_t now_ms; /* for the state */
+    int64_t now_ms;     /* for the state */
     int w_dev, w_agent; /* column widths */
-    int64_t n;      /* cases written */
+    int64_t n;          /* cases written */
     bool failed;
 };
 
@@ -380,14 +378,13 @@ static int print_json(void *ctx, const struct lw_case *c)
     struct listing *l = ctx;
     json_t *j;
 
-    j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s}",
-                  "case_id", (json_int_t)c->id, "device", c->device, "agent",
-                  c->agent, "state", state_of(c, l->now_ms), "reason",
-                  c->reason, "opened_by", c->opened_by, "opened",
-                  cli_json_time(c->opened_ms), "expires",
-                  cli_json_time(c->expires_ms), "closed",
-                  cli_json_time(c->closed_ms), "closed_by", c->closed_by,
-                  "note", c->note);
+    j = json_pack(
+        "{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s}", "case_id",
+        (json_int_t)c->id, "device", c->device, "agent", c->agent, "state",
+        state_of(c, l->now_ms), "reason", c->reason, "opened_by", c->opened_by,
+        "opened", cli_json_time(c->opened_ms), "expires",
+        cli_json_time(c->expires_ms), "closed", cli_json_time(c->closed_ms),
+        "closed_by", c->closed_by, "note", c->note);
     if (!cli_json_item(j, &l->n))
         l->failed = true;
     return l->failed;
@@ -486,10 +483,10 @@ static int run_close(struct cli *c, int argc, char **argv)
         switch (opt) {
         case OPT_OUTCOME:
             if (lw_case_outcome_parse(optarg, &outcome) != LW_OK ||
-                (outcome != LW_CASE_RECOVERED &&
-                 outcome != LW_CASE_CANCELLED))
-                return cli_usage_error(me, "--outcome '%s': recovered or "
-                                           "cancelled",
+                (outcome != LW_CASE_RECOVERED && outcome != LW_CASE_CANCELLED))
+                return cli_usage_error(me,
+                                       "--outcome '%s': recovered or "
+                                       "cancelled",
                                        optarg);
             break;
         case OPT_NOTE:
@@ -512,8 +509,9 @@ static int run_close(struct cli *c, int argc, char **argv)
     id = strtoll(argv[optind], &end, 10);
     if (errno || *end || end == argv[optind] || id < 1 ||
         argv[optind][0] == '+' || argv[optind][0] == ' ')
-        return cli_usage_error(me, "ID '%s' is not a case id (a number from "
-                                   "'lienwatch case list')",
+        return cli_usage_error(me,
+                               "ID '%s' is not a case id (a number from "
+                               "'lienwatch case list')",
                                argv[optind]);
     if (outcome == LW_CASE_OPEN)
         return cli_usage_error(me, "--outcome recovered|cancelled is "

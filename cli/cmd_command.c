@@ -98,7 +98,7 @@ const struct cli_command cli_cmd_command = {
 static const struct cli_command cmd_send = {
     .name = "command send",
     .synopsis = CLI_VEHICLE_SYNOPSIS " [--reason TEXT] [--wait DURATION] "
-                "[--json]",
+                                     "[--json]",
     .summary = "queue a report_now request",
     .help = help,
 };
@@ -189,7 +189,8 @@ static int follow(const struct cli_command *me, struct lw_store *s, int64_t id,
         json_decref(j);
     }
     if (rc == EXIT_TIMEOUT)
-        fprintf(stderr, "lienwatch %s: no answer yet (%s); 'lienwatch "
+        fprintf(stderr,
+                "lienwatch %s: no answer yet (%s); 'lienwatch "
                 "command show %lld' follows it later\n",
                 me->name, lw_cmd_state_name(k.state), (long long)id);
     return rc;
@@ -229,8 +230,9 @@ static int run_send(struct cli *c, int argc, char **argv)
         case OPT_WAIT:
             if (lw_duration_parse(optarg, &wait_ms) != LW_OK || wait_ms < 0 ||
                 wait_ms > WAIT_MAX_MS)
-                return cli_usage_error(me, "--wait '%s' is not a duration "
-                                           "of at most 10m",
+                return cli_usage_error(me,
+                                       "--wait '%s' is not a duration "
+                                       "of at most 10m",
                                        optarg);
             break;
         case OPT_JSON:
@@ -325,8 +327,7 @@ static int run_show(struct cli *c, int argc, char **argv)
     id = strtoll(argv[optind], &end, 10);
     if (errno || *end || end == argv[optind] || id < 1 ||
         argv[optind][0] == '+' || argv[optind][0] == ' ')
-        return cli_usage_error(me, "ID '%s' is not a request id",
-                               argv[optind]);
+        return cli_usage_error(me, "ID '%s' is not a request id", argv[optind]);
     s = cli_store_registry(c, me->name);
     if (!s)
         return CLI_EXIT_FAIL;

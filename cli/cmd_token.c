@@ -200,9 +200,9 @@ static int run_create(struct cli *c, int argc, char **argv)
     rc = CLI_EXIT_OK;
     lw_access_roles_format(roles, rs, sizeof(rs));
     if (json) {
-        json_t *j = json_pack("{s:s, s:s, s:s, s:o}", "name", name, "token",
-                              text, "roles", rs, "expires",
-                              cli_json_time(expires));
+        json_t *j =
+            json_pack("{s:s, s:s, s:s, s:o}", "name", name, "token", text,
+                      "roles", rs, "expires", cli_json_time(expires));
 
         if (!cli_json_print(me->name, j))
             rc = CLI_EXIT_FAIL;
@@ -216,7 +216,8 @@ static int run_create(struct cli *c, int argc, char **argv)
                 name, rs, expires ? cli_time(expires, t) : "never");
     }
     if (ferror(stdout))
-        rc = cli_error(me->name, CLI_EXIT_FAIL, "cannot write the output "
+        rc = cli_error(me->name, CLI_EXIT_FAIL,
+                       "cannot write the output "
                        "(the token is created: revoke it)");
 out:
     sodium_memzero(text, sizeof(text));
@@ -361,6 +362,6 @@ static int cmd_token(struct cli *c, int argc, char **argv)
         {"list", run_list},
     };
 
-    return cli_dispatch(c, &cli_cmd_token, subs,
-                        sizeof(subs) / sizeof(subs[0]), argc, argv);
+    return cli_dispatch(c, &cli_cmd_token, subs, sizeof(subs) / sizeof(subs[0]),
+                        argc, argv);
 }

@@ -242,8 +242,10 @@ static int ask(const char *cmd, int fd, const char *prompt, char *buf)
     }
     buf[n] = '\0';
     if (rc == CLI_CONTINUE && n >= PW_BUF - 1)
-        rc = cli_error(cmd, CLI_EXIT_FAIL, "the password is longer than %d "
-                       "bytes", LW_USER_PASSWORD_MAX);
+        rc = cli_error(cmd, CLI_EXIT_FAIL,
+                       "the password is longer than %d "
+                       "bytes",
+                       LW_USER_PASSWORD_MAX);
     tcsetattr(fd, TCSAFLUSH, &old);
     if (write(fd, "\n", 1) < 0) {
         /* the line end is cosmetic */
@@ -390,8 +392,7 @@ static int run_add_passwd(struct cli *c, int argc, char **argv, bool add)
     /* say what is wrong before asking for a password */
     e = lw_user_get(w, name, &u);
     if (add && e == LW_OK) {
-        rc = cli_error(me->name, CLI_EXIT_FAIL, "user %s exists already",
-                       name);
+        rc = cli_error(me->name, CLI_EXIT_FAIL, "user %s exists already", name);
         goto out_close;
     }
     if (!add && e == LW_ERR_NOTFOUND) {

@@ -83,7 +83,8 @@ static void send_one(struct lwd_commands *c, const struct lw_cmd *cmd)
             return;
         }
         c->failed++;
-        lwrt_log(LOG_WARNING, "command %lld (%s for %s, asked by %s) failed: %s",
+        lwrt_log(LOG_WARNING,
+                 "command %lld (%s for %s, asked by %s) failed: %s",
                  (long long)cmd->id, lw_cmd_action_name(cmd->action),
                  cmd->device, cmd->requested_by, why);
         return;
@@ -272,10 +273,9 @@ void lwd_commands_release(struct lwd_commands *c)
     ev_timer_stop(c->loop, &c->answer);
     ev_timer_stop(c->loop, &c->hourly);
     if (c->published || c->failed)
-        lwrt_log(LOG_INFO,
-                 "commands: %llu published, %llu answered, %llu failed",
-                 (unsigned long long)c->published,
-                 (unsigned long long)c->answered,
-                 (unsigned long long)c->failed);
+        lwrt_log(
+            LOG_INFO, "commands: %llu published, %llu answered, %llu failed",
+            (unsigned long long)c->published, (unsigned long long)c->answered,
+            (unsigned long long)c->failed);
     c->loop = NULL;
 }

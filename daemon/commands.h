@@ -49,22 +49,22 @@
 #define CASES_SWEEP_MIN_S 1.0
 
 struct lwd_commands {
-    struct ev_loop *loop;         /* borrowed; NULL before init */
-    struct lw_store *store;       /* borrowed: the daemon's connection */
-    struct lwd_mqtt *link;        /* borrowed */
-    const struct lw_config *cfg;  /* borrowed; re-read after SIGHUP */
-    ev_timer poll;                /* queued commands, the case sweep */
-    ev_timer answer;              /* one-shot: answered commands */
-    ev_timer hourly;              /* give up on stale sent commands */
-    int64_t data_version;         /* PRAGMA data_version last seen */
-    bool look;                    /* list queued commands at the next tick */
-    uint64_t look_connects;       /* link->connects when last listed */
-    int64_t sent_open;            /* sent, unanswered (as last counted) */
-    bool answer_due;              /* fixes were stored since the last pass */
-    double swept_at;              /* ev_now() of the last case sweep */
-    bool sweep_due;               /* another connection committed */
+    struct ev_loop *loop;        /* borrowed; NULL before init */
+    struct lw_store *store;      /* borrowed: the daemon's connection */
+    struct lwd_mqtt *link;       /* borrowed */
+    const struct lw_config *cfg; /* borrowed; re-read after SIGHUP */
+    ev_timer poll;               /* queued commands, the case sweep */
+    ev_timer answer;             /* one-shot: answered commands */
+    ev_timer hourly;             /* give up on stale sent commands */
+    int64_t data_version;        /* PRAGMA data_version last seen */
+    bool look;                   /* list queued commands at the next tick */
+    uint64_t look_connects;      /* link->connects when last listed */
+    int64_t sent_open;           /* sent, unanswered (as last counted) */
+    bool answer_due;             /* fixes were stored since the last pass */
+    double swept_at;             /* ev_now() of the last case sweep */
+    bool sweep_due;              /* another connection committed */
     uint64_t published, answered, failed; /* since start */
-    struct lwrt_limit err_limit;  /* database and publish failures */
+    struct lwrt_limit err_limit;          /* database and publish failures */
 };
 
 /* Starts the timers; every pointer is borrowed. */

@@ -27,10 +27,8 @@
 #define SAVEPOINT "lw_cases"
 
 static const char *const outcome_names[] = {
-    [LW_CASE_OPEN] = "open",
-    [LW_CASE_RECOVERED] = "recovered",
-    [LW_CASE_CANCELLED] = "cancelled",
-    [LW_CASE_EXPIRED] = "expired",
+    [LW_CASE_OPEN] = "open",           [LW_CASE_RECOVERED] = "recovered",
+    [LW_CASE_CANCELLED] = "cancelled", [LW_CASE_EXPIRED] = "expired",
     [LW_CASE_UNWATCHED] = "unwatched",
 };
 #define OUTCOME_COUNT (sizeof(outcome_names) / sizeof(outcome_names[0]))
@@ -121,8 +119,7 @@ static enum lw_err check_by(struct lw_db *db, const struct lw_audit_rec *by)
 /* Appends a case's audit record: by with the case's fields. */
 static enum lw_err audit(struct lw_store *s, const struct lw_audit_rec *by,
                          const char *action, int64_t id, const char *device,
-                         const char *reason, const char *detail,
-                         int64_t now_ms)
+                         const char *reason, const char *detail, int64_t now_ms)
 {
     struct lw_audit_rec r = *by;
     char cid[24];
@@ -193,20 +190,23 @@ static enum lw_err device_watched(struct lw_store *s, const char *device,
     if (e)
         return e;
     if (!v.account[0]) {
-        snprintf(why, whylen, "vehicle %s has no account, so it is not "
-                 "watched", device);
+        snprintf(why, whylen,
+                 "vehicle %s has no account, so it is not "
+                 "watched",
+                 device);
         return LW_OK;
     }
     e = lw_registry_account_get(s, v.account, &a);
     if (e == LW_ERR_NOTFOUND) {
-        snprintf(why, whylen, "account %s of %s is not registered, so it "
-                 "is not watched", v.account, device);
+        snprintf(why, whylen,
+                 "account %s of %s is not registered, so it "
+                 "is not watched",
+                 v.account, device);
         return LW_OK;
     }
     if (e)
         return e;
-    *watched = lw_access_account_watched(a.days_past_due, a.status,
-                                         threshold);
+    *watched = lw_access_account_watched(a.days_past_due, a.status, threshold);
     if (!*watched)
         snprintf(why, whylen,
                  "account %s of %s is not watched (%d days past due%s%s, "
@@ -277,16 +277,16 @@ static enum lw_err check_new(struct lw_db *db, const struct lw_case_new *c,
                          "name)");
         return LW_ERR_INVAL;
     }
-    if (!c->reason || !c->reason[0] ||
-        strlen(c->reason) > LW_CASE_REASON_MAX) {
+    if (!c->reason || !c->reason[0] || strlen(c->reason) > LW_CASE_REASON_MAX) {
         lw_db_seterr(db, "a case needs a reason (1 to %d bytes)",
                      LW_CASE_REASON_MAX);
         return LW_ERR_INVAL;
     }
     if (c->expires_ms <= now_ms ||
         c->expires_ms - now_ms > LW_CASE_EXPIRY_MAX_MS) {
-        lw_db_seterr(db, "a case expires after it opens and within %lld "
-                         "days",
+        lw_db_seterr(db,
+                     "a case expires after it opens and within %lld "
+                     "days",
                      (long long)(LW_CASE_EXPIRY_MAX_MS / 86400000));
         return LW_ERR_INVAL;
     }
@@ -441,8 +441,7 @@ static void decode_id(sqlite3_stmt *st, void *out)
 }
 
 enum lw_err lw_case_active(struct lw_store *s, const char *agent,
-                           const char *device, int64_t now_ms,
-                           int64_t *case_id)
+                           const char *device, int64_t now_ms, int64_t *case_id)
 {
     struct lw_db *db = lw_store_db(s);
     enum lw_err e;

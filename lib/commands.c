@@ -26,7 +26,7 @@ static const char *const state_names[] = {
 #define STATE_COUNT (sizeof(state_names) / sizeof(state_names[0]))
 
 #define CMD_COLS                                                               \
-    "id, device, action, state, requested_by, case_id, created_ms, "         \
+    "id, device, action, state, requested_by, case_id, created_ms, "           \
     "sent_ms, answered_ms, answer_fix_ms, error"
 
 static const char SQL_CMD_GET[] =
@@ -37,8 +37,7 @@ static const char SQL_CMD_PENDING[] =
 static const char SQL_CMD_QUEUED_FOR[] =
     "SELECT id FROM commands WHERE state = 'queued' AND device = ?1 AND "
     "action = ?2 ORDER BY id LIMIT 1";
-static const char SQL_DEVICE_KNOWN[] =
-    "SELECT 1 FROM devices WHERE id = ?1";
+static const char SQL_DEVICE_KNOWN[] = "SELECT 1 FROM devices WHERE id = ?1";
 static const char SQL_CMD_ADD[] =
     "INSERT INTO commands (device, action, requested_by, case_id, "
     "created_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -247,8 +246,7 @@ static enum lw_err mark(struct lw_store *s, const char *sql, int64_t id,
     lw_db_bind_int64(db, st, 1, id);
     lw_db_bind_int64(db, st, 2, now_ms);
     if (why)
-        lw_db_bind_textn(db, st, 3, why,
-                         (int)strnlen(why, LW_CMD_ERROR_MAX));
+        lw_db_bind_textn(db, st, 3, why, (int)strnlen(why, LW_CMD_ERROR_MAX));
     e = lw_db_run(db, st, "changing a command's state");
     if (e == LW_OK && lw_db_changes(db) == 0) {
         lw_db_seterr(db, "command %lld is not queued", (long long)id);
@@ -268,8 +266,7 @@ enum lw_err lw_cmd_mark_failed(struct lw_store *s, int64_t id, const char *why,
     return mark(s, SQL_CMD_FAILED, id, why ? why : "", now_ms);
 }
 
-enum lw_err lw_cmd_answer(struct lw_store *s, int64_t now_ms,
-                          int64_t *answered)
+enum lw_err lw_cmd_answer(struct lw_store *s, int64_t now_ms, int64_t *answered)
 {
     struct lw_db *db = lw_store_db(s);
     enum lw_err e;

@@ -57,8 +57,7 @@ static const char SQL_USER_ROLES[] =
 static const char SQL_TOKEN_VALID_ID[] =
     "SELECT id FROM tokens WHERE name = ?1 AND revoked_ms = 0 AND "
     "(expires_ms = 0 OR expires_ms > ?2) ORDER BY id LIMIT 1";
-static const char SQL_USER_EXISTS[] =
-    "SELECT id FROM users WHERE name = ?1";
+static const char SQL_USER_EXISTS[] = "SELECT id FROM users WHERE name = ?1";
 static const char SQL_TOKEN_ADD[] =
     "INSERT INTO tokens (name, roles, hash, created_ms, expires_ms) "
     "VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -76,8 +75,8 @@ static const char SQL_TOKEN_TOUCH[] =
 
 /* A user row with its hash, decoded together. */
 struct user_row {
-    struct lw_user u;                  /* the user */
-    char hash[LW_USER_HASH_MAX + 1];   /* pwhash, "" when none */
+    struct lw_user u;                /* the user */
+    char hash[LW_USER_HASH_MAX + 1]; /* pwhash, "" when none */
 };
 
 static void decode_user(sqlite3_stmt *st, void *out)
@@ -213,8 +212,7 @@ static enum lw_err hash_password(struct lw_db *db, const char *pw,
 
 /* Appends the audit record of a change: by with action and detail. */
 static enum lw_err audit(struct lw_store *s, const struct lw_audit_rec *by,
-                         const char *action, const char *detail,
-                         int64_t now_ms)
+                         const char *action, const char *detail, int64_t now_ms)
 {
     struct lw_audit_rec r = *by;
 
@@ -246,8 +244,7 @@ static enum lw_err find_id(struct lw_db *db, const char *sql, const char *name,
 
 /* LW_ERR_EXISTS (reason recorded) when name is a user's or a valid
  * token's, LW_OK when free. */
-static enum lw_err name_free(struct lw_db *db, const char *name,
-                             int64_t now_ms)
+static enum lw_err name_free(struct lw_db *db, const char *name, int64_t now_ms)
 {
     int64_t id;
     enum lw_err e = find_id(db, SQL_USER_EXISTS, name, now_ms, &id);
@@ -348,8 +345,8 @@ out_wipe:
 }
 
 enum lw_err lw_user_passwd(struct lw_store *s, const char *name,
-                           const char *password,
-                           const struct lw_audit_rec *by, int64_t now_ms)
+                           const char *password, const struct lw_audit_rec *by,
+                           int64_t now_ms)
 {
     struct lw_db *db = lw_store_db(s);
     char hash[LW_USER_HASH_MAX + 1] = "", detail[96];
@@ -408,8 +405,7 @@ enum lw_err lw_user_set_disabled(struct lw_store *s, const char *name,
         lw_db_seterr(db, "no user %s", name);
     if (e || r.u.disabled == disabled)
         goto out_end;
-    e = update_user(db, SQL_USER_DISABLE, name, NULL, disabled ? 1 : 0,
-                    now_ms);
+    e = update_user(db, SQL_USER_DISABLE, name, NULL, disabled ? 1 : 0, now_ms);
     if (e == LW_OK) {
         snprintf(detail, sizeof(detail), "user=%s", name);
         e = audit(s, by, disabled ? "user disable" : "user enable", detail,
@@ -697,8 +693,7 @@ enum lw_err lw_token_revoke(struct lw_store *s, const char *name,
     e = lw_db_run(db, st, "revoking a token");
     if (e)
         goto out_end;
-    snprintf(detail, sizeof(detail), "token=%s id=%lld", name,
-             (long long)tid);
+    snprintf(detail, sizeof(detail), "token=%s id=%lld", name, (long long)tid);
     e = audit(s, by, "token revoke", detail, now_ms);
 out_end:
     return lw_wtxn_end(db, SAVEPOINT, own, e);

@@ -58,11 +58,11 @@
 
 /* How a case stands (or ended). */
 enum lw_case_outcome {
-    LW_CASE_OPEN = 0,   /* open (see lw_case_is_open for expiry) */
-    LW_CASE_RECOVERED,  /* closed: the vehicle was recovered */
-    LW_CASE_CANCELLED,  /* closed: called off */
-    LW_CASE_EXPIRED,    /* ended at its expiry (recorded by the sweep) */
-    LW_CASE_UNWATCHED,  /* ended: the account stopped being watched */
+    LW_CASE_OPEN = 0,  /* open (see lw_case_is_open for expiry) */
+    LW_CASE_RECOVERED, /* closed: the vehicle was recovered */
+    LW_CASE_CANCELLED, /* closed: called off */
+    LW_CASE_EXPIRED,   /* ended at its expiry (recorded by the sweep) */
+    LW_CASE_UNWATCHED, /* ended: the account stopped being watched */
 };
 
 /* One case, as read. */
@@ -109,8 +109,8 @@ enum lw_err lw_case_outcome_parse(const char *s, enum lw_case_outcome *out);
  * new case's id. Returns LW_OK; LW_ERR_INVAL (account not watched, agent
  * without the agent role or disabled, empty or too long reason, expiry out
  * of range); LW_ERR_NOTFOUND (no vehicle registered for device, or no user
- * or valid token of that name); LW_ERR_EXISTS (that agent has an open case for that
- * device: its id is in lw_store_errmsg); or a database error.
+ * or valid token of that name); LW_ERR_EXISTS (that agent has an open case for
+ * that device: its id is in lw_store_errmsg); or a database error.
  */
 enum lw_err lw_case_open(struct lw_store *s, const struct lw_case_new *c,
                          int watch_threshold_days,

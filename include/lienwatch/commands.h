@@ -66,17 +66,17 @@ enum lw_cmd_state {
 
 /* One command, as read. */
 struct lw_cmd {
-    int64_t id;                          /* command id, increasing from 1 */
-    char device[LW_DEVICE_MAX + 1];      /* the device it goes to */
-    enum lw_cmd_action action;           /* what it asks */
-    enum lw_cmd_state state;             /* where it stands */
+    int64_t id;                              /* command id, increasing from 1 */
+    char device[LW_DEVICE_MAX + 1];          /* the device it goes to */
+    enum lw_cmd_action action;               /* what it asks */
+    enum lw_cmd_state state;                 /* where it stands */
     char requested_by[LW_USER_NAME_MAX + 1]; /* by->who, truncated */
-    int64_t case_id;                     /* case it was asked under; 0 */
-    int64_t created_ms;                  /* queued at (our clock) */
-    int64_t sent_ms;                     /* published at; 0 before */
-    int64_t answered_ms;                 /* answer seen at; 0 before */
-    int64_t answer_fix_ms;               /* fix time of the answering fix */
-    char error[LW_CMD_ERROR_MAX + 1];    /* why it failed; "" */
+    int64_t case_id;                         /* case it was asked under; 0 */
+    int64_t created_ms;                      /* queued at (our clock) */
+    int64_t sent_ms;                         /* published at; 0 before */
+    int64_t answered_ms;                     /* answer seen at; 0 before */
+    int64_t answer_fix_ms;                   /* fix time of the answering fix */
+    char error[LW_CMD_ERROR_MAX + 1];        /* why it failed; "" */
 };
 
 /* "report_now"; "?" out of range. Static. */

@@ -72,15 +72,15 @@
 
 /* One user, as read. */
 struct lw_user {
-    int64_t id;                        /* row id, increasing */
-    char name[LW_USER_NAME_MAX + 1];   /* unique name */
-    unsigned roles;                    /* enum lw_role bits, never 0 */
-    bool disabled;                     /* may not sign in; sessions end */
-    bool has_password;                 /* false: cannot sign in until
-                                          lw_user_passwd */
-    int64_t created_ms;                /* lw_user_add */
-    int64_t updated_ms;                /* last change of any kind */
-    int64_t password_ms;               /* last password change; 0: none */
+    int64_t id;                      /* row id, increasing */
+    char name[LW_USER_NAME_MAX + 1]; /* unique name */
+    unsigned roles;                  /* enum lw_role bits, never 0 */
+    bool disabled;                   /* may not sign in; sessions end */
+    bool has_password;               /* false: cannot sign in until
+                                        lw_user_passwd */
+    int64_t created_ms;              /* lw_user_add */
+    int64_t updated_ms;              /* last change of any kind */
+    int64_t password_ms;             /* last password change; 0: none */
 };
 
 /* ---- users ---------------------------------------------------------------
@@ -111,8 +111,8 @@ enum lw_err lw_user_add(struct lw_store *s, const char *name, unsigned roles,
  * module's).
  */
 enum lw_err lw_user_passwd(struct lw_store *s, const char *name,
-                           const char *password,
-                           const struct lw_audit_rec *by, int64_t now_ms);
+                           const char *password, const struct lw_audit_rec *by,
+                           int64_t now_ms);
 
 /*
  * Disables (disabled true) or enables user name. Disabling a disabled user

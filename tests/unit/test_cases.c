@@ -30,8 +30,7 @@ static const struct lw_audit_rec BY = {.who = "ops1", .via = "cli"};
 static const struct lw_audit_rec DAEMON = {.who = "lienwatchd",
                                            .via = "daemon"};
 
-static void vehicle(struct lw_store *s, const char *device,
-                    const char *account)
+static void vehicle(struct lw_store *s, const char *device, const char *account)
 {
     struct lw_vehicle v;
 
@@ -63,8 +62,7 @@ static struct lw_store *fixture(void)
     struct lw_store *s = NULL;
     char err[256], text[LW_TOKEN_TEXT_LEN + 1];
 
-    assert_int_equal(lw_store_open(&s, ":memory:", 0, err, sizeof(err)),
-                     LW_OK);
+    assert_int_equal(lw_store_open(&s, ":memory:", 0, err, sizeof(err)), LW_OK);
     account(s, "A1", 45, "overdue");
     account(s, "A2", 0, "");
     account(s, "A4", 90, "");
@@ -72,18 +70,17 @@ static struct lw_store *fixture(void)
     vehicle(s, "car/2", "A2");
     vehicle(s, "car/3", "");
     vehicle(s, "car/4", "A4");
-    assert_int_equal(lw_user_add(s, "alice", LW_ROLE_AGENT, NULL, &BY, T0,
-                                 NULL),
-                     LW_OK);
+    assert_int_equal(
+        lw_user_add(s, "alice", LW_ROLE_AGENT, NULL, &BY, T0, NULL), LW_OK);
     assert_int_equal(lw_user_add(s, "bob", LW_ROLE_OPS, NULL, &BY, T0, NULL),
                      LW_OK);
-    assert_int_equal(lw_user_add(s, "carol", LW_ROLE_AGENT | LW_ROLE_OPS,
-                                 NULL, &BY, T0, NULL),
+    assert_int_equal(lw_user_add(s, "carol", LW_ROLE_AGENT | LW_ROLE_OPS, NULL,
+                                 &BY, T0, NULL),
                      LW_OK);
     assert_int_equal(lw_user_set_disabled(s, "carol", true, &BY, T0), LW_OK);
-    assert_int_equal(lw_token_create(s, "tab", LW_ROLE_AGENT, 0, &BY, T0,
-                                     text, NULL),
-                     LW_OK);
+    assert_int_equal(
+        lw_token_create(s, "tab", LW_ROLE_AGENT, 0, &BY, T0, text, NULL),
+        LW_OK);
     return s;
 }
 
@@ -183,8 +180,10 @@ static void test_open_and_active(void **state)
 static void test_open_refused(void **state)
 {
     struct lw_store *s = fixture();
-    struct lw_case_new c = {.device = "car/1", .agent = "alice",
-                            .reason = "", .expires_ms = T0 + HOUR};
+    struct lw_case_new c = {.device = "car/1",
+                            .agent = "alice",
+                            .reason = "",
+                            .expires_ms = T0 + HOUR};
     int64_t id = 7;
     struct recs r;
 
@@ -209,11 +208,10 @@ static void test_open_refused(void **state)
     assert_non_null(strstr(lw_store_errmsg(s), "carol is disabled"));
     assert_int_equal(open_case(s, "car/1", "dan", T0 + HOUR, T0, &id),
                      LW_ERR_NOTFOUND);
-    assert_int_equal(open_case(s, "car/1", "alice", T0, T0, &id),
-                     LW_ERR_INVAL);
-    assert_int_equal(open_case(s, "car/1", "alice",
-                               T0 + LW_CASE_EXPIRY_MAX_MS + 1, T0, &id),
-                     LW_ERR_INVAL);
+    assert_int_equal(open_case(s, "car/1", "alice", T0, T0, &id), LW_ERR_INVAL);
+    assert_int_equal(
+        open_case(s, "car/1", "alice", T0 + LW_CASE_EXPIRY_MAX_MS + 1, T0, &id),
+        LW_ERR_INVAL);
     assert_int_equal(lw_case_open(s, &c, THRESHOLD, &BY, T0, &id),
                      LW_ERR_INVAL);
     assert_int_equal(lw_case_open(s, NULL, THRESHOLD, &BY, T0, &id),
@@ -229,10 +227,8 @@ static void test_open_refused(void **state)
                      LW_ERR_INVAL);
 
     /* one open case per agent and device; another agent may have one */
-    assert_int_equal(open_case(s, "car/1", "alice", T0 + HOUR, T0, &id),
-                     LW_OK);
-    assert_int_equal(open_case(s, "car/1", "alice", T0 + 2 * HOUR, T0 + 1,
-                               &id),
+    assert_int_equal(open_case(s, "car/1", "alice", T0 + HOUR, T0, &id), LW_OK);
+    assert_int_equal(open_case(s, "car/1", "alice", T0 + 2 * HOUR, T0 + 1, &id),
                      LW_ERR_EXISTS);
     assert_non_null(strstr(lw_store_errmsg(s), "case 1"));
     assert_int_equal(open_case(s, "car/1", "tab", T0 + HOUR, T0, &id), LW_OK);
@@ -252,11 +248,10 @@ static void test_reopen_after_expiry(void **state)
     struct recs r;
 
     (void)state;
-    assert_int_equal(open_case(s, "car/1", "alice", T0 + HOUR, T0, &id),
-                     LW_OK);
-    assert_int_equal(open_case(s, "car/1", "alice", T0 + 3 * HOUR,
-                               T0 + 2 * HOUR, &id),
-                     LW_OK);
+    assert_int_equal(open_case(s, "car/1", "alice", T0 + HOUR, T0, &id), LW_OK);
+    assert_int_equal(
+        open_case(s, "car/1", "alice", T0 + 3 * HOUR, T0 + 2 * HOUR, &id),
+        LW_OK);
     assert_int_equal(id, 2);
     assert_int_equal(lw_case_get(s, 1, &c), LW_OK);
     assert_int_equal(c.outcome, LW_CASE_EXPIRED);
@@ -276,8 +271,7 @@ static void test_close(void **state)
     struct recs r;
 
     (void)state;
-    assert_int_equal(open_case(s, "car/1", "alice", T0 + HOUR, T0, &id),
-                     LW_OK);
+    assert_int_equal(open_case(s, "car/1", "alice", T0 + HOUR, T0, &id), LW_OK);
     assert_int_equal(lw_case_close(s, id, LW_CASE_EXPIRED, NULL, &BY, T0),
                      LW_ERR_INVAL);
     assert_int_equal(lw_case_close(s, id, LW_CASE_OPEN, NULL, &BY, T0),
@@ -300,8 +294,7 @@ static void test_close(void **state)
     assert_non_null(strstr(lw_store_errmsg(s), "ended already (recovered"));
 
     /* an expired, not yet swept case can still be closed */
-    assert_int_equal(open_case(s, "car/4", "alice", T0 + HOUR, T0, &id),
-                     LW_OK);
+    assert_int_equal(open_case(s, "car/4", "alice", T0 + HOUR, T0, &id), LW_OK);
     assert_int_equal(
         lw_case_close(s, id, LW_CASE_CANCELLED, NULL, &BY, T0 + 2 * HOUR),
         LW_OK);

@@ -28,8 +28,7 @@ static struct lw_store *fixture(void)
     struct lw_store *s = NULL;
     char err[256];
 
-    assert_int_equal(lw_store_open(&s, ":memory:", 0, err, sizeof(err)),
-                     LW_OK);
+    assert_int_equal(lw_store_open(&s, ":memory:", 0, err, sizeof(err)), LW_OK);
     return s;
 }
 
@@ -159,9 +158,9 @@ static void test_lifecycle(void **state)
     assert_int_equal(n, 1);
 
     /* failed */
-    assert_int_equal(lw_cmd_mark_failed(s, id2, "no route for this device",
-                                        T0 + 3100),
-                     LW_OK);
+    assert_int_equal(
+        lw_cmd_mark_failed(s, id2, "no route for this device", T0 + 3100),
+        LW_OK);
     assert_int_equal(lw_cmd_get(s, id2, &c), LW_OK);
     assert_int_equal(c.state, LW_CMD_FAILED);
     assert_string_equal(c.error, "no route for this device");
@@ -181,10 +180,10 @@ static void test_answer_per_device(void **state)
     (void)state;
     fix(s, "van7", T0 - 5000);
     fix(s, "van8", T0 - 5000);
-    assert_int_equal(
-        lw_cmd_queue(s, "van7", LW_CMD_REPORT_NOW, &BY, 0, T0, &a), LW_OK);
-    assert_int_equal(
-        lw_cmd_queue(s, "van8", LW_CMD_REPORT_NOW, &BY, 0, T0, &b), LW_OK);
+    assert_int_equal(lw_cmd_queue(s, "van7", LW_CMD_REPORT_NOW, &BY, 0, T0, &a),
+                     LW_OK);
+    assert_int_equal(lw_cmd_queue(s, "van8", LW_CMD_REPORT_NOW, &BY, 0, T0, &b),
+                     LW_OK);
     assert_int_equal(lw_cmd_mark_sent(s, a, T0 + 1), LW_OK);
     assert_int_equal(lw_cmd_mark_sent(s, b, T0 + 1), LW_OK);
     fix(s, "van8", T0 + 4000);
@@ -225,20 +224,20 @@ static void test_queue_refused(void **state)
     fix(s, "van7", T0);
     memset(longdev, 'd', sizeof(longdev) - 1);
     longdev[sizeof(longdev) - 1] = '\0';
-    assert_int_equal(lw_cmd_queue(s, longdev, LW_CMD_REPORT_NOW, &BY, 0, T0,
-                                  &id),
-                     LW_ERR_INVAL);
-    assert_int_equal(lw_cmd_queue(s, "van7", (enum lw_cmd_action)7, &BY, 0, T0,
-                                  &id),
-                     LW_ERR_INVAL);
-    assert_int_equal(lw_cmd_queue(s, "van7", LW_CMD_REPORT_NOW, &nobody, 0, T0,
-                                  &id),
-                     LW_ERR_INVAL);
+    assert_int_equal(
+        lw_cmd_queue(s, longdev, LW_CMD_REPORT_NOW, &BY, 0, T0, &id),
+        LW_ERR_INVAL);
+    assert_int_equal(
+        lw_cmd_queue(s, "van7", (enum lw_cmd_action)7, &BY, 0, T0, &id),
+        LW_ERR_INVAL);
+    assert_int_equal(
+        lw_cmd_queue(s, "van7", LW_CMD_REPORT_NOW, &nobody, 0, T0, &id),
+        LW_ERR_INVAL);
     assert_int_equal(lw_cmd_queue(s, "", LW_CMD_REPORT_NOW, &BY, 0, T0, &id),
                      LW_ERR_INVAL);
-    assert_int_equal(lw_cmd_queue(NULL, "van7", LW_CMD_REPORT_NOW, &BY, 0, T0,
-                                  &id),
-                     LW_ERR_INVAL);
+    assert_int_equal(
+        lw_cmd_queue(NULL, "van7", LW_CMD_REPORT_NOW, &BY, 0, T0, &id),
+        LW_ERR_INVAL);
     lw_store_close(s);
 }
 

@@ -66,8 +66,7 @@ static int collect(void *ctx, const struct lw_audit_entry *a)
     snprintf(r->who[r->n], 64, "%s", a->who);
     snprintf(r->via[r->n], 16, "%s", a->via ? a->via : "");
     r->mentions[r->n] = has(a->detail, r->secret) ||
-                        has(a->reason, r->secret) ||
-                        has(a->as_name, r->secret);
+                        has(a->reason, r->secret) || has(a->as_name, r->secret);
     r->n++;
     return 0;
 }
@@ -156,9 +155,9 @@ static void test_add_refused(void **state)
     int64_t id = 5;
 
     (void)state;
-    assert_int_equal(lw_user_add(s, "bob", LW_ROLE_OPS | LW_ROLE_ADMIN, NULL,
-                                 &BY, T0, NULL),
-                     LW_OK);
+    assert_int_equal(
+        lw_user_add(s, "bob", LW_ROLE_OPS | LW_ROLE_ADMIN, NULL, &BY, T0, NULL),
+        LW_OK);
     /* taken, case-sensitive */
     assert_int_equal(lw_user_add(s, "bob", LW_ROLE_OPS, NULL, &BY, T0, &id),
                      LW_ERR_EXISTS);
@@ -170,10 +169,8 @@ static void test_add_refused(void **state)
     assert_int_equal(lw_user_add(s, "b b", LW_ROLE_OPS, NULL, &BY, T0, NULL),
                      LW_ERR_INVAL);
     assert_non_null(strstr(lw_store_errmsg(s), "letters, digits"));
-    assert_int_equal(lw_user_add(s, "c", 0, NULL, &BY, T0, NULL),
-                     LW_ERR_INVAL);
-    assert_int_equal(lw_user_add(s, "c", 8, NULL, &BY, T0, NULL),
-                     LW_ERR_INVAL);
+    assert_int_equal(lw_user_add(s, "c", 0, NULL, &BY, T0, NULL), LW_ERR_INVAL);
+    assert_int_equal(lw_user_add(s, "c", 8, NULL, &BY, T0, NULL), LW_ERR_INVAL);
     assert_int_equal(lw_user_add(s, "c", LW_ROLE_OPS, "short", &BY, T0, NULL),
                      LW_ERR_INVAL);
     assert_non_null(strstr(lw_store_errmsg(s), "8 to 1024 bytes"));
@@ -236,8 +233,8 @@ static void test_passwd_disable_roles(void **state)
     (void)state;
     assert_int_equal(lw_user_add(s, "alice", LW_ROLE_AGENT, PW, &BY, T0, NULL),
                      LW_OK);
-    assert_int_equal(
-        lw_user_passwd(s, "alice", "new password", &BY, T0 + 1000), LW_OK);
+    assert_int_equal(lw_user_passwd(s, "alice", "new password", &BY, T0 + 1000),
+                     LW_OK);
     assert_int_equal(lw_user_login(s, "alice", PW, NULL), LW_ERR_NOTFOUND);
     assert_int_equal(lw_user_login(s, "alice", "new password", NULL), LW_OK);
     assert_int_equal(lw_user_passwd(s, "nobody", "new password", &BY, T0),
@@ -363,9 +360,9 @@ static void test_tokens(void **state)
     int64_t id = 0;
 
     (void)state;
-    assert_int_equal(lw_token_create(s, "servicing", LW_ROLE_OPS, 0, &BY, T0,
-                                     text, &id),
-                     LW_OK);
+    assert_int_equal(
+        lw_token_create(s, "servicing", LW_ROLE_OPS, 0, &BY, T0, text, &id),
+        LW_OK);
     assert_true(id > 0);
     assert_int_equal(strlen(text), LW_TOKEN_TEXT_LEN);
     assert_memory_equal(text, LW_TOKEN_PREFIX, 4);
@@ -391,26 +388,25 @@ static void test_tokens(void **state)
                      LW_ERR_NOTFOUND);
 
     /* one valid token per name; no user's name */
-    assert_int_equal(lw_token_create(s, "servicing", LW_ROLE_OPS, 0, &BY, T0,
-                                     text2, NULL),
-                     LW_ERR_EXISTS);
+    assert_int_equal(
+        lw_token_create(s, "servicing", LW_ROLE_OPS, 0, &BY, T0, text2, NULL),
+        LW_ERR_EXISTS);
     assert_string_equal(text2, "");
-    assert_int_equal(lw_user_add(s, "alice", LW_ROLE_AGENT, NULL, &BY, T0,
-                                 NULL),
-                     LW_OK);
-    assert_int_equal(lw_token_create(s, "alice", LW_ROLE_AGENT, 0, &BY, T0,
-                                     text2, NULL),
-                     LW_ERR_EXISTS);
-    assert_int_equal(lw_user_add(s, "servicing", LW_ROLE_OPS, NULL, &BY, T0,
-                                 NULL),
-                     LW_ERR_EXISTS);
+    assert_int_equal(
+        lw_user_add(s, "alice", LW_ROLE_AGENT, NULL, &BY, T0, NULL), LW_OK);
+    assert_int_equal(
+        lw_token_create(s, "alice", LW_ROLE_AGENT, 0, &BY, T0, text2, NULL),
+        LW_ERR_EXISTS);
+    assert_int_equal(
+        lw_user_add(s, "servicing", LW_ROLE_OPS, NULL, &BY, T0, NULL),
+        LW_ERR_EXISTS);
     /* a token never administers; expiry in the future */
-    assert_int_equal(lw_token_create(s, "adm", LW_ROLE_ADMIN, 0, &BY, T0,
-                                     text2, NULL),
-                     LW_ERR_INVAL);
-    assert_int_equal(lw_token_create(s, "old", LW_ROLE_OPS, T0, &BY, T0, text2,
-                                     NULL),
-                     LW_ERR_INVAL);
+    assert_int_equal(
+        lw_token_create(s, "adm", LW_ROLE_ADMIN, 0, &BY, T0, text2, NULL),
+        LW_ERR_INVAL);
+    assert_int_equal(
+        lw_token_create(s, "old", LW_ROLE_OPS, T0, &BY, T0, text2, NULL),
+        LW_ERR_INVAL);
 
     /* revoke: gone; the name can be reused */
     assert_int_equal(lw_token_revoke(s, "servicing", &BY, T0 + 10), LW_OK);
@@ -424,12 +420,11 @@ static void test_tokens(void **state)
     assert_int_equal(lw_token_lookup(s, text2, T0 + 21, &t), LW_OK);
 
     /* expiry */
-    assert_int_equal(lw_token_create(s, "tablet", LW_ROLE_AGENT, T0 + 1000,
-                                     &BY, T0, text, NULL),
+    assert_int_equal(lw_token_create(s, "tablet", LW_ROLE_AGENT, T0 + 1000, &BY,
+                                     T0, text, NULL),
                      LW_OK);
     assert_int_equal(lw_token_lookup(s, text, T0 + 999, &t), LW_OK);
-    assert_int_equal(lw_token_lookup(s, text, T0 + 1000, &t),
-                     LW_ERR_NOTFOUND);
+    assert_int_equal(lw_token_lookup(s, text, T0 + 1000, &t), LW_ERR_NOTFOUND);
     /* an expired token's name is free again */
     assert_int_equal(lw_token_create(s, "tablet", LW_ROLE_AGENT, 0, &BY,
                                      T0 + 2000, text2, NULL),
@@ -467,14 +462,13 @@ static void test_token_storage(void **state)
     close(fd);
     unlink(path);
     s = open_ok(path, 0);
-    assert_int_equal(lw_token_create(s, "dash", LW_ROLE_OPS, 0, &BY, T0, text,
-                                     NULL),
-                     LW_OK);
+    assert_int_equal(
+        lw_token_create(s, "dash", LW_ROLE_OPS, 0, &BY, T0, text, NULL), LW_OK);
     lw_store_close(s);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT hash FROM tokens", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT hash FROM tokens", -1, &st, NULL),
+        SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *h = (const char *)sqlite3_column_text(st, 0);
 
@@ -506,13 +500,11 @@ static void test_token_list_touch(void **state)
     int64_t id;
 
     (void)state;
-    assert_int_equal(lw_token_create(s, "b", LW_ROLE_OPS, 0, &BY, T0, text,
-                                     &id),
-                     LW_OK);
+    assert_int_equal(
+        lw_token_create(s, "b", LW_ROLE_OPS, 0, &BY, T0, text, &id), LW_OK);
     assert_int_equal(lw_token_revoke(s, "b", &BY, T0), LW_OK);
-    assert_int_equal(lw_token_create(s, "b", LW_ROLE_OPS, 0, &BY, T0, text,
-                                     &id),
-                     LW_OK);
+    assert_int_equal(
+        lw_token_create(s, "b", LW_ROLE_OPS, 0, &BY, T0, text, &id), LW_OK);
     assert_int_equal(lw_token_create(s, "a", LW_ROLE_AGENT | LW_ROLE_OPS, 0,
                                      &BY, T0, text, NULL),
                      LW_OK);
