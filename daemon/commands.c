@@ -17,6 +17,9 @@
 #define CMD_QOS 1
 /* Failures: at most one log line per this many ms. */
 #define ERR_LOG_INTERVAL_MS 60000
+/* A command still queued this long after it was asked for is not sent
+ * (lienwatchd or the broker was away): the asker has moved on. */
+#define QUEUED_MAX_MS (10LL * 60 * 1000)
 /* A sent command unanswered for this long is given up on. */
 #define GIVE_UP_MS (24LL * 3600 * 1000)
 #define HOURLY_S 3600.0
@@ -62,8 +65,9 @@ static int collect(void *ctx, const struct lw_cmd *cmd)
     return b->n >= BATCH_MAX;
 }
 
-/* Publishes one command and records the outcome. */
-static void send_one(struct lwd_commands *c, const struct lw_cmd *cmd)
+/* Publishes one command and records the outcome. False when it stays
+ * queued (to try again). */
+static bool send_one(struct lwd_commands *c, const struct lw_cmd *cmd)
 {
     char topic[LW_CMD_TOPIC_MAX], payload[LW_CMD_PAYLOAD_MAX], why[160];
     int64_t now = lwrt_wall_ms();
@@ -72,22 +76,27 @@ static void send_one(struct lwd_commands *c, const struct lw_cmd *cmd)
 
     e = lw_cmd_route(cmd, c->cfg->topic_owntracks, c->cfg->topic_prefix, topic,
                      sizeof(topic), payload, sizeof(payload));
+    if (e == LW_OK && now - cmd->created_ms > QUEUED_MAX_MS)
+        e = LW_ERR_BUSY; /* stale, see QUEUED_MAX_MS */
     if (e != LW_OK) {
-        snprintf(why, sizeof(why),
-                 e == LW_ERR_RANGE ? "the command topic is too long"
-                                   : "no command topic for this device (not "
-                                     "an OwnTracks or lw-gpsbridge device "
-                                     "id)");
+        snprintf(why, sizeof(why), "%s",
+                 e == LW_ERR_BUSY    ? "not sent within 10 minutes of the "
+                                       "request (lienwatchd or the broker "
+                                       "was away)"
+                 : e == LW_ERR_RANGE ? "the command topic is too long"
+                                     : "no command topic for this device "
+                                       "(not an OwnTracks or lw-gpsbridge "
+                                       "device id)");
         if (lw_cmd_mark_failed(c->store, cmd->id, why, now) != LW_OK) {
             db_failed(c, "marking a command failed");
-            return;
+            return false;
         }
         c->failed++;
         lwrt_log(LOG_WARNING,
                  "command %lld (%s for %s, asked by %s) failed: %s",
                  (long long)cmd->id, lw_cmd_action_name(cmd->action),
                  cmd->device, cmd->requested_by, why);
-        return;
+        return true;
     }
     rc = lwd_mqtt_publish(c->link, topic, payload, strlen(payload), CMD_QOS,
                           false, NULL);
@@ -99,19 +108,20 @@ static void send_one(struct lwd_commands *c, const struct lw_cmd *cmd)
                      "command %lld: publishing on %s failed (code %d); "
                      "retried",
                      (long long)cmd->id, topic, rc);
-        return;
+        return false;
     }
     if (lw_cmd_mark_sent(c->store, cmd->id, now) != LW_OK) {
         /* published but not marked: it may go out twice, which a device
          * answers with one more fix */
         db_failed(c, "marking a command sent");
-        return;
+        return true;
     }
     c->published++;
     c->sent_open++;
     lwrt_log(LOG_INFO, "command %lld: %s for %s (asked by %s) published on %s",
              (long long)cmd->id, lw_cmd_action_name(cmd->action), cmd->device,
              cmd->requested_by, topic);
+    return true;
 }
 
 /* Lists the queued commands and publishes them. */
@@ -129,7 +139,8 @@ static void send_queued(struct lwd_commands *c)
     c->look = b.n == BATCH_MAX; /* more wait: the next tick */
     c->look_connects = c->link->connects;
     for (int i = 0; i < b.n; i++)
-        send_one(c, &b.cmd[i]);
+        if (!send_one(c, &b.cmd[i]))
+            c->look = true; /* stays queued: the next tick tries again */
 }
 
 /* Marks the commands that stored fixes answered. */

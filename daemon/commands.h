@@ -12,7 +12,8 @@
  * {"action":"report_now"} on <topic_prefix>/cmd/<device> for an
  * lw-gpsbridge device; then marks it sent (or failed, when the device has
  * no command topic). A command queued while the broker is away waits,
- * queued, for the connection. After each commit of fixes, while commands
+ * queued, for the connection, for up to 10 minutes: older, it is marked
+ * failed instead of sent (whoever asked has moved on). After each commit of fixes, while commands
  * are sent and unanswered, lw_cmd_answer marks those a newer fix answers.
  * Hourly, commands sent a day ago without an answer are given up on.
  *

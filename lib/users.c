@@ -257,7 +257,8 @@ static enum lw_err name_free(struct lw_db *db, const char *name, int64_t now_ms)
         return e;
     e = find_id(db, SQL_TOKEN_VALID_ID, name, now_ms, &id);
     if (e == LW_OK) {
-        lw_db_seterr(db, "%s has a valid token (revoke it first)", name);
+        lw_db_seterr(db, "%s is the name of a valid token (revoke it first)",
+                     name);
         return LW_ERR_EXISTS;
     }
     return e == LW_ERR_NOTFOUND ? LW_OK : e;
@@ -314,8 +315,6 @@ enum lw_err lw_user_add(struct lw_store *s, const char *name, unsigned roles,
     if (e)
         goto out_wipe;
     e = name_free(db, name, now_ms);
-    if (e == LW_ERR_EXISTS)
-        lw_db_seterr(db, "%s exists already", name);
     if (e)
         goto out_end;
     st = lw_db_stmt(db, SQL_USER_ADD, &e);

@@ -11,7 +11,7 @@
  * has a fix newer than the command (lw_cmd_answer). States:
  *
  *     queued --publish--> sent --a newer fix--> answered
- *        \--cannot be routed--> failed <--no fix for a day--/
+ *        \--no topic, or not sent in 10 min--> failed <--no fix in a day--/
  *
  * "Newer" is by the fix's own time (the device's clock) against the
  * command's creation time (ours): fix_time_ms > created_ms. A fix taken

@@ -162,7 +162,7 @@ static void test_add_refused(void **state)
     assert_int_equal(lw_user_add(s, "bob", LW_ROLE_OPS, NULL, &BY, T0, &id),
                      LW_ERR_EXISTS);
     assert_int_equal(id, 0);
-    assert_non_null(strstr(lw_store_errmsg(s), "bob exists"));
+    assert_non_null(strstr(lw_store_errmsg(s), "bob is the name of a user"));
     assert_int_equal(lw_user_add(s, "Bob", LW_ROLE_OPS, NULL, &BY, T0, NULL),
                      LW_OK);
     /* bad names, roles, passwords, identities */
