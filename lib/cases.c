@@ -39,6 +39,15 @@ static const char *const outcome_names[] = {
 
 static const char SQL_CASE_GET[] =
     "SELECT " CASE_COLS " FROM cases WHERE id = ?1";
+/* the open cases of one agent (the web's question on every page), of
+ * everyone, and any: the first two on the partial indexes of open cases */
+static const char SQL_CASE_LIST_AGENT_OPEN[] =
+    "SELECT " CASE_COLS " FROM cases WHERE agent = ?1 AND outcome = 'open' "
+    "AND expires_ms > ?4 AND (?2 IS NULL OR device = ?2) ORDER BY id";
+static const char SQL_CASE_LIST_OPEN[] =
+    "SELECT " CASE_COLS " FROM cases INDEXED BY cases_open_by_device "
+    "WHERE outcome = 'open' AND expires_ms > ?4 AND (?2 IS NULL OR "
+    "device = ?2) ORDER BY id";
 static const char SQL_CASE_LIST[] =
     "SELECT " CASE_COLS " FROM cases WHERE (?1 IS NULL OR agent = ?1) AND "
     "(?2 IS NULL OR device = ?2) AND (?3 = 0 OR (outcome = 'open' AND "
@@ -480,7 +489,11 @@ enum lw_err lw_case_list(struct lw_store *s, const struct lw_case_filter *f,
         return LW_ERR_INVAL;
     if (!f)
         f = &all;
-    st = lw_db_stmt(db, SQL_CASE_LIST, &e);
+    st = lw_db_stmt(db,
+                    !f->open_only ? SQL_CASE_LIST
+                    : f->agent    ? SQL_CASE_LIST_AGENT_OPEN
+                                  : SQL_CASE_LIST_OPEN,
+                    &e);
     if (!st)
         return e;
     lw_db_bind_text(db, st, 1, f->agent);
