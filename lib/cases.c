@@ -53,7 +53,8 @@ static const char SQL_CASE_LIST[] =
     "(?2 IS NULL OR device = ?2) AND (?3 = 0 OR (outcome = 'open' AND "
     "expires_ms > ?4)) ORDER BY id";
 static const char SQL_CASE_OPEN_ROWS[] =
-    "SELECT " CASE_COLS " FROM cases WHERE outcome = 'open' ORDER BY id";
+    "SELECT " CASE_COLS " FROM cases INDEXED BY cases_open_by_device "
+    "WHERE outcome = 'open' ORDER BY id";
 static const char SQL_CASE_PAIR[] =
     "SELECT " CASE_COLS " FROM cases WHERE agent = ?1 AND device = ?2 AND "
     "outcome = 'open'";
