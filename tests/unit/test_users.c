@@ -294,7 +294,7 @@ static int collect_user(void *ctx, const struct lw_user *u)
 
 static void test_list_and_readonly(void **state)
 {
-    char path[] = "/tmp/lw-test-users-XXXXXX";
+    char path[] = "/tmp/lw-test-users-XXXXXX", side[sizeof(path) + 4];
     int fd = mkstemp(path);
     struct lw_store *s, *ro;
     struct names n = {0};
@@ -324,11 +324,10 @@ static void test_list_and_readonly(void **state)
     lw_store_close(ro);
     lw_store_close(s);
     unlink(path);
-    strcat(path, "-wal");
-    unlink(path);
-    path[strlen(path) - 4] = '\0';
-    strcat(path, "-shm");
-    unlink(path);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    unlink(side);
 }
 
 static void test_password_check(void **state)
