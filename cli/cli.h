@@ -97,6 +97,7 @@ extern const struct cli_command cli_cmd_user;
 extern const struct cli_command cli_cmd_token;
 extern const struct cli_command cli_cmd_case;
 extern const struct cli_command cli_cmd_command;
+extern const struct cli_command cli_cmd_places;
 
 /* The command named name, or NULL (cli/main.c). */
 const struct cli_command *cli_command_find(const char *name);

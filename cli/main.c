@@ -32,6 +32,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_audit,    &cli_cmd_init_db, &cli_cmd_vehicle, &cli_cmd_account,
     &cli_cmd_geofence, &cli_cmd_alerts,  &cli_cmd_outbox,  &cli_cmd_evidence,
     &cli_cmd_user,     &cli_cmd_token,   &cli_cmd_case,    &cli_cmd_command,
+    &cli_cmd_places,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

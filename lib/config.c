@@ -29,6 +29,7 @@
 #include "lienwatch/config.h"
 #include "lienwatch/mime.h"
 #include "lienwatch/timeutil.h"
+#include "lienwatch/tz.h"
 
 enum setting_type {
     T_STR,      /* char[LW_CONFIG_STR_MAX + 1], free text */
@@ -287,6 +288,12 @@ static const struct setting settings[] = {
      "last-known positions of its vehicles are deleted (0: at once). From "
      "payoff on, their fixes are counted as ignored.paid_off and not "
      "stored."},
+
+    {"places", "timezone", T_STR, OFF(places_timezone), "", 0, 0, CLI,
+     "Time zone (an IANA name such as Europe/Berlin) of the local time in "
+     "which 'lienwatch places' counts nights (a stop covering 03:00) and "
+     "usual hours; empty: the system's (/etc/localtime). 'lienwatch places "
+     "--tz ZONE' overrides it."},
 
     {"log", "level", T_LOGLEVEL, OFF(log_level), "info", 0, 3, LOG,
      "Least severe messages logged: error, warning, info or debug."},
@@ -1471,6 +1478,22 @@ static void check_db(struct errlist *el, const struct setting *st,
                st->section, st->key, path, (int)geteuid(), strerror(errno));
 }
 
+/* places.timezone names a zone that this machine has. */
+static void check_timezone(struct errlist *el, const struct lw_config *c)
+{
+    char err[ERR_LINE_MAX - 64] = "";
+    struct lw_tz *tz = NULL;
+    enum lw_err e;
+
+    if (!c->places_timezone[0] ||
+        !memchr(c->places_timezone, '\0', LW_CONFIG_STR_MAX + 1))
+        return;
+    e = lw_tz_load(c->places_timezone, &tz, err, sizeof(err));
+    lw_tz_free(tz);
+    if (e != LW_OK)
+        el_add(el, "places.timezone: %s", err[0] ? err : lw_strerror(e));
+}
+
 /* The values (validate), and with fs the files and folders they name;
  * every problem into err. */
 static enum lw_err checks(const struct lw_config *c, bool fs, char *err,
@@ -1498,6 +1521,8 @@ static enum lw_err checks(const struct lw_config *c, bool fs, char *err,
         else if (st->type == T_DB)
             check_db(&el, st, path);
     }
+    if (fs)
+        check_timezone(&el, c);
     el_finish(&el);
     return el.n ? LW_ERR_CONFIG : LW_OK;
 }

@@ -101,6 +101,8 @@ struct lw_config {
                                                               allow */
     char privacy_publish_unwatched[LW_CONFIG_STR_MAX + 1]; /* yes or no */
     int64_t privacy_purge_after_payoff_ms; /* payoff to purge; 0 = at once */
+    /* [places] */
+    char places_timezone[LW_CONFIG_STR_MAX + 1]; /* IANA zone; "" system's */
     /* [log] */
     int log_level;                              /* 0 err .. 3 debug */
 };

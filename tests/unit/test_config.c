@@ -675,6 +675,35 @@ static bool other_value(const struct lw_config *c, const char *section,
 /* Every key: a class, documentation, a default that reads back; a change
  * to it is seen by the diff with its class, and kept back when (and only
  * when) it needs a restart. */
+/* places.timezone: a zone this machine has; a missing or malformed name is
+ * named in the check (the file system is read: lw_config_check). */
+static void test_check_timezone(void **state)
+{
+    char err[LW_CONFIG_ERR_MAX];
+    struct lw_config c;
+    (void)state;
+
+    lw_config_defaults(&c);
+    assert_string_equal(c.places_timezone, "");
+    assert_int_equal(lw_config_set(&c, "places", "timezone", "UTC", err,
+                                   sizeof(err)),
+                     LW_OK);
+    assert_int_equal(lw_config_set(&c, "store", "db", "/tmp/lw-tz-check.db",
+                                   err, sizeof(err)),
+                     LW_OK);
+    assert_int_equal(lw_config_check(&c, err, sizeof(err)), LW_OK);
+    assert_int_equal(lw_config_set(&c, "places", "timezone", "Mars/Olympus",
+                                   err, sizeof(err)),
+                     LW_OK);
+    assert_int_equal(lw_config_check(&c, err, sizeof(err)), LW_ERR_CONFIG);
+    assert_non_null(strstr(err, "places.timezone"));
+    assert_int_equal(lw_config_set(&c, "places", "timezone", "../etc/passwd",
+                                   err, sizeof(err)),
+                     LW_OK);
+    assert_int_equal(lw_config_check(&c, err, sizeof(err)), LW_ERR_CONFIG);
+    assert_non_null(strstr(err, "places.timezone"));
+}
+
 static void test_every_key_reload(void **state)
 {
     struct lw_config base, b, z;
@@ -840,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_topic_overlaps),
         cmocka_unit_test(test_validate_values),
         cmocka_unit_test(test_check_files),
+        cmocka_unit_test(test_check_timezone),
         cmocka_unit_test(test_every_key_reload),
         cmocka_unit_test(test_keep_restart_prefix),
         cmocka_unit_test(test_dump_reload),
