@@ -51,6 +51,7 @@
 
 #include "lienwatch/alert.h"
 #include "lienwatch/geo.h"
+#include "lienwatch/jump.h"
 
 /* Initial bucket count of a hash table (a power of two). */
 #define HT_MIN_BUCKETS 16
@@ -86,6 +87,8 @@
 #define DEV_TRIG_POWER 0x020u   /* in a run of power_cut triggers */
 #define DEV_TRIG_TOW 0x040u     /* in a run of tow triggers */
 #define DEV_TRIG_BATTERY 0x080u /* in a run of low_battery triggers */
+#define DEV_HAS_SUSPECT 0x100u  /* suspect holds a fix kept aside */
+#define DEV_JUMP_ALERTED 0x200u /* jump_alert_ms holds the last gps_jump */
 
 /* Hash-table link, first member of every hashed record. */
 struct hent {
@@ -134,19 +137,22 @@ struct acct;
 
 /* One tracked device (vehicle). */
 struct dev {
-    struct hent h;            /* devices table link; key is id */
-    uint32_t heap_idx;        /* position in the heap, or NOT_IN_HEAP */
-    struct acct *acct;        /* registered account, NULL when none */
-    struct dev *acct_next;    /* next device of the same account */
-    int64_t base_ms;          /* last heard, or registration if never */
-    int64_t offline_after_ms; /* the vehicle's allowance, 0 = default */
-    int64_t deadline_ms;      /* cached dev_deadline(), INT64_MAX if none */
-    struct cfix newest;       /* newest processed fix (DEV_HAS_NEWEST) */
-    struct fstate *fs;        /* nfs sparse fence states */
-    uint32_t nfs;             /* entries used in fs */
-    uint32_t capfs;           /* entries allocated in fs */
-    uint16_t flags;           /* DEV_* */
-    char id[];                /* device id, NUL-terminated */
+    struct hent h;             /* devices table link; key is id */
+    uint32_t heap_idx;         /* position in the heap, or NOT_IN_HEAP */
+    struct acct *acct;         /* registered account, NULL when none */
+    struct dev *acct_next;     /* next device of the same account */
+    int64_t base_ms;           /* last heard, or registration if never */
+    int64_t offline_after_ms;  /* the vehicle's allowance, 0 = default */
+    int64_t deadline_ms;       /* cached dev_deadline(), INT64_MAX if none */
+    struct cfix newest;        /* newest processed fix (DEV_HAS_NEWEST) */
+    struct cfix suspect;       /* a jump kept aside (DEV_HAS_SUSPECT) */
+    struct lw_jump_state jump; /* the jump judge's state */
+    int64_t jump_alert_ms;     /* last gps_jump raised (DEV_JUMP_ALERTED) */
+    struct fstate *fs;         /* nfs sparse fence states */
+    uint32_t nfs;              /* entries used in fs */
+    uint32_t capfs;            /* entries allocated in fs */
+    uint16_t flags;            /* DEV_* */
+    char id[];                 /* device id, NUL-terminated */
 };
 
 /* An account, created when first named by a vehicle or an update. */
@@ -215,6 +221,7 @@ static const char *const kind_names[LW_ALERT_KIND_COUNT_] = {
     [LW_ALERT_POWER_CUT] = "power_cut",
     [LW_ALERT_TOW] = "tow",
     [LW_ALERT_LOW_BATTERY] = "low_battery",
+    [LW_ALERT_GPS_JUMP] = "gps_jump",
 };
 
 const char *lw_alert_kind_name(enum lw_alert_kind k)
@@ -858,9 +865,9 @@ static void prune_dev(const struct lw_engine *e, struct dev *d)
 }
 
 /* Expands d's newest fix into out (a full lw_fix with the device id). */
-static void newest_fix(const struct dev *d, struct lw_fix *out)
+static void cfix_fix(const struct dev *d, const struct cfix *c,
+                     struct lw_fix *out)
 {
-    const struct cfix *c = &d->newest;
 
     lw_fix_init(out);
     copy_str(out->device, sizeof(out->device), d->id);
@@ -876,10 +883,14 @@ static void newest_fix(const struct dev *d, struct lw_fix *out)
     out->trigger = c->trigger;
 }
 
-/* Stores f as d's newest fix. */
-static void set_newest(struct dev *d, const struct lw_fix *f)
+static void newest_fix(const struct dev *d, struct lw_fix *out)
 {
-    d->newest = (struct cfix){
+    cfix_fix(d, &d->newest, out);
+}
+
+static struct cfix fix_cfix(const struct lw_fix *f)
+{
+    return (struct cfix){
         .fix_time_ms = f->fix_time_ms,
         .recv_time_ms = f->recv_time_ms,
         .lat_deg = f->lat_deg,
@@ -894,6 +905,12 @@ static void set_newest(struct dev *d, const struct lw_fix *f)
                           : f->battery_pct),
         .trigger = f->trigger,
     };
+}
+
+/* Stores f as d's newest fix. */
+static void set_newest(struct dev *d, const struct lw_fix *f)
+{
+    d->newest = fix_cfix(f);
     d->flags |= DEV_HAS_NEWEST;
 }
 
@@ -1351,7 +1368,8 @@ static void triggers(struct lw_engine *e, struct dev *d, const struct lw_fix *f,
 static bool cfg_ok(const struct lw_alert_cfg *cfg)
 {
     return cfg && cfg->confirm_fixes >= 1 && cfg->fence_margin_m >= 0 &&
-           isfinite(cfg->fence_margin_m) && cfg->offline_after_ms > 0;
+           isfinite(cfg->fence_margin_m) && cfg->offline_after_ms > 0 &&
+           cfg->max_speed_mps >= 0 && isfinite(cfg->max_speed_mps);
 }
 
 enum lw_err lw_engine_new(struct lw_engine **out,
@@ -1582,6 +1600,49 @@ enum lw_err lw_engine_heard(struct lw_engine *e, const char *device,
     return LW_OK;
 }
 
+/*
+ * Judges f, a fix that is not late, for a jump (jump.h); keeps a suspect
+ * aside in d and raises gps_jump for it (watched, at most once per
+ * LW_ALERT_JUMP_REPEAT_MS). Returns the verdict.
+ */
+static enum lw_jump_verdict judge_jump(struct lw_engine *e, struct dev *d,
+                                       const struct lw_fix *f, int64_t now_ms)
+{
+    struct lw_jump_info ji;
+    enum lw_jump_verdict v;
+    struct lw_alert a;
+
+    if (!(e->cfg.max_speed_mps > 0)) {
+        d->jump.has_accepted = false; /* re-seeded when judging resumes */
+        return LW_JUMP_OK;
+    }
+    if (!d->jump.has_accepted && (d->flags & DEV_HAS_NEWEST)) {
+        struct lw_fix n;
+
+        newest_fix(d, &n);
+        lw_jump_seed(&d->jump, &n);
+    }
+    v = lw_jump_judge(&d->jump, f, e->cfg.max_speed_mps, LW_JUMP_MAX_ACCURACY_M,
+                      &ji);
+    if (v != LW_JUMP_SUSPECT)
+        return v;
+    d->suspect = fix_cfix(f);
+    d->flags |= DEV_HAS_SUSPECT;
+    if (!(d->flags & DEV_WATCHED))
+        return v;
+    if ((d->flags & DEV_JUMP_ALERTED) &&
+        now_ms - d->jump_alert_ms < LW_ALERT_JUMP_REPEAT_MS)
+        return v;
+    d->flags |= DEV_JUMP_ALERTED;
+    d->jump_alert_ms = now_ms;
+    alert_init(&a, d, LW_ALERT_GPS_JUMP, now_ms);
+    alert_fix(&a, d, f);
+    a.moved_m = ji.distance_m;
+    a.gap_ms = ji.dt_ms;
+    emit(e, &a);
+    return v;
+}
+
 enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
                           bool late, int64_t now_ms)
 {
@@ -1606,9 +1667,31 @@ enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
     if (late) {
         rc = eval_fences(e, d, f, now_ms, eval_late);
     } else {
-        rc = eval_fences(e, d, f, now_ms, eval_live);
-        set_newest(d, f);
-        triggers(e, d, f, now_ms);
+        switch (judge_jump(e, d, f, now_ms)) {
+        case LW_JUMP_SUSPECT:
+            rc = LW_OK; /* kept aside: moves nothing */
+            break;
+        case LW_JUMP_CONFIRMS: {
+            struct lw_fix s;
+
+            /* the suspect was true: it goes first, as it came */
+            cfix_fix(d, &d->suspect, &s);
+            d->flags &= (uint16_t)~DEV_HAS_SUSPECT;
+            rc = eval_fences(e, d, &s, now_ms, eval_live);
+            set_newest(d, &s);
+            triggers(e, d, &s, now_ms);
+            if (rc == LW_OK)
+                rc = eval_fences(e, d, f, now_ms, eval_live);
+            set_newest(d, f);
+            triggers(e, d, f, now_ms);
+            break;
+        }
+        default:
+            d->flags &= (uint16_t)~DEV_HAS_SUSPECT;
+            rc = eval_fences(e, d, f, now_ms, eval_live);
+            set_newest(d, f);
+            triggers(e, d, f, now_ms);
+        }
     }
     /* A stay confirmed by this fix may already be over its dwell limit. */
     due(e, d, now_ms);

@@ -189,6 +189,13 @@ static const struct setting settings[] = {
      "Larger payloads are rejected (too_large) without being decoded; "
      "libmosquitto has read them by then: the broker's max_packet_size keeps "
      "them off the wire."},
+    {"ingest", "max_speed_kmh", T_DOUBLE, OFF(max_speed_kmh), "300", 0, 100000,
+     ALERTS,
+     "A fix implying a faster move than this from the previous accepted fix "
+     "(distance less both accuracies, both under 100 m) is a suspect jump: "
+     "it moves neither the last-known fix nor the geofence state until the "
+     "next fix confirms it, and raises gps_jump (at most hourly per "
+     "vehicle). 0 turns the check off."},
 
     {"alerts", "watch_days_past_due", T_INT, OFF(watch_days_past_due), "1", 0,
      36500, ALERTS,

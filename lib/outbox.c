@@ -132,6 +132,13 @@ static const struct kind_text kind_texts[LW_ALERT_KIND_COUNT_] = {
         {"has a tracker with a low battery",
          "The tracker's battery is low: it may go silent soon. Note the "
          "position\nbelow."},
+    [LW_ALERT_GPS_JUMP] =
+        {"reported an impossible jump",
+         "The tracker reported a position too far from the previous one to "
+         "have been\ndriven in the time between: a spoofed or replayed GPS "
+         "signal, or a tracker\nmoved to another vehicle. The position below "
+         "is the suspect one; the\nlast-known position and the geofences "
+         "ignore it until a following fix\nconfirms it."},
 };
 
 static const struct kind_text *kind_text(enum lw_alert_kind k)

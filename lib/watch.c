@@ -28,6 +28,8 @@
 #define QUEUE_INITIAL 16
 #define FENCES_INITIAL 64
 #define LINKS_INITIAL 16
+/* km/h in one m/s */
+#define KMH_PER_MPS 3.6
 /* JSON text of published documents: compact, doubles to 12 digits. */
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
@@ -266,6 +268,7 @@ static void alert_cfg(const struct lw_config *c, struct lw_alert_cfg *a)
     a->fence_margin_m = c->fence_margin_m;
     a->offline_after_ms = c->offline_after_ms;
     a->watch_days_past_due = c->watch_days_past_due;
+    a->max_speed_mps = c->max_speed_kmh / KMH_PER_MPS;
 }
 
 /* Appends an entry to the queue; NULL when out of memory. */

@@ -26,6 +26,14 @@
  *     and, when the message is a fix, the distance from the last fix before.
  *   - power_cut / tow / low_battery: OwnTracks trigger 'e' / '!' / '9'; one
  *     per run (re-armed by a fix with another trigger).
+ *   - gps_jump: a fix that jumps impossibly far from the previous accepted
+ *     fix (jump.h: implied speed over max_speed_mps, both accuracies under
+ *     100 m) is kept aside: it is heard (ends a silence) but moves no fence
+ *     state, is not the newest fix and raises no trigger alert, until the
+ *     next fix confirms it (then it is processed, followed by that fix). A
+ *     gps_jump alert carries the suspect fix, moved_m (distance from the
+ *     accepted fix) and gap_ms (time between them); at most one per
+ *     LW_ALERT_JUMP_REPEAT_MS per vehicle, by now_ms.
  *   - Alerts are raised only while the vehicle is watched (its account is at
  *     least watch_days_past_due days past due). State is tracked for every
  *     vehicle regardless, so when a vehicle becomes watched while already on
@@ -82,6 +90,7 @@ enum lw_alert_kind {
     LW_ALERT_POWER_CUT,         /* "power_cut" */
     LW_ALERT_TOW,               /* "tow" */
     LW_ALERT_LOW_BATTERY,       /* "low_battery" */
+    LW_ALERT_GPS_JUMP,          /* "gps_jump" */
     LW_ALERT_KIND_COUNT_        /* not a kind */
 };
 
@@ -89,6 +98,9 @@ enum lw_alert_kind {
 const char *lw_alert_kind_name(enum lw_alert_kind k);
 /* Parses a name; LW_ERR_INVAL when unknown. */
 enum lw_err lw_alert_kind_parse(const char *s, enum lw_alert_kind *out);
+
+/* gps_jump alerts of one vehicle are at least this far apart (1 h). */
+#define LW_ALERT_JUMP_REPEAT_MS (3600 * 1000LL)
 
 /* Longest fence name carried in an alert, without the NUL. */
 #define LW_ALERT_FENCE_MAX 128
@@ -116,6 +128,8 @@ struct lw_alert_cfg {
     double fence_margin_m;      /* >= 0 */
     int64_t offline_after_ms;   /* default allowance, > 0 */
     int watch_days_past_due;    /* watched at or over this */
+    double max_speed_mps;       /* gps_jump above this implied speed
+                                   (jump.h); 0 = not judged */
 };
 
 /* What the engine needs to know of a registered vehicle. */

@@ -66,6 +66,7 @@ struct lw_config {
     /* [ingest] */
     int64_t future_tolerance_ms;                /* reject fixes later than this */
     int max_payload_bytes;                      /* reject bigger payloads */
+    double max_speed_kmh;                       /* gps_jump above; 0 off */
     /* [alerts] */
     int watch_days_past_due;                    /* watched at/over this */
     int64_t offline_after_ms;                   /* default silence allowance */

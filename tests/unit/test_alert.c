@@ -186,7 +186,7 @@ static void fix_at(struct t *t, const char *device, double lat, double lon,
 static int setup(void **state)
 {
     struct t *t = calloc(1, sizeof(*t));
-    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD};
+    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0};
     size_t id;
     char err[128];
 
@@ -230,6 +230,128 @@ static void expect(const struct t *t, size_t i, enum lw_alert_kind kind,
     assert_string_equal(lw_alert_kind_name(t->a[i].kind),
                         lw_alert_kind_name(kind));
     assert_string_equal(t->a[i].fence, fence ? fence : "");
+}
+
+/* ---- gps_jump: impossible jumps are kept aside --------------------- */
+
+/* 300 km/h, as [ingest] max_speed_kmh's default. */
+#define JUMP_MPS (300.0 / 3.6)
+/* Where a spoofed fix puts the car: 100 km north, far outside home. */
+#define SPOOF_LAT (HOME_LAT + 0.9)
+
+/* Sets t's engine to confirm_fixes confirm and max_speed_mps mps. */
+static void jump_cfg(struct t *t, int confirm, double mps)
+{
+    struct lw_alert_cfg cfg = {confirm, MARGIN_M, OFFLINE_MS, WATCH_DPD, mps};
+
+    lw_engine_set_cfg(t->e, &cfg);
+}
+
+/* Counts t's alerts of kind. */
+static size_t count_kind(const struct t *t, enum lw_alert_kind kind)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < t->n; i++)
+        n += t->a[i].kind == kind;
+    return n;
+}
+
+/* One spoofed fix, even with confirm_fixes 1, raises no geofence alert but
+ * gps_jump with the suspect fix, the distance and the time; the car's
+ * newest fix stays at home. Without the check the same fixes raise
+ * geofence_exit (so the test can fail). */
+static void test_jump_single_spoof(void **state)
+{
+    struct t *t = *state;
+    int64_t now = T0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        jump_cfg(t, 1, pass == 0 ? JUMP_MPS : 0);
+        fix_at(t, "v1", HOME_LAT, HOME_LON, now += STEP);
+        fix_at(t, "v1", SPOOF_LAT, HOME_LON, now += STEP);
+        fix_at(t, "v1", HOME_LAT, HOME_LON, now += STEP);
+        if (pass == 0) {
+            assert_int_equal(t->n, 1);
+            expect(t, 0, LW_ALERT_GPS_JUMP, NULL);
+            assert_true(t->a[0].has_fix);
+            assert_true(fabs(t->a[0].fix.lat_deg - SPOOF_LAT) < 1e-9);
+            assert_true(fabs(t->a[0].moved_m - 0.9 * M_PER_DEG) < 1000);
+            assert_int_equal(t->a[0].gap_ms, STEP);
+        } else {
+            /* the check off: the spoofed fix is a confirmed exit */
+            assert_int_equal(count_kind(t, LW_ALERT_GEOFENCE_EXIT), 1);
+        }
+    }
+}
+
+/* At most one gps_jump per hour per vehicle; the next hour another. */
+static void test_jump_hourly(void **state)
+{
+    struct t *t = *state;
+    int64_t now = T0;
+
+    jump_cfg(t, CONFIRM, JUMP_MPS);
+    fix_at(t, "v1", HOME_LAT, HOME_LON, now += STEP);
+    for (int i = 0; i < 5; i++) {
+        fix_at(t, "v1", SPOOF_LAT, HOME_LON, now += STEP);
+        fix_at(t, "v1", HOME_LAT, HOME_LON, now += 10 * MIN);
+    }
+    assert_int_equal(t->n, 1);
+    now = T0 + HOUR + 2 * STEP;
+    fix_at(t, "v1", SPOOF_LAT, HOME_LON, now);
+    assert_int_equal(t->n, 2);
+    expect(t, 1, LW_ALERT_GPS_JUMP, NULL);
+    assert_int_equal(count_kind(t, LW_ALERT_GEOFENCE_EXIT), 0);
+}
+
+/* A jump confirmed by the next fix was real (a tow truck with the tracker
+ * off): the suspect then counts, first, so the two fixes confirm the exit
+ * with confirm_fixes 2. */
+static void test_jump_confirmed(void **state)
+{
+    struct t *t = *state;
+    int64_t now = T0;
+
+    jump_cfg(t, CONFIRM, JUMP_MPS);
+    fix_at(t, "v1", HOME_LAT, HOME_LON, now += STEP);
+    fix_at(t, "v1", SPOOF_LAT, HOME_LON, now += STEP);
+    assert_int_equal(count_kind(t, LW_ALERT_GEOFENCE_EXIT), 0);
+    fix_at(t, "v1", north(SPOOF_LAT, 200.0), HOME_LON, now += STEP);
+    assert_int_equal(count_kind(t, LW_ALERT_GPS_JUMP), 1);
+    assert_int_equal(count_kind(t, LW_ALERT_GEOFENCE_EXIT), 1);
+    /* from there on the car is where the fixes say: no new jump */
+    fix_at(t, "v1", north(SPOOF_LAT, 400.0), HOME_LON, now += STEP);
+    assert_int_equal(count_kind(t, LW_ALERT_GPS_JUMP), 1);
+}
+
+/* Poor fixes (accuracy 100 m or worse, or unknown) are not judged; a
+ * vehicle that is not watched gets no gps_jump, but its suspect fix is
+ * kept aside all the same. */
+static void test_jump_poor_or_unwatched(void **state)
+{
+    struct t *t = *state;
+    int64_t now = T0;
+    struct lw_fix f;
+
+    jump_cfg(t, 1, JUMP_MPS);
+    fix_at(t, "v1", HOME_LAT, HOME_LON, now += STEP);
+    f = mkfix("v1", SPOOF_LAT, HOME_LON, now += STEP, 150.0);
+    assert_int_equal(lw_engine_fix(t->e, &f, false, now), LW_OK);
+    assert_int_equal(count_kind(t, LW_ALERT_GPS_JUMP), 0);
+    assert_int_equal(count_kind(t, LW_ALERT_GEOFENCE_EXIT), 1);
+
+    t->n = 0;
+    reg(t, "v2", "", 0, T0);
+    assert_false(lw_engine_watched(t->e, "v2"));
+    fix_at(t, "v2", HOME_LAT, HOME_LON, now += STEP);
+    fix_at(t, "v2", SPOOF_LAT, HOME_LON, now += STEP);
+    assert_int_equal(t->n, 0);
+    /* watched from now: the spoof is not the newest fix, so becoming
+     * watched finds the car at home, inside: nothing to raise */
+    reg(t, "v2", "acc1", 0, T0);
+    assert_true(lw_engine_watched(t->e, "v2"));
+    assert_int_equal(t->n, 0);
 }
 
 /* ---- geofence transitions -------------------------------------------- */
@@ -629,7 +751,7 @@ static void test_restore(void **state)
 {
     struct t *t = *state;
     struct lw_fix f = mkfix("ignored", HOME_LAT, HOME_LON, T0 - HOUR, 5.0);
-    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD};
+    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0};
     struct lw_engine *e2;
 
     assert_int_equal(lw_engine_new(&e2, &cfg, on_alert, t), LW_OK);
@@ -662,7 +784,7 @@ static void test_restore(void **state)
 static void test_restore_fence(void **state)
 {
     struct t *t = *state;
-    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD};
+    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0};
     struct lw_vehicle_reg r = {.account = "acc1", .registered_ms = T0};
     double out = north(HOME_NORTH, 500.0);
     struct lw_engine *e2;
@@ -862,8 +984,8 @@ static void test_set_fences(void **state)
 static void test_cfg_change(void **state)
 {
     struct t *t = *state;
-    struct lw_alert_cfg cfg = {3, MARGIN_M, OFFLINE_MS, WATCH_DPD};
-    struct lw_alert_cfg bad = {0, MARGIN_M, OFFLINE_MS, WATCH_DPD};
+    struct lw_alert_cfg cfg = {3, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0};
+    struct lw_alert_cfg bad = {0, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0};
     double out = north(HOME_NORTH, 500.0);
 
     lw_engine_set_cfg(t->e, &cfg);
@@ -900,7 +1022,7 @@ static void test_cfg_change(void **state)
 static void test_api_edges(void **state)
 {
     struct t *t = *state;
-    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, 0, WATCH_DPD};
+    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, 0, WATCH_DPD, 0};
     struct lw_engine *e2 = NULL;
     struct lw_fix f = mkfix("v1", 91.0, 0.0, T0, 1.0);
     enum lw_alert_kind k;
@@ -990,6 +1112,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jitter_on_fence_line, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_confirmed_exit_no_repeats, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_jump_single_spoof, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_jump_hourly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jump_confirmed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jump_poor_or_unwatched, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_single_outside_fix, setup,
                                         teardown),
