@@ -549,6 +549,15 @@ struct cli_track {
     json_t *line;   /* GeoJSON: the LineString's coordinates */
     json_t *points; /* GeoJSON: the Point features */
     bool failed;    /* output or memory failure: stop */
+    struct cli_suspect *suspect; /* fixes flagged suspect, by time; owned */
+    size_t nsuspect;             /* entries in suspect */
+    size_t isuspect;             /* the next one not yet passed */
+};
+
+/* A fix flagged suspect (suspect.h), as history shows it. */
+struct cli_suspect {
+    int64_t fix_time_ms; /* which fix */
+    char kind[16];       /* "jump" */
 };
 
 /*
@@ -558,6 +567,16 @@ struct cli_track {
  */
 bool cli_track_begin(struct cli_track *t, FILE *f, enum cli_track_format fmt,
                      const struct lw_vehicle_match *m, int64_t now_ms);
+
+/*
+ * Loads which of device's fixes between from_ms and to_ms are flagged
+ * suspect, so that the JSON and GeoJSON formats mark them ("suspect":
+ * "jump"; the other formats are unchanged). Call after cli_track_begin.
+ * Returns LW_OK, LW_ERR_NOMEM or a database error.
+ */
+enum lw_err cli_track_suspects(struct cli_track *t, struct lw_store *s,
+                               const char *device, int64_t from_ms,
+                               int64_t to_ms);
 
 /* Writes one fix (an lw_fix_cb: ctx is the struct cli_track); returns
  * non-zero, and sets failed, on a memory or output failure. */

@@ -47,7 +47,10 @@ static const char help[] =
     "        csv (default): header fix_time,lat,lon,speed_mps,course_deg,\n"
     "            accuracy_m, one line per fix, empty fields when unknown.\n"
     "        json: one array of objects with those six fields (null when\n"
-    "            unknown).\n"
+    "            unknown); a fix flagged suspect (a jump too fast to have\n"
+    "            been driven, ignored by alerts and by the last-known\n"
+    "            position until a following fix confirms it) carries\n"
+    "            \"suspect\": \"jump\", as do its GeoJSON properties.\n"
     "        geojson: a FeatureCollection with one LineString (properties\n"
     "            device, plate, vin, description, from, to, fixes; it needs\n"
     "            two fixes) and one Point per fix (properties fix_time,\n"
@@ -190,7 +193,9 @@ static int cmd_history(struct cli *c, int argc, char **argv)
 
     if (!cli_track_begin(&o, stdout, fmt, &m, c->now_ms))
         return cli_error(me->name, CLI_EXIT_FAIL, "out of memory");
-    e = lw_store_history(s, m.v.device, from, to, cli_track_fix, &o);
+    e = cli_track_suspects(&o, s, m.v.device, from, to);
+    if (e == LW_OK)
+        e = lw_store_history(s, m.v.device, from, to, cli_track_fix, &o);
     if (e != LW_OK) {
         cli_track_release(&o);
         return cli_db_error(me->name, s, e);

@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "lienwatch/alertjson.h"
+#include "lienwatch/suspect.h"
 #include "lienwatch/timeutil.h"
 
 #ifndef LW_VERSION
@@ -189,10 +190,29 @@ static bool write_csv(FILE *out, const struct lw_fix *f)
                    cli_num(f->accuracy_m, ACCURACY_DECIMALS, ac)) >= 0;
 }
 
-static bool write_json(const struct cli_track *o, const struct lw_fix *f)
+/* The suspect kind of f ("jump"), or NULL; fixes come in time order. */
+static const char *suspect_of(struct cli_track *o, const struct lw_fix *f)
 {
+    while (o->isuspect < o->nsuspect &&
+           o->suspect[o->isuspect].fix_time_ms < f->fix_time_ms)
+        o->isuspect++;
+    if (o->isuspect < o->nsuspect &&
+        o->suspect[o->isuspect].fix_time_ms == f->fix_time_ms)
+        return o->suspect[o->isuspect].kind;
+    return NULL;
+}
+
+static bool write_json(struct cli_track *o, const struct lw_fix *f)
+{
+    const char *sus = suspect_of(o, f);
     json_t *j = fix_object(f);
-    char *text = j ? json_dumps(j, CLI_JSON_REAL) : NULL;
+    char *text;
+
+    if (j && sus && json_object_set_new(j, "suspect", json_string(sus))) {
+        json_decref(j);
+        j = NULL;
+    }
+    text = j ? json_dumps(j, CLI_JSON_REAL) : NULL;
     bool ok = text && fprintf(o->f, "%s  %s", o->n ? ",\n" : "[\n", text) >= 0;
 
     free(text);
@@ -243,7 +263,11 @@ static bool add_geojson(struct cli_track *o, const struct lw_fix *f)
         "course_deg", cli_json_real(f->course_deg), "accuracy_m",
         cli_json_real(f->accuracy_m));
 
-    if (!pos || !pt) {
+    const char *sus = suspect_of(o, f);
+
+    if (!pos || !pt ||
+        (sus && json_object_set_new(json_object_get(pt, "properties"),
+                                    "suspect", json_string(sus)))) {
         json_decref(pos);
         json_decref(pt);
         return false;
@@ -504,4 +528,43 @@ void cli_track_release(struct cli_track *t)
     json_decref(t->line);
     json_decref(t->points);
     t->line = t->points = NULL;
+    free(t->suspect);
+    t->suspect = NULL;
+    t->nsuspect = t->isuspect = 0;
+}
+
+/* lw_suspect_cb: one more flagged fix into the track's list. */
+static int add_suspect(void *ctx, int64_t fix_time_ms, const char *kind)
+{
+    struct cli_track *t = ctx;
+    struct cli_suspect *n;
+
+    if ((t->nsuspect & (t->nsuspect - 1)) == 0) { /* 0, 1, 2, 4 ...: grow */
+        n = realloc(t->suspect,
+                    (t->nsuspect ? t->nsuspect * 2 : 1) * sizeof(*n));
+        if (!n) {
+            t->failed = true;
+            return 1;
+        }
+        t->suspect = n;
+    }
+    t->suspect[t->nsuspect].fix_time_ms = fix_time_ms;
+    snprintf(t->suspect[t->nsuspect].kind, sizeof(t->suspect->kind), "%s",
+             kind ? kind : "");
+    t->nsuspect++;
+    return 0;
+}
+
+enum lw_err cli_track_suspects(struct cli_track *t, struct lw_store *s,
+                               const char *device, int64_t from_ms,
+                               int64_t to_ms)
+{
+    enum lw_err e;
+
+    if (t->fmt != CLI_TRACK_JSON && t->fmt != CLI_TRACK_GEOJSON)
+        return LW_OK;
+    e = lw_suspect_each(s, device, from_ms, to_ms, add_suspect, t);
+    if (e == LW_OK && t->failed)
+        e = LW_ERR_NOMEM;
+    return e;
 }

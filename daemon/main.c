@@ -68,6 +68,8 @@
 #define JSON_ARENA_BYTES (256 * 1024)
 /* Most --set options kept for re-application on SIGHUP. */
 #define MAX_OVERRIDES 64
+/* km/h in one m/s ([ingest] max_speed_kmh to the core's m/s) */
+#define KMH_PER_MPS 3.6
 
 /* A command-line override, re-applied after each configuration load. */
 struct override {
@@ -247,6 +249,7 @@ static void set_ingest_limits(struct daemon *d)
     o.max_payload = (size_t)d->cfg.max_payload_bytes;
     o.future_tolerance_ms = d->cfg.future_tolerance_ms;
     lw_ingest_set_limits(d->ingest, d->cfg.commit_max_fixes, &o);
+    lw_ingest_set_max_speed(d->ingest, d->cfg.max_speed_kmh / KMH_PER_MPS);
 }
 
 /* ---- MQTT callbacks ---------------------------------------------------- */
@@ -493,7 +496,8 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
         apply_log_level(&d->cfg, verbosity);
         lwd_mqtt_log_level_changed(&d->link);
     }
-    if (cls[LW_RELOAD_INGEST])
+    /* ingest.max_speed_kmh is judged by ingest and the engine alike */
+    if (cls[LW_RELOAD_INGEST] || cls[LW_RELOAD_ALERTS])
         set_ingest_limits(d);
     if (cls[LW_RELOAD_ALERTS])
         lwd_watch_reconfigure(&d->watch);

@@ -7,21 +7,25 @@
  * the persisted fixes. When a commit fails, both records and deltas stay.
  */
 #include <ctype.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lienwatch/ingest.h"
+#include "lienwatch/jump.h"
+#include "lienwatch/suspect.h"
 
 /* Message types without a position that get their own counter; any other
  * type is counted as "ignored.other" so a hostile payload cannot create
  * unbounded counter names. */
 static const char *const known_types[] = {
-    "lwt",    "transition", "waypoint", "waypoints",     "card",
-    "status", "steps",      "cmd",      "beacon",        "configuration",
-    "encrypted", "request", "dump",     "tpv_nofix",     "sky",
-    "gst",    "att",        "version",  "devices",       "device",
-    "watch",  "toff",       "pps",      "error",         "imu",
+    "lwt",       "transition", "waypoint", "waypoints", "card",
+    "status",    "steps",      "cmd",      "beacon",    "configuration",
+    "encrypted", "request",    "dump",     "tpv_nofix", "sky",
+    "gst",       "att",        "version",  "devices",   "device",
+    "watch",     "toff",       "pps",      "error",     "imu",
     "other",
 };
 #define NTYPES (sizeof(known_types) / sizeof(known_types[0]))
@@ -31,22 +35,45 @@ static const char *const known_types[] = {
 #define PENDING_INITIAL 256
 
 static const char *const fixed_names[LW_CNT_COUNT_] = {
-    [LW_CNT_RECEIVED] = "received",     [LW_CNT_STORED] = "stored",
-    [LW_CNT_DUPLICATES] = "duplicates", [LW_CNT_LATE] = "late",
-    [LW_CNT_HEARD] = "heard",           [LW_CNT_ACCOUNTS] = "accounts",
+    [LW_CNT_RECEIVED] = "received",
+    [LW_CNT_STORED] = "stored",
+    [LW_CNT_DUPLICATES] = "duplicates",
+    [LW_CNT_LATE] = "late",
+    [LW_CNT_HEARD] = "heard",
+    [LW_CNT_ACCOUNTS] = "accounts",
+    [LW_CNT_SUSPECT] = "suspect",
     [LW_CNT_REJECTED] = NULL, /* derived: sum of rejected.* */
     [LW_CNT_PAID_OFF] = "ignored.paid_off",
 };
 
 struct record {
-    bool heard_only;  /* no position: only marks the device as heard */
+    bool heard_only;   /* no position: only marks the device as heard */
+    bool suspect;      /* a jump (jump.h): stored flagged, moves nothing */
+    int64_t keep_ms;   /* suspect: fix time of the last accepted fix */
     struct lw_fix fix; /* the fix (device and recv_time_ms when heard_only) */
 };
 
+/* One device's jump judge (jump.h), in struct jmap. */
+struct jentry {
+    char *device;            /* owned copy of the id; NULL: empty slot */
+    struct lw_jump_state st; /* the judge's state */
+};
+
+/* Devices' jump judges: open addressing, linear probing, power-of-two
+ * size, never shrinks (one entry per device that reported). */
+struct jmap {
+    struct jentry *slots; /* cap entries */
+    size_t cap;           /* 0 or a power of two */
+    size_t n;             /* used */
+};
+
+/* First size of the jump map; it doubles past half full. */
+#define JMAP_INITIAL 64
+
 struct counters {
-    uint64_t fixed[LW_CNT_COUNT_];  /* by enum lw_counter */
+    uint64_t fixed[LW_CNT_COUNT_];   /* by enum lw_counter */
     uint64_t rejected[LW_REJ_COUNT]; /* by enum lw_reject */
-    uint64_t ignored[NTYPES];       /* by index in known_types */
+    uint64_t ignored[NTYPES];        /* by index in known_types */
 };
 
 struct lw_ingest {
@@ -56,14 +83,16 @@ struct lw_ingest {
     char topic_account[LW_INGEST_PATTERN_MAX + 1];   /* "" = off */
     int batch_max;                                   /* flush advice */
     struct lw_decode_opts decode;                    /* decoder limits */
-    struct record *pending; /* records awaiting commit */
-    size_t npending;        /* used entries */
-    size_t cap;             /* allocated entries */
-    struct counters total;  /* since creation, committed or not */
-    struct counters delta;  /* not yet persisted */
-    bool dirty;             /* delta has something */
+    struct record *pending;        /* records awaiting commit */
+    size_t npending;               /* used entries */
+    size_t cap;                    /* allocated entries */
+    struct counters total;         /* since creation, committed or not */
+    struct counters delta;         /* not yet persisted */
+    bool dirty;                    /* delta has something */
     lw_ingest_stored_cb stored_cb; /* after-commit callback */
     void *stored_ctx;              /* its context */
+    double max_speed_mps;          /* jump limit (jump.h); 0 = off */
+    struct jmap jumps;             /* per-device judges */
 };
 
 enum lw_err lw_ingest_new(struct lw_ingest **out, struct lw_store *store,
@@ -80,8 +109,7 @@ enum lw_err lw_ingest_new(struct lw_ingest **out, struct lw_store *store,
                           opts->topic_account};
     for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
         if (pats[i] && strlen(pats[i]) > LW_INGEST_PATTERN_MAX) {
-            lw_seterr(err, errlen, "topic pattern too long: %.40s...",
-                      pats[i]);
+            lw_seterr(err, errlen, "topic pattern too long: %.40s...", pats[i]);
             return LW_ERR_INVAL;
         }
     }
@@ -114,6 +142,9 @@ void lw_ingest_free(struct lw_ingest *in)
 {
     if (!in)
         return;
+    for (size_t i = 0; i < in->jumps.cap; i++)
+        free(in->jumps.slots[i].device);
+    free(in->jumps.slots);
     free(in->pending);
     free(in);
 }
@@ -126,6 +157,79 @@ void lw_ingest_set_limits(struct lw_ingest *in, int batch_max,
         in->decode = *decode;
     else
         lw_decode_opts_init(&in->decode);
+}
+
+void lw_ingest_set_max_speed(struct lw_ingest *in, double max_speed_mps)
+{
+    if (!in)
+        return;
+    if (!(max_speed_mps > 0) || !isfinite(max_speed_mps))
+        max_speed_mps = 0;
+    in->max_speed_mps = max_speed_mps;
+}
+
+/* FNV-1a of s. */
+static size_t jhash(const char *s)
+{
+    uint32_t h = UINT32_C(2166136261);
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT32_C(16777619);
+    return h;
+}
+
+/* The slot of device in m: its entry, or the empty slot where it goes. */
+static struct jentry *jslot(const struct jmap *m, const char *device)
+{
+    size_t i = jhash(device) & (m->cap - 1);
+
+    while (m->slots[i].device && strcmp(m->slots[i].device, device) != 0)
+        i = (i + 1) & (m->cap - 1);
+    return &m->slots[i];
+}
+
+/* Doubles m (or makes it); false when out of memory. */
+static bool jgrow(struct jmap *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : JMAP_INITIAL;
+    struct jmap n = {
+        .slots = calloc(ncap, sizeof(struct jentry)), .cap = ncap, .n = m->n};
+
+    if (!n.slots)
+        return false;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].device)
+            *jslot(&n, m->slots[i].device) = m->slots[i];
+    free(m->slots);
+    *m = n;
+    return true;
+}
+
+/*
+ * The judge of device, created (seeded with the store's last-known fix)
+ * when new; NULL when out of memory.
+ */
+static struct lw_jump_state *judge_of(struct lw_ingest *in, const char *device)
+{
+    struct jmap *m = &in->jumps;
+    struct jentry *e;
+    struct lw_fix last;
+
+    if (m->cap && (e = jslot(m, device))->device)
+        return &e->st;
+    if ((m->n + 1) * 2 > m->cap && !jgrow(m))
+        return NULL;
+    e = jslot(m, device);
+    e->device = strdup(device);
+    if (!e->device)
+        return NULL;
+    m->n++;
+    memset(&e->st, 0, sizeof(e->st));
+    /* after a restart: the stored last-known fix is the accepted one (a
+     * failed read leaves the judge empty: the next fix is accepted) */
+    if (lw_store_last_fix(in->store, device, &last) == LW_OK)
+        lw_jump_seed(&e->st, &last);
+    return &e->st;
 }
 
 void lw_ingest_set_stored_cb(struct lw_ingest *in, lw_ingest_stored_cb cb,
@@ -160,6 +264,8 @@ static size_t type_index(const char *type)
     return TYPE_OTHER;
 }
 
+static void count_fixed(struct lw_ingest *in, enum lw_counter c, uint64_t n);
+
 /* Appends a record; false when memory ran out (the caller counts it). */
 static bool push(struct lw_ingest *in, const struct lw_fix *f, bool heard)
 {
@@ -171,8 +277,24 @@ static bool push(struct lw_ingest *in, const struct lw_fix *f, bool heard)
         in->pending = n;
         in->cap = ncap;
     }
-    in->pending[in->npending].heard_only = heard;
-    in->pending[in->npending].fix = *f;
+    struct record *r = &in->pending[in->npending];
+
+    r->heard_only = heard;
+    r->suspect = false;
+    r->keep_ms = 0;
+    r->fix = *f;
+    if (!heard && in->max_speed_mps > 0) {
+        struct lw_jump_state *st = judge_of(in, f->device);
+        int64_t keep = st && st->has_accepted ? st->accepted.fix_time_ms : 0;
+
+        if (st &&
+            lw_jump_judge(st, f, in->max_speed_mps, LW_JUMP_MAX_ACCURACY_M,
+                          NULL) == LW_JUMP_SUSPECT) {
+            r->suspect = true;
+            r->keep_ms = keep;
+            count_fixed(in, LW_CNT_SUSPECT, 1);
+        }
+    }
     in->npending++;
     return true;
 }
@@ -242,8 +364,8 @@ void lw_ingest_message(struct lw_ingest *in, const char *topic,
         goto out;
     }
     lw_copy(res->device, sizeof(res->device), id);
-    why = lw_decode(src, id, payload, len, now_ms, &in->decode, &d,
-                    res->detail, sizeof(res->detail));
+    why = lw_decode(src, id, payload, len, now_ms, &in->decode, &d, res->detail,
+                    sizeof(res->detail));
     if (why != LW_REJ_NONE) {
         reject(in, res, why);
         goto out;
@@ -341,6 +463,11 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
             e = lw_store_heard(in->store, r->fix.device, r->fix.recv_time_ms);
         } else {
             e = lw_store_put_fix(in->store, &r->fix, &pr);
+            if (e == LW_OK && r->suspect && pr != LW_PUT_DUPLICATE &&
+                pr != LW_PUT_ENDED)
+                e = lw_suspect_mark(in->store, r->fix.device,
+                                    r->fix.fix_time_ms, LW_JUMP_SUSPECT_NAME,
+                                    r->keep_ms);
             stored += pr != LW_PUT_DUPLICATE && pr != LW_PUT_ENDED;
             dups += pr == LW_PUT_DUPLICATE;
             ended += pr == LW_PUT_ENDED;
@@ -367,8 +494,7 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
     }
     e = lw_store_commit(in->store);
     if (e != LW_OK) {
-        lw_seterr(err, errlen, "commit failed: %s",
-                  lw_store_errmsg(in->store));
+        lw_seterr(err, errlen, "commit failed: %s", lw_store_errmsg(in->store));
         goto out_rollback;
     }
     in->total.fixed[LW_CNT_STORED] += stored;
@@ -380,8 +506,7 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
     if (results) {
         for (size_t i = 0; i < in->npending; i++) {
             if (!in->pending[i].heard_only)
-                in->stored_cb(in->stored_ctx, &in->pending[i].fix,
-                              results[i]);
+                in->stored_cb(in->stored_ctx, &in->pending[i].fix, results[i]);
         }
     }
     in->npending = 0;

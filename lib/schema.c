@@ -20,6 +20,7 @@
  *   6  purges: devices whose loan ended or tracker was removed; thin_marks:
  *      how far each device's history is thinned (store.c)
  *   7  users, tokens, cases, commands (users.c, cases.c, commands.c)
+ *   8  fix_suspect: fixes flagged suspect ("jump") by ingest (suspect.c)
  * tests/fixtures/schema-vN.sql are databases written by the code of each
  * version; tests/unit/test_schema.c upgrades each of them.
  */
@@ -378,6 +379,16 @@ static const char migration_users[] =
     "CREATE INDEX commands_outstanding ON commands(state, id) "
     "  WHERE state IN ('queued', 'sent');";
 
+/* fixes flagged suspect: a jump (jump.h), kept apart from the fix columns
+ * so that the fix tables and their queries stay as they are */
+static const char migration_suspect[] =
+    "CREATE TABLE fix_suspect ("
+    "  device TEXT NOT NULL,"
+    "  fix_time_ms INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  PRIMARY KEY (device, fix_time_ms)"
+    ") WITHOUT ROWID;";
+
 /* One migration: SQL, then optionally a step in C and more SQL. */
 struct migration {
     const char *sql;                     /* run first */
@@ -393,6 +404,7 @@ static const struct migration migrations[] = {
     {migration_5, lw_auditchain_migrate, migration_5_after},
     {migration_6, NULL, NULL},
     {migration_users, NULL, NULL},
+    {migration_suspect, NULL, NULL},
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

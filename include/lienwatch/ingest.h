@@ -16,6 +16,7 @@
  *   late            fixes older than the device's last-known fix (stored)
  *   heard           messages without a position (device alive)
  *   accounts        account status messages accepted
+ *   suspect         fixes flagged as a jump (see lw_ingest_set_max_speed)
  *   rejected.<why>  per enum lw_reject name
  *   ignored.<type>  messages without a position, per message type
  */
@@ -36,21 +37,21 @@ struct lw_ingest; /* opaque */
 #define LW_INGEST_PATTERN_MAX 512
 
 struct lw_ingest_opts {
-    const char *topic_owntracks; /* pattern ("" = off); copied */
-    const char *topic_fix;       /* pattern ("" = off); copied */
-    const char *topic_account;   /* pattern ("" = off); copied */
-    int batch_max;               /* flush advised at this many records */
+    const char *topic_owntracks;  /* pattern ("" = off); copied */
+    const char *topic_fix;        /* pattern ("" = off); copied */
+    const char *topic_account;    /* pattern ("" = off); copied */
+    int batch_max;                /* flush advised at this many records */
     struct lw_decode_opts decode; /* limits for the decoders */
 };
 
 /* What one message turned into. */
 struct lw_ingest_result {
-    enum lw_reject reject;       /* LW_REJ_NONE when accepted */
-    enum lw_msg_kind kind;       /* when accepted */
-    char device[LW_DEVICE_MAX + 1]; /* device (or account) id, may be "" */
-    char detail[256];            /* rejection detail, for the log */
+    enum lw_reject reject;            /* LW_REJ_NONE when accepted */
+    enum lw_msg_kind kind;            /* when accepted */
+    char device[LW_DEVICE_MAX + 1];   /* device (or account) id, may be "" */
+    char detail[256];                 /* rejection detail, for the log */
     struct lw_account_update account; /* when kind == LW_MSG_ACCOUNT */
-    bool flush_now;              /* the batch is full: flush before more */
+    bool flush_now;                   /* the batch is full: flush before more */
 };
 
 /* Fixed counters, indexes for lw_ingest_counter. */
@@ -61,6 +62,7 @@ enum lw_counter {
     LW_CNT_LATE,
     LW_CNT_HEARD,
     LW_CNT_ACCOUNTS,
+    LW_CNT_SUSPECT,  /* fixes flagged suspect (a jump, jump.h) */
     LW_CNT_REJECTED, /* sum over reasons */
     LW_CNT_PAID_OFF, /* fixes of ended loans, not stored (ignored.paid_off) */
     LW_CNT_COUNT_
@@ -84,6 +86,14 @@ void lw_ingest_free(struct lw_ingest *in);
 /* Replaces limits and batch size (patterns are kept). */
 void lw_ingest_set_limits(struct lw_ingest *in, int batch_max,
                           const struct lw_decode_opts *decode);
+
+/*
+ * Judges fixes for jumps (jump.h) at max_speed_mps (<= 0: off, the
+ * default). A suspect fix is stored flagged (suspect.h) and does not become
+ * its device's last-known fix; each device's judge starts from the store's
+ * last-known fix. The alert engine judges the same fixes the same way.
+ */
+void lw_ingest_set_max_speed(struct lw_ingest *in, double max_speed_mps);
 
 /* Sets the after-commit callback (NULL to clear). */
 void lw_ingest_set_stored_cb(struct lw_ingest *in, lw_ingest_stored_cb cb,

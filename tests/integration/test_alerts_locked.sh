@@ -38,12 +38,14 @@ n_mqtt() { grep -c "^lienwatch/v1/alert/$1 .*\"$2\"" "$T/alerts.mqtt" || true; }
 n_mail() { ls "$T/mail"/*.json 2>/dev/null | wc -l; }
 is() { [ "$($1 "${@:3}")" = "$2" ]; } # is FUNC VALUE ARGS...
 
+# The fixes below jump kilometres within a second: the jump check
+# (ingest.max_speed_kmh) is off here; test_gps_jump.sh tests it.
 start_daemon() {
     local before
     before=$(grep -c -- "$READY" "$T/d.log" 2>/dev/null || true)
     lw_wrap "$BIN/lienwatchd" --db "$DB" --mqtt-port "$PORT" \
         --set mqtt.client_id=lw-locked --set mqtt.reconnect_max=1s \
-        --set mqtt.state_interval=0 \
+        --set mqtt.state_interval=0 --set ingest.max_speed_kmh=0 \
         --set smtp.url="smtp://127.0.0.1:$SPORT" --set smtp.starttls=no \
         --set smtp.from=alerts@lender.example --set smtp.to=ops@lender.example \
         -v >>"$T/d.log" 2>&1 &

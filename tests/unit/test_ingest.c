@@ -2,6 +2,7 @@
  * test_ingest.c - routing, batching, counters and commit failure of the
  * ingester, on a real SQLite store (":memory:" or a temp file).
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 
 #include "lienwatch/ingest.h"
 #include "lienwatch/store.h"
+#include "lienwatch/suspect.h"
 
 /* 2026-11-23T12:00:00Z: the receive clock of these tests */
 #define NOW_MS INT64_C(1795435200000)
@@ -70,6 +72,14 @@ struct counter_find {
     int64_t value;    /* found, or -1 */
 };
 
+static int count_suspect(void *ctx, int64_t fix_time_ms, const char *kind)
+{
+    (void)fix_time_ms;
+    assert_string_equal(kind, "jump");
+    (*(int64_t *)ctx)++;
+    return 0;
+}
+
 static int find_counter(void *ctx, const char *name, int64_t value)
 {
     struct counter_find *cf = ctx;
@@ -83,6 +93,70 @@ static int64_t counter(struct lw_store *s, const char *name)
     struct counter_find cf = {name, -1};
     assert_int_equal(lw_store_counters(s, find_counter, &cf), LW_OK);
     return cf.value;
+}
+
+/* Suspect: a jump (jump.h) is stored flagged, counted, and does not become
+ * the last-known fix; a restarted ingester judges from the stored one. */
+static void test_jump_flagged(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_ingest_result r;
+    struct counter_find cf = {"suspect", -1};
+    struct lw_fix last;
+    char p[256], err[256];
+    int64_t n = 0;
+    int64_t t = NOW_MS / 1000 - 600;
+
+    lw_ingest_set_max_speed(f->in, 300 / 3.6);
+    /* OwnTracks acc 10 m: home, 50 km away 10 s later, home again */
+    snprintf(p, sizeof(p),
+             "{\"_type\":\"location\",\"lat\":41.15,\"lon\":-8.61,"
+             "\"tst\":%lld,\"acc\":10}",
+             (long long)t);
+    send(f, "owntracks/a/car", p, &r);
+    snprintf(p, sizeof(p),
+             "{\"_type\":\"location\",\"lat\":41.60,\"lon\":-8.61,"
+             "\"tst\":%lld,\"acc\":10}",
+             (long long)t + 10);
+    send(f, "owntracks/a/car", p, &r);
+    assert_int_equal(lw_ingest_flush(f->in, err, sizeof(err)), LW_OK);
+    assert_int_equal(lw_store_last_fix(f->store, "a/car", &last), LW_OK);
+    assert_true(fabs(last.lat_deg - 41.15) < 1e-9);
+    assert_int_equal(lw_ingest_counter(f->in, LW_CNT_SUSPECT), 1);
+    assert_int_equal(lw_store_counters(f->store, find_counter, &cf), LW_OK);
+    assert_int_equal(cf.value, 1);
+    assert_int_equal(lw_suspect_each(f->store, "a/car", INT64_MIN, INT64_MAX,
+                                     count_suspect, &n),
+                     LW_OK);
+    assert_int_equal(n, 1);
+    /* a new ingester (a restart) starts from the stored last-known fix:
+     * the same jump again is suspect */
+    lw_ingest_free(f->in);
+    {
+        struct lw_ingest_opts o = {.topic_owntracks = "owntracks/+/+",
+                                   .batch_max = 4};
+
+        lw_decode_opts_init(&o.decode);
+        assert_int_equal(lw_ingest_new(&f->in, f->store, &o, err, sizeof(err)),
+                         LW_OK);
+    }
+    lw_ingest_set_max_speed(f->in, 300 / 3.6);
+    snprintf(p, sizeof(p),
+             "{\"_type\":\"location\",\"lat\":41.60,\"lon\":-8.61,"
+             "\"tst\":%lld,\"acc\":10}",
+             (long long)t + 20);
+    send(f, "owntracks/a/car", p, &r);
+    assert_int_equal(lw_ingest_flush(f->in, err, sizeof(err)), LW_OK);
+    /* the new ingester knows the accepted fix at home, not the suspect
+     * before: 41.60 at t+20 is a jump from home */
+    assert_int_equal(lw_ingest_counter(f->in, LW_CNT_SUSPECT), 1);
+    n = 0;
+    assert_int_equal(lw_suspect_each(f->store, "a/car", INT64_MIN, INT64_MAX,
+                                     count_suspect, &n),
+                     LW_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(lw_store_last_fix(f->store, "a/car", &last), LW_OK);
+    assert_true(fabs(last.lat_deg - 41.15) < 1e-9);
 }
 
 static void test_routing_and_batch(void **state)
@@ -246,9 +320,8 @@ static void test_failed_commit_keeps_batch(void **state)
     unlink(path);
     assert_int_equal(lw_store_open(&w, path, 0, err, sizeof(err)), LW_OK);
     lw_store_close(w);
-    assert_int_equal(lw_store_open(&ro, path, LW_STORE_RDONLY, err,
-                                   sizeof(err)),
-                     LW_OK);
+    assert_int_equal(
+        lw_store_open(&ro, path, LW_STORE_RDONLY, err, sizeof(err)), LW_OK);
     lw_decode_opts_init(&o.decode);
     assert_int_equal(lw_ingest_new(&in, ro, &o, err, sizeof(err)), LW_OK);
     location(p, sizeof(p), 41.0, -8.0, NOW_MS / 1000 - 10);
@@ -282,6 +355,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_late_and_callback, setup,
                                         teardown),
         cmocka_unit_test(test_failed_commit_keeps_batch),
+        cmocka_unit_test_setup_teardown(test_jump_flagged, setup, teardown),
     };
     return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
 }
