@@ -21,11 +21,11 @@
  * type is counted as "ignored.other" so a hostile payload cannot create
  * unbounded counter names. */
 static const char *const known_types[] = {
-    "lwt",       "transition", "waypoint", "waypoints", "card",
-    "status",    "steps",      "cmd",      "beacon",    "configuration",
-    "encrypted", "request",    "dump",     "tpv_nofix", "sky",
-    "gst",       "att",        "version",  "devices",   "device",
-    "watch",     "toff",       "pps",      "error",     "imu",
+    "lwt",    "transition", "waypoint", "waypoints",     "card",
+    "status", "steps",      "cmd",      "beacon",        "configuration",
+    "encrypted", "request", "dump",     "tpv_nofix",     "sky",
+    "gst",    "att",        "version",  "devices",       "device",
+    "watch",  "toff",       "pps",      "error",         "imu",
     "other",
 };
 #define NTYPES (sizeof(known_types) / sizeof(known_types[0]))
@@ -35,21 +35,18 @@ static const char *const known_types[] = {
 #define PENDING_INITIAL 256
 
 static const char *const fixed_names[LW_CNT_COUNT_] = {
-    [LW_CNT_RECEIVED] = "received",
-    [LW_CNT_STORED] = "stored",
-    [LW_CNT_DUPLICATES] = "duplicates",
-    [LW_CNT_LATE] = "late",
-    [LW_CNT_HEARD] = "heard",
-    [LW_CNT_ACCOUNTS] = "accounts",
+    [LW_CNT_RECEIVED] = "received",     [LW_CNT_STORED] = "stored",
+    [LW_CNT_DUPLICATES] = "duplicates", [LW_CNT_LATE] = "late",
+    [LW_CNT_HEARD] = "heard",           [LW_CNT_ACCOUNTS] = "accounts",
     [LW_CNT_SUSPECT] = "suspect",
     [LW_CNT_REJECTED] = NULL, /* derived: sum of rejected.* */
     [LW_CNT_PAID_OFF] = "ignored.paid_off",
 };
 
 struct record {
-    bool heard_only;   /* no position: only marks the device as heard */
-    bool suspect;      /* a jump (jump.h): stored flagged, moves nothing */
-    int64_t keep_ms;   /* suspect: fix time of the last accepted fix */
+    bool heard_only;  /* no position: only marks the device as heard */
+    bool suspect;     /* a jump (jump.h): stored flagged, moves nothing */
+    int64_t keep_ms;  /* suspect: fix time of the last accepted fix */
     struct lw_fix fix; /* the fix (device and recv_time_ms when heard_only) */
 };
 
@@ -71,9 +68,9 @@ struct jmap {
 #define JMAP_INITIAL 64
 
 struct counters {
-    uint64_t fixed[LW_CNT_COUNT_];   /* by enum lw_counter */
+    uint64_t fixed[LW_CNT_COUNT_];  /* by enum lw_counter */
     uint64_t rejected[LW_REJ_COUNT]; /* by enum lw_reject */
-    uint64_t ignored[NTYPES];        /* by index in known_types */
+    uint64_t ignored[NTYPES];       /* by index in known_types */
 };
 
 struct lw_ingest {
@@ -83,12 +80,12 @@ struct lw_ingest {
     char topic_account[LW_INGEST_PATTERN_MAX + 1];   /* "" = off */
     int batch_max;                                   /* flush advice */
     struct lw_decode_opts decode;                    /* decoder limits */
-    struct record *pending;        /* records awaiting commit */
-    size_t npending;               /* used entries */
-    size_t cap;                    /* allocated entries */
-    struct counters total;         /* since creation, committed or not */
-    struct counters delta;         /* not yet persisted */
-    bool dirty;                    /* delta has something */
+    struct record *pending; /* records awaiting commit */
+    size_t npending;        /* used entries */
+    size_t cap;             /* allocated entries */
+    struct counters total;  /* since creation, committed or not */
+    struct counters delta;  /* not yet persisted */
+    bool dirty;             /* delta has something */
     lw_ingest_stored_cb stored_cb; /* after-commit callback */
     void *stored_ctx;              /* its context */
     double max_speed_mps;          /* jump limit (jump.h); 0 = off */
@@ -109,7 +106,8 @@ enum lw_err lw_ingest_new(struct lw_ingest **out, struct lw_store *store,
                           opts->topic_account};
     for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
         if (pats[i] && strlen(pats[i]) > LW_INGEST_PATTERN_MAX) {
-            lw_seterr(err, errlen, "topic pattern too long: %.40s...", pats[i]);
+            lw_seterr(err, errlen, "topic pattern too long: %.40s...",
+                      pats[i]);
             return LW_ERR_INVAL;
         }
     }
@@ -192,8 +190,9 @@ static struct jentry *jslot(const struct jmap *m, const char *device)
 static bool jgrow(struct jmap *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : JMAP_INITIAL;
-    struct jmap n = {
-        .slots = calloc(ncap, sizeof(struct jentry)), .cap = ncap, .n = m->n};
+    struct jmap n = {.slots = calloc(ncap, sizeof(struct jentry)),
+                     .cap = ncap,
+                     .n = m->n};
 
     if (!n.slots)
         return false;
@@ -287,9 +286,9 @@ static bool push(struct lw_ingest *in, const struct lw_fix *f, bool heard)
         struct lw_jump_state *st = judge_of(in, f->device);
         int64_t keep = st && st->has_accepted ? st->accepted.fix_time_ms : 0;
 
-        if (st &&
-            lw_jump_judge(st, f, in->max_speed_mps, LW_JUMP_MAX_ACCURACY_M,
-                          NULL) == LW_JUMP_SUSPECT) {
+        if (st && lw_jump_judge(st, f, in->max_speed_mps,
+                                LW_JUMP_MAX_ACCURACY_M,
+                                NULL) == LW_JUMP_SUSPECT) {
             r->suspect = true;
             r->keep_ms = keep;
             count_fixed(in, LW_CNT_SUSPECT, 1);
@@ -364,8 +363,8 @@ void lw_ingest_message(struct lw_ingest *in, const char *topic,
         goto out;
     }
     lw_copy(res->device, sizeof(res->device), id);
-    why = lw_decode(src, id, payload, len, now_ms, &in->decode, &d, res->detail,
-                    sizeof(res->detail));
+    why = lw_decode(src, id, payload, len, now_ms, &in->decode, &d,
+                    res->detail, sizeof(res->detail));
     if (why != LW_REJ_NONE) {
         reject(in, res, why);
         goto out;
@@ -494,7 +493,8 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
     }
     e = lw_store_commit(in->store);
     if (e != LW_OK) {
-        lw_seterr(err, errlen, "commit failed: %s", lw_store_errmsg(in->store));
+        lw_seterr(err, errlen, "commit failed: %s",
+                  lw_store_errmsg(in->store));
         goto out_rollback;
     }
     in->total.fixed[LW_CNT_STORED] += stored;
@@ -506,7 +506,8 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
     if (results) {
         for (size_t i = 0; i < in->npending; i++) {
             if (!in->pending[i].heard_only)
-                in->stored_cb(in->stored_ctx, &in->pending[i].fix, results[i]);
+                in->stored_cb(in->stored_ctx, &in->pending[i].fix,
+                              results[i]);
         }
     }
     in->npending = 0;

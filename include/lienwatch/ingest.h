@@ -37,21 +37,21 @@ struct lw_ingest; /* opaque */
 #define LW_INGEST_PATTERN_MAX 512
 
 struct lw_ingest_opts {
-    const char *topic_owntracks;  /* pattern ("" = off); copied */
-    const char *topic_fix;        /* pattern ("" = off); copied */
-    const char *topic_account;    /* pattern ("" = off); copied */
-    int batch_max;                /* flush advised at this many records */
+    const char *topic_owntracks; /* pattern ("" = off); copied */
+    const char *topic_fix;       /* pattern ("" = off); copied */
+    const char *topic_account;   /* pattern ("" = off); copied */
+    int batch_max;               /* flush advised at this many records */
     struct lw_decode_opts decode; /* limits for the decoders */
 };
 
 /* What one message turned into. */
 struct lw_ingest_result {
-    enum lw_reject reject;            /* LW_REJ_NONE when accepted */
-    enum lw_msg_kind kind;            /* when accepted */
-    char device[LW_DEVICE_MAX + 1];   /* device (or account) id, may be "" */
-    char detail[256];                 /* rejection detail, for the log */
+    enum lw_reject reject;       /* LW_REJ_NONE when accepted */
+    enum lw_msg_kind kind;       /* when accepted */
+    char device[LW_DEVICE_MAX + 1]; /* device (or account) id, may be "" */
+    char detail[256];            /* rejection detail, for the log */
     struct lw_account_update account; /* when kind == LW_MSG_ACCOUNT */
-    bool flush_now;                   /* the batch is full: flush before more */
+    bool flush_now;              /* the batch is full: flush before more */
 };
 
 /* Fixed counters, indexes for lw_ingest_counter. */
@@ -62,7 +62,7 @@ enum lw_counter {
     LW_CNT_LATE,
     LW_CNT_HEARD,
     LW_CNT_ACCOUNTS,
-    LW_CNT_SUSPECT,  /* fixes flagged suspect (a jump, jump.h) */
+    LW_CNT_SUSPECT, /* fixes flagged suspect (a jump, jump.h) */
     LW_CNT_REJECTED, /* sum over reasons */
     LW_CNT_PAID_OFF, /* fixes of ended loans, not stored (ignored.paid_off) */
     LW_CNT_COUNT_
