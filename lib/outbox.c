@@ -27,6 +27,8 @@
 #include "lienwatch/geo.h"
 #include "lienwatch/mime.h"
 #include "lienwatch/outbox.h"
+#include "lienwatch/places.h"
+#include "lienwatch/tz.h"
 #include "lienwatch/timeutil.h"
 #include "sbuf.h"
 #include "store_priv.h"
@@ -110,10 +112,10 @@ static const struct kind_text kind_texts[LW_ALERT_KIND_COUNT_] = {
     [LW_ALERT_OFFLINE] =
         {"went silent",
          "The tracker stopped reporting: unplugged, jammed, out of coverage "
-         "or out of\nbattery. Start from the last position below; the places "
-         "where the vehicle\nusually parks overnight are in its history. If "
-         "many trackers went silent at\nthe same time, suspect a network "
-         "outage first."},
+         "or out of\nbattery. Start from the last position below and from "
+         "the places where the\nvehicle usually parks (below). If many "
+         "trackers went silent at the same\ntime, suspect a network outage "
+         "first."},
     [LW_ALERT_BACK_ONLINE] =
         {"reports again",
          "The tracker reports again after a silence. Compare its position "
@@ -381,6 +383,11 @@ enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
                  "  Where it has been: lienwatch history %s --reason "
                  "'alert %" PRId64 "'\n",
                  a->device, alert_id);
+    if (a->kind == LW_ALERT_OFFLINE)
+        lw_sb_printf(&b,
+                     "  Where it parks:    lienwatch places %s --reason "
+                     "'alert %" PRId64 "'\n",
+                     a->device, alert_id);
     lw_sb_printf(
         &b, "  When handled:      lienwatch alerts ack %" PRId64 " --by NAME\n",
         alert_id);
@@ -431,6 +438,15 @@ enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
     else
         lw_sb_puts(&b, "  No position of this vehicle is known yet.\n");
 
+    if (a->kind == LW_ALERT_OFFLINE) {
+        heading(&b, "Where it usually parks");
+        if (env->places && env->places[0])
+            lw_sb_puts(&b, env->places);
+        else
+            lw_sb_printf(&b, "  No usual place in the last %d days of its "
+                             "history (no stop of 15 minutes\n  or more).\n",
+                         LW_OUTBOX_PLACES_DAYS);
+    }
     if (a->kind == LW_ALERT_OFFLINE || a->kind == LW_ALERT_BACK_ONLINE) {
         heading(&b, "Silence");
         field(&b, a->kind == LW_ALERT_OFFLINE ? "Silent for:" : "Was silent:",
@@ -607,6 +623,94 @@ void lw_outbox_opts_from_config(struct lw_outbox_opts *o,
     o->retry_initial_s = c->smtp_retry_initial_s;
     o->retry_max_s = c->smtp_retry_max_s;
     o->max_age_ms = c->smtp_max_age_ms;
+    o->places_zone = c->places_timezone;
+}
+
+/* Adds one stored fix to a places history (an lw_fix_cb); stops when out
+ * of memory. */
+static int places_add(void *ctx, const struct lw_fix *f)
+{
+    return lw_places_add(ctx, f) == LW_OK ? 0 : 1;
+}
+
+/* The local hours of p with a share of at least one half, "19-07,12-13";
+ * "" when none. */
+static void usual_hours(const struct lw_place *p, char *buf, size_t len)
+{
+    size_t used = 0;
+    int h0 = 0, start = -1;
+
+    buf[0] = '\0';
+    while (h0 < 24 && p->usual_hours[h0] >= 0.5f)
+        h0++;
+    if (h0 == 24) {
+        snprintf(buf, len, "all day");
+        return;
+    }
+    for (int i = 1; i <= 24; i++) {
+        int k = (h0 + i) % 24;
+        bool on = p->usual_hours[k] >= 0.5f;
+        int n;
+
+        if (on && start < 0)
+            start = k;
+        if (on || start < 0)
+            continue;
+        n = snprintf(buf + used, len - used, "%s%02d-%02d", used ? "," : "",
+                     start, (k + 23) % 24);
+        if (n < 0 || (size_t)n >= len - used)
+            return;
+        used += (size_t)n;
+        start = -1;
+    }
+}
+
+char *lw_outbox_places_text(struct lw_store *s, const char *device,
+                            const char *zone, int64_t now_ms)
+{
+    struct lw_places *pl = NULL;
+    struct lw_tz *tz = NULL;
+    struct lw_sb b = {0};
+    char err[128], tbuf[LW_TIME_BUFLEN], hours[96], link[LINK_LEN];
+    char *text;
+    size_t n;
+
+    if (!s || !device)
+        return NULL;
+    if (lw_tz_load(zone, &tz, err, sizeof(err)) != LW_OK)
+        tz = NULL; /* UTC */
+    if (lw_places_new(NULL, &pl, err, sizeof(err)) != LW_OK ||
+        lw_store_history(s, device,
+                         now_ms - LW_OUTBOX_PLACES_DAYS * 86400 * INT64_C(1000),
+                         now_ms, places_add, pl) != LW_OK ||
+        lw_places_compute(pl, tz, now_ms, err, sizeof(err)) != LW_OK)
+        goto out;
+    n = lw_places_count(pl);
+    for (size_t i = 0; i < n && i < LW_OUTBOX_PLACES_TOP; i++) {
+        const struct lw_place *p = lw_places_get(pl, i);
+
+        usual_hours(p, hours, sizeof(hours));
+        lw_sb_printf(&b,
+                     "  %zu. %.6f, %.6f (within %.0f m): %u nights, %u "
+                     "visits, last there %s\n",
+                     i + 1, p->lat_deg, p->lon_deg, p->radius_m,
+                     (unsigned)p->nights, (unsigned)p->visits,
+                     lw_time_format(p->last_seen_ms, tbuf, sizeof(tbuf)));
+        lw_sb_printf(&b, "     usually there (%s): %s; likely there now: %.0f%%\n",
+                     lw_tz_name(tz), hours[0] ? hours : "no hour of the day",
+                     p->likely_now * 100.0);
+        lw_sb_printf(&b, "     %s\n",
+                     lw_osm_url(p->lat_deg, p->lon_deg, link, sizeof(link)));
+    }
+out:
+    lw_places_free(pl);
+    lw_tz_free(tz);
+    text = lw_sb_take(&b);
+    if (text && !text[0]) {
+        free(text);
+        text = NULL;
+    }
+    return text;
 }
 
 /* The addresses routed to kind besides o->to, "" when none. */
@@ -835,6 +939,7 @@ static enum lw_err queue_single(struct lw_store *s,
     struct lw_mail m;
     struct lw_mail_env env;
     char inst[INSTANCE_LEN];
+    char *places = NULL;
     bool hv, ha;
     enum lw_err e;
     char *rcpt = lw_outbox_recipients(o, a->kind, &e);
@@ -843,9 +948,12 @@ static enum lw_err queue_single(struct lw_store *s,
         return e;
     lookup(s, a->device, &v, &hv, &acct, &ha);
     instance_tag(s, inst, sizeof(inst));
-    env = (struct lw_mail_env){o->from, rcpt, inst, now_ms};
+    if (a->kind == LW_ALERT_OFFLINE)
+        places = lw_outbox_places_text(s, a->device, o->places_zone, now_ms);
+    env = (struct lw_mail_env){o->from, rcpt, inst, now_ms, places};
     e = lw_mail_compose_alert(&env, alert_id, a, hv ? &v : NULL,
                               ha ? &acct : NULL, &m);
+    free(places);
     if (e == LW_OK)
         e = insert_mail(s, lw_alert_kind_name(a->kind), false, alert_id, "", 1,
                         a->device, rcpt, &m, now_ms);
@@ -995,7 +1103,7 @@ static enum lw_err batch_queue(struct lw_store *s,
         lw_sb_printf(&ids, "%s%" PRId64, i ? "," : "", d->rows[i].id);
     idlist = lw_sb_take(&ids);
     instance_tag(s, inst, sizeof(inst));
-    env = (struct lw_mail_env){o->from, rcpt, inst, now_ms};
+    env = (struct lw_mail_env){o->from, rcpt, inst, now_ms, NULL};
     e = idlist
             ? lw_mail_compose_digest(&env, k, d->items, d->n,
                                      o->digest_threshold,

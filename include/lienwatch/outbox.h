@@ -135,7 +135,24 @@ struct lw_outbox_opts {
     int retry_max_s;      /* the back-off's cap, s */
     int64_t max_age_ms;   /* a mail still pending this long after it was
                              queued fails */
+    const char *places_zone; /* [places] timezone for the offline mail's
+                                places; NULL or "": the system's */
 };
+
+/* How many places the offline mail names, and from how many days. */
+#define LW_OUTBOX_PLACES_TOP 2
+#define LW_OUTBOX_PLACES_DAYS 30
+
+/*
+ * The text of the offline mail's "where it usually parks" part: the top
+ * LW_OUTBOX_PLACES_TOP places (places.h) of device's fixes of the last
+ * LW_OUTBOX_PLACES_DAYS days before now_ms, local time in zone (NULL or "":
+ * the system's; UTC when it cannot be read), one numbered entry each with
+ * position, nights, visits, usual hours, likely now and a map link; NULL
+ * when there is no place (or on failure). Owned by the caller (free).
+ */
+char *lw_outbox_places_text(struct lw_store *s, const char *device,
+                            const char *zone, int64_t now_ms);
 
 /*
  * Fills *o from the [smtp] settings of c (o borrows c's strings: valid as
@@ -152,6 +169,9 @@ struct lw_mail_env {
     const char *to;       /* To: addr-specs, comma-separated */
     const char *instance; /* the database's tag for Message-IDs */
     int64_t now_ms;       /* Date: */
+    const char *places;   /* offline: lines naming where the vehicle
+                             usually parks (lw_outbox_places_text); NULL:
+                             none known */
 };
 
 /* A composed message; each string owned (lw_mail_release). */

@@ -426,7 +426,7 @@ static void fuzz_compose(const char *text, size_t len)
     a.moved_m = NAN;
     acct.days_past_due = 45;
     env = (struct lw_mail_env){from, "ops@example.com, b@example.org",
-                               "1a2b3c4d", FUZZ_NOW_MS};
+                               "1a2b3c4d", FUZZ_NOW_MS, NULL};
     e = lw_mail_compose_alert(&env, ALERT_ID, &a, &v, &acct, &m);
     if (lw_mime_addr_spec(from, addr, sizeof(addr)) != LW_OK) {
         FUZZ_REQUIRE(e == LW_ERR_INVAL);

@@ -5,7 +5,8 @@ Usage: check_store.py LIENWATCH_CLI DB EXPECT [--no-rejects]
 Through the agent CLI (as an agent would see it):
   - `history DEVICE --format json` of every device equals the expected fixes:
     same fix times, in order, same lat/lon (1e-7 degrees);
-  - `locate DEVICE --json` is the newest fix by fix time;
+  - `locate DEVICE --json` is the newest fix by fix time that history does
+    not flag suspect (a jump: it is not the last-known fix);
   - `stats --json`: stored equals the distinct fixes, rejected counts equal
     the expected reasons exactly (unless --no-rejects).
 Prints one line per problem and exits 1 if there is any.
@@ -50,7 +51,9 @@ def main():
                 break
         loc = cli(cli_path, db, "locate", dev, "--json", "--reason",
                   "ingest check")
-        t, la, lo = fixes[-1]
+        sus = {ms(h["fix_time"]) for h in hist if h.get("suspect")}
+        kept = [f for f in fixes if f[0] not in sus]
+        t, la, lo = kept[-1] if kept else fixes[-1]
         if ms(loc["fix_time"]) != t or abs(loc["lat"] - la) > 1e-7 or abs(loc["lon"] - lo) > 1e-7:
             problems.append("%s: locate gives %s %s,%s; newest is %d %s,%s" % (
                 dev, loc["fix_time"], loc["lat"], loc["lon"], t, la, lo))

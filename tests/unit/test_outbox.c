@@ -495,7 +495,7 @@ static void test_compose_alert(void **state)
         make_alert(LW_ALERT_GEOFENCE_EXIT, "alice/car", T0 + 3600 * SEC);
     struct lw_mail_env env = {"Lienwatch 警报 <alerts@lender.example>",
                               "ops@lender.example,night@lender.example",
-                              "0badcafe", T0 + 3601 * SEC};
+                              "0badcafe", T0 + 3601 * SEC, NULL};
     struct lw_mail m, m2;
     char h[1024];
     char *body;
@@ -581,7 +581,8 @@ static void test_compose_offline_back_online(void **state)
 {
     struct lw_alert off = make_alert(LW_ALERT_OFFLINE, "bob/van", T0);
     struct lw_alert back = make_alert(LW_ALERT_BACK_ONLINE, "bob/van", T0);
-    struct lw_mail_env env = {"alerts@x.example", "ops@x.example", "1", T0};
+    struct lw_mail_env env = {"alerts@x.example", "ops@x.example", "1", T0,
+                              NULL};
     struct lw_mail m;
     char *body;
     (void)state;
@@ -605,6 +606,69 @@ static void test_compose_offline_back_online(void **state)
     assert_non_null(strstr(body, "12.3 km"));
     free(body);
     lw_mail_release(&m);
+}
+
+/* The offline mail names the top two places of the last 30 days: a car
+ * home every night (20:00-07:00 UTC) and at work by day for five days. */
+static void test_offline_places(void **state)
+{
+    struct lw_store *s = mem_store();
+    struct lw_alert off = make_alert(LW_ALERT_OFFLINE, "bob/van", T0);
+    struct lw_mail_env env = {"alerts@x.example", "ops@x.example", "1", T0,
+                              NULL};
+    int64_t day = 86400 * SEC, t0 = T0 - T0 % day - 5 * day;
+    struct lw_mail m;
+    char *text, *body, *work;
+    (void)state;
+
+    assert_null(lw_outbox_places_text(s, "bob/van", "UTC", T0));
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    for (int64_t t = t0; t < T0 - 3600 * SEC; t += 300 * SEC) {
+        int64_t h = (t % day) / (3600 * SEC);
+        bool home = h >= 20 || h < 7;
+        bool drive = h == 7 || h == 19;
+        struct lw_fix f;
+
+        lw_fix_init(&f);
+        snprintf(f.device, sizeof(f.device), "bob/van");
+        f.fix_time_ms = f.recv_time_ms = t;
+        f.lat_deg = home ? 41.1500 : drive ? 41.1600 : 41.1800;
+        f.lon_deg = drive ? -8.60 + (double)(t % 3600000) / 3600000 * 0.1
+                          : -8.6100;
+        f.accuracy_m = 10;
+        f.speed_mps = drive ? 12 : 0;
+        assert_int_equal(lw_store_put_fix(s, &f, NULL), LW_OK);
+    }
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    text = lw_outbox_places_text(s, "bob/van", "UTC", T0);
+    assert_non_null(text);
+    /* home first (the car was last seen there, at night), then work */
+    assert_non_null(strstr(text, "  1. 41.150000, -8.610000"));
+    assert_non_null(strstr(text, "  2. 41.180000, -8.610000"));
+    assert_null(strstr(text, "  3. "));
+    assert_non_null(strstr(text, "usually there (UTC): 20-06"));
+    work = strstr(text, "  2. ");
+    assert_non_null(strstr(work, "0 nights"));
+    assert_non_null(strstr(text, "openstreetmap.org/?mlat=41.150000"));
+    env.places = text;
+    assert_int_equal(lw_mail_compose_alert(&env, 1, &off, NULL, NULL, &m),
+                     LW_OK);
+    body = body_of(m.message);
+    assert_non_null(strstr(body, "Where it usually parks"));
+    assert_non_null(strstr(body, "1. 41.150000, -8.610000"));
+    assert_non_null(strstr(body, "lienwatch places bob/van"));
+    free(body);
+    lw_mail_release(&m);
+    /* without places: said so */
+    env.places = NULL;
+    assert_int_equal(lw_mail_compose_alert(&env, 1, &off, NULL, NULL, &m),
+                     LW_OK);
+    body = body_of(m.message);
+    assert_non_null(strstr(body, "No usual place in the last 30 days"));
+    free(body);
+    lw_mail_release(&m);
+    free(text);
+    lw_store_close(s);
 }
 
 /* ---- settings -------------------------------------------------------------
@@ -1111,6 +1175,7 @@ int main(void)
         cmocka_unit_test(test_quoted_printable),
         cmocka_unit_test(test_compose_alert),
         cmocka_unit_test(test_compose_offline_back_online),
+        cmocka_unit_test(test_offline_places),
         cmocka_unit_test(test_recipients_and_backoff),
         cmocka_unit_test(test_opts_from_config),
         cmocka_unit_test(test_config_rules),
