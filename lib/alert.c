@@ -148,6 +148,10 @@ struct dev {
     struct cfix suspect;       /* a jump kept aside (DEV_HAS_SUSPECT) */
     struct lw_jump_state jump; /* the jump judge's state */
     int64_t jump_alert_ms;     /* last gps_jump raised (DEV_JUMP_ALERTED) */
+    int64_t degraded_ms;       /* fix time of the first of the live fixes in
+                                  a row less accurate than
+                                  LW_ALERT_JAM_ACCURACY_M; 0: the last was
+                                  not */
     struct fstate *fs;         /* nfs sparse fence states */
     uint32_t nfs;              /* entries used in fs */
     uint32_t capfs;            /* entries allocated in fs */
@@ -986,6 +990,10 @@ static void due(struct lw_engine *e, struct dev *d, int64_t now_ms)
         alert_init(&a, d, LW_ALERT_OFFLINE, now_ms);
         alert_fix(&a, d, NULL);
         a.gap_ms = now_ms - d->base_ms;
+        a.jamming_suspected = d->degraded_ms != 0 &&
+                              (d->flags & DEV_HAS_NEWEST) &&
+                              d->newest.fix_time_ms - d->degraded_ms >=
+                                  LW_ALERT_JAM_MS;
         emit(e, &a);
     }
     for (uint32_t i = 0; i < d->nfs; i++) {
@@ -1667,6 +1675,13 @@ enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
     if (late) {
         rc = eval_fences(e, d, f, now_ms, eval_late);
     } else {
+        /* a run of degraded fixes (jamming); an unknown accuracy ends it */
+        if (lw_has(f->accuracy_m) && f->accuracy_m > LW_ALERT_JAM_ACCURACY_M) {
+            if (!d->degraded_ms)
+                d->degraded_ms = f->fix_time_ms ? f->fix_time_ms : 1;
+        } else {
+            d->degraded_ms = 0;
+        }
         switch (judge_jump(e, d, f, now_ms)) {
         case LW_JUMP_SUSPECT:
             rc = LW_OK; /* kept aside: moves nothing */

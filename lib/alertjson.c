@@ -92,6 +92,9 @@ json_t *lw_alert_to_json(const struct lw_alert_row *r,
                             json_real((double)a->gap_ms / MS_PER_S));
         json_object_set_new(o, "moved_m", lw_json_num_or_null(a->moved_m));
     }
+    if (a->kind == LW_ALERT_OFFLINE)
+        json_object_set_new(o, "jamming_suspected",
+                            json_boolean(a->jamming_suspected));
     json_object_set_new(o, "acknowledged_by", lw_json_str_or_null(r->ack_by));
     json_object_set_new(o, "acknowledged_at", time_or_null(r->ack_ms));
     json_object_set_new(o, "note", lw_json_str_or_null(r->ack_note));

@@ -451,6 +451,10 @@ enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
         heading(&b, "Silence");
         field(&b, a->kind == LW_ALERT_OFFLINE ? "Silent for:" : "Was silent:",
               dur(a->gap_ms, dbuf));
+        if (a->kind == LW_ALERT_OFFLINE && a->jamming_suspected)
+            field(&b, "Jamming:",
+                  "suspected: its fixes were less accurate than 1 km for "
+                  "10 minutes or more before it went silent");
         if (a->kind == LW_ALERT_BACK_ONLINE) {
             struct lw_sb l = {0};
             char *t;

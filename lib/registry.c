@@ -701,7 +701,7 @@ enum lw_err lw_registry_fences_at(struct lw_store *s, double lat_deg,
     "id, kind, device, geofence, fence_tag, raised_ms, has_fix, fix_time_ms, " \
     "recv_time_ms, lat_deg, lon_deg, speed_mps, course_deg, accuracy_m, "      \
     "late, age_ms, gap_ms, moved_m, state, ack_by, ack_note, ack_ms, "         \
-    "closed_ms, published"
+    "closed_ms, published, jamming"
 
 static void row_to_alert(sqlite3_stmt *st, void *row)
 {
@@ -741,6 +741,7 @@ static void row_to_alert(sqlite3_stmt *st, void *row)
     r->ack_ms = sqlite3_column_int64(st, 21);
     r->closed_ms = sqlite3_column_int64(st, 22);
     r->published = sqlite3_column_int(st, 23) != 0;
+    a->jamming_suspected = sqlite3_column_int(st, 24) != 0;
 }
 
 static int visit_alert(sqlite3_stmt *st, const void *cbp, void *ctx)
@@ -768,8 +769,9 @@ enum lw_err lw_registry_alert_add(struct lw_store *s, const struct lw_alert *a,
         "INSERT INTO alerts(kind, device, geofence, fence_tag, "
         "raised_ms, has_fix, fix_time_ms, recv_time_ms, lat_deg, "
         "lon_deg, speed_mps, course_deg, accuracy_m, late, age_ms, "
-        "gap_ms, moved_m, changed_ms) VALUES (?1, ?2, ?3, ?4, ?5, "
-        "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?5)",
+        "gap_ms, moved_m, changed_ms, jamming) VALUES (?1, ?2, ?3, ?4, "
+        "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?5, "
+        "?18)",
         &e);
     if (!st)
         return e;
@@ -792,6 +794,7 @@ enum lw_err lw_registry_alert_add(struct lw_store *s, const struct lw_alert *a,
     lw_db_bind_int64(db, st, 15, a->age_ms);
     lw_db_bind_int64(db, st, 16, a->gap_ms);
     bind_finite(db, st, 17, a->moved_m);
+    lw_db_bind_int(db, st, 18, a->jamming_suspected);
     e = lw_db_run(db, st, "storing an alert");
     if (e == LW_OK && id)
         *id = lw_db_last_rowid(db);

@@ -20,7 +20,8 @@
  *   6  purges: devices whose loan ended or tracker was removed; thin_marks:
  *      how far each device's history is thinned (store.c)
  *   7  users, tokens, cases, commands (users.c, cases.c, commands.c)
- *   8  fix_suspect: fixes flagged suspect ("jump") by ingest (suspect.c)
+ *   8  fix_suspect: fixes flagged suspect ("jump") by ingest (suspect.c);
+ *      alerts.jamming: an offline alert after degraded accuracy (registry.c)
  * tests/fixtures/schema-vN.sql are databases written by the code of each
  * version; tests/unit/test_schema.c upgrades each of them.
  */
@@ -387,7 +388,8 @@ static const char migration_suspect[] =
     "  fix_time_ms INTEGER NOT NULL,"
     "  kind TEXT NOT NULL,"
     "  PRIMARY KEY (device, fix_time_ms)"
-    ") WITHOUT ROWID;";
+    ") WITHOUT ROWID;"
+    "ALTER TABLE alerts ADD COLUMN jamming INTEGER NOT NULL DEFAULT 0;";
 
 /* One migration: SQL, then optionally a step in C and more SQL. */
 struct migration {

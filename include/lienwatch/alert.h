@@ -34,6 +34,10 @@
  *     gps_jump alert carries the suspect fix, moved_m (distance from the
  *     accepted fix) and gap_ms (time between them); at most one per
  *     LW_ALERT_JUMP_REPEAT_MS per vehicle, by now_ms.
+ *   - offline carries jamming_suspected when the fixes up to the last one
+ *     before the silence (live ones, by fix time) had an accuracy worse
+ *     than LW_ALERT_JAM_ACCURACY_M for at least LW_ALERT_JAM_MS: a jammer
+ *     degrades GPS before the tracker loses its network too.
  *   - Alerts are raised only while the vehicle is watched (its account is at
  *     least watch_days_past_due days past due). State is tracked for every
  *     vehicle regardless, so when a vehicle becomes watched while already on
@@ -99,6 +103,12 @@ const char *lw_alert_kind_name(enum lw_alert_kind k);
 /* Parses a name; LW_ERR_INVAL when unknown. */
 enum lw_err lw_alert_kind_parse(const char *s, enum lw_alert_kind *out);
 
+/* Jamming: fixes less accurate than this (1 km) ... */
+#define LW_ALERT_JAM_ACCURACY_M 1000.0
+/* ... for at least this long (fix times, 10 min) up to the last fix before
+ * a silence make its offline alert say "jamming suspected". */
+#define LW_ALERT_JAM_MS (10 * 60 * 1000LL)
+
 /* gps_jump alerts of one vehicle are at least this far apart (1 h). */
 #define LW_ALERT_JUMP_REPEAT_MS (3600 * 1000LL)
 
@@ -120,6 +130,10 @@ struct lw_alert {
     int64_t gap_ms;                   /* offline/back_online: silence so far */
     double moved_m;                   /* back_online: distance moved while
                                          silent; NAN when unknown */
+    bool jamming_suspected;           /* offline: the fixes before the
+                                         silence had an accuracy worse than
+                                         LW_ALERT_JAM_ACCURACY_M for at
+                                         least LW_ALERT_JAM_MS */
 };
 
 /* Engine settings (from [alerts]). */

@@ -11,7 +11,10 @@
 #      still at home;
 #   C. a jump confirmed by the next fix (a car carried away with its
 #      tracker off): the exit is raised and locate shows the new place;
-#   D. history shows the suspect fixes as such (json: "suspect": "jump").
+#   D. history shows the suspect fixes as such (json: "suspect": "jump");
+#   E. a tracker whose fixes were less accurate than 1 km for 10 minutes
+#      before it went silent: offline with "jamming_suspected": true (in
+#      `lienwatch alerts` and on MQTT); one with good fixes: false.
 source "$(dirname "$0")/../lib.sh"
 lw_setup
 PORT=$(free_port)
@@ -21,9 +24,9 @@ LW() { "$BIN/lienwatch" --db "$DB" --as jump-test "$@"; }
 SLOW=1; [ "${LW_VALGRIND:-0}" = 1 ] && SLOW=6
 HOME_LAT=41.15 HOME_LON=-8.61
 FAR_LAT=41.60  # 50 km north
-fix() { # DEVICE LAT LON TST
+fix() { # DEVICE LAT LON TST [ACC]
     mosquitto_pub -p "$PORT" -q 1 -t "owntracks/$1" \
-        -m "{\"_type\":\"location\",\"lat\":$2,\"lon\":$3,\"tst\":$4,\"acc\":10}" ||
+        -m "{\"_type\":\"location\",\"lat\":$2,\"lon\":$3,\"tst\":$4,\"acc\":${5:-10}}" ||
         fail "cannot publish"
 }
 count() { # KIND DEVICE
@@ -37,6 +40,8 @@ LW init-db >/dev/null
 LW geofence add-circle home "$HOME_LAT" "$HOME_LON" 3000 --kind keep_in >/dev/null
 LW account set L1 --days-past-due 45 --status overdue >/dev/null
 LW vehicle set t/v1 --account L1 --plate AA-11-BB >/dev/null
+mosquitto_sub -p "$PORT" -t 'lienwatch/v1/alert/#' -v >"$T/mqtt.log" 2>/dev/null &
+lw_track $!
 lw_wrap "$BIN/lienwatchd" --db "$DB" --mqtt-port "$PORT" \
     --set mqtt.client_id=lw-jump --set alerts.confirm_fixes=1 \
     --set mqtt.state_interval=0 -v >"$T/d.log" 2>&1 &
@@ -102,4 +107,25 @@ g = json.load(open(sys.argv[1]))
 pts = [f for f in g["features"] if f["geometry"]["type"] == "Point"]
 assert sum(1 for f in pts if f["properties"].get("suspect") == "jump") == 3
 EOF
+
+# ---- E: jamming: 11 minutes of fixes worse than 1 km, then silence
+LW vehicle set t/jam --account L1 --offline-after 6s >/dev/null
+LW vehicle set t/ok --account L1 --offline-after 6s >/dev/null
+t1=$(( $(date +%s) - 700 ))
+fix t/ok "$HOME_LAT" "$HOME_LON" "$t1" 10
+fix t/jam "$HOME_LAT" "$HOME_LON" "$t1" 10
+for i in $(seq 1 12); do
+    fix t/jam "$HOME_LAT" "$HOME_LON" $((t1 + i * 55)) 2500
+    fix t/ok "$HOME_LAT" "$HOME_LON" $((t1 + i * 55)) 12
+done
+wait_for $((20 * SLOW)) has_count 1 offline t/jam || fail "E: no offline for t/jam"
+wait_for $((20 * SLOW)) has_count 1 offline t/ok || fail "E: no offline for t/ok"
+LW alerts --json | $PY -c '
+import json, sys
+off = {a["device"]: a for a in json.load(sys.stdin) if a["kind"] == "offline"}
+assert off["t/jam"]["jamming_suspected"] is True, off["t/jam"]
+assert off["t/ok"]["jamming_suspected"] is False, off["t/ok"]
+' || fail "E: jamming_suspected wrong: $(LW alerts --json)"
+wait_for $((5 * SLOW)) grep -q '^lienwatch/v1/alert/t/jam .*"jamming_suspected":true' "$T/mqtt.log" ||
+    fail "E: not on MQTT: $(cat "$T/mqtt.log")"
 say "ok"

@@ -354,6 +354,38 @@ static void test_jump_poor_or_unwatched(void **state)
     assert_int_equal(t->n, 0);
 }
 
+/* offline after fixes less accurate than 1 km for 10 min: jamming
+ * suspected; for 9 min, or with a good fix last: not. */
+static void test_offline_jamming(void **state)
+{
+    struct t *t = *state;
+    int64_t now = T0;
+    struct lw_fix f;
+
+    for (int run = 0; run < 3; run++) {
+        /* 9 min of degraded fixes (run 0), 10 min (run 1), 10 min then a
+         * good one (run 2) */
+        int minutes = run == 0 ? 9 : 10;
+
+        t->n = 0;
+        fix_at(t, "v1", HOME_LAT, HOME_LON, now += MIN);
+        for (int i = 0; i <= minutes; i++) {
+            f = mkfix("v1", HOME_LAT, HOME_LON, now += MIN, 2500.0);
+            assert_int_equal(lw_engine_fix(t->e, &f, false, now), LW_OK);
+        }
+        if (run == 2)
+            fix_at(t, "v1", HOME_LAT, HOME_LON, now += MIN);
+        now += OFFLINE_MS + MIN;
+        lw_engine_tick(t->e, NULL, now);
+        assert_int_equal(count_kind(t, LW_ALERT_OFFLINE), 1);
+        for (size_t i = 0; i < t->n; i++)
+            if (t->a[i].kind == LW_ALERT_OFFLINE)
+                assert_int_equal(t->a[i].jamming_suspected, run == 1);
+        /* back online for the next run */
+        fix_at(t, "v1", HOME_LAT, HOME_LON, now += MIN);
+    }
+}
+
 /* ---- geofence transitions -------------------------------------------- */
 
 /* A car parked on home's north edge, GPS jitter +/-20 m, accuracy 10 m,
@@ -1118,6 +1150,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jump_hourly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jump_confirmed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jump_poor_or_unwatched, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_offline_jamming, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_single_outside_fix, setup,
                                         teardown),
