@@ -990,10 +990,9 @@ static void due(struct lw_engine *e, struct dev *d, int64_t now_ms)
         alert_init(&a, d, LW_ALERT_OFFLINE, now_ms);
         alert_fix(&a, d, NULL);
         a.gap_ms = now_ms - d->base_ms;
-        a.jamming_suspected = d->degraded_ms != 0 &&
-                              (d->flags & DEV_HAS_NEWEST) &&
-                              d->newest.fix_time_ms - d->degraded_ms >=
-                                  LW_ALERT_JAM_MS;
+        a.jamming_suspected =
+            d->degraded_ms != 0 && (d->flags & DEV_HAS_NEWEST) &&
+            d->newest.fix_time_ms - d->degraded_ms >= LW_ALERT_JAM_MS;
         emit(e, &a);
     }
     for (uint32_t i = 0; i < d->nfs; i++) {
