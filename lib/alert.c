@@ -89,6 +89,8 @@
 #define DEV_TRIG_BATTERY 0x080u /* in a run of low_battery triggers */
 #define DEV_HAS_SUSPECT 0x100u  /* suspect holds a fix kept aside */
 #define DEV_JUMP_ALERTED 0x200u /* jump_alert_ms holds the last gps_jump */
+#define DEV_HAS_STAY 0x400u     /* stay_* hold where the car stopped */
+#define DEV_PARKED_DONE 0x800u  /* parked_long of this stay raised */
 
 /* Hash-table link, first member of every hashed record. */
 struct hent {
@@ -148,6 +150,9 @@ struct dev {
     struct cfix suspect;       /* a jump kept aside (DEV_HAS_SUSPECT) */
     struct lw_jump_state jump; /* the jump judge's state */
     int64_t jump_alert_ms;     /* last gps_jump raised (DEV_JUMP_ALERTED) */
+    double stay_lat_deg;       /* where the current stay began (DEV_HAS_STAY) */
+    double stay_lon_deg;       /* ... */
+    int64_t stay_ms;           /* ... and its fix time */
     int64_t degraded_ms;       /* fix time of the first of the live fixes in
                                   a row less accurate than
                                   LW_ALERT_JAM_ACCURACY_M; 0: the last was
@@ -226,6 +231,7 @@ static const char *const kind_names[LW_ALERT_KIND_COUNT_] = {
     [LW_ALERT_TOW] = "tow",
     [LW_ALERT_LOW_BATTERY] = "low_battery",
     [LW_ALERT_GPS_JUMP] = "gps_jump",
+    [LW_ALERT_PARKED_LONG] = "parked_long",
 };
 
 const char *lw_alert_kind_name(enum lw_alert_kind k)
@@ -1376,7 +1382,8 @@ static bool cfg_ok(const struct lw_alert_cfg *cfg)
 {
     return cfg && cfg->confirm_fixes >= 1 && cfg->fence_margin_m >= 0 &&
            isfinite(cfg->fence_margin_m) && cfg->offline_after_ms > 0 &&
-           cfg->max_speed_mps >= 0 && isfinite(cfg->max_speed_mps);
+           cfg->max_speed_mps >= 0 && isfinite(cfg->max_speed_mps) &&
+           cfg->parked_after_ms >= 0;
 }
 
 enum lw_err lw_engine_new(struct lw_engine **out,
@@ -1608,6 +1615,38 @@ enum lw_err lw_engine_heard(struct lw_engine *e, const char *device,
 }
 
 /*
+ * parked_long: f, an accepted live fix, either starts a new stay (farther
+ * than LW_ALERT_PARKED_RADIUS_M from where the stay began) or extends it;
+ * a stay as long as parked_after_ms raises parked_long once (watched).
+ */
+static void parked(struct lw_engine *e, struct dev *d, const struct lw_fix *f,
+                   int64_t now_ms)
+{
+    struct lw_alert a;
+
+    if (lw_has(f->accuracy_m) && f->accuracy_m > LW_ALERT_PARKED_RADIUS_M)
+        return; /* too vague to say it moved, or that it did not */
+    if (!(d->flags & DEV_HAS_STAY) ||
+        lw_geo_distance_m(d->stay_lat_deg, d->stay_lon_deg, f->lat_deg,
+                          f->lon_deg) > LW_ALERT_PARKED_RADIUS_M) {
+        d->stay_lat_deg = f->lat_deg;
+        d->stay_lon_deg = f->lon_deg;
+        d->stay_ms = f->fix_time_ms;
+        d->flags = (uint16_t)((d->flags | DEV_HAS_STAY) & ~DEV_PARKED_DONE);
+        return;
+    }
+    if (e->cfg.parked_after_ms <= 0 || (d->flags & DEV_PARKED_DONE) ||
+        f->fix_time_ms - d->stay_ms < e->cfg.parked_after_ms ||
+        !(d->flags & DEV_WATCHED))
+        return;
+    d->flags |= DEV_PARKED_DONE;
+    alert_init(&a, d, LW_ALERT_PARKED_LONG, now_ms);
+    alert_fix(&a, d, f);
+    a.gap_ms = f->fix_time_ms - d->stay_ms;
+    emit(e, &a);
+}
+
+/*
  * Judges f, a fix that is not late, for a jump (jump.h); keeps a suspect
  * aside in d and raises gps_jump for it (watched, at most once per
  * LW_ALERT_JUMP_REPEAT_MS). Returns the verdict.
@@ -1694,10 +1733,12 @@ enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
             rc = eval_fences(e, d, &s, now_ms, eval_live);
             set_newest(d, &s);
             triggers(e, d, &s, now_ms);
+            parked(e, d, &s, now_ms);
             if (rc == LW_OK)
                 rc = eval_fences(e, d, f, now_ms, eval_live);
             set_newest(d, f);
             triggers(e, d, f, now_ms);
+            parked(e, d, f, now_ms);
             break;
         }
         default:
@@ -1705,6 +1746,7 @@ enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
             rc = eval_fences(e, d, f, now_ms, eval_live);
             set_newest(d, f);
             triggers(e, d, f, now_ms);
+            parked(e, d, f, now_ms);
         }
     }
     /* A stay confirmed by this fix may already be over its dwell limit. */

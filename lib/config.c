@@ -211,6 +211,11 @@ static const struct setting settings[] = {
      100000, ALERTS,
      "A fix confirms a crossing only when farther from the fence line than "
      "max(its accuracy, this)."},
+    {"alerts", "parked_alert_after", T_DURATION, OFF(parked_alert_after_ms),
+     "7d", 0, 3650 * MS_DAY, ALERTS,
+     "A watched vehicle whose tracker keeps reporting from within 200 m of "
+     "where it stopped for this long raises parked_long (hidden, abandoned "
+     "or stored), once per stay. 0 turns it off."},
 
     {"smtp", "url", T_STR, OFF(smtp_url), "", 0, 0, MAIL,
      "Mail server for alert e-mail: smtp://host:port (STARTTLS, see "

@@ -141,6 +141,12 @@ static const struct kind_text kind_texts[LW_ALERT_KIND_COUNT_] = {
          "signal, or a tracker\nmoved to another vehicle. The position below "
          "is the suspect one; the\nlast-known position and the geofences "
          "ignore it until a following fix\nconfirms it."},
+    [LW_ALERT_PARKED_LONG] =
+        {"has not moved for days",
+         "The tracker keeps reporting from the same place (within 200 m) "
+         "for longer than\n[alerts] parked_alert_after: the vehicle may be "
+         "hidden, abandoned or stored.\nSend an agent to the position "
+         "below."},
 };
 
 static const struct kind_text *kind_text(enum lw_alert_kind k)

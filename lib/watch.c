@@ -269,6 +269,7 @@ static void alert_cfg(const struct lw_config *c, struct lw_alert_cfg *a)
     a->offline_after_ms = c->offline_after_ms;
     a->watch_days_past_due = c->watch_days_past_due;
     a->max_speed_mps = c->max_speed_kmh / KMH_PER_MPS;
+    a->parked_after_ms = c->parked_alert_after_ms;
 }
 
 /* Appends an entry to the queue; NULL when out of memory. */

@@ -38,6 +38,12 @@
  *     before the silence (live ones, by fix time) had an accuracy worse
  *     than LW_ALERT_JAM_ACCURACY_M for at least LW_ALERT_JAM_MS: a jammer
  *     degrades GPS before the tracker loses its network too.
+ *   - parked_long: the live fixes of a vehicle that keeps reporting have
+ *     stayed within LW_ALERT_PARKED_RADIUS_M of the first fix of the stay
+ *     for parked_after_ms (fix times): hidden, abandoned or stored. One per
+ *     stay; a fix farther away starts a new stay. Fixes less accurate than
+ *     that radius neither move nor end a stay. The stay is measured from
+ *     the newest fix known at a restart.
  *   - Alerts are raised only while the vehicle is watched (its account is at
  *     least watch_days_past_due days past due). State is tracked for every
  *     vehicle regardless, so when a vehicle becomes watched while already on
@@ -95,6 +101,7 @@ enum lw_alert_kind {
     LW_ALERT_TOW,               /* "tow" */
     LW_ALERT_LOW_BATTERY,       /* "low_battery" */
     LW_ALERT_GPS_JUMP,          /* "gps_jump" */
+    LW_ALERT_PARKED_LONG,       /* "parked_long" */
     LW_ALERT_KIND_COUNT_        /* not a kind */
 };
 
@@ -108,6 +115,9 @@ enum lw_err lw_alert_kind_parse(const char *s, enum lw_alert_kind *out);
 /* ... for at least this long (fix times, 10 min) up to the last fix before
  * a silence make its offline alert say "jamming suspected". */
 #define LW_ALERT_JAM_MS (10 * 60 * 1000LL)
+
+/* parked_long: the car has not moved beyond this from where it stopped. */
+#define LW_ALERT_PARKED_RADIUS_M 200.0
 
 /* gps_jump alerts of one vehicle are at least this far apart (1 h). */
 #define LW_ALERT_JUMP_REPEAT_MS (3600 * 1000LL)
@@ -144,6 +154,8 @@ struct lw_alert_cfg {
     int watch_days_past_due;    /* watched at or over this */
     double max_speed_mps;       /* gps_jump above this implied speed
                                    (jump.h); 0 = not judged */
+    int64_t parked_after_ms;    /* parked_long after this long within
+                                   LW_ALERT_PARKED_RADIUS_M; 0 = off */
 };
 
 /* What the engine needs to know of a registered vehicle. */

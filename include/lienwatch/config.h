@@ -72,6 +72,7 @@ struct lw_config {
     int64_t offline_after_ms;                   /* default silence allowance */
     int confirm_fixes;                          /* fixes to confirm a crossing */
     double fence_margin_m;                      /* minimum distance from edge */
+    int64_t parked_alert_after_ms;              /* parked_long; 0 off */
     /* [smtp] (alert e-mail; lib/outbox.c, daemon/mail.c) */
     char smtp_url[LW_CONFIG_STR_MAX + 1];       /* smtp(s)://; "" = off */
     char smtp_starttls[LW_CONFIG_STR_MAX + 1];  /* "required" or "no" */

@@ -186,7 +186,7 @@ static void fix_at(struct t *t, const char *device, double lat, double lon,
 static int setup(void **state)
 {
     struct t *t = calloc(1, sizeof(*t));
-    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0};
+    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0, 0};
     size_t id;
     char err[128];
 
@@ -242,7 +242,8 @@ static void expect(const struct t *t, size_t i, enum lw_alert_kind kind,
 /* Sets t's engine to confirm_fixes confirm and max_speed_mps mps. */
 static void jump_cfg(struct t *t, int confirm, double mps)
 {
-    struct lw_alert_cfg cfg = {confirm, MARGIN_M, OFFLINE_MS, WATCH_DPD, mps};
+    struct lw_alert_cfg cfg = {confirm, MARGIN_M, OFFLINE_MS, WATCH_DPD, mps,
+                              0};
 
     lw_engine_set_cfg(t->e, &cfg);
 }
@@ -384,6 +385,40 @@ static void test_offline_jamming(void **state)
         /* back online for the next run */
         fix_at(t, "v1", HOME_LAT, HOME_LON, now += MIN);
     }
+}
+
+/* parked_long: fixes within 200 m for 7 days raise it once; jitter and
+ * a vague fix do not end the stay; a move starts a new one. */
+static void test_parked_long(void **state)
+{
+    struct t *t = *state;
+    struct lw_alert_cfg cfg = {CONFIRM,   MARGIN_M, 30 * 24 * HOUR,
+                               WATCH_DPD, 0,        7 * 24 * HOUR};
+    int64_t now = T0;
+    struct lw_fix f;
+
+    lw_engine_set_cfg(t->e, &cfg);
+    /* a fix every 6 hours for 6 days 18 hours: not yet */
+    for (int i = 0; i <= 27; i++)
+        fix_at(t, "v1", north(HOME_LAT, i % 2 ? 150.0 : 0.0), HOME_LON,
+               now = T0 + i * 6 * HOUR);
+    f = mkfix("v1", north(HOME_LAT, 5000.0), HOME_LON, now += HOUR, 900.0);
+    assert_int_equal(lw_engine_fix(t->e, &f, false, now), LW_OK);
+    assert_int_equal(count_kind(t, LW_ALERT_PARKED_LONG), 0);
+    /* 7 days after the first fix */
+    fix_at(t, "v1", HOME_LAT, HOME_LON, now = T0 + 7 * 24 * HOUR);
+    assert_int_equal(count_kind(t, LW_ALERT_PARKED_LONG), 1);
+    expect(t, t->n - 1, LW_ALERT_PARKED_LONG, NULL);
+    assert_int_equal(t->a[t->n - 1].gap_ms, 7 * 24 * HOUR);
+    fix_at(t, "v1", HOME_LAT, HOME_LON, now += 24 * HOUR);
+    assert_int_equal(count_kind(t, LW_ALERT_PARKED_LONG), 1);
+    /* moved 1 km: a new stay, alerted again after 7 more days */
+    fix_at(t, "v1", north(HOME_LAT, 1000.0), HOME_LON, now += HOUR);
+    fix_at(t, "v1", north(HOME_LAT, 1000.0), HOME_LON,
+           now += 7 * 24 * HOUR - MIN);
+    assert_int_equal(count_kind(t, LW_ALERT_PARKED_LONG), 1);
+    fix_at(t, "v1", north(HOME_LAT, 1000.0), HOME_LON, now += MIN);
+    assert_int_equal(count_kind(t, LW_ALERT_PARKED_LONG), 2);
 }
 
 /* ---- geofence transitions -------------------------------------------- */
@@ -783,7 +818,7 @@ static void test_restore(void **state)
 {
     struct t *t = *state;
     struct lw_fix f = mkfix("ignored", HOME_LAT, HOME_LON, T0 - HOUR, 5.0);
-    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0};
+    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0, 0};
     struct lw_engine *e2;
 
     assert_int_equal(lw_engine_new(&e2, &cfg, on_alert, t), LW_OK);
@@ -816,7 +851,7 @@ static void test_restore(void **state)
 static void test_restore_fence(void **state)
 {
     struct t *t = *state;
-    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0};
+    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0, 0};
     struct lw_vehicle_reg r = {.account = "acc1", .registered_ms = T0};
     double out = north(HOME_NORTH, 500.0);
     struct lw_engine *e2;
@@ -1016,8 +1051,8 @@ static void test_set_fences(void **state)
 static void test_cfg_change(void **state)
 {
     struct t *t = *state;
-    struct lw_alert_cfg cfg = {3, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0};
-    struct lw_alert_cfg bad = {0, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0};
+    struct lw_alert_cfg cfg = {3, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0, 0};
+    struct lw_alert_cfg bad = {0, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0, 0};
     double out = north(HOME_NORTH, 500.0);
 
     lw_engine_set_cfg(t->e, &cfg);
@@ -1054,7 +1089,7 @@ static void test_cfg_change(void **state)
 static void test_api_edges(void **state)
 {
     struct t *t = *state;
-    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, 0, WATCH_DPD, 0};
+    struct lw_alert_cfg cfg = {CONFIRM, MARGIN_M, 0, WATCH_DPD, 0, 0};
     struct lw_engine *e2 = NULL;
     struct lw_fix f = mkfix("v1", 91.0, 0.0, T0, 1.0);
     enum lw_alert_kind k;
@@ -1153,6 +1188,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_offline_jamming, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_parked_long, setup, teardown),
         cmocka_unit_test_setup_teardown(test_single_outside_fix, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_return_rearms, setup, teardown),
