@@ -232,6 +232,8 @@ static const char *const kind_names[LW_ALERT_KIND_COUNT_] = {
     [LW_ALERT_LOW_BATTERY] = "low_battery",
     [LW_ALERT_GPS_JUMP] = "gps_jump",
     [LW_ALERT_PARKED_LONG] = "parked_long",
+    [LW_ALERT_NEW_OVERNIGHT_PLACE] = "new_overnight_place",
+    [LW_ALERT_LONG_MOVE] = "long_move",
 };
 
 const char *lw_alert_kind_name(enum lw_alert_kind k)
@@ -1782,6 +1784,16 @@ int64_t lw_engine_tick(struct lw_engine *e, const char *device, int64_t now_ms)
             break;
     }
     return e->heap_n > 0 ? e->heap[0]->deadline_ms : INT64_MAX;
+}
+
+int64_t lw_engine_newest_ms(const struct lw_engine *e, const char *device)
+{
+    const struct dev *d;
+
+    if (!e || !device)
+        return 0;
+    d = dev_find(e, device);
+    return d && (d->flags & DEV_HAS_NEWEST) ? d->newest.fix_time_ms : 0;
 }
 
 int64_t lw_engine_deadline(const struct lw_engine *e, const char *device)

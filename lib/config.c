@@ -305,7 +305,18 @@ static const struct setting settings[] = {
      "Time zone (an IANA name such as Europe/Berlin) of the local time in "
      "which 'lienwatch places' counts nights (a stop covering 03:00) and "
      "usual hours; empty: the system's (/etc/localtime). 'lienwatch places "
-     "--tz ZONE' overrides it."},
+     "--tz ZONE' overrides it. lienwatchd counts nights in it for "
+     "new_overnight_place."},
+    {"places", "new_place_km", T_DOUBLE, OFF(places_new_place_km), "5", 0,
+     20000, LIVE,
+     "A watched vehicle's night (a stop covering 03:00 local) farther than "
+     "this from every place where it spent a night in the 60 days before "
+     "raises new_overnight_place; nights before it was watched are the "
+     "baseline. 0 turns it off."},
+    {"places", "long_move_km", T_DOUBLE, OFF(places_long_move_km), "100", 0,
+     20000, LIVE,
+     "A watched vehicle farther than this from its usual night place raises "
+     "long_move, once per trip. 0 turns it off."},
 
     {"log", "level", T_LOGLEVEL, OFF(log_level), "info", 0, 3, LOG,
      "Least severe messages logged: error, warning, info or debug."},

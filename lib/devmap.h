@@ -21,6 +21,7 @@
 
 #include "lienwatch/alert.h"
 #include "lienwatch/fix.h"
+#include "lienwatch/placewatch.h"
 #include "lienwatch/registry.h"
 
 /* An open alert of a device, as its state topic shows it. */
@@ -57,6 +58,8 @@ struct lw_dstate {
     bool dirty;           /* state changed since last publication */
     bool urgent;          /* publish without waiting for the interval */
     struct lw_dextras *extras; /* vehicle/account/alerts; NULL = rebuild */
+    struct lw_placewatch_state pw; /* new_overnight_place, long_move */
+    int64_t pw_fix_ms;    /* fix time of the last places check, 0 never */
 };
 
 struct lw_devmap {

@@ -141,6 +141,17 @@ static const struct kind_text kind_texts[LW_ALERT_KIND_COUNT_] = {
          "signal, or a tracker\nmoved to another vehicle. The position below "
          "is the suspect one; the\nlast-known position and the geofences "
          "ignore it until a following fix\nconfirms it."},
+    [LW_ALERT_NEW_OVERNIGHT_PLACE] =
+        {"spent the night somewhere new",
+         "The vehicle spent the night far from every place where it spent a "
+         "night in the\nlast 60 days: it may have been moved to be hidden "
+         "or sold. The position below\nis where it is now; 'lienwatch "
+         "places' lists its usual places."},
+    [LW_ALERT_LONG_MOVE] =
+        {"is far from where it usually spends the night",
+         "The vehicle is farther than [places] long_move_km from its usual "
+         "night place: a\nlong trip, or on its way to be sold or taken "
+         "across a border. Follow its\nposition."},
     [LW_ALERT_PARKED_LONG] =
         {"has not moved for days",
          "The tracker keeps reporting from the same place (within 200 m) "

@@ -15,6 +15,8 @@
 #include "lienwatch/access.h"
 #include "lienwatch/alertjson.h"
 #include "lienwatch/outbox.h"
+#include "lienwatch/places.h"
+#include "lienwatch/tz.h"
 #include "lienwatch/timeutil.h"
 #include "lienwatch/watch.h"
 
@@ -68,7 +70,15 @@ struct lw_watch {
     int64_t registry_version;    /* meta registry_version last loaded */
     int64_t alerts_version;      /* meta alerts_version last handled */
     int64_t alerts_checked_ms;   /* alerts changed since this: handled */
+    struct lw_tz *tz;            /* [places] timezone, loaded on first use */
+    char tz_zone[LW_CONFIG_STR_MAX + 1]; /* the name it was loaded for */
+    bool tz_loaded;              /* tz is for tz_zone (NULL: UTC) */
 };
+
+/* A watched vehicle's places are checked at most once per this much fix
+ * time (placewatch.h). */
+#define PLACES_CHECK_MS (10 * 60 * 1000LL)
+#define M_PER_KM 1000.0
 
 /* ---- registry fences ------------------------------------------------- */
 
@@ -369,6 +379,7 @@ void lw_watch_free(struct lw_watch *w)
     lw_engine_free(w->engine); /* before the fences it borrows */
     lw_fenceset_free(w->fences);
     lw_devmap_release(&w->devices);
+    lw_tz_free(w->tz);
     free(w->queue);
     free(w);
 }
@@ -942,23 +953,112 @@ out_release:
 
 /* ---- events ---------------------------------------------------------- */
 
+/* [places] timezone, loaded again when it changed; NULL (UTC) when it
+ * cannot be read. */
+static const struct lw_tz *places_tz(struct lw_watch *w)
+{
+    char err[128];
+
+    if (w->tz_loaded && strcmp(w->tz_zone, w->cfg->places_timezone) == 0)
+        return w->tz;
+    lw_tz_free(w->tz);
+    w->tz = NULL;
+    if (lw_tz_load(w->cfg->places_timezone, &w->tz, err, sizeof(err)) !=
+        LW_OK)
+        w->tz = NULL;
+    snprintf(w->tz_zone, sizeof(w->tz_zone), "%s", w->cfg->places_timezone);
+    w->tz_loaded = true;
+    return w->tz;
+}
+
+static int places_add(void *ctx, const struct lw_fix *f)
+{
+    return lw_places_add(ctx, f) == LW_OK ? 0 : 1;
+}
+
+/* Queues an alert of kind about f (the fix that showed it), with moved_m. */
+static void place_alert(struct lw_watch *w, enum lw_alert_kind kind,
+                        const struct lw_fix *f, double moved_m, int64_t now_ms)
+{
+    struct lw_alert a;
+
+    memset(&a, 0, sizeof(a));
+    a.kind = kind;
+    snprintf(a.device, sizeof(a.device), "%s", f->device);
+    a.raised_ms = now_ms;
+    a.has_fix = true;
+    a.fix = *f;
+    a.moved_m = moved_m;
+    on_alert(w, &a);
+}
+
+/*
+ * new_overnight_place and long_move for f, an accepted live fix of a
+ * watched vehicle (d its state): at most once per PLACES_CHECK_MS of fix
+ * time, the places of its last LW_PLACEWATCH_HISTORY_MS of history. A
+ * failure to read them skips the check (the next one tries again).
+ */
+static void check_places(struct lw_watch *w, struct lw_dstate *d,
+                         const struct lw_fix *f, int64_t now_ms)
+{
+    struct lw_placewatch_cfg pc = {
+        .new_place_m = w->cfg->places_new_place_km * M_PER_KM,
+        .long_move_m = w->cfg->places_long_move_km * M_PER_KM,
+    };
+    struct lw_placewatch_out out;
+    struct lw_places *pl = NULL;
+    const struct lw_tz *tz = places_tz(w);
+    char err[128];
+
+    if (!lw_engine_watched(w->engine, f->device)) {
+        d->pw.watched_from_ms = 0; /* watched again: a new baseline */
+        return;
+    }
+    if (!d->pw.watched_from_ms)
+        d->pw.watched_from_ms = f->fix_time_ms;
+    if (d->pw_fix_ms && f->fix_time_ms - d->pw_fix_ms < PLACES_CHECK_MS)
+        return;
+    d->pw_fix_ms = f->fix_time_ms;
+    if (lw_places_new(NULL, &pl, err, sizeof(err)) != LW_OK)
+        return;
+    if (lw_store_history(w->store, f->device,
+                         f->fix_time_ms - LW_PLACEWATCH_HISTORY_MS,
+                         f->fix_time_ms, places_add, pl) == LW_OK &&
+        lw_places_compute(pl, tz, f->fix_time_ms, err, sizeof(err)) ==
+            LW_OK &&
+        lw_placewatch_judge(pl, &pc, &d->pw, &out) == LW_OK) {
+        if (out.new_night)
+            place_alert(w, LW_ALERT_NEW_OVERNIGHT_PLACE, f, out.from_usual_m,
+                        now_ms);
+        if (out.long_move)
+            place_alert(w, LW_ALERT_LONG_MOVE, f, out.move_m, now_ms);
+    }
+    lw_places_free(pl);
+}
+
 enum lw_err lw_watch_fix(struct lw_watch *w, const struct lw_fix *f, bool late,
                          int64_t now_ms)
 {
     struct lw_dstate *d;
+    enum lw_err e;
 
     if (!w || !f)
         return LW_ERR_INVAL;
+    e = lw_engine_fix(w->engine, f, late, now_ms);
     d = dev(w, f->device);
     if (d) {
         if (f->recv_time_ms > d->last_heard_ms)
             d->last_heard_ms = f->recv_time_ms;
-        if (!late && (!d->has_fix || f->fix_time_ms > d->fix_time_ms)) {
+        /* a suspect jump (the engine kept it aside) is not the position
+         * the state topic shows */
+        if (!late && (!d->has_fix || f->fix_time_ms > d->fix_time_ms) &&
+            lw_engine_newest_ms(w->engine, f->device) == f->fix_time_ms) {
             set_fix(d, f);
             mark_dirty(d, false);
+            check_places(w, d, f, now_ms);
         }
     }
-    return lw_engine_fix(w->engine, f, late, now_ms);
+    return e;
 }
 
 void lw_watch_forget_fix(struct lw_watch *w, const char *device)

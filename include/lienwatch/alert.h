@@ -102,6 +102,8 @@ enum lw_alert_kind {
     LW_ALERT_LOW_BATTERY,       /* "low_battery" */
     LW_ALERT_GPS_JUMP,          /* "gps_jump" */
     LW_ALERT_PARKED_LONG,       /* "parked_long" */
+    LW_ALERT_NEW_OVERNIGHT_PLACE, /* "new_overnight_place" (placewatch.h) */
+    LW_ALERT_LONG_MOVE,         /* "long_move" (placewatch.h) */
     LW_ALERT_KIND_COUNT_        /* not a kind */
 };
 
@@ -294,6 +296,10 @@ enum lw_err lw_engine_restore(struct lw_engine *e, const char *device,
 enum lw_err lw_engine_restore_fence(struct lw_engine *e, const char *device,
                                     int64_t fence_tag, int64_t since_ms,
                                     bool dwell_done);
+
+/* Fix time of device's newest accepted fix (a suspect jump is not one
+ * until confirmed); 0 when none or unknown device. */
+int64_t lw_engine_newest_ms(const struct lw_engine *e, const char *device);
 
 /* Number of devices tracked. */
 size_t lw_engine_devices(const struct lw_engine *e);

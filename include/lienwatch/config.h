@@ -105,6 +105,8 @@ struct lw_config {
     int64_t privacy_purge_after_payoff_ms; /* payoff to purge; 0 = at once */
     /* [places] */
     char places_timezone[LW_CONFIG_STR_MAX + 1]; /* IANA zone; "" system's */
+    double places_new_place_km;                 /* new_overnight_place */
+    double places_long_move_km;                 /* long_move */
     /* [log] */
     int log_level;                              /* 0 err .. 3 debug */
 };

@@ -33,9 +33,12 @@ run_case() {
     # 3. replay through broker and daemon
     #    (the data carry no accuracy: the plan gives every fix the same
     #    nominal one, so the jump check's condition would be invented;
-    #    make_golden.py has no jump rule: it is off here)
+    #    make_golden.py has no jump rule: it is off here; nor has it the
+    #    parked_long rule, which these phones' short tracks from one
+    #    spot days apart do meet, nor the places rules: off too)
     "$BIN/lienwatchd" --db "$DB" --mqtt-port "$PORT" --set mqtt.client_id="gold-$case" \
-        --set ingest.max_speed_kmh=0 \
+        --set ingest.max_speed_kmh=0 --set alerts.parked_alert_after=0 \
+        --set places.new_place_km=0 --set places.long_move_km=0 \
         >"$T/$case.log" 2>&1 &
     DPID=$!
     lw_track "$DPID"

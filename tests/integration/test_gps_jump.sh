@@ -6,7 +6,7 @@
 #      although one fix outside would confirm an exit here
 #      (alerts.confirm_fixes = 1); the fix is stored, flagged suspect
 #      (fix_suspect), counted (stats: suspect), and the last-known fix
-#      (locate) stays at home;
+#      (locate, the state topic) stays at home;
 #   B. more spoofs within the hour: no second gps_jump; the last-known fix
 #      still at home;
 #   C. a jump confirmed by the next fix (a car carried away with its
@@ -40,7 +40,7 @@ LW init-db >/dev/null
 LW geofence add-circle home "$HOME_LAT" "$HOME_LON" 3000 --kind keep_in >/dev/null
 LW account set L1 --days-past-due 45 --status overdue >/dev/null
 LW vehicle set t/v1 --account L1 --plate AA-11-BB >/dev/null
-mosquitto_sub -p "$PORT" -t 'lienwatch/v1/alert/#' -v >"$T/mqtt.log" 2>/dev/null &
+mosquitto_sub -p "$PORT" -t 'lienwatch/v1/alert/#' -t 'lienwatch/v1/state/t/v1' -v >"$T/mqtt.log" 2>/dev/null &
 lw_track $!
 lw_wrap "$BIN/lienwatchd" --db "$DB" --mqtt-port "$PORT" \
     --set mqtt.client_id=lw-jump --set alerts.confirm_fixes=1 \
@@ -66,6 +66,13 @@ import json, sys
 a = [x for x in json.load(sys.stdin) if x["kind"] == "gps_jump"][0]
 assert abs(a["fix"]["lat"] - 41.60) < 1e-6, a
 ' || fail "A: gps_jump does not carry the suspect position: $(LW alerts --json)"
+# the retained state topic does not show the spoofed position either
+sleep 1
+grep '^lienwatch/v1/state/t/v1 ' "$T/mqtt.log" | tail -1 | cut -d' ' -f2- | $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+assert abs(d["last_fix"]["lat"] - 41.15) < 1e-6, d
+' || fail "A: the state topic shows the spoofed fix: $(grep state "$T/mqtt.log" | tail -2)"
 LW stats --json | $PY -c '
 import json, sys
 d = json.load(sys.stdin)
