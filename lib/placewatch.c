@@ -4,7 +4,32 @@
 #include <math.h>
 #include <string.h>
 
+#include "lienwatch/geo.h"
 #include "lienwatch/placewatch.h"
+
+bool lw_placewatch_move(struct lw_placewatch_state *st, double lat_deg,
+                        double lon_deg, double long_move_m, double *dist_m)
+{
+    double d;
+
+    if (dist_m)
+        *dist_m = NAN;
+    if (!st || !st->has_night_place || !(long_move_m > 0) ||
+        st->watched_from_ms <= 0)
+        return false;
+    d = lw_geo_distance_m(st->night_lat_deg, st->night_lon_deg, lat_deg,
+                          lon_deg);
+    if (dist_m)
+        *dist_m = d;
+    if (d <= long_move_m) {
+        st->away = false;
+        return false;
+    }
+    if (st->away)
+        return false;
+    st->away = true;
+    return true;
+}
 
 enum lw_err lw_placewatch_judge(const struct lw_places *pl,
                                 const struct lw_placewatch_cfg *cfg,
@@ -12,6 +37,7 @@ enum lw_err lw_placewatch_judge(const struct lw_places *pl,
                                 struct lw_placewatch_out *out)
 {
     const struct lw_places_stop *cur;
+    const struct lw_place *np;
     struct lw_places_overnight o;
     enum lw_err e;
     double d;
@@ -21,6 +47,12 @@ enum lw_err lw_placewatch_judge(const struct lw_places *pl,
     memset(out, 0, sizeof(*out));
     out->from_usual_m = NAN;
     out->move_m = NAN;
+    np = lw_places_night_place(pl);
+    st->has_night_place = np != NULL;
+    if (np) {
+        st->night_lat_deg = np->lat_deg;
+        st->night_lon_deg = np->lon_deg;
+    }
     cur = lw_places_current(pl);
     if (!cur || st->watched_from_ms <= 0)
         return LW_OK;

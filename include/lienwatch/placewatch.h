@@ -40,6 +40,9 @@ struct lw_placewatch_state {
     int64_t watched_from_ms;   /* first fix seen while watched; 0: none */
     int64_t last_new_night_ms; /* night of the last new_overnight_place */
     bool away;                 /* long_move raised, not back yet */
+    bool has_night_place;      /* night_* hold the usual night place */
+    double night_lat_deg;      /* as of the last lw_placewatch_judge */
+    double night_lon_deg;      /* ... */
 };
 
 /* What a check found. */
@@ -57,11 +60,21 @@ struct lw_placewatch_out {
 
 /*
  * Judges the places pl (computed) of a watched vehicle against *st and
- * updates it. Returns LW_OK, LW_ERR_INVAL, or LW_ERR_NOMEM.
+ * updates it, the usual night place included (for lw_placewatch_move).
+ * Returns LW_OK, LW_ERR_INVAL, or LW_ERR_NOMEM.
  */
 enum lw_err lw_placewatch_judge(const struct lw_places *pl,
                                 const struct lw_placewatch_cfg *cfg,
                                 struct lw_placewatch_state *st,
                                 struct lw_placewatch_out *out);
+
+/*
+ * long_move between two judgements: whether a fix at (lat, lon) starts a
+ * trip farther than long_move_m (> 0) from the usual night place kept in
+ * *st (updated: away); *dist_m (may be NULL) gets the distance, NAN when no
+ * night place is known.
+ */
+bool lw_placewatch_move(struct lw_placewatch_state *st, double lat_deg,
+                        double lon_deg, double long_move_m, double *dist_m);
 
 #endif

@@ -99,6 +99,22 @@ static void test_new_night_and_long_move(void **state)
     park(pl, 150000, T0 + 10 * DAY + 18 * HOUR, T0 + 10 * DAY + 19 * HOUR);
     judge(pl, T0 + 10 * DAY + 19 * HOUR, &st, &o);
     assert_true(o.long_move);
+    /* between computations: fixes against the kept night place */
+    assert_true(st.has_night_place);
+    assert_true(fabs(st.night_lat_deg - HOME_LAT) < 1e-4);
+    {
+        double d;
+
+        assert_false(lw_placewatch_move(&st, HOME_LAT + 1.5, HOME_LON, 1e5,
+                                        &d)); /* still away */
+        assert_true(d > 1e5);
+        assert_false(lw_placewatch_move(&st, HOME_LAT, HOME_LON, 1e5, &d));
+        assert_true(d < 100);
+        assert_true(
+            lw_placewatch_move(&st, HOME_LAT + 1.5, HOME_LON, 1e5, NULL));
+        assert_false(lw_placewatch_move(&st, HOME_LAT + 1.5, HOME_LON, 0,
+                                        NULL)); /* off */
+    }
     lw_places_free(pl);
 }
 
