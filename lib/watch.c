@@ -978,6 +978,15 @@ static int places_add(void *ctx, const struct lw_fix *f)
     return lw_places_add(ctx, f) == LW_OK ? 0 : 1;
 }
 
+/* lw_alert_row_cb: an open long_move means the trip goes on (a restart
+ * does not raise it again). */
+static int open_long_move(void *ctx, const struct lw_alert_row *r)
+{
+    if (r->a.kind == LW_ALERT_LONG_MOVE)
+        *(bool *)ctx = true;
+    return 0;
+}
+
 /* Queues an alert of kind about f (the fix that showed it), with moved_m. */
 static void place_alert(struct lw_watch *w, enum lw_alert_kind kind,
                         const struct lw_fix *f, double moved_m, int64_t now_ms)
@@ -1020,8 +1029,15 @@ static void check_places(struct lw_watch *w, struct lw_dstate *d,
         d->pw.watched_from_ms = 0; /* watched again: a new baseline */
         return;
     }
-    if (!d->pw.watched_from_ms)
+    if (!d->pw.watched_from_ms) {
+        struct lw_alert_filter af = {.device = f->device, .open_only = true};
+
         d->pw.watched_from_ms = f->fix_time_ms;
+        d->pw.away = false;
+        if (lw_registry_alerts(w->store, &af, open_long_move, &d->pw.away) !=
+            LW_OK)
+            d->pw.away = false;
+    }
     if (d->pw_fix_ms && f->fix_time_ms - d->pw_fix_ms < PLACES_CHECK_MS &&
         lw_places_nights_between(tz, LW_PLACES_NIGHT_HOUR, d->pw_fix_ms + 1,
                                  f->fix_time_ms, NULL) == 0) {
