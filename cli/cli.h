@@ -546,9 +546,9 @@ struct cli_track {
     int64_t n;                        /* fixes written so far */
     int64_t first_ms;                 /* fix time of the first fix written */
     struct lw_fix last;               /* the last fix written */
-    json_t *line;   /* GeoJSON: the LineString's coordinates */
-    json_t *points; /* GeoJSON: the Point features */
-    bool failed;    /* output or memory failure: stop */
+    json_t *line;                /* GeoJSON: the LineString's coordinates */
+    json_t *points;              /* GeoJSON: the Point features */
+    bool failed;                 /* output or memory failure: stop */
     struct cli_suspect *suspect; /* fixes flagged suspect, by time; owned */
     size_t nsuspect;             /* entries in suspect */
     size_t isuspect;             /* the next one not yet passed */

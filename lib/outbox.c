@@ -28,8 +28,8 @@
 #include "lienwatch/mime.h"
 #include "lienwatch/outbox.h"
 #include "lienwatch/places.h"
-#include "lienwatch/tz.h"
 #include "lienwatch/timeutil.h"
+#include "lienwatch/tz.h"
 #include "sbuf.h"
 #include "store_priv.h"
 
@@ -460,8 +460,9 @@ enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
         if (env->places && env->places[0])
             lw_sb_puts(&b, env->places);
         else
-            lw_sb_printf(&b, "  No usual place in the last %d days of its "
-                             "history (no stop of 15 minutes\n  or more).\n",
+            lw_sb_printf(&b,
+                         "  No usual place in the last %d days of its "
+                         "history (no stop of 15 minutes\n  or more).\n",
                          LW_OUTBOX_PLACES_DAYS);
     }
     if (a->kind == LW_ALERT_OFFLINE || a->kind == LW_ALERT_BACK_ONLINE) {
@@ -717,7 +718,8 @@ char *lw_outbox_places_text(struct lw_store *s, const char *device,
                      i + 1, p->lat_deg, p->lon_deg, p->radius_m,
                      (unsigned)p->nights, (unsigned)p->visits,
                      lw_time_format(p->last_seen_ms, tbuf, sizeof(tbuf)));
-        lw_sb_printf(&b, "     usually there (%s): %s; likely there now: %.0f%%\n",
+        lw_sb_printf(&b,
+                     "     usually there (%s): %s; likely there now: %.0f%%\n",
                      lw_tz_name(tz), hours[0] ? hours : "no hour of the day",
                      p->likely_now * 100.0);
         lw_sb_printf(&b, "     %s\n",

@@ -16,8 +16,8 @@
 #include "lienwatch/alertjson.h"
 #include "lienwatch/outbox.h"
 #include "lienwatch/places.h"
-#include "lienwatch/tz.h"
 #include "lienwatch/timeutil.h"
+#include "lienwatch/tz.h"
 #include "lienwatch/watch.h"
 
 /*
@@ -72,7 +72,7 @@ struct lw_watch {
     int64_t alerts_checked_ms;   /* alerts changed since this: handled */
     struct lw_tz *tz;            /* [places] timezone, loaded on first use */
     char tz_zone[LW_CONFIG_STR_MAX + 1]; /* the name it was loaded for */
-    bool tz_loaded;              /* tz is for tz_zone (NULL: UTC) */
+    bool tz_loaded;                      /* tz is for tz_zone (NULL: UTC) */
 };
 
 /* A watched vehicle's places are computed again (placewatch.h) at its
@@ -965,8 +965,7 @@ static const struct lw_tz *places_tz(struct lw_watch *w)
         return w->tz;
     lw_tz_free(w->tz);
     w->tz = NULL;
-    if (lw_tz_load(w->cfg->places_timezone, &w->tz, err, sizeof(err)) !=
-        LW_OK)
+    if (lw_tz_load(w->cfg->places_timezone, &w->tz, err, sizeof(err)) != LW_OK)
         w->tz = NULL;
     snprintf(w->tz_zone, sizeof(w->tz_zone), "%s", w->cfg->places_timezone);
     w->tz_loaded = true;
@@ -1054,8 +1053,7 @@ static void check_places(struct lw_watch *w, struct lw_dstate *d,
     if (lw_store_history(w->store, f->device,
                          f->fix_time_ms - LW_PLACEWATCH_HISTORY_MS,
                          f->fix_time_ms, places_add, pl) == LW_OK &&
-        lw_places_compute(pl, tz, f->fix_time_ms, err, sizeof(err)) ==
-            LW_OK &&
+        lw_places_compute(pl, tz, f->fix_time_ms, err, sizeof(err)) == LW_OK &&
         lw_placewatch_judge(pl, &pc, &d->pw, &out) == LW_OK) {
         if (out.new_night)
             place_alert(w, LW_ALERT_NEW_OVERNIGHT_PLACE, f, out.from_usual_m,

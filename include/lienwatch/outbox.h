@@ -127,14 +127,14 @@ struct lw_outbox_opts {
     const char *route[LW_ALERT_KIND_COUNT_]; /* smtp.route_<kind>: more
                                                 addresses for that kind;
                                                 NULL or "" = none */
-    int digest_threshold; /* storm: more than this many alerts of a kind */
-    int digest_window_s;  /* ... raised within this window, s */
-    int digest_delay_s;   /* a digest is due this long after its oldest
-                             held alert, s */
-    int retry_initial_s;  /* delay after the first failed try, s */
-    int retry_max_s;      /* the back-off's cap, s */
-    int64_t max_age_ms;   /* a mail still pending this long after it was
-                             queued fails */
+    int digest_threshold;    /* storm: more than this many alerts of a kind */
+    int digest_window_s;     /* ... raised within this window, s */
+    int digest_delay_s;      /* a digest is due this long after its oldest
+                                held alert, s */
+    int retry_initial_s;     /* delay after the first failed try, s */
+    int retry_max_s;         /* the back-off's cap, s */
+    int64_t max_age_ms;      /* a mail still pending this long after it was
+                                queued fails */
     const char *places_zone; /* [places] timezone for the offline mail's
                                 places; NULL or "": the system's */
 };
