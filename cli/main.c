@@ -126,6 +126,8 @@ static const char tool_help_tail[] =
     "        (nothing imported); a 'geofence which --stdin' line that is not\n"
     "        a point\n"
     "    3   no such device (or no position for it yet), alert or geofence\n"
+    "    4   refused by the access rules: an unwatched vehicle's positions\n"
+    "        without --reason ('places')\n"
     "\n"
     "EXAMPLES\n"
     "    lienwatch devices\n"
