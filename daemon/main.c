@@ -457,6 +457,13 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     for (size_t i = 0; i < n && i < HUP_CHANGES_MAX; i++) {
         lw_config_value(&d->cfg, ch[i].section, ch[i].key, oldv, sizeof(oldv));
         lw_config_value(&c, ch[i].section, ch[i].key, newv, sizeof(newv));
+        if (ch[i].reload == LW_RELOAD_WEB) {
+            lwrt_log(LOG_INFO,
+                     "SIGHUP: %s.%s changed (lienwatch-web's; lienwatchd "
+                     "does not use it)",
+                     ch[i].section, ch[i].key);
+            continue;
+        }
         if (ch[i].reload == LW_RELOAD_CLI) {
             lwrt_log(LOG_INFO,
                      "SIGHUP: %s.%s changed (the lienwatch command's; "

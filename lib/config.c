@@ -67,6 +67,7 @@ struct setting {
 #define ALERTS LW_RELOAD_ALERTS
 #define MAIL LW_RELOAD_MAIL
 #define CLI LW_RELOAD_CLI
+#define WEB LW_RELOAD_WEB
 /* The word that turns a subscription off. */
 #define TOPIC_OFF "off"
 
@@ -317,6 +318,47 @@ static const struct setting settings[] = {
      20000, LIVE,
      "A watched vehicle farther than this from its usual night place raises "
      "long_move, once per trip. 0 turns it off."},
+    {"web", "listen", T_STR, OFF(web_listen), "127.0.0.1:8080", 0, 0, WEB,
+     "Address and port lienwatch-web listens on, HOST:PORT ([::1]:8080 for "
+     "IPv6). Without certfile only a loopback address is accepted (for a "
+     "reverse proxy that terminates TLS), unless allow_plain_http = yes."},
+    {"web", "certfile", T_FILE, OFF(web_certfile), "", 0, 0, WEB,
+     "TLS certificate chain (PEM) of lienwatch-web; needs keyfile. Empty: "
+     "plain HTTP."},
+    {"web", "keyfile", T_FILE, OFF(web_keyfile), "", 0, 0, WEB,
+     "Private key (PEM) of the web certificate."},
+    {"web", "allow_plain_http", T_STR, OFF(web_allow_plain_http), "no", 0, 0,
+     WEB,
+     "'yes' lets lienwatch-web serve plain HTTP on a non-loopback address: "
+     "passwords and locations then cross the network in clear."},
+    {"web", "tile_url", T_STR, OFF(web_tile_url),
+     "https://tile.openstreetmap.org/{z}/{x}/{y}.png", 0, 0, WEB,
+     "Map tiles of the page ({z}/{x}/{y}); empty: no tiles (markers on a "
+     "blank map). The page's Content-Security-Policy allows this host."},
+    {"web", "tile_attribution", T_STR, OFF(web_tile_attribution),
+     "(c) OpenStreetMap contributors", 0, 0, WEB,
+     "Attribution shown on the map for the tiles."},
+    {"web", "static_dir", T_DIR, OFF(web_static_dir), "", 0, 0, WEB,
+     "Directory of the page's files; empty: where make install put them."},
+    {"web", "leaflet_dir", T_STR, OFF(web_leaflet_dir),
+     "/usr/share/javascript/leaflet", 0, 0, WEB,
+     "Directory of Leaflet (Debian's libjs-leaflet), served under "
+     "/leaflet/."},
+    {"web", "session_idle", T_DURATION, OFF(web_session_idle_ms), "30m",
+     60e3, MS_DAY, WEB, "A web session unused this long ends."},
+    {"web", "session_max", T_DURATION, OFF(web_session_max_ms), "12h", 60e3,
+     30 * MS_DAY, WEB,
+     "A web session ends this long after login, used or not."},
+    {"web", "login_failures", T_INT, OFF(web_login_failures), "5", 1, 1000,
+     WEB,
+     "Failed logins for one user name or one client address within "
+     "login_window after which further attempts get 429 until the window "
+     "has passed."},
+    {"web", "login_window", T_DURATION, OFF(web_login_window_ms), "15m", 1e3,
+     MS_DAY, WEB, "Window of login_failures."},
+    {"web", "max_connections", T_INT, OFF(web_max_connections), "512", 8,
+     100000, WEB,
+     "Most concurrent HTTP connections (live streams included)."},
 
     {"log", "level", T_LOGLEVEL, OFF(log_level), "info", 0, 3, LOG,
      "Least severe messages logged: error, warning, info or debug."},
@@ -330,7 +372,7 @@ static const char *const reload_names[LW_RELOAD_COUNT_] = {
     [LW_RELOAD_RESTART] = "restart", [LW_RELOAD_LIVE] = "live",
     [LW_RELOAD_LOG] = "log",         [LW_RELOAD_INGEST] = "ingest",
     [LW_RELOAD_ALERTS] = "alerts",   [LW_RELOAD_MAIL] = "mail",
-    [LW_RELOAD_CLI] = "cli",
+    [LW_RELOAD_CLI] = "cli",         [LW_RELOAD_WEB] = "web",
 };
 
 const char *lw_log_level_name(int level)
@@ -1356,6 +1398,26 @@ static void validate_values(struct errlist *el, const struct lw_config *c)
     }
 }
 
+/* [web]: what lienwatch-web needs before it can start. */
+static void validate_web(struct errlist *el, const struct lw_config *c)
+{
+    const char *colon = strrchr(c->web_listen, ':');
+
+    if ((c->web_certfile[0] != '\0') != (c->web_keyfile[0] != '\0'))
+        el_add(el, "web.certfile and web.keyfile go together");
+    if (strcmp(c->web_allow_plain_http, "yes") != 0 &&
+        strcmp(c->web_allow_plain_http, "no") != 0)
+        el_add(el, "web.allow_plain_http: '%s' is not 'yes' or 'no'",
+               c->web_allow_plain_http);
+    if (!colon || colon == c->web_listen || colon[1] == '\0' ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+        atoi(colon + 1) < 1 || atoi(colon + 1) > 65535)
+        el_add(el, "web.listen: '%s' is not HOST:PORT (port 1-65535)",
+               c->web_listen);
+    if (c->web_session_idle_ms > c->web_session_max_ms)
+        el_add(el, "web.session_idle is longer than web.session_max");
+}
+
 static void validate(struct errlist *el, const struct lw_config *c)
 {
     validate_values(el, c);
@@ -1387,6 +1449,7 @@ static void validate(struct errlist *el, const struct lw_config *c)
         strcmp(c->privacy_publish_unwatched, "no") != 0)
         el_add(el, "privacy.publish_unwatched: '%s' is not 'yes' or 'no'",
                c->privacy_publish_unwatched);
+    validate_web(el, c);
 }
 
 static enum lw_err checks(const struct lw_config *c, bool fs, char *err,
@@ -1660,6 +1723,9 @@ void lw_config_dump(FILE *f)
                  : st->reload == LW_RELOAD_CLI
                      ? "Not used by lienwatchd: the lienwatch command reads "
                        "it each time it runs."
+                 : st->reload == LW_RELOAD_WEB
+                     ? "Not used by lienwatchd: lienwatch-web reads it at "
+                       "its start."
                      : "SIGHUP applies a change.");
         dump_wrapped(f, doc);
         fprintf(f, "%s = %s\n", st->key, st->defval);

@@ -107,6 +107,20 @@ struct lw_config {
     char places_timezone[LW_CONFIG_STR_MAX + 1]; /* IANA zone; "" system's */
     double places_new_place_km;                 /* new_overnight_place */
     double places_long_move_km;                 /* long_move */
+    /* [web] (lienwatch-web; lienwatchd does not use these) */
+    char web_listen[LW_CONFIG_STR_MAX + 1];     /* HOST:PORT to listen on */
+    char web_certfile[LW_CONFIG_STR_MAX + 1];   /* TLS certificate; "" plain */
+    char web_keyfile[LW_CONFIG_STR_MAX + 1];    /* TLS private key */
+    char web_allow_plain_http[LW_CONFIG_STR_MAX + 1]; /* "yes" or "no" */
+    char web_tile_url[LW_CONFIG_STR_MAX + 1];   /* map tiles {z}/{x}/{y} */
+    char web_tile_attribution[LW_CONFIG_STR_MAX + 1]; /* shown on the map */
+    char web_static_dir[LW_CONFIG_STR_MAX + 1]; /* the page; "" built-in */
+    char web_leaflet_dir[LW_CONFIG_STR_MAX + 1]; /* Debian's libjs-leaflet */
+    int64_t web_session_idle_ms;                /* idle session expiry */
+    int64_t web_session_max_ms;                 /* absolute session expiry */
+    int web_login_failures;                     /* failures before 429 */
+    int64_t web_login_window_ms;                /* ... within this window */
+    int web_max_connections;                    /* concurrent connections */
     /* [log] */
     int log_level;                              /* 0 err .. 3 debug */
 };
@@ -127,6 +141,8 @@ enum lw_config_reload {
     LW_RELOAD_MAIL,        /* mail server, sender, credentials: re-read */
     LW_RELOAD_CLI,         /* not the daemon's: read by the lienwatch
                               command each time it runs */
+    LW_RELOAD_WEB,         /* not the daemon's: read by lienwatch-web at
+                              its start */
     LW_RELOAD_COUNT_       /* number of classes; not a class */
 };
 
