@@ -26,14 +26,16 @@ BINDIR  ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+DATADIR ?= $(PREFIX)/share
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 PKGS := libmosquitto sqlite3 jansson inih geos libsodium libgps libcurl \
-        libsystemd libssl libcrypto
+        libsystemd libssl libcrypto libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIB_LIBS   := $(shell pkg-config --libs sqlite3 jansson inih geos libsodium 2>/dev/null) -lm
 DAEMON_LIBS := $(shell pkg-config --libs libmosquitto libcurl libsystemd 2>/dev/null) -lev
 GPS_LIBS   := $(shell pkg-config --libs libgps 2>/dev/null)
+WEB_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null) -lev
 # what the runtime library (runtime/, liblwrt) needs
 RT_LIBS    := $(shell pkg-config --libs libmosquitto libssl libcrypto \
               2>/dev/null) -lev -pthread
@@ -71,6 +73,8 @@ CLI_SRC    := $(wildcard cli/*.c)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 GB_SRC     := $(wildcard gpsbridge/*.c)
 GB_OBJ     := $(GB_SRC:%.c=$(BUILD)/obj/%.o)
+WEB_SRC    := $(wildcard web/*.c)
+WEB_OBJ    := $(WEB_SRC:%.c=$(BUILD)/obj/%.o)
 # each directory tools/<name>/ builds build/bin/<name>
 TOOLS      := $(notdir $(patsubst %/,%,$(wildcard tools/*/)))
 TOOL_BINS  := $(TOOLS:%=$(BUILD)/bin/%)
@@ -81,7 +85,7 @@ UNIT_FILES := $(patsubst systemd/%.in,$(BUILD)/systemd/%,\
               $(wildcard systemd/*.service.in))
 
 BINS := $(BUILD)/bin/lienwatchd $(BUILD)/bin/lienwatch \
-        $(BUILD)/bin/lw-gpsbridge $(TOOL_BINS)
+        $(BUILD)/bin/lw-gpsbridge $(BUILD)/bin/lienwatch-web $(TOOL_BINS)
 
 .PHONY: all deps check test unit integration asan asan-check valgrind fuzz \
         fuzz-build bench demo clean install uninstall lint format-check \
@@ -112,6 +116,16 @@ $(BUILD)/bin/lw-gpsbridge: $(GB_OBJ) $(LIBLWRT) $(LIBLW)
 	@$(if $(Q),echo "  LD  $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(GB_OBJ) $(LIBLWRT) $(LIBLW) $(LIB_LIBS) \
 		$(DAEMON_LIBS) $(GPS_LIBS) $(RT_LIBS)
+
+# where make install puts the page (web/static/)
+$(BUILD)/obj/web/main.o: override CFLAGS += \
+	-DLWW_STATIC_DIR='"$(DATADIR)/lienwatch/web"'
+
+$(BUILD)/bin/lienwatch-web: $(WEB_OBJ) $(LIBLWRT) $(LIBLW)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(WEB_OBJ) $(LIBLWRT) $(LIBLW) $(LIB_LIBS) \
+		$(WEB_LIBS) $(RT_LIBS)
 
 $(BUILD)/bin/lienwatch: $(CLI_OBJ) $(LIBLW)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,1303 @@
+/*
+ * api.c - the JSON API under /api/v1/: authentication (session cookie or
+ * bearer token), CSRF, the access rules of access.h, an audit record for
+ * every answer that shows a location, and the resources of webreq.h.
+ *
+ * Answers: JSON; errors {"error": "one sentence"}. An agent asking for a
+ * vehicle outside their open cases gets the same 404 as for one that does
+ * not exist; ops asking for an unwatched vehicle without a reason get 403
+ * saying a reason is needed; admin sees no locations (403). When the audit
+ * record of a look cannot be written, nothing is shown (503).
+ */
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lienwatch/alert.h"
+#include "lienwatch/cases.h"
+#include "lienwatch/commands.h"
+#include "lienwatch/geo.h"
+#include "lienwatch/registry.h"
+#include "lienwatch/timeutil.h"
+#include "runtime/log.h"
+#include "web.h"
+
+#define COOKIE_NAME "lw_session"
+/* Default and largest radius of /near, m. */
+#define NEAR_DEFAULT_M 5000.0
+#define NEAR_MAX_M 500000.0
+/* Default history window, ms (the page's trail), and most fixes returned. */
+#define HISTORY_DEFAULT_MS (24LL * 3600 * 1000)
+#define HISTORY_MAX_FIXES 100000
+
+json_t *lww_time_json(int64_t ms)
+{
+    char t[LW_TIME_BUFLEN];
+
+    if (ms == 0)
+        return json_null();
+    return json_string(lw_time_format(ms, t, sizeof(t)));
+}
+
+static json_t *real_or_null(double v)
+{
+    return lw_has(v) ? json_real(v) : json_null();
+}
+
+json_t *lww_fix_json(const struct lw_fix *f)
+{
+    return json_pack("{s:f, s:f, s:o, s:o, s:o, s:o, s:o}", "lat", f->lat_deg,
+                     "lon", f->lon_deg, "fix_time",
+                     lww_time_json(f->fix_time_ms), "received_time",
+                     lww_time_json(f->recv_time_ms), "accuracy_m",
+                     real_or_null(f->accuracy_m), "speed_mps",
+                     real_or_null(f->speed_mps), "course_deg",
+                     real_or_null(f->course_deg));
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s && s[0] ? json_string(s) : json_null();
+}
+
+/* The role a person acts in for a look with basis. */
+static const char *acting_role(const struct lww_who *who, const char *basis)
+{
+    if (basis && strcmp(basis, "case") == 0)
+        return "agent";
+    if (who->roles & LW_ROLE_OPS)
+        return "ops";
+    if (who->roles & LW_ROLE_AGENT)
+        return "agent";
+    return "admin";
+}
+
+static const char *main_role(unsigned roles)
+{
+    return roles & LW_ROLE_OPS     ? "ops"
+           : roles & LW_ROLE_AGENT ? "agent"
+                                   : "admin";
+}
+
+/* ---- authentication --------------------------------------------------- */
+
+static void audit_template(const struct lww_who *who, const char *client,
+                           struct lw_audit_rec *by)
+{
+    memset(by, 0, sizeof(*by));
+    by->who = who->name;
+    by->role = main_role(who->roles);
+    by->via = "web";
+    by->client = client;
+}
+
+/*
+ * Who is asking: a bearer token, else the session cookie. False when it
+ * answered (401, 403 CSRF, 503). needs_csrf: the request changes state.
+ */
+static bool authenticate(struct lww_req *r, struct lww_who *who,
+                         enum MHD_Result *ret)
+{
+    struct lww *w = r->w;
+    const char *authz = lww_header(r, "Authorization");
+    const char *cookie = lww_header(r, "Cookie");
+    char tok[LW_SESSION_TOKEN_LEN + 8];
+    struct lw_session_info si;
+    struct lw_user u;
+    enum lw_err e;
+
+    memset(who, 0, sizeof(*who));
+    if (authz && strncasecmp(authz, "Bearer ", 7) == 0) {
+        struct lw_token t;
+        const char *text = authz + 7;
+        while (*text == ' ')
+            text++;
+        e = lw_token_lookup(w->store, text, r->now_ms, &t);
+        if (e == LW_ERR_NOTFOUND || e == LW_ERR_INVAL) {
+            *ret = lww_reply_error(r, 401, "unknown, revoked or expired token");
+            return false;
+        }
+        if (e != LW_OK) {
+            *ret = lww_reply_error(r, 503, "database: %s",
+                                   lw_store_errmsg(w->store));
+            return false;
+        }
+        lw_token_touch(w->store, t.id, r->now_ms);
+        snprintf(who->name, sizeof(who->name), "%s", t.name);
+        who->roles = t.roles;
+        return true;
+    }
+    if (!cookie || !lw_webreq_cookie(cookie, COOKIE_NAME, tok, sizeof(tok)) ||
+        lw_session_check(w->sessions, tok, r->now_ms, &si) != LW_OK) {
+        *ret = lww_reply_error(r, 401, "not signed in (or the session ended)");
+        return false;
+    }
+    /* a user disabled since the login is out at once */
+    e = lw_user_get(w->store, si.user, &u);
+    if (e == LW_ERR_NOTFOUND || (e == LW_OK && u.disabled)) {
+        lw_session_end_user(w->sessions, si.user);
+        *ret = lww_reply_error(r, 401, "not signed in (or the session ended)");
+        return false;
+    }
+    if (e != LW_OK) {
+        *ret = lww_reply_error(r, 503, "database: %s",
+                               lw_store_errmsg(w->store));
+        return false;
+    }
+    snprintf(who->name, sizeof(who->name), "%s", si.user);
+    who->roles = u.roles;
+    who->cookie = true;
+    who->session = si.serial;
+    memcpy(who->csrf, si.csrf, sizeof(who->csrf));
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
+        !lw_session_csrf_ok(&si, lww_header(r, "X-CSRF-Token"))) {
+        *ret = lww_reply_error(r, 403,
+                               "missing or wrong X-CSRF-Token header (the "
+                               "value from the login answer)");
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result reply_with_cookie(struct lww_req *r, unsigned status,
+                                         json_t *o, const char *cookie)
+{
+    struct MHD_Response *resp;
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    enum MHD_Result ret;
+
+    json_decref(o);
+    if (!text)
+        return lww_reply_error(r, 500, "out of memory");
+    resp = MHD_create_response_from_buffer(strlen(text), text,
+                                           MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "Set-Cookie", cookie);
+    lww_security_headers(r->w, resp);
+    ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->answered = true;
+    return ret;
+}
+
+static json_t *roles_json(unsigned roles)
+{
+    json_t *a = json_array();
+
+    if (roles & LW_ROLE_AGENT)
+        json_array_append_new(a, json_string("agent"));
+    if (roles & LW_ROLE_OPS)
+        json_array_append_new(a, json_string("ops"));
+    if (roles & LW_ROLE_ADMIN)
+        json_array_append_new(a, json_string("admin"));
+    return a;
+}
+
+static enum MHD_Result login(struct lww_req *r)
+{
+    struct lww *w = r->w;
+    struct lw_login_req lr;
+    struct lw_user u;
+    struct lw_session_info si;
+    struct lw_audit_rec rec = {0};
+    char err[300], tok[LW_SESSION_TOKEN_LEN], cookie[200];
+    int64_t retry_s = 0;
+    enum lw_err e;
+    int st;
+
+    st = lw_webreq_login(r->body, r->len, &lr, err, sizeof(err));
+    if (st)
+        return lww_reply_error(r, (unsigned)st, "%s", err);
+    if (lw_login_throttled(w->sessions, lr.username, r->client, r->now_ms,
+                           &retry_s)) {
+        struct MHD_Response *resp;
+        char body[200], ra[32];
+        enum MHD_Result ret;
+        snprintf(body, sizeof(body),
+                 "{\"error\":\"too many failed logins; try again in %lld "
+                 "s\"}",
+                 (long long)retry_s);
+        snprintf(ra, sizeof(ra), "%lld", (long long)retry_s);
+        resp = MHD_create_response_from_buffer(strlen(body), body,
+                                               MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        MHD_add_response_header(resp, "Retry-After", ra);
+        lww_security_headers(w, resp);
+        ret = MHD_queue_response(r->conn, 429, resp);
+        MHD_destroy_response(resp);
+        r->answered = true;
+        sodium_memzero(lr.password, sizeof(lr.password));
+        lwrt_log(LOG_NOTICE, "login of '%s' from %s refused: throttled",
+                 lr.username, r->client);
+        return ret;
+    }
+    e = lw_user_login(w->store, lr.username, lr.password, &u);
+    sodium_memzero(lr.password, sizeof(lr.password));
+    if (e == LW_ERR_NOTFOUND) {
+        lw_login_failed(w->sessions, lr.username, r->client, r->now_ms);
+        lwrt_log(LOG_NOTICE, "failed login for '%s' from %s", lr.username,
+                 r->client);
+        return lww_reply_error(r, 401, "wrong user name or password");
+    }
+    if (e != LW_OK)
+        return lww_reply_error(r, 503, "database: %s",
+                               lw_store_errmsg(w->store));
+    if (lw_session_create(w->sessions, u.name, u.roles, r->now_ms, tok,
+                          &si) != LW_OK)
+        return lww_reply_error(r, 500, "cannot create a session");
+    rec.at_ms = r->now_ms;
+    rec.who = u.name;
+    rec.action = "web login";
+    rec.role = main_role(u.roles);
+    rec.via = "web";
+    rec.client = r->client;
+    if (lw_audit_append(w->store, &rec, NULL) != LW_OK)
+        lwrt_log(LOG_WARNING, "audit record of %s's login: %s", u.name,
+                 lw_store_errmsg(w->store));
+    snprintf(cookie, sizeof(cookie),
+             COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict%s", tok,
+             w->tls ? "; Secure" : "");
+    sodium_memzero(tok, sizeof(tok));
+    lwrt_log(LOG_INFO, "%s signed in from %s", u.name, r->client);
+    return reply_with_cookie(
+        r, 200,
+        json_pack("{s:s, s:s, s:o, s:s}", "username", u.name, "role",
+                  main_role(u.roles), "roles", roles_json(u.roles), "csrf",
+                  si.csrf),
+        cookie);
+}
+
+static enum MHD_Result session(struct lww_req *r)
+{
+    struct lww_who who;
+    enum MHD_Result ret;
+    char tok[LW_SESSION_TOKEN_LEN + 8];
+    const char *cookie;
+
+    if (strcmp(r->method, "POST") == 0)
+        return login(r);
+    if (!authenticate(r, &who, &ret))
+        return ret;
+    if (strcmp(r->method, "DELETE") == 0) {
+        cookie = lww_header(r, "Cookie");
+        if (cookie && lw_webreq_cookie(cookie, COOKIE_NAME, tok, sizeof(tok)))
+            lw_session_end(r->w->sessions, tok);
+        lwrt_log(LOG_INFO, "%s signed out from %s", who.name, r->client);
+        return reply_with_cookie(
+            r, 200, json_pack("{s:b}", "signed_out", 1),
+            COOKIE_NAME "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    }
+    return lww_reply_json(
+        r, 200,
+        json_pack("{s:s, s:s, s:o, s:o}", "username", who.name, "role",
+                  main_role(who.roles), "roles", roles_json(who.roles),
+                  "csrf", who.cookie ? json_string(who.csrf) : json_null()));
+}
+
+/* ---- access ------------------------------------------------------------- */
+
+/* What is known of a vehicle for an access decision. */
+struct look {
+    bool registered;        /* in the registry */
+    struct lw_vehicle v;    /* when registered */
+    bool has_account;       /* its account is known */
+    struct lw_account a;    /* when known */
+    bool watched;           /* the account is watched */
+    int64_t case_id;        /* the caller's open case for it; 0 */
+    struct lw_access_decision d; /* the decision */
+};
+
+/* Decides whether who may see device (reason may be NULL). LW_OK or a
+ * database error. */
+static enum lw_err decide(struct lww *w, const struct lww_who *who,
+                          const char *device, const char *reason,
+                          int64_t now_ms, struct look *k)
+{
+    struct lw_access_req q = {0};
+    enum lw_err e;
+
+    memset(k, 0, sizeof(*k));
+    e = lw_registry_vehicle_get(w->store, device, &k->v);
+    if (e != LW_OK && e != LW_ERR_NOTFOUND)
+        return e;
+    k->registered = e == LW_OK;
+    if (k->registered && k->v.account[0]) {
+        e = lw_registry_account_get(w->store, k->v.account, &k->a);
+        if (e != LW_OK && e != LW_ERR_NOTFOUND)
+            return e;
+        k->has_account = e == LW_OK;
+    }
+    k->watched = k->has_account &&
+                 lw_access_account_watched(k->a.days_past_due, k->a.status,
+                                           w->cfg.watch_days_past_due);
+    if (who->roles & LW_ROLE_AGENT) {
+        e = lw_case_active(w->store, who->name, device, now_ms, &k->case_id);
+        if (e != LW_OK && e != LW_ERR_NOTFOUND)
+            return e;
+    }
+    q.roles = who->roles;
+    q.watched = k->watched;
+    q.case_open = k->case_id > 0;
+    q.reason = reason;
+    q.unwatched = w->unwatched;
+    lw_access_decide(&q, &k->d);
+    return LW_OK;
+}
+
+bool lww_may_see(struct lww *w, const struct lww_who *who, const char *device,
+                 int64_t now_ms, int64_t *case_id, const char **basis)
+{
+    struct look k;
+
+    if (decide(w, who, device, NULL, now_ms, &k) != LW_OK ||
+        k.d.verdict != LW_ACCESS_GRANTED)
+        return false;
+    *case_id = k.case_id;
+    *basis = k.d.basis;
+    return true;
+}
+
+bool lww_audit_look(struct lww *w, const struct lww_who *who,
+                    const char *client, const char *action,
+                    const char *device, int64_t case_id, const char *reason,
+                    const char *basis, const char *detail, int64_t now_ms)
+{
+    struct lw_audit_rec rec;
+    char cid[24];
+
+    audit_template(who, client, &rec);
+    rec.at_ms = now_ms;
+    rec.action = action;
+    rec.device = device;
+    rec.reason = reason && reason[0] ? reason : NULL;
+    rec.role = acting_role(who, basis);
+    rec.basis = basis;
+    rec.detail = detail;
+    if (case_id > 0) {
+        snprintf(cid, sizeof(cid), "%lld", (long long)case_id);
+        rec.case_id = cid;
+    }
+    if (lw_audit_append(w->store, &rec, NULL) != LW_OK) {
+        lwrt_log(LOG_ERR, "audit record of %s's look at %s: %s", who->name,
+                 device, lw_store_errmsg(w->store));
+        return false;
+    }
+    return true;
+}
+
+/* The stated reason: ?reason= or X-Reason. "" when none; NULL when
+ * malformed (answered 400). */
+static const char *get_reason(struct lww_req *r, char *buf, size_t len)
+{
+    bool bad = false;
+    const char *q = lww_query(r, "reason", buf, len, &bad);
+    const char *h;
+
+    if (bad)
+        return NULL;
+    if (q)
+        return buf;
+    h = lww_header(r, "X-Reason");
+    if (!h) {
+        buf[0] = '\0';
+        return buf;
+    }
+    if (strlen(h) >= len)
+        return NULL;
+    snprintf(buf, len, "%s", h);
+    return buf;
+}
+
+/*
+ * The access check of a look at device. False when it answered: 404 (an
+ * agent outside their cases, or unknown), 403 (reason needed, denied),
+ * 503.
+ */
+static bool check_look(struct lww_req *r, const struct lww_who *who,
+                       const char *device, const char *reason,
+                       struct look *k, enum MHD_Result *ret)
+{
+    struct lww *w = r->w;
+    struct lw_device_info di;
+    enum lw_err e = decide(w, who, device, reason, r->now_ms, k);
+
+    if (e != LW_OK) {
+        *ret = lww_reply_error(r, 503, "database: %s",
+                               lw_store_errmsg(w->store));
+        return false;
+    }
+    switch (k->d.verdict) {
+    case LW_ACCESS_GRANTED:
+        break;
+    case LW_ACCESS_HIDDEN:
+        *ret = lww_reply_error(r, 404, "no such vehicle");
+        return false;
+    case LW_ACCESS_NEED_REASON:
+    case LW_ACCESS_DENIED:
+        if (!k->registered &&
+            lw_store_device_get(w->store, device, &di) == LW_ERR_NOTFOUND) {
+            *ret = lww_reply_error(r, 404, "no such vehicle");
+            return false;
+        }
+        *ret = lww_reply_error(r, 403, "%s%s", k->d.why,
+                               k->d.verdict == LW_ACCESS_NEED_REASON
+                                   ? " (give it as ?reason=... or in the "
+                                     "X-Reason header; it is recorded)"
+                                   : "");
+        return false;
+    }
+    return true;
+}
+
+static int count_alert(void *ctx, const struct lw_alert_row *a)
+{
+    (void)a;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int open_alerts(struct lww *w, const char *device)
+{
+    struct lw_alert_filter f = {.device = device, .open_only = true};
+    int n = 0;
+
+    lw_registry_alerts(w->store, &f, count_alert, &n);
+    return n;
+}
+
+/* ---- GET /vehicles/{device} -------------------------------------------- */
+
+static enum MHD_Result vehicle(struct lww_req *r, const struct lww_who *who,
+                               const char *device)
+{
+    struct lww *w = r->w;
+    char rbuf[LW_WEBREQ_TEXT_MAX + 1], url[200], geo[200];
+    const char *reason = get_reason(r, rbuf, sizeof(rbuf));
+    struct look k;
+    struct lw_fix f;
+    struct lw_device_info di;
+    bool has_fix, has_dev;
+    enum MHD_Result ret;
+    json_t *o;
+
+    if (!reason)
+        return lww_reply_error(r, 400, "reason: malformed or too long");
+    if (!check_look(r, who, device, reason, &k, &ret))
+        return ret;
+    has_fix = lw_store_last_fix(w->store, device, &f) == LW_OK;
+    has_dev = lw_store_device_get(w->store, device, &di) == LW_OK;
+    if (!lww_audit_look(w, who, r->client, "web locate", device, k.case_id,
+                        reason, k.d.basis, NULL, r->now_ms))
+        return lww_reply_error(r, 503,
+                               "the look cannot be recorded, so nothing is "
+                               "shown (database busy or full)");
+    o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:s, s:i}",
+                  "device", device, "plate", str_or_null(k.v.plate), "vin",
+                  str_or_null(k.v.vin), "description",
+                  str_or_null(k.v.description), "account",
+                  str_or_null(k.v.account), "watched", k.watched,
+                  "days_past_due",
+                  k.has_account ? json_integer(k.a.days_past_due)
+                                : json_null(),
+                  "case_id",
+                  k.case_id ? json_integer(k.case_id) : json_null(), "basis",
+                  k.d.basis, "open_alerts", open_alerts(w, device));
+    if (!o)
+        return lww_reply_error(r, 500, "out of memory");
+    json_object_set_new(o, "last_heard",
+                        lww_time_json(has_dev ? di.last_heard_ms : 0));
+    if (has_fix) {
+        snprintf(url, sizeof(url),
+                 "https://www.openstreetmap.org/?mlat=%.6f&mlon=%.6f"
+                 "#map=17/%.6f/%.6f",
+                 f.lat_deg, f.lon_deg, f.lat_deg, f.lon_deg);
+        snprintf(geo, sizeof(geo), "geo:%.6f,%.6f", f.lat_deg, f.lon_deg);
+        json_object_set_new(o, "fix", lww_fix_json(&f));
+        json_object_set_new(o, "lat", json_real(f.lat_deg));
+        json_object_set_new(o, "lon", json_real(f.lon_deg));
+        json_object_set_new(o, "fix_time", lww_time_json(f.fix_time_ms));
+        json_object_set_new(o, "age_s", json_integer((r->now_ms -
+                                                      f.fix_time_ms) /
+                                                     1000));
+        json_object_set_new(o, "accuracy_m", real_or_null(f.accuracy_m));
+        json_object_set_new(o, "speed_mps", real_or_null(f.speed_mps));
+        json_object_set_new(o, "course_deg", real_or_null(f.course_deg));
+        json_object_set_new(o, "battery_pct",
+                            f.battery_pct >= 0 ? json_integer(f.battery_pct)
+                                               : json_null());
+        json_object_set_new(o, "osm_url", json_string(url));
+        json_object_set_new(o, "geo_uri", json_string(geo));
+    } else {
+        json_object_set_new(o, "fix", json_null());
+    }
+    return lww_reply_json(r, 200, o);
+}
+
+/* ---- GET /vehicles/{device}/history ------------------------------------ */
+
+struct hist {
+    FILE *out;      /* open_memstream */
+    int format;     /* see below */
+    size_t n;       /* fixes written */
+};
+
+enum { H_JSON, H_GEOJSON, H_GPX, H_CSV, H_KML };
+
+static void xml_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+static int hist_cb(void *ctx, const struct lw_fix *f)
+{
+    struct hist *h = ctx;
+    char t[LW_TIME_BUFLEN];
+    json_t *o;
+    char *s;
+
+    if (h->n >= HISTORY_MAX_FIXES)
+        return 1;
+    lw_time_format(f->fix_time_ms, t, sizeof(t));
+    switch (h->format) {
+    case H_JSON:
+    case H_GEOJSON:
+        if (h->format == H_JSON)
+            o = lww_fix_json(f);
+        else
+            o = json_pack("{s:s, s:{s:s, s:[f, f]}, s:{s:s}}", "type",
+                          "Feature", "geometry", "type", "Point",
+                          "coordinates", f->lon_deg, f->lat_deg,
+                          "properties", "time", t);
+        s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        json_decref(o);
+        if (!s)
+            return 1;
+        fprintf(h->out, "%s%s", h->n ? "," : "", s);
+        free(s);
+        break;
+    case H_CSV:
+        fprintf(h->out, "%s,%.7f,%.7f,", t, f->lat_deg, f->lon_deg);
+        if (lw_has(f->accuracy_m))
+            fprintf(h->out, "%.1f", f->accuracy_m);
+        fputc(',', h->out);
+        if (lw_has(f->speed_mps))
+            fprintf(h->out, "%.2f", f->speed_mps);
+        fputs("\r\n", h->out);
+        break;
+    case H_GPX:
+        fprintf(h->out,
+                "<trkpt lat=\"%.7f\" lon=\"%.7f\"><time>%s</time></trkpt>\n",
+                f->lat_deg, f->lon_deg, t);
+        break;
+    case H_KML:
+        fprintf(h->out, "<gx:when>%s</gx:when><gx:coord>%.7f %.7f 0"
+                        "</gx:coord>\n",
+                t, f->lon_deg, f->lat_deg);
+        break;
+    }
+    h->n++;
+    return 0;
+}
+
+static enum MHD_Result history(struct lww_req *r, const struct lww_who *who,
+                               const char *device)
+{
+    static const char *const names[] = {"json", "geojson", "gpx", "csv",
+                                        "kml"};
+    static const char *const types[] = {
+        "application/json", "application/geo+json", "application/gpx+xml",
+        "text/csv; charset=utf-8", "application/vnd.google-earth.kml+xml"};
+    struct lww *w = r->w;
+    char rbuf[LW_WEBREQ_TEXT_MAX + 1], buf[64], err[200], detail[120];
+    char disp[LW_DEVICE_MAX + 80];
+    const char *reason = get_reason(r, rbuf, sizeof(rbuf));
+    struct hist h = {.format = H_JSON};
+    int64_t from = r->now_ms - HISTORY_DEFAULT_MS, to = r->now_ms;
+    struct look k;
+    char *data = NULL;
+    size_t size = 0;
+    bool bad = false;
+    enum MHD_Result ret;
+    enum lw_err e;
+
+    if (!reason)
+        return lww_reply_error(r, 400, "reason: malformed or too long");
+    if (lww_query(r, "format", buf, sizeof(buf), &bad)) {
+        size_t i;
+        for (i = 0; i < 5 && strcmp(buf, names[i]) != 0; i++)
+            ;
+        if (i == 5)
+            return lww_reply_error(
+                r, 400, "format: one of json, geojson, gpx, csv, kml");
+        h.format = (int)i;
+    }
+    if (lww_query(r, "from", buf, sizeof(buf), &bad) &&
+        lw_webreq_time("from", buf, &from, err, sizeof(err)) != LW_OK)
+        return lww_reply_error(r, 400, "%s", err);
+    if (lww_query(r, "to", buf, sizeof(buf), &bad) &&
+        lw_webreq_time("to", buf, &to, err, sizeof(err)) != LW_OK)
+        return lww_reply_error(r, 400, "%s", err);
+    if (bad)
+        return lww_reply_error(r, 400, "a query value is malformed");
+    if (from > to)
+        return lww_reply_error(r, 400, "from is later than to");
+    if (!check_look(r, who, device, reason, &k, &ret))
+        return ret;
+    h.out = open_memstream(&data, &size);
+    if (!h.out)
+        return lww_reply_error(r, 500, "out of memory");
+    switch (h.format) {
+    case H_JSON:
+        fputs("[", h.out);
+        break;
+    case H_GEOJSON:
+        fputs("{\"type\":\"FeatureCollection\",\"features\":[", h.out);
+        break;
+    case H_CSV:
+        fputs("time,lat,lon,accuracy_m,speed_mps\r\n", h.out);
+        break;
+    case H_GPX:
+        fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<gpx version=\"1.1\""
+              " creator=\"lienwatch\" xmlns=\"http://www.topografix.com/GPX/1/1\">"
+              "\n<trk><name>",
+              h.out);
+        xml_text(h.out, device);
+        fputs("</name><trkseg>\n", h.out);
+        break;
+    case H_KML:
+        fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<kml xmlns=\""
+              "http://www.opengis.net/kml/2.2\" xmlns:gx=\"http://www.google"
+              ".com/kml/ext/2.2\"><Document><Placemark><name>",
+              h.out);
+        xml_text(h.out, device);
+        fputs("</name><gx:Track>\n", h.out);
+        break;
+    }
+    e = lw_store_history(w->store, device, from, to, hist_cb, &h);
+    switch (h.format) {
+    case H_JSON:
+        fputs("]", h.out);
+        break;
+    case H_GEOJSON:
+        fputs("]}", h.out);
+        break;
+    case H_GPX:
+        fputs("</trkseg></trk></gpx>\n", h.out);
+        break;
+    case H_KML:
+        fputs("</gx:Track></Placemark></Document></kml>\n", h.out);
+        break;
+    }
+    fclose(h.out);
+    if (e != LW_OK) {
+        free(data);
+        return lww_reply_error(r, 503, "database: %s",
+                               lw_store_errmsg(w->store));
+    }
+    snprintf(detail, sizeof(detail), "history %s, %zu fixes",
+             names[h.format], h.n);
+    if (!lww_audit_look(w, who, r->client, "web history", device, k.case_id,
+                        reason, k.d.basis, detail, r->now_ms)) {
+        free(data);
+        return lww_reply_error(r, 503, "the look cannot be recorded, so "
+                                       "nothing is shown");
+    }
+    snprintf(disp, sizeof(disp), "inline; filename=\"history.%s\"",
+             names[h.format]);
+    ret = lww_reply_text(r, 200, types[h.format], data, size,
+                         h.format == H_JSON ? NULL : disp);
+    free(data);
+    return ret;
+}
+
+/* ---- GET /cases, POST /cases, POST /cases/{id}/close -------------------- */
+
+struct case_list {
+    struct lww_req *r;
+    const struct lww_who *who;
+    json_t *arr;       /* the answer */
+    bool here;         /* lat/lon given */
+    double lat, lon;   /* the caller's position */
+    bool audit_failed; /* a look could not be recorded */
+};
+
+static int case_cb(void *ctx, const struct lw_case *c)
+{
+    struct case_list *cl = ctx;
+    struct lww *w = cl->r->w;
+    struct look k;
+    struct lw_fix f;
+    struct lw_device_info di;
+    bool shown;
+    json_t *o;
+
+    if (decide(w, cl->who, c->device, NULL, cl->r->now_ms, &k) != LW_OK)
+        return 0;
+    /* an agent's case whose account stopped being watched is not theirs
+     * to see any more */
+    if (k.d.verdict == LW_ACCESS_HIDDEN)
+        return 0;
+    shown = k.d.verdict == LW_ACCESS_GRANTED &&
+            lw_store_last_fix(w->store, c->device, &f) == LW_OK;
+    o = json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+                  "case_id", (json_int_t)c->id, "device", c->device, "agent",
+                  c->agent, "plate", str_or_null(k.v.plate), "vin",
+                  str_or_null(k.v.vin), "description",
+                  str_or_null(k.v.description), "account",
+                  str_or_null(k.v.account), "days_past_due",
+                  k.has_account ? json_integer(k.a.days_past_due)
+                                : json_null(),
+                  "expires_at", lww_time_json(c->expires_ms), "reason",
+                  json_string(c->reason), "watched", k.watched);
+    if (!o)
+        return 1;
+    json_object_set_new(o, "fix", shown ? lww_fix_json(&f) : json_null());
+    json_object_set_new(
+        o, "last_heard",
+        lww_time_json(lw_store_device_get(w->store, c->device, &di) == LW_OK
+                          ? di.last_heard_ms
+                          : 0));
+    json_object_set_new(o, "open_alerts",
+                        json_integer(open_alerts(w, c->device)));
+    if (cl->here && shown)
+        json_object_set_new(o, "distance_m",
+                            json_real(lw_geo_distance_m(cl->lat, cl->lon,
+                                                        f.lat_deg,
+                                                        f.lon_deg)));
+    else if (cl->here)
+        json_object_set_new(o, "distance_m", json_null());
+    if (shown && !lww_audit_look(w, cl->who, cl->r->client, "web cases",
+                                 c->device, k.case_id ? k.case_id : c->id,
+                                 NULL, k.d.basis, NULL, cl->r->now_ms)) {
+        json_decref(o);
+        cl->audit_failed = true;
+        return 1;
+    }
+    json_array_append_new(cl->arr, o);
+    return 0;
+}
+
+static int by_distance(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_t *dx = json_object_get(x, "distance_m");
+    json_t *dy = json_object_get(y, "distance_m");
+    double vx = json_is_real(dx) ? json_real_value(dx) : INFINITY;
+    double vy = json_is_real(dy) ? json_real_value(dy) : INFINITY;
+
+    return vx < vy ? -1 : vx > vy ? 1 : 0;
+}
+
+/* Sorts a JSON array of objects by distance_m, nulls last. */
+static json_t *sort_by_distance(json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    json_t **v = calloc(n ? n : 1, sizeof(*v));
+    json_t *out = json_array();
+
+    if (!v || !out) {
+        free(v);
+        json_decref(out);
+        return arr;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(arr, i));
+    qsort(v, n, sizeof(*v), by_distance);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(out, v[i]);
+    free(v);
+    json_decref(arr);
+    return out;
+}
+
+/* lat/lon of the query into cl. False when it answered 400. */
+static bool get_position(struct lww_req *r, double *lat, double *lon,
+                         bool *here, bool required, enum MHD_Result *ret)
+{
+    char a[64], b[64], err[200];
+    bool bad = false;
+    const char *qa = lww_query(r, "lat", a, sizeof(a), &bad);
+    const char *qb = lww_query(r, "lon", b, sizeof(b), &bad);
+
+    *here = false;
+    if (!qa && !qb && !required && !bad)
+        return true;
+    if (!qa || !qb) {
+        *ret = lww_reply_error(r, 400, "lat and lon go together");
+        return false;
+    }
+    if (lw_webreq_double("lat", a, -90, 90, lat, err, sizeof(err)) != LW_OK ||
+        lw_webreq_double("lon", b, -180, 180, lon, err, sizeof(err)) !=
+            LW_OK) {
+        *ret = lww_reply_error(r, 400, "%s", err);
+        return false;
+    }
+    *here = true;
+    return true;
+}
+
+static enum MHD_Result cases_get(struct lww_req *r, const struct lww_who *who)
+{
+    struct lww *w = r->w;
+    struct case_list cl = {.r = r, .who = who};
+    struct lw_case_filter f = {.open_only = true, .now_ms = r->now_ms};
+    enum MHD_Result ret;
+    enum lw_err e;
+
+    if (!(who->roles & (LW_ROLE_AGENT | LW_ROLE_OPS)))
+        return lww_reply_error(r, 403, "admin sees no cases or locations");
+    if (!get_position(r, &cl.lat, &cl.lon, &cl.here, false, &ret))
+        return ret;
+    if (!(who->roles & LW_ROLE_OPS))
+        f.agent = who->name;
+    cl.arr = json_array();
+    if (!cl.arr)
+        return lww_reply_error(r, 500, "out of memory");
+    /* one transaction for the audit records of the whole list */
+    if (lw_store_begin(w->store) != LW_OK) {
+        json_decref(cl.arr);
+        return lww_reply_error(r, 503, "database busy: %s",
+                               lw_store_errmsg(w->store));
+    }
+    e = lw_case_list(w->store, &f, case_cb, &cl);
+    if (e != LW_OK || cl.audit_failed || lw_store_commit(w->store) != LW_OK) {
+        if (lw_store_in_txn(w->store))
+            lw_store_rollback(w->store);
+        json_decref(cl.arr);
+        return lww_reply_error(r, 503,
+                               "database: %s (nothing shown: the looks "
+                               "could not be recorded)",
+                               lw_store_errmsg(w->store));
+    }
+    if (cl.here)
+        cl.arr = sort_by_distance(cl.arr);
+    return lww_reply_json(r, 200, cl.arr);
+}
+
+static enum MHD_Result cases_post(struct lww_req *r, const struct lww_who *who)
+{
+    struct lww *w = r->w;
+    struct lw_case_req cr;
+    struct lw_case_new cn;
+    struct lw_audit_rec by;
+    char err[300];
+    int64_t id = 0;
+    enum lw_err e;
+    int st;
+
+    if (!(who->roles & LW_ROLE_OPS))
+        return lww_reply_error(r, 403, "only ops open cases");
+    st = lw_webreq_case(r->body, r->len, &cr, err, sizeof(err));
+    if (st)
+        return lww_reply_error(r, (unsigned)st, "%s", err);
+    audit_template(who, r->client, &by);
+    by.role = "ops";
+    cn.device = cr.device;
+    cn.agent = cr.agent;
+    cn.reason = cr.reason;
+    cn.expires_ms = r->now_ms + cr.expires_in_ms;
+    e = lw_case_open(w->store, &cn, w->cfg.watch_days_past_due, &by,
+                     r->now_ms, &id);
+    if (e == LW_ERR_INVAL || e == LW_ERR_NOTFOUND || e == LW_ERR_EXISTS)
+        return lww_reply_error(r, e == LW_ERR_EXISTS ? 409 : 400, "%s",
+                               lw_store_errmsg(w->store));
+    if (e != LW_OK)
+        return lww_reply_error(r, 503, "database: %s",
+                               lw_store_errmsg(w->store));
+    lwrt_log(LOG_INFO, "%s opened case %lld: %s for %s", who->name,
+             (long long)id, cr.device, cr.agent);
+    return lww_reply_json(r, 201, json_pack("{s:I}", "case_id",
+                                            (json_int_t)id));
+}
+
+static enum MHD_Result case_close(struct lww_req *r, const struct lww_who *who,
+                                  int64_t id)
+{
+    struct lww *w = r->w;
+    struct lw_text_req tr;
+    struct lw_audit_rec by;
+    enum lw_case_outcome oc;
+    char err[300];
+    enum lw_err e;
+    int st;
+
+    if (!(who->roles & LW_ROLE_OPS))
+        return lww_reply_error(r, 403, "only ops close cases");
+    st = lw_webreq_close(r->body, r->len, &tr, err, sizeof(err));
+    if (st)
+        return lww_reply_error(r, (unsigned)st, "%s", err);
+    if (lw_case_outcome_parse(tr.text, &oc) != LW_OK)
+        return lww_reply_error(r, 400, "unknown outcome");
+    audit_template(who, r->client, &by);
+    by.role = "ops";
+    e = lw_case_close(w->store, id, oc, NULL, &by, r->now_ms);
+    if (e == LW_ERR_NOTFOUND)
+        return lww_reply_error(r, 404, "no case %lld", (long long)id);
+    if (e == LW_ERR_INVAL)
+        return lww_reply_error(r, 409, "%s", lw_store_errmsg(w->store));
+    if (e != LW_OK)
+        return lww_reply_error(r, 503, "database: %s",
+                               lw_store_errmsg(w->store));
+    lwrt_log(LOG_INFO, "%s closed case %lld (%s)", who->name, (long long)id,
+             tr.text);
+    return lww_reply_json(r, 200, json_pack("{s:I, s:s}", "case_id",
+                                            (json_int_t)id, "outcome",
+                                            tr.text));
+}
+
+/* ---- GET /near, GET /watched --------------------------------------------- */
+
+struct near {
+    struct lww_req *r;
+    const struct lww_who *who;
+    json_t *arr;
+    bool here;
+    double lat, lon, radius_m;
+    bool audit_failed;
+    const char *action;
+};
+
+/* Adds device to the answer when visible (and near, with here). */
+static int near_one(struct near *n, const char *device)
+{
+    struct lww *w = n->r->w;
+    struct look k;
+    struct lw_fix f;
+    double d = 0;
+    json_t *o;
+
+    if (decide(w, n->who, device, NULL, n->r->now_ms, &k) != LW_OK ||
+        k.d.verdict != LW_ACCESS_GRANTED)
+        return 0;
+    if (lw_store_last_fix(w->store, device, &f) != LW_OK)
+        return 0;
+    if (n->here) {
+        d = lw_geo_distance_m(n->lat, n->lon, f.lat_deg, f.lon_deg);
+        if (d > n->radius_m)
+            return 0;
+    }
+    o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:b}", "device", device, "plate",
+                  str_or_null(k.v.plate), "description",
+                  str_or_null(k.v.description), "case_id",
+                  k.case_id ? json_integer(k.case_id) : json_null(), "fix",
+                  lww_fix_json(&f), "watched", k.watched);
+    if (!o)
+        return 1;
+    json_object_set_new(o, "open_alerts",
+                        json_integer(open_alerts(w, device)));
+    if (n->here)
+        json_object_set_new(o, "distance_m", json_real(d));
+    if (!lww_audit_look(w, n->who, n->r->client, n->action, device,
+                        k.case_id, NULL, k.d.basis, NULL, n->r->now_ms)) {
+        json_decref(o);
+        n->audit_failed = true;
+        return 1;
+    }
+    json_array_append_new(n->arr, o);
+    return 0;
+}
+
+static int near_case_cb(void *ctx, const struct lw_case *c)
+{
+    return near_one(ctx, c->device);
+}
+
+static int near_vehicle_cb(void *ctx, const struct lw_vehicle *v)
+{
+    return near_one(ctx, v->device);
+}
+
+static enum MHD_Result near(struct lww_req *r, const struct lww_who *who,
+                            bool watched_list)
+{
+    struct lww *w = r->w;
+    struct near n = {.r = r, .who = who, .radius_m = NEAR_DEFAULT_M};
+    char buf[64], err[200];
+    bool bad = false;
+    enum MHD_Result ret;
+    enum lw_err e;
+
+    if (!(who->roles & (LW_ROLE_AGENT | LW_ROLE_OPS)))
+        return lww_reply_error(r, 403, "admin sees no locations");
+    if (watched_list && !(who->roles & LW_ROLE_OPS))
+        return lww_reply_error(r, 403, "only ops list watched vehicles");
+    n.action = watched_list ? "web watched" : "web near";
+    if (!get_position(r, &n.lat, &n.lon, &n.here, !watched_list, &ret))
+        return ret;
+    if (lww_query(r, "radius_m", buf, sizeof(buf), &bad) &&
+        lw_webreq_double("radius_m", buf, 1, NEAR_MAX_M, &n.radius_m, err,
+                         sizeof(err)) != LW_OK)
+        return lww_reply_error(r, 400, "%s", err);
+    if (bad)
+        return lww_reply_error(r, 400, "radius_m: malformed");
+    n.arr = json_array();
+    if (!n.arr || lw_store_begin(w->store) != LW_OK) {
+        json_decref(n.arr);
+        return lww_reply_error(r, 503, "database busy");
+    }
+    if (who->roles & LW_ROLE_OPS) {
+        e = lw_registry_vehicles(w->store, near_vehicle_cb, &n);
+    } else {
+        struct lw_case_filter f = {.agent = who->name, .open_only = true,
+                                   .now_ms = r->now_ms};
+        e = lw_case_list(w->store, &f, near_case_cb, &n);
+    }
+    if (e != LW_OK || n.audit_failed || lw_store_commit(w->store) != LW_OK) {
+        if (lw_store_in_txn(w->store))
+            lw_store_rollback(w->store);
+        json_decref(n.arr);
+        return lww_reply_error(r, 503, "database: %s (nothing shown)",
+                               lw_store_errmsg(w->store));
+    }
+    if (n.here)
+        n.arr = sort_by_distance(n.arr);
+    return lww_reply_json(r, 200, n.arr);
+}
+
+/* ---- locate now, commands ------------------------------------------------ */
+
+static json_t *command_json(const struct lw_cmd *c)
+{
+    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o}",
+                          "command_id", (json_int_t)c->id, "device",
+                          c->device, "action", lw_cmd_action_name(c->action),
+                          "state", lw_cmd_state_name(c->state), "created_at",
+                          lww_time_json(c->created_ms), "sent_at",
+                          lww_time_json(c->sent_ms), "answered_at",
+                          lww_time_json(c->answered_ms), "answer_fix_time",
+                          lww_time_json(c->answer_fix_ms));
+    if (o && c->error[0])
+        json_object_set_new(o, "error", json_string(c->error));
+    return o;
+}
+
+static enum MHD_Result locate(struct lww_req *r, const struct lww_who *who,
+                              const char *device)
+{
+    struct lww *w = r->w;
+    char rbuf[LW_WEBREQ_TEXT_MAX + 1];
+    const char *reason = get_reason(r, rbuf, sizeof(rbuf));
+    struct lw_audit_rec by;
+    struct look k;
+    char cid[24];
+    int64_t id = 0;
+    enum MHD_Result ret;
+    enum lw_err e;
+
+    if (!reason)
+        return lww_reply_error(r, 400, "reason: malformed or too long");
+    if (!check_look(r, who, device, reason, &k, &ret))
+        return ret;
+    audit_template(who, r->client, &by);
+    by.role = acting_role(who, k.d.basis);
+    by.basis = k.d.basis;
+    by.reason = reason[0] ? reason : NULL;
+    if (k.case_id) {
+        snprintf(cid, sizeof(cid), "%lld", (long long)k.case_id);
+        by.case_id = cid;
+    }
+    e = lw_cmd_queue(w->store, device, LW_CMD_REPORT_NOW, &by, k.case_id,
+                     r->now_ms, &id);
+    if (e == LW_ERR_NOTFOUND)
+        return lww_reply_error(r, 409,
+                               "the device has never reported, so it cannot "
+                               "be asked");
+    if (e != LW_OK)
+        return lww_reply_error(r, 503, "database: %s",
+                               lw_store_errmsg(w->store));
+    lwrt_log(LOG_INFO, "%s asked %s for a fix (command %lld)", who->name,
+             device, (long long)id);
+    return lww_reply_json(r, 202, json_pack("{s:I, s:s}", "command_id",
+                                            (json_int_t)id, "state",
+                                            "queued"));
+}
+
+static enum MHD_Result command(struct lww_req *r, const struct lww_who *who,
+                               int64_t id)
+{
+    struct lww *w = r->w;
+    struct lw_cmd c;
+    enum lw_err e = lw_cmd_get(w->store, id, &c);
+
+    if (e == LW_ERR_NOTFOUND)
+        return lww_reply_error(r, 404, "no command %lld", (long long)id);
+    if (e != LW_OK)
+        return lww_reply_error(r, 503, "database: %s",
+                               lw_store_errmsg(w->store));
+    /* an agent follows their own commands only */
+    if (!(who->roles & LW_ROLE_OPS) && strcmp(c.requested_by, who->name) != 0)
+        return lww_reply_error(r, 404, "no command %lld", (long long)id);
+    return lww_reply_json(r, 200, command_json(&c));
+}
+
+/* ---- alerts ---------------------------------------------------------------- */
+
+struct alert_list {
+    struct lww_req *r;
+    const struct lww_who *who;
+    json_t *arr;
+};
+
+static int alert_cb(void *ctx, const struct lw_alert_row *a)
+{
+    struct alert_list *al = ctx;
+    int64_t case_id;
+    const char *basis;
+    json_t *o;
+
+    if (!lww_may_see(al->r->w, al->who, a->a.device, al->r->now_ms, &case_id,
+                     &basis))
+        return 0;
+    o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:b, s:o, s:o}", "id",
+                  (json_int_t)a->id, "kind", lw_alert_kind_name(a->a.kind),
+                  "device", a->a.device, "state",
+                  lw_alert_state_name(a->state), "raised_at",
+                  lww_time_json(a->a.raised_ms), "geofence",
+                  str_or_null(a->a.fence), "late", a->a.late, "ack_by",
+                  str_or_null(a->ack_by), "ack_note",
+                  str_or_null(a->ack_note));
+    if (o)
+        json_array_append_new(al->arr, o);
+    return 0;
+}
+
+static enum MHD_Result alerts(struct lww_req *r, const struct lww_who *who)
+{
+    struct alert_list al = {.r = r, .who = who};
+    struct lw_alert_filter f = {0};
+    char buf[16];
+    bool bad = false;
+
+    if (!(who->roles & (LW_ROLE_AGENT | LW_ROLE_OPS)))
+        return lww_reply_error(r, 403, "admin sees no alerts");
+    if (lww_query(r, "open", buf, sizeof(buf), &bad))
+        f.open_only = strcmp(buf, "0") != 0;
+    al.arr = json_array();
+    if (!al.arr ||
+        lw_registry_alerts(r->w->store, &f, alert_cb, &al) != LW_OK) {
+        json_decref(al.arr);
+        return lww_reply_error(r, 503, "database: %s",
+                               lw_store_errmsg(r->w->store));
+    }
+    return lww_reply_json(r, 200, al.arr);
+}
+
+static enum MHD_Result alert_ack(struct lww_req *r, const struct lww_who *who,
+                                 int64_t id)
+{
+    struct lww *w = r->w;
+    struct lw_text_req tr;
+    struct lw_alert_row a;
+    char err[300];
+    enum lw_err e;
+    int st;
+
+    if (!(who->roles & LW_ROLE_OPS))
+        return lww_reply_error(r, 403, "only ops acknowledge alerts");
+    st = lw_webreq_ack(r->body, r->len, &tr, err, sizeof(err));
+    if (st)
+        return lww_reply_error(r, (unsigned)st, "%s", err);
+    e = lw_registry_alert_get(w->store, id, &a);
+    if (e == LW_ERR_NOTFOUND)
+        return lww_reply_error(r, 404, "no alert %lld", (long long)id);
+    if (e == LW_OK)
+        e = lw_registry_alert_ack(w->store, id, who->name, tr.text,
+                                  r->now_ms);
+    if (e == LW_ERR_INVAL)
+        return lww_reply_error(r, 409, "%s", lw_store_errmsg(w->store));
+    if (e != LW_OK)
+        return lww_reply_error(r, 503, "database: %s",
+                               lw_store_errmsg(w->store));
+    lwrt_log(LOG_INFO, "%s acknowledged alert %lld", who->name,
+             (long long)id);
+    return lww_reply_json(r, 200, json_pack("{s:I, s:s}", "id",
+                                            (json_int_t)id, "state",
+                                            "acknowledged"));
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+enum MHD_Result lww_api(struct lww_req *r, const char *url)
+{
+    struct lw_route rt;
+    struct lww_who who;
+    char err[300];
+    enum MHD_Result ret;
+    int st = lw_webreq_route(r->method, url, &rt, err, sizeof(err));
+
+    if (st == 405) {
+        struct MHD_Response *resp;
+        char body[400];
+        snprintf(body, sizeof(body), "{\"error\":\"%s\"}", err);
+        resp = MHD_create_response_from_buffer(strlen(body), body,
+                                               MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        MHD_add_response_header(resp, "Allow", lw_webreq_allow(rt.kind));
+        lww_security_headers(r->w, resp);
+        ret = MHD_queue_response(r->conn, 405, resp);
+        MHD_destroy_response(resp);
+        r->answered = true;
+        return ret;
+    }
+    if (st)
+        return lww_reply_error(r, (unsigned)st, "%s", err);
+    if (rt.kind == LW_RT_SESSION)
+        return session(r);
+    if (!authenticate(r, &who, &ret))
+        return ret;
+    switch (rt.kind) {
+    case LW_RT_CASES:
+        return strcmp(r->method, "POST") == 0 ? cases_post(r, &who)
+                                              : cases_get(r, &who);
+    case LW_RT_CASE_CLOSE:
+        return case_close(r, &who, rt.id);
+    case LW_RT_VEHICLE:
+        return vehicle(r, &who, rt.device);
+    case LW_RT_HISTORY:
+        return history(r, &who, rt.device);
+    case LW_RT_LOCATE:
+        return locate(r, &who, rt.device);
+    case LW_RT_NEAR:
+        return near(r, &who, false);
+    case LW_RT_WATCHED:
+        return near(r, &who, true);
+    case LW_RT_COMMAND:
+        return command(r, &who, rt.id);
+    case LW_RT_EVENTS:
+        return lww_sse_open(r, &who);
+    case LW_RT_ALERTS:
+        return alerts(r, &who);
+    case LW_RT_ALERT_ACK:
+        return alert_ack(r, &who, rt.id);
+    default:
+        return lww_reply_error(r, 404, "no such resource");
+    }
+}

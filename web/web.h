@@ -1,0 +1,124 @@
+/*
+ * web.h - lienwatch-web's parts and what they share.
+ *
+ * One thread, one libev loop (as in lienwatchd): libmicrohttpd runs in its
+ * "external polling" mode with epoll; the loop watches MHD's epoll
+ * descriptor and its timeout and calls MHD_run (http.c). Requests are
+ * answered in the loop from the SQLite database (api.c); live streams
+ * (Server-Sent Events, sse.c) are suspended connections that a timer
+ * resumes when the database shows something new for them. Static files
+ * (the page, Leaflet) come from static.c.
+ */
+#ifndef LWW_WEB_H
+#define LWW_WEB_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lienwatch/access.h"
+#include "lienwatch/config.h"
+#include "lienwatch/session.h"
+#include "lienwatch/store.h"
+#include "lienwatch/users.h"
+#include "lienwatch/webreq.h"
+
+/* Longest client address text ("[v6]" without brackets). */
+#define LWW_ADDR_MAX 64
+
+struct lww_sse; /* sse.c */
+
+/* The service. */
+struct lww {
+    struct ev_loop *loop;         /* the default loop */
+    struct lw_config cfg;         /* the running configuration */
+    const char *config_path;      /* -c FILE, or NULL */
+    struct lw_store *store;       /* the database (writes: audit, cases) */
+    struct lw_sessions *sessions; /* web sessions, login throttle */
+    struct MHD_Daemon *mhd;       /* the HTTP server */
+    bool tls;                     /* serving HTTPS */
+    char *cert_pem, *key_pem;     /* TLS certificate and key (owned) */
+    int listen_fd;                /* our listening socket, given to MHD */
+    ev_io mhd_io;                 /* MHD's epoll descriptor readable */
+    ev_timer mhd_timer;           /* MHD's next timeout */
+    ev_timer sweep_timer;         /* expired sessions, stream checks */
+    ev_signal sigint_w, sigterm_w; /* stop */
+    struct lww_sse *streams;      /* live streams (sse.c) */
+    int64_t data_version;         /* last PRAGMA data_version seen */
+    int64_t last_fix_seq;         /* sse.c: newest fix time streamed */
+    int64_t last_alert_id;        /* sse.c: newest alert streamed */
+    enum lw_unwatched_policy unwatched; /* look at unwatched vehicles */
+    char static_dir[LW_CONFIG_STR_MAX + 1]; /* the page's files */
+};
+
+/* Who is asking (after authentication). */
+struct lww_who {
+    char name[LW_USER_NAME_MAX + 1]; /* user or token name */
+    unsigned roles;                  /* enum lw_role bits */
+    bool cookie;                     /* by session cookie (CSRF applies) */
+    uint64_t session;                /* session serial; 0 for a token */
+    char csrf[LW_SESSION_TOKEN_LEN]; /* the session's CSRF value */
+};
+
+/* One request in progress. */
+struct lww_req {
+    struct lww *w;                 /* the service */
+    struct MHD_Connection *conn;   /* its connection */
+    char *body;                    /* request body (owned), NUL-terminated */
+    size_t len, cap;               /* body bytes, allocated */
+    bool too_big;                  /* body over LW_WEBREQ_BODY_MAX */
+    char client[LWW_ADDR_MAX];     /* client address, numeric */
+    int64_t now_ms;                /* wall clock at the request */
+    const char *method;            /* borrowed from MHD */
+    bool answered;                 /* a response was queued */
+};
+
+/* http.c: the server on the loop. */
+int lww_http_start(struct lww *w);
+void lww_http_stop(struct lww *w);
+/* Call after anything that may give MHD work (a resumed connection). */
+void lww_http_kick(struct lww *w);
+
+/* Responses. Each queues a response and returns MHD's answer. */
+enum MHD_Result lww_reply_json(struct lww_req *r, unsigned status, json_t *o);
+enum MHD_Result lww_reply_error(struct lww_req *r, unsigned status,
+                                const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+enum MHD_Result lww_reply_text(struct lww_req *r, unsigned status,
+                               const char *type, const char *data, size_t len,
+                               const char *disposition);
+/* Adds the headers every answer carries (CSP, nosniff, ...). */
+void lww_security_headers(struct lww *w, struct MHD_Response *resp);
+/* A query value, percent-decoded into out; NULL when absent; "" and
+ * *bad = true when malformed. */
+const char *lww_query(struct lww_req *r, const char *name, char *out,
+                      size_t outlen, bool *bad);
+/* A request header (borrowed from MHD), or NULL. */
+const char *lww_header(struct lww_req *r, const char *name);
+
+/* api.c: /api/v1/... */
+enum MHD_Result lww_api(struct lww_req *r, const char *url);
+
+/* static.c: everything else. */
+enum MHD_Result lww_static(struct lww_req *r, const char *url);
+
+/* sse.c: live streams. */
+enum MHD_Result lww_sse_open(struct lww_req *r, const struct lww_who *who);
+void lww_sse_poll(struct lww *w);
+void lww_sse_release(struct lww *w);
+/* Whether who may see device now; fills case_id/basis. Used by sse.c. */
+bool lww_may_see(struct lww *w, const struct lww_who *who, const char *device,
+                 int64_t now_ms, int64_t *case_id, const char **basis);
+/* Writes the audit row of a look; false (logged) when it could not. */
+bool lww_audit_look(struct lww *w, const struct lww_who *who,
+                    const char *client, const char *action,
+                    const char *device, int64_t case_id, const char *reason,
+                    const char *basis, const char *detail, int64_t now_ms);
+/* A fix as JSON {lat, lon, fix_time, accuracy_m, speed_mps, course_deg}. */
+json_t *lww_fix_json(const struct lw_fix *f);
+/* ISO time or null for 0. */
+json_t *lww_time_json(int64_t ms);
+
+#endif
