@@ -301,6 +301,8 @@ int lww_http_start(struct lww *w)
     struct MHD_OptionItem opts[16];
     int n = 0;
 
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
+                                        (intptr_t)mhd_log, w};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET,
                                         w->listen_fd, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
@@ -313,8 +315,6 @@ int lww_http_start(struct lww *w)
                                         (intptr_t)no_unescape, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
                                         (intptr_t)on_completed, w};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
-                                        (intptr_t)mhd_log, w};
     if (w->tls) {
         flags |= MHD_USE_TLS;
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
