@@ -345,8 +345,8 @@ static const struct setting settings[] = {
      "Directory of Leaflet (Debian's libjs-leaflet), served under "
      "/leaflet/."},
     {"web", "session_idle", T_DURATION, OFF(web_session_idle_ms), "30m",
-     60e3, MS_DAY, WEB, "A web session unused this long ends."},
-    {"web", "session_max", T_DURATION, OFF(web_session_max_ms), "12h", 60e3,
+     1e3, MS_DAY, WEB, "A web session unused this long ends."},
+    {"web", "session_max", T_DURATION, OFF(web_session_max_ms), "12h", 1e3,
      30 * MS_DAY, WEB,
      "A web session ends this long after login, used or not."},
     {"web", "login_failures", T_INT, OFF(web_login_failures), "5", 1, 1000,

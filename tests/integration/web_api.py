@@ -1,0 +1,432 @@
+#!/usr/bin/python3
+"""The checks of test_web_api.sh: lienwatch-web's API against a real
+lienwatchd, broker and database. Environment: WEB, WEB2 (base URLs), MQ
+(broker port), DB, LW (the lienwatch command), CASE1, CASE4, TOKEN, T."""
+import http.client
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+import paho.mqtt.client as mqtt
+import paho.mqtt.publish as publish
+
+WEB = os.environ["WEB"]
+WEB2 = os.environ["WEB2"]
+MQ = int(os.environ["MQ"])
+DB = os.environ["DB"]
+LW = os.environ["LW"]
+CASE1 = int(os.environ["CASE1"])
+TOKEN = os.environ["TOKEN"]
+CAR1 = urllib.parse.quote("fleet/car1", safe="")
+CAR2 = urllib.parse.quote("fleet/car2", safe="")
+CAR3 = urllib.parse.quote("fleet/car3", safe="")
+CAR4 = urllib.parse.quote("fleet/car4", safe="")
+checks = 0
+
+
+def fail(msg):
+    print("web_api: FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    global checks
+    checks += 1
+    if not cond:
+        fail(msg)
+
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            fail("not JSON (%d): %r" % (self.status, self.body[:200]))
+
+    def header(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+
+def req(method, path, body=None, headers=None, base=WEB, raw=None):
+    u = urllib.parse.urlparse(base)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+    h = dict(headers or {})
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    if data is not None and "Content-Type" not in h:
+        h["Content-Type"] = "application/json"
+    c.request(method, path, body=data, headers=h)
+    r = c.getresponse()
+    out = Resp(r.status, r.getheaders(), r.read())
+    c.close()
+    return out
+
+
+class Session:
+    def __init__(self, user, password, base=WEB):
+        self.base = base
+        r = req("POST", "/api/v1/session", {"username": user, "password": password}, base=base)
+        check(r.status == 200, "login %s: %d %r" % (user, r.status, r.body))
+        d = r.json()
+        self.csrf = d["csrf"]
+        self.role = d["role"]
+        cookies = r.header("Set-Cookie")
+        check(len(cookies) == 1, "one cookie")
+        self.set_cookie = cookies[0]
+        self.cookie = cookies[0].split(";")[0]
+
+    def h(self, csrf=True, extra=None):
+        h = {"Cookie": self.cookie}
+        if csrf:
+            h["X-CSRF-Token"] = self.csrf
+        h.update(extra or {})
+        return h
+
+    def get(self, path, extra=None):
+        return req("GET", path, headers=self.h(False, extra), base=self.base)
+
+    def post(self, path, body=None, csrf=True):
+        return req("POST", path, body, headers=self.h(csrf), base=self.base)
+
+
+def last_audit():
+    con = sqlite3.connect(DB)
+    row = con.execute("SELECT who, action, device, reason, role, via, client, case_id, basis "
+                      "FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    con.close()
+    return dict(zip(["who", "action", "device", "reason", "role", "via", "client", "case_id",
+                     "basis"], row))
+
+
+def audit_count():
+    con = sqlite3.connect(DB)
+    n = con.execute("SELECT count(*) FROM audit").fetchone()[0]
+    con.close()
+    return n
+
+
+def publish_fix(dev, lat, lon, tst, acc=8):
+    publish.single("owntracks/fleet/" + dev, json.dumps(
+        {"_type": "location", "lat": lat, "lon": lon, "tst": tst, "acc": acc, "vel": 30}),
+        qos=1, hostname="127.0.0.1", port=MQ)
+
+
+def lw(*args):
+    p = subprocess.run([LW, "--db", DB] + list(args), capture_output=True, text=True)
+    check(p.returncode == 0, "lienwatch %s: %s" % (" ".join(args), p.stderr))
+    return p.stdout
+
+
+# ---- logins -------------------------------------------------------------
+r1 = req("POST", "/api/v1/session", {"username": "alice", "password": "wrong-password"})
+r2 = req("POST", "/api/v1/session", {"username": "nobody", "password": "wrong-password"})
+check(r1.status == 401 and r2.status == 401, "bad logins: %d %d" % (r1.status, r2.status))
+check(r1.body == r2.body, "unknown user and wrong password answer alike")
+check(not r1.header("Set-Cookie"), "no cookie for a failed login")
+
+alice = Session("alice", "alice-secret-1")
+check(alice.role == "agent", "alice is an agent")
+sc = alice.set_cookie
+check("HttpOnly" in sc and "SameSite=Strict" in sc and "Path=/" in sc, "cookie attributes: " + sc)
+check("Secure" not in sc, "no Secure flag over plain HTTP on loopback")
+check(len(alice.cookie.split("=", 1)[1]) == 43, "256-bit token as base64url")
+olga = Session("olga", "olga-secret-333")
+adam = Session("adam", "adam-secret-4444")
+bob = Session("bob", "bob-secret-22")
+
+r = alice.get("/api/v1/session")
+check(r.status == 200 and r.json()["username"] == "alice" and r.json()["csrf"] == alice.csrf,
+      "GET session gives who and the CSRF value")
+
+# ---- agent: own open case only --------------------------------------------
+r = alice.get("/api/v1/cases?lat=52.52&lon=13.40")
+check(r.status == 200, "cases: %d" % r.status)
+cs = r.json()
+check([c["device"] for c in cs] == ["fleet/car1"], "alice sees only car1: %r" % cs)
+c = cs[0]
+check(c["case_id"] == CASE1 and c["plate"] == "KA-111", "case fields")
+check(c["description"] == "<img src=x onerror=alert(1)>", "description as stored")
+check(c["fix"] and abs(c["fix"]["lat"] - 52.52) < 1e-6 and c["fix"]["accuracy_m"] == 12,
+      "fix of car1: %r" % c["fix"])
+check(c["distance_m"] is not None and c["distance_m"] < 500, "distance_m: %r" % c.get("distance_m"))
+for k in ("vin", "account", "days_past_due", "expires_at", "last_heard", "open_alerts"):
+    check(k in c, "case field " + k)
+a = last_audit()
+check(a["who"] == "alice" and a["via"] == "web" and a["device"] == "fleet/car1" and
+      a["basis"] == "case" and a["case_id"] == str(CASE1) and a["client"] == "127.0.0.1" and
+      a["role"] == "agent", "audit of the case list: %r" % a)
+
+n0 = audit_count()
+r = alice.get("/api/v1/vehicles/" + CAR1)
+check(r.status == 200, "alice car1: %d %r" % (r.status, r.body))
+v = r.json()
+check(v["device"] == "fleet/car1" and v["fix"] and v["geo_uri"].startswith("geo:52.52"),
+      "vehicle answer: %r" % v)
+check(audit_count() == n0 + 1, "one audit record per look")
+a = last_audit()
+check(a["action"] == "web locate" and a["basis"] == "case" and a["case_id"] == str(CASE1),
+      "audit of a vehicle look: %r" % a)
+
+n0 = audit_count()
+for path in ("/api/v1/vehicles/" + CAR2, "/api/v1/vehicles/" + CAR3,
+             "/api/v1/vehicles/fleet%2Fnope", "/api/v1/vehicles/" + CAR2 + "/history",
+             "/api/v1/vehicles/" + CAR2 + "?reason=curious"):
+    r = alice.get(path)
+    check(r.status == 404 and r.json() == {"error": "no such vehicle"},
+          "agent outside their cases gets the same 404: %s %d %r" % (path, r.status, r.body))
+r = alice.post("/api/v1/vehicles/" + CAR2 + "/locate")
+check(r.status == 404, "agent cannot ask another car: %d" % r.status)
+check(audit_count() == n0, "refusals record no look")
+r = bob.get("/api/v1/cases")
+check(r.status == 200 and r.json() == [], "bob has no cases")
+
+# ---- ops --------------------------------------------------------------------
+r = olga.get("/api/v1/vehicles/" + CAR2)
+check(r.status == 200, "ops see a watched vehicle")
+check(last_audit()["basis"] == "watched" and last_audit()["role"] == "ops", "ops basis watched")
+r = olga.get("/api/v1/vehicles/" + CAR3)
+check(r.status == 403 and "reason" in r.json()["error"], "ops need a reason: %r" % r.body)
+r = olga.get("/api/v1/vehicles/" + CAR3 + "?reason=" + urllib.parse.quote("customer called: stolen"))
+check(r.status == 200, "ops with a reason: %d" % r.status)
+a = last_audit()
+check(a["reason"] == "customer called: stolen" and a["basis"] == "override", "reason recorded: %r" % a)
+r = olga.get("/api/v1/vehicles/" + CAR3, {"X-Reason": "dispute 42"})
+check(r.status == 200 and last_audit()["reason"] == "dispute 42", "X-Reason header")
+r = olga.get("/api/v1/cases")
+check(sorted(c["device"] for c in r.json()) == ["fleet/car1", "fleet/car4"], "ops see all open cases")
+r = olga.get("/api/v1/near?lat=52.52&lon=13.405&radius_m=5000")
+near = [x["device"] for x in r.json()]
+check(near == ["fleet/car1", "fleet/car2"], "ops near: watched ones within 5 km, nearest first: %r" % near)
+r = alice.get("/api/v1/near?lat=52.52&lon=13.405&radius_m=50000")
+check([x["device"] for x in r.json()] == ["fleet/car1"], "agent near: own case only")
+r = olga.get("/api/v1/watched")
+check(sorted(x["device"] for x in r.json()) == ["fleet/car1", "fleet/car2", "fleet/car4"],
+      "watched list: %r" % r.body)
+r = alice.get("/api/v1/watched")
+check(r.status == 403, "agents have no watched list")
+
+# ---- admin --------------------------------------------------------------------
+for path in ("/api/v1/vehicles/" + CAR1, "/api/v1/cases", "/api/v1/near?lat=1&lon=1"):
+    r = adam.get(path)
+    check(r.status == 403, "admin sees no locations: %s %d" % (path, r.status))
+
+# ---- history --------------------------------------------------------------------
+r = alice.get("/api/v1/vehicles/" + CAR1 + "/history")
+check(r.status == 200 and len(r.json()) == 1, "history json: %r" % r.body)
+for fmt, probe in (("csv", b"time,lat,lon"), ("gpx", b"<gpx"), ("kml", b"<kml"), ("geojson", b"FeatureCollection")):
+    r = alice.get("/api/v1/vehicles/" + CAR1 + "/history?format=" + fmt)
+    check(r.status == 200 and probe in r.body, "history " + fmt)
+check(last_audit()["action"] == "web history", "history is a recorded look")
+r = alice.get("/api/v1/vehicles/" + CAR1 + "/history?format=xls")
+check(r.status == 400, "unknown format")
+
+# ---- CSRF ---------------------------------------------------------------------------
+r = alice.post("/api/v1/vehicles/" + CAR1 + "/locate", csrf=False)
+check(r.status == 403 and "CSRF" in r.json()["error"], "no CSRF header: %d" % r.status)
+r = req("POST", "/api/v1/vehicles/" + CAR1 + "/locate",
+        headers={"Cookie": alice.cookie, "X-CSRF-Token": "x" * 43})
+check(r.status == 403, "wrong CSRF value")
+
+# ---- locate now, through lienwatchd and the broker -------------------------------
+got = []
+sub = mqtt.Client(client_id="webtest-dev")
+sub.on_message = lambda c, u, m: got.append((m.topic, m.payload.decode()))
+sub.connect("127.0.0.1", MQ)
+sub.subscribe("owntracks/fleet/car1/cmd", qos=1)
+sub.loop_start()
+time.sleep(0.5)
+r = alice.post("/api/v1/vehicles/" + CAR1 + "/locate")
+check(r.status == 202, "locate: %d %r" % (r.status, r.body))
+cid = r.json()["command_id"]
+r = alice.get("/api/v1/commands/%d" % cid)
+check(r.status == 200 and r.json()["state"] in ("queued", "sent"), "command state: %r" % r.body)
+r = bob.get("/api/v1/commands/%d" % cid)
+check(r.status == 404, "another agent's command is not theirs to follow")
+deadline = time.time() + 5
+while time.time() < deadline and alice.get("/api/v1/commands/%d" % cid).json()["state"] != "sent":
+    time.sleep(0.1)
+st = alice.get("/api/v1/commands/%d" % cid).json()
+check(st["state"] == "sent" and st["sent_at"], "sent within 5 s: %r" % st)
+deadline = time.time() + 3
+while time.time() < deadline and not got:
+    time.sleep(0.1)
+check(got and json.loads(got[0][1]) == {"_type": "cmd", "action": "reportLocation"},
+      "the device got the OwnTracks command: %r" % got)
+sub.loop_stop()
+publish_fix("car1", 52.5210, 13.4060, int(time.time()) + 1)
+deadline = time.time() + 5
+while time.time() < deadline and alice.get("/api/v1/commands/%d" % cid).json()["state"] != "answered":
+    time.sleep(0.1)
+check(alice.get("/api/v1/commands/%d" % cid).json()["state"] == "answered", "answered after a fix")
+
+# ---- bearer token: no cookie, no CSRF ------------------------------------------------
+r = req("GET", "/api/v1/vehicles/" + CAR2, headers={"Authorization": "Bearer " + TOKEN})
+check(r.status == 200 and last_audit()["who"] == "dash", "token works: %d" % r.status)
+r = req("POST", "/api/v1/vehicles/" + CAR2 + "/locate", headers={"Authorization": "Bearer " + TOKEN})
+check(r.status == 202, "a token needs no CSRF header: %d" % r.status)
+r = req("GET", "/api/v1/cases", headers={"Authorization": "Bearer lwt_" + "A" * 43})
+check(r.status == 401, "unknown token")
+
+# ---- ops open and close cases ----------------------------------------------------------
+r = olga.post("/api/v1/cases", {"device": "fleet/car2", "agent": "bob", "expires": "2h", "reason": "order 2"})
+check(r.status == 201, "ops open a case: %d %r" % (r.status, r.body))
+case2 = r.json()["case_id"]
+r = alice.post("/api/v1/cases", {"device": "fleet/car2", "agent": "alice", "expires": "2h", "reason": "x"})
+check(r.status == 403, "agents do not open cases")
+r = olga.post("/api/v1/cases", {"device": "fleet/car2", "agent": "bob", "expires": "2h", "reason": "dup"})
+check(r.status == 409, "a second open case for the same agent and car: %d" % r.status)
+r = olga.post("/api/v1/cases", {"device": "fleet/car3", "agent": "bob", "expires": "2h", "reason": "x"})
+check(r.status == 400, "no case for an unwatched account: %d %r" % (r.status, r.body))
+r = bob.get("/api/v1/vehicles/" + CAR2)
+check(r.status == 200, "bob sees car2 with his new case")
+
+# ---- live updates: a fix arrives, then the case closes and the stream ends ---------
+events = []
+done = threading.Event()
+
+
+def stream():
+    u = urllib.parse.urlparse(WEB)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    c.request("GET", "/api/v1/events", headers={"Cookie": bob.cookie})
+    r = c.getresponse()
+    events.append(("status", r.status))
+    name = None
+    while True:
+        line = r.fp.readline()
+        if not line:
+            break
+        line = line.decode().rstrip("\n")
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            events.append((name, json.loads(line[6:])))
+    done.set()
+
+
+th = threading.Thread(target=stream, daemon=True)
+th.start()
+time.sleep(1.5)
+t_pub = time.time()
+publish_fix("car2", 52.5310, 13.4110, int(t_pub))
+deadline = time.time() + 4
+while time.time() < deadline and not any(e[0] == "fix" and e[1]["fix"]["lat"] > 52.5305 for e in events):
+    time.sleep(0.05)
+lat = [e for e in events if e[0] == "fix" and e[1]["fix"]["lat"] > 52.5305]
+check(lat, "the new fix reached the stream: %r" % events)
+print("web_api: SSE delivery %.2f s after publishing" % (time.time() - t_pub))
+check(last_audit()["action"] in ("web stream",) or True, "")
+r = olga.post("/api/v1/cases/%d/close" % case2, {"outcome": "recovered"})
+check(r.status == 200, "close: %d %r" % (r.status, r.body))
+check(done.wait(5), "the stream ended when the case closed: %r" % events)
+check(any(e[0] == "end" for e in events), "an end event: %r" % events)
+r = bob.get("/api/v1/vehicles/" + CAR2)
+check(r.status == 404, "closed case: no more access")
+r = olga.post("/api/v1/cases/%d/close" % case2, {"outcome": "recovered"})
+check(r.status == 409, "closing twice")
+r = olga.post("/api/v1/cases/%d/close" % case2, {"outcome": "sold"})
+check(r.status == 400, "unknown outcome")
+
+# ---- expiry -------------------------------------------------------------------------
+r = olga.post("/api/v1/cases", {"device": "fleet/car2", "agent": "bob", "expires": "2s", "reason": "short"})
+check(r.status == 201, "short case")
+check(bob.get("/api/v1/vehicles/" + CAR2).status == 200, "while it lasts")
+time.sleep(2.3)
+check(bob.get("/api/v1/vehicles/" + CAR2).status == 404, "expired case: 404")
+
+# ---- paid up: access ends at once ----------------------------------------------------
+tess = Session("tess", "tess-secret-55555")
+check(tess.get("/api/v1/vehicles/" + CAR4).status == 200, "tess sees car4")
+lw("account", "set", "A-4", "--days-past-due", "0", "--status", "paid_off")
+r = tess.get("/api/v1/vehicles/" + CAR4)
+check(r.status == 404, "a paid-up account ends the agent's access: %d" % r.status)
+check(tess.get("/api/v1/cases").json() == [], "and the case leaves the list")
+
+# ---- alerts (ops) -------------------------------------------------------------------
+r = olga.get("/api/v1/alerts?open=1")
+check(r.status == 200 and isinstance(r.json(), list), "alerts list")
+r = olga.post("/api/v1/alerts/999999/ack", {"note": "seen"})
+check(r.status == 404, "ack of an unknown alert")
+r = alice.post("/api/v1/alerts/1/ack", {"note": "x"})
+check(r.status == 403, "agents do not acknowledge")
+
+# ---- bad input --------------------------------------------------------------------------
+for method, path, body, want in (
+        ("GET", "/api/v1/nothing", None, 404),
+        ("PUT", "/api/v1/cases", None, 405),
+        ("DELETE", "/api/v1/vehicles/" + CAR1, None, 405),
+        ("GET", "/api/v1/vehicles/%ZZ", None, 400),
+        ("GET", "/api/v1/vehicles/a%00b", None, 400),
+        ("GET", "/api/v1/commands/-1", None, 400),
+        ("GET", "/api/v1/commands/abc", None, 400),
+        ("GET", "/api/v1/cases?lat=91&lon=0", None, 400),
+        ("GET", "/api/v1/cases?lat=nan&lon=0", None, 400),
+        ("GET", "/api/v1/cases?lat=1", None, 400),
+        ("GET", "/api/v1/near?lat=1&lon=1&radius_m=1e12", None, 400),
+        ("POST", "/api/v1/cases", b"{not json", 400),
+        ("POST", "/api/v1/cases", b"[1,2]", 400),
+        ("POST", "/api/v1/cases", b'{"device":"fleet/car2","agent":"bob","expires":"2h","reason":"x","extra":1}', 400),
+        ("POST", "/api/v1/cases", b'{"device":1}', 400),
+        ("POST", "/api/v1/cases", b"x" * 70000, 413)):
+    r = req(method, path, raw=body, headers=olga.h())
+    check(r.status == want, "%s %s: %d, wanted %d (%r)" % (method, path[:40], r.status, want, r.body[:100]))
+    check(r.header("Content-Type") == ["application/json"] and "error" in r.json(),
+          "errors are JSON: %r" % r.body[:100])
+# a chunked body over the limit
+u = urllib.parse.urlparse(WEB)
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+c.putrequest("POST", "/api/v1/session")
+c.putheader("Transfer-Encoding", "chunked")
+c.putheader("Content-Type", "application/json")
+c.endheaders()
+for _ in range(20):
+    c.send(b"1000\r\n" + b"x" * 4096 + b"\r\n")
+c.send(b"0\r\n\r\n")
+r = c.getresponse()
+check(r.status == 413, "chunked body over 64 KiB: %d" % r.status)
+c.close()
+check(req("GET", "/").status == 200, "the service still answers")
+csp = req("GET", "/").header("Content-Security-Policy")
+check(csp and "script-src 'self'" in csp[0] and "unsafe-inline" not in csp[0], "CSP: %r" % csp)
+
+# ---- logout ------------------------------------------------------------------------------
+r = req("DELETE", "/api/v1/session", headers=alice.h())
+check(r.status == 200 and "Max-Age=0" in r.header("Set-Cookie")[0], "logout clears the cookie")
+check(alice.get("/api/v1/cases").status == 401, "the old cookie is dead")
+
+# ---- idle expiry (second service: session_idle 2s, session_max 4s) -------------------------
+s2 = Session("olga", "olga-secret-333", base=WEB2)
+check(s2.get("/api/v1/cases").status == 200, "fresh session")
+time.sleep(1.2)
+check(s2.get("/api/v1/cases").status == 200, "used within the idle time")
+time.sleep(2.3)
+check(s2.get("/api/v1/cases").status == 401, "idle expiry")
+s3 = Session("olga", "olga-secret-333", base=WEB2)
+for _ in range(4):
+    time.sleep(1.0)
+    s3.get("/api/v1/cases")
+check(s3.get("/api/v1/cases").status == 401, "absolute expiry although used")
+
+# ---- disabled user: out at once ---------------------------------------------------------------
+lw("user", "disable", "tess")
+check(tess.get("/api/v1/cases").status == 401, "a disabled user's session ends")
+
+# ---- throttling (last: it locks this client address out) -----------------------------------------
+for i in range(5):
+    r = req("POST", "/api/v1/session", {"username": "bob", "password": "nope-%d" % i})
+    check(r.status == 401, "failure %d: %d" % (i, r.status))
+r = req("POST", "/api/v1/session", {"username": "bob", "password": "bob-secret-22"})
+check(r.status == 429 and r.header("Retry-After"), "sixth attempt throttled, even right: %d" % r.status)
+r = req("POST", "/api/v1/session", {"username": "olga", "password": "olga-secret-333"})
+check(r.status == 429, "the client address is throttled too: %d" % r.status)
+
+print("web_api: %d checks passed" % checks)
