@@ -930,6 +930,7 @@ static enum MHD_Result cases_post(struct lww_req *r, const struct lww_who *who)
     if (e != LW_OK)
         return lww_reply_error(r, 503, "database: %s",
                                lw_store_errmsg(w->store));
+    w->dirty = true;
     lwrt_log(LOG_INFO, "%s opened case %lld: %s for %s", who->name,
              (long long)id, cr.device, cr.agent);
     return lww_reply_json(r, 201, json_pack("{s:I}", "case_id",
@@ -964,6 +965,7 @@ static enum MHD_Result case_close(struct lww_req *r, const struct lww_who *who,
     if (e != LW_OK)
         return lww_reply_error(r, 503, "database: %s",
                                lw_store_errmsg(w->store));
+    w->dirty = true;
     lwrt_log(LOG_INFO, "%s closed case %lld (%s)", who->name, (long long)id,
              tr.text);
     return lww_reply_json(r, 200, json_pack("{s:I, s:s}", "case_id",
@@ -1234,6 +1236,7 @@ static enum MHD_Result alert_ack(struct lww_req *r, const struct lww_who *who,
     if (e != LW_OK)
         return lww_reply_error(r, 503, "database: %s",
                                lw_store_errmsg(w->store));
+    w->dirty = true;
     lwrt_log(LOG_INFO, "%s acknowledged alert %lld", who->name,
              (long long)id);
     return lww_reply_json(r, 200, json_pack("{s:I, s:s}", "id",

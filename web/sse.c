@@ -28,6 +28,9 @@
 #include "web.h"
 
 #define HEARTBEAT_MS 15000
+/* Streams are checked at least this often even when the database did not
+ * change: a case expires by the clock alone. */
+#define REFRESH_MS 2000
 /* A stream whose client reads nothing: at most this much is buffered. */
 #define BUF_MAX (1024 * 1024)
 
@@ -273,8 +276,12 @@ void lww_sse_poll(struct lww *w)
     if (!w->streams)
         return;
     lw_store_data_version(w->store, &dv);
-    changed = dv != w->data_version;
+    changed = dv != w->data_version || w->dirty ||
+              now - w->last_refresh_ms >= REFRESH_MS;
     w->data_version = dv;
+    w->dirty = false;
+    if (changed)
+        w->last_refresh_ms = now;
     if (changed) {
         struct alert_push ap = {.w = w, .now = now,
                                 .newest = w->last_alert_id};
@@ -359,6 +366,8 @@ enum MHD_Result lww_sse_open(struct lww_req *r, const struct lww_who *who)
     MHD_add_response_header(resp, "Content-Type", "text/event-stream");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    /* a stream that ended is not a connection to reuse */
+    MHD_add_response_header(resp, "Connection", "close");
     lww_security_headers(w, resp);
     ret = MHD_queue_response(r->conn, 200, resp);
     MHD_destroy_response(resp);

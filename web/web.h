@@ -49,6 +49,10 @@ struct lww {
     int64_t data_version;         /* last PRAGMA data_version seen */
     int64_t last_fix_seq;         /* sse.c: newest fix time streamed */
     int64_t last_alert_id;        /* sse.c: newest alert streamed */
+    int64_t last_refresh_ms;      /* sse.c: last check of every stream */
+    bool dirty;                   /* we changed cases or alerts ourselves
+                                     (data_version does not see our own
+                                     commits): streams check at once */
     enum lw_unwatched_policy unwatched; /* look at unwatched vehicles */
     char static_dir[LW_CONFIG_STR_MAX + 1]; /* the page's files */
 };
