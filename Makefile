@@ -234,7 +234,7 @@ format-check:
 
 # The directories the Makefile was given go to the script too.
 INSTALL_ENV := SBINDIR="$(SBINDIR)" BINDIR="$(BINDIR)" MANDIR="$(MANDIR)" \
-               UNITDIR="$(UNITDIR)"
+               UNITDIR="$(UNITDIR)" DATADIR="$(DATADIR)"
 install: all
 	@$(INSTALL_ENV) build-aux/install.sh install "$(DESTDIR)" "$(PREFIX)" \
 		"$(SYSCONFDIR)" "$(BUILD)"

@@ -7,7 +7,8 @@ libmosquitto-dev mosquitto mosquitto-clients libev-dev libsqlite3-dev sqlite3
 libjansson-dev libinih-dev libgeos-dev libcmocka-dev libgps-dev gpsd gpsd-clients
 libcurl4-openssl-dev libsystemd-dev libssl-dev systemd python3 python3-shapely
 python3-aiosmtpd python3-paho-mqtt man-db groff-base openssl procps tzdata
-libxml2-utils libsodium-dev"
+libxml2-utils libsodium-dev libmicrohttpd-dev libjs-leaflet
+chromium chromium-driver python3-selenium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||

@@ -8,6 +8,8 @@
 #
 # Installs, below DESTDIR (empty for a real install):
 #   BUILD/bin/lienwatchd, lw-gpsbridge (when built)  PREFIX/sbin/
+#   BUILD/bin/lienwatch-web (when built)             PREFIX/sbin/
+#   web/static/* (the page of lienwatch-web)         DATADIR/lienwatch/web/
 #   BUILD/bin/lienwatch                              PREFIX/bin/
 #   BUILD/systemd/*.service (made by make from       PREFIX/lib/systemd/system/
 #     systemd/*.service.in for SBINDIR and
@@ -52,6 +54,8 @@ BINDIR=${BINDIR:-$PREFIX/bin}
 UNITDIR=${UNITDIR:-$PREFIX/lib/systemd/system}
 SYSUSERSDIR=$PREFIX/lib/sysusers.d
 MANDIR=${MANDIR:-$PREFIX/share/man}
+DATADIR=${DATADIR:-$PREFIX/share}
+WEBDIR=$DATADIR/lienwatch/web
 DOCDIR=$PREFIX/share/doc/lienwatch
 CONFDIR=$SYSCONFDIR/lienwatch
 CONF=$CONFDIR/lienwatchd.conf
@@ -70,6 +74,17 @@ binaries() {
     if [ "$ACTION" = uninstall ] || [ -x "$BUILD/bin/lw-gpsbridge" ]; then
         echo "lw-gpsbridge $SBINDIR"
     fi
+    if [ "$ACTION" = uninstall ] || [ -x "$BUILD/bin/lienwatch-web" ]; then
+        echo "lienwatch-web $SBINDIR"
+    fi
+}
+
+# The web page's files (relative to web/static).
+webfiles() {
+    for f in web/static/*; do
+        [ -f "$f" ] && echo "${f#web/static/}"
+    done
+    return 0
 }
 
 # The unit names (from systemd/NAME.service.in); on install a unit whose
@@ -180,6 +195,14 @@ do_install() {
         say "$D$MANDIR/man$sec/$(basename "$m")"
     done
 
+    if [ -x "$BUILD/bin/lienwatch-web" ]; then
+        install -d -m 0755 "$D$WEBDIR"
+        for f in $(webfiles); do
+            install -m 0644 "web/static/$f" "$D$WEBDIR/$f"
+            say "$D$WEBDIR/$f"
+        done
+    fi
+
     install -d -m 0755 "$D$DOCDIR"
     for f in $(docs); do
         install -d -m 0755 "$D$DOCDIR/$(dirname "${f#docs/}")"
@@ -258,6 +281,10 @@ do_uninstall() {
         remove "$D$DOCDIR/${f#docs/}"
     done
     remove "$D$DOCDIR/lienwatchd.conf.example"
+    for f in $(webfiles); do
+        remove "$D$WEBDIR/$f"
+    done
+    rmdir "$D$WEBDIR" "$D$DATADIR/lienwatch" 2>/dev/null || true
     rmdir "$D$DOCDIR/mosquitto" 2>/dev/null || true
     rmdir "$D$DOCDIR" 2>/dev/null || true
 

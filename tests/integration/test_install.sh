@@ -68,7 +68,7 @@ for unit in "$D"/usr/lib/systemd/system/*.service; do
         cmd=${cmd#[-@:+!]}
         cmd=${cmd%% *}
         case $cmd in
-        /usr/sbin/lienwatchd | /usr/sbin/lw-gpsbridge) [ -x "$D$cmd" ] || fail "$unit: $cmd not installed" ;;
+        /usr/sbin/lienwatchd | /usr/sbin/lw-gpsbridge | /usr/sbin/lienwatch-web) [ -x "$D$cmd" ] || fail "$unit: $cmd not installed" ;;
         /usr/local/*) fail "$unit still points at /usr/local: $line" ;;
         *) [ -x "$cmd" ] || fail "$unit: $cmd not on this host" ;;
         esac

@@ -23,7 +23,7 @@ cd "$ROOT"
 templates=(systemd/*.service.in)
 [ -e "${templates[0]}" ] || fail "no unit templates in systemd/"
 [ -e systemd/lienwatchd.service.in ] || fail "systemd/lienwatchd.service.in missing"
-! grep -n '/usr/local\|/etc/lienwatch\|/usr/s\?bin/lienwatchd\|/usr/s\?bin/lw-gpsbridge' "${templates[@]}" ||
+! grep -n '/usr/local\|/etc/lienwatch\|/usr/s\?bin/lienwatchd\|/usr/s\?bin/lw-gpsbridge\|/usr/s\?bin/lienwatch-web' "${templates[@]}" ||
     fail "a template names an installation directory instead of @SBINDIR@/@SYSCONFDIR@"
 grep -q '^ExecStart=@SBINDIR@/lienwatchd -c @SYSCONFDIR@/lienwatch/lienwatchd.conf$' \
     systemd/lienwatchd.service.in || fail "lienwatchd.service.in: ExecStart is not a template"
@@ -49,7 +49,7 @@ verify_unit() {
     while IFS= read -r line; do
         [ -n "$line" ] || continue
         if [ "$allow_missing" = 1 ] &&
-            [[ $line =~ ^$name:\ Command\ /[^[:space:]]*/(lienwatchd|lw-gpsbridge)\ is\ not\ executable:\ No\ such\ file\ or\ directory$ ]]; then
+            [[ $line =~ ^$name:\ Command\ /[^[:space:]]*/(lienwatchd|lw-gpsbridge|lienwatch-web)\ is\ not\ executable:\ No\ such\ file\ or\ directory$ ]]; then
             continue
         fi
         say "verify $file: $line"
