@@ -56,7 +56,7 @@ static void fuzz_route(const char *text)
         FUZZ_REQUIRE(r.id >= 1);
 }
 
-static void fuzz_decode(const char *text, size_t len, size_t outlen)
+static void fuzz_pct(const char *text, size_t len, size_t outlen)
 {
     char *out = malloc(outlen ? outlen : 1);
 
@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_route(text);
         break;
     case 1:
-        fuzz_decode(text + 1, len - 1, (unsigned char)text[0]);
+        fuzz_pct(text + 1, len - 1, (unsigned char)text[0]);
         break;
     case 2:
         fuzz_numbers(text);
