@@ -308,9 +308,9 @@ seeds_config() {
 
 seeds_webreq() {
     local dir=$1
-    seed "$dir" builtin-route '\x00GET\n/api/v1/vehicles/alice%%2Fphone/history'
+    seed "$dir" builtin-route '\x00GET\n/api/v1/vehicles/alice%2Fphone/history'
     seed "$dir" builtin-route2 '\x00POST\n/api/v1/alerts/12/ack'
-    seed "$dir" builtin-pct '\x01\x20a%%41+b%%c3%%a9'
+    seed "$dir" builtin-pct '\x01\x20a%41+b%c3%a9'
     seed "$dir" builtin-num '\x02-33.8688'
     seed "$dir" builtin-login '\x03{"username":"alice","password":"secret"}'
     seed "$dir" builtin-case '\x04{"device":"d/1","agent":"a","expires":"72h","reason":"r"}'
