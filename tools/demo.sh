@@ -256,6 +256,31 @@ echo
 echo "    lienwatchd logged the rejections (rate-limited):"
 grep "rejected message" "$T/lienwatchd.log" | sed 's/^/    /' | head -n "$BAD"
 
+step "The web page for field agents (lienwatch-web)"
+if [ -x "$BIN/lienwatch-web" ]; then
+    WEB_PORT=$(free_port)
+    WEB_PW=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(12))')
+    printf '%s\n' "$WEB_PW" > "$T/agent7.pw"
+    lw user add agent7 --role agent --password-file "$T/agent7.pw"
+    lw case open "$TAKEN" --agent agent7 --expires 72h --reason "alert $EXIT_ID: taken across the border"
+    "$BIN/lienwatch-web" --db "$DB" --listen "127.0.0.1:$WEB_PORT" \
+        --set web.static_dir="$ROOT/web/static" >"$T/lienwatch-web.log" 2>&1 &
+    WEB_PID=$!
+    lw_track "$WEB_PID"
+    wait_for 10 port_open "$WEB_PORT" ||
+        fail "lienwatch-web did not start: $(tail -3 "$T/lienwatch-web.log")"
+    echo
+    echo "    Open http://127.0.0.1:$WEB_PORT/ and sign in as the field agent:"
+    echo "        user name: agent7"
+    echo "        password:  $WEB_PW"
+    echo "    (plain HTTP on loopback only; web.certfile/web.keyfile serve HTTPS)"
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo
+        echo "    KEEP=1: everything keeps running; press Ctrl-C to stop."
+        wait "$WEB_PID" || true
+    fi
+fi
+
 step "7/7 Stopping lienwatchd (SIGTERM: it commits what it has and exits 0), the subscriber and the broker"
 kill -TERM "$DPID"
 rc=0
