@@ -90,10 +90,6 @@ WPID=$(echo "$LW_PIDS" | awk '{print $NF}')
 # a second service with very short sessions, for expiry
 start_web "$HP2" "$T/web2.log" --set web.session_idle=2s --set web.session_max=4s
 
-# the daemon's half of locate now (publishing queued commands)
-LW_DAEMON_COMMANDS=0
-grep -q lw_cmd_mark_sent "$BIN/lienwatchd" && LW_DAEMON_COMMANDS=1
-export LW_DAEMON_COMMANDS
 WEB="http://127.0.0.1:$HP" WEB2="http://127.0.0.1:$HP2" MQ="$MQ" DB="$DB" \
     LW="$L" CASE1="$CASE1" CASE4="$CASE4" TOKEN="$TOKEN" T="$T" \
     $PY "$ROOT/tests/integration/web_api.py" || {

@@ -5,8 +5,7 @@
 # lienwatchd and lienwatch-web on loopback ports picked here.
 #
 # web_browser.py: an agent signs in, sees the car of her case and not the
-# others, opens it, presses "Locate now" (answered after a fix arrives when
-# lienwatchd publishes commands), sees a live fix move the marker, reloads
+# others, opens it, presses "Locate now" (answered after a fix arrives), sees a live fix move the marker, reloads
 # offline and still sees her cases marked offline, and signs out (the saved
 # copy is gone). A description "<img src=x onerror=alert(1)>" is shown as
 # that text and runs nothing. The map tiles point at a closed port: the
@@ -66,9 +65,7 @@ wait_for 10 sh -c "[ \$(sqlite3 '$DB' 'SELECT count(*) FROM devices') -ge 3 ]" |
 lw_track $!
 wait_for 10 port_open "$HP" || fail "lienwatch-web did not start: $(cat "$T/web.log")"
 
-LW_DAEMON_COMMANDS=0
-grep -q lw_cmd_mark_sent "$BIN/lienwatchd" && LW_DAEMON_COMMANDS=1
-WEB="http://127.0.0.1:$HP" MQ="$MQ" SHOTS="$SHOTS" T="$T" LW_DAEMON_COMMANDS=$LW_DAEMON_COMMANDS \
+WEB="http://127.0.0.1:$HP" MQ="$MQ" SHOTS="$SHOTS" T="$T" \
     $PY "$ROOT/tests/integration/web_browser.py" || {
     say "web log:"; tail -20 "$T/web.log" >&2
     fail "browser checks"
