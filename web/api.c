@@ -21,6 +21,7 @@
 #include "lienwatch/geo.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/timeutil.h"
+#include "runtime/clock.h"
 #include "runtime/log.h"
 #include "web.h"
 
@@ -200,78 +201,107 @@ static json_t *roles_json(unsigned roles)
     return a;
 }
 
+/* Answers 429 with Retry-After. */
+static enum MHD_Result throttled(struct lww_req *r, int64_t retry_s)
+{
+    struct MHD_Response *resp;
+    char body[200], ra[32];
+    enum MHD_Result ret;
+
+    snprintf(body, sizeof(body),
+             "{\"error\":\"too many failed logins; try again in %lld s\"}",
+             (long long)retry_s);
+    snprintf(ra, sizeof(ra), "%lld", (long long)retry_s);
+    resp = MHD_create_response_from_buffer(strlen(body), body,
+                                           MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Retry-After", ra);
+    lww_security_headers(r->w, resp);
+    ret = MHD_queue_response(r->conn, 429, resp);
+    MHD_destroy_response(resp);
+    r->answered = true;
+    return ret;
+}
+
+/*
+ * POST /api/v1/session. First call: parse, throttle, read the stored hash,
+ * hand the check to the worker (login.c) and suspend. Second call (after
+ * the check): answer.
+ */
 static enum MHD_Result login(struct lww_req *r)
 {
     struct lww *w = r->w;
     struct lw_login_req lr;
-    struct lw_user u;
     struct lw_session_info si;
     struct lw_audit_rec rec = {0};
+    struct lw_user *u = &r->login_user;
     char err[300], tok[LW_SESSION_TOKEN_LEN], cookie[200];
+    char hash[LW_USER_HASH_MAX + 1] = "";
     int64_t retry_s = 0;
     enum lw_err e;
     int st;
 
-    st = lw_webreq_login(r->body, r->len, &lr, err, sizeof(err));
-    if (st)
-        return lww_reply_error(r, (unsigned)st, "%s", err);
-    if (lw_login_throttled(w->sessions, lr.username, r->client, r->now_ms,
-                           &retry_s)) {
-        struct MHD_Response *resp;
-        char body[200], ra[32];
-        enum MHD_Result ret;
-        snprintf(body, sizeof(body),
-                 "{\"error\":\"too many failed logins; try again in %lld "
-                 "s\"}",
-                 (long long)retry_s);
-        snprintf(ra, sizeof(ra), "%lld", (long long)retry_s);
-        resp = MHD_create_response_from_buffer(strlen(body), body,
-                                               MHD_RESPMEM_MUST_COPY);
-        if (!resp)
-            return MHD_NO;
-        MHD_add_response_header(resp, "Content-Type", "application/json");
-        MHD_add_response_header(resp, "Retry-After", ra);
-        lww_security_headers(w, resp);
-        ret = MHD_queue_response(r->conn, 429, resp);
-        MHD_destroy_response(resp);
-        r->answered = true;
+    if (r->login_state == LWW_LOGIN_PENDING)
+        return MHD_YES; /* resumed too early: cannot happen, but harmless */
+    if (r->login_state == LWW_LOGIN_NONE) {
+        st = lw_webreq_login(r->body, r->len, &lr, err, sizeof(err));
+        if (st)
+            return lww_reply_error(r, (unsigned)st, "%s", err);
+        snprintf(r->login_name, sizeof(r->login_name), "%s", lr.username);
+        if (lw_login_throttled(w->sessions, lr.username, r->client,
+                               r->now_ms, &retry_s)) {
+            sodium_memzero(lr.password, sizeof(lr.password));
+            lwrt_log(LOG_NOTICE, "login of '%s' from %s refused: throttled",
+                     lr.username, r->client);
+            return throttled(r, retry_s);
+        }
+        e = lw_user_hash_get(w->store, lr.username, hash, u);
+        if (e != LW_OK && e != LW_ERR_NOTFOUND) {
+            sodium_memzero(lr.password, sizeof(lr.password));
+            return lww_reply_error(r, 503, "database: %s",
+                                   lw_store_errmsg(w->store));
+        }
+        r->login_known = e == LW_OK;
+        /* an unknown name is checked against "" all the same: the time
+         * does not tell which names exist */
+        st = lww_login_start(r, r->login_known ? hash : "", lr.password);
         sodium_memzero(lr.password, sizeof(lr.password));
-        lwrt_log(LOG_NOTICE, "login of '%s' from %s refused: throttled",
-                 lr.username, r->client);
-        return ret;
+        sodium_memzero(hash, sizeof(hash));
+        if (st != 0)
+            return lww_reply_error(r, 503, "cannot check the password now");
+        return MHD_YES;
     }
-    e = lw_user_login(w->store, lr.username, lr.password, &u);
-    sodium_memzero(lr.password, sizeof(lr.password));
-    if (e == LW_ERR_NOTFOUND) {
-        lw_login_failed(w->sessions, lr.username, r->client, r->now_ms);
-        lwrt_log(LOG_NOTICE, "failed login for '%s' from %s", lr.username,
+    /* LWW_LOGIN_DONE */
+    r->now_ms = lwrt_wall_ms();
+    if (!r->login_ok || !r->login_known || u->disabled) {
+        lw_login_failed(w->sessions, r->login_name, r->client, r->now_ms);
+        lwrt_log(LOG_NOTICE, "failed login for '%s' from %s", r->login_name,
                  r->client);
         return lww_reply_error(r, 401, "wrong user name or password");
     }
-    if (e != LW_OK)
-        return lww_reply_error(r, 503, "database: %s",
-                               lw_store_errmsg(w->store));
-    if (lw_session_create(w->sessions, u.name, u.roles, r->now_ms, tok,
+    if (lw_session_create(w->sessions, u->name, u->roles, r->now_ms, tok,
                           &si) != LW_OK)
         return lww_reply_error(r, 500, "cannot create a session");
     rec.at_ms = r->now_ms;
-    rec.who = u.name;
+    rec.who = u->name;
     rec.action = "web login";
-    rec.role = main_role(u.roles);
+    rec.role = main_role(u->roles);
     rec.via = "web";
     rec.client = r->client;
     if (lw_audit_append(w->store, &rec, NULL) != LW_OK)
-        lwrt_log(LOG_WARNING, "audit record of %s's login: %s", u.name,
+        lwrt_log(LOG_WARNING, "audit record of %s's login: %s", u->name,
                  lw_store_errmsg(w->store));
     snprintf(cookie, sizeof(cookie),
              COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict%s", tok,
              w->tls ? "; Secure" : "");
     sodium_memzero(tok, sizeof(tok));
-    lwrt_log(LOG_INFO, "%s signed in from %s", u.name, r->client);
+    lwrt_log(LOG_INFO, "%s signed in from %s", u->name, r->client);
     return reply_with_cookie(
         r, 200,
-        json_pack("{s:s, s:s, s:o, s:s}", "username", u.name, "role",
-                  main_role(u.roles), "roles", roles_json(u.roles), "csrf",
+        json_pack("{s:s, s:s, s:o, s:s}", "username", u->name, "role",
+                  main_role(u->roles), "roles", roles_json(u->roles), "csrf",
                   si.csrf),
         cookie);
 }

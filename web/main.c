@@ -318,7 +318,7 @@ static int start(struct lww *w)
         return -1;
     }
     w->unwatched = LW_UNWATCHED_REASON;
-    if (lww_http_start(w) != 0)
+    if (lww_login_init(w) != 0 || lww_http_start(w) != 0)
         return -1;
     ev_timer_init(&w->sweep_timer, sweep_cb, SWEEP_INTERVAL_S,
                   SWEEP_INTERVAL_S);
@@ -336,6 +336,7 @@ static int start(struct lww *w)
 
 static void stop(struct lww *w)
 {
+    lww_login_release(w); /* resumes connections waiting for a check */
     lww_http_stop(w);
     if (w->loop) {
         ev_timer_stop(w->loop, &w->sweep_timer);

@@ -28,7 +28,15 @@
 /* Longest client address text ("[v6]" without brackets). */
 #define LWW_ADDR_MAX 64
 
-struct lww_sse; /* sse.c */
+struct lww_sse;   /* sse.c */
+struct lww_login; /* login.c */
+
+/* Where a sign-in request stands (login.c). */
+enum lww_login_state {
+    LWW_LOGIN_NONE = 0, /* not started */
+    LWW_LOGIN_PENDING,  /* the password is being checked off the loop */
+    LWW_LOGIN_DONE,     /* checked: login_ok says how */
+};
 
 /* The service. */
 struct lww {
@@ -55,6 +63,7 @@ struct lww {
                                      commits): streams check at once */
     enum lw_unwatched_policy unwatched; /* look at unwatched vehicles */
     char static_dir[LW_CONFIG_STR_MAX + 1]; /* the page's files */
+    struct lww_login *login;      /* the password-check worker */
 };
 
 /* Who is asking (after authentication). */
@@ -77,6 +86,11 @@ struct lww_req {
     int64_t now_ms;                /* wall clock at the request */
     const char *method;            /* borrowed from MHD */
     bool answered;                 /* a response was queued */
+    enum lww_login_state login_state; /* sign-in progress */
+    bool login_ok;                 /* the password matched */
+    struct lw_user login_user;     /* the user signing in (known or not) */
+    bool login_known;              /* login_user was found */
+    char login_name[LW_WEBREQ_NAME_MAX + 1]; /* the name typed */
 };
 
 /* http.c: the server on the loop. */
@@ -101,6 +115,13 @@ const char *lww_query(struct lww_req *r, const char *name, char *out,
                       size_t outlen, bool *bad);
 /* A request header (borrowed from MHD), or NULL. */
 const char *lww_header(struct lww_req *r, const char *name);
+
+/* login.c: password checks in a worker thread. */
+int lww_login_init(struct lww *w);
+void lww_login_release(struct lww *w);
+/* Suspends r's connection and checks password against hash (copied);
+ * the handler is called again with login_state LWW_LOGIN_DONE. 0 or -1. */
+int lww_login_start(struct lww_req *r, const char *hash, const char *password);
 
 /* api.c: /api/v1/... */
 enum MHD_Result lww_api(struct lww_req *r, const char *url);
