@@ -27,8 +27,8 @@ P=$(free_port)
 "$W" --db "$DB" --listen "127.0.0.1:$P" --set web.certfile="$T/cert.pem" \
     --set web.keyfile="$T/key.pem" >"$T/web.log" 2>&1 &
 lw_track $!
-wait_for 10 port_open "$P" || fail "no HTTPS service: $(cat "$T/web.log")"
-grep -q "serving HTTPS" "$T/web.log" || fail "log does not say HTTPS: $(cat "$T/web.log")"
+# (the socket listens before the server is ready: wait for its log line)
+wait_for 10 grep -q "serving HTTPS" "$T/web.log" || fail "no HTTPS service: $(cat "$T/web.log")"
 
 out=$(curl -sS --cacert "$T/cert.pem" "https://localhost:$P/config.json" \
     --resolve "localhost:$P:127.0.0.1") || fail "curl over HTTPS"
@@ -60,7 +60,8 @@ grep -q "allow_plain_http" "$T/plain.log" || fail "the message does not name the
 # ... unless asked for explicitly
 "$W" --db "$DB" --listen "0.0.0.0:$P2" --set web.allow_plain_http=yes >"$T/plain2.log" 2>&1 &
 lw_track $!
-wait_for 10 port_open "$P2" || fail "allow_plain_http = yes did not start: $(cat "$T/plain2.log")"
+wait_for 10 grep -q "serving HTTP " "$T/plain2.log" ||
+    fail "allow_plain_http = yes did not start: $(cat "$T/plain2.log")"
 # a certificate without its key is a configuration error
 rc=0
 "$W" --db "$DB" --set web.certfile="$T/cert.pem" >"$T/half.log" 2>&1 || rc=$?
