@@ -976,6 +976,14 @@ class Bench:
         if res.lat["rc"] != 0:
             print("alert latency run FAILED: %s" % res.lat["line"])
             self.dnf += 1
+        # the web service's read API on a large registry (its own table)
+        if os.access(os.path.join(self.bin, "lienwatch-web"), os.X_OK):
+            web = subprocess.run(["/usr/bin/python3",
+                                  os.path.join(ROOT, "tools", "bench_web.py"),
+                                  os.path.dirname(self.bin)])
+            if web.returncode != 0:
+                print("web benchmark FAILED")
+                self.dnf += 1
         if self.dnf > 0:
             print("%d scenario(s) did not finish within %d s or failed (see "
                   "above)" % (self.dnf, SCENARIO_TIMEOUT_S))
