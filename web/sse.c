@@ -211,7 +211,8 @@ static void refresh(struct lww_sse *s, int64_t now)
     for (size_t i = 0; i < s->nseen; i++)
         s->seen[i].visible = false;
     if (s->who.roles & LW_ROLE_OPS) {
-        lw_registry_vehicles(w->store, vehicle_dev_cb, s);
+        if (lww_each_watched_vehicle(w, vehicle_dev_cb, s) != LW_OK)
+            return; /* database busy: the next poll tries again */
     } else {
         struct lw_case_filter f = {.agent = s->who.name, .open_only = true,
                                    .now_ms = now};

@@ -20,6 +20,7 @@
 
 #include "lienwatch/access.h"
 #include "lienwatch/config.h"
+#include "lienwatch/registry.h"
 #include "lienwatch/session.h"
 #include "lienwatch/store.h"
 #include "lienwatch/users.h"
@@ -143,6 +144,9 @@ bool lww_audit_look(struct lww *w, const struct lww_who *who,
                     const char *basis, const char *detail, int64_t now_ms);
 /* A fix as JSON {lat, lon, fix_time, accuracy_m, speed_mps, course_deg}. */
 json_t *lww_fix_json(const struct lw_fix *f);
+/* Calls cb for each vehicle whose account is watched (ops' view). */
+enum lw_err lww_each_watched_vehicle(struct lww *w, lw_vehicle_cb cb,
+                                     void *ctx);
 /* ISO time or null for 0. */
 json_t *lww_time_json(int64_t ms);
 
