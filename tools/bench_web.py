@@ -141,11 +141,12 @@ def main():
                lambda i: (agents[i % len(agents)], "/api/v1/cases?" + q))
         serial("agent GET /near?radius_m=5000",
                lambda i: (agents[i % len(agents)], "/api/v1/near?%s&radius_m=5000" % q))
-        serial("ops GET /cases (all %d open cases)" % len(cases),
-               lambda i: ("ops1", "/api/v1/cases?" + q)) if a.requests else None
+        # ops' answers are large (and write as many audit records): fewer
         ops_req = max(5, a.requests // 20)
         old = a.requests
         a.requests = ops_req
+        serial("ops GET /cases (all %d open cases; %d requests)" % (len(cases), ops_req),
+               lambda i: ("ops1", "/api/v1/cases?" + q))
         serial("ops GET /near?radius_m=2000 (%d requests)" % ops_req,
                lambda i: ("ops1", "/api/v1/near?%s&radius_m=2000" % q))
         a.requests = old

@@ -7,7 +7,9 @@
 # web_browser.py: an agent signs in, sees the car of her case and not the
 # others, opens it, presses "Locate now" (answered after a fix arrives), sees a live fix move the marker, reloads
 # offline and still sees her cases marked offline, and signs out (the saved
-# copy is gone). A description "<img src=x onerror=alert(1)>" is shown as
+# copy is gone); a "Locate now" pressed offline goes out when the
+# connection is back; then ops sign in, see every open case and the watched
+# vehicles and open a case from the page. A description "<img src=x onerror=alert(1)>" is shown as
 # that text and runs nothing. The map tiles point at a closed port: the
 # page says so and works on a blank map. Screenshots go to
 # BUILD/test-screenshots/.
@@ -37,6 +39,8 @@ wait_for 10 grep -q "started" "$T/daemon.log" || fail "lienwatchd did not start"
 
 printf 'alice-secret-1\n' > "$T/pw"
 "$L" --db "$DB" user add alice --role agent --password-file "$T/pw" >/dev/null
+printf 'olga-secret-333\n' > "$T/pw2"
+"$L" --db "$DB" user add olga --role ops --password-file "$T/pw2" >/dev/null
 "$L" --db "$DB" account set A-1 --days-past-due 40 >/dev/null
 "$L" --db "$DB" account set A-2 --days-past-due 40 >/dev/null
 "$L" --db "$DB" vehicle set fleet/car1 --plate 'B-LW 101' --account A-1 \

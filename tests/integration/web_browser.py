@@ -3,6 +3,7 @@
 T."""
 import json
 import os
+import sqlite3
 import sys
 import time
 
@@ -61,6 +62,13 @@ def marker(device):
     return d.execute_script(
         "const l = layers[arguments[0]]; if (!l) return null;"
         "const p = l.marker.getLatLng(); return [p.lat, p.lng];", device)
+
+
+def commands(device):
+    con = sqlite3.connect(os.path.join(T, "lw.db"))
+    n = con.execute("SELECT count(*) FROM commands WHERE device = ?", (device,)).fetchone()[0]
+    con.close()
+    return n
 
 
 def publish_fix(dev, lat, lon, tst, acc=10):
@@ -158,9 +166,18 @@ try:
     if abs(marker("fleet/car1")[0] - 52.523) > 1e-6:
         fail("the last live position was not kept: %r" % marker("fleet/car1"))
     d.save_screenshot(os.path.join(SHOTS, "agent-offline.png"))
+    # "Locate now" pressed offline waits on the phone and goes out when back
+    n_cmd = commands("fleet/car1")
+    d.execute_script("document.querySelector(\"#cases li[data-device='fleet/car1']\").click()")
+    wait("the detail offline", lambda: d.find_element(By.ID, "detail").is_displayed())
+    d.find_element(By.ID, "d-locate").click()
+    wait("the offline locate note", lambda: "waiting for a connection" in (text_of("#d-cmd") or ""))
+    if commands("fleet/car1") != n_cmd:
+        fail("a command went out while offline")
     d.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
     d.refresh()
     wait("back online", lambda: not d.find_element(By.ID, "netstate").is_displayed() and len(listed()) == 2, 15)
+    wait("the queued locate sent", lambda: commands("fleet/car1") == n_cmd + 1, 10)
 
     # ---- sign out: nothing of the cases stays on the phone --------------------------
     d.find_element(By.ID, "logout").click()
@@ -173,6 +190,24 @@ try:
         fail("cases shown after logout")
     no_alert()
     d.save_screenshot(os.path.join(SHOTS, "signed-out.png"))
+
+    # ---- ops: all open cases, watched vehicles, open a case -----------------------
+    d.find_element(By.NAME, "username").send_keys("olga")
+    d.find_element(By.NAME, "password").send_keys("olga-secret-333")
+    d.find_element(By.ID, "login-button").click()
+    wait("ops' view", lambda: d.find_element(By.ID, "ops").is_displayed())
+    wait("all open cases", lambda: sorted(listed()) == ["fleet/car1", "fleet/car5"])
+    wait("the watched vehicles", lambda: d.execute_script(
+        "return document.querySelectorAll('#watched li').length") == 3)
+    f = d.find_element(By.ID, "newcase")
+    f.find_element(By.NAME, "device").send_keys("fleet/car2")
+    f.find_element(By.NAME, "agent").send_keys("alice")
+    f.find_element(By.NAME, "reason").send_keys("order 2")
+    f.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait("the case opened", lambda: "opened" in (text_of("#newcase-msg") or ""))
+    wait("three open cases", lambda: len(listed()) == 3)
+    no_alert()
+    d.save_screenshot(os.path.join(SHOTS, "ops.png"))
     print("web_browser: all checks passed")
 finally:
     d.quit()

@@ -30,6 +30,7 @@ let events = null;      // EventSource
 let refreshTimer = null;
 const layers = {};      // device -> {marker, circle}
 let trail = null;       // L.polyline of the selected case
+let hereMarker = null;  // the phone's own position
 const trails = {};      // device -> [[lat, lon], ...]
 
 const $ = (id) => document.getElementById(id);
@@ -375,16 +376,25 @@ async function followCommand(id, device) {
   }
 }
 
+let sendingPending = false;
+
+/* Sends the "Locate now" presses made offline. Each is dropped from the
+ * saved list only once the server answered it: a send cut short (the page
+ * reloaded, the signal gone again) is tried again next time; the server
+ * does not queue a second one for a device while one waits. */
 async function sendPendingLocates() {
-  const p = JSON.parse(localStorage.getItem(PENDING_KEY) || '[]');
-  if (!p.length || offline) return;
-  localStorage.removeItem(PENDING_KEY);
-  for (const device of p) {
-    try {
-      const r = await api('POST', '/vehicles/' + encodeURIComponent(device) + '/locate');
-      if (r.status === 202) followCommand(r.data.command_id, device);
-    } catch (e) { /* still offline: dropped; the agent can press again */ }
+  if (offline || sendingPending) return;
+  sendingPending = true;
+  const pending = JSON.parse(localStorage.getItem(PENDING_KEY) || '[]');
+  for (const device of pending) {
+    let r;
+    try { r = await api('POST', '/vehicles/' + encodeURIComponent(device) + '/locate'); }
+    catch (e) { break; }
+    const left = JSON.parse(localStorage.getItem(PENDING_KEY) || '[]').filter((x) => x !== device);
+    localStorage.setItem(PENDING_KEY, JSON.stringify(left));
+    if (r.status === 202) followCommand(r.data.command_id, device);
   }
+  sendingPending = false;
 }
 
 /* ---- sign in and out ---------------------------------------------------------------------- */
@@ -410,6 +420,8 @@ function signedOut() {
   selected = null;
   for (const d of Object.keys(layers)) dropMarker(d);
   for (const d of Object.keys(trails)) delete trails[d];
+  if (hereMarker) { map.removeLayer(hereMarker); hereMarker = null; }
+  if (trail) { map.removeLayer(trail); trail = null; }
   if (events) { events.close(); events = null; }
   clearInterval(refreshTimer);
   forgetAll();
@@ -423,6 +435,13 @@ function locateMe() {
   if (!navigator.geolocation) return;
   navigator.geolocation.getCurrentPosition((p) => {
     here = { lat: p.coords.latitude, lon: p.coords.longitude };
+    if (map) {
+      const ll = [here.lat, here.lon];
+      if (!hereMarker)
+        hereMarker = L.circleMarker(ll, { radius: 6, color: '#1d3557', weight: 2, fillColor: '#a8dadc', fillOpacity: 1 })
+          .addTo(map).bindTooltip('You');
+      else hereMarker.setLatLng(ll);
+    }
     loadCases();
   }, () => { /* refused or unavailable: the list keeps the server's order */ },
   { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 });
