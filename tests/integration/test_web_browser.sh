@@ -8,7 +8,8 @@
 # others, opens it, presses "Locate now" (answered after a fix arrives), sees a live fix move the marker, reloads
 # offline and still sees her cases marked offline, and signs out (the saved
 # copy is gone); a "Locate now" pressed offline goes out when the
-# connection is back; then ops sign in, see every open case and the watched
+# connection is back; a case closed meanwhile leaves the list and the saved
+# copy at once; then ops sign in, see every open case and the watched
 # vehicles and open a case from the page. A description "<img src=x onerror=alert(1)>" is shown as
 # that text and runs nothing. The map tiles point at a closed port: the
 # page says so and works on a blank map. Screenshots go to
@@ -62,14 +63,14 @@ publish.multiple(msgs, hostname="127.0.0.1", port=int(sys.argv[1]))
 PYEOF
 wait_for 10 sh -c "[ \$(sqlite3 '$DB' 'SELECT count(*) FROM devices') -ge 3 ]" || fail "fixes not stored"
 "$L" --db "$DB" case open fleet/car1 --agent alice --expires 72h --reason 'order 1' >/dev/null
-"$L" --db "$DB" case open fleet/car5 --agent alice --expires 72h --reason 'order 5' >/dev/null
+CASE5=$("$L" --db "$DB" case open fleet/car5 --agent alice --expires 72h --reason 'order 5')
 
 "$W" --db "$DB" --listen "127.0.0.1:$HP" --set web.static_dir="$ROOT/web/static" \
     --set web.tile_url='http://127.0.0.1:9/{z}/{x}/{y}.png' >"$T/web.log" 2>&1 &
 lw_track $!
 wait_for 10 port_open "$HP" || fail "lienwatch-web did not start: $(cat "$T/web.log")"
 
-WEB="http://127.0.0.1:$HP" MQ="$MQ" SHOTS="$SHOTS" T="$T" \
+CASE5="$CASE5" LW="$L" DB="$DB" WEB="http://127.0.0.1:$HP" MQ="$MQ" SHOTS="$SHOTS" T="$T" \
     $PY "$ROOT/tests/integration/web_browser.py" || {
     say "web log:"; tail -20 "$T/web.log" >&2
     fail "browser checks"

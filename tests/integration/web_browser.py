@@ -4,6 +4,7 @@ T."""
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 import time
 
@@ -179,6 +180,18 @@ try:
     wait("back online", lambda: not d.find_element(By.ID, "netstate").is_displayed() and len(listed()) == 2, 15)
     wait("the queued locate sent", lambda: commands("fleet/car1") == n_cmd + 1, 10)
 
+    # ---- a case ends: its car leaves the list and the phone's saved copy -----------
+    wait("car5 saved", lambda: "fleet/car5" in (d.execute_script(
+        "return localStorage.getItem('lienwatch.cache')") or ""))
+    subprocess.run([os.environ["LW"], "--db", os.environ["DB"], "case", "close",
+                    os.environ["CASE5"], "--outcome", "cancelled"], check=True,
+                   capture_output=True)
+    wait("car5 gone from the list", lambda: listed() == ["fleet/car1"], 10)
+    wait("car5 gone from the saved copy", lambda: "fleet/car5" not in (d.execute_script(
+        "return localStorage.getItem('lienwatch.cache')") or ""), 5)
+    if marker("fleet/car5") is not None:
+        fail("the ended case's marker is still on the map")
+
     # ---- sign out: nothing of the cases stays on the phone --------------------------
     d.find_element(By.ID, "logout").click()
     wait("the login form again", lambda: d.find_element(By.ID, "login-view").is_displayed())
@@ -196,7 +209,7 @@ try:
     d.find_element(By.NAME, "password").send_keys("olga-secret-333")
     d.find_element(By.ID, "login-button").click()
     wait("ops' view", lambda: d.find_element(By.ID, "ops").is_displayed())
-    wait("all open cases", lambda: sorted(listed()) == ["fleet/car1", "fleet/car5"])
+    wait("all open cases", lambda: sorted(listed()) == ["fleet/car1"])
     wait("the watched vehicles", lambda: d.execute_script(
         "return document.querySelectorAll('#watched li').length") == 3)
     f = d.find_element(By.ID, "newcase")
@@ -205,7 +218,7 @@ try:
     f.find_element(By.NAME, "reason").send_keys("order 2")
     f.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait("the case opened", lambda: "opened" in (text_of("#newcase-msg") or ""))
-    wait("three open cases", lambda: len(listed()) == 3)
+    wait("two open cases", lambda: len(listed()) == 2)
     no_alert()
     d.save_screenshot(os.path.join(SHOTS, "ops.png"))
     print("web_browser: all checks passed")
