@@ -221,6 +221,12 @@ try:
     wait("two open cases", lambda: len(listed()) == 2)
     no_alert()
     d.save_screenshot(os.path.join(SHOTS, "ops.png"))
+    # ... and close it again
+    d.execute_script("document.querySelector(\"#cases li[data-device='fleet/car2']\").click()")
+    wait("the close buttons", lambda: d.find_element(By.ID, "d-close").is_displayed())
+    # the page asks for confirmation: answer yes
+    d.execute_script("window.confirm = () => true; document.getElementById('d-cancelled').click()")
+    wait("the case closed", lambda: listed() == ["fleet/car1"], 10)
     print("web_browser: all checks passed")
 finally:
     d.quit()

@@ -221,6 +221,15 @@ function renderDetail() {
     $('d-osm').href = 'https://www.openstreetmap.org/?mlat=' + la + '&mlon=' + lo + '#map=17/' + la + '/' + lo;
   }
   $('d-nav').hidden = $('d-osm').hidden = !c.fix;
+  $('d-close').hidden = offline || !me || !me.roles || me.roles.indexOf('ops') < 0;
+}
+
+async function closeCase(outcome) {
+  const c = cases.find((x) => x.device === selected);
+  if (!c || !confirm('Close case ' + c.case_id + ' (' + outcome + ')?')) return;
+  const r = await api('POST', '/cases/' + c.case_id + '/close', { outcome });
+  showCmd(r.ok ? 'Case ' + c.case_id + ' closed: ' + outcome + '.' : (r.data && r.data.error) || ('error ' + r.status));
+  if (r.ok) { selected = null; loadCases(); }
 }
 
 async function select(device) {
@@ -480,6 +489,8 @@ async function start() {
   $('logout').addEventListener('click', onLogout);
   $('d-locate').addEventListener('click', locateNow);
   $('newcase').addEventListener('submit', onNewCase);
+  $('d-recovered').addEventListener('click', () => closeCase('recovered'));
+  $('d-cancelled').addEventListener('click', () => closeCase('cancelled'));
   window.addEventListener('online', () => { setOffline(false); loadCases(); });
   window.addEventListener('offline', () => setOffline(true));
   if ('serviceWorker' in navigator)
