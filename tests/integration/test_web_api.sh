@@ -53,6 +53,8 @@ pw tess 'tess-secret-55555' agent
 "$L" --db "$DB" vehicle set fleet/car2 --plate 'KA-222' --account A-2 --description 'grey van' >/dev/null
 "$L" --db "$DB" vehicle set fleet/car3 --plate 'KA-333' --account A-3 --description 'red hatchback' >/dev/null
 "$L" --db "$DB" vehicle set fleet/car4 --plate 'KA-444' --account A-4 --description 'white pickup' >/dev/null
+# car6: watched, and its tracker goes silent: an offline alert for ops
+"$L" --db "$DB" vehicle set fleet/car6 --plate 'KA-666' --account A-1 --offline-after 3s >/dev/null
 
 # first fixes, through the broker and the daemon
 $PY - "$MQ" <<'PYEOF' || fail "publishing first fixes"
@@ -61,13 +63,14 @@ import paho.mqtt.publish as publish
 now = int(time.time())
 msgs = []
 for i, (dev, lat, lon) in enumerate([("car1", 52.5200, 13.4050), ("car2", 52.5300, 13.4100),
-                                     ("car3", 52.5000, 13.3000), ("car4", 52.6000, 13.5000)]):
+                                     ("car3", 52.5000, 13.3000), ("car4", 52.6000, 13.5000),
+                                     ("car6", 52.4000, 13.2000)]):
     msgs.append({"topic": "owntracks/fleet/" + dev, "qos": 1,
                  "payload": json.dumps({"_type": "location", "lat": lat, "lon": lon,
                                         "tst": now - 60, "acc": 12, "vel": 0})})
 publish.multiple(msgs, hostname="127.0.0.1", port=int(sys.argv[1]))
 PYEOF
-wait_for 10 sh -c "[ \$(sqlite3 '$DB' 'SELECT count(*) FROM devices') -ge 4 ]" ||
+wait_for 10 sh -c "[ \$(sqlite3 '$DB' 'SELECT count(*) FROM devices') -ge 5 ]" ||
     fail "fixes not stored: $(cat "$T/daemon.log")"
 
 CASE1=$("$L" --db "$DB" case open fleet/car1 --agent alice --expires 72h --reason 'repossession order 1') ||

@@ -228,7 +228,7 @@ check(near == ["fleet/car1", "fleet/car2"], "ops near: watched ones within 5 km,
 r = alice.get("/api/v1/near?lat=52.52&lon=13.405&radius_m=50000")
 check([x["device"] for x in r.json()] == ["fleet/car1"], "agent near: own case only")
 r = olga.get("/api/v1/watched")
-check(sorted(x["device"] for x in r.json()) == ["fleet/car1", "fleet/car2", "fleet/car4"],
+check(sorted(x["device"] for x in r.json()) == ["fleet/car1", "fleet/car2", "fleet/car4", "fleet/car6"],
       "watched list: %r" % r.body)
 r = alice.get("/api/v1/watched")
 check(r.status == 403, "agents have no watched list")
@@ -377,8 +377,24 @@ check(r.status == 404, "a paid-up account ends the agent's access: %d" % r.statu
 check(tess.get("/api/v1/cases").json() == [], "and the case leaves the list")
 
 # ---- alerts (ops) -------------------------------------------------------------------
-r = olga.get("/api/v1/alerts?open=1")
-check(r.status == 200 and isinstance(r.json(), list), "alerts list")
+deadline = time.time() + 10
+while time.time() < deadline and not [a for a in olga.get("/api/v1/alerts?open=1").json()
+                                      if a["device"] == "fleet/car6"]:
+    time.sleep(0.2)
+al = [a for a in olga.get("/api/v1/alerts?open=1").json() if a["device"] == "fleet/car6"]
+check(al and al[0]["kind"] == "offline" and al[0]["state"] == "open", "offline alert of car6: %r" % al)
+r = req("GET", "/api/v1/alerts?open=1", headers={"Authorization": "Bearer " + TOKEN})
+check(any(a["device"] == "fleet/car6" for a in r.json()), "the ops token sees it too")
+r = tess.get("/api/v1/alerts?open=1")
+check(r.status in (200, 401) and not (r.status == 200 and any(a["device"] == "fleet/car6" for a in r.json())),
+      "an agent does not see alerts of cars outside her cases")
+r = olga.post("/api/v1/alerts/%d/ack" % al[0]["id"], {"note": "driving there <b>now</b>"})
+check(r.status == 200 and r.json()["state"] == "acknowledged", "ack: %d %r" % (r.status, r.body))
+a = [x for x in olga.get("/api/v1/alerts?open=1").json() if x["id"] == al[0]["id"]][0]
+check(a["state"] == "acknowledged" and a["ack_by"] == "olga" and a["ack_note"] == "driving there <b>now</b>",
+      "acknowledged by olga with the note as text: %r" % a)
+r = olga.post("/api/v1/alerts/%d/ack" % al[0]["id"], {"note": "again"})
+check(r.status in (200, 409), "acknowledging twice: %d" % r.status)
 r = olga.post("/api/v1/alerts/999999/ack", {"note": "seen"})
 check(r.status == 404, "ack of an unknown alert")
 r = alice.post("/api/v1/alerts/1/ack", {"note": "x"})
