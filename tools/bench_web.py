@@ -15,6 +15,12 @@ time, GET /api/v1/cases?lat&lon and GET /api/v1/near for agents and for ops
 and K clients polling /cases concurrently for S seconds give the requests
 per second. Every answer that shows positions also writes its audit
 records: that cost is part of what is measured.
+
+Ingest beside the web service: lienwatchd on the same database and a
+private mosquitto take --ingest-messages fixes from lw-sim (as fast as it
+sends), once alone and once while --clients agents poll /cases; the table
+gives both rates (fixes stored per second, from lienwatchd's committed
+"stored" counter) and their ratio.
 Prints a Markdown table and 'target: ... MET/NOT MET' against p99 < 20 ms.
 """
 import argparse
@@ -70,6 +76,7 @@ def main():
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--ingest-messages", type=int, default=30000)
     a = ap.parse_args()
     binp = os.path.join(a.build, "bin")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -169,6 +176,8 @@ def main():
             t.join()
         rps = sum(counts) / (time.time() - t0)
 
+        ingest = measure_ingest(a, binp, tmp, db, port, tokens, agents, q)
+
         print("\n### lienwatch-web (%d vehicles, %d watched, %d agents x %d cases)\n"
               % (a.vehicles, a.watched, a.agents, a.cases_per_agent))
         print("| request | p50 ms | p99 ms | items |")
@@ -176,6 +185,15 @@ def main():
         for label, p50, p99, n in rows:
             print("| %s | %.1f | %.1f | %d |" % (label, p50, p99, n))
         print("\n%d clients polling agent /cases: %.0f requests/s" % (a.clients, rps))
+        if ingest:
+            alone, loaded, polls = ingest
+            print("\n| lienwatchd ingest (%d fixes, lw-sim as fast as it sends) | fixes/s |"
+                  % a.ingest_messages)
+            print("|---|---:|")
+            print("| alone | %.0f |" % alone)
+            print("| while %d agents poll /cases (%.0f requests/s) | %.0f |"
+                  % (a.clients, polls, loaded))
+            print("ingest with the web service busy: %.2fx the rate alone" % (loaded / alone))
         for label, p50, p99, n in rows[:2]:
             print("target: %s p99 < %.0f ms: %s (%.1f ms)"
                   % (label, TARGET_P99_MS, "MET" if p99 < TARGET_P99_MS else "NOT MET", p99))
@@ -184,6 +202,74 @@ def main():
             web.terminate()
             web.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stored(db):
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+    try:
+        r = con.execute("SELECT value FROM counters WHERE name = 'stored'").fetchone()
+        return r[0] if r else 0
+    finally:
+        con.close()
+
+
+def measure_ingest(a, binp, tmp, db, port, tokens, agents, q):
+    """Returns (rate alone, rate under web load, web requests/s), or None
+    when mosquitto is not installed."""
+    if not shutil.which("mosquitto") or a.ingest_messages <= 0:
+        return None
+    mq = free_port()
+    conf = os.path.join(tmp, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
+                "max_inflight_messages 0\n" % mq)
+    procs = []
+    try:
+        procs.append(subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+        time.sleep(0.5)
+        dlog = open(os.path.join(tmp, "daemon.log"), "w")
+        procs.append(subprocess.Popen([os.path.join(binp, "lienwatchd"), "--db", db,
+                                       "--mqtt-port", str(mq), "--set",
+                                       "mqtt.client_id=lw-benchweb", "-q"],
+                                      stdout=dlog, stderr=dlog))
+        time.sleep(1.0)
+
+        def run(seed, load):
+            base = stored(db)
+            stop = [False]
+            count = [0]
+
+            def poll(k):
+                name = agents[k % len(agents)]
+                while not stop[0]:
+                    get(port, "/api/v1/cases?" + q, tokens[name])
+                    count[0] += 1
+
+            ths = [threading.Thread(target=poll, args=(k,)) for k in range(a.clients)] \
+                if load else []
+            for t in ths:
+                t.start()
+            t0 = time.time()
+            subprocess.run([os.path.join(binp, "lw-sim"), "--port", str(mq), "-n", "2000",
+                            "-r", "0", "-c", str(a.ingest_messages), "--seed", str(seed),
+                            "--client-id", "lw-benchweb-sim%d" % seed],
+                           check=True, stdout=subprocess.DEVNULL)
+            while stored(db) < base + a.ingest_messages and time.time() - t0 < 300:
+                time.sleep(0.05)
+            dt = time.time() - t0
+            stop[0] = True
+            for t in ths:
+                t.join()
+            return (stored(db) - base) / dt, count[0] / dt
+
+        alone, _ = run(11, False)
+        loaded, polls = run(12, True)
+        return alone, loaded, polls
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait()
 
 
 if __name__ == "__main__":

@@ -424,6 +424,62 @@ bool lww_audit_look(struct lww *w, const struct lww_who *who,
     return true;
 }
 
+/*
+ * The looks of one answer that lists many vehicles: gathered while the
+ * answer is built (read-only), then recorded in one short write
+ * transaction, so the write lock is held for the appends alone and
+ * lienwatchd's commits are not kept waiting behind our reads.
+ */
+struct looks {
+    struct look_rec {
+        char device[LW_DEVICE_MAX + 1]; /* what was shown */
+        int64_t case_id;                /* under which case; 0 */
+        const char *basis;              /* static, from lw_access_decide */
+    } *v;
+    size_t n, cap; /* used, allocated */
+};
+
+static bool looks_add(struct looks *l, const char *device, int64_t case_id,
+                      const char *basis)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct look_rec *v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return false;
+        l->v = v;
+        l->cap = cap;
+    }
+    snprintf(l->v[l->n].device, sizeof(l->v[0].device), "%s", device);
+    l->v[l->n].case_id = case_id;
+    l->v[l->n].basis = basis;
+    l->n++;
+    return true;
+}
+
+/* Records every look of l; frees l. False (nothing recorded) on failure. */
+static bool looks_record(struct lww *w, const struct lww_who *who,
+                         const char *client, const char *action,
+                         struct looks *l, int64_t now_ms)
+{
+    bool ok = true;
+
+    if (l->n) {
+        ok = lw_store_begin(w->store) == LW_OK;
+        for (size_t i = 0; ok && i < l->n; i++)
+            ok = lww_audit_look(w, who, client, action, l->v[i].device,
+                                l->v[i].case_id, NULL, l->v[i].basis, NULL,
+                                now_ms);
+        if (ok)
+            ok = lw_store_commit(w->store) == LW_OK;
+        if (!ok && lw_store_in_txn(w->store))
+            lw_store_rollback(w->store);
+    }
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+    return ok;
+}
+
 /* The stated reason: ?reason= or X-Reason. "" when none; NULL when
  * malformed (answered 400). */
 static const char *get_reason(struct lww_req *r, char *buf, size_t len)
@@ -822,7 +878,8 @@ struct case_list {
     json_t *arr;       /* the answer */
     bool here;         /* lat/lon given */
     double lat, lon;   /* the caller's position */
-    bool audit_failed; /* a look could not be recorded */
+    bool failed;       /* out of memory */
+    struct looks looks; /* what was shown, recorded after */
 };
 
 static int case_cb(void *ctx, const struct lw_case *c)
@@ -870,11 +927,10 @@ static int case_cb(void *ctx, const struct lw_case *c)
                                                         f.lon_deg)));
     else if (cl->here)
         json_object_set_new(o, "distance_m", json_null());
-    if (shown && !lww_audit_look(w, cl->who, cl->r->client, "web cases",
-                                 c->device, k.case_id ? k.case_id : c->id,
-                                 NULL, k.d.basis, NULL, cl->r->now_ms)) {
+    if (shown && !looks_add(&cl->looks, c->device,
+                            k.case_id ? k.case_id : c->id, k.d.basis)) {
         json_decref(o);
-        cl->audit_failed = true;
+        cl->failed = true;
         return 1;
     }
     json_array_append_new(cl->arr, o);
@@ -957,16 +1013,17 @@ static enum MHD_Result cases_get(struct lww_req *r, const struct lww_who *who)
     cl.arr = json_array();
     if (!cl.arr)
         return lww_reply_error(r, 500, "out of memory");
-    /* one transaction for the audit records of the whole list */
-    if (lw_store_begin(w->store) != LW_OK) {
+    /* one snapshot for the reads, then one short write for the looks */
+    if (lw_store_read_begin(w->store) != LW_OK) {
         json_decref(cl.arr);
         return lww_reply_error(r, 503, "database busy: %s",
                                lw_store_errmsg(w->store));
     }
     e = lw_case_list(w->store, &f, case_cb, &cl);
-    if (e != LW_OK || cl.audit_failed || lw_store_commit(w->store) != LW_OK) {
-        if (lw_store_in_txn(w->store))
-            lw_store_rollback(w->store);
+    lw_store_rollback(w->store);
+    if (e != LW_OK || cl.failed ||
+        !looks_record(w, who, r->client, "web cases", &cl.looks, r->now_ms)) {
+        free(cl.looks.v);
         json_decref(cl.arr);
         return lww_reply_error(r, 503,
                                "database: %s (nothing shown: the looks "
@@ -1059,7 +1116,8 @@ struct near {
     json_t *arr;
     bool here;
     double lat, lon, radius_m;
-    bool audit_failed;
+    bool failed;       /* out of memory */
+    struct looks looks; /* what was shown, recorded after */
     const char *action;
 };
 
@@ -1093,10 +1151,9 @@ static int near_one(struct near *n, const char *device)
                         json_integer(open_alerts(w, device)));
     if (n->here)
         json_object_set_new(o, "distance_m", json_real(d));
-    if (!lww_audit_look(w, n->who, n->r->client, n->action, device,
-                        k.case_id, NULL, k.d.basis, NULL, n->r->now_ms)) {
+    if (!looks_add(&n->looks, device, k.case_id, k.d.basis)) {
         json_decref(o);
-        n->audit_failed = true;
+        n->failed = true;
         return 1;
     }
     json_array_append_new(n->arr, o);
@@ -1137,7 +1194,7 @@ static enum MHD_Result near(struct lww_req *r, const struct lww_who *who,
     if (bad)
         return lww_reply_error(r, 400, "radius_m: malformed");
     n.arr = json_array();
-    if (!n.arr || lw_store_begin(w->store) != LW_OK) {
+    if (!n.arr || lw_store_read_begin(w->store) != LW_OK) {
         json_decref(n.arr);
         return lww_reply_error(r, 503, "database busy");
     }
@@ -1148,9 +1205,10 @@ static enum MHD_Result near(struct lww_req *r, const struct lww_who *who,
                                    .now_ms = r->now_ms};
         e = lw_case_list(w->store, &f, near_case_cb, &n);
     }
-    if (e != LW_OK || n.audit_failed || lw_store_commit(w->store) != LW_OK) {
-        if (lw_store_in_txn(w->store))
-            lw_store_rollback(w->store);
+    lw_store_rollback(w->store);
+    if (e != LW_OK || n.failed ||
+        !looks_record(w, who, r->client, n.action, &n.looks, r->now_ms)) {
+        free(n.looks.v);
         json_decref(n.arr);
         return lww_reply_error(r, 503, "database: %s (nothing shown)",
                                lw_store_errmsg(w->store));
