@@ -243,7 +243,8 @@ def measure_ingest(a, binp, tmp, db, port, tokens, agents, q):
             def poll(k):
                 name = agents[k % len(agents)]
                 while not stop[0]:
-                    get(port, "/api/v1/cases?" + q, tokens[name])
+                    get(port, os.environ.get("BENCH_WEB_POLL", "/api/v1/cases?" + q),
+                        tokens[name])
                     count[0] += 1
 
             ths = [threading.Thread(target=poll, args=(k,)) for k in range(a.clients)] \
@@ -253,6 +254,9 @@ def measure_ingest(a, binp, tmp, db, port, tokens, agents, q):
             t0 = time.time()
             subprocess.run([os.path.join(binp, "lw-sim"), "--port", str(mq), "-n", "2000",
                             "-r", "0", "-c", str(a.ingest_messages), "--seed", str(seed),
+                            # devices of their own: the same device and fix
+                            # time would be a duplicate, not stored again
+                            "--topic-prefix", "owntracks/run%d" % seed,
                             "--client-id", "lw-benchweb-sim%d" % seed],
                            check=True, stdout=subprocess.DEVNULL)
             while stored(db) < base + a.ingest_messages and time.time() - t0 < 300:
@@ -265,6 +269,12 @@ def measure_ingest(a, binp, tmp, db, port, tokens, agents, q):
 
         alone, _ = run(11, False)
         loaded, polls = run(12, True)
+        dlog.flush()
+        errs = [l for l in open(os.path.join(tmp, "daemon.log")) if "error" in l or "warning" in l]
+        if errs:
+            print("lienwatchd said (%d lines of errors and warnings; the last 3):" % len(errs))
+            for l in errs[-3:]:
+                print("    " + l.rstrip())
         return alone, loaded, polls
     finally:
         for p in reversed(procs):
