@@ -317,7 +317,11 @@ static int start(struct lww *w)
         lwrt_log(LOG_ERR, "cannot set up sessions (no randomness?)");
         return -1;
     }
-    w->unwatched = LW_UNWATCHED_REASON;
+    /* [privacy] unwatched_access of the same file lienwatchd reads
+     * (validated with it: reason, deny or allow) */
+    if (lw_access_policy_parse(w->cfg.privacy_unwatched_access,
+                               &w->unwatched) != LW_OK)
+        w->unwatched = LW_UNWATCHED_REASON;
     if (lww_login_init(w) != 0 || lww_http_start(w) != 0)
         return -1;
     ev_timer_init(&w->sweep_timer, sweep_cb, SWEEP_INTERVAL_S,
