@@ -50,7 +50,12 @@ static const char help[] =
     "    ack and close are recorded in the audit trail and show in the\n"
     "    vehicle's retained MQTT state within about a second (they are not\n"
     "    published as new alerts). A --json listing carries the positions of\n"
-    "    the vehicles, so it is recorded in the audit trail like a locate.\n"
+    "    the vehicles, so it is recorded in the audit trail like a locate\n"
+    "    (before anything is shown; when it cannot be recorded nothing is).\n"
+    "    As with locate, the position of a vehicle that is not watched (its\n"
+    "    account paid up, or under the watch threshold) is shown only with\n"
+    "    --reason; otherwise its alert has fix, osm_url and geo_uri null and\n"
+    "    position_withheld saying why.\n"
     "\n"
     "OPTIONS\n"
     "    --open\n"
@@ -121,6 +126,11 @@ struct listing {
     int64_t max_id;              /* rows measured: later ones skipped */
     int64_t n;                   /* alerts written */
     bool failed;                 /* output or memory failure */
+    /* --json: who may see the positions (lib/access.c, as locate) */
+    struct cli_watch_rule rule; /* watch threshold and unwatched policy */
+    const char *reason;         /* --reason, NULL when none */
+    int64_t withheld;           /* alerts whose position was withheld */
+    int64_t overridden;         /* unwatched ones shown for the reason */
 };
 
 /* The vehicle of device into *v; false when not registered. */
@@ -183,6 +193,30 @@ static int print_json(void *ctx, const struct lw_alert_row *r)
     json_t *j;
 
     j = lw_alert_to_json(r, has_v ? &v : NULL, has_a ? &a : NULL);
+    if (j) {
+        /* a position is shown as locate shows it: a watched vehicle's, or
+         * another's for a stated reason (as [privacy] unwatched_access
+         * says); otherwise the alert without where it happened */
+        struct lw_access_req q = {
+            .roles = LW_ROLE_OPS,
+            .watched = has_a && lw_access_account_watched(
+                                    a.days_past_due, a.status, l->rule.days),
+            .reason = l->reason,
+            .unwatched = l->rule.policy,
+        };
+        struct lw_access_decision d;
+
+        lw_access_decide(&q, &d);
+        if (d.verdict != LW_ACCESS_GRANTED) {
+            json_object_set_new(j, "fix", json_null());
+            json_object_set_new(j, "osm_url", json_null());
+            json_object_set_new(j, "geo_uri", json_null());
+            json_object_set_new(j, "position_withheld", json_string(d.why));
+            l->withheld++;
+        } else if (!q.watched) {
+            l->overridden++;
+        }
+    }
     if (!cli_json_item(j, &l->n))
         l->failed = true;
     return l->failed;
@@ -241,11 +275,34 @@ static int run_list(struct cli *c, int argc, char **argv)
     if (!l.s)
         return CLI_EXIT_FAIL;
     if (json) {
-        /* the JSON carries positions: a location lookup, on the record */
-        cli_audit(c, "alerts", f.device, reason);
+        /* the JSON carries positions: a location lookup, recorded before
+         * anything is shown, and not answered when it cannot be */
+        struct lw_audit_rec ar;
+
+        rc = cli_watch_rule_load(me->name, l.s, NULL, &l.rule);
+        if (rc != CLI_CONTINUE)
+            return rc;
+        l.reason = reason;
+        cli_audit_rec(c, &ar, "alerts", f.device);
+        ar.reason = reason;
+        ar.role = "ops";
+        ar.basis = reason ? "override" : "watched";
+        ar.detail = "alert list with the positions of watched vehicles"
+                    "; others' only for the stated reason";
+        rc = cli_access_record(c, me->name, &ar, NULL);
+        if (rc != CLI_CONTINUE)
+            return rc;
         e = lw_registry_alerts(l.s, &f, print_json, &l);
         if (e == LW_OK && !l.failed)
             cli_json_end(l.n);
+        if (e == LW_OK && l.withheld)
+            fprintf(stderr,
+                    "lienwatch alerts: the positions of %lld alert%s of "
+                    "vehicles that are not watched are withheld (%s)\n",
+                    (long long)l.withheld, l.withheld == 1 ? "" : "s",
+                    l.rule.policy == LW_UNWATCHED_DENY
+                        ? "[privacy] unwatched_access = deny"
+                        : "give --reason to see them; it is recorded");
     } else {
         e = lw_registry_alerts(l.s, &f, measure, &l);
         if (e == LW_OK) {

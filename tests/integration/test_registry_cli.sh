@@ -540,6 +540,25 @@ pyjson "
 acts=[(x['action'],x['device']) for x in d]
 assert ('alert ack','live/car') in acts and ('alert close','live/car') in acts, acts
 assert ('alerts','live/car') in acts, acts"
+# the alert list shows where as locate would: once the account is paid up
+# the vehicle is not watched, and its alerts' positions need a reason
+lw 0 account set LIVE-1 --days-past-due 0 --status current
+lw 0 alerts --json --device live/car
+pyjson "
+assert d, d
+for x in d:
+    assert x['fix'] is None and x['osm_url'] is None and x['geo_uri'] is None, x
+    assert 'not watched' in x['position_withheld'], x
+    assert x['plate'] == 'SE-0001' and x['kind'], x"
+err_has "withheld"
+lw 0 alerts --json --device live/car --reason 'court order 12'
+pyjson "
+assert d and all(x['fix'] and x['fix']['lat'] and 'position_withheld' not in x for x in d), d"
+lw 0 audit --json
+pyjson "
+r=[x for x in d if x['action']=='alerts' and x['reason']=='court order 12']
+assert len(r)==1 and r[0]['basis']=='override' and r[0]['device']=='live/car', r"
+say "E: alert positions of a paid-up account withheld without a reason, shown and recorded with one"
 kill -0 "$DPID" || fail "E: daemon died"
 stop_checked "$DPID" "lienwatchd"
 say "E ok: CLI changes reach the running daemon; ack/close on its alerts"
