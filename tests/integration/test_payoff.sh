@@ -74,9 +74,12 @@ read -r STOP_FIRST STOP_LAST <"$DB.stop"
 
 mosquitto_sub -p "$PORT" -t 'lienwatch/v1/state/#' -v >"$T/state.log" 2>/dev/null &
 lw_track $!
+# the made-up fixes jump between far places within seconds: the jump check
+# (ingest.max_speed_kmh) would hold them back; test_gps_jump.sh tests it
 "$D" --db "$DB" --mqtt-port "$PORT" --set mqtt.client_id=lw-payoff \
     --set privacy.purge_after_payoff=2s --set mqtt.state_interval=0 \
     --set store.retention_delay=0s --set store.thin_after=90d \
+    --set ingest.max_speed_kmh=0 --set alerts.parked_alert_after=0 \
     -v >"$T/d.log" 2>&1 &
 DPID=$!
 lw_track "$DPID"
