@@ -1404,6 +1404,11 @@ static enum lw_err purge_finish(struct lw_store *s, const char *device,
         "NULL, lat_deg = NULL, lon_deg = NULL, speed_mps = NULL, course_deg "
         "= NULL, accuracy_m = NULL, moved_m = NULL WHERE device = ?1",
         "DELETE FROM outbox_held WHERE device = ?1",
+        /* a storm digest names several devices' alerts with their
+         * positions: it goes when one of them is this device's */
+        "DELETE FROM outbox WHERE digest = 1 AND EXISTS (SELECT 1 FROM "
+        "alerts a WHERE a.device = ?1 AND instr(',' || outbox.alert_ids || "
+        "',', ',' || a.id || ',') > 0)",
         "DELETE FROM outbox WHERE device = ?1",
         "UPDATE purges SET done_ms = ?2 WHERE device = ?1",
     };

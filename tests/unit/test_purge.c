@@ -22,6 +22,11 @@
 #include "lienwatch/registry.h"
 #include "lienwatch/store.h"
 
+#include <sqlite3.h>
+
+#include "../../lib/db.h"
+#include "../../lib/store_priv.h"
+
 #define T0 INT64_C(1795392000000)
 #define SEC INT64_C(1000)
 #define MIN (60 * SEC)
@@ -161,6 +166,65 @@ static void test_payoff(void **state)
     assert_int_equal(put(s, "b/1", T0 + 4 * HOUR, 41.5, -8.5), LW_PUT_NEWEST);
     assert_int_equal(purge_all(s, T0 + 100 * DAY, 30 * DAY, 10, &done), 0);
     assert_int_equal(nfixes(s, "b/1"), 27);
+    lw_store_close(s);
+}
+
+/* Runs sql on s's own connection (rows the test needs that no API makes
+ * by itself: alerts and a storm digest). */
+static void sql(struct lw_store *s, const char *text)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(lw_db_sqlite(lw_store_db(s)), text, NULL, NULL, &msg) !=
+        SQLITE_OK)
+        fail_msg("%s: %s", text, msg ? msg : "?");
+    sqlite3_free(msg);
+}
+
+static int count_rows(struct lw_store *s, const char *where)
+{
+    char q[256];
+    sqlite3_stmt *st;
+    int n = -1;
+
+    snprintf(q, sizeof(q), "SELECT count(*) FROM outbox WHERE %s", where);
+    assert_int_equal(sqlite3_prepare_v2(lw_db_sqlite(lw_store_db(s)), q, -1,
+                                        &st, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* The mail about a purged device goes with its positions, storm digests
+ * that name one of its alerts included; digests of others stay. */
+static void test_payoff_mail(void **state)
+{
+    struct lw_store *s = open_mem();
+    int done;
+
+    (void)state;
+    account(s, "A", 40, "overdue", T0);
+    account(s, "B", 40, "overdue", T0);
+    vehicle(s, "a/1", "A");
+    vehicle(s, "b/1", "B");
+    put(s, "a/1", T0, 41.1, -8.6);
+    sql(s, "INSERT INTO alerts(id, kind, device, raised_ms, changed_ms) "
+           "VALUES (7, 'offline', 'a/1', 0, 0), (17, 'offline', 'b/1', 0, 0),"
+           " (70, 'offline', 'b/1', 0, 0)");
+    sql(s, "INSERT INTO outbox(kind, digest, alert_id, alert_ids, device, "
+           "recipient, message_id, subject, message, next_try_ms, "
+           "created_ms) VALUES "
+           "('offline', 0, 7, '', 'a/1', 'o@x', 'm1', 's', 'at 41.1', 0, 0),"
+           "('offline', 1, 0, '17,7,70', '', 'o@x', 'm2', 's', 'both', 0, 0),"
+           "('offline', 1, 0, '17,70', '', 'o@x', 'm3', 's', 'b only', 0, 0),"
+           "('offline', 1, 0, '77', '', 'o@x', 'm4', 's', 'b only', 0, 0)");
+    account(s, "A", 40, "paid_off", T0 + HOUR);
+    purge_all(s, T0 + HOUR, 0, 10, &done);
+    assert_int_equal(done, 1);
+    assert_int_equal(count_rows(s, "message_id IN ('m1', 'm2')"), 0);
+    assert_int_equal(count_rows(s, "message_id IN ('m3', 'm4')"), 2);
     lw_store_close(s);
 }
 
@@ -309,6 +373,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_payoff),
+        cmocka_unit_test(test_payoff_mail),
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_thin),
     };
