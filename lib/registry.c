@@ -141,6 +141,31 @@ static int visit_vehicle(sqlite3_stmt *st, const void *cbp, void *ctx)
     return (*cb)(ctx, &v);
 }
 
+/*
+ * A tracker put on a loan again (vehicle set with an account): a removal
+ * (its fixes were not stored) or a finished purge of its earlier loan no
+ * longer holds, unless the loan it now serves has ended too. A purge still
+ * waiting for an ended loan's delay stays: that loan's history goes.
+ */
+static enum lw_err tracker_reused(struct lw_store *s, const char *device,
+                                  const char *account)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st = lw_db_stmt(
+        db,
+        "DELETE FROM purges WHERE device = ?1 AND (done_ms != 0 OR reason = "
+        "'removed') AND NOT EXISTS (SELECT 1 FROM accounts WHERE id = ?2 AND "
+        "status IN ('paid_off', 'closed'))",
+        &e);
+
+    if (!st)
+        return e;
+    lw_db_bind_text(db, st, 1, device);
+    lw_db_bind_text(db, st, 2, account);
+    return lw_db_run(db, st, "putting a tracker on a loan again");
+}
+
 enum lw_err lw_registry_vehicle_set(struct lw_store *s,
                                     const struct lw_vehicle *v, int64_t now_ms)
 {
@@ -175,7 +200,10 @@ enum lw_err lw_registry_vehicle_set(struct lw_store *s,
     lw_db_bind_text(db, st, 5, v->account);
     lw_db_bind_int64(db, st, 6, v->offline_after_ms);
     lw_db_bind_int64(db, st, 7, now_ms);
-    return write_and_bump(s, st, "storing a vehicle", "registry_version", NULL);
+    e = write_and_bump(s, st, "storing a vehicle", "registry_version", NULL);
+    if (e == LW_OK && v->account[0])
+        e = tracker_reused(s, v->device, v->account);
+    return e;
 }
 
 enum lw_err lw_registry_vehicle_get(struct lw_store *s, const char *device,

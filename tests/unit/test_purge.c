@@ -258,6 +258,16 @@ static void test_remove(void **state)
     assert_int_equal(done, 2);
     assert_int_equal(nfixes(s, "a/1"), 0);
     assert_int_equal(nfixes(s, "x/9"), 0);
+    /* the tracker fitted to a car on a new loan: tracked again */
+    account(s, "N", 40, "overdue", T0 + DAY);
+    vehicle(s, "a/1", "N");
+    assert_int_equal(put(s, "a/1", T0 + 2 * DAY, 41.5, -8.5), LW_PUT_NEWEST);
+    /* but not on a loan that has ended */
+    account(s, "P", 0, "paid_off", T0 + DAY);
+    assert_int_equal(lw_registry_vehicle_remove(s, "x/9", false, T0, NULL),
+                     LW_OK);
+    vehicle(s, "x/9", "P");
+    assert_int_equal(put(s, "x/9", T0 + 2 * DAY, 41.5, -8.5), LW_PUT_ENDED);
     lw_store_close(s);
 }
 
