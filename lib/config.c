@@ -198,10 +198,12 @@ static const struct setting settings[] = {
      "next fix confirms it, and raises gps_jump (at most hourly per "
      "vehicle). 0 turns the check off."},
 
-    {"alerts", "watch_days_past_due", T_INT, OFF(watch_days_past_due), "1", 0,
+    {"alerts", "watch_days_past_due", T_INT, OFF(watch_days_past_due), "1", 1,
      36500, ALERTS,
-     "A vehicle is watched (alerts raised) while its account is at least "
-     "this many days past due."},
+     "A vehicle is watched (alerts raised, its position shown without a "
+     "stated reason) while its account is at least this many days past due "
+     "and not paid off or closed. At least 1: an account that is not late "
+     "is never watched."},
     {"alerts", "offline_after", T_DURATION, OFF(offline_after_ms), "6h",
      1000, 365 * MS_DAY, ALERTS,
      "Default silence allowance: no message for longer raises 'offline'."},
