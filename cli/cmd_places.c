@@ -88,7 +88,10 @@ static const char help[] =
     "    A place is a position, so the same rules as 'lienwatch locate'\n"
     "    apply: a watched vehicle (its account at least [alerts]\n"
     "    watch_days_past_due days past due) is shown; an unwatched one only\n"
-    "    with --reason, recorded as an override. The lookup is recorded in\n"
+    "    with --reason, recorded as an override, or as [privacy]\n"
+    "    unwatched_access says (deny: never; allow: recorded). The settings\n"
+    "    are the ones lienwatchd recorded in the database, or --config's.\n"
+    "    The lookup is recorded in\n"
     "    the audit trail (see 'lienwatch help audit') before any fix is\n"
     "    read, refused ones included; when it cannot be recorded nothing is\n"
     "    shown.\n"
@@ -381,19 +384,26 @@ static enum lw_err watched(struct lw_store *s, const struct lw_vehicle_match *m,
  */
 static int gate(struct cli *c, struct lw_store *s,
                 const struct lw_vehicle_match *m, const char *reason,
-                const char *detail, const struct settings *st)
+                const char *detail, const char *config)
 {
     struct lw_access_req req = {
         .roles = LW_ROLE_OPS,
         .reason = reason,
-        .unwatched = LW_UNWATCHED_REASON,
     };
     struct lw_access_decision d;
     struct lw_audit_rec r;
+    struct cli_watch_rule rule;
     char why[NOTE_BUFLEN] = "", full[NOTE_BUFLEN + 64];
     enum lw_err e;
+    int rc;
 
-    e = watched(s, m, st->watch_days, &req.watched);
+    /* the rule locate follows: --config, else what lienwatchd recorded,
+     * else its configuration file, else the defaults */
+    rc = cli_watch_rule_load("places", s, config, &rule);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    req.unwatched = rule.policy;
+    e = watched(s, m, rule.days, &req.watched);
     if (e != LW_OK)
         return cli_db_error("places", s, e);
     lw_access_decide(&req, &d);
@@ -543,11 +553,11 @@ static int cmd_places(struct cli *c, int argc, char **argv)
     rc = cli_target_resolve(me, s, &target, &m);
     if (rc != CLI_CONTINUE) {
         /* on the record too: what was typed, when it named none or several */
-        cli_audit(c, me->name, target.text, reason);
+        rc = cli_access_unresolved(c, me->name, target.text, reason, rc);
         goto out;
     }
     snprintf(detail, sizeof(detail), "days=%ld tz=%s", days, lw_tz_name(tz));
-    rc = gate(c, s, &m, reason, detail, st);
+    rc = gate(c, s, &m, reason, detail, config);
     if (rc != CLI_CONTINUE)
         goto out;
 
