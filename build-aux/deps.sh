@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev valgrind
 libmosquitto-dev mosquitto mosquitto-clients libev-dev libsqlite3-dev sqlite3
 libjansson-dev libinih-dev libgeos-dev libcmocka-dev libgps-dev gpsd gpsd-clients
 libcurl4-openssl-dev libsystemd-dev libssl-dev systemd python3 python3-shapely
-python3-aiosmtpd python3-paho-mqtt man-db groff-base openssl procps tzdata
+python3-aiosmtpd python3-paho-mqtt man-db groff-base openssl procps tzdata curl
 libxml2-utils libsodium-dev libmicrohttpd-dev libjs-leaflet
 chromium chromium-driver python3-selenium"
 missing=""
