@@ -176,6 +176,9 @@ try:
     if commands("fleet/car1") != n_cmd:
         fail("a command went out while offline")
     d.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
+    # the page that started offline sees the connection come back before the
+    # reload (its saved state has no CSRF token: the send must fetch one)
+    time.sleep(1.5)
     d.refresh()
     wait("back online", lambda: not d.find_element(By.ID, "netstate").is_displayed() and len(listed()) == 2, 15)
     wait("the queued locate sent", lambda: commands("fleet/car1") == n_cmd + 1, 10)

@@ -394,16 +394,30 @@ let sendingPending = false;
 async function sendPendingLocates() {
   if (offline || sendingPending) return;
   sendingPending = true;
-  const pending = JSON.parse(localStorage.getItem(PENDING_KEY) || '[]');
-  for (const device of pending) {
-    let r;
-    try { r = await api('POST', '/vehicles/' + encodeURIComponent(device) + '/locate'); }
-    catch (e) { break; }
-    const left = JSON.parse(localStorage.getItem(PENDING_KEY) || '[]').filter((x) => x !== device);
-    localStorage.setItem(PENDING_KEY, JSON.stringify(left));
-    if (r.status === 202) followCommand(r.data.command_id, device);
+  try {
+    const pending = JSON.parse(localStorage.getItem(PENDING_KEY) || '[]');
+    if (!pending.length) return;
+    // a page that started offline has no CSRF token (it is never saved on
+    // the phone): the session gives it before anything is sent
+    if (!me || !me.csrf) {
+      let s;
+      try { s = await api('GET', '/session'); } catch (e) { return; }
+      if (!s.ok) return;
+      me = s.data;
+    }
+    for (const device of pending) {
+      let r;
+      try { r = await api('POST', '/vehicles/' + encodeURIComponent(device) + '/locate'); }
+      catch (e) { break; }
+      if (r.status === 401) break; // signed out: kept until signed in again
+      const left = JSON.parse(localStorage.getItem(PENDING_KEY) || '[]').filter((x) => x !== device);
+      localStorage.setItem(PENDING_KEY, JSON.stringify(left));
+      if (r.status === 202) followCommand(r.data.command_id, device);
+      else if (device === selected) showCmd('Locate now failed: ' + (r.data && r.data.error || r.status));
+    }
+  } finally {
+    sendingPending = false;
   }
-  sendingPending = false;
 }
 
 /* ---- sign in and out ---------------------------------------------------------------------- */
