@@ -260,6 +260,30 @@ int cli_output_status(const char *cmd, bool failed);
 int cli_parse_json_only(struct cli *c, const struct cli_command *me, int argc,
                         char **argv, bool *json);
 
+/* How a listing walks its rows: as JSON items, or as a table (a first walk
+ * measures the columns, the second prints the rows). */
+enum cli_walk { CLI_WALK_JSON, CLI_WALK_MEASURE, CLI_WALK_ROWS };
+
+/*
+ * A listing command with --json as its only option: `walk` goes over every
+ * row once, calling the command's callback for `how` with ctx; `header`
+ * prints the table's header between the measuring walk and the rows.
+ * `registry` opens the database as the registry commands do
+ * (cli_store_registry), otherwise as a reader (cli_store). The callbacks
+ * count rows and failures in *n and *failed (cli_json_item, cli_row_done).
+ */
+struct cli_listing {
+    enum lw_err (*walk)(struct lw_store *s, enum cli_walk how, void *ctx);
+    void (*header)(const void *ctx);
+    bool registry;
+};
+
+/* Parses the options, opens the database, writes the listing; returns the
+ * exit code (help, usage error, database error, output failure, or OK). */
+int cli_list(struct cli *c, const struct cli_command *me, int argc,
+             char **argv, const struct cli_listing *ls, void *ctx, int64_t *n,
+             bool *failed);
+
 /* ---- registry commands: vehicle, account, geofence, alerts
  * (cli/cli_registry.c) ---- */
 
@@ -405,6 +429,15 @@ struct cli_target {
  */
 int cli_target_opt(const struct cli_command *me, struct cli_target *t, int opt,
                    const char *arg);
+
+/*
+ * For a command that names one vehicle: the getopt_long result opt is
+ * --device, --plate or --vin (taken by cli_target_opt) or one of
+ * CLI_COMMON_OPTIONS (cli_common_opt). Returns CLI_CONTINUE or the exit code
+ * to return now.
+ */
+int cli_target_common_opt(struct cli *c, const struct cli_command *me,
+                          struct cli_target *t, int opt, char **argv);
 
 /*
  * Takes the command's operands (npos words) as VEHICLE when no option named

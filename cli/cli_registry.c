@@ -113,6 +113,37 @@ int cli_db_error(const char *cmd, struct lw_store *s, enum lw_err e)
                      msg && msg[0] ? msg : lw_strerror(e));
 }
 
+int cli_list(struct cli *c, const struct cli_command *me, int argc,
+             char **argv, const struct cli_listing *ls, void *ctx, int64_t *n,
+             bool *failed)
+{
+    struct lw_store *s;
+    bool json = false;
+    enum lw_err e;
+    int rc;
+
+    rc = cli_parse_json_only(c, me, argc, argv, &json);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    s = ls->registry ? cli_store_registry(c, me->name) : cli_store(c, me->name);
+    if (!s)
+        return CLI_EXIT_FAIL;
+    if (json) {
+        e = ls->walk(s, CLI_WALK_JSON, ctx);
+        if (e == LW_OK && !*failed)
+            cli_json_end(*n);
+    } else {
+        e = ls->walk(s, CLI_WALK_MEASURE, ctx);
+        if (e == LW_OK) {
+            ls->header(ctx);
+            e = ls->walk(s, CLI_WALK_ROWS, ctx);
+        }
+    }
+    if (e != LW_OK)
+        return cli_db_error(me->name, s, e);
+    return cli_output_status(me->name, *failed);
+}
+
 /* Room for the list of a command's subcommand names. */
 #define SUBNAMES_MAX 256
 
@@ -358,6 +389,14 @@ int cli_target_opt(const struct cli_command *me, struct cli_target *t, int opt,
     t->by = by;
     t->text = arg;
     return CLI_CONTINUE;
+}
+
+int cli_target_common_opt(struct cli *c, const struct cli_command *me,
+                          struct cli_target *t, int opt, char **argv)
+{
+    if (opt == CLI_OPT_DEVICE || opt == CLI_OPT_PLATE || opt == CLI_OPT_VIN)
+        return cli_target_opt(me, t, opt, optarg);
+    return cli_common_opt(c, me, opt, argv);
 }
 
 int cli_target_operands(const struct cli_command *me, struct cli_target *t,

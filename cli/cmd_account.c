@@ -458,39 +458,32 @@ static int print_json(void *ctx, const struct lw_account *a)
     return l->failed;
 }
 
+static enum lw_err walk(struct lw_store *s, enum cli_walk how, void *ctx)
+{
+    return lw_registry_accounts(s,
+                                how == CLI_WALK_JSON      ? print_json
+                                : how == CLI_WALK_MEASURE ? measure
+                                                          : print_row,
+                                ctx);
+}
+
+static void header(const void *ctx)
+{
+    const struct listing *l = ctx;
+
+    cli_put_padded("ACCOUNT", l->w_acct);
+    printf("  %13s  ", "DAYS PAST DUE");
+    cli_put_padded("STATUS", l->w_status);
+    printf("  %-24s  %s\n", "UPDATED", "SOURCE");
+}
+
 static int run_list(struct cli *c, int argc, char **argv)
 {
-    const struct cli_command *me = &cmd_list;
+    static const struct cli_listing ls = {walk, header, true};
     struct listing l = {.w_acct = (int)strlen("ACCOUNT"),
                         .w_status = (int)strlen("STATUS")};
-    struct lw_store *s;
-    bool json = false;
-    enum lw_err e;
-    int rc;
 
-    rc = cli_parse_json_only(c, me, argc, argv, &json);
-    if (rc != CLI_CONTINUE)
-        return rc;
-    s = cli_store_registry(c, me->name);
-    if (!s)
-        return CLI_EXIT_FAIL;
-    if (json) {
-        e = lw_registry_accounts(s, print_json, &l);
-        if (e == LW_OK && !l.failed)
-            cli_json_end(l.n);
-    } else {
-        e = lw_registry_accounts(s, measure, &l);
-        if (e == LW_OK) {
-            cli_put_padded("ACCOUNT", l.w_acct);
-            printf("  %13s  ", "DAYS PAST DUE");
-            cli_put_padded("STATUS", l.w_status);
-            printf("  %-24s  %s\n", "UPDATED", "SOURCE");
-            e = lw_registry_accounts(s, print_row, &l);
-        }
-    }
-    if (e != LW_OK)
-        return cli_db_error(me->name, s, e);
-    return cli_output_status(me->name, l.failed);
+    return cli_list(c, &cmd_list, argc, argv, &ls, &l, &l.n, &l.failed);
 }
 
 static int cmd_account(struct cli *c, int argc, char **argv)

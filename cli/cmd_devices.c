@@ -104,36 +104,27 @@ static int print_json(void *ctx, const struct lw_device_info *d)
     return l->failed;
 }
 
+static enum lw_err walk(struct lw_store *s, enum cli_walk how, void *ctx)
+{
+    return lw_store_devices(s,
+                            how == CLI_WALK_JSON      ? print_json
+                            : how == CLI_WALK_MEASURE ? measure
+                                                      : print_row,
+                            ctx);
+}
+
+static void header(const void *ctx)
+{
+    const struct listing *l = ctx;
+
+    printf("%-*s  %-24s  %-24s  %-24s  %-18s  %s\n", l->id_width, "DEVICE",
+           "FIRST HEARD", "LAST HEARD", "LAST FIX", "FIX AGE", "FIXES");
+}
+
 static int cmd_devices(struct cli *c, int argc, char **argv)
 {
-    const struct cli_command *me = &cli_cmd_devices;
+    static const struct cli_listing ls = {walk, header, false};
     struct listing l = {.c = c, .id_width = (int)strlen("DEVICE")};
-    struct lw_store *s;
-    bool json = false;
-    enum lw_err e;
-    int rc;
 
-    rc = cli_parse_json_only(c, me, argc, argv, &json);
-    if (rc != CLI_CONTINUE)
-        return rc;
-    s = cli_store(c, me->name);
-    if (!s)
-        return CLI_EXIT_FAIL;
-
-    if (json) {
-        e = lw_store_devices(s, print_json, &l);
-        if (e == LW_OK && !l.failed)
-            cli_json_end(l.n);
-    } else {
-        e = lw_store_devices(s, measure, &l);
-        if (e == LW_OK) {
-            printf("%-*s  %-24s  %-24s  %-24s  %-18s  %s\n", l.id_width,
-                   "DEVICE", "FIRST HEARD", "LAST HEARD", "LAST FIX", "FIX AGE",
-                   "FIXES");
-            e = lw_store_devices(s, print_row, &l);
-        }
-    }
-    if (e != LW_OK)
-        return cli_error(me->name, CLI_EXIT_FAIL, "%s", lw_store_errmsg(s));
-    return cli_output_status(me->name, l.failed);
+    return cli_list(c, &cli_cmd_devices, argc, argv, &ls, &l, &l.n, &l.failed);
 }
