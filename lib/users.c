@@ -375,6 +375,26 @@ out_wipe:
     return e;
 }
 
+/* Reads user name with its hash into *r. */
+static enum lw_err get_user(struct lw_db *db, const char *name,
+                            struct user_row *r)
+{
+    enum lw_err e;
+    sqlite3_stmt *st;
+
+    memset(r, 0, sizeof(*r));
+    if (!lw_db_sqlite(db) || !name)
+        return LW_ERR_INVAL;
+    st = lw_db_stmt(db, SQL_USER_GET, &e);
+    if (!st)
+        return e;
+    lw_db_bind_text(db, st, 1, name);
+    e = lw_db_get_row(db, st, decode_user, r, "reading a user");
+    if (e == LW_ERR_NOTFOUND)
+        lw_db_seterr(db, "no user %s", name);
+    return e;
+}
+
 enum lw_err lw_user_set_disabled(struct lw_store *s, const char *name,
                                  bool disabled, const struct lw_audit_rec *by,
                                  int64_t now_ms)
@@ -382,7 +402,6 @@ enum lw_err lw_user_set_disabled(struct lw_store *s, const char *name,
     struct lw_db *db = lw_store_db(s);
     struct user_row r;
     char detail[96];
-    sqlite3_stmt *st;
     enum lw_err e;
     bool own;
 
@@ -395,13 +414,7 @@ enum lw_err lw_user_set_disabled(struct lw_store *s, const char *name,
     e = lw_wtxn_begin(db, SAVEPOINT, &own);
     if (e)
         return e;
-    st = lw_db_stmt(db, SQL_USER_GET, &e);
-    if (!st)
-        goto out_end;
-    lw_db_bind_text(db, st, 1, name);
-    e = lw_db_get_row(db, st, decode_user, &r, "reading a user");
-    if (e == LW_ERR_NOTFOUND)
-        lw_db_seterr(db, "no user %s", name);
+    e = get_user(db, name, &r);
     if (e || r.u.disabled == disabled)
         goto out_end;
     e = update_user(db, SQL_USER_DISABLE, name, NULL, disabled ? 1 : 0, now_ms);
@@ -422,7 +435,6 @@ enum lw_err lw_user_set_roles(struct lw_store *s, const char *name,
     struct lw_db *db = lw_store_db(s);
     struct user_row r;
     char detail[128], was[32], now[32];
-    sqlite3_stmt *st;
     enum lw_err e;
     bool own;
 
@@ -436,13 +448,7 @@ enum lw_err lw_user_set_roles(struct lw_store *s, const char *name,
     e = lw_wtxn_begin(db, SAVEPOINT, &own);
     if (e)
         return e;
-    st = lw_db_stmt(db, SQL_USER_GET, &e);
-    if (!st)
-        goto out_end;
-    lw_db_bind_text(db, st, 1, name);
-    e = lw_db_get_row(db, st, decode_user, &r, "reading a user");
-    if (e == LW_ERR_NOTFOUND)
-        lw_db_seterr(db, "no user %s", name);
+    e = get_user(db, name, &r);
     if (e || r.u.roles == roles)
         goto out_end;
     e = update_user(db, SQL_USER_ROLES, name, NULL, (int64_t)roles, now_ms);
@@ -455,26 +461,6 @@ enum lw_err lw_user_set_roles(struct lw_store *s, const char *name,
 out_end:
     sodium_memzero(r.hash, sizeof(r.hash));
     return lw_wtxn_end(db, SAVEPOINT, own, e);
-}
-
-/* Reads user name with its hash into *r. */
-static enum lw_err get_user(struct lw_db *db, const char *name,
-                            struct user_row *r)
-{
-    enum lw_err e;
-    sqlite3_stmt *st;
-
-    memset(r, 0, sizeof(*r));
-    if (!lw_db_sqlite(db) || !name)
-        return LW_ERR_INVAL;
-    st = lw_db_stmt(db, SQL_USER_GET, &e);
-    if (!st)
-        return e;
-    lw_db_bind_text(db, st, 1, name);
-    e = lw_db_get_row(db, st, decode_user, r, "reading a user");
-    if (e == LW_ERR_NOTFOUND)
-        lw_db_seterr(db, "no user %s", name);
-    return e;
 }
 
 enum lw_err lw_user_get(struct lw_store *s, const char *name,
