@@ -392,20 +392,12 @@ out_end:
 enum lw_err lw_case_get(struct lw_store *s, int64_t id, struct lw_case *out)
 {
     struct lw_db *db = lw_store_db(s);
-    enum lw_err e;
-    sqlite3_stmt *st;
 
     if (!lw_db_sqlite(db) || !out)
         return LW_ERR_INVAL;
     memset(out, 0, sizeof(*out));
-    st = lw_db_stmt(db, SQL_CASE_GET, &e);
-    if (!st)
-        return e;
-    lw_db_bind_int64(db, st, 1, id);
-    e = lw_db_get_row(db, st, decode_case, out, "reading a case");
-    if (e == LW_ERR_NOTFOUND)
-        lw_db_seterr(db, "no case %lld", (long long)id);
-    return e;
+    return lw_db_get_id(db, SQL_CASE_GET, id, decode_case, out,
+                        "reading a case", "case");
 }
 
 enum lw_err lw_case_close(struct lw_store *s, int64_t id,

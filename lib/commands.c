@@ -189,20 +189,12 @@ out_end:
 enum lw_err lw_cmd_get(struct lw_store *s, int64_t id, struct lw_cmd *out)
 {
     struct lw_db *db = lw_store_db(s);
-    enum lw_err e;
-    sqlite3_stmt *st;
 
     if (!lw_db_sqlite(db) || !out)
         return LW_ERR_INVAL;
     memset(out, 0, sizeof(*out));
-    st = lw_db_stmt(db, SQL_CMD_GET, &e);
-    if (!st)
-        return e;
-    lw_db_bind_int64(db, st, 1, id);
-    e = lw_db_get_row(db, st, decode_cmd, out, "reading a command");
-    if (e == LW_ERR_NOTFOUND)
-        lw_db_seterr(db, "no command %lld", (long long)id);
-    return e;
+    return lw_db_get_id(db, SQL_CMD_GET, id, decode_cmd, out,
+                        "reading a command", "command");
 }
 
 static int visit_cmd(sqlite3_stmt *st, const void *cbp, void *ctx)

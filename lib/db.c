@@ -377,6 +377,23 @@ enum lw_err lw_db_get_row(struct lw_db *db, sqlite3_stmt *st,
     return e;
 }
 
+enum lw_err lw_db_get_id(struct lw_db *db, const char *sql, int64_t id,
+                         lw_db_row_fn decode, void *out, const char *what,
+                         const char *noun)
+{
+    sqlite3_stmt *st;
+    enum lw_err e;
+
+    st = lw_db_stmt(db, sql, &e);
+    if (!st)
+        return e;
+    lw_db_bind_int64(db, st, 1, id);
+    e = lw_db_get_row(db, st, decode, out, what);
+    if (e == LW_ERR_NOTFOUND)
+        lw_db_seterr(db, "no %s %lld", noun, (long long)id);
+    return e;
+}
+
 enum lw_err lw_db_each_row(struct lw_db *db, sqlite3_stmt *st,
                            lw_db_visit_fn visit, const void *cbp, void *ctx,
                            const char *what)

@@ -229,6 +229,15 @@ enum lw_err lw_db_get_row(struct lw_db *db, sqlite3_stmt *st,
                           lw_db_row_fn decode, void *out, const char *what);
 
 /*
+ * A lookup of one row by its id: runs sql (static storage, as for
+ * lw_db_stmt; ?1 is the id) with lw_db_get_row. When there is no such row,
+ * records "no <noun> <id>" as the message and returns LW_ERR_NOTFOUND.
+ */
+enum lw_err lw_db_get_id(struct lw_db *db, const char *sql, int64_t id,
+                         lw_db_row_fn decode, void *out, const char *what,
+                         const char *noun);
+
+/*
  * Hands the current row of a listing to the caller's typed callback: decodes
  * it and returns the callback's result (non-zero stops the listing). cbp
  * points to that callback (an lw_fix_cb, lw_vehicle_cb, ...); ctx is its

@@ -923,20 +923,11 @@ enum lw_err lw_registry_alert_close(struct lw_store *s, int64_t id,
 enum lw_err lw_registry_alert_get(struct lw_store *s, int64_t id,
                                   struct lw_alert_row *out)
 {
-    struct lw_db *db = lw_store_db(s);
-    sqlite3_stmt *st;
-    enum lw_err e;
-
     if (!s || !out)
         return LW_ERR_INVAL;
-    st = lw_db_stmt(db, "SELECT " ALERT_COLS " FROM alerts WHERE id = ?1", &e);
-    if (!st)
-        return e;
-    lw_db_bind_int64(db, st, 1, id);
-    e = lw_db_get_row(db, st, row_to_alert, out, "reading an alert");
-    if (e == LW_ERR_NOTFOUND)
-        lw_db_seterr(db, "no alert %lld", (long long)id);
-    return e;
+    return lw_db_get_id(lw_store_db(s),
+                        "SELECT " ALERT_COLS " FROM alerts WHERE id = ?1", id,
+                        row_to_alert, out, "reading an alert", "alert");
 }
 
 enum lw_err lw_registry_alerts(struct lw_store *s,
