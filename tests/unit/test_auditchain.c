@@ -33,43 +33,8 @@
 /* Records in the tampering tests. */
 #define NREC 40
 
-struct tmp {
-    char dir[256];  /* the directory */
-    char path[300]; /* dir/lw.db */
-};
-
-static void tmp_make(struct tmp *t)
-{
-    const char *base = getenv("TMPDIR");
-
-    snprintf(t->dir, sizeof(t->dir), "%s/lw-chain-XXXXXX",
-             base && base[0] ? base : "/tmp");
-    assert_non_null(mkdtemp(t->dir));
-    snprintf(t->path, sizeof(t->path), "%s/lw.db", t->dir);
-}
-
-static void tmp_remove(struct tmp *t)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    char p[400];
-
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", t->path, suffixes[i]);
-        unlink(p);
-    }
-    rmdir(t->dir);
-}
-
-static struct lw_store *open_ok(const char *path, int flags)
-{
-    struct lw_store *s = NULL;
-    char err[512] = "";
-    enum lw_err e = lw_store_open(&s, path, flags, err, sizeof(err));
-
-    if (e != LW_OK)
-        fail_msg("open %s: %s (%s)", path, lw_strerror(e), err);
-    return s;
-}
+#define TMPDB_TAG "chain"
+#include "tmpdb.h"
 
 /* Runs sql on path through a connection of its own (the attacker's);
  * returns SQLite's result code, the message into msg when given. */

@@ -43,32 +43,8 @@
 /* Fixes the fixtures hold: four of car/1 (one late), one of car/2. */
 #define FIXTURE_FIXES 5
 
-struct tmp {
-    char dir[256];  /* the directory */
-    char path[300]; /* dir/lw.db */
-};
-
-static void tmp_make(struct tmp *t)
-{
-    const char *base = getenv("TMPDIR");
-
-    snprintf(t->dir, sizeof(t->dir), "%s/lw-schema-XXXXXX",
-             base && base[0] ? base : "/tmp");
-    assert_non_null(mkdtemp(t->dir));
-    snprintf(t->path, sizeof(t->path), "%s/lw.db", t->dir);
-}
-
-static void tmp_remove(struct tmp *t)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    char p[400];
-
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", t->path, suffixes[i]);
-        unlink(p);
-    }
-    rmdir(t->dir);
-}
+#define TMPDB_TAG "schema"
+#include "tmpdb.h"
 
 /* Loads tests/fixtures/schema-v<version>.sql into a new database at path. */
 static void load_fixture(int version, const char *path)
@@ -117,17 +93,6 @@ static int64_t query_int(const char *path, const char *sql)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
-}
-
-static struct lw_store *open_ok(const char *path, int flags)
-{
-    struct lw_store *s = NULL;
-    char err[512] = "";
-    enum lw_err e = lw_store_open(&s, path, flags, err, sizeof(err));
-
-    if (e != LW_OK)
-        fail_msg("open %s: %s (%s)", path, lw_strerror(e), err);
-    return s;
 }
 
 static struct lw_fix mkfix(const char *dev, int64_t t, double lat, double lon)

@@ -35,45 +35,8 @@
 #define T0 INT64_C(1795392000000)
 #define SEC INT64_C(1000)
 
-/* A temp directory per test that needs files, removed afterwards. */
-struct tmp {
-    char dir[256];  /* the directory */
-    char path[300]; /* dir/lw.db */
-};
-
-static void tmp_make(struct tmp *t)
-{
-    const char *base = getenv("TMPDIR");
-
-    snprintf(t->dir, sizeof(t->dir), "%s/lw-store-XXXXXX",
-             base && base[0] ? base : "/tmp");
-    assert_non_null(mkdtemp(t->dir));
-    snprintf(t->path, sizeof(t->path), "%s/lw.db", t->dir);
-}
-
-static void tmp_remove(struct tmp *t)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    char p[400];
-    size_t i;
-
-    for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", t->path, suffixes[i]);
-        unlink(p);
-    }
-    rmdir(t->dir);
-}
-
-static struct lw_store *open_ok(const char *path, int flags)
-{
-    struct lw_store *s = NULL;
-    char err[512] = "";
-    enum lw_err e = lw_store_open(&s, path, flags, err, sizeof(err));
-
-    if (e != LW_OK)
-        fail_msg("open %s: %s (%s)", path, lw_strerror(e), err);
-    return s;
-}
+#define TMPDB_TAG "store"
+#include "tmpdb.h"
 
 static struct lw_fix mkfix(const char *dev, int64_t t_ms, double lat,
                            double lon)
