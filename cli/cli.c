@@ -121,7 +121,7 @@ int cli_common_opt(struct cli *c, const struct cli_command *cmd, int opt,
 
         if (!optarg[0])
             return cli_usage_error(cmd, "--as needs a name");
-        if (!cli_text_ok(optarg, CLI_AS_MAX, why, sizeof(why)))
+        if (!lw_text_ok(optarg, CLI_AS_MAX, why, sizeof(why)))
             return cli_usage_error(cmd, "--as NAME %s", why);
         c->as_name = optarg;
         return CLI_CONTINUE;

@@ -21,6 +21,7 @@
 #include "lienwatch/audit.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/store.h"
+#include "lienwatch/text.h"
 
 /* Exit codes, documented in lienwatch(1). */
 #define CLI_EXIT_OK 0       /* success */
@@ -335,12 +336,6 @@ int cli_dispatch(struct cli *c, const struct cli_command *me,
                  const struct cli_subcommand *subs, size_t nsubs, int argc,
                  char **argv);
 
-/*
- * True when s is valid UTF-8 without control characters and at most
- * max_bytes long; otherwise why (whylen bytes) says what is wrong, as the
- * end of a sentence ("is not valid UTF-8 (byte 3)").
- */
-bool cli_text_ok(const char *s, size_t max_bytes, char *why, size_t whylen);
 
 /* Terminal columns s takes (East Asian wide characters count 2). */
 int cli_text_width(const char *s);
@@ -349,12 +344,6 @@ int cli_text_width(const char *s);
 void cli_put_padded(const char *s, int width);
 void cli_fput_padded(FILE *f, const char *s, int width);
 
-/*
- * Decodes the UTF-8 sequence at s into *cp; returns its length, or 0 when it
- * is not well-formed (overlong forms, surrogates and values past U+10FFFF
- * included).
- */
-size_t cli_utf8_next(const unsigned char *s, unsigned long *cp);
 
 /*
  * A command's words split into options and operands, so that operands such

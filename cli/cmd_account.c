@@ -158,7 +158,7 @@ static bool account_ok(const char *a, char *why, size_t whylen)
         snprintf(why, whylen, "is empty");
         return false;
     }
-    return cli_text_ok(a, LW_ACCOUNT_MAX, why, whylen);
+    return lw_text_ok(a, LW_ACCOUNT_MAX, why, whylen);
 }
 
 /* Writes one account on w (in the caller's transaction). *change gets 0
@@ -211,7 +211,7 @@ static int run_set(struct cli *c, int argc, char **argv)
             have_days = true;
             break;
         case OPT_STATUS:
-            if (!cli_text_ok(optarg, LW_STATUS_MAX, why, sizeof(why)))
+            if (!lw_text_ok(optarg, LW_STATUS_MAX, why, sizeof(why)))
                 return cli_usage_error(me, "--status %s", why);
             status = optarg;
             break;

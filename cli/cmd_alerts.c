@@ -435,13 +435,13 @@ static int run_ack(struct cli *c, int argc, char **argv)
         switch (opt) {
         case OPT_BY:
             if (!optarg[0] ||
-                !cli_text_ok(optarg, ACK_BY_MAX, why, sizeof(why)))
+                !lw_text_ok(optarg, ACK_BY_MAX, why, sizeof(why)))
                 return cli_usage_error(me, "--by %s",
                                        optarg[0] ? why : "needs a name");
             by = optarg;
             break;
         case OPT_NOTE:
-            if (!cli_text_ok(optarg, ACK_NOTE_MAX, why, sizeof(why)))
+            if (!lw_text_ok(optarg, ACK_NOTE_MAX, why, sizeof(why)))
                 return cli_usage_error(me, "--note %s", why);
             note = optarg;
             break;

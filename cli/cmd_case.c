@@ -241,7 +241,7 @@ static int run_open(struct cli *c, int argc, char **argv)
             have_expiry = true;
             break;
         case 'r':
-            if (!cli_text_ok(optarg, LW_CASE_REASON_MAX, why, sizeof(why)))
+            if (!lw_text_ok(optarg, LW_CASE_REASON_MAX, why, sizeof(why)))
                 return cli_usage_error(me, "--reason %s", why);
             nc.reason = optarg;
             break;
@@ -483,7 +483,7 @@ static int run_close(struct cli *c, int argc, char **argv)
                                        optarg);
             break;
         case OPT_NOTE:
-            if (!cli_text_ok(optarg, LW_CASE_REASON_MAX, why, sizeof(why)))
+            if (!lw_text_ok(optarg, LW_CASE_REASON_MAX, why, sizeof(why)))
                 return cli_usage_error(me, "--note %s", why);
             note = optarg;
             break;

@@ -224,7 +224,7 @@ static int run_send(struct cli *c, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, ":r:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'r':
-            if (!cli_text_ok(optarg, LW_AUDIT_TEXT_MAX, why, sizeof(why)))
+            if (!lw_text_ok(optarg, LW_AUDIT_TEXT_MAX, why, sizeof(why)))
                 return cli_usage_error(me, "--reason %s", why);
             reason = optarg[0] ? optarg : NULL;
             break;

@@ -1344,7 +1344,7 @@ static int run_export(struct cli *c, int argc, char **argv)
                                  "is made (it goes into the audit trail)");
         goto out;
     }
-    if (!cli_text_ok(b->reason, REASON_MAX, why, sizeof(why))) {
+    if (!lw_text_ok(b->reason, REASON_MAX, why, sizeof(why))) {
         rc = cli_usage_error(me, "--reason %s", why);
         goto out;
     }

@@ -275,14 +275,14 @@ static int fence_opt(const struct cli_command *me, int opt,
         fo->name_prop = optarg;
         return CLI_CONTINUE;
     case OPT_VEHICLE:
-        if (!optarg[0] || !cli_text_ok(optarg, LW_DEVICE_MAX, why, sizeof(why)))
+        if (!optarg[0] || !lw_text_ok(optarg, LW_DEVICE_MAX, why, sizeof(why)))
             return cli_usage_error(me, "--vehicle %s",
                                    optarg[0] ? why : "needs a device");
         fo->vehicle = optarg;
         return CLI_CONTINUE;
     case OPT_ACCOUNT:
         if (!optarg[0] ||
-            !cli_text_ok(optarg, LW_ACCOUNT_MAX, why, sizeof(why)))
+            !lw_text_ok(optarg, LW_ACCOUNT_MAX, why, sizeof(why)))
             return cli_usage_error(me, "--account %s",
                                    optarg[0] ? why : "needs an account");
         fo->account = optarg;
@@ -554,7 +554,7 @@ static long check_names(const char *file, const struct lw_fenceset *set)
     for (i = 0; i < n; i++) {
         v[i].name = lw_fence_get_name(set, i);
         v[i].id = i;
-        if (!cli_text_ok(v[i].name, LW_FENCE_NAME_MAX, why, sizeof(why)) &&
+        if (!lw_text_ok(v[i].name, LW_FENCE_NAME_MAX, why, sizeof(why)) &&
             bad++ < REPORT_MAX)
             fprintf(stderr,
                     "lienwatch geofence import: %s: feature %zu: its name "
@@ -565,7 +565,7 @@ static long check_names(const char *file, const struct lw_fenceset *set)
     for (i = 1; i < n; i++) {
         /* a bad name was reported above, and is not printed as it is */
         if (strcmp(v[i].name, v[i - 1].name) == 0 &&
-            cli_text_ok(v[i].name, LW_FENCE_NAME_MAX, why, sizeof(why)) &&
+            lw_text_ok(v[i].name, LW_FENCE_NAME_MAX, why, sizeof(why)) &&
             bad++ < REPORT_MAX)
             fprintf(stderr,
                     "lienwatch geofence import: %s: features %zu and %zu "
@@ -885,7 +885,7 @@ static int run_circle(struct cli *c, int argc, char **argv)
     if (rc != CLI_CONTINUE)
         goto out_args;
     name = a.pos[0];
-    if (!name[0] || !cli_text_ok(name, LW_FENCE_NAME_MAX, why, sizeof(why))) {
+    if (!name[0] || !lw_text_ok(name, LW_FENCE_NAME_MAX, why, sizeof(why))) {
         rc = cli_usage_error(me, "NAME %s", name[0] ? why : "is empty");
         goto out_args;
     }

@@ -141,7 +141,7 @@ static int take_text(const char *name, const char *val, char *dst,
     if (!val[0])
         return cli_usage_error(
             &cmd_set, "%s needs a value (a field cannot be emptied)", name);
-    if (!cli_text_ok(val, dstlen - 1, why, sizeof(why)))
+    if (!lw_text_ok(val, dstlen - 1, why, sizeof(why)))
         return cli_usage_error(&cmd_set, "%s %s", name, why);
     snprintf(dst, dstlen, "%s", val);
     return CLI_CONTINUE;
@@ -217,7 +217,7 @@ static int run_set(struct cli *c, int argc, char **argv)
                                argv[optind + 1]);
     if (!argv[optind][0])
         return cli_usage_error(me, "DEVICE is empty");
-    if (!cli_text_ok(argv[optind], LW_DEVICE_MAX, why, sizeof(why)))
+    if (!lw_text_ok(argv[optind], LW_DEVICE_MAX, why, sizeof(why)))
         return cli_usage_error(me, "DEVICE %s", why);
     snprintf(v.device, sizeof(v.device), "%s", argv[optind]);
 
@@ -312,7 +312,7 @@ static int run_remove(struct cli *c, int argc, char **argv)
     device = argv[optind];
     if (!device[0])
         return cli_usage_error(me, "DEVICE is empty");
-    if (!cli_text_ok(device, LW_DEVICE_MAX, why, sizeof(why)))
+    if (!lw_text_ok(device, LW_DEVICE_MAX, why, sizeof(why)))
         return cli_usage_error(me, "DEVICE %s", why);
 
     w = cli_store_rw(c, me->name);

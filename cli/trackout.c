@@ -103,7 +103,7 @@ void cli_xml_escape(FILE *f, const char *s, bool html)
             p++;
             continue;
         }
-        n = cli_utf8_next(p, &cp);
+        n = lw_utf8_next(p, &cp);
         if (n == 0 ||
             (cp < FIRST_PRINTABLE && cp != '\t' && cp != '\n' && cp != '\r') ||
             cp == XML_NONCHAR_FFFE || cp == XML_NONCHAR_FFFF) {
@@ -147,7 +147,7 @@ void cli_html_escape(FILE *f, const char *s)
             p++;
             continue;
         }
-        n = cli_utf8_next(p, &cp);
+        n = lw_utf8_next(p, &cp);
         /* what is not UTF-8, controls (but tab and newline), DEL and the
          * XML non-characters: U+FFFD, the replacement character */
         if (n == 0 || (cp < FIRST_PRINTABLE && cp != '\t' && cp != '\n') ||

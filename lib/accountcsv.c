@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lienwatch/accountcsv.h"
+#include "lienwatch/text.h"
 
 /* Fields of a row. */
 #define CSV_FIELDS 3
@@ -51,74 +52,6 @@ bad_row(struct parse *ps, long line, const char *fmt, ...)
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     ps->bad(ps->ctx, line, why);
-}
-
-/*
- * Length of the UTF-8 sequence at p (NUL-terminated) and its code point in
- * *cp; 0 when it is not valid UTF-8 (overlong forms, surrogates and code
- * points above U+10FFFF are not).
- */
-static size_t utf8_next(const unsigned char *p, unsigned long *cp)
-{
-    unsigned long v;
-    size_t n, i;
-
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    }
-    if (p[0] >= 0xC2 && p[0] <= 0xDF) {
-        n = 2;
-        v = p[0] & 0x1F;
-    } else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-        n = 3;
-        v = p[0] & 0x0F;
-    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-        n = 4;
-        v = p[0] & 0x07;
-    } else {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0; /* also stops at the NUL */
-        v = (v << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10FFFF)) ||
-        (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return n;
-}
-
-/* Checks s: at most max bytes, UTF-8, no control characters; why gets the
- * reason ("is 70 bytes long, ..."). */
-static bool text_ok(const char *s, size_t max, char *why, size_t whylen)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    unsigned long cp;
-    size_t n, len = strlen(s);
-
-    if (len > max) {
-        snprintf(why, whylen, "is %zu bytes long, at most %zu are allowed", len,
-                 max);
-        return false;
-    }
-    while (*p) {
-        n = utf8_next(p, &cp);
-        if (n == 0) {
-            snprintf(why, whylen, "is not valid UTF-8 (byte %zu)",
-                     (size_t)(p - (const unsigned char *)s) + 1);
-            return false;
-        }
-        if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) {
-            snprintf(why, whylen, "contains a control character (byte %zu)",
-                     (size_t)(p - (const unsigned char *)s) + 1);
-            return false;
-        }
-        p += n;
-    }
-    return true;
 }
 
 /* s for a message: printable ASCII as it is, other bytes as \xHH, at most
@@ -245,7 +178,7 @@ static enum lw_err check_row(struct parse *ps, char *text, long line)
         bad_row(ps, line, "account is empty");
         return LW_OK;
     }
-    if (!text_ok(f[0], LW_ACCOUNT_MAX, why, sizeof why)) {
+    if (!lw_text_ok(f[0], LW_ACCOUNT_MAX, why, sizeof why)) {
         bad_row(ps, line, "account %s", why);
         return LW_OK;
     }
@@ -255,7 +188,7 @@ static enum lw_err check_row(struct parse *ps, char *text, long line)
                 f[0], quote(f[1], q));
         return LW_OK;
     }
-    if (!text_ok(f[2], LW_STATUS_MAX, why, sizeof why)) {
+    if (!lw_text_ok(f[2], LW_STATUS_MAX, why, sizeof why)) {
         bad_row(ps, line, "account %s: status %s", f[0], why);
         return LW_OK;
     }
