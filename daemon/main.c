@@ -321,7 +321,8 @@ static void on_published(void *ctx, int mid)
 }
 
 /* After a batch commit: each stored fix goes to the alert engine. */
-static void on_stored(void *ctx, const struct lw_fix *f, enum lw_put_result r)
+static void on_stored(void *ctx, const struct lw_fix *f, enum lw_put_result r,
+                      const struct lw_jump_ruling *j)
 {
     struct daemon *d = ctx;
 
@@ -329,7 +330,7 @@ static void on_stored(void *ctx, const struct lw_fix *f, enum lw_put_result r)
         return;
     if (r == LW_PUT_NEWEST)
         lwd_commands_fixes_stored(&d->commands);
-    lwd_watch_fix(&d->watch, f, r == LW_PUT_LATE, lwrt_wall_ms());
+    lwd_watch_fix(&d->watch, f, r == LW_PUT_LATE, j, lwrt_wall_ms());
 }
 
 /* A device's positions were purged: its retained state drops its fix. */
@@ -503,7 +504,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
         apply_log_level(&d->cfg, verbosity);
         lwd_mqtt_log_level_changed(&d->link);
     }
-    /* ingest.max_speed_kmh is judged by ingest and the engine alike */
+    /* ingest.max_speed_kmh: the ingester judges, the engine acts on it */
     if (cls[LW_RELOAD_INGEST] || cls[LW_RELOAD_ALERTS])
         set_ingest_limits(d);
     if (cls[LW_RELOAD_ALERTS])

@@ -279,9 +279,9 @@ void lwd_watch_reconfigure(struct lwd_watch *w)
  */
 
 void lwd_watch_fix(struct lwd_watch *w, const struct lw_fix *f, bool late,
-                   int64_t now_ms)
+                   const struct lw_jump_ruling *j, int64_t now_ms)
 {
-    lw_watch_fix(w->core, f, late, now_ms);
+    lw_watch_fix_judged(w->core, f, late, j, now_ms);
     arm_deadline(w, lw_watch_deadline(w->core, f->device));
 }
 

@@ -66,9 +66,10 @@ void lwd_watch_release(struct lwd_watch *w);
 void lwd_watch_reconfigure(struct lwd_watch *w);
 
 /* Events from the ingest path. lwd_watch_fix runs after the fix's batch
- * commit; what it raises is stored by the commit that called it. */
+ * commit, with the jump judgement made when the fix was stored (j, NULL:
+ * accepted); what it raises is stored by the commit that called it. */
 void lwd_watch_fix(struct lwd_watch *w, const struct lw_fix *f, bool late,
-                   int64_t now_ms);
+                   const struct lw_jump_ruling *j, int64_t now_ms);
 void lwd_watch_heard(struct lwd_watch *w, const char *device, int64_t now_ms);
 /* An account status from MQTT; false when it changed nothing (retained
  * messages come again on every reconnection). */

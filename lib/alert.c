@@ -148,7 +148,6 @@ struct dev {
     int64_t deadline_ms;       /* cached dev_deadline(), INT64_MAX if none */
     struct cfix newest;        /* newest processed fix (DEV_HAS_NEWEST) */
     struct cfix suspect;       /* a jump kept aside (DEV_HAS_SUSPECT) */
-    struct lw_jump_state jump; /* the jump judge's state */
     int64_t jump_alert_ms;     /* last gps_jump raised (DEV_JUMP_ALERTED) */
     double stay_lat_deg;       /* where the current stay began (DEV_HAS_STAY) */
     double stay_lon_deg;       /* ... */
@@ -1649,29 +1648,24 @@ static void parked(struct lw_engine *e, struct dev *d, const struct lw_fix *f,
 }
 
 /*
- * Judges f, a fix that is not late, for a jump (jump.h); keeps a suspect
- * aside in d and raises gps_jump for it (watched, at most once per
- * LW_ALERT_JUMP_REPEAT_MS). Returns the verdict.
+ * Acts on the judgement j (NULL: accepted) of f, a fix that is not late
+ * (jump.h; the ingester judged it once, when it stored it): keeps a
+ * suspect aside in d and raises gps_jump for it (watched, at most once per
+ * LW_ALERT_JUMP_REPEAT_MS). A confirmation of a suspect d does not hold
+ * (never seen here) confirms f alone. Returns the verdict to act on.
  */
 static enum lw_jump_verdict judge_jump(struct lw_engine *e, struct dev *d,
-                                       const struct lw_fix *f, int64_t now_ms)
+                                       const struct lw_fix *f,
+                                       const struct lw_jump_ruling *j,
+                                       int64_t now_ms)
 {
-    struct lw_jump_info ji;
-    enum lw_jump_verdict v;
+    enum lw_jump_verdict v = j ? j->verdict : LW_JUMP_OK;
     struct lw_alert a;
 
-    if (!(e->cfg.max_speed_mps > 0)) {
-        d->jump.has_accepted = false; /* re-seeded when judging resumes */
+    if (v == LW_JUMP_CONFIRMS &&
+        (!(d->flags & DEV_HAS_SUSPECT) ||
+         d->suspect.fix_time_ms != j->info.confirmed.fix_time_ms))
         return LW_JUMP_OK;
-    }
-    if (!d->jump.has_accepted && (d->flags & DEV_HAS_NEWEST)) {
-        struct lw_fix n;
-
-        newest_fix(d, &n);
-        lw_jump_seed(&d->jump, &n);
-    }
-    v = lw_jump_judge(&d->jump, f, e->cfg.max_speed_mps, LW_JUMP_MAX_ACCURACY_M,
-                      &ji);
     if (v != LW_JUMP_SUSPECT)
         return v;
     d->suspect = fix_cfix(f);
@@ -1685,14 +1679,21 @@ static enum lw_jump_verdict judge_jump(struct lw_engine *e, struct dev *d,
     d->jump_alert_ms = now_ms;
     alert_init(&a, d, LW_ALERT_GPS_JUMP, now_ms);
     alert_fix(&a, d, f);
-    a.moved_m = ji.distance_m;
-    a.gap_ms = ji.dt_ms;
+    a.moved_m = j->info.distance_m;
+    a.gap_ms = j->info.dt_ms;
     emit(e, &a);
     return v;
 }
 
 enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
                           bool late, int64_t now_ms)
+{
+    return lw_engine_fix_judged(e, f, late, NULL, now_ms);
+}
+
+enum lw_err lw_engine_fix_judged(struct lw_engine *e, const struct lw_fix *f,
+                                 bool late, const struct lw_jump_ruling *j,
+                                 int64_t now_ms)
 {
     struct dev *d;
     enum lw_err rc;
@@ -1722,7 +1723,7 @@ enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
         } else {
             d->degraded_ms = 0;
         }
-        switch (judge_jump(e, d, f, now_ms)) {
+        switch (judge_jump(e, d, f, j, now_ms)) {
         case LW_JUMP_SUSPECT:
             rc = LW_OK; /* kept aside: moves nothing */
             break;

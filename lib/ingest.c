@@ -45,8 +45,10 @@ static const char *const fixed_names[LW_CNT_COUNT_] = {
 
 struct record {
     bool heard_only;  /* no position: only marks the device as heard */
-    bool suspect;     /* a jump (jump.h): stored flagged, moves nothing */
-    int64_t keep_ms;  /* suspect: fix time of the last accepted fix */
+    bool judged;      /* the flush judged it; before is set */
+    struct lw_jump_ruling ruling; /* the flush's judgement (jump.h) */
+    struct lw_jump_state before;  /* judged: its judge before it (a failed
+                                     flush puts it back) */
     struct lw_fix fix; /* the fix (device and recv_time_ms when heard_only) */
 };
 
@@ -136,13 +138,20 @@ out_nomem:
     return LW_ERR_NOMEM;
 }
 
+/* Forgets every device's judge (they start again from the store). */
+static void jclear(struct jmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->slots[i].device);
+    free(m->slots);
+    memset(m, 0, sizeof(*m));
+}
+
 void lw_ingest_free(struct lw_ingest *in)
 {
     if (!in)
         return;
-    for (size_t i = 0; i < in->jumps.cap; i++)
-        free(in->jumps.slots[i].device);
-    free(in->jumps.slots);
+    jclear(&in->jumps);
     free(in->pending);
     free(in);
 }
@@ -163,6 +172,10 @@ void lw_ingest_set_max_speed(struct lw_ingest *in, double max_speed_mps)
         return;
     if (!(max_speed_mps > 0) || !isfinite(max_speed_mps))
         max_speed_mps = 0;
+    /* judges are not fed while judging is off: when it resumes they start
+     * again from the store's last-known fix, the newest accepted one */
+    if (max_speed_mps > 0 && !(in->max_speed_mps > 0))
+        jclear(&in->jumps);
     in->max_speed_mps = max_speed_mps;
 }
 
@@ -278,22 +291,9 @@ static bool push(struct lw_ingest *in, const struct lw_fix *f, bool heard)
     }
     struct record *r = &in->pending[in->npending];
 
+    memset(r, 0, sizeof(*r));
     r->heard_only = heard;
-    r->suspect = false;
-    r->keep_ms = 0;
     r->fix = *f;
-    if (!heard && in->max_speed_mps > 0) {
-        struct lw_jump_state *st = judge_of(in, f->device);
-        int64_t keep = st && st->has_accepted ? st->accepted.fix_time_ms : 0;
-
-        if (st && lw_jump_judge(st, f, in->max_speed_mps,
-                                LW_JUMP_MAX_ACCURACY_M,
-                                NULL) == LW_JUMP_SUSPECT) {
-            r->suspect = true;
-            r->keep_ms = keep;
-            count_fixed(in, LW_CNT_SUSPECT, 1);
-        }
-    }
     in->npending++;
     return true;
 }
@@ -433,11 +433,31 @@ static enum lw_err write_counters(struct lw_ingest *in,
     return LW_OK;
 }
 
+/*
+ * After a rollback: every judge goes back to its state before the flush
+ * (the records are judged again by the next one). Newest first, so that a
+ * device judged several times ends at its first "before".
+ */
+static void unjudge(struct lw_ingest *in)
+{
+    for (size_t i = in->npending; i > 0; i--) {
+        struct record *r = &in->pending[i - 1];
+
+        if (r->judged && in->jumps.cap) {
+            struct jentry *j = jslot(&in->jumps, r->fix.device);
+
+            if (j->device)
+                j->st = r->before;
+        }
+        r->judged = false;
+    }
+}
+
 enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
 {
     struct counters d;
     enum lw_put_result *results = NULL;
-    uint64_t stored = 0, dups = 0, late = 0, ended = 0;
+    uint64_t stored = 0, dups = 0, late = 0, ended = 0, suspect = 0;
     enum lw_err e;
 
     if (in->npending == 0 && !in->dirty)
@@ -456,17 +476,37 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
         goto out_free;
     }
     for (size_t i = 0; i < in->npending; i++) {
-        const struct record *r = &in->pending[i];
+        struct record *r = &in->pending[i];
         enum lw_put_result pr = LW_PUT_DUPLICATE;
+
+        r->judged = false;
+        memset(&r->ruling, 0, sizeof(r->ruling));
         if (r->heard_only) {
             e = lw_store_heard(in->store, r->fix.device, r->fix.recv_time_ms);
         } else {
+            /* the judge is seeded from the last-known fix before this
+             * fix can become it */
+            struct lw_jump_state *st = in->max_speed_mps > 0
+                                           ? judge_of(in, r->fix.device)
+                                           : NULL;
+
             e = lw_store_put_fix(in->store, &r->fix, &pr);
-            if (e == LW_OK && r->suspect && pr != LW_PUT_DUPLICATE &&
-                pr != LW_PUT_ENDED)
-                e = lw_suspect_mark(in->store, r->fix.device,
-                                    r->fix.fix_time_ms, LW_JUMP_SUSPECT_NAME,
-                                    r->keep_ms);
+            if (e == LW_OK && st && pr == LW_PUT_NEWEST) {
+                r->before = *st;
+                r->judged = true;
+                r->ruling.verdict =
+                    lw_jump_judge(st, &r->fix, in->max_speed_mps,
+                                  LW_JUMP_MAX_ACCURACY_M, &r->ruling.info);
+                if (r->ruling.verdict == LW_JUMP_SUSPECT) {
+                    e = lw_suspect_mark(in->store, r->fix.device,
+                                        r->fix.fix_time_ms,
+                                        LW_JUMP_SUSPECT_NAME,
+                                        r->before.has_accepted
+                                            ? r->before.accepted.fix_time_ms
+                                            : 0);
+                    suspect++;
+                }
+            }
             stored += pr != LW_PUT_DUPLICATE && pr != LW_PUT_ENDED;
             dups += pr == LW_PUT_DUPLICATE;
             ended += pr == LW_PUT_ENDED;
@@ -481,6 +521,7 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
             results[i] = r->heard_only ? 0 : pr;
     }
     d = in->delta;
+    d.fixed[LW_CNT_SUSPECT] += suspect;
     d.fixed[LW_CNT_STORED] += stored;
     d.fixed[LW_CNT_DUPLICATES] += dups;
     d.fixed[LW_CNT_LATE] += late;
@@ -497,6 +538,7 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
                   lw_store_errmsg(in->store));
         goto out_rollback;
     }
+    in->total.fixed[LW_CNT_SUSPECT] += suspect;
     in->total.fixed[LW_CNT_STORED] += stored;
     in->total.fixed[LW_CNT_DUPLICATES] += dups;
     in->total.fixed[LW_CNT_LATE] += late;
@@ -507,7 +549,7 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
         for (size_t i = 0; i < in->npending; i++) {
             if (!in->pending[i].heard_only)
                 in->stored_cb(in->stored_ctx, &in->pending[i].fix,
-                              results[i]);
+                              results[i], &in->pending[i].ruling);
         }
     }
     in->npending = 0;
@@ -516,6 +558,7 @@ enum lw_err lw_ingest_flush(struct lw_ingest *in, char *err, size_t errlen)
 
 out_rollback:
     (void)lw_store_rollback(in->store);
+    unjudge(in);
 out_free:
     free(results);
     return e;

@@ -145,10 +145,12 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_INBOX_INSERT] = "INSERT INTO fix_inbox (" FIX_COLS ") VALUES "
                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     /* the common case in one statement: a known device's fix newer than its
-     * last-known one (so newer than all its history, never a duplicate)
-     * moves the heard window, the count and the last-known fix; changes()
-     * == 0 means an unknown device, a late fix or a duplicate. min/max: our
-     * clock may step back; the window only ever widens */
+     * last-known one (so newer than all its history but its suspect fixes,
+     * which never became the last-known one: suspect.h) moves the heard
+     * window, the count and the last-known fix; changes() == 0 means an
+     * unknown device, a late fix or a duplicate (a suspect fix redelivered
+     * is one). min/max: our clock may step back; the window only ever
+     * widens */
     [ST_DEV_NEWEST] =
         "UPDATE devices SET "
         "first_heard_ms = min(first_heard_ms, ?3), "
@@ -159,7 +161,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
         "last_course_deg = ?7, last_accuracy_m = ?8, last_alt_m = ?9, "
         "last_battery_pct = ?10, last_trigger_code = ?11 "
         "WHERE id = ?1 AND "
-        "(last_fix_time_ms IS NULL OR last_fix_time_ms < ?2)",
+        "(last_fix_time_ms IS NULL OR last_fix_time_ms < ?2) AND NOT EXISTS "
+        "(SELECT 1 FROM fix_suspect WHERE device = ?1 AND fix_time_ms = ?2)",
     /* a late fix: heard window and count only */
     [ST_DEV_FIXED] = "UPDATE devices SET "
                      "first_heard_ms = min(first_heard_ms, ?2), "

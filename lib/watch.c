@@ -1067,12 +1067,19 @@ static void check_places(struct lw_watch *w, struct lw_dstate *d,
 enum lw_err lw_watch_fix(struct lw_watch *w, const struct lw_fix *f, bool late,
                          int64_t now_ms)
 {
+    return lw_watch_fix_judged(w, f, late, NULL, now_ms);
+}
+
+enum lw_err lw_watch_fix_judged(struct lw_watch *w, const struct lw_fix *f,
+                                bool late, const struct lw_jump_ruling *j,
+                                int64_t now_ms)
+{
     struct lw_dstate *d;
     enum lw_err e;
 
     if (!w || !f)
         return LW_ERR_INVAL;
-    e = lw_engine_fix(w->engine, f, late, now_ms);
+    e = lw_engine_fix_judged(w->engine, f, late, j, now_ms);
     d = dev(w, f->device);
     if (d) {
         if (f->recv_time_ms > d->last_heard_ms)

@@ -26,11 +26,14 @@
  *     and, when the message is a fix, the distance from the last fix before.
  *   - power_cut / tow / low_battery: OwnTracks trigger 'e' / '!' / '9'; one
  *     per run (re-armed by a fix with another trigger).
- *   - gps_jump: a fix that jumps impossibly far from the previous accepted
- *     fix (jump.h: implied speed over max_speed_mps, both accuracies under
- *     100 m) is kept aside: it is heard (ends a silence) but moves no fence
- *     state, is not the newest fix and raises no trigger alert, until the
- *     next fix confirms it (then it is processed, followed by that fix). A
+ *   - gps_jump: a fix judged a jump (jump.h: implied speed from the
+ *     previous accepted fix over [ingest] max_speed_kmh, both accuracies
+ *     under 100 m) is kept aside. The engine does not judge: the ingester
+ *     judges each fix once, when it stores it, and the verdict comes in
+ *     with the fix (lw_engine_fix_judged). A suspect fix is heard (ends a
+ *     silence) but moves no fence state, is not the newest fix and raises
+ *     no trigger alert, until the next fix confirms it (then it is
+ *     processed, followed by that fix). A
  *     gps_jump alert carries the suspect fix, moved_m (distance from the
  *     accepted fix) and gap_ms (time between them); at most one per
  *     LW_ALERT_JUMP_REPEAT_MS per vehicle, by now_ms.
@@ -90,6 +93,7 @@
 #include "lienwatch/err.h"
 #include "lienwatch/fence.h"
 #include "lienwatch/fix.h"
+#include "lienwatch/jump.h"
 
 enum lw_alert_kind {
     LW_ALERT_GEOFENCE_EXIT = 1, /* "geofence_exit" */
@@ -154,8 +158,10 @@ struct lw_alert_cfg {
     double fence_margin_m;      /* >= 0 */
     int64_t offline_after_ms;   /* default allowance, > 0 */
     int watch_days_past_due;    /* watched at or over this */
-    double max_speed_mps;       /* gps_jump above this implied speed
-                                   (jump.h); 0 = not judged */
+    double max_speed_mps;       /* >= 0; not read by the engine: jumps
+                                   are judged by the ingester
+                                   (lw_ingest_set_max_speed) and come in
+                                   with the fix (lw_engine_fix_judged) */
     int64_t parked_after_ms;    /* parked_long after this long within
                                    LW_ALERT_PARKED_RADIUS_M; 0 = off */
 };
@@ -248,6 +254,19 @@ enum lw_err lw_engine_heard(struct lw_engine *e, const char *device,
  */
 enum lw_err lw_engine_fix(struct lw_engine *e, const struct lw_fix *f,
                           bool late, int64_t now_ms);
+
+/*
+ * lw_engine_fix for a fix that was judged for a jump when it was stored
+ * (jump.h; j borrowed, NULL: accepted). The engine acts on the verdict of
+ * a live fix: LW_JUMP_SUSPECT keeps f aside (heard, moves nothing; raises
+ * gps_jump with j->info's distance and time), LW_JUMP_CONFIRMS processes
+ * the suspect kept aside (when it is the one j->info.confirmed names)
+ * then f, LW_JUMP_OK processes f and drops any suspect. Late fixes ignore
+ * j. lw_engine_fix is this with j NULL.
+ */
+enum lw_err lw_engine_fix_judged(struct lw_engine *e, const struct lw_fix *f,
+                                 bool late, const struct lw_jump_ruling *j,
+                                 int64_t now_ms);
 
 /*
  * Raises what is due at now_ms (offline, dwell) for one device, or for all

@@ -29,6 +29,7 @@
 
 #include "lienwatch/decode.h"
 #include "lienwatch/err.h"
+#include "lienwatch/jump.h"
 #include "lienwatch/store.h"
 
 struct lw_ingest; /* opaque */
@@ -68,9 +69,15 @@ enum lw_counter {
     LW_CNT_COUNT_
 };
 
-/* Called for every record of a batch after it was committed. */
+/*
+ * Called for every record of a batch after it was committed. j (borrowed)
+ * is the jump judgement made when f was stored (LW_JUMP_OK when f was not
+ * judged: a duplicate, a late fix, a paid-off device): the alert engine
+ * acts on it, it does not judge again.
+ */
 typedef void (*lw_ingest_stored_cb)(void *ctx, const struct lw_fix *f,
-                                    enum lw_put_result r);
+                                    enum lw_put_result r,
+                                    const struct lw_jump_ruling *j);
 
 /*
  * Creates an ingester writing into store (borrowed; must outlive it).
@@ -89,9 +96,13 @@ void lw_ingest_set_limits(struct lw_ingest *in, int batch_max,
 
 /*
  * Judges fixes for jumps (jump.h) at max_speed_mps (<= 0: off, the
- * default). A suspect fix is stored flagged (suspect.h) and does not become
- * its device's last-known fix; each device's judge starts from the store's
- * last-known fix. The alert engine judges the same fixes the same way.
+ * default). The one judgement of a fix is made in the flush that stores it,
+ * only for a fix the store took as its device's newest (a duplicate, a
+ * late fix or one of a paid-off device is not judged and changes no
+ * judge): a suspect fix is stored flagged (suspect.h) and does not become
+ * its device's last-known fix; the verdict goes to the stored callback
+ * with the fix. Each device's judge starts from the store's last-known
+ * fix; a failed flush puts the judges back as they were before it.
  */
 void lw_ingest_set_max_speed(struct lw_ingest *in, double max_speed_mps);
 

@@ -70,6 +70,18 @@ struct lw_jump_info {
 };
 
 /*
+ * One judgement as it travels with its fix: made once, by the ingester in
+ * the transaction that stores the fix (and flags it when suspect), then
+ * handed with the committed fix to the alert engine, which acts on it
+ * (lw_engine_fix_judged) instead of judging again: the stored flag and the
+ * fence state can never disagree.
+ */
+struct lw_jump_ruling {
+    enum lw_jump_verdict verdict; /* LW_JUMP_OK when not judged */
+    struct lw_jump_info info;     /* what the judge found */
+};
+
+/*
  * Whether f is a jump from p at max_speed_mps (> 0; <= 0: never) when both
  * accuracies are known and under max_accuracy_m. *speed_mps (may be NULL)
  * gets the implied speed.

@@ -153,6 +153,12 @@ enum lw_err lw_watch_restore(struct lw_watch *w, int64_t now_ms, char *err,
 enum lw_err lw_watch_fix(struct lw_watch *w, const struct lw_fix *f, bool late,
                          int64_t now_ms);
 
+/* lw_watch_fix with the jump judgement made when f was stored (j borrowed,
+ * NULL: accepted; lw_ingest_stored_cb): see lw_engine_fix_judged. */
+enum lw_err lw_watch_fix_judged(struct lw_watch *w, const struct lw_fix *f,
+                                bool late, const struct lw_jump_ruling *j,
+                                int64_t now_ms);
+
 /* A message without a position from device at now_ms (alive). */
 /*
  * Forgets the last-known fix of device (borrowed) after its positions were

@@ -81,6 +81,11 @@ struct t {
     size_t n;                      /* alerts in a */
     bool count_only;               /* scale test: count, do not keep */
     int64_t dwell[8];              /* dwell limits by fence id */
+    double jump_mps;               /* > 0: fixes are judged (jump_cfg) */
+    struct {
+        char device[LW_DEVICE_MAX + 1]; /* "" = free */
+        struct lw_jump_state st;   /* its judge, as the ingester keeps it */
+    } judges[4];                   /* stand in for the ingester */
 };
 
 /* lw_alert_cb: records the alert. */
@@ -173,13 +178,38 @@ static struct lw_fix mkfix(const char *device, double lat, double lon,
     return f;
 }
 
+/*
+ * Feeds a live fix f at now_ms. With t->jump_mps set, f is judged first
+ * as the ingester judges it when it stores it (jump.h), and the engine gets
+ * the verdict with the fix: the engine itself never judges.
+ */
+static void feed(struct t *t, const struct lw_fix *f, int64_t now_ms)
+{
+    struct lw_jump_ruling j = {0};
+    size_t i;
+
+    if (t->jump_mps > 0) {
+        for (i = 0; i < sizeof(t->judges) / sizeof(t->judges[0]); i++) {
+            if (!t->judges[i].device[0])
+                snprintf(t->judges[i].device, sizeof(t->judges[i].device),
+                         "%s", f->device);
+            if (strcmp(t->judges[i].device, f->device) == 0)
+                break;
+        }
+        assert_true(i < sizeof(t->judges) / sizeof(t->judges[0]));
+        j.verdict = lw_jump_judge(&t->judges[i].st, f, t->jump_mps,
+                                  LW_JUMP_MAX_ACCURACY_M, &j.info);
+    }
+    assert_int_equal(lw_engine_fix_judged(t->e, f, false, &j, now_ms), LW_OK);
+}
+
 /* Feeds a live fix taken and received at now_ms. */
 static void fix_at(struct t *t, const char *device, double lat, double lon,
                    int64_t now_ms)
 {
     struct lw_fix f = mkfix(device, lat, lon, now_ms, 10.0);
 
-    assert_int_equal(lw_engine_fix(t->e, &f, false, now_ms), LW_OK);
+    feed(t, &f, now_ms);
 }
 
 /* Fresh fences and engine, "v1" registered at T0 on overdue "acc1". */
@@ -239,13 +269,14 @@ static void expect(const struct t *t, size_t i, enum lw_alert_kind kind,
 /* Where a spoofed fix puts the car: 100 km north, far outside home. */
 #define SPOOF_LAT (HOME_LAT + 0.9)
 
-/* Sets t's engine to confirm_fixes confirm and max_speed_mps mps. */
+/* Sets t's engine to confirm_fixes confirm, and its fixes judged at mps
+ * (0: not judged). */
 static void jump_cfg(struct t *t, int confirm, double mps)
 {
-    struct lw_alert_cfg cfg = {confirm, MARGIN_M, OFFLINE_MS, WATCH_DPD, mps,
-                              0};
+    struct lw_alert_cfg cfg = {confirm, MARGIN_M, OFFLINE_MS, WATCH_DPD, 0, 0};
 
     lw_engine_set_cfg(t->e, &cfg);
+    t->jump_mps = mps;
 }
 
 /* Counts t's alerts of kind. */
@@ -338,7 +369,7 @@ static void test_jump_poor_or_unwatched(void **state)
     jump_cfg(t, 1, JUMP_MPS);
     fix_at(t, "v1", HOME_LAT, HOME_LON, now += STEP);
     f = mkfix("v1", SPOOF_LAT, HOME_LON, now += STEP, 150.0);
-    assert_int_equal(lw_engine_fix(t->e, &f, false, now), LW_OK);
+    feed(t, &f, now);
     assert_int_equal(count_kind(t, LW_ALERT_GPS_JUMP), 0);
     assert_int_equal(count_kind(t, LW_ALERT_GEOFENCE_EXIT), 1);
 

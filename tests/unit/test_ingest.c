@@ -269,10 +269,12 @@ static void test_long_device_id(void **state)
 static int64_t late_seen;
 static int64_t newest_seen;
 
-static void on_stored(void *ctx, const struct lw_fix *fx, enum lw_put_result r)
+static void on_stored(void *ctx, const struct lw_fix *fx, enum lw_put_result r,
+                      const struct lw_jump_ruling *j)
 {
     (void)ctx;
     (void)fx;
+    (void)j;
     if (r == LW_PUT_LATE)
         late_seen++;
     if (r == LW_PUT_NEWEST)

@@ -21,9 +21,11 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "lienwatch/ingest.h"
 #include "lienwatch/outbox.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/store.h"
+#include "lienwatch/suspect.h"
 #include "lienwatch/watch.h"
 
 /* 2026-11-23T12:00:00Z */
@@ -819,6 +821,123 @@ static void test_account_unchanged(void **state)
     assert_false(changed);
 }
 
+/* ---- one jump judgement per fix ---------------------------------------- */
+
+/* lw_ingest_stored_cb as lienwatchd's: each committed fix goes to the
+ * watch with the judgement made when it was stored. */
+static void ingest_stored(void *ctx, const struct lw_fix *x,
+                          enum lw_put_result r, const struct lw_jump_ruling *j)
+{
+    struct fx *f = ctx;
+
+    if (r == LW_PUT_DUPLICATE || r == LW_PUT_ENDED)
+        return;
+    assert_int_equal(
+        lw_watch_fix_judged(f->w, x, r == LW_PUT_LATE, j, x->recv_time_ms),
+        LW_OK);
+}
+
+/* One OwnTracks fix of owntracks/a/<dev> (acc 10 m) through in, flushed
+ * as its own batch. */
+static void ingest_fix(struct fx *f, struct lw_ingest *in, const char *dev,
+                       double lat, int64_t tst_s)
+{
+    struct lw_ingest_result r;
+    char topic[64], p[256], err[256] = "";
+
+    snprintf(topic, sizeof(topic), "owntracks/a/%s", dev);
+    snprintf(p, sizeof(p),
+             "{\"_type\":\"location\",\"lat\":%.6f,\"lon\":%.6f,"
+             "\"tst\":%lld,\"acc\":10}",
+             lat, LON, (long long)tst_s);
+    lw_ingest_message(in, topic, p, strlen(p), tst_s * 1000 + 1000, &r);
+    assert_int_equal(r.reject, LW_REJ_NONE);
+    if (lw_ingest_flush(in, err, sizeof(err)) != LW_OK)
+        fail_msg("ingest flush: %s", err);
+    flush_ok(f);
+}
+
+static int count_flags(void *ctx, int64_t fix_time_ms, const char *kind)
+{
+    (void)fix_time_ms;
+    (void)kind;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int flagged(struct fx *f, const char *device, int64_t fix_time_ms)
+{
+    int n = 0;
+
+    assert_int_equal(lw_suspect_each(f->s, device, fix_time_ms, fix_time_ms,
+                                     count_flags, &n),
+                     LW_OK);
+    return n;
+}
+
+/*
+ * A jump is judged once, when its fix is stored; the alert engine acts on
+ * that verdict, so the stored flag, the last-known fix and the fence state
+ * agree. Two redeliveries (QoS 1) made the ingester's own judge and the
+ * engine's disagree before, each judge seeing a different sequence (the
+ * engine never sees a duplicate):
+ *   a/v1: home, spoof (suspect), home again (a duplicate), a fix near the
+ *     spoof. It confirms the spoof: geofence_exit, the last-known fix there,
+ *     and it is not flagged. (The ingester's judge took the duplicate as a
+ *     fix, dropped its suspect, and flagged the confirming fix, while the
+ *     engine raised the exit from it.)
+ *   a/v2: home, spoof (suspect), the spoof again (a duplicate), home. The
+ *     car is home: no flag on the last fix, the last-known fix at home, no
+ *     exit. (The ingester's judge took the duplicate as confirming the
+ *     spoof, flagged the fix at home and put the spoof back as the
+ *     last-known fix, while the engine kept the car home.)
+ */
+static void test_jump_judged_once(void **state)
+{
+    struct fx *f = *state;
+    struct lw_ingest_opts o = {.topic_owntracks = "owntracks/+/+",
+                               .batch_max = 16};
+    struct lw_ingest *in;
+    struct lw_fix last;
+    int64_t t = T0 / 1000;
+    char err[256];
+
+    f->cfg.confirm_fixes = 1;
+    f->cfg.max_speed_kmh = 300;
+    add_fence(f->s, "home", LW_FENCE_KEEP_IN, HOME_POLY, "", 0, NULL);
+    set_account(f->s, "A1", 45);
+    set_vehicle(f->s, "a/v1", "A1", 0, T0);
+    set_vehicle(f->s, "a/v2", "A1", 0, T0);
+    start_watch(f, T0);
+    lw_decode_opts_init(&o.decode);
+    assert_int_equal(lw_ingest_new(&in, f->s, &o, err, sizeof(err)), LW_OK);
+    lw_ingest_set_max_speed(in, 300 / 3.6);
+    lw_ingest_set_stored_cb(in, ingest_stored, f);
+
+    ingest_fix(f, in, "v1", IN_LAT, t);
+    ingest_fix(f, in, "v1", OUT_LAT, t + 10);
+    assert_int_equal(count(f->s, "a/v1", LW_ALERT_GPS_JUMP), 1);
+    assert_int_equal(flagged(f, "a/v1", (t + 10) * 1000), 1);
+    ingest_fix(f, in, "v1", IN_LAT, t); /* redelivered */
+    ingest_fix(f, in, "v1", OUT_LAT + 0.001, t + 20);
+    assert_int_equal(flagged(f, "a/v1", (t + 20) * 1000), 0);
+    assert_int_equal(count(f->s, "a/v1", LW_ALERT_GEOFENCE_EXIT), 1);
+    assert_int_equal(lw_store_last_fix(f->s, "a/v1", &last), LW_OK);
+    assert_int_equal(last.fix_time_ms, (t + 20) * 1000);
+
+    ingest_fix(f, in, "v2", IN_LAT, t);
+    ingest_fix(f, in, "v2", OUT_LAT, t + 10);
+    ingest_fix(f, in, "v2", OUT_LAT, t + 10); /* redelivered */
+    ingest_fix(f, in, "v2", IN_LAT, t + 20);
+    assert_int_equal(flagged(f, "a/v2", (t + 10) * 1000), 1);
+    assert_int_equal(flagged(f, "a/v2", (t + 20) * 1000), 0);
+    assert_int_equal(count(f->s, "a/v2", LW_ALERT_GEOFENCE_EXIT), 0);
+    assert_int_equal(lw_store_last_fix(f->s, "a/v2", &last), LW_OK);
+    assert_int_equal(last.fix_time_ms, (t + 20) * 1000);
+    assert_true(last.lat_deg < 41.16);
+    lw_ingest_free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -837,6 +956,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_poll_race_own_write, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_queued_account, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_jump_judged_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_account_unchanged, setup,
                                         teardown),
