@@ -28,6 +28,10 @@
 #define STATE_QOS 0
 /* Longest topic we build. */
 #define TOPIC_MAX (LW_CONFIG_STR_MAX + LW_DEVICE_MAX + 16)
+/* Seconds between two slices of places checks (the loop serves other
+ * events in between), and fixes read per slice at most (about 10 ms). */
+#define PLACES_STEP_S 0.005
+#define PLACES_STEP_FIXES LW_WATCH_PLACES_STEP_FIXES
 /* Registry read failures: at most one log line per this many ms. */
 #define POLL_LOG_INTERVAL_MS 60000
 /* Length of an error detail. */
@@ -160,6 +164,26 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
     tick(w, lwrt_wall_ms());
 }
 
+/* ---- places checks ------------------------------------------------------ */
+
+static void places_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct lwd_watch *w = t->data;
+
+    (void)revents;
+    if (lw_watch_places_step(w->core, lwrt_wall_ms(), PLACES_STEP_FIXES) == 0)
+        ev_timer_stop(loop, t);
+    lwd_commit_alerts(w->commit);
+}
+
+/* Starts the slices when a places check was queued. */
+static void arm_places(struct lwd_watch *w)
+{
+    if (lw_watch_places_pending(w->core) > 0 &&
+        !ev_is_active(&w->places_timer))
+        ev_timer_start(w->loop, &w->places_timer);
+}
+
 /* ---- registry ------------------------------------------------------------ */
 
 static void log_registry(struct lwd_watch *w)
@@ -227,7 +251,9 @@ int lwd_watch_init(struct lwd_watch *w, struct ev_loop *loop,
     ev_init(&w->deadline_timer, deadline_cb);
     ev_timer_init(&w->poll_timer, poll_cb, POLL_INTERVAL_S, POLL_INTERVAL_S);
     ev_timer_init(&w->state_timer, state_cb, STATE_SWEEP_S, STATE_SWEEP_S);
+    ev_timer_init(&w->places_timer, places_cb, PLACES_STEP_S, PLACES_STEP_S);
     w->deadline_timer.data = w->poll_timer.data = w->state_timer.data = w;
+    w->places_timer.data = w;
     if (lw_watch_new(&w->core, store, cfg, &h, w, err, sizeof(err)) != LW_OK) {
         lwrt_log(LOG_ERR, "alert: %s", err);
         return -1;
@@ -260,6 +286,7 @@ void lwd_watch_release(struct lwd_watch *w)
         ev_timer_stop(w->loop, &w->deadline_timer);
         ev_timer_stop(w->loop, &w->poll_timer);
         ev_timer_stop(w->loop, &w->state_timer);
+        ev_timer_stop(w->loop, &w->places_timer);
     }
     if (w->commit)
         lwd_commit_attach(w->commit, NULL);
@@ -283,6 +310,7 @@ void lwd_watch_fix(struct lwd_watch *w, const struct lw_fix *f, bool late,
 {
     lw_watch_fix_judged(w->core, f, late, j, now_ms);
     arm_deadline(w, lw_watch_deadline(w->core, f->device));
+    arm_places(w);
 }
 
 void lwd_watch_heard(struct lwd_watch *w, const char *device, int64_t now_ms)

@@ -10,7 +10,11 @@
  *     another connection (the CLI) changed it and marks the states of
  *     devices whose alerts were acknowledged or closed;
  *   - state_timer: publishes the retained states that are due
- *     (lw_watch_state_sweep), each at most once per state interval.
+ *     (lw_watch_state_sweep), each at most once per state interval;
+ *   - places_timer: runs while places checks are queued (a watched
+ *     vehicle's first fix after 03:00), one slice of history
+ *     (lw_watch_places_step) per PLACES_STEP_S, so that many vehicles
+ *     crossing 03:00 together never hold the loop for long.
  * Alerts are stored first (daemon/commit.c runs lw_watch_flush, retried
  * like fixes when it fails), then published at QoS 1 and marked published
  * on PUBACK; unpublished ones are sent again on every (re)connection.
@@ -47,6 +51,7 @@ struct lwd_watch {
     int64_t armed_ms;             /* when deadline_timer fires, or INT64_MAX */
     ev_timer poll_timer;          /* registry change detection */
     ev_timer state_timer;         /* due states out */
+    ev_timer places_timer;        /* places checks, a slice at a time */
     struct lwrt_limit poll_limit; /* registry read failure log limit */
     struct pending_pub *pubs;     /* alert publications awaiting PUBACK */
     size_t npubs, cappubs;        /* used / allocated */

@@ -109,6 +109,7 @@ void lw_devmap_release(struct lw_devmap *m)
             continue;
         free(m->slots[i]->device);
         lw_dextras_free(m->slots[i]->extras);
+        free(m->slots[i]->places_text);
         free(m->slots[i]);
     }
     free(m->slots);

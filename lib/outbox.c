@@ -687,26 +687,22 @@ static void usual_hours(const struct lw_place *p, char *buf, size_t len)
     }
 }
 
-char *lw_outbox_places_text(struct lw_store *s, const char *device,
-                            const char *zone, int64_t now_ms)
+char *lw_outbox_places_format(const struct lw_places *pl,
+                              const struct lw_tz *tz, int64_t ranked_ms,
+                              bool now)
 {
-    struct lw_places *pl = NULL;
-    struct lw_tz *tz = NULL;
     struct lw_sb b = {0};
-    char err[128], tbuf[LW_TIME_BUFLEN], hours[96], link[LINK_LEN];
+    char tbuf[LW_TIME_BUFLEN], hours[96], link[LINK_LEN], when[64];
     char *text;
     size_t n;
 
-    if (!s || !device)
+    if (!pl)
         return NULL;
-    if (lw_tz_load(zone, &tz, err, sizeof(err)) != LW_OK)
-        tz = NULL; /* UTC */
-    if (lw_places_new(NULL, &pl, err, sizeof(err)) != LW_OK ||
-        lw_store_history(s, device,
-                         now_ms - LW_OUTBOX_PLACES_DAYS * 86400 * INT64_C(1000),
-                         now_ms, places_add, pl) != LW_OK ||
-        lw_places_compute(pl, tz, now_ms, err, sizeof(err)) != LW_OK)
-        goto out;
+    if (now)
+        snprintf(when, sizeof(when), "now");
+    else
+        snprintf(when, sizeof(when), "at %s",
+                 lw_time_format(ranked_ms, tbuf, sizeof(tbuf)));
     n = lw_places_count(pl);
     for (size_t i = 0; i < n && i < LW_OUTBOX_PLACES_TOP; i++) {
         const struct lw_place *p = lw_places_get(pl, i);
@@ -719,20 +715,40 @@ char *lw_outbox_places_text(struct lw_store *s, const char *device,
                      (unsigned)p->nights, (unsigned)p->visits,
                      lw_time_format(p->last_seen_ms, tbuf, sizeof(tbuf)));
         lw_sb_printf(&b,
-                     "     usually there (%s): %s; likely there now: %.0f%%\n",
+                     "     usually there (%s): %s; likely there %s: %.0f%%\n",
                      lw_tz_name(tz), hours[0] ? hours : "no hour of the day",
-                     p->likely_now * 100.0);
+                     when, p->likely_now * 100.0);
         lw_sb_printf(&b, "     %s\n",
                      lw_osm_url(p->lat_deg, p->lon_deg, link, sizeof(link)));
     }
-out:
-    lw_places_free(pl);
-    lw_tz_free(tz);
     text = lw_sb_take(&b);
     if (text && !text[0]) {
         free(text);
         text = NULL;
     }
+    return text;
+}
+
+char *lw_outbox_places_text(struct lw_store *s, const char *device,
+                            const char *zone, int64_t now_ms)
+{
+    struct lw_places *pl = NULL;
+    struct lw_tz *tz = NULL;
+    char err[128];
+    char *text = NULL;
+
+    if (!s || !device)
+        return NULL;
+    if (lw_tz_load(zone, &tz, err, sizeof(err)) != LW_OK)
+        tz = NULL; /* UTC */
+    if (lw_places_new(NULL, &pl, err, sizeof(err)) == LW_OK &&
+        lw_store_history(s, device,
+                         now_ms - LW_OUTBOX_PLACES_DAYS * 86400 * INT64_C(1000),
+                         now_ms, places_add, pl) == LW_OK &&
+        lw_places_compute(pl, tz, now_ms, err, sizeof(err)) == LW_OK)
+        text = lw_outbox_places_format(pl, tz, now_ms, true);
+    lw_places_free(pl);
+    lw_tz_free(tz);
     return text;
 }
 
@@ -952,9 +968,11 @@ static enum lw_err hold(struct lw_store *s, const struct lw_outbox_opts *o,
     return run(db, st, "holding an alert for a digest");
 }
 
+/* places: the offline mail's places text; given false: read them here. */
 static enum lw_err queue_single(struct lw_store *s,
                                 const struct lw_outbox_opts *o,
                                 int64_t alert_id, const struct lw_alert *a,
+                                const char *given_places, bool given,
                                 int64_t now_ms)
 {
     struct lw_vehicle v;
@@ -971,9 +989,10 @@ static enum lw_err queue_single(struct lw_store *s,
         return e;
     lookup(s, a->device, &v, &hv, &acct, &ha);
     instance_tag(s, inst, sizeof(inst));
-    if (a->kind == LW_ALERT_OFFLINE)
+    if (a->kind == LW_ALERT_OFFLINE && !given)
         places = lw_outbox_places_text(s, a->device, o->places_zone, now_ms);
-    env = (struct lw_mail_env){o->from, rcpt, inst, now_ms, places};
+    env = (struct lw_mail_env){o->from, rcpt, inst, now_ms,
+                               given ? given_places : places};
     e = lw_mail_compose_alert(&env, alert_id, a, hv ? &v : NULL,
                               ha ? &acct : NULL, &m);
     free(places);
@@ -985,10 +1004,33 @@ static enum lw_err queue_single(struct lw_store *s,
     return e;
 }
 
+static enum lw_err enqueue(struct lw_store *s, const struct lw_outbox_opts *o,
+                           int64_t alert_id, const struct lw_alert *a,
+                           const char *places, bool given, int64_t now_ms,
+                           bool *held);
+
 enum lw_err lw_outbox_enqueue(struct lw_store *s,
                               const struct lw_outbox_opts *o, int64_t alert_id,
                               const struct lw_alert *a, int64_t now_ms,
                               bool *held)
+{
+    return enqueue(s, o, alert_id, a, NULL, false, now_ms, held);
+}
+
+enum lw_err lw_outbox_enqueue_places(struct lw_store *s,
+                                     const struct lw_outbox_opts *o,
+                                     int64_t alert_id,
+                                     const struct lw_alert *a,
+                                     const char *places, int64_t now_ms,
+                                     bool *held)
+{
+    return enqueue(s, o, alert_id, a, places, true, now_ms, held);
+}
+
+static enum lw_err enqueue(struct lw_store *s, const struct lw_outbox_opts *o,
+                           int64_t alert_id, const struct lw_alert *a,
+                           const char *places, bool given, int64_t now_ms,
+                           bool *held)
 {
     struct lw_db *db = lw_store_db(s);
     int64_t recent = 0;
@@ -1010,7 +1052,7 @@ enum lw_err lw_outbox_enqueue(struct lw_store *s,
         if (e == LW_OK && held)
             *held = true;
     } else if (e == LW_OK) {
-        e = queue_single(s, o, alert_id, a, now_ms);
+        e = queue_single(s, o, alert_id, a, places, given, now_ms);
     }
     return lw_db_savepoint_end(db, SAVEPOINT, e);
 }

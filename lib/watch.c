@@ -43,10 +43,23 @@ enum entry_kind {
 /* One thing waiting to be stored. */
 struct entry {
     enum entry_kind kind; /* which member of u */
+    bool places_ready;    /* an offline alert: places is its mail's text */
+    char *places;         /* ... (owned; NULL: none known) */
     union {
         struct lw_alert alert;     /* ENTRY_ALERT */
         struct lw_account account; /* ENTRY_ACCOUNT */
     } u;
+};
+
+/*
+ * A places computation (check_places) waiting for lw_watch_places_step: its
+ * vehicle's history is read a slice at a time, then computed and judged.
+ */
+struct place_job {
+    struct lw_dstate *d;  /* the vehicle (devmap entries never move) */
+    struct lw_fix fix;    /* the fix that asked: history up to it */
+    int64_t next_ms;      /* the history is read from here on */
+    struct lw_places *pl; /* being filled; NULL before the first slice */
 };
 
 struct lw_watch {
@@ -73,6 +86,9 @@ struct lw_watch {
     struct lw_tz *tz;            /* [places] timezone, loaded on first use */
     char tz_zone[LW_CONFIG_STR_MAX + 1]; /* the name it was loaded for */
     bool tz_loaded;                      /* tz is for tz_zone (NULL: UTC) */
+    struct place_job *jobs;      /* places computations waiting, FIFO */
+    size_t jobs_head;            /* the first one waiting */
+    size_t njobs, capjobs;       /* used (from 0) / allocated */
 };
 
 /* A watched vehicle's places are computed again (placewatch.h) at its
@@ -294,6 +310,8 @@ static struct entry *queue_push(struct lw_watch *w, enum entry_kind kind)
         return NULL;
     q = &w->queue[w->nqueue++];
     q->kind = kind;
+    q->places_ready = false;
+    q->places = NULL;
     if (kind == ENTRY_ACCOUNT)
         w->queued_accounts++;
     return q;
@@ -380,6 +398,11 @@ void lw_watch_free(struct lw_watch *w)
         return;
     lw_engine_free(w->engine); /* before the fences it borrows */
     lw_fenceset_free(w->fences);
+    for (size_t i = w->jobs_head; i < w->njobs; i++)
+        lw_places_free(w->jobs[i].pl);
+    free(w->jobs);
+    for (size_t i = 0; i < w->nqueue; i++)
+        free(w->queue[i].places);
     lw_devmap_release(&w->devices);
     lw_tz_free(w->tz);
     free(w->queue);
@@ -972,11 +995,6 @@ static const struct lw_tz *places_tz(struct lw_watch *w)
     return w->tz;
 }
 
-static int places_add(void *ctx, const struct lw_fix *f)
-{
-    return lw_places_add(ctx, f) == LW_OK ? 0 : 1;
-}
-
 /* lw_alert_row_cb: an open long_move means the trip goes on (a restart
  * does not raise it again). */
 static int open_long_move(void *ctx, const struct lw_alert_row *r)
@@ -1002,27 +1020,55 @@ static void place_alert(struct lw_watch *w, enum lw_alert_kind kind,
     on_alert(w, &a);
 }
 
+/* The queued places computation of d, NULL when none. */
+static struct place_job *job_of(struct lw_watch *w, const struct lw_dstate *d)
+{
+    for (size_t i = w->jobs_head; i < w->njobs; i++) {
+        if (w->jobs[i].d == d)
+            return &w->jobs[i];
+    }
+    return NULL;
+}
+
+/* Queues a places computation of d up to f (or moves its end to f when one
+ * is queued). Out of memory: not queued (the next fix asks again). */
+static void queue_places(struct lw_watch *w, struct lw_dstate *d,
+                         const struct lw_fix *f)
+{
+    struct place_job *j;
+
+    if (d->pw_queued && (j = job_of(w, d)) != NULL) {
+        j->fix = *f;
+        return;
+    }
+    if (w->jobs_head > 0 && w->jobs_head == w->njobs)
+        w->jobs_head = w->njobs = 0;
+    if (!grow((void **)&w->jobs, &w->capjobs, w->njobs + 1, QUEUE_INITIAL,
+              sizeof(*w->jobs)))
+        return;
+    j = &w->jobs[w->njobs++];
+    memset(j, 0, sizeof(*j));
+    j->d = d;
+    j->fix = *f;
+    j->next_ms = f->fix_time_ms - LW_PLACEWATCH_HISTORY_MS;
+    d->pw_queued = true;
+}
+
 /*
  * new_overnight_place and long_move for f, an accepted live fix of a
  * watched vehicle (d its state). The places of its last
- * LW_PLACEWATCH_HISTORY_MS of history are computed at its first fix after a
- * local 03:00 (a night it may have spent somewhere new) or after
- * PLACES_CHECK_MS; other fixes only measure their distance from the usual
- * night place (about 0.3 s for 60 days of 30 s fixes against nothing). A
- * failure to read the history skips the computation (the next fix tries
- * again).
+ * LW_PLACEWATCH_HISTORY_MS of history are computed again at its first fix
+ * after a local 03:00 (a night it may have spent somewhere new) or after
+ * PLACES_CHECK_MS: that reads up to 61 days of history (about 0.3 s for 30 s
+ * fixes), so it is only queued here and done in slices by
+ * lw_watch_places_step. Other fixes only measure their distance from the
+ * usual night place (long_move).
  */
 static void check_places(struct lw_watch *w, struct lw_dstate *d,
                          const struct lw_fix *f, int64_t now_ms)
 {
-    struct lw_placewatch_cfg pc = {
-        .new_place_m = w->cfg->places_new_place_km * M_PER_KM,
-        .long_move_m = w->cfg->places_long_move_km * M_PER_KM,
-    };
-    struct lw_placewatch_out out;
-    struct lw_places *pl = NULL;
     const struct lw_tz *tz = places_tz(w);
-    char err[128];
+    double long_move_m = w->cfg->places_long_move_km * M_PER_KM;
 
     if (!lw_engine_watched(w->engine, f->device)) {
         d->pw.watched_from_ms = 0; /* watched again: a new baseline */
@@ -1042,26 +1088,112 @@ static void check_places(struct lw_watch *w, struct lw_dstate *d,
                                  f->fix_time_ms, NULL) == 0) {
         double dist;
 
-        if (lw_placewatch_move(&d->pw, f->lat_deg, f->lon_deg, pc.long_move_m,
+        if (lw_placewatch_move(&d->pw, f->lat_deg, f->lon_deg, long_move_m,
                                &dist))
             place_alert(w, LW_ALERT_LONG_MOVE, f, dist, now_ms);
         return;
     }
     d->pw_fix_ms = f->fix_time_ms;
-    if (lw_places_new(NULL, &pl, err, sizeof(err)) != LW_OK)
-        return;
-    if (lw_store_history(w->store, f->device,
-                         f->fix_time_ms - LW_PLACEWATCH_HISTORY_MS,
-                         f->fix_time_ms, places_add, pl) == LW_OK &&
-        lw_places_compute(pl, tz, f->fix_time_ms, err, sizeof(err)) == LW_OK &&
-        lw_placewatch_judge(pl, &pc, &d->pw, &out) == LW_OK) {
-        if (out.new_night)
-            place_alert(w, LW_ALERT_NEW_OVERNIGHT_PLACE, f, out.from_usual_m,
-                        now_ms);
-        if (out.long_move)
-            place_alert(w, LW_ALERT_LONG_MOVE, f, out.move_m, now_ms);
+    queue_places(w, d, f);
+}
+
+/* Slice reader: adds fixes to the job's places until the budget is spent
+ * (then stops the read: the next slice goes on from there). */
+struct slice {
+    struct place_job *j; /* the job */
+    size_t left;         /* fixes this slice may still read */
+    bool oom;            /* out of memory */
+};
+
+static int slice_add(void *ctx, const struct lw_fix *f)
+{
+    struct slice *sl = ctx;
+
+    if (lw_places_add(sl->j->pl, f) != LW_OK) {
+        sl->oom = true;
+        return 1;
     }
-    lw_places_free(pl);
+    sl->j->next_ms = f->fix_time_ms + 1;
+    return --sl->left == 0;
+}
+
+/* Ends the first job: frees what it holds and pops it. */
+static void job_done(struct lw_watch *w)
+{
+    struct place_job *j = &w->jobs[w->jobs_head++];
+
+    lw_places_free(j->pl);
+    j->pl = NULL;
+    j->d->pw_queued = false;
+    if (w->jobs_head == w->njobs)
+        w->jobs_head = w->njobs = 0;
+}
+
+/* The first job's history is read: its places, what they show, and the
+ * top places kept for the vehicle's offline mail. */
+static void job_judge(struct lw_watch *w, struct place_job *j, int64_t now_ms)
+{
+    struct lw_placewatch_cfg pc = {
+        .new_place_m = w->cfg->places_new_place_km * M_PER_KM,
+        .long_move_m = w->cfg->places_long_move_km * M_PER_KM,
+    };
+    const struct lw_tz *tz = places_tz(w);
+    struct lw_placewatch_out out;
+    struct lw_dstate *d = j->d;
+    const struct lw_fix *f = &j->fix;
+    char err[128];
+
+    if (lw_places_compute(j->pl, tz, f->fix_time_ms, err, sizeof(err)) !=
+        LW_OK)
+        return;
+    free(d->places_text);
+    d->places_text = lw_outbox_places_format(j->pl, tz, f->fix_time_ms, false);
+    /* no longer watched meanwhile: its next watched fix starts over */
+    if (!lw_engine_watched(w->engine, f->device) || !d->pw.watched_from_ms)
+        return;
+    if (lw_placewatch_judge(j->pl, &pc, &d->pw, &out) != LW_OK)
+        return;
+    if (out.new_night)
+        place_alert(w, LW_ALERT_NEW_OVERNIGHT_PLACE, f, out.from_usual_m,
+                    now_ms);
+    if (out.long_move)
+        place_alert(w, LW_ALERT_LONG_MOVE, f, out.move_m, now_ms);
+}
+
+size_t lw_watch_places_step(struct lw_watch *w, int64_t now_ms,
+                            size_t max_fixes)
+{
+    struct place_job *j;
+    struct slice sl;
+    char err[128];
+
+    if (!w || w->jobs_head == w->njobs)
+        return 0;
+    j = &w->jobs[w->jobs_head];
+    if (!j->pl && lw_places_new(NULL, &j->pl, err, sizeof(err)) != LW_OK) {
+        job_done(w); /* out of memory: the next check tries again */
+        goto out;
+    }
+    sl = (struct slice){.j = j, .left = max_fixes ? max_fixes : 1};
+    /* a failed read is not retried in a loop: the job ends, the vehicle's
+     * next check (its next night) tries again */
+    if (lw_store_history(w->store, j->fix.device, j->next_ms,
+                         j->fix.fix_time_ms, slice_add, &sl) != LW_OK ||
+        sl.oom) {
+        job_done(w);
+        goto out;
+    }
+    if (sl.left == 0)
+        goto out; /* more to read: the next slice */
+    job_judge(w, j, now_ms);
+    job_done(w);
+out:
+    return w->njobs - w->jobs_head;
+}
+
+size_t lw_watch_places_pending(const struct lw_watch *w)
+{
+    return w ? w->njobs - w->jobs_head : 0;
 }
 
 enum lw_err lw_watch_fix(struct lw_watch *w, const struct lw_fix *f, bool late,
@@ -1226,9 +1358,11 @@ static enum lw_err store_entry(struct lw_watch *w, const struct entry *q,
                   lw_store_errmsg(w->store));
         return e;
     }
-    /* the mail goes in the same transaction as its alert */
+    /* the mail goes in the same transaction as its alert; an offline
+     * mail's places were found before it (mail_places) */
     lw_outbox_opts_from_config(&mail, w->cfg);
-    e = lw_outbox_enqueue(w->store, &mail, *id, a, a->raised_ms, NULL);
+    e = lw_outbox_enqueue_places(w->store, &mail, *id, a, q->places,
+                                 a->raised_ms, NULL);
     if (e != LW_OK && curable(e)) {
         lw_seterr(
             err, errlen, "cannot queue the mail of the %s alert of %s: %s",
@@ -1297,6 +1431,35 @@ static enum lw_err store_queue(struct lw_watch *w, struct stored *done,
     return LW_OK;
 }
 
+/*
+ * The places each queued offline alert's mail names, found before the
+ * transaction that stores it: those kept from the vehicle's last places
+ * computation (lw_watch_places_step), else (a vehicle with no fix since
+ * the start) read from its history now, outside the transaction.
+ */
+static void mail_places(struct lw_watch *w)
+{
+    if (!w->cfg->smtp_url[0])
+        return; /* no mail */
+    for (size_t i = 0; i < w->nqueue; i++) {
+        struct entry *q = &w->queue[i];
+        const struct lw_dstate *d;
+
+        if (q->kind != ENTRY_ALERT || q->u.alert.kind != LW_ALERT_OFFLINE ||
+            q->places_ready)
+            continue;
+        d = lw_devmap_get(&w->devices, q->u.alert.device, false);
+        if (d && d->places_text)
+            q->places = strdup(d->places_text);
+        else
+            q->places =
+                lw_outbox_places_text(w->store, q->u.alert.device,
+                                      w->cfg->places_timezone,
+                                      q->u.alert.raised_ms);
+        q->places_ready = true; /* NULL: none known (or no memory) */
+    }
+}
+
 enum lw_err lw_watch_flush(struct lw_watch *w, char *err, size_t errlen)
 {
     struct stored *done;
@@ -1313,6 +1476,7 @@ enum lw_err lw_watch_flush(struct lw_watch *w, char *err, size_t errlen)
         lw_seterr(err, errlen, "out of memory");
         return LW_ERR_NOMEM;
     }
+    mail_places(w);
     e = store_queue(w, done, err, errlen);
     if (e != LW_OK)
         goto out_free;
@@ -1325,6 +1489,7 @@ enum lw_err lw_watch_flush(struct lw_watch *w, char *err, size_t errlen)
         struct lw_alert_row r;
         struct lw_dstate *d;
 
+        free(q->places);
         if (q->kind != ENTRY_ALERT)
             continue;
         memset(&r, 0, sizeof(r));

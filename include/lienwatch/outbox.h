@@ -56,6 +56,7 @@
 
 #include "lienwatch/alert.h"
 #include "lienwatch/err.h"
+#include "lienwatch/places.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/store.h"
 
@@ -153,6 +154,31 @@ struct lw_outbox_opts {
  */
 char *lw_outbox_places_text(struct lw_store *s, const char *device,
                             const char *zone, int64_t now_ms);
+
+/*
+ * The same text from places already computed and ranked (pl borrowed,
+ * lw_places_compute / lw_places_rank at ranked_ms; tz borrowed, NULL: UTC):
+ * what the alert pipeline keeps per vehicle so that an offline mail does
+ * not read history while its alert is stored. With now false the likely
+ * figure says when it was ranked ("likely there at <time>") instead of
+ * "now". NULL when there is no place or out of memory; owned by the
+ * caller (free).
+ */
+char *lw_outbox_places_format(const struct lw_places *pl,
+                              const struct lw_tz *tz, int64_t ranked_ms,
+                              bool now);
+
+/*
+ * lw_outbox_enqueue with the offline mail's places given (places borrowed:
+ * lw_outbox_places_text or _format; NULL: none known, the mail says so)
+ * instead of read from the history here, in the caller's transaction.
+ */
+enum lw_err lw_outbox_enqueue_places(struct lw_store *s,
+                                     const struct lw_outbox_opts *o,
+                                     int64_t alert_id,
+                                     const struct lw_alert *a,
+                                     const char *places, int64_t now_ms,
+                                     bool *held);
 
 /*
  * Fills *o from the [smtp] settings of c (o borrows c's strings: valid as

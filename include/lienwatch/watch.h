@@ -159,6 +159,27 @@ enum lw_err lw_watch_fix_judged(struct lw_watch *w, const struct lw_fix *f,
                                 bool late, const struct lw_jump_ruling *j,
                                 int64_t now_ms);
 
+/*
+ * Places checks. new_overnight_place and long_move (placewatch.h) need the
+ * places of up to LW_PLACEWATCH_HISTORY_MS of a watched vehicle's history,
+ * computed again at its first fix after each local 03:00 ([places]
+ * timezone): reading that history takes about 0.3 s for 60 days of 30 s
+ * fixes, too long for the daemon's loop when many vehicles cross 03:00
+ * together. lw_watch_fix only queues such a check; lw_watch_places_step
+ * reads at most max_fixes fixes of the first queued check and, once its
+ * history is read, computes its places (a few ms), raises what they show
+ * (queued for lw_watch_flush; the alerts carry the fix that asked for the
+ * check, raised at now_ms) and keeps the vehicle's top places for its
+ * offline mail (so storing an offline alert reads no history). Returns the
+ * checks still queued: call it again soon while that is not 0.
+ */
+#define LW_WATCH_PLACES_STEP_FIXES 10000
+size_t lw_watch_places_step(struct lw_watch *w, int64_t now_ms,
+                            size_t max_fixes);
+
+/* Places checks queued (lw_watch_places_step). */
+size_t lw_watch_places_pending(const struct lw_watch *w);
+
 /* A message without a position from device at now_ms (alive). */
 /*
  * Forgets the last-known fix of device (borrowed) after its positions were

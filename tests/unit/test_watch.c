@@ -938,6 +938,50 @@ static void test_jump_judged_once(void **state)
     lw_ingest_free(in);
 }
 
+/*
+ * The places check of a watched vehicle's first fix (placewatch.h) reads
+ * its history: lw_watch_fix only queues it, and lw_watch_places_step reads
+ * at most max_fixes fixes a call, so the daemon's loop never waits for a
+ * whole history. The top places are kept for the offline mail.
+ */
+static void test_places_in_slices(void **state)
+{
+    struct fx *f = *state;
+    size_t steps = 0, left;
+
+    registry(f, 45);
+    /* 49 fixes at home, a minute apart, stored before the start */
+    assert_int_equal(lw_store_begin(f->s), LW_OK);
+    for (int i = 0; i < 49; i++) {
+        struct lw_fix x;
+
+        lw_fix_init(&x);
+        snprintf(x.device, sizeof(x.device), "v1");
+        x.lat_deg = IN_LAT;
+        x.lon_deg = LON;
+        x.accuracy_m = 10;
+        x.fix_time_ms = T0 + i * MIN_MS;
+        x.recv_time_ms = x.fix_time_ms + 1000;
+        assert_int_equal(lw_store_put_fix(f->s, &x, NULL), LW_OK);
+    }
+    assert_int_equal(lw_store_commit(f->s), LW_OK);
+    start_watch(f, T0 + 50 * MIN_MS);
+    assert_int_equal(lw_watch_places_pending(f->w), 0);
+    /* the first fix seen while watched asks: queued, nothing read yet */
+    fix(f, "v1", IN_LAT, T0 + 49 * MIN_MS);
+    assert_int_equal(lw_watch_places_pending(f->w), 1);
+    do {
+        left = lw_watch_places_step(f->w, T0 + 50 * MIN_MS, 10);
+        steps++;
+    } while (left > 0 && steps < 100);
+    assert_int_equal(left, 0);
+    /* 50 fixes, 10 a slice: five full slices, then one that finds the
+     * end */
+    assert_int_equal(steps, 6);
+    assert_int_equal(lw_watch_places_step(f->w, T0 + 50 * MIN_MS, 10), 0);
+    flush_ok(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -958,6 +1002,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reload_keeps_queued_account, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_jump_judged_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_places_in_slices, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_account_unchanged, setup,
                                         teardown),
