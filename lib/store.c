@@ -117,6 +117,7 @@ enum stmt_id {
     ST_COUNTERS,
     ST_PRUNE_NEXT,
     ST_PRUNE_DELETE,
+    ST_PRUNE_SUSPECT,
     ST_PRUNE_COUNT,
     ST_DATA_VERSION,
     ST_META_GET,
@@ -209,6 +210,12 @@ static const char *const stmt_sql[ST_COUNT_] = {
         "AND fix_time_ms < ?2 ORDER BY fix_time_ms LIMIT 1 OFFSET ?4), ?2)",
     [ST_PRUNE_COUNT] = "UPDATE devices SET fix_count = fix_count - ?2 "
                        "WHERE id = ?1",
+    /* the suspect flags (suspect.h) of expired fixes the prune deleted go
+     * with them: those older than ?2 whose fix is no longer stored */
+    [ST_PRUNE_SUSPECT] =
+        "DELETE FROM fix_suspect WHERE device = ?1 AND fix_time_ms < ?2 "
+        "AND NOT EXISTS (SELECT 1 FROM fixes f WHERE f.device = ?1 AND "
+        "f.fix_time_ms = fix_suspect.fix_time_ms)",
     [ST_DATA_VERSION] = "PRAGMA data_version",
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     /* a BLOB (?2 is bound as one): the INTEGER affinity of meta.value
@@ -1141,6 +1148,11 @@ static enum lw_err prune_device(struct lw_store *s, const struct prune_dev *d,
     *n = lw_db_changes(s->db);
     if (*n == 0)
         return LW_OK;
+    /* no suspect flag outlives its fix */
+    e = run_text_int(s, ST_PRUNE_SUSPECT, d->id, before_ms,
+                     "pruning (suspect flags)");
+    if (e)
+        return e;
     /* fix_count stays the size of the device's history */
     return run_text_int(s, ST_PRUNE_COUNT, d->id, *n, "pruning (counting)");
 }
@@ -1398,6 +1410,8 @@ static enum lw_err purge_finish(struct lw_store *s, const char *device,
 {
     static const char *const sql[] = {
         "DELETE FROM fix_inbox WHERE device = ?1",
+        /* which of its fixes were suspect: nothing of it is left */
+        "DELETE FROM fix_suspect WHERE device = ?1",
         "UPDATE devices SET last_fix_time_ms = NULL, last_recv_time_ms = "
         "NULL, last_lat_deg = NULL, last_lon_deg = NULL, last_speed_mps = "
         "NULL, last_course_deg = NULL, last_accuracy_m = NULL, last_alt_m = "
@@ -1716,6 +1730,17 @@ static enum lw_err thin_device(struct lw_store *s, const struct prune_dev *d,
         lw_db_bind_int64(s->db, st, 2, c.f[i].t);
         e = lw_db_run(s->db, st, "thinning");
         del += e == LW_OK ? lw_db_changes(s->db) : 0;
+        /* its suspect flag (suspect.h) goes with it */
+        st = e == LW_OK ? lw_db_stmt(s->db,
+                                     "DELETE FROM fix_suspect WHERE device "
+                                     "= ?1 AND fix_time_ms = ?2",
+                                     &e)
+                        : NULL;
+        if (!st)
+            break;
+        lw_db_bind_text(s->db, st, 1, d->id);
+        lw_db_bind_int64(s->db, st, 2, c.f[i].t);
+        e = lw_db_run(s->db, st, "thinning (suspect flags)");
     }
     if (e == LW_OK && del)
         e = run_text_int(s, ST_PRUNE_COUNT, d->id, del, "thinning (counting)");

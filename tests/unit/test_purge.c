@@ -21,6 +21,7 @@
 #include "lienwatch/places.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/store.h"
+#include "lienwatch/suspect.h"
 
 #include <sqlite3.h>
 
@@ -379,6 +380,98 @@ static void test_thin(void **state)
     lw_store_close(s);
 }
 
+/* Rows of a query's single count. */
+static int count_sql(struct lw_store *s, const char *q)
+{
+    sqlite3_stmt *st;
+    int n = -1;
+
+    assert_int_equal(sqlite3_prepare_v2(lw_db_sqlite(lw_store_db(s)), q, -1,
+                                        &st, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Suspect flags whose fix is not stored. */
+#define ORPHAN_FLAGS                                                           \
+    "SELECT count(*) FROM fix_suspect s WHERE NOT EXISTS (SELECT 1 FROM "    \
+    "fixes f WHERE f.device = s.device AND f.fix_time_ms = s.fix_time_ms)"
+
+/* Flags every fourth fix of dev (i = 0, 4, ...) of n a minute apart from
+ * t0 suspect. */
+static void flag_some(struct lw_store *s, const char *dev, int64_t t0, int n)
+{
+    for (int i = 0; i < n; i += 4)
+        assert_int_equal(lw_suspect_mark(s, dev, t0 + i * MIN, "jump", 0),
+                         LW_OK);
+}
+
+static int flags_of(struct lw_store *s, const char *dev)
+{
+    char q[128];
+
+    snprintf(q, sizeof(q),
+             "SELECT count(*) FROM fix_suspect WHERE device = '%s'", dev);
+    return count_sql(s, q);
+}
+
+/* The suspect flags (suspect.h) of the fixes that retention, thinning or a
+ * payoff purge delete go with them: no flag without its fix, nothing left
+ * of a paid-off borrower's device. */
+static void test_suspect_flags(void **state)
+{
+    struct lw_store *s = open_mem();
+    char cursor[LW_DEVICE_MAX + 1] = "";
+    int64_t deleted;
+    bool finished = false;
+    int done;
+
+    (void)state;
+    account(s, "A", 40, "overdue", T0);
+    vehicle(s, "p/1", "A");
+    for (int i = 0; i < 40; i++) {
+        put(s, "r/1", T0 + i * MIN, 41.1 + i * 1e-3, -8.6);
+        put(s, "t/1", T0 + i * MIN, 41.1 + i * 1e-3, -8.6);
+        put(s, "p/1", T0 + i * MIN, 41.1 + i * 1e-3, -8.6);
+    }
+    flag_some(s, "r/1", T0, 40);
+    flag_some(s, "t/1", T0, 40);
+    flag_some(s, "p/1", T0, 40);
+    assert_int_equal(flags_of(s, "r/1"), 10);
+    assert_int_equal(count_sql(s, ORPHAN_FLAGS), 0);
+
+    /* retention: the 20 oldest fixes of every device go, in small steps,
+     * and the 5 flags among them */
+    do {
+        assert_int_equal(lw_store_prune_step(s, T0 + 20 * MIN, cursor, 3,
+                                             &deleted, &finished),
+                         LW_OK);
+    } while (!finished);
+    assert_int_equal(nfixes(s, "r/1"), 20);
+    assert_int_equal(flags_of(s, "r/1"), 5);
+    assert_int_equal(count_sql(s, ORPHAN_FLAGS), 0);
+
+    /* thinning to one fix an hour: most of the rest goes, their flags
+     * with them */
+    assert_true(thin_all(s, T0 + DAY, HOUR, 7) > 0);
+    assert_true(nfixes(s, "t/1") < 20);
+    assert_true(flags_of(s, "t/1") < 5);
+    assert_int_equal(count_sql(s, ORPHAN_FLAGS), 0);
+
+    /* paid off: after the purge nothing of p/1 is left, flags included */
+    account(s, "A", 40, "paid_off", T0 + HOUR);
+    purge_all(s, T0 + HOUR + 30 * DAY, 30 * DAY, 6, &done);
+    assert_int_equal(done, 1);
+    assert_int_equal(nfixes(s, "p/1"), 0);
+    assert_int_equal(flags_of(s, "p/1"), 0);
+    assert_true(flags_of(s, "r/1") > 0);
+    assert_int_equal(count_sql(s, ORPHAN_FLAGS), 0);
+    lw_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_payoff_mail),
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_thin),
+        cmocka_unit_test(test_suspect_flags),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
