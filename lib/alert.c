@@ -1893,3 +1893,27 @@ size_t lw_engine_devices(const struct lw_engine *e)
 {
     return e ? e->devs.n : 0;
 }
+
+enum lw_err lw_engine_restore_stay(struct lw_engine *e, const char *device,
+                                   double lat_deg, double lon_deg,
+                                   int64_t since_ms, bool alerted)
+{
+    struct dev *d;
+
+    if (!e || !id_ok(device, LW_DEVICE_MAX))
+        return LW_ERR_INVAL;
+    if (!lw_geo_valid(lat_deg, lon_deg))
+        return LW_ERR_RANGE;
+    d = dev_get(e, device);
+    if (!d)
+        return LW_ERR_NOMEM;
+    d->stay_lat_deg = lat_deg;
+    d->stay_lon_deg = lon_deg;
+    d->stay_ms = since_ms;
+    d->flags |= DEV_HAS_STAY;
+    if (alerted)
+        d->flags |= DEV_PARKED_DONE;
+    else
+        d->flags &= (uint16_t)~DEV_PARKED_DONE;
+    return LW_OK;
+}

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "lienwatch/geo.h"
 #include "lienwatch/places.h"
 #include "lienwatch/store.h"
 #include "schema.h"
@@ -1054,6 +1055,88 @@ enum lw_err lw_store_history(struct lw_store *s, const char *device,
     lw_db_bind_int64(s->db, st, 2, from_ms);
     lw_db_bind_int64(s->db, st, 3, to_ms);
     return lw_db_each_row(s->db, st, visit_fix, &cb, ctx, "reading history");
+}
+
+/* Degrees of latitude in one metre (WGS-84 sphere of lw_geo). */
+#define DEG_PER_M (180.0 / (M_PI * LW_GEO_EARTH_RADIUS_M))
+
+/* Scans fixes newest first for the first one really farther than radius_m
+ * from the centre (the SQL only rules out those inside the inscribed
+ * square). */
+struct stay_scan {
+    double lat, lon;  /* the centre: the newest fix */
+    double radius_m;  /* the stay's radius */
+    int64_t far_ms;   /* the newest far fix found; INT64_MIN none */
+};
+
+static int visit_stay(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    struct stay_scan *sc = ctx;
+
+    (void)cbp;
+    if (lw_geo_distance_m(sc->lat, sc->lon, sqlite3_column_double(st, 1),
+                          sqlite3_column_double(st, 2)) <= sc->radius_m)
+        return 0;
+    sc->far_ms = sqlite3_column_int64(st, 0);
+    return 1;
+}
+
+enum lw_err lw_store_stay_start(struct lw_store *s, const struct lw_fix *newest,
+                                double radius_m, double max_accuracy_m,
+                                int64_t from_ms, struct lw_fix *first)
+{
+    struct stay_scan sc;
+    double half_lat, half_lon, c;
+    sqlite3_stmt *st;
+    enum lw_err e;
+
+    if (check_handle(s) || !newest || !first || !(radius_m > 0) ||
+        !lw_geo_valid(newest->lat_deg, newest->lon_deg))
+        return LW_ERR_INVAL;
+    sc = (struct stay_scan){newest->lat_deg, newest->lon_deg, radius_m,
+                            INT64_MIN};
+    /* the square inscribed in the circle: nothing inside it is far */
+    half_lat = radius_m / M_SQRT2 * DEG_PER_M;
+    c = cos(newest->lat_deg * M_PI / 180.0);
+    half_lon = c > 1e-6 ? half_lat / c : 360.0;
+    st = lw_db_stmt(s->db,
+                    "SELECT fix_time_ms, lat_deg, lon_deg FROM fixes f "
+                    "WHERE device = ?1 AND fix_time_ms BETWEEN ?2 AND ?3 AND "
+                    "(abs(lat_deg - ?4) > ?5 OR abs(lon_deg - ?6) > ?7) AND "
+                    "(accuracy_m IS NULL OR accuracy_m <= ?8) AND NOT EXISTS "
+                    "(SELECT 1 FROM fix_suspect x WHERE x.device = ?1 AND "
+                    "x.fix_time_ms = f.fix_time_ms) ORDER BY fix_time_ms DESC",
+                    &e);
+    if (!st)
+        return e;
+    lw_db_bind_text(s->db, st, 1, newest->device);
+    lw_db_bind_int64(s->db, st, 2, from_ms);
+    lw_db_bind_int64(s->db, st, 3, newest->fix_time_ms);
+    lw_db_bind_double(s->db, st, 4, newest->lat_deg);
+    lw_db_bind_double(s->db, st, 5, half_lat);
+    lw_db_bind_double(s->db, st, 6, newest->lon_deg);
+    lw_db_bind_double(s->db, st, 7, half_lon);
+    lw_db_bind_double(s->db, st, 8, max_accuracy_m);
+    e = lw_db_each_row(s->db, st, visit_stay, NULL, &sc, "finding a stay");
+    if (e)
+        return e;
+    /* the stay began at the first usable fix after the last far one */
+    st = lw_db_stmt(s->db,
+                    "SELECT " FIX_COLS " FROM fixes f WHERE device = ?1 AND "
+                    "fix_time_ms > ?2 AND fix_time_ms <= ?3 AND "
+                    "(accuracy_m IS NULL OR accuracy_m <= ?4) AND NOT EXISTS "
+                    "(SELECT 1 FROM fix_suspect x WHERE x.device = ?1 AND "
+                    "x.fix_time_ms = f.fix_time_ms) ORDER BY fix_time_ms "
+                    "LIMIT 1",
+                    &e);
+    if (!st)
+        return e;
+    lw_db_bind_text(s->db, st, 1, newest->device);
+    lw_db_bind_int64(s->db, st, 2,
+                     sc.far_ms == INT64_MIN ? from_ms - 1 : sc.far_ms);
+    lw_db_bind_int64(s->db, st, 3, newest->fix_time_ms);
+    lw_db_bind_double(s->db, st, 4, max_accuracy_m);
+    return lw_db_get_row(s->db, st, row_to_fix, first, "finding a stay");
 }
 
 enum lw_err lw_store_devices(struct lw_store *s, lw_device_cb cb, void *ctx)

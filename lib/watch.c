@@ -96,6 +96,11 @@ struct lw_watch {
  * this much fix time; between, long_move compares each fix with the usual
  * night place kept from the last computation. */
 #define PLACES_CHECK_MS (24 * 3600 * 1000LL)
+/* A restart looks for the start of a stay this many parked_alert_after
+ * back (further: the stay is at least that long already). */
+#define STAY_LOOKBACK 2
+/* night_at_or_before looks this far back (a day and a clock change). */
+#define NIGHT_SEARCH_MS (26 * 3600 * 1000LL)
 #define M_PER_KM 1000.0
 
 /* ---- registry fences ------------------------------------------------- */
@@ -863,25 +868,53 @@ enum lw_err lw_watch_poll(struct lw_watch *w, int64_t now_ms, unsigned *what,
 
 /* ---- restore ------------------------------------------------------------- */
 
+/*
+ * What the past alerts say of each device, in a scratch map of struct
+ * lw_dstate whose fields mean here:
+ *   urgent                 silent: the latest offline/back_online alert is
+ *                          "offline";
+ *   pw_fix_ms              fix time of the latest parked_long alert, 0;
+ *   pw.last_new_night_ms   fix time of the latest new_overnight_place, 0;
+ *   pw.away                a long_move alert is not closed.
+ */
 struct restore_ctx {
     struct lw_watch *w;       /* the watch */
-    struct lw_devmap silence; /* per device: urgent = silent, alerted */
+    struct lw_devmap silence; /* per device: see above */
 };
 
 /* A device whose latest offline/back_online alert is "offline" is still
  * silent and alerted: restored so a restart does not raise it again. The
- * alerts come oldest first; in the scratch map urgent means "silent". */
+ * alerts come oldest first. The latest parked_long and new_overnight_place
+ * and an open long_move are noted for resume_places. */
 static int note_silence(void *ctx, const struct lw_alert_row *r)
 {
     struct restore_ctx *rc = ctx;
     struct lw_dstate *o;
+    int64_t t = r->a.has_fix ? r->a.fix.fix_time_ms : r->a.raised_ms;
 
-    if (r->a.kind != LW_ALERT_OFFLINE && r->a.kind != LW_ALERT_BACK_ONLINE)
+    if (r->a.kind != LW_ALERT_OFFLINE && r->a.kind != LW_ALERT_BACK_ONLINE &&
+        r->a.kind != LW_ALERT_PARKED_LONG &&
+        r->a.kind != LW_ALERT_NEW_OVERNIGHT_PLACE &&
+        r->a.kind != LW_ALERT_LONG_MOVE)
         return 0;
     o = lw_devmap_get(&rc->silence, r->a.device, true);
     if (!o)
         return 1;
-    o->urgent = r->a.kind == LW_ALERT_OFFLINE;
+    switch (r->a.kind) {
+    case LW_ALERT_PARKED_LONG:
+        if (t > o->pw_fix_ms)
+            o->pw_fix_ms = t;
+        break;
+    case LW_ALERT_NEW_OVERNIGHT_PLACE:
+        if (t > o->pw.last_new_night_ms)
+            o->pw.last_new_night_ms = t;
+        break;
+    case LW_ALERT_LONG_MOVE:
+        o->pw.away = o->pw.away || r->state != LW_ALERT_CLOSED;
+        break;
+    default:
+        o->urgent = r->a.kind == LW_ALERT_OFFLINE;
+    }
     return 0;
 }
 
@@ -930,6 +963,76 @@ static int restore_fence_state(void *ctx, const struct lw_alert_row *r)
     return 0;
 }
 
+static const struct lw_tz *places_tz(struct lw_watch *w);
+
+/* The last local night_hour:00 at or before t_ms in tz; 0 when none could
+ * be found (then t_ms itself serves). */
+static int64_t night_at_or_before(const struct lw_tz *tz, int64_t t_ms)
+{
+    int64_t from = t_ms - NIGHT_SEARCH_MS, first = 0;
+
+    /* a day holds one such instant, two around a change of offset */
+    while (lw_places_nights_between(tz, LW_PLACES_NIGHT_HOUR, from, t_ms,
+                                    &first) > 1)
+        from = first + 1;
+    return first;
+}
+
+/*
+ * After a restart, what a watched vehicle (d, with its newest fix) was
+ * doing: the stay parked_long measures (from the stored history, so that a
+ * car parked six days before the restart raises it at seven, and one
+ * already alerted is not alerted again for the same stay), and its night
+ * baseline (placewatch.h): watched since the night of its newest fix at
+ * the latest (nights after that are judged), the night of its latest
+ * new_overnight_place already alerted, a long_move trip not over. The
+ * baseline itself (the usual night place) is computed again at its next
+ * fix.
+ */
+struct resume_ctx {
+    struct lw_watch *w;      /* the watch */
+    struct lw_devmap *notes; /* note_silence's scratch map */
+};
+
+static void resume_places(void *ctx, struct lw_dstate *d)
+{
+    struct resume_ctx *rc = ctx;
+    struct lw_watch *w = rc->w;
+    const struct lw_dstate *o = lw_devmap_get(rc->notes, d->device, false);
+    const struct lw_tz *tz = places_tz(w);
+    int64_t parked_after = w->cfg->parked_alert_after_ms;
+    int64_t alerted_ms = o ? o->pw_fix_ms : 0;
+    int64_t night;
+
+    if (!d->has_fix || !lw_engine_watched(w->engine, d->device))
+        return;
+    if (parked_after > 0) {
+        struct lw_fix n, first;
+        int64_t from = d->fix_time_ms - STAY_LOOKBACK * parked_after;
+
+        lw_fix_init(&n);
+        lw_copy(n.device, sizeof(n.device), d->device);
+        n.fix_time_ms = d->fix_time_ms;
+        n.lat_deg = d->lat_deg;
+        n.lon_deg = d->lon_deg;
+        n.accuracy_m = d->accuracy_m;
+        if (alerted_ms && alerted_ms < from)
+            from = alerted_ms;
+        if (lw_store_stay_start(w->store, &n, LW_ALERT_PARKED_RADIUS_M,
+                                LW_ALERT_PARKED_RADIUS_M, from,
+                                &first) == LW_OK)
+            lw_engine_restore_stay(w->engine, d->device, first.lat_deg,
+                                   first.lon_deg, first.fix_time_ms,
+                                   alerted_ms >= first.fix_time_ms);
+    }
+    night = night_at_or_before(tz, d->fix_time_ms);
+    d->pw.watched_from_ms = night ? night : d->fix_time_ms;
+    if (o && o->pw.last_new_night_ms)
+        d->pw.last_new_night_ms =
+            night_at_or_before(tz, o->pw.last_new_night_ms);
+    d->pw.away = o && o->pw.away;
+}
+
 enum lw_err lw_watch_restore(struct lw_watch *w, int64_t now_ms, char *err,
                              size_t errlen)
 {
@@ -971,6 +1074,11 @@ enum lw_err lw_watch_restore(struct lw_watch *w, int64_t now_ms, char *err,
         goto out_release;
     }
     e = load_vehicles_accounts(w, now_ms, err, errlen);
+    if (e == LW_OK) {
+        struct resume_ctx xc = {w, &rc.silence};
+
+        lw_devmap_each(&w->devices, resume_places, &xc);
+    }
 out_release:
     lw_devmap_release(&rc.silence);
     return e;

@@ -45,8 +45,8 @@
  *     stayed within LW_ALERT_PARKED_RADIUS_M of the first fix of the stay
  *     for parked_after_ms (fix times): hidden, abandoned or stored. One per
  *     stay; a fix farther away starts a new stay. Fixes less accurate than
- *     that radius neither move nor end a stay. The stay is measured from
- *     the newest fix known at a restart.
+ *     that radius neither move nor end a stay. A restart restores the
+ *     stay in progress from the stored history (lw_engine_restore_stay).
  *   - Alerts are raised only while the vehicle is watched (its account is at
  *     least watch_days_past_due days past due). State is tracked for every
  *     vehicle regardless, so when a vehicle becomes watched while already on
@@ -315,6 +315,18 @@ enum lw_err lw_engine_restore(struct lw_engine *e, const char *device,
 enum lw_err lw_engine_restore_fence(struct lw_engine *e, const char *device,
                                     int64_t fence_tag, int64_t since_ms,
                                     bool dwell_done);
+
+/*
+ * Restores, at start-up, where device's current stay began (parked_long:
+ * lat_deg, lon_deg, the stay's first fix, at since_ms, fix time) and
+ * whether its parked_long was raised (an alert of this stay in the
+ * database), so that a restart neither forgets a stay in progress nor
+ * raises its alert again. Call after lw_engine_restore. Returns LW_OK,
+ * LW_ERR_INVAL, LW_ERR_RANGE (invalid position) or LW_ERR_NOMEM.
+ */
+enum lw_err lw_engine_restore_stay(struct lw_engine *e, const char *device,
+                                   double lat_deg, double lon_deg,
+                                   int64_t since_ms, bool alerted);
 
 /* Fix time of device's newest accepted fix (a suspect jump is not one
  * until confirmed); 0 when none or unknown device. */

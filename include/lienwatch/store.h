@@ -195,6 +195,20 @@ enum lw_err lw_store_device_get(struct lw_store *s, const char *device,
 enum lw_err lw_store_last_fix(struct lw_store *s, const char *device,
                               struct lw_fix *out);
 
+/*
+ * Where the stay that ends at newest (a stored fix of newest->device)
+ * began: *first gets the first of the fixes from from_ms up to newest in
+ * which the device stayed within radius_m of newest's position, i.e. the
+ * first one after the last fix farther than that (from_ms's fix when none
+ * is). Fixes less accurate than max_accuracy_m, or flagged suspect
+ * (suspect.h), neither end a stay nor start one. What the alert pipeline
+ * rebuilds parked_long from at a restart. Returns LW_OK, LW_ERR_NOTFOUND
+ * (no usable fix), LW_ERR_INVAL or a database error.
+ */
+enum lw_err lw_store_stay_start(struct lw_store *s, const struct lw_fix *newest,
+                                double radius_m, double max_accuracy_m,
+                                int64_t from_ms, struct lw_fix *first);
+
 /* Callbacks return 0 to go on, non-zero to stop early (not an error). */
 typedef int (*lw_fix_cb)(void *ctx, const struct lw_fix *f);
 typedef int (*lw_device_cb)(void *ctx, const struct lw_device_info *d);

@@ -31,6 +31,7 @@
 /* 2026-11-23T12:00:00Z */
 #define T0 INT64_C(1795435200000)
 #define MIN_MS INT64_C(60000)
+#define HOUR_MS (60 * MIN_MS)
 /* A square keep-in fence around (41.15, -8.61), about 2.2 km a side. */
 #define HOME_POLY                                                              \
     "{\"type\":\"Polygon\",\"coordinates\":[[[-8.62,41.14],[-8.60,41.14],"     \
@@ -982,6 +983,55 @@ static void test_places_in_slices(void **state)
     flush_ok(f);
 }
 
+/*
+ * parked_long across restarts: a car parked six days before a restart
+ * raises it at seven days of the stay (not seven days after the restart),
+ * and a restart after it was raised does not raise it again for the same
+ * stay; a move then starts a new stay.
+ */
+static void test_restart_parked_long(void **state)
+{
+    struct fx *f = *state;
+    const int64_t day = 24 * 60 * MIN_MS;
+    int64_t t = T0;
+
+    f->cfg.parked_alert_after_ms = 7 * day;
+    f->cfg.offline_after_ms = 30 * day;
+    registry(f, 45);
+    start_watch(f, T0);
+    /* driving in, then parked (jitter within 200 m) every 6 h for 6 days */
+    fix(f, "v1", OUT_LAT, t);
+    for (int i = 0; i <= 24; i++) {
+        t = T0 + HOUR_MS + i * 6 * HOUR_MS;
+        fix(f, "v1", IN_LAT + (i % 2) * 0.001, t);
+    }
+    flush_ok(f);
+    assert_int_equal(count(f->s, "v1", LW_ALERT_PARKED_LONG), 0);
+    restart(f, t + MIN_MS);
+    /* seven days after the stay began (T0 + 1 h) */
+    fix(f, "v1", IN_LAT, T0 + HOUR_MS + 7 * day - 6 * HOUR_MS);
+    flush_ok(f);
+    assert_int_equal(count(f->s, "v1", LW_ALERT_PARKED_LONG), 0);
+    fix(f, "v1", IN_LAT, T0 + HOUR_MS + 7 * day + MIN_MS);
+    flush_ok(f);
+    assert_int_equal(count(f->s, "v1", LW_ALERT_PARKED_LONG), 1);
+    /* a restart in the same stay: not again */
+    restart(f, T0 + 8 * day);
+    fix(f, "v1", IN_LAT, T0 + 8 * day);
+    fix(f, "v1", IN_LAT, T0 + 9 * day);
+    flush_ok(f);
+    assert_int_equal(count(f->s, "v1", LW_ALERT_PARKED_LONG), 1);
+    /* moved: a new stay, alerted after seven more days */
+    fix(f, "v1", OUT_LAT, T0 + 9 * day + HOUR_MS);
+    restart(f, T0 + 12 * day);
+    fix(f, "v1", OUT_LAT, T0 + 16 * day);
+    flush_ok(f);
+    assert_int_equal(count(f->s, "v1", LW_ALERT_PARKED_LONG), 1);
+    fix(f, "v1", OUT_LAT, T0 + 16 * day + 2 * HOUR_MS);
+    flush_ok(f);
+    assert_int_equal(count(f->s, "v1", LW_ALERT_PARKED_LONG), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1004,6 +1054,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jump_judged_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_places_in_slices, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_restart_parked_long, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_account_unchanged, setup,
                                         teardown),
