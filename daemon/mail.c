@@ -636,6 +636,8 @@ static void dispatch(struct lwd_mail *m)
         return;
     /* digests when they are due, whatever the worker is doing */
     lw_outbox_opts_from_config(&opts, m->cfg);
+    opts.places_of = m->places_of;
+    opts.places_ctx = m->places_ctx;
     if (lw_outbox_digest_run(m->store, &opts, now, &made, &next_digest) !=
         LW_OK)
         lwrt_log(LOG_ERR, "mail: cannot make storm digests: %s",
@@ -841,4 +843,13 @@ void lwd_mail_reconfigure(struct lwd_mail *m)
     m->server_retry_ms = 0; /* a fixed configuration is tried at once */
     if (m->ready && !was)
         lwrt_log(LOG_INFO, "mail: sending through %s", m->cfg->smtp_url);
+}
+
+void lwd_mail_set_places(struct lwd_mail *m,
+                         const char *(*places_of)(void *ctx,
+                                                  const char *device),
+                         void *ctx)
+{
+    m->places_of = places_of;
+    m->places_ctx = ctx;
 }

@@ -86,6 +86,10 @@ struct lwd_mail {
     size_t nnotes, capnotes;          /* used / allocated */
     uint64_t notes_connects;          /* link->connects when notes were sent */
     uint64_t sent, retried, failed;   /* since start */
+    /* where a device usually parks, for storm digests (the alert
+     * pipeline's places; lwd_mail_set_places); NULL: none named */
+    const char *(*places_of)(void *ctx, const char *device);
+    void *places_ctx; /* its context */
 };
 
 /*
@@ -107,6 +111,13 @@ void lwd_mail_release(struct lwd_mail *m);
 /* After SIGHUP: re-reads the password; new settings apply to the next
  * send. */
 void lwd_mail_reconfigure(struct lwd_mail *m);
+
+/* Where storm digests find the places of their offline alerts' vehicles
+ * (kept by the alert pipeline; places_of returns borrowed text or NULL). */
+void lwd_mail_set_places(struct lwd_mail *m,
+                         const char *(*places_of)(void *ctx,
+                                                  const char *device),
+                         void *ctx);
 
 /* A QoS 1 message we published was acknowledged (mqtt on_published). */
 void lwd_mail_published(struct lwd_mail *m, int mid);

@@ -742,6 +742,8 @@ static int start(struct daemon *d)
     if (lwd_mail_init(&d->mail, d->loop, d->store, &d->link, &d->cfg) != 0)
         return -1;
     d->mail_ok = true;
+    /* storm digests name the places the alert pipeline keeps */
+    lwd_mail_set_places(&d->mail, lwd_watch_places_of, &d->watch);
     start_timers(d);
     lwd_mqtt_start(&d->link);
     sd_notify(0, "READY=1\nSTATUS=started");

@@ -176,6 +176,13 @@ static void places_cb(struct ev_loop *loop, ev_timer *t, int revents)
     lwd_commit_alerts(w->commit);
 }
 
+const char *lwd_watch_places_of(void *ctx, const char *device)
+{
+    struct lwd_watch *w = ctx;
+
+    return w->core ? lw_watch_places_of(w->core, device) : NULL;
+}
+
 /* Starts the slices when a places check was queued. */
 static void arm_places(struct lwd_watch *w)
 {
@@ -269,6 +276,7 @@ int lwd_watch_init(struct lwd_watch *w, struct ev_loop *loop,
     }
     log_registry(w);
     tick(w, now);
+    arm_places(w); /* the restore queued the watched vehicles' places */
     ev_timer_start(loop, &w->poll_timer);
     ev_timer_start(loop, &w->state_timer);
     {

@@ -67,6 +67,10 @@ int lwd_watch_init(struct lwd_watch *w, struct ev_loop *loop,
                    const struct lw_config *cfg, struct lwd_commit *commit);
 void lwd_watch_release(struct lwd_watch *w);
 
+/* Where device usually parks (lw_watch_places_of; ctx is the struct
+ * lwd_watch): for the mail's storm digests. */
+const char *lwd_watch_places_of(void *ctx, const char *device);
+
 /* Applies changed [alerts] settings (after SIGHUP). */
 void lwd_watch_reconfigure(struct lwd_watch *w);
 

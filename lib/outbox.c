@@ -504,6 +504,21 @@ enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
     return e;
 }
 
+/* Appends title, then each line of text, under a digest entry. */
+static void put_indented(struct lw_sb *b, const char *title, const char *text)
+{
+    const char *p = text;
+
+    lw_sb_printf(b, DIGEST_INDENT " %s\n", title);
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+        lw_sb_printf(b, DIGEST_INDENT "%.*s\n", (int)len, p);
+        p += len + (nl ? 1 : 0);
+    }
+}
+
 enum lw_err lw_mail_compose_digest(const struct lw_mail_env *env,
                                    enum lw_alert_kind kind,
                                    const struct lw_digest_item *items, size_t n,
@@ -599,6 +614,8 @@ enum lw_err lw_mail_compose_digest(const struct lw_mail_env *env,
         } else {
             lw_sb_puts(&b, DIGEST_INDENT " no position known\n");
         }
+        if (a->kind == LW_ALERT_OFFLINE && it->places && it->places[0])
+            put_indented(&b, "usually parks:", it->places);
     }
     lw_sb_printf(&b, "\n-- \nlienwatch. This digest carries Message-ID %s.\n",
                  out->message_id ? out->message_id : "");
@@ -1140,7 +1157,8 @@ static enum lw_err batch_read(struct lw_store *s, const char *kind,
         }
         lookup(s, r->a.device, &d->veh[i], &hv, &d->acc[i], &ha);
         d->items[i] = (struct lw_digest_item){
-            r->id, &r->a, hv ? &d->veh[i] : NULL, ha ? &d->acc[i] : NULL};
+            r->id, &r->a, hv ? &d->veh[i] : NULL, ha ? &d->acc[i] : NULL,
+            NULL};
     }
     return LW_OK;
 }
@@ -1169,6 +1187,13 @@ static enum lw_err batch_queue(struct lw_store *s,
     idlist = lw_sb_take(&ids);
     instance_tag(s, inst, sizeof(inst));
     env = (struct lw_mail_env){o->from, rcpt, inst, now_ms, NULL};
+    /* the offline alerts name where their vehicles usually park, as the
+     * single mail does, from what the caller keeps (no history read) */
+    for (size_t i = 0; i < d->n; i++)
+        d->items[i].places = k == LW_ALERT_OFFLINE && o->places_of
+                                 ? o->places_of(o->places_ctx,
+                                                d->rows[i].a.device)
+                                 : NULL;
     e = idlist
             ? lw_mail_compose_digest(&env, k, d->items, d->n,
                                      o->digest_threshold,

@@ -964,6 +964,8 @@ static int restore_fence_state(void *ctx, const struct lw_alert_row *r)
 }
 
 static const struct lw_tz *places_tz(struct lw_watch *w);
+static void queue_places(struct lw_watch *w, struct lw_dstate *d,
+                         const struct lw_fix *f);
 
 /* The last local night_hour:00 at or before t_ms in tz; 0 when none could
  * be found (then t_ms itself serves). */
@@ -1031,6 +1033,24 @@ static void resume_places(void *ctx, struct lw_dstate *d)
         d->pw.last_new_night_ms =
             night_at_or_before(tz, o->pw.last_new_night_ms);
     d->pw.away = o && o->pw.away;
+    /* its places are computed again in the background from its newest
+     * fix: the usual night place, a night not judged before the stop, and
+     * the top places its offline mail names */
+    {
+        struct lw_fix n;
+
+        lw_fix_init(&n);
+        lw_copy(n.device, sizeof(n.device), d->device);
+        n.fix_time_ms = d->fix_time_ms;
+        n.recv_time_ms = d->recv_time_ms;
+        n.lat_deg = d->lat_deg;
+        n.lon_deg = d->lon_deg;
+        n.speed_mps = d->speed_mps;
+        n.course_deg = d->course_deg;
+        n.accuracy_m = d->accuracy_m;
+        d->pw_fix_ms = n.fix_time_ms;
+        queue_places(w, d, &n);
+    }
 }
 
 enum lw_err lw_watch_restore(struct lw_watch *w, int64_t now_ms, char *err,
@@ -1302,6 +1322,16 @@ out:
 size_t lw_watch_places_pending(const struct lw_watch *w)
 {
     return w ? w->njobs - w->jobs_head : 0;
+}
+
+const char *lw_watch_places_of(struct lw_watch *w, const char *device)
+{
+    const struct lw_dstate *d;
+
+    if (!w || !device)
+        return NULL;
+    d = lw_devmap_get(&w->devices, device, false);
+    return d ? d->places_text : NULL;
 }
 
 enum lw_err lw_watch_fix(struct lw_watch *w, const struct lw_fix *f, bool late,

@@ -138,6 +138,13 @@ struct lw_outbox_opts {
                                 queued fails */
     const char *places_zone; /* [places] timezone for the offline mail's
                                 places; NULL or "": the system's */
+    /* where a device usually parks, for the offline alerts of a storm
+     * digest: the text lw_outbox_places_text / _format make (borrowed,
+     * valid until the digest is composed), NULL when none is known; kept by
+     * the caller (the alert pipeline's places checks: a digest of many
+     * alerts never reads their histories). NULL places_of: none named. */
+    const char *(*places_of)(void *ctx, const char *device);
+    void *places_ctx; /* passed to places_of */
 };
 
 /* How many places the offline mail names, and from how many days. */
@@ -235,6 +242,9 @@ struct lw_digest_item {
     const struct lw_alert *a;      /* the alert */
     const struct lw_vehicle *v;    /* its vehicle, or NULL */
     const struct lw_account *acct; /* its account, or NULL */
+    const char *places;            /* offline: where it usually parks
+                                      (lw_outbox_places_text's form), NULL:
+                                      none known */
 };
 
 /*

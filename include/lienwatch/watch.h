@@ -180,6 +180,16 @@ size_t lw_watch_places_step(struct lw_watch *w, int64_t now_ms,
 /* Places checks queued (lw_watch_places_step). */
 size_t lw_watch_places_pending(const struct lw_watch *w);
 
+/*
+ * Where device usually parks, as its last places check found it (the
+ * offline mail's text, lw_outbox_places_format); NULL when not computed
+ * since the start or none found. Borrowed: valid until the next call into
+ * the watch. For storm digests (lw_outbox_opts.places_of). The restore
+ * queues a check of every watched vehicle with a fix, so these are known
+ * soon after a start.
+ */
+const char *lw_watch_places_of(struct lw_watch *w, const char *device);
+
 /* A message without a position from device at now_ms (alive). */
 /*
  * Forgets the last-known fix of device (borrowed) after its positions were

@@ -19,7 +19,10 @@
 #   E. STARTTLS with a private CA and AUTH (password from the systemd
 #      credential); STARTTLS required against a server without it: not
 #      sent in clear; a wrong password (config file): retried, not failed,
-#      and delivered after the password file is fixed and SIGHUP.
+#      and delivered after the password file is fixed and SIGHUP;
+#   F. 25 vehicles with a parking history go silent together: the 20
+#      single offline mails and the storm digest of the other 5 name each
+#      vehicle's usual place.
 source "$(dirname "$0")/../lib.sh"
 lw_setup
 [ -x "$BIN/lienwatchd" ] || fail "$BIN/lienwatchd not built"
@@ -378,3 +381,66 @@ wait_for $((20 * SLOW)) is_true e3 "o['mail'][0]['state'] == 'sent'" ||
     fail "E: not sent after the password was fixed: $(ob e3 "o['mail']")"
 stop_checked "$DPID" "daemon e3"
 say "E ok: wrong password retried, SIGHUP with the right one delivered"
+
+# ---- F: where they park, in the offline mails and the storm digest ---------
+SF=$(free_port)
+start_smtp f "$SF"
+"$L" --db "$T/f.db" init-db >/dev/null 2>&1 || fail "F: init-db"
+register "$T/f.db" park 25 $((8000 * SLOW))
+# each parked two hours at its own place (41.15 + i/100), a fix every
+# 5 min, until 30 min ago; heard now, so silent from the start
+now_ms=$(date +%s%3N)
+sqlite3 -cmd ".timeout 10000" "$T/f.db" "
+    BEGIN;
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 25),
+    k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j < 24)
+    INSERT INTO fix_history(device, fix_time_ms, recv_time_ms, lat_deg,
+                            lon_deg, speed_mps, accuracy_m)
+        SELECT printf('park/%03d', i), $now_ms - 9000000 + j * 300000,
+               $now_ms - 9000000 + j * 300000 + 1000,
+               41.15 + i / 100.0 + (j % 3) * 0.00002, -8.61, 0, 12
+        FROM n, k;
+    INSERT INTO devices(id, first_heard_ms, last_heard_ms, fix_count,
+                        last_fix_time_ms, last_recv_time_ms, last_lat_deg,
+                        last_lon_deg, last_speed_mps, last_accuracy_m)
+        SELECT device, min(fix_time_ms), $now_ms, count(*), max(fix_time_ms),
+               max(recv_time_ms),
+               41.15 + CAST(substr(device, 6) AS INTEGER) / 100.0, -8.61, 0, 12
+        FROM fix_history GROUP BY device;
+    COMMIT;" || fail "F: history"
+start_daemon f "$SF" --set places.timezone=UTC --set smtp.digest_delay_s=2
+wait_for $((60 * SLOW)) is_true f "o['counts']['held'] == 0 and o['counts']['pending'] == 0 and any(m['digest'] for m in o['mail'])" ||
+    fail "F: no digest sent: $(ob f "o['counts']")"
+[ "$(ob f "sum(1 for m in o['mail'] if not m['digest'])")" = 20 ] || fail "F: not 20 single mails"
+mid=$(ob f "[m['message_id'] for m in o['mail'] if not m['digest']][0]")
+dev=$(ob f "[m['device'] for m in o['mail'] if not m['digest']][0]")
+lat=$($PY -c "print('%.4f' % (41.15 + int('$dev'.split('/')[1]) / 100.0))")
+$MC alert "$T/f.mail" "$mid" --rcpt ops@lender.example --has "Where it usually parks" \
+    --has "1. $lat" >&2 || fail "F: the offline mail of $dev does not name its place"
+dmid=$(ob f "[m['message_id'] for m in o['mail'] if m['digest']][0]")
+$MC alert "$T/f.mail" "$dmid" --rcpt ops@lender.example --has "usually parks:" >&2 ||
+    fail "F: the digest names no place"
+$PY - "$T/f.mail" "$dmid" <<'EOF' || fail "F: the digest does not name each vehicle's place"
+import email, email.policy, glob, os, re, sys
+for meta in glob.glob(os.path.join(sys.argv[1], "*.json")):
+    msg = email.message_from_bytes(open(meta[:-5] + ".eml", "rb").read(),
+                                   policy=email.policy.default)
+    if msg["Message-ID"] != sys.argv[2]:
+        continue
+    text = msg.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    named = 0
+    for e in re.split(r"\n(?=#\d+ )", text):
+        m = re.search(r"device park/(\d+)", e)
+        if not m:
+            continue
+        lat = "%.4f" % (41.15 + int(m.group(1)) / 100.0)
+        assert "usually parks:" in e and ("1. " + lat) in e, e
+        named += 1
+    assert named == 5, named
+    print("digest: %d vehicles, each with its usual place" % named)
+    break
+else:
+    sys.exit("digest not received")
+EOF
+stop_checked "$DPID" "daemon f"
+say "F ok: the offline mails and the storm digest name where each vehicle parks"

@@ -966,18 +966,36 @@ static void test_places_in_slices(void **state)
         assert_int_equal(lw_store_put_fix(f->s, &x, NULL), LW_OK);
     }
     assert_int_equal(lw_store_commit(f->s), LW_OK);
+    /* the restore queues a check of the watched vehicle, nothing read */
     start_watch(f, T0 + 50 * MIN_MS);
-    assert_int_equal(lw_watch_places_pending(f->w), 0);
-    /* the first fix seen while watched asks: queued, nothing read yet */
-    fix(f, "v1", IN_LAT, T0 + 49 * MIN_MS);
     assert_int_equal(lw_watch_places_pending(f->w), 1);
+    assert_null(lw_watch_places_of(f->w, "v1"));
     do {
         left = lw_watch_places_step(f->w, T0 + 50 * MIN_MS, 10);
         steps++;
     } while (left > 0 && steps < 100);
     assert_int_equal(left, 0);
-    /* 50 fixes, 10 a slice: five full slices, then one that finds the
-     * end */
+    /* 49 fixes, 10 a slice */
+    assert_int_equal(steps, 5);
+    /* its top places are kept for the offline mail and digests */
+    assert_non_null(lw_watch_places_of(f->w, "v1"));
+    assert_non_null(strstr(lw_watch_places_of(f->w, "v1"), "  1. 41.15"));
+    /* a fix the same day asks for nothing more */
+    fix(f, "v1", IN_LAT, T0 + 49 * MIN_MS);
+    assert_int_equal(lw_watch_places_pending(f->w), 0);
+    /* after a restart (its check done) its first fix after the next
+     * 03:00 asks again: 51 fixes now */
+    steps = 0;
+    restart(f, T0 + 51 * MIN_MS);
+    while (lw_watch_places_step(f->w, T0 + 51 * MIN_MS, 1000) > 0)
+        ;
+    fix(f, "v1", IN_LAT, T0 + 26 * 60 * MIN_MS);
+    assert_int_equal(lw_watch_places_pending(f->w), 1);
+    do {
+        left = lw_watch_places_step(f->w, T0 + 50 * MIN_MS, 10);
+        steps++;
+    } while (left > 0 && steps < 100);
+    /* 51 fixes: five full slices and one */
     assert_int_equal(steps, 6);
     assert_int_equal(lw_watch_places_step(f->w, T0 + 50 * MIN_MS, 10), 0);
     flush_ok(f);
