@@ -99,6 +99,8 @@ static void publish_alert(struct lwd_watch *w, const struct lw_alert_row *r)
     free(s);
 }
 
+static void arm_places(struct lwd_watch *w);
+
 /* lw_watch handler: an alert was committed with its mail. */
 static void on_stored(void *ctx, const struct lw_alert_row *r,
                       enum lw_err mail_err)
@@ -115,6 +117,8 @@ static void on_stored(void *ctx, const struct lw_alert_row *r,
                  (long long)r->id, lw_strerror(mail_err));
     publish_alert(w, r);
     lw_watch_state_emit(w->core, a->device, lwrt_wall_ms(), publish_state, w);
+    /* the flush may have queued places checks for offline mails */
+    arm_places(w);
 }
 
 /* lw_watch handler: a registry fence that does not load. */

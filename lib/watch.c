@@ -99,6 +99,12 @@ struct lw_watch {
 /* A restart looks for the start of a stay this many parked_alert_after
  * back (further: the stay is at least that long already). */
 #define STAY_LOOKBACK 2
+/* Offline mails of one flush whose places are read from history (their
+ * vehicle's places check not done yet), at most; the others say: */
+#define MAIL_PLACES_READS 2
+#define MAIL_PLACES_LATER                                                     \
+    "  Not looked up for this mail (many vehicles went silent at once):\n"   \
+    "  see `lienwatch places` above.\n"
 /* night_at_or_before looks this far back (a day and a clock change). */
 #define NIGHT_SEARCH_MS (26 * 3600 * 1000LL)
 #define M_PER_KM 1000.0
@@ -1572,29 +1578,53 @@ static enum lw_err store_queue(struct lw_watch *w, struct stored *done,
 /*
  * The places each queued offline alert's mail names, found before the
  * transaction that stores it: those kept from the vehicle's last places
- * computation (lw_watch_places_step), else (a vehicle with no fix since
- * the start) read from its history now, outside the transaction.
+ * check (lw_watch_places_step). For a vehicle without one (watched since
+ * the start, its check not done yet), read from its history now, outside
+ * the transaction, for at most MAIL_PLACES_READS of them per flush (about
+ * 40-150 ms each for 30 days of 30 s fixes); the mails of the others say
+ * the places were not looked up, and a places check of their vehicles is
+ * queued for the mails and digests that follow.
  */
 static void mail_places(struct lw_watch *w)
 {
+    int reads = 0;
+
     if (!w->cfg->smtp_url[0])
         return; /* no mail */
     for (size_t i = 0; i < w->nqueue; i++) {
         struct entry *q = &w->queue[i];
-        const struct lw_dstate *d;
+        struct lw_dstate *d;
 
         if (q->kind != ENTRY_ALERT || q->u.alert.kind != LW_ALERT_OFFLINE ||
             q->places_ready)
             continue;
+        q->places_ready = true; /* NULL: none known (or no memory) */
         d = lw_devmap_get(&w->devices, q->u.alert.device, false);
-        if (d && d->places_text)
+        if (d && d->places_text) {
             q->places = strdup(d->places_text);
-        else
+        } else if (!d || !d->has_fix) {
+            continue; /* no position stored: no place */
+        } else if (reads < MAIL_PLACES_READS) {
+            reads++;
             q->places =
                 lw_outbox_places_text(w->store, q->u.alert.device,
                                       w->cfg->places_timezone,
                                       q->u.alert.raised_ms);
-        q->places_ready = true; /* NULL: none known (or no memory) */
+        } else {
+            struct lw_fix n;
+
+            q->places = strdup(MAIL_PLACES_LATER);
+            if (d->pw_queued)
+                continue;
+            lw_fix_init(&n);
+            lw_copy(n.device, sizeof(n.device), d->device);
+            n.fix_time_ms = d->fix_time_ms;
+            n.recv_time_ms = d->recv_time_ms;
+            n.lat_deg = d->lat_deg;
+            n.lon_deg = d->lon_deg;
+            n.accuracy_m = d->accuracy_m;
+            queue_places(w, d, &n);
+        }
     }
 }
 

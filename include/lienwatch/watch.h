@@ -98,7 +98,8 @@ void lw_watch_fences_release(struct lw_watch_fences *f);
 
 /* What the watch tells its owner. Each may be NULL. Handlers run inside
  * the watch call that caused them; they may call lw_watch_alert_json,
- * lw_watch_state_emit and lw_watch_stats, nothing else of this watch. */
+ * lw_watch_state_emit, lw_watch_stats and lw_watch_places_pending, nothing
+ * else of this watch. */
 struct lw_watch_handlers {
     /* An alert was committed: r has its id and state open. mail_err is
      * LW_OK, or why its mail could not be queued for a reason a retry

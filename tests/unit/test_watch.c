@@ -1050,6 +1050,81 @@ static void test_restart_parked_long(void **state)
     assert_int_equal(count(f->s, "v1", LW_ALERT_PARKED_LONG), 2);
 }
 
+/* Stored offline mails whose text has needle. */
+static int mails_with(struct fx *f, const char *needle)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int n = 0;
+
+    /* a connection of its own, as the CLI reads */
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT message FROM outbox WHERE "
+                                        "kind = 'offline'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        n += strstr((const char *)sqlite3_column_text(st, 0), needle) != NULL;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/*
+ * Offline mails name the vehicle's places without reading history inside
+ * the transaction that stores them: from its places check when done;
+ * before that (just after a start) read for at most two mails of a flush,
+ * and the others say they were not looked up.
+ */
+static void test_offline_mail_places(void **state)
+{
+    struct fx *f = *state;
+    char dev[8];
+
+    snprintf(f->cfg.smtp_url, sizeof(f->cfg.smtp_url), "smtp://127.0.0.1:1");
+    snprintf(f->cfg.smtp_to, sizeof(f->cfg.smtp_to), "ops@example.com");
+    snprintf(f->cfg.smtp_from, sizeof(f->cfg.smtp_from), "lw@example.com");
+    set_account(f->s, "A1", 45);
+    assert_int_equal(lw_store_begin(f->s), LW_OK);
+    for (int v = 0; v < 5; v++) {
+        snprintf(dev, sizeof(dev), "p%d", v);
+        set_vehicle(f->s, dev, "A1", 0, T0);
+        /* an hour parked at home, ending two hours before the start */
+        for (int i = 0; i < 13; i++) {
+            struct lw_fix x;
+
+            lw_fix_init(&x);
+            snprintf(x.device, sizeof(x.device), "%s", dev);
+            x.lat_deg = IN_LAT;
+            x.lon_deg = LON;
+            x.accuracy_m = 10;
+            x.fix_time_ms = T0 - 3 * HOUR_MS + i * 5 * MIN_MS;
+            x.recv_time_ms = x.fix_time_ms + 1000;
+            assert_int_equal(lw_store_put_fix(f->s, &x, NULL), LW_OK);
+        }
+    }
+    assert_int_equal(lw_store_commit(f->s), LW_OK);
+    /* silent past the allowance at the start: five offline alerts, before
+     * any places check ran */
+    start_watch(f, T0);
+    assert_int_equal(f->nstored, 5);
+    assert_int_equal(lw_watch_places_pending(f->w), 5);
+    assert_int_equal(mails_with(f, "Where it usually parks"), 5);
+    assert_int_equal(mails_with(f, "1. 41.150000"), 2);
+    assert_int_equal(mails_with(f, "Not looked up for this mail"), 3);
+    while (lw_watch_places_step(f->w, T0, 1000) > 0)
+        ;
+    /* checks done: a storm digest finds the places of each */
+    for (int v = 0; v < 5; v++) {
+        snprintf(dev, sizeof(dev), "p%d", v);
+        assert_non_null(lw_watch_places_of(f->w, dev));
+        assert_non_null(strstr(lw_watch_places_of(f->w, dev), "1. 41.150000"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1074,6 +1149,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_places_in_slices, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restart_parked_long, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_offline_mail_places, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_account_unchanged, setup,
                                         teardown),
