@@ -60,6 +60,7 @@ struct place_job {
     struct lw_fix fix;    /* the fix that asked: history up to it */
     int64_t next_ms;      /* the history is read from here on */
     struct lw_places *pl; /* being filled; NULL before the first slice */
+    bool forgotten;       /* its positions were purged: drop it */
 };
 
 struct lw_watch {
@@ -1304,6 +1305,10 @@ size_t lw_watch_places_step(struct lw_watch *w, int64_t now_ms,
     if (!w || w->jobs_head == w->njobs)
         return 0;
     j = &w->jobs[w->jobs_head];
+    if (j->forgotten) {
+        job_done(w);
+        goto out;
+    }
     if (!j->pl && lw_places_new(NULL, &j->pl, err, sizeof(err)) != LW_OK) {
         job_done(w); /* out of memory: the next check tries again */
         goto out;
@@ -1382,6 +1387,18 @@ void lw_watch_forget_fix(struct lw_watch *w, const char *device)
     if (!d)
         return;
     d->has_fix = false;
+    /* nothing of where it was stays: its places, and a check under way */
+    free(d->places_text);
+    d->places_text = NULL;
+    if (d->pw_queued) {
+        struct place_job *j = job_of(w, d);
+
+        if (j) {
+            lw_places_free(j->pl);
+            j->pl = NULL;
+            j->forgotten = true;
+        }
+    }
     invalidate(d, true);
 }
 

@@ -1123,6 +1123,18 @@ static void test_offline_mail_places(void **state)
         assert_non_null(lw_watch_places_of(f->w, dev));
         assert_non_null(strstr(lw_watch_places_of(f->w, dev), "1. 41.150000"));
     }
+    /* positions purged (a loan paid off): its places go too, and a check
+     * under way is dropped */
+    lw_watch_forget_fix(f->w, "p0");
+    assert_null(lw_watch_places_of(f->w, "p0"));
+    restart(f, T0 + MIN_MS);
+    assert_int_equal(lw_watch_places_pending(f->w), 5);
+    assert_int_equal(lw_watch_places_step(f->w, T0 + MIN_MS, 5), 5);
+    lw_watch_forget_fix(f->w, "p0");
+    while (lw_watch_places_step(f->w, T0 + MIN_MS, 1000) > 0)
+        ;
+    assert_null(lw_watch_places_of(f->w, "p0"));
+    assert_non_null(lw_watch_places_of(f->w, "p1"));
 }
 
 int main(void)
