@@ -671,6 +671,74 @@ static void test_offline_places(void **state)
     lw_store_close(s);
 }
 
+/* lw_outbox_opts.places_of for test_digest_places: d/3 parks somewhere
+ * known, the others nowhere known. */
+static const char *places_of(void *ctx, const char *device)
+{
+    (void)ctx;
+    return strcmp(device, "d/3") == 0
+               ? "  1. 41.150000, -8.610000 (within 20 m): 5 nights\n"
+               : NULL;
+}
+
+/* A storm digest of offline alerts names where each vehicle usually
+ * parks, as the places_of given in the options knows it (no history is
+ * read); a vehicle without known places gets no such lines. */
+static void test_digest_places(void **state)
+{
+    struct lw_store *s = mem_store();
+    struct lw_config c;
+    struct lw_outbox_opts o;
+    struct rows *rs = rows_new();
+    int64_t next = 0;
+    bool was_held;
+    int made = -1, digests = 0;
+    (void)state;
+
+    lw_config_defaults(&c);
+    strcpy(c.smtp_url, "smtp://127.0.0.1:25");
+    strcpy(c.smtp_from, "a@x.example");
+    strcpy(c.smtp_to, "ops@x.example");
+    c.smtp_digest_threshold = 2;
+    c.smtp_digest_window_s = 300;
+    c.smtp_digest_delay_s = 60;
+    for (int i = 0; i < 5; i++) {
+        char dev[16];
+        struct lw_alert a;
+        snprintf(dev, sizeof(dev), "d/%d", i);
+        a = make_alert(LW_ALERT_OFFLINE, dev, T0 + i * SEC);
+        raise(s, &c, &a, &was_held);
+        assert_int_equal(was_held, i >= 2);
+    }
+    o = *O(&c);
+    o.places_of = places_of;
+    assert_int_equal(lw_outbox_digest_run(s, &o, T0 + 200 * SEC, &made, &next),
+                     LW_OK);
+    assert_int_equal(made, 1);
+    assert_int_equal(lw_outbox_list(s, NULL, collect, rs), LW_OK);
+    for (int i = 0; i < rs->n; i++) {
+        char *body, *d3, *d4;
+
+        if (!rs->digest[i])
+            continue;
+        digests++;
+        body = body_of(rs->message[i]);
+        d3 = strstr(body, "device d/3");
+        d4 = strstr(body, "device d/4");
+        assert_non_null(d3);
+        assert_non_null(d4);
+        /* d/3's entry (before d/4's) has its place, d/4's none */
+        assert_non_null(strstr(d3, "usually parks:"));
+        assert_true(strstr(d3, "usually parks:") < d4);
+        assert_non_null(strstr(d3, "1. 41.150000, -8.610000"));
+        assert_null(strstr(d4, "usually parks:"));
+        free(body);
+    }
+    assert_int_equal(digests, 1);
+    rows_free(rs);
+    lw_store_close(s);
+}
+
 /* ---- settings -------------------------------------------------------------
  */
 
@@ -1184,6 +1252,7 @@ int main(void)
         cmocka_unit_test(test_expired),
         cmocka_unit_test(test_instance_tags_differ),
         cmocka_unit_test(test_storm_digest),
+        cmocka_unit_test(test_digest_places),
         cmocka_unit_test(test_storm_large),
     };
 
