@@ -61,6 +61,8 @@ struct lw_dstate {
     struct lw_placewatch_state pw; /* new_overnight_place, long_move */
     int64_t pw_fix_ms;    /* fix time of the last places check, 0 never */
     bool pw_queued;       /* a places computation waits (watch.c) */
+    bool stay_checked;    /* its parked_long stay was looked up in the
+                             history since the start (watch.c) */
     char *places_text;    /* top places for an offline mail, from the last
                              computation (lw_outbox_places_format); NULL:
                              none yet. Owned */

@@ -1003,37 +1003,49 @@ struct resume_ctx {
     struct lw_devmap *notes; /* note_silence's scratch map */
 };
 
+/*
+ * The parked_long stay of d (with its newest fix) as the stored history
+ * shows it, to the engine; alerted_ms is the fix time of its latest
+ * parked_long alert (0: none), which raised that stay's alert when it lies
+ * in it.
+ */
+static void resume_stay(struct lw_watch *w, struct lw_dstate *d,
+                        int64_t alerted_ms)
+{
+    int64_t parked_after = w->cfg->parked_alert_after_ms;
+    struct lw_fix n, first;
+    int64_t from;
+
+    d->stay_checked = true;
+    if (parked_after <= 0 || !d->has_fix)
+        return;
+    from = d->fix_time_ms - STAY_LOOKBACK * parked_after;
+    lw_fix_init(&n);
+    lw_copy(n.device, sizeof(n.device), d->device);
+    n.fix_time_ms = d->fix_time_ms;
+    n.lat_deg = d->lat_deg;
+    n.lon_deg = d->lon_deg;
+    n.accuracy_m = d->accuracy_m;
+    if (alerted_ms && alerted_ms < from)
+        from = alerted_ms;
+    if (lw_store_stay_start(w->store, &n, LW_ALERT_PARKED_RADIUS_M,
+                            LW_ALERT_PARKED_RADIUS_M, from, &first) == LW_OK)
+        lw_engine_restore_stay(w->engine, d->device, first.lat_deg,
+                               first.lon_deg, first.fix_time_ms,
+                               alerted_ms >= first.fix_time_ms);
+}
+
 static void resume_places(void *ctx, struct lw_dstate *d)
 {
     struct resume_ctx *rc = ctx;
     struct lw_watch *w = rc->w;
     const struct lw_dstate *o = lw_devmap_get(rc->notes, d->device, false);
     const struct lw_tz *tz = places_tz(w);
-    int64_t parked_after = w->cfg->parked_alert_after_ms;
-    int64_t alerted_ms = o ? o->pw_fix_ms : 0;
     int64_t night;
 
     if (!d->has_fix || !lw_engine_watched(w->engine, d->device))
         return;
-    if (parked_after > 0) {
-        struct lw_fix n, first;
-        int64_t from = d->fix_time_ms - STAY_LOOKBACK * parked_after;
-
-        lw_fix_init(&n);
-        lw_copy(n.device, sizeof(n.device), d->device);
-        n.fix_time_ms = d->fix_time_ms;
-        n.lat_deg = d->lat_deg;
-        n.lon_deg = d->lon_deg;
-        n.accuracy_m = d->accuracy_m;
-        if (alerted_ms && alerted_ms < from)
-            from = alerted_ms;
-        if (lw_store_stay_start(w->store, &n, LW_ALERT_PARKED_RADIUS_M,
-                                LW_ALERT_PARKED_RADIUS_M, from,
-                                &first) == LW_OK)
-            lw_engine_restore_stay(w->engine, d->device, first.lat_deg,
-                                   first.lon_deg, first.fix_time_ms,
-                                   alerted_ms >= first.fix_time_ms);
-    }
+    resume_stay(w, d, o ? o->pw_fix_ms : 0);
     night = night_at_or_before(tz, d->fix_time_ms);
     d->pw.watched_from_ms = night ? night : d->fix_time_ms;
     if (o && o->pw.last_new_night_ms)
@@ -1264,8 +1276,20 @@ static void job_done(struct lw_watch *w)
         w->jobs_head = w->njobs = 0;
 }
 
+/* lw_alert_row_cb: the latest parked_long's fix time into *ctx. */
+static int latest_parked(void *ctx, const struct lw_alert_row *r)
+{
+    int64_t t = r->a.has_fix ? r->a.fix.fix_time_ms : r->a.raised_ms;
+
+    if (r->a.kind == LW_ALERT_PARKED_LONG && t > *(int64_t *)ctx)
+        *(int64_t *)ctx = t;
+    return 0;
+}
+
 /* The first job's history is read: its places, what they show, and the
- * top places kept for the vehicle's offline mail. */
+ * top places kept for the vehicle's offline mail. A vehicle that became
+ * watched after the start gets its parked_long stay from the history here
+ * (its stay began maybe before the start), off the path of its fixes. */
 static void job_judge(struct lw_watch *w, struct place_job *j, int64_t now_ms)
 {
     struct lw_placewatch_cfg pc = {
@@ -1286,6 +1310,22 @@ static void job_judge(struct lw_watch *w, struct place_job *j, int64_t now_ms)
     /* no longer watched meanwhile: its next watched fix starts over */
     if (!lw_engine_watched(w->engine, f->device) || !d->pw.watched_from_ms)
         return;
+    if (!d->stay_checked) {
+        struct lw_alert_filter af = {.device = f->device};
+        int64_t alerted_ms = 0;
+
+        /* stored, or raised and not stored yet */
+        for (size_t i = 0; i < w->nqueue; i++) {
+            struct lw_alert_row r = {.a = w->queue[i].u.alert};
+
+            if (w->queue[i].kind == ENTRY_ALERT &&
+                strcmp(r.a.device, f->device) == 0)
+                latest_parked(&alerted_ms, &r);
+        }
+        if (lw_registry_alerts(w->store, &af, latest_parked, &alerted_ms) ==
+            LW_OK)
+            resume_stay(w, d, alerted_ms);
+    }
     if (lw_placewatch_judge(j->pl, &pc, &d->pw, &out) != LW_OK)
         return;
     if (out.new_night)

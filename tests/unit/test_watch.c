@@ -1137,6 +1137,41 @@ static void test_offline_mail_places(void **state)
     assert_non_null(lw_watch_places_of(f->w, "p1"));
 }
 
+/* The same for a car whose account goes overdue after the restart: its
+ * stay, begun before the restart, is found in the history when it is
+ * first watched, and parked_long comes at seven days of it. */
+static void test_restart_parked_then_watched(void **state)
+{
+    struct fx *f = *state;
+    const int64_t day = 24 * 60 * MIN_MS;
+    struct lw_account_update u = {.days_past_due = 45};
+    bool changed = false;
+
+    f->cfg.parked_alert_after_ms = 7 * day;
+    f->cfg.offline_after_ms = 30 * day;
+    registry(f, 0); /* current: not watched */
+    start_watch(f, T0);
+    for (int i = 0; i <= 24; i++)
+        fix(f, "v1", IN_LAT + (i % 2) * 0.001, T0 + i * 6 * HOUR_MS);
+    restart(f, T0 + 6 * day + MIN_MS);
+    snprintf(u.account, sizeof(u.account), "A1");
+    snprintf(u.status, sizeof(u.status), "overdue");
+    assert_int_equal(lw_watch_account(f->w, &u, T0 + 6 * day + 2 * MIN_MS,
+                                      &changed),
+                     LW_OK);
+    assert_true(changed);
+    flush_ok(f);
+    /* its first fix watched asks for its places; the check finds the stay */
+    fix(f, "v1", IN_LAT, T0 + 6 * day + 12 * HOUR_MS);
+    while (lw_watch_places_step(f->w, T0 + 6 * day + 12 * HOUR_MS, 1000) > 0)
+        ;
+    flush_ok(f);
+    assert_int_equal(count(f->s, "v1", LW_ALERT_PARKED_LONG), 0);
+    fix(f, "v1", IN_LAT, T0 + 7 * day + MIN_MS);
+    flush_ok(f);
+    assert_int_equal(count(f->s, "v1", LW_ALERT_PARKED_LONG), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1164,6 +1199,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_offline_mail_places, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_restart_parked_then_watched,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_unchanged, setup,
                                         teardown),
     };
