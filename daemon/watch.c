@@ -190,8 +190,7 @@ const char *lwd_watch_places_of(void *ctx, const char *device)
 /* Starts the slices when a places check was queued. */
 static void arm_places(struct lwd_watch *w)
 {
-    if (lw_watch_places_pending(w->core) > 0 &&
-        !ev_is_active(&w->places_timer))
+    if (lw_watch_places_pending(w->core) > 0 && !ev_is_active(&w->places_timer))
         ev_timer_start(w->loop, &w->places_timer);
 }
 

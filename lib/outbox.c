@@ -1036,8 +1036,7 @@ enum lw_err lw_outbox_enqueue(struct lw_store *s,
 
 enum lw_err lw_outbox_enqueue_places(struct lw_store *s,
                                      const struct lw_outbox_opts *o,
-                                     int64_t alert_id,
-                                     const struct lw_alert *a,
+                                     int64_t alert_id, const struct lw_alert *a,
                                      const char *places, int64_t now_ms,
                                      bool *held)
 {
@@ -1157,8 +1156,7 @@ static enum lw_err batch_read(struct lw_store *s, const char *kind,
         }
         lookup(s, r->a.device, &d->veh[i], &hv, &d->acc[i], &ha);
         d->items[i] = (struct lw_digest_item){
-            r->id, &r->a, hv ? &d->veh[i] : NULL, ha ? &d->acc[i] : NULL,
-            NULL};
+            r->id, &r->a, hv ? &d->veh[i] : NULL, ha ? &d->acc[i] : NULL, NULL};
     }
     return LW_OK;
 }
@@ -1190,10 +1188,10 @@ static enum lw_err batch_queue(struct lw_store *s,
     /* the offline alerts name where their vehicles usually park, as the
      * single mail does, from what the caller keeps (no history read) */
     for (size_t i = 0; i < d->n; i++)
-        d->items[i].places = k == LW_ALERT_OFFLINE && o->places_of
-                                 ? o->places_of(o->places_ctx,
-                                                d->rows[i].a.device)
-                                 : NULL;
+        d->items[i].places =
+            k == LW_ALERT_OFFLINE && o->places_of
+                ? o->places_of(o->places_ctx, d->rows[i].a.device)
+                : NULL;
     e = idlist
             ? lw_mail_compose_digest(&env, k, d->items, d->n,
                                      o->digest_threshold,

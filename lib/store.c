@@ -1064,9 +1064,9 @@ enum lw_err lw_store_history(struct lw_store *s, const char *device,
  * from the centre (the SQL only rules out those inside the inscribed
  * square). */
 struct stay_scan {
-    double lat, lon;  /* the centre: the newest fix */
-    double radius_m;  /* the stay's radius */
-    int64_t far_ms;   /* the newest far fix found; INT64_MIN none */
+    double lat, lon; /* the centre: the newest fix */
+    double radius_m; /* the stay's radius */
+    int64_t far_ms;  /* the newest far fix found; INT64_MIN none */
 };
 
 static int visit_stay(sqlite3_stmt *st, const void *cbp, void *ctx)

@@ -87,9 +87,9 @@ struct lw_watch {
     struct lw_tz *tz;            /* [places] timezone, loaded on first use */
     char tz_zone[LW_CONFIG_STR_MAX + 1]; /* the name it was loaded for */
     bool tz_loaded;                      /* tz is for tz_zone (NULL: UTC) */
-    struct place_job *jobs;      /* places computations waiting, FIFO */
-    size_t jobs_head;            /* the first one waiting */
-    size_t njobs, capjobs;       /* used (from 0) / allocated */
+    struct place_job *jobs;              /* places computations waiting, FIFO */
+    size_t jobs_head;                    /* the first one waiting */
+    size_t njobs, capjobs;               /* used (from 0) / allocated */
 };
 
 /* A watched vehicle's places are computed again (placewatch.h) at its
@@ -103,8 +103,8 @@ struct lw_watch {
 /* Offline mails of one flush whose places are read from history (their
  * vehicle's places check not done yet), at most; the others say: */
 #define MAIL_PLACES_READS 2
-#define MAIL_PLACES_LATER                                                     \
-    "  Not looked up for this mail (many vehicles went silent at once):\n"   \
+#define MAIL_PLACES_LATER                                                      \
+    "  Not looked up for this mail (many vehicles went silent at once):\n"     \
     "  see `lienwatch places` above.\n"
 /* night_at_or_before looks this far back (a day and a clock change). */
 #define NIGHT_SEARCH_MS (26 * 3600 * 1000LL)
@@ -1302,8 +1302,7 @@ static void job_judge(struct lw_watch *w, struct place_job *j, int64_t now_ms)
     const struct lw_fix *f = &j->fix;
     char err[128];
 
-    if (lw_places_compute(j->pl, tz, f->fix_time_ms, err, sizeof(err)) !=
-        LW_OK)
+    if (lw_places_compute(j->pl, tz, f->fix_time_ms, err, sizeof(err)) != LW_OK)
         return;
     free(d->places_text);
     d->places_text = lw_outbox_places_format(j->pl, tz, f->fix_time_ms, false);
@@ -1663,10 +1662,9 @@ static void mail_places(struct lw_watch *w)
             continue; /* no position stored: no place */
         } else if (reads < MAIL_PLACES_READS) {
             reads++;
-            q->places =
-                lw_outbox_places_text(w->store, q->u.alert.device,
-                                      w->cfg->places_timezone,
-                                      q->u.alert.raised_ms);
+            q->places = lw_outbox_places_text(w->store, q->u.alert.device,
+                                              w->cfg->places_timezone,
+                                              q->u.alert.raised_ms);
         } else {
             struct lw_fix n;
 
