@@ -736,6 +736,7 @@ static void test_digest_places(void **state)
     }
     assert_int_equal(digests, 1);
     rows_free(rs);
+    free(rs);
     lw_store_close(s);
 }
 

@@ -1082,7 +1082,7 @@ static int mails_with(struct fx *f, const char *needle)
 static void test_offline_mail_places(void **state)
 {
     struct fx *f = *state;
-    char dev[8];
+    char dev[16];
 
     snprintf(f->cfg.smtp_url, sizeof(f->cfg.smtp_url), "smtp://127.0.0.1:1");
     snprintf(f->cfg.smtp_to, sizeof(f->cfg.smtp_to), "ops@example.com");
