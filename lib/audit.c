@@ -135,33 +135,30 @@ static enum lw_err check_rec(struct lw_db *db, const struct lw_audit_rec *r)
     return LW_OK;
 }
 
-/* Reads the head, chains r to it and inserts it: in a write transaction. */
-static enum lw_err append_locked(struct lw_db *db, const struct lw_audit_rec *r,
-                                 struct lw_audit_head *out)
+/* Chains r to *last (the trail's last record; updated to r) and inserts
+ * it: in a write transaction. */
+static enum lw_err chain_insert(struct lw_db *db, const struct lw_audit_rec *r,
+                                struct lw_audit_head *last)
 {
     unsigned char prev[LW_AUDIT_HASH_BYTES], h[LW_AUDIT_HASH_BYTES];
-    struct lw_audit_head last;
     sqlite3_stmt *st;
     enum lw_err e;
     int64_t id;
 
-    e = read_head(db, &last);
-    if (e != LW_OK)
-        return e;
-    if (!lw_auditchain_unhex(last.hash, strlen(last.hash), prev)) {
+    if (!lw_auditchain_unhex(last->hash, strlen(last->hash), prev)) {
         lw_db_seterr(db,
                      "the audit trail's last record (%" PRId64 ") has no "
                      "valid hash: the trail was altered; run 'lienwatch "
                      "audit verify'",
-                     last.id);
+                     last->id);
         return LW_ERR_CORRUPT;
     }
-    if (last.id == INT64_MAX) {
+    if (last->id == INT64_MAX) {
         lw_db_seterr(db, "the audit trail has no id left");
         return LW_ERR_RANGE;
     }
-    id = last.id + 1;
-    lw_audit_hash(last.id ? prev : NULL, id, r, h);
+    id = last->id + 1;
+    lw_audit_hash(last->id ? prev : NULL, id, r, h);
     st = lw_db_stmt(db, SQL_ADD, &e);
     if (!st)
         return e;
@@ -179,23 +176,33 @@ static enum lw_err append_locked(struct lw_db *db, const struct lw_audit_rec *r,
     lw_db_bind_text(db, st, 12, r->case_id);
     lw_db_bind_text(db, st, 13, r->basis);
     lw_db_bind_text(db, st, 14, r->detail);
-    if (out) {
-        out->id = id;
-        lw_auditchain_hex(h, out->hash);
-        lw_db_bind_text(db, st, 15, out->hash);
-        return lw_db_run(db, st, "recording an audit entry");
-    }
-    {
-        char hex[LW_AUDIT_HASH_HEX + 1];
-
-        lw_auditchain_hex(h, hex);
-        lw_db_bind_text(db, st, 15, hex);
-        return lw_db_run(db, st, "recording an audit entry");
-    }
+    lw_auditchain_hex(h, last->hash);
+    lw_db_bind_text(db, st, 15, last->hash);
+    e = lw_db_run(db, st, "recording an audit entry");
+    if (e == LW_OK)
+        last->id = id;
+    return e;
 }
 
-enum lw_err lw_audit_append(struct lw_store *s, const struct lw_audit_rec *r,
-                            struct lw_audit_head *out)
+/* Reads the head, chains the n records at r to it and inserts them: in a
+ * write transaction. */
+static enum lw_err append_locked(struct lw_db *db, const struct lw_audit_rec *r,
+                                 size_t n, struct lw_audit_head *out)
+{
+    struct lw_audit_head last;
+    enum lw_err e;
+
+    e = read_head(db, &last);
+    for (size_t i = 0; e == LW_OK && i < n; i++)
+        e = chain_insert(db, &r[i], &last);
+    if (e == LW_OK && out)
+        *out = last;
+    return e;
+}
+
+/* lw_audit_append and lw_audit_append_many. */
+static enum lw_err append(struct lw_store *s, const struct lw_audit_rec *r,
+                          size_t n, struct lw_audit_head *out)
 {
     struct lw_db *db = lw_store_db(s);
     bool own;
@@ -211,14 +218,16 @@ enum lw_err lw_audit_append(struct lw_store *s, const struct lw_audit_rec *r,
         lw_db_seterr(db, "no audit record");
         return LW_ERR_INVAL;
     }
-    e = check_rec(db, r);
-    if (e != LW_OK)
-        return e;
+    for (size_t i = 0; i < n; i++) {
+        e = check_rec(db, &r[i]);
+        if (e != LW_OK)
+            return e;
+    }
     if (sodium_init() < 0) {
         lw_db_seterr(db, "libsodium could not be initialised");
         return LW_ERR_NOMEM;
     }
-    /* the read of the head and the insert under one write lock: two
+    /* the read of the head and the inserts under one write lock: two
      * writers never chain to the same record */
     own = !lw_db_in_txn(db);
     if (own) {
@@ -226,7 +235,7 @@ enum lw_err lw_audit_append(struct lw_store *s, const struct lw_audit_rec *r,
         if (e != LW_OK)
             return e;
     }
-    e = append_locked(db, r, out);
+    e = append_locked(db, r, n, out);
     if (own) {
         if (e == LW_OK)
             e = lw_db_commit(db);
@@ -234,6 +243,20 @@ enum lw_err lw_audit_append(struct lw_store *s, const struct lw_audit_rec *r,
             sqlite3_exec(lw_db_sqlite(db), "ROLLBACK", NULL, NULL, NULL);
     }
     return e;
+}
+
+enum lw_err lw_audit_append(struct lw_store *s, const struct lw_audit_rec *r,
+                            struct lw_audit_head *out)
+{
+    return append(s, r, 1, out);
+}
+
+enum lw_err lw_audit_append_many(struct lw_store *s,
+                                 const struct lw_audit_rec *r, size_t n)
+{
+    if (r && n == 0)
+        return LW_OK;
+    return append(s, r, n, NULL);
 }
 
 enum lw_err lw_audit_add(struct lw_store *s, int64_t at_ms, const char *who,

@@ -691,6 +691,16 @@ enum lw_err lw_store_set_busy_timeout(struct lw_store *s, int ms)
     return lw_db_set_busy_timeout(s->db, ms);
 }
 
+enum lw_err lw_store_set_cache_kib(struct lw_store *s, int kib)
+{
+    char sql[64];
+
+    if (check_handle(s) || kib < 64)
+        return LW_ERR_INVAL;
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+    return lw_db_exec(s->db, sql, "setting the cache size");
+}
+
 /* Runs one of the store's statements without parameters or rows. */
 static enum lw_err run_plain(struct lw_store *s, enum stmt_id id,
                              const char *what)

@@ -19,6 +19,8 @@
 #include "lienwatch/cases.h"
 #include "lienwatch/commands.h"
 #include "lienwatch/geo.h"
+#include "lienwatch/jsonw.h"
+#include "lienwatch/listing.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/timeutil.h"
 #include "runtime/clock.h"
@@ -457,24 +459,41 @@ static bool looks_add(struct looks *l, const char *device, int64_t case_id,
     return true;
 }
 
-/* Records every look of l; frees l. False (nothing recorded) on failure. */
+/* Records every look of l (one audit record each, in one transaction);
+ * frees l. False (nothing recorded, logged) on failure. */
 static bool looks_record(struct lww *w, const struct lww_who *who,
                          const char *client, const char *action,
                          struct looks *l, int64_t now_ms)
 {
+    struct lw_audit_rec *recs = NULL;
+    char (*cids)[24] = NULL;
     bool ok = true;
 
     if (l->n) {
-        ok = lw_store_begin(w->store) == LW_OK;
-        for (size_t i = 0; ok && i < l->n; i++)
-            ok = lww_audit_look(w, who, client, action, l->v[i].device,
-                                l->v[i].case_id, NULL, l->v[i].basis, NULL,
-                                now_ms);
-        if (ok)
-            ok = lw_store_commit(w->store) == LW_OK;
-        if (!ok && lw_store_in_txn(w->store))
-            lw_store_rollback(w->store);
+        recs = calloc(l->n, sizeof(*recs));
+        cids = calloc(l->n, sizeof(*cids));
+        ok = recs && cids;
+        for (size_t i = 0; ok && i < l->n; i++) {
+            audit_template(who, client, &recs[i]);
+            recs[i].at_ms = now_ms;
+            recs[i].action = action;
+            recs[i].device = l->v[i].device;
+            recs[i].role = acting_role(who, l->v[i].basis);
+            recs[i].basis = l->v[i].basis;
+            if (l->v[i].case_id > 0) {
+                snprintf(cids[i], sizeof(cids[i]), "%lld",
+                         (long long)l->v[i].case_id);
+                recs[i].case_id = cids[i];
+            }
+        }
+        if (ok && lw_audit_append_many(w->store, recs, l->n) != LW_OK) {
+            lwrt_log(LOG_ERR, "audit records of %s's %s (%zu looks): %s",
+                     who->name, action, l->n, lw_store_errmsg(w->store));
+            ok = false;
+        }
     }
+    free(recs);
+    free(cids);
     free(l->v);
     memset(l, 0, sizeof(*l));
     return ok;
@@ -872,102 +891,227 @@ static enum MHD_Result history(struct lww_req *r, const struct lww_who *who,
 
 /* ---- GET /cases, POST /cases, POST /cases/{id}/close -------------------- */
 
-struct case_list {
-    struct lww_req *r;
-    const struct lww_who *who;
-    json_t *arr;       /* the answer */
-    bool here;         /* lat/lon given */
-    double lat, lon;   /* the caller's position */
-    bool failed;       /* out of memory */
-    struct looks looks; /* what was shown, recorded after */
+/*
+ * The lists (cases, near, watched): rows come from one joined query
+ * (listing.h), the access decision is made per row from what the row holds
+ * (no lookups), and the answer is written as it goes (jsonw.h). With the
+ * caller's position the items are sorted nearest first: each item's text
+ * is kept in one buffer with its distance, and the answer is assembled in
+ * order at the end.
+ */
+struct list_item {
+    size_t off, len; /* the item's JSON in the scratch text */
+    double dist_m;   /* its distance; INFINITY when unknown */
 };
 
-static int case_cb(void *ctx, const struct lw_case *c)
-{
-    struct case_list *cl = ctx;
-    struct lww *w = cl->r->w;
-    struct look k;
-    struct lw_fix f;
-    struct lw_device_info di;
-    bool shown;
-    json_t *o;
+struct list {
+    struct lww_req *r;
+    const struct lww_who *who;
+    struct lw_jw jw;        /* the items (an array) */
+    struct list_item *items; /* when sorting (owned) */
+    size_t n, cap;          /* items written, allocated */
+    bool here;              /* lat/lon given */
+    double lat, lon;        /* the caller's position */
+    double radius_m;        /* near: how far */
+    bool failed;            /* out of memory */
+    struct looks looks;     /* what was shown, recorded after */
+};
 
-    if (decide(w, cl->who, c->device, NULL, cl->r->now_ms, &k) != LW_OK)
-        return 0;
+/* The access decision for a listed row, as decide() makes it for one
+ * vehicle (without a reason: lists show watched vehicles only). */
+static void decide_listed(struct lww *w, const struct lww_who *who,
+                          const struct lw_listing_row *row, bool *watched,
+                          int64_t *case_id, struct lw_access_decision *d)
+{
+    struct lw_access_req q = {0};
+
+    *watched = row->has_account &&
+               lw_access_account_watched(row->a.days_past_due, row->a.status,
+                                         w->cfg.watch_days_past_due);
+    *case_id = who->roles & LW_ROLE_AGENT ? row->viewer_case_id : 0;
+    q.roles = who->roles;
+    q.watched = *watched;
+    q.case_open = *case_id > 0;
+    q.unwatched = w->unwatched;
+    lw_access_decide(&q, d);
+}
+
+/* The viewer whose own cases count (agents), for the listings. */
+static const char *viewer(const struct lww_who *who)
+{
+    return who->roles & LW_ROLE_AGENT ? who->name : NULL;
+}
+
+static void jw_time(struct lw_jw *jw, const char *key, int64_t ms)
+{
+    char t[LW_TIME_BUFLEN];
+
+    lw_jw_key(jw, key);
+    if (ms == 0)
+        lw_jw_null(jw);
+    else
+        lw_jw_string(jw, lw_time_format(ms, t, sizeof(t)));
+}
+
+/* A fix as lww_fix_json writes it. */
+static void jw_fix(struct lw_jw *jw, const struct lw_fix *f)
+{
+    lw_jw_object(jw);
+    lw_jw_kreal(jw, "lat", f->lat_deg);
+    lw_jw_kreal(jw, "lon", f->lon_deg);
+    jw_time(jw, "fix_time", f->fix_time_ms);
+    jw_time(jw, "received_time", f->recv_time_ms);
+    lw_jw_kreal(jw, "accuracy_m", f->accuracy_m);
+    lw_jw_kreal(jw, "speed_mps", f->speed_mps);
+    lw_jw_kreal(jw, "course_deg", f->course_deg);
+    lw_jw_object_end(jw);
+}
+
+static void jw_kstr_or_null(struct lw_jw *jw, const char *key, const char *s)
+{
+    lw_jw_key(jw, key);
+    lw_jw_string_or_null(jw, s);
+}
+
+/* Starts an item; returns where its text starts. */
+static size_t item_begin(struct list *l)
+{
+    size_t at = lw_jw_len(&l->jw) + (l->n > 0 ? 1 : 0); /* after the comma */
+
+    lw_jw_object(&l->jw);
+    return at;
+}
+
+/* Ends the item begun at off, with its distance. False: out of memory. */
+static bool item_end(struct list *l, size_t off, double dist_m)
+{
+    lw_jw_object_end(&l->jw);
+    if (l->here) {
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 64;
+            struct list_item *v = realloc(l->items, cap * sizeof(*v));
+            if (!v)
+                return false;
+            l->items = v;
+            l->cap = cap;
+        }
+        l->items[l->n] = (struct list_item){off, lw_jw_len(&l->jw) - off,
+                                            dist_m};
+    }
+    l->n++;
+    return true;
+}
+
+static int by_item_distance(const void *a, const void *b)
+{
+    const struct list_item *x = a, *y = b;
+
+    if (x->dist_m != y->dist_m)
+        return x->dist_m < y->dist_m ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off; /* stable: list order */
+}
+
+/* Answers the list (sorted nearest first with a position). */
+static enum MHD_Result list_reply(struct list *l)
+{
+    char *text;
+    size_t len = 0;
+
+    lw_jw_array_end(&l->jw);
+    if (l->here && l->n) {
+        const char *src = lw_jw_text(&l->jw);
+        size_t size = 2;
+        char *p;
+
+        for (size_t i = 0; i < l->n; i++)
+            size += l->items[i].len + 1;
+        qsort(l->items, l->n, sizeof(*l->items), by_item_distance);
+        p = malloc(size + 1);
+        if (!p || l->jw.failed) {
+            free(p);
+            lw_jw_release(&l->jw);
+            free(l->items);
+            return lww_reply_error(l->r, 500, "out of memory");
+        }
+        p[len++] = '[';
+        for (size_t i = 0; i < l->n; i++) {
+            if (i)
+                p[len++] = ',';
+            memcpy(p + len, src + l->items[i].off, l->items[i].len);
+            len += l->items[i].len;
+        }
+        p[len++] = ']';
+        p[len] = '\0';
+        lw_jw_release(&l->jw);
+        free(l->items);
+        l->items = NULL;
+        return lww_reply_owned(l->r, 200, "application/json", p, len);
+    }
+    free(l->items);
+    l->items = NULL;
+    text = lw_jw_take(&l->jw, &len);
+    if (!text)
+        return lww_reply_error(l->r, 500, "out of memory");
+    return lww_reply_owned(l->r, 200, "application/json", text, len);
+}
+
+static int case_row(void *ctx, const struct lw_listing_row *row)
+{
+    struct list *l = ctx;
+    struct lw_jw *jw = &l->jw;
+    struct lw_access_decision d;
+    const struct lw_case *c = &row->c;
+    int64_t case_id;
+    bool watched, shown;
+    double dist = INFINITY;
+    size_t at;
+
+    decide_listed(l->r->w, l->who, row, &watched, &case_id, &d);
     /* an agent's case whose account stopped being watched is not theirs
      * to see any more */
-    if (k.d.verdict == LW_ACCESS_HIDDEN)
+    if (d.verdict == LW_ACCESS_HIDDEN)
         return 0;
-    shown = k.d.verdict == LW_ACCESS_GRANTED &&
-            lw_store_last_fix(w->store, c->device, &f) == LW_OK;
-    o = json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
-                  "case_id", (json_int_t)c->id, "device", c->device, "agent",
-                  c->agent, "plate", str_or_null(k.v.plate), "vin",
-                  str_or_null(k.v.vin), "description",
-                  str_or_null(k.v.description), "account",
-                  str_or_null(k.v.account), "days_past_due",
-                  k.has_account ? json_integer(k.a.days_past_due)
-                                : json_null(),
-                  "expires_at", lww_time_json(c->expires_ms), "reason",
-                  json_string(c->reason), "watched", k.watched);
-    if (!o)
-        return 1;
-    json_object_set_new(o, "fix", shown ? lww_fix_json(&f) : json_null());
-    json_object_set_new(
-        o, "last_heard",
-        lww_time_json(lw_store_device_get(w->store, c->device, &di) == LW_OK
-                          ? di.last_heard_ms
-                          : 0));
-    json_object_set_new(o, "open_alerts",
-                        json_integer(open_alerts(w, c->device)));
-    if (cl->here && shown)
-        json_object_set_new(o, "distance_m",
-                            json_real(lw_geo_distance_m(cl->lat, cl->lon,
-                                                        f.lat_deg,
-                                                        f.lon_deg)));
-    else if (cl->here)
-        json_object_set_new(o, "distance_m", json_null());
-    if (shown && !looks_add(&cl->looks, c->device,
-                            k.case_id ? k.case_id : c->id, k.d.basis)) {
-        json_decref(o);
-        cl->failed = true;
+    shown = d.verdict == LW_ACCESS_GRANTED && row->has_fix;
+    at = item_begin(l);
+    lw_jw_kint(jw, "case_id", c->id);
+    lw_jw_kstring(jw, "device", c->device);
+    lw_jw_kstring(jw, "agent", c->agent);
+    jw_kstr_or_null(jw, "plate", row->v.plate);
+    jw_kstr_or_null(jw, "vin", row->v.vin);
+    jw_kstr_or_null(jw, "description", row->v.description);
+    jw_kstr_or_null(jw, "account", row->v.account);
+    lw_jw_key(jw, "days_past_due");
+    if (row->has_account)
+        lw_jw_int(jw, row->a.days_past_due);
+    else
+        lw_jw_null(jw);
+    jw_time(jw, "expires_at", c->expires_ms);
+    lw_jw_kstring(jw, "reason", c->reason);
+    lw_jw_kbool(jw, "watched", watched);
+    lw_jw_key(jw, "fix");
+    if (shown)
+        jw_fix(jw, &row->fix);
+    else
+        lw_jw_null(jw);
+    jw_time(jw, "last_heard", row->last_heard_ms);
+    lw_jw_kint(jw, "open_alerts", row->open_alerts);
+    if (l->here) {
+        lw_jw_key(jw, "distance_m");
+        if (shown) {
+            dist = lw_geo_distance_m(l->lat, l->lon, row->fix.lat_deg,
+                                     row->fix.lon_deg);
+            lw_jw_real(jw, dist);
+        } else {
+            lw_jw_null(jw);
+        }
+    }
+    if (!item_end(l, at, dist) ||
+        (shown && !looks_add(&l->looks, c->device,
+                             case_id ? case_id : c->id, d.basis))) {
+        l->failed = true;
         return 1;
     }
-    json_array_append_new(cl->arr, o);
     return 0;
-}
-
-static int by_distance(const void *a, const void *b)
-{
-    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    json_t *dx = json_object_get(x, "distance_m");
-    json_t *dy = json_object_get(y, "distance_m");
-    double vx = json_is_real(dx) ? json_real_value(dx) : INFINITY;
-    double vy = json_is_real(dy) ? json_real_value(dy) : INFINITY;
-
-    return vx < vy ? -1 : vx > vy ? 1 : 0;
-}
-
-/* Sorts a JSON array of objects by distance_m, nulls last. */
-static json_t *sort_by_distance(json_t *arr)
-{
-    size_t n = json_array_size(arr);
-    json_t **v = calloc(n ? n : 1, sizeof(*v));
-    json_t *out = json_array();
-
-    if (!v || !out) {
-        free(v);
-        json_decref(out);
-        return arr;
-    }
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(arr, i));
-    qsort(v, n, sizeof(*v), by_distance);
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(out, v[i]);
-    free(v);
-    json_decref(arr);
-    return out;
 }
 
 /* lat/lon of the query into cl. False when it answered 400. */
@@ -996,43 +1140,49 @@ static bool get_position(struct lww_req *r, double *lat, double *lon,
     return true;
 }
 
+/* Ends a list: the looks recorded, then the answer; or 503 when the
+ * listing failed or the looks could not be recorded (nothing shown). */
+static enum MHD_Result list_finish(struct list *l, enum lw_err e,
+                                   const char *action)
+{
+    struct lww *w = l->r->w;
+
+    if (e != LW_OK || l->failed || l->jw.failed ||
+        !looks_record(w, l->who, l->r->client, action, &l->looks,
+                      l->r->now_ms)) {
+        free(l->looks.v);
+        free(l->items);
+        lw_jw_release(&l->jw);
+        return lww_reply_error(l->r, 503,
+                               "database: %s (nothing shown: the looks "
+                               "could not be recorded)",
+                               lw_store_errmsg(w->store));
+    }
+    return list_reply(l);
+}
+
 static enum MHD_Result cases_get(struct lww_req *r, const struct lww_who *who)
 {
     struct lww *w = r->w;
-    struct case_list cl = {.r = r, .who = who};
+    struct list l = {.r = r, .who = who};
     struct lw_case_filter f = {.open_only = true, .now_ms = r->now_ms};
     enum MHD_Result ret;
     enum lw_err e;
 
     if (!(who->roles & (LW_ROLE_AGENT | LW_ROLE_OPS)))
         return lww_reply_error(r, 403, "admin sees no cases or locations");
-    if (!get_position(r, &cl.lat, &cl.lon, &cl.here, false, &ret))
+    if (!get_position(r, &l.lat, &l.lon, &l.here, false, &ret))
         return ret;
     if (!(who->roles & LW_ROLE_OPS))
         f.agent = who->name;
-    cl.arr = json_array();
-    if (!cl.arr)
-        return lww_reply_error(r, 500, "out of memory");
     /* one snapshot for the reads, then one short write for the looks */
-    if (lw_store_read_begin(w->store) != LW_OK) {
-        json_decref(cl.arr);
+    if (lw_store_read_begin(w->store) != LW_OK)
         return lww_reply_error(r, 503, "database busy: %s",
                                lw_store_errmsg(w->store));
-    }
-    e = lw_case_list(w->store, &f, case_cb, &cl);
+    lw_jw_array(&l.jw);
+    e = lw_listing_cases(w->store, &f, viewer(who), case_row, &l);
     lw_store_rollback(w->store);
-    if (e != LW_OK || cl.failed ||
-        !looks_record(w, who, r->client, "web cases", &cl.looks, r->now_ms)) {
-        free(cl.looks.v);
-        json_decref(cl.arr);
-        return lww_reply_error(r, 503,
-                               "database: %s (nothing shown: the looks "
-                               "could not be recorded)",
-                               lw_store_errmsg(w->store));
-    }
-    if (cl.here)
-        cl.arr = sort_by_distance(cl.arr);
-    return lww_reply_json(r, 200, cl.arr);
+    return list_finish(&l, e, "web cases");
 }
 
 static enum MHD_Result cases_post(struct lww_req *r, const struct lww_who *who)
@@ -1110,71 +1260,55 @@ static enum MHD_Result case_close(struct lww_req *r, const struct lww_who *who,
 
 /* ---- GET /near, GET /watched --------------------------------------------- */
 
-struct near {
-    struct lww_req *r;
-    const struct lww_who *who;
-    json_t *arr;
-    bool here;
-    double lat, lon, radius_m;
-    bool failed;       /* out of memory */
-    struct looks looks; /* what was shown, recorded after */
-    const char *action;
-};
-
-/* Adds device to the answer when visible (and near, with here). */
-static int near_one(struct near *n, const char *device)
+/* Adds a listed vehicle to a near or watched list when visible (and near,
+ * with a position). */
+static int near_row(void *ctx, const struct lw_listing_row *row)
 {
-    struct lww *w = n->r->w;
-    struct look k;
-    struct lw_fix f;
-    double d = 0;
-    json_t *o;
+    struct list *l = ctx;
+    struct lw_jw *jw = &l->jw;
+    struct lw_access_decision d;
+    int64_t case_id;
+    bool watched;
+    double dist = INFINITY;
+    size_t at;
 
-    if (decide(w, n->who, device, NULL, n->r->now_ms, &k) != LW_OK ||
-        k.d.verdict != LW_ACCESS_GRANTED)
+    decide_listed(l->r->w, l->who, row, &watched, &case_id, &d);
+    if (d.verdict != LW_ACCESS_GRANTED || !row->has_fix)
         return 0;
-    if (lw_store_last_fix(w->store, device, &f) != LW_OK)
-        return 0;
-    if (n->here) {
-        d = lw_geo_distance_m(n->lat, n->lon, f.lat_deg, f.lon_deg);
-        if (d > n->radius_m)
+    if (l->here) {
+        dist = lw_geo_distance_m(l->lat, l->lon, row->fix.lat_deg,
+                                 row->fix.lon_deg);
+        if (dist > l->radius_m)
             return 0;
     }
-    o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:b}", "device", device, "plate",
-                  str_or_null(k.v.plate), "description",
-                  str_or_null(k.v.description), "case_id",
-                  k.case_id ? json_integer(k.case_id) : json_null(), "fix",
-                  lww_fix_json(&f), "watched", k.watched);
-    if (!o)
-        return 1;
-    json_object_set_new(o, "open_alerts",
-                        json_integer(open_alerts(w, device)));
-    if (n->here)
-        json_object_set_new(o, "distance_m", json_real(d));
-    if (!looks_add(&n->looks, device, k.case_id, k.d.basis)) {
-        json_decref(o);
-        n->failed = true;
+    at = item_begin(l);
+    lw_jw_kstring(jw, "device", row->c.device);
+    jw_kstr_or_null(jw, "plate", row->v.plate);
+    jw_kstr_or_null(jw, "description", row->v.description);
+    lw_jw_key(jw, "case_id");
+    if (case_id)
+        lw_jw_int(jw, case_id);
+    else
+        lw_jw_null(jw);
+    lw_jw_key(jw, "fix");
+    jw_fix(jw, &row->fix);
+    lw_jw_kbool(jw, "watched", watched);
+    lw_jw_kint(jw, "open_alerts", row->open_alerts);
+    if (l->here)
+        lw_jw_kreal(jw, "distance_m", dist);
+    if (!item_end(l, at, dist) ||
+        !looks_add(&l->looks, row->c.device, case_id, d.basis)) {
+        l->failed = true;
         return 1;
     }
-    json_array_append_new(n->arr, o);
     return 0;
-}
-
-static int near_case_cb(void *ctx, const struct lw_case *c)
-{
-    return near_one(ctx, c->device);
-}
-
-static int near_vehicle_cb(void *ctx, const struct lw_vehicle *v)
-{
-    return near_one(ctx, v->device);
 }
 
 static enum MHD_Result near(struct lww_req *r, const struct lww_who *who,
                             bool watched_list)
 {
     struct lww *w = r->w;
-    struct near n = {.r = r, .who = who, .radius_m = NEAR_DEFAULT_M};
+    struct list l = {.r = r, .who = who, .radius_m = NEAR_DEFAULT_M};
     char buf[64], err[200];
     bool bad = false;
     enum MHD_Result ret;
@@ -1184,38 +1318,27 @@ static enum MHD_Result near(struct lww_req *r, const struct lww_who *who,
         return lww_reply_error(r, 403, "admin sees no locations");
     if (watched_list && !(who->roles & LW_ROLE_OPS))
         return lww_reply_error(r, 403, "only ops list watched vehicles");
-    n.action = watched_list ? "web watched" : "web near";
-    if (!get_position(r, &n.lat, &n.lon, &n.here, !watched_list, &ret))
+    if (!get_position(r, &l.lat, &l.lon, &l.here, !watched_list, &ret))
         return ret;
     if (lww_query(r, "radius_m", buf, sizeof(buf), &bad) &&
-        lw_webreq_double("radius_m", buf, 1, NEAR_MAX_M, &n.radius_m, err,
+        lw_webreq_double("radius_m", buf, 1, NEAR_MAX_M, &l.radius_m, err,
                          sizeof(err)) != LW_OK)
         return lww_reply_error(r, 400, "%s", err);
     if (bad)
         return lww_reply_error(r, 400, "radius_m: malformed");
-    n.arr = json_array();
-    if (!n.arr || lw_store_read_begin(w->store) != LW_OK) {
-        json_decref(n.arr);
+    if (lw_store_read_begin(w->store) != LW_OK)
         return lww_reply_error(r, 503, "database busy");
-    }
+    lw_jw_array(&l.jw);
     if (who->roles & LW_ROLE_OPS) {
-        e = lww_each_watched_vehicle(w, near_vehicle_cb, &n);
+        e = lw_listing_watched(w->store, w->cfg.watch_days_past_due,
+                               viewer(who), r->now_ms, near_row, &l);
     } else {
         struct lw_case_filter f = {.agent = who->name, .open_only = true,
                                    .now_ms = r->now_ms};
-        e = lw_case_list(w->store, &f, near_case_cb, &n);
+        e = lw_listing_cases(w->store, &f, viewer(who), near_row, &l);
     }
     lw_store_rollback(w->store);
-    if (e != LW_OK || n.failed ||
-        !looks_record(w, who, r->client, n.action, &n.looks, r->now_ms)) {
-        free(n.looks.v);
-        json_decref(n.arr);
-        return lww_reply_error(r, 503, "database: %s (nothing shown)",
-                               lw_store_errmsg(w->store));
-    }
-    if (n.here)
-        n.arr = sort_by_distance(n.arr);
-    return lww_reply_json(r, 200, n.arr);
+    return list_finish(&l, e, watched_list ? "web watched" : "web near");
 }
 
 /* ---- locate now, commands ------------------------------------------------ */
@@ -1296,21 +1419,98 @@ static enum MHD_Result command(struct lww_req *r, const struct lww_who *who,
 
 /* ---- alerts ---------------------------------------------------------------- */
 
+/*
+ * Who may see which device, remembered for one answer: an alert list
+ * holds many alerts of few devices, and the access decision of each device
+ * (three lookups) is made once. Open addressing, FNV-1a, grown at half
+ * full.
+ */
+struct verdicts {
+    struct verdict {
+        char *device; /* owned; NULL: free slot */
+        bool ok;      /* may see it */
+    } *v;
+    size_t n, cap; /* used, slots (a power of two) */
+};
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static struct verdict *verdict_slot(struct verdicts *vs, const char *device)
+{
+    size_t i = (size_t)fnv1a(device) & (vs->cap - 1);
+
+    while (vs->v[i].device && strcmp(vs->v[i].device, device) != 0)
+        i = (i + 1) & (vs->cap - 1);
+    return &vs->v[i];
+}
+
+static bool verdicts_grow(struct verdicts *vs)
+{
+    struct verdicts bigger = {.cap = vs->cap ? vs->cap * 2 : 64};
+
+    bigger.v = calloc(bigger.cap, sizeof(*bigger.v));
+    if (!bigger.v)
+        return false;
+    for (size_t i = 0; i < vs->cap; i++)
+        if (vs->v[i].device)
+            *verdict_slot(&bigger, vs->v[i].device) = vs->v[i];
+    bigger.n = vs->n;
+    free(vs->v);
+    *vs = bigger;
+    return true;
+}
+
+static void verdicts_free(struct verdicts *vs)
+{
+    for (size_t i = 0; i < vs->cap; i++)
+        free(vs->v[i].device);
+    free(vs->v);
+    memset(vs, 0, sizeof(*vs));
+}
+
+/* lww_may_see, remembered per device. False also when out of memory. */
+static bool may_see_cached(struct lww *w, const struct lww_who *who,
+                           struct verdicts *vs, const char *device,
+                           int64_t now_ms)
+{
+    struct verdict *slot;
+    int64_t case_id;
+    const char *basis;
+
+    if ((vs->n + 1) * 2 > vs->cap && !verdicts_grow(vs))
+        return false;
+    slot = verdict_slot(vs, device);
+    if (slot->device)
+        return slot->ok;
+    slot->device = strdup(device);
+    if (!slot->device)
+        return false;
+    slot->ok = lww_may_see(w, who, device, now_ms, &case_id, &basis);
+    vs->n++;
+    return slot->ok;
+}
+
 struct alert_list {
     struct lww_req *r;
     const struct lww_who *who;
     json_t *arr;
+    struct verdicts seen; /* the decision per device */
 };
 
 static int alert_cb(void *ctx, const struct lw_alert_row *a)
 {
     struct alert_list *al = ctx;
-    int64_t case_id;
-    const char *basis;
     json_t *o;
 
-    if (!lww_may_see(al->r->w, al->who, a->a.device, al->r->now_ms, &case_id,
-                     &basis))
+    if (!may_see_cached(al->r->w, al->who, &al->seen, a->a.device,
+                        al->r->now_ms))
         return 0;
     o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:b, s:o, s:o}", "id",
                   (json_int_t)a->id, "kind", lw_alert_kind_name(a->a.kind),
@@ -1331,14 +1531,23 @@ static enum MHD_Result alerts(struct lww_req *r, const struct lww_who *who)
     struct lw_alert_filter f = {0};
     char buf[16];
     bool bad = false;
+    enum lw_err e;
 
     if (!(who->roles & (LW_ROLE_AGENT | LW_ROLE_OPS)))
         return lww_reply_error(r, 403, "admin sees no alerts");
     if (lww_query(r, "open", buf, sizeof(buf), &bad))
         f.open_only = strcmp(buf, "0") != 0;
     al.arr = json_array();
-    if (!al.arr ||
-        lw_registry_alerts(r->w->store, &f, alert_cb, &al) != LW_OK) {
+    if (!al.arr)
+        return lww_reply_error(r, 500, "out of memory");
+    /* one snapshot for the alerts and the decisions */
+    e = lw_store_read_begin(r->w->store);
+    if (e == LW_OK) {
+        e = lw_registry_alerts(r->w->store, &f, alert_cb, &al);
+        lw_store_rollback(r->w->store);
+    }
+    verdicts_free(&al.seen);
+    if (e != LW_OK) {
         json_decref(al.arr);
         return lww_reply_error(r, 503, "database: %s",
                                lw_store_errmsg(r->w->store));

@@ -137,6 +137,26 @@ enum MHD_Result lww_reply_text(struct lww_req *r, unsigned status,
     return ret;
 }
 
+enum MHD_Result lww_reply_owned(struct lww_req *r, unsigned status,
+                                const char *type, char *data, size_t len)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    lww_security_headers(r->w, resp);
+    ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->answered = true;
+    return ret;
+}
+
 enum MHD_Result lww_reply_json(struct lww_req *r, unsigned status, json_t *o)
 {
     char *text;

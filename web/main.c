@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -313,6 +314,11 @@ static int start(struct lww *w)
     }
     /* the loop must not stop for long behind lienwatchd's commits */
     lw_store_set_busy_timeout(w->store, 2000);
+    /* a list of thousands of vehicles, then as many audit rows in one
+     * transaction: without room they spill to the WAL before the commit */
+    if (lw_store_set_cache_kib(w->store, LWW_CACHE_KIB) != LW_OK)
+        lwrt_log(LOG_WARNING, "cannot set the database cache: %s",
+                 lw_store_errmsg(w->store));
     if (lw_sessions_new(&w->sessions, &so) != LW_OK) {
         lwrt_log(LOG_ERR, "cannot set up sessions (no randomness?)");
         return -1;
@@ -379,6 +385,11 @@ int main(int argc, char **argv)
     int opt, verbosity = 0, level, rc = 1;
 
     lwrt_log_init("lienwatch-web");
+    /* answers of a megabyte (ops' lists) come and go many times a minute:
+     * keep their memory in the heap for the next one instead of mapping
+     * and faulting in fresh pages each time */
+    mallopt(M_MMAP_THRESHOLD, LWW_MMAP_THRESHOLD);
+    mallopt(M_TRIM_THRESHOLD, LWW_TRIM_THRESHOLD);
     while ((opt = getopt_long(argc, argv, "c:vqhV", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':

@@ -26,6 +26,14 @@
 #include "lienwatch/users.h"
 #include "lienwatch/webreq.h"
 
+/* The database connection's page cache, KiB. */
+#define LWW_CACHE_KIB (32 * 1024)
+
+/* malloc: blocks under this many bytes come from the heap, and freed heap
+ * memory up to the trim threshold is kept for the next answer. */
+#define LWW_MMAP_THRESHOLD (16 * 1024 * 1024)
+#define LWW_TRIM_THRESHOLD (64 * 1024 * 1024)
+
 /* Longest client address text ("[v6]" without brackets). */
 #define LWW_ADDR_MAX 64
 
@@ -108,6 +116,10 @@ enum MHD_Result lww_reply_error(struct lww_req *r, unsigned status,
 enum MHD_Result lww_reply_text(struct lww_req *r, unsigned status,
                                const char *type, const char *data, size_t len,
                                const char *disposition);
+/* As lww_reply_text, taking data (malloc'ed; freed by MHD, also on
+ * failure) instead of copying it. */
+enum MHD_Result lww_reply_owned(struct lww_req *r, unsigned status,
+                                const char *type, char *data, size_t len);
 /* Adds the headers every answer carries (CSP, nosniff, ...). */
 void lww_security_headers(struct lww *w, struct MHD_Response *resp);
 /* A query value, percent-decoded into out; NULL when absent; "" and

@@ -134,6 +134,18 @@ enum lw_err lw_audit_append(struct lw_store *s, const struct lw_audit_rec *r,
                             struct lw_audit_head *out);
 
 /*
+ * Appends the n records at r (borrowed), in order, as n calls of
+ * lw_audit_append would, in one transaction (the caller's write
+ * transaction, or one of its own): the head is read once and each record
+ * chained to the one before. For an answer that shows many positions (one
+ * record each). All or nothing: on failure none is recorded (in the
+ * caller's transaction, the caller rolls back). n = 0 does nothing.
+ * Returns as lw_audit_append.
+ */
+enum lw_err lw_audit_append_many(struct lw_store *s,
+                                 const struct lw_audit_rec *r, size_t n);
+
+/*
  * The short form of lw_audit_append: who did action at at_ms about device
  * (NULL when none) for reason (NULL when none), every other field NULL.
  * Returns as lw_audit_append.

@@ -107,6 +107,16 @@ const char *lw_store_errmsg(const struct lw_store *s);
 enum lw_err lw_store_set_busy_timeout(struct lw_store *s, int ms);
 
 /*
+ * The page cache of s's connection, KiB (SQLite's default is 2,048). A
+ * reader that answers from large listings and then records one audit row
+ * per item in a transaction (lienwatch-web) needs more than the default,
+ * or SQLite spills the transaction's pages to the WAL before its commit
+ * and reads the same pages again and again. Returns LW_OK, LW_ERR_INVAL
+ * for a NULL handle or kib < 64, or a database error.
+ */
+enum lw_err lw_store_set_cache_kib(struct lw_store *s, int kib);
+
+/*
  * Transactions for batching (writer). lw_store_begin is BEGIN IMMEDIATE:
  * it takes the write lock at once (or fails with LW_ERR_BUSY after the busy
  * timeout), so nothing in the transaction can fail for the lock later.
