@@ -7,9 +7,13 @@
  * every MHD_run the timer is set again, to 0 when MHD has work left (TLS
  * data already read, a resumed connection).
  *
- * Bodies: at most LW_WEBREQ_BODY_MAX bytes. A Content-Length over it is
- * answered 413 before the body is read; a chunked body that grows over it
- * is read and dropped, then answered 413.
+ * Bodies: at most LW_WEBREQ_BODY_MAX bytes, refused before a byte of them
+ * is read: a Content-Length over it is answered 413, a body without one
+ * (chunked) 411. MHD 0.9 takes an answer only before the body or after all
+ * of it, so a chunked body could be refused only after reading it to its
+ * end (a client could send gigabytes) or by cutting the connection without
+ * a word; every client of this API (the page's fetch, curl -d, libraries
+ * given a string) sends a Content-Length for the small JSON it posts.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -248,7 +252,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 
     (void)version;
     if (!r) {
-        const char *cl;
+        const char *cl, *te;
         r = calloc(1, sizeof(*r));
         if (!r)
             return MHD_NO;
@@ -260,10 +264,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         *con_cls = r;
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > LW_WEBREQ_BODY_MAX)
+        te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        /* answered now, before a byte of the body is read: MHD sends the
+         * answer, closes the connection and never reads the rest */
+        if (cl && strtoull(cl, NULL, 10) > LW_WEBREQ_BODY_MAX) {
+            lwrt_log(LOG_NOTICE, "%s %s %s: body of %s bytes refused", method,
+                     url, r->client, cl);
             return lww_reply_error(r, 413,
-                                   "the request body is larger than %d bytes",
+                                   "the request body is larger than %d "
+                                   "bytes (Content-Length %s)",
+                                   LW_WEBREQ_BODY_MAX, cl);
+        }
+        if (!cl && te) {
+            lwrt_log(LOG_NOTICE, "%s %s %s: body without Content-Length "
+                     "refused", method, url, r->client);
+            return lww_reply_error(r, 411,
+                                   "send the request body with a "
+                                   "Content-Length (at most %d bytes), "
+                                   "not chunked",
                                    LW_WEBREQ_BODY_MAX);
+        }
         return MHD_YES;
     }
     if (r->answered)
@@ -271,9 +292,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->too_big || r->len + n > LW_WEBREQ_BODY_MAX) {
-            r->too_big = true;
-            return MHD_YES;
+        if (r->len + n > LW_WEBREQ_BODY_MAX) {
+            /* cannot happen (the length was checked first): MHD takes no
+             * answer in the middle of a body, so the connection is cut
+             * rather than the rest read */
+            lwrt_log(LOG_WARNING,
+                     "%s %s: request body over %d bytes: connection closed",
+                     r->method, r->client, LW_WEBREQ_BODY_MAX);
+            return MHD_NO;
         }
         if (r->len + n + 1 > r->cap) {
             size_t cap = r->len + n + 1 < 4096 ? 4096 : (r->len + n + 1) * 2;
@@ -289,10 +315,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         return MHD_YES;
     }
     r->now_ms = lwrt_wall_ms();
-    if (r->too_big)
-        return lww_reply_error(r, 413,
-                               "the request body is larger than %d bytes",
-                               LW_WEBREQ_BODY_MAX);
     if (strncmp(url, "/api/", 5) == 0)
         return lww_api(r, url);
     return lww_static(r, url);

@@ -90,7 +90,6 @@ struct lww_req {
     struct MHD_Connection *conn;   /* its connection */
     char *body;                    /* request body (owned), NUL-terminated */
     size_t len, cap;               /* body bytes, allocated */
-    bool too_big;                  /* body over LW_WEBREQ_BODY_MAX */
     char client[LWW_ADDR_MAX];     /* client address, numeric */
     int64_t now_ms;                /* wall clock at the request */
     const char *method;            /* borrowed from MHD */

@@ -97,7 +97,7 @@ WPID=$(echo "$LW_PIDS" | awk '{print $NF}')
 # a second service with very short sessions, for expiry
 start_web "$HP2" "$T/web2.log" --set web.session_idle=2s --set web.session_max=4s
 
-WEB="http://127.0.0.1:$HP" WEB2="http://127.0.0.1:$HP2" MQ="$MQ" DB="$DB" \
+WEB="http://127.0.0.1:$HP" WEB2="http://127.0.0.1:$HP2" MQ="$MQ" DB="$DB" WPID="$WPID" \
     LW="$L" CASE1="$CASE1" CASE4="$CASE4" TOKEN="$TOKEN" T="$T" \
     $PY "$ROOT/tests/integration/web_api.py" || {
     say "web log:"; tail -30 "$T/web.log" >&2

@@ -422,19 +422,67 @@ for method, path, body, want in (
     check(r.status == want, "%s %s: %d, wanted %d (%r)" % (method, path[:40], r.status, want, r.body[:100]))
     check(r.header("Content-Type") == ["application/json"] and "error" in r.json(),
           "errors are JSON: %r" % r.body[:100])
-# a chunked body over the limit
-u = urllib.parse.urlparse(WEB)
-c = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
-c.putrequest("POST", "/api/v1/session")
-c.putheader("Transfer-Encoding", "chunked")
-c.putheader("Content-Type", "application/json")
-c.endheaders()
-for _ in range(20):
-    c.send(b"1000\r\n" + b"x" * 4096 + b"\r\n")
-c.send(b"0\r\n\r\n")
-r = c.getresponse()
-check(r.status == 413, "chunked body over 64 KiB: %d" % r.status)
-c.close()
+# bodies too big are refused before they are read: the answer comes while
+# the client is still sending, and the service's memory does not grow
+
+
+def rss_kib():
+    with open("/proc/%s/status" % os.environ["WPID"]) as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+
+def send_big(head, chunk, total):
+    """Sends head then chunk bytes until total or until the service closes;
+    returns (status line, JSON error, bytes sent before the answer, seconds)."""
+    import socket
+    u = urllib.parse.urlparse(WEB)
+    s = socket.create_connection((u.hostname, u.port), timeout=20)
+    s.sendall(head)
+    answer = b""
+    sent = 0
+    t0 = time.time()
+    stop = threading.Event()
+
+    def pump():
+        nonlocal sent
+        try:
+            while sent < total and not stop.is_set():
+                s.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass  # the service closed the connection: what is wanted
+    th = threading.Thread(target=pump)
+    th.start()
+    while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+        d = s.recv(65536)
+        if not d:
+            break
+        answer += d
+    dt = time.time() - t0
+    stop.set()
+    th.join()
+    s.close()
+    head_part, _, body = answer.partition(b"\r\n\r\n")
+    return head_part.split(b"\r\n")[0].decode(), json.loads(body or b"null"), sent, dt
+
+
+rss0 = rss_kib()
+line, err, sent, dt = send_big(
+    b"POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 1000000000000\r\n\r\n", b"x" * 65536, 64 << 20)
+check(line.startswith("HTTP/1.1 413"), "a huge Content-Length: 413 at once: %r" % line)
+check(err and "65536" in err["error"] and "1000000000000" in err["error"],
+      "the 413 says why: %r" % err)
+check(sent < 64 << 20 and dt < 5, "answered before the body was sent (%d bytes sent, %.1f s)" % (sent, dt))
+line, err, sent, dt = send_big(
+    b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n", b"10000\r\n" + b"x" * 65536 + b"\r\n", 64 << 20)
+check(line.startswith("HTTP/1.1 411"), "a chunked body: 411 at once: %r" % line)
+check(err and "Content-Length" in err["error"], "the 411 says what to do: %r" % err)
+check(sent < 64 << 20 and dt < 5, "not read to its end (%d bytes sent, %.1f s)" % (sent, dt))
+check(rss_kib() - rss0 < 16 * 1024, "the service buffered none of it: RSS %d -> %d KiB" % (rss0, rss_kib()))
+r = req("POST", "/api/v1/cases", raw=b"x" * 65537, headers=olga.h())
+check(r.status == 413, "one byte over the limit: %d" % r.status)
 check(req("GET", "/").status == 200, "the service still answers")
 csp = req("GET", "/").header("Content-Security-Policy")
 check(csp and "script-src 'self'" in csp[0] and "unsafe-inline" not in csp[0], "CSP: %r" % csp)
