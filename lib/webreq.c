@@ -34,6 +34,7 @@ static const struct {
     {LW_RT_ALERTS, M_GET, "GET"},
     {LW_RT_ALERT_ACK, M_POST, "POST"},
     {LW_RT_WATCHED, M_GET, "GET"},
+    {LW_RT_PLACES, M_GET, "GET"},
 };
 
 const char *lw_webreq_allow(enum lw_route_kind k)
@@ -215,6 +216,8 @@ int lw_webreq_route(const char *method, const char *path, struct lw_route *r,
         r->kind = LW_RT_HISTORY;
     else if (nseg == 3 && SEG(0, "vehicles") && SEG(2, "locate"))
         r->kind = LW_RT_LOCATE;
+    else if (nseg == 3 && SEG(0, "vehicles") && SEG(2, "places"))
+        r->kind = LW_RT_PLACES;
     else if (nseg == 1 && SEG(0, "near"))
         r->kind = LW_RT_NEAR;
     else if (nseg == 2 && SEG(0, "commands"))
@@ -243,6 +246,7 @@ int lw_webreq_route(const char *method, const char *path, struct lw_route *r,
     case LW_RT_VEHICLE:
     case LW_RT_HISTORY:
     case LW_RT_LOCATE:
+    case LW_RT_PLACES:
         if (lw_webreq_decode(segs[1], lens[1], false, r->device,
                              sizeof(r->device)) != LW_OK ||
             r->device[0] == '\0') {

@@ -21,6 +21,7 @@
 #include "lienwatch/geo.h"
 #include "lienwatch/jsonw.h"
 #include "lienwatch/listing.h"
+#include "lienwatch/places.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/timeutil.h"
 #include "runtime/clock.h"
@@ -31,6 +32,14 @@
 /* Default and largest radius of /near, m. */
 #define NEAR_DEFAULT_M 5000.0
 #define NEAR_MAX_M 500000.0
+/* Default and longest window of /places, days. */
+#define PLACES_DAYS_DEFAULT 30
+#define PLACES_DAYS_MAX 90
+#define MS_PER_DAY (86400LL * 1000)
+/* Decimals kept of the places' shares (usual_hours, likely_now) and radius,
+ * as lienwatch places --json prints them. */
+#define SHARE_SCALE 1000.0
+#define RADIUS_SCALE 10.0
 /* Default history window, ms (the page's trail), and most fixes returned. */
 #define HISTORY_DEFAULT_MS (24LL * 3600 * 1000)
 #define HISTORY_MAX_FIXES 100000
@@ -693,6 +702,110 @@ static enum MHD_Result vehicle(struct lww_req *r, const struct lww_who *who,
         json_object_set_new(o, "fix", json_null());
     }
     return lww_reply_json(r, 200, o);
+}
+
+/* ---- GET /vehicles/{device}/places ------------------------------------- */
+
+static void jw_time(struct lw_jw *jw, const char *key, int64_t ms);
+
+/* Adds one stored fix to the places history (an lw_fix_cb). */
+static int places_add(void *ctx, const struct lw_fix *f)
+{
+    return lw_places_add(ctx, f) != LW_OK;
+}
+
+/*
+ * Where the vehicle usually parks, most likely first: what 'lienwatch
+ * places --json' prints, from the fixes of the last ?days= days (30),
+ * local time in [places] timezone. A place is a position: the gate and the
+ * audit record of the vehicle view.
+ */
+static enum MHD_Result places(struct lww_req *r, const struct lww_who *who,
+                              const char *device)
+{
+    struct lww *w = r->w;
+    char rbuf[LW_WEBREQ_TEXT_MAX + 1], buf[32], err[300] = "", detail[200];
+    const char *reason = get_reason(r, rbuf, sizeof(rbuf));
+    struct lw_places *pl = NULL;
+    struct lw_jw jw;
+    struct look k;
+    int64_t days = PLACES_DAYS_DEFAULT;
+    size_t n = 0, len = 0;
+    bool bad = false;
+    enum MHD_Result ret;
+    enum lw_err e;
+    char *text;
+
+    if (!reason)
+        return lww_reply_error(r, 400, "reason: malformed or too long");
+    if (lww_query(r, "days", buf, sizeof(buf), &bad) &&
+        lw_webreq_int("days", buf, 1, PLACES_DAYS_MAX, &days, err,
+                      sizeof(err)) != LW_OK)
+        return lww_reply_error(r, 400, "%s", err);
+    if (bad)
+        return lww_reply_error(r, 400, "days: malformed");
+    if (!check_look(r, who, device, reason, &k, &ret))
+        return ret;
+    e = lw_places_new(NULL, &pl, err, sizeof(err));
+    if (e == LW_OK)
+        e = lw_store_history(w->store, device, r->now_ms - days * MS_PER_DAY,
+                             INT64_MAX, places_add, pl);
+    if (e == LW_OK && lw_places_stats(pl)->fixes_in > 0)
+        e = lw_places_compute(pl, w->tz, r->now_ms, err, sizeof(err));
+    if (e != LW_OK) {
+        lw_places_free(pl);
+        return lww_reply_error(r, e == LW_ERR_NOMEM ? 500 : 503, "places: %s",
+                               err[0] ? err : lw_store_errmsg(w->store));
+    }
+    n = lw_places_stats(pl)->fixes_in > 0 ? lw_places_count(pl) : 0;
+    snprintf(detail, sizeof(detail), "days=%lld tz=%s, %zu places",
+             (long long)days, lw_tz_name(w->tz), n);
+    if (!lww_audit_look(w, who, r->client, "web places", device, k.case_id,
+                        reason, k.d.basis, detail, r->now_ms)) {
+        lw_places_free(pl);
+        return lww_reply_error(r, 503,
+                               "the look cannot be recorded, so nothing is "
+                               "shown (database busy or full)");
+    }
+    lw_jw_init(&jw);
+    lw_jw_object(&jw);
+    lw_jw_kstring(&jw, "device", device);
+    lw_jw_kstring(&jw, "timezone", lw_tz_name(w->tz));
+    lw_jw_kint(&jw, "days", days);
+    lw_jw_key(&jw, "places");
+    lw_jw_array(&jw);
+    for (size_t i = 0; i < n; i++) {
+        const struct lw_place *p = lw_places_get(pl, i);
+
+        lw_jw_object(&jw);
+        lw_jw_kint(&jw, "rank", (int64_t)i + 1);
+        lw_jw_kreal(&jw, "lat", p->lat_deg);
+        lw_jw_kreal(&jw, "lon", p->lon_deg);
+        lw_jw_kreal(&jw, "radius_m",
+                    round(p->radius_m * RADIUS_SCALE) / RADIUS_SCALE);
+        lw_jw_kint(&jw, "visits", p->visits);
+        lw_jw_kint(&jw, "nights", p->nights);
+        lw_jw_kint(&jw, "dwell_s", p->dwell_ms / 1000);
+        jw_time(&jw, "first_seen", p->first_seen_ms);
+        jw_time(&jw, "last_seen", p->last_seen_ms);
+        lw_jw_key(&jw, "usual_hours");
+        lw_jw_array(&jw);
+        for (int h = 0; h < 24; h++)
+            lw_jw_real(&jw, round(p->usual_hours[h] * SHARE_SCALE) /
+                                SHARE_SCALE);
+        lw_jw_array_end(&jw);
+        lw_jw_kreal(&jw, "likely_now",
+                    round(p->likely_now * SHARE_SCALE) / SHARE_SCALE);
+        lw_jw_kbool(&jw, "here_now", p->here_now);
+        lw_jw_object_end(&jw);
+    }
+    lw_jw_array_end(&jw);
+    lw_jw_object_end(&jw);
+    lw_places_free(pl);
+    text = lw_jw_take(&jw, &len);
+    if (!text)
+        return lww_reply_error(r, 500, "out of memory");
+    return lww_reply_owned(r, 200, "application/json", text, len);
 }
 
 /* ---- GET /vehicles/{device}/history ------------------------------------ */
@@ -1633,6 +1746,8 @@ enum MHD_Result lww_api(struct lww_req *r, const char *url)
         return history(r, &who, rt.device);
     case LW_RT_LOCATE:
         return locate(r, &who, rt.device);
+    case LW_RT_PLACES:
+        return places(r, &who, rt.device);
     case LW_RT_NEAR:
         return near(r, &who, false);
     case LW_RT_WATCHED:

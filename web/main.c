@@ -186,6 +186,28 @@ out:
     return buf;
 }
 
+/*
+ * The zone of [places] timezone ("" : the system's) into *out. 0, or -1
+ * (logged) when a configured zone cannot be read; an unreadable system
+ * zone is UTC, with a warning.
+ */
+static int load_zone(const char *zone, struct lw_tz **out)
+{
+    char err[LW_CONFIG_ERR_MAX] = "";
+
+    if (lw_tz_load(zone, out, err, sizeof(err)) == LW_OK)
+        return 0;
+    if (zone[0]) {
+        lwrt_log(LOG_ERR, "[places] timezone %s: %s", zone, err);
+        return -1;
+    }
+    lwrt_log(LOG_WARNING,
+             "the system's time zone cannot be read (%s): places use UTC "
+             "(set [places] timezone)",
+             err);
+    return lw_tz_load("UTC", out, err, sizeof(err)) == LW_OK ? 0 : -1;
+}
+
 static bool is_loopback(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET) {
@@ -304,6 +326,8 @@ static int start(struct lww *w)
     snprintf(w->static_dir, sizeof(w->static_dir), "%s",
              w->cfg.web_static_dir[0] ? w->cfg.web_static_dir
                                       : LWW_STATIC_DIR);
+    if (load_zone(w->cfg.places_timezone, &w->tz) != 0)
+        return -1;
     if (open_listener(w) != 0)
         return -1;
     if (lw_store_open(&w->store, w->cfg.db_path, LW_STORE_NOMIGRATE, err,
@@ -357,6 +381,7 @@ static void stop(struct lww *w)
         close(w->listen_fd);
     lw_sessions_free(w->sessions);
     lw_store_close(w->store);
+    lw_tz_free(w->tz);
     free(w->cert_pem);
     free(w->key_pem);
 }

@@ -23,6 +23,7 @@
 #include "lienwatch/registry.h"
 #include "lienwatch/session.h"
 #include "lienwatch/store.h"
+#include "lienwatch/tz.h"
 #include "lienwatch/users.h"
 #include "lienwatch/webreq.h"
 
@@ -72,6 +73,8 @@ struct lww {
                                      commits): streams check at once */
     enum lw_unwatched_policy unwatched; /* look at unwatched vehicles */
     char static_dir[LW_CONFIG_STR_MAX + 1]; /* the page's files */
+    struct lw_tz *tz;             /* local time of places ([places]
+                                     timezone; owned) */
     struct lww_login *login;      /* the password-check worker */
 };
 

@@ -42,6 +42,7 @@ enum lw_route_kind {
     LW_RT_ALERTS,     /* /api/v1/alerts: GET */
     LW_RT_ALERT_ACK,  /* /api/v1/alerts/{id}/ack: POST */
     LW_RT_WATCHED,    /* /api/v1/watched: GET (ops: watched vehicles) */
+    LW_RT_PLACES,     /* /api/v1/vehicles/{device}/places: GET */
 };
 
 /* A parsed API path. */

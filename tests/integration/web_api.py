@@ -233,6 +233,7 @@ check(sorted(x["device"] for x in r.json()) == ["fleet/car1", "fleet/car2", "fle
 r = alice.get("/api/v1/watched")
 check(r.status == 403, "agents have no watched list")
 
+
 # ---- admin --------------------------------------------------------------------
 for path in ("/api/v1/vehicles/" + CAR1, "/api/v1/cases", "/api/v1/near?lat=1&lon=1"):
     r = adam.get(path)
@@ -486,6 +487,74 @@ check(r.status == 413, "one byte over the limit: %d" % r.status)
 check(req("GET", "/").status == 200, "the service still answers")
 csp = req("GET", "/").header("Content-Security-Policy")
 check(csp and "script-src 'self'" in csp[0] and "unsafe-inline" not in csp[0], "CSP: %r" % csp)
+
+# ---- places (where it usually parks) -------------------------------------------------------
+# a day of car1's life before its last fix: at home (where it is now) from
+# 20 h to 12 h ago, then at work 3 km away from 10 h to 2 h ago; and a
+# night for car2, which alice has no case for
+now = int(time.time())
+home, work = (52.5200, 13.4050), (52.5030, 13.4420)
+msgs = []
+for t in range(now - 20 * 3600, now - 12 * 3600, 600):
+    msgs.append(("car1", home, t))
+for t in range(now - 10 * 3600, now - 2 * 3600, 600):
+    msgs.append(("car1", work, t))
+for t in range(now - 6000, now - 120, 300):  # home again: there now
+    msgs.append(("car1", home, t))
+for t in range(now - 8 * 3600, now - 4 * 3600, 600):
+    msgs.append(("car2", home, t))
+publish.multiple([{"topic": "owntracks/fleet/" + d, "qos": 1,
+                   "payload": json.dumps({"_type": "location", "lat": p[0], "lon": p[1],
+                                          "tst": t, "acc": 10, "vel": 0})}
+                  for d, p, t in msgs], hostname="127.0.0.1", port=MQ)
+
+
+def stored_fixes(dev):
+    con = sqlite3.connect(DB)
+    n = con.execute("SELECT count(*) FROM fixes WHERE device = ?", (dev,)).fetchone()[0]
+    con.close()
+    return n
+
+
+end = time.time() + 20
+while time.time() < end and stored_fixes("fleet/car1") < 117:
+    time.sleep(0.2)
+check(stored_fixes("fleet/car1") >= 117, "car1's day stored: %d fixes" % stored_fixes("fleet/car1"))
+n0 = audit_count()
+r = alice.get("/api/v1/vehicles/" + CAR1 + "/places")
+check(r.status == 200, "alice car1 places: %d %r" % (r.status, r.body[:200]))
+pl = r.json()
+check(pl["device"] == "fleet/car1" and pl["days"] == 30 and pl["timezone"], "places answer: %r" % pl)
+ps = pl["places"]
+check(len(ps) == 2, "two places, home and work: %r" % ps)
+check(ps[0]["rank"] == 1 and ps[0]["here_now"] and abs(ps[0]["lat"] - home[0]) < 0.001 and
+      abs(ps[0]["lon"] - home[1]) < 0.001, "home first, where the car is now: %r" % ps[0])
+check(abs(ps[1]["lat"] - work[0]) < 0.001 and not ps[1]["here_now"], "work second: %r" % ps[1])
+check(ps[0]["likely_now"] > ps[1]["likely_now"] and len(ps[0]["usual_hours"]) == 24 and
+      ps[0]["visits"] == 2 and ps[1]["visits"] == 1 and ps[1]["dwell_s"] > 6 * 3600,
+      "place figures: %r" % ps)
+for k in ("radius_m", "nights", "first_seen", "last_seen"):
+    check(k in ps[0], "place field " + k)
+check(audit_count() == n0 + 1, "one audit record for the places look")
+a = last_audit()
+check(a["action"] == "web places" and a["basis"] == "case" and a["case_id"] == str(CASE1) and
+      a["device"] == "fleet/car1", "audit of the places look: %r" % a)
+r = alice.get("/api/v1/vehicles/" + CAR2 + "/places")
+check(r.status == 404 and r.json() == {"error": "no such vehicle"}, "agent: no places of another car")
+check(bob.get("/api/v1/vehicles/" + CAR1 + "/places").status == 404, "bob: no places of alice's car")
+r = olga.get("/api/v1/vehicles/" + CAR3 + "/places")
+check(r.status == 403 and "reason" in r.json()["error"], "ops need a reason for an unwatched car")
+r = olga.get("/api/v1/vehicles/" + CAR2 + "/places?days=1")
+check(r.status == 200 and len(r.json()["places"]) == 1 and r.json()["days"] == 1,
+      "ops: car2's one place: %r" % r.body[:200])
+check(last_audit()["basis"] == "watched", "ops places basis watched")
+for q in ("days=0", "days=91", "days=x", "days=1.5"):
+    r = olga.get("/api/v1/vehicles/" + CAR2 + "/places?" + q)
+    check(r.status == 400 and "days" in r.json()["error"], "%s: %d %r" % (q, r.status, r.body))
+r = req("GET", "/api/v1/vehicles/" + CAR1 + "/places")
+check(r.status == 401, "places need a session")
+check(req("GET", "/api/v1/vehicles/" + CAR1 + "/places",
+          headers={"Authorization": "Bearer " + "lwt_nope"}).status == 401, "bad token")
 
 # ---- logout ------------------------------------------------------------------------------
 r = req("DELETE", "/api/v1/session", headers=alice.h())

@@ -39,6 +39,17 @@ static void test_routes(void **state)
                                      &r, err, sizeof(err)),
                      0);
     assert_string_equal(r.device, "v x");
+    assert_int_equal(lw_webreq_route("GET", "/api/v1/vehicles/a%2Fb/places",
+                                     &r, err, sizeof(err)),
+                     0);
+    assert_int_equal(r.kind, LW_RT_PLACES);
+    assert_string_equal(r.device, "a/b");
+    assert_int_equal(lw_webreq_route("POST", "/api/v1/vehicles/a/places", &r,
+                                     err, sizeof(err)),
+                     405);
+    assert_int_equal(lw_webreq_route("GET", "/api/v1/vehicles/%ZZ/places",
+                                     &r, err, sizeof(err)),
+                     400);
     assert_int_equal(lw_webreq_route("GET", "/api/v1/commands/42", &r, err,
                                      sizeof(err)),
                      0);
