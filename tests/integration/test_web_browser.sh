@@ -63,9 +63,20 @@ msgs = [{"topic": "owntracks/fleet/" + d, "qos": 1,
         for d, lat, lon, age, acc in (("car1", 52.5200, 13.4050, 120, 25),
                                       ("car5", 52.5000, 13.3500, 7200, 60),
                                       ("car2", 52.5210, 13.4060, 60, 10))]
+# car1's last day (before the fix above): a night at home, a working day
+# 2 km away, home again since an hour and a half: its two usual places
+home, work = (52.5200, 13.4050), (52.5105, 13.4280)
+for d, (lat, lon), ts in ([("car1", home, t) for t in range(now - 28 * 3600, now - 20 * 3600, 600)] +
+                          [("car1", work, t) for t in range(now - 10 * 3600, now - 3 * 3600, 600)] +
+                          [("car1", home, t) for t in range(now - 5400, now - 180, 300)]):
+    msgs.append({"topic": "owntracks/fleet/" + d, "qos": 1,
+                 "payload": json.dumps({"_type": "location", "lat": lat, "lon": lon, "tst": ts,
+                                        "acc": 10, "vel": 0})})
 publish.multiple(msgs, hostname="127.0.0.1", port=int(sys.argv[1]))
 PYEOF
 wait_for 10 sh -c "[ \$(sqlite3 '$DB' 'SELECT count(*) FROM devices') -ge 3 ]" || fail "fixes not stored"
+wait_for 20 sh -c "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM fixes WHERE device = 'fleet/car1'\") -ge 109 ]" ||
+    fail "car1's day not stored"
 "$L" --db "$DB" case open fleet/car1 --agent alice --expires 72h --reason 'order 1' >/dev/null
 CASE5=$("$L" --db "$DB" case open fleet/car5 --agent alice --expires 72h --reason 'order 5')
 

@@ -134,8 +134,28 @@ try:
         fail("navigate link: %r" % nav)
     if d.find_element(By.ID, "d-desc").text != "<img src=x onerror=alert(1)>":
         fail("detail description")
+    # where it usually parks: home (there now) first, then work; numbered
+    # alike in the list and on the map
+    wait("the places", lambda: len(d.find_elements(By.CSS_SELECTOR, "#d-places-list li")) == 2)
+    items = [e.text for e in d.find_elements(By.CSS_SELECTOR, "#d-places-list li")]
+    print("web_browser: places listed: %r" % items)
+    if not items[0].startswith("there now") or "likely now" not in items[0] or \
+            "2 visits" not in items[0] or "1 visit" not in items[1] or "usually" not in items[1]:
+        fail("places list: %r" % items)
+    if d.execute_script("return document.querySelector('#d-places-list li.here')"
+                        ".dataset.rank") != "1":
+        fail("the place it is at now is not marked")
+    wait("the places on the map", lambda: d.execute_script(
+        "return document.querySelectorAll('.place-label[data-place]').length") == 2)
+    if d.find_elements(By.CSS_SELECTOR, "#d-places img"):
+        fail("an element came from the places")
     no_alert()
     d.save_screenshot(os.path.join(SHOTS, "agent-map.png"))
+    d.execute_script("map.setView([52.5152, 13.4165], 14)")
+    d.execute_script("document.getElementById('d-places').scrollIntoView({block: 'end'})")
+    time.sleep(0.5)
+    d.save_screenshot(os.path.join(SHOTS, "agent-places.png"))
+    d.execute_script("window.scrollTo(0, 0)")
 
     # ---- locate now ------------------------------------------------------------
     d.find_element(By.ID, "d-locate").click()

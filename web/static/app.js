@@ -1,7 +1,8 @@
 /*
  * app.js - the lienwatch page: sign in, the agent's cases nearest first,
- * the map, locate now, the 24 h trail, live updates, and for ops the open
- * alerts, the watched vehicles and opening cases.
+ * the map, locate now, the 24 h trail, where the car usually parks (its
+ * places), live updates, and for ops the open alerts, the watched vehicles
+ * and opening cases.
  *
  * Text from the database is only ever set with textContent: a plate or a
  * description is shown as written, never interpreted as HTML.
@@ -32,6 +33,12 @@ const layers = {};      // device -> {marker, circle}
 let trail = null;       // L.polyline of the selected case
 let hereMarker = null;  // the phone's own position
 const trails = {};      // device -> [[lat, lon], ...]
+const places = {};      // device -> the /places answer's list
+let placeLayers = [];   // the selected vehicle's places on the map
+const PLACES_SHOWN = 5; // the top places listed and drawn
+const PLACE_MIN_RADIUS_M = 40;
+const PLACE_COLOUR = '#6a4c93';
+const M_PER_DEG_LAT = 111320;
 
 const $ = (id) => document.getElementById(id);
 
@@ -71,7 +78,7 @@ function save() {
   try {
     localStorage.setItem(STORE_KEY, JSON.stringify({
       me: { username: me.username, role: me.role, roles: me.roles },
-      cases, trails, saved_at: Date.now(),
+      cases, trails, places, saved_at: Date.now(),
     }));
   } catch (e) { /* storage full or refused: nothing saved */ }
 }
@@ -208,7 +215,7 @@ function render() {
 function renderDetail() {
   const c = cases.find((x) => x.device === selected);
   $('detail').hidden = !c;
-  if (!c) return;
+  if (!c) { clearPlaces(); return; }
   $('d-plate').textContent = c.plate || c.device;
   $('d-desc').textContent = c.description || '';
   $('d-age').textContent = c.fix ? 'Position ' + ageWords(c.fix.fix_time) + '.' : 'No position yet.';
@@ -237,7 +244,105 @@ async function select(device) {
   render();
   const c = cases.find((x) => x.device === device);
   if (c && c.fix && map) map.setView([c.fix.lat, c.fix.lon], 16);
-  await loadTrail(device);
+  renderPlaces(device);
+  await Promise.all([loadTrail(device), loadPlaces(device)]);
+}
+
+/* ---- places: where the car usually parks ------------------------------------ */
+
+/* "19:00–07:59" style ranges of the hours the car is usually at a place
+ * (share at least one half), as lienwatch places prints them. */
+function usualWords(hours) {
+  if (!Array.isArray(hours) || hours.length !== 24) return '';
+  const on = hours.map((x) => x >= 0.5);
+  if (on.every((x) => x)) return 'all day';
+  if (!on.some((x) => x)) return '';
+  let h = 0;
+  while (on[h]) h++;
+  const out = [];
+  let start = -1;
+  for (let i = 1; i <= 24; i++) {
+    const k = (h + i) % 24;
+    if (on[k] && start < 0) start = k;
+    if (!on[k] && start >= 0) {
+      const last = (k + 23) % 24;
+      out.push(String(start).padStart(2, '0') + ':00–' + String(last).padStart(2, '0') + ':59');
+      start = -1;
+    }
+  }
+  return out.join(', ');
+}
+
+function dwellWords(s) {
+  if (s >= 86400) return Math.round(s / 3600 / 24 * 10) / 10 + ' days';
+  if (s >= 3600) return Math.round(s / 360) / 10 + ' h';
+  return Math.round(s / 60) + ' min';
+}
+
+function clearPlaces() {
+  for (const l of placeLayers) map && map.removeLayer(l);
+  placeLayers = [];
+}
+
+async function loadPlaces(device) {
+  if (!offline) {
+    try {
+      const r = await api('GET', '/vehicles/' + encodeURIComponent(device) + '/places');
+      if (r.ok && r.data && Array.isArray(r.data.places)) {
+        places[device] = r.data.places.slice(0, PLACES_SHOWN);
+        save();
+      }
+    } catch (e) { setOffline(true); }
+  }
+  if (device === selected) renderPlaces(device);
+}
+
+/* The selected vehicle's places: a numbered list (text only) and circles
+ * on the map, numbered alike. */
+function renderPlaces(device) {
+  clearPlaces();
+  const list = places[device];
+  const ol = $('d-places-list');
+  ol.replaceChildren();
+  $('d-places').hidden = list === undefined;
+  if (list === undefined) return;
+  $('d-places-note').textContent = list.length ? '' :
+    'No usual places yet: it has not stopped anywhere for 15 minutes in the last 30 days.';
+  list.forEach((p, i) => {
+    const n = i + 1;
+    const li = el('li', p.here_now ? 'here' : null);
+    li.dataset.rank = String(n);
+    const bits = [];
+    if (p.here_now) bits.push('there now');
+    bits.push(Math.round(p.likely_now * 100) + '% likely now');
+    bits.push(p.visits + (p.visits === 1 ? ' visit' : ' visits'));
+    if (p.nights) bits.push(p.nights + (p.nights === 1 ? ' night' : ' nights'));
+    bits.push(dwellWords(p.dwell_s) + ' in all');
+    const usual = usualWords(p.usual_hours);
+    li.append(el('span', null, bits.join(' · ')));
+    li.append(el('div', 'meta', (usual ? 'usually ' + usual + ' · ' : '') +
+      'last there ' + ageWords(p.last_seen) + ' · ±' + Math.round(p.radius_m) + ' m'));
+    li.addEventListener('click', () => { if (map) map.setView([p.lat, p.lon], 17); });
+    ol.append(li);
+    if (map) {
+      const ll = [p.lat, p.lon];
+      placeLayers.push(L.circle(ll, {
+        radius: Math.max(p.radius_m, PLACE_MIN_RADIUS_M), color: PLACE_COLOUR,
+        weight: 2, dashArray: '4 4', fillOpacity: 0.08,
+      }).addTo(map));
+      // the number on the circle's northern edge: the car's own marker
+      // (often at the place) stays visible
+      const edge = [p.lat + Math.max(p.radius_m, PLACE_MIN_RADIUS_M) / M_PER_DEG_LAT, p.lon];
+      const m = L.circleMarker(edge, { radius: 1, opacity: 0, fillOpacity: 0, interactive: false })
+        .addTo(map);
+      m.bindTooltip(el('span', null, String(n)), {
+        permanent: true, direction: 'top', className: 'place-label',
+      });
+      const t = m.getTooltip && m.getTooltip();
+      if (t && t.getElement && t.getElement()) t.getElement().setAttribute('data-place', String(n));
+      placeLayers.push(m);
+    }
+  });
 }
 
 async function loadTrail(device) {
@@ -273,7 +378,7 @@ async function loadCases() {
   setOffline(false);
   const now = new Date().toISOString();
   const gone = cases.filter((c) => !r.data.find((x) => x.device === c.device));
-  for (const c of gone) delete trails[c.device];   // a case ended: forget it
+  for (const c of gone) { delete trails[c.device]; delete places[c.device]; } // a case ended: forget it
   cases = r.data.map((c) => Object.assign(c, { saved_at: now }));
   if (selected && !cases.find((c) => c.device === selected)) selected = null;
   render();
@@ -335,6 +440,7 @@ function startEvents() {
     const d = JSON.parse(ev.data);
     cases = cases.filter((c) => c.device !== d.device);
     delete trails[d.device];
+    delete places[d.device];
     if (selected === d.device) selected = null;
     render();
     save();
@@ -443,6 +549,8 @@ function signedOut() {
   selected = null;
   for (const d of Object.keys(layers)) dropMarker(d);
   for (const d of Object.keys(trails)) delete trails[d];
+  for (const d of Object.keys(places)) delete places[d];
+  clearPlaces();
   if (hereMarker) { map.removeLayer(hereMarker); hereMarker = null; }
   if (trail) { map.removeLayer(trail); trail = null; }
   if (events) { events.close(); events = null; }
@@ -525,6 +633,7 @@ async function start() {
     me = saved.me;
     cases = saved.cases || [];
     Object.assign(trails, saved.trails || {});
+    Object.assign(places, saved.places || {});
     $('login-view').hidden = true;
     $('app-view').hidden = false;
     $('logout').hidden = false;
