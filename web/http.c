@@ -195,6 +195,27 @@ enum MHD_Result lww_reply_error(struct lww_req *r, unsigned status,
     json_decref(o);
     if (!text)
         return MHD_NO;
+    if (status == 503) {
+        /* the database is busy (lienwatchd's commit, a long purge) or
+         * failing: try again shortly, the page and clients know the
+         * header */
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+            free(text);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+        MHD_add_response_header(resp, "Retry-After", LWW_RETRY_AFTER_S);
+        lww_security_headers(r->w, resp);
+        ret = MHD_queue_response(r->conn, status, resp);
+        MHD_destroy_response(resp);
+        r->answered = true;
+        lwrt_log(LOG_WARNING, "%s %s: %u %s", r->method, r->client, status,
+                 msg);
+        return ret;
+    }
     ret = lww_reply_text(r, status, "application/json", text, strlen(text),
                          NULL);
     free(text);

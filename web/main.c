@@ -336,8 +336,11 @@ static int start(struct lww *w)
                  err);
         return -1;
     }
-    /* the loop must not stop for long behind lienwatchd's commits */
-    lw_store_set_busy_timeout(w->store, 2000);
+    /* the loop must not stop for long behind lienwatchd's commits: a write
+     * (an audit record, a case, a command) waits this long for the lock,
+     * then the request is answered 503 with Retry-After; reads see the
+     * last commit through the WAL and never wait */
+    lw_store_set_busy_timeout(w->store, LWW_BUSY_TIMEOUT_MS);
     /* a list of thousands of vehicles, then as many audit rows in one
      * transaction: without room they spill to the WAL before the commit */
     if (lw_store_set_cache_kib(w->store, LWW_CACHE_KIB) != LW_OK)

@@ -27,6 +27,13 @@
 #include "lienwatch/users.h"
 #include "lienwatch/webreq.h"
 
+/* How long a write waits for lienwatchd's write lock before the request is
+ * answered 503 (every other request waits as long: one loop), ms. A batch
+ * commit of lienwatchd takes a few ms. */
+#define LWW_BUSY_TIMEOUT_MS 100
+/* Retry-After of a 503, seconds (text). */
+#define LWW_RETRY_AFTER_S "1"
+
 /* The database connection's page cache, KiB. */
 #define LWW_CACHE_KIB (32 * 1024)
 
