@@ -127,32 +127,56 @@ static void print_lines(const char *text)
     }
 }
 
+/*
+ * Reads the configuration (defaults, the file of -c, then every --set, as
+ * at start) into *c and checks it. 0, or -1 with the problems, one a line,
+ * in err.
+ */
+static int load_config_into(const struct lww *w, struct lw_config *c,
+                            char *err, size_t errlen)
+{
+    char why[LW_CONFIG_ERR_MAX];
+    size_t used = 0;
+
+    err[0] = '\0';
+    lw_config_defaults(c);
+    if (w->config_path &&
+        lw_config_load(c, w->config_path, err, errlen) != LW_OK)
+        return -1;
+    for (int i = 0; i < noverrides; i++) {
+        const struct override *o = &overrides[i];
+        if (lw_config_set(c, o->section[0] ? o->section : NULL, o->key,
+                          o->value, why, sizeof(why)) != LW_OK) {
+            int k = snprintf(err + used, errlen - used, "%scommand line: %s",
+                             used ? "\n" : "", why);
+            if (k > 0 && (size_t)k < errlen - used)
+                used += (size_t)k;
+        }
+    }
+    if (used)
+        return -1;
+    if (lw_config_check(c, err, errlen) != LW_OK)
+        return -1;
+    return 0;
+}
+
 static int load_config(struct lww *w)
 {
-    char err[LW_CONFIG_ERR_MAX], why[LW_CONFIG_ERR_MAX];
-    bool bad = false;
+    char err[LW_CONFIG_ERR_MAX];
 
-    lw_config_defaults(&w->cfg);
-    if (w->config_path &&
-        lw_config_load(&w->cfg, w->config_path, err, sizeof(err)) != LW_OK) {
+    if (load_config_into(w, &w->cfg, err, sizeof(err)) != 0) {
         print_lines(err);
         return -1;
     }
-    for (int i = 0; i < noverrides; i++) {
-        const struct override *o = &overrides[i];
-        if (lw_config_set(&w->cfg, o->section[0] ? o->section : NULL, o->key,
-                          o->value, why, sizeof(why)) != LW_OK) {
-            fprintf(stderr, "lienwatch-web: command line: %s\n", why);
-            bad = true;
-        }
-    }
-    if (bad)
-        return -1;
-    if (lw_config_check(&w->cfg, why, sizeof(why)) != LW_OK) {
-        print_lines(why);
-        return -1;
-    }
     return 0;
+}
+
+/* The page's files: web.static_dir, else the installed ones. */
+static void set_static_dir(struct lww *w)
+{
+    snprintf(w->static_dir, sizeof(w->static_dir), "%s",
+             w->cfg.web_static_dir[0] ? w->cfg.web_static_dir
+                                      : LWW_STATIC_DIR);
 }
 
 /* Reads a PEM file whole (NUL-terminated, owned). NULL (logged) on error. */
@@ -206,6 +230,164 @@ static int load_zone(const char *zone, struct lw_tz **out)
              "(set [places] timezone)",
              err);
     return lw_tz_load("UTC", out, err, sizeof(err)) == LW_OK ? 0 : -1;
+}
+
+/*
+ * SIGHUP: what lienwatch-web takes from a changed configuration file. The
+ * table's reload classes are lienwatchd's view (every [web] key is "web":
+ * not the daemon's); this is the web service's own: what it reads at each
+ * request or can swap between two requests is taken at once, what it set
+ * up at start (the socket, TLS, the database, the session table) keeps its
+ * running value until a restart, and says so. A file that does not load
+ * or check keeps the whole running configuration.
+ */
+/* Changed settings looked at by one SIGHUP. */
+#define HUP_CHANGES_MAX 64
+
+static const struct hup_key {
+    const char *section, *key;
+    bool live; /* taken at once; else at the next start */
+} hup_keys[] = {
+    {"web", "tile_url", true},          {"web", "tile_attribution", true},
+    {"web", "static_dir", true},        {"web", "leaflet_dir", true},
+    {"privacy", "unwatched_access", true},
+    {"alerts", "watch_days_past_due", true},
+    {"places", "timezone", true},       {"log", "level", true},
+    {"web", "listen", false},           {"web", "certfile", false},
+    {"web", "keyfile", false},          {"web", "allow_plain_http", false},
+    {"web", "max_connections", false},  {"web", "session_idle", false},
+    {"web", "session_max", false},      {"web", "login_failures", false},
+    {"web", "login_window", false},     {"store", "db", false},
+};
+
+static const struct hup_key *hup_key(const char *section, const char *key)
+{
+    for (size_t i = 0; i < sizeof(hup_keys) / sizeof(hup_keys[0]); i++)
+        if (strcmp(hup_keys[i].section, section) == 0 &&
+            strcmp(hup_keys[i].key, key) == 0)
+            return &hup_keys[i];
+    return NULL;
+}
+
+static void set_log_level(const struct lww *w)
+{
+    static const int syslog_level[] = {LOG_ERR, LOG_WARNING, LOG_INFO,
+                                       LOG_DEBUG};
+    int level = w->cfg.log_level + w->verbosity;
+
+    lwrt_log_set_level(syslog_level[level < 0 ? 0 : level > 3 ? 3 : level]);
+}
+
+static void log_lines(int prio, const char *prefix, const char *text)
+{
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, "\n");
+        lwrt_log(prio, "%s%.*s", prefix, (int)len, p);
+        p += len + (p[len] == '\n');
+    }
+}
+
+static void hup_cb(struct ev_loop *loop, ev_signal *sig, int revents)
+{
+    struct lww *w = sig->data;
+    struct lw_config next;
+    struct lw_config_change ch[HUP_CHANGES_MAX];
+    char err[LW_CONFIG_ERR_MAX], why[LW_CONFIG_ERR_MAX];
+    char oldv[LW_CONFIG_STR_MAX + 1], newv[LW_CONFIG_STR_MAX + 1];
+    struct lw_tz *tz = NULL;
+    enum lw_unwatched_policy policy = w->unwatched;
+    size_t n, applied = 0, waiting = 0, other = 0;
+
+    (void)loop;
+    (void)revents;
+    if (!w->config_path) {
+        lwrt_log(LOG_INFO, "SIGHUP: no configuration file (-c) to re-read");
+        return;
+    }
+    if (load_config_into(w, &next, err, sizeof(err)) != 0) {
+        log_lines(LOG_ERR, "SIGHUP: ", err);
+        lwrt_log(LOG_ERR, "SIGHUP: configuration not reloaded; keeping the "
+                          "running configuration");
+        return;
+    }
+    n = lw_config_diff(&w->cfg, &next, ch, HUP_CHANGES_MAX);
+    /* first the ones that wait: they keep their running value */
+    for (size_t i = 0; i < n && i < HUP_CHANGES_MAX; i++) {
+        const struct hup_key *k = hup_key(ch[i].section, ch[i].key);
+
+        lw_config_value(&w->cfg, ch[i].section, ch[i].key, oldv,
+                        sizeof(oldv));
+        lw_config_value(&next, ch[i].section, ch[i].key, newv, sizeof(newv));
+        if (!k || !k->live) {
+            /* not the web's, or set up at start: the running value stays */
+            if (lw_config_set(&next, ch[i].section, ch[i].key, oldv, why,
+                              sizeof(why)) != LW_OK) {
+                lwrt_log(LOG_ERR,
+                         "SIGHUP: %s.%s cannot keep its running value (%s); "
+                         "keeping the running configuration",
+                         ch[i].section, ch[i].key, why);
+                return;
+            }
+            if (k) {
+                lwrt_log(LOG_WARNING,
+                         "SIGHUP: %s.%s changed ('%s' -> '%s'): takes effect "
+                         "at restart; running with '%s' until then",
+                         ch[i].section, ch[i].key, oldv, newv, oldv);
+                waiting++;
+            } else {
+                lwrt_log(LOG_DEBUG,
+                         "SIGHUP: %s.%s changed (not lienwatch-web's)",
+                         ch[i].section, ch[i].key);
+                other++;
+            }
+        }
+    }
+    if (n > HUP_CHANGES_MAX)
+        lwrt_log(LOG_WARNING,
+                 "SIGHUP: more than %d settings changed: only the first %d "
+                 "looked at; restart to take the rest",
+                 HUP_CHANGES_MAX, HUP_CHANGES_MAX);
+    /* what is taken at once must be usable before anything changes */
+    if (lw_access_policy_parse(next.privacy_unwatched_access, &policy) !=
+        LW_OK) {
+        lwrt_log(LOG_ERR, "SIGHUP: privacy.unwatched_access '%s' is not "
+                          "reason, deny or allow; keeping the running "
+                          "configuration",
+                 next.privacy_unwatched_access);
+        return;
+    }
+    if (strcmp(next.places_timezone, w->cfg.places_timezone) != 0 &&
+        load_zone(next.places_timezone, &tz) != 0) {
+        lwrt_log(LOG_ERR, "SIGHUP: keeping the running configuration");
+        return;
+    }
+    for (size_t i = 0; i < n && i < HUP_CHANGES_MAX; i++) {
+        const struct hup_key *k = hup_key(ch[i].section, ch[i].key);
+
+        if (!k || !k->live)
+            continue;
+        lw_config_value(&w->cfg, ch[i].section, ch[i].key, oldv,
+                        sizeof(oldv));
+        lw_config_value(&next, ch[i].section, ch[i].key, newv, sizeof(newv));
+        lwrt_log(LOG_INFO, "SIGHUP: %s.%s: '%s' -> '%s' (applied)",
+                 ch[i].section, ch[i].key, oldv, newv);
+        applied++;
+    }
+    w->cfg = next;
+    w->unwatched = policy;
+    if (tz) {
+        lw_tz_free(w->tz);
+        w->tz = tz;
+    }
+    set_static_dir(w);
+    set_log_level(w);
+    w->dirty = true; /* streams look again at who may see what */
+    lwrt_log(LOG_INFO,
+             "SIGHUP: configuration re-read from %s: %zu change%s applied, "
+             "%zu waiting for a restart%s",
+             w->config_path, applied, applied == 1 ? "" : "s", waiting,
+             other ? " (and changes to settings lienwatch-web does not use)"
+                   : "");
 }
 
 static bool is_loopback(const struct sockaddr *sa)
@@ -323,9 +505,7 @@ static int start(struct lww *w)
         if (!w->cert_pem || !w->key_pem)
             return -1;
     }
-    snprintf(w->static_dir, sizeof(w->static_dir), "%s",
-             w->cfg.web_static_dir[0] ? w->cfg.web_static_dir
-                                      : LWW_STATIC_DIR);
+    set_static_dir(w);
     if (load_zone(w->cfg.places_timezone, &w->tz) != 0)
         return -1;
     if (open_listener(w) != 0)
@@ -363,8 +543,11 @@ static int start(struct lww *w)
     ev_timer_start(w->loop, &w->sweep_timer);
     ev_signal_init(&w->sigint_w, stop_cb, SIGINT);
     ev_signal_init(&w->sigterm_w, stop_cb, SIGTERM);
+    ev_signal_init(&w->sighup_w, hup_cb, SIGHUP);
+    w->sighup_w.data = w;
     ev_signal_start(w->loop, &w->sigint_w);
     ev_signal_start(w->loop, &w->sigterm_w);
+    ev_signal_start(w->loop, &w->sighup_w);
     lwrt_log(LOG_INFO, "lienwatch-web %s serving %s on %s (pid %d), database %s",
              LW_VERSION, w->tls ? "HTTPS" : "HTTP", w->cfg.web_listen,
              (int)getpid(), w->cfg.db_path);
@@ -379,6 +562,7 @@ static void stop(struct lww *w)
         ev_timer_stop(w->loop, &w->sweep_timer);
         ev_signal_stop(w->loop, &w->sigint_w);
         ev_signal_stop(w->loop, &w->sigterm_w);
+        ev_signal_stop(w->loop, &w->sighup_w);
     }
     if (w->listen_fd >= 0)
         close(w->listen_fd);
@@ -406,11 +590,9 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    static const int syslog_level[] = {LOG_ERR, LOG_WARNING, LOG_INFO,
-                                       LOG_DEBUG};
     static struct lww w;
     bool check_only = false;
-    int opt, verbosity = 0, level, rc = 1;
+    int opt, verbosity = 0, rc = 1;
 
     lwrt_log_init("lienwatch-web");
     /* answers of a megabyte (ops' lists) come and go many times a minute:
@@ -473,8 +655,8 @@ int main(int argc, char **argv)
                w.config_path ? w.config_path : "(defaults)");
         return 0;
     }
-    level = w.cfg.log_level + verbosity;
-    lwrt_log_set_level(syslog_level[level < 0 ? 0 : level > 3 ? 3 : level]);
+    w.verbosity = verbosity;
+    set_log_level(&w);
     signal(SIGPIPE, SIG_IGN);
     w.loop = EV_DEFAULT;
     if (start(&w) == 0) {

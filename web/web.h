@@ -70,6 +70,8 @@ struct lww {
     ev_timer mhd_timer;           /* MHD's next timeout */
     ev_timer sweep_timer;         /* expired sessions, stream checks */
     ev_signal sigint_w, sigterm_w; /* stop */
+    ev_signal sighup_w;           /* re-read the configuration */
+    int verbosity;                /* -v minus -q of the command line */
     struct lww_sse *streams;      /* live streams (sse.c) */
     int64_t data_version;         /* last PRAGMA data_version seen */
     int64_t last_fix_seq;         /* sse.c: newest fix time streamed */
