@@ -597,54 +597,6 @@ static int open_alerts(struct lww *w, const char *device)
     return n;
 }
 
-/* ---- the watched vehicles ------------------------------------------------- */
-
-struct watched_accounts {
-    int threshold;   /* watch_days_past_due */
-    char **ids;      /* the watched accounts (owned) */
-    size_t n, cap;   /* used, allocated */
-};
-
-static int watched_account_cb(void *ctx, const struct lw_account *a)
-{
-    struct watched_accounts *wa = ctx;
-
-    if (!lw_access_account_watched(a->days_past_due, a->status,
-                                   wa->threshold))
-        return 0;
-    if (wa->n == wa->cap) {
-        size_t cap = wa->cap ? wa->cap * 2 : 64;
-        char **v = realloc(wa->ids, cap * sizeof(*v));
-        if (!v)
-            return 1;
-        wa->ids = v;
-        wa->cap = cap;
-    }
-    wa->ids[wa->n] = strdup(a->account);
-    if (!wa->ids[wa->n])
-        return 1;
-    wa->n++;
-    return 0;
-}
-
-enum lw_err lww_each_watched_vehicle(struct lww *w, lw_vehicle_cb cb,
-                                     void *ctx)
-{
-    struct watched_accounts wa = {.threshold = w->cfg.watch_days_past_due};
-    enum lw_err e;
-
-    /* the overdue accounts first (one pass over the accounts), then their
-     * vehicles by index: a few thousand of a hundred thousand */
-    e = lw_registry_accounts(w->store, watched_account_cb, &wa);
-    for (size_t i = 0; i < wa.n; i++) {
-        if (e == LW_OK)
-            e = lw_registry_account_vehicles(w->store, wa.ids[i], cb, ctx);
-        free(wa.ids[i]);
-    }
-    free(wa.ids);
-    return e;
-}
-
 /* ---- GET /vehicles/{device} -------------------------------------------- */
 
 static enum MHD_Result vehicle(struct lww_req *r, const struct lww_who *who,
@@ -1062,6 +1014,23 @@ static void decide_listed(struct lww *w, const struct lww_who *who,
 static const char *viewer(const struct lww_who *who)
 {
     return who->roles & LW_ROLE_AGENT ? who->name : NULL;
+}
+
+const char *lww_listing_viewer(const struct lww_who *who)
+{
+    return viewer(who);
+}
+
+bool lww_listed_may_see(struct lww *w, const struct lww_who *who,
+                        const struct lw_listing_row *row, int64_t *case_id,
+                        const char **basis)
+{
+    struct lw_access_decision d;
+    bool watched;
+
+    decide_listed(w, who, row, &watched, case_id, &d);
+    *basis = d.basis;
+    return d.verdict == LW_ACCESS_GRANTED;
 }
 
 static void jw_time(struct lw_jw *jw, const char *key, int64_t ms)

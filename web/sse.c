@@ -157,48 +157,35 @@ static struct seen *find_seen(struct lww_sse *s, const char *device, bool add)
     return &s->seen[s->nseen++];
 }
 
-/* Sends device's fix when it is newer than what the stream showed. */
-static void check_device(struct lww_sse *s, const char *device, int64_t now)
+/* Sends a listed device's fix when the stream's caller may see it and it
+ * is newer than what the stream showed. */
+static int check_row(void *ctx, const struct lw_listing_row *row)
 {
+    struct lww_sse *s = ctx;
     struct lww *w = s->w;
-    struct seen *x;
-    struct lw_fix f;
-    int64_t case_id = 0;
+    const char *device = row->c.device;
+    int64_t now = lwrt_wall_ms(), case_id = 0;
     const char *basis = NULL;
+    struct seen *x;
     json_t *o;
 
-    if (!lww_may_see(w, &s->who, device, now, &case_id, &basis))
-        return;
+    if (!lww_listed_may_see(w, &s->who, row, &case_id, &basis))
+        return 0;
     x = find_seen(s, device, true);
     if (!x)
-        return;
+        return 0;
     x->visible = true;
-    if (lw_store_last_fix(w->store, device, &f) != LW_OK ||
-        f.fix_time_ms <= x->fix_ms)
-        return;
+    if (!row->has_fix || row->fix.fix_time_ms <= x->fix_ms)
+        return 0;
     if (!lww_audit_look(w, &s->who, s->client, "web stream", device, case_id,
                         NULL, basis, NULL, now))
-        return; /* not recorded: not shown; the next poll tries again */
-    x->fix_ms = f.fix_time_ms;
-    o = json_pack("{s:s, s:o}", "device", device, "fix", lww_fix_json(&f));
+        return 0; /* not recorded: not shown; the next poll tries again */
+    x->fix_ms = row->fix.fix_time_ms;
+    o = json_pack("{s:s, s:o}", "device", device, "fix",
+                  lww_fix_json(&row->fix));
     if (o && case_id)
         json_object_set_new(o, "case_id", json_integer(case_id));
     event(s, "fix", o);
-}
-
-static int case_dev_cb(void *ctx, const struct lw_case *c)
-{
-    struct lww_sse *s = ctx;
-
-    check_device(s, c->device, lwrt_wall_ms());
-    return 0;
-}
-
-static int vehicle_dev_cb(void *ctx, const struct lw_vehicle *v)
-{
-    struct lww_sse *s = ctx;
-
-    check_device(s, v->device, lwrt_wall_ms());
     return 0;
 }
 
@@ -210,13 +197,17 @@ static void refresh(struct lww_sse *s, int64_t now)
 
     for (size_t i = 0; i < s->nseen; i++)
         s->seen[i].visible = false;
+    /* one joined query per stream (listing.h), as the lists */
     if (s->who.roles & LW_ROLE_OPS) {
-        if (lww_each_watched_vehicle(w, vehicle_dev_cb, s) != LW_OK)
+        if (lw_listing_watched(w->store, w->cfg.watch_days_past_due,
+                               lww_listing_viewer(&s->who), now, check_row,
+                               s) != LW_OK)
             return; /* database busy: the next poll tries again */
     } else {
         struct lw_case_filter f = {.agent = s->who.name, .open_only = true,
                                    .now_ms = now};
-        if (lw_case_list(w->store, &f, case_dev_cb, s) != LW_OK)
+        if (lw_listing_cases(w->store, &f, lww_listing_viewer(&s->who),
+                             check_row, s) != LW_OK)
             return; /* database busy: the next poll tries again */
     }
     for (size_t i = 0; i < s->nseen;) {

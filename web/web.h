@@ -20,6 +20,7 @@
 
 #include "lienwatch/access.h"
 #include "lienwatch/config.h"
+#include "lienwatch/listing.h"
 #include "lienwatch/registry.h"
 #include "lienwatch/session.h"
 #include "lienwatch/store.h"
@@ -160,6 +161,12 @@ void lww_sse_release(struct lww *w);
 /* Whether who may see device now; fills case_id/basis. Used by sse.c. */
 bool lww_may_see(struct lww *w, const struct lww_who *who, const char *device,
                  int64_t now_ms, int64_t *case_id, const char **basis);
+/* The same for a row of a listing (listing.h: the caller asked it with
+ * lww_listing_viewer(who)), without a lookup. */
+bool lww_listed_may_see(struct lww *w, const struct lww_who *who,
+                        const struct lw_listing_row *row, int64_t *case_id,
+                        const char **basis);
+const char *lww_listing_viewer(const struct lww_who *who);
 /* Writes the audit row of a look; false (logged) when it could not. */
 bool lww_audit_look(struct lww *w, const struct lww_who *who,
                     const char *client, const char *action,
@@ -167,9 +174,6 @@ bool lww_audit_look(struct lww *w, const struct lww_who *who,
                     const char *basis, const char *detail, int64_t now_ms);
 /* A fix as JSON {lat, lon, fix_time, accuracy_m, speed_mps, course_deg}. */
 json_t *lww_fix_json(const struct lw_fix *f);
-/* Calls cb for each vehicle whose account is watched (ops' view). */
-enum lw_err lww_each_watched_vehicle(struct lww *w, lw_vehicle_cb cb,
-                                     void *ctx);
 /* ISO time or null for 0. */
 json_t *lww_time_json(int64_t ms);
 
