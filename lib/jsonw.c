@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lienwatch/jsonw.h"
+#include "lienwatch/text.h"
 
 /* The first allocation, bytes. */
 #define FIRST_CAP 4096
@@ -112,42 +113,6 @@ void lw_jw_object_end(struct lw_jw *w) { close_container(w, true); }
 void lw_jw_array(struct lw_jw *w) { open_container(w, false); }
 void lw_jw_array_end(struct lw_jw *w) { close_container(w, false); }
 
-/* The code point of the well-formed UTF-8 sequence at s (its length in
- * *n), or -1 (then *n is 1: the byte is replaced). */
-static long utf8_next(const unsigned char *s, size_t *n)
-{
-    unsigned c = s[0];
-    long cp;
-    size_t k, i;
-
-    *n = 1;
-    if (c < 0x80)
-        return (long)c;
-    if (c >= 0xC2 && c <= 0xDF) {
-        k = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        cp = c & 0x07;
-    } else {
-        return -1;
-    }
-    for (i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return -1; /* also stops at the NUL */
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    /* overlong forms, surrogates, past U+10FFFF */
-    if ((k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) ||
-        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-        return -1;
-    *n = k;
-    return cp;
-}
-
 static void put_u(struct lw_jw *w, unsigned v)
 {
     char b[8];
@@ -160,6 +125,7 @@ static void put_escaped(struct lw_jw *w, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
     const unsigned char *run = s;
+    unsigned long ucp;
     size_t n;
     long cp;
 
@@ -201,9 +167,10 @@ static void put_escaped(struct lw_jw *w, const char *str)
             n = 1;
             break;
         default:
-            cp = utf8_next(s, &n);
-            if (cp < 0)
-                cp = 0xFFFD;
+            n = lw_utf8_next(s, &ucp);
+            cp = n ? (long)ucp : 0xFFFD;
+            if (!n)
+                n = 1; /* the byte is replaced */
             if (cp >= 0x10000) {
                 cp -= 0x10000;
                 put_u(w, 0xD800u | (unsigned)(cp >> 10));
