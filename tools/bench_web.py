@@ -33,6 +33,7 @@ import argparse
 import http.client
 import os
 import random
+import selectors
 import shutil
 import socket
 import sqlite3
@@ -239,22 +240,29 @@ def median(v):
 
 class Agents:
     """--clients agents against lienwatch-web, in one of three modes:
-    "idle" (nothing), "page" (GET /cases every PAGE_POLL_S seconds, the
-    first one spread over the interval, and the live stream open, as the
-    page does) or "flood" (GET /cases back to back). Counts the requests
-    answered and the failures."""
+    "idle" (nothing), "page" (as the page: each agent's live stream
+    /api/v1/events open, and GET /cases every PAGE_POLL_S seconds, the first
+    one spread over the interval) or "flood" (every client polls GET /cases
+    back to back). The page's agents cost the machine little themselves:
+    one thread reads every stream (select), one makes the polls when they
+    are due. Counts the requests answered and the failures."""
 
     def __init__(self, port, tokens, agents, q, n):
-        self.port, self.tokens, self.agents, self.q = port, tokens, agents, q
+        self.port, self.tokens, self.agents, self.q, self.n = port, tokens, agents, q, n
         self.mode = "idle"
         self.done = False
         self.served = 0
         self.failed = 0
         self.lock = threading.Lock()
-        self.ths = [threading.Thread(target=self.agent, args=(k,), daemon=True)
+        self.ths = [threading.Thread(target=self.flooder, args=(k,), daemon=True)
                     for k in range(n)]
+        self.ths.append(threading.Thread(target=self.streams, daemon=True))
+        self.ths.append(threading.Thread(target=self.poller, daemon=True))
         for t in self.ths:
             t.start()
+
+    def name(self, k):
+        return self.agents[k % len(self.agents)]
 
     def poll(self, name):
         try:
@@ -265,50 +273,69 @@ class Agents:
             with self.lock:
                 self.failed += 1
 
-    def stream(self, name):
-        """Opens the live stream: (connection, response) or (None, None)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=0.2)
-        try:
-            c.request("GET", "/api/v1/events",
-                      headers={"Authorization": "Bearer " + self.tokens[name]})
-            return c, c.getresponse()
-        except OSError:
-            c.close()
-            return None, None
-
-    def agent(self, k):
-        name = self.agents[k % len(self.agents)]
-        conn = resp = None
-        opened = False
-        next_poll = 0.0
+    def flooder(self, k):
         while not self.done:
-            mode = self.mode
-            if mode == "page":
-                if not opened:
-                    conn, resp = self.stream(name)
-                    opened = True
-                    next_poll = time.time() + random.uniform(0, PAGE_POLL_S)
-                if time.time() >= next_poll:
-                    self.poll(name)
-                    next_poll += PAGE_POLL_S
-                try:  # read what the stream sends (waits at most 0.2 s)
-                    if resp is not None:
-                        resp.read1(4096)
-                    else:
-                        time.sleep(0.2)
-                except (OSError, ValueError):
-                    pass
-                continue
-            opened = False
-            if conn is not None:
-                conn.close()
-                conn = resp = None
-            if mode == "flood":
-                self.poll(name)
+            if self.mode == "flood":
+                self.poll(self.name(k))
             else:
                 time.sleep(0.05)
-        if conn is not None:
-            conn.close()
+
+    def poller(self):
+        due = None
+        while not self.done:
+            if self.mode != "page":
+                due = None
+                time.sleep(0.05)
+                continue
+            if due is None:
+                now = time.time()
+                due = [now + random.uniform(0, PAGE_POLL_S) for _ in range(self.n)]
+            k = min(range(self.n), key=lambda i: due[i])
+            wait = due[k] - time.time()
+            if wait > 0:
+                time.sleep(min(wait, 0.05))
+                continue
+            self.poll(self.name(k))
+            due[k] += PAGE_POLL_S
+
+    def streams(self):
+        sel = selectors.DefaultSelector()
+        socks = []
+        opened = False
+        while not self.done:
+            if self.mode == "page" and not opened:
+                opened = True
+                for k in range(self.n):
+                    try:
+                        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                        s.sendall(("GET /api/v1/events HTTP/1.1\r\nHost: x\r\n"
+                                   "Authorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n"
+                                   % self.tokens[self.name(k)]).encode())
+                        s.setblocking(False)
+                        sel.register(s, selectors.EVENT_READ)
+                        socks.append(s)
+                    except OSError:
+                        with self.lock:
+                            self.failed += 1
+            elif self.mode != "page" and opened:
+                opened = False
+                for s in socks:
+                    sel.unregister(s)
+                    s.close()
+                socks = []
+            if not socks:
+                time.sleep(0.05)
+                continue
+            for key, _ in sel.select(timeout=0.1):
+                try:
+                    if not key.fileobj.recv(65536):
+                        sel.unregister(key.fileobj)
+                        socks.remove(key.fileobj)
+                        key.fileobj.close()
+                except OSError:
+                    pass
+        for s in socks:
+            s.close()
 
     def set(self, mode):
         """Switches mode; returns (answered, failed) since the last switch."""

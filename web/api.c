@@ -1591,28 +1591,34 @@ static bool may_see_cached(struct lww *w, const struct lww_who *who,
 struct alert_list {
     struct lww_req *r;
     const struct lww_who *who;
-    json_t *arr;
+    struct lw_jw jw;      /* the answer, written as it goes */
     struct verdicts seen; /* the decision per device */
+    bool failed;          /* out of memory */
 };
 
 static int alert_cb(void *ctx, const struct lw_alert_row *a)
 {
     struct alert_list *al = ctx;
-    json_t *o;
+    struct lw_jw *jw = &al->jw;
 
     if (!may_see_cached(al->r->w, al->who, &al->seen, a->a.device,
                         al->r->now_ms))
         return 0;
-    o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:b, s:o, s:o}", "id",
-                  (json_int_t)a->id, "kind", lw_alert_kind_name(a->a.kind),
-                  "device", a->a.device, "state",
-                  lw_alert_state_name(a->state), "raised_at",
-                  lww_time_json(a->a.raised_ms), "geofence",
-                  str_or_null(a->a.fence), "late", a->a.late, "ack_by",
-                  str_or_null(a->ack_by), "ack_note",
-                  str_or_null(a->ack_note));
-    if (o)
-        json_array_append_new(al->arr, o);
+    lw_jw_object(jw);
+    lw_jw_kint(jw, "id", a->id);
+    lw_jw_kstring(jw, "kind", lw_alert_kind_name(a->a.kind));
+    lw_jw_kstring(jw, "device", a->a.device);
+    lw_jw_kstring(jw, "state", lw_alert_state_name(a->state));
+    jw_time(jw, "raised_at", a->a.raised_ms);
+    jw_kstr_or_null(jw, "geofence", a->a.fence);
+    lw_jw_kbool(jw, "late", a->a.late);
+    jw_kstr_or_null(jw, "ack_by", a->ack_by);
+    jw_kstr_or_null(jw, "ack_note", a->ack_note);
+    lw_jw_object_end(jw);
+    if (jw->failed) {
+        al->failed = true;
+        return 1;
+    }
     return 0;
 }
 
@@ -1620,7 +1626,8 @@ static enum MHD_Result alerts(struct lww_req *r, const struct lww_who *who)
 {
     struct alert_list al = {.r = r, .who = who};
     struct lw_alert_filter f = {0};
-    char buf[16];
+    char buf[16], *text;
+    size_t len = 0;
     bool bad = false;
     enum lw_err e;
 
@@ -1628,9 +1635,7 @@ static enum MHD_Result alerts(struct lww_req *r, const struct lww_who *who)
         return lww_reply_error(r, 403, "admin sees no alerts");
     if (lww_query(r, "open", buf, sizeof(buf), &bad))
         f.open_only = strcmp(buf, "0") != 0;
-    al.arr = json_array();
-    if (!al.arr)
-        return lww_reply_error(r, 500, "out of memory");
+    lw_jw_array(&al.jw);
     /* one snapshot for the alerts and the decisions */
     e = lw_store_read_begin(r->w->store);
     if (e == LW_OK) {
@@ -1638,12 +1643,18 @@ static enum MHD_Result alerts(struct lww_req *r, const struct lww_who *who)
         lw_store_rollback(r->w->store);
     }
     verdicts_free(&al.seen);
+    lw_jw_array_end(&al.jw);
     if (e != LW_OK) {
-        json_decref(al.arr);
+        lw_jw_release(&al.jw);
         return lww_reply_error(r, 503, "database: %s",
                                lw_store_errmsg(r->w->store));
     }
-    return lww_reply_json(r, 200, al.arr);
+    text = lw_jw_take(&al.jw, &len);
+    if (!text || al.failed) {
+        free(text);
+        return lww_reply_error(r, 500, "out of memory");
+    }
+    return lww_reply_owned(r, 200, "application/json", text, len);
 }
 
 static enum MHD_Result alert_ack(struct lww_req *r, const struct lww_who *who,
