@@ -108,10 +108,22 @@ static void close_container(struct lw_jw *w, bool obj)
     put(w, obj ? "}" : "]", 1);
 }
 
-void lw_jw_object(struct lw_jw *w) { open_container(w, true); }
-void lw_jw_object_end(struct lw_jw *w) { close_container(w, true); }
-void lw_jw_array(struct lw_jw *w) { open_container(w, false); }
-void lw_jw_array_end(struct lw_jw *w) { close_container(w, false); }
+void lw_jw_object(struct lw_jw *w)
+{
+    open_container(w, true);
+}
+void lw_jw_object_end(struct lw_jw *w)
+{
+    close_container(w, true);
+}
+void lw_jw_array(struct lw_jw *w)
+{
+    open_container(w, false);
+}
+void lw_jw_array_end(struct lw_jw *w)
+{
+    close_container(w, false);
+}
 
 static void put_u(struct lw_jw *w, unsigned v)
 {

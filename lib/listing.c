@@ -16,7 +16,7 @@
 #include "store_priv.h"
 
 #define CASE_COLS                                                              \
-    "c.id, c.device, c.agent, c.reason, c.opened_by, c.opened_ms, "           \
+    "c.id, c.device, c.agent, c.reason, c.opened_by, c.opened_ms, "            \
     "c.expires_ms, c.outcome, c.closed_ms, c.closed_by, c.note"
 /* What every row has after the case's columns; ?4 is now_ms, ?5 the
  * viewer. DEV is the row's device expression. */
@@ -40,23 +40,28 @@
 /* one agent's open cases (on cases_open), everyone's (on
  * cases_open_by_device): as cases.c lists them */
 static const char SQL_CASES_AGENT[] =
-    "SELECT " CASE_COLS ", " TAIL("c.device") " FROM cases c" CASE_JOINS
-    "WHERE c.agent = ?1 AND c.outcome = 'open' AND c.expires_ms > ?4 "
-    "AND (?2 IS NULL OR c.device = ?2) ORDER BY c.id";
+    "SELECT " CASE_COLS
+    ", " TAIL("c.device") " FROM cases c" CASE_JOINS
+                          "WHERE c.agent = ?1 AND c.outcome = 'open' AND "
+                          "c.expires_ms > ?4 "
+                          "AND (?2 IS NULL OR c.device = ?2) ORDER BY c.id";
 static const char SQL_CASES_ALL[] =
-    "SELECT " CASE_COLS ", " TAIL("c.device") " FROM cases c INDEXED BY "
-    "cases_open_by_device" CASE_JOINS
-    "WHERE c.outcome = 'open' AND c.expires_ms > ?4 "
-    "AND (?2 IS NULL OR c.device = ?2) ORDER BY c.id";
+    "SELECT " CASE_COLS
+    ", " TAIL("c.device") " FROM cases c INDEXED BY "
+                          "cases_open_by_device" CASE_JOINS
+                          "WHERE c.outcome = 'open' AND c.expires_ms > ?4 "
+                          "AND (?2 IS NULL OR c.device = ?2) ORDER BY c.id";
 /* the overdue accounts first (a pass over the accounts), then their
  * vehicles by vehicles_by_account: CROSS JOIN keeps that order (the planner
  * would otherwise walk all vehicles) */
 static const char SQL_WATCHED[] =
-    "SELECT 0, v.device, '', '', '', 0, 0, 'open', 0, '', '', "
-    TAIL("v.device") " FROM accounts a CROSS JOIN vehicles v "
-    "ON v.account = a.id LEFT JOIN devices d ON d.id = v.device "
-    "WHERE a.days_past_due >= ?3 AND a.status NOT IN ('paid_off', 'closed') "
-    "ORDER BY a.id, v.device";
+    "SELECT 0, v.device, '', '', '', 0, 0, 'open', 0, '', '', " TAIL(
+        "v.device") " FROM accounts a CROSS JOIN vehicles v "
+                    "ON v.account = a.id LEFT JOIN devices d ON d.id = "
+                    "v.device "
+                    "WHERE a.days_past_due >= ?3 AND a.status NOT IN "
+                    "('paid_off', 'closed') "
+                    "ORDER BY a.id, v.device";
 
 /* Column of the first TAIL column. */
 #define T 11
@@ -85,8 +90,7 @@ static void decode(sqlite3_stmt *st, struct lw_listing_row *r)
     if (r->registered) {
         lw_db_col_copy(st, T + 1, r->v.vin, sizeof(r->v.vin));
         lw_db_col_copy(st, T + 2, r->v.plate, sizeof(r->v.plate));
-        lw_db_col_copy(st, T + 3, r->v.description,
-                       sizeof(r->v.description));
+        lw_db_col_copy(st, T + 3, r->v.description, sizeof(r->v.description));
         lw_db_col_copy(st, T + 4, r->v.account, sizeof(r->v.account));
         r->v.offline_after_ms = sqlite3_column_int64(st, T + 5);
         r->v.registered_ms = sqlite3_column_int64(st, T + 6);
@@ -130,8 +134,7 @@ static int visit(sqlite3_stmt *st, const void *cbp, void *ctx)
     return (*(const lw_listing_cb *)cbp)(ctx, &r);
 }
 
-enum lw_err lw_listing_cases(struct lw_store *s,
-                             const struct lw_case_filter *f,
+enum lw_err lw_listing_cases(struct lw_store *s, const struct lw_case_filter *f,
                              const char *viewer, lw_listing_cb cb, void *ctx)
 {
     struct lw_db *db = lw_store_db(s);
@@ -169,6 +172,5 @@ enum lw_err lw_listing_watched(struct lw_store *s, int min_days_past_due,
     lw_db_bind_int(db, st, 3, min_days_past_due < 1 ? 1 : min_days_past_due);
     lw_db_bind_int64(db, st, 4, now_ms);
     lw_db_bind_text(db, st, 5, viewer);
-    return lw_db_each_row(db, st, visit, &cb, ctx,
-                          "listing watched vehicles");
+    return lw_db_each_row(db, st, visit, &cb, ctx, "listing watched vehicles");
 }

@@ -31,13 +31,13 @@
 #define LW_JW_DEPTH 16
 
 struct lw_jw {
-    char *p;                   /* the text (owned) */
-    size_t len, cap;           /* bytes used, allocated */
-    bool failed;               /* out of memory or a misuse */
-    int depth;                 /* open containers */
-    bool more[LW_JW_DEPTH];    /* the container has a member already */
-    bool obj[LW_JW_DEPTH];     /* the container is an object */
-    bool keyed;                /* a key was written; its value is next */
+    char *p;                /* the text (owned) */
+    size_t len, cap;        /* bytes used, allocated */
+    bool failed;            /* out of memory or a misuse */
+    int depth;              /* open containers */
+    bool more[LW_JW_DEPTH]; /* the container has a member already */
+    bool obj[LW_JW_DEPTH];  /* the container is an object */
+    bool keyed;             /* a key was written; its value is next */
 };
 
 /* An empty writer (or zero-initialise the struct). */

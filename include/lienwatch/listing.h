@@ -33,20 +33,20 @@
 
 /* One row: a device and what a list shows of it. */
 struct lw_listing_row {
-    struct lw_case c;        /* lw_listing_cases: the case; otherwise
-                                zeroed but for c.device */
-    bool registered;         /* the device is a registered vehicle */
-    struct lw_vehicle v;     /* when registered */
-    bool has_account;        /* v.account is a known account */
-    struct lw_account a;     /* when has_account */
-    bool has_fix;            /* a last-known fix is stored */
-    struct lw_fix fix;       /* when has_fix */
-    int64_t last_heard_ms;   /* the tracker's last message; 0: never */
-    int open_alerts;         /* its alerts not closed (open or
-                                acknowledged) */
-    int64_t viewer_case_id;  /* the viewer's open case for the device at
-                                now_ms (lowest id), as lw_case_active
-                                says; 0 when none or no viewer */
+    struct lw_case c;       /* lw_listing_cases: the case; otherwise
+                               zeroed but for c.device */
+    bool registered;        /* the device is a registered vehicle */
+    struct lw_vehicle v;    /* when registered */
+    bool has_account;       /* v.account is a known account */
+    struct lw_account a;    /* when has_account */
+    bool has_fix;           /* a last-known fix is stored */
+    struct lw_fix fix;      /* when has_fix */
+    int64_t last_heard_ms;  /* the tracker's last message; 0: never */
+    int open_alerts;        /* its alerts not closed (open or
+                               acknowledged) */
+    int64_t viewer_case_id; /* the viewer's open case for the device at
+                               now_ms (lowest id), as lw_case_active
+                               says; 0 when none or no viewer */
 };
 
 /* Called per row; return 0 to go on, non-zero to stop (not an error). */
@@ -58,8 +58,7 @@ typedef int (*lw_listing_cb)(void *ctx, const struct lw_listing_row *r);
  * viewer (NULL: none) is the agent whose own open case for each row's
  * device goes into viewer_case_id.
  */
-enum lw_err lw_listing_cases(struct lw_store *s,
-                             const struct lw_case_filter *f,
+enum lw_err lw_listing_cases(struct lw_store *s, const struct lw_case_filter *f,
                              const char *viewer, lw_listing_cb cb, void *ctx);
 
 /*
