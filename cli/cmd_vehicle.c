@@ -7,6 +7,10 @@
  * before the device has ever reported. Changes go through a writable handle
  * in one transaction with their audit record; lienwatchd sees them within
  * about a second (registry_version, see registry.h).
+ *
+ * 'vehicle attach|detach|show': a vehicle with several trackers (a wired
+ * one and a hidden one) and the install records of which tracker was in
+ * which vehicle, and when (registry.h, lw_registry_attach).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -54,6 +58,30 @@ static const char help[] =
     "        alerts and their mail) within seconds, and records the purge\n"
     "        in the audit trail; without, they stay until [store] retention\n"
     "        deletes them. Recorded in the audit trail.\n"
+    "    vehicle attach VIN DEVICE [--role wired|hidden] [--installed-at T]\n"
+    "            [--installer NAME] [--disclosure-signed DATE]\n"
+    "        Records that tracker DEVICE was fitted to the vehicle VIN (a\n"
+    "        car may carry several: a wired one and a hidden battery one).\n"
+    "        The vehicle is created when its VIN is new; a vehicle whose VIN\n"
+    "        is not known is named id:N (as 'vehicle show' prints it). VINs\n"
+    "        are compared as plates are (case of a-z, spaces, hyphens and\n"
+    "        dots do not matter). A device is in one vehicle at a time:\n"
+    "        detach it first. The device is registered when it was not;\n"
+    "        its empty plate, description and account are taken from a\n"
+    "        tracker already in the vehicle, so both are watched together.\n"
+    "        locate --vin and history --vin then show every tracker of the\n"
+    "        vehicle, and lienwatchd compares them (tracker_separation,\n"
+    "        tracker_lost). Recorded in the audit trail.\n"
+    "    vehicle detach VIN DEVICE [--at T]\n"
+    "        Records that DEVICE was taken out of the vehicle (at T, default\n"
+    "        now). The install record is kept: a lender keeps them for\n"
+    "        years. The device stays registered and its reports are still\n"
+    "        stored ('vehicle remove' stops that). Recorded in the audit\n"
+    "        trail.\n"
+    "    vehicle show VIN [--json]\n"
+    "        The vehicle's install records: its trackers now, then those it\n"
+    "        had (role, installed, installer, disclosure signed, attached\n"
+    "        and detached times).\n"
     "    vehicle list\n"
     "        Every registered vehicle, ordered by device: VIN, plate, account\n"
     "        and its days past due, silence allowance, when the tracker was\n"
@@ -77,7 +105,23 @@ static const char help[] =
     "        How long the tracker may stay silent before an 'offline' alert:\n"
     "        90s, 15m, 6h, 2d (a bare number is seconds). 0 means the\n"
     "        daemon's default ([alerts] offline_after, 6h).\n"
+    "    --role wired|hidden\n"
+    "        (attach) How the tracker is fitted: wired (to the vehicle's\n"
+    "        power) or hidden (a battery unit). Default: not recorded.\n"
+    "    --installed-at T, --at T\n"
+    "        (attach, detach) When it was fitted or taken out: an ISO 8601\n"
+    "        time (without a zone UTC), a date, or a duration back from now\n"
+    "        (2d). Default: not recorded (attach), now (detach).\n"
+    "    --installer NAME\n"
+    "        (attach) Who fitted it, at most 64 bytes.\n"
+    "    --disclosure-signed DATE\n"
+    "        (attach) The date (YYYY-MM-DD) the borrower signed the\n"
+    "        tracker disclosure.\n"
     "    --json\n"
+    "        (show) One JSON object: vehicle (VIN or id:N), vehicle_id, vin\n"
+    "        (null when unknown), devices (an array of {device, role,\n"
+    "        installed, installer, disclosure_signed, attached, detached,\n"
+    "        attached_now}; times ISO 8601 UTC, null when not recorded).\n"
     "        (list) Print one JSON array of objects: device, vin, plate,\n"
     "        description, account (null when none), days_past_due and\n"
     "        account_status (null when the account is not known),\n"
@@ -87,8 +131,10 @@ static const char help[] =
     CLI_HELP_CHANGE_OPTIONS
     "\n"
     "EXIT STATUS\n"
-    "    0 success; 1 database missing, not writable or broken; 2 bad\n"
-    "    options or arguments.\n"
+    "    0 success; 1 database missing, not writable or broken, or (attach)\n"
+    "    the device is in a vehicle already; 2 bad options or arguments;\n"
+    "    3 (attach, detach, show) no such vehicle, or (detach) the device\n"
+    "    is not in it.\n"
     "\n"
     "EXAMPLES\n"
     "    lienwatch vehicle set alice/phone --vin 1HGCM82633A004352 \\\n"
@@ -97,6 +143,11 @@ static const char help[] =
     "    lienwatch vehicle set bob/car --description '白色丰田卡罗拉'\n"
     "    lienwatch vehicle list\n"
     "    lienwatch vehicle remove bob/car --purge\n"
+    "    lienwatch vehicle attach 1HGCM82633A004352 alice/hidden --role \\\n"
+    "        hidden --installed-at 2026-11-02 --installer 'Garage Nord' \\\n"
+    "        --disclosure-signed 2026-11-01\n"
+    "    lienwatch vehicle detach 1HGCM82633A004352 alice/hidden --at 1h\n"
+    "    lienwatch vehicle show 1HGCM82633A004352 --json\n"
     "    lienwatch vehicle list --json | jq -r '.[] | select(.last_heard == "
     "null) | .device'\n";
 /* clang-format on */
@@ -110,9 +161,16 @@ const struct cli_command cli_cmd_vehicle = {
                 "        [--account ACCOUNT] [--offline-after DURATION]\n"
                 "    lienwatch [--db PATH] [--as NAME] vehicle list [--json]\n"
                 "    lienwatch [--db PATH] [--as NAME] vehicle remove DEVICE "
-                "[--purge]",
+                "[--purge]\n"
+                "    lienwatch [--db PATH] [--as NAME] vehicle attach VIN DEVICE "
+                "[--role wired|hidden]\n"
+                "        [--installed-at T] [--installer NAME] "
+                "[--disclosure-signed DATE]\n"
+                "    lienwatch [--db PATH] [--as NAME] vehicle detach VIN DEVICE "
+                "[--at T]\n"
+                "    lienwatch [--db PATH] [--as NAME] vehicle show VIN [--json]",
     .summary = "register a vehicle (VIN, plate, account), list, remove a "
-               "tracker",
+               "tracker, attach and detach trackers",
     .help = help,
 };
 
@@ -503,12 +561,381 @@ static int run_list(struct cli *c, int argc, char **argv)
     return cli_output_status(me->name, l.failed);
 }
 
+/* ---- attach, detach, show ------------------------------------------------ */
+
+static const struct cli_command cmd_attach = {
+    .name = "vehicle attach",
+    .synopsis = "VIN DEVICE [--role wired|hidden] [--installed-at T] "
+                "[--installer NAME] [--disclosure-signed DATE]",
+    .summary = "a tracker fitted to a vehicle",
+    .help = help,
+};
+static const struct cli_command cmd_detach = {
+    .name = "vehicle detach",
+    .synopsis = "VIN DEVICE [--at T]",
+    .summary = "a tracker taken out of a vehicle",
+    .help = help,
+};
+static const struct cli_command cmd_show = {
+    .name = "vehicle show",
+    .synopsis = "VIN [--json]",
+    .summary = "a vehicle's install records",
+    .help = help,
+};
+
+/* Checks the VIN and DEVICE operands of attach and detach (argv from
+ * optind); a usage error (exit code) or CLI_CONTINUE. */
+static int vin_device_args(const struct cli_command *me, int argc, char **argv,
+                           int first)
+{
+    char why[WHY_MAX];
+
+    if (first >= argc)
+        return cli_usage_error(me, "VIN missing");
+    if (first + 1 >= argc)
+        return cli_usage_error(me, "DEVICE missing");
+    if (first + 2 < argc)
+        return cli_usage_error(me, "unexpected argument '%s'",
+                               argv[first + 2]);
+    if (!argv[first][0])
+        return cli_usage_error(me, "VIN is empty");
+    if (!cli_text_ok(argv[first], LW_VIN_MAX, why, sizeof(why)))
+        return cli_usage_error(me, "VIN %s", why);
+    if (!argv[first + 1][0])
+        return cli_usage_error(me, "DEVICE is empty");
+    if (!cli_text_ok(argv[first + 1], LW_DEVICE_MAX, why, sizeof(why)))
+        return cli_usage_error(me, "DEVICE %s", why);
+    return CLI_CONTINUE;
+}
+
+/* The exit code of a failed attach/detach/show: 3 for what is not there. */
+static int install_error(const char *cmd, struct lw_store *s, enum lw_err e)
+{
+    if (e == LW_ERR_NOTFOUND || e == LW_ERR_RANGE || e == LW_ERR_EXISTS)
+        return cli_error(cmd, e == LW_ERR_NOTFOUND ? CLI_EXIT_NOTFOUND
+                         : e == LW_ERR_RANGE       ? CLI_EXIT_USAGE
+                                                   : CLI_EXIT_FAIL,
+                         "%s", lw_store_errmsg(s));
+    return cli_db_error(cmd, s, e);
+}
+
+/* 'vehicle attach VIN DEVICE [...]'. */
+static int run_attach(struct cli *c, int argc, char **argv)
+{
+    enum { OPT_ROLE = 0x200, OPT_INSTALLED, OPT_INSTALLER, OPT_DISCLOSURE };
+    static const struct option opts[] = {
+        {"role", required_argument, NULL, OPT_ROLE},
+        {"installed-at", required_argument, NULL, OPT_INSTALLED},
+        {"installer", required_argument, NULL, OPT_INSTALLER},
+        {"disclosure-signed", required_argument, NULL, OPT_DISCLOSURE},
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    const struct cli_command *me = &cmd_attach;
+    char why[WHY_MAX], t[LW_TIME_BUFLEN], name[LW_VIN_MAX + 32];
+    struct lw_install in, out;
+    struct lw_store *w;
+    enum lw_err e;
+    int opt, rc;
+
+    memset(&in, 0, sizeof(in));
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_ROLE:
+            if (!optarg[0] || !lw_registry_role_ok(optarg))
+                return cli_usage_error(me,
+                                       "--role '%s' is neither wired nor "
+                                       "hidden",
+                                       optarg);
+            snprintf(in.role, sizeof(in.role), "%s", optarg);
+            break;
+        case OPT_INSTALLED:
+            if (!cli_time_bound(c, optarg, false, &in.installed_ms) ||
+                in.installed_ms <= 0)
+                return cli_usage_error(me, "--installed-at '%s' is not a time",
+                                       optarg);
+            if (in.installed_ms > c->now_ms)
+                return cli_usage_error(me,
+                                       "--installed-at '%s' is in the future",
+                                       optarg);
+            break;
+        case OPT_INSTALLER:
+            if (!optarg[0])
+                return cli_usage_error(me, "--installer needs a value");
+            if (!cli_text_ok(optarg, LW_INSTALLER_MAX, why, sizeof(why)))
+                return cli_usage_error(me, "--installer %s", why);
+            snprintf(in.installer, sizeof(in.installer), "%s", optarg);
+            break;
+        case OPT_DISCLOSURE:
+            if (!lw_registry_date_ok(optarg))
+                return cli_usage_error(me,
+                                       "--disclosure-signed '%s' is not a "
+                                       "date (YYYY-MM-DD)",
+                                       optarg);
+            snprintf(in.disclosure_signed, sizeof(in.disclosure_signed), "%s",
+                     optarg);
+            break;
+        default:
+            rc = cli_common_opt(c, me, opt, argv);
+            if (rc != CLI_CONTINUE)
+                return rc;
+        }
+    }
+    rc = vin_device_args(me, argc, argv, optind);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    snprintf(in.device, sizeof(in.device), "%s", argv[optind + 1]);
+
+    w = cli_store_rw(c, me->name);
+    if (!w)
+        return CLI_EXIT_FAIL;
+    e = lw_store_begin(w);
+    if (e == LW_OK)
+        e = lw_registry_attach(w, argv[optind], &in, c->now_ms, &out);
+    if (e == LW_ERR_INVAL) {
+        rc = cli_usage_error(me, "VIN '%s' has no letters or digits",
+                             argv[optind]);
+        goto out_close;
+    }
+    if (e == LW_OK)
+        e = cli_audit_change(
+            c, w, "vehicle attach", in.device,
+            "attached to vehicle %s (id:%lld) role=%s installed=%s "
+            "installer=%s disclosure_signed=%s",
+            out.vin[0] ? out.vin : "(no VIN)", (long long)out.vehicle_id,
+            out.role[0] ? out.role : "-",
+            out.installed_ms ? cli_time(out.installed_ms, t) : "-",
+            out.installer[0] ? out.installer : "-",
+            out.disclosure_signed[0] ? out.disclosure_signed : "-");
+    if (e == LW_OK)
+        e = lw_store_commit(w);
+    if (e != LW_OK) {
+        rc = install_error(me->name, w, e);
+        goto out_close;
+    }
+    if (out.vin[0])
+        snprintf(name, sizeof(name), "%s", out.vin);
+    else
+        snprintf(name, sizeof(name), LW_FLEET_ID_PREFIX "%lld",
+                 (long long)out.vehicle_id);
+    printf("tracker %s attached to vehicle %s%s%s\n", out.device, name,
+           out.role[0] ? " as " : "", out.role);
+    rc = CLI_EXIT_OK;
+out_close:
+    if (lw_store_in_txn(w))
+        lw_store_rollback(w);
+    lw_store_close(w);
+    return rc;
+}
+
+/* 'vehicle detach VIN DEVICE [--at T]'. */
+static int run_detach(struct cli *c, int argc, char **argv)
+{
+    enum { OPT_AT = 0x200 };
+    static const struct option opts[] = {
+        {"at", required_argument, NULL, OPT_AT},
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    const struct cli_command *me = &cmd_detach;
+    char t[LW_TIME_BUFLEN];
+    struct lw_install out;
+    int64_t at = 0;
+    bool at_given = false;
+    struct lw_store *w;
+    enum lw_err e;
+    int opt, rc;
+
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (opt == OPT_AT) {
+            if (!cli_time_bound(c, optarg, false, &at) || at <= 0)
+                return cli_usage_error(me, "--at '%s' is not a time", optarg);
+            if (at > c->now_ms)
+                return cli_usage_error(me, "--at '%s' is in the future",
+                                       optarg);
+            at_given = true;
+            continue;
+        }
+        rc = cli_common_opt(c, me, opt, argv);
+        if (rc != CLI_CONTINUE)
+            return rc;
+    }
+    rc = vin_device_args(me, argc, argv, optind);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (!at_given)
+        at = c->now_ms;
+
+    w = cli_store_rw(c, me->name);
+    if (!w)
+        return CLI_EXIT_FAIL;
+    e = lw_store_begin(w);
+    if (e == LW_OK)
+        e = lw_registry_detach(w, argv[optind], argv[optind + 1], at,
+                               c->now_ms, &out);
+    if (e == LW_ERR_INVAL) {
+        rc = cli_usage_error(me, "VIN '%s' has no letters or digits",
+                             argv[optind]);
+        goto out_close;
+    }
+    if (e == LW_OK)
+        e = cli_audit_change(c, w, "vehicle detach", out.device,
+                             "detached from vehicle %s (id:%lld) at %s",
+                             out.vin[0] ? out.vin : "(no VIN)",
+                             (long long)out.vehicle_id, cli_time(at, t));
+    if (e == LW_OK)
+        e = lw_store_commit(w);
+    if (e != LW_OK) {
+        rc = install_error(me->name, w, e);
+        goto out_close;
+    }
+    printf("tracker %s detached from vehicle %s at %s (the install record is "
+           "kept)\n",
+           out.device, argv[optind], cli_time(at, t));
+    rc = CLI_EXIT_OK;
+out_close:
+    if (lw_store_in_txn(w))
+        lw_store_rollback(w);
+    lw_store_close(w);
+    return rc;
+}
+
+/* State of 'vehicle show'. */
+struct shown {
+    bool json;   /* --json */
+    json_t *arr; /* JSON: the devices */
+    int64_t n;   /* records */
+    bool failed; /* memory or output failure */
+};
+
+static json_t *time_or_null(int64_t ms)
+{
+    return ms ? cli_json_time(ms) : json_null();
+}
+
+static int show_install(void *ctx, const struct lw_install *r)
+{
+    struct shown *sh = ctx;
+    char a[LW_TIME_BUFLEN], b[LW_TIME_BUFLEN], d[LW_TIME_BUFLEN];
+
+    if (sh->json) {
+        sh->n++;
+        json_t *o = json_pack(
+            "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "device", r->device,
+            "role", str_or_null(r->role), "installed",
+            time_or_null(r->installed_ms), "installer",
+            str_or_null(r->installer), "disclosure_signed",
+            str_or_null(r->disclosure_signed), "attached",
+            time_or_null(r->attached_ms), "detached",
+            time_or_null(r->detached_ms), "attached_now", r->detached_ms == 0);
+
+        if (!o || json_array_append_new(sh->arr, o) != 0)
+            sh->failed = true;
+        return sh->failed;
+    }
+    printf("%-7s  ", r->detached_ms ? "past" : "now");
+    cli_put_padded(r->device, 24);
+    printf("  %-6s  %-20s  %-20s  %-20s  %-10s  %s\n",
+           r->role[0] ? r->role : "-",
+           r->installed_ms ? cli_time(r->installed_ms, a) : "-",
+           cli_time(r->attached_ms, b),
+           r->detached_ms ? cli_time(r->detached_ms, d) : "-",
+           r->disclosure_signed[0] ? r->disclosure_signed : "-",
+           r->installer[0] ? r->installer : "-");
+    return cli_row_done(&sh->n, &sh->failed);
+}
+
+/* 'vehicle show VIN [--json]'. */
+static int run_show(struct cli *c, int argc, char **argv)
+{
+    enum { OPT_JSON = 0x200 };
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    const struct cli_command *me = &cmd_show;
+    struct shown sh = {0};
+    char vin[LW_VIN_MAX + 1], name[LW_VIN_MAX + 32];
+    int64_t vid = 0;
+    struct lw_store *s;
+    enum lw_err e;
+    int opt, rc;
+
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (opt == OPT_JSON) {
+            sh.json = true;
+            continue;
+        }
+        rc = cli_common_opt(c, me, opt, argv);
+        if (rc != CLI_CONTINUE)
+            return rc;
+    }
+    if (optind >= argc)
+        return cli_usage_error(me, "VIN missing");
+    if (optind + 1 < argc)
+        return cli_usage_error(me, "unexpected argument '%s'",
+                               argv[optind + 1]);
+    if (!argv[optind][0])
+        return cli_usage_error(me, "VIN is empty");
+    s = cli_store_registry(c, me->name);
+    if (!s)
+        return CLI_EXIT_FAIL;
+    e = lw_registry_fleet_find(s, argv[optind], &vid, vin);
+    if (e == LW_ERR_INVAL)
+        return cli_usage_error(me, "VIN '%s' is not a VIN", argv[optind]);
+    if (e != LW_OK)
+        return install_error(me->name, s, e);
+    if (vin[0])
+        snprintf(name, sizeof(name), "%s", vin);
+    else
+        snprintf(name, sizeof(name), LW_FLEET_ID_PREFIX "%lld",
+                 (long long)vid);
+    if (sh.json) {
+        json_t *o;
+
+        sh.arr = json_array();
+        if (!sh.arr)
+            return cli_error(me->name, CLI_EXIT_FAIL, "out of memory");
+        e = lw_registry_installs(s, vid, false, show_install, &sh);
+        if (e != LW_OK) {
+            json_decref(sh.arr);
+            return cli_db_error(me->name, s, e);
+        }
+        o = json_pack("{s:s, s:I, s:o, s:o}", "vehicle", name, "vehicle_id",
+                      (json_int_t)vid, "vin", str_or_null(vin), "devices",
+                      sh.arr);
+        if (!o || sh.failed) {
+            json_decref(o);
+            return cli_error(me->name, CLI_EXIT_FAIL, "out of memory");
+        }
+        rc = cli_json_print(me->name, o) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+        json_decref(o);
+        return rc;
+    }
+    printf("vehicle %s (id:%lld)\n", name, (long long)vid);
+    printf("%-7s  ", "TRACKER");
+    cli_put_padded("DEVICE", 24);
+    printf("  %-6s  %-20s  %-20s  %-20s  %-10s  %s\n", "ROLE", "INSTALLED",
+           "ATTACHED", "DETACHED", "DISCLOSURE", "INSTALLER");
+    e = lw_registry_installs(s, vid, false, show_install, &sh);
+    if (e != LW_OK)
+        return cli_db_error(me->name, s, e);
+    return cli_output_status(me->name, sh.failed);
+}
+
 static int cmd_vehicle(struct cli *c, int argc, char **argv)
 {
     static const struct cli_subcommand subs[] = {
         {"set", run_set},
         {"list", run_list},
         {"remove", run_remove},
+        {"attach", run_attach},
+        {"detach", run_detach},
+        {"show", run_show},
     };
 
     return cli_dispatch(c, &cli_cmd_vehicle, subs,

@@ -166,17 +166,644 @@ static enum lw_err tracker_reused(struct lw_store *s, const char *device,
     return lw_db_run(db, st, "putting a tracker on a loan again");
 }
 
-enum lw_err lw_registry_vehicle_set(struct lw_store *s,
-                                    const struct lw_vehicle *v, int64_t now_ms)
+/* ---- vehicles with several trackers (migration 9) ------------------------ */
+
+/*
+ * The loose form of a plate or VIN (SQL over the column or parameter x):
+ * ASCII letters in upper case (SQLite's upper() folds ASCII only), spaces,
+ * tabs, hyphens and dots removed. Defined here once, in SQL, so both sides
+ * of a comparison are loosened by the same code; loosen() below is its C
+ * twin for fleet keys (the same characters).
+ */
+#define LOOSE(x)                                                               \
+    "upper(replace(replace(replace(replace(" x ", ' ', ''), char(9), ''), "    \
+    "'-', ''), '.', ''))"
+
+/* The loose form of s into out (len bytes, truncated). */
+static void loosen(const char *s, char *out, size_t len)
+{
+    size_t n = 0;
+
+    for (; *s && n + 1 < len; s++) {
+        char ch = *s;
+
+        if (ch == ' ' || ch == '\t' || ch == '-' || ch == '.')
+            continue;
+        if (ch >= 'a' && ch <= 'z')
+            ch = (char)(ch - 'a' + 'A');
+        out[n++] = ch;
+    }
+    out[n] = '\0';
+}
+
+bool lw_registry_role_ok(const char *role)
+{
+    return role && (!role[0] || strcmp(role, "wired") == 0 ||
+                    strcmp(role, "hidden") == 0);
+}
+
+bool lw_registry_date_ok(const char *d)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, m, day;
+
+    if (!d || strlen(d) != LW_DATE_MAX || d[4] != '-' || d[7] != '-')
+        return false;
+    for (int i = 0; i < LW_DATE_MAX; i++)
+        if (i != 4 && i != 7 && (d[i] < '0' || d[i] > '9'))
+            return false;
+    y = atoi(d);
+    m = atoi(d + 5);
+    day = atoi(d + 8);
+    if (y < 1900 || m < 1 || m > 12 || day < 1 || day > mdays[m - 1])
+        return false;
+    /* 29 February of a common year */
+    return !(m == 2 && day == 29 &&
+             !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+}
+
+#define INSTALL_COLS                                                           \
+    "d.id, d.vehicle, f.vin, d.device, d.role, d.installed_ms, d.installer, "  \
+    "d.disclosure_signed, d.attached_ms, coalesce(d.detached_ms, 0)"
+
+static void row_to_install(sqlite3_stmt *st, void *row)
+{
+    struct lw_install *r = row;
+
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(st, 0);
+    r->vehicle_id = sqlite3_column_int64(st, 1);
+    lw_db_col_copy(st, 2, r->vin, sizeof(r->vin));
+    lw_db_col_copy(st, 3, r->device, sizeof(r->device));
+    lw_db_col_copy(st, 4, r->role, sizeof(r->role));
+    r->installed_ms = sqlite3_column_int64(st, 5);
+    lw_db_col_copy(st, 6, r->installer, sizeof(r->installer));
+    lw_db_col_copy(st, 7, r->disclosure_signed, sizeof(r->disclosure_signed));
+    r->attached_ms = sqlite3_column_int64(st, 8);
+    r->detached_ms = sqlite3_column_int64(st, 9);
+}
+
+static int visit_install(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    const lw_install_cb *cb = cbp;
+    struct lw_install r;
+
+    row_to_install(st, &r);
+    return (*cb)(ctx, &r);
+}
+
+/* A fleet row: its id and key. */
+struct fleet_row {
+    int64_t id;               /* fleet id */
+    char vin[LW_VIN_MAX + 1]; /* loose VIN or "" */
+};
+
+static void row_to_fleet(sqlite3_stmt *st, void *row)
+{
+    struct fleet_row *f = row;
+
+    f->id = sqlite3_column_int64(st, 0);
+    lw_db_col_copy(st, 1, f->vin, sizeof(f->vin));
+}
+
+/* True when key is "id:N"; *id gets N (0 when malformed). */
+static bool key_is_id(const char *key, int64_t *id)
+{
+    size_t plen = strlen(LW_FLEET_ID_PREFIX);
+    char *end = NULL;
+    long long v;
+
+    if (strncmp(key, LW_FLEET_ID_PREFIX, plen) != 0)
+        return false;
+    v = strtoll(key + plen, &end, 10);
+    *id = (end && end != key + plen && !*end && v > 0) ? (int64_t)v : 0;
+    return true;
+}
+
+/* The vehicle with loose VIN vin into *f. */
+static enum lw_err fleet_by_vin(struct lw_store *s, const char *vin,
+                                struct fleet_row *f)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st =
+        lw_db_stmt(db, "SELECT id, vin FROM fleet WHERE vin = ?1", &e);
+
+    if (!st)
+        return e;
+    lw_db_bind_text(db, st, 1, vin);
+    return lw_db_get_row(db, st, row_to_fleet, f, "finding a vehicle");
+}
+
+static enum lw_err fleet_by_id(struct lw_store *s, int64_t id,
+                               struct fleet_row *f)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st =
+        lw_db_stmt(db, "SELECT id, vin FROM fleet WHERE id = ?1", &e);
+
+    if (!st)
+        return e;
+    lw_db_bind_int64(db, st, 1, id);
+    return lw_db_get_row(db, st, row_to_fleet, f, "finding a vehicle");
+}
+
+/* A new vehicle with loose VIN vin ("" for none) into *f. */
+static enum lw_err fleet_new(struct lw_store *s, const char *vin,
+                             int64_t now_ms, struct fleet_row *f)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st = lw_db_stmt(
+        db, "INSERT INTO fleet(vin, created_ms) VALUES (?1, ?2)", &e);
+
+    if (!st)
+        return e;
+    lw_db_bind_text(db, st, 1, vin);
+    lw_db_bind_int64(db, st, 2, now_ms);
+    e = lw_db_run(db, st, "creating a vehicle");
+    if (e == LW_OK) {
+        f->id = lw_db_last_rowid(db);
+        snprintf(f->vin, sizeof(f->vin), "%s", vin);
+    }
+    return e;
+}
+
+/* The current install record of device into *r (LW_ERR_NOTFOUND). */
+static enum lw_err current_install(struct lw_store *s, const char *device,
+                                   struct lw_install *r)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st = lw_db_stmt(db,
+                                  "SELECT " INSTALL_COLS
+                                  " FROM vehicle_devices d JOIN fleet f ON "
+                                  "f.id = d.vehicle WHERE d.device = ?1 AND "
+                                  "d.detached_ms IS NULL",
+                                  &e);
+
+    if (!st)
+        return e;
+    lw_db_bind_text(db, st, 1, device);
+    return lw_db_get_row(db, st, row_to_install, r, "reading an install");
+}
+
+static enum lw_err install_by_id(struct lw_store *s, int64_t id,
+                                 struct lw_install *r)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st = lw_db_stmt(db,
+                                  "SELECT " INSTALL_COLS
+                                  " FROM vehicle_devices d JOIN fleet f ON "
+                                  "f.id = d.vehicle WHERE d.id = ?1",
+                                  &e);
+
+    if (!st)
+        return e;
+    lw_db_bind_int64(db, st, 1, id);
+    return lw_db_get_row(db, st, row_to_install, r, "reading an install");
+}
+
+/* Inserts the install record of device in vehicle (fields of in); *id
+ * gets its id. */
+static enum lw_err install_add(struct lw_store *s, int64_t vehicle,
+                               const char *device, const struct lw_install *in,
+                               int64_t now_ms, int64_t *id)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st = lw_db_stmt(
+        db,
+        "INSERT INTO vehicle_devices(vehicle, device, role, installed_ms, "
+        "installer, disclosure_signed, attached_ms) VALUES (?1, ?2, ?3, ?4, "
+        "?5, ?6, ?7)",
+        &e);
+
+    if (!st)
+        return e;
+    lw_db_bind_int64(db, st, 1, vehicle);
+    lw_db_bind_text(db, st, 2, device);
+    lw_db_bind_text(db, st, 3, in ? in->role : "");
+    lw_db_bind_int64(db, st, 4, in ? in->installed_ms : 0);
+    lw_db_bind_text(db, st, 5, in ? in->installer : "");
+    lw_db_bind_text(db, st, 6, in ? in->disclosure_signed : "");
+    lw_db_bind_int64(db, st, 7, now_ms);
+    e = lw_db_run(db, st, "recording an install");
+    if (e == LW_OK && id)
+        *id = lw_db_last_rowid(db);
+    return e;
+}
+
+/* Sets detached_ms of record id. */
+static enum lw_err install_end(struct lw_store *s, int64_t id, int64_t at_ms)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st = lw_db_stmt(
+        db, "UPDATE vehicle_devices SET detached_ms = ?2 WHERE id = ?1", &e);
+
+    if (!st)
+        return e;
+    lw_db_bind_int64(db, st, 1, id);
+    lw_db_bind_int64(db, st, 2, at_ms);
+    return lw_db_run(db, st, "detaching a device");
+}
+
+/*
+ * After lw_registry_vehicle_set of device with vin (as typed, "" = not
+ * given): keeps its install record in step (see registry.h). created: the
+ * registry row was new.
+ */
+static enum lw_err fleet_sync(struct lw_store *s, const char *device,
+                              const char *vin, bool created, int64_t now_ms)
+{
+    struct lw_db *db = lw_store_db(s);
+    char key[LW_VIN_MAX + 1];
+    struct lw_install cur;
+    struct fleet_row f;
+    bool has_cur;
+    enum lw_err e;
+
+    loosen(vin, key, sizeof(key));
+    e = current_install(s, device, &cur);
+    if (e != LW_OK && e != LW_ERR_NOTFOUND)
+        return e;
+    has_cur = e == LW_OK;
+    if (!key[0]) { /* no VIN: a new device gets a vehicle of its own */
+        if (has_cur || !created)
+            return LW_OK;
+        e = fleet_new(s, "", now_ms, &f);
+        return e == LW_OK ? install_add(s, f.id, device, NULL, now_ms, NULL)
+                          : e;
+    }
+    if (has_cur && strcmp(cur.vin, key) == 0)
+        return LW_OK;
+    e = fleet_by_vin(s, key, &f);
+    if (e != LW_OK && e != LW_ERR_NOTFOUND)
+        return e;
+    if (e == LW_ERR_NOTFOUND && has_cur && !cur.vin[0]) {
+        /* the vehicle it is in learns its VIN */
+        sqlite3_stmt *st =
+            lw_db_stmt(db, "UPDATE fleet SET vin = ?2 WHERE id = ?1", &e);
+
+        if (!st)
+            return e;
+        lw_db_bind_int64(db, st, 1, cur.vehicle_id);
+        lw_db_bind_text(db, st, 2, key);
+        return lw_db_run(db, st, "giving a vehicle its VIN");
+    }
+    if (e == LW_ERR_NOTFOUND && (e = fleet_new(s, key, now_ms, &f)) != LW_OK)
+        return e;
+    if (has_cur &&
+        (e = install_end(s, cur.id,
+                         now_ms > cur.installed_ms ? now_ms
+                                                   : cur.installed_ms)) !=
+            LW_OK)
+        return e;
+    return install_add(s, f.id, device, NULL, now_ms, NULL);
+}
+
+enum lw_err lw_registry_fleet_find(struct lw_store *s, const char *key,
+                                   int64_t *vehicle_id, char *vin)
+{
+    struct lw_db *db = lw_store_db(s);
+    char loose[LW_VIN_MAX + 1];
+    struct fleet_row f;
+    int64_t id = 0;
+    enum lw_err e;
+
+    if (!s || !key || !key[0] || !vehicle_id)
+        return LW_ERR_INVAL;
+    if (key_is_id(key, &id)) {
+        e = id > 0 ? fleet_by_id(s, id, &f) : LW_ERR_NOTFOUND;
+    } else {
+        if (strlen(key) > LW_VIN_MAX)
+            return LW_ERR_INVAL;
+        loosen(key, loose, sizeof(loose));
+        if (!loose[0])
+            return LW_ERR_INVAL;
+        e = fleet_by_vin(s, loose, &f);
+    }
+    if (e == LW_ERR_NOTFOUND)
+        lw_db_seterr(db, "no vehicle %s '%s'", id ? "with the id" : "with "
+                     "the VIN", key);
+    if (e == LW_OK) {
+        *vehicle_id = f.id;
+        if (vin)
+            snprintf(vin, LW_VIN_MAX + 1, "%s", f.vin);
+    }
+    return e;
+}
+
+/* The name of a vehicle in messages: its VIN, or "id:N". */
+static const char *fleet_name(const char *vin, int64_t id, char *buf,
+                              size_t len)
+{
+    if (vin[0])
+        snprintf(buf, len, "%s", vin);
+    else
+        snprintf(buf, len, LW_FLEET_ID_PREFIX "%lld", (long long)id);
+    return buf;
+}
+
+/* The device's registry row after an attach: created when missing, the VIN
+ * (typed, "" to keep) set, empty plate, description and account filled
+ * from another device in the same vehicle. */
+static enum lw_err registry_row_attach(struct lw_store *s, const char *device,
+                                       const char *vin, int64_t vehicle,
+                                       int64_t now_ms)
 {
     struct lw_db *db = lw_store_db(s);
     enum lw_err e;
     sqlite3_stmt *st;
 
+    st = lw_db_stmt(db,
+                    "INSERT INTO vehicles(device, vin, registered_ms, "
+                    "updated_ms) VALUES (?1, ?2, ?3, ?3) ON CONFLICT(device) "
+                    "DO UPDATE SET vin = CASE WHEN ?2 = '' THEN vin ELSE ?2 "
+                    "END, updated_ms = ?3",
+                    &e);
+    if (!st)
+        return e;
+    lw_db_bind_text(db, st, 1, device);
+    lw_db_bind_text(db, st, 2, vin);
+    lw_db_bind_int64(db, st, 3, now_ms);
+    if ((e = lw_db_run(db, st, "storing a vehicle")) != LW_OK)
+        return e;
+#define SIBLING(col)                                                           \
+    "coalesce((SELECT v2." col " FROM vehicles v2 JOIN vehicle_devices d ON "  \
+    "d.device = v2.device WHERE d.vehicle = ?2 AND d.detached_ms IS NULL AND " \
+    "v2.device != ?1 AND v2." col " != '' ORDER BY d.id LIMIT 1), '')"
+    st = lw_db_stmt(db,
+                    "UPDATE vehicles SET "
+                    "plate = CASE WHEN plate = '' THEN " SIBLING("plate")
+                    " ELSE plate END, description = CASE WHEN description = "
+                    "'' THEN " SIBLING("description")
+                    " ELSE description END, account = CASE WHEN account = "
+                    "'' THEN " SIBLING("account")
+                    " ELSE account END WHERE device = ?1",
+                    &e);
+#undef SIBLING
+    if (!st)
+        return e;
+    lw_db_bind_text(db, st, 1, device);
+    lw_db_bind_int64(db, st, 2, vehicle);
+    return lw_db_run(db, st, "storing a vehicle");
+}
+
+/* A tracker fitted to a vehicle is in service again: its removal (and a
+ * finished purge of an earlier loan) no longer holds (tracker_reused). */
+static enum lw_err attach_reuse(struct lw_store *s, const char *device)
+{
+    struct lw_vehicle v;
+    enum lw_err e = lw_registry_vehicle_get(s, device, &v);
+
+    if (e != LW_OK)
+        return e;
+    return tracker_reused(s, device, v.account);
+}
+
+enum lw_err lw_registry_attach(struct lw_store *s, const char *key,
+                               const struct lw_install *in, int64_t now_ms,
+                               struct lw_install *out)
+{
+    struct lw_db *db = lw_store_db(s);
+    char loose[LW_VIN_MAX + 1], name[LW_VIN_MAX + 32];
+    struct lw_install cur;
+    struct fleet_row f;
+    int64_t id = 0, rec = 0;
+    bool own, by_id;
+    enum lw_err e;
+
+    if (!s || !key || !key[0] || !in || !TERMINATED(in->device) ||
+        !in->device[0] || !TERMINATED(in->role) ||
+        !lw_registry_role_ok(in->role) || !TERMINATED(in->installer) ||
+        !TERMINATED(in->disclosure_signed) ||
+        (in->disclosure_signed[0] &&
+         !lw_registry_date_ok(in->disclosure_signed)) ||
+        in->installed_ms < 0)
+        return LW_ERR_INVAL;
+    by_id = key_is_id(key, &id);
+    if (!by_id) {
+        if (strlen(key) > LW_VIN_MAX)
+            return LW_ERR_INVAL;
+        loosen(key, loose, sizeof(loose));
+        if (!loose[0])
+            return LW_ERR_INVAL;
+    }
+    own = !lw_store_in_txn(s);
+    if (own && (e = lw_store_begin(s)) != LW_OK)
+        return e;
+    if (by_id) {
+        e = id > 0 ? fleet_by_id(s, id, &f) : LW_ERR_NOTFOUND;
+        if (e == LW_ERR_NOTFOUND)
+            lw_db_seterr(db, "no vehicle with the id '%s'", key);
+    } else {
+        e = fleet_by_vin(s, loose, &f);
+        if (e == LW_ERR_NOTFOUND)
+            e = fleet_new(s, loose, now_ms, &f);
+    }
+    if (e != LW_OK)
+        goto out;
+    e = current_install(s, in->device, &cur);
+    if (e == LW_OK) {
+        lw_db_seterr(db,
+                     "device %s is %s vehicle %s (attached %lld): detach it "
+                     "first",
+                     in->device,
+                     cur.vehicle_id == f.id ? "already in" : "in",
+                     fleet_name(cur.vin, cur.vehicle_id, name, sizeof(name)),
+                     (long long)cur.attached_ms);
+        e = LW_ERR_EXISTS;
+        goto out;
+    }
+    if (e != LW_ERR_NOTFOUND)
+        goto out;
+    e = install_add(s, f.id, in->device, in, now_ms, &rec);
+    if (e == LW_OK)
+        e = registry_row_attach(s, in->device, by_id ? f.vin : key, f.id,
+                                now_ms);
+    if (e == LW_OK)
+        e = attach_reuse(s, in->device);
+    if (e == LW_OK)
+        e = bump(s, "registry_version");
+    if (e == LW_OK && out)
+        e = install_by_id(s, rec, out);
+out:
+    if (own) {
+        if (e == LW_OK)
+            e = lw_store_commit(s);
+        if (e != LW_OK)
+            lw_store_rollback(s);
+    }
+    return e;
+}
+
+enum lw_err lw_registry_detach(struct lw_store *s, const char *key,
+                               const char *device, int64_t at_ms,
+                               int64_t now_ms, struct lw_install *out)
+{
+    struct lw_db *db = lw_store_db(s);
+    char vin[LW_VIN_MAX + 1], name[LW_VIN_MAX + 32];
+    struct lw_install cur;
+    sqlite3_stmt *st;
+    int64_t vid = 0;
+    bool own;
+    enum lw_err e;
+
+    if (!s || !key || !key[0] || !device || !device[0])
+        return LW_ERR_INVAL;
+    own = !lw_store_in_txn(s);
+    if (own && (e = lw_store_begin(s)) != LW_OK)
+        return e;
+    e = lw_registry_fleet_find(s, key, &vid, vin);
+    if (e != LW_OK)
+        goto out;
+    e = current_install(s, device, &cur);
+    if (e == LW_OK && cur.vehicle_id != vid)
+        e = LW_ERR_NOTFOUND;
+    if (e == LW_ERR_NOTFOUND) {
+        lw_db_seterr(db, "device %s is not in vehicle %s", device,
+                     fleet_name(vin, vid, name, sizeof(name)));
+        goto out;
+    }
+    if (e != LW_OK)
+        goto out;
+    if (at_ms < cur.installed_ms) {
+        lw_db_seterr(db,
+                     "device %s cannot be detached before it was installed",
+                     device);
+        e = LW_ERR_RANGE;
+        goto out;
+    }
+    if ((e = install_end(s, cur.id, at_ms)) != LW_OK)
+        goto out;
+    /* its registry row no longer names that vehicle's VIN */
+    st = lw_db_stmt(db,
+                    "UPDATE vehicles SET vin = '', updated_ms = ?3 WHERE "
+                    "device = ?1 AND ?2 != '' AND " LOOSE("vin") " = ?2",
+                    &e);
+    if (!st)
+        goto out;
+    lw_db_bind_text(db, st, 1, device);
+    lw_db_bind_text(db, st, 2, vin);
+    lw_db_bind_int64(db, st, 3, now_ms);
+    if ((e = lw_db_run(db, st, "detaching a device")) != LW_OK)
+        goto out;
+    e = bump(s, "registry_version");
+    if (e == LW_OK && out)
+        e = install_by_id(s, cur.id, out);
+out:
+    if (own) {
+        if (e == LW_OK)
+            e = lw_store_commit(s);
+        if (e != LW_OK)
+            lw_store_rollback(s);
+    }
+    return e;
+}
+
+enum lw_err lw_registry_installs(struct lw_store *s, int64_t vehicle_id,
+                                 bool current_only, lw_install_cb cb,
+                                 void *ctx)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st;
+
+    if (!s || !cb)
+        return LW_ERR_INVAL;
+    st = lw_db_stmt(db,
+                    "SELECT " INSTALL_COLS
+                    " FROM vehicle_devices d JOIN fleet f ON f.id = "
+                    "d.vehicle WHERE d.vehicle = ?1 AND (?2 = 0 OR "
+                    "d.detached_ms IS NULL) ORDER BY d.detached_ms IS NOT "
+                    "NULL, d.detached_ms DESC, d.attached_ms, d.id",
+                    &e);
+    if (!st)
+        return e;
+    lw_db_bind_int64(db, st, 1, vehicle_id);
+    lw_db_bind_int(db, st, 2, current_only);
+    return lw_db_each_row(db, st, visit_install, &cb, ctx,
+                          "listing install records");
+}
+
+enum lw_err lw_registry_device_installs(struct lw_store *s,
+                                        const char *device, lw_install_cb cb,
+                                        void *ctx)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st;
+
+    if (!s || !device || !cb)
+        return LW_ERR_INVAL;
+    st = lw_db_stmt(db,
+                    "SELECT " INSTALL_COLS
+                    " FROM vehicle_devices d JOIN fleet f ON f.id = "
+                    "d.vehicle WHERE d.device = ?1 ORDER BY d.id DESC",
+                    &e);
+    if (!st)
+        return e;
+    lw_db_bind_text(db, st, 1, device);
+    return lw_db_each_row(db, st, visit_install, &cb, ctx,
+                          "listing install records");
+}
+
+enum lw_err lw_registry_vehicle_of(struct lw_store *s, const char *device,
+                                   struct lw_install *out)
+{
+    if (!s || !device || !out)
+        return LW_ERR_INVAL;
+    return current_install(s, device, out);
+}
+
+enum lw_err lw_registry_attached(struct lw_store *s, lw_install_cb cb,
+                                 void *ctx)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st;
+
+    if (!s || !cb)
+        return LW_ERR_INVAL;
+    st = lw_db_stmt(db,
+                    "SELECT " INSTALL_COLS
+                    " FROM vehicle_devices d JOIN fleet f ON f.id = "
+                    "d.vehicle WHERE d.detached_ms IS NULL ORDER BY "
+                    "d.vehicle, d.device",
+                    &e);
+    if (!st)
+        return e;
+    return lw_db_each_row(db, st, visit_install, &cb, ctx,
+                          "listing install records");
+}
+
+enum lw_err lw_registry_vehicle_set(struct lw_store *s,
+                                    const struct lw_vehicle *v, int64_t now_ms)
+{
+    struct lw_db *db = lw_store_db(s);
+    int64_t existed = 0;
+    enum lw_err e;
+    sqlite3_stmt *st;
+    bool own;
+
     if (!s || !v || !TERMINATED(v->device) || !v->device[0] ||
         !TERMINATED(v->vin) || !TERMINATED(v->plate) ||
         !TERMINATED(v->description) || !TERMINATED(v->account))
         return LW_ERR_INVAL;
+    own = !lw_store_in_txn(s);
+    if (own && (e = lw_store_begin(s)) != LW_OK)
+        return e;
+    st = lw_db_stmt(db, "SELECT count(*) FROM vehicles WHERE device = ?1", &e);
+    if (!st)
+        goto out;
+    lw_db_bind_text(db, st, 1, v->device);
+    e = lw_db_get_row(db, st, row_int64, &existed, "reading a vehicle");
+    if (e != LW_OK)
+        goto out;
     /* "" and < 0 mean "keep": only given fields change on an update */
     st = lw_db_stmt(
         db,
@@ -192,7 +819,7 @@ enum lw_err lw_registry_vehicle_set(struct lw_store *s,
         " updated_ms = ?7",
         &e);
     if (!st)
-        return e;
+        goto out;
     lw_db_bind_text(db, st, 1, v->device);
     lw_db_bind_text(db, st, 2, v->vin);
     lw_db_bind_text(db, st, 3, v->plate);
@@ -201,8 +828,17 @@ enum lw_err lw_registry_vehicle_set(struct lw_store *s,
     lw_db_bind_int64(db, st, 6, v->offline_after_ms);
     lw_db_bind_int64(db, st, 7, now_ms);
     e = write_and_bump(s, st, "storing a vehicle", "registry_version", NULL);
+    if (e == LW_OK)
+        e = fleet_sync(s, v->device, v->vin, existed == 0, now_ms);
     if (e == LW_OK && v->account[0])
         e = tracker_reused(s, v->device, v->account);
+out:
+    if (own) {
+        if (e == LW_OK)
+            e = lw_store_commit(s);
+        if (e != LW_OK)
+            lw_store_rollback(s);
+    }
     return e;
 }
 
@@ -425,6 +1061,13 @@ enum lw_err lw_registry_vehicle_remove(struct lw_store *s, const char *device,
                         device, now_ms, NULL, &closed);
     if (e == LW_OK && closed > 0)
         e = bump(s, "alerts_version");
+    /* taken out of its vehicle: the install record ends now */
+    if (e == LW_OK)
+        e = account_run(s,
+                        "UPDATE vehicle_devices SET detached_ms = max(?2, "
+                        "installed_ms) WHERE device = ?1 AND detached_ms IS "
+                        "NULL",
+                        device, now_ms, NULL, NULL);
     if (e == LW_OK)
         e = bump(s, "registry_version");
     if (own) {
@@ -1008,15 +1651,7 @@ enum lw_err lw_registry_version(struct lw_store *s, int64_t *registry,
 
 /* ---- finding a vehicle by what an agent has in hand ---------------------- */
 
-/*
- * The loose form of a plate or VIN (SQL over the column or parameter x):
- * ASCII letters in upper case (SQLite's upper() folds ASCII only), spaces,
- * tabs, hyphens and dots removed. Defined here once, in SQL, so both sides
- * of a comparison are loosened by the same code.
- */
-#define LOOSE(x)                                                               \
-    "upper(replace(replace(replace(replace(" x ", ' ', ''), char(9), ''), "    \
-    "'-', ''), '.', ''))"
+/* LOOSE(x): the loose form of a plate or VIN, defined above. */
 
 /* The lookup (see the comment in lw_registry_vehicle_find). */
 /* clang-format off */

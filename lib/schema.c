@@ -22,6 +22,10 @@
  *   7  users, tokens, cases, commands (users.c, cases.c, commands.c)
  *   8  fix_suspect: fixes flagged suspect ("jump") by ingest (suspect.c);
  *      alerts.jamming: an offline alert after degraded accuracy (registry.c)
+ *   9  fleet: the vehicle as an entity of its own (by VIN, or an id when the
+ *      VIN is unknown); vehicle_devices: install records, which tracker was
+ *      in which vehicle and when (registry.c); alerts.other_*: the second
+ *      device of a tracker_separation / tracker_lost alert
  * tests/fixtures/schema-vN.sql are databases written by the code of each
  * version; tests/unit/test_schema.c upgrades each of them.
  */
@@ -391,6 +395,71 @@ static const char migration_suspect[] =
     ") WITHOUT ROWID;"
     "ALTER TABLE alerts ADD COLUMN jamming INTEGER NOT NULL DEFAULT 0;";
 
+/* The loose form of a VIN in migration 9 (registry.c's LOOSE, as shipped
+ * with it): ASCII upper case, spaces, tabs, hyphens and dots removed. */
+#define LOOSE_V9(x)                                                            \
+    "upper(replace(replace(replace(replace(" x ", ' ', ''), char(9), ''), "    \
+    "'-', ''), '.', ''))"
+
+/* 9: vehicles with several trackers. The vehicles table stays the device
+ * registry (one row per tracker: account, allowance, what the agent looks
+ * for); fleet is the vehicle itself, keyed by the loose form of its VIN
+ * (unique when known) or by its id alone; vehicle_devices holds the install
+ * records, kept after a detach (detached_ms set). A device is in at most one
+ * vehicle at a time (the partial unique index). Every registered device
+ * becomes one vehicle with one attached device: devices sharing a VIN are
+ * one vehicle with both attached; a device without a VIN gets a vehicle of
+ * its own (ids after those with a VIN, in device order). A tracker already
+ * removed (purges, 'removed') is recorded as detached at its removal. */
+static const char migration_vehicles[] =
+    "CREATE TABLE fleet ("
+    "  id INTEGER PRIMARY KEY,"
+    "  vin TEXT NOT NULL DEFAULT '',"
+    "  created_ms INTEGER NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX fleet_by_vin ON fleet(vin) WHERE vin != '';"
+    "CREATE TABLE vehicle_devices ("
+    "  id INTEGER PRIMARY KEY,"
+    "  vehicle INTEGER NOT NULL REFERENCES fleet(id),"
+    "  device TEXT NOT NULL,"
+    "  role TEXT NOT NULL DEFAULT ''"
+    "    CHECK (role IN ('', 'wired', 'hidden')),"
+    "  installed_ms INTEGER NOT NULL DEFAULT 0,"
+    "  installer TEXT NOT NULL DEFAULT '',"
+    "  disclosure_signed TEXT NOT NULL DEFAULT '',"
+    "  attached_ms INTEGER NOT NULL,"
+    "  detached_ms INTEGER,"
+    "  CHECK (detached_ms IS NULL OR detached_ms >= installed_ms)"
+    ");"
+    "CREATE UNIQUE INDEX vehicle_devices_attached ON vehicle_devices(device) "
+    "  WHERE detached_ms IS NULL;"
+    "CREATE INDEX vehicle_devices_by_vehicle ON vehicle_devices(vehicle, id);"
+    "CREATE INDEX vehicle_devices_by_device ON vehicle_devices(device, id);"
+    "INSERT INTO fleet(vin, created_ms) SELECT " LOOSE_V9("vin") ", "
+    "  min(registered_ms) FROM vehicles WHERE " LOOSE_V9("vin") " != '' "
+    "  GROUP BY " LOOSE_V9("vin") " ORDER BY " LOOSE_V9("vin") ";"
+    "INSERT INTO fleet(vin, created_ms) SELECT '', registered_ms "
+    "  FROM vehicles WHERE " LOOSE_V9("vin") " = '' ORDER BY device;"
+    "INSERT INTO vehicle_devices(vehicle, device, attached_ms, detached_ms) "
+    "  SELECT f.id, v.device, v.registered_ms, p.requested_ms "
+    "  FROM vehicles v JOIN fleet f ON f.vin = " LOOSE_V9("v.vin") " "
+    "  LEFT JOIN purges p ON p.device = v.device AND p.reason = 'removed' "
+    "  WHERE f.vin != '' "
+    "UNION ALL "
+    "  SELECT (SELECT count(*) FROM fleet WHERE vin != '') + "
+    "  row_number() OVER (ORDER BY v.device), v.device, v.registered_ms, "
+    "  p.requested_ms FROM vehicles v "
+    "  LEFT JOIN purges p ON p.device = v.device AND p.reason = 'removed' "
+    "  WHERE " LOOSE_V9("v.vin") " = '';"
+    /* the other device of a tracker_separation / tracker_lost alert */
+    "ALTER TABLE alerts ADD COLUMN other_device TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE alerts ADD COLUMN other_has_fix INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE alerts ADD COLUMN other_fix_time_ms INTEGER;"
+    "ALTER TABLE alerts ADD COLUMN other_lat_deg REAL;"
+    "ALTER TABLE alerts ADD COLUMN other_lon_deg REAL;"
+    "ALTER TABLE alerts ADD COLUMN other_accuracy_m REAL;"
+    "ALTER TABLE alerts ADD COLUMN distance_m REAL;";
+
 /* One migration: SQL, then optionally a step in C and more SQL. */
 struct migration {
     const char *sql;                     /* run first */
@@ -407,6 +476,7 @@ static const struct migration migrations[] = {
     {migration_6, NULL, NULL},
     {migration_users, NULL, NULL},
     {migration_suspect, NULL, NULL},
+    {migration_vehicles, NULL, NULL},
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -157,6 +157,122 @@ typedef int (*lw_device_id_cb)(void *ctx, const char *device);
 enum lw_err lw_registry_removed(struct lw_store *s, lw_device_id_cb cb,
                                 void *ctx);
 
+/* ---- vehicles with several trackers: install records (migration 9) ------
+ *
+ * A vehicle (table fleet) is an entity of its own, keyed by the loose form
+ * of its VIN (see lw_registry_vehicle_find: ASCII upper case, no spaces,
+ * tabs, hyphens or dots), or by its id alone when the VIN is unknown. Its
+ * install records (vehicle_devices) say which tracker was in it, in which
+ * role, since when and until when; they are kept after a detach. A device
+ * is attached to at most one vehicle at a time (a unique index). The
+ * vehicles table above stays the per-device registry (account, allowance,
+ * plate, description, VIN as typed).
+ *
+ * lw_registry_vehicle_set keeps the two in step: a device registered for
+ * the first time is attached to the vehicle of its VIN (created when new),
+ * or to a vehicle of its own when it has none; a device given a VIN it was
+ * not attached under is moved there (the vehicle it was in gets the VIN
+ * when it had none and no other vehicle has it; otherwise the old record is
+ * detached and a new one attached).
+ */
+
+/* Longest installer name, disclosure date ("YYYY-MM-DD"), without NUL. */
+#define LW_INSTALLER_MAX 64
+#define LW_DATE_MAX 10
+/* Longest role ("wired", "hidden"), without NUL. */
+#define LW_ROLE_MAX 6
+/* The prefix of a vehicle named by its id ("id:12"): VINs have no ':'. */
+#define LW_FLEET_ID_PREFIX "id:"
+
+/* One install record. */
+struct lw_install {
+    int64_t id;                              /* record id */
+    int64_t vehicle_id;                      /* fleet id */
+    char vin[LW_VIN_MAX + 1];                /* the vehicle's key: loose VIN,
+                                                "" when unknown */
+    char device[LW_DEVICE_MAX + 1];          /* the tracker */
+    char role[LW_ROLE_MAX + 1];              /* "wired", "hidden" or "" */
+    int64_t installed_ms;                    /* when fitted, 0 = unknown */
+    char installer[LW_INSTALLER_MAX + 1];    /* who fitted it, "" */
+    char disclosure_signed[LW_DATE_MAX + 1]; /* date the borrower signed the
+                                                tracker disclosure, "" */
+    int64_t attached_ms;                     /* when recorded */
+    int64_t detached_ms;                     /* when taken out; 0 while in */
+};
+
+/* True for "", "wired" and "hidden". */
+bool lw_registry_role_ok(const char *role);
+
+/* True for a calendar date written YYYY-MM-DD (years 1900-9999). */
+bool lw_registry_date_ok(const char *date);
+
+/*
+ * Finds the vehicle named by key: "id:N" (its id), otherwise a VIN,
+ * compared loosely. *vehicle_id gets its id, vin (LW_VIN_MAX + 1 bytes, may
+ * be NULL) its key. Returns LW_OK, LW_ERR_NOTFOUND (recorded: "no vehicle
+ * with the VIN ..."), LW_ERR_INVAL for NULL or empty arguments, or a
+ * database error.
+ */
+enum lw_err lw_registry_fleet_find(struct lw_store *s, const char *key,
+                                   int64_t *vehicle_id, char *vin);
+
+/*
+ * Attaches in->device to the vehicle named by key (as lw_registry_fleet_find;
+ * a VIN not known yet creates the vehicle) with in's role, installed_ms,
+ * installer and disclosure_signed (the other fields of in are ignored),
+ * attached_ms = now_ms. The device's registry row (vehicles) is created when
+ * it has none, and gets the VIN as typed; its empty plate, description and
+ * account are filled from another device attached to the same vehicle.
+ * *out (may be NULL) gets the new record. Bumps registry_version. In the
+ * caller's transaction or one of its own. Returns LW_OK; LW_ERR_EXISTS when
+ * the device is attached already (to this vehicle or another: recorded,
+ * naming it); LW_ERR_NOTFOUND for an "id:N" that names no vehicle;
+ * LW_ERR_INVAL for NULL or empty arguments, a bad role or date, or a key
+ * that is empty once loosened; a database error otherwise.
+ */
+enum lw_err lw_registry_attach(struct lw_store *s, const char *key,
+                               const struct lw_install *in, int64_t now_ms,
+                               struct lw_install *out);
+
+/*
+ * Detaches device from the vehicle named by key at at_ms (the record is
+ * kept, detached_ms = at_ms); the device's registry row loses that VIN
+ * (updated_ms = now_ms). *out (may be NULL) gets the record. Bumps
+ * registry_version. In the caller's transaction or one of its own. Returns LW_OK;
+ * LW_ERR_NOTFOUND when the vehicle is unknown or the device is not attached
+ * to it (recorded); LW_ERR_RANGE when at_ms is before the record's install
+ * or attach time (recorded); LW_ERR_INVAL; or a database error.
+ */
+enum lw_err lw_registry_detach(struct lw_store *s, const char *key,
+                               const char *device, int64_t at_ms,
+                               int64_t now_ms, struct lw_install *out);
+
+/* Called per install record; returns 0 to go on, non-zero to stop. */
+typedef int (*lw_install_cb)(void *ctx, const struct lw_install *r);
+
+/* The install records of vehicle_id, current ones first (by attach time),
+ * then past ones (newest detach first); with current_only, the devices in
+ * it now. Returns as lw_registry_vehicles. */
+enum lw_err lw_registry_installs(struct lw_store *s, int64_t vehicle_id,
+                                 bool current_only, lw_install_cb cb,
+                                 void *ctx);
+
+/* Every install record of device, newest first. Returns as
+ * lw_registry_vehicles. */
+enum lw_err lw_registry_device_installs(struct lw_store *s,
+                                        const char *device, lw_install_cb cb,
+                                        void *ctx);
+
+/* The record of the vehicle device is in now into *out. Returns LW_OK,
+ * LW_ERR_NOTFOUND (in none), LW_ERR_INVAL or a database error. */
+enum lw_err lw_registry_vehicle_of(struct lw_store *s, const char *device,
+                                   struct lw_install *out);
+
+/* Every current install record, by vehicle id then device: the daemon's
+ * grouping of devices into vehicles. Returns as lw_registry_vehicles. */
+enum lw_err lw_registry_attached(struct lw_store *s, lw_install_cb cb,
+                                 void *ctx);
+
 /* ---- accounts ---------------------------------------------------------- */
 
 /*

@@ -60,7 +60,7 @@ struct lw_store; /* opaque */
 
 /* Schema version this build writes (the number of migrations in
  * lib/schema.c). */
-#define LW_STORE_SCHEMA_VERSION 8
+#define LW_STORE_SCHEMA_VERSION 9
 
 /* How long a statement waits for another connection's lock by default, ms
  * (lw_store_set_busy_timeout changes it). */

@@ -351,7 +351,7 @@ static void check_v1_rows(struct lw_store *s)
 }
 
 /* Schema 2's rows: vehicles, accounts, the fence (R*Tree), alerts. */
-static void check_v2_rows(struct lw_store *s)
+static void check_v2_rows(struct lw_store *s, int version)
 {
     struct lw_vehicle v;
     struct lw_account acct;
@@ -417,8 +417,107 @@ static void check_v2_rows(struct lw_store *s)
 
     /* the change counters the daemon compares */
     assert_int_equal(lw_registry_version(s, &reg, &alv), LW_OK);
-    assert_int_equal(reg, 5); /* 2 accounts, 2 vehicles, 1 fence */
+    /* 2 accounts, 2 vehicles, 1 fence (8: 2 more vehicles, 1 removal) */
+    assert_int_equal(reg, version >= 8 ? 8 : 5);
     assert_int_equal(alv, 1); /* 1 acknowledgement */
+}
+
+struct installs {
+    int n;                  /* records seen */
+    struct lw_install r[4]; /* the first 4 */
+};
+
+static int install_cb(void *ctx, const struct lw_install *r)
+{
+    struct installs *v = ctx;
+
+    if (v->n < 4)
+        v->r[v->n] = *r;
+    v->n++;
+    return 0;
+}
+
+/*
+ * Migration 9: every registered vehicle is a vehicle with its device
+ * attached: car/1 under its VIN, car/2 (no VIN) alone under an id; from
+ * schema 8, car/3 (car/1's VIN typed loosely) in the same vehicle as car/1,
+ * and gone/4, removed, detached at its removal. The VIN lookup that found
+ * two vehicles before finds one vehicle with two trackers.
+ */
+static void check_v9_fleet(struct lw_store *s, int version)
+{
+    struct lw_install r1, r2, r3;
+    struct installs all = {0};
+    char vin[LW_VIN_MAX + 1];
+    int64_t vid = 0;
+
+    assert_int_equal(lw_registry_vehicle_of(s, "car/1", &r1), LW_OK);
+    assert_string_equal(r1.vin, "1HGCM82633A004352");
+    assert_int_equal(r1.attached_ms, T0 + SEC);
+    assert_int_equal(r1.detached_ms, 0);
+    assert_string_equal(r1.role, "");
+    assert_int_equal(lw_registry_vehicle_of(s, "car/2", &r2), LW_OK);
+    assert_string_equal(r2.vin, "");
+    assert_true(r2.vehicle_id != r1.vehicle_id);
+    assert_int_equal(lw_registry_fleet_find(s, "1hgcm8 2633a004352", &vid, vin),
+                     LW_OK);
+    assert_int_equal(vid, r1.vehicle_id);
+    assert_int_equal(lw_registry_installs(s, vid, false, install_cb, &all),
+                     LW_OK);
+    if (version < 8) {
+        assert_int_equal(all.n, 1);
+        assert_int_equal(lw_registry_vehicle_of(s, "car/3", &r3),
+                         LW_ERR_NOTFOUND);
+        return;
+    }
+    assert_int_equal(all.n, 2);
+    assert_string_equal(all.r[0].device, "car/1");
+    assert_string_equal(all.r[1].device, "car/3");
+    assert_int_equal(lw_registry_vehicle_of(s, "car/3", &r3), LW_OK);
+    assert_int_equal(r3.vehicle_id, r1.vehicle_id);
+    assert_int_equal(r3.attached_ms, T0 + 4 * SEC);
+    /* the removed tracker: its record kept, detached at its removal */
+    assert_int_equal(lw_registry_vehicle_of(s, "gone/4", &r3),
+                     LW_ERR_NOTFOUND);
+    all = (struct installs){0};
+    assert_int_equal(lw_registry_device_installs(s, "gone/4", install_cb, &all),
+                     LW_OK);
+    assert_int_equal(all.n, 1);
+    assert_int_equal(all.r[0].detached_ms, T0 + 6 * SEC);
+    assert_true(all.r[0].vehicle_id != r1.vehicle_id &&
+                all.r[0].vehicle_id != r2.vehicle_id);
+}
+
+/* Migration 9: a device is in one vehicle at a time, in SQL; a detached
+ * record does not count. */
+static void check_v9_unique(const char *path)
+{
+    sqlite3 *db = NULL;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO vehicle_devices(vehicle, device, "
+                     "attached_ms) VALUES (2, 'car/1', 0)",
+                     NULL, NULL, NULL),
+        SQLITE_CONSTRAINT);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO vehicle_devices(vehicle, device, "
+                     "attached_ms, detached_ms) VALUES (2, 'car/1', 0, 5)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO vehicle_devices(vehicle, "
+                                  "device, attached_ms, role) VALUES (2, "
+                                  "'new/9', 0, 'glued')",
+                                  NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM vehicle_devices WHERE "
+                                      "detached_ms = 5",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
 }
 
 /* Schema 3's rows: one alert mailed to two recipients, one held. */
@@ -578,7 +677,9 @@ static void test_upgrade(int version)
     check_v1_rows(s);
     check_v5_chain(t.path, s);
     if (version >= 2) {
-        check_v2_rows(s);
+        check_v2_rows(s, version);
+        check_v9_fleet(s, version);
+        check_v9_unique(t.path);
     } else {
         struct alerts a = {0};
         int64_t reg = -1, alv = -1;
@@ -660,12 +761,21 @@ static void test_upgrade_v4(void **state)
     test_upgrade(4);
 }
 
-/* Today's version, written by the commit that introduced it: its audit
- * records were chained as they were appended, and they verify. */
+/* Version 5, written by the commit that introduced it: its audit records
+ * were chained as they were appended, and they verify. */
 static void test_current_v5(void **state)
 {
     (void)state;
     test_upgrade(5);
+}
+
+/* Version 8, the last before vehicles with several trackers: two trackers
+ * registered with one VIN become one vehicle, a removed one a detached
+ * record. */
+static void test_upgrade_v8(void **state)
+{
+    (void)state;
+    test_upgrade(8);
 }
 
 /*
@@ -721,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_upgrade_v3),
         cmocka_unit_test(test_upgrade_v4),
         cmocka_unit_test(test_current_v5),
+        cmocka_unit_test(test_upgrade_v8),
         cmocka_unit_test(test_failed_migration),
     };
 
