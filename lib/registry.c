@@ -760,6 +760,70 @@ enum lw_err lw_registry_vehicle_of(struct lw_store *s, const char *device,
     return current_install(s, device, out);
 }
 
+/* A fixes row (the store's FIX_COLS order) into the struct lw_fix at row. */
+static void row_to_fix(sqlite3_stmt *st, void *row)
+{
+    struct lw_fix *f = row;
+    const unsigned char *trig;
+
+    lw_fix_init(f);
+    lw_db_col_copy(st, 0, f->device, sizeof(f->device));
+    f->fix_time_ms = sqlite3_column_int64(st, 1);
+    f->recv_time_ms = sqlite3_column_int64(st, 2);
+    f->lat_deg = sqlite3_column_double(st, 3);
+    f->lon_deg = sqlite3_column_double(st, 4);
+    f->speed_mps = lw_db_col_opt_double(st, 5);
+    f->course_deg = lw_db_col_opt_double(st, 6);
+    f->accuracy_m = lw_db_col_opt_double(st, 7);
+    f->alt_m = lw_db_col_opt_double(st, 8);
+    if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+        f->battery_pct = sqlite3_column_int(st, 9);
+    trig = sqlite3_column_text(st, 10);
+    f->trigger = trig ? (char)trig[0] : 0;
+}
+
+static int visit_fix(sqlite3_stmt *st, const void *cbp, void *ctx)
+{
+    const lw_fix_cb *cb = cbp;
+    struct lw_fix f;
+
+    row_to_fix(st, &f);
+    return (*cb)(ctx, &f);
+}
+
+enum lw_err lw_registry_vehicle_history(struct lw_store *s, int64_t vehicle_id,
+                                        int64_t from_ms, int64_t to_ms,
+                                        lw_fix_cb cb, void *ctx)
+{
+    struct lw_db *db = lw_store_db(s);
+    enum lw_err e;
+    sqlite3_stmt *st;
+
+    if (!s || !cb)
+        return LW_ERR_INVAL;
+    /* each device through its primary key, then one sort by time; a fix
+     * counts once however many records of the device cover it */
+    st = lw_db_stmt(
+        db,
+        "SELECT x.device, x.fix_time_ms, x.recv_time_ms, x.lat_deg, "
+        "x.lon_deg, x.speed_mps, x.course_deg, x.accuracy_m, x.alt_m, "
+        "x.battery_pct, x.trigger_code FROM fixes x WHERE x.device IN "
+        "(SELECT device FROM vehicle_devices WHERE vehicle = ?1) AND "
+        "x.fix_time_ms BETWEEN ?2 AND ?3 AND EXISTS (SELECT 1 FROM "
+        "vehicle_devices d WHERE d.vehicle = ?1 AND d.device = x.device AND "
+        "(d.installed_ms = 0 OR x.fix_time_ms >= d.installed_ms) AND "
+        "(d.detached_ms IS NULL OR x.fix_time_ms <= d.detached_ms)) "
+        "ORDER BY x.fix_time_ms, x.device",
+        &e);
+    if (!st)
+        return e;
+    lw_db_bind_int64(db, st, 1, vehicle_id);
+    lw_db_bind_int64(db, st, 2, from_ms);
+    lw_db_bind_int64(db, st, 3, to_ms);
+    return lw_db_each_row(db, st, visit_fix, &cb, ctx,
+                          "reading a vehicle's history");
+}
+
 enum lw_err lw_registry_attached(struct lw_store *s, lw_install_cb cb,
                                  void *ctx)
 {

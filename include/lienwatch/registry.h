@@ -268,6 +268,16 @@ enum lw_err lw_registry_device_installs(struct lw_store *s,
 enum lw_err lw_registry_vehicle_of(struct lw_store *s, const char *device,
                                    struct lw_install *out);
 
+/*
+ * The fixes of every device that was ever in vehicle_id, each only while it
+ * was in it (from its install time, when recorded, to its detach time), and
+ * with from_ms <= fix time <= to_ms, in fix-time order (then by device),
+ * each carrying its device. Returns as lw_store_history (store.h).
+ */
+enum lw_err lw_registry_vehicle_history(struct lw_store *s, int64_t vehicle_id,
+                                        int64_t from_ms, int64_t to_ms,
+                                        lw_fix_cb cb, void *ctx);
+
 /* Every current install record, by vehicle id then device: the daemon's
  * grouping of devices into vehicles. Returns as lw_registry_vehicles. */
 enum lw_err lw_registry_attached(struct lw_store *s, lw_install_cb cb,

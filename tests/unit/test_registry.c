@@ -7,6 +7,8 @@
  * change), geofences (add, replace by name keeping the id, remove, list,
  * links, lookups through the R*Tree, a caller's transaction), alerts (add,
  * get, every filter, publication, the ack/close lifecycle and its errors),
+ * vehicles with several trackers (attach, detach, install records kept,
+ * one vehicle per device at a time, vehicle set and remove in step),
  * the two meta versions and PRAGMA data_version seen from a second
  * connection, writes refused on a read-only handle, bad arguments.
  */
@@ -153,6 +155,350 @@ static void test_vehicle_set_get(void **state)
     assert_string_equal(got.account, "");
     assert_int_equal(got.offline_after_ms, 0);
     assert_int_equal(got.registered_ms, T0 + 5);
+    lw_store_close(s);
+}
+
+/* ---- vehicles with several trackers -------------------------------------- */
+
+struct installs {
+    int n;                  /* records seen */
+    struct lw_install r[8]; /* the first 8 */
+};
+
+static int install_cb(void *ctx, const struct lw_install *r)
+{
+    struct installs *v = ctx;
+
+    if (v->n < 8)
+        v->r[v->n] = *r;
+    v->n++;
+    return 0;
+}
+
+static int removed_cb_impl(void *ctx, const char *device)
+{
+    struct installs *v = ctx;
+
+    (void)device;
+    v->n++;
+    return 0;
+}
+
+static struct lw_install mkinstall(const char *device, const char *role)
+{
+    struct lw_install in;
+
+    memset(&in, 0, sizeof(in));
+    snprintf(in.device, sizeof(in.device), "%s", device);
+    snprintf(in.role, sizeof(in.role), "%s", role);
+    return in;
+}
+
+/* Attach two trackers to one VIN: one vehicle, the second takes the
+ * first's plate, description and account; the records in order. */
+static void test_attach_two(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_vehicle v = mkvehicle("car/wired"), got;
+    struct lw_install in, out, cur;
+    struct installs all = {0};
+    int64_t vid = 0, reg;
+    char vin[LW_VIN_MAX + 1];
+
+    (void)state;
+    snprintf(v.vin, sizeof(v.vin), "1HGCM82633A004352");
+    snprintf(v.plate, sizeof(v.plate), "B-LW 123");
+    snprintf(v.description, sizeof(v.description), "white Corolla");
+    snprintf(v.account, sizeof(v.account), "ACC-1");
+    assert_int_equal(lw_registry_vehicle_set(s, &v, T0), LW_OK);
+    /* vehicle set attached it under its VIN */
+    assert_int_equal(lw_registry_vehicle_of(s, "car/wired", &cur), LW_OK);
+    assert_string_equal(cur.vin, "1HGCM82633A004352");
+    assert_int_equal(cur.attached_ms, T0);
+
+    reg = registry_version(s);
+    in = mkinstall("car/hidden", "hidden");
+    in.installed_ms = T0 - 24 * HOUR;
+    snprintf(in.installer, sizeof(in.installer), "Garage Nord");
+    snprintf(in.disclosure_signed, sizeof(in.disclosure_signed), "2026-11-01");
+    /* typed loosely: the same vehicle */
+    assert_int_equal(
+        lw_registry_attach(s, "1hgcm8-2633a 004352", &in, T0 + HOUR, &out),
+        LW_OK);
+    assert_int_equal(out.vehicle_id, cur.vehicle_id);
+    assert_string_equal(out.role, "hidden");
+    assert_int_equal(out.installed_ms, T0 - 24 * HOUR);
+    assert_string_equal(out.installer, "Garage Nord");
+    assert_string_equal(out.disclosure_signed, "2026-11-01");
+    assert_int_equal(out.attached_ms, T0 + HOUR);
+    assert_int_equal(out.detached_ms, 0);
+    assert_true(registry_version(s) > reg);
+    /* registered by the attach, with the vehicle's plate and account */
+    assert_int_equal(lw_registry_vehicle_get(s, "car/hidden", &got), LW_OK);
+    assert_string_equal(got.vin, "1hgcm8-2633a 004352");
+    assert_string_equal(got.plate, "B-LW 123");
+    assert_string_equal(got.description, "white Corolla");
+    assert_string_equal(got.account, "ACC-1");
+
+    assert_int_equal(lw_registry_fleet_find(s, "1HGCM82633A004352", &vid, vin),
+                     LW_OK);
+    assert_int_equal(vid, cur.vehicle_id);
+    assert_int_equal(lw_registry_installs(s, vid, true, install_cb, &all),
+                     LW_OK);
+    assert_int_equal(all.n, 2);
+    assert_string_equal(all.r[0].device, "car/wired");
+    assert_string_equal(all.r[1].device, "car/hidden");
+
+    /* a device is in one vehicle at a time */
+    in = mkinstall("car/hidden", "");
+    assert_int_equal(lw_registry_attach(s, "WVWZZZ1JZXW000001", &in,
+                                        T0 + 2 * HOUR, NULL),
+                     LW_ERR_EXISTS);
+    assert_non_null(strstr(lw_store_errmsg(s), "1HGCM82633A004352"));
+    assert_int_equal(lw_registry_attach(s, "1HGCM82633A004352", &in,
+                                        T0 + 2 * HOUR, NULL),
+                     LW_ERR_EXISTS);
+    assert_non_null(strstr(lw_store_errmsg(s), "already in"));
+    /* the refused attach to a new VIN left no vehicle behind */
+    assert_int_equal(lw_registry_fleet_find(s, "WVWZZZ1JZXW000001", &vid, vin),
+                     LW_ERR_NOTFOUND);
+    lw_store_close(s);
+}
+
+/* Detach keeps the record; the device may then go to another vehicle; the
+ * history of records is kept in order. */
+static void test_detach_keeps_records(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_install in = mkinstall("trk/1", "wired"), out;
+    struct installs all = {0};
+    struct lw_vehicle got;
+    int64_t vid = 0, vid2 = 0;
+    char vin[LW_VIN_MAX + 1];
+
+    (void)state;
+    in.installed_ms = T0;
+    assert_int_equal(lw_registry_attach(s, "VIN-A-1", &in, T0, &out), LW_OK);
+    vid = out.vehicle_id;
+    /* not in that vehicle, not a vehicle, before its install */
+    assert_int_equal(
+        lw_registry_detach(s, "VIN-A-1", "trk/2", T0 + HOUR, T0 + HOUR, NULL),
+        LW_ERR_NOTFOUND);
+    assert_int_equal(
+        lw_registry_detach(s, "NOPE", "trk/1", T0 + HOUR, T0 + HOUR, NULL),
+        LW_ERR_NOTFOUND);
+    assert_int_equal(
+        lw_registry_detach(s, "VIN-A-1", "trk/1", T0 - HOUR, T0 + HOUR, NULL),
+        LW_ERR_RANGE);
+    assert_int_equal(lw_registry_detach(s, "vina1", "trk/1", T0 + 2 * HOUR,
+                                        T0 + 3 * HOUR, &out),
+                     LW_OK);
+    assert_int_equal(out.detached_ms, T0 + 2 * HOUR);
+    assert_int_equal(lw_registry_vehicle_of(s, "trk/1", &out),
+                     LW_ERR_NOTFOUND);
+    /* the registry row no longer names that VIN */
+    assert_int_equal(lw_registry_vehicle_get(s, "trk/1", &got), LW_OK);
+    assert_string_equal(got.vin, "");
+    /* twice: not in it any more */
+    assert_int_equal(lw_registry_detach(s, "VIN-A-1", "trk/1", T0 + 3 * HOUR,
+                                        T0 + 3 * HOUR, NULL),
+                     LW_ERR_NOTFOUND);
+    /* into another vehicle, then back */
+    in = mkinstall("trk/1", "hidden");
+    assert_int_equal(
+        lw_registry_attach(s, "VIN-B-2", &in, T0 + 4 * HOUR, &out), LW_OK);
+    vid2 = out.vehicle_id;
+    assert_true(vid2 != vid);
+    assert_int_equal(lw_registry_detach(s, "VIN-B-2", "trk/1", T0 + 5 * HOUR,
+                                        T0 + 5 * HOUR, NULL),
+                     LW_OK);
+    in = mkinstall("trk/1", "");
+    assert_int_equal(lw_registry_attach(s, LW_FLEET_ID_PREFIX "1", &in,
+                                        T0 + 6 * HOUR, &out),
+                     LW_OK);
+    assert_int_equal(out.vehicle_id, vid);
+    assert_string_equal(out.vin, "VINA1");
+    assert_int_equal(lw_registry_installs(s, vid, false, install_cb, &all),
+                     LW_OK);
+    assert_int_equal(all.n, 2); /* now, then the past one */
+    assert_int_equal(all.r[0].detached_ms, 0);
+    assert_int_equal(all.r[0].attached_ms, T0 + 6 * HOUR);
+    assert_int_equal(all.r[1].detached_ms, T0 + 2 * HOUR);
+    assert_string_equal(all.r[1].role, "wired");
+    all = (struct installs){0};
+    assert_int_equal(lw_registry_device_installs(s, "trk/1", install_cb, &all),
+                     LW_OK);
+    assert_int_equal(all.n, 3);
+    assert_int_equal(all.r[1].vehicle_id, vid2);
+    assert_int_equal(lw_registry_fleet_find(s, LW_FLEET_ID_PREFIX "99", &vid,
+                                            vin),
+                     LW_ERR_NOTFOUND);
+    in = mkinstall("trk/9", "");
+    assert_int_equal(lw_registry_attach(s, LW_FLEET_ID_PREFIX "99", &in,
+                                        T0 + 6 * HOUR, NULL),
+                     LW_ERR_NOTFOUND);
+    lw_store_close(s);
+}
+
+/* vehicle set keeps the install records in step: a new device without a
+ * VIN gets a vehicle of its own, which learns the VIN when it is set; a
+ * device moved to another VIN is moved, the old record kept; remove ends
+ * the record. */
+static void test_vehicle_set_fleet(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_vehicle v = mkvehicle("solo/1");
+    struct lw_install r, r2, in;
+    struct installs all = {0};
+    bool registered = false;
+
+    (void)state;
+    snprintf(v.plate, sizeof(v.plate), "P 1");
+    assert_int_equal(lw_registry_vehicle_set(s, &v, T0), LW_OK);
+    assert_int_equal(lw_registry_vehicle_of(s, "solo/1", &r), LW_OK);
+    assert_string_equal(r.vin, "");
+    /* an update without a VIN changes nothing */
+    assert_int_equal(lw_registry_vehicle_set(s, &v, T0 + 1), LW_OK);
+    assert_int_equal(lw_registry_vehicle_of(s, "solo/1", &r2), LW_OK);
+    assert_int_equal(r2.id, r.id);
+    /* the vehicle learns its VIN */
+    v = mkvehicle("solo/1");
+    snprintf(v.vin, sizeof(v.vin), "abc 123");
+    assert_int_equal(lw_registry_vehicle_set(s, &v, T0 + 2), LW_OK);
+    assert_int_equal(lw_registry_vehicle_of(s, "solo/1", &r2), LW_OK);
+    assert_int_equal(r2.id, r.id);
+    assert_string_equal(r2.vin, "ABC123");
+    /* a VIN another vehicle has: moved there, the old record kept */
+    in = mkinstall("other/2", "wired");
+    assert_int_equal(lw_registry_attach(s, "XYZ 9", &in, T0 + 3, NULL), LW_OK);
+    v = mkvehicle("solo/1");
+    snprintf(v.vin, sizeof(v.vin), "XYZ9");
+    assert_int_equal(lw_registry_vehicle_set(s, &v, T0 + 4), LW_OK);
+    assert_int_equal(lw_registry_vehicle_of(s, "solo/1", &r2), LW_OK);
+    assert_string_equal(r2.vin, "XYZ9");
+    assert_int_equal(lw_registry_device_installs(s, "solo/1", install_cb, &all),
+                     LW_OK);
+    assert_int_equal(all.n, 2);
+    assert_int_equal(all.r[1].id, r.id);
+    assert_int_equal(all.r[1].detached_ms, T0 + 4);
+    /* removing the tracker ends its record */
+    assert_int_equal(
+        lw_registry_vehicle_remove(s, "solo/1", false, T0 + 5, &registered),
+        LW_OK);
+    assert_int_equal(lw_registry_vehicle_of(s, "solo/1", &r2),
+                     LW_ERR_NOTFOUND);
+    /* attaching it again puts it back in service (no longer removed) */
+    in = mkinstall("solo/1", "");
+    assert_int_equal(lw_registry_attach(s, "XYZ9", &in, T0 + 6, NULL), LW_OK);
+    all = (struct installs){0};
+    assert_int_equal(lw_registry_removed(s, removed_cb_impl, &all), LW_OK);
+    assert_int_equal(all.n, 0);
+    lw_store_close(s);
+}
+
+struct merged {
+    int n;           /* fixes seen */
+    char dev[8][LW_DEVICE_MAX + 1]; /* their devices */
+    int64_t t[8];    /* their times */
+};
+
+static int merged_cb(void *ctx, const struct lw_fix *f)
+{
+    struct merged *m = ctx;
+
+    if (m->n < 8) {
+        snprintf(m->dev[m->n], sizeof(m->dev[0]), "%s", f->device);
+        m->t[m->n] = f->fix_time_ms;
+    }
+    m->n++;
+    return 0;
+}
+
+static void put_at(struct lw_store *s, const char *dev, int64_t t)
+{
+    struct lw_fix f;
+    enum lw_put_result r;
+
+    lw_fix_init(&f);
+    snprintf(f.device, sizeof(f.device), "%s", dev);
+    f.fix_time_ms = t;
+    f.recv_time_ms = t;
+    f.lat_deg = 45.0;
+    f.lon_deg = 7.0;
+    assert_int_equal(lw_store_put_fix(s, &f, &r), LW_OK);
+}
+
+/* A vehicle's history: its devices' fixes merged by time, each device's
+ * only while it was in the vehicle. */
+static void test_vehicle_history(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_install in = mkinstall("w/1", "wired"), out;
+    struct merged m = {0};
+    int64_t vid;
+
+    (void)state;
+    assert_int_equal(lw_registry_attach(s, "VV1", &in, T0, &out), LW_OK);
+    vid = out.vehicle_id;
+    in = mkinstall("h/2", "hidden");
+    in.installed_ms = T0 + 15 * SEC;
+    assert_int_equal(lw_registry_attach(s, "VV1", &in, T0, NULL), LW_OK);
+    put_at(s, "w/1", T0 + 10 * SEC);
+    put_at(s, "h/2", T0 + 12 * SEC); /* before its install: not this car */
+    put_at(s, "h/2", T0 + 20 * SEC);
+    put_at(s, "w/1", T0 + 30 * SEC);
+    put_at(s, "h/2", T0 + 30 * SEC);
+    put_at(s, "h/2", T0 + 50 * SEC);
+    put_at(s, "other/3", T0 + 40 * SEC);
+    assert_int_equal(lw_registry_detach(s, "VV1", "h/2", T0 + 40 * SEC,
+                                        T0 + 60 * SEC, NULL),
+                     LW_OK);
+    assert_int_equal(lw_registry_vehicle_history(s, vid, INT64_MIN, INT64_MAX,
+                                                 merged_cb, &m),
+                     LW_OK);
+    assert_int_equal(m.n, 4);
+    assert_string_equal(m.dev[0], "w/1");
+    assert_int_equal(m.t[0], T0 + 10 * SEC);
+    assert_string_equal(m.dev[1], "h/2");
+    assert_int_equal(m.t[1], T0 + 20 * SEC);
+    assert_string_equal(m.dev[2], "h/2"); /* same time: by device */
+    assert_string_equal(m.dev[3], "w/1");
+    m = (struct merged){0};
+    assert_int_equal(lw_registry_vehicle_history(s, vid, T0 + 25 * SEC,
+                                                 T0 + 30 * SEC, merged_cb, &m),
+                     LW_OK);
+    assert_int_equal(m.n, 2);
+    lw_store_close(s);
+}
+
+static void test_attach_bad_arguments(void **state)
+{
+    struct lw_store *s = open_ok(":memory:", 0);
+    struct lw_install in = mkinstall("d/1", "");
+    int64_t vid;
+
+    (void)state;
+    assert_int_equal(lw_registry_attach(s, "", &in, T0, NULL), LW_ERR_INVAL);
+    assert_int_equal(lw_registry_attach(s, " -.", &in, T0, NULL),
+                     LW_ERR_INVAL);
+    assert_int_equal(lw_registry_attach(NULL, "V", &in, T0, NULL),
+                     LW_ERR_INVAL);
+    snprintf(in.role, sizeof(in.role), "glued");
+    assert_int_equal(lw_registry_attach(s, "V", &in, T0, NULL), LW_ERR_INVAL);
+    in = mkinstall("d/1", "");
+    snprintf(in.disclosure_signed, sizeof(in.disclosure_signed), "2026-02-30");
+    assert_int_equal(lw_registry_attach(s, "V", &in, T0, NULL), LW_ERR_INVAL);
+    in = mkinstall("", "");
+    assert_int_equal(lw_registry_attach(s, "V", &in, T0, NULL), LW_ERR_INVAL);
+    assert_int_equal(lw_registry_fleet_find(s, "V", &vid, NULL),
+                     LW_ERR_NOTFOUND);
+    assert_true(lw_registry_date_ok("2024-02-29"));
+    assert_false(lw_registry_date_ok("2025-02-29"));
+    assert_false(lw_registry_date_ok("2025-13-01"));
+    assert_false(lw_registry_date_ok("2025-1-01"));
+    assert_true(lw_registry_role_ok(""));
+    assert_true(lw_registry_role_ok("wired"));
+    assert_false(lw_registry_role_ok("Wired"));
     lw_store_close(s);
 }
 
@@ -1099,6 +1445,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vehicle_set_get),
         cmocka_unit_test(test_vehicle_list),
+        cmocka_unit_test(test_attach_two),
+        cmocka_unit_test(test_detach_keeps_records),
+        cmocka_unit_test(test_vehicle_set_fleet),
+        cmocka_unit_test(test_attach_bad_arguments),
+        cmocka_unit_test(test_vehicle_history),
         cmocka_unit_test(test_account_vehicles),
         cmocka_unit_test(test_vehicle_bad_arguments),
         cmocka_unit_test(test_listing_failure),
