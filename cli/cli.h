@@ -541,16 +541,68 @@ int cli_access_lookup(struct cli *c, const char *cmd, struct lw_store *s,
 int cli_access_unresolved(struct cli *c, const char *cmd, const char *typed,
                           const char *reason, int rc);
 
+/* ---- a vehicle with several trackers: locate, history (cli/cli_fleet.c) */
+
+/* The install records come with this schema version. */
+#define CLI_FLEET_SCHEMA 9
+
+/* One tracker of the vehicle. */
+struct cli_fleet_dev {
+    struct lw_install rec;     /* its newest install record in the vehicle */
+    struct lw_vehicle_match m; /* its registry row (m.registered) */
+    struct cli_access acc;     /* the access decision about it */
+};
+
+/* A vehicle named by its VIN, and its trackers. */
+struct cli_fleet {
+    bool merged;                /* it has several trackers: show them all */
+    int64_t id;                 /* fleet id */
+    char vin[LW_VIN_MAX + 1];   /* its VIN (loose form), "" */
+    char name[LW_VIN_MAX + 32]; /* the VIN, or "id:N" */
+    struct cli_fleet_dev *dev;  /* its trackers, current ones first; owned */
+    size_t n;                   /* entries in dev */
+    size_t cap;                 /* room in dev */
+};
+
+/*
+ * When t names a vehicle by its VIN (--vin, or a VEHICLE operand that
+ * matches VINs only) that has several trackers (now, or with with_past ever
+ * had), fills *f with them and sets f->merged; otherwise f->merged is false
+ * and the caller goes on with cli_target_resolve. Returns CLI_CONTINUE, or
+ * CLI_EXIT_FAIL after a database error (printed). Free with cli_fleet_free.
+ */
+int cli_fleet_resolve(const struct cli_command *me, struct lw_store *s,
+                      const struct cli_target *t, bool with_past,
+                      struct cli_fleet *f);
+void cli_fleet_free(struct cli_fleet *f);
+
+/*
+ * cli_access_check for every tracker of f (a refusal of any is the
+ * answer: recorded and printed, nothing shown), then one audit record per
+ * tracker (action cmd, its device, the reason, its basis, the detail
+ * naming the vehicle and all its trackers). Returns CLI_CONTINUE when the
+ * positions may be shown now, or the exit code.
+ */
+int cli_fleet_access(struct cli *c, const char *cmd, struct lw_store *s,
+                     struct cli_fleet *f, const char *reason,
+                     const char *config);
+
 /* ---- a vehicle's fixes as files: history, evidence (cli/trackout.c) ---- */
 
-/* The formats of a history. */
+/* The formats of a history. Every format tags each fix with its device (a
+ * vehicle's history merges the fixes of its trackers) and marks a fix
+ * flagged suspect (suspect.h, "jump"). */
 enum cli_track_format {
-    CLI_TRACK_CSV,     /* fix_time,lat,lon,speed_mps,course_deg,accuracy_m */
-    CLI_TRACK_JSON,    /* an array of objects with those six fields */
+    CLI_TRACK_CSV,     /* fix_time,lat,lon,speed_mps,course_deg,accuracy_m,
+                          device,suspect */
+    CLI_TRACK_JSON,    /* an array of objects with those fields (suspect
+                          only when flagged) */
     CLI_TRACK_GEOJSON, /* a FeatureCollection: one LineString, one Point
                           per fix (RFC 7946) */
-    CLI_TRACK_GPX,     /* GPX 1.1, one track, one segment */
-    CLI_TRACK_KML,     /* KML 2.2: a gx:Track and a last-fix Placemark */
+    CLI_TRACK_GPX,     /* GPX 1.1, one track, one segment; <src> device,
+                          <type> suspect:KIND */
+    CLI_TRACK_KML,     /* KML 2.2: a gx:Track (device and suspect in its
+                          ExtendedData arrays) and a last-fix Placemark */
 };
 #define CLI_TRACK_FORMATS 5
 
@@ -559,6 +611,16 @@ const char *cli_track_format_name(enum cli_track_format f);
 
 /* The format named s into *f; false for an unknown name. */
 bool cli_track_format_parse(const char *s, enum cli_track_format *f);
+
+/* KML: the devices of the track, and each fix's device and flag, kept for
+ * the gx:Track's ExtendedData written at its end. */
+struct cli_track_kml {
+    char (*names)[LW_DEVICE_MAX + 1]; /* devices seen, in order */
+    size_t nnames;                    /* entries in names */
+    unsigned char *dev;               /* per fix: index into names */
+    unsigned char *sus;               /* per fix: 1 when flagged */
+    size_t cap;                       /* room in dev and sus */
+};
 
 /* One document being written. */
 struct cli_track {
@@ -571,15 +633,18 @@ struct cli_track {
     json_t *line;                /* GeoJSON: the LineString's coordinates */
     json_t *points;              /* GeoJSON: the Point features */
     bool failed;                 /* output or memory failure: stop */
-    struct cli_suspect *suspect; /* fixes flagged suspect, by time; owned */
+    struct cli_suspect *suspect; /* fixes flagged suspect, by time then
+                                    device; owned */
     size_t nsuspect;             /* entries in suspect */
     size_t isuspect;             /* the next one not yet passed */
+    struct cli_track_kml kml;    /* KML: per-fix data; owned */
 };
 
 /* A fix flagged suspect (suspect.h), as history shows it. */
 struct cli_suspect {
-    int64_t fix_time_ms; /* which fix */
-    char kind[16];       /* "jump" */
+    int64_t fix_time_ms;              /* which fix */
+    char device[LW_DEVICE_MAX + 1];   /* of which device */
+    char kind[16];                    /* "jump" */
 };
 
 /*
@@ -592,9 +657,9 @@ bool cli_track_begin(struct cli_track *t, FILE *f, enum cli_track_format fmt,
 
 /*
  * Loads which of device's fixes between from_ms and to_ms are flagged
- * suspect, so that the JSON and GeoJSON formats mark them ("suspect":
- * "jump"; the other formats are unchanged). Call after cli_track_begin.
- * Returns LW_OK, LW_ERR_NOMEM or a database error.
+ * suspect, so that every format marks them ("suspect": "jump"); call once
+ * per device of a merged history. Call after cli_track_begin. Returns
+ * LW_OK, LW_ERR_NOMEM or a database error.
  */
 enum lw_err cli_track_suspects(struct cli_track *t, struct lw_store *s,
                                const char *device, int64_t from_ms,

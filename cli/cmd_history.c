@@ -3,9 +3,10 @@
  * device in fix-time order as CSV, JSON, GeoJSON (RFC 7946), GPX 1.1 or
  * KML 2.2.
  *
- * VEHICLE is a device id, a plate or a VIN (see cli_target_resolve). The
- * formats are written by cli/trackout.c (cli_track_*), which the evidence
- * bundle shares.
+ * VEHICLE is a device id, a plate or a VIN (see cli_target_resolve); a
+ * VIN of a vehicle with several trackers merges their fixes (cli_fleet.c,
+ * lw_registry_vehicle_history). The formats are written by cli/trackout.c
+ * (cli_track_*), which the evidence bundle shares.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -26,6 +27,12 @@ static const char help[] =
     "\n"
     CLI_HELP_VEHICLE
     "\n"
+    "    A VIN names the vehicle: when trackers were attached to it ('lienwatch\n"
+    "    help vehicle': a wired one and a hidden one), the history merges\n"
+    "    the fixes of every tracker that was in it, each only while it was\n"
+    "    in it (from its install time when recorded, to its detach time),\n"
+    "    in fix-time order, each fix tagged with its device.\n"
+    "\n"
     "    As for locate: the history of a vehicle that is not watched (see\n"
     "    'lienwatch help locate') is given only with --reason TEXT, recorded\n"
     "    as an override, or as [privacy] unwatched_access says; without\n"
@@ -44,26 +51,32 @@ static const char help[] =
     "        day), or a duration back from now with its unit (90s, 15m, 6h,\n"
     "        2d). Default: all of history.\n"
     "    -f, --format FORMAT\n"
+    "        Every format tags each fix with its device and marks a fix\n"
+    "        flagged suspect: a jump too fast to have been driven, ignored\n"
+    "        by alerts and by the last-known position until a following fix\n"
+    "        confirms it.\n"
     "        csv (default): header fix_time,lat,lon,speed_mps,course_deg,\n"
-    "            accuracy_m, one line per fix, empty fields when unknown.\n"
-    "        json: one array of objects with those six fields (null when\n"
-    "            unknown); a fix flagged suspect (a jump too fast to have\n"
-    "            been driven, ignored by alerts and by the last-known\n"
-    "            position until a following fix confirms it) carries\n"
-    "            \"suspect\": \"jump\", as do its GeoJSON properties.\n"
+    "            accuracy_m,device,suspect, one line per fix, empty fields\n"
+    "            when unknown; suspect is jump or empty.\n"
+    "        json: one array of objects with the fields fix_time, lat, lon,\n"
+    "            speed_mps, course_deg, accuracy_m (null when unknown),\n"
+    "            device, and \"suspect\": \"jump\" on a suspect fix.\n"
     "        geojson: a FeatureCollection with one LineString (properties\n"
-    "            device, plate, vin, description, from, to, fixes; it needs\n"
-    "            two fixes) and one Point per fix (properties fix_time,\n"
-    "            speed_mps, course_deg, accuracy_m), for geojson.io, QGIS,\n"
-    "            Leaflet...\n"
+    "            device (the VIN for a vehicle's merged history), plate,\n"
+    "            vin, description, from, to, fixes; it needs two fixes) and\n"
+    "            one Point per fix (properties fix_time, speed_mps,\n"
+    "            course_deg, accuracy_m, device, suspect when flagged), for\n"
+    "            geojson.io, QGIS, Leaflet...\n"
     "        gpx: GPX 1.1, one track with one segment, named after the\n"
     "            vehicle (plate, description and device, or the device id),\n"
-    "            for GPS apps.\n"
+    "            for GPS apps; each point's <src> is its device, a suspect\n"
+    "            one has <type>suspect:jump</type>.\n"
     "        kml: KML 2.2 for Google Earth and recovery tools: a Placemark\n"
     "            named after the vehicle holding a gx:Track (one <when> and\n"
-    "            one <gx:coord> per fix), then a Placemark on the last fix\n"
-    "            with its time. Descriptions list device, plate, VIN and\n"
-    "            vehicle.\n"
+    "            one <gx:coord> per fix; its ExtendedData arrays device and\n"
+    "            suspect hold one value per fix), then a Placemark on the\n"
+    "            last fix with its time and device. Descriptions list\n"
+    "            device, plate, VIN and vehicle.\n"
     "    -r, --reason TEXT\n"
     "        Why you look this vehicle up; stored in the audit trail.\n"
     "        Needed for a vehicle that is not watched.\n"
@@ -102,6 +115,54 @@ const struct cli_command cli_cmd_history = {
     .help = help,
 };
 
+/*
+ * The history of a vehicle with several trackers (f, freed here): every
+ * tracker's fixes while it was in the vehicle, merged by time, each tagged
+ * with its device; gated and recorded per tracker (cli_fleet_access).
+ */
+static int history_vehicle(struct cli *c, const struct cli_command *me,
+                           struct lw_store *s, struct cli_fleet *f,
+                           enum cli_track_format fmt, int64_t from, int64_t to,
+                           const char *reason, const char *config)
+{
+    struct lw_vehicle_match m;
+    struct cli_track o;
+    enum lw_err e = LW_OK;
+    size_t i;
+    int rc;
+
+    rc = cli_fleet_access(c, me->name, s, f, reason, config);
+    if (rc != CLI_CONTINUE)
+        goto out;
+    /* the document is about the vehicle: the registry row of its first
+     * tracker (plate, description), named by the vehicle */
+    m = f->dev[0].m;
+    snprintf(m.v.device, sizeof(m.v.device), "%s", f->name);
+    if (!cli_track_begin(&o, stdout, fmt, &m, c->now_ms)) {
+        rc = cli_error(me->name, CLI_EXIT_FAIL, "out of memory");
+        goto out;
+    }
+    for (i = 0; e == LW_OK && i < f->n; i++)
+        e = cli_track_suspects(&o, s, f->dev[i].rec.device, from, to);
+    if (e == LW_OK)
+        e = lw_registry_vehicle_history(s, f->id, from, to, cli_track_fix, &o);
+    if (e != LW_OK) {
+        cli_track_release(&o);
+        rc = cli_db_error(me->name, s, e);
+        goto out;
+    }
+    if (!cli_track_end(&o))
+        rc = cli_error(me->name, CLI_EXIT_FAIL,
+                       fmt == CLI_TRACK_GEOJSON
+                           ? "cannot build the GeoJSON output"
+                           : "cannot write the output");
+    else
+        rc = CLI_EXIT_OK;
+out:
+    cli_fleet_free(f);
+    return rc;
+}
+
 static int cmd_history(struct cli *c, int argc, char **argv)
 {
     enum { OPT_FROM = 0x200, OPT_TO, OPT_CONFIG };
@@ -123,6 +184,7 @@ static int cmd_history(struct cli *c, int argc, char **argv)
     int64_t from = INT64_MIN, to = INT64_MAX;
     const char *reason = NULL, *config = NULL;
     struct cli_access acc;
+    struct cli_fleet fleet;
     struct lw_device_info d;
     struct lw_store *s;
     enum lw_err e;
@@ -175,6 +237,12 @@ static int cmd_history(struct cli *c, int argc, char **argv)
     s = cli_store_registry(c, me->name);
     if (!s)
         return CLI_EXIT_FAIL;
+    rc = cli_fleet_resolve(me, s, &target, true, &fleet);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (fleet.merged)
+        return history_vehicle(c, me, s, &fleet, fmt, from, to, reason,
+                               config);
     rc = cli_target_resolve(me, s, &target, &m);
     /* on the record before any fix is read; gated as locate is */
     if (rc != CLI_CONTINUE)

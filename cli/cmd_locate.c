@@ -66,6 +66,13 @@ static const char help[] =
     "    - its open alerts (open or acknowledged, not closed), oldest\n"
     "      first; 'lienwatch alerts' shows them in full.\n"
     "\n"
+    "    A VIN names the vehicle: when several trackers are in it now\n"
+    "    ('lienwatch help vehicle', attach), each one's last-known fix is\n"
+    "    shown, newest first, with its role (wired, hidden) and install\n"
+    "    time, and beside it what is shown for one tracker. Each tracker is\n"
+    "    gated as below and has its own audit record, naming the vehicle\n"
+    "    and all its trackers; one refused, nothing is shown.\n"
+    "\n"
     CLI_HELP_VEHICLE
     "\n"
     "    A borrower who pays on time is tracked but not watched: the\n"
@@ -101,7 +108,11 @@ static const char help[] =
     "        used), watch_setting_from (the configuration file it came\n"
     "        from, null for lienwatchd's default), open_alerts (an array of\n"
     "        {id, kind, state, opened_at, geofence, late}, as in the state\n"
-    "        topic).\n"
+    "        topic). For a vehicle with several trackers: one object\n"
+    "        {vehicle, vehicle_id, vin, trackers}, trackers an array of\n"
+    "        those objects, newest fix first, each with role and installed\n"
+    "        (null when not recorded); a tracker without a position has\n"
+    "        fix_time null and no position fields.\n"
     "    --config FILE\n"
     "        lienwatchd's configuration file, for watch_days_past_due and\n"
     "        unwatched_access, instead of what lienwatchd recorded.\n"
@@ -121,7 +132,8 @@ static const char help[] =
     "    be recorded in the audit trail, or --config FILE unreadable or\n"
     "    invalid; 2 bad options, or VEHICLE names several vehicles (they\n"
     "    are listed on stderr); 3 no such device, plate or VIN, or no\n"
-    "    position for it yet; 4 refused: the vehicle is not watched and no\n"
+    "    position for it yet (for a vehicle: for none of its trackers);\n"
+    "    4 refused: the vehicle is not watched and no\n"
     "    --reason was given, or unwatched_access is 'deny'.\n"
     "\n"
     "EXAMPLES\n"
@@ -299,12 +311,14 @@ static bool facts_json(json_t *o, const struct facts *x)
     return ok;
 }
 
-static int print_json(const struct cli *c, const struct lw_fix *f,
-                      const struct lw_device_info *d, const struct facts *x,
-                      const char *url, const char *geo)
+/* The JSON object of one device's position and facts (new reference), or
+ * NULL when out of memory. */
+static json_t *locate_json(const struct cli *c, const struct lw_fix *f,
+                           const struct lw_device_info *d,
+                           const struct facts *x, const char *url,
+                           const char *geo)
 {
     json_t *o;
-    bool ok;
 
     o = json_pack(
         "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
@@ -322,12 +336,24 @@ static int print_json(const struct cli *c, const struct lw_fix *f,
         "battery_pct",
         f->battery_pct >= 0 ? json_integer(f->battery_pct) : json_null(),
         "osm_url", url, "geo_uri", geo);
-    if (!o || !facts_json(o, x)) {
+    if (o && !facts_json(o, x)) {
         json_decref(o);
+        o = NULL;
+    }
+    return o;
+}
+
+static int print_json(const struct cli *c, const struct lw_fix *f,
+                      const struct lw_device_info *d, const struct facts *x,
+                      const char *url, const char *geo)
+{
+    json_t *o = locate_json(c, f, d, x, url, geo);
+    bool ok;
+
+    if (!o)
         return cli_error("locate", CLI_EXIT_FAIL,
                          "cannot build JSON (out of memory, or text that is "
                          "not UTF-8)");
-    }
     ok = cli_json_print("locate", o);
     json_decref(o);
     return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
@@ -453,6 +479,189 @@ static const char *who_is(const struct lw_vehicle_match *m, char *buf,
     return buf;
 }
 
+/* ---- a vehicle with several trackers ------------------------------------- */
+
+/* One tracker's answer. */
+struct tracker {
+    struct cli_fleet_dev *fd;  /* its record, registry row and access */
+    struct facts x;            /* its open alerts */
+    struct lw_device_info d;   /* heard */
+    bool heard;                /* d is set */
+    struct lw_fix f;           /* its last-known fix */
+    bool has_fix;              /* f is set */
+};
+
+/* Newest fix first; trackers without one last, by device. */
+static int tracker_cmp(const void *a, const void *b)
+{
+    const struct tracker *x = a, *y = b;
+
+    if (x->has_fix != y->has_fix)
+        return x->has_fix ? -1 : 1;
+    if (x->has_fix && x->f.fix_time_ms != y->f.fix_time_ms)
+        return x->f.fix_time_ms > y->f.fix_time_ms ? -1 : 1;
+    return strcmp(x->fd->rec.device, y->fd->rec.device);
+}
+
+/* "hidden, installed 2026-11-02T00:00:00Z" for the tracker line. */
+static void record_words(const struct lw_install *r, char *buf, size_t len)
+{
+    char t[LW_TIME_BUFLEN];
+
+    snprintf(buf, len, "%s%s%s", r->role[0] ? r->role : "role not recorded",
+             r->installed_ms ? ", installed " : "",
+             r->installed_ms ? cli_time(r->installed_ms, t) : "");
+}
+
+/* The JSON of a tracker without a position. */
+static json_t *silent_json(const struct cli *c, const struct tracker *t)
+{
+    json_t *o = json_pack("{s:s, s:n, s:o, s:o}", "device",
+                          t->fd->rec.device, "fix_time", "last_heard",
+                          t->heard ? cli_json_time(t->d.last_heard_ms)
+                                   : json_null(),
+                          "last_heard_age_s",
+                          t->heard ? age_json(c->now_ms, t->d.last_heard_ms)
+                                   : json_null());
+
+    if (o && !facts_json(o, &t->x)) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
+}
+
+static int vehicle_json(const struct cli *c, const struct cli_fleet *fl,
+                        struct tracker *tr)
+{
+    json_t *arr = json_array(), *o = NULL;
+    char url[256], geo[128], t[LW_TIME_BUFLEN];
+    bool ok = arr != NULL;
+    size_t i;
+
+    for (i = 0; ok && i < fl->n; i++) {
+        const struct lw_install *r = &tr[i].fd->rec;
+        json_t *j;
+
+        if (tr[i].has_fix) {
+            osm_url(&tr[i].f, url, sizeof(url));
+            geo_uri(&tr[i].f, geo, sizeof(geo));
+            j = locate_json(c, &tr[i].f, &tr[i].d, &tr[i].x, url, geo);
+        } else {
+            j = silent_json(c, &tr[i]);
+        }
+        ok = j && json_object_set_new(j, "role",
+                                      lw_json_str_or_null(r->role)) == 0 &&
+             json_object_set_new(j, "installed",
+                                 r->installed_ms
+                                     ? json_string(cli_time(r->installed_ms, t))
+                                     : json_null()) == 0;
+        if (json_array_append_new(arr, j) != 0)
+            ok = false;
+    }
+    if (ok) {
+        o = json_pack("{s:s, s:I, s:o, s:O}", "vehicle", fl->name,
+                      "vehicle_id", (json_int_t)fl->id, "vin",
+                      lw_json_str_or_null(fl->vin), "trackers", arr);
+        ok = o && cli_json_print("locate", o);
+    } else {
+        cli_error("locate", CLI_EXIT_FAIL,
+                  "cannot build JSON (out of memory, or text that is not "
+                  "UTF-8)");
+    }
+    json_decref(o);
+    json_decref(arr);
+    return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+static void vehicle_text(const struct cli *c, const struct cli_fleet *fl,
+                         struct tracker *tr)
+{
+    char url[256], geo[128], words[128], t[LW_TIME_BUFLEN];
+    char age[CLI_AGE_BUFLEN];
+    size_t i;
+
+    printf("vehicle     %s: %zu trackers, newest fix first\n", fl->name,
+           fl->n);
+    for (i = 0; i < fl->n; i++) {
+        record_words(&tr[i].fd->rec, words, sizeof(words));
+        printf("\ntracker     %s (%s)\n", tr[i].fd->rec.device, words);
+        if (tr[i].has_fix) {
+            osm_url(&tr[i].f, url, sizeof(url));
+            geo_uri(&tr[i].f, geo, sizeof(geo));
+            print_text(c, &tr[i].f, &tr[i].d, &tr[i].x, url, geo);
+        } else if (tr[i].heard) {
+            printf("position    none yet (last heard %s, %s)\n",
+                   cli_time(tr[i].d.last_heard_ms, t),
+                   cli_age(c->now_ms, tr[i].d.last_heard_ms, age));
+        } else {
+            printf("position    none: its tracker has not reported yet\n");
+        }
+    }
+}
+
+/*
+ * locate for a vehicle with several trackers (fl, freed here): each
+ * tracker's last-known fix, newest first, with its role; gated and
+ * recorded per tracker. Exit 3 when none has a position.
+ */
+static int locate_vehicle(struct cli *c, const struct cli_command *me,
+                          struct lw_store *s, struct cli_fleet *fl,
+                          bool json, const char *reason, const char *config)
+{
+    struct tracker *tr = calloc(fl->n, sizeof(*tr));
+    size_t i, with_fix = 0;
+    enum lw_err e = LW_OK;
+    int rc;
+
+    if (!tr) {
+        cli_fleet_free(fl);
+        return cli_error(me->name, CLI_EXIT_FAIL, "out of memory");
+    }
+    rc = cli_fleet_access(c, me->name, s, fl, reason, config);
+    if (rc != CLI_CONTINUE)
+        goto out;
+    for (i = 0; e == LW_OK && i < fl->n; i++) {
+        struct tracker *t = &tr[i];
+
+        t->fd = &fl->dev[i];
+        t->x.m = t->fd->m;
+        t->x.acc = t->fd->acc;
+        e = lw_store_device_get(s, t->fd->rec.device, &t->d);
+        t->heard = e == LW_OK;
+        if (e == LW_OK)
+            e = lw_store_last_fix(s, t->fd->rec.device, &t->f);
+        t->has_fix = e == LW_OK;
+        with_fix += t->has_fix;
+        if (e == LW_ERR_NOTFOUND)
+            e = LW_OK;
+        if (e == LW_OK)
+            e = read_facts(s, &t->x);
+    }
+    if (e != LW_OK) {
+        rc = cli_db_error(me->name, s, e);
+        goto out;
+    }
+    qsort(tr, fl->n, sizeof(*tr), tracker_cmp);
+    if (json) {
+        rc = vehicle_json(c, fl, tr);
+    } else {
+        vehicle_text(c, fl, tr);
+        rc = CLI_EXIT_OK;
+    }
+    if (rc == CLI_EXIT_OK && with_fix == 0)
+        rc = cli_error(me->name, CLI_EXIT_NOTFOUND,
+                       "vehicle %s: none of its %zu trackers has a position "
+                       "yet",
+                       fl->name, fl->n);
+out:
+    for (i = 0; i < fl->n; i++)
+        free(tr[i].x.alerts);
+    free(tr);
+    cli_fleet_free(fl);
+    return rc;
+}
+
 static int cmd_locate(struct cli *c, int argc, char **argv)
 {
     enum { OPT_JSON = 0x200, OPT_CONFIG };
@@ -468,6 +677,7 @@ static int cmd_locate(struct cli *c, int argc, char **argv)
     const char *reason = NULL, *config = NULL;
     struct cli_target target = {0};
     struct facts x = {0};
+    struct cli_fleet fleet;
     struct lw_device_info d;
     struct lw_store *s;
     struct lw_fix f;
@@ -516,6 +726,11 @@ static int cmd_locate(struct cli *c, int argc, char **argv)
     s = cli_store_registry(c, me->name);
     if (!s)
         return CLI_EXIT_FAIL;
+    rc = cli_fleet_resolve(me, s, &target, false, &fleet);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (fleet.merged)
+        return locate_vehicle(c, me, s, &fleet, json, reason, config);
     rc = cli_target_resolve(me, s, &target, &x.m);
     /* on the record before any position is read: the device it named, or
      * what was typed when it named none or several; a vehicle that is not

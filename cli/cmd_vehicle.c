@@ -837,7 +837,7 @@ static int show_install(void *ctx, const struct lw_install *r)
     }
     printf("%-7s  ", r->detached_ms ? "past" : "now");
     cli_put_padded(r->device, 24);
-    printf("  %-6s  %-20s  %-20s  %-20s  %-10s  %s\n",
+    printf("  %-6s  %-24s  %-24s  %-24s  %-10s  %s\n",
            r->role[0] ? r->role : "-",
            r->installed_ms ? cli_time(r->installed_ms, a) : "-",
            cli_time(r->attached_ms, b),
@@ -919,7 +919,7 @@ static int run_show(struct cli *c, int argc, char **argv)
     printf("vehicle %s (id:%lld)\n", name, (long long)vid);
     printf("%-7s  ", "TRACKER");
     cli_put_padded("DEVICE", 24);
-    printf("  %-6s  %-20s  %-20s  %-20s  %-10s  %s\n", "ROLE", "INSTALLED",
+    printf("  %-6s  %-24s  %-24s  %-24s  %-10s  %s\n", "ROLE", "INSTALLED",
            "ATTACHED", "DETACHED", "DISCLOSURE", "INSTALLER");
     e = lw_registry_installs(s, vid, false, show_install, &sh);
     if (e != LW_OK)

@@ -14,6 +14,7 @@
  * for XML, and in KML descriptions, which Google Earth renders as HTML, for
  * HTML as well.
  */
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,45 +167,74 @@ static void xml_escape(FILE *f, const char *s)
     cli_xml_escape(f, s, false);
 }
 
-/* The six fields of the CSV, as a JSON object (new reference or NULL). */
+/* The fields of the CSV, as a JSON object (new reference or NULL). */
 static json_t *fix_object(const struct lw_fix *f)
 {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "fix_time",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "fix_time",
                      cli_json_time(f->fix_time_ms), "lat",
                      json_real(f->lat_deg), "lon", json_real(f->lon_deg),
                      "speed_mps", cli_json_real(f->speed_mps), "course_deg",
                      cli_json_real(f->course_deg), "accuracy_m",
-                     cli_json_real(f->accuracy_m));
+                     cli_json_real(f->accuracy_m), "device", f->device);
 }
 
-static bool write_csv(FILE *out, const struct lw_fix *f)
+/* Writes s as one CSV field (RFC 4180: quoted when it holds a comma, a
+ * quote or a line break). */
+static void csv_field(FILE *out, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static bool write_csv(FILE *out, const struct lw_fix *f, const char *sus)
 {
     char t[LW_TIME_BUFLEN], la[CLI_NUM_BUFLEN], lo[CLI_NUM_BUFLEN];
     char sp[CLI_NUM_BUFLEN], co[CLI_NUM_BUFLEN], ac[CLI_NUM_BUFLEN];
 
-    return fprintf(out, "%s,%s,%s,%s,%s,%s\n", cli_time(f->fix_time_ms, t),
-                   cli_num(f->lat_deg, COORD_DECIMALS, la),
-                   cli_num(f->lon_deg, COORD_DECIMALS, lo),
-                   cli_num(f->speed_mps, SPEED_DECIMALS, sp),
-                   cli_num(f->course_deg, COURSE_DECIMALS, co),
-                   cli_num(f->accuracy_m, ACCURACY_DECIMALS, ac)) >= 0;
+    fprintf(out, "%s,%s,%s,%s,%s,%s,", cli_time(f->fix_time_ms, t),
+            cli_num(f->lat_deg, COORD_DECIMALS, la),
+            cli_num(f->lon_deg, COORD_DECIMALS, lo),
+            cli_num(f->speed_mps, SPEED_DECIMALS, sp),
+            cli_num(f->course_deg, COURSE_DECIMALS, co),
+            cli_num(f->accuracy_m, ACCURACY_DECIMALS, ac));
+    csv_field(out, f->device);
+    return fprintf(out, ",%s\n", sus ? sus : "") >= 0;
 }
 
-/* The suspect kind of f ("jump"), or NULL; fixes come in time order. */
+/* Orders suspects by time, then device: the order of a merged history. */
+static int suspect_cmp(const struct cli_suspect *a, int64_t t, const char *dev)
+{
+    if (a->fix_time_ms != t)
+        return a->fix_time_ms < t ? -1 : 1;
+    return strcmp(a->device, dev);
+}
+
+/* The suspect kind of f ("jump"), or NULL; fixes come in time order, then
+ * device order. */
 static const char *suspect_of(struct cli_track *o, const struct lw_fix *f)
 {
     while (o->isuspect < o->nsuspect &&
-           o->suspect[o->isuspect].fix_time_ms < f->fix_time_ms)
+           suspect_cmp(&o->suspect[o->isuspect], f->fix_time_ms, f->device) <
+               0)
         o->isuspect++;
     if (o->isuspect < o->nsuspect &&
-        o->suspect[o->isuspect].fix_time_ms == f->fix_time_ms)
+        suspect_cmp(&o->suspect[o->isuspect], f->fix_time_ms, f->device) == 0)
         return o->suspect[o->isuspect].kind;
     return NULL;
 }
 
-static bool write_json(struct cli_track *o, const struct lw_fix *f)
+static bool write_json(struct cli_track *o, const struct lw_fix *f,
+                       const char *sus)
 {
-    const char *sus = suspect_of(o, f);
     json_t *j = fix_object(f);
     char *text;
 
@@ -220,7 +250,7 @@ static bool write_json(struct cli_track *o, const struct lw_fix *f)
     return ok;
 }
 
-static bool write_gpx(FILE *out, const struct lw_fix *f)
+static bool write_gpx(FILE *out, const struct lw_fix *f, const char *sus)
 {
     char t[LW_TIME_BUFLEN], la[CLI_NUM_BUFLEN], lo[CLI_NUM_BUFLEN];
     char el[CLI_NUM_BUFLEN];
@@ -228,11 +258,59 @@ static bool write_gpx(FILE *out, const struct lw_fix *f)
     fprintf(out, "      <trkpt lat=\"%s\" lon=\"%s\">",
             cli_num(f->lat_deg, COORD_DECIMALS, la),
             cli_num(f->lon_deg, COORD_DECIMALS, lo));
-    /* GPX 1.1 order: ele before time */
+    /* GPX 1.1 order: ele, time, ..., src (the source of the data: the
+     * device), ..., type (its classification: a suspect fix) */
     if (lw_has(f->alt_m))
         fprintf(out, "<ele>%s</ele>", cli_num(f->alt_m, ALT_DECIMALS, el));
-    return fprintf(out, "<time>%s</time></trkpt>\n",
-                   cli_time(f->fix_time_ms, t)) >= 0;
+    fprintf(out, "<time>%s</time><src>", cli_time(f->fix_time_ms, t));
+    xml_escape(out, f->device);
+    fputs("</src>", out);
+    if (sus) {
+        fputs("<type>suspect:", out);
+        xml_escape(out, sus);
+        fputs("</type>", out);
+    }
+    return fputs("</trkpt>\n", out) >= 0;
+}
+
+/* KML: remembers f's device and flag for the track's ExtendedData. */
+static bool kml_keep(struct cli_track_kml *k, size_t n, const struct lw_fix *f,
+                     const char *sus)
+{
+    size_t i;
+
+    for (i = 0; i < k->nnames; i++)
+        if (strcmp(k->names[i], f->device) == 0)
+            break;
+    if (i == k->nnames) {
+        void *nn;
+
+        if (k->nnames == UCHAR_MAX) /* 255 devices: the rest as the last */
+            i = k->nnames - 1;
+        else if (!(nn = realloc(k->names, (k->nnames + 1) *
+                                              sizeof(*k->names))))
+            return false;
+        else {
+            k->names = nn;
+            snprintf(k->names[k->nnames++], sizeof(k->names[0]), "%s",
+                     f->device);
+        }
+    }
+    if (n >= k->cap) {
+        size_t ncap = k->cap ? k->cap * 2 : 1024;
+        unsigned char *d = realloc(k->dev, ncap), *u;
+
+        if (!d)
+            return false;
+        k->dev = d;
+        if (!(u = realloc(k->sus, ncap)))
+            return false;
+        k->sus = u;
+        k->cap = ncap;
+    }
+    k->dev[n] = (unsigned char)i;
+    k->sus[n] = sus != NULL;
+    return true;
 }
 
 /* One <when>/<gx:coord> pair of the gx:Track: "lon lat alt", altitude 0
@@ -251,19 +329,18 @@ static bool write_kml(FILE *out, const struct lw_fix *f)
                                     : "0") >= 0;
 }
 
-static bool add_geojson(struct cli_track *o, const struct lw_fix *f)
+static bool add_geojson(struct cli_track *o, const struct lw_fix *f,
+                        const char *sus)
 {
     json_t *pos =
         json_pack("[o, o]", json_real(f->lon_deg), json_real(f->lat_deg));
     json_t *pt = json_pack(
-        "{s:s, s:{s:s, s:[o, o]}, s:{s:o, s:o, s:o, s:o}}", "type", "Feature",
-        "geometry", "type", "Point", "coordinates", json_real(f->lon_deg),
-        json_real(f->lat_deg), "properties", "fix_time",
-        cli_json_time(f->fix_time_ms), "speed_mps", cli_json_real(f->speed_mps),
-        "course_deg", cli_json_real(f->course_deg), "accuracy_m",
-        cli_json_real(f->accuracy_m));
-
-    const char *sus = suspect_of(o, f);
+        "{s:s, s:{s:s, s:[o, o]}, s:{s:o, s:o, s:o, s:o, s:s}}", "type",
+        "Feature", "geometry", "type", "Point", "coordinates",
+        json_real(f->lon_deg), json_real(f->lat_deg), "properties",
+        "fix_time", cli_json_time(f->fix_time_ms), "speed_mps",
+        cli_json_real(f->speed_mps), "course_deg", cli_json_real(f->course_deg),
+        "accuracy_m", cli_json_real(f->accuracy_m), "device", f->device);
 
     if (!pos || !pt ||
         (sus && json_object_set_new(json_object_get(pt, "properties"),
@@ -283,25 +360,27 @@ static bool add_geojson(struct cli_track *o, const struct lw_fix *f)
 int cli_track_fix(void *ctx, const struct lw_fix *f)
 {
     struct cli_track *o = ctx;
+    const char *sus;
     bool ok = false;
 
     if (o->failed)
         return 1;
+    sus = suspect_of(o, f);
     switch (o->fmt) {
     case CLI_TRACK_CSV:
-        ok = write_csv(o->f, f);
+        ok = write_csv(o->f, f, sus);
         break;
     case CLI_TRACK_JSON:
-        ok = write_json(o, f);
+        ok = write_json(o, f, sus);
         break;
     case CLI_TRACK_GPX:
-        ok = write_gpx(o->f, f);
+        ok = write_gpx(o->f, f, sus);
         break;
     case CLI_TRACK_GEOJSON:
-        ok = add_geojson(o, f);
+        ok = add_geojson(o, f, sus);
         break;
     case CLI_TRACK_KML:
-        ok = write_kml(o->f, f);
+        ok = kml_keep(&o->kml, (size_t)o->n, f, sus) && write_kml(o->f, f);
         break;
     }
     if (!ok || ferror(o->f)) {
@@ -398,6 +477,14 @@ static void kml_head(FILE *out, const struct lw_vehicle_match *m)
     xml_escape(out, label);
     fprintf(out, "</name>\n    ");
     kml_description(out, m);
+    /* per-fix data of the gx:Track: its device, and a suspect flag */
+    fprintf(out, "    <Schema id=\"fix\">\n"
+                 "      <gx:SimpleArrayField name=\"device\" type=\"string\">"
+                 "<displayName>device</displayName></gx:SimpleArrayField>\n"
+                 "      <gx:SimpleArrayField name=\"suspect\" "
+                 "type=\"string\"><displayName>suspect</displayName>"
+                 "</gx:SimpleArrayField>\n"
+                 "    </Schema>\n");
     fprintf(out, "    <Placemark>\n      <name>");
     xml_escape(out, label);
     fprintf(out, "</name>\n      ");
@@ -411,10 +498,30 @@ static void kml_tail(const struct cli_track *o)
 {
     char t[LW_TIME_BUFLEN], la[CLI_NUM_BUFLEN], lo[CLI_NUM_BUFLEN];
 
+    int64_t i;
+
+    if (o->n > 0) {
+        /* one value per <when>, in order (KML 2.2, gx:SimpleArrayData) */
+        fprintf(o->f, "        <ExtendedData><SchemaData schemaUrl=\"#fix\">\n"
+                      "          <gx:SimpleArrayData name=\"device\">");
+        for (i = 0; i < o->n; i++) {
+            fputs("<gx:value>", o->f);
+            xml_escape(o->f, o->kml.names[o->kml.dev[i]]);
+            fputs("</gx:value>", o->f);
+        }
+        fprintf(o->f, "</gx:SimpleArrayData>\n"
+                      "          <gx:SimpleArrayData name=\"suspect\">");
+        for (i = 0; i < o->n; i++)
+            fputs(o->kml.sus[i] ? "<gx:value>jump</gx:value>"
+                                : "<gx:value></gx:value>",
+                  o->f);
+        fprintf(o->f, "</gx:SimpleArrayData>\n"
+                      "        </SchemaData></ExtendedData>\n");
+    }
     fprintf(o->f, "      </gx:Track>\n    </Placemark>\n");
     if (o->n > 0) {
         fprintf(o->f, "    <Placemark>\n      <name>last fix: ");
-        xml_escape(o->f, o->m->v.device);
+        xml_escape(o->f, o->last.device);
         fprintf(o->f,
                 "</name>\n      <TimeStamp><when>%s</when></TimeStamp>\n"
                 "      <Point><coordinates>%s,%s</coordinates></Point>\n"
@@ -472,7 +579,8 @@ bool cli_track_begin(struct cli_track *t, FILE *f, enum cli_track_format fmt,
     t->m = m;
     switch (fmt) {
     case CLI_TRACK_CSV:
-        fprintf(f, "fix_time,lat,lon,speed_mps,course_deg,accuracy_m\n");
+        fprintf(f, "fix_time,lat,lon,speed_mps,course_deg,accuracy_m,device,"
+                   "suspect\n");
         break;
     case CLI_TRACK_GPX:
         gpx_head(f, now_ms, m);
@@ -531,12 +639,23 @@ void cli_track_release(struct cli_track *t)
     free(t->suspect);
     t->suspect = NULL;
     t->nsuspect = t->isuspect = 0;
+    free(t->kml.names);
+    free(t->kml.dev);
+    free(t->kml.sus);
+    memset(&t->kml, 0, sizeof(t->kml));
 }
+
+/* Where add_suspect puts what it is given. */
+struct suspect_load {
+    struct cli_track *t; /* the track */
+    const char *device;  /* whose flags */
+};
 
 /* lw_suspect_cb: one more flagged fix into the track's list. */
 static int add_suspect(void *ctx, int64_t fix_time_ms, const char *kind)
 {
-    struct cli_track *t = ctx;
+    struct suspect_load *l = ctx;
+    struct cli_track *t = l->t;
     struct cli_suspect *n;
 
     if ((t->nsuspect & (t->nsuspect - 1)) == 0) { /* 0, 1, 2, 4 ...: grow */
@@ -549,22 +668,32 @@ static int add_suspect(void *ctx, int64_t fix_time_ms, const char *kind)
         t->suspect = n;
     }
     t->suspect[t->nsuspect].fix_time_ms = fix_time_ms;
+    snprintf(t->suspect[t->nsuspect].device, sizeof(t->suspect->device), "%s",
+             l->device);
     snprintf(t->suspect[t->nsuspect].kind, sizeof(t->suspect->kind), "%s",
              kind ? kind : "");
     t->nsuspect++;
     return 0;
 }
 
+static int suspect_sort(const void *a, const void *b)
+{
+    const struct cli_suspect *y = b;
+
+    return suspect_cmp(a, y->fix_time_ms, y->device);
+}
+
 enum lw_err cli_track_suspects(struct cli_track *t, struct lw_store *s,
                                const char *device, int64_t from_ms,
                                int64_t to_ms)
 {
+    struct suspect_load l = {t, device};
     enum lw_err e;
 
-    if (t->fmt != CLI_TRACK_JSON && t->fmt != CLI_TRACK_GEOJSON)
-        return LW_OK;
-    e = lw_suspect_each(s, device, from_ms, to_ms, add_suspect, t);
+    e = lw_suspect_each(s, device, from_ms, to_ms, add_suspect, &l);
     if (e == LW_OK && t->failed)
         e = LW_ERR_NOMEM;
+    if (e == LW_OK && t->nsuspect > 1) /* merged: by time, then device */
+        qsort(t->suspect, t->nsuspect, sizeof(*t->suspect), suspect_sort);
     return e;
 }

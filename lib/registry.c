@@ -25,6 +25,7 @@
 #include "db.h"
 #include "lienwatch/access.h"
 #include "lienwatch/registry.h"
+#include "lienwatch/timeutil.h"
 #include "store_priv.h"
 
 static const char *const state_names[] = {
@@ -571,6 +572,7 @@ enum lw_err lw_registry_attach(struct lw_store *s, const char *key,
 {
     struct lw_db *db = lw_store_db(s);
     char loose[LW_VIN_MAX + 1], name[LW_VIN_MAX + 32];
+    char when[LW_TIME_BUFLEN];
     struct lw_install cur;
     struct fleet_row f;
     int64_t id = 0, rec = 0;
@@ -610,12 +612,12 @@ enum lw_err lw_registry_attach(struct lw_store *s, const char *key,
     e = current_install(s, in->device, &cur);
     if (e == LW_OK) {
         lw_db_seterr(db,
-                     "device %s is %s vehicle %s (attached %lld): detach it "
+                     "device %s is %s vehicle %s (attached %s): detach it "
                      "first",
                      in->device,
                      cur.vehicle_id == f.id ? "already in" : "in",
                      fleet_name(cur.vin, cur.vehicle_id, name, sizeof(name)),
-                     (long long)cur.attached_ms);
+                     lw_time_format(cur.attached_ms, when, sizeof(when)));
         e = LW_ERR_EXISTS;
         goto out;
     }

@@ -123,10 +123,10 @@ lw 3 locate "x'); DROP TABLE fixes;--"
 
 # ---- history ----
 lw 0 history --reason 'cli test' alice/phone
-[ "$(head -1 "$T/out")" = "fix_time,lat,lon,speed_mps,course_deg,accuracy_m" ] ||
+[ "$(head -1 "$T/out")" = "fix_time,lat,lon,speed_mps,course_deg,accuracy_m,device,suspect" ] ||
     fail "CSV header: $(head -1 "$T/out")"
 [ "$(wc -l < "$T/out")" = 5 ] || fail "CSV rows: $(cat "$T/out")"
-[ "$(sed -n 2p "$T/out")" = "$(iso $((now - 900))),52.51,13.39,,," ] ||
+[ "$(sed -n 2p "$T/out")" = "$(iso $((now - 900))),52.51,13.39,,,,alice/phone," ] ||
     fail "CSV first row (the late one, first by fix time): $(sed -n 2p "$T/out")"
 [ "$(sed -n 5p "$T/out")" = "$(iso $((now - 120))),52.54,13.42,13.89,270.5,6.5" ] ||
     fail "CSV last row: $(sed -n 5p "$T/out")"

@@ -276,7 +276,7 @@ for dev in devs:
         hist = os.path.join(T, dev + ".history")
         stored = []
         lines = open(hist).read().splitlines()
-        if lines and lines[0] != "fix_time,lat,lon,speed_mps,course_deg,accuracy_m":
+        if lines and lines[0] != "fix_time,lat,lon,speed_mps,course_deg,accuracy_m,device,suspect":
             bad.append("%s: history header %r" % (dev, lines[0]))
         # lienwatchd keeps the first fix for a time (unique device + fix
         # time); humminbird's clock runs back over times already sent
