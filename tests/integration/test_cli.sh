@@ -128,7 +128,7 @@ lw 0 history --reason 'cli test' alice/phone
 [ "$(wc -l < "$T/out")" = 5 ] || fail "CSV rows: $(cat "$T/out")"
 [ "$(sed -n 2p "$T/out")" = "$(iso $((now - 900))),52.51,13.39,,,,alice/phone," ] ||
     fail "CSV first row (the late one, first by fix time): $(sed -n 2p "$T/out")"
-[ "$(sed -n 5p "$T/out")" = "$(iso $((now - 120))),52.54,13.42,13.89,270.5,6.5" ] ||
+[ "$(sed -n 5p "$T/out")" = "$(iso $((now - 120))),52.54,13.42,13.89,270.5,6.5,alice/phone," ] ||
     fail "CSV last row: $(sed -n 5p "$T/out")"
 tail -n +2 "$T/out" | cut -d, -f1 | sort -c || fail "CSV not in time order"
 
