@@ -233,6 +233,8 @@ static const char *const kind_names[LW_ALERT_KIND_COUNT_] = {
     [LW_ALERT_PARKED_LONG] = "parked_long",
     [LW_ALERT_NEW_OVERNIGHT_PLACE] = "new_overnight_place",
     [LW_ALERT_LONG_MOVE] = "long_move",
+    [LW_ALERT_TRACKER_SEPARATION] = "tracker_separation",
+    [LW_ALERT_TRACKER_LOST] = "tracker_lost",
 };
 
 const char *lw_alert_kind_name(enum lw_alert_kind k)

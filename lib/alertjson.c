@@ -95,6 +95,13 @@ json_t *lw_alert_to_json(const struct lw_alert_row *r,
     if (a->kind == LW_ALERT_OFFLINE)
         json_object_set_new(o, "jamming_suspected",
                             json_boolean(a->jamming_suspected));
+    if (a->other.device[0]) /* the vehicle's other tracker */
+        json_object_set_new(
+            o, "other",
+            json_pack("{s:s, s:o, s:o}", "device", a->other.device, "fix",
+                      a->other.has_fix ? lw_fix_to_json(&a->other.fix)
+                                       : json_null(),
+                      "distance_m", lw_json_num_or_null(a->other.distance_m)));
     json_object_set_new(o, "acknowledged_by", lw_json_str_or_null(r->ack_by));
     json_object_set_new(o, "acknowledged_at", time_or_null(r->ack_ms));
     json_object_set_new(o, "note", lw_json_str_or_null(r->ack_note));

@@ -152,6 +152,20 @@ static const struct kind_text kind_texts[LW_ALERT_KIND_COUNT_] = {
          "The vehicle is farther than [places] long_move_km from its usual "
          "night place: a\nlong trip, or on its way to be sold or taken "
          "across a border. Follow its\nposition."},
+    [LW_ALERT_TRACKER_SEPARATION] =
+        {"has two trackers far apart",
+         "Two trackers of the same vehicle report positions farther apart "
+         "than their\naccuracy allows (at least 300 m), in two pairs of fixes "
+         "in a row: one of\nthem was taken out of the vehicle, or the "
+         "vehicle was swapped. Both\npositions are below; send an agent to "
+         "the one that moves."},
+    [LW_ALERT_TRACKER_LOST] =
+        {"has a tracker gone quiet while another reports",
+         "One tracker of the vehicle has been silent for more than half its "
+         "allowance\nwhile another tracker of the same vehicle keeps "
+         "reporting, away from where\nthe silent one last was: it may have "
+         "been found and removed or destroyed.\nFollow the tracker that "
+         "still reports; both positions are below."},
     [LW_ALERT_PARKED_LONG] =
         {"has not moved for days",
          "The tracker keeps reporting from the same place (within 200 m) "

@@ -1438,7 +1438,9 @@ enum lw_err lw_registry_fences_at(struct lw_store *s, double lat_deg,
     "id, kind, device, geofence, fence_tag, raised_ms, has_fix, fix_time_ms, " \
     "recv_time_ms, lat_deg, lon_deg, speed_mps, course_deg, accuracy_m, "      \
     "late, age_ms, gap_ms, moved_m, state, ack_by, ack_note, ack_ms, "         \
-    "closed_ms, published, jamming"
+    "closed_ms, published, jamming, other_device, other_has_fix, "          \
+    "other_fix_time_ms, other_lat_deg, other_lon_deg, other_accuracy_m, "      \
+    "distance_m"
 
 static void row_to_alert(sqlite3_stmt *st, void *row)
 {
@@ -1479,6 +1481,18 @@ static void row_to_alert(sqlite3_stmt *st, void *row)
     r->closed_ms = sqlite3_column_int64(st, 22);
     r->published = sqlite3_column_int(st, 23) != 0;
     a->jamming_suspected = sqlite3_column_int(st, 24) != 0;
+    lw_db_col_copy(st, 25, a->other.device, sizeof(a->other.device));
+    a->other.has_fix = sqlite3_column_int(st, 26) != 0;
+    lw_fix_init(&a->other.fix);
+    snprintf(a->other.fix.device, sizeof(a->other.fix.device), "%s",
+             a->other.device);
+    if (a->other.has_fix) {
+        a->other.fix.fix_time_ms = sqlite3_column_int64(st, 27);
+        a->other.fix.lat_deg = sqlite3_column_double(st, 28);
+        a->other.fix.lon_deg = sqlite3_column_double(st, 29);
+        a->other.fix.accuracy_m = lw_db_col_opt_double(st, 30);
+    }
+    a->other.distance_m = lw_db_col_opt_double(st, 31);
 }
 
 static int visit_alert(sqlite3_stmt *st, const void *cbp, void *ctx)
@@ -1498,7 +1512,7 @@ enum lw_err lw_registry_alert_add(struct lw_store *s, const struct lw_alert *a,
     enum lw_err e;
 
     if (!s || !a || !TERMINATED(a->device) || !a->device[0] ||
-        !TERMINATED(a->fence) ||
+        !TERMINATED(a->fence) || !TERMINATED(a->other.device) ||
         strcmp(lw_alert_kind_name(a->kind), "unknown") == 0)
         return LW_ERR_INVAL;
     st = lw_db_stmt(
@@ -1506,9 +1520,11 @@ enum lw_err lw_registry_alert_add(struct lw_store *s, const struct lw_alert *a,
         "INSERT INTO alerts(kind, device, geofence, fence_tag, "
         "raised_ms, has_fix, fix_time_ms, recv_time_ms, lat_deg, "
         "lon_deg, speed_mps, course_deg, accuracy_m, late, age_ms, "
-        "gap_ms, moved_m, changed_ms, jamming) VALUES (?1, ?2, ?3, ?4, "
-        "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?5, "
-        "?18)",
+        "gap_ms, moved_m, changed_ms, jamming, other_device, other_has_fix, "
+        "other_fix_time_ms, other_lat_deg, other_lon_deg, other_accuracy_m, "
+        "distance_m) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+        "?12, ?13, ?14, ?15, ?16, ?17, ?5, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
+        "?25)",
         &e);
     if (!st)
         return e;
@@ -1532,6 +1548,16 @@ enum lw_err lw_registry_alert_add(struct lw_store *s, const struct lw_alert *a,
     lw_db_bind_int64(db, st, 16, a->gap_ms);
     bind_finite(db, st, 17, a->moved_m);
     lw_db_bind_int(db, st, 18, a->jamming_suspected);
+    lw_db_bind_text(db, st, 19, a->other.device);
+    lw_db_bind_int(db, st, 20, a->other.device[0] && a->other.has_fix);
+    if (a->other.device[0] && a->other.has_fix) {
+        lw_db_bind_int64(db, st, 21, a->other.fix.fix_time_ms);
+        lw_db_bind_double(db, st, 22, a->other.fix.lat_deg);
+        lw_db_bind_double(db, st, 23, a->other.fix.lon_deg);
+        bind_finite(db, st, 24, a->other.fix.accuracy_m);
+    }
+    if (a->other.device[0])
+        bind_finite(db, st, 25, a->other.distance_m);
     e = lw_db_run(db, st, "storing an alert");
     if (e == LW_OK && id)
         *id = lw_db_last_rowid(db);

@@ -108,6 +108,8 @@ enum lw_alert_kind {
     LW_ALERT_PARKED_LONG,       /* "parked_long" */
     LW_ALERT_NEW_OVERNIGHT_PLACE, /* "new_overnight_place" (placewatch.h) */
     LW_ALERT_LONG_MOVE,         /* "long_move" (placewatch.h) */
+    LW_ALERT_TRACKER_SEPARATION, /* "tracker_separation" (trackers.h) */
+    LW_ALERT_TRACKER_LOST,      /* "tracker_lost" (trackers.h) */
     LW_ALERT_KIND_COUNT_        /* not a kind */
 };
 
@@ -132,6 +134,15 @@ enum lw_err lw_alert_kind_parse(const char *s, enum lw_alert_kind *out);
 #define LW_ALERT_FENCE_MAX 128
 
 /* One alert transition, as raised by the engine. */
+/* The other tracker of a vehicle in a tracker_separation / tracker_lost
+ * alert (trackers.h). */
+struct lw_alert_other {
+    char device[LW_DEVICE_MAX + 1]; /* "" when the alert has none */
+    bool has_fix;                   /* fix is meaningful */
+    struct lw_fix fix;              /* its fix at the time */
+    double distance_m;              /* between the two fixes */
+};
+
 struct lw_alert {
     enum lw_alert_kind kind;          /* what happened */
     char device[LW_DEVICE_MAX + 1];   /* the vehicle's device */
@@ -150,6 +161,11 @@ struct lw_alert {
                                          silence had an accuracy worse than
                                          LW_ALERT_JAM_ACCURACY_M for at
                                          least LW_ALERT_JAM_MS */
+    struct lw_alert_other other;      /* tracker_separation: the other
+                                         device (device/fix: the fix that
+                                         showed it); tracker_lost: the one
+                                         still reporting (device/fix: the
+                                         silent one, its last fix) */
 };
 
 /* Engine settings (from [alerts]). */

@@ -135,7 +135,7 @@ tail -n +2 "$T/out" | cut -d, -f1 | sort -c || fail "CSV not in time order"
 lw 0 history --reason 'cli test' alice/phone --format json
 pyjson "
 assert [f['lat'] for f in d] == [52.51, 52.52, 52.53, 52.54], d
-assert all(set(f) == {'fix_time','lat','lon','speed_mps','course_deg','accuracy_m'} for f in d)
+assert all(set(f) == {'fix_time','lat','lon','speed_mps','course_deg','accuracy_m','device'} for f in d)
 assert d[0]['speed_mps'] is None and d[3]['accuracy_m'] == 6.5
 assert [f['fix_time'] for f in d] == sorted(f['fix_time'] for f in d)
 "
