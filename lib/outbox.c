@@ -469,6 +469,23 @@ enum lw_err lw_mail_compose_alert(const struct lw_mail_env *env,
     else
         lw_sb_puts(&b, "  No position of this vehicle is known yet.\n");
 
+    if (a->other.device[0]) { /* tracker_separation, tracker_lost */
+        struct lw_alert o = *a;
+        struct lw_sb l = {0};
+        char *t;
+
+        heading(&b, a->kind == LW_ALERT_TRACKER_LOST
+                        ? "The tracker that still reports"
+                        : "The vehicle's other tracker");
+        field(&b, "Device:", a->other.device);
+        o.fix = a->other.fix;
+        if (a->other.has_fix)
+            put_fix(&b, &o);
+        put_distance(&l, a->other.distance_m);
+        t = lw_sb_take(&l);
+        field(&b, "Apart:", t ? t : "");
+        free(t);
+    }
     if (a->kind == LW_ALERT_OFFLINE) {
         heading(&b, "Where it usually parks");
         if (env->places && env->places[0])

@@ -455,6 +455,25 @@ int64_t lw_trackers_tick(struct lw_trackers *t, int64_t now_ms,
     return next;
 }
 
+int64_t lw_trackers_deadline(const struct lw_trackers *t, const char *device)
+{
+    const struct tdev *d = t ? find(&t->g, device) : NULL;
+    const struct tgroup *g;
+    int64_t next = INT64_MAX;
+
+    if (!d)
+        return next;
+    g = &t->g.grp[d->group];
+    for (size_t i = 0; i < g->n; i++) {
+        const struct tdev *b = &t->g.dev[g->first + i];
+        int64_t due = b->heard_ms + b->allowance_ms / 2 + 1;
+
+        if (!b->lost && b->heard_ms && b->has_fix && due < next)
+            next = due;
+    }
+    return next;
+}
+
 /* ---- loading from the store --------------------------------------------- */
 
 struct load {

@@ -17,6 +17,7 @@
 #include "lienwatch/outbox.h"
 #include "lienwatch/places.h"
 #include "lienwatch/timeutil.h"
+#include "lienwatch/trackers.h"
 #include "lienwatch/tz.h"
 #include "lienwatch/watch.h"
 
@@ -90,6 +91,9 @@ struct lw_watch {
     struct place_job *jobs;              /* places computations waiting, FIFO */
     size_t jobs_head;                    /* the first one waiting */
     size_t njobs, capjobs;               /* used (from 0) / allocated */
+    struct lw_trackers *trackers; /* vehicles with several trackers
+                                     (trackers.h); made at the first load */
+    struct lw_trackers_hooks trackers_hooks; /* its hooks */
 };
 
 /* A watched vehicle's places are computed again (placewatch.h) at its
@@ -369,6 +373,30 @@ static void on_alert(void *ctx, const struct lw_alert *a)
     q->u.alert = *a;
 }
 
+/* ---- vehicles with several trackers (trackers.h) ---- */
+
+static bool trackers_watched(void *ctx, const char *device)
+{
+    return lw_engine_watched(((struct lw_watch *)ctx)->engine, device);
+}
+
+/* The devices grouped by vehicle, from the install records. */
+static enum lw_err trackers_load(struct lw_watch *w, char *err, size_t errlen)
+{
+    enum lw_err e = w->trackers ? LW_OK : lw_trackers_new(&w->trackers);
+
+    /* the engine says watched; alerts are queued as the engine's are */
+    w->trackers_hooks =
+        (struct lw_trackers_hooks){trackers_watched, on_alert, w};
+    if (e == LW_OK)
+        e = lw_trackers_load(w->trackers, w->store, w->cfg->offline_after_ms);
+    if (e != LW_OK)
+        lw_seterr(err, errlen, "cannot group the trackers by vehicle: %s",
+                  e == LW_ERR_NOMEM ? lw_strerror(e)
+                                    : lw_store_errmsg(w->store));
+    return e;
+}
+
 enum lw_err lw_watch_new(struct lw_watch **out, struct lw_store *store,
                          const struct lw_config *cfg,
                          const struct lw_watch_handlers *h, void *ctx,
@@ -417,6 +445,7 @@ void lw_watch_free(struct lw_watch *w)
         free(w->queue[i].places);
     lw_devmap_release(&w->devices);
     lw_tz_free(w->tz);
+    lw_trackers_free(w->trackers);
     free(w->queue);
     free(w);
 }
@@ -814,7 +843,7 @@ static enum lw_err load_vehicles_accounts(struct lw_watch *w, int64_t now_ms,
         return LW_ERR_DB;
     }
     w->registry_version = rv;
-    return LW_OK;
+    return trackers_load(w, err, errlen);
 }
 
 /* Marks the state of a device whose alert another connection changed. */
@@ -1411,6 +1440,7 @@ enum lw_err lw_watch_fix_judged(struct lw_watch *w, const struct lw_fix *f,
             set_fix(d, f);
             mark_dirty(d, false);
             check_places(w, d, f, now_ms);
+            lw_trackers_fix(w->trackers, f, now_ms, &w->trackers_hooks);
         }
     }
     return e;
@@ -1453,6 +1483,7 @@ enum lw_err lw_watch_heard(struct lw_watch *w, const char *device,
         d->last_heard_ms = now_ms;
         mark_dirty(d, false);
     }
+    lw_trackers_heard(w->trackers, device, now_ms);
     return lw_engine_heard(w->engine, device, now_ms);
 }
 
@@ -1516,12 +1547,18 @@ enum lw_err lw_watch_account(struct lw_watch *w,
 
 int64_t lw_watch_tick(struct lw_watch *w, int64_t now_ms)
 {
-    return lw_engine_tick(w->engine, NULL, now_ms);
+    int64_t next = lw_engine_tick(w->engine, NULL, now_ms);
+    int64_t tr = lw_trackers_tick(w->trackers, now_ms, &w->trackers_hooks);
+
+    return tr < next ? tr : next;
 }
 
 int64_t lw_watch_deadline(const struct lw_watch *w, const char *device)
 {
-    return lw_engine_deadline(w->engine, device);
+    int64_t next = lw_engine_deadline(w->engine, device);
+    int64_t tr = lw_trackers_deadline(w->trackers, device);
+
+    return tr < next ? tr : next;
 }
 
 /* ---- storing ---------------------------------------------------------- */

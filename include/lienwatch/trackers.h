@@ -118,6 +118,11 @@ void lw_trackers_heard(struct lw_trackers *t, const char *device,
 int64_t lw_trackers_tick(struct lw_trackers *t, int64_t now_ms,
                          const struct lw_trackers_hooks *h);
 
+/* The earliest time a device of device's vehicle, not yet lost, passes
+ * half its allowance (when lw_trackers_tick has work); INT64_MAX when
+ * device is in no vehicle with another. */
+int64_t lw_trackers_deadline(const struct lw_trackers *t, const char *device);
+
 /*
  * Loads the grouping from the store's install records (registry.h,
  * lw_registry_attached) with each device's allowance (its vehicle's

@@ -290,6 +290,8 @@ static void test_lost_from_tick(void **state)
     feed(t, fx("car/w", T0 + 40 * MIN, 150, 10), &h);
     next = lw_trackers_tick(t, T0 + 45 * MIN, &h);
     assert_int_equal(next, T0 + 10 * SEC + HOUR + 1);
+    assert_int_equal(lw_trackers_deadline(t, "car/w"), next);
+    assert_int_equal(lw_trackers_deadline(t, "solo/1"), INT64_MAX);
     assert_int_equal(lw_trackers_tick(t, T0 + 62 * MIN, &h), T0 + 40 * MIN +
                                                                  HOUR + 1);
     assert_int_equal(s.n, 0);
