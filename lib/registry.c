@@ -610,6 +610,33 @@ enum lw_err lw_registry_attach(struct lw_store *s, const char *key,
     if (e != LW_OK)
         goto out;
     e = current_install(s, in->device, &cur);
+    if (e == LW_OK && cur.vehicle_id != f.id && !cur.vin[0]) {
+        /* alone in a vehicle without a VIN (a tracker registered without
+         * one): that placeholder record ends here */
+        int64_t others = 0;
+        sqlite3_stmt *st = lw_db_stmt(
+            db,
+            "SELECT count(*) FROM vehicle_devices WHERE vehicle = ?1 AND "
+            "device != ?2 AND detached_ms IS NULL",
+            &e);
+
+        if (!st)
+            goto out;
+        lw_db_bind_int64(db, st, 1, cur.vehicle_id);
+        lw_db_bind_text(db, st, 2, in->device);
+        e = lw_db_get_row(db, st, row_int64, &others, "reading an install");
+        if (e != LW_OK)
+            goto out;
+        e = LW_OK;
+        if (others == 0) {
+            e = install_end(s, cur.id,
+                            now_ms > cur.installed_ms ? now_ms
+                                                      : cur.installed_ms);
+            if (e != LW_OK)
+                goto out;
+            e = LW_ERR_NOTFOUND;
+        }
+    }
     if (e == LW_OK) {
         lw_db_seterr(db,
                      "device %s is %s vehicle %s (attached %s): detach it "

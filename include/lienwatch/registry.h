@@ -222,11 +222,13 @@ enum lw_err lw_registry_fleet_find(struct lw_store *s, const char *key,
  * installer and disclosure_signed (the other fields of in are ignored),
  * attached_ms = now_ms. The device's registry row (vehicles) is created when
  * it has none, and gets the VIN as typed; its empty plate, description and
- * account are filled from another device attached to the same vehicle.
- * *out (may be NULL) gets the new record. Bumps registry_version. In the
+ * account are filled from another device attached to the same vehicle. A
+ * device alone in a vehicle without a VIN (registered without one) is
+ * moved: that record ends at now_ms. *out (may be NULL) gets the new
+ * record. Bumps registry_version. In the
  * caller's transaction or one of its own. Returns LW_OK; LW_ERR_EXISTS when
- * the device is attached already (to this vehicle or another: recorded,
- * naming it); LW_ERR_NOTFOUND for an "id:N" that names no vehicle;
+ * the device is attached already (to this vehicle, or to another with a
+ * VIN or other trackers: recorded, naming it); LW_ERR_NOTFOUND for an "id:N" that names no vehicle;
  * LW_ERR_INVAL for NULL or empty arguments, a bad role or date, or a key
  * that is empty once loosened; a database error otherwise.
  */

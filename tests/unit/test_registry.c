@@ -381,6 +381,26 @@ static void test_vehicle_set_fleet(void **state)
     assert_int_equal(all.n, 2);
     assert_int_equal(all.r[1].id, r.id);
     assert_int_equal(all.r[1].detached_ms, T0 + 4);
+    /* a tracker registered without a VIN is alone in a vehicle of its
+     * own: attaching it elsewhere moves it (that record ends) */
+    v = mkvehicle("bare/5");
+    assert_int_equal(lw_registry_vehicle_set(s, &v, T0 + 4), LW_OK);
+    assert_int_equal(lw_registry_vehicle_of(s, "bare/5", &r), LW_OK);
+    assert_string_equal(r.vin, "");
+    in = mkinstall("bare/5", "hidden");
+    assert_int_equal(lw_registry_attach(s, "XYZ9", &in, T0 + 5, &r2), LW_OK);
+    assert_string_equal(r2.vin, "XYZ9");
+    all = (struct installs){0};
+    assert_int_equal(lw_registry_device_installs(s, "bare/5", install_cb, &all),
+                     LW_OK);
+    assert_int_equal(all.n, 2);
+    assert_int_equal(all.r[1].id, r.id);
+    assert_int_equal(all.r[1].detached_ms, T0 + 5);
+    /* but not out of a vehicle with a VIN */
+    in = mkinstall("bare/5", "");
+    assert_int_equal(lw_registry_attach(s, "ABC123", &in, T0 + 6, NULL),
+                     LW_ERR_EXISTS);
+    all = (struct installs){0};
     /* removing the tracker ends its record */
     assert_int_equal(
         lw_registry_vehicle_remove(s, "solo/1", false, T0 + 5, &registered),
