@@ -96,6 +96,10 @@ static const char help[] =
     "    read, refused ones included; when it cannot be recorded nothing is\n"
     "    shown.\n"
     "\n"
+    "    A VIN of a vehicle with several trackers in it ('lienwatch help\n"
+    "    vehicle', attach) takes the fixes of all of them (each while it was\n"
+    "    in the vehicle); each tracker is gated and recorded as above.\n"
+    "\n"
     "OPTIONS\n"
     CLI_HELP_VEHICLE_OPTIONS
     "    --days N\n"
@@ -480,6 +484,7 @@ static int cmd_places(struct cli *c, int argc, char **argv)
     };
     const struct cli_command *me = &cli_cmd_places;
     const char *reason = NULL, *config = NULL, *zone = NULL;
+    struct cli_fleet fleet = {0};
     struct cli_target target = {0};
     struct lw_vehicle_match m;
     struct settings *st = NULL;
@@ -543,23 +548,43 @@ static int cmd_places(struct cli *c, int argc, char **argv)
         rc = CLI_EXIT_FAIL;
         goto out;
     }
-    rc = cli_target_resolve(me, s, &target, &m);
-    if (rc != CLI_CONTINUE) {
-        /* on the record too: what was typed, when it named none or several */
-        rc = cli_access_unresolved(c, me->name, target.text, reason, rc);
-        goto out;
-    }
     snprintf(detail, sizeof(detail), "days=%ld tz=%s", days, lw_tz_name(tz));
-    rc = gate(c, s, &m, reason, detail, config);
+    /* a VIN of a vehicle with several trackers: their fixes together, each
+     * tracker gated and recorded */
+    rc = cli_fleet_resolve(me, s, &target, false, &fleet);
     if (rc != CLI_CONTINUE)
         goto out;
+    for (size_t i = 0; i < fleet.n && rc == CLI_CONTINUE; i++)
+        rc = gate(c, s, &fleet.dev[i].m, reason, detail, config);
+    if (rc != CLI_CONTINUE)
+        goto out;
+    if (fleet.merged) {
+        m = fleet.dev[0].m; /* plate and description, named by the VIN */
+        snprintf(m.v.device, sizeof(m.v.device), "%s", fleet.name);
+    } else {
+        rc = cli_target_resolve(me, s, &target, &m);
+        if (rc != CLI_CONTINUE) {
+            /* on the record too: what was typed, when it named none or
+             * several */
+            rc = cli_access_unresolved(c, me->name, target.text, reason, rc);
+            goto out;
+        }
+        rc = gate(c, s, &m, reason, detail, config);
+        if (rc != CLI_CONTINUE)
+            goto out;
+    }
 
     e = lw_places_new(NULL, &pl, err, sizeof(err));
     if (e == LW_OK) {
         struct reading rd = {.pl = pl};
 
-        e = lw_store_history(s, m.v.device, c->now_ms - days * MS_PER_DAY,
-                             INT64_MAX, add_fix, &rd);
+        e = fleet.merged
+                ? lw_registry_vehicle_history(s, fleet.id,
+                                              c->now_ms - days * MS_PER_DAY,
+                                              INT64_MAX, add_fix, &rd)
+                : lw_store_history(s, m.v.device,
+                                   c->now_ms - days * MS_PER_DAY, INT64_MAX,
+                                   add_fix, &rd);
         if (e == LW_OK && rd.oom)
             e = LW_ERR_NOMEM;
     }
@@ -580,6 +605,7 @@ static int cmd_places(struct cli *c, int argc, char **argv)
     }
     rc = json ? print_json(pl) : print_text(c, &m, pl, tz, (int)days, st);
 out:
+    cli_fleet_free(&fleet);
     lw_places_free(pl);
     lw_tz_free(tz);
     free(st);

@@ -9,7 +9,9 @@
 #   B. the second tracker attached while lienwatchd runs (it reloads the
 #      registry): one silent past half its allowance while the other keeps
 #      reporting and moves 1 km: one tracker_lost naming the silent one,
-#      with both positions; more fixes raise nothing more.
+#      with both positions; more fixes raise nothing more;
+#   C. after a restart, the open alerts are remembered: the trackers still
+#      apart and the one still silent raise nothing again.
 source "$(dirname "$0")/../lib.sh"
 lw_setup
 PORT=$(free_port)
@@ -123,5 +125,28 @@ assert a["other"]["distance_m"] > 900, a
 # the near and the unwatched vehicles raised nothing of the kind
 [ "$(count tracker_separation n/w)$(count tracker_separation n/h)" = 00 ] || fail "A: 100 m apart raised"
 [ "$(count tracker_separation u/w)$(count tracker_separation u/h)" = 00 ] || fail "A: an unwatched vehicle raised"
+stop_checked "$DPID" lienwatchd
+
+# ---- C. a restart remembers what was raised
+start_daemon() {
+    lw_wrap "$BIN/lienwatchd" --db "$DB" --mqtt-port "$PORT" \
+        --set mqtt.client_id=lw-tracker-alerts --set ingest.max_speed_kmh=0 \
+        --set alerts.parked_alert_after=0 --set mqtt.state_interval=0 \
+        -v >"$T/d2.log" 2>&1 &
+    DPID=$!
+    lw_track "$DPID"
+    wait_for $((20 * SLOW)) grep -q "subscribed to lienwatch/v1/account/+ (QoS 1 granted)" "$T/d2.log" ||
+        fail "C: daemon did not subscribe: $(tail -3 "$T/d2.log")"
+}
+start_daemon
+t1=$(( $(date +%s) - 30 ))
+fix s/h 1000 "$t1"
+fix s/w 0 $((t1 + 5))
+fix s/h 1200 $((t1 + 10))
+fix l/w 3000 $((t1 + 20))
+wait_for $((10 * SLOW)) n_fixes s/h 6 || fail "C: fixes not stored"
+sleep 1
+[ "$(count tracker_separation)" = 1 ] || fail "C: separation raised again after a restart"
+[ "$(count tracker_lost)" = 1 ] || fail "C: tracker_lost raised again after a restart"
 stop_checked "$DPID" lienwatchd
 say "OK"
