@@ -41,6 +41,8 @@ struct tgroup {
                                                          row, [lo][hi] slot */
     bool apart[LW_TRACKERS_MAX_PER_VEHICLE]
               [LW_TRACKERS_MAX_PER_VEHICLE]; /* separation raised */
+    int64_t seen[LW_TRACKERS_MAX_PER_VEHICLE][LW_TRACKERS_MAX_PER_VEHICLE]
+                [2]; /* fix times (lo, hi) of the last pair counted apart */
 };
 
 /* A device given to lw_trackers_group_add, before the grouping ends. */
@@ -180,6 +182,9 @@ static void carry_pairs(const struct grouping *old, struct grouping *ng,
             hi = a->slot < b->slot ? b->slot : a->slot;
             gr->count[i][j] = old->grp[a->group].count[lo][hi];
             gr->apart[i][j] = old->grp[a->group].apart[lo][hi];
+            /* slots in the new group follow device order, as in the old */
+            gr->seen[i][j][0] = old->grp[a->group].seen[lo][hi][0];
+            gr->seen[i][j][1] = old->grp[a->group].seen[lo][hi][1];
         }
 }
 
@@ -274,9 +279,11 @@ void lw_trackers_restore(struct lw_trackers *t, const char *device,
     d->lost = d->lost || lost;
 }
 
-/* The pair state of devices a and b (one group): [lo][hi] slot. */
+/* The pair state of devices a and b (one group): [lo][hi] slot; seen (may
+ * be NULL) the fix times of the last pair counted, lo's first. */
 static void pair_of(struct lw_trackers *t, const struct tdev *a,
-                    const struct tdev *b, unsigned char **count, bool **apart)
+                    const struct tdev *b, unsigned char **count, bool **apart,
+                    int64_t **seen)
 {
     struct tgroup *g = &t->g.grp[a->group];
     size_t lo = a->slot < b->slot ? a->slot : b->slot;
@@ -284,6 +291,8 @@ static void pair_of(struct lw_trackers *t, const struct tdev *a,
 
     *count = &g->count[lo][hi];
     *apart = &g->apart[lo][hi];
+    if (seen)
+        *seen = g->seen[lo][hi];
 }
 
 void lw_trackers_restore_apart(struct lw_trackers *t, const char *device,
@@ -296,7 +305,7 @@ void lw_trackers_restore_apart(struct lw_trackers *t, const char *device,
 
     if (!a || !b || a == b || a->group != b->group)
         return;
-    pair_of(t, a, b, &count, &apart);
+    pair_of(t, a, b, &count, &apart, NULL);
     *apart = true;
     *count = LW_TRACKERS_PAIRS;
 }
@@ -386,8 +395,8 @@ int lw_trackers_fix(struct lw_trackers *t, const struct lw_fix *f,
     for (size_t i = 0; i < g->n; i++) {
         struct tdev *o = &t->g.dev[g->first + i];
         unsigned char *count;
-        bool *apart;
-        int64_t dt;
+        bool *apart, d_lo;
+        int64_t dt, *seen;
         double dist;
 
         if (o == d || !o->has_fix)
@@ -396,7 +405,7 @@ int lw_trackers_fix(struct lw_trackers *t, const struct lw_fix *f,
         dt = f->fix_time_ms - o->last.fix_time_ms;
         if (dt > LW_TRACKERS_PAIR_MS || dt < -LW_TRACKERS_PAIR_MS)
             continue; /* not a pair */
-        pair_of(t, d, o, &count, &apart);
+        pair_of(t, d, o, &count, &apart, &seen);
         dist = dist_m(f, &o->last);
         if (dist <=
             fmax(LW_TRACKERS_SEPARATION_M, acc_m(f) + acc_m(&o->last))) {
@@ -404,6 +413,14 @@ int lw_trackers_fix(struct lw_trackers *t, const struct lw_fix *f,
             *apart = false;
             continue;
         }
+        /* the next pair in a row is two new fixes: a tracker that went
+         * quiet does not make pairs with its one old fix */
+        d_lo = d->slot < o->slot;
+        if (*count > 0 && (seen[d_lo ? 0 : 1] == f->fix_time_ms ||
+                           seen[d_lo ? 1 : 0] == o->last.fix_time_ms))
+            continue;
+        seen[d_lo ? 0 : 1] = f->fix_time_ms;
+        seen[d_lo ? 1 : 0] = o->last.fix_time_ms;
         if (*count < UINT8_MAX)
             (*count)++;
         if (*count >= LW_TRACKERS_PAIRS && !*apart && watched(h, d, o)) {

@@ -7,8 +7,10 @@
  *     positions farther apart than max(the sum of their accuracies,
  *     LW_TRACKERS_SEPARATION_M) in LW_TRACKERS_PAIRS consecutive pairs of
  *     fixes, a pair being a new fix of one and the newest fix of the other
- *     taken within LW_TRACKERS_PAIR_MS of each other. Raised once; re-armed
- *     by a pair seen together.
+ *     taken within LW_TRACKERS_PAIR_MS of each other; the next pair in a
+ *     row has a new fix of each (a tracker that went quiet does not make
+ *     two pairs with its one last fix). Raised once; re-armed by a pair
+ *     seen together.
  *   tracker_lost: a device of a vehicle silent (nothing heard) for longer
  *     than half its allowance while another device of the same vehicle
  *     keeps reporting (heard within half its own allowance, with a fix

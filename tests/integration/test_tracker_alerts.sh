@@ -66,14 +66,15 @@ for p in s n u; do
     far=1000; [ $p = n ] && far=100
     fix $p/w 0 "$t0"
     fix $p/h "$far" $((t0 + 20))   # pair 1 (20 s apart)
-    fix $p/w 0 $((t0 + 200))       # pair 2 (180 s apart)
+    fix $p/w 0 $((t0 + 200))       # the same fix of h: no second pair
+    fix $p/h "$far" $((t0 + 230))  # pair 2 (30 s apart)
 done
-wait_for $((10 * SLOW)) has_count 1 tracker_separation s/w ||
+wait_for $((10 * SLOW)) has_count 1 tracker_separation s/h ||
     fail "A: no tracker_separation: $(LW alerts --json) $(tail -5 "$T/d.log")"
 # more pairs apart: still one
 for i in 1 2 3; do
-    fix s/h 1000 $((t0 + 200 + i * 60))
-    fix s/w 0 $((t0 + 220 + i * 60))
+    fix s/h 1000 $((t0 + 240 + i * 60))
+    fix s/w 0 $((t0 + 260 + i * 60))
 done
 wait_for $((10 * SLOW)) n_fixes s/w 5 || fail "A: fixes not stored"
 sleep 1
@@ -82,18 +83,18 @@ sleep 1
 LW alerts --json | $PY -c '
 import json, sys
 a = [x for x in json.load(sys.stdin) if x["kind"] == "tracker_separation"][0]
-assert a["device"] == "s/w" and a["other"]["device"] == "s/h", a
-assert abs(a["fix"]["lat"] - 41.15) < 1e-6, a
-assert abs(a["other"]["fix"]["lat"] - (41.15 + 1000 / 111195.0)) < 1e-6, a
+assert a["device"] == "s/h" and a["other"]["device"] == "s/w", a
+assert abs(a["fix"]["lat"] - (41.15 + 1000 / 111195.0)) < 1e-6, a
+assert abs(a["other"]["fix"]["lat"] - 41.15) < 1e-6, a
 assert 990 < a["other"]["distance_m"] < 1010, a
 ' || fail "A: the alert lacks both positions: $(LW alerts --json)"
-grep '^lienwatch/v1/alert/s/w ' "$T/mqtt.log" | cut -d' ' -f2- | $PY -c '
+grep '^lienwatch/v1/alert/s/h ' "$T/mqtt.log" | cut -d' ' -f2- | $PY -c '
 import json, sys
 k = [json.loads(l) for l in sys.stdin if l.strip()]
 s = [x for x in k if x["kind"] == "tracker_separation"]
-assert len(s) == 1 and s[0]["other"]["device"] == "s/h" and s[0]["other"]["fix"], k
+assert len(s) == 1 and s[0]["other"]["device"] == "s/w" and s[0]["other"]["fix"], k
 ' || fail "A: not on the alert topic: $(cat "$T/mqtt.log")"
-[ "$(sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE device = 's/w' AND subject LIKE '%two trackers far apart%' AND message LIKE '%s/h%'")" -ge 1 ] ||
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE device = 's/h' AND subject LIKE '%two trackers far apart%' AND message LIKE '%s/w%'")" -ge 1 ] ||
     fail "A: no mail: $(sqlite3 "$DB" 'SELECT device, subject FROM outbox')"
 
 # ---- B. lost: the second tracker attached while lienwatchd runs
@@ -115,6 +116,9 @@ wait_for $((10 * SLOW)) has_count 1 tracker_lost l/h ||
 fix l/w 2000 $(($(date +%s) + 1))
 sleep 2
 [ "$(count tracker_lost)" = 1 ] || fail "B: tracker_lost raised $(count tracker_lost) times"
+# the quiet one's one old fix made no pairs in a row with the other's
+[ "$(count tracker_separation l/w)$(count tracker_separation l/h)" = 00 ] ||
+    fail "B: a quiet tracker's last fix raised tracker_separation"
 LW alerts --json | $PY -c '
 import json, sys
 a = [x for x in json.load(sys.stdin) if x["kind"] == "tracker_lost"][0]
@@ -144,7 +148,7 @@ fix s/h 1000 "$t1"
 fix s/w 0 $((t1 + 5))
 fix s/h 1200 $((t1 + 10))
 fix l/w 3000 $((t1 + 20))
-wait_for $((10 * SLOW)) n_fixes s/h 6 || fail "C: fixes not stored"
+wait_for $((10 * SLOW)) n_fixes s/h 7 || fail "C: fixes not stored"
 sleep 1
 [ "$(count tracker_separation)" = 1 ] || fail "C: separation raised again after a restart"
 [ "$(count tracker_lost)" = 1 ] || fail "C: tracker_lost raised again after a restart"

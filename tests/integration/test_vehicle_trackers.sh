@@ -6,8 +6,9 @@
 #      unknown vehicle (exit 3), the install record kept after a detach,
 #      every change in the audit trail;
 #   B. locate --vin: each tracker's last fix, newest first, with its role,
-#      one audit record per tracker naming the vehicle; a vehicle that is
-#      not watched is refused (exit 4) without --reason for all trackers;
+#      one audit record per tracker naming the vehicle (places --vin too);
+#      a vehicle that is not watched is refused (exit 4) without --reason
+#      for all trackers;
 #   C. history --vin: the trackers' fixes merged by time, each tagged with
 #      its device, in csv, json, geojson, gpx and kml; a fix flagged
 #      suspect is marked in every format; a tracker's fixes after its
@@ -137,6 +138,12 @@ assert t[0]["role"] == "hidden" and t[1]["role"] is None, t
 assert abs(t[0]["lat"] - 45.0011) < 1e-9 and abs(t[1]["lat"] - 45.001) < 1e-9, t
 assert t[0]["watched"] is True and t[0]["installed"], t
 ' "$T/out" "$VIN" || fail "B: locate --json: $(cat "$T/out")"
+# places by VIN: both trackers' fixes, each tracker recorded
+lw 0 places --vin "$VIN" --json
+$PY -c 'import json,sys; assert isinstance(json.load(open(sys.argv[1])), list)' "$T/out" ||
+    fail "B: places --vin: $(cat "$T/out")"
+[ "$(audits places t/hidden)" = 1 ] && [ "$(audits places t/wired)" = 1 ] ||
+    fail "B: places not recorded per tracker"
 # a vehicle on a current account: refused for all without a reason
 lw 0 vehicle set t/wired --account L2
 lw 4 locate --vin "$VIN"

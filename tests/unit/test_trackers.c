@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "lienwatch/registry.h"
 #include "lienwatch/trackers.h"
 
 /* 2026-11-23T00:00:00Z */
@@ -119,22 +120,25 @@ static void test_separation_floor_and_twice(void **state)
         feed(t, fx("car/h", T0 + i * MIN + 10 * SEC, 250, 10), &h);
     }
     assert_int_equal(s.n, 0);
-    /* apart: the first pair counts, the second raises */
+    /* apart: the first pair counts, the second raises; a new fix of one
+     * with the other's same old fix is no second pair */
     assert_int_equal(feed(t, fx("car/w", T0 + 10 * MIN, 0, 10), &h), 0);
     assert_int_equal(feed(t, fx("car/h", T0 + 10 * MIN + 5 * SEC, 400, 10), &h),
                      0);
+    assert_int_equal(feed(t, fx("car/w", T0 + 11 * MIN, 0, 10), &h), 0);
     assert_int_equal(s.n, 0);
-    assert_int_equal(feed(t, fx("car/w", T0 + 11 * MIN, 0, 10), &h), 1);
+    assert_int_equal(feed(t, fx("car/h", T0 + 11 * MIN + 5 * SEC, 400, 10), &h),
+                     1);
     assert_int_equal(s.n, 1);
     assert_int_equal(s.a[0].kind, LW_ALERT_TRACKER_SEPARATION);
-    assert_string_equal(s.a[0].device, "car/w");
+    assert_string_equal(s.a[0].device, "car/h");
     assert_true(s.a[0].has_fix);
-    assert_int_equal(s.a[0].fix.fix_time_ms, T0 + 11 * MIN);
-    assert_string_equal(s.a[0].other.device, "car/h");
+    assert_int_equal(s.a[0].fix.fix_time_ms, T0 + 11 * MIN + 5 * SEC);
+    assert_string_equal(s.a[0].other.device, "car/w");
     assert_true(s.a[0].other.has_fix);
-    assert_int_equal(s.a[0].other.fix.fix_time_ms, T0 + 10 * MIN + 5 * SEC);
+    assert_int_equal(s.a[0].other.fix.fix_time_ms, T0 + 11 * MIN);
     assert_true(fabs(s.a[0].other.distance_m - 400.0) < 2.0);
-    assert_int_equal(s.a[0].raised_ms, T0 + 11 * MIN);
+    assert_int_equal(s.a[0].raised_ms, T0 + 11 * MIN + 5 * SEC);
     /* still apart: no second alert */
     for (int i = 0; i < 4; i++) {
         feed(t, fx("car/h", T0 + (12 + i) * MIN, 400, 10), &h);
@@ -147,6 +151,8 @@ static void test_separation_floor_and_twice(void **state)
     feed(t, fx("car/h", T0 + 21 * MIN, 500, 10), &h);
     assert_int_equal(s.n, 1);
     feed(t, fx("car/w", T0 + 21 * MIN + SEC, 0, 10), &h);
+    assert_int_equal(s.n, 1);
+    feed(t, fx("car/h", T0 + 21 * MIN + 30 * SEC, 500, 10), &h);
     assert_int_equal(s.n, 2);
     lw_trackers_free(t);
 }
@@ -169,6 +175,7 @@ static void test_separation_accuracy_sum(void **state)
     feed(t, fx("car/w", T0 + 10 * MIN, 0, 250), &h);
     feed(t, fx("car/h", T0 + 10 * MIN + SEC, 600, 250), &h);
     feed(t, fx("car/w", T0 + 11 * MIN, 0, 250), &h);
+    feed(t, fx("car/h", T0 + 11 * MIN + SEC, 600, 250), &h);
     assert_int_equal(s.n, 1);
     lw_trackers_free(t);
 }
@@ -190,6 +197,8 @@ static void test_separation_pair_window(void **state)
     feed(t, fx("car/w", T0 + 23 * MIN, 0, 10), &h);
     assert_int_equal(s.n, 0); /* one pair */
     feed(t, fx("car/h", T0 + 24 * MIN, 5000, 10), &h);
+    assert_int_equal(s.n, 0); /* w's fix again */
+    feed(t, fx("car/w", T0 + 24 * MIN + 30 * SEC, 0, 10), &h);
     assert_int_equal(s.n, 1); /* two in a row */
     lw_trackers_free(t);
 }
@@ -208,8 +217,27 @@ static void test_separation_consecutive(void **state)
     feed(t, fx("car/h", T0 + 2 * MIN, 2000, 10), &h); /* apart */
     feed(t, fx("car/h", T0 + 2 * MIN, 5000, 10), &h); /* not newer: nothing */
     assert_int_equal(s.n, 0);
-    feed(t, fx("car/w", T0 + 3 * MIN, 0, 10), &h); /* apart again */
+    feed(t, fx("car/w", T0 + 3 * MIN, 0, 10), &h); /* h's fix again: not
+                                                      a second pair */
+    assert_int_equal(s.n, 0);
+    feed(t, fx("car/h", T0 + 3 * MIN + 30 * SEC, 2000, 10), &h); /* apart */
     assert_int_equal(s.n, 1);
+    lw_trackers_free(t);
+}
+
+/* One tracker goes quiet 1 km away: the other's new fixes pair with its one
+ * last fix, which is no second pair in a row. */
+static void test_separation_quiet_one(void **state)
+{
+    struct lw_trackers *t = two();
+    struct seen s = {.watched = true};
+    struct lw_trackers_hooks h = {watched_cb, alert_cb, &s};
+
+    (void)state;
+    feed(t, fx("car/h", T0, 1000, 10), &h);
+    for (int i = 0; i < 5; i++)
+        feed(t, fx("car/w", T0 + (i + 1) * 30 * SEC, 0, 10), &h);
+    assert_int_equal(s.n, 0);
     lw_trackers_free(t);
 }
 
@@ -229,6 +257,7 @@ static void test_separation_unwatched(void **state)
     assert_int_equal(s.n, 0);
     s.watched = true;
     feed(t, fx("car/w", T0 + 4 * MIN, 0, 10), &h);
+    feed(t, fx("car/h", T0 + 4 * MIN + SEC, 3000, 10), &h);
     assert_int_equal(s.n, 1);
     lw_trackers_free(t);
 }
@@ -339,6 +368,7 @@ static void test_reload_and_restore(void **state)
     feed(t, fx("car/w", T0, 0, 10), &h);
     feed(t, fx("car/h", T0 + SEC, 1000, 10), &h);
     feed(t, fx("car/w", T0 + MIN, 0, 10), &h);
+    feed(t, fx("car/h", T0 + MIN + SEC, 1000, 10), &h);
     assert_int_equal(s.n, 1);
     assert_int_equal(lw_trackers_group_begin(t), LW_OK);
     assert_int_equal(lw_trackers_group_add(t, 1, "car/h", 2 * HOUR), LW_OK);
@@ -364,6 +394,57 @@ static void test_reload_and_restore(void **state)
     lw_trackers_free(t);
 }
 
+/* Loading from a store: the grouping from the install records, each
+ * device's newest fix, and an open separation (a restart raises nothing
+ * again). */
+static void test_load_from_store(void **state)
+{
+    struct lw_store *s = NULL;
+    struct lw_trackers *t = NULL;
+    struct seen sn = {.watched = true};
+    struct lw_trackers_hooks h = {watched_cb, alert_cb, &sn};
+    struct lw_install in;
+    struct lw_alert a;
+    enum lw_put_result r;
+    struct lw_fix f;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(lw_store_open(&s, ":memory:", 0, err, sizeof(err)),
+                     LW_OK);
+    memset(&in, 0, sizeof(in));
+    snprintf(in.device, sizeof(in.device), "car/w");
+    assert_int_equal(lw_registry_attach(s, "VIN1", &in, T0, NULL), LW_OK);
+    snprintf(in.device, sizeof(in.device), "car/h");
+    assert_int_equal(lw_registry_attach(s, "VIN1", &in, T0, NULL), LW_OK);
+    f = fx("car/w", T0 + MIN, 0, 10);
+    assert_int_equal(lw_store_put_fix(s, &f, &r), LW_OK);
+    f = fx("car/h", T0 + MIN + SEC, 1000, 10);
+    assert_int_equal(lw_store_put_fix(s, &f, &r), LW_OK);
+    memset(&a, 0, sizeof(a));
+    a.kind = LW_ALERT_TRACKER_SEPARATION;
+    snprintf(a.device, sizeof(a.device), "car/w");
+    a.raised_ms = T0 + MIN;
+    a.moved_m = NAN;
+    lw_fix_init(&a.fix);
+    snprintf(a.other.device, sizeof(a.other.device), "car/h");
+    assert_int_equal(lw_registry_alert_add(s, &a, NULL), LW_OK);
+
+    assert_int_equal(lw_trackers_new(&t), LW_OK);
+    assert_int_equal(lw_trackers_load(t, s, 2 * HOUR), LW_OK);
+    assert_true(lw_trackers_grouped(t, "car/w"));
+    /* restored: the next pair apart is not new, nothing raised */
+    feed(t, fx("car/w", T0 + 2 * MIN, 0, 10), &h);
+    feed(t, fx("car/h", T0 + 2 * MIN + SEC, 1000, 10), &h);
+    assert_int_equal(sn.n, 0);
+    /* a reload keeps it too */
+    assert_int_equal(lw_trackers_load(t, s, 2 * HOUR), LW_OK);
+    feed(t, fx("car/w", T0 + 3 * MIN, 0, 10), &h);
+    assert_int_equal(sn.n, 0);
+    lw_trackers_free(t);
+    lw_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,10 +453,12 @@ int main(void)
         cmocka_unit_test(test_separation_accuracy_sum),
         cmocka_unit_test(test_separation_pair_window),
         cmocka_unit_test(test_separation_consecutive),
+        cmocka_unit_test(test_separation_quiet_one),
         cmocka_unit_test(test_separation_unwatched),
         cmocka_unit_test(test_lost_from_fix),
         cmocka_unit_test(test_lost_from_tick),
         cmocka_unit_test(test_reload_and_restore),
+        cmocka_unit_test(test_load_from_store),
     };
 
     return cmocka_run_group_tests_name("trackers", tests, NULL, NULL);
