@@ -599,11 +599,11 @@ static int vin_device_args(const struct cli_command *me, int argc, char **argv,
                                argv[first + 2]);
     if (!argv[first][0])
         return cli_usage_error(me, "VIN is empty");
-    if (!cli_text_ok(argv[first], LW_VIN_MAX, why, sizeof(why)))
+    if (!lw_text_ok(argv[first], LW_VIN_MAX, why, sizeof(why)))
         return cli_usage_error(me, "VIN %s", why);
     if (!argv[first + 1][0])
         return cli_usage_error(me, "DEVICE is empty");
-    if (!cli_text_ok(argv[first + 1], LW_DEVICE_MAX, why, sizeof(why)))
+    if (!lw_text_ok(argv[first + 1], LW_DEVICE_MAX, why, sizeof(why)))
         return cli_usage_error(me, "DEVICE %s", why);
     return CLI_CONTINUE;
 }
@@ -663,7 +663,7 @@ static int run_attach(struct cli *c, int argc, char **argv)
         case OPT_INSTALLER:
             if (!optarg[0])
                 return cli_usage_error(me, "--installer needs a value");
-            if (!cli_text_ok(optarg, LW_INSTALLER_MAX, why, sizeof(why)))
+            if (!lw_text_ok(optarg, LW_INSTALLER_MAX, why, sizeof(why)))
                 return cli_usage_error(me, "--installer %s", why);
             snprintf(in.installer, sizeof(in.installer), "%s", optarg);
             break;
