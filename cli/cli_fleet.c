@@ -95,8 +95,7 @@ int cli_fleet_resolve(const struct cli_command *me, struct lw_store *s,
         d->m.registered = e == LW_OK;
         if (e == LW_ERR_NOTFOUND) {
             memset(&d->m.v, 0, sizeof(d->m.v));
-            snprintf(d->m.v.device, sizeof(d->m.v.device), "%s",
-                     d->rec.device);
+            snprintf(d->m.v.device, sizeof(d->m.v.device), "%s", d->rec.device);
             e = LW_OK;
         }
     }

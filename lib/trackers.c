@@ -54,19 +54,19 @@ struct pending {
 
 /* One grouping: devices, groups and the hash over the devices. */
 struct grouping {
-    struct tdev *dev;     /* devices, by group */
-    size_t ndev;          /* entries in dev */
-    struct tgroup *grp;   /* groups */
-    size_t ngrp;          /* entries in grp */
-    size_t *hash;         /* device index + 1, 0 = empty */
-    size_t hcap;          /* slots in hash (a power of two), 0 = none */
+    struct tdev *dev;   /* devices, by group */
+    size_t ndev;        /* entries in dev */
+    struct tgroup *grp; /* groups */
+    size_t ngrp;        /* entries in grp */
+    size_t *hash;       /* device index + 1, 0 = empty */
+    size_t hcap;        /* slots in hash (a power of two), 0 = none */
 };
 
 struct lw_trackers {
-    struct grouping g;   /* the current one */
+    struct grouping g;    /* the current one */
     struct pending *pend; /* the one being built */
     size_t npend, cappend;
-    bool building;        /* between begin and end */
+    bool building; /* between begin and end */
 };
 
 /* FNV-1a of s. */
@@ -208,8 +208,8 @@ enum lw_err lw_trackers_group_end(struct lw_trackers *t)
     for (i = 0; i < t->npend; i = j) {
         struct tgroup *gr;
 
-        for (j = i + 1; j < t->npend &&
-                        t->pend[j].vehicle_id == t->pend[i].vehicle_id;
+        for (j = i + 1;
+             j < t->npend && t->pend[j].vehicle_id == t->pend[i].vehicle_id;
              j++)
             ;
         n = j - i;
@@ -329,9 +329,10 @@ static bool watched(const struct lw_trackers_hooks *h, const struct tdev *a,
 }
 
 /* Raises kind about device d (its fix) with o (its fix) as the other. */
-static void raise_alert(const struct lw_trackers_hooks *h, enum lw_alert_kind kind,
-                  const struct tdev *d, const struct lw_fix *fix,
-                  const struct tdev *o, double distance_m, int64_t now_ms)
+static void raise_alert(const struct lw_trackers_hooks *h,
+                        enum lw_alert_kind kind, const struct tdev *d,
+                        const struct lw_fix *fix, const struct tdev *o,
+                        double distance_m, int64_t now_ms)
 {
     struct lw_alert a;
 
@@ -494,10 +495,10 @@ int64_t lw_trackers_deadline(const struct lw_trackers *t, const char *device)
 /* ---- loading from the store --------------------------------------------- */
 
 struct load {
-    struct lw_trackers *t;    /* being loaded */
-    struct lw_store *s;       /* from */
-    int64_t default_ms;       /* the daemon's allowance */
-    enum lw_err e;            /* the first failure */
+    struct lw_trackers *t; /* being loaded */
+    struct lw_store *s;    /* from */
+    int64_t default_ms;    /* the daemon's allowance */
+    enum lw_err e;         /* the first failure */
 };
 
 static int load_attached(void *ctx, const struct lw_install *r)
@@ -556,11 +557,10 @@ enum lw_err lw_trackers_load(struct lw_trackers *t, struct lw_store *s,
         if (!d->fresh)
             continue;
         if (lw_store_device_get(s, d->device, &di) == LW_OK)
-            lw_trackers_restore(t, d->device,
-                                lw_store_last_fix(s, d->device, &f) == LW_OK
-                                    ? &f
-                                    : NULL,
-                                di.last_heard_ms, false);
+            lw_trackers_restore(
+                t, d->device,
+                lw_store_last_fix(s, d->device, &f) == LW_OK ? &f : NULL,
+                di.last_heard_ms, false);
     }
     if (t->g.ndev)
         e = lw_registry_alerts(s, &af, load_open, &l);

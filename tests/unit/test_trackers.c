@@ -31,9 +31,9 @@
 
 /* What the hooks saw. */
 struct seen {
-    int n;                  /* alerts */
-    struct lw_alert a[8];   /* the first 8 */
-    bool watched;           /* what the watched hook answers */
+    int n;                /* alerts */
+    struct lw_alert a[8]; /* the first 8 */
+    bool watched;         /* what the watched hook answers */
 };
 
 static bool watched_cb(void *ctx, const char *device)
@@ -212,8 +212,8 @@ static void test_separation_consecutive(void **state)
 
     (void)state;
     feed(t, fx("car/w", T0, 0, 10), &h);
-    feed(t, fx("car/h", T0 + SEC, 1000, 10), &h); /* apart */
-    feed(t, fx("car/w", T0 + MIN, 990, 10), &h);  /* together */
+    feed(t, fx("car/h", T0 + SEC, 1000, 10), &h);     /* apart */
+    feed(t, fx("car/w", T0 + MIN, 990, 10), &h);      /* together */
     feed(t, fx("car/h", T0 + 2 * MIN, 2000, 10), &h); /* apart */
     feed(t, fx("car/h", T0 + 2 * MIN, 5000, 10), &h); /* not newer: nothing */
     assert_int_equal(s.n, 0);
@@ -321,8 +321,8 @@ static void test_lost_from_tick(void **state)
     assert_int_equal(next, T0 + 10 * SEC + HOUR + 1);
     assert_int_equal(lw_trackers_deadline(t, "car/w"), next);
     assert_int_equal(lw_trackers_deadline(t, "solo/1"), INT64_MAX);
-    assert_int_equal(lw_trackers_tick(t, T0 + 62 * MIN, &h), T0 + 40 * MIN +
-                                                                 HOUR + 1);
+    assert_int_equal(lw_trackers_tick(t, T0 + 62 * MIN, &h),
+                     T0 + 40 * MIN + HOUR + 1);
     assert_int_equal(s.n, 0);
     /* it moved (at 50 min); at the tick after half: raised */
     feed(t, fx("car/w", T0 + 63 * MIN, 900, 10), &h);
@@ -410,8 +410,7 @@ static void test_load_from_store(void **state)
     char err[256];
 
     (void)state;
-    assert_int_equal(lw_store_open(&s, ":memory:", 0, err, sizeof(err)),
-                     LW_OK);
+    assert_int_equal(lw_store_open(&s, ":memory:", 0, err, sizeof(err)), LW_OK);
     memset(&in, 0, sizeof(in));
     snprintf(in.device, sizeof(in.device), "car/w");
     assert_int_equal(lw_registry_attach(s, "VIN1", &in, T0, NULL), LW_OK);
