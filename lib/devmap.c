@@ -99,6 +99,11 @@ void lw_dextras_free(struct lw_dextras *x)
     free(x->plate);
     free(x->description);
     free(x->account);
+    free(x->fleet);
+    free(x->role);
+    for (size_t i = 0; i < x->ntrackers; i++)
+        free(x->trackers[i]);
+    free(x->trackers);
     free(x);
 }
 

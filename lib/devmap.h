@@ -41,6 +41,12 @@ struct lw_dextras {
     int64_t days_past_due;   /* of the account */
     size_t nalerts;          /* open alerts, oldest first */
     struct lw_dalert *alerts;
+    /* its vehicle when it is in one with other trackers (registry.h,
+     * install records): the VIN or "id:N", its role, all its trackers */
+    char *fleet;             /* NULL when none */
+    char *role;              /* "wired", "hidden", NULL */
+    char **trackers;         /* the vehicle's trackers now, by id */
+    size_t ntrackers;        /* entries in trackers */
 };
 
 /* Frees x and what it owns (NULL is fine). */

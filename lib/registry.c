@@ -510,7 +510,7 @@ static const char *fleet_name(const char *vin, int64_t id, char *buf,
 }
 
 /* The device's registry row after an attach: created when missing, the VIN
- * (typed, "" to keep) set, empty plate, description and account filled
+ * (the vehicle's, "" to keep) set, empty plate, description and account filled
  * from another device in the same vehicle. */
 static enum lw_err registry_row_attach(struct lw_store *s, const char *device,
                                        const char *vin, int64_t vehicle,
@@ -652,8 +652,7 @@ enum lw_err lw_registry_attach(struct lw_store *s, const char *key,
         goto out;
     e = install_add(s, f.id, in->device, in, now_ms, &rec);
     if (e == LW_OK)
-        e = registry_row_attach(s, in->device, by_id ? f.vin : key, f.id,
-                                now_ms);
+        e = registry_row_attach(s, in->device, f.vin, f.id, now_ms);
     if (e == LW_OK)
         e = attach_reuse(s, in->device);
     if (e == LW_OK)

@@ -541,6 +541,52 @@ static int collect_open(void *ctx, const struct lw_alert_row *r)
 /* The database part of a device's state: vehicle, account, open alerts;
  * NULL when out of memory or when the store cannot be read (the state
  * stays due and is tried again). */
+/* lw_install_cb: one more tracker of the device's vehicle into x. */
+static int collect_tracker(void *ctx, const struct lw_install *r)
+{
+    struct alerts_ctx *ac = ctx;
+    struct lw_dextras *x = ac->x;
+    char **n = realloc(x->trackers, (x->ntrackers + 1) * sizeof(*n));
+
+    if (!n || !(n[x->ntrackers] = strdup(r->device))) {
+        if (n)
+            x->trackers = n;
+        ac->oom = true;
+        return 1;
+    }
+    x->trackers = n;
+    x->ntrackers++;
+    return 0;
+}
+
+/* The vehicle of device when it has other trackers now: false on a
+ * database error. */
+static bool vehicle_extras(struct lw_watch *w, const char *device,
+                           struct alerts_ctx *ac)
+{
+    struct lw_install r;
+    char name[LW_VIN_MAX + 32];
+    enum lw_err e = lw_registry_vehicle_of(w->store, device, &r);
+
+    if (e == LW_ERR_NOTFOUND)
+        return true;
+    if (e == LW_OK)
+        e = lw_registry_installs(w->store, r.vehicle_id, true,
+                                 collect_tracker, ac);
+    if (e != LW_OK)
+        return ac->oom;
+    if (ac->x->ntrackers < 2)
+        return true; /* alone: the device is the vehicle */
+    if (r.vin[0])
+        snprintf(name, sizeof(name), "%s", r.vin);
+    else
+        snprintf(name, sizeof(name), LW_FLEET_ID_PREFIX "%lld",
+                 (long long)r.vehicle_id);
+    ac->x->fleet = opt_dup(name, &ac->oom);
+    ac->x->role = opt_dup(r.role, &ac->oom);
+    return true;
+}
+
 static struct lw_dextras *build_extras(struct lw_watch *w, const char *device)
 {
     struct lw_vehicle v;
@@ -569,6 +615,8 @@ static struct lw_dextras *build_extras(struct lw_watch *w, const char *device)
     /* alerts are raised for registered vehicles only: no query otherwise */
     if (ev == LW_OK && !ac.oom && !failed &&
         lw_registry_alerts(w->store, &f, collect_open, &ac) != LW_OK && !ac.oom)
+        failed = true;
+    if (ev == LW_OK && !ac.oom && !failed && !vehicle_extras(w, device, &ac))
         failed = true;
     if (ac.oom || failed) {
         lw_dextras_free(x);
@@ -608,6 +656,16 @@ static json_t *extras_json(const struct lw_dextras *x)
         json_array_append_new(arr, e);
     }
     json_object_set_new(o, "open_alerts", arr);
+    if (x->fleet) { /* a vehicle with several trackers */
+        json_t *t = json_array();
+
+        for (size_t i = 0; i < x->ntrackers; i++)
+            json_array_append_new(t, json_string(x->trackers[i]));
+        json_object_set_new(o, "vehicle",
+                            json_pack("{s:s, s:o, s:o}", "vehicle", x->fleet,
+                                      "role", lw_json_str_or_null(x->role),
+                                      "trackers", t));
+    }
     return o;
 }
 

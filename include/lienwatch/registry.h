@@ -221,7 +221,8 @@ enum lw_err lw_registry_fleet_find(struct lw_store *s, const char *key,
  * a VIN not known yet creates the vehicle) with in's role, installed_ms,
  * installer and disclosure_signed (the other fields of in are ignored),
  * attached_ms = now_ms. The device's registry row (vehicles) is created when
- * it has none, and gets the VIN as typed; its empty plate, description and
+ * it has none, and gets the vehicle's VIN (its loose form: upper case, no
+ * spaces, hyphens or dots); its empty plate, description and
  * account are filled from another device attached to the same vehicle. A
  * device alone in a vehicle without a VIN (registered without one) is
  * moved: that record ends at now_ms. *out (may be NULL) gets the new

@@ -5,6 +5,7 @@
 #      usage errors (exit 2), a device already in a vehicle (exit 1), an
 #      unknown vehicle (exit 3), the install record kept after a detach,
 #      every change in the audit trail;
+#      the state topic of each tracker names its vehicle and trackers;
 #   B. locate --vin: each tracker's last fix, newest first, with its role,
 #      one audit record per tracker naming the vehicle (places --vin too);
 #      a vehicle that is not watched is refused (exit 4) without --reason
@@ -99,9 +100,12 @@ assert devs["t/wired"]["role"] is None, d
 [ "$(audits 'vehicle attach' t/hidden)" = 1 ] || fail "A: the attach is not in the audit trail"
 
 # ---- the daemon, and fixes of both trackers
+mosquitto_sub -p "$PORT" -t 'lienwatch/v1/state/t/hidden' -v >"$T/state.log" 2>/dev/null &
+lw_track $!
 lw_wrap "$BIN/lienwatchd" --db "$DB" --mqtt-port "$PORT" \
     --set mqtt.client_id=lw-trackers --set ingest.max_speed_kmh=0 \
-    --set alerts.parked_alert_after=0 -v >"$T/d.log" 2>&1 &
+    --set alerts.parked_alert_after=0 --set mqtt.state_interval=0 \
+    -v >"$T/d.log" 2>&1 &
 DPID=$!
 lw_track "$DPID"
 wait_for $((20 * SLOW)) grep -q "subscribed to lienwatch/v1/account/+ (QoS 1 granted)" "$T/d.log" ||
@@ -114,6 +118,19 @@ fix t/hidden 45.0011 7.0011 $((t0 + 90))
 fix t/other 10.0 10.0 $((t0 + 30))
 wait_for $((10 * SLOW)) n_fixes t/wired 2 || fail "fixes of t/wired not stored"
 wait_for $((10 * SLOW)) n_fixes t/hidden 2 || fail "fixes of t/hidden not stored"
+
+# the state topic names the vehicle and its trackers
+state_has_vehicle() {
+    tail -1 "$T/state.log" | cut -d' ' -f2- | $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+v = d["vehicle"]
+assert v["vehicle"] == sys.argv[1] and v["role"] == "hidden", d
+assert sorted(v["trackers"]) == ["t/hidden", "t/wired"], d
+' "$VIN" 2>/dev/null
+}
+wait_for $((10 * SLOW)) state_has_vehicle ||
+    fail "state topic without the vehicle: $(tail -1 "$T/state.log")"
 
 # ---- B. locate --vin
 lw 0 locate --vin "$VIN"

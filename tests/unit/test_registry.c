@@ -235,7 +235,7 @@ static void test_attach_two(void **state)
     assert_true(registry_version(s) > reg);
     /* registered by the attach, with the vehicle's plate and account */
     assert_int_equal(lw_registry_vehicle_get(s, "car/hidden", &got), LW_OK);
-    assert_string_equal(got.vin, "1hgcm8-2633a 004352");
+    assert_string_equal(got.vin, "1HGCM82633A004352");
     assert_string_equal(got.plate, "B-LW 123");
     assert_string_equal(got.description, "white Corolla");
     assert_string_equal(got.account, "ACC-1");
