@@ -144,6 +144,15 @@ static json_t *rec_json(const struct lw_spill_rec *r)
         set_opt_real(o, "moved_m", a->moved_m);
         if (a->has_fix)
             json_object_set_new(o, "fix", fix_json(&a->fix));
+        if (a->other.device[0]) { /* tracker_separation, tracker_lost */
+            json_t *ot = json_object();
+
+            json_object_set_new(ot, "device", json_string(a->other.device));
+            if (a->other.has_fix)
+                json_object_set_new(ot, "fix", fix_json(&a->other.fix));
+            set_opt_real(ot, "distance_m", a->other.distance_m);
+            json_object_set_new(o, "other", ot);
+        }
         return o;
     }
     return NULL;
@@ -357,6 +366,7 @@ static bool rec_from(json_t *o, struct lw_spill_rec *r)
     if (strcmp(t, "alert") == 0) {
         struct lw_alert *a = &r->alert;
         json_t *fx = json_object_get(o, "fix");
+        json_t *ot = json_object_get(o, "other");
 
         r->kind = LW_SPILL_ALERT;
         late = json_object_get(o, "late");
@@ -379,6 +389,21 @@ static bool rec_from(json_t *o, struct lw_spill_rec *r)
             a->has_fix = true;
         } else {
             lw_fix_init(&a->fix);
+        }
+        lw_fix_init(&a->other.fix);
+        a->other.distance_m = NAN;
+        if (ot) { /* the other tracker of the vehicle */
+            json_t *ofx = json_object_get(ot, "fix");
+
+            if (!json_is_object(ot) ||
+                !get_str(ot, "device", a->other.device,
+                         sizeof(a->other.device), true) ||
+                !a->other.device[0] ||
+                !get_real(ot, "distance_m", &a->other.distance_m, false) ||
+                (ofx && (!json_is_object(ofx) ||
+                         !fix_from(ofx, &a->other.fix))))
+                return false;
+            a->other.has_fix = ofx != NULL;
         }
         return true;
     }

@@ -182,6 +182,38 @@ static void test_round_trip(void **state)
     assert_int_equal(g.r[3].fix.recv_time_ms, 1700000002000);
 }
 
+/* A tracker_separation keeps the vehicle's other tracker and its fix. */
+static void test_other_tracker(void **state)
+{
+    struct fx *f = *state;
+    struct lw_spill_rec r[4];
+    struct got g = {0};
+    char err[256] = "";
+
+    sample(r); /* the alert only is written */
+    r[0].alert.kind = LW_ALERT_TRACKER_SEPARATION;
+    lw_copy(r[0].alert.other.device, sizeof(r[0].alert.other.device),
+            "alice/hidden");
+    r[0].alert.other.has_fix = true;
+    lw_fix_init(&r[0].alert.other.fix);
+    lw_copy(r[0].alert.other.fix.device, sizeof(r[0].alert.other.fix.device),
+            "alice/hidden");
+    r[0].alert.other.fix.fix_time_ms = 1700000000050;
+    r[0].alert.other.fix.lat_deg = 41.2;
+    r[0].alert.other.fix.lon_deg = -8.6;
+    r[0].alert.other.fix.accuracy_m = 12.5;
+    r[0].alert.other.distance_m = 1234.5;
+    write_all(f->path, r, 1);
+    assert_int_equal(lw_spill_read(f->path, take, &g, err, sizeof(err)),
+                     LW_OK);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.r[0].alert.kind, LW_ALERT_TRACKER_SEPARATION);
+    assert_string_equal(g.r[0].alert.other.device, "alice/hidden");
+    assert_true(g.r[0].alert.other.has_fix);
+    same_fix(&g.r[0].alert.other.fix, &r[0].alert.other.fix);
+    same_double(g.r[0].alert.other.distance_m, 1234.5);
+}
+
 static void test_missing(void **state)
 {
     struct fx *f = *state;
@@ -280,6 +312,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_tracker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
     };
