@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,13 +35,17 @@ static const char help[] =
     "DESCRIPTION\n"
     "    The alerts lienwatchd raised for watched (overdue) vehicles:\n"
     "    geofence_exit, geofence_enter, dwell, offline, back_online,\n"
-    "    power_cut, tow, low_battery. Each is open until someone\n"
-    "    acknowledges it (takes it on) and then closes it (dealt with).\n"
-    "    A closed alert stays closed.\n"
+    "    power_cut, tow, low_battery, gps_jump, parked_long,\n"
+    "    new_overnight_place, long_move, tracker_separation, tracker_lost\n"
+    "    (the last two compare the trackers of one vehicle). Each is open\n"
+    "    until someone acknowledges it (takes it on) and then closes it\n"
+    "    (dealt with). A closed alert stays closed.\n"
     "\n"
     "    alerts [list]\n"
     "        The alerts, oldest first: id, when it was raised (the daemon's\n"
-    "        clock, UTC), kind, device, plate, fence and state.\n"
+    "        clock, UTC), kind, device, plate, the fence (or, for the\n"
+    "        tracker alerts, the vehicle's other tracker and how far apart\n"
+    "        they were) and state.\n"
     "    alerts ack ID --by NAME [--note TEXT]\n"
     "        Acknowledges alert ID: NAME has taken it on. Acknowledging again\n"
     "        (someone else takes over) replaces the name and note.\n"
@@ -140,6 +145,24 @@ static bool vehicle_of(struct listing *l, const char *device,
     return lw_registry_vehicle_get(l->s, device, v) == LW_OK;
 }
 
+/* The FENCE/OTHER column: the fence of a fence alert, "with DEVICE (N m)"
+ * for a tracker_separation or tracker_lost (the vehicle's other tracker),
+ * "-" otherwise. */
+static const char *where_of(const struct lw_alert_row *r, char *buf,
+                            size_t len)
+{
+    if (r->a.fence[0])
+        return r->a.fence;
+    if (!r->a.other.device[0])
+        return "-";
+    if (r->a.other.has_fix && isfinite(r->a.other.distance_m))
+        snprintf(buf, len, "with %s (%.0f m)", r->a.other.device,
+                 r->a.other.distance_m);
+    else
+        snprintf(buf, len, "with %s", r->a.other.device);
+    return buf;
+}
+
 static void widen(int *w, const char *s)
 {
     int n = cli_text_width(s);
@@ -152,11 +175,12 @@ static int measure(void *ctx, const struct lw_alert_row *r)
 {
     struct listing *l = ctx;
     struct lw_vehicle v;
+    char where[LW_DEVICE_MAX + 32];
 
     widen(&l->w_dev, r->a.device);
     if (vehicle_of(l, r->a.device, &v))
         widen(&l->w_plate, v.plate);
-    widen(&l->w_fence, r->a.fence);
+    widen(&l->w_fence, where_of(r, where, sizeof(where)));
     l->max_id = r->id;
     return 0;
 }
@@ -165,18 +189,18 @@ static int print_row(void *ctx, const struct lw_alert_row *r)
 {
     struct listing *l = ctx;
     struct lw_vehicle v;
-    char t[LW_TIME_BUFLEN];
+    char t[LW_TIME_BUFLEN], where[LW_DEVICE_MAX + 32];
 
     if (r->id > l->max_id)
         return 1; /* raised after the measuring pass */
-    printf("%6lld  %-24s  %-14s  ", (long long)r->id,
+    printf("%6lld  %-24s  %-19s  ", (long long)r->id,
            cli_time(r->a.raised_ms, t), lw_alert_kind_name(r->a.kind));
     cli_put_padded(r->a.device, l->w_dev);
     fputs("  ", stdout);
     cli_put_padded(vehicle_of(l, r->a.device, &v) && v.plate[0] ? v.plate : "-",
                    l->w_plate);
     fputs("  ", stdout);
-    cli_put_padded(r->a.fence[0] ? r->a.fence : "-", l->w_fence);
+    cli_put_padded(where_of(r, where, sizeof(where)), l->w_fence);
     printf("  %s%s\n", lw_alert_state_name(r->state),
            r->a.late ? " (late)" : "");
     return cli_row_done(&l->n, &l->failed);
@@ -237,7 +261,7 @@ static int run_list(struct cli *c, int argc, char **argv)
     struct lw_alert_filter f = {0};
     struct listing l = {.w_dev = (int)strlen("DEVICE"),
                         .w_plate = (int)strlen("PLATE"),
-                        .w_fence = (int)strlen("FENCE")};
+                        .w_fence = (int)strlen("FENCE/OTHER")};
     const char *reason = NULL;
     bool json = false;
     enum lw_err e;
@@ -306,12 +330,12 @@ static int run_list(struct cli *c, int argc, char **argv)
     } else {
         e = lw_registry_alerts(l.s, &f, measure, &l);
         if (e == LW_OK) {
-            printf("%6s  %-24s  %-14s  ", "ID", "OPENED", "KIND");
+            printf("%6s  %-24s  %-19s  ", "ID", "OPENED", "KIND");
             cli_put_padded("DEVICE", l.w_dev);
             fputs("  ", stdout);
             cli_put_padded("PLATE", l.w_plate);
             fputs("  ", stdout);
-            cli_put_padded("FENCE", l.w_fence);
+            cli_put_padded("FENCE/OTHER", l.w_fence);
             printf("  %s\n", "STATE");
             e = lw_registry_alerts(l.s, &f, print_row, &l);
         }

@@ -88,6 +88,9 @@ assert abs(a["fix"]["lat"] - (41.15 + 1000 / 111195.0)) < 1e-6, a
 assert abs(a["other"]["fix"]["lat"] - 41.15) < 1e-6, a
 assert 990 < a["other"]["distance_m"] < 1010, a
 ' || fail "A: the alert lacks both positions: $(LW alerts --json)"
+# the table names the other tracker and the distance in FENCE/OTHER
+LW alerts | grep -q '^ *[0-9]* .* tracker_separation *s/h .* with s/w ([0-9]* m) ' ||
+    fail "A: 'lienwatch alerts' does not name the other tracker: $(LW alerts)"
 grep '^lienwatch/v1/alert/s/h ' "$T/mqtt.log" | cut -d' ' -f2- | $PY -c '
 import json, sys
 k = [json.loads(l) for l in sys.stdin if l.strip()]
