@@ -628,9 +628,9 @@ struct cli_track {
     enum cli_track_format fmt;        /* what */
     const struct lw_vehicle_match *m; /* the vehicle (borrowed) */
     int64_t n;                        /* fixes written so far */
-    int64_t first_ms;                 /* fix time of the first fix written */
     struct lw_fix last;               /* the last fix written */
-    json_t *line;                /* GeoJSON: the LineString's coordinates */
+    json_t *line;                /* GeoJSON: each device's LineString
+                                    coordinates and times (trackout.c) */
     json_t *points;              /* GeoJSON: the Point features */
     bool failed;                 /* output or memory failure: stop */
     struct cli_suspect *suspect; /* fixes flagged suspect, by time then

@@ -329,6 +329,31 @@ static bool write_kml(FILE *out, const struct lw_fix *f)
                                     : "0") >= 0;
 }
 
+/*
+ * GeoJSON: appends pos (a new reference, taken even on failure) to the line
+ * of f's device in lines (an object: device -> {"c": coordinates, "from",
+ * "to": fix times in ms}), so that a vehicle's trackers each get their own
+ * LineString instead of one that zigzags between them.
+ */
+static bool line_add(json_t *lines, const struct lw_fix *f, json_t *pos)
+{
+    json_t *l = json_object_get(lines, f->device);
+
+    if (!l) {
+        l = json_pack("{s:[], s:I}", "c", "from", (json_int_t)f->fix_time_ms);
+        if (!l || json_object_set_new(lines, f->device, l) != 0) {
+            json_decref(pos);
+            return false;
+        }
+    }
+    if (json_object_set_new(l, "to", json_integer(f->fix_time_ms)) != 0) {
+        json_decref(pos);
+        return false;
+    }
+    /* append_new takes the reference even when it fails */
+    return json_array_append_new(json_object_get(l, "c"), pos) == 0;
+}
+
 static bool add_geojson(struct cli_track *o, const struct lw_fix *f,
                         const char *sus)
 {
@@ -349,8 +374,7 @@ static bool add_geojson(struct cli_track *o, const struct lw_fix *f,
         json_decref(pt);
         return false;
     }
-    /* append_new takes the reference even when it fails */
-    if (json_array_append_new(o->line, pos) != 0) {
+    if (!line_add(o->line, f, pos)) {
         json_decref(pt);
         return false;
     }
@@ -387,8 +411,6 @@ int cli_track_fix(void *ctx, const struct lw_fix *f)
         o->failed = true;
         return 1;
     }
-    if (o->n == 0)
-        o->first_ms = f->fix_time_ms;
     o->last = *f;
     o->n++;
     return 0;
@@ -533,26 +555,31 @@ static void kml_tail(const struct cli_track *o)
     fprintf(o->f, "  </Document>\n</kml>\n");
 }
 
-/* Writes the whole GeoJSON document. The LineString is left out below two
- * positions (RFC 7946 requires two). */
+/* Writes the whole GeoJSON document: a LineString per tracker (left out
+ * below two positions: RFC 7946 requires two), then the points. */
 static bool geojson_write(struct cli_track *o)
 {
-    json_t *features = json_array(), *doc = NULL;
+    json_t *features = json_array(), *doc = NULL, *l;
+    const struct lw_vehicle *v = &o->m->v;
+    const char *device;
     bool ok = false;
 
     if (!features)
         goto out;
-    if (o->n >= 2) {
-        const struct lw_vehicle *v = &o->m->v;
-        json_t *line = json_pack(
+    json_object_foreach(o->line, device, l) {
+        json_t *c = json_object_get(l, "c"), *line;
+
+        if (json_array_size(c) < 2)
+            continue;
+        line = json_pack(
             "{s:s, s:{s:s, s:O}, s:{s:s, s:o, s:o, s:o, s:o, s:o, s:I}}",
             "type", "Feature", "geometry", "type", "LineString", "coordinates",
-            o->line, "properties", "device", v->device, "plate",
+            c, "properties", "device", device, "plate",
             lw_json_str_or_null(v->plate), "vin", lw_json_str_or_null(v->vin),
             "description", lw_json_str_or_null(v->description), "from",
-            cli_json_time(o->first_ms), "to",
-            cli_json_time(o->last.fix_time_ms), "fixes", (json_int_t)o->n);
-
+            cli_json_time(json_integer_value(json_object_get(l, "from"))),
+            "to", cli_json_time(json_integer_value(json_object_get(l, "to"))),
+            "fixes", (json_int_t)json_array_size(c));
         if (!line || json_array_append_new(features, line) != 0)
             goto out;
     }
@@ -589,7 +616,7 @@ bool cli_track_begin(struct cli_track *t, FILE *f, enum cli_track_format fmt,
         kml_head(f, m);
         break;
     case CLI_TRACK_GEOJSON:
-        t->line = json_array();
+        t->line = json_object();
         t->points = json_array();
         if (!t->line || !t->points) {
             cli_track_release(t);

@@ -194,6 +194,14 @@ g = json.load(open(T + "/h.geojson"))
 pts = [f["properties"] for f in g["features"] if f["geometry"]["type"] == "Point"]
 assert [p["device"] for p in pts] == want, pts
 assert [p.get("suspect") for p in pts] == [None, "jump", None, None], pts
+# a line per tracker, not one zigzagging between them
+lines = {f["properties"]["device"]: f for f in g["features"] if f["geometry"]["type"] == "LineString"}
+assert sorted(lines) == ["t/hidden", "t/wired"], lines
+for d, f in lines.items():
+    mine = [x for x in j if x["device"] == d]
+    assert f["properties"]["fixes"] == len(mine) == len(f["geometry"]["coordinates"]), (d, f)
+    assert f["geometry"]["coordinates"] == [[x["lon"], x["lat"]] for x in mine], (d, f, mine)
+    assert f["properties"]["from"] == mine[0]["fix_time"] and f["properties"]["to"] == mine[-1]["fix_time"], (d, f)
 ns = {"g": "http://www.topografix.com/GPX/1/1"}
 gpx = ET.parse(T + "/h.gpx").getroot()
 trk = gpx.findall(".//g:trkpt", ns)
