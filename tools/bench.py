@@ -30,6 +30,10 @@ Not a test: it prints a table from one run on a private broker.
      the history of paid-off accounts to purge (purge_after_payoff 0), both
      started with the run (store.retention_delay=0s), BENCH_RUNS times
      alternating with row 2; target: within 10 % of row 2's rate.
+ 10. lienwatch-web's read API on a large registry and ingest beside it
+     (tools/bench_web.py: its own tables and targets).
+ 11. places for one vehicle's month (lw-placesbench: 30 days of a fix
+     every 30 s, 11 runs, CPU and wall time); target: under 50 ms.
 
 Rates are end to end: from the moment lw-sim starts publishing to the
 moment the last message is received (limit) or the last fix is durably
@@ -65,6 +69,7 @@ scenario did not finish or failed.
 import datetime
 import getpass
 import os
+import re
 import shutil
 import signal
 import socket
@@ -950,6 +955,31 @@ class Bench:
                  % (r, rate(cfg.m, secs), fmt_secs(secs), cpu))
             res.drain_d.append(Run(secs, cpu, 0, bcpu, ""))
 
+    # ---- places: one vehicle's month (lw-placesbench), CPU and wall time
+    def run_places(self):
+        """Prints the places table; False when the tool failed."""
+        r = subprocess.run([self.exe("lw-placesbench"), "--runs", "11"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=SCENARIO_TIMEOUT_S)
+        lines = r.stdout.splitlines()
+        m = [re.search(r"CPU median ([0-9.]+) ms, max ([0-9.]+) ms; wall "
+                       r"median ([0-9.]+) ms, max ([0-9.]+) ms", l)
+             for l in lines]
+        m = [x for x in m if x]
+        if r.returncode != 0 or not m:
+            print("places benchmark FAILED: %s" % (lines[-1:] or ["no output"]))
+            return False
+        cpu50, cpumax, wall50, wallmax = (float(x) for x in m[0].groups())
+        print("\n### places (lw_places over one vehicle's history)\n\n"
+              "| what | median ms | worst ms |\n|---|---:|---:|\n"
+              "| %s: stops, places, ranking (CPU) | %.2f | %.2f |\n"
+              "| the same, wall time | %.2f | %.2f |\n"
+              % (lines[0].split(": ", 1)[-1], cpu50, cpumax, wall50, wallmax))
+        print("target: places for one vehicle's 30 days of 30 s fixes "
+              "< 50 ms: %s (worst %.2f ms CPU)"
+              % ("MET" if cpumax < 50 else "NOT MET", cpumax))
+        return True
+
     def run(self):
         """The whole benchmark; prints the table, returns the exit status."""
         cfg = self.cfg
@@ -984,6 +1014,8 @@ class Bench:
             if web.returncode != 0:
                 print("web benchmark FAILED")
                 self.dnf += 1
+        if not self.run_places():
+            self.dnf += 1
         if self.dnf > 0:
             print("%d scenario(s) did not finish within %d s or failed (see "
                   "above)" % (self.dnf, SCENARIO_TIMEOUT_S))
