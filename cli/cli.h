@@ -370,7 +370,8 @@ void cli_args_free(struct cli_args *a);
 
 /*
  * The options that name a vehicle; put CLI_VEHICLE_OPTIONS in the command's
- * struct option table and hand their getopt_long results to cli_target_opt.
+ * struct option table and hand its getopt_long results (these and the
+ * common ones) to cli_target_common_opt.
  */
 #define CLI_OPT_DEVICE 0x110 /* --device ID */
 #define CLI_OPT_PLATE 0x111  /* --plate P */
@@ -412,18 +413,11 @@ struct cli_target {
 };
 
 /*
- * Takes --device, --plate or --vin (opt, with arg) into *t. Returns
- * CLI_CONTINUE, or CLI_EXIT_USAGE after a usage message (an empty value, or
- * the vehicle named twice).
- */
-int cli_target_opt(const struct cli_command *me, struct cli_target *t, int opt,
-                   const char *arg);
-
-/*
- * For a command that names one vehicle: the getopt_long result opt is
- * --device, --plate or --vin (taken by cli_target_opt) or one of
+ * For a command that names one vehicle: takes the getopt_long result opt,
+ * --device, --plate or --vin (with optarg) into *t, or one of
  * CLI_COMMON_OPTIONS (cli_common_opt). Returns CLI_CONTINUE or the exit code
- * to return now.
+ * to return now (CLI_EXIT_USAGE after a message for an empty value or a
+ * vehicle named twice).
  */
 int cli_target_common_opt(struct cli *c, const struct cli_command *me,
                           struct cli_target *t, int opt, char **argv);

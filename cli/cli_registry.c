@@ -317,8 +317,9 @@ static const char *key_option(enum lw_vehicle_key by)
     return "VEHICLE";
 }
 
-int cli_target_opt(const struct cli_command *me, struct cli_target *t, int opt,
-                   const char *arg)
+/* Takes --device, --plate or --vin (opt, with arg) into *t. */
+static int target_opt(const struct cli_command *me, struct cli_target *t,
+                      int opt, const char *arg)
 {
     enum lw_vehicle_key by = opt == CLI_OPT_DEVICE  ? LW_VEHICLE_BY_DEVICE
                              : opt == CLI_OPT_PLATE ? LW_VEHICLE_BY_PLATE
@@ -338,7 +339,7 @@ int cli_target_common_opt(struct cli *c, const struct cli_command *me,
                           struct cli_target *t, int opt, char **argv)
 {
     if (opt == CLI_OPT_DEVICE || opt == CLI_OPT_PLATE || opt == CLI_OPT_VIN)
-        return cli_target_opt(me, t, opt, optarg);
+        return target_opt(me, t, opt, optarg);
     return cli_common_opt(c, me, opt, argv);
 }
 

@@ -215,15 +215,8 @@ static int cmd_history(struct cli *c, int argc, char **argv)
                 return cli_usage_error(me, "--config needs a file");
             config = optarg;
             break;
-        case CLI_OPT_DEVICE:
-        case CLI_OPT_PLATE:
-        case CLI_OPT_VIN:
-            rc = cli_target_opt(me, &target, opt, optarg);
-            if (rc != CLI_CONTINUE)
-                return rc;
-            break;
         default:
-            rc = cli_common_opt(c, me, opt, argv);
+            rc = cli_target_common_opt(c, me, &target, opt, argv);
             if (rc != CLI_CONTINUE)
                 return rc;
         }

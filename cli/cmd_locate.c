@@ -701,15 +701,8 @@ static int cmd_locate(struct cli *c, int argc, char **argv)
         case 'r':
             reason = optarg[0] ? optarg : NULL;
             break;
-        case CLI_OPT_DEVICE:
-        case CLI_OPT_PLATE:
-        case CLI_OPT_VIN:
-            rc = cli_target_opt(me, &target, opt, optarg);
-            if (rc != CLI_CONTINUE)
-                return rc;
-            break;
         default:
-            rc = cli_common_opt(c, me, opt, argv);
+            rc = cli_target_common_opt(c, me, &target, opt, argv);
             if (rc != CLI_CONTINUE)
                 return rc;
         }
