@@ -614,6 +614,7 @@ struct cli_track_kml {
     unsigned char *dev;               /* per fix: index into names */
     unsigned char *sus;               /* per fix: 1 when flagged */
     size_t cap;                       /* room in dev and sus */
+    size_t start;                     /* the open track's first fix */
 };
 
 /* One document being written. */
@@ -623,6 +624,7 @@ struct cli_track {
     const struct lw_vehicle_match *m; /* the vehicle (borrowed) */
     int64_t n;                        /* fixes written so far */
     struct lw_fix last;               /* the last fix written */
+    struct lw_fix newest;             /* the newest of them (by fix time) */
     json_t *line;                /* GeoJSON: each device's LineString
                                     coordinates and times (trackout.c) */
     json_t *points;              /* GeoJSON: the Point features */
@@ -648,6 +650,10 @@ struct cli_suspect {
  */
 bool cli_track_begin(struct cli_track *t, FILE *f, enum cli_track_format fmt,
                      const struct lw_vehicle_match *m, int64_t now_ms);
+
+/* Forgets the suspect flags loaded so far (before the next tracker's pass
+ * of a history written a tracker at a time). */
+void cli_track_suspects_clear(struct cli_track *t);
 
 /*
  * Loads which of device's fixes between from_ms and to_ms are flagged

@@ -118,7 +118,8 @@ const struct cli_command cli_cmd_history = {
 /*
  * The history of a vehicle with several trackers (f, freed here): every
  * tracker's fixes while it was in the vehicle, merged by time, each tagged
- * with its device; gated and recorded per tracker (cli_fleet_access).
+ * with its device (GPX and KML: a track per tracker); gated and recorded
+ * per tracker (cli_fleet_access).
  */
 static int history_vehicle(struct cli *c, const struct cli_command *me,
                            struct lw_store *s, struct cli_fleet *f,
@@ -142,10 +143,22 @@ static int history_vehicle(struct cli *c, const struct cli_command *me,
         rc = cli_error(me->name, CLI_EXIT_FAIL, "out of memory");
         goto out;
     }
-    for (i = 0; e == LW_OK && i < f->n; i++)
-        e = cli_track_suspects(&o, s, f->dev[i].rec.device, from, to);
-    if (e == LW_OK)
-        e = lw_registry_vehicle_history(s, f->id, from, to, cli_track_fix, &o);
+    if (fmt == CLI_TRACK_GPX || fmt == CLI_TRACK_KML) {
+        /* a track per tracker: one pass each, in time order */
+        for (i = 0; e == LW_OK && i < f->n; i++) {
+            cli_track_suspects_clear(&o);
+            e = cli_track_suspects(&o, s, f->dev[i].rec.device, from, to);
+            if (e == LW_OK)
+                e = lw_registry_vehicle_track(s, f->id, f->dev[i].rec.device,
+                                              from, to, cli_track_fix, &o);
+        }
+    } else {
+        for (i = 0; e == LW_OK && i < f->n; i++)
+            e = cli_track_suspects(&o, s, f->dev[i].rec.device, from, to);
+        if (e == LW_OK)
+            e = lw_registry_vehicle_history(s, f->id, from, to, cli_track_fix,
+                                            &o);
+    }
     if (e != LW_OK) {
         cli_track_release(&o);
         rc = cli_db_error(me->name, s, e);

@@ -381,6 +381,43 @@ static bool add_geojson(struct cli_track *o, const struct lw_fix *f,
     return json_array_append_new(o->points, pt) == 0;
 }
 
+static void vehicle_line(const struct lw_vehicle_match *m, char *buf,
+                         size_t len);
+static void kml_open_track(FILE *out, const struct lw_vehicle_match *m);
+static void kml_close_track(struct cli_track *o);
+
+/*
+ * The fixes went on with another device: in GPX and KML a vehicle's trackers
+ * each get a track of their own (the caller passes them one tracker at a
+ * time: cmd_history.c), so a map does not draw a line zigzagging between
+ * two trackers that are apart. The other formats stay one sequence.
+ */
+static bool next_track(struct cli_track *o)
+{
+    char label[LABEL_BUFLEN], desc[LINE_BUFLEN];
+
+    switch (o->fmt) {
+    case CLI_TRACK_GPX:
+        cli_vehicle_label(o->m, label, sizeof(label));
+        vehicle_line(o->m, desc, sizeof(desc));
+        fprintf(o->f, "    </trkseg>\n  </trk>\n  <trk>\n    <name>");
+        xml_escape(o->f, label);
+        fprintf(o->f, "</name>\n    <desc>");
+        xml_escape(o->f, desc);
+        fprintf(o->f, "</desc>\n    <trkseg>\n");
+        break;
+    case CLI_TRACK_KML:
+        kml_close_track(o);
+        kml_open_track(o->f, o->m);
+        break;
+    case CLI_TRACK_CSV:
+    case CLI_TRACK_JSON:
+    case CLI_TRACK_GEOJSON:
+        break;
+    }
+    return !ferror(o->f);
+}
+
 int cli_track_fix(void *ctx, const struct lw_fix *f)
 {
     struct cli_track *o = ctx;
@@ -390,6 +427,9 @@ int cli_track_fix(void *ctx, const struct lw_fix *f)
     if (o->failed)
         return 1;
     sus = suspect_of(o, f);
+    if (o->n > 0 && strcmp(o->last.device, f->device) != 0 &&
+        !next_track(o))
+        goto fail;
     switch (o->fmt) {
     case CLI_TRACK_CSV:
         ok = write_csv(o->f, f, sus);
@@ -407,13 +447,16 @@ int cli_track_fix(void *ctx, const struct lw_fix *f)
         ok = kml_keep(&o->kml, (size_t)o->n, f, sus) && write_kml(o->f, f);
         break;
     }
-    if (!ok || ferror(o->f)) {
-        o->failed = true;
-        return 1;
-    }
+    if (!ok || ferror(o->f))
+        goto fail;
+    if (o->n == 0 || f->fix_time_ms >= o->newest.fix_time_ms)
+        o->newest = *f;
     o->last = *f;
     o->n++;
     return 0;
+fail:
+    o->failed = true;
+    return 1;
 }
 
 /* One line on the vehicle for descriptions: "device alice/phone, plate
@@ -487,6 +530,20 @@ static void kml_description(FILE *out, const struct lw_vehicle_match *m)
     fprintf(out, "</description>\n");
 }
 
+/* Opens a Placemark with its gx:Track (one per tracker of a vehicle). */
+static void kml_open_track(FILE *out, const struct lw_vehicle_match *m)
+{
+    char label[LABEL_BUFLEN];
+
+    cli_vehicle_label(m, label, sizeof(label));
+    fprintf(out, "    <Placemark>\n      <name>");
+    xml_escape(out, label);
+    fprintf(out, "</name>\n      ");
+    kml_description(out, m);
+    fprintf(out, "      <gx:Track>\n"
+                 "        <altitudeMode>clampToGround</altitudeMode>\n");
+}
+
 static void kml_head(FILE *out, const struct lw_vehicle_match *m)
 {
     char label[LABEL_BUFLEN];
@@ -507,33 +564,27 @@ static void kml_head(FILE *out, const struct lw_vehicle_match *m)
                  "type=\"string\"><displayName>suspect</displayName>"
                  "</gx:SimpleArrayField>\n"
                  "    </Schema>\n");
-    fprintf(out, "    <Placemark>\n      <name>");
-    xml_escape(out, label);
-    fprintf(out, "</name>\n      ");
-    kml_description(out, m);
-    fprintf(out, "      <gx:Track>\n"
-                 "        <altitudeMode>clampToGround</altitudeMode>\n");
+    kml_open_track(out, m);
 }
 
-/* Closes the track and marks the last fix with a Placemark of its own. */
-static void kml_tail(const struct cli_track *o)
+/* Writes the per-fix data of the open track (its fixes since kml.start)
+ * and closes it. */
+static void kml_close_track(struct cli_track *o)
 {
-    char t[LW_TIME_BUFLEN], la[CLI_NUM_BUFLEN], lo[CLI_NUM_BUFLEN];
+    int64_t i, start = (int64_t)o->kml.start;
 
-    int64_t i;
-
-    if (o->n > 0) {
+    if (o->n > start) {
         /* one value per <when>, in order (KML 2.2, gx:SimpleArrayData) */
         fprintf(o->f, "        <ExtendedData><SchemaData schemaUrl=\"#fix\">\n"
                       "          <gx:SimpleArrayData name=\"device\">");
-        for (i = 0; i < o->n; i++) {
+        for (i = start; i < o->n; i++) {
             fputs("<gx:value>", o->f);
             xml_escape(o->f, o->kml.names[o->kml.dev[i]]);
             fputs("</gx:value>", o->f);
         }
         fprintf(o->f, "</gx:SimpleArrayData>\n"
                       "          <gx:SimpleArrayData name=\"suspect\">");
-        for (i = 0; i < o->n; i++)
+        for (i = start; i < o->n; i++)
             fputs(o->kml.sus[i] ? "<gx:value>jump</gx:value>"
                                 : "<gx:value></gx:value>",
                   o->f);
@@ -541,16 +592,25 @@ static void kml_tail(const struct cli_track *o)
                       "        </SchemaData></ExtendedData>\n");
     }
     fprintf(o->f, "      </gx:Track>\n    </Placemark>\n");
+    o->kml.start = (size_t)o->n;
+}
+
+/* Closes the track and marks the newest fix with a Placemark of its own. */
+static void kml_tail(struct cli_track *o)
+{
+    char t[LW_TIME_BUFLEN], la[CLI_NUM_BUFLEN], lo[CLI_NUM_BUFLEN];
+
+    kml_close_track(o);
     if (o->n > 0) {
         fprintf(o->f, "    <Placemark>\n      <name>last fix: ");
-        xml_escape(o->f, o->last.device);
+        xml_escape(o->f, o->newest.device);
         fprintf(o->f,
                 "</name>\n      <TimeStamp><when>%s</when></TimeStamp>\n"
                 "      <Point><coordinates>%s,%s</coordinates></Point>\n"
                 "    </Placemark>\n",
-                cli_time(o->last.fix_time_ms, t),
-                cli_num(o->last.lon_deg, COORD_DECIMALS, lo),
-                cli_num(o->last.lat_deg, COORD_DECIMALS, la));
+                cli_time(o->newest.fix_time_ms, t),
+                cli_num(o->newest.lon_deg, COORD_DECIMALS, lo),
+                cli_num(o->newest.lat_deg, COORD_DECIMALS, la));
     }
     fprintf(o->f, "  </Document>\n</kml>\n");
 }
@@ -663,9 +723,7 @@ void cli_track_release(struct cli_track *t)
     json_decref(t->line);
     json_decref(t->points);
     t->line = t->points = NULL;
-    free(t->suspect);
-    t->suspect = NULL;
-    t->nsuspect = t->isuspect = 0;
+    cli_track_suspects_clear(t);
     free(t->kml.names);
     free(t->kml.dev);
     free(t->kml.sus);
@@ -708,6 +766,13 @@ static int suspect_sort(const void *a, const void *b)
     const struct cli_suspect *y = b;
 
     return suspect_cmp(a, y->fix_time_ms, y->device);
+}
+
+void cli_track_suspects_clear(struct cli_track *t)
+{
+    free(t->suspect);
+    t->suspect = NULL;
+    t->nsuspect = t->isuspect = 0;
 }
 
 enum lw_err cli_track_suspects(struct cli_track *t, struct lw_store *s,

@@ -819,9 +819,11 @@ static int visit_fix(sqlite3_stmt *st, const void *cbp, void *ctx)
     return (*cb)(ctx, &f);
 }
 
-enum lw_err lw_registry_vehicle_history(struct lw_store *s, int64_t vehicle_id,
-                                        int64_t from_ms, int64_t to_ms,
-                                        lw_fix_cb cb, void *ctx)
+/* lw_registry_vehicle_history, of one of its devices when device is not
+ * NULL. */
+static enum lw_err vehicle_history(struct lw_store *s, int64_t vehicle_id,
+                                   const char *device, int64_t from_ms,
+                                   int64_t to_ms, lw_fix_cb cb, void *ctx)
 {
     struct lw_db *db = lw_store_db(s);
     enum lw_err e;
@@ -837,6 +839,7 @@ enum lw_err lw_registry_vehicle_history(struct lw_store *s, int64_t vehicle_id,
         "x.lon_deg, x.speed_mps, x.course_deg, x.accuracy_m, x.alt_m, "
         "x.battery_pct, x.trigger_code FROM fixes x WHERE x.device IN "
         "(SELECT device FROM vehicle_devices WHERE vehicle = ?1) AND "
+        "(?4 IS NULL OR x.device = ?4) AND "
         "x.fix_time_ms BETWEEN ?2 AND ?3 AND EXISTS (SELECT 1 FROM "
         "vehicle_devices d WHERE d.vehicle = ?1 AND d.device = x.device AND "
         "(d.installed_ms = 0 OR x.fix_time_ms >= d.installed_ms) AND "
@@ -848,8 +851,26 @@ enum lw_err lw_registry_vehicle_history(struct lw_store *s, int64_t vehicle_id,
     lw_db_bind_int64(db, st, 1, vehicle_id);
     lw_db_bind_int64(db, st, 2, from_ms);
     lw_db_bind_int64(db, st, 3, to_ms);
+    if (device)
+        lw_db_bind_text(db, st, 4, device);
     return lw_db_each_row(db, st, visit_fix, &cb, ctx,
                           "reading a vehicle's history");
+}
+
+enum lw_err lw_registry_vehicle_history(struct lw_store *s, int64_t vehicle_id,
+                                        int64_t from_ms, int64_t to_ms,
+                                        lw_fix_cb cb, void *ctx)
+{
+    return vehicle_history(s, vehicle_id, NULL, from_ms, to_ms, cb, ctx);
+}
+
+enum lw_err lw_registry_vehicle_track(struct lw_store *s, int64_t vehicle_id,
+                                      const char *device, int64_t from_ms,
+                                      int64_t to_ms, lw_fix_cb cb, void *ctx)
+{
+    if (!device)
+        return LW_ERR_INVAL;
+    return vehicle_history(s, vehicle_id, device, from_ms, to_ms, cb, ctx);
 }
 
 enum lw_err lw_registry_attached(struct lw_store *s, lw_install_cb cb,

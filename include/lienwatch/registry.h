@@ -281,6 +281,12 @@ enum lw_err lw_registry_vehicle_history(struct lw_store *s, int64_t vehicle_id,
                                         int64_t from_ms, int64_t to_ms,
                                         lw_fix_cb cb, void *ctx);
 
+/* The same for one device of the vehicle alone (a track per tracker, for
+ * the map formats). */
+enum lw_err lw_registry_vehicle_track(struct lw_store *s, int64_t vehicle_id,
+                                      const char *device, int64_t from_ms,
+                                      int64_t to_ms, lw_fix_cb cb, void *ctx);
+
 /* Every current install record, by vehicle id then device: the daemon's
  * grouping of devices into vehicles. Returns as lw_registry_vehicles. */
 enum lw_err lw_registry_attached(struct lw_store *s, lw_install_cb cb,
