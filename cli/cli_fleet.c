@@ -143,8 +143,9 @@ int cli_fleet_access(struct cli *c, const char *cmd, struct lw_store *s,
     /* one record per tracker looked at, naming the vehicle and all its
      * trackers */
     for (i = 0; i < f->n; i++) {
-        snprintf(detail, sizeof(detail), "%s; vehicle %s, trackers %s",
-                 f->dev[i].acc.detail, f->name, devs);
+        if (snprintf(detail, sizeof(detail), "%s; vehicle %s, trackers %s",
+                     f->dev[i].acc.detail, f->name, devs) >= (int)sizeof(detail))
+            memcpy(detail + sizeof(detail) - 4, "...", 4); /* cut short */
         cli_audit_rec(c, &r, cmd, f->dev[i].rec.device);
         r.reason = reason;
         r.basis = f->dev[i].acc.basis;

@@ -195,7 +195,8 @@ enum lw_err lw_trackers_group_end(struct lw_trackers *t)
 
     if (!t || !t->building)
         return LW_ERR_INVAL;
-    qsort(t->pend, t->npend, sizeof(*t->pend), pending_cmp);
+    if (t->npend > 1)
+        qsort(t->pend, t->npend, sizeof(*t->pend), pending_cmp);
     ng.dev = calloc(t->npend ? t->npend : 1, sizeof(*ng.dev));
     ng.grp = calloc(t->npend ? t->npend : 1, sizeof(*ng.grp));
     for (ng.hcap = 16; ng.hcap < 2 * t->npend; ng.hcap *= 2)
